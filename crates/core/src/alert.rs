@@ -1,0 +1,134 @@
+//! Alerts: one episode per (patient, rule), from firing to resolved.
+
+use crate::time::Nanos;
+use crate::{AlertId, PatientId};
+use serde::{Deserialize, Serialize};
+
+/// The rule that raised an alert. Technical rules (signal, data) are kept apart from
+/// physiological ones so noise never masquerades as a clinical event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    HrHigh,
+    HrLow,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HrHigh => "hr_high",
+            Self::HrLow => "hr_low",
+        }
+    }
+
+    /// What a doctor reads in an SMS or hears on a call.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::HrHigh => "heart rate above limit",
+            Self::HrLow => "heart rate below limit",
+        }
+    }
+}
+
+/// Alarm priority after IEC 60601-1-8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    High,
+    Medium,
+    Low,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Firing => "firing",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "firing" => Some(Self::Firing),
+            "acknowledged" => Some(Self::Acknowledged),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+
+    /// Open alerts hold the (patient, rule) dedup key.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Self::Resolved)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: AlertId,
+    pub patient: PatientId,
+    pub rule: RuleKind,
+    pub priority: Priority,
+    pub state: AlertState,
+    /// When the condition began (start of the pending period).
+    pub started_ns: Nanos,
+    /// When the alert fired (after the onset delay).
+    pub fired_ns: Nanos,
+    pub acked_ns: Option<Nanos>,
+    pub acked_by: Option<String>,
+    pub resolved_ns: Option<Nanos>,
+    /// The value that crossed the limit (bpm for HR rules).
+    pub value: f32,
+    /// The limit in force, and the policy version it came from.
+    pub limit: f32,
+    pub policy_version: u32,
+    /// ECG window for the strip shown with the alert.
+    pub window_start_ns: Nanos,
+    pub window_end_ns: Nanos,
+}
+
+impl Alert {
+    /// At most one open alert exists per key (a unique index enforces it in each store).
+    pub fn dedup_key(&self) -> String {
+        dedup_key(&self.patient, self.rule)
+    }
+}
+
+pub fn dedup_key(patient: &PatientId, rule: RuleKind) -> String {
+    format!("{patient}:{}", rule.as_str())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertEventKind {
+    Fired,
+    Acknowledged,
+    Resolved,
+}
+
+/// What the alert-engine PUSHes to the notifier: the alert as stored after the change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub kind: AlertEventKind,
+    pub alert: Alert,
+    /// When the triggering sample reached ingest, for end-to-end latency accounting.
+    pub sample_received_ns: Option<Nanos>,
+}

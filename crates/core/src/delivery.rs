@@ -1,0 +1,80 @@
+//! One attempt to reach one recipient on one channel about one alert.
+
+use crate::time::Nanos;
+use crate::{AlertId, UserId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Voice,
+    Email,
+    InApp,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Voice => "voice",
+            Self::Email => "email",
+            Self::InApp => "in_app",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Sent,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "queued" => Some(Self::Queued),
+            "sent" => Some(Self::Sent),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub alert: AlertId,
+    pub channel: Channel,
+    pub recipient: UserId,
+    pub attempt: u32,
+    pub status: DeliveryStatus,
+    /// Twilio SID or SES MessageId once the provider accepted it.
+    pub provider_id: Option<String>,
+    pub error: Option<String>,
+    pub updated_ns: Nanos,
+}
+
+impl Delivery {
+    /// Unique per (alert, channel, recipient, attempt group): the outbox key that stops a
+    /// restart from sending twice.
+    pub fn idempotency_key(&self) -> String {
+        idempotency_key(&self.alert, self.channel, &self.recipient, self.attempt)
+    }
+}
+
+pub fn idempotency_key(alert: &AlertId, channel: Channel, recipient: &UserId, attempt: u32) -> String {
+    format!("{alert}:{}:{recipient}:{attempt}", channel.as_str())
+}

@@ -1,0 +1,22 @@
+//! cardiowatch domain model. Pure data and rules: nothing here does I/O, so every
+//! service (and the offline CLI) shares exactly the same semantics.
+
+pub mod alert;
+pub mod delivery;
+pub mod device;
+pub mod ids;
+pub mod patient;
+pub mod policy;
+pub mod rule_state;
+pub mod sample;
+pub mod shard;
+pub mod time;
+
+pub use alert::{Alert, AlertEvent, AlertEventKind, AlertState, Priority, RuleKind};
+pub use delivery::{Channel, Delivery, DeliveryStatus};
+pub use device::Device;
+pub use ids::{AlertId, DeviceId, PatientId, UserId};
+pub use patient::{Patient, Role, User};
+pub use policy::{HrLimit, ThresholdPolicy, ValidationError};
+pub use sample::SampleBlock;
+pub use shard::{SHARD_COUNT, shard_of, shard_topic};

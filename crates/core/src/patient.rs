@@ -1,0 +1,33 @@
+//! People: patients and the users (doctors, admins, ops) who look after them.
+
+use crate::{DeviceId, PatientId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A monitored patient. PHI (name, date of birth, MRN, contact) is added, encrypted, by
+/// the API issue; the skeleton carries only what routing needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Patient {
+    pub id: PatientId,
+    /// Doctors assigned to this patient, in escalation order.
+    pub doctors: Vec<UserId>,
+    pub devices: Vec<DeviceId>,
+    /// IANA time zone, for quiet hours and reports.
+    pub timezone: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Doctor,
+    Admin,
+    Ops,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub role: Role,
+    /// E.164 phone number for SMS and voice.
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}

@@ -1,0 +1,125 @@
+//! The ports: what services need from storage, independent of any database.
+//!
+//! Durability contract: a method that returns `Ok` has made its change durable (the
+//! ingest acks a gateway only after `SampleStore::write` returned `Ok`).
+
+use async_trait::async_trait;
+use cw_core::time::Nanos;
+use cw_core::{
+    Alert, AlertId, AlertState, Delivery, Device, DeviceId, Patient, PatientId, SampleBlock,
+    ThresholdPolicy, User, UserId,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the operation; worth retrying.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store answered with something we cannot read (schema drift, corruption).
+    #[error("store returned invalid data: {0}")]
+    Corrupt(String),
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was violated (e.g. a second open alert for one dedup key).
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// ECG samples (InfluxDB or the embedded file).
+#[async_trait]
+pub trait SampleStore: Send + Sync {
+    /// Writes every frame of every block. Idempotent: writing a block again stores the
+    /// same points at the same timestamps, never duplicates.
+    async fn write(&self, blocks: &[SampleBlock]) -> Result<()>;
+
+    /// Number of stored frames (one per timestamp) for a patient in `[from, to)`.
+    async fn count_frames(&self, patient: &PatientId, from: Nanos, to: Nanos) -> Result<u64>;
+
+    /// Frames of a patient in `[from, to)`, in time order: (time, one value per lead, µV).
+    async fn frames(&self, patient: &PatientId, from: Nanos, to: Nanos) -> Result<Vec<(Nanos, Vec<i16>)>>;
+}
+
+/// Result of trying to open an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpenAlertOutcome {
+    Created,
+    /// An open alert with the same (patient, rule) key exists already; here it is.
+    AlreadyOpen(Alert),
+}
+
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Stores a new firing alert unless one is open for its dedup key (enforced by a
+    /// unique index, so two racing engines cannot both create one).
+    async fn open_alert(&self, alert: &Alert) -> Result<OpenAlertOutcome>;
+
+    async fn get_alert(&self, id: &AlertId) -> Result<Alert>;
+
+    /// Moves an alert to `acknowledged` (by whom, when). Acking a resolved alert keeps it
+    /// resolved; acking twice keeps the first ack. Returns the alert as stored.
+    async fn acknowledge_alert(&self, id: &AlertId, by: &str, at: Nanos) -> Result<Alert>;
+
+    /// Resolves an alert and frees its dedup key. Returns the alert as stored.
+    async fn resolve_alert(&self, id: &AlertId, at: Nanos) -> Result<Alert>;
+
+    /// Open (firing or acknowledged) alerts, for engine restart and notifier reconcile.
+    async fn open_alerts(&self) -> Result<Vec<Alert>>;
+
+    /// Alerts of some patients, newest first, optionally filtered by state.
+    async fn alerts_for_patients(
+        &self,
+        patients: &[PatientId],
+        state: Option<AlertState>,
+        limit: usize,
+    ) -> Result<Vec<Alert>>;
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Records a delivery keyed by its idempotency key: inserts it, or returns
+    /// `Conflict` when that key exists (another attempt already claimed it).
+    async fn claim_delivery(&self, delivery: &Delivery) -> Result<()>;
+
+    /// Updates status / provider id / error of an existing delivery (by idempotency key).
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
+
+    async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>>;
+}
+
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// Saves a new version of a patient's policy and returns it with its version set
+    /// (previous version + 1).
+    async fn put_policy(&self, policy: &ThresholdPolicy) -> Result<ThresholdPolicy>;
+
+    /// The current policy, or `NotFound`.
+    async fn policy(&self, patient: &PatientId) -> Result<ThresholdPolicy>;
+
+    /// Current policies of all patients (engine start-up and reload).
+    async fn all_policies(&self) -> Result<Vec<ThresholdPolicy>>;
+}
+
+#[async_trait]
+pub trait PatientStore: Send + Sync {
+    async fn put_patient(&self, patient: &Patient) -> Result<()>;
+    async fn patient(&self, id: &PatientId) -> Result<Patient>;
+    /// Patients the user is assigned to.
+    async fn patients_of(&self, doctor: &UserId) -> Result<Vec<Patient>>;
+    async fn put_user(&self, user: &User) -> Result<()>;
+    async fn user(&self, id: &UserId) -> Result<User>;
+}
+
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn put_device(&self, device: &Device) -> Result<()>;
+    async fn device(&self, id: &DeviceId) -> Result<Device>;
+    /// The device owning a bearer token, by the token's hex SHA-256.
+    async fn device_by_token_hash(&self, token_sha256: &str) -> Result<Device>;
+}
+
+/// Every record port in one object: MongoDB and the embedded file implement all of them.
+pub trait RecordStore: AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore {}
+
+impl<T: AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore> RecordStore for T {}
