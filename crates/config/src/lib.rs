@@ -1,1 +1,174 @@
-//! placeholder
+//! One TOML file per service plus environment overrides.
+//!
+//! Each component owns the struct of its own section (storage, bus, TLS, …) with serde
+//! defaults, so a missing file or key means "use the documented default". An environment
+//! variable `CW_<SECTION>__<KEY>` overrides key `<section>.<key>` (double underscore walks
+//! into tables; names are lower-cased): `CW_STORAGE__BACKEND=servers`,
+//! `CW_STORAGE__INFLUX__URL=http://influx:8086`. Values are read as TOML literals when
+//! they parse (numbers, booleans, arrays) and as strings otherwise.
+
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment override {var} cannot apply: {reason}")]
+    Env { var: String, reason: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(Box<toml::de::Error>),
+}
+
+/// Reads `path` (if given) and applies every `CW_*` variable of the process environment.
+pub fn load<T: DeserializeOwned>(path: Option<&Path>) -> Result<T, ConfigError> {
+    load_with_env(path, std::env::vars())
+}
+
+/// As [`load`], with the environment passed in (tests don't touch the process env).
+pub fn load_with_env<T: DeserializeOwned>(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, ConfigError> {
+    let mut root = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            text.parse::<toml::Table>()
+                .map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+        }
+        None => toml::Table::new(),
+    };
+    for (var, value) in env {
+        if let Some(key) = var.strip_prefix("CW_") {
+            apply_override(&mut root, &var, key, &value)?;
+        }
+    }
+    toml::Value::Table(root)
+        .try_into()
+        .map_err(|e| ConfigError::Invalid(Box::new(e)))
+}
+
+fn apply_override(
+    root: &mut toml::Table,
+    var: &str,
+    key: &str,
+    raw: &str,
+) -> Result<(), ConfigError> {
+    let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+    let Some((last, parents)) = path.split_last() else {
+        return Ok(());
+    };
+    let mut table = root;
+    for part in parents {
+        let entry = table
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
+            var: var.to_owned(),
+            reason: format!("`{part}` is not a table"),
+        })?;
+    }
+    table.insert(last.clone(), parse_literal(raw));
+    Ok(())
+}
+
+/// `8080` → integer, `true` → bool, `["a","b"]` → array, anything else → string.
+fn parse_literal(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Inner {
+        url: String,
+        port: u16,
+    }
+
+    impl Default for Inner {
+        fn default() -> Self {
+            Self {
+                url: "http://default".into(),
+                port: 1,
+            }
+        }
+    }
+
+    #[derive(Debug, Deserialize, PartialEq, Default)]
+    #[serde(default)]
+    struct Cfg {
+        name: String,
+        inner: Inner,
+        shards: Vec<u16>,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn missing_file_and_env_give_defaults() {
+        let cfg: Cfg = load_with_env(None, env(&[])).expect("loads");
+        assert_eq!(cfg, Cfg::default());
+    }
+
+    #[test]
+    fn env_overrides_nested_keys_with_typed_values() {
+        let cfg: Cfg = load_with_env(
+            None,
+            env(&[
+                ("CW_INNER__PORT", "8086"),
+                ("CW_INNER__URL", "http://influx:8086"),
+                ("CW_SHARDS", "[1, 2]"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(cfg.inner.port, 8086);
+        assert_eq!(cfg.inner.url, "http://influx:8086");
+        assert_eq!(cfg.shards, vec![1, 2]);
+    }
+
+    #[test]
+    fn file_values_are_overridden_by_env() {
+        let dir = std::env::temp_dir().join(format!("cw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("svc.toml");
+        std::fs::write(&path, "name = \"from-file\"\n[inner]\nport = 5\n").expect("write");
+        let cfg: Cfg = load_with_env(Some(&path), env(&[("CW_NAME", "from-env")])).expect("loads");
+        assert_eq!(cfg.name, "from-env");
+        assert_eq!(cfg.inner.port, 5);
+    }
+
+    #[test]
+    fn wrong_type_is_a_clear_error() {
+        let err = load_with_env::<Cfg>(None, env(&[("CW_INNER__PORT", "not-a-port")]))
+            .expect_err("must fail");
+        assert!(err.to_string().contains("invalid configuration"), "{err}");
+    }
+}

@@ -75,6 +75,11 @@ impl Delivery {
     }
 }
 
-pub fn idempotency_key(alert: &AlertId, channel: Channel, recipient: &UserId, attempt: u32) -> String {
+pub fn idempotency_key(
+    alert: &AlertId,
+    channel: Channel,
+    recipient: &UserId,
+    attempt: u32,
+) -> String {
     format!("{alert}:{}:{recipient}:{attempt}", channel.as_str())
 }

@@ -16,9 +16,13 @@ pub enum Direction {
 enum Phase {
     Clear,
     /// Crossing since `since`; fires once it lasted `for_s`.
-    Pending { since: Nanos },
+    Pending {
+        since: Nanos,
+    },
     /// Fired; `clear_since` is set while the value is back inside the hysteresis band.
-    Firing { clear_since: Option<Nanos> },
+    Firing {
+        clear_since: Option<Nanos>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -97,7 +101,13 @@ impl RuleState {
         self.phase = Phase::Clear;
     }
 
-    fn fire_if_due(&mut self, limit: &HrLimit, since: Nanos, now: Nanos, value: f32) -> Option<Transition> {
+    fn fire_if_due(
+        &mut self,
+        limit: &HrLimit,
+        since: Nanos,
+        now: Nanos,
+        value: f32,
+    ) -> Option<Transition> {
         if now - since >= secs(f64::from(limit.for_s)) {
             self.phase = Phase::Firing { clear_since: None };
             Some(Transition::Fire {
@@ -156,7 +166,10 @@ mod tests {
             for_s: 0.0,
             ..limit()
         };
-        assert!(matches!(r.observe(&l, 0, 40.0), Some(Transition::Fire { .. })));
+        assert!(matches!(
+            r.observe(&l, 0, 40.0),
+            Some(Transition::Fire { .. })
+        ));
     }
 
     #[test]

@@ -1,1 +1,26 @@
-//! placeholder
+//! TLS for every cardiowatch listener and client.
+//!
+//! Listeners are TLS 1.2+ (rustls, ring provider) with certificate and key from PEM files.
+//! A plaintext listener exists only when a config sets `insecure_plaintext = true`
+//! explicitly, for local development behind another TLS terminator.
+
+mod config;
+mod dev_certs;
+mod serve;
+
+pub use config::{TlsError, TlsServerConfig, client_config, server_config};
+pub use dev_certs::{DevCerts, ensure_dev_certs};
+pub use serve::{Listener, serve};
+
+/// The crypto provider every rustls config here is built with. Named once so the process
+/// never depends on which provider some dependency enabled.
+pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Installs ring as the process default for libraries that build their own rustls
+/// configs (several providers are compiled in, so rustls cannot choose one itself).
+/// Safe to call more than once.
+pub fn install_default_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,281 @@
+//! The sealed envelope every bus message travels in.
+//!
+//! ```text
+//! byte 0      version (1)
+//! byte 1      kind (samples, alert event, live event, config change)
+//! bytes 2..4  key id (u16, big-endian)
+//! bytes 4..28 XChaCha20 nonce (random per message)
+//! bytes 28..  XChaCha20-Poly1305 ciphertext of postcard(Envelope<T>)
+//! ```
+//! The header and the ZeroMQ topic are authenticated as associated data, so a message
+//! cannot be replayed under another kind or onto another shard's topic.
+
+use crate::{BusConfig, BusError};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::collections::HashMap;
+
+pub const VERSION: u8 = 1;
+const HEADER_LEN: usize = 28;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// Sample blocks, ingest → alert-engine and api (PUB/SUB, topic `s/{shard}`).
+    Samples = 1,
+    /// Alert lifecycle events, alert-engine → notifier (PUSH/PULL).
+    AlertEvent = 2,
+    /// Derived metrics and alert state for live views, alert-engine → api (PUB/SUB).
+    LiveEvent = 3,
+    /// Threshold and routing changes, api → alert-engine and notifier (PUB/SUB).
+    ConfigChange = 4,
+}
+
+/// What every message carries besides its body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// Random per message; consumers dedupe on it.
+    pub id: u128,
+    /// Random per publishing socket instance.
+    pub publisher: u64,
+    /// Per publisher, from 1, for loss counting on PUB/SUB.
+    pub seq: u64,
+    pub sent_ns: i64,
+    pub body: T,
+}
+
+/// Seals and opens envelopes with the configured keys.
+#[derive(Clone)]
+pub struct Sealer {
+    current: u16,
+    keys: HashMap<u16, XChaCha20Poly1305>,
+}
+
+fn parse_key(hex_text: &str) -> Result<XChaCha20Poly1305, BusError> {
+    let bytes = hex::decode(hex_text.trim()).map_err(|_| BusError::Key("key is not hex".into()))?;
+    if bytes.len() != 32 {
+        return Err(BusError::Key(format!(
+            "key must be 32 bytes, got {}",
+            bytes.len()
+        )));
+    }
+    XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| BusError::Key("invalid key".into()))
+}
+
+impl Sealer {
+    pub fn from_config(cfg: &BusConfig) -> Result<Self, BusError> {
+        let current_hex = match (&cfg.key_hex, &cfg.key_file) {
+            (Some(hex), _) => hex.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| BusError::Key(format!("cannot read {}: {e}", path.display())))?,
+            (None, None) => {
+                return Err(BusError::Key(
+                    "no bus key: set CW_BUS__KEY_HEX or bus.key_file (64 hex characters)".into(),
+                ));
+            }
+        };
+        let mut keys = HashMap::new();
+        keys.insert(cfg.key_id, parse_key(&current_hex)?);
+        for entry in &cfg.previous_keys {
+            let (id, hex) = entry
+                .split_once(':')
+                .ok_or_else(|| BusError::Key("previous_keys entries are \"<id>:<hex>\"".into()))?;
+            let id: u16 = id
+                .parse()
+                .map_err(|_| BusError::Key("previous key id is not a number".into()))?;
+            keys.entry(id).or_insert(parse_key(hex)?);
+        }
+        Ok(Self {
+            current: cfg.key_id,
+            keys,
+        })
+    }
+
+    /// A fresh random key as hex, for dev setups and tests.
+    pub fn generate_key_hex() -> String {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        hex::encode(key)
+    }
+
+    pub fn seal<T: Serialize>(
+        &self,
+        kind: Kind,
+        topic: &[u8],
+        envelope: &Envelope<T>,
+    ) -> Result<Vec<u8>, BusError> {
+        let cipher = self
+            .keys
+            .get(&self.current)
+            .ok_or_else(|| BusError::Key("current key missing".into()))?;
+        let plain = postcard::to_stdvec(envelope).map_err(|e| BusError::Encode(e.to_string()))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + 16);
+        out.push(VERSION);
+        out.push(kind as u8);
+        out.extend_from_slice(&self.current.to_be_bytes());
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        out.extend_from_slice(&nonce);
+        let aad = associated_data(&out, topic);
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| BusError::Encode("encryption failed".into()))?;
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    /// Opens a message of the expected kind; anything else is `Rejected`.
+    pub fn open<T: DeserializeOwned>(
+        &self,
+        expected: Kind,
+        topic: &[u8],
+        message: &[u8],
+    ) -> Result<Envelope<T>, BusError> {
+        if message.len() < HEADER_LEN + 16 {
+            return Err(BusError::Rejected("too short"));
+        }
+        let (header, sealed) = message.split_at(HEADER_LEN);
+        if header[0] != VERSION {
+            return Err(BusError::Rejected("unknown version"));
+        }
+        if header[1] != expected as u8 {
+            return Err(BusError::Rejected("unexpected kind"));
+        }
+        let key_id = u16::from_be_bytes([header[2], header[3]]);
+        let cipher = self
+            .keys
+            .get(&key_id)
+            .ok_or(BusError::Rejected("unknown key id"))?;
+        let aad = associated_data(header, topic);
+        let plain = cipher
+            .decrypt(
+                XNonce::from_slice(&header[4..HEADER_LEN]),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| BusError::Rejected("authentication failed"))?;
+        postcard::from_bytes(&plain).map_err(|_| BusError::Rejected("malformed body"))
+    }
+}
+
+fn associated_data(header: &[u8], topic: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(HEADER_LEN + topic.len());
+    aad.extend_from_slice(&header[..HEADER_LEN.min(header.len())]);
+    aad.extend_from_slice(topic);
+    aad
+}
+
+/// A random u64 / u128 (publisher ids, message ids).
+pub fn random_u64() -> u64 {
+    rand::rng().next_u64()
+}
+
+pub fn random_id() -> u128 {
+    (u128::from(rand::rng().next_u64()) << 64) | u128::from(rand::rng().next_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer(key_id: u16, hex: &str) -> Sealer {
+        Sealer::from_config(&BusConfig {
+            key_id,
+            key_hex: Some(hex.into()),
+            ..BusConfig::default()
+        })
+        .expect("valid key")
+    }
+
+    fn envelope() -> Envelope<String> {
+        Envelope {
+            id: 7,
+            publisher: 1,
+            seq: 1,
+            sent_ns: 5,
+            body: "hello".into(),
+        }
+    }
+
+    #[test]
+    fn sealed_message_opens_with_the_same_key() {
+        let s = sealer(1, &Sealer::generate_key_hex());
+        let sealed = s.seal(Kind::Samples, b"s/001", &envelope()).expect("seals");
+        let opened: Envelope<String> = s.open(Kind::Samples, b"s/001", &sealed).expect("opens");
+        assert_eq!(opened, envelope());
+    }
+
+    #[test]
+    fn body_is_not_readable_on_the_wire() {
+        let s = sealer(1, &Sealer::generate_key_hex());
+        let sealed = s.seal(Kind::Samples, b"t", &envelope()).expect("seals");
+        assert!(!sealed.windows(5).any(|w| w == b"hello"));
+    }
+
+    #[test]
+    fn wrong_key_tampering_topic_or_kind_are_rejected() {
+        let s = sealer(1, &Sealer::generate_key_hex());
+        let other = sealer(1, &Sealer::generate_key_hex());
+        let sealed = s.seal(Kind::Samples, b"s/001", &envelope()).expect("seals");
+        assert!(
+            other
+                .open::<String>(Kind::Samples, b"s/001", &sealed)
+                .is_err()
+        );
+        assert!(s.open::<String>(Kind::Samples, b"s/002", &sealed).is_err());
+        assert!(
+            s.open::<String>(Kind::AlertEvent, b"s/001", &sealed)
+                .is_err()
+        );
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(
+            s.open::<String>(Kind::Samples, b"s/001", &tampered)
+                .is_err()
+        );
+        assert!(
+            s.open::<String>(Kind::Samples, b"s/001", &sealed[..10])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn previous_keys_still_open_during_rotation() {
+        let old_hex = Sealer::generate_key_hex();
+        let old = sealer(1, &old_hex);
+        let rotated = Sealer::from_config(&BusConfig {
+            key_id: 2,
+            key_hex: Some(Sealer::generate_key_hex()),
+            previous_keys: vec![format!("1:{old_hex}")],
+            ..BusConfig::default()
+        })
+        .expect("valid keys");
+        let sealed = old
+            .seal(Kind::ConfigChange, b"c", &envelope())
+            .expect("seals");
+        assert!(
+            rotated
+                .open::<String>(Kind::ConfigChange, b"c", &sealed)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn missing_key_is_a_clear_error() {
+        let err = Sealer::from_config(&BusConfig::default())
+            .err()
+            .expect("fails");
+        assert!(err.to_string().contains("CW_BUS__KEY_HEX"));
+    }
+}

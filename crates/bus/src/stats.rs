@@ -1,0 +1,27 @@
+//! Counters a service exports as metrics: what the bus dropped and why.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct BusStats {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    /// Messages that failed to open (wrong key, tampered, malformed): dropped.
+    pub rejected: AtomicU64,
+    /// Gaps in a publisher's sequence numbers: PUB/SUB dropped them (slow subscriber).
+    pub lost: AtomicU64,
+    /// Already-seen message ids (a PUSH resent after a timeout): dropped.
+    pub duplicates: AtomicU64,
+    /// PUSH with no reader: the caller keeps the message (the store is the source of truth).
+    pub send_failed: AtomicU64,
+}
+
+impl BusStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
