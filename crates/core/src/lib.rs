@@ -20,3 +20,4 @@ pub use patient::{Patient, Role, User};
 pub use policy::{HrLimit, ThresholdPolicy, ValidationError};
 pub use sample::SampleBlock;
 pub use shard::{SHARD_COUNT, shard_of, shard_topic};
+pub mod messages;
