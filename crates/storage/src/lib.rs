@@ -1,10 +1,17 @@
 //! Storage for cardiowatch. Services depend on the ports in [`ports`]; which adapter
-//! backs them is configuration:
+//! backs them is configuration ([`StorageConfig`], opened by [`open`]):
 //! - embedded (default): one SQLite file holds samples and records — no server at all;
 //! - servers: InfluxDB for samples, MongoDB for records.
 
+pub mod config;
+pub mod influx;
+pub mod mongo;
+mod open;
 pub mod ports;
+pub mod sqlite;
 
+pub use config::{Backend, InfluxConfig, MongoConfig, StorageConfig};
+pub use open::{Stores, open};
 pub use ports::{
     AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore,
     RecordStore, SampleStore, StoreError,

@@ -38,7 +38,12 @@ pub trait SampleStore: Send + Sync {
     async fn count_frames(&self, patient: &PatientId, from: Nanos, to: Nanos) -> Result<u64>;
 
     /// Frames of a patient in `[from, to)`, in time order: (time, one value per lead, µV).
-    async fn frames(&self, patient: &PatientId, from: Nanos, to: Nanos) -> Result<Vec<(Nanos, Vec<i16>)>>;
+    async fn frames(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> Result<Vec<(Nanos, Vec<i16>)>>;
 }
 
 /// Result of trying to open an alert.
@@ -120,6 +125,9 @@ pub trait DeviceStore: Send + Sync {
 }
 
 /// Every record port in one object: MongoDB and the embedded file implement all of them.
-pub trait RecordStore: AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore {}
+pub trait RecordStore:
+    AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore
+{
+}
 
 impl<T: AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore> RecordStore for T {}

@@ -1,0 +1,168 @@
+//! Which storage backs the ports, and how to reach it. Every key has a default so an
+//! empty config runs the embedded store with no server at all.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// One local SQLite file holds samples and records.
+    #[default]
+    Embedded,
+    /// InfluxDB for samples, MongoDB for records.
+    Servers,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: Backend,
+    /// The embedded store's file (its directory is created when missing).
+    pub path: PathBuf,
+    pub influx: InfluxConfig,
+    pub mongo: MongoConfig,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Embedded,
+            path: PathBuf::from(".cw-data/cardiowatch.sqlite"),
+            influx: InfluxConfig::default(),
+            mongo: MongoConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InfluxConfig {
+    /// Base URL; `https://` for TLS to InfluxDB.
+    pub url: String,
+    /// Database (1.x) or DBRP-mapped database name (2.x / 3.x v1 API).
+    pub database: String,
+    /// Sent as `Authorization: Token …` (2.x / 3.x, or 1.x with a token proxy).
+    pub token: Option<String>,
+    /// 1.x user/password auth, used only when no token is set.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Lines per `/write` request (InfluxDB recommends 5,000).
+    pub batch_lines: usize,
+    /// Compress `/write` bodies (line protocol shrinks ~5–10×).
+    pub gzip: bool,
+    /// Per-request timeout.
+    pub timeout_ms: u64,
+}
+
+impl Default for InfluxConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8086".to_owned(),
+            database: "cardiowatch".to_owned(),
+            token: None,
+            username: None,
+            password: None,
+            batch_lines: 5000,
+            gzip: true,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Hand-written so a token or password never reaches a log line.
+impl fmt::Debug for InfluxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InfluxConfig")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .field("token", &self.token.as_ref().map(|_| REDACTED))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| REDACTED))
+            .field("batch_lines", &self.batch_lines)
+            .field("gzip", &self.gzip)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MongoConfig {
+    /// Connection string; may embed credentials, so it is never logged.
+    pub uri: String,
+    pub database: String,
+}
+
+impl Default for MongoConfig {
+    fn default() -> Self {
+        Self {
+            uri: "mongodb://127.0.0.1:27017".to_owned(),
+            database: "cardiowatch".to_owned(),
+        }
+    }
+}
+
+/// Hand-written because the URI may carry `user:password@`.
+impl fmt::Debug for MongoConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoConfig")
+            .field("uri", &REDACTED)
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let cfg = StorageConfig {
+            influx: InfluxConfig {
+                token: Some("tok-secret".into()),
+                username: Some("ops".into()),
+                password: Some("pw-secret".into()),
+                ..InfluxConfig::default()
+            },
+            mongo: MongoConfig {
+                uri: "mongodb://u:mongo-secret@host/".into(),
+                ..MongoConfig::default()
+            },
+            ..StorageConfig::default()
+        };
+        let shown = format!("{cfg:?}");
+        for secret in ["tok-secret", "pw-secret", "mongo-secret"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+        assert!(
+            shown.contains("ops"),
+            "non-secret fields stay visible: {shown}"
+        );
+    }
+
+    #[test]
+    fn empty_config_is_embedded_with_defaults() {
+        let cfg: StorageConfig = serde_json::from_str("{}").expect("empty config parses");
+        assert_eq!(cfg.backend, Backend::Embedded);
+        assert_eq!(cfg.path, PathBuf::from(".cw-data/cardiowatch.sqlite"));
+        assert_eq!(cfg.influx.batch_lines, 5000);
+        assert!(cfg.influx.gzip);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let parsed = serde_json::from_str::<StorageConfig>(r#"{"influx": {"urll": "x"}}"#);
+        assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn servers_backend_parses() {
+        let cfg: StorageConfig = serde_json::from_str(r#"{"backend": "servers"}"#).expect("parses");
+        assert_eq!(cfg.backend, Backend::Servers);
+    }
+}

@@ -1,0 +1,15 @@
+//! The InfluxDB adapter for samples, over the HTTP API every InfluxDB line serves
+//! (`POST /write` line protocol, `GET|POST /query` InfluxQL): 1.x natively, 2.x and
+//! 3.x through their v1-compatibility endpoints.
+//!
+//! Schema: measurement `ecg`, one tag `patient` (an opaque id, never PHI), integer
+//! fields `l0`, `l1`, … (µV), one point per frame at its ns timestamp. The device is not
+//! a tag: the series key is (patient) alone, so a block resent through any device lands
+//! on the same points and overwrites them.
+
+mod client;
+mod line;
+mod query;
+mod samples;
+
+pub use samples::InfluxSamples;

@@ -1,0 +1,55 @@
+//! The notifier's outbox on MongoDB: `_id` is the idempotency key, so a second claim of
+//! one key fails in the database whichever replica makes it.
+
+use super::docs::{from_doc, to_doc};
+use super::indexes::DELIVERIES;
+use super::{MongoRecords, is_duplicate_key, map_err};
+use crate::ports::{DeliveryStore, Result, StoreError};
+use async_trait::async_trait;
+use cw_core::{AlertId, Delivery};
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+
+#[async_trait]
+impl DeliveryStore for MongoRecords {
+    async fn claim_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let key = delivery.idempotency_key();
+        match self
+            .coll(DELIVERIES)
+            .insert_one(to_doc(&key, delivery)?)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict(format!(
+                "delivery {key} already claimed"
+            ))),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let key = delivery.idempotency_key();
+        let result = self
+            .coll(DELIVERIES)
+            .replace_one(doc! { "_id": &key }, to_doc(&key, delivery)?)
+            .await
+            .map_err(map_err)?;
+        if result.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>> {
+        let docs: Vec<Document> = self
+            .coll(DELIVERIES)
+            .find(doc! { "alert": alert.as_str() })
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.into_iter().map(from_doc).collect()
+    }
+}

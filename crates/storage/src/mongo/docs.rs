@@ -1,0 +1,19 @@
+//! Domain values to and from BSON documents: the value's own fields plus `_id`.
+
+use crate::ports::{Result, StoreError};
+use mongodb::bson::{self, Document};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub(super) fn to_doc<T: Serialize>(id: &str, value: &T) -> Result<Document> {
+    let mut doc =
+        bson::to_document(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+    doc.insert("_id", id);
+    Ok(doc)
+}
+
+pub(super) fn from_doc<T: DeserializeOwned>(mut doc: Document) -> Result<T> {
+    // `_id` duplicates a field of the value (or is the key of a keyed collection).
+    doc.remove("_id");
+    bson::from_document(doc).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+}

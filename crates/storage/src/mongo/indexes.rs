@@ -1,0 +1,48 @@
+//! Indexes declared in code and created at start (creating an existing index with the
+//! same definition is a no-op, so every replica may run this).
+
+use super::map_err;
+use crate::ports::Result;
+use mongodb::bson::{Document, doc};
+use mongodb::options::IndexOptions;
+use mongodb::{Database, IndexModel};
+
+pub(super) const PATIENTS: &str = "patients";
+pub(super) const USERS: &str = "users";
+pub(super) const DEVICES: &str = "devices";
+pub(super) const POLICIES: &str = "policies";
+pub(super) const ALERTS: &str = "alerts";
+pub(super) const OPEN_ALERTS: &str = "open_alerts";
+pub(super) const DELIVERIES: &str = "deliveries";
+
+/// (collection, keys, unique). `open_alerts` and `deliveries` need none beyond `_id`:
+/// their `_id` is the dedup / idempotency key.
+fn declared() -> Vec<(&'static str, Document, bool)> {
+    vec![
+        // Device auth looks a device up by its token's hash.
+        (DEVICES, doc! { "token_sha256": 1 }, false),
+        // A doctor's patient list (multikey over the doctors array).
+        (PATIENTS, doc! { "doctors": 1 }, false),
+        // One document per policy version; the current one is the highest.
+        (POLICIES, doc! { "patient": 1, "version": -1 }, true),
+        // A patient's alerts, newest first.
+        (ALERTS, doc! { "patient": 1, "fired_ns": -1 }, false),
+        // Open alerts at engine start and notifier reconcile.
+        (ALERTS, doc! { "state": 1 }, false),
+        (DELIVERIES, doc! { "alert": 1 }, false),
+    ]
+}
+
+pub(super) async fn create(db: &Database) -> Result<()> {
+    for (collection, keys, unique) in declared() {
+        let model = IndexModel::builder()
+            .keys(keys)
+            .options(IndexOptions::builder().unique(unique).build())
+            .build();
+        db.collection::<Document>(collection)
+            .create_index(model)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! The MongoDB adapter for records (official driver). Uniqueness rules live in the
+//! database — `_id` of `open_alerts` is the (patient, rule) dedup key, `_id` of
+//! `deliveries` the idempotency key — so they hold across any number of service replicas
+//! and need neither transactions nor a replica set.
+
+mod alerts;
+mod deliveries;
+mod docs;
+mod indexes;
+mod people;
+mod policies;
+
+use crate::config::MongoConfig;
+use crate::ports::{Result, StoreError};
+use mongodb::bson::Document;
+use mongodb::{Client, Collection, Database};
+
+/// Every record port on one MongoDB database.
+#[derive(Clone)]
+pub struct MongoRecords {
+    client: Client,
+    db: Database,
+}
+
+impl MongoRecords {
+    /// Connects and creates the indexes (idempotent), so a server that cannot be reached
+    /// or refuses us shows at start.
+    pub async fn connect(cfg: &MongoConfig) -> Result<Self> {
+        // The driver's parse errors may quote the URI, which can carry a password.
+        let client = Client::with_uri_str(&cfg.uri)
+            .await
+            .map_err(|_| StoreError::Unavailable("invalid MongoDB connection string".into()))?;
+        let db = client.database(&cfg.database);
+        indexes::create(&db).await?;
+        tracing::info!(database = %cfg.database, "mongodb record store ready");
+        Ok(Self { client, db })
+    }
+
+    /// Closes connections and background monitors; the driver asks for this before the
+    /// async runtime ends. Other clones stop working afterwards.
+    pub async fn shutdown(self) {
+        self.client.shutdown().await;
+    }
+
+    fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+}
+
+/// MongoDB's duplicate-key error code (E11000), raised by unique indexes and `_id`.
+const DUPLICATE_KEY: i32 = 11000;
+
+pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match err.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+/// Classifies driver errors: unreadable documents are `Corrupt`; anything else (network,
+/// server selection, server-side refusals) is `Unavailable`, worth retrying.
+pub(crate) fn map_err(err: mongodb::error::Error) -> StoreError {
+    use mongodb::error::ErrorKind;
+    if is_duplicate_key(&err) {
+        return StoreError::Conflict(format!("mongodb: {err}"));
+    }
+    match err.kind.as_ref() {
+        ErrorKind::BsonDeserialization(_)
+        | ErrorKind::BsonSerialization(_)
+        | ErrorKind::InvalidResponse { .. } => StoreError::Corrupt(format!("mongodb: {err}")),
+        _ => StoreError::Unavailable(format!("mongodb: {err}")),
+    }
+}

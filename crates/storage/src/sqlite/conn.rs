@@ -1,0 +1,54 @@
+//! A SQLite connection used from async code: every call runs on the blocking pool so a
+//! slow disk or a busy wait never stalls the runtime.
+
+use super::{map_err, schema};
+use crate::ports::{Result, StoreError};
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// One connection to the embedded file. The samples and records adapters each get their
+/// own, so a large sample write does not queue record reads behind it.
+#[derive(Clone)]
+pub(crate) struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    /// Opens (creating when missing) the file and brings its schema up to date.
+    pub(crate) async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_owned();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Unavailable(format!("create {}: {e}", dir.display()))
+                })?;
+            }
+            let mut conn = Connection::open(&path).map_err(map_err)?;
+            schema::prepare(&mut conn).map_err(map_err)?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("sqlite open task failed: {e}")))??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic in another call cannot leave the connection mid-transaction (a
+            // dropped rusqlite transaction rolls back), so a poisoned lock is still usable.
+            let mut guard = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
+    }
+}

@@ -1,0 +1,68 @@
+//! The notifier's outbox in the embedded file, keyed by idempotency key.
+
+use super::records::SqliteRecords;
+use super::{from_json, map_err, to_json};
+use crate::ports::{DeliveryStore, Result, StoreError};
+use async_trait::async_trait;
+use cw_core::{AlertId, Delivery};
+use rusqlite::params;
+
+#[async_trait]
+impl DeliveryStore for SqliteRecords {
+    async fn claim_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let delivery = delivery.clone();
+        self.db
+            .call(move |conn| {
+                let key = delivery.idempotency_key();
+                let inserted = conn
+                    .execute(
+                        "INSERT INTO deliveries (idempotency_key, alert_id, doc) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (idempotency_key) DO NOTHING",
+                        params![key, delivery.alert.as_str(), to_json(&delivery)?],
+                    )
+                    .map_err(map_err)?;
+                if inserted == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "delivery {key} already claimed"
+                    )));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let delivery = delivery.clone();
+        self.db
+            .call(move |conn| {
+                let updated = conn
+                    .execute(
+                        "UPDATE deliveries SET doc = ?2 WHERE idempotency_key = ?1",
+                        params![delivery.idempotency_key(), to_json(&delivery)?],
+                    )
+                    .map_err(map_err)?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>> {
+        let alert = alert.clone();
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT doc FROM deliveries WHERE alert_id = ?1 ORDER BY idempotency_key",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([alert.as_str()], |row| row.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.map(|row| from_json(&row.map_err(map_err)?)).collect()
+            })
+            .await
+    }
+}

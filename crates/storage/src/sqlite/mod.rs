@@ -1,0 +1,58 @@
+//! The embedded adapter: one SQLite file holds samples and records, so cardiowatch runs
+//! with no server. Several processes may share the file (WAL + busy timeout).
+
+mod alerts;
+mod conn;
+mod deliveries;
+mod people;
+mod policies;
+mod records;
+mod samples;
+mod schema;
+
+pub use records::SqliteRecords;
+pub use samples::SqliteSamples;
+
+use conn::Db;
+
+use crate::ports::{Result, StoreError};
+use rusqlite::ErrorCode;
+use std::path::Path;
+
+/// Opens the embedded file for both ports. Each gets its own connection so a large
+/// sample write does not hold up record reads (WAL lets them run side by side).
+pub async fn open(path: &Path) -> Result<(SqliteSamples, SqliteRecords)> {
+    let samples = Db::open(path).await?;
+    let records = Db::open(path).await?;
+    tracing::info!(path = %path.display(), "embedded store opened");
+    Ok((SqliteSamples::new(samples), SqliteRecords::new(records)))
+}
+
+/// Classifies SQLite errors so callers know whether retrying can help.
+pub(crate) fn map_err(err: rusqlite::Error) -> StoreError {
+    match &err {
+        rusqlite::Error::SqliteFailure(e, _) => match e.code {
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::ReadOnly
+            | ErrorCode::OutOfMemory
+            | ErrorCode::PermissionDenied => StoreError::Unavailable(err.to_string()),
+            ErrorCode::ConstraintViolation => StoreError::Conflict(err.to_string()),
+            _ => StoreError::Corrupt(err.to_string()),
+        },
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        _ => StoreError::Corrupt(err.to_string()),
+    }
+}
+
+/// Documents are stored as JSON; a row that no longer parses is schema drift.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("encode: {e}")))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+}
