@@ -1,1 +1,31 @@
-//! placeholder
+//! Streaming QRS detection and heart rate. No I/O: the alert engine feeds it frame by frame,
+//! `cardiowatch detect` runs [`detect_all`] over a record.
+//!
+//! The detector follows Pan & Tompkins (1985) and Hamilton & Tompkins (1986): band-pass,
+//! slope energy, moving-window integration, adaptive signal/noise thresholds. It differs
+//! where streaming and multi-lead use demand: every lead is filtered and normalised by its
+//! own QRS level, leads are fused with weights from their own signal-to-noise ratio, and
+//! the unbounded search-back is replaced by a fixed confirmation delay plus a threshold that
+//! relaxes when a beat is overdue.
+
+mod biquad;
+mod detector;
+mod heart_rate;
+mod lead;
+mod params;
+
+pub use detector::{Beat, QrsDetector};
+pub use heart_rate::{HeartRate, HrReading};
+
+/// Offline helper: run the streaming detector over an interleaved record (frames of
+/// `leads` samples in microvolts) and return the beat sample indices. A trailing partial
+/// frame is ignored.
+pub fn detect_all(fs_hz: f64, leads: usize, interleaved_uv: &[i16]) -> Vec<u64> {
+    let leads = leads.max(1);
+    let mut detector = QrsDetector::new(fs_hz, leads);
+    interleaved_uv
+        .chunks_exact(leads)
+        .filter_map(|frame| detector.push(frame))
+        .map(|b| b.sample)
+        .collect()
+}

@@ -1,0 +1,293 @@
+//! Streaming multi-lead QRS detector (Pan–Tompkins family): per-lead band-pass and slope
+//! energy, quality-weighted fusion, moving-window integration, adaptive thresholds with a
+//! fixed confirmation look-ahead instead of an unbounded search-back.
+
+use crate::lead::Lead;
+use crate::params::Params;
+
+/// Seconds of signal used to learn each lead's level before beats are reported.
+const LEARN_S: f64 = 2.0;
+/// Threshold between noise and signal peak levels (Pan–Tompkins THRESHOLD I).
+const THRESHOLD_FRACTION: f32 = 0.25;
+/// After this many average RR intervals without a beat, the threshold halves (the causal
+/// counterpart of Pan–Tompkins' search-back).
+const RELAX_RR: f64 = 1.5;
+/// Candidates closer than this to the previous beat must have at least half its slope,
+/// otherwise they are T waves.
+const T_WAVE_S: f64 = 0.36;
+/// After this long without beats the signal level decays, so a lost or weakened signal
+/// is picked up again.
+const DECAY_AFTER_S: f64 = 2.0;
+/// Initial guesses, replaced within a few beats.
+const INITIAL_RR_S: f64 = 0.8;
+const INITIAL_SPK: f32 = 0.2;
+
+/// A detected QRS complex.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Beat {
+    /// Absolute sample index (since the detector started) of the R wave.
+    pub sample: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Accepted {
+    /// Position of the integrated-feature peak (not the reported fiducial).
+    peak: u64,
+    value: f32,
+    slope: f32,
+}
+
+/// Streaming QRS detector for one patient. State is bounded: a few hundred bytes per lead
+/// plus a ring of `~0.3 s` of the fused feature.
+#[derive(Clone, Debug)]
+pub struct QrsDetector {
+    p: Params,
+    leads: Vec<Lead>,
+    n: u64,
+    learn_end: u64,
+    /// Fused feature history (ring), long enough for the integration window plus the
+    /// confirmation delay.
+    hist: Vec<f32>,
+    mwi_sum: f64,
+    prev_mwi: f32,
+    cand_value: f32,
+    cand_peak: u64,
+    spk: f32,
+    npk: f32,
+    rr_avg: f64,
+    last: Option<Accepted>,
+    /// Integrated-feature peaks of the last beats, to tell settled blocks apart.
+    recent_peaks: [u64; 4],
+    noise_committed_for: u64,
+}
+
+impl QrsDetector {
+    /// `fs_hz` is the sampling rate (125–1000 Hz intended; others work with coarser timing),
+    /// `leads` the number of samples in each frame.
+    pub fn new(fs_hz: f64, leads: usize) -> Self {
+        let fs = if fs_hz.is_finite() && fs_hz > 0.0 { fs_hz } else { 250.0 };
+        let p = Params::new(fs);
+        let leads = leads.max(1);
+        let mut d = QrsDetector {
+            learn_end: p.samples(LEARN_S),
+            hist: vec![0.0; p.history_len()],
+            rr_avg: INITIAL_RR_S * fs,
+            leads: vec![Lead::new(); leads],
+            p,
+            n: 0,
+            mwi_sum: 0.0,
+            prev_mwi: 0.0,
+            cand_value: 0.0,
+            cand_peak: 0,
+            spk: INITIAL_SPK,
+            npk: 0.0,
+            last: None,
+            recent_peaks: [u64::MAX; 4],
+            noise_committed_for: u64::MAX,
+        };
+        d.update_shares();
+        d
+    }
+
+    /// Worst-case number of samples between a beat and the `push` that reports it.
+    pub fn lookahead_samples(&self) -> usize {
+        self.p.lookahead() as usize
+    }
+
+    /// Feed one frame (one sample per lead, microvolts). Missing leads count as flat,
+    /// extra samples are ignored. Returns a beat whose position became final with this
+    /// frame; beats are at least the refractory period (200 ms) apart, and a beat is
+    /// final within `lookahead_samples()`, so at most one beat can become final per frame.
+    pub fn push(&mut self, frame: &[i16]) -> Option<Beat> {
+        let n = self.n;
+        self.n += 1;
+        let mut fused = 0.0f32;
+        for (i, lead) in self.leads.iter_mut().enumerate() {
+            let x = frame.get(i).copied().map_or(0.0, f32::from);
+            let e = lead.energy(&self.p, n, x);
+            fused += lead.contribution(e);
+        }
+        if (n + 1) % self.p.block_len == 0 {
+            self.end_block(n / self.p.block_len);
+        }
+        if n < self.learn_end {
+            if n + 1 == self.learn_end {
+                self.finish_learning();
+            }
+            return None;
+        }
+        self.integrate(n, fused)
+    }
+
+    fn integrate(&mut self, n: u64, fused: f32) -> Option<Beat> {
+        let len = self.hist.len();
+        let w = self.p.mwi_len;
+        let slot = n as usize % len;
+        let leaving = self.hist[(slot + len - w) % len];
+        self.hist[slot] = fused;
+        self.mwi_sum = (self.mwi_sum + f64::from(fused) - f64::from(leaving)).max(0.0);
+        let mwi = (self.mwi_sum / w as f64) as f32;
+        // Candidates only on rising or flat-top samples, so the decaying tail after a
+        // finalised peak never poses as a new peak.
+        if mwi > self.cand_value && mwi >= self.prev_mwi {
+            self.cand_value = mwi;
+            self.cand_peak = n;
+        }
+        self.prev_mwi = mwi;
+        if self.cand_value > 0.0 && n - self.cand_peak >= self.p.confirm {
+            let (value, peak) = (self.cand_value, self.cand_peak);
+            self.cand_value = 0.0;
+            return self.classify(n, peak, value);
+        }
+        None
+    }
+
+    /// Decide whether a confirmed integrated-feature peak is a QRS complex.
+    fn classify(&mut self, n: u64, peak: u64, value: f32) -> Option<Beat> {
+        let since = self.last.map(|l| peak - l.peak);
+        if since.is_some_and(|s| s < self.p.refractory) {
+            return None;
+        }
+        let (fid, slope) = self.fiducial(n, peak);
+        if let (Some(s), Some(last)) = (since, self.last)
+            && self.p.seconds(s) < T_WAVE_S
+            && slope < 0.5 * last.slope
+        {
+            self.noise_peak(value);
+            return None;
+        }
+        let mut threshold = self.npk + THRESHOLD_FRACTION * (self.spk - self.npk);
+        let relaxed = since.is_some_and(|s| s as f64 > RELAX_RR * self.rr_avg);
+        if relaxed {
+            threshold *= 0.5;
+        }
+        if value <= threshold {
+            self.noise_peak(value);
+            return None;
+        }
+        let rate = if relaxed { 0.25 } else { 0.125 };
+        self.spk += rate * (value.min(4.0 * self.spk) - self.spk);
+        if let Some(s) = since {
+            self.update_rr(s as f64);
+        }
+        self.accept(peak, value, slope);
+        let sample = fid.saturating_sub(self.p.fiducial_delay);
+        Some(Beat { sample })
+    }
+
+    /// Position and height of the largest fused slope energy in the integration window
+    /// that ends at `peak`.
+    fn fiducial(&self, n: u64, peak: u64) -> (u64, f32) {
+        let len = self.hist.len() as u64;
+        let first = (peak + 1).saturating_sub(self.p.mwi_len as u64).max(n + 1 - len);
+        let mut best = (peak, f32::MIN);
+        for t in first..=peak {
+            let v = self.hist[(t % len) as usize];
+            if v > best.1 {
+                best = (t, v);
+            }
+        }
+        best
+    }
+
+    fn noise_peak(&mut self, value: f32) {
+        self.npk += 0.125 * (value - self.npk);
+    }
+
+    fn update_rr(&mut self, rr: f64) {
+        // Regular intervals adapt the average quickly; outliers (ectopics, missed beats)
+        // only slowly, so a new rhythm is still learned.
+        let rate = if rr > 0.5 * self.rr_avg && rr < 1.75 * self.rr_avg {
+            0.125
+        } else {
+            0.03
+        };
+        self.rr_avg += rate * (rr - self.rr_avg);
+    }
+
+    fn accept(&mut self, peak: u64, value: f32, slope: f32) {
+        self.last = Some(Accepted { peak, value, slope });
+        self.recent_peaks.rotate_right(1);
+        self.recent_peaks[0] = peak;
+        // Each lead's own beat level, from its energy around the beat.
+        let b = self.p.block_len;
+        let first = (peak + 1).saturating_sub(self.p.mwi_len as u64 + b) / b;
+        let last = (peak + b) / b;
+        for lead in &mut self.leads {
+            let level = lead.max_over(first, last.min((self.n / b).saturating_sub(1)));
+            lead.on_beat(level);
+        }
+        self.update_shares();
+    }
+
+    /// Called at every block boundary: store block maxima, settle old blocks into noise
+    /// levels, decay the signal level during long pauses.
+    fn end_block(&mut self, block: u64) {
+        let learning = self.n <= self.learn_end;
+        for lead in &mut self.leads {
+            lead.end_block(block);
+            if learning {
+                lead.track_learning(block);
+            }
+        }
+        if block >= self.p.settle_lag {
+            self.settle(block - self.p.settle_lag);
+        }
+        let quiet = match self.last {
+            Some(l) => self.n.saturating_sub(l.peak),
+            None => self.n.saturating_sub(self.learn_end),
+        };
+        let limit = self.p.samples(DECAY_AFTER_S) + (RELAX_RR * self.rr_avg) as u64;
+        if self.n > self.learn_end && quiet > limit {
+            // Halves about every second of silence.
+            let per_block = (-(self.p.seconds(self.p.block_len)) * std::f64::consts::LN_2).exp();
+            self.spk = self.npk + (self.spk - self.npk) * per_block as f32;
+        }
+    }
+
+    /// A block old enough that no future beat can claim it: either it belongs to a beat's
+    /// window (then the noise gathered since the previous beat is committed) or it is noise.
+    fn settle(&mut self, block: u64) {
+        let b = self.p.block_len;
+        let (start, end) = (block * b, block * b + b);
+        let w = self.p.mwi_len as u64;
+        let owner = self.recent_peaks.iter().copied().find(|&pk| {
+            pk != u64::MAX && start <= pk + 2 * b && end + w + b > pk
+        });
+        match owner {
+            Some(pk) => {
+                if self.noise_committed_for != pk {
+                    self.noise_committed_for = pk;
+                    for lead in &mut self.leads {
+                        lead.commit_noise();
+                    }
+                    self.update_shares();
+                }
+            }
+            None => {
+                for lead in &mut self.leads {
+                    lead.noise_block(block);
+                }
+            }
+        }
+    }
+
+    fn finish_learning(&mut self) {
+        for lead in &mut self.leads {
+            lead.learn();
+        }
+        self.update_shares();
+    }
+
+    fn update_shares(&mut self) {
+        let total: f32 = self.leads.iter().map(Lead::weight).sum();
+        for lead in &mut self.leads {
+            let share = if total > 0.0 {
+                lead.weight() / total
+            } else {
+                0.0
+            };
+            lead.set_share(share);
+        }
+    }
+}

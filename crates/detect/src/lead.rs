@@ -1,0 +1,135 @@
+//! Per-lead front end: band-pass, slope energy, and the lead's own signal and noise levels,
+//! which turn into its weight in the fused detection feature. A lead full of noise peaks as
+//! large as its QRS complexes gets a small weight, so a clean second lead carries the beat.
+
+use crate::biquad::State;
+use crate::params::{BLOCKS, DERIV_RING, Params};
+
+/// A lead's energy is clipped at this multiple of its beat level before fusion, so one
+/// lead's artefact burst cannot outvote the other leads.
+const CLIP: f32 = 3.0;
+/// Energy floor (µV² of slope) under which a lead counts as flat.
+const FLOOR: f32 = 25.0;
+/// Adaptation rates of the beat and noise levels (per beat).
+const SIG_RATE: f32 = 0.125;
+const NOISE_RATE: f32 = 0.25;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Lead {
+    hp: State,
+    lp1: State,
+    lp2: State,
+    /// Recent band-passed samples, for the slope over `deriv_lag` samples.
+    deriv: [f32; DERIV_RING],
+    /// Maximum slope energy in each recent block (ring indexed by block number).
+    blocks: [f32; BLOCKS],
+    block_max: f32,
+    /// Typical peak slope energy of this lead's QRS complexes.
+    sig: f32,
+    /// Typical largest slope energy between two beats (T waves, noise, artefacts).
+    noise: f32,
+    noise_acc: f32,
+    /// Largest block maximum seen during the learning period.
+    learn_max: f32,
+    /// `1 / sig`, cached for the per-sample path.
+    inv_sig: f32,
+    /// This lead's share of the fused feature (weights over all leads sum to 1).
+    share: f32,
+}
+
+impl Lead {
+    pub(crate) fn new() -> Self {
+        Lead {
+            hp: State::default(),
+            lp1: State::default(),
+            lp2: State::default(),
+            deriv: [0.0; DERIV_RING],
+            blocks: [0.0; BLOCKS],
+            block_max: 0.0,
+            sig: FLOOR,
+            noise: 0.0,
+            noise_acc: 0.0,
+            learn_max: 0.0,
+            inv_sig: 1.0 / FLOOR,
+            share: 0.0,
+        }
+    }
+
+    /// Filter one sample and return its slope energy.
+    #[inline]
+    pub(crate) fn energy(&mut self, p: &Params, n: u64, x: f32) -> f32 {
+        let y = self.hp.step(&p.hp, x);
+        let y = self.lp1.step(&p.lp1, y);
+        let y = self.lp2.step(&p.lp2, y);
+        let i = n as usize % DERIV_RING;
+        let old = self.deriv[(i + DERIV_RING - p.deriv_lag) % DERIV_RING];
+        self.deriv[i] = y;
+        let e = (y - old) * (y - old);
+        self.block_max = self.block_max.max(e);
+        e
+    }
+
+    /// This lead's contribution to the fused feature.
+    #[inline]
+    pub(crate) fn contribution(&self, e: f32) -> f32 {
+        (e * self.inv_sig).min(CLIP) * self.share
+    }
+
+    pub(crate) fn end_block(&mut self, block: u64) {
+        self.blocks[block as usize % BLOCKS] = self.block_max;
+        self.block_max = 0.0;
+    }
+
+    /// Largest block maximum over blocks `first..=last` (all must still be in the ring).
+    pub(crate) fn max_over(&self, first: u64, last: u64) -> f32 {
+        (first..=last)
+            .map(|b| self.blocks[b as usize % BLOCKS])
+            .fold(0.0, f32::max)
+    }
+
+    pub(crate) fn block(&self, block: u64) -> f32 {
+        self.blocks[block as usize % BLOCKS]
+    }
+
+    /// During the learning period, remember the largest energy.
+    pub(crate) fn track_learning(&mut self, block: u64) {
+        self.learn_max = self.learn_max.max(self.block(block));
+    }
+
+    /// End of the learning period: the lead's largest slope energy so far sets its level.
+    pub(crate) fn learn(&mut self) {
+        self.sig = (0.5 * self.learn_max).max(FLOOR);
+        self.inv_sig = 1.0 / self.sig;
+    }
+
+    /// A beat was accepted; `peak` is this lead's energy maximum around it.
+    pub(crate) fn on_beat(&mut self, peak: f32) {
+        // Bounded step up: one artefact coinciding with a beat must not inflate the level.
+        let peak = peak.min(4.0 * self.sig);
+        self.sig = (self.sig + SIG_RATE * (peak - self.sig)).max(FLOOR);
+        self.inv_sig = 1.0 / self.sig;
+    }
+
+    /// A settled block that lies between beats.
+    pub(crate) fn noise_block(&mut self, block: u64) {
+        self.noise_acc = self.noise_acc.max(self.block(block));
+    }
+
+    /// The settled history reached the next beat: the interval's largest energy becomes
+    /// one noise observation.
+    pub(crate) fn commit_noise(&mut self) {
+        self.noise += NOISE_RATE * (self.noise_acc - self.noise);
+        self.noise_acc = 0.0;
+    }
+
+    /// Unnormalised quality weight in (0, 1]: near 1 when the lead's between-beat peaks are
+    /// small against its QRS peaks, small when they are comparable.
+    pub(crate) fn weight(&self) -> f32 {
+        let q = self.sig / (self.sig + self.noise + FLOOR);
+        q * q
+    }
+
+    pub(crate) fn set_share(&mut self, share: f32) {
+        self.share = share;
+    }
+}

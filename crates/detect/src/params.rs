@@ -1,0 +1,86 @@
+//! Every length and time constant of the detector, derived once from the sampling rate so
+//! the same code runs at 125 Hz and at 1000 Hz.
+
+use crate::biquad::Coeffs;
+
+/// Band-pass edges: QRS energy sits around 5–20 Hz; P/T waves and baseline wander lie below,
+/// mains hum and most EMG above.
+const HIGHPASS_HZ: f64 = 6.0;
+const LOWPASS_HZ: f64 = 18.0;
+/// Span of the slope estimate (first difference over this many seconds).
+const DERIVATIVE_S: f64 = 0.008;
+/// Moving-window integration: about the width of a wide QRS (Pan–Tompkins use 150 ms).
+const MWI_S: f64 = 0.15;
+/// A candidate becomes final when no larger integrated peak follows within this time.
+const CONFIRM_S: f64 = 0.12;
+/// No two beats closer than this (physiological refractory period).
+pub(crate) const REFRACTORY_S: f64 = 0.2;
+/// Granularity of the per-lead energy history used for quality estimates.
+const BLOCK_S: f64 = 0.02;
+/// Group delay from the R peak to the maximum of the slope feature (band-pass plus
+/// half the derivative span), measured on MIT-BIH and close to the analytic value.
+const FIDUCIAL_DELAY_S: f64 = 0.02;
+
+/// Number of per-lead block maxima kept; must span CONFIRM + MWI plus a margin.
+pub(crate) const BLOCKS: usize = 32;
+/// Longest derivative delay line (supports fs up to ~3.5 kHz).
+pub(crate) const DERIV_RING: usize = 32;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Params {
+    pub fs: f64,
+    pub hp: Coeffs,
+    pub lp1: Coeffs,
+    pub lp2: Coeffs,
+    pub deriv_lag: usize,
+    pub mwi_len: usize,
+    pub confirm: u64,
+    pub refractory: u64,
+    pub block_len: u64,
+    /// Blocks older than this many blocks can no longer fall into a future beat window.
+    pub settle_lag: u64,
+    pub fiducial_delay: u64,
+}
+
+impl Params {
+    pub(crate) fn new(fs: f64) -> Self {
+        // Two sections with Butterworth Qs give a 4th-order Butterworth low-pass: mains hum
+        // at 50/60 Hz is attenuated about 30 dB before the derivative.
+        let samples = |s: f64| ((s * fs).round() as u64).max(1);
+        let block_len = samples(BLOCK_S);
+        let confirm = samples(CONFIRM_S);
+        let mwi_len = samples(MWI_S) as usize;
+        let settle_lag = (confirm + mwi_len as u64).div_ceil(block_len) + 3;
+        Params {
+            fs,
+            hp: Coeffs::highpass(fs, HIGHPASS_HZ, std::f64::consts::FRAC_1_SQRT_2),
+            lp1: Coeffs::lowpass(fs, LOWPASS_HZ, 0.541_196_1),
+            lp2: Coeffs::lowpass(fs, LOWPASS_HZ, 1.306_563),
+            deriv_lag: (samples(DERIVATIVE_S) as usize).min(DERIV_RING - 1),
+            mwi_len,
+            confirm,
+            refractory: samples(REFRACTORY_S),
+            block_len,
+            settle_lag: settle_lag.min(BLOCKS as u64 - 1),
+            fiducial_delay: (FIDUCIAL_DELAY_S * fs).round() as u64,
+        }
+    }
+
+    /// Samples between the end of the fused feature history and its oldest useful entry.
+    pub(crate) fn history_len(&self) -> usize {
+        self.mwi_len + self.confirm as usize + 2
+    }
+
+    /// Worst-case delay between a beat's reported sample and the push that reports it.
+    pub(crate) fn lookahead(&self) -> u64 {
+        self.confirm + self.mwi_len as u64 + self.fiducial_delay
+    }
+
+    pub(crate) fn seconds(&self, samples: u64) -> f64 {
+        samples as f64 / self.fs
+    }
+
+    pub(crate) fn samples(&self, seconds: f64) -> u64 {
+        (seconds * self.fs).round().max(0.0) as u64
+    }
+}
