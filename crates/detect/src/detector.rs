@@ -15,6 +15,11 @@ const RELAX_RR: f64 = 1.5;
 /// Candidates closer than this to the previous beat must have at least half its slope,
 /// otherwise they are T waves.
 const T_WAVE_S: f64 = 0.36;
+/// Flutter/fibrillation: the integrated feature no longer returns towards baseline between
+/// detections (valley above this fraction of the peak, averaged over beats) at a fast rate.
+const FLUTTER_VALLEY: f32 = 0.3;
+const FLUTTER_RR_S: f64 = 0.5;
+const FLUTTER_RATE: f32 = 0.2;
 /// After this long without beats the signal level decays, so a lost or weakened signal
 /// is picked up again.
 const DECAY_AFTER_S: f64 = 2.0;
@@ -59,6 +64,12 @@ pub struct QrsDetector {
     /// Integrated-feature peaks of the last beats, to tell settled blocks apart.
     recent_peaks: [u64; 4],
     noise_committed_for: u64,
+    /// Lowest integrated feature since the last beat: near zero between normal beats,
+    /// high when the signal never returns to baseline (flutter, fibrillation).
+    valley: f32,
+    /// Running mean of valley/peak ratios and of raw RR intervals (samples).
+    flutter_score: f32,
+    fast_rr: f64,
 }
 
 impl QrsDetector {
@@ -84,6 +95,9 @@ impl QrsDetector {
             last: None,
             recent_peaks: [u64::MAX; 4],
             noise_committed_for: u64::MAX,
+            valley: f32::MAX,
+            flutter_score: 0.0,
+            fast_rr: INITIAL_RR_S * fs,
         };
         d.update_shares();
         d
@@ -134,12 +148,32 @@ impl QrsDetector {
             self.cand_peak = n;
         }
         self.prev_mwi = mwi;
+        self.valley = self.valley.min(mwi);
         if self.cand_value > 0.0 && n - self.cand_peak >= self.p.confirm {
             let (value, peak) = (self.cand_value, self.cand_peak);
             self.cand_value = 0.0;
             return self.classify(n, peak, value);
         }
         None
+    }
+
+    /// True while the signal looks like ventricular flutter or fibrillation: detections come
+    /// fast and the signal never returns to baseline between them. Beats are not reported
+    /// meanwhile (flutter waves are not QRS complexes); the caller should raise a VF/VFL
+    /// alarm instead of reading the missing beats as asystole.
+    pub fn flutter(&self) -> bool {
+        self.flutter_score > FLUTTER_VALLEY && self.p.seconds_f(self.fast_rr) < FLUTTER_RR_S
+    }
+
+    /// End of input: decide the pending candidate now instead of after the confirmation
+    /// delay (which will never come). The detector keeps working if more frames follow.
+    pub fn finish(&mut self) -> Option<Beat> {
+        if self.cand_value <= 0.0 || self.n <= self.learn_end {
+            return None;
+        }
+        let (value, peak) = (self.cand_value, self.cand_peak);
+        self.cand_value = 0.0;
+        self.classify(self.n - 1, peak, value)
     }
 
     /// Decide whether a confirmed integrated-feature peak is a QRS complex.
@@ -169,8 +203,14 @@ impl QrsDetector {
         self.spk += rate * (value.min(4.0 * self.spk) - self.spk);
         if let Some(s) = since {
             self.update_rr(s as f64);
+            self.fast_rr += f64::from(FLUTTER_RATE) * (s as f64 - self.fast_rr);
         }
+        self.flutter_score += FLUTTER_RATE * ((self.valley / value).min(1.0) - self.flutter_score);
         self.accept(peak, value, slope);
+        if self.flutter() {
+            // Flutter waves drive the thresholds like beats but are not QRS complexes.
+            return None;
+        }
         let sample = fid.saturating_sub(self.p.fiducial_delay);
         Some(Beat { sample })
     }
@@ -207,6 +247,7 @@ impl QrsDetector {
 
     fn accept(&mut self, peak: u64, value: f32, slope: f32) {
         self.last = Some(Accepted { peak, value, slope });
+        self.valley = f32::MAX;
         self.recent_peaks.rotate_right(1);
         self.recent_peaks[0] = peak;
         // Each lead's own beat level, from its energy around the beat.

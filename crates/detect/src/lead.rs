@@ -64,7 +64,7 @@ impl Lead {
         let i = n as usize % DERIV_RING;
         let old = self.deriv[(i + DERIV_RING - p.deriv_lag) % DERIV_RING];
         self.deriv[i] = y;
-        let e = (y - old) * (y - old);
+        let e = (y - old).abs();
         self.block_max = self.block_max.max(e);
         e
     }
@@ -129,6 +129,7 @@ impl Lead {
         q * q
     }
 
+    pub(crate) fn dbg(&self) -> (f32, f32, f32) { (self.share, self.sig, self.noise) }
     pub(crate) fn set_share(&mut self, share: f32) {
         self.share = share;
     }

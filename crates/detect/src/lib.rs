@@ -23,9 +23,11 @@ pub use heart_rate::{HeartRate, HrReading};
 pub fn detect_all(fs_hz: f64, leads: usize, interleaved_uv: &[i16]) -> Vec<u64> {
     let leads = leads.max(1);
     let mut detector = QrsDetector::new(fs_hz, leads);
-    interleaved_uv
+    let mut beats: Vec<u64> = interleaved_uv
         .chunks_exact(leads)
         .filter_map(|frame| detector.push(frame))
         .map(|b| b.sample)
-        .collect()
+        .collect();
+    beats.extend(detector.finish().map(|b| b.sample));
+    beats
 }

@@ -80,6 +80,10 @@ impl Params {
         samples as f64 / self.fs
     }
 
+    pub(crate) fn seconds_f(&self, samples: f64) -> f64 {
+        samples / self.fs
+    }
+
     pub(crate) fn samples(&self, seconds: f64) -> u64 {
         (seconds * self.fs).round().max(0.0) as u64
     }
