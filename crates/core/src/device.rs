@@ -11,3 +11,11 @@ pub struct Device {
     pub token_sha256: String,
     pub revoked: bool,
 }
+
+/// Hex SHA-256 of a device bearer token: what is stored and looked up, so a leaked
+/// database does not leak usable tokens. Tokens are random 256-bit values, so a plain
+/// hash (no salt, no stretching) is enough and keeps lookup by hash possible.
+pub fn token_sha256(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

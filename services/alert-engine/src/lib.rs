@@ -1,1 +1,16 @@
-//! placeholder
+//! cardiowatch alert-engine (DESIGN §13).
+//!
+//! Subscribes to the sample shards it owns, runs the streaming beat detector and heart
+//! rate per patient, feeds each rule's state machine, and for every transition writes the
+//! alert to the store *first* and only then pushes the event to the notifiers.
+
+pub mod config;
+pub mod monitor;
+
+mod actions;
+mod app;
+mod metrics;
+mod policies;
+
+pub use app::{Running, start};
+pub use config::AlertEngineConfig;

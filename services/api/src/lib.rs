@@ -1,1 +1,13 @@
-//! placeholder
+//! cardiowatch api: what doctors use (DESIGN §8). TLS only, JWT bearer auth, and a doctor
+//! reaches only the patients assigned to them.
+
+pub mod config;
+pub mod token;
+
+mod access;
+mod app;
+mod error;
+mod routes;
+
+pub use app::{Running, start};
+pub use config::ApiConfig;

@@ -1,1 +1,18 @@
-//! placeholder
+//! cardiowatch ingest: the TLS endpoint gateways stream ECG to (DESIGN §5).
+//!
+//! A frame is acked only after the sample store said it is durable; then it is published
+//! on the bus for the alert-engines. A bad frame is nacked with a typed code and harms
+//! nothing else.
+
+pub mod config;
+
+mod app;
+mod auth;
+mod batch;
+mod limits;
+mod metrics;
+mod pipeline;
+mod stream;
+
+pub use app::{Running, start};
+pub use config::IngestConfig;

@@ -1,1 +1,14 @@
+//! cardiowatch notifier (DESIGN §7): PULLs alert events and reaches the patient's doctor
+//! on every routed channel, through an outbox in the store so a restart never sends twice
+//! and an alert whose event was lost is still delivered (periodic reconcile).
+
+pub mod config;
 pub mod providers;
+
+mod app;
+mod dispatch;
+mod message;
+mod metrics;
+
+pub use app::{Running, start};
+pub use config::NotifierConfig;

@@ -1,0 +1,24 @@
+//! Logs, metrics and shutdown, the same way in every service.
+
+pub mod metrics;
+mod signals;
+
+pub use metrics::{Counter, Histogram, MetricsText};
+pub use signals::shutdown_on_signal;
+
+/// Installs the global tracing subscriber: `RUST_LOG` filters (default `info`), and
+/// `CW_LOG_FORMAT=json` switches to JSON lines for production log shipping.
+/// Calling it twice is harmless (the second call does nothing).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("CW_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}

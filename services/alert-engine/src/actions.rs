@@ -1,0 +1,131 @@
+//! Making rule decisions durable and known: store first, then push (DESIGN §2).
+
+use crate::metrics::EngineMetrics;
+use crate::monitor::RuleEvent;
+use cw_bus::Pusher;
+use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
+use cw_core::{
+    Alert, AlertEvent, AlertEventKind, AlertId, AlertState, PatientId, Priority, RuleKind,
+    ThresholdPolicy,
+};
+use cw_storage::{OpenAlertOutcome, RecordStore};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct Actions {
+    pub records: Arc<dyn RecordStore>,
+    pub pusher: Pusher,
+    pub metrics: Arc<EngineMetrics>,
+    pub strip_padding_s: u32,
+}
+
+/// Whether the rule's state machine may keep its new state.
+pub enum Applied {
+    Done,
+    /// Storing the alert failed: the rule starts over so it fires again.
+    RetryFire(RuleKind),
+    /// Resolving failed: the rule stays firing so it resolves again.
+    RetryResolve(RuleKind),
+}
+
+impl Actions {
+    pub async fn apply(
+        &self,
+        patient: &PatientId,
+        policy: &ThresholdPolicy,
+        event: RuleEvent,
+        open: &mut HashMap<(PatientId, RuleKind), AlertId>,
+        received_ns: Nanos,
+    ) -> Applied {
+        match event {
+            RuleEvent::Fire {
+                rule,
+                started_ns,
+                at,
+                value,
+            } => {
+                let (limit, priority) = match rule {
+                    RuleKind::HrHigh => policy.hr_high.as_ref(),
+                    RuleKind::HrLow => policy.hr_low.as_ref(),
+                }
+                .map(|l| (l.bpm, l.priority))
+                .unwrap_or((f32::NAN, Priority::High));
+                let pad = i64::from(self.strip_padding_s) * NANOS_PER_SEC;
+                let alert = Alert {
+                    id: AlertId::random(),
+                    patient: patient.clone(),
+                    rule,
+                    priority,
+                    state: AlertState::Firing,
+                    started_ns,
+                    fired_ns: at,
+                    acked_ns: None,
+                    acked_by: None,
+                    resolved_ns: None,
+                    value,
+                    limit,
+                    policy_version: policy.version,
+                    window_start_ns: started_ns - pad,
+                    window_end_ns: at + pad,
+                };
+                match self.records.open_alert(&alert).await {
+                    Ok(OpenAlertOutcome::Created) => {
+                        tracing::info!(alert = %alert.id, patient = %patient, rule = rule.as_str(), value, "alert fired");
+                        open.insert((patient.clone(), rule), alert.id.clone());
+                        self.metrics.alerts_fired.inc();
+                        self.push(AlertEventKind::Fired, alert, received_ns).await;
+                        Applied::Done
+                    }
+                    Ok(OpenAlertOutcome::AlreadyOpen(existing)) => {
+                        // Another engine instance or an earlier run opened it: adopt, no push.
+                        open.insert((patient.clone(), rule), existing.id);
+                        Applied::Done
+                    }
+                    Err(e) => {
+                        self.metrics.store_errors.inc();
+                        tracing::error!(patient = %patient, rule = rule.as_str(), error = %e, "could not store alert; will retry");
+                        Applied::RetryFire(rule)
+                    }
+                }
+            }
+            RuleEvent::Resolve { rule, at } => {
+                let Some(id) = open.get(&(patient.clone(), rule)).cloned() else {
+                    return Applied::Done;
+                };
+                match self.records.resolve_alert(&id, at).await {
+                    Ok(alert) => {
+                        open.remove(&(patient.clone(), rule));
+                        tracing::info!(alert = %id, patient = %patient, rule = rule.as_str(), "alert resolved");
+                        self.metrics.alerts_resolved.inc();
+                        self.push(AlertEventKind::Resolved, alert, received_ns)
+                            .await;
+                        Applied::Done
+                    }
+                    Err(e) => {
+                        self.metrics.store_errors.inc();
+                        tracing::error!(alert = %id, error = %e, "could not resolve alert; will retry");
+                        Applied::RetryResolve(rule)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn push(&self, kind: AlertEventKind, alert: Alert, received_ns: Nanos) {
+        let event = AlertEvent {
+            kind,
+            alert,
+            sample_received_ns: Some(received_ns),
+        };
+        match self.pusher.push(&event).await {
+            Ok(()) => {
+                let latency_s = (now_ns() - received_ns) as f64 / 1e9;
+                self.metrics.alert_latency.observe(latency_s);
+            }
+            Err(e) => {
+                self.metrics.push_failures.inc();
+                tracing::warn!(error = %e, "alert event not pushed; the notifier will reconcile it from the store");
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Wiring: bus sockets, the record store, the analysis loop, the admin listener.
+
+use crate::actions::{Actions, Applied};
+use crate::config::AlertEngineConfig;
+use crate::metrics::EngineMetrics;
+use crate::monitor::PatientMonitor;
+use crate::policies::EngineView;
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use cw_bus::{Kind, Pusher, Sealer, Subscriber};
+use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored};
+use cw_core::{PatientId, shard_of, shard_topic};
+use cw_storage::{RecordStore, Stores};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Policies are re-read this often even without a config message (the bus may drop one).
+const POLICY_REFRESH: Duration = Duration::from_secs(30);
+
+pub struct Running {
+    pub alert_push_endpoint: String,
+    pub admin_addr: SocketAddr,
+    pub task: JoinHandle<()>,
+}
+
+struct Engine {
+    shards: HashSet<u16>,
+    monitors: HashMap<PatientId, PatientMonitor>,
+    view: EngineView,
+    records: Arc<dyn RecordStore>,
+    actions: Actions,
+    metrics: Arc<EngineMetrics>,
+    patients: Arc<AtomicUsize>,
+}
+
+pub async fn start(
+    cfg: AlertEngineConfig,
+    stores: Stores,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let metrics = Arc::new(EngineMetrics::default());
+    let (pusher, alert_push_endpoint) = Pusher::bind(
+        &cfg.alert_push_endpoint,
+        Kind::AlertEvent,
+        sealer.clone(),
+        metrics.alerts_bus.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "binding the alert PUSH socket at {}",
+            cfg.alert_push_endpoint
+        )
+    })?;
+    let topics: Vec<String> = cfg.shards.iter().map(|s| shard_topic(*s)).collect();
+    let samples = Subscriber::connect(
+        &cfg.sample_endpoints,
+        &topics,
+        Kind::Samples,
+        sealer.clone(),
+        metrics.samples_bus.clone(),
+        shutdown.clone(),
+    );
+    let config = Subscriber::connect(
+        &cfg.config_endpoints,
+        &[CONFIG_TOPIC.to_owned()],
+        Kind::ConfigChange,
+        sealer,
+        metrics.config_bus.clone(),
+        shutdown.clone(),
+    );
+
+    let patients = Arc::new(AtomicUsize::new(0));
+    let mut engine = Engine {
+        shards: cfg.shards.iter().copied().collect(),
+        monitors: HashMap::new(),
+        view: EngineView::default(),
+        records: stores.records.clone(),
+        actions: Actions {
+            records: stores.records.clone(),
+            pusher,
+            metrics: metrics.clone(),
+            strip_padding_s: cfg.strip_padding_s,
+        },
+        metrics: metrics.clone(),
+        patients: patients.clone(),
+    };
+    engine
+        .load()
+        .await
+        .context("loading policies and open alerts")?;
+
+    let admin = cw_tls::Listener::bind(&cfg.admin_listen, &cfg.admin_tls)
+        .await
+        .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
+    let admin_addr = admin.local_addr()?;
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                let patients = patients.clone();
+                async move { metrics.render(patients.load(Ordering::Relaxed)) }
+            }),
+        );
+    tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
+    tracing::info!(shards = cfg.shards.len(), %alert_push_endpoint, %admin_addr, "alert-engine running");
+
+    let task = tokio::spawn(engine.run(samples, config, shutdown));
+    Ok(Running {
+        alert_push_endpoint,
+        admin_addr,
+        task,
+    })
+}
+
+impl Engine {
+    async fn run(
+        mut self,
+        mut samples: Subscriber,
+        mut config: Subscriber,
+        shutdown: CancellationToken,
+    ) {
+        let mut refresh = tokio::time::interval(POLICY_REFRESH);
+        refresh.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                message = samples.recv::<SamplesStored>() => match message {
+                    Some((_, envelope)) => self.on_samples(envelope.body).await,
+                    None => break,
+                },
+                message = config.recv::<ConfigChange>() => {
+                    if let Some((_, envelope)) = message {
+                        self.on_config(envelope.body).await;
+                    }
+                }
+                _ = refresh.tick() => {
+                    if let Err(e) = self.reload_policies().await {
+                        tracing::warn!(error = %e, "policy refresh failed");
+                    }
+                }
+            }
+        }
+        tracing::info!("alert-engine stopped");
+    }
+
+    fn owns(&self, patient: &PatientId) -> bool {
+        self.shards.contains(&shard_of(patient))
+    }
+
+    /// Policies and open alerts of the owned shards, so a restart neither loses nor
+    /// duplicates an alert.
+    async fn load(&mut self) -> Result<(), cw_storage::StoreError> {
+        self.reload_policies().await?;
+        for alert in self.records.open_alerts().await? {
+            if self.owns(&alert.patient) {
+                self.view
+                    .open
+                    .insert((alert.patient.clone(), alert.rule), alert.id.clone());
+            }
+        }
+        tracing::info!(
+            policies = self.view.policies.len(),
+            open_alerts = self.view.open.len(),
+            "state rebuilt from the store"
+        );
+        Ok(())
+    }
+
+    async fn reload_policies(&mut self) -> Result<(), cw_storage::StoreError> {
+        let policies = self.records.all_policies().await?;
+        for policy in policies {
+            if self.owns(&policy.patient) {
+                self.install_policy(policy);
+            }
+        }
+        Ok(())
+    }
+
+    fn install_policy(&mut self, policy: cw_core::ThresholdPolicy) {
+        let current = self.view.policies.get(&policy.patient).map(|p| p.version);
+        if current == Some(policy.version) {
+            return;
+        }
+        if let Some(monitor) = self.monitors.get_mut(&policy.patient) {
+            monitor.set_policy(policy.clone());
+        }
+        self.view.policies.insert(policy.patient.clone(), policy);
+    }
+
+    async fn on_config(&mut self, change: ConfigChange) {
+        match change {
+            ConfigChange::Policy { patient, version } => {
+                if !self.owns(&patient) {
+                    return;
+                }
+                match self.records.policy(&patient).await {
+                    Ok(policy) => {
+                        tracing::info!(patient = %patient, version, "policy change applied");
+                        self.install_policy(policy);
+                    }
+                    Err(e) => {
+                        tracing::warn!(patient = %patient, error = %e, "policy reload failed")
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_samples(&mut self, message: SamplesStored) {
+        let block = message.block;
+        if !self.owns(&block.patient) {
+            self.metrics.foreign_shard_blocks.inc();
+            return;
+        }
+        self.metrics.blocks.inc();
+        self.metrics.samples.add(block.frames() as u64);
+        if !self.monitors.contains_key(&block.patient) {
+            let mut monitor = PatientMonitor::new(self.view.policy_for(&block.patient));
+            for (patient, rule) in self.view.open.keys() {
+                if *patient == block.patient {
+                    monitor.adopt_open(*rule);
+                }
+            }
+            self.monitors.insert(block.patient.clone(), monitor);
+            self.patients.store(self.monitors.len(), Ordering::Relaxed);
+        }
+        let Some(monitor) = self.monitors.get_mut(&block.patient) else {
+            return;
+        };
+        let before = monitor.readings();
+        let events = monitor.process(&block);
+        self.metrics.beats.add(monitor.readings() - before);
+        let policy = monitor.policy().clone();
+        for event in events {
+            let applied = self
+                .actions
+                .apply(
+                    &block.patient,
+                    &policy,
+                    event,
+                    &mut self.view.open,
+                    message.received_ns,
+                )
+                .await;
+            if let Some(monitor) = self.monitors.get_mut(&block.patient) {
+                match applied {
+                    Applied::Done => {}
+                    Applied::RetryFire(rule) => monitor.reset_rule(rule),
+                    Applied::RetryResolve(rule) => monitor.adopt_open(rule),
+                }
+            }
+        }
+    }
+}

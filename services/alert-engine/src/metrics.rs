@@ -1,0 +1,93 @@
+use cw_bus::BusStats;
+use cw_telemetry::{Counter, Histogram, MetricsText};
+use std::sync::Arc;
+
+#[derive(Default)]
+pub struct EngineMetrics {
+    pub blocks: Counter,
+    pub samples: Counter,
+    pub beats: Counter,
+    pub alerts_fired: Counter,
+    pub alerts_resolved: Counter,
+    pub store_errors: Counter,
+    pub push_failures: Counter,
+    pub foreign_shard_blocks: Counter,
+    /// Sample received at ingest → alert stored and pushed.
+    pub alert_latency: Histogram,
+    pub samples_bus: Arc<BusStats>,
+    pub config_bus: Arc<BusStats>,
+    pub alerts_bus: Arc<BusStats>,
+}
+
+impl EngineMetrics {
+    pub fn render(&self, patients: usize) -> String {
+        MetricsText::default()
+            .counter(
+                "cw_engine_blocks_total",
+                "Sample blocks analysed",
+                self.blocks.get(),
+            )
+            .counter(
+                "cw_engine_samples_total",
+                "Frames analysed",
+                self.samples.get(),
+            )
+            .counter(
+                "cw_engine_heart_rate_readings_total",
+                "Heart-rate readings (one per beat after the first)",
+                self.beats.get(),
+            )
+            .counter(
+                "cw_engine_alerts_fired_total",
+                "Alerts stored and pushed",
+                self.alerts_fired.get(),
+            )
+            .counter(
+                "cw_engine_alerts_resolved_total",
+                "Alerts resolved",
+                self.alerts_resolved.get(),
+            )
+            .counter(
+                "cw_engine_store_errors_total",
+                "Record store failures",
+                self.store_errors.get(),
+            )
+            .counter(
+                "cw_engine_push_failures_total",
+                "Alert events not pushed (notifier reconciles from the store)",
+                self.push_failures.get(),
+            )
+            .counter(
+                "cw_engine_foreign_shard_blocks_total",
+                "Blocks of shards this engine does not own (ignored)",
+                self.foreign_shard_blocks.get(),
+            )
+            .counter(
+                "cw_engine_samples_bus_lost_total",
+                "Sample blocks lost on PUB/SUB (sequence gaps)",
+                BusStats::get(&self.samples_bus.lost),
+            )
+            .counter(
+                "cw_engine_bus_rejected_total",
+                "Bus messages that failed to open",
+                BusStats::get(&self.samples_bus.rejected)
+                    + BusStats::get(&self.config_bus.rejected),
+            )
+            .counter(
+                "cw_engine_alert_push_failed_total",
+                "Alert events the bus could not hand to a notifier",
+                BusStats::get(&self.alerts_bus.send_failed),
+            )
+            .gauge(
+                "cw_engine_patients",
+                "Patients with live state",
+                patients as f64,
+            )
+            .histogram(
+                "cw_engine_alert_latency_seconds",
+                "Sample at ingest to alert pushed",
+                &self.alert_latency,
+            )
+            .finish()
+    }
+}

@@ -1,0 +1,84 @@
+//! Wiring: router, config publisher, listener.
+
+use crate::config::ApiConfig;
+use crate::error::ApiError;
+use crate::routes::{alerts, patients, thresholds};
+use anyhow::Context;
+use axum::Router;
+use axum::routing::{get, post};
+use cw_bus::{Kind, Publisher, Sealer};
+use cw_storage::{RecordStore, Stores};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub records: Arc<dyn RecordStore>,
+    pub config_publisher: Publisher,
+    pub jwt_secret: Arc<Vec<u8>>,
+    pub issuer: Arc<str>,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub scheme: &'static str,
+    pub config_publish_endpoint: String,
+    pub task: JoinHandle<()>,
+}
+
+pub async fn start(
+    cfg: ApiConfig,
+    stores: Stores,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let jwt_secret = cfg.auth.secret()?;
+    let (config_publisher, config_publish_endpoint) = Publisher::bind(
+        &cfg.config_publish_endpoint,
+        Kind::ConfigChange,
+        sealer,
+        Arc::new(cw_bus::BusStats::default()),
+        shutdown.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "binding the config PUB socket at {}",
+            cfg.config_publish_endpoint
+        )
+    })?;
+    let state = AppState {
+        records: stores.records.clone(),
+        config_publisher,
+        jwt_secret: Arc::new(jwt_secret),
+        issuer: cfg.auth.issuer.clone().into(),
+    };
+    let router = Router::new()
+        .route("/v1/patients", get(patients::list))
+        .route(
+            "/v1/patients/{id}/thresholds",
+            get(thresholds::get).put(thresholds::put),
+        )
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .with_state(state);
+    let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
+        .await
+        .with_context(|| format!("binding the api listener at {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = listener.scheme();
+    tracing::info!(%addr, scheme, "api listening");
+    let task = tokio::spawn(cw_tls::serve(listener, router, shutdown));
+    Ok(Running {
+        addr,
+        scheme,
+        config_publish_endpoint,
+        task,
+    })
+}

@@ -1,0 +1,89 @@
+use cw_bus::BusConfig;
+use cw_storage::StorageConfig;
+use cw_tls::TlsServerConfig;
+use serde::Deserialize;
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct ApiConfig {
+    pub listen: String,
+    pub tls: TlsServerConfig,
+    /// ZeroMQ PUB endpoint for threshold changes (alert-engines connect to it).
+    pub config_publish_endpoint: String,
+    pub auth: AuthConfig,
+    pub storage: StorageConfig,
+    pub bus: BusConfig,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8444".into(),
+            tls: TlsServerConfig {
+                cert_path: "certs/server.pem".into(),
+                key_path: "certs/server-key.pem".into(),
+                insecure_plaintext: false,
+            },
+            config_publish_endpoint: "tcp://0.0.0.0:5570".into(),
+            auth: AuthConfig::default(),
+            storage: StorageConfig::default(),
+            bus: BusConfig::default(),
+        }
+    }
+}
+
+/// JWT settings. The secret comes from the environment (`CW_AUTH__JWT_SECRET`) or a file.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub jwt_secret: Option<String>,
+    pub jwt_secret_file: Option<PathBuf>,
+    pub issuer: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_secret_file: None,
+            issuer: "cardiowatch".into(),
+        }
+    }
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("jwt_secret_file", &self.jwt_secret_file)
+            .field("issuer", &self.issuer)
+            .finish()
+    }
+}
+
+impl AuthConfig {
+    /// The signing secret; at least 32 bytes so HS256 is not brute-forceable.
+    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
+        let secret = match (&self.jwt_secret, &self.jwt_secret_file) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot read auth.jwt_secret_file {}: {e}", path.display())
+                })?
+                .trim()
+                .to_owned(),
+            (None, None) => {
+                anyhow::bail!("no JWT secret: set CW_AUTH__JWT_SECRET or auth.jwt_secret_file")
+            }
+        };
+        if secret.len() < 32 {
+            anyhow::bail!("the JWT secret must be at least 32 bytes");
+        }
+        Ok(secret.into_bytes())
+    }
+}

@@ -1,0 +1,93 @@
+//! `GET /v1/alerts`, `POST /v1/alerts/{id}/ack`, `GET /v1/alerts/{id}/deliveries`.
+
+use crate::access::{Caller, parse_patient};
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use cw_core::time::now_ns;
+use cw_core::{Alert, AlertId, AlertState, Delivery};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// One patient; default: all of the caller's patients.
+    pub patient: Option<String>,
+    /// `firing`, `acknowledged` or `resolved`.
+    pub state: Option<String>,
+    /// 1–500, default 100.
+    pub limit: Option<usize>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    let patients = match &q.patient {
+        Some(raw) => {
+            let patient = parse_patient(raw)?;
+            caller.require_patient(&state, &patient).await?;
+            vec![patient]
+        }
+        None => caller.patients(&state).await?,
+    };
+    let alert_state = match q.state.as_deref() {
+        None => None,
+        Some(raw) => Some(AlertState::parse(raw).ok_or_else(|| ApiError::Invalid {
+            field: Some("state".into()),
+            message: "state is one of firing, acknowledged, resolved".into(),
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Invalid {
+            field: Some("limit".into()),
+            message: "limit is between 1 and 500".into(),
+        });
+    }
+    Ok(Json(
+        state
+            .records
+            .alerts_for_patients(&patients, alert_state, limit)
+            .await?,
+    ))
+}
+
+async fn authorized_alert(state: &AppState, caller: &Caller, raw: &str) -> Result<Alert, ApiError> {
+    let id = AlertId::parse(raw).map_err(|e| ApiError::Invalid {
+        field: Some("alert_id".into()),
+        message: e.to_string(),
+    })?;
+    let alert = match state.records.get_alert(&id).await {
+        Ok(alert) => alert,
+        Err(cw_storage::StoreError::NotFound) => return Err(ApiError::NotFound("alert")),
+        Err(e) => return Err(e.into()),
+    };
+    caller.require_patient(state, &alert.patient).await?;
+    Ok(alert)
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Alert>, ApiError> {
+    let alert = authorized_alert(&state, &caller, &id).await?;
+    let acked = state
+        .records
+        .acknowledge_alert(&alert.id, caller.user.as_str(), now_ns())
+        .await?;
+    tracing::info!(alert = %acked.id, user = %caller.user, "alert acknowledged");
+    Ok(Json(acked))
+}
+
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Delivery>>, ApiError> {
+    let alert = authorized_alert(&state, &caller, &id).await?;
+    Ok(Json(state.records.deliveries_for_alert(&alert.id).await?))
+}

@@ -1,0 +1,3 @@
+pub mod alerts;
+pub mod patients;
+pub mod thresholds;

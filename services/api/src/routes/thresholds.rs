@@ -1,0 +1,68 @@
+//! `GET|PUT /v1/patients/{id}/thresholds` — the patient's threshold policy.
+
+use crate::access::{Caller, parse_patient};
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use cw_core::messages::{CONFIG_TOPIC, ConfigChange};
+use cw_core::{HrLimit, ThresholdPolicy};
+use serde::Deserialize;
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ThresholdPolicy>, ApiError> {
+    let patient = parse_patient(&id)?;
+    caller.require_patient(&state, &patient).await?;
+    match state.records.policy(&patient).await {
+        Ok(policy) => Ok(Json(policy)),
+        Err(cw_storage::StoreError::NotFound) => Ok(Json(ThresholdPolicy::empty(patient))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The body a doctor sends: the limits; patient and version come from the URL and store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    pub hr_high: Option<HrLimit>,
+    pub hr_low: Option<HrLimit>,
+    pub hr_average_beats: Option<u8>,
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<PolicyInput>, JsonRejection>,
+) -> Result<Json<ThresholdPolicy>, ApiError> {
+    let patient = parse_patient(&id)?;
+    caller.require_patient(&state, &patient).await?;
+    let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let mut policy = ThresholdPolicy {
+        hr_high: input.hr_high,
+        hr_low: input.hr_low,
+        ..ThresholdPolicy::empty(patient.clone())
+    };
+    if let Some(n) = input.hr_average_beats {
+        policy.hr_average_beats = n;
+    }
+    policy.validate().map_err(|e| ApiError::Invalid {
+        field: Some(e.field.to_owned()),
+        message: e.to_string(),
+    })?;
+    let saved = state.records.put_policy(&policy).await?;
+    tracing::info!(user = %caller.user, patient = %patient, version = saved.version, "threshold policy changed");
+    let change = ConfigChange::Policy {
+        patient,
+        version: saved.version,
+    };
+    if let Err(e) = state.config_publisher.publish(CONFIG_TOPIC, &change) {
+        // Engines also re-read policies periodically; the change is not lost.
+        tracing::warn!(error = %e, "config change not published");
+    }
+    Ok(Json(saved))
+}

@@ -1,0 +1,86 @@
+//! Wiring: the router, the bus publisher, and the listener.
+
+use crate::config::IngestConfig;
+use crate::metrics::IngestMetrics;
+use crate::pipeline::Pipeline;
+use crate::{batch, stream};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use cw_bus::{Kind, Publisher, Sealer};
+use cw_storage::{RecordStore, Stores};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pipeline: Arc<Pipeline>,
+    pub records: Arc<dyn RecordStore>,
+    pub shutdown: CancellationToken,
+}
+
+/// A started ingest: where it listens, and the task serving it.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// `https` (or `http` when plaintext was explicitly configured).
+    pub scheme: &'static str,
+    pub publish_endpoint: String,
+    pub task: JoinHandle<()>,
+}
+
+/// Binds the listener and the PUB socket and serves until `shutdown`.
+pub async fn start(
+    cfg: IngestConfig,
+    stores: Stores,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let metrics = Arc::new(IngestMetrics::default());
+    let (publisher, publish_endpoint) = Publisher::bind(
+        &cfg.publish_endpoint,
+        Kind::Samples,
+        sealer,
+        metrics.bus.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .with_context(|| format!("binding the sample PUB socket at {}", cfg.publish_endpoint))?;
+    let pipeline = Arc::new(Pipeline::new(
+        stores.samples.clone(),
+        publisher,
+        cfg.limits.clone(),
+        metrics,
+    ));
+    let state = AppState {
+        pipeline,
+        records: stores.records.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let router = Router::new()
+        .route("/v1/stream", get(stream::upgrade))
+        .route("/v1/batches", post(batch::post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_text))
+        .with_state(state);
+    let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
+        .await
+        .with_context(|| format!("binding the gateway listener at {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let scheme = listener.scheme();
+    tracing::info!(%addr, scheme, %publish_endpoint, "ingest listening");
+    let task = tokio::spawn(cw_tls::serve(listener, router, shutdown));
+    Ok(Running {
+        addr,
+        scheme,
+        publish_endpoint,
+        task,
+    })
+}
+
+async fn metrics_text(State(state): State<AppState>) -> String {
+    state.pipeline.metrics.render()
+}

@@ -1,0 +1,87 @@
+//! `POST https://…/v1/batches`: one block per request, as the binary frame
+//! (`application/octet-stream`) or as JSON (`application/json`).
+
+use crate::app::AppState;
+use crate::auth::{AuthError, authenticate};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cw_protocol::{Frame, NackCode, Reply};
+use serde_json::json;
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let device = match authenticate(&headers, state.records.as_ref()).await {
+        Ok(device) => device,
+        Err(e) => {
+            if matches!(e, AuthError::Denied | AuthError::Missing) {
+                state.pipeline.metrics.auth_failures.inc();
+            }
+            return auth_rejection(e);
+        }
+    };
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let reply = if is_json {
+        state.pipeline.metrics.frames.inc();
+        match serde_json::from_slice::<Frame>(&body) {
+            Ok(frame) => state.pipeline.handle_frame(&device, frame).await,
+            Err(e) => Reply::Nack {
+                seq: None,
+                code: NackCode::BadFrame,
+                message: format!("invalid JSON frame: {e}"),
+            },
+        }
+    } else {
+        state.pipeline.handle_binary(&device, &body).await
+    };
+    (status_of(&reply), Json(reply)).into_response()
+}
+
+fn status_of(reply: &Reply) -> StatusCode {
+    match reply {
+        Reply::Ack { .. } => StatusCode::OK,
+        Reply::Nack { code, .. } => match code {
+            NackCode::BadFrame => StatusCode::BAD_REQUEST,
+            NackCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            NackCode::RetryLater => StatusCode::SERVICE_UNAVAILABLE,
+            NackCode::StaleSeq => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        },
+    }
+}
+
+/// 401 for missing or unknown credentials, 503 when the device registry is unreachable.
+pub fn auth_rejection(e: AuthError) -> Response {
+    let (status, code, message) = match e {
+        AuthError::Missing => (
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send Authorization: Bearer <device token>",
+        ),
+        AuthError::Denied => (
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown or revoked device token",
+        ),
+        AuthError::Store(err) => {
+            tracing::warn!(error = %err, "device lookup failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "retry_later",
+                "device registry unavailable",
+            )
+        }
+    };
+    if status == StatusCode::UNAUTHORIZED {
+        tracing::warn!(code, "gateway authentication rejected");
+    }
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
+}

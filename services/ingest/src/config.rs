@@ -1,0 +1,59 @@
+use cw_bus::BusConfig;
+use cw_storage::StorageConfig;
+use cw_tls::TlsServerConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestConfig {
+    /// HTTPS/WSS listener for gateways.
+    pub listen: String,
+    pub tls: TlsServerConfig,
+    /// ZeroMQ PUB endpoint the alert-engines and api connect to.
+    pub publish_endpoint: String,
+    pub limits: Limits,
+    pub storage: StorageConfig,
+    pub bus: BusConfig,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8443".into(),
+            tls: TlsServerConfig {
+                cert_path: "certs/server.pem".into(),
+                key_path: "certs/server-key.pem".into(),
+                insecure_plaintext: false,
+            },
+            publish_endpoint: "tcp://0.0.0.0:5550".into(),
+            limits: Limits::default(),
+            storage: StorageConfig::default(),
+            bus: BusConfig::default(),
+        }
+    }
+}
+
+/// The protocol limits of DESIGN §5; each violation is a typed nack.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub min_rate_hz: u32,
+    pub max_rate_hz: u32,
+    pub max_leads: u8,
+    /// Largest accepted |sample| in millivolts.
+    pub max_abs_mv: f32,
+    /// Largest accepted distance between a frame's start time and the server clock.
+    pub max_clock_skew_s: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            min_rate_hz: 50,
+            max_rate_hz: 2000,
+            max_leads: 12,
+            max_abs_mv: 20.0,
+            max_clock_skew_s: 300,
+        }
+    }
+}

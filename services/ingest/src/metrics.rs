@@ -1,0 +1,100 @@
+//! What ingest counts, exported at `/metrics`.
+
+use cw_bus::BusStats;
+use cw_protocol::NackCode;
+use cw_telemetry::{Counter, Histogram, MetricsText};
+
+#[derive(Default)]
+pub struct IngestMetrics {
+    pub frames: Counter,
+    pub acks: Counter,
+    pub samples_stored: Counter,
+    pub nacks_bad_frame: Counter,
+    pub nacks_too_large: Counter,
+    pub nacks_rate: Counter,
+    pub nacks_leads: Counter,
+    pub nacks_value: Counter,
+    pub nacks_clock: Counter,
+    pub nacks_stale: Counter,
+    pub nacks_retry: Counter,
+    pub auth_failures: Counter,
+    pub store_errors: Counter,
+    pub write_latency: Histogram,
+    pub bus: std::sync::Arc<BusStats>,
+}
+
+impl IngestMetrics {
+    pub fn count_nack(&self, code: NackCode) {
+        match code {
+            NackCode::BadFrame => &self.nacks_bad_frame,
+            NackCode::TooLarge => &self.nacks_too_large,
+            NackCode::RateOutOfRange => &self.nacks_rate,
+            NackCode::LeadsOutOfRange => &self.nacks_leads,
+            NackCode::ValueOutOfRange => &self.nacks_value,
+            NackCode::ClockSkew => &self.nacks_clock,
+            NackCode::StaleSeq => &self.nacks_stale,
+            NackCode::RetryLater => &self.nacks_retry,
+        }
+        .inc();
+    }
+
+    pub fn render(&self) -> String {
+        MetricsText::default()
+            .counter(
+                "cw_ingest_frames_total",
+                "Frames received",
+                self.frames.get(),
+            )
+            .counter(
+                "cw_ingest_acks_total",
+                "Frames acknowledged after a durable write",
+                self.acks.get(),
+            )
+            .counter(
+                "cw_ingest_samples_stored_total",
+                "Samples (all leads) written",
+                self.samples_stored.get(),
+            )
+            .labelled_counters(
+                "cw_ingest_nacks_total",
+                "Frames refused, by code",
+                "code",
+                &[
+                    ("bad_frame", self.nacks_bad_frame.get()),
+                    ("too_large", self.nacks_too_large.get()),
+                    ("rate_out_of_range", self.nacks_rate.get()),
+                    ("leads_out_of_range", self.nacks_leads.get()),
+                    ("value_out_of_range", self.nacks_value.get()),
+                    ("clock_skew", self.nacks_clock.get()),
+                    ("stale_seq", self.nacks_stale.get()),
+                    ("retry_later", self.nacks_retry.get()),
+                ],
+            )
+            .counter(
+                "cw_ingest_auth_failures_total",
+                "Rejected device credentials",
+                self.auth_failures.get(),
+            )
+            .counter(
+                "cw_ingest_store_errors_total",
+                "Sample store write failures",
+                self.store_errors.get(),
+            )
+            .histogram(
+                "cw_ingest_write_seconds",
+                "Sample store write latency",
+                &self.write_latency,
+            )
+            .counter(
+                "cw_ingest_bus_sent_total",
+                "Sample blocks published",
+                BusStats::get(&self.bus.sent),
+            )
+            .counter(
+                "cw_ingest_bus_dropped_total",
+                "Sample blocks not published (bus queue full)",
+                BusStats::get(&self.bus.send_failed),
+            )
+            .finish()
+    }
+}
