@@ -1,0 +1,70 @@
+//! One conformance suite for every storage backend: the same behaviour functions run
+//! against the embedded SQLite file and against the servers (InfluxDB + MongoDB), so a
+//! service cannot tell which one it was given.
+//!
+//! The server half needs CW_TEST_INFLUX_URL and CW_TEST_MONGO_URI (`scripts/test`
+//! starts the servers and sets them); without them those tests fail, never skip.
+
+mod alerts;
+mod backends;
+mod embedded_file;
+mod fixtures;
+mod outbox;
+mod people;
+mod policies;
+mod samples;
+
+/// Instantiates each behaviour once per backend: `embedded::<name>` and
+/// `servers::<name>`, each on a fresh, private store.
+macro_rules! conformance {
+    ($($module:ident :: $name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let backend = crate::backends::Backend::embedded().await;
+                    crate::$module::$name(&backend.stores).await;
+                }
+            )*
+        }
+        mod servers {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let backend = crate::backends::Backend::servers().await;
+                    crate::$module::$name(&backend.stores).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    samples::resent_block_is_idempotent,
+    samples::block_resent_through_another_device_is_not_duplicated,
+    samples::counts_and_frames_respect_the_half_open_range,
+    samples::counts_and_frames_are_isolated_per_patient,
+    samples::frames_round_trip_two_leads_in_time_order,
+    samples::an_empty_or_inverted_range_holds_nothing,
+    samples::large_writes_span_batches_and_read_back_whole,
+    alerts::second_open_alert_for_same_patient_and_rule_returns_the_first,
+    alerts::other_rules_and_patients_open_independently,
+    alerts::after_resolve_a_new_alert_can_open,
+    alerts::retried_open_of_the_same_alert_is_not_a_duplicate,
+    alerts::racing_opens_for_one_key_create_exactly_one_alert,
+    alerts::acknowledge_keeps_the_first_ack,
+    alerts::acknowledging_a_resolved_alert_keeps_it_resolved,
+    alerts::resolving_twice_keeps_the_first_resolution,
+    alerts::open_alerts_lists_firing_and_acknowledged_not_resolved,
+    alerts::alerts_for_patients_filters_by_patient_and_state_newest_first_with_limit,
+    alerts::unknown_alert_is_not_found,
+    outbox::claim_delivery_twice_with_the_same_key_conflicts,
+    outbox::update_delivery_changes_status_and_provider_id,
+    outbox::update_of_an_unclaimed_delivery_is_not_found,
+    policies::put_policy_increments_version,
+    policies::policy_of_unknown_patient_is_not_found,
+    policies::all_policies_returns_the_current_version_of_each_patient,
+    people::device_by_token_hash_finds_the_device,
+    people::patients_of_lists_the_doctors_patients,
+    people::users_round_trip_and_unknown_ones_are_not_found,
+}

@@ -1,0 +1,85 @@
+//! PatientStore and DeviceStore behaviours.
+
+use crate::fixtures::{device, doctor, patient};
+use cw_core::{DeviceId, PatientId, UserId};
+use cw_storage::{StoreError, Stores};
+
+pub async fn device_by_token_hash_finds_the_device(s: &Stores) {
+    let owner = patient(&[]);
+    let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let d = device(&owner.id, hash);
+    s.records.put_device(&d).await.expect("put");
+    s.records
+        .put_device(&device(&owner.id, &"0".repeat(64)))
+        .await
+        .expect("put another");
+    assert_eq!(
+        s.records.device_by_token_hash(hash).await.expect("by hash"),
+        d
+    );
+    assert_eq!(s.records.device(&d.id).await.expect("by id"), d);
+    assert!(matches!(
+        s.records.device_by_token_hash(&"f".repeat(64)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.records.device(&DeviceId::random()).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // Revoking (a re-put) is what the next lookup sees.
+    let revoked = cw_core::Device { revoked: true, ..d };
+    s.records.put_device(&revoked).await.expect("revoke");
+    assert_eq!(
+        s.records.device_by_token_hash(hash).await.expect("by hash"),
+        revoked
+    );
+}
+
+pub async fn patients_of_lists_the_doctors_patients(s: &Stores) {
+    let (dr_a, dr_b) = (doctor(), doctor());
+    let mut both = patient(&[&dr_a.id, &dr_b.id]);
+    let only_a = patient(&[&dr_a.id]);
+    let only_b = patient(&[&dr_b.id]);
+    for p in [&both, &only_a, &only_b] {
+        s.records.put_patient(p).await.expect("put");
+    }
+    let mut expected = vec![both.clone(), only_a.clone()];
+    expected.sort_by(|x, y| x.id.cmp(&y.id));
+    let mut listed = s.records.patients_of(&dr_a.id).await.expect("list");
+    listed.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(listed, expected);
+
+    // Unassigning a doctor takes the patient off their list.
+    both.doctors = vec![dr_b.id.clone()];
+    s.records.put_patient(&both).await.expect("reassign");
+    assert_eq!(
+        s.records.patients_of(&dr_a.id).await.expect("list"),
+        vec![only_a]
+    );
+    assert_eq!(s.records.patient(&both.id).await.expect("get"), both);
+    assert!(
+        s.records
+            .patients_of(&UserId::random())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(matches!(
+        s.records.patient(&PatientId::random()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn users_round_trip_and_unknown_ones_are_not_found(s: &Stores) {
+    let mut u = doctor();
+    s.records.put_user(&u).await.expect("put");
+    assert_eq!(s.records.user(&u.id).await.expect("get"), u);
+    u.phone = None;
+    s.records.put_user(&u).await.expect("update");
+    assert_eq!(s.records.user(&u.id).await.expect("get"), u);
+    assert!(matches!(
+        s.records.user(&UserId::random()).await,
+        Err(StoreError::NotFound)
+    ));
+}
