@@ -1,0 +1,170 @@
+//! Beat-detection accuracy on the MIT-BIH records in /work/shared/data/mitdb, scored the
+//! EC57 way (see common/scoring.rs), at the native 360 Hz, resampled to 125/250/500 Hz, and
+//! with added baseline wander, mains hum and muscle noise. Prints per-record tables and
+//! asserts floors the detector holds (with a small margin, so a regression fails loudly).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::noise::{self, Disturbance};
+use common::resample::{rescale_index, resample};
+use common::scoring::{Score, reference_beats, score};
+use cw_wfdb::{Record, read_annotations};
+
+struct Loaded {
+    name: String,
+    fs: f64,
+    leads: usize,
+    uv: Vec<i16>,
+    reference: Vec<u64>,
+}
+
+fn data_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
+    assert!(
+        dir.is_dir(),
+        "MIT-BIH data missing at {} (the accuracy test never skips)",
+        dir.display()
+    );
+    dir
+}
+
+/// All records in the data folder, or only `names` when given.
+fn load(names: &[&str]) -> Vec<Loaded> {
+    let dir = data_dir();
+    let mut records: Vec<String> = std::fs::read_dir(&dir)
+        .expect("data folder readable")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "hea").then(|| p.file_stem()?.to_str().map(str::to_string))?
+        })
+        .filter(|n| names.is_empty() || names.contains(&n.as_str()))
+        .collect();
+    records.sort();
+    assert!(!records.is_empty(), "no records in {}", dir.display());
+    records
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let rec = Record::open(&path).expect("record opens");
+            let ann = read_annotations(path.with_extension("atr")).expect("annotations read");
+            Loaded {
+                fs: rec.fs,
+                leads: rec.signal_count(),
+                uv: rec.microvolts_interleaved(),
+                reference: reference_beats(&ann),
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Detect and score every record after `transform`, print the table, return per-record
+/// scores and the gross total.
+fn run(
+    title: &str,
+    records: &[Loaded],
+    transform: impl Fn(&Loaded) -> (f64, Vec<i16>, Vec<u64>),
+) -> (Vec<(String, Score)>, Score) {
+    println!("\n{title}\nrecord     TP    FN    FP       Se       +P");
+    let mut gross = Score::default();
+    let mut rows = Vec::new();
+    for r in records {
+        let (fs, uv, reference) = transform(r);
+        let detected = cw_detect::detect_all(fs, r.leads, &uv);
+        let s = score(fs, &reference, &detected);
+        println!(
+            "{:6} {:6} {:5} {:5} {:8.3} {:8.3}",
+            r.name,
+            s.tp,
+            s.fn_,
+            s.fp,
+            s.se(),
+            s.ppv()
+        );
+        gross.add(s);
+        rows.push((r.name.clone(), s));
+    }
+    println!(
+        "gross  {:6} {:5} {:5} {:8.3} {:8.3}",
+        gross.tp,
+        gross.fn_,
+        gross.fp,
+        gross.se(),
+        gross.ppv()
+    );
+    (rows, gross)
+}
+
+fn native(r: &Loaded) -> (f64, Vec<i16>, Vec<u64>) {
+    (r.fs, r.uv.clone(), r.reference.clone())
+}
+
+fn assert_gross(what: &str, gross: Score, se_floor: f64, ppv_floor: f64) {
+    assert!(
+        gross.se() >= se_floor && gross.ppv() >= ppv_floor,
+        "{what}: gross Se {:.3} / +P {:.3} below floor {se_floor} / {ppv_floor}",
+        gross.se(),
+        gross.ppv()
+    );
+}
+
+#[test]
+fn mitdb_at_native_rate() {
+    let records = load(&[]);
+    let (rows, gross) = run("MIT-BIH, 360 Hz, all leads", &records, native);
+    let hundred = rows
+        .iter()
+        .find(|(n, _)| n == "100")
+        .map(|(_, s)| *s)
+        .expect("record 100 present");
+    assert_eq!((hundred.fn_, hundred.fp), (0, 0), "record 100 must be 100 %/100 %");
+    assert!(hundred.tp > 1800);
+    for (name, s) in &rows {
+        assert!(
+            s.se() >= 99.0 && s.ppv() >= 95.0,
+            "record {name}: Se {:.3} +P {:.3}",
+            s.se(),
+            s.ppv()
+        );
+    }
+    assert_gross("native", gross, 99.85, 99.45);
+}
+
+/// Sampling rates the gateways send; the recording is resampled from 360 Hz.
+#[test]
+fn mitdb_resampled() {
+    let records = load(&[]);
+    for fs_out in [125.0, 250.0, 500.0] {
+        let (_, gross) = run(&format!("MIT-BIH resampled to {fs_out} Hz"), &records, |r| {
+            let uv = resample(&r.uv, r.leads, r.fs, fs_out);
+            let reference = r
+                .reference
+                .iter()
+                .map(|&i| rescale_index(i, r.fs, fs_out))
+                .collect();
+            (fs_out, uv, reference)
+        });
+        assert_gross(&format!("{fs_out} Hz"), gross, 99.85, 99.45);
+    }
+}
+
+/// Synthetic disturbances on top of the (already real-world) recordings.
+#[test]
+fn mitdb_with_added_noise() {
+    let records = load(&[]);
+    let cases = [
+        ("baseline wander 0.3 Hz, 1 mV", Disturbance::Wander { hz: 0.3, amplitude_uv: 1000.0 }),
+        ("mains hum 50 Hz, 0.2 mV", Disturbance::Mains { hz: 50.0, amplitude_uv: 200.0 }),
+        ("mains hum 60 Hz, 0.2 mV", Disturbance::Mains { hz: 60.0, amplitude_uv: 200.0 }),
+        ("muscle noise 0.1 mV RMS", Disturbance::Muscle { rms_uv: 100.0, seed: 0x5eed }),
+    ];
+    for (title, what) in cases {
+        let (_, gross) = run(&format!("MIT-BIH + {title}"), &records, |r| {
+            (r.fs, noise::add(&r.uv, r.leads, r.fs, what), r.reference.clone())
+        });
+        assert_gross(title, gross, 99.8, 99.4);
+    }
+}
