@@ -9,6 +9,7 @@ mod alerts;
 mod backends;
 mod embedded_file;
 mod fixtures;
+mod influx_wire;
 mod outbox;
 mod people;
 mod policies;
