@@ -8,6 +8,12 @@ use crate::ports::{Result, SampleStore, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{PatientId, SampleBlock};
+use futures::{StreamExt, TryStreamExt};
+use std::ops::Range;
+
+/// Concurrent `/write` requests per `write` call. All must succeed for `Ok`; a failure
+/// leaves some batches written, which is harmless because a resend overwrites them.
+const WRITES_IN_FLIGHT: usize = 4;
 
 pub struct InfluxSamples {
     client: Client,
@@ -35,28 +41,30 @@ impl InfluxSamples {
             batch_lines: cfg.batch_lines.max(1),
         })
     }
+
+    async fn write_batch(&self, blocks: &[SampleBlock], batch: Batch) -> Result<()> {
+        let mut body = String::with_capacity(batch.lines * 48);
+        for (index, frames) in batch.parts {
+            let block = &blocks[index];
+            let prefix = line::prefix(block);
+            for i in frames {
+                line::push_frame(&mut body, &prefix, block, i);
+            }
+        }
+        self.client.write(body).await
+    }
 }
 
 #[async_trait]
 impl SampleStore for InfluxSamples {
     async fn write(&self, blocks: &[SampleBlock]) -> Result<()> {
-        let mut body = String::new();
-        let mut lines = 0;
-        for block in blocks {
-            let prefix = line::prefix(block);
-            for i in 0..block.frames() {
-                line::push_frame(&mut body, &prefix, block, i);
-                lines += 1;
-                if lines == self.batch_lines {
-                    self.client.write(std::mem::take(&mut body)).await?;
-                    lines = 0;
-                }
-            }
-        }
-        if lines > 0 {
-            self.client.write(body).await?;
-        }
-        Ok(())
+        // Each batch is encoded when its request starts, so encoding (and gzip) of one
+        // batch overlaps the round trip of the others.
+        futures::stream::iter(batches(blocks, self.batch_lines))
+            .map(|batch| self.write_batch(blocks, batch))
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .try_collect::<()>()
+            .await
     }
 
     async fn count_frames(&self, patient: &PatientId, from: Nanos, to: Nanos) -> Result<u64> {
@@ -90,5 +98,76 @@ impl SampleStore for InfluxSamples {
             cursor = last.saturating_add(1);
         }
         Ok(out)
+    }
+}
+
+/// The frames of one `/write` request: (block index, frame range) parts.
+struct Batch {
+    parts: Vec<(usize, Range<usize>)>,
+    lines: usize,
+}
+
+/// Splits the frames of `blocks` into batches of at most `batch_lines` lines.
+fn batches(blocks: &[SampleBlock], batch_lines: usize) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let mut current = Batch {
+        parts: Vec::new(),
+        lines: 0,
+    };
+    for (index, block) in blocks.iter().enumerate() {
+        let mut start = 0;
+        let frames = block.frames();
+        while start < frames {
+            let take = (frames - start).min(batch_lines - current.lines);
+            current.parts.push((index, start..start + take));
+            current.lines += take;
+            start += take;
+            if current.lines == batch_lines {
+                out.push(std::mem::replace(
+                    &mut current,
+                    Batch {
+                        parts: Vec::new(),
+                        lines: 0,
+                    },
+                ));
+            }
+        }
+    }
+    if current.lines > 0 {
+        out.push(current);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cw_core::DeviceId;
+
+    fn block(frames: usize) -> SampleBlock {
+        SampleBlock {
+            patient: PatientId::parse("p").expect("valid"),
+            device: DeviceId::parse("d").expect("valid"),
+            seq: 0,
+            start_ns: 0,
+            rate_hz: 250,
+            leads: 1,
+            samples_uv: vec![0; frames],
+            lead_off: false,
+        }
+    }
+
+    #[test]
+    fn batches_cut_across_blocks_and_never_exceed_the_limit() {
+        let blocks = [block(5), block(0), block(4)];
+        let sizes: Vec<usize> = batches(&blocks, 3).iter().map(|b| b.lines).collect();
+        assert_eq!(sizes, vec![3, 3, 3]);
+        let second: Vec<Range<usize>> = batches(&blocks, 3)[1]
+            .parts
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect();
+        assert_eq!(second, vec![3..5, 0..1]);
+        assert!(batches(&[], 3).is_empty());
     }
 }
