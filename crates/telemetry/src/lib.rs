@@ -10,8 +10,14 @@ pub use signals::shutdown_on_signal;
 /// `CW_LOG_FORMAT=json` switches to JSON lines for production log shipping.
 /// Calling it twice is harmless (the second call does nothing).
 pub fn init_logging() {
+    init_logging_with_default("info");
+}
+
+/// As [`init_logging`], with another level when `RUST_LOG` is unset (the CLI prints its
+/// own progress and keeps logs to warnings).
+pub fn init_logging_with_default(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let json = std::env::var("CW_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,0 +1,198 @@
+//! Command-line surface: parse, then hand over to the library.
+
+use anyhow::Context;
+use cardiowatch::demo::{self, DemoOptions};
+use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
+use clap::{Parser, Subcommand};
+use cw_core::{Role, UserId};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "cardiowatch",
+    version,
+    about = "Continuous ECG monitoring: demo, gateway simulator, offline detection"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole system in one process with a simulated gateway streaming real ECG.
+    Demo {
+        /// Where the embedded store, dev certificates and local secrets live.
+        #[arg(long, default_value = ".cw-data")]
+        data_dir: PathBuf,
+        /// WFDB record to stream (path without extension).
+        #[arg(long, default_value = "testdata/mitdb/100")]
+        record: PathBuf,
+        /// 1 = real time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// The demo patient's heart-rate high limit (record 100 runs at ~75 bpm).
+        #[arg(long, default_value_t = 70.0)]
+        hr_high: f32,
+    },
+    /// Stream a WFDB record to ingest like a gateway does.
+    Gateway {
+        #[arg(long)]
+        record: PathBuf,
+        /// wss://host:port/v1/stream
+        #[arg(long)]
+        url: String,
+        /// The device bearer token (or set CW_DEVICE_TOKEN).
+        #[arg(long, env = "CW_DEVICE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// CA certificate to trust, PEM.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Seconds of the record to send (default: all).
+        #[arg(long)]
+        seconds: Option<f64>,
+    },
+    /// Detect beats in a WFDB record offline; prints `sample,time_s` CSV.
+    Detect { record: PathBuf },
+    /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
+    Token {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role, default_value = "doctor")]
+        role: Role,
+        #[arg(long, env = "CW_AUTH__JWT_SECRET", hide_env_values = true)]
+        secret: String,
+    },
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    match raw {
+        "doctor" => Ok(Role::Doctor),
+        "admin" => Ok(Role::Admin),
+        "ops" => Ok(Role::Ops),
+        _ => Err("role is doctor, admin or ops".into()),
+    }
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Demo {
+                data_dir,
+                record,
+                speed,
+                seconds,
+                hr_high,
+            } => {
+                let shutdown = cw_telemetry::shutdown_on_signal();
+                demo::run(
+                    DemoOptions {
+                        data_dir,
+                        record,
+                        speed,
+                        duration: seconds.map(Duration::from_secs),
+                        hr_high_bpm: hr_high,
+                    },
+                    shutdown,
+                )
+                .await
+            }
+            Command::Gateway {
+                record,
+                url,
+                token,
+                ca,
+                speed,
+                seconds,
+            } => {
+                let shutdown = cw_telemetry::shutdown_on_signal();
+                let stats = Arc::new(GatewayStats::default());
+                let progress = tokio::spawn(print_gateway_progress(stats.clone()));
+                let result = gateway::stream_record(
+                    GatewayOptions {
+                        url,
+                        device_token: token,
+                        ca_cert: ca,
+                        record,
+                        speed,
+                        seconds,
+                        offset_s: 0.0,
+                        block_ms: 250,
+                        window: 64,
+                    },
+                    stats.clone(),
+                    shutdown,
+                )
+                .await;
+                progress.abort();
+                eprintln!(
+                    "done: {} frames acked, {} nacked, {} resent",
+                    stats.acked.load(Ordering::Relaxed),
+                    stats.nacked.load(Ordering::Relaxed),
+                    stats.resent.load(Ordering::Relaxed)
+                );
+                result
+            }
+            Command::Detect { record } => detect(&record),
+            Command::Token { user, role, secret } => {
+                let user = UserId::parse(&user).context("--user")?;
+                println!(
+                    "{}",
+                    cw_api::token::issue(
+                        secret.as_bytes(),
+                        "cardiowatch",
+                        &user,
+                        role,
+                        cw_api::token::ACCESS_TTL_S
+                    )?
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn print_gateway_progress(stats: Arc<GatewayStats>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(2));
+    let mut last = 0;
+    loop {
+        ticker.tick().await;
+        let sent = stats.frames_sent.load(Ordering::Relaxed);
+        let acked = stats.acked.load(Ordering::Relaxed);
+        eprintln!(
+            "frames/s {:>5}  sent {sent}  acked {acked}  nacked {}  in flight {}  reconnects {}",
+            (sent - last) / 2,
+            stats.nacked.load(Ordering::Relaxed),
+            sent.saturating_sub(acked + stats.nacked.load(Ordering::Relaxed)),
+            stats.reconnects.load(Ordering::Relaxed)
+        );
+        last = sent;
+    }
+}
+
+fn detect(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let record =
+        cw_wfdb::Record::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let beats = cw_detect::detect_all(
+        record.fs,
+        record.signal_count(),
+        &record.microvolts_interleaved(),
+    );
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    writeln!(out, "sample,time_s")?;
+    for sample in beats {
+        writeln!(out, "{sample},{:.3}", sample as f64 / record.fs)?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! `cardiowatch demo`: the four services in one process, wired over the same ZeroMQ
+//! sockets on loopback, embedded storage in a data dir, dev TLS certificates, a Twilio
+//! sandbox standing in for the SMS provider, and a gateway streaming a real ECG record.
+
+use crate::fixture::{self, FixtureSpec};
+use crate::gateway::{self, GatewayOptions, GatewayStats};
+use crate::secrets::local_secret;
+use anyhow::Context;
+use cw_bus::BusConfig;
+use cw_core::{AlertId, Role};
+use cw_storage::{Backend, StorageConfig, Stores};
+use cw_tls::TlsServerConfig;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub struct DemoOptions {
+    pub data_dir: PathBuf,
+    pub record: PathBuf,
+    pub speed: f64,
+    /// Stop after this long; `None` runs until Ctrl-C.
+    pub duration: Option<Duration>,
+    /// The demo patient's HR high limit; below the record's rate so an alert fires.
+    pub hr_high_bpm: f32,
+}
+
+pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.data_dir)
+        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    let certs = cw_tls::ensure_dev_certs(&opts.data_dir.join("certs"))?;
+    let bus = BusConfig {
+        key_id: 1,
+        key_hex: Some(local_secret(&opts.data_dir.join("bus.key"))?),
+        ..BusConfig::default()
+    };
+    let jwt_secret = local_secret(&opts.data_dir.join("jwt.secret"))?;
+    let tls = TlsServerConfig {
+        cert_path: certs.server_cert.clone(),
+        key_path: certs.server_key.clone(),
+        insecure_plaintext: false,
+    };
+    let storage = StorageConfig {
+        backend: Backend::Embedded,
+        path: opts.data_dir.join("cardiowatch.sqlite"),
+        ..StorageConfig::default()
+    };
+    let stores = cw_storage::open(&storage)
+        .await
+        .context("opening the embedded store")?;
+
+    let fixture = fixture::install(
+        stores.records.as_ref(),
+        &FixtureSpec {
+            patient_id: "demo-patient-100",
+            doctor_id: "dr-demo",
+            device_id: "gateway-demo-1",
+            phone: Some("+15005550006"),
+            email: Some("dr.demo@example.org"),
+            hr_high_bpm: opts.hr_high_bpm,
+            for_s: 5.0,
+        },
+    )
+    .await?;
+
+    let sandbox = cw_sandbox::TwilioSandbox::start(0)
+        .await
+        .context("starting the Twilio sandbox")?;
+
+    let ingest = cw_ingest::start(
+        cw_ingest::IngestConfig {
+            listen: "127.0.0.1:0".into(),
+            tls: tls.clone(),
+            publish_endpoint: "tcp://127.0.0.1:0".into(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting ingest")?;
+    let api = cw_api::start(
+        cw_api::ApiConfig {
+            listen: "127.0.0.1:0".into(),
+            tls: tls.clone(),
+            config_publish_endpoint: "tcp://127.0.0.1:0".into(),
+            auth: cw_api::config::AuthConfig {
+                jwt_secret: Some(jwt_secret.clone()),
+                ..Default::default()
+            },
+            storage: storage.clone(),
+            bus: bus.clone(),
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting api")?;
+    let engine = cw_alert_engine::start(
+        cw_alert_engine::AlertEngineConfig {
+            sample_endpoints: vec![ingest.publish_endpoint.clone()],
+            config_endpoints: vec![api.config_publish_endpoint.clone()],
+            alert_push_endpoint: "tcp://127.0.0.1:0".into(),
+            admin_listen: "127.0.0.1:0".into(),
+            admin_tls: tls.clone(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting alert-engine")?;
+    let notifier = cw_notifier::start(
+        cw_notifier::NotifierConfig {
+            alert_endpoints: vec![engine.alert_push_endpoint.clone()],
+            twilio: Some(sandbox_twilio(&sandbox.base_url())?),
+            admin_listen: "127.0.0.1:0".into(),
+            admin_tls: tls.clone(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting notifier")?;
+
+    let stream_url = format!("wss://127.0.0.1:{}/v1/stream", ingest.addr.port());
+    let api_url = format!("https://127.0.0.1:{}", api.addr.port());
+    let token = cw_api::token::issue(
+        jwt_secret.as_bytes(),
+        "cardiowatch",
+        &fixture.doctor.id,
+        Role::Doctor,
+        cw_api::token::ACCESS_TTL_S,
+    )?;
+    println!("cardiowatch demo — data in {}", opts.data_dir.display());
+    println!("api: {api_url}");
+    println!("ingest: {stream_url}");
+    println!(
+        "engine admin: https://{}/metrics   notifier admin: https://{}/metrics",
+        engine.admin_addr, notifier.admin_addr
+    );
+    println!(
+        "sms provider: Twilio sandbox at {} (the real Twilio client code talks to it)",
+        sandbox.base_url()
+    );
+    println!("email: not configured in the demo (set [ses] in notifier.toml to enable)");
+    println!(
+        "patient {} — doctor {} — HR high limit {} bpm for 5 s",
+        fixture.patient.id, fixture.doctor.id, opts.hr_high_bpm
+    );
+    println!("doctor access token (15 min): {token}");
+    println!(
+        "try: curl --cacert {} -H \"Authorization: Bearer $TOKEN\" {api_url}/v1/alerts",
+        certs.ca_cert.display()
+    );
+    println!(
+        "streaming {} at {}x real time …",
+        opts.record.display(),
+        opts.speed
+    );
+
+    let stats = Arc::new(GatewayStats::default());
+    let gateway_task = tokio::spawn(gateway::stream_record(
+        GatewayOptions {
+            url: stream_url,
+            device_token: fixture.device_token.clone(),
+            ca_cert: Some(certs.ca_cert.clone()),
+            record: opts.record.clone(),
+            speed: opts.speed,
+            seconds: None,
+            offset_s: 0.0,
+            block_ms: 250,
+            window: 64,
+        },
+        stats.clone(),
+        shutdown.clone(),
+    ));
+
+    report_progress(
+        &stores,
+        &fixture.patient.id,
+        &stats,
+        &sandbox,
+        opts.duration,
+        &shutdown,
+    )
+    .await;
+    shutdown.cancel();
+    match gateway_task.await {
+        Ok(Err(e)) => eprintln!("gateway: {e:#}"),
+        Err(e) => eprintln!("gateway task: {e}"),
+        Ok(Ok(())) => {}
+    }
+    let _ = tokio::join!(ingest.task, api.task, engine.task, notifier.task);
+    println!("demo stopped");
+    Ok(())
+}
+
+fn sandbox_twilio(base_url: &str) -> anyhow::Result<cw_notifier::providers::twilio::TwilioConfig> {
+    // The sandbox checks the shape of credentials, not their value.
+    Ok(serde_json::from_value(serde_json::json!({
+        "base_url": base_url,
+        "account_sid": "AC00000000000000000000000000000000",
+        "auth_token": "sandbox",
+        "from_number": "+15005550006",
+    }))?)
+}
+
+/// Prints a line a second: samples/s acked, then each new alert and delivery.
+async fn report_progress(
+    stores: &Stores,
+    patient: &cw_core::PatientId,
+    stats: &GatewayStats,
+    sandbox: &cw_sandbox::TwilioSandbox,
+    duration: Option<Duration>,
+    shutdown: &CancellationToken,
+) {
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut last_samples = 0u64;
+    let mut seen_alerts: HashSet<(AlertId, &'static str)> = HashSet::new();
+    let mut seen_deliveries: HashSet<String> = HashSet::new();
+    let mut tick = 0u64;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        tick += 1;
+        if duration.is_some_and(|d| started.elapsed() >= d) {
+            return;
+        }
+        let samples = stats.samples_acked.load(Ordering::Relaxed);
+        if tick % 5 == 0 {
+            println!(
+                "[{:>4}s] samples/s (all leads) {:>6}  frames acked {:>6}  nacked {}  sms at provider {}",
+                started.elapsed().as_secs(),
+                (samples - last_samples) / 5,
+                stats.acked.load(Ordering::Relaxed),
+                stats.nacked.load(Ordering::Relaxed),
+                sandbox.messages().len()
+            );
+            last_samples = samples;
+        }
+        let Ok(alerts) = stores
+            .records
+            .alerts_for_patients(std::slice::from_ref(patient), None, 20)
+            .await
+        else {
+            continue;
+        };
+        for alert in alerts.iter().rev() {
+            if seen_alerts.insert((alert.id.clone(), alert.state.as_str())) {
+                println!(
+                    "ALERT {} {} {} — {} ({:.0} bpm, limit {:.0}) patient {}",
+                    alert.state.as_str().to_uppercase(),
+                    alert.priority.as_str(),
+                    alert.id,
+                    alert.rule.describe(),
+                    alert.value,
+                    alert.limit,
+                    alert.patient
+                );
+            }
+            if let Ok(deliveries) = stores.records.deliveries_for_alert(&alert.id).await {
+                for d in deliveries {
+                    if d.status != cw_core::DeliveryStatus::Queued
+                        && seen_deliveries.insert(d.idempotency_key())
+                    {
+                        println!(
+                            "DELIVERY {} via {} to {} — {}{}",
+                            d.alert,
+                            d.channel.as_str(),
+                            d.recipient,
+                            d.status.as_str(),
+                            d.provider_id
+                                .map(|id| format!(" (provider id {id})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

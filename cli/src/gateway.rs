@@ -1,0 +1,243 @@
+//! The gateway simulator: streams a WFDB record over WSS like a bedside hub would —
+//! real-time pacing (or faster), a window of unacknowledged frames, reconnect with
+//! backoff and jitter, and resend of everything not acknowledged.
+
+use anyhow::{Context, bail};
+use cw_core::time::{NANOS_PER_SEC, now_ns};
+use cw_protocol::{Frame, Reply};
+use futures::{SinkExt, StreamExt};
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Debug)]
+pub struct GatewayOptions {
+    /// `wss://host:port/v1/stream` (or `ws://` against a plaintext dev listener).
+    pub url: String,
+    pub device_token: String,
+    /// CA certificate to trust (PEM); required for `wss://`.
+    pub ca_cert: Option<PathBuf>,
+    pub record: PathBuf,
+    /// 1.0 = real time. Faster runs send an already-past timeline that ends at "now".
+    pub speed: f64,
+    /// Seconds of the record to send; `None` = all of it.
+    pub seconds: Option<f64>,
+    /// Start this many seconds into the record (staggers simulated patients).
+    pub offset_s: f64,
+    /// Samples per lead in one frame.
+    pub block_ms: u32,
+    /// Frames in flight before waiting for acks.
+    pub window: usize,
+}
+
+/// What a gateway has done so far; read concurrently for progress lines.
+#[derive(Debug, Default)]
+pub struct GatewayStats {
+    pub frames_sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub nacked: AtomicU64,
+    pub resent: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub samples_acked: AtomicU64,
+}
+
+struct Prepared {
+    frames: Vec<(u64, Vec<u8>, usize)>, // (seq, encoded frame, samples)
+    frame_duration: Duration,
+}
+
+/// Cuts the record into encoded frames with a timeline that ends at about "now" when
+/// the last one is sent (so every start time is within the server's clock-skew limit).
+fn prepare(opts: &GatewayOptions) -> anyhow::Result<Prepared> {
+    if !(opts.speed > 0.0 && opts.speed.is_finite()) {
+        bail!("--speed must be a positive number");
+    }
+    let record = cw_wfdb::Record::open(&opts.record)
+        .with_context(|| format!("reading record {}", opts.record.display()))?;
+    let fs = record.fs;
+    let leads = record.signal_count();
+    let all = record.microvolts_interleaved();
+    let total_frames = record.len();
+    let first = ((opts.offset_s * fs) as usize).min(total_frames);
+    let wanted = opts
+        .seconds
+        .map(|s| (s * fs) as usize)
+        .unwrap_or(total_frames - first)
+        .min(total_frames - first);
+    let per_frame = ((f64::from(opts.block_ms) / 1000.0) * fs).round().max(1.0) as usize;
+    let duration_s = wanted as f64 / fs;
+    let lag_s = duration_s - duration_s / opts.speed;
+    if lag_s > 240.0 {
+        bail!(
+            "{duration_s:.0} s at speed {} would start {lag_s:.0} s in the past; ingest accepts ±300 s. Send fewer --seconds or lower --speed",
+            opts.speed
+        );
+    }
+    let start_ns = now_ns() - (lag_s * NANOS_PER_SEC as f64) as i64;
+    let rate_hz = fs.round() as u32;
+    let mut frames = Vec::new();
+    let mut at = first;
+    let mut seq = 1u64;
+    while at < first + wanted {
+        let n = per_frame.min(first + wanted - at);
+        let samples = &all[at * leads..(at + n) * leads];
+        let offset_ns = (((at - first) as f64) * NANOS_PER_SEC as f64 / fs) as i64;
+        let bytes = Frame::encode_i16(
+            seq,
+            start_ns + offset_ns,
+            rate_hz,
+            leads as u8,
+            false,
+            samples,
+        );
+        frames.push((seq, bytes, samples.len()));
+        seq += 1;
+        at += n;
+    }
+    Ok(Prepared {
+        frames,
+        frame_duration: Duration::from_secs_f64(per_frame as f64 / fs / opts.speed),
+    })
+}
+
+/// Streams until every frame is acknowledged (or nacked for good), or `shutdown`.
+pub async fn stream_record(
+    opts: GatewayOptions,
+    stats: Arc<GatewayStats>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let prepared = prepare(&opts)?;
+    let connector = match &opts.ca_cert {
+        Some(ca) => Some(tokio_rustls::TlsConnector::from(cw_tls::client_config(ca)?)),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut next = 0usize; // next frame never sent
+    let mut unacked: BTreeMap<u64, usize> = BTreeMap::new(); // seq → index
+    let mut backoff = Duration::from_millis(200);
+    while next < prepared.frames.len() || !unacked.is_empty() {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let socket = match connect(&opts, connector.as_ref()).await {
+            Ok(socket) => {
+                backoff = Duration::from_millis(200);
+                socket
+            }
+            Err(e) => {
+                stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+                tracing::warn!(error = %e, "gateway cannot connect; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(backoff + Duration::from_millis(jitter)) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        let (mut sink, mut replies) = socket.split();
+        // Resend what the last connection never got an answer for, oldest first.
+        let resend: Vec<usize> = unacked.values().copied().collect();
+        let mut failed = false;
+        for index in resend {
+            stats.resent.fetch_add(1, Ordering::Relaxed);
+            if sink
+                .send(Message::Binary(prepared.frames[index].1.clone().into()))
+                .await
+                .is_err()
+            {
+                failed = true;
+                break;
+            }
+        }
+        while !failed && (next < prepared.frames.len() || !unacked.is_empty()) {
+            let due = started + prepared.frame_duration.mul_f64(next as f64);
+            let can_send = next < prepared.frames.len() && unacked.len() < opts.window;
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep_until(due.into()), if can_send => {
+                    let (seq, bytes, _) = &prepared.frames[next];
+                    unacked.insert(*seq, next);
+                    next += 1;
+                    stats.frames_sent.fetch_add(1, Ordering::Relaxed);
+                    if sink.send(Message::Binary(bytes.clone().into())).await.is_err() {
+                        failed = true;
+                    }
+                }
+                reply = replies.next() => match reply {
+                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<Reply>(&text) {
+                        Ok(Reply::Ack { seq }) => {
+                            if let Some(index) = unacked.remove(&seq) {
+                                stats.acked.fetch_add(1, Ordering::Relaxed);
+                                stats.samples_acked.fetch_add(prepared.frames[index].2 as u64, Ordering::Relaxed);
+                            }
+                        }
+                        Ok(Reply::Nack { seq, code, message }) => {
+                            stats.nacked.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(?seq, code = code.as_str(), %message, "frame refused");
+                            if !code.is_retryable() {
+                                if let Some(seq) = seq { unacked.remove(&seq); }
+                            } else {
+                                // Storage is down: back off, reconnect, resend.
+                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                failed = true;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unreadable reply"),
+                    },
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => failed = true,
+                },
+            }
+        }
+        if failed {
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                unacked = unacked.len(),
+                "gateway connection lost; reconnecting"
+            );
+        }
+    }
+    Ok(())
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
+
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+async fn connect(
+    opts: &GatewayOptions,
+    connector: Option<&tokio_rustls::TlsConnector>,
+) -> anyhow::Result<Socket> {
+    let url = url::Url::parse(&opts.url).context("gateway --url")?;
+    let host = url.host_str().context("url has no host")?.to_owned();
+    let port = url.port_or_known_default().context("url has no port")?;
+    let mut request = opts.url.as_str().into_client_request()?;
+    request.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&format!("Bearer {}", opts.device_token))
+            .context("device token")?,
+    );
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+    tcp.set_nodelay(true)?;
+    let io: Box<dyn Io> = match (url.scheme(), connector) {
+        ("wss", Some(connector)) => {
+            let name =
+                rustls_pki_types::ServerName::try_from(host.clone()).context("server name")?;
+            Box::new(connector.connect(name, tcp).await?)
+        }
+        ("wss", None) => bail!("wss:// needs --ca (the CA certificate to trust)"),
+        ("ws", _) => Box::new(tcp),
+        (other, _) => bail!("unsupported scheme {other}"),
+    };
+    let (socket, _) = tokio_tungstenite::client_async(request, io).await?;
+    Ok(socket)
+}

@@ -1,0 +1,34 @@
+//! Local secrets for development runs: generated once into the data dir (mode 0600) and
+//! reused, so restarting the demo keeps its bus key and signing key.
+
+use anyhow::Context;
+use rand::RngCore;
+use std::path::Path;
+
+/// Reads `path`, or writes 32 random bytes as hex there first.
+pub fn local_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() == 64 {
+            return Ok(existing);
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(secret)
+}
+
+/// A random device token (256 bits, hex).
+pub fn device_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
