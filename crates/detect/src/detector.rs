@@ -7,8 +7,9 @@ use crate::params::Params;
 
 /// Seconds of signal used to learn each lead's level before beats are reported.
 const LEARN_S: f64 = 2.0;
-/// Threshold between noise and signal peak levels (Pan–Tompkins THRESHOLD I).
-const THRESHOLD_FRACTION: f32 = 0.25;
+/// Threshold between noise and signal peak levels (Hamilton & Tompkins' 0.3125; Pan &
+/// Tompkins' 0.25 keeps more aberrant beats but admits more P/T waves and noise).
+const THRESHOLD_FRACTION: f32 = 0.3125;
 /// After this many average RR intervals without a beat, the threshold halves (the causal
 /// counterpart of Pan–Tompkins' search-back).
 const RELAX_RR: f64 = 1.5;
@@ -38,7 +39,6 @@ pub struct Beat {
 struct Accepted {
     /// Position of the integrated-feature peak (not the reported fiducial).
     peak: u64,
-    value: f32,
     slope: f32,
 }
 
@@ -64,6 +64,8 @@ pub struct QrsDetector {
     /// Integrated-feature peaks of the last beats, to tell settled blocks apart.
     recent_peaks: [u64; 4],
     noise_committed_for: u64,
+    /// Samples until the current quality block ends.
+    block_left: u64,
     /// Lowest integrated feature since the last beat: near zero between normal beats,
     /// high when the signal never returns to baseline (flutter, fibrillation).
     valley: f32,
@@ -76,10 +78,15 @@ impl QrsDetector {
     /// `fs_hz` is the sampling rate (125–1000 Hz intended; others work with coarser timing),
     /// `leads` the number of samples in each frame.
     pub fn new(fs_hz: f64, leads: usize) -> Self {
-        let fs = if fs_hz.is_finite() && fs_hz > 0.0 { fs_hz } else { 250.0 };
+        let fs = if fs_hz.is_finite() && fs_hz > 0.0 {
+            fs_hz
+        } else {
+            250.0
+        };
         let p = Params::new(fs);
         let leads = leads.max(1);
         let mut d = QrsDetector {
+            block_left: p.block_len,
             learn_end: p.samples(LEARN_S),
             hist: vec![0.0; p.history_len()],
             rr_avg: INITIAL_RR_S * fs,
@@ -103,6 +110,13 @@ impl QrsDetector {
         d
     }
 
+    /// Bytes of per-patient state, heap included (the vectors are sized once, in `new`).
+    pub fn state_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + std::mem::size_of_val(self.leads.as_slice())
+            + std::mem::size_of_val(self.hist.as_slice())
+    }
+
     /// Worst-case number of samples between a beat and the `push` that reports it.
     pub fn lookahead_samples(&self) -> usize {
         self.p.lookahead() as usize
@@ -121,7 +135,10 @@ impl QrsDetector {
             let e = lead.energy(&self.p, n, x);
             fused += lead.contribution(e);
         }
-        if (n + 1) % self.p.block_len == 0 {
+        // A countdown instead of `n % block_len`: no division on the per-sample path.
+        self.block_left -= 1;
+        if self.block_left == 0 {
+            self.block_left = self.p.block_len;
             self.end_block(n / self.p.block_len);
         }
         if n < self.learn_end {
@@ -206,7 +223,7 @@ impl QrsDetector {
             self.fast_rr += f64::from(FLUTTER_RATE) * (s as f64 - self.fast_rr);
         }
         self.flutter_score += FLUTTER_RATE * ((self.valley / value).min(1.0) - self.flutter_score);
-        self.accept(peak, value, slope);
+        self.accept(peak, slope);
         if self.flutter() {
             // Flutter waves drive the thresholds like beats but are not QRS complexes.
             return None;
@@ -219,7 +236,9 @@ impl QrsDetector {
     /// that ends at `peak`.
     fn fiducial(&self, n: u64, peak: u64) -> (u64, f32) {
         let len = self.hist.len() as u64;
-        let first = (peak + 1).saturating_sub(self.p.mwi_len as u64).max(n + 1 - len);
+        let first = (peak + 1)
+            .saturating_sub(self.p.mwi_len as u64)
+            .max(n + 1 - len);
         let mut best = (peak, f32::MIN);
         for t in first..=peak {
             let v = self.hist[(t % len) as usize];
@@ -245,8 +264,8 @@ impl QrsDetector {
         self.rr_avg += rate * (rr - self.rr_avg);
     }
 
-    fn accept(&mut self, peak: u64, value: f32, slope: f32) {
-        self.last = Some(Accepted { peak, value, slope });
+    fn accept(&mut self, peak: u64, slope: f32) {
+        self.last = Some(Accepted { peak, slope });
         self.valley = f32::MAX;
         self.recent_peaks.rotate_right(1);
         self.recent_peaks[0] = peak;
@@ -292,9 +311,11 @@ impl QrsDetector {
         let b = self.p.block_len;
         let (start, end) = (block * b, block * b + b);
         let w = self.p.mwi_len as u64;
-        let owner = self.recent_peaks.iter().copied().find(|&pk| {
-            pk != u64::MAX && start <= pk + 2 * b && end + w + b > pk
-        });
+        let owner = self
+            .recent_peaks
+            .iter()
+            .copied()
+            .find(|&pk| pk != u64::MAX && start <= pk + 2 * b && end + w + b > pk);
         match owner {
             Some(pk) => {
                 if self.noise_committed_for != pk {

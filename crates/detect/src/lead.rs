@@ -129,7 +129,6 @@ impl Lead {
         q * q
     }
 
-    pub(crate) fn dbg(&self) -> (f32, f32, f32) { (self.share, self.sig, self.noise) }
     pub(crate) fn set_share(&mut self, share: f32) {
         self.share = share;
     }

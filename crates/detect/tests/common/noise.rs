@@ -25,7 +25,8 @@ pub fn add(interleaved: &[i16], leads: usize, fs: f64, what: Disturbance) -> Vec
             // Leads get different phases, as they would from one real source.
             let phase = lead as f64 * 0.7;
             let n = match what {
-                Disturbance::Wander { hz, amplitude_uv } | Disturbance::Mains { hz, amplitude_uv } => {
+                Disturbance::Wander { hz, amplitude_uv }
+                | Disturbance::Mains { hz, amplitude_uv } => {
                     amplitude_uv * (std::f64::consts::TAU * hz * t + phase).sin()
                 }
                 Disturbance::Muscle { rms_uv, .. } => rms_uv * rng.gaussian(),

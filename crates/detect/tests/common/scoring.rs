@@ -32,7 +32,11 @@ impl Score {
 }
 
 fn ratio(num: u64, den: u64) -> f64 {
-    if den == 0 { 100.0 } else { 100.0 * num as f64 / den as f64 }
+    if den == 0 {
+        100.0
+    } else {
+        100.0 * num as f64 / den as f64
+    }
 }
 
 /// Reference beat positions (samples at `fs`), code 37 and non-beats left out.

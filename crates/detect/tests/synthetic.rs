@@ -1,0 +1,109 @@
+//! Detector behaviour on synthetic ECG-like signals, through the public API only.
+
+use cw_detect::{Beat, HeartRate, QrsDetector, detect_all};
+
+/// A crude ECG: narrow R wave (1 mV), wide T wave (0.3 mV, 250 ms later), every `rr_s`.
+fn synthetic(fs: f64, seconds: f64, rr_s: f64, leads: usize) -> (Vec<i16>, Vec<u64>) {
+    let n = (fs * seconds) as usize;
+    let beats: Vec<f64> = (1..)
+        .map(|k| k as f64 * rr_s)
+        .take_while(|&t| t < seconds - 0.5)
+        .collect();
+    let mut out = Vec::with_capacity(n * leads);
+    for i in 0..n {
+        let t = i as f64 / fs;
+        let mut v = 0.0;
+        for &b in &beats {
+            v += 1000.0 * (-((t - b) / 0.012).powi(2) / 2.0).exp();
+            v += 300.0 * (-((t - b - 0.25) / 0.04).powi(2) / 2.0).exp();
+        }
+        for lead in 0..leads {
+            // Second lead inverted and smaller, as real leads differ.
+            let s = if lead % 2 == 0 { v } else { -0.5 * v };
+            out.push(s.round() as i16);
+        }
+    }
+    let truth = beats.iter().map(|&b| (b * fs).round() as u64).collect();
+    (out, truth)
+}
+
+fn assert_matches(fs: f64, truth: &[u64], found: &[u64], skip_s: f64) {
+    let tol = (0.05 * fs) as u64;
+    let skip = (skip_s * fs) as u64;
+    // Start comparing a tolerance before the first true beat after `skip_s`.
+    let truth: Vec<u64> = truth.iter().copied().filter(|&t| t >= skip).collect();
+    let from = truth.first().map_or(skip, |&t| t.saturating_sub(tol));
+    let found: Vec<u64> = found.iter().copied().filter(|&f| f >= from).collect();
+    assert_eq!(
+        found.len(),
+        truth.len(),
+        "fs {fs}: found {found:?}\ntruth {truth:?}"
+    );
+    for (f, t) in found.iter().zip(&truth) {
+        assert!(f.abs_diff(*t) <= tol, "fs {fs}: beat at {f}, truth {t}");
+    }
+}
+
+#[test]
+fn finds_every_beat_at_all_rates_and_heart_rates() {
+    for fs in [125.0, 250.0, 360.0, 500.0, 1000.0] {
+        for rr in [0.33, 0.75, 1.5] {
+            let (x, truth) = synthetic(fs, 30.0, rr, 2);
+            let found = detect_all(fs, 2, &x);
+            assert_matches(fs, &truth, &found, 3.0);
+        }
+    }
+}
+
+#[test]
+fn lookahead_is_bounded_and_respected() {
+    for fs in [125.0, 360.0, 1000.0] {
+        let mut d = QrsDetector::new(fs, 1);
+        let la = d.lookahead_samples();
+        assert!(la as f64 <= 0.3 * fs + 1.0, "fs {fs}: look-ahead {la}");
+        let (x, _) = synthetic(fs, 20.0, 0.8, 1);
+        for (i, &s) in x.iter().enumerate() {
+            if let Some(Beat { sample }) = d.push(&[s]) {
+                assert!(sample <= i as u64 && i as u64 - sample <= la as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn state_is_small() {
+    let twelve = QrsDetector::new(1000.0, 12);
+    assert!(
+        twelve.state_bytes() <= 8 * 1024,
+        "{} bytes",
+        twelve.state_bytes()
+    );
+    let two = QrsDetector::new(360.0, 2);
+    assert!(two.state_bytes() <= 2 * 1024, "{} bytes", two.state_bytes());
+}
+
+#[test]
+fn silence_and_flat_lead() {
+    assert!(detect_all(360.0, 2, &vec![0; 360 * 20 * 2]).is_empty());
+    // Lead 0 flat, lead 1 carries the beats: the fused detector still finds them all.
+    let (x, truth) = synthetic(360.0, 30.0, 0.8, 2);
+    let one_flat: Vec<i16> = x.chunks(2).flat_map(|f| [0, f[1]]).collect();
+    assert_matches(360.0, &truth, &detect_all(360.0, 2, &one_flat), 3.0);
+    // Short or malformed frames do not panic.
+    let mut d = QrsDetector::new(250.0, 3);
+    assert_eq!(d.push(&[]), None);
+    assert_eq!(d.push(&[1, 2, 3, 4]), None);
+}
+
+#[test]
+fn heart_rate_from_detected_beats() {
+    let (x, _) = synthetic(250.0, 30.0, 0.75, 1);
+    let mut hr = HeartRate::new(250.0, 12);
+    let readings: Vec<_> = detect_all(250.0, 1, &x)
+        .into_iter()
+        .filter_map(|s| hr.on_beat(Beat { sample: s }))
+        .collect();
+    let last = readings.last().expect("readings");
+    assert!((last.average_bpm - 80.0).abs() < 1.0, "{last:?}");
+    assert!((last.instant_bpm - 80.0).abs() < 3.0, "{last:?}");
+}
