@@ -1,1 +1,6 @@
-//! e2e helpers
+//! Harness for cross-service tests: builds the configs, starts the four service binaries
+//! as child processes (killed on drop), and gives the test clients for each far end.
+
+pub mod env;
+pub mod processes;
+pub mod system;

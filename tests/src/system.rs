@@ -1,0 +1,250 @@
+//! A whole cardiowatch: four service processes, their configs, secrets and certificates,
+//! and the stores behind them.
+
+use crate::env::{free_port, required, unique_name};
+use crate::processes::Service;
+use cw_storage::{Backend, InfluxConfig, MongoConfig, StorageConfig, Stores};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// InfluxDB + MongoDB-protocol server started by `scripts/test`.
+    Servers,
+    /// One SQLite file shared by the four processes.
+    Embedded,
+}
+
+pub struct System {
+    pub dir: tempfile::TempDir,
+    pub storage: StorageConfig,
+    pub stores: Stores,
+    pub ca_cert: PathBuf,
+    pub jwt_secret: String,
+    pub ingest_port: u16,
+    pub api_port: u16,
+    pub ports: Ports,
+    pub services: Vec<Service>,
+}
+
+pub struct Ports {
+    pub samples_pub: u16,
+    pub alerts_push: u16,
+    pub config_pub: u16,
+    pub engine_admin: u16,
+    pub notifier_admin: u16,
+}
+
+/// Providers the notifier is pointed at.
+pub struct Providers {
+    pub twilio_base_url: String,
+    /// SES endpoint (moto) and the verified sender; email is off when `None`.
+    pub ses: Option<(String, String)>,
+}
+
+impl System {
+    /// Writes configs and opens the stores; services are started by [`System::start_all`].
+    pub async fn prepare(mode: Mode) -> System {
+        cw_tls::install_default_crypto();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("dev certs");
+        let storage = match mode {
+            Mode::Servers => StorageConfig {
+                backend: Backend::Servers,
+                influx: InfluxConfig {
+                    url: required("CW_TEST_INFLUX_URL"),
+                    database: unique_name("e2e"),
+                    ..InfluxConfig::default()
+                },
+                mongo: MongoConfig {
+                    uri: required("CW_TEST_MONGO_URI"),
+                    database: unique_name("e2e"),
+                },
+                ..StorageConfig::default()
+            },
+            Mode::Embedded => StorageConfig {
+                backend: Backend::Embedded,
+                path: dir.path().join("cardiowatch.sqlite"),
+                ..StorageConfig::default()
+            },
+        };
+        let stores = cw_storage::open(&storage).await.expect("stores open");
+        System {
+            storage,
+            stores,
+            ca_cert: certs.ca_cert,
+            jwt_secret: cw_bus::Sealer::generate_key_hex(),
+            ingest_port: free_port(),
+            api_port: free_port(),
+            ports: Ports {
+                samples_pub: free_port(),
+                alerts_push: free_port(),
+                config_pub: free_port(),
+                engine_admin: free_port(),
+                notifier_admin: free_port(),
+            },
+            services: Vec::new(),
+            dir,
+        }
+    }
+
+    fn common(&self, bus_key: &str) -> String {
+        let s = &self.storage;
+        let backend = match s.backend {
+            Backend::Servers => "servers",
+            Backend::Embedded => "embedded",
+        };
+        format!(
+            r#"
+[storage]
+backend = "{backend}"
+path = "{path}"
+[storage.influx]
+url = "{influx_url}"
+database = "{influx_db}"
+[storage.mongo]
+uri = "{mongo_uri}"
+database = "{mongo_db}"
+
+[bus]
+key_id = 1
+key_hex = "{bus_key}"
+"#,
+            path = s.path.display(),
+            influx_url = s.influx.url,
+            influx_db = s.influx.database,
+            mongo_uri = s.mongo.uri,
+            mongo_db = s.mongo.database,
+        )
+    }
+
+    fn tls_section(&self, section: &str) -> String {
+        let certs = self.dir.path().join("certs");
+        format!(
+            "[{section}]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
+            certs.join("server.pem").display(),
+            certs.join("server-key.pem").display()
+        )
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("config written");
+        path
+    }
+
+    /// Starts ingest, api, alert-engine and notifier, and waits until each answers.
+    pub async fn start_all(&mut self, providers: &Providers) {
+        let bus_key = cw_bus::Sealer::generate_key_hex();
+        let p = &self.ports;
+        let ingest = format!(
+            "listen = \"127.0.0.1:{}\"\npublish_endpoint = \"tcp://127.0.0.1:{}\"\n{}\n{}",
+            self.ingest_port,
+            p.samples_pub,
+            self.common(&bus_key),
+            self.tls_section("tls")
+        );
+        let api = format!(
+            "listen = \"127.0.0.1:{}\"\nconfig_publish_endpoint = \"tcp://127.0.0.1:{}\"\n[auth]\njwt_secret = \"{}\"\n{}\n{}",
+            self.api_port,
+            p.config_pub,
+            self.jwt_secret,
+            self.common(&bus_key),
+            self.tls_section("tls")
+        );
+        let engine = format!(
+            "sample_endpoints = [\"tcp://127.0.0.1:{}\"]\nconfig_endpoints = [\"tcp://127.0.0.1:{}\"]\nalert_push_endpoint = \"tcp://127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n{}\n{}",
+            p.samples_pub,
+            p.config_pub,
+            p.alerts_push,
+            p.engine_admin,
+            self.common(&bus_key),
+            self.tls_section("admin_tls")
+        );
+        let ses = match &providers.ses {
+            Some((endpoint, from)) => format!(
+                "[ses]\nendpoint_url = \"{endpoint}\"\nregion = \"us-east-1\"\nfrom_address = \"{from}\"\n[ses.static_credentials]\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\n"
+            ),
+            None => String::new(),
+        };
+        let notifier = format!(
+            "alert_endpoints = [\"tcp://127.0.0.1:{}\"]\nreconcile_interval_s = 2\nadmin_listen = \"127.0.0.1:{}\"\n[twilio]\nbase_url = \"{}\"\naccount_sid = \"AC00000000000000000000000000000000\"\nauth_token = \"test-token\"\nfrom_number = \"+15005550006\"\n{ses}\n{}\n{}",
+            p.alerts_push,
+            p.notifier_admin,
+            providers.twilio_base_url,
+            self.common(&bus_key),
+            self.tls_section("admin_tls")
+        );
+        let logs = self.dir.path().to_path_buf();
+        for (name, text) in [
+            ("cw-ingest", ingest),
+            ("cw-api", api),
+            ("cw-alert-engine", engine),
+            ("cw-notifier", notifier),
+        ] {
+            let config = self.write(&format!("{name}.toml"), &text);
+            self.services.push(Service::spawn(name, &config, &logs));
+        }
+        for (name, port) in [
+            ("cw-ingest", self.ingest_port),
+            ("cw-api", self.api_port),
+            ("cw-alert-engine", self.ports.engine_admin),
+            ("cw-notifier", self.ports.notifier_admin),
+        ] {
+            self.wait_healthy(name, port).await;
+        }
+    }
+
+    pub fn https(&self) -> reqwest::Client {
+        let ca = std::fs::read(&self.ca_cert).expect("CA cert");
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("https client")
+    }
+
+    async fn wait_healthy(&mut self, name: &str, port: u16) {
+        let client = self.https();
+        let url = format!("https://127.0.0.1:{port}/healthz");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(&url).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            let service = self
+                .services
+                .iter_mut()
+                .find(|s| s.name == name)
+                .expect("service");
+            if !service.is_running() || Instant::now() > deadline {
+                panic!(
+                    "{name} did not become healthy; its log:\n{}",
+                    service.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn ingest_url(&self) -> String {
+        format!("wss://127.0.0.1:{}/v1/stream", self.ingest_port)
+    }
+
+    pub fn api_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.api_port)
+    }
+
+    pub fn logs(&self) -> String {
+        self.services
+            .iter()
+            .map(|s| format!("===== {} =====\n{}", s.name, s.log_text()))
+            .collect()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
