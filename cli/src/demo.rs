@@ -240,7 +240,7 @@ async fn report_progress(
             return;
         }
         let samples = stats.samples_acked.load(Ordering::Relaxed);
-        if tick % 5 == 0 {
+        if tick.is_multiple_of(5) {
             println!(
                 "[{:>4}s] samples/s (all leads) {:>6}  frames acked {:>6}  nacked {}  sms at provider {}",
                 started.elapsed().as_secs(),

@@ -209,10 +209,10 @@ key_hex = "{bus_key}"
         let url = format!("https://127.0.0.1:{port}/healthz");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client.get(&url).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = client.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             let service = self
                 .services

@@ -170,10 +170,10 @@ impl Subscriber {
     }
 
     fn count_gap(&mut self, publisher: u64, topic: &Bytes, seq: u64) {
-        if let Some(last) = self.last_seq.insert((publisher, topic.clone()), seq) {
-            if seq > last + 1 {
-                BusStats::add(&self.stats.lost, seq - last - 1);
-            }
+        if let Some(last) = self.last_seq.insert((publisher, topic.clone()), seq)
+            && seq > last + 1
+        {
+            BusStats::add(&self.stats.lost, seq - last - 1);
         }
     }
 }

@@ -71,10 +71,9 @@ async fn push_until_received(pusher: &Pusher, puller: &mut Puller, text: &str) -
             let _ = pusher.push(&text.to_string()).await;
             if let Ok(Some(env)) =
                 tokio::time::timeout(Duration::from_millis(200), puller.recv::<String>()).await
+                && env.body == text
             {
-                if env.body == text {
-                    return;
-                }
+                return;
             }
         }
     };
@@ -90,7 +89,7 @@ async fn puller_resumes_after_the_pusher_restarts() {
     let port = free_port();
     let endpoint = format!("tcp://127.0.0.1:{port}");
     let mut puller = Puller::connect(
-        &[endpoint.clone()],
+        std::slice::from_ref(&endpoint),
         Kind::AlertEvent,
         sealer(),
         stats.clone(),

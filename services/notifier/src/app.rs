@@ -95,10 +95,10 @@ async fn run(
                 let Some(envelope) = event else { break };
                 dispatcher.metrics.alerts_received.inc();
                 let event = envelope.body;
-                if event.kind == AlertEventKind::Fired {
-                    if let Err(e) = dispatcher.notify(&event.alert).await {
-                        tracing::warn!(alert = %event.alert.id, error = %e, "notify failed; reconcile will retry");
-                    }
+                if event.kind == AlertEventKind::Fired
+                    && let Err(e) = dispatcher.notify(&event.alert).await
+                {
+                    tracing::warn!(alert = %event.alert.id, error = %e, "notify failed; reconcile will retry");
                 }
             }
             _ = reconcile.tick() => reconcile_open_alerts(&dispatcher).await,
