@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every cardiowatch process: the four services (cw-ingest, cw-api,
+# cw-alert-engine, cw-notifier) and the `cardiowatch` command (gateway simulator, demo,
+# detect, token). The container's command picks which one runs; see docker-compose.yml.
+#
+# No secret is baked in: the bus key, JWT secret and store credentials come from the
+# environment at run time (deploy/README.md), TLS certificates from a mounted volume.
+
+########################################################################################
+# build: the five release binaries
+########################################################################################
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+# Cache mounts keep the crates.io download and the target dir between builds; the
+# binaries are copied out of the cache so the next stage can see them.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked \
+        -p cw-ingest -p cw-api -p cw-alert-engine -p cw-notifier -p cardiowatch --bins \
+ && mkdir -p /out \
+ && cp target/release/cw-ingest target/release/cw-api target/release/cw-alert-engine \
+       target/release/cw-notifier target/release/cardiowatch /out/
+
+########################################################################################
+# runtime: debian slim, CA roots (Twilio, SES, TLS to the stores) and curl (healthchecks)
+########################################################################################
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 cardiowatch \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/cardiowatch \
+        --shell /usr/sbin/nologin cardiowatch \
+ && mkdir -p /var/lib/cardiowatch /etc/cardiowatch /usr/share/cardiowatch/testdata/mitdb \
+ && chown cardiowatch:cardiowatch /var/lib/cardiowatch
+
+COPY --from=build /out/ /usr/local/bin/
+# MIT-BIH record 100 for the gateway simulator, with the attribution its licence
+# (ODC-By 1.0) requires of every copy.
+COPY testdata/mitdb/100.hea testdata/mitdb/100.dat testdata/mitdb/100.atr \
+     /usr/share/cardiowatch/testdata/mitdb/
+COPY deploy/testdata-ATTRIBUTION.md /usr/share/cardiowatch/testdata/ATTRIBUTION.md
+
+WORKDIR /var/lib/cardiowatch
+USER 10001:10001
+# ingest 8443, api 8444, alert-engine admin 9102, notifier admin 9103;
+# bus: samples PUB 5550, alerts PUSH 5560, config PUB 5570.
+EXPOSE 8443 8444 9102 9103 5550 5560 5570
+CMD ["cardiowatch", "--help"]

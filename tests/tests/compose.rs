@@ -1,0 +1,983 @@
+//! Static checks of the Docker deployment: `docker-compose.yml`, `Dockerfile`,
+//! `.dockerignore` and `deploy/config/*.toml` against each other and against the
+//! services' own config structs. No docker engine is needed (none exists in CI); what
+//! these tests cannot see — images building, containers starting, healthchecks passing —
+//! is listed in deploy/README.md's bring-up steps.
+
+use serde_yaml_ng::{Mapping, Value};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The cardiowatch services in compose: service name, binary, config file, the port its
+/// HTTPS listener uses (published to the host or not), and the bus ports it binds.
+struct Service {
+    name: &'static str,
+    binary: &'static str,
+    config: &'static str,
+    https_port: u16,
+    published: bool,
+    bus_ports: &'static [u16],
+}
+
+const SERVICES: [Service; 4] = [
+    Service {
+        name: "ingest",
+        binary: "cw-ingest",
+        config: "ingest.toml",
+        https_port: 8443,
+        published: true,
+        bus_ports: &[5550],
+    },
+    Service {
+        name: "api",
+        binary: "cw-api",
+        config: "api.toml",
+        https_port: 8444,
+        published: true,
+        bus_ports: &[5570],
+    },
+    Service {
+        name: "alert-engine",
+        binary: "cw-alert-engine",
+        config: "alert-engine.toml",
+        https_port: 9102,
+        published: false,
+        bus_ports: &[5560],
+    },
+    Service {
+        name: "notifier",
+        binary: "cw-notifier",
+        config: "notifier.toml",
+        https_port: 9103,
+        published: false,
+        bus_ports: &[],
+    },
+];
+
+const CONFIG_DIR_IN_CONTAINER: &str = "/etc/cardiowatch";
+const CERT_DIR_IN_CONTAINER: &str = "/etc/cardiowatch/certs";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_owned()
+}
+
+fn read(relative: &str) -> String {
+    let path = root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+fn compose_text() -> String {
+    read("docker-compose.yml")
+}
+
+fn compose() -> Value {
+    serde_yaml_ng::from_str(&compose_text()).expect("docker-compose.yml is valid YAML")
+}
+
+fn services(compose: &Value) -> &Mapping {
+    compose["services"]
+        .as_mapping()
+        .expect("docker-compose.yml has a `services` mapping")
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    services(compose)
+        .get(name)
+        .unwrap_or_else(|| panic!("docker-compose.yml has no service `{name}`"))
+}
+
+fn name_of(key: &Value) -> &str {
+    key.as_str().expect("service names are strings")
+}
+
+/// A compose list of strings (`command`, `ports`, `expose`, …) or a single string.
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::Null => Vec::new(),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                other => panic!("expected a string or number in a list, got {other:?}"),
+            })
+            .collect(),
+        Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
+        Value::Number(n) => vec![n.to_string()],
+        other => panic!("expected a list of strings, got {other:?}"),
+    }
+}
+
+/// `environment` in mapping or list (`KEY=value`) form.
+fn environment(service: &Value) -> Vec<(String, String)> {
+    match &service["environment"] {
+        Value::Null => Vec::new(),
+        Value::Mapping(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => serde_yaml_ng::to_string(other).expect("scalar prints"),
+                };
+                (name_of(k).to_owned(), value)
+            })
+            .collect(),
+        Value::Sequence(_) => strings(&service["environment"])
+            .into_iter()
+            .map(|entry| match entry.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (entry, String::new()),
+            })
+            .collect(),
+        other => panic!("environment must be a mapping or a list, got {other:?}"),
+    }
+}
+
+/// Container-side port of a `ports` entry (`"8443:8443"`, `"127.0.0.1:8443:8443/tcp"`,
+/// or the long syntax with `target`).
+fn container_port(entry: &Value) -> u16 {
+    let text = match entry {
+        Value::Mapping(map) => {
+            let target = map
+                .get("target")
+                .expect("long-syntax ports entries name a target");
+            return target
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .expect("target is a port number");
+        }
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => panic!("unexpected ports entry {other:?}"),
+    };
+    let last = text.rsplit(':').next().expect("split yields one part");
+    let port = last.split('/').next().expect("split yields one part");
+    port.parse()
+        .unwrap_or_else(|e| panic!("ports entry `{text}`: {e}"))
+}
+
+fn published_ports(service: &Value) -> BTreeSet<u16> {
+    match &service["ports"] {
+        Value::Null => BTreeSet::new(),
+        Value::Sequence(entries) => entries.iter().map(container_port).collect(),
+        other => panic!("ports must be a list, got {other:?}"),
+    }
+}
+
+fn exposed_ports(service: &Value) -> BTreeSet<u16> {
+    strings(&service["expose"])
+        .iter()
+        .map(|p| {
+            p.split('/')
+                .next()
+                .expect("split yields one part")
+                .parse::<u16>()
+                .unwrap_or_else(|e| panic!("expose entry `{p}`: {e}"))
+        })
+        .collect()
+}
+
+fn port_of(address: &str) -> u16 {
+    let port = address
+        .rsplit(':')
+        .next()
+        .expect("split yields one part")
+        .trim_end_matches('/');
+    port.parse()
+        .unwrap_or_else(|e| panic!("no port in `{address}`: {e}"))
+}
+
+fn host_of(endpoint: &str) -> &str {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split('/').next().expect("split yields one part");
+    authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+}
+
+/// `(host path, container path)` of each short-syntax bind mount of a service.
+fn bind_mounts(service: &Value) -> Vec<(String, String)> {
+    strings(&service["volumes"])
+        .iter()
+        .filter_map(|entry| {
+            let mut parts = entry.split(':');
+            let source = parts.next()?;
+            let target = parts.next()?;
+            source
+                .starts_with('.')
+                .then(|| (source.to_owned(), target.to_owned()))
+        })
+        .collect()
+}
+
+fn config_path(file: &str) -> PathBuf {
+    root().join("deploy/config").join(file)
+}
+
+/// Loads `deploy/config/<file>` into the service's own struct, exactly as its binary does
+/// (with no environment overrides).
+macro_rules! load {
+    ($ty:ty, $file:expr) => {{
+        let file: &str = $file;
+        cw_config::load_with_env::<$ty>(Some(&config_path(file)), std::iter::empty())
+            .unwrap_or_else(|e| panic!("deploy/config/{file} does not load: {e}"))
+    }};
+}
+
+fn deploy_configs() -> (
+    cw_ingest::IngestConfig,
+    cw_api::ApiConfig,
+    cw_alert_engine::AlertEngineConfig,
+    cw_notifier::NotifierConfig,
+) {
+    (
+        load!(cw_ingest::IngestConfig, "ingest.toml"),
+        load!(cw_api::ApiConfig, "api.toml"),
+        load!(cw_alert_engine::AlertEngineConfig, "alert-engine.toml"),
+        load!(cw_notifier::NotifierConfig, "notifier.toml"),
+    )
+}
+
+/// Listener and bus-binding ports of one service, as its config says.
+fn config_ports(name: &str, from_deploy: bool) -> (u16, Vec<u16>) {
+    let (ingest, api, engine, notifier) = if from_deploy {
+        deploy_configs()
+    } else {
+        (
+            cw_ingest::IngestConfig::default(),
+            cw_api::ApiConfig::default(),
+            cw_alert_engine::AlertEngineConfig::default(),
+            cw_notifier::NotifierConfig::default(),
+        )
+    };
+    match name {
+        "ingest" => (
+            port_of(&ingest.listen),
+            vec![port_of(&ingest.publish_endpoint)],
+        ),
+        "api" => (
+            port_of(&api.listen),
+            vec![port_of(&api.config_publish_endpoint)],
+        ),
+        "alert-engine" => (
+            port_of(&engine.admin_listen),
+            vec![port_of(&engine.alert_push_endpoint)],
+        ),
+        "notifier" => (port_of(&notifier.admin_listen), Vec::new()),
+        other => panic!("unknown service {other}"),
+    }
+}
+
+/// Services that are meant to exit (one-shot clients): `restart: "no"`.
+fn is_one_shot(service: &Value) -> bool {
+    service["restart"].as_str() == Some("no")
+}
+
+#[test]
+fn every_service_has_an_image_or_a_build() {
+    let compose = compose();
+    assert!(!services(&compose).is_empty(), "compose defines no service");
+    for (name, service) in services(&compose) {
+        let has_image = service["image"].as_str().is_some_and(|s| !s.is_empty());
+        let has_build = !service["build"].is_null();
+        assert!(
+            has_image || has_build,
+            "service `{}` has neither image nor build",
+            name_of(name)
+        );
+    }
+}
+
+#[test]
+fn cardiowatch_services_are_built_from_the_one_dockerfile() {
+    let compose = compose();
+    let mut images = BTreeSet::new();
+    for svc in SERVICES.iter().map(|s| s.name).chain(["gateway-sim"]) {
+        let service = service(&compose, svc);
+        assert_eq!(
+            service["build"].as_str(),
+            Some("."),
+            "`{svc}` builds the root Dockerfile"
+        );
+        images.insert(service["image"].as_str().map(str::to_owned));
+    }
+    assert_eq!(images.len(), 1, "one image for all of them: {images:?}");
+}
+
+#[test]
+fn every_long_running_service_has_a_healthcheck() {
+    let compose = compose();
+    let mut checked = 0;
+    for (name, service) in services(&compose) {
+        if is_one_shot(service) {
+            continue;
+        }
+        let test = strings(&service["healthcheck"]["test"]);
+        assert!(
+            !test.is_empty() && test[0] != "NONE",
+            "long-running service `{}` has no healthcheck",
+            name_of(name)
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 6,
+        "mongodb, influxdb and the four services at least"
+    );
+}
+
+#[test]
+fn healthchecks_hit_healthz_over_https_on_each_services_own_port() {
+    let compose = compose();
+    for svc in &SERVICES {
+        let test = strings(&service(&compose, svc.name)["healthcheck"]["test"]);
+        let joined = test.join(" ");
+        assert!(
+            joined.contains("curl"),
+            "`{}` healthcheck uses curl: {joined}",
+            svc.name
+        );
+        let url = format!("https://localhost:{}/healthz", svc.https_port);
+        assert!(
+            test.iter().any(|arg| arg == &url),
+            "`{}` healthcheck must hit {url}: {joined}",
+            svc.name
+        );
+    }
+    let influx = strings(&service(&compose, "influxdb")["healthcheck"]["test"]).join(" ");
+    assert!(influx.contains("/ping"), "influxdb healthcheck: {influx}");
+    let mongo = strings(&service(&compose, "mongodb")["healthcheck"]["test"]).join(" ");
+    assert!(
+        mongo.contains("rs.initiate") && mongo.contains("rs.status"),
+        "the mongodb healthcheck initiates the replica set only when it has none: {mongo}"
+    );
+}
+
+#[test]
+fn service_ports_match_the_config_defaults_and_the_deploy_configs() {
+    let compose = compose();
+    for svc in &SERVICES {
+        let expected = (svc.https_port, svc.bus_ports.to_vec());
+        assert_eq!(
+            config_ports(svc.name, false),
+            expected,
+            "`{}`: the struct defaults moved; update compose and this test",
+            svc.name
+        );
+        assert_eq!(
+            config_ports(svc.name, true),
+            expected,
+            "`{}`: deploy/config/{} listens elsewhere than the defaults",
+            svc.name,
+            svc.config
+        );
+
+        let service = service(&compose, svc.name);
+        let published = published_ports(service);
+        let exposed = exposed_ports(service);
+        let expected_published: BTreeSet<u16> = svc
+            .published
+            .then_some(svc.https_port)
+            .into_iter()
+            .collect();
+        assert_eq!(
+            published, expected_published,
+            "`{}` publishes exactly its HTTPS port, or nothing for admin-only listeners",
+            svc.name
+        );
+        let mut all: BTreeSet<u16> = published.union(&exposed).copied().collect();
+        all.retain(|p| *p != 0);
+        let expected_all: BTreeSet<u16> = std::iter::once(svc.https_port)
+            .chain(svc.bus_ports.iter().copied())
+            .collect();
+        assert_eq!(
+            all, expected_all,
+            "`{}` ports + expose must be its listener and bus ports",
+            svc.name
+        );
+        for bus in svc.bus_ports {
+            assert!(
+                !published.contains(bus),
+                "`{}` must keep bus port {bus} inside the compose network",
+                svc.name
+            );
+        }
+    }
+}
+
+#[test]
+fn bus_endpoints_connect_to_the_compose_services_that_bind_them() {
+    let compose = compose();
+    let (ingest, api, engine, notifier) = deploy_configs();
+    let links = [
+        (&engine.sample_endpoints, "ingest", &ingest.publish_endpoint),
+        (
+            &engine.config_endpoints,
+            "api",
+            &api.config_publish_endpoint,
+        ),
+        (
+            &notifier.alert_endpoints,
+            "alert-engine",
+            &engine.alert_push_endpoint,
+        ),
+    ];
+    for (endpoints, binder, bound) in links {
+        assert_eq!(
+            endpoints,
+            &vec![format!("tcp://{binder}:{}", port_of(bound))],
+            "connect to `{binder}` by its compose name on the port it binds ({bound})"
+        );
+        for endpoint in endpoints {
+            let host = host_of(endpoint);
+            assert!(
+                services(&compose).contains_key(host),
+                "{endpoint}: `{host}` is not a compose service"
+            );
+        }
+        assert_eq!(
+            host_of(bound),
+            "0.0.0.0",
+            "{binder} binds on all interfaces in its container"
+        );
+    }
+    assert_eq!(
+        engine.shards,
+        (0..64).collect::<Vec<u16>>(),
+        "the one engine owns all 64 shards"
+    );
+}
+
+#[test]
+fn deploy_configs_deserialize_into_the_service_config_structs() {
+    use cw_storage::Backend;
+    let (ingest, api, engine, notifier) = deploy_configs();
+    let stores = [
+        ("ingest", &ingest.storage),
+        ("api", &api.storage),
+        ("alert-engine", &engine.storage),
+        ("notifier", &notifier.storage),
+    ];
+    for (name, storage) in stores {
+        assert_eq!(storage.backend, Backend::Servers, "{name}: servers backend");
+        assert_eq!(storage.influx.url, "http://influxdb:8086", "{name}");
+        assert_eq!(
+            storage.mongo.uri, "mongodb://mongodb:27017/?replicaSet=rs0",
+            "{name}"
+        );
+        assert!(
+            storage.influx.password.is_none() && storage.influx.token.is_none(),
+            "{name}: InfluxDB credentials come from the environment"
+        );
+    }
+    let listeners = [
+        ("ingest", &ingest.tls),
+        ("api", &api.tls),
+        ("alert-engine", &engine.admin_tls),
+        ("notifier", &notifier.admin_tls),
+    ];
+    for (name, tls) in listeners {
+        assert!(!tls.insecure_plaintext, "{name}: TLS stays on");
+        assert!(
+            tls.cert_path.starts_with(CERT_DIR_IN_CONTAINER)
+                && tls.key_path.starts_with(CERT_DIR_IN_CONTAINER),
+            "{name}: certificates come from the mounted {CERT_DIR_IN_CONTAINER}"
+        );
+    }
+    let keys = [
+        ingest.bus.key_id,
+        api.bus.key_id,
+        engine.bus.key_id,
+        notifier.bus.key_id,
+    ];
+    assert!(
+        keys.iter().all(|k| *k == keys[0]),
+        "one bus key id everywhere: {keys:?}"
+    );
+    assert!(api.auth.jwt_secret.is_none(), "the JWT secret is env-only");
+    assert!(
+        notifier.twilio.is_none() && notifier.ses.is_none(),
+        "providers are off until ops configure them"
+    );
+}
+
+#[test]
+fn deploy_configs_hold_no_secret_keys() {
+    fn walk(file: &str, prefix: &str, table: &toml::Table) {
+        const SECRET_KEYS: [&str; 7] = [
+            "key_hex",
+            "previous_keys",
+            "jwt_secret",
+            "password",
+            "token",
+            "auth_token",
+            "secret_access_key",
+        ];
+        for (key, value) in table {
+            let path = format!("{prefix}{key}");
+            assert!(
+                !SECRET_KEYS.contains(&key.as_str()),
+                "deploy/config/{file} sets secret `{path}`: use the environment"
+            );
+            if let toml::Value::Table(inner) = value {
+                walk(file, &format!("{path}."), inner);
+            }
+        }
+    }
+    for svc in &SERVICES {
+        let text = read(&format!("deploy/config/{}", svc.config));
+        let table: toml::Table = text.parse().expect("deploy config is TOML");
+        walk(svc.config, "", &table);
+    }
+    let (ingest, api, engine, notifier) = deploy_configs();
+    for uri in [
+        &ingest.storage.mongo.uri,
+        &api.storage.mongo.uri,
+        &engine.storage.mongo.uri,
+        &notifier.storage.mongo.uri,
+    ] {
+        assert!(
+            !uri.contains('@'),
+            "no credentials in the MongoDB URI (use CW_STORAGE__MONGO__URI): {uri}"
+        );
+    }
+}
+
+#[test]
+fn each_service_command_runs_its_binary_with_a_config_file_from_deploy_config() {
+    let compose = compose();
+    for svc in &SERVICES {
+        let service = service(&compose, svc.name);
+        let command = strings(&service["command"]);
+        assert_eq!(
+            command.first().map(String::as_str),
+            Some(svc.binary),
+            "`{}` runs {}",
+            svc.name,
+            svc.binary
+        );
+        let at = command
+            .iter()
+            .position(|arg| arg == "--config")
+            .unwrap_or_else(|| panic!("`{}` command has no --config: {command:?}", svc.name));
+        let in_container = command
+            .get(at + 1)
+            .unwrap_or_else(|| panic!("`{}`: --config without a path", svc.name));
+        assert_eq!(
+            in_container,
+            &format!("{CONFIG_DIR_IN_CONTAINER}/{}", svc.config),
+            "`{}` config path",
+            svc.name
+        );
+        let mounts = bind_mounts(service);
+        let (source, _) = mounts
+            .iter()
+            .find(|(_, target)| target == in_container)
+            .unwrap_or_else(|| {
+                panic!(
+                    "`{}`: nothing is mounted at {in_container}: {mounts:?}",
+                    svc.name
+                )
+            });
+        assert_eq!(
+            source,
+            &format!("./deploy/config/{}", svc.config),
+            "`{}` mounts its own deploy config",
+            svc.name
+        );
+        assert!(
+            root().join(source).is_file(),
+            "{source} does not exist in the repository"
+        );
+        assert!(
+            mounts
+                .iter()
+                .any(|(src, target)| src == "./deploy/certs" && target == CERT_DIR_IN_CONTAINER),
+            "`{}` mounts ./deploy/certs at {CERT_DIR_IN_CONTAINER}",
+            svc.name
+        );
+    }
+}
+
+/// Every `${NAME…}` in the compose file (a `$${` is an escaped dollar, not a variable).
+fn interpolated_variables(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("${") {
+        let escaped = at > 0 && rest.as_bytes()[at - 1] == b'$';
+        let after = &rest[at + 2..];
+        if !escaped {
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            names.insert(name);
+        }
+        rest = after;
+    }
+    names
+}
+
+/// Every string (keys and values) of a YAML document: what compose interpolates.
+/// Comments are not part of it, and compose does not interpolate them.
+fn all_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Sequence(items) => items.iter().for_each(|v| all_strings(v, out)),
+        Value::Mapping(map) => {
+            for (k, v) in map {
+                all_strings(k, out);
+                all_strings(v, out);
+            }
+        }
+        Value::Tagged(tagged) => all_strings(&tagged.value, out),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_variable_compose_reads_is_a_cw_variable_documented_in_the_deploy_readme() {
+    let readme = read("deploy/README.md");
+    let example = read("deploy/env.example");
+    let mut strings_in_compose = Vec::new();
+    all_strings(&compose(), &mut strings_in_compose);
+    let names: BTreeSet<String> = strings_in_compose
+        .iter()
+        .flat_map(|s| interpolated_variables(s))
+        .collect();
+    assert!(
+        names.contains("CW_BUS__KEY_HEX") && names.contains("CW_AUTH__JWT_SECRET"),
+        "the bus key and JWT secret come from the environment: {names:?}"
+    );
+    for name in &names {
+        assert!(
+            name.starts_with("CW_"),
+            "`${{{name}}}` is not a CW_ variable"
+        );
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "`{name}` is not documented in deploy/README.md"
+        );
+        assert!(
+            example
+                .lines()
+                .any(|line| line.trim_start().starts_with(&format!("{name}="))),
+            "`{name}` is missing from deploy/env.example"
+        );
+    }
+    for line in example.lines() {
+        if let Some((name, value)) = line.split_once('=')
+            && !line.trim_start().starts_with('#')
+        {
+            assert!(
+                value.trim().is_empty(),
+                "deploy/env.example must not carry a value for {name}"
+            );
+        }
+    }
+}
+
+fn looks_secret(name: &str) -> bool {
+    [
+        "KEY_HEX",
+        "SECRET",
+        "PASSWORD",
+        "TOKEN",
+        "ACCESS_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| name.to_ascii_uppercase().contains(word))
+}
+
+/// `${NAME}`, `${NAME:?msg}`, `${NAME:-}` … and nothing around it.
+fn is_single_interpolation(value: &str) -> bool {
+    value.starts_with("${") && value.ends_with('}') && value[2..].find("${").is_none()
+}
+
+#[test]
+fn compose_holds_no_literal_secret_values() {
+    let compose = compose();
+    for (name, service) in services(&compose) {
+        for (key, value) in environment(service) {
+            if looks_secret(&key) {
+                assert!(
+                    is_single_interpolation(&value),
+                    "service `{}` sets {key} to a literal; use \"${{{key}:?…}}\"",
+                    name_of(name)
+                );
+            }
+        }
+    }
+    // No key material anywhere in the file, not even in a comment.
+    let text = compose_text();
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_hexdigit() { run + 1 } else { 0 };
+        assert!(run < 32, "docker-compose.yml contains a long hex string");
+    }
+}
+
+#[test]
+fn required_secrets_fail_fast_when_unset() {
+    let compose = compose();
+    for svc in &SERVICES {
+        let env = environment(service(&compose, svc.name));
+        let bus_key = env
+            .iter()
+            .find(|(k, _)| k == "CW_BUS__KEY_HEX")
+            .unwrap_or_else(|| panic!("`{}` gets no CW_BUS__KEY_HEX", svc.name));
+        assert!(
+            bus_key.1.starts_with("${CW_BUS__KEY_HEX:?"),
+            "`{}`: compose must refuse to start without the bus key",
+            svc.name
+        );
+    }
+    let api = environment(service(&compose, "api"));
+    assert!(
+        api.iter()
+            .any(|(k, v)| k == "CW_AUTH__JWT_SECRET" && v.starts_with("${CW_AUTH__JWT_SECRET:?")),
+        "the api needs CW_AUTH__JWT_SECRET, required"
+    );
+}
+
+#[test]
+fn services_wait_for_healthy_dependencies() {
+    let compose = compose();
+    for (name, service) in services(&compose) {
+        let Some(depends) = service["depends_on"].as_mapping() else {
+            assert!(
+                service["depends_on"].is_null(),
+                "`{}` depends_on must use the long form with a condition",
+                name_of(name)
+            );
+            continue;
+        };
+        for (dependency, spec) in depends {
+            let dependency = name_of(dependency);
+            assert_eq!(
+                spec["condition"].as_str(),
+                Some("service_healthy"),
+                "`{}` waits for `{dependency}` to be healthy",
+                name_of(name)
+            );
+            assert!(
+                !service_healthcheck_missing(&compose, dependency),
+                "`{dependency}` has no healthcheck to wait for"
+            );
+        }
+    }
+    for svc in &SERVICES {
+        let depends = service(&compose, svc.name)["depends_on"]
+            .as_mapping()
+            .unwrap_or_else(|| panic!("`{}` has no depends_on", svc.name));
+        for store in ["mongodb", "influxdb"] {
+            assert!(
+                depends.contains_key(store),
+                "`{}` waits for {store}",
+                svc.name
+            );
+        }
+    }
+}
+
+fn service_healthcheck_missing(compose: &Value, name: &str) -> bool {
+    strings(&service(compose, name)["healthcheck"]["test"]).is_empty()
+}
+
+#[test]
+fn databases_match_what_the_configs_expect() {
+    let compose = compose();
+    let mongo = service(&compose, "mongodb");
+    assert!(
+        mongo["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("mongo:7")),
+        "MongoDB 7"
+    );
+    let command = strings(&mongo["command"]);
+    let at = command
+        .iter()
+        .position(|a| a == "--replSet")
+        .expect("mongod runs with --replSet");
+    assert_eq!(command.get(at + 1).map(String::as_str), Some("rs0"));
+    let check = strings(&mongo["healthcheck"]["test"]).join(" ");
+    assert!(
+        check.contains("host: 'mongodb:27017'"),
+        "the replica set member is the name the services connect to: {check}"
+    );
+
+    let influx = service(&compose, "influxdb");
+    assert_eq!(influx["image"].as_str(), Some("influxdb:1.8"));
+    let env = environment(influx);
+    let get = |key: &str| {
+        env.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("influxdb has no {key}"))
+    };
+    let (ingest, ..) = deploy_configs();
+    assert_eq!(get("INFLUXDB_DB"), ingest.storage.influx.database);
+    assert_eq!(
+        Some(get("INFLUXDB_USER")),
+        ingest.storage.influx.username,
+        "the services log in as the user influxdb creates"
+    );
+    assert!(get("INFLUXDB_USER_PASSWORD").starts_with("${CW_STORAGE__INFLUX__PASSWORD"));
+    for store in ["mongodb", "influxdb"] {
+        assert!(
+            published_ports(service(&compose, store)).is_empty(),
+            "{store} is not published on the host"
+        );
+        assert!(
+            strings(&service(&compose, store)["volumes"])
+                .iter()
+                .any(|v| !v.starts_with('.') && !v.starts_with('/')),
+            "{store} keeps its data in a named volume"
+        );
+    }
+}
+
+#[test]
+fn gateway_sim_streams_record_100_from_the_image_to_ingest() {
+    let compose = compose();
+    let sim = service(&compose, "gateway-sim");
+    assert_eq!(strings(&sim["profiles"]), vec!["demo".to_owned()]);
+    assert!(is_one_shot(sim), "the simulator is a one-shot client");
+    let command = strings(&sim["command"]);
+    assert_eq!(
+        command.get(..2),
+        Some(&["cardiowatch".to_owned(), "gateway".to_owned()][..])
+    );
+    let arg = |flag: &str| {
+        command
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|at| command.get(at + 1))
+            .unwrap_or_else(|| panic!("gateway-sim passes {flag}: {command:?}"))
+            .clone()
+    };
+    assert_eq!(arg("--record"), "/usr/share/cardiowatch/testdata/mitdb/100");
+    let url = arg("--url");
+    let (ingest, ..) = deploy_configs();
+    assert_eq!(
+        url,
+        format!("wss://ingest:{}/v1/stream", port_of(&ingest.listen))
+    );
+    assert!(arg("--ca").starts_with(CERT_DIR_IN_CONTAINER));
+    assert!(
+        environment(sim)
+            .iter()
+            .any(|(k, v)| k == "CW_DEVICE_TOKEN" && is_single_interpolation(v)),
+        "the device token comes from the environment"
+    );
+    for ext in ["hea", "dat", "atr"] {
+        let file = format!("testdata/mitdb/100.{ext}");
+        assert!(root().join(&file).is_file(), "{file} is missing");
+    }
+}
+
+#[test]
+fn dockerfile_is_multi_stage_and_runs_as_non_root() {
+    let dockerfile = read("Dockerfile");
+    let instructions: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let froms: Vec<&&str> = instructions
+        .iter()
+        .filter(|l| l.to_ascii_uppercase().starts_with("FROM "))
+        .collect();
+    assert!(froms.len() >= 2, "at least a build and a runtime stage");
+    assert!(froms[0].contains("rust:"), "builds on the rust image");
+    assert!(
+        froms
+            .last()
+            .is_some_and(|f| f.contains("debian:bookworm-slim")),
+        "runs on debian slim"
+    );
+    let user = instructions
+        .iter()
+        .rev()
+        .find(|l| l.to_ascii_uppercase().starts_with("USER "))
+        .expect("the Dockerfile sets a USER");
+    let who = user[5..]
+        .trim()
+        .split(':')
+        .next()
+        .expect("split yields one");
+    assert!(
+        who != "root" && who != "0",
+        "the runtime user is not root: {user}"
+    );
+    assert!(dockerfile.contains("--locked"), "cargo build --locked");
+    for binary in SERVICES.iter().map(|s| s.binary).chain(["cardiowatch"]) {
+        assert!(
+            dockerfile.contains(&format!("target/release/{binary}")),
+            "the image ships {binary}"
+        );
+    }
+    assert!(
+        dockerfile.contains("curl"),
+        "the runtime has curl for the healthchecks"
+    );
+    assert!(
+        dockerfile.contains("deploy/testdata-ATTRIBUTION.md")
+            && root().join("deploy/testdata-ATTRIBUTION.md").is_file(),
+        "record 100 ships with its attribution"
+    );
+    for secret in ["CW_BUS__KEY_HEX", "CW_AUTH__JWT_SECRET", "PASSWORD"] {
+        assert!(
+            !dockerfile.contains(secret),
+            "the Dockerfile must not bake in {secret}"
+        );
+    }
+}
+
+#[test]
+fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
+    let ignore = read(".dockerignore");
+    let rules: BTreeSet<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for rule in ["target/", ".git/", ".env", "deploy/certs/", "**/*.pem"] {
+        assert!(rules.contains(rule), ".dockerignore lacks `{rule}`");
+    }
+    for ext in ["hea", "dat", "atr"] {
+        let keep = format!("!testdata/mitdb/100.{ext}");
+        assert!(
+            rules.contains(keep.as_str()),
+            ".dockerignore must keep record 100 ({keep})"
+        );
+    }
+    let certs_ignored = read("deploy/.gitignore");
+    assert!(
+        certs_ignored.lines().any(|l| l.trim() == "certs/")
+            && certs_ignored.lines().any(|l| l.trim() == ".env"),
+        "deploy/.gitignore keeps generated certs and the env file out of git"
+    );
+}
+
+#[test]
+fn dev_cert_script_covers_the_names_the_services_are_reached_by() {
+    let script = read("deploy/make-dev-certs.sh");
+    for name in ["localhost", "ingest", "api", "alert-engine", "notifier"] {
+        assert!(
+            script.contains(&format!("DNS:{name}")),
+            "make-dev-certs.sh SAN lacks {name}"
+        );
+    }
+    for file in ["ca.pem", "server.pem", "server-key.pem"] {
+        assert!(script.contains(file), "make-dev-certs.sh writes {file}");
+    }
+    assert!(Path::new(&root().join("deploy/make-dev-certs.sh")).is_file());
+}
