@@ -62,6 +62,11 @@ enum Command {
     },
     /// Detect beats in a WFDB record offline; prints `sample,time_s` CSV.
     Detect { record: PathBuf },
+    /// Benchmarks printing numbers (`detect`: beat detector throughput on one core).
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
     Token {
         #[arg(long)]
@@ -70,6 +75,17 @@ enum Command {
         role: Role,
         #[arg(long, env = "CW_AUTH__JWT_SECRET", hide_env_values = true)]
         secret: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Detector frames/s and lead-samples/s over a folder of WFDB records.
+    Detect {
+        #[arg(long, default_value = "testdata/mitdb")]
+        data: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
     },
 }
 
@@ -142,6 +158,9 @@ impl Cli {
                 result
             }
             Command::Detect { record } => detect(&record),
+            Command::Bench {
+                what: BenchCommand::Detect { data, rounds },
+            } => cardiowatch::bench::detect(&data, rounds),
             Command::Token { user, role, secret } => {
                 let user = UserId::parse(&user).context("--user")?;
                 println!(
