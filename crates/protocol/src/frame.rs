@@ -118,8 +118,19 @@ impl Frame {
     }
 
     /// Encodes as a binary frame with i16 microvolt samples (what gateways send).
-    pub fn encode_i16(seq: u64, start_ns: i64, rate_hz: u32, leads: u8, lead_off: bool, samples_uv: &[i16]) -> Vec<u8> {
-        let per_lead = if leads == 0 { 0 } else { samples_uv.len() / usize::from(leads) };
+    pub fn encode_i16(
+        seq: u64,
+        start_ns: i64,
+        rate_hz: u32,
+        leads: u8,
+        lead_off: bool,
+        samples_uv: &[i16],
+    ) -> Vec<u8> {
+        let per_lead = if leads == 0 {
+            0
+        } else {
+            samples_uv.len() / usize::from(leads)
+        };
         let mut out = Vec::with_capacity(HEADER_LEN + samples_uv.len() * 2);
         out.extend_from_slice(&[VERSION, 1, leads, u8::from(lead_off)]);
         out.extend_from_slice(&seq.to_le_bytes());
@@ -134,7 +145,11 @@ impl Frame {
 
     /// Samples per lead.
     pub fn frames(&self) -> usize {
-        if self.leads == 0 { 0 } else { self.samples_mv.len() / usize::from(self.leads) }
+        if self.leads == 0 {
+            0
+        } else {
+            self.samples_mv.len() / usize::from(self.leads)
+        }
     }
 }
 
@@ -145,7 +160,14 @@ mod tests {
 
     #[test]
     fn encoded_i16_frame_decodes_to_millivolts() {
-        let bytes = Frame::encode_i16(9, 1_700_000_000_000_000_000, 360, 2, true, &[1000, -500, 20, 30]);
+        let bytes = Frame::encode_i16(
+            9,
+            1_700_000_000_000_000_000,
+            360,
+            2,
+            true,
+            &[1000, -500, 20, 30],
+        );
         let frame = Frame::decode(&bytes).expect("decodes");
         assert_eq!(frame.seq, 9);
         assert_eq!(frame.rate_hz, 360);
@@ -159,13 +181,19 @@ mod tests {
     fn length_mismatch_is_reported() {
         let mut bytes = Frame::encode_i16(1, 0, 250, 1, false, &[1, 2, 3]);
         bytes.pop();
-        assert!(matches!(Frame::decode(&bytes), Err(FrameError::Length { .. })));
+        assert!(matches!(
+            Frame::decode(&bytes),
+            Err(FrameError::Length { .. })
+        ));
     }
 
     #[test]
     fn oversized_frame_is_refused() {
         let bytes = vec![0u8; MAX_FRAME_BYTES + 1];
-        assert_eq!(Frame::decode(&bytes), Err(FrameError::TooLarge(MAX_FRAME_BYTES + 1)));
+        assert_eq!(
+            Frame::decode(&bytes),
+            Err(FrameError::TooLarge(MAX_FRAME_BYTES + 1))
+        );
     }
 
     proptest! {

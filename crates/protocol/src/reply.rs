@@ -48,8 +48,14 @@ impl NackCode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Reply {
-    Ack { seq: u64 },
-    Nack { seq: Option<u64>, code: NackCode, message: String },
+    Ack {
+        seq: u64,
+    },
+    Nack {
+        seq: Option<u64>,
+        code: NackCode,
+        message: String,
+    },
 }
 
 #[cfg(test)]
