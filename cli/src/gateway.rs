@@ -208,12 +208,16 @@ pub async fn stream_record(
     Ok(())
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
+/// A connected gateway WebSocket.
+pub type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
 
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+/// The byte stream under the WebSocket: TLS, or plain TCP against a dev listener.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
-async fn connect(
+/// Opens the WebSocket to ingest (TLS when the URL is `wss://`), authenticated by the
+/// device token.
+pub async fn connect(
     opts: &GatewayOptions,
     connector: Option<&tokio_rustls::TlsConnector>,
 ) -> anyhow::Result<Socket> {
