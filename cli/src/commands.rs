@@ -108,7 +108,7 @@ impl Cli {
                 seconds,
                 hr_high,
             } => {
-                let shutdown = cw_telemetry::shutdown_on_signal();
+                let shutdown = cw_runtime::shutdown_on_signal();
                 demo::run(
                     DemoOptions {
                         data_dir,
@@ -129,7 +129,7 @@ impl Cli {
                 speed,
                 seconds,
             } => {
-                let shutdown = cw_telemetry::shutdown_on_signal();
+                let shutdown = cw_runtime::shutdown_on_signal();
                 let stats = Arc::new(GatewayStats::default());
                 let progress = tokio::spawn(print_gateway_progress(stats.clone()));
                 let result = gateway::stream_record(

@@ -7,7 +7,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    cw_telemetry::init_logging_with_default("warn");
+    cw_runtime::init_logging_with_default("warn");
     cw_tls::install_default_crypto();
     commands::Cli::parse().run().await
 }

@@ -7,7 +7,6 @@ use crate::monitor::PatientMonitor;
 use crate::policies::EngineView;
 use anyhow::Context;
 use axum::Router;
-use axum::routing::get;
 use cw_bus::{Kind, Pusher, Sealer, Subscriber};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored};
 use cw_core::{PatientId, shard_of, shard_topic};
@@ -101,17 +100,8 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
     let admin_addr = admin.local_addr()?;
-    let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(move || {
-                let metrics = metrics.clone();
-                let patients = patients.clone();
-                async move { metrics.render(patients.load(Ordering::Relaxed)) }
-            }),
-        );
+    let router: Router =
+        cw_runtime::health_routes(move || metrics.render(patients.load(Ordering::Relaxed)));
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
     tracing::info!(shards = cfg.shards.len(), %alert_push_endpoint, %admin_addr, "alert-engine running");
 

@@ -64,8 +64,7 @@ pub async fn start(
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .merge(cw_runtime::health_routes(String::new))
         .fallback(|| async { ApiError::NotFound("route") })
         .with_state(state);
     let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)

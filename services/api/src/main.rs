@@ -1,25 +1,10 @@
 //! `cw-api --config api.toml` — the doctors' REST API.
 
-use clap::Parser;
-use std::path::PathBuf;
-
-#[derive(Parser)]
-#[command(version, about = "cardiowatch api: REST for doctors")]
-struct Args {
-    /// TOML config file; every key also reads from CW_<SECTION>__<KEY>.
-    #[arg(long, env = "CW_CONFIG")]
-    config: Option<PathBuf>,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    cw_telemetry::init_logging();
-    cw_tls::install_default_crypto();
-    let args = Args::parse();
-    let cfg: cw_api::ApiConfig = cw_config::load(args.config.as_deref())?;
-    let stores = cw_storage::open(&cfg.storage).await?;
-    let shutdown = cw_telemetry::shutdown_on_signal();
-    let running = cw_api::start(cfg, stores, shutdown).await?;
-    running.task.await?;
-    Ok(())
+    cw_runtime::run_service("api", |cfg: cw_api::ApiConfig, shutdown| async move {
+        let stores = cw_storage::open(&cfg.storage).await?;
+        Ok(cw_api::start(cfg, stores, shutdown).await?.task)
+    })
+    .await
 }

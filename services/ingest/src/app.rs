@@ -6,7 +6,6 @@ use crate::pipeline::Pipeline;
 use crate::{batch, stream};
 use anyhow::Context;
 use axum::Router;
-use axum::extract::State;
 use axum::routing::{get, post};
 use cw_bus::{Kind, Publisher, Sealer};
 use cw_storage::{RecordStore, Stores};
@@ -52,7 +51,7 @@ pub async fn start(
         stores.samples.clone(),
         publisher,
         cfg.limits.clone(),
-        metrics,
+        metrics.clone(),
     ));
     let state = AppState {
         pipeline,
@@ -62,9 +61,7 @@ pub async fn start(
     let router = Router::new()
         .route("/v1/stream", get(stream::upgrade))
         .route("/v1/batches", post(batch::post))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics_text))
+        .merge(cw_runtime::health_routes(move || metrics.render()))
         .with_state(state);
     let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
         .await
@@ -79,8 +76,4 @@ pub async fn start(
         publish_endpoint,
         task,
     })
-}
-
-async fn metrics_text(State(state): State<AppState>) -> String {
-    state.pipeline.metrics.render()
 }

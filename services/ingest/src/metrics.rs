@@ -2,7 +2,7 @@
 
 use cw_bus::BusStats;
 use cw_protocol::NackCode;
-use cw_telemetry::{Counter, Histogram, MetricsText};
+use cw_runtime::{Counter, Histogram, MetricsText};
 
 #[derive(Default)]
 pub struct IngestMetrics {

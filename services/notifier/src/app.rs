@@ -7,7 +7,6 @@ use crate::providers::ses::SesClient;
 use crate::providers::twilio::TwilioClient;
 use anyhow::Context;
 use axum::Router;
-use axum::routing::get;
 use cw_bus::{Kind, Puller, Sealer};
 use cw_core::{AlertEvent, AlertEventKind, AlertState};
 use cw_storage::Stores;
@@ -63,16 +62,10 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
     let admin_addr = admin.local_addr()?;
-    let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get({
-                let metrics = metrics.clone();
-                move || async move { metrics.render() }
-            }),
-        );
+    let router: Router = cw_runtime::health_routes({
+        let metrics = metrics.clone();
+        move || metrics.render()
+    });
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
 
     let interval = Duration::from_secs(cfg.reconcile_interval_s.max(1));

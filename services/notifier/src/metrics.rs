@@ -1,5 +1,5 @@
 use cw_bus::BusStats;
-use cw_telemetry::{Counter, Histogram, MetricsText};
+use cw_runtime::{Counter, Histogram, MetricsText};
 
 #[derive(Default)]
 pub struct NotifierMetrics {

@@ -1,7 +1,12 @@
-//! Logs, metrics and shutdown, the same way in every service.
+//! Start-up, logs, metrics, health and shutdown, the same way in every service.
 
+mod health;
 pub mod metrics;
+mod service;
 mod signals;
+
+pub use health::health_routes;
+pub use service::run_service;
 
 pub use metrics::{Counter, Histogram, MetricsText};
 pub use signals::shutdown_on_signal;

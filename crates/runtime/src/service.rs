@@ -1,0 +1,35 @@
+//! The `main` of every service binary: parse `--config`, set up logging and TLS crypto,
+//! load the config, start the service, run until it ends or a signal asks it to stop.
+
+use clap::Parser;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::path::PathBuf;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+struct Args {
+    /// TOML config file; every key also reads from CW_<SECTION>__<KEY>.
+    #[arg(long, env = "CW_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Runs one service. `start` receives the loaded config and the shutdown token and
+/// returns the task serving it.
+pub async fn run_service<C, F, Fut>(about: &'static str, start: F) -> anyhow::Result<()>
+where
+    C: DeserializeOwned,
+    F: FnOnce(C, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<JoinHandle<()>>>,
+{
+    crate::init_logging();
+    cw_tls::install_default_crypto();
+    let args = Args::parse();
+    let config: C = cw_config::load(args.config.as_deref())?;
+    let shutdown = crate::shutdown_on_signal();
+    tracing::info!(service = about, "starting");
+    let task = start(config, shutdown).await?;
+    task.await?;
+    Ok(())
+}
