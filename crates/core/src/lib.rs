@@ -2,6 +2,7 @@
 //! service (and the offline CLI) shares exactly the same semantics.
 
 pub mod alert;
+pub mod audit;
 pub mod delivery;
 pub mod device;
 pub mod ids;
