@@ -3,6 +3,7 @@
 use crate::config::IngestConfig;
 use crate::metrics::IngestMetrics;
 use crate::pipeline::Pipeline;
+use crate::writer::Writer;
 use crate::{batch, stream};
 use anyhow::Context;
 use axum::Router;
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub records: Arc<dyn RecordStore>,
+    pub frames_in_flight: usize,
     pub shutdown: CancellationToken,
 }
 
@@ -47,8 +49,9 @@ pub async fn start(
     )
     .await
     .with_context(|| format!("binding the sample PUB socket at {}", cfg.publish_endpoint))?;
+    let writer = Writer::start(stores.samples.clone(), &cfg.writer, metrics.clone());
     let pipeline = Arc::new(Pipeline::new(
-        stores.samples.clone(),
+        writer,
         publisher,
         cfg.limits.clone(),
         metrics.clone(),
@@ -56,6 +59,7 @@ pub async fn start(
     let state = AppState {
         pipeline,
         records: stores.records.clone(),
+        frames_in_flight: cfg.writer.frames_in_flight_per_connection.max(1),
         shutdown: shutdown.clone(),
     };
     let router = Router::new()

@@ -1,3 +1,4 @@
+use crate::writer::WriterConfig;
 use cw_bus::BusConfig;
 use cw_storage::StorageConfig;
 use cw_tls::TlsServerConfig;
@@ -12,6 +13,8 @@ pub struct IngestConfig {
     /// ZeroMQ PUB endpoint the alert-engines and api connect to.
     pub publish_endpoint: String,
     pub limits: Limits,
+    /// The coalescing sample writer and its bounded queues.
+    pub writer: WriterConfig,
     pub storage: StorageConfig,
     pub bus: BusConfig,
 }
@@ -27,6 +30,7 @@ impl Default for IngestConfig {
             },
             publish_endpoint: "tcp://0.0.0.0:5550".into(),
             limits: Limits::default(),
+            writer: WriterConfig::default(),
             storage: StorageConfig::default(),
             bus: BusConfig::default(),
         }
@@ -44,6 +48,10 @@ pub struct Limits {
     pub max_abs_mv: f32,
     /// Largest accepted distance between a frame's start time and the server clock.
     pub max_clock_skew_s: u64,
+    /// How far behind a device's highest sequence number a frame may be (resends of
+    /// older frames are refused `stale_seq`); also how many published seqs per device
+    /// are remembered so a resend is not published twice.
+    pub seq_window: u64,
 }
 
 impl Default for Limits {
@@ -54,6 +62,7 @@ impl Default for Limits {
             max_leads: 12,
             max_abs_mv: 20.0,
             max_clock_skew_s: 300,
+            seq_window: 4096,
         }
     }
 }

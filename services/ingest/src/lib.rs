@@ -12,7 +12,10 @@ mod batch;
 mod limits;
 mod metrics;
 mod pipeline;
+mod seqs;
 mod stream;
+pub mod writer;
 
 pub use app::{Running, start};
 pub use config::IngestConfig;
+pub use writer::WriterConfig;

@@ -3,6 +3,7 @@
 use cw_bus::BusStats;
 use cw_protocol::NackCode;
 use cw_runtime::{Counter, Histogram, MetricsText};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
 pub struct IngestMetrics {
@@ -20,6 +21,9 @@ pub struct IngestMetrics {
     pub auth_failures: Counter,
     pub store_errors: Counter,
     pub write_latency: Histogram,
+    /// Blocks waiting in the writer's queue (a gauge).
+    pub queue_depth: AtomicU64,
+    pub batches_written: Counter,
     pub bus: std::sync::Arc<BusStats>,
 }
 
@@ -77,13 +81,23 @@ impl IngestMetrics {
             )
             .counter(
                 "cw_ingest_store_errors_total",
-                "Sample store write failures",
+                "Sample store batch write failures (InfluxDB errors)",
                 self.store_errors.get(),
             )
             .histogram(
                 "cw_ingest_write_seconds",
-                "Sample store write latency",
+                "Sample store write latency, per coalesced batch",
                 &self.write_latency,
+            )
+            .counter(
+                "cw_ingest_batches_written_total",
+                "Coalesced batches written to the sample store",
+                self.batches_written.get(),
+            )
+            .gauge(
+                "cw_ingest_queue_depth",
+                "Blocks waiting for the sample writer",
+                self.queue_depth.load(Ordering::Relaxed) as f64,
             )
             .counter(
                 "cw_ingest_bus_sent_total",

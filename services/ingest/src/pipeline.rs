@@ -4,40 +4,35 @@
 use crate::config::Limits;
 use crate::limits::validate;
 use crate::metrics::IngestMetrics;
-use cw_bus::{Deduper, Publisher};
+use crate::seqs::SeqWindows;
+use crate::writer::Writer;
+use cw_bus::Publisher;
 use cw_core::messages::SamplesStored;
 use cw_core::time::now_ns;
-use cw_core::{Device, DeviceId, shard_of, shard_topic};
+use cw_core::{Device, shard_of, shard_topic};
 use cw_protocol::{Frame, FrameError, NackCode, Reply};
-use cw_storage::SampleStore;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
-
-/// Recent sequence numbers remembered per device, so a resent block is stored again
-/// (idempotent) but not published twice.
-const RECENT_SEQS: usize = 4096;
+use std::sync::Arc;
 
 pub struct Pipeline {
-    samples: Arc<dyn SampleStore>,
+    writer: Writer,
     publisher: Publisher,
     limits: Limits,
-    published: Mutex<HashMap<DeviceId, Deduper>>,
+    seqs: SeqWindows,
     pub metrics: Arc<IngestMetrics>,
 }
 
 impl Pipeline {
     pub fn new(
-        samples: Arc<dyn SampleStore>,
+        writer: Writer,
         publisher: Publisher,
         limits: Limits,
         metrics: Arc<IngestMetrics>,
     ) -> Self {
         Self {
-            samples,
+            writer,
             publisher,
+            seqs: SeqWindows::new(limits.seq_window),
             limits,
-            published: Mutex::new(HashMap::new()),
             metrics,
         }
     }
@@ -67,24 +62,27 @@ impl Pipeline {
                 return self.nack(device, Some(seq), rejection.code, rejection.message);
             }
         };
-        let started = Instant::now();
-        if let Err(e) = self.samples.write(std::slice::from_ref(&block)).await {
-            self.metrics.store_errors.inc();
-            tracing::warn!(device = %device.id, seq, error = %e, "sample write failed; asking the gateway to resend");
+        if let Err(oldest) = self.seqs.admit(&device.id, seq) {
             return self.nack(
                 device,
                 Some(seq),
-                NackCode::RetryLater,
-                "storage unavailable, resend later".into(),
+                NackCode::StaleSeq,
+                format!("seq {seq} is older than this device's window (oldest accepted {oldest})"),
             );
         }
-        self.metrics
-            .write_latency
-            .observe(started.elapsed().as_secs_f64());
-        self.metrics
-            .samples_stored
-            .add(block.samples_uv.len() as u64);
-        if self.first_publication(&device.id, seq) {
+        let block = match self.writer.write(block).await {
+            Ok(block) => block,
+            Err(e) => {
+                tracing::warn!(device = %device.id, seq, error = %e, "sample write failed; asking the gateway to resend");
+                return self.nack(
+                    device,
+                    Some(seq),
+                    NackCode::RetryLater,
+                    "storage unavailable, resend later".into(),
+                );
+            }
+        };
+        if self.seqs.first_publication(&device.id, seq) {
             let topic = shard_topic(shard_of(&block.patient));
             if let Err(e) = self
                 .publisher
@@ -98,12 +96,14 @@ impl Pipeline {
         Reply::Ack { seq }
     }
 
-    fn first_publication(&self, device: &DeviceId, seq: u64) -> bool {
-        let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
-        published
-            .entry(device.clone())
-            .or_insert_with(|| Deduper::new(RECENT_SEQS))
-            .first_time(u128::from(seq))
+    /// The reply to a text message on the stream: frames are binary.
+    pub fn refuse_text(&self, device: &Device) -> Reply {
+        self.nack(
+            device,
+            None,
+            NackCode::BadFrame,
+            "send frames as binary messages".into(),
+        )
     }
 
     fn nack(&self, device: &Device, seq: Option<u64>, code: NackCode, message: String) -> Reply {

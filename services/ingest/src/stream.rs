@@ -1,6 +1,8 @@
-//! `wss://…/v1/stream`: one binary frame per WebSocket message, one JSON reply each.
-//! Frames are handled in order, one at a time, so a slow store slows the reading of this
-//! socket (TCP backpressure to the gateway) instead of growing a queue.
+//! `wss://…/v1/stream`: one binary frame per WebSocket message, one JSON reply each, in
+//! the order the frames came. Up to `frames_in_flight` frames of a connection are being
+//! handled at once (so they can share a coalesced batch); at that bound the socket is
+//! not read, so a slow store slows the gateway (TCP backpressure) instead of growing a
+//! queue.
 
 use crate::app::AppState;
 use crate::auth::{AuthError, authenticate};
@@ -10,7 +12,11 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cw_core::Device;
-use cw_protocol::{MAX_FRAME_BYTES, NackCode, Reply};
+use cw_protocol::MAX_FRAME_BYTES;
+use futures::FutureExt;
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use std::sync::Arc;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -33,23 +39,36 @@ pub async fn upgrade(
 }
 
 async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
+    let device = Arc::new(device);
+    let mut in_flight = FuturesOrdered::new();
     loop {
-        let message = tokio::select! {
+        let can_read = in_flight.len() < state.frames_in_flight;
+        let reply = tokio::select! {
             _ = state.shutdown.cancelled() => break,
-            m = socket.recv() => m,
-        };
-        let reply = match message {
-            Some(Ok(Message::Binary(bytes))) => state.pipeline.handle_binary(&device, &bytes).await,
-            Some(Ok(Message::Text(_))) => Reply::Nack {
-                seq: None,
-                code: NackCode::BadFrame,
-                message: "send frames as binary messages".into(),
-            },
-            Some(Ok(Message::Close(_))) | None => break,
-            Some(Ok(_)) => continue, // ping/pong are answered by the library
-            Some(Err(e)) => {
-                tracing::info!(device = %device.id, error = %e, "gateway stream error");
-                break;
+            Some(reply) = in_flight.next(), if !in_flight.is_empty() => reply,
+            message = socket.recv(), if can_read => {
+                match message {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let pipeline = state.pipeline.clone();
+                        let device = device.clone();
+                        in_flight.push_back(async move {
+                            pipeline.handle_binary(&device, &bytes).await
+                        }.boxed());
+                        continue;
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        state.pipeline.metrics.frames.inc();
+                        let reply = state.pipeline.refuse_text(&device);
+                        in_flight.push_back(futures::future::ready(reply).boxed());
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => continue, // ping/pong are answered by the library
+                    Some(Err(e)) => {
+                        tracing::info!(device = %device.id, error = %e, "gateway stream error");
+                        break;
+                    }
+                }
             }
         };
         let Ok(text) = serde_json::to_string(&reply) else {
