@@ -2,5 +2,7 @@
 //! as child processes (killed on drop), and gives the test clients for each far end.
 
 pub mod env;
+pub mod influxd;
+pub mod ingest;
 pub mod processes;
 pub mod system;

@@ -2,103 +2,29 @@
 //! bad frames refused without harm to the connection or to other gateways, unknown
 //! devices turned away.
 
-use cardiowatch::fixture::{self, FixtureSpec};
-use cardiowatch::gateway::{self, GatewayOptions};
 use cw_core::time::now_ns;
+use cw_e2e::ingest::{self, Ingest};
 use cw_protocol::{Frame, NackCode, Reply};
 use futures::{SinkExt, StreamExt};
-use std::path::PathBuf;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
-
-struct Ingest {
-    _dir: tempfile::TempDir,
-    stores: cw_storage::Stores,
-    url: String,
-    ca: PathBuf,
-    _shutdown: tokio_util::sync::DropGuard,
-}
 
 async fn start_ingest() -> Ingest {
-    cw_tls::install_default_crypto();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("certs");
-    let storage = cw_storage::StorageConfig {
-        path: dir.path().join("store.sqlite"),
-        ..Default::default()
-    };
-    let stores = cw_storage::open(&storage).await.expect("store");
-    let shutdown = CancellationToken::new();
-    let running = cw_ingest::start(
-        cw_ingest::IngestConfig {
-            listen: "127.0.0.1:0".into(),
-            tls: cw_tls::TlsServerConfig {
-                cert_path: certs.server_cert.clone(),
-                key_path: certs.server_key.clone(),
-                insecure_plaintext: false,
-            },
-            publish_endpoint: "tcp://127.0.0.1:0".into(),
-            storage,
-            bus: cw_bus::BusConfig {
-                key_id: 1,
-                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
-                ..Default::default()
-            },
-            ..Default::default()
-        },
-        stores.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .expect("ingest starts");
-    Ingest {
-        url: format!("wss://127.0.0.1:{}/v1/stream", running.addr.port()),
-        ca: certs.ca_cert,
-        stores,
-        _dir: dir,
-        _shutdown: shutdown.drop_guard(),
-    }
+    ingest::start(None, |_| {}).await
 }
 
 async fn device(ingest: &Ingest, n: u32) -> (cw_core::PatientId, String) {
-    let f = fixture::install(
-        ingest.stores.records.as_ref(),
-        &FixtureSpec {
-            patient_id: &format!("patient-{n}"),
-            doctor_id: "dr-1",
-            device_id: &format!("gw-{n}"),
-            phone: None,
-            email: None,
-            hr_high_bpm: 120.0,
-            for_s: 0.0,
-        },
-    )
-    .await
-    .expect("fixture");
-    (f.patient.id, f.device_token)
+    ingest.device(n).await
 }
 
-async fn open(ingest: &Ingest, token: &str) -> anyhow::Result<gateway::Socket> {
-    let opts = GatewayOptions {
-        url: ingest.url.clone(),
-        device_token: token.into(),
-        ca_cert: Some(ingest.ca.clone()),
-        record: PathBuf::new(),
-        speed: 1.0,
-        seconds: None,
-        offset_s: 0.0,
-        block_ms: 250,
-        window: 1,
-    };
-    let connector = tokio_rustls::TlsConnector::from(cw_tls::client_config(&ingest.ca)?);
-    gateway::connect(&opts, Some(&connector)).await
+async fn open(ingest: &Ingest, token: &str) -> anyhow::Result<cw_e2e::ingest::Socket> {
+    ingest.open(token).await
 }
 
 fn good(seq: u64, start_ns: i64) -> Vec<u8> {
     Frame::encode_i16(seq, start_ns, 250, 2, false, &[100; 2 * 50])
 }
 
-async fn reply(socket: &mut gateway::Socket) -> Reply {
+async fn reply(socket: &mut cw_e2e::ingest::Socket) -> Reply {
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) => {
@@ -114,7 +40,7 @@ async fn reply(socket: &mut gateway::Socket) -> Reply {
 async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
     let ingest = start_ingest().await;
     let (patient, token) = device(&ingest, 1).await;
-    let (_, other_token) = device(&ingest, 2).await;
+    let (other_patient, other_token) = device(&ingest, 2).await;
     let mut socket = open(&ingest, &token).await.expect("connects");
     let mut other = open(&ingest, &other_token)
         .await
@@ -138,10 +64,15 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
             .await
             .expect("sent");
     }
-    other
-        .send(Message::Binary(good(1, t0).into()))
-        .await
-        .expect("sent");
+    // The other gateway streams meanwhile; its frames share batches with the first's.
+    for seq in 1..=40 {
+        other
+            .send(Message::Binary(
+                good(seq, t0 + seq as i64 * frame_ns).into(),
+            ))
+            .await
+            .expect("sent");
+    }
 
     assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 1 });
     assert!(matches!(
@@ -169,11 +100,13 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
             ..
         }
     ));
-    assert_eq!(
-        reply(&mut other).await,
-        Reply::Ack { seq: 1 },
-        "the other gateway is unaffected"
-    );
+    for seq in 1..=40 {
+        assert_eq!(
+            reply(&mut other).await,
+            Reply::Ack { seq },
+            "the other gateway is unaffected, its replies in order"
+        );
+    }
 
     let stored = ingest
         .stores
@@ -182,6 +115,13 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
         .await
         .expect("count");
     assert_eq!(stored, 100, "exactly the two acked frames are stored");
+    let other_stored = ingest
+        .stores
+        .samples
+        .count_frames(&other_patient, 0, i64::MAX)
+        .await
+        .expect("count");
+    assert_eq!(other_stored, 40 * 50);
 }
 
 #[tokio::test]
@@ -214,4 +154,36 @@ async fn unknown_device_token_is_refused_before_the_upgrade() {
         .err()
         .expect("refused");
     assert!(err.to_string().contains("401"), "{err}");
+}
+
+#[tokio::test]
+async fn a_seq_older_than_the_devices_window_is_nacked_stale() {
+    let ingest = ingest::start(None, |cfg| cfg.limits.seq_window = 10).await;
+    let (patient, token) = device(&ingest, 1).await;
+    let mut socket = open(&ingest, &token).await.expect("connects");
+    let t0 = now_ns();
+    for (seq, at) in [(100, 0), (90, 1), (89, 2), (95, 3)] {
+        socket
+            .send(Message::Binary(good(seq, t0 + at * 200_000_000).into()))
+            .await
+            .expect("sent");
+    }
+    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 100 });
+    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 90 });
+    assert!(matches!(
+        reply(&mut socket).await,
+        Reply::Nack {
+            seq: Some(89),
+            code: NackCode::StaleSeq,
+            ..
+        }
+    ));
+    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 95 });
+    let stored = ingest
+        .stores
+        .samples
+        .count_frames(&patient, 0, i64::MAX)
+        .await
+        .expect("count");
+    assert_eq!(stored, 3 * 50, "the stale frame is not stored");
 }

@@ -1,0 +1,114 @@
+//! Ingest started in this test process over real TLS, with whatever stores the test
+//! gives it, plus a gateway-side connection helper.
+
+use cardiowatch::fixture::{self, FixtureSpec};
+use cardiowatch::gateway::{self, GatewayOptions};
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+pub use gateway::Socket;
+
+pub struct Ingest {
+    pub dir: tempfile::TempDir,
+    pub stores: cw_storage::Stores,
+    /// `wss://127.0.0.1:port/v1/stream`
+    pub url: String,
+    pub ca: PathBuf,
+    pub addr: std::net::SocketAddr,
+    _shutdown: tokio_util::sync::DropGuard,
+}
+
+/// Embedded records (and samples, unless `samples` replaces them) in a temp dir.
+pub async fn start(
+    samples: Option<std::sync::Arc<dyn cw_storage::SampleStore>>,
+    tweak: impl FnOnce(&mut cw_ingest::IngestConfig),
+) -> Ingest {
+    cw_tls::install_default_crypto();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("certs");
+    let storage = cw_storage::StorageConfig {
+        path: dir.path().join("store.sqlite"),
+        ..Default::default()
+    };
+    let mut stores = cw_storage::open(&storage).await.expect("store");
+    if let Some(samples) = samples {
+        stores.samples = samples;
+    }
+    let mut cfg = cw_ingest::IngestConfig {
+        listen: "127.0.0.1:0".into(),
+        tls: cw_tls::TlsServerConfig {
+            cert_path: certs.server_cert.clone(),
+            key_path: certs.server_key.clone(),
+            insecure_plaintext: false,
+        },
+        publish_endpoint: "tcp://127.0.0.1:0".into(),
+        storage,
+        bus: cw_bus::BusConfig {
+            key_id: 1,
+            key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    tweak(&mut cfg);
+    let shutdown = CancellationToken::new();
+    let running = cw_ingest::start(cfg, stores.clone(), shutdown.clone())
+        .await
+        .expect("ingest starts");
+    Ingest {
+        url: format!("wss://127.0.0.1:{}/v1/stream", running.addr.port()),
+        addr: running.addr,
+        ca: certs.ca_cert,
+        stores,
+        dir,
+        _shutdown: shutdown.drop_guard(),
+    }
+}
+
+impl Ingest {
+    /// Registers patient `patient-{n}` with device `gw-{n}`; returns its id and token.
+    pub async fn device(&self, n: u32) -> (cw_core::PatientId, String) {
+        let f = fixture::install(
+            self.stores.records.as_ref(),
+            &FixtureSpec {
+                patient_id: &format!("patient-{n}"),
+                doctor_id: "dr-1",
+                device_id: &format!("gw-{n}"),
+                phone: None,
+                email: None,
+                hr_high_bpm: 120.0,
+                for_s: 0.0,
+            },
+        )
+        .await
+        .expect("fixture");
+        (f.patient.id, f.device_token)
+    }
+
+    /// Simulator options for streaming `record` with `token` to this ingest.
+    pub fn gateway_options(&self, token: &str, record: PathBuf) -> GatewayOptions {
+        GatewayOptions {
+            url: self.url.clone(),
+            device_token: token.into(),
+            ca_cert: Some(self.ca.clone()),
+            record,
+            speed: 1.0,
+            seconds: None,
+            offset_s: 0.0,
+            block_ms: 250,
+            window: 1,
+        }
+    }
+
+    /// A raw gateway WebSocket authenticated by `token`.
+    pub async fn open(&self, token: &str) -> anyhow::Result<gateway::Socket> {
+        let opts = self.gateway_options(token, PathBuf::new());
+        let connector = tokio_rustls::TlsConnector::from(cw_tls::client_config(&self.ca)?);
+        gateway::connect(&opts, Some(&connector)).await
+    }
+}
+
+/// MIT-BIH record 100, shipped in testdata/.
+pub fn record_100() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100")
+}
