@@ -214,5 +214,44 @@ mod tests {
             let back: Vec<i16> = frame.samples_mv.iter().map(|mv| (mv * 1000.0).round() as i16).collect();
             prop_assert_eq!(back, samples);
         }
+
+        #[test]
+        fn arbitrary_json_never_panics(text in ".{0,256}") {
+            let _ = serde_json::from_str::<Frame>(&text);
+        }
+
+        #[test]
+        fn json_with_arbitrary_field_values_never_panics(seq in any::<i128>(), start in any::<f64>(),
+                                                         rate in any::<i64>(), leads in any::<i32>(),
+                                                         samples in proptest::collection::vec(any::<f64>(), 0..16)) {
+            let text = format!(
+                r#"{{"seq":{seq},"start_ns":{start},"rate_hz":{rate},"leads":{leads},"samples_mv":{samples:?}}}"#
+            );
+            let _ = serde_json::from_str::<Frame>(&text);
+        }
+
+        #[test]
+        fn json_frames_round_trip(seq in any::<u64>(), start in any::<i64>(), rate in any::<u32>(),
+                                  leads in any::<u8>(), lead_off in any::<bool>(),
+                                  samples in proptest::collection::vec(-20.0f32..20.0, 0..64)) {
+            let frame = Frame { seq, start_ns: start, rate_hz: rate, leads, lead_off, samples_mv: samples };
+            let text = serde_json::to_string(&frame).expect("serialises");
+            prop_assert_eq!(serde_json::from_str::<Frame>(&text).expect("parses"), frame);
+        }
+
+        #[test]
+        fn f32_frames_decode_exactly(seq in any::<u64>(), leads in 1u8..=12, n in 0usize..20,
+                                     samples in proptest::collection::vec(-20.0f32..20.0, 240)) {
+            let samples = &samples[..n * usize::from(leads)];
+            let mut bytes = Frame::encode_i16(seq, 0, 250, leads, false, &[]);
+            bytes[1] = 2; // f32 millivolts
+            bytes[24..28].copy_from_slice(&(n as u32).to_le_bytes());
+            for s in samples {
+                bytes.extend_from_slice(&s.to_le_bytes());
+            }
+            let frame = Frame::decode(&bytes).expect("decodes");
+            prop_assert_eq!(frame.samples_mv.as_slice(), samples);
+            prop_assert_eq!(frame.frames(), n);
+        }
     }
 }

@@ -2,7 +2,10 @@
 
 use crate::config::Limits;
 use cw_core::{Device, SampleBlock};
-use cw_protocol::{Frame, NackCode};
+use cw_protocol::{Frame, HEADER_LEN, MAX_FRAME_BYTES, NackCode};
+
+/// The most i16 samples a binary frame of `MAX_FRAME_BYTES` holds.
+const MAX_SAMPLES: usize = (MAX_FRAME_BYTES - HEADER_LEN) / 2;
 
 pub struct Rejection {
     pub code: NackCode,
@@ -19,6 +22,17 @@ pub fn validate(
     limits: &Limits,
     now_ns: i64,
 ) -> Result<SampleBlock, Rejection> {
+    // A JSON frame is not bounded by the binary header: hold it to what a binary frame
+    // of at most 64 KiB can carry (i16 samples), and to whole sample instants.
+    if frame.samples_mv.len() > MAX_SAMPLES {
+        return reject(
+            NackCode::TooLarge,
+            format!(
+                "{} samples; the limit is {MAX_SAMPLES} per frame",
+                frame.samples_mv.len()
+            ),
+        );
+    }
     if !(limits.min_rate_hz..=limits.max_rate_hz).contains(&frame.rate_hz) {
         return reject(
             NackCode::RateOutOfRange,
@@ -32,6 +46,20 @@ pub fn validate(
         return reject(
             NackCode::LeadsOutOfRange,
             format!("{} leads is outside 1-{}", frame.leads, limits.max_leads),
+        );
+    }
+    if !frame
+        .samples_mv
+        .len()
+        .is_multiple_of(usize::from(frame.leads))
+    {
+        return reject(
+            NackCode::BadFrame,
+            format!(
+                "{} samples is not a whole number of {}-lead instants",
+                frame.samples_mv.len(),
+                frame.leads
+            ),
         );
     }
     let skew_s = (frame.start_ns.saturating_sub(now_ns)).unsigned_abs() / 1_000_000_000;
@@ -153,5 +181,46 @@ mod tests {
             }),
             Some(NackCode::ValueOutOfRange)
         );
+        assert_eq!(
+            code(Frame {
+                samples_mv: vec![0.0; 3],
+                ..frame()
+            }),
+            Some(NackCode::BadFrame)
+        );
+        assert_eq!(
+            code(Frame {
+                samples_mv: vec![0.0; MAX_SAMPLES + 2],
+                ..frame()
+            }),
+            Some(NackCode::TooLarge)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_frame_is_refused_or_becomes_an_in_range_block(
+            seq in proptest::prelude::any::<u64>(),
+            offset_s in -600i64..600,
+            rate in proptest::prelude::any::<u32>(),
+            leads in proptest::prelude::any::<u8>(),
+            samples in proptest::collection::vec(proptest::prelude::any::<f32>(), 0..64),
+        ) {
+            let frame = Frame {
+                seq,
+                start_ns: NOW + offset_s * 1_000_000_000,
+                rate_hz: rate,
+                leads,
+                lead_off: false,
+                samples_mv: samples.clone(),
+            };
+            if let Ok(block) = validate(frame, &device(), &Limits::default(), NOW) {
+                proptest::prop_assert!((50..=2000).contains(&block.rate_hz));
+                proptest::prop_assert!((1..=12).contains(&block.leads));
+                proptest::prop_assert_eq!(block.samples_uv.len(), samples.len());
+                proptest::prop_assert!(block.samples_uv.len().is_multiple_of(usize::from(block.leads)));
+                proptest::prop_assert!(block.samples_uv.iter().all(|uv| uv.unsigned_abs() <= 20_000));
+            }
+        }
     }
 }
