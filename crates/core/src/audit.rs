@@ -146,6 +146,7 @@ const MOVE_WINDOW: u64 = 1_000;
 /// alone: compare the head (`seq`, `hash`) with one kept elsewhere.
 pub fn verify(events: &[AuditEvent]) -> Vec<ChainFault> {
     let known: std::collections::HashSet<&str> = events.iter().map(|e| e.hash.as_str()).collect();
+    let mut moved_hashes = std::collections::HashSet::new();
     let mut faults = Vec::new();
     let mut prev: Option<&AuditEvent> = None;
     for event in events {
@@ -160,11 +161,16 @@ pub fn verify(events: &[AuditEvent]) -> Vec<ChainFault> {
                 .any(|s| {
                     s != event.seq && chain_hash(&event.entry, s, &event.prev_hash) == event.hash
                 });
+            if moved {
+                moved_hashes.insert(event.hash.as_str());
+            }
             faults.push(if moved {
                 ChainFault::Reordered { seq: event.seq }
             } else {
                 ChainFault::Edited { seq: event.seq }
             });
+        } else if event.seq == expected_seq && moved_hashes.contains(event.prev_hash.as_str()) {
+            // Its predecessor was moved away and is reported already.
         } else if event.prev_hash != expected_prev || event.seq != expected_seq {
             let links_to_known =
                 event.prev_hash == GENESIS_HASH || known.contains(event.prev_hash.as_str());

@@ -3,6 +3,7 @@
 //! - embedded (default): one SQLite file holds samples and records — no server at all;
 //! - servers: InfluxDB for samples, MongoDB for records.
 
+pub mod audit;
 pub mod config;
 pub mod influx;
 pub mod mongo;
@@ -10,6 +11,7 @@ mod open;
 pub mod ports;
 pub mod sqlite;
 
+pub use audit::AuditStore;
 pub use config::{Backend, InfluxConfig, MongoConfig, StorageConfig};
 pub use open::{Stores, open};
 pub use ports::{

@@ -126,8 +126,17 @@ pub trait DeviceStore: Send + Sync {
 
 /// Every record port in one object: MongoDB and the embedded file implement all of them.
 pub trait RecordStore:
-    AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore
+    AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore + crate::audit::AuditStore
 {
 }
 
-impl<T: AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore> RecordStore for T {}
+impl<
+    T: AlertStore
+        + DeliveryStore
+        + PolicyStore
+        + PatientStore
+        + DeviceStore
+        + crate::audit::AuditStore,
+> RecordStore for T
+{
+}

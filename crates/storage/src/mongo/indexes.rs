@@ -14,6 +14,7 @@ pub(super) const POLICIES: &str = "policies";
 pub(super) const ALERTS: &str = "alerts";
 pub(super) const OPEN_ALERTS: &str = "open_alerts";
 pub(super) const DELIVERIES: &str = "deliveries";
+pub(super) const AUDIT: &str = "audit_events";
 
 /// (collection, keys, unique). `open_alerts` and `deliveries` need none beyond `_id`:
 /// their `_id` is the dedup / idempotency key.
@@ -30,6 +31,12 @@ fn declared() -> Vec<(&'static str, Document, bool)> {
         // Open alerts at engine start and notifier reconcile.
         (ALERTS, doc! { "state": 1 }, false),
         (DELIVERIES, doc! { "alert": 1 }, false),
+        // Break-glass grants: an actor's newest action on a patient.
+        (
+            AUDIT,
+            doc! { "actor": 1, "action": 1, "patient": 1, "at_ns": -1 },
+            false,
+        ),
     ]
 }
 

@@ -4,6 +4,7 @@
 //! and need neither transactions nor a replica set.
 
 mod alerts;
+mod audit;
 mod deliveries;
 mod docs;
 mod indexes;

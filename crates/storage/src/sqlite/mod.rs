@@ -2,6 +2,7 @@
 //! with no server. Several processes may share the file (WAL + busy timeout).
 
 mod alerts;
+mod audit;
 mod conn;
 mod deliveries;
 mod people;

@@ -86,5 +86,6 @@ pub(super) fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(TABLES)?;
+    tx.execute_batch(super::audit::TABLES)?;
     tx.commit()
 }

@@ -5,6 +5,8 @@ use cw_storage::{Backend as Kind, InfluxConfig, MongoConfig, StorageConfig, Stor
 
 pub struct Backend {
     pub stores: Stores,
+    /// Where the stores live, for tests that reach past the ports (raw tampering).
+    pub cfg: StorageConfig,
     /// Keeps the embedded file alive for the test's duration.
     _dir: Option<tempfile::TempDir>,
 }
@@ -24,6 +26,7 @@ impl Backend {
         let stores = cw_storage::open(&cfg).await.expect("open embedded store");
         Self {
             stores,
+            cfg,
             _dir: Some(dir),
         }
     }
@@ -46,7 +49,11 @@ impl Backend {
             ..StorageConfig::default()
         };
         let stores = cw_storage::open(&cfg).await.expect("open server stores");
-        Self { stores, _dir: None }
+        Self {
+            stores,
+            cfg,
+            _dir: None,
+        }
     }
 }
 

@@ -6,6 +6,8 @@
 //! starts the servers and sets them); without them those tests fail, never skip.
 
 mod alerts;
+mod audit;
+mod audit_tamper;
 mod backends;
 mod embedded_file;
 mod fixtures;
@@ -68,4 +70,7 @@ conformance! {
     people::device_by_token_hash_finds_the_device,
     people::patients_of_lists_the_doctors_patients,
     people::users_round_trip_and_unknown_ones_are_not_found,
+    audit::appended_events_form_a_chain_that_verifies,
+    audit::concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact,
+    audit::latest_audit_finds_the_newest_allowed_grant_in_time,
 }
