@@ -51,6 +51,7 @@ pub async fn install(records: &dyn RecordStore, spec: &FixtureSpec<'_>) -> anyho
         patient: patient_id.clone(),
         token_sha256: token_sha256(&token),
         revoked: false,
+        cert_sha256: None,
     };
     let policy = ThresholdPolicy {
         hr_high: Some(HrLimit {

@@ -10,6 +10,10 @@ pub struct Device {
     /// Hex SHA-256 of the device bearer token; the token itself is never stored.
     pub token_sha256: String,
     pub revoked: bool,
+    /// Hex SHA-256 of the DER of the device's TLS client certificate (mTLS), if it has
+    /// one registered; the certificate itself is public and need not be stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_sha256: Option<String>,
 }
 
 /// Hex SHA-256 of a device bearer token: what is stored and looked up, so a leaked

@@ -122,6 +122,11 @@ pub trait DeviceStore: Send + Sync {
     async fn device(&self, id: &DeviceId) -> Result<Device>;
     /// The device owning a bearer token, by the token's hex SHA-256.
     async fn device_by_token_hash(&self, token_sha256: &str) -> Result<Device>;
+    /// The device a TLS client certificate is registered to, by the hex SHA-256 of the
+    /// certificate's DER encoding.
+    async fn device_by_cert_sha256(&self, cert_sha256: &str) -> Result<Device>;
+    /// Every registered device, revoked ones too, by id.
+    async fn list_devices(&self) -> Result<Vec<Device>>;
 }
 
 /// Every record port in one object: MongoDB and the embedded file implement all of them.

@@ -115,6 +115,7 @@ mod tests {
             patient: PatientId::parse("p1").expect("valid"),
             token_sha256: String::new(),
             revoked: false,
+            cert_sha256: None,
         }
     }
 

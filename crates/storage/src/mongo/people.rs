@@ -58,6 +58,23 @@ impl DeviceStore for MongoRecords {
         self.one(DEVICES, doc! { "token_sha256": token_sha256 })
             .await
     }
+
+    async fn device_by_cert_sha256(&self, cert_sha256: &str) -> Result<Device> {
+        self.one(DEVICES, doc! { "cert_sha256": cert_sha256 }).await
+    }
+
+    async fn list_devices(&self) -> Result<Vec<Device>> {
+        let docs: Vec<Document> = self
+            .coll(DEVICES)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.into_iter().map(from_doc).collect()
+    }
 }
 
 impl MongoRecords {

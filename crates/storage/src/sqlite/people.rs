@@ -128,6 +128,36 @@ impl DeviceStore for SqliteRecords {
             })
             .await
     }
+
+    async fn device_by_cert_sha256(&self, cert_sha256: &str) -> Result<Device> {
+        let hash = cert_sha256.to_owned();
+        // Read from the document: devices are few (one per gateway) and a lookup happens
+        // once per connection, so no column or index is needed.
+        self.db
+            .call(move |conn| {
+                doc_by_id(
+                    conn,
+                    "SELECT doc FROM devices WHERE json_extract(doc, '$.cert_sha256') = ?1
+                     ORDER BY id LIMIT 1",
+                    &hash,
+                )
+            })
+            .await
+    }
+
+    async fn list_devices(&self) -> Result<Vec<Device>> {
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT doc FROM devices ORDER BY id")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.map(|row| from_json(&row.map_err(map_err)?)).collect()
+            })
+            .await
+    }
 }
 
 /// One document by a key; no row is `NotFound`.

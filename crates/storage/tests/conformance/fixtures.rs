@@ -129,5 +129,6 @@ pub fn device(patient: &PatientId, token_sha256: &str) -> Device {
         patient: patient.clone(),
         token_sha256: token_sha256.into(),
         revoked: false,
+        cert_sha256: None,
     }
 }

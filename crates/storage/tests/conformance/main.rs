@@ -68,6 +68,7 @@ conformance! {
     policies::policy_of_unknown_patient_is_not_found,
     policies::all_policies_returns_the_current_version_of_each_patient,
     people::device_by_token_hash_finds_the_device,
+    people::device_by_cert_sha256_finds_the_device_and_list_devices_lists_all,
     people::patients_of_lists_the_doctors_patients,
     people::users_round_trip_and_unknown_ones_are_not_found,
     audit::appended_events_form_a_chain_that_verifies,

@@ -36,6 +36,40 @@ pub async fn device_by_token_hash_finds_the_device(s: &Stores) {
     );
 }
 
+pub async fn device_by_cert_sha256_finds_the_device_and_list_devices_lists_all(s: &Stores) {
+    let owner = patient(&[]);
+    let cert = "ab".repeat(32);
+    let with_cert = cw_core::Device {
+        cert_sha256: Some(cert.clone()),
+        ..device(&owner.id, &"1".repeat(64))
+    };
+    let token_only = device(&owner.id, &"2".repeat(64));
+    s.records.put_device(&with_cert).await.expect("put");
+    s.records
+        .put_device(&token_only)
+        .await
+        .expect("put another");
+    assert_eq!(
+        s.records
+            .device_by_cert_sha256(&cert)
+            .await
+            .expect("by cert"),
+        with_cert
+    );
+    assert!(matches!(
+        s.records.device_by_cert_sha256(&"cd".repeat(32)).await,
+        Err(StoreError::NotFound)
+    ));
+    let listed = s.records.list_devices().await.expect("list");
+    for d in [&with_cert, &token_only] {
+        assert!(listed.contains(d), "{} listed", d.id);
+    }
+    let ids: Vec<_> = listed.iter().map(|d| d.id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "listed by id");
+}
+
 pub async fn patients_of_lists_the_doctors_patients(s: &Stores) {
     let (dr_a, dr_b) = (doctor(), doctor());
     let mut both = patient(&[&dr_a.id, &dr_b.id]);
