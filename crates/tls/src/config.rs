@@ -36,7 +36,9 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-fn certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs(
+    path: &Path,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, TlsError> {
     let pem = read(path)?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
         .collect::<Result<_, _>>()
@@ -55,6 +57,14 @@ fn certs(path: &Path) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, 
 
 /// A rustls server config: TLS 1.2 and 1.3 only, HTTP/1.1 ALPN.
 pub fn server_config(cfg: &TlsServerConfig) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_with_client_certs(cfg, &crate::ClientCertConfig::default())
+}
+
+/// As [`server_config`], asking clients for certificates as `client` says.
+pub fn server_config_with_client_certs(
+    cfg: &TlsServerConfig,
+    client: &crate::ClientCertConfig,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let chain = certs(&cfg.cert_path)?;
     let key_pem = read(&cfg.key_path)?;
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
@@ -68,9 +78,43 @@ pub fn server_config(cfg: &TlsServerConfig) -> Result<Arc<rustls::ServerConfig>,
         })?;
     let mut config = rustls::ServerConfig::builder_with_provider(crate::crypto_provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
+        .with_client_cert_verifier(match crate::client_auth::verifier(client)? {
+            Some(verifier) => verifier,
+            None => rustls::server::WebPkiClientVerifier::no_client_auth(),
+        })
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn private_key(path: &Path) -> Result<rustls_pki_types::PrivateKeyDer<'static>, TlsError> {
+    let key_pem = read(path)?;
+    rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|source| TlsError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| TlsError::Missing {
+            path: path.to_owned(),
+            what: "private key",
+        })
+}
+
+/// As [`client_config`], presenting the client certificate `cert_path` (PEM chain, leaf
+/// first) with its key `key_path`: mTLS, as a gateway with a registered certificate.
+pub fn client_config_with_cert(
+    ca_path: &Path,
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs(ca_path)? {
+        roots.add(cert)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(crate::crypto_provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs(cert_path)?, private_key(key_path)?)?;
     Ok(Arc::new(config))
 }
 

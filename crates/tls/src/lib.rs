@@ -4,12 +4,20 @@
 //! A plaintext listener exists only when a config sets `insecure_plaintext = true`
 //! explicitly, for local development behind another TLS terminator.
 
+mod client_auth;
 mod config;
 mod dev_certs;
+mod dev_client_cert;
+mod reload;
 mod serve;
 
-pub use config::{TlsError, TlsServerConfig, client_config, server_config};
+pub use client_auth::{ClientCertConfig, PeerCert, cert_sha256, cert_sha256_of_pem};
+pub use config::{
+    TlsError, TlsServerConfig, client_config, client_config_with_cert, server_config,
+    server_config_with_client_certs,
+};
 pub use dev_certs::{DevCerts, ensure_dev_certs};
+pub use dev_client_cert::{ClientCertFiles, make_client_cert};
 pub use serve::{Listener, serve};
 
 /// The crypto provider every rustls config here is built with. Named once so the process

@@ -1,15 +1,16 @@
 //! The HTTPS accept loop shared by ingest and api: rustls handshake, then hyper with
 //! upgrades (WebSockets), the peer address as `ConnectInfo`, and graceful shutdown.
 
-use crate::{TlsError, TlsServerConfig, server_config};
+use crate::reload::ReloadingAcceptor;
+use crate::{ClientCertConfig, PeerCert, TlsError, TlsServerConfig, cert_sha256};
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -19,14 +20,25 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A bound listener: TLS unless the config explicitly asked for plaintext.
+/// A bound listener: TLS unless the config explicitly asked for plaintext. Its
+/// certificate and key are reloaded when their files change.
 pub struct Listener {
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<ReloadingAcceptor>>,
 }
 
 impl Listener {
     pub async fn bind(addr: &str, tls: &TlsServerConfig) -> Result<Self, TlsError> {
+        Self::bind_with_client_certs(addr, tls, &ClientCertConfig::default()).await
+    }
+
+    /// As [`Listener::bind`], asking clients for certificates as `client` says; a
+    /// presented certificate reaches handlers as a [`PeerCert`] request extension.
+    pub async fn bind_with_client_certs(
+        addr: &str,
+        tls: &TlsServerConfig,
+        client: &ClientCertConfig,
+    ) -> Result<Self, TlsError> {
         let tcp = TcpListener::bind(addr)
             .await
             .map_err(|source| TlsError::Read {
@@ -37,7 +49,7 @@ impl Listener {
             tracing::warn!(%addr, "serving PLAINTEXT HTTP (insecure_plaintext = true): local development only");
             None
         } else {
-            Some(TlsAcceptor::from(server_config(tls)?))
+            Some(ReloadingAcceptor::start(tls, client)?)
         };
         Ok(Self { tcp, tls })
     }
@@ -69,19 +81,29 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
             },
         };
         let _ = tcp.set_nodelay(true);
-        let tls = listener.tls.clone();
+        let tls = listener.tls.as_ref().map(|t| t.acceptor());
         let router = router.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
             match tls {
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, peer, router, shutdown).await,
+                        Ok(Ok(stream)) => {
+                            let cert = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .map(|leaf| PeerCert {
+                                    sha256: cert_sha256(leaf.as_ref()),
+                                });
+                            serve_connection(stream, peer, cert, router, shutdown).await
+                        }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection::<TcpStream>(tcp, peer, router, shutdown).await,
+                None => serve_connection::<TcpStream>(tcp, peer, None, router, shutdown).await,
             }
         });
     }
@@ -97,6 +119,7 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
 async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
+    cert: Option<PeerCert>,
     router: Router,
     shutdown: CancellationToken,
 ) where
@@ -104,6 +127,9 @@ async fn serve_connection<S>(
 {
     let service = router.map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(cert) = &cert {
+            req.extensions_mut().insert(cert.clone());
+        }
         req
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
