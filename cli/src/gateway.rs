@@ -112,11 +112,22 @@ pub async fn stream_record(
     stats: Arc<GatewayStats>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let prepared = prepare(&opts)?;
     let connector = match &opts.ca_cert {
         Some(ca) => Some(tokio_rustls::TlsConnector::from(cw_tls::client_config(ca)?)),
         None => None,
     };
+    stream_record_with(opts, connector, stats, shutdown).await
+}
+
+/// As [`stream_record`] over the given TLS connector (e.g. one presenting a client
+/// certificate, for gateways identified by mTLS instead of a token).
+pub async fn stream_record_with(
+    opts: GatewayOptions,
+    connector: Option<tokio_rustls::TlsConnector>,
+    stats: Arc<GatewayStats>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let prepared = prepare(&opts)?;
     let started = Instant::now();
     let mut next = 0usize; // next frame never sent
     let mut unacked: BTreeMap<u64, usize> = BTreeMap::new(); // seq → index
@@ -216,7 +227,7 @@ pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 /// Opens the WebSocket to ingest (TLS when the URL is `wss://`), authenticated by the
-/// device token.
+/// device token, or by the connector's client certificate when the token is empty.
 pub async fn connect(
     opts: &GatewayOptions,
     connector: Option<&tokio_rustls::TlsConnector>,
@@ -225,11 +236,14 @@ pub async fn connect(
     let host = url.host_str().context("url has no host")?.to_owned();
     let port = url.port_or_known_default().context("url has no port")?;
     let mut request = opts.url.as_str().into_client_request()?;
-    request.headers_mut().insert(
-        http::header::AUTHORIZATION,
-        http::HeaderValue::from_str(&format!("Bearer {}", opts.device_token))
-            .context("device token")?,
-    );
+    // No token: the device is identified by its client certificate (mTLS).
+    if !opts.device_token.is_empty() {
+        request.headers_mut().insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&format!("Bearer {}", opts.device_token))
+                .context("device token")?,
+        );
+    }
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
     tcp.set_nodelay(true)?;
     let io: Box<dyn Io> = match (url.scheme(), connector) {

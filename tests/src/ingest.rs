@@ -100,6 +100,20 @@ impl Ingest {
         }
     }
 
+    /// A raw gateway WebSocket presenting the client certificate `cert` (and `token`
+    /// unless it is empty).
+    pub async fn open_with_cert(
+        &self,
+        token: &str,
+        cert: &cw_tls::ClientCertFiles,
+    ) -> anyhow::Result<gateway::Socket> {
+        let opts = self.gateway_options(token, PathBuf::new());
+        let connector = tokio_rustls::TlsConnector::from(cw_tls::client_config_with_cert(
+            &self.ca, &cert.cert, &cert.key,
+        )?);
+        gateway::connect(&opts, Some(&connector)).await
+    }
+
     /// A raw gateway WebSocket authenticated by `token`.
     pub async fn open(&self, token: &str) -> anyhow::Result<gateway::Socket> {
         let opts = self.gateway_options(token, PathBuf::new());

@@ -67,9 +67,10 @@ pub async fn start(
         .route("/v1/batches", post(batch::post))
         .merge(cw_runtime::health_routes(move || metrics.render()))
         .with_state(state);
-    let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
-        .await
-        .with_context(|| format!("binding the gateway listener at {}", cfg.listen))?;
+    let listener =
+        cw_tls::Listener::bind_with_client_certs(&cfg.listen, &cfg.tls, &cfg.client_certs)
+            .await
+            .with_context(|| format!("binding the gateway listener at {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let scheme = listener.scheme();
     tracing::info!(%addr, scheme, %publish_endpoint, "ingest listening");

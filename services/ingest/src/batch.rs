@@ -3,16 +3,28 @@
 
 use crate::app::AppState;
 use crate::auth::{AuthError, authenticate};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use cw_protocol::{Frame, NackCode, Reply};
+use cw_tls::PeerCert;
 use serde_json::json;
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let device = match authenticate(&headers, state.records.as_ref()).await {
+pub async fn post(
+    State(state): State<AppState>,
+    cert: Option<Extension<PeerCert>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let device = match authenticate(
+        &headers,
+        cert.as_ref().map(|c| &c.0),
+        state.records.as_ref(),
+    )
+    .await
+    {
         Ok(device) => device,
         Err(e) => {
             if matches!(e, AuthError::Denied | AuthError::Missing) {
@@ -60,12 +72,12 @@ pub fn auth_rejection(e: AuthError) -> Response {
         AuthError::Missing => (
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "send Authorization: Bearer <device token>",
+            "send Authorization: Bearer <device token> or a registered client certificate",
         ),
         AuthError::Denied => (
             StatusCode::UNAUTHORIZED,
             "unauthorized",
-            "unknown or revoked device token",
+            "unknown or revoked device credentials",
         ),
         AuthError::Store(err) => {
             tracing::warn!(error = %err, "device lookup failed");

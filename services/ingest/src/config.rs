@@ -1,7 +1,7 @@
 use crate::writer::WriterConfig;
 use cw_bus::BusConfig;
 use cw_storage::StorageConfig;
-use cw_tls::TlsServerConfig;
+use cw_tls::{ClientCertConfig, TlsServerConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -10,6 +10,8 @@ pub struct IngestConfig {
     /// HTTPS/WSS listener for gateways.
     pub listen: String,
     pub tls: TlsServerConfig,
+    /// mTLS: ask gateways for a client certificate, identified by its fingerprint.
+    pub client_certs: ClientCertConfig,
     /// ZeroMQ PUB endpoint the alert-engines and api connect to.
     pub publish_endpoint: String,
     pub limits: Limits,
@@ -27,6 +29,10 @@ impl Default for IngestConfig {
                 cert_path: "certs/server.pem".into(),
                 key_path: "certs/server-key.pem".into(),
                 insecure_plaintext: false,
+            },
+            client_certs: ClientCertConfig {
+                request: true,
+                ca_path: None,
             },
             publish_endpoint: "tcp://0.0.0.0:5550".into(),
             limits: Limits::default(),

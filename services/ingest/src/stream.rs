@@ -7,12 +7,14 @@
 use crate::app::AppState;
 use crate::auth::{AuthError, authenticate};
 use crate::batch::auth_rejection;
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cw_core::Device;
 use cw_protocol::MAX_FRAME_BYTES;
+use cw_tls::PeerCert;
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
@@ -20,10 +22,17 @@ use std::sync::Arc;
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    cert: Option<Extension<PeerCert>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let device = match authenticate(&headers, state.records.as_ref()).await {
+    let device = match authenticate(
+        &headers,
+        cert.as_ref().map(|c| &c.0),
+        state.records.as_ref(),
+    )
+    .await
+    {
         Ok(device) => device,
         Err(e) => {
             if matches!(e, AuthError::Denied | AuthError::Missing) {

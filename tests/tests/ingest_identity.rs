@@ -1,0 +1,97 @@
+//! Device identity at ingest over real TLS: a gateway whose client-certificate
+//! fingerprint is registered streams without a token; unknown and revoked certificates
+//! and tokens are refused before the WebSocket upgrade; revoking takes effect on the
+//! next connection.
+
+use cw_core::time::now_ns;
+use cw_e2e::ingest::{self, Ingest, Socket};
+use cw_protocol::{Frame, Reply};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+async fn ack_of_one_frame(socket: &mut Socket) -> Reply {
+    let bytes = Frame::encode_i16(1, now_ns(), 250, 1, false, &[10; 50]);
+    socket
+        .send(Message::Binary(bytes.into()))
+        .await
+        .expect("sent");
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).expect("JSON"),
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
+
+async fn register_cert(ingest: &Ingest, n: u32) -> (cw_core::Device, cw_tls::ClientCertFiles) {
+    let (_patient, _token) = ingest.device(n).await;
+    let cert = cw_tls::make_client_cert(&ingest.dir.path().join("gw"), &format!("gw-{n}"))
+        .expect("client cert");
+    let records = &ingest.stores.records;
+    let mut device = records
+        .device(&cw_core::DeviceId::parse(&format!("gw-{n}")).expect("id"))
+        .await
+        .expect("device");
+    device.cert_sha256 = Some(cw_tls::cert_sha256_of_pem(&cert.cert).expect("fingerprint"));
+    records.put_device(&device).await.expect("registered");
+    (device, cert)
+}
+
+fn refused(result: anyhow::Result<Socket>) -> String {
+    result.err().expect("refused").to_string()
+}
+
+#[tokio::test]
+async fn a_registered_client_certificate_streams_without_a_token() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let (_, cert) = register_cert(&ingest, 1).await;
+    let mut socket = ingest
+        .open_with_cert("", &cert)
+        .await
+        .expect("mTLS connects");
+    assert_eq!(ack_of_one_frame(&mut socket).await, Reply::Ack { seq: 1 });
+}
+
+#[tokio::test]
+async fn an_unregistered_client_certificate_is_refused() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let stranger =
+        cw_tls::make_client_cert(&ingest.dir.path().join("x"), "stranger").expect("client cert");
+    let err = refused(ingest.open_with_cert("", &stranger).await);
+    assert!(err.contains("401"), "{err}");
+}
+
+#[tokio::test]
+async fn a_revoked_certificate_or_token_is_refused_on_the_next_connection() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let (device, cert) = register_cert(&ingest, 1).await;
+    let (_, token) = ingest.device(2).await;
+    let mut open = ingest.open_with_cert("", &cert).await.expect("connects");
+    assert_eq!(ack_of_one_frame(&mut open).await, Reply::Ack { seq: 1 });
+    ingest.open(&token).await.expect("token connects");
+
+    let records = &ingest.stores.records;
+    records
+        .put_device(&cw_core::Device {
+            revoked: true,
+            ..device
+        })
+        .await
+        .expect("revoked");
+    let mut token_device = records
+        .device(&cw_core::DeviceId::parse("gw-2").expect("id"))
+        .await
+        .expect("device");
+    token_device.revoked = true;
+    records.put_device(&token_device).await.expect("revoked");
+
+    assert!(refused(ingest.open_with_cert("", &cert).await).contains("401"));
+    assert!(refused(ingest.open(&token).await).contains("401"));
+}
+
+#[tokio::test]
+async fn no_token_and_no_certificate_is_refused() {
+    let ingest = ingest::start(None, |_| {}).await;
+    assert!(refused(ingest.open("").await).contains("401"));
+}
