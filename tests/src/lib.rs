@@ -1,6 +1,7 @@
 //! Harness for cross-service tests: builds the configs, starts the four service binaries
 //! as child processes (killed on drop), and gives the test clients for each far end.
 
+pub mod api;
 pub mod env;
 pub mod influxd;
 pub mod ingest;

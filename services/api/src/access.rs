@@ -6,7 +6,14 @@ use crate::error::ApiError;
 use crate::token;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use cw_core::audit::AuditEntry;
+use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{PatientId, Role, UserId};
+
+/// The audit action that grants break-glass access (the grant is the audit event).
+pub const BREAK_GLASS_ACTION: &str = "break_glass";
+/// The audit action of each access made under a grant.
+pub const BREAK_GLASS_ACCESS: &str = "break_glass_access";
 use cw_storage::StoreError;
 
 /// The authenticated caller.
@@ -57,6 +64,7 @@ impl Caller {
             Role::Ops => Err(ApiError::Forbidden),
             Role::Doctor => match state.records.patient(patient).await {
                 Ok(p) if p.doctors.contains(&self.user) => Ok(()),
+                Ok(_) if self.break_glass(state, patient).await? => Ok(()),
                 // Unknown and not-yours look the same, so ids cannot be probed.
                 Ok(_) | Err(StoreError::NotFound) => {
                     tracing::warn!(user = %self.user, patient = %patient, "access denied");
@@ -65,6 +73,32 @@ impl Caller {
                 Err(e) => Err(e.into()),
             },
         }
+    }
+
+    /// Whether an unexpired break-glass grant covers this patient; each access under one
+    /// is an audit event of its own (with the grant's reason) and a warning log.
+    async fn break_glass(&self, state: &AppState, patient: &PatientId) -> Result<bool, ApiError> {
+        let since = now_ns() - state.break_glass_ttl_s as i64 * NANOS_PER_SEC;
+        let Some(grant) = state
+            .records
+            .latest_audit(self.user.as_str(), BREAK_GLASS_ACTION, patient, since)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let access = AuditEntry {
+            at_ns: now_ns(),
+            action: BREAK_GLASS_ACCESS.into(),
+            request_id: String::new(),
+            ..grant.entry
+        };
+        state
+            .records
+            .append_audit(&access)
+            .await
+            .map_err(|_| ApiError::AuditUnavailable)?;
+        tracing::warn!(user = %self.user, patient = %patient, grant_seq = grant.seq, "BREAK-GLASS access used");
+        Ok(true)
     }
 
     /// The patients this caller may see.

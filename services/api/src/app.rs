@@ -2,7 +2,8 @@
 
 use crate::config::ApiConfig;
 use crate::error::ApiError;
-use crate::routes::{alerts, patients, thresholds};
+use crate::routes::{alerts, audit, break_glass, patients, thresholds};
+use crate::{audit_trail, request_id};
 use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post};
@@ -19,6 +20,7 @@ pub struct AppState {
     pub config_publisher: Publisher,
     pub jwt_secret: Arc<Vec<u8>>,
     pub issuer: Arc<str>,
+    pub break_glass_ttl_s: u64,
 }
 
 pub struct Running {
@@ -54,6 +56,7 @@ pub async fn start(
         config_publisher,
         jwt_secret: Arc::new(jwt_secret),
         issuer: cfg.auth.issuer.clone().into(),
+        break_glass_ttl_s: cfg.auth.break_glass_ttl_s,
     };
     let router = Router::new()
         .route("/v1/patients", get(patients::list))
@@ -64,8 +67,16 @@ pub async fn start(
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
+        .route("/v1/patients/{id}/break-glass", post(break_glass::open))
+        .route("/v1/audit", get(audit::list))
         .merge(cw_runtime::health_routes(String::new))
         .fallback(|| async { ApiError::NotFound("route") })
+        // Inner to outer: audit sees the request id; both see every /v1 request.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_trail::record,
+        ))
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state);
     let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
         .await

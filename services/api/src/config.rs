@@ -41,6 +41,8 @@ pub struct AuthConfig {
     pub jwt_secret: Option<String>,
     pub jwt_secret_file: Option<PathBuf>,
     pub issuer: String,
+    /// How long a break-glass grant lasts.
+    pub break_glass_ttl_s: u64,
 }
 
 impl Default for AuthConfig {
@@ -49,6 +51,7 @@ impl Default for AuthConfig {
             jwt_secret: None,
             jwt_secret_file: None,
             issuer: "cardiowatch".into(),
+            break_glass_ttl_s: 3600,
         }
     }
 }
@@ -62,6 +65,7 @@ impl fmt::Debug for AuthConfig {
             )
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("issuer", &self.issuer)
+            .field("break_glass_ttl_s", &self.break_glass_ttl_s)
             .finish()
     }
 }

@@ -25,6 +25,9 @@ pub enum ApiError {
     Unavailable,
     #[error("internal error")]
     Internal,
+    /// The audit log could not be written, so the request is refused (no unaudited access).
+    #[error("audit log unavailable; request refused")]
+    AuditUnavailable,
 }
 
 impl From<StoreError> for ApiError {
@@ -53,6 +56,7 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
         };
         let mut error = json!({"code": code, "message": self.to_string()});
         if let Self::Invalid {

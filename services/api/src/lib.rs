@@ -6,7 +6,9 @@ pub mod token;
 
 mod access;
 mod app;
+mod audit_trail;
 mod error;
+mod request_id;
 mod routes;
 
 pub use app::{Running, start};

@@ -2,9 +2,10 @@
 
 use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
+use crate::audit_trail::AuditPatient;
 use crate::error::ApiError;
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use cw_core::time::now_ns;
 use cw_core::{Alert, AlertId, AlertState, Delivery};
 use serde::Deserialize;
@@ -73,21 +74,22 @@ pub async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Alert>, ApiError> {
+) -> Result<(Extension<AuditPatient>, Json<Alert>), ApiError> {
     let alert = authorized_alert(&state, &caller, &id).await?;
     let acked = state
         .records
         .acknowledge_alert(&alert.id, caller.user.as_str(), now_ns())
         .await?;
     tracing::info!(alert = %acked.id, user = %caller.user, "alert acknowledged");
-    Ok(Json(acked))
+    Ok((Extension(AuditPatient(alert.patient)), Json(acked)))
 }
 
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Vec<Delivery>>, ApiError> {
+) -> Result<(Extension<AuditPatient>, Json<Vec<Delivery>>), ApiError> {
     let alert = authorized_alert(&state, &caller, &id).await?;
-    Ok(Json(state.records.deliveries_for_alert(&alert.id).await?))
+    let deliveries = state.records.deliveries_for_alert(&alert.id).await?;
+    Ok((Extension(AuditPatient(alert.patient)), Json(deliveries)))
 }

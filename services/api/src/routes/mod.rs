@@ -1,3 +1,5 @@
 pub mod alerts;
+pub mod audit;
+pub mod break_glass;
 pub mod patients;
 pub mod thresholds;

@@ -1,0 +1,42 @@
+//! `GET /v1/audit?from_seq=&limit=` — the audit log, for admins (security officers).
+
+use crate::access::Caller;
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Query, State};
+use cw_core::Role;
+use cw_core::audit::AuditEvent;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// First sequence number (default 1).
+    pub from_seq: Option<u64>,
+    /// 1–1000, default 100.
+    pub limit: Option<usize>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEvent>>, ApiError> {
+    if caller.role != Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::Invalid {
+            field: Some("limit".into()),
+            message: "limit is between 1 and 1000".into(),
+        });
+    }
+    Ok(Json(
+        state
+            .records
+            .audit_events(q.from_seq.unwrap_or(1), limit)
+            .await?,
+    ))
+}

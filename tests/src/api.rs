@@ -1,0 +1,172 @@
+//! The api in-process against real stores, with a cast: doctor A (assigned to patient
+//! "own"), doctor B (assigned to patient "other"), an admin and an ops user, one firing
+//! alert per patient. For tests of who may do what, and of what gets audited.
+
+use crate::env::{required, unique_name};
+use crate::system::Mode;
+use cw_core::time::{NANOS_PER_SEC, now_ns};
+use cw_core::{Alert, AlertId, AlertState, Patient, PatientId, Priority, Role, RuleKind, UserId};
+use cw_storage::{Backend, InfluxConfig, MongoConfig, StorageConfig, Stores};
+use tokio_util::sync::CancellationToken;
+
+pub struct ApiHarness {
+    pub dir: tempfile::TempDir,
+    pub storage: StorageConfig,
+    pub stores: Stores,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub secret: String,
+    pub doctor_a: UserId,
+    pub doctor_b: UserId,
+    pub admin: UserId,
+    pub ops: UserId,
+    /// Assigned to doctor A.
+    pub own: PatientId,
+    /// Assigned to doctor B only.
+    pub other: PatientId,
+    pub own_alert: AlertId,
+    pub other_alert: AlertId,
+    shutdown: CancellationToken,
+}
+
+impl Drop for ApiHarness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
+    match mode {
+        Mode::Servers => StorageConfig {
+            backend: Backend::Servers,
+            influx: InfluxConfig {
+                url: required("CW_TEST_INFLUX_URL"),
+                database: unique_name("api"),
+                ..InfluxConfig::default()
+            },
+            mongo: MongoConfig {
+                uri: required("CW_TEST_MONGO_URI"),
+                database: unique_name("api"),
+            },
+            ..StorageConfig::default()
+        },
+        Mode::Embedded => StorageConfig {
+            backend: Backend::Embedded,
+            path: dir.join("cardiowatch.sqlite"),
+            ..StorageConfig::default()
+        },
+    }
+}
+
+fn firing_alert(patient: &PatientId) -> Alert {
+    let fired_ns = now_ns();
+    Alert {
+        id: AlertId::random(),
+        patient: patient.clone(),
+        rule: RuleKind::HrHigh,
+        priority: Priority::High,
+        state: AlertState::Firing,
+        started_ns: fired_ns - 5 * NANOS_PER_SEC,
+        fired_ns,
+        acked_ns: None,
+        acked_by: None,
+        resolved_ns: None,
+        value: 131.0,
+        limit: 120.0,
+        policy_version: 1,
+        window_start_ns: fired_ns - 10 * NANOS_PER_SEC,
+        window_end_ns: fired_ns + 10 * NANOS_PER_SEC,
+    }
+}
+
+pub fn patient(doctors: &[&UserId]) -> Patient {
+    Patient {
+        id: PatientId::random(),
+        doctors: doctors.iter().map(|d| (*d).clone()).collect(),
+        devices: vec![],
+        timezone: "Europe/Paris".into(),
+    }
+}
+
+impl ApiHarness {
+    pub async fn start(mode: Mode) -> Self {
+        Self::start_with(mode, |_| {}).await
+    }
+
+    /// Starts the api after `tune` adjusted its config.
+    pub async fn start_with(mode: Mode, tune: impl FnOnce(&mut cw_api::ApiConfig)) -> Self {
+        cw_tls::install_default_crypto();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("dev certs");
+        let storage = storage_for(mode, dir.path());
+        let stores = cw_storage::open(&storage).await.expect("stores open");
+        let secret = cw_bus::Sealer::generate_key_hex();
+        let mut cfg = cw_api::ApiConfig {
+            listen: "127.0.0.1:0".into(),
+            tls: cw_tls::TlsServerConfig {
+                cert_path: certs.server_cert.clone(),
+                key_path: certs.server_key.clone(),
+                insecure_plaintext: false,
+            },
+            config_publish_endpoint: "tcp://127.0.0.1:0".into(),
+            auth: cw_api::config::AuthConfig {
+                jwt_secret: Some(secret.clone()),
+                ..Default::default()
+            },
+            storage: storage.clone(),
+            bus: cw_bus::BusConfig {
+                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                ..Default::default()
+            },
+        };
+        tune(&mut cfg);
+        let (doctor_a, doctor_b) = (UserId::random(), UserId::random());
+        let own_patient = patient(&[&doctor_a]);
+        let other_patient = patient(&[&doctor_b]);
+        let (own_alert, other_alert) = (
+            firing_alert(&own_patient.id),
+            firing_alert(&other_patient.id),
+        );
+        for p in [&own_patient, &other_patient] {
+            stores.records.put_patient(p).await.expect("put patient");
+        }
+        for a in [&own_alert, &other_alert] {
+            stores.records.open_alert(a).await.expect("open alert");
+        }
+        let shutdown = CancellationToken::new();
+        let running = cw_api::start(cfg, stores.clone(), shutdown.clone())
+            .await
+            .expect("api starts");
+        let ca = std::fs::read(&certs.ca_cert).expect("CA readable");
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+            .build()
+            .expect("client");
+        ApiHarness {
+            dir,
+            storage,
+            stores,
+            base: format!("https://127.0.0.1:{}", running.addr.port()),
+            http,
+            secret,
+            doctor_a,
+            doctor_b,
+            admin: UserId::random(),
+            ops: UserId::random(),
+            own: own_patient.id,
+            other: other_patient.id,
+            own_alert: own_alert.id,
+            other_alert: other_alert.id,
+            shutdown,
+        }
+    }
+
+    pub fn token(&self, user: &UserId, role: Role) -> String {
+        cw_api::token::issue(self.secret.as_bytes(), "cardiowatch", user, role, 600)
+            .expect("token issues")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}

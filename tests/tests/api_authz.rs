@@ -1,0 +1,261 @@
+//! The authorization matrix: every endpoint × every role × own / other patient, each
+//! answer asserted exactly; and every denial is in the audit chain.
+
+use cw_core::Role;
+use cw_core::audit::AuditOutcome;
+use cw_e2e::api::ApiHarness;
+use cw_e2e::system::Mode;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Who calls. `Own` / `Other` is the patient the request targets: for doctor A "own" is
+/// their assigned patient, "other" is doctor B's.
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Anonymous,
+    Doctor,
+    Admin,
+    Ops,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Own,
+    Other,
+}
+
+/// One endpoint: method, path (with `{p}` for the patient id and `{a}` for that
+/// patient's alert id), body, and the expected status per caller for (own, other).
+struct Row {
+    method: Method,
+    path: &'static str,
+    body: Option<Value>,
+    anonymous: u16,
+    doctor: (u16, u16),
+    admin: (u16, u16),
+    ops: (u16, u16),
+}
+
+fn row(
+    method: Method,
+    path: &'static str,
+    body: Option<Value>,
+    anonymous: u16,
+    doctor: (u16, u16),
+    admin: (u16, u16),
+    ops: (u16, u16),
+) -> Row {
+    Row {
+        method,
+        path,
+        body,
+        anonymous,
+        doctor,
+        admin,
+        ops,
+    }
+}
+
+/// Every route the api serves. Break-glass comes last: it grants doctor A access to the
+/// other patient, which would change the rows after it.
+fn matrix() -> Vec<Row> {
+    let limits = json!({"hr_high": {"bpm": 130.0, "priority": "high"}, "hr_low": {"bpm": 40.0, "priority": "medium"}});
+    let reason = json!({"reason": "patient collapsed in ward 3, covering doctor"});
+    vec![
+        row(
+            Method::GET,
+            "/healthz",
+            None,
+            200,
+            (200, 200),
+            (200, 200),
+            (200, 200),
+        ),
+        row(
+            Method::GET,
+            "/readyz",
+            None,
+            200,
+            (200, 200),
+            (200, 200),
+            (200, 200),
+        ),
+        row(
+            Method::GET,
+            "/metrics",
+            None,
+            200,
+            (200, 200),
+            (200, 200),
+            (200, 200),
+        ),
+        row(
+            Method::GET,
+            "/v1/patients",
+            None,
+            401,
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/patients/{p}/thresholds",
+            None,
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::PUT,
+            "/v1/patients/{p}/thresholds",
+            Some(limits),
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/alerts",
+            None,
+            401,
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/alerts?patient={p}",
+            None,
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/alerts/{a}/deliveries",
+            None,
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/alerts/{a}/ack",
+            None,
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/audit",
+            None,
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/patients/{p}/break-glass",
+            Some(reason),
+            401,
+            (200, 200),
+            (403, 403),
+            (403, 403),
+        ),
+    ]
+}
+
+async fn run_matrix(mode: Mode) {
+    let h = ApiHarness::start(mode).await;
+    let mut mismatches = Vec::new();
+    let mut denials = 0;
+    let mut v1_requests = 0;
+    for r in matrix() {
+        for who in [Who::Anonymous, Who::Doctor, Who::Admin, Who::Ops] {
+            for target in [Target::Own, Target::Other] {
+                let (patient, alert) = match target {
+                    Target::Own => (&h.own, &h.own_alert),
+                    Target::Other => (&h.other, &h.other_alert),
+                };
+                let path = r
+                    .path
+                    .replace("{p}", patient.as_str())
+                    .replace("{a}", alert.as_str());
+                let mut req = h.http.request(r.method.clone(), h.url(&path));
+                let pick = |pair: (u16, u16)| match target {
+                    Target::Own => pair.0,
+                    Target::Other => pair.1,
+                };
+                let expected = match who {
+                    Who::Anonymous => r.anonymous,
+                    Who::Doctor => pick(r.doctor),
+                    Who::Admin => pick(r.admin),
+                    Who::Ops => pick(r.ops),
+                };
+                let token = match who {
+                    Who::Anonymous => None,
+                    Who::Doctor => Some(h.token(&h.doctor_a, Role::Doctor)),
+                    Who::Admin => Some(h.token(&h.admin, Role::Admin)),
+                    Who::Ops => Some(h.token(&h.ops, Role::Ops)),
+                };
+                if let Some(token) = token {
+                    req = req.bearer_auth(token);
+                }
+                if let Some(body) = &r.body {
+                    req = req.json(body);
+                }
+                let status = req.send().await.expect("request").status().as_u16();
+                if status != expected {
+                    mismatches.push(format!(
+                        "{} {} as {who:?} on {target:?}: got {status}, expected {expected}",
+                        r.method, r.path
+                    ));
+                }
+                if path.starts_with("/v1/") {
+                    v1_requests += 1;
+                    if expected == 401 || expected == 403 {
+                        denials += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+
+    // Every /v1 request left an outcome in the chain, every denial as `denied`.
+    let report = cw_storage::audit::verify_chain(h.stores.records.as_ref())
+        .await
+        .expect("verify");
+    assert!(report.faults.is_empty(), "{:?}", report.faults);
+    let events = h
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    let outcomes = |o: AuditOutcome| events.iter().filter(|e| e.entry.outcome == o).count();
+    assert_eq!(outcomes(AuditOutcome::Denied), denials);
+    let finished = events
+        .iter()
+        .filter(|e| e.entry.outcome != AuditOutcome::Attempt && e.entry.action.contains(" /v1/"))
+        .count();
+    assert_eq!(finished, v1_requests);
+}
+
+#[tokio::test]
+async fn embedded_every_endpoint_answers_each_role_and_patient_exactly() {
+    run_matrix(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn servers_every_endpoint_answers_each_role_and_patient_exactly() {
+    run_matrix(Mode::Servers).await;
+}
