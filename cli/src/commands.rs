@@ -60,6 +60,14 @@ enum Command {
         #[arg(long)]
         seconds: Option<f64>,
     },
+    /// Register, revoke and list gateway devices in the configured storage.
+    Device {
+        /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply).
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        what: cardiowatch::devices::DeviceCommand,
+    },
     /// Detect beats in a WFDB record offline; prints `sample,time_s` CSV.
     Detect { record: PathBuf },
     /// Benchmarks printing numbers (`detect`: beat detector throughput on one core).
@@ -156,6 +164,10 @@ impl Cli {
                     stats.resent.load(Ordering::Relaxed)
                 );
                 result
+            }
+            Command::Device { config, what } => {
+                let records = cardiowatch::devices::open_records(config.as_deref()).await?;
+                cardiowatch::devices::run(what, records.as_ref()).await
             }
             Command::Detect { record } => detect(&record),
             Command::Bench {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod demo;
+pub mod devices;
 pub mod fixture;
 pub mod gateway;
 pub mod secrets;
