@@ -75,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
+    /// The audit trail (`verify`: check the hash chain; exits 1 when tampered with).
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
     Token {
         #[arg(long)]
@@ -94,6 +99,16 @@ enum BenchCommand {
         data: PathBuf,
         #[arg(long, default_value_t = 3)]
         rounds: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every audit event's hash and link; names edited, deleted and moved records.
+    Verify {
+        /// The api's config file (its `[storage]` section names the store).
+        #[arg(long, default_value = "deploy/config/api.toml")]
+        config: PathBuf,
     },
 }
 
@@ -173,6 +188,14 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Detect { data, rounds },
             } => cardiowatch::bench::detect(&data, rounds),
+            Command::Audit {
+                what: AuditCommand::Verify { config },
+            } => {
+                if !cardiowatch::audit::verify(&config).await? {
+                    std::process::exit(1);
+                }
+                Ok(())
+            }
             Command::Token { user, role, secret } => {
                 let user = UserId::parse(&user).context("--user")?;
                 println!(

@@ -1,6 +1,7 @@
 //! The `cardiowatch` command's building blocks, public so cross-service tests drive the
 //! same gateway simulator and demo fixture that people use.
 
+pub mod audit;
 pub mod bench;
 pub mod demo;
 pub mod devices;

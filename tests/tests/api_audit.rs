@@ -141,3 +141,42 @@ async fn break_glass_needs_a_reason_expires_and_is_audited() {
 fn rusqlite_open(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("raw open")
 }
+
+#[tokio::test]
+async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    for _ in 0..3 {
+        h.http
+            .get(h.url(&format!("/v1/patients/{}/thresholds", h.own)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+    }
+    let config = h.dir.path().join("api.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n",
+            h.storage.path.display()
+        ),
+    )
+    .expect("config written");
+    assert!(
+        cardiowatch::audit::verify(&config)
+            .await
+            .expect("verify runs")
+    );
+    rusqlite_open(&h.storage.path)
+        .execute_batch(
+            "DROP TRIGGER audit_no_update;
+             UPDATE audit_events SET doc = json_set(doc, '$.outcome', 'denied') WHERE seq = 2;",
+        )
+        .expect("tamper");
+    assert!(
+        !cardiowatch::audit::verify(&config)
+            .await
+            .expect("verify runs")
+    );
+}
