@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod device;
 pub mod ids;
 pub mod patient;
+pub mod phi;
 pub mod policy;
 pub mod rule_state;
 pub mod sample;
