@@ -2,12 +2,9 @@
 
 use anyhow::Context;
 use cardiowatch::demo::{self, DemoOptions};
-use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
 use clap::{Parser, Subcommand};
 use cw_core::{Role, UserId};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -41,25 +38,9 @@ enum Command {
         #[arg(long, default_value_t = 70.0)]
         hr_high: f32,
     },
-    /// Stream a WFDB record to ingest like a gateway does.
-    Gateway {
-        #[arg(long)]
-        record: PathBuf,
-        /// wss://host:port/v1/stream
-        #[arg(long)]
-        url: String,
-        /// The device bearer token (or set CW_DEVICE_TOKEN).
-        #[arg(long, env = "CW_DEVICE_TOKEN", hide_env_values = true)]
-        token: String,
-        /// CA certificate to trust, PEM.
-        #[arg(long)]
-        ca: Option<PathBuf>,
-        #[arg(long, default_value_t = 1.0)]
-        speed: f64,
-        /// Seconds of the record to send (default: all).
-        #[arg(long)]
-        seconds: Option<f64>,
-    },
+    /// Stream WFDB records to ingest like gateways do: one (--token) or one per line of
+    /// --tokens-file (staggered offsets, one connection each), with a progress line.
+    Gateway(cardiowatch::gateway_command::GatewayArgs),
     /// Register, revoke and list gateway devices in the configured storage.
     Device {
         /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply).
@@ -94,6 +75,8 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Detector frames/s and lead-samples/s over a folder of WFDB records.
+    /// Points/s straight to InfluxDB vs through ingest over TLS; prints `ratio=<b/a>` last.
+    Ingest(cardiowatch::bench_ingest::BenchIngestArgs),
     Detect {
         #[arg(long, default_value = "testdata/mitdb")]
         data: PathBuf,
@@ -144,42 +127,7 @@ impl Cli {
                 )
                 .await
             }
-            Command::Gateway {
-                record,
-                url,
-                token,
-                ca,
-                speed,
-                seconds,
-            } => {
-                let shutdown = cw_runtime::shutdown_on_signal();
-                let stats = Arc::new(GatewayStats::default());
-                let progress = tokio::spawn(print_gateway_progress(stats.clone()));
-                let result = gateway::stream_record(
-                    GatewayOptions {
-                        url,
-                        device_token: token,
-                        ca_cert: ca,
-                        record,
-                        speed,
-                        seconds,
-                        offset_s: 0.0,
-                        block_ms: 250,
-                        window: 64,
-                    },
-                    stats.clone(),
-                    shutdown,
-                )
-                .await;
-                progress.abort();
-                eprintln!(
-                    "done: {} frames acked, {} nacked, {} resent",
-                    stats.acked.load(Ordering::Relaxed),
-                    stats.nacked.load(Ordering::Relaxed),
-                    stats.resent.load(Ordering::Relaxed)
-                );
-                result
-            }
+            Command::Gateway(args) => cardiowatch::gateway_command::run(args).await,
             Command::Device { config, what } => {
                 let records = cardiowatch::devices::open_records(config.as_deref()).await?;
                 cardiowatch::devices::run(what, records.as_ref()).await
@@ -188,6 +136,9 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Detect { data, rounds },
             } => cardiowatch::bench::detect(&data, rounds),
+            Command::Bench {
+                what: BenchCommand::Ingest(args),
+            } => cardiowatch::bench_ingest::run(args).await,
             Command::Audit {
                 what: AuditCommand::Verify { config },
             } => {
@@ -211,24 +162,6 @@ impl Cli {
                 Ok(())
             }
         }
-    }
-}
-
-async fn print_gateway_progress(stats: Arc<GatewayStats>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(2));
-    let mut last = 0;
-    loop {
-        ticker.tick().await;
-        let sent = stats.frames_sent.load(Ordering::Relaxed);
-        let acked = stats.acked.load(Ordering::Relaxed);
-        eprintln!(
-            "frames/s {:>5}  sent {sent}  acked {acked}  nacked {}  in flight {}  reconnects {}",
-            (sent - last) / 2,
-            stats.nacked.load(Ordering::Relaxed),
-            sent.saturating_sub(acked + stats.nacked.load(Ordering::Relaxed)),
-            stats.reconnects.load(Ordering::Relaxed)
-        );
-        last = sent;
     }
 }
 

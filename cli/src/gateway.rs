@@ -52,18 +52,45 @@ struct Prepared {
     frame_duration: Duration,
 }
 
+/// A WFDB record's samples, read once per process: a simulator with 1,000 patients on
+/// one record must not hold 1,000 copies.
+struct LoadedRecord {
+    fs: f64,
+    leads: usize,
+    frames: usize,
+    samples_uv: Vec<i16>,
+}
+
+fn load_record(path: &std::path::Path) -> anyhow::Result<Arc<LoadedRecord>> {
+    static CACHE: std::sync::Mutex<BTreeMap<PathBuf, Arc<LoadedRecord>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(loaded) = cache.get(path) {
+        return Ok(loaded.clone());
+    }
+    let record = cw_wfdb::Record::open(path)
+        .with_context(|| format!("reading record {}", path.display()))?;
+    let loaded = Arc::new(LoadedRecord {
+        fs: record.fs,
+        leads: record.signal_count(),
+        frames: record.len(),
+        samples_uv: record.microvolts_interleaved(),
+    });
+    cache.insert(path.to_owned(), loaded.clone());
+    Ok(loaded)
+}
+
 /// Cuts the record into encoded frames with a timeline that ends at about "now" when
 /// the last one is sent (so every start time is within the server's clock-skew limit).
 fn prepare(opts: &GatewayOptions) -> anyhow::Result<Prepared> {
     if !(opts.speed > 0.0 && opts.speed.is_finite()) {
         bail!("--speed must be a positive number");
     }
-    let record = cw_wfdb::Record::open(&opts.record)
-        .with_context(|| format!("reading record {}", opts.record.display()))?;
+    let record = load_record(&opts.record)?;
     let fs = record.fs;
-    let leads = record.signal_count();
-    let all = record.microvolts_interleaved();
-    let total_frames = record.len();
+    let leads = record.leads;
+    let all = &record.samples_uv;
+    let total_frames = record.frames;
     let first = ((opts.offset_s * fs) as usize).min(total_frames);
     let wanted = opts
         .seconds

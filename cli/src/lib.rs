@@ -3,8 +3,11 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_ingest;
 pub mod demo;
 pub mod devices;
 pub mod fixture;
+pub mod fleet;
 pub mod gateway;
+pub mod gateway_command;
 pub mod secrets;
