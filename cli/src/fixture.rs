@@ -44,6 +44,8 @@ pub async fn install(records: &dyn RecordStore, spec: &FixtureSpec<'_>) -> anyho
         doctors: vec![doctor.id.clone()],
         devices: vec![device_id.clone()],
         timezone: "UTC".into(),
+        phi: None,
+        mrn_hash: None,
     };
     let token = device_token();
     let device = Device {

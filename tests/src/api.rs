@@ -85,6 +85,8 @@ pub fn patient(doctors: &[&UserId]) -> Patient {
         doctors: doctors.iter().map(|d| (*d).clone()).collect(),
         devices: vec![],
         timezone: "Europe/Paris".into(),
+        phi: None,
+        mrn_hash: None,
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::{DeviceId, PatientId, UserId};
 use serde::{Deserialize, Serialize};
 
-/// A monitored patient. PHI (name, date of birth, MRN, contact) is added, encrypted, by
-/// the API issue; the skeleton carries only what routing needs.
+/// A monitored patient. PHI (name, date of birth, MRN, contact) is only ever stored
+/// sealed; everything else here is what routing needs and is not PHI.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Patient {
     pub id: PatientId,
@@ -13,6 +13,12 @@ pub struct Patient {
     pub devices: Vec<DeviceId>,
     /// IANA time zone, for quiet hours and reports.
     pub timezone: String,
+    /// Name, date of birth, MRN and contact, sealed (`cw-phi`); never stored in clear.
+    #[serde(default)]
+    pub phi: Option<crate::phi::SealedPhi>,
+    /// Keyed hash of the MRN, for lookups by MRN without storing it.
+    #[serde(default)]
+    pub mrn_hash: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

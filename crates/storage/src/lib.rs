@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod directory;
 pub mod influx;
 pub mod mongo;
 mod open;
@@ -13,6 +14,7 @@ pub mod sqlite;
 
 pub use audit::AuditStore;
 pub use config::{Backend, InfluxConfig, MongoConfig, StorageConfig};
+pub use directory::PatientDirectory;
 pub use open::{Stores, open};
 pub use ports::{
     AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore,

@@ -131,7 +131,13 @@ pub trait DeviceStore: Send + Sync {
 
 /// Every record port in one object: MongoDB and the embedded file implement all of them.
 pub trait RecordStore:
-    AlertStore + DeliveryStore + PolicyStore + PatientStore + DeviceStore + crate::audit::AuditStore
+    AlertStore
+    + DeliveryStore
+    + PolicyStore
+    + PatientStore
+    + DeviceStore
+    + crate::audit::AuditStore
+    + crate::directory::PatientDirectory
 {
 }
 
@@ -141,7 +147,8 @@ impl<
         + PolicyStore
         + PatientStore
         + DeviceStore
-        + crate::audit::AuditStore,
+        + crate::audit::AuditStore
+        + crate::directory::PatientDirectory,
 > RecordStore for T
 {
 }

@@ -31,6 +31,8 @@ fn declared() -> Vec<(&'static str, Document, bool)> {
         // Open alerts at engine start and notifier reconcile.
         (ALERTS, doc! { "state": 1 }, false),
         (DELIVERIES, doc! { "alert": 1 }, false),
+        // Lookup by the keyed hash of the MRN.
+        (PATIENTS, doc! { "mrn_hash": 1 }, false),
         // Break-glass grants: an actor's newest action on a patient.
         (
             AUDIT,

@@ -6,6 +6,7 @@
 mod alerts;
 mod audit;
 mod deliveries;
+mod directory;
 mod docs;
 mod indexes;
 mod people;

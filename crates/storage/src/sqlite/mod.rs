@@ -5,6 +5,7 @@ mod alerts;
 mod audit;
 mod conn;
 mod deliveries;
+mod directory;
 mod people;
 mod policies;
 mod records;

@@ -87,5 +87,6 @@ pub(super) fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch(TABLES)?;
     tx.execute_batch(super::audit::TABLES)?;
+    tx.execute_batch(super::directory::TABLES)?;
     tx.commit()
 }

@@ -111,6 +111,8 @@ pub fn patient(doctors: &[&UserId]) -> Patient {
         doctors: doctors.iter().map(|d| (*d).clone()).collect(),
         devices: vec![device_id()],
         timezone: "Europe/Paris".into(),
+        phi: None,
+        mrn_hash: None,
     }
 }
 

@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod audit_tamper;
 mod backends;
+mod directory;
 mod embedded_file;
 mod fixtures;
 mod influx_wire;
@@ -74,4 +75,5 @@ conformance! {
     audit::appended_events_form_a_chain_that_verifies,
     audit::concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact,
     audit::latest_audit_finds_the_newest_allowed_grant_in_time,
+    directory::patient_by_mrn_hash_finds_only_that_patient,
 }
