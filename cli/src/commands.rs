@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
+    /// PHI master keys (`rotate`: re-wrap every record under `phi.key_id`).
+    Keys {
+        #[command(subcommand)]
+        what: KeysCommand,
+    },
     /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
     Token {
         #[arg(long)]
@@ -90,6 +95,16 @@ enum AuditCommand {
     /// Check every audit event's hash and link; names edited, deleted and moved records.
     Verify {
         /// The api's config file (its `[storage]` section names the store).
+        #[arg(long, default_value = "deploy/config/api.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-wrap PHI data keys under the current master key (old key in previous_keys).
+    Rotate {
+        /// The api's config file (its `[phi]` and `[storage]` sections).
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
@@ -145,6 +160,16 @@ impl Cli {
                 if !cardiowatch::audit::verify(&config).await? {
                     std::process::exit(1);
                 }
+                Ok(())
+            }
+            Command::Keys {
+                what: KeysCommand::Rotate { config },
+            } => {
+                let done = cardiowatch::keys::rotate(&config).await?;
+                println!(
+                    "re-wrapped {} records; {} were already under the current key",
+                    done.rewrapped, done.current
+                );
                 Ok(())
             }
             Command::Token { user, role, secret } => {

@@ -94,6 +94,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
             },
             storage: storage.clone(),
             bus: bus.clone(),
+            ..Default::default()
         },
         stores.clone(),
         shutdown.clone(),

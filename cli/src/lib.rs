@@ -10,4 +10,5 @@ pub mod fixture;
 pub mod fleet;
 pub mod gateway;
 pub mod gateway_command;
+pub mod keys;
 pub mod secrets;

@@ -26,6 +26,10 @@ pub struct ApiHarness {
     pub other: PatientId,
     pub own_alert: AlertId,
     pub other_alert: AlertId,
+    pub own_mrn: String,
+    pub other_mrn: String,
+    /// The PHI keys the api runs with.
+    pub phi: cw_phi::KeyConfig,
     shutdown: CancellationToken,
 }
 
@@ -120,11 +124,38 @@ impl ApiHarness {
                 key_hex: Some(cw_bus::Sealer::generate_key_hex()),
                 ..Default::default()
             },
+            phi: cw_phi::KeyConfig {
+                key_id: "k1".into(),
+                master_key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                lookup_key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                ..Default::default()
+            },
         };
         tune(&mut cfg);
+        let phi = cfg.phi.clone();
         let (doctor_a, doctor_b) = (UserId::random(), UserId::random());
-        let own_patient = patient(&[&doctor_a]);
-        let other_patient = patient(&[&doctor_b]);
+        let mut own_patient = patient(&[&doctor_a]);
+        let mut other_patient = patient(&[&doctor_b]);
+        let (own_mrn, other_mrn) = (
+            format!("MRN-OWN-{}", own_patient.id),
+            format!("MRN-OTHER-{}", other_patient.id),
+        );
+        if phi.is_configured() {
+            let vault = cw_phi::PhiVault::from_config(&phi).expect("PHI vault");
+            for (p, mrn) in [
+                (&mut own_patient, &own_mrn),
+                (&mut other_patient, &other_mrn),
+            ] {
+                let sealed = cw_core::phi::PatientPhi {
+                    name: format!("Patient {mrn}"),
+                    date_of_birth: "1950-01-01".into(),
+                    mrn: mrn.clone(),
+                    contact: String::new(),
+                };
+                p.phi = Some(vault.seal(&p.id, &sealed).await.expect("seal"));
+                p.mrn_hash = Some(vault.mrn_hash(mrn));
+            }
+        }
         let (own_alert, other_alert) = (
             firing_alert(&own_patient.id),
             firing_alert(&other_patient.id),
@@ -159,6 +190,9 @@ impl ApiHarness {
             other: other_patient.id,
             own_alert: own_alert.id,
             other_alert: other_alert.id,
+            own_mrn,
+            other_mrn,
+            phi,
             shutdown,
         }
     }

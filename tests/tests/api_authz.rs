@@ -153,6 +153,44 @@ fn matrix() -> Vec<Row> {
             (403, 403),
         ),
         row(
+            Method::POST,
+            "/v1/patients",
+            Some(
+                json!({"name": "New Patient", "date_of_birth": "1960-02-03", "mrn": "MRN-NEW-{n}"}),
+            ),
+            401,
+            (403, 403),
+            (201, 201),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/patients/{p}",
+            None,
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/patients/lookup",
+            Some(json!({"mrn": "{m}"})),
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::PUT,
+            "/v1/patients/{p}/doctors",
+            Some(json!({"doctors": ["{d}"]})),
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
             Method::GET,
             "/v1/audit",
             None,
@@ -178,17 +216,23 @@ async fn run_matrix(mode: Mode) {
     let mut mismatches = Vec::new();
     let mut denials = 0;
     let mut v1_requests = 0;
+    let mut counter = 0;
     for r in matrix() {
         for who in [Who::Anonymous, Who::Doctor, Who::Admin, Who::Ops] {
             for target in [Target::Own, Target::Other] {
-                let (patient, alert) = match target {
-                    Target::Own => (&h.own, &h.own_alert),
-                    Target::Other => (&h.other, &h.other_alert),
+                let (patient, alert, mrn, doctor) = match target {
+                    Target::Own => (&h.own, &h.own_alert, &h.own_mrn, &h.doctor_a),
+                    Target::Other => (&h.other, &h.other_alert, &h.other_mrn, &h.doctor_b),
                 };
-                let path = r
-                    .path
-                    .replace("{p}", patient.as_str())
-                    .replace("{a}", alert.as_str());
+                counter += 1;
+                let fill = |raw: &str| {
+                    raw.replace("{p}", patient.as_str())
+                        .replace("{a}", alert.as_str())
+                        .replace("{m}", mrn)
+                        .replace("{d}", doctor.as_str())
+                        .replace("{n}", &counter.to_string())
+                };
+                let path = fill(r.path);
                 let mut req = h.http.request(r.method.clone(), h.url(&path));
                 let pick = |pair: (u16, u16)| match target {
                     Target::Own => pair.0,
@@ -210,7 +254,9 @@ async fn run_matrix(mode: Mode) {
                     req = req.bearer_auth(token);
                 }
                 if let Some(body) = &r.body {
-                    req = req.json(body);
+                    req = req
+                        .header("content-type", "application/json")
+                        .body(fill(&body.to_string()));
                 }
                 let status = req.send().await.expect("request").status().as_u16();
                 if status != expected {

@@ -6,7 +6,7 @@ use crate::routes::{alerts, audit, break_glass, patients, thresholds};
 use crate::{audit_trail, request_id};
 use anyhow::Context;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use cw_bus::{Kind, Publisher, Sealer};
 use cw_storage::{RecordStore, Stores};
 use std::net::SocketAddr;
@@ -21,6 +21,8 @@ pub struct AppState {
     pub jwt_secret: Arc<Vec<u8>>,
     pub issuer: Arc<str>,
     pub break_glass_ttl_s: u64,
+    /// `None` when no PHI key is configured.
+    pub phi: Option<Arc<cw_phi::PhiVault>>,
 }
 
 pub struct Running {
@@ -57,9 +59,20 @@ pub async fn start(
         jwt_secret: Arc::new(jwt_secret),
         issuer: cfg.auth.issuer.clone().into(),
         break_glass_ttl_s: cfg.auth.break_glass_ttl_s,
+        phi: if cfg.phi.is_configured() {
+            Some(Arc::new(
+                cw_phi::PhiVault::from_config(&cfg.phi).context("PHI keys")?,
+            ))
+        } else {
+            tracing::warn!("no PHI master key configured: patient PHI endpoints answer 503");
+            None
+        },
     };
     let router = Router::new()
-        .route("/v1/patients", get(patients::list))
+        .route("/v1/patients", get(patients::list).post(patients::create))
+        .route("/v1/patients/lookup", post(patients::lookup))
+        .route("/v1/patients/{id}", get(patients::get))
+        .route("/v1/patients/{id}/doctors", put(patients::assign))
         .route(
             "/v1/patients/{id}/thresholds",
             get(thresholds::get).put(thresholds::put),

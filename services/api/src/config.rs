@@ -15,6 +15,8 @@ pub struct ApiConfig {
     pub auth: AuthConfig,
     pub storage: StorageConfig,
     pub bus: BusConfig,
+    /// Master and lookup keys for PHI at rest; without them PHI endpoints answer 503.
+    pub phi: cw_phi::KeyConfig,
 }
 
 impl Default for ApiConfig {
@@ -30,6 +32,7 @@ impl Default for ApiConfig {
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
             bus: BusConfig::default(),
+            phi: cw_phi::KeyConfig::default(),
         }
     }
 }

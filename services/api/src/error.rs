@@ -28,6 +28,11 @@ pub enum ApiError {
     /// The audit log could not be written, so the request is refused (no unaudited access).
     #[error("audit log unavailable; request refused")]
     AuditUnavailable,
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// No PHI key is configured, so PHI can be neither stored nor shown.
+    #[error("PHI encryption is not configured")]
+    PhiUnavailable,
 }
 
 impl From<StoreError> for ApiError {
@@ -57,6 +62,8 @@ impl IntoResponse for ApiError {
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PhiUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "phi_unavailable"),
         };
         let mut error = json!({"code": code, "message": self.to_string()});
         if let Self::Invalid {
