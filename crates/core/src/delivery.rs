@@ -59,12 +59,22 @@ pub struct Delivery {
     pub alert: AlertId,
     pub channel: Channel,
     pub recipient: UserId,
+    /// The attempt *group*: the escalation level that paged this recipient (1 = first
+    /// page). Retries within a group reuse the row and its idempotency key, so a retry
+    /// of a request the provider did accept can never send a second message.
     pub attempt: u32,
     pub status: DeliveryStatus,
     /// Twilio SID or SES MessageId once the provider accepted it.
     pub provider_id: Option<String>,
     pub error: Option<String>,
     pub updated_ns: Nanos,
+    /// Provider calls made for this row so far (0 for rows written before retries).
+    #[serde(default)]
+    pub tries: u32,
+    /// When a `Failed` row is due for another try; `None` on a failed row means the
+    /// notifier gave up on it (not retryable, or past the alert's deadline).
+    #[serde(default)]
+    pub next_try_ns: Option<Nanos>,
 }
 
 impl Delivery {

@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct Running {
     pub admin_addr: SocketAddr,
+    /// The Twilio webhook listener, when configured.
+    pub webhook_addr: Option<SocketAddr>,
     pub task: JoinHandle<()>,
 }
 
@@ -43,13 +45,45 @@ pub async fn start(
         email = ses.is_some(),
         "notifier channels"
     );
-    let dispatcher = Arc::new(Dispatcher {
-        records: stores.records.clone(),
-        routing: cfg.routing.clone(),
+    let callbacks = cfg
+        .webhooks
+        .as_ref()
+        .map(|w| crate::webhooks::CallbackUrls::new(&w.public_url));
+    let auth_token = twilio.as_ref().map(|t| t.auth_token().to_owned());
+    let dispatcher = Arc::new(Dispatcher::new(
+        stores.records.clone(),
+        cfg.routing.clone(),
+        cfg.reliability.clone(),
+        cfg.faults.clone(),
         twilio,
         ses,
-        metrics: metrics.clone(),
-    });
+        callbacks.clone(),
+        metrics.clone(),
+    ));
+    let webhook_addr = match (&cfg.webhooks, callbacks, auth_token) {
+        (Some(w), Some(urls), Some(auth_token)) => {
+            let listener = cw_tls::Listener::bind(&w.listen, &w.tls)
+                .await
+                .with_context(|| format!("binding the webhook listener at {}", w.listen))?;
+            let addr = listener.local_addr()?;
+            let state = Arc::new(crate::webhooks::routes::WebhookState {
+                records: stores.records.clone(),
+                metrics: metrics.clone(),
+                urls,
+                auth_token,
+            });
+            tokio::spawn(cw_tls::serve(
+                listener,
+                crate::webhooks::router(state),
+                shutdown.clone(),
+            ));
+            Some(addr)
+        }
+        (Some(_), _, None) => {
+            anyhow::bail!("webhooks need twilio configured (its auth token signs them)")
+        }
+        _ => None,
+    };
     let puller = Puller::connect(
         &cfg.alert_endpoints,
         Kind::AlertEvent,
@@ -68,9 +102,20 @@ pub async fn start(
     });
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
 
-    let interval = Duration::from_secs(cfg.reconcile_interval_s.max(1));
+    // The sweep is the reconcile: it re-reads open alerts from the store, so alerts that
+    // fired while we were down, lost bus events, due retries, orphaned claims and due
+    // escalations are all handled by the same idempotent `drive`.
+    let interval = Duration::from_millis(
+        cfg.sweep_interval_ms
+            .min(cfg.reconcile_interval_s.saturating_mul(1000))
+            .max(50),
+    );
     let task = tokio::spawn(run(dispatcher, puller, interval, shutdown));
-    Ok(Running { admin_addr, task })
+    Ok(Running {
+        admin_addr,
+        webhook_addr,
+        task,
+    })
 }
 
 async fn run(
@@ -88,10 +133,14 @@ async fn run(
                 let Some(envelope) = event else { break };
                 dispatcher.metrics.alerts_received.inc();
                 let event = envelope.body;
-                if event.kind == AlertEventKind::Fired
-                    && let Err(e) = dispatcher.notify(&event.alert).await
-                {
-                    tracing::warn!(alert = %event.alert.id, error = %e, "notify failed; reconcile will retry");
+                if event.kind == AlertEventKind::Fired {
+                    // Off the receive loop: a slow provider must not hold up other alerts.
+                    let dispatcher = dispatcher.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = dispatcher.drive(&event.alert).await {
+                            tracing::warn!(alert = %event.alert.id, error = %e, "notify failed; the sweep will retry");
+                        }
+                    });
                 }
             }
             _ = reconcile.tick() => reconcile_open_alerts(&dispatcher).await,
@@ -100,8 +149,8 @@ async fn run(
     tracing::info!("notifier stopped");
 }
 
-/// Re-delivers every firing alert; claims in the store make this a no-op for deliveries
-/// that were already made.
+/// Drives every firing alert; the outbox rows make this a no-op for deliveries already
+/// made and not due again.
 async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
     let alerts = match dispatcher.records.open_alerts().await {
         Ok(alerts) => alerts,
@@ -110,10 +159,12 @@ async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
             return;
         }
     };
-    for alert in alerts.iter().filter(|a| a.state == AlertState::Firing) {
+    let firing = alerts.iter().filter(|a| a.state == AlertState::Firing);
+    let drives = firing.map(|alert| async move {
         dispatcher.metrics.reconciled.inc();
-        if let Err(e) = dispatcher.notify(alert).await {
+        if let Err(e) = dispatcher.drive(alert).await {
             tracing::warn!(alert = %alert.id, error = %e, "reconcile: notify failed");
         }
-    }
+    });
+    futures::future::join_all(drives).await;
 }

@@ -14,8 +14,17 @@ pub struct NotifierConfig {
     /// Open alerts are re-read from the store this often, so an alert whose bus event was
     /// lost (or that fired while the notifier was down) is still delivered.
     pub reconcile_interval_s: u64,
+    /// How often the outbox is swept (orphaned claims, due retries, escalation) in
+    /// milliseconds; the bus event path is the fast path, the sweep the safety net.
+    pub sweep_interval_ms: u64,
     /// Channels per alarm priority. High priority goes to every channel at once.
     pub routing: Routing,
+    /// Retries, deadlines, escalation and circuit breakers.
+    pub reliability: Reliability,
+    /// Inbound Twilio webhooks (status callbacks, SMS replies, key presses); off when absent.
+    pub webhooks: Option<WebhookConfig>,
+    /// Fault injection for crash-safety tests; never set in production.
+    pub faults: Faults,
     /// Twilio (SMS and voice); disabled when absent.
     pub twilio: Option<TwilioConfig>,
     /// SES v2 (email); disabled when absent.
@@ -31,7 +40,11 @@ impl Default for NotifierConfig {
         Self {
             alert_endpoints: vec!["tcp://127.0.0.1:5560".into()],
             reconcile_interval_s: 10,
+            sweep_interval_ms: 1000,
             routing: Routing::default(),
+            reliability: Reliability::default(),
+            webhooks: None,
+            faults: Faults::default(),
             twilio: None,
             ses: None,
             admin_listen: "0.0.0.0:9103".into(),
@@ -72,4 +85,87 @@ impl Routing {
             Priority::Low => &self.low,
         }
     }
+}
+
+/// Seconds per alarm priority.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerPriority {
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+}
+
+impl PerPriority {
+    pub fn get(&self, priority: Priority) -> u64 {
+        match priority {
+            Priority::High => self.high,
+            Priority::Medium => self.medium,
+            Priority::Low => self.low,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Reliability {
+    /// First retry delay; doubles per try up to `retry_max_ms`, with jitter.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// Provider calls per delivery row before giving up on that channel.
+    pub max_tries: u32,
+    /// Clinical deadline after the alert fired: no retry is scheduled past it (the
+    /// escalation chain and the other channels take over).
+    pub deadline_s: PerPriority,
+    /// Unacknowledged this long after firing, the alert goes to the next doctor in the
+    /// chain (and by voice); 0 = never escalate that priority.
+    pub ack_deadline_s: PerPriority,
+    /// A `queued` row older than this was claimed by a notifier that died mid-send; it is
+    /// sent again with the same idempotency key. Must exceed the providers' timeouts.
+    pub claim_lease_ms: u64,
+    /// Consecutive failures that open a provider's circuit, and how long it stays open.
+    pub breaker_failures: u32,
+    pub breaker_open_ms: u64,
+}
+
+impl Default for Reliability {
+    fn default() -> Self {
+        Self {
+            retry_base_ms: 1_000,
+            retry_max_ms: 30_000,
+            max_tries: 6,
+            deadline_s: PerPriority {
+                high: 300,
+                medium: 900,
+                low: 3_600,
+            },
+            ack_deadline_s: PerPriority {
+                high: 120,
+                medium: 600,
+                low: 0,
+            },
+            claim_lease_ms: 15_000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+        }
+    }
+}
+
+/// The notifier's own TLS listener for Twilio's requests.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub listen: String,
+    pub tls: TlsServerConfig,
+    /// The https URL Twilio reaches this listener at (scheme, host, port); signatures
+    /// are computed over it, so it must be exactly what Twilio calls.
+    pub public_url: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Aborts the process right after a provider accepted a message and before the
+    /// outcome is recorded: the crash window the outbox must survive without a duplicate.
+    pub abort_after_provider_accept: bool,
 }

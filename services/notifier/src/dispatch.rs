@@ -1,98 +1,274 @@
-//! Fan-out of one alert to its recipients' channels, through the outbox.
+//! The outbox state machine: drives one firing alert towards its recipients.
 //!
-//! Each (alert, channel, recipient, attempt) is *claimed* in the store before the
-//! provider is called; a claim that already exists means another notifier (or an earlier
-//! run) owns that delivery, so nothing is sent twice. Twilio requests also carry the same
-//! key as their idempotency token.
+//! Per (alert, channel, recipient, attempt group) there is one row, keyed by that
+//! idempotency key:
+//!
+//! ```text
+//!  (none) ──claim──▶ queued ──provider ok──▶ sent ──callback──▶ delivered
+//!                      │  ▲                    └──callback──▶ failed (gave up)
+//!                      │  └──retry due / lease expired (same key)──┐
+//!                      └──provider error──▶ failed (next_try_ns set) ┘ or (None: gave up)
+//! ```
+//!
+//! The row is written *before* every provider call (claim, or `queued` again for a
+//! retry), so a notifier killed between "the provider accepted" and "we recorded it"
+//! leaves a `queued` row. Once its lease has passed, a sweep sends it again **with the
+//! same idempotency key**: Twilio answers with the message it already has instead of
+//! sending another (SES has no such key, so email is at-least-once in that window).
 
-use crate::config::Routing;
+use crate::backoff;
+use crate::breaker::Breaker;
+use crate::config::{Faults, Reliability, Routing};
 use crate::message;
 use crate::metrics::NotifierMetrics;
+use crate::plan::{self, Target};
 use crate::providers::ses::SesClient;
 use crate::providers::twilio::{TwilioClient, alert_call_twiml};
 use crate::providers::{ProviderError, ProviderReceipt};
-use cw_core::time::now_ns;
-use cw_core::{Alert, Channel, Delivery, DeliveryStatus, User};
+use crate::webhooks::CallbackUrls;
+use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
+use cw_core::{Alert, AlertState, Channel, Delivery, DeliveryStatus, User, UserId};
 use cw_storage::{RecordStore, StoreError};
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 pub struct Dispatcher {
     pub records: Arc<dyn RecordStore>,
     pub routing: Routing,
+    pub reliability: Reliability,
+    pub faults: Faults,
     pub twilio: Option<TwilioClient>,
     pub ses: Option<SesClient>,
+    pub callbacks: Option<CallbackUrls>,
     pub metrics: Arc<NotifierMetrics>,
+    pub twilio_breaker: Breaker,
+    pub ses_breaker: Breaker,
+    /// Keys with a provider call in flight in this process, so a sweep never races the
+    /// event path on the same row.
+    in_flight: Mutex<HashSet<String>>,
+}
+
+/// What to do with one target's row.
+enum Action {
+    Claim(Delivery),
+    Retry(Delivery),
 }
 
 impl Dispatcher {
-    /// Delivers a firing alert on every routed channel of its first (primary) doctor.
-    /// Escalation along the rest of the chain is the escalation issue's work.
-    pub async fn notify(&self, alert: &Alert) -> Result<(), StoreError> {
-        let patient = self.records.patient(&alert.patient).await?;
-        let Some(primary) = patient.doctors.first() else {
-            tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no assigned doctor; nobody to notify");
-            return Ok(());
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        records: Arc<dyn RecordStore>,
+        routing: Routing,
+        reliability: Reliability,
+        faults: Faults,
+        twilio: Option<TwilioClient>,
+        ses: Option<SesClient>,
+        callbacks: Option<CallbackUrls>,
+        metrics: Arc<NotifierMetrics>,
+    ) -> Self {
+        let breaker = || {
+            Breaker::new(
+                reliability.breaker_failures,
+                Duration::from_millis(reliability.breaker_open_ms),
+            )
         };
-        let user = self.records.user(primary).await?;
-        for channel in self.routing.channels(alert.priority) {
-            self.deliver(alert, *channel, &user).await?;
+        Self {
+            twilio_breaker: breaker(),
+            ses_breaker: breaker(),
+            records,
+            routing,
+            reliability,
+            faults,
+            twilio,
+            ses,
+            callbacks,
+            metrics,
+            in_flight: Mutex::new(HashSet::new()),
         }
-        Ok(())
     }
 
-    async fn deliver(
-        &self,
-        alert: &Alert,
-        channel: Channel,
-        user: &User,
-    ) -> Result<(), StoreError> {
-        let mut delivery = Delivery {
-            alert: alert.id.clone(),
-            channel,
-            recipient: user.id.clone(),
-            attempt: 1,
-            status: DeliveryStatus::Queued,
-            provider_id: None,
-            error: None,
-            updated_ns: now_ns(),
-        };
-        if !self.can_deliver(channel, user) {
-            self.metrics.skipped_unconfigured.inc();
+    /// Brings one alert's outbox up to date: new pages (first page, escalation,
+    /// failover), due retries, and re-sends of claims orphaned by a crash. Idempotent:
+    /// the event path and every sweep may call it for the same alert.
+    pub async fn drive(&self, alert: &Alert) -> Result<(), StoreError> {
+        // The store is the truth: an alert acknowledged by REST, SMS or key press, or
+        // resolved, is not paged any further.
+        let alert = self.records.get_alert(&alert.id).await?;
+        if alert.state != AlertState::Firing {
             return Ok(());
         }
-        match self.records.claim_delivery(&delivery).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                self.metrics.skipped_duplicate.inc();
-                return Ok(());
-            }
-            Err(e) => return Err(e),
+        let patient = self.records.patient(&alert.patient).await?;
+        if patient.doctors.is_empty() {
+            tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no assigned doctor; nobody to notify");
+            return Ok(());
         }
+        let now = now_ns();
+        let rows = self.records.deliveries_for_alert(&alert.id).await?;
+        let level = plan::escalation_level(&self.reliability, &alert, patient.doctors.len(), now);
+        let targets = plan::targets(&self.routing, &alert, &patient.doctors, level, &rows);
+        let mut users: HashMap<UserId, User> = HashMap::new();
+        let mut actions = Vec::new();
+        for target in targets {
+            if !users.contains_key(&target.recipient) {
+                let user = self.records.user(&target.recipient).await?;
+                users.insert(target.recipient.clone(), user);
+            }
+            let Some(user) = users.get(&target.recipient) else {
+                continue;
+            };
+            if !self.can_deliver(target.channel, user) {
+                continue;
+            }
+            if let Some(action) = self.action_for(&alert, &target, &rows, now) {
+                actions.push((action, user.clone()));
+            }
+        }
+        // High priority goes to every channel at once: the calls run concurrently.
+        let results = futures::future::join_all(
+            actions
+                .into_iter()
+                .map(|(action, user)| self.execute(&alert, action, user)),
+        )
+        .await;
+        results.into_iter().collect()
+    }
+
+    fn action_for(
+        &self,
+        alert: &Alert,
+        t: &Target,
+        rows: &[Delivery],
+        now: Nanos,
+    ) -> Option<Action> {
+        let row = rows
+            .iter()
+            .find(|d| d.attempt == t.level && d.channel == t.channel && d.recipient == t.recipient);
+        let Some(row) = row else {
+            return Some(Action::Claim(Delivery {
+                alert: alert.id.clone(),
+                channel: t.channel,
+                recipient: t.recipient.clone(),
+                attempt: t.level,
+                status: DeliveryStatus::Queued,
+                provider_id: None,
+                error: None,
+                updated_ns: now,
+                tries: 0,
+                next_try_ns: None,
+            }));
+        };
+        if self.is_in_flight(&row.idempotency_key()) {
+            return None;
+        }
+        let lease = self.reliability.claim_lease_ms as Nanos * 1_000_000;
+        match row.status {
+            DeliveryStatus::Queued if now - row.updated_ns >= lease => {
+                self.metrics.orphans_resent.inc();
+                tracing::warn!(alert = %alert.id, channel = t.channel.as_str(), "claim orphaned by a crash; sending again with the same idempotency key");
+                Some(Action::Retry(row.clone()))
+            }
+            DeliveryStatus::Failed if row.next_try_ns.is_some_and(|at| at <= now) => {
+                Some(Action::Retry(row.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    async fn execute(&self, alert: &Alert, action: Action, user: User) -> Result<(), StoreError> {
+        let mut delivery = match action {
+            Action::Claim(d) => {
+                match self.records.claim_delivery(&d).await {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        self.metrics.skipped_duplicate.inc();
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+                if d.attempt >= 2 {
+                    self.metrics.escalations.inc();
+                }
+                d
+            }
+            Action::Retry(mut d) => {
+                // Written before the call: a crash during it leaves a `queued` row whose
+                // lease expiry sends it again with the same key.
+                d.status = DeliveryStatus::Queued;
+                d.next_try_ns = None;
+                d.updated_ns = now_ns();
+                self.records.update_delivery(&d).await?;
+                self.metrics.retries.inc();
+                d
+            }
+        };
         let key = delivery.idempotency_key();
-        let result = self.send(alert, channel, user, &key).await;
-        delivery.updated_ns = now_ns();
+        if !self.enter_flight(&key) {
+            return Ok(());
+        }
+        let result = self.send(alert, &delivery, &user, &key).await;
+        self.leave_flight(&key);
+        delivery.tries = delivery.tries.saturating_add(1);
+        self.metrics.attempts.inc();
+        let now = now_ns();
+        delivery.updated_ns = now;
         match result {
             Ok(receipt) => {
-                delivery.status = if channel == Channel::InApp {
+                if self.faults.abort_after_provider_accept {
+                    // Test hook: die exactly in the window between the provider's yes
+                    // and our record of it.
+                    tracing::error!("fault injection: aborting after the provider accepted");
+                    std::process::abort();
+                }
+                delivery.status = if delivery.channel == Channel::InApp {
                     DeliveryStatus::Delivered
                 } else {
                     DeliveryStatus::Sent
                 };
                 delivery.provider_id = Some(receipt.provider_id);
-                self.count_sent(channel);
+                delivery.error = None;
+                self.metrics.count_sent(delivery.channel);
                 self.metrics
                     .time_to_deliver
-                    .observe((delivery.updated_ns - alert.fired_ns) as f64 / 1e9);
-                tracing::info!(alert = %alert.id, channel = channel.as_str(), recipient = %user.id, "delivery sent");
+                    .observe((now - alert.fired_ns) as f64 / 1e9);
+                tracing::info!(alert = %alert.id, channel = delivery.channel.as_str(), recipient = %user.id, level = delivery.attempt, tries = delivery.tries, "delivery sent");
             }
             Err(e) => {
+                let deadline = alert.fired_ns
+                    + self.reliability.deadline_s.get(alert.priority) as Nanos * NANOS_PER_SEC;
                 delivery.status = DeliveryStatus::Failed;
                 delivery.error = Some(e.to_string());
+                delivery.next_try_ns = if e.is_retryable() {
+                    backoff::next_try(&self.reliability, &key, delivery.tries, now, deadline)
+                } else {
+                    None
+                };
                 self.metrics.failed.inc();
-                tracing::warn!(alert = %alert.id, channel = channel.as_str(), retryable = e.is_retryable(), error = %e, "delivery failed");
+                tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), retryable = e.is_retryable(), will_retry = delivery.next_try_ns.is_some(), error = %e, "delivery failed");
             }
         }
         self.records.update_delivery(&delivery).await
+    }
+
+    fn is_in_flight(&self, key: &str) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+    }
+
+    fn enter_flight(&self, key: &str) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned())
+    }
+
+    fn leave_flight(&self, key: &str) {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
     }
 
     fn can_deliver(&self, channel: Channel, user: &User) -> bool {
@@ -103,26 +279,68 @@ impl Dispatcher {
         }
     }
 
+    fn breaker(&self, channel: Channel) -> Option<&Breaker> {
+        match channel {
+            Channel::Sms | Channel::Voice => Some(&self.twilio_breaker),
+            Channel::Email => Some(&self.ses_breaker),
+            Channel::InApp => None,
+        }
+    }
+
     async fn send(
         &self,
         alert: &Alert,
-        channel: Channel,
+        delivery: &Delivery,
         user: &User,
         key: &str,
     ) -> Result<ProviderReceipt, ProviderError> {
+        let channel = delivery.channel;
+        let breaker = self.breaker(channel);
+        if breaker.is_some_and(Breaker::is_open) {
+            self.metrics.breaker_rejected.inc();
+            return Err(ProviderError::Unavailable(format!(
+                "{} provider circuit open",
+                channel.as_str()
+            )));
+        }
+        let result = self.call_provider(alert, delivery, user, key).await;
+        if let Some(b) = breaker {
+            match &result {
+                Ok(_) => b.success(),
+                Err(e) if e.is_retryable() => b.failure(),
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    async fn call_provider(
+        &self,
+        alert: &Alert,
+        delivery: &Delivery,
+        user: &User,
+        key: &str,
+    ) -> Result<ProviderReceipt, ProviderError> {
+        let channel = delivery.channel;
         let unconfigured =
             || ProviderError::Config(format!("{} is not configured", channel.as_str()));
+        let status_cb = self.callbacks.as_ref().map(|c| c.status(delivery));
         match channel {
             Channel::Sms => {
                 let twilio = self.twilio.as_ref().ok_or_else(unconfigured)?;
                 let to = user.phone.as_deref().ok_or_else(unconfigured)?;
-                twilio.send_sms(to, &message::text(alert), key).await
+                twilio
+                    .send_sms_with_callback(to, &message::text(alert), key, status_cb.as_deref())
+                    .await
             }
             Channel::Voice => {
                 let twilio = self.twilio.as_ref().ok_or_else(unconfigured)?;
                 let to = user.phone.as_deref().ok_or_else(unconfigured)?;
-                let twiml = alert_call_twiml(&message::text(alert), None);
-                twilio.place_call(to, &twiml, key).await
+                let gather = self.callbacks.as_ref().map(|c| c.gather(delivery));
+                let twiml = alert_call_twiml(&message::text(alert), gather.as_deref());
+                twilio
+                    .place_call_with_callback(to, &twiml, key, status_cb.as_deref())
+                    .await
             }
             Channel::Email => {
                 let ses = self.ses.as_ref().ok_or_else(unconfigured)?;
@@ -134,15 +352,6 @@ impl Dispatcher {
             Channel::InApp => Ok(ProviderReceipt {
                 provider_id: format!("in-app:{key}"),
             }),
-        }
-    }
-
-    fn count_sent(&self, channel: Channel) {
-        match channel {
-            Channel::Sms => self.metrics.sent_sms.inc(),
-            Channel::Voice => self.metrics.sent_voice.inc(),
-            Channel::Email => self.metrics.sent_email.inc(),
-            Channel::InApp => self.metrics.sent_in_app.inc(),
         }
     }
 }

@@ -6,9 +6,13 @@ pub mod config;
 pub mod providers;
 
 mod app;
+mod backoff;
+mod breaker;
 mod dispatch;
 mod message;
 mod metrics;
+mod plan;
+pub mod webhooks;
 
 pub use app::{Running, start};
 pub use config::NotifierConfig;

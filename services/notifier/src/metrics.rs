@@ -1,4 +1,5 @@
 use cw_bus::BusStats;
+use cw_core::Channel;
 use cw_runtime::{Counter, Histogram, MetricsText};
 
 #[derive(Default)]
@@ -12,12 +13,53 @@ pub struct NotifierMetrics {
     pub failed: Counter,
     pub skipped_duplicate: Counter,
     pub skipped_unconfigured: Counter,
+    /// Provider calls made (first tries, retries and re-sends of orphaned claims).
+    pub attempts: Counter,
+    pub retries: Counter,
+    pub orphans_resent: Counter,
+    /// Pages to a later doctor in the chain.
+    pub escalations: Counter,
+    pub breaker_rejected: Counter,
+    pub webhook_rejected: Counter,
+    pub acked_sms: Counter,
+    pub acked_voice: Counter,
+    pub status_delivered: Counter,
+    pub status_failed: Counter,
+    pub status_other: Counter,
     /// Alert fired (sample time) → provider accepted.
     pub time_to_deliver: Histogram,
+    /// Alert fired → acknowledged (acks made through the notifier's channels).
+    pub time_to_ack: Histogram,
     pub bus: std::sync::Arc<BusStats>,
 }
 
 impl NotifierMetrics {
+    pub fn count_sent(&self, channel: Channel) {
+        match channel {
+            Channel::Sms => self.sent_sms.inc(),
+            Channel::Voice => self.sent_voice.inc(),
+            Channel::Email => self.sent_email.inc(),
+            Channel::InApp => self.sent_in_app.inc(),
+        }
+    }
+
+    pub fn count_ack(&self, channel: Channel) {
+        match channel {
+            Channel::Voice => self.acked_voice.inc(),
+            _ => self.acked_sms.inc(),
+        }
+    }
+
+    pub fn count_status(&self, raw: &str) {
+        match raw {
+            "delivered" | "completed" | "read" => self.status_delivered.inc(),
+            "failed" | "undelivered" | "busy" | "no-answer" | "canceled" => {
+                self.status_failed.inc()
+            }
+            _ => self.status_other.inc(),
+        }
+    }
+
     pub fn render(&self) -> String {
         MetricsText::default()
             .counter(
@@ -66,10 +108,64 @@ impl NotifierMetrics {
                 "Alert events that failed to open",
                 BusStats::get(&self.bus.rejected),
             )
+            .counter(
+                "cw_notifier_attempts_total",
+                "Provider calls made",
+                self.attempts.get(),
+            )
+            .counter(
+                "cw_notifier_retries_total",
+                "Provider calls that retried a failed delivery",
+                self.retries.get(),
+            )
+            .counter(
+                "cw_notifier_orphans_resent_total",
+                "Claims left queued by a crash, sent again with the same key",
+                self.orphans_resent.get(),
+            )
+            .counter(
+                "cw_notifier_escalations_total",
+                "Pages to a later doctor in the escalation chain",
+                self.escalations.get(),
+            )
+            .counter(
+                "cw_notifier_breaker_rejected_total",
+                "Provider calls not made because the provider's circuit was open",
+                self.breaker_rejected.get(),
+            )
+            .counter(
+                "cw_notifier_webhook_rejected_total",
+                "Webhook requests whose X-Twilio-Signature did not verify",
+                self.webhook_rejected.get(),
+            )
+            .labelled_counters(
+                "cw_notifier_acks_total",
+                "Alerts acknowledged through the notifier, by channel",
+                "channel",
+                &[
+                    ("sms", self.acked_sms.get()),
+                    ("voice", self.acked_voice.get()),
+                ],
+            )
+            .labelled_counters(
+                "cw_notifier_status_callbacks_total",
+                "Provider status callbacks, by resulting status",
+                "status",
+                &[
+                    ("delivered", self.status_delivered.get()),
+                    ("failed", self.status_failed.get()),
+                    ("other", self.status_other.get()),
+                ],
+            )
             .histogram(
                 "cw_notifier_time_to_deliver_seconds",
                 "Alert fired to provider accepted",
                 &self.time_to_deliver,
+            )
+            .histogram(
+                "cw_notifier_time_to_ack_seconds",
+                "Alert fired to acknowledged through the notifier",
+                &self.time_to_ack,
             )
             .finish()
     }

@@ -88,6 +88,8 @@ pub fn delivery(alert: &AlertId, channel: Channel, recipient: &UserId, attempt: 
         provider_id: None,
         error: None,
         updated_ns: T0,
+        tries: 0,
+        next_try_ns: None,
     }
 }
 

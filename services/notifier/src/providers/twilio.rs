@@ -121,13 +121,26 @@ impl TwilioClient {
         body: &str,
         idempotency_key: &str,
     ) -> Result<ProviderReceipt, ProviderError> {
+        self.send_sms_with_callback(to, body, idempotency_key, None)
+            .await
+    }
+
+    /// [`Self::send_sms`] with a status callback URL of this delivery's own (so the
+    /// callback names the outbox row), instead of the configured one.
+    pub async fn send_sms_with_callback(
+        &self,
+        to: &str,
+        body: &str,
+        idempotency_key: &str,
+        status_callback: Option<&str>,
+    ) -> Result<ProviderReceipt, ProviderError> {
         let mut form = vec![
             ("To", to),
             ("From", self.cfg.from_number.as_str()),
             ("Body", body),
         ];
-        if let Some(cb) = &self.cfg.status_callback_url {
-            form.push(("StatusCallback", cb.as_str()));
+        if let Some(cb) = status_callback.or(self.cfg.status_callback_url.as_deref()) {
+            form.push(("StatusCallback", cb));
         }
         self.post("sms", &self.messages_url, &form, idempotency_key)
             .await
@@ -140,18 +153,35 @@ impl TwilioClient {
         twiml: &str,
         idempotency_key: &str,
     ) -> Result<ProviderReceipt, ProviderError> {
+        self.place_call_with_callback(to, twiml, idempotency_key, None)
+            .await
+    }
+
+    /// [`Self::place_call`] with a status callback URL of this delivery's own.
+    pub async fn place_call_with_callback(
+        &self,
+        to: &str,
+        twiml: &str,
+        idempotency_key: &str,
+        status_callback: Option<&str>,
+    ) -> Result<ProviderReceipt, ProviderError> {
         let mut form = vec![
             ("To", to),
             ("From", self.cfg.from_number.as_str()),
             ("Twiml", twiml),
         ];
-        if let Some(cb) = &self.cfg.status_callback_url {
+        if let Some(cb) = status_callback.or(self.cfg.status_callback_url.as_deref()) {
             // Only the final `completed` event is requested (Twilio's default): its
             // CallStatus (completed/busy/no-answer/failed) is what escalation needs.
-            form.push(("StatusCallback", cb.as_str()));
+            form.push(("StatusCallback", cb));
         }
         self.post("call", &self.calls_url, &form, idempotency_key)
             .await
+    }
+
+    /// The auth token, for verifying `X-Twilio-Signature` on Twilio's requests to us.
+    pub fn auth_token(&self) -> &str {
+        &self.cfg.auth_token
     }
 
     async fn post(

@@ -1,0 +1,108 @@
+//! Acknowledging an alert from a channel: writes the store (the same transition the
+//! api's REST ack makes), which stops escalation at the next sweep.
+
+use crate::metrics::NotifierMetrics;
+use cw_core::time::now_ns;
+use cw_core::{AlertId, AlertState, Channel, DeliveryStatus, UserId};
+use cw_storage::{RecordStore, StoreError};
+use std::collections::HashMap;
+
+/// Acks `alert` on behalf of `by`; true when this call (not an earlier ack) did it.
+pub async fn acknowledge(
+    records: &dyn RecordStore,
+    metrics: &NotifierMetrics,
+    alert: &AlertId,
+    by: &UserId,
+    via: Channel,
+) -> Result<bool, StoreError> {
+    let at = now_ns();
+    let acked = records.acknowledge_alert(alert, by.as_str(), at).await?;
+    let ours = acked.state == AlertState::Acknowledged && acked.acked_ns == Some(at);
+    if ours {
+        metrics.count_ack(via);
+        metrics
+            .time_to_ack
+            .observe((at - acked.fired_ns).max(0) as f64 / 1e9);
+        tracing::info!(alert = %alert, by = %by, via = via.as_str(), "alert acknowledged");
+    }
+    Ok(ours)
+}
+
+/// Firing alerts that were texted or called to the user owning `phone`, newest first,
+/// with that user. Read from the store only, so a reply after a restart still works.
+pub async fn alerts_paged_to_phone(
+    records: &dyn RecordStore,
+    phone: &str,
+) -> Result<Vec<(AlertId, UserId)>, StoreError> {
+    let mut alerts = records.open_alerts().await?;
+    alerts.retain(|a| a.state == AlertState::Firing);
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.fired_ns));
+    let mut phones: HashMap<UserId, Option<String>> = HashMap::new();
+    let mut out = Vec::new();
+    for alert in alerts {
+        let rows = records.deliveries_for_alert(&alert.id).await?;
+        for row in rows.iter().filter(|d| {
+            matches!(d.channel, Channel::Sms | Channel::Voice) && d.status != DeliveryStatus::Queued
+        }) {
+            if !phones.contains_key(&row.recipient) {
+                let user_phone = match records.user(&row.recipient).await {
+                    Ok(user) => user.phone,
+                    Err(StoreError::NotFound) => None,
+                    Err(e) => return Err(e),
+                };
+                phones.insert(row.recipient.clone(), user_phone);
+            }
+            if phones.get(&row.recipient).and_then(Option::as_deref) == Some(phone) {
+                out.push((alert.id.clone(), row.recipient.clone()));
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What an SMS reply asks for: `1` acks the newest alert paged to the sender,
+/// `ACK <code>` the alert whose id starts with `code` (case-insensitive, ≥ 6 chars).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    Newest,
+    Code(String),
+    Other,
+}
+
+pub fn parse_reply(body: &str) -> Reply {
+    let body = body.trim();
+    if body == "1" {
+        return Reply::Newest;
+    }
+    let mut words = body.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(w), Some(code), None) if w.eq_ignore_ascii_case("ack") && code.len() >= 6 => {
+            Reply::Code(code.to_ascii_lowercase())
+        }
+        (Some(w), None, None) if w.eq_ignore_ascii_case("ack") => Reply::Newest,
+        _ => Reply::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_replies() {
+        assert_eq!(parse_reply(" 1 "), Reply::Newest);
+        assert_eq!(parse_reply("ack"), Reply::Newest);
+        assert_eq!(
+            parse_reply("ACK 01jabcdef"),
+            Reply::Code("01jabcdef".into())
+        );
+        assert_eq!(
+            parse_reply("ack 01j"),
+            Reply::Other,
+            "code too short to be unique"
+        );
+        assert_eq!(parse_reply("2"), Reply::Other);
+        assert_eq!(parse_reply("thanks"), Reply::Other);
+    }
+}

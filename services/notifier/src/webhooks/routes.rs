@@ -1,0 +1,245 @@
+//! HTTP handlers of the webhook listener.
+
+use super::ack::{self, Reply};
+use super::{CallbackUrls, signature};
+use crate::metrics::NotifierMetrics;
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use cw_core::time::now_ns;
+use cw_core::{AlertId, Channel, DeliveryStatus};
+use cw_storage::RecordStore;
+use std::sync::Arc;
+
+pub const STATUS_PATH: &str = "/twilio/status";
+pub const GATHER_PATH: &str = "/twilio/voice/gather";
+pub const SMS_PATH: &str = "/twilio/sms";
+
+pub struct WebhookState {
+    pub records: Arc<dyn RecordStore>,
+    pub metrics: Arc<NotifierMetrics>,
+    pub urls: CallbackUrls,
+    pub auth_token: String,
+}
+
+pub fn router(state: Arc<WebhookState>) -> Router {
+    Router::new()
+        .route(STATUS_PATH, post(status_callback))
+        .route(GATHER_PATH, post(key_press))
+        .route(SMS_PATH, post(sms_reply))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .with_state(state)
+}
+
+type Params = Vec<(String, String)>;
+
+fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Checks `X-Twilio-Signature` over the URL Twilio called and the form parameters.
+fn verified(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    params: &Params,
+) -> bool {
+    let Some(sig) = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
+        state.metrics.webhook_rejected.inc();
+        tracing::warn!(
+            path = uri.path(),
+            "twilio webhook without a signature rejected"
+        );
+        return false;
+    };
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let ok = signature::verify(
+        &state.auth_token,
+        &state.urls.signed_url(path_and_query),
+        params,
+        sig,
+    );
+    if !ok {
+        state.metrics.webhook_rejected.inc();
+        tracing::warn!(
+            path = uri.path(),
+            "twilio webhook with a bad signature rejected"
+        );
+    }
+    ok
+}
+
+fn forbidden() -> Response {
+    (StatusCode::FORBIDDEN, "signature does not verify").into_response()
+}
+
+fn twiml(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
+}
+
+fn store_error(e: cw_storage::StoreError) -> Response {
+    tracing::warn!(error = %e, "webhook: store unavailable");
+    // Twilio retries webhooks that fail with 5xx.
+    (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+}
+
+/// MessageStatus / CallStatus → the row's status: delivered and completed calls are
+/// `delivered`; undeliverable, busy, unanswered calls are `failed` for good (escalation
+/// and failover take over); interim states change nothing.
+fn status_from(raw: &str) -> Option<DeliveryStatus> {
+    match raw {
+        "delivered" | "completed" | "read" => Some(DeliveryStatus::Delivered),
+        "failed" | "undelivered" | "busy" | "no-answer" | "canceled" => {
+            Some(DeliveryStatus::Failed)
+        }
+        _ => None,
+    }
+}
+
+async fn status_callback(
+    State(state): State<Arc<WebhookState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    if !verified(&state, &headers, &uri, &params) {
+        return forbidden();
+    }
+    let (Some(alert), Some(key)) = (query_param(&uri, "alert"), query_param(&uri, "key")) else {
+        return (StatusCode::BAD_REQUEST, "alert and key required").into_response();
+    };
+    let Ok(alert) = AlertId::parse(&alert) else {
+        return (StatusCode::BAD_REQUEST, "bad alert id").into_response();
+    };
+    let raw = param(&params, "MessageStatus")
+        .or(param(&params, "CallStatus"))
+        .unwrap_or("");
+    state.metrics.count_status(raw);
+    let Some(status) = status_from(raw) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let rows = match state.records.deliveries_for_alert(&alert).await {
+        Ok(rows) => rows,
+        Err(e) => return store_error(e),
+    };
+    let Some(mut row) = rows.into_iter().find(|d| d.idempotency_key() == key) else {
+        return (StatusCode::NOT_FOUND, "no such delivery").into_response();
+    };
+    row.status = status;
+    row.updated_ns = now_ns();
+    if status == DeliveryStatus::Failed {
+        row.next_try_ns = None;
+        let code = param(&params, "ErrorCode").unwrap_or("");
+        row.error = Some(format!("provider reported {raw} {code}").trim().to_owned());
+    }
+    match state.records.update_delivery(&row).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn key_press(
+    State(state): State<Arc<WebhookState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    if !verified(&state, &headers, &uri, &params) {
+        return forbidden();
+    }
+    let (Some(alert), Some(key)) = (query_param(&uri, "alert"), query_param(&uri, "key")) else {
+        return (StatusCode::BAD_REQUEST, "alert and key required").into_response();
+    };
+    let Ok(alert) = AlertId::parse(&alert) else {
+        return (StatusCode::BAD_REQUEST, "bad alert id").into_response();
+    };
+    if param(&params, "Digits").unwrap_or("").is_empty() {
+        return twiml(say("No key was pressed. Goodbye."));
+    }
+    let rows = match state.records.deliveries_for_alert(&alert).await {
+        Ok(rows) => rows,
+        Err(e) => return store_error(e),
+    };
+    let Some(row) = rows.into_iter().find(|d| d.idempotency_key() == key) else {
+        return (StatusCode::NOT_FOUND, "no such delivery").into_response();
+    };
+    match ack::acknowledge(
+        state.records.as_ref(),
+        &state.metrics,
+        &alert,
+        &row.recipient,
+        Channel::Voice,
+    )
+    .await
+    {
+        Ok(_) => twiml(say("The alert is acknowledged. Thank you. Goodbye.")),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn sms_reply(
+    State(state): State<Arc<WebhookState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    Form(params): Form<Params>,
+) -> Response {
+    if !verified(&state, &headers, &uri, &params) {
+        return forbidden();
+    }
+    let from = param(&params, "From").unwrap_or("");
+    let reply = ack::parse_reply(param(&params, "Body").unwrap_or(""));
+    if reply == Reply::Other {
+        return twiml(message("Reply 1 or ACK <alert code> to acknowledge."));
+    }
+    let candidates = match ack::alerts_paged_to_phone(state.records.as_ref(), from).await {
+        Ok(c) => c,
+        Err(e) => return store_error(e),
+    };
+    let chosen = match &reply {
+        Reply::Code(code) => candidates
+            .into_iter()
+            .find(|(a, _)| a.as_str().to_ascii_lowercase().starts_with(code.as_str())),
+        _ => candidates.into_iter().next(),
+    };
+    let Some((alert, user)) = chosen else {
+        return twiml(message("No open alert of yours matches."));
+    };
+    match ack::acknowledge(
+        state.records.as_ref(),
+        &state.metrics,
+        &alert,
+        &user,
+        Channel::Sms,
+    )
+    .await
+    {
+        Ok(_) => twiml(message(&format!("Alert {alert} acknowledged."))),
+        Err(e) => store_error(e),
+    }
+}
+
+fn say(text: &str) -> String {
+    format!(r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>{text}</Say></Response>"#)
+}
+
+fn message(text: &str) -> String {
+    // Our own fixed texts and lower-case ULIDs: nothing to escape except `<` `>`.
+    let text = text.replace('<', "&lt;").replace('>', "&gt;");
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>{text}</Message></Response>"#
+    )
+}
