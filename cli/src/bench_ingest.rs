@@ -34,6 +34,12 @@ pub struct BenchIngestArgs {
     /// Seconds between consecutive patients' record offsets.
     #[arg(long, default_value_t = 37.0)]
     pub stagger_s: f64,
+    /// The InfluxDB server's process id: freeze it (SIGSTOP) during phase (b) for
+    /// `--stall-s` seconds, to show ingest's memory staying flat while it stalls.
+    #[arg(long, requires = "stall_s")]
+    pub stall_pid: Option<u32>,
+    #[arg(long)]
+    pub stall_s: Option<f64>,
 }
 
 const BLOCK_MS: u32 = 250;
@@ -150,6 +156,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     reset_peak_rss();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
+    let curve = tokio::spawn(rss_curve(started, args.stall_pid.zip(args.stall_s)));
     let status = tokio::process::Command::new(std::env::current_exe()?)
         .args(["gateway", "--url", &url, "--speed", "1000000", "--block-ms"])
         .arg(BLOCK_MS.to_string())
@@ -172,6 +179,19 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let ingest_s = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
     let peak_rss_mib = peak_rss_kib() as f64 / 1024.0;
+    curve.abort();
+    if let Some(pid) = args.stall_pid {
+        // Never leave the server frozen, whenever the run ended.
+        let _ = std::process::Command::new("kill")
+            .arg("-CONT")
+            .arg(pid.to_string())
+            .status();
+    }
+    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(100), curve).await
+        && !e.is_cancelled()
+    {
+        tracing::warn!(error = %e, "rss sampler");
+    }
     if !status.success() {
         bail!("the gateway simulator failed: {status}");
     }
@@ -251,17 +271,62 @@ fn clock_ticks_per_s() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Samples this process's RSS every 500 ms while phase (b) runs (printed every 5 s),
+/// freezing `stall` = (pid, seconds) from 2 s in, and thawing it after.
+async fn rss_curve(started: Instant, stall: Option<(u32, f64)>) {
+    let signal = |pid: u32, name: &str| {
+        let _ = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status();
+    };
+    let mut frozen_until = None;
+    let mut line = String::new();
+    for tick in 0u64.. {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t = started.elapsed().as_secs_f64();
+        if let Some((pid, seconds)) = stall {
+            if frozen_until.is_none() && t >= 2.0 {
+                signal(pid, "STOP");
+                frozen_until = Some(t + seconds);
+                println!("[{t:>5.1}s] InfluxDB (pid {pid}) frozen for {seconds} s");
+            }
+            if let Some(until) = frozen_until
+                && t >= until
+                && until > 0.0
+            {
+                signal(pid, "CONT");
+                frozen_until = Some(0.0);
+                println!("[{t:>5.1}s] InfluxDB thawed");
+            }
+        }
+        line.push_str(&format!(
+            " {t:.1}s:{:.0}MiB",
+            rss_kib("VmRSS:") as f64 / 1024.0
+        ));
+        if tick % 10 == 9 {
+            println!("rss{line}");
+            line.clear();
+        }
+    }
+}
+
 /// Resets VmHWM so the peak covers phase (b) only (Linux ≥ 4.0).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn peak_rss_kib() -> u64 {
+    rss_kib("VmHWM:")
+}
+
+/// A `/proc/self/status` memory field in KiB (0 when unreadable).
+fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })

@@ -54,12 +54,38 @@ async fn a_registered_client_certificate_streams_without_a_token() {
 }
 
 #[tokio::test]
-async fn an_unregistered_client_certificate_is_refused() {
+async fn an_unregistered_client_certificate_is_refused_and_audited() {
     let ingest = ingest::start(None, |_| {}).await;
     let stranger =
         cw_tls::make_client_cert(&ingest.dir.path().join("x"), "stranger").expect("client cert");
     let err = refused(ingest.open_with_cert("", &stranger).await);
     assert!(err.contains("401"), "{err}");
+
+    // The refusal is in the audit trail, naming the certificate by fingerprint.
+    let fingerprint = cw_tls::cert_sha256_of_pem(&stranger.cert).expect("fingerprint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let events = ingest
+            .stores
+            .records
+            .audit_events(0, 100)
+            .await
+            .expect("audit");
+        if let Some(e) = events
+            .iter()
+            .find(|e| e.entry.actor.ends_with(&fingerprint))
+        {
+            assert_eq!(e.entry.outcome, cw_core::audit::AuditOutcome::Denied);
+            assert_eq!(e.entry.status, 401);
+            assert!(e.entry.source.starts_with("127.0.0.1:"), "{:?}", e.entry);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refusal audited: {events:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

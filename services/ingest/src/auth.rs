@@ -4,9 +4,13 @@
 
 use axum::http::HeaderMap;
 use cw_core::Device;
+use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::device::token_sha256;
+use cw_core::time::now_ns;
+use cw_storage::RecordStore;
 use cw_storage::{DeviceStore, StoreError};
 use cw_tls::PeerCert;
+use std::sync::Arc;
 
 pub enum AuthError {
     /// Neither an `Authorization: Bearer` header nor a client certificate.
@@ -37,4 +41,46 @@ pub async fn authenticate(
         Ok(_) | Err(StoreError::NotFound) => Err(AuthError::Denied),
         Err(e) => Err(AuthError::Store(e)),
     }
+}
+
+/// Records a refused device in the audit trail (DESIGN §5: unknown device → rejected,
+/// audited). In the background, so a refusal costs the caller no store round trip. The
+/// actor names the credential by hash only: a token's SHA-256 prefix (what the registry
+/// stores, useless to an attacker) or the certificate fingerprint.
+pub fn audit_refusal(
+    records: Arc<dyn RecordStore>,
+    headers: &HeaderMap,
+    cert: Option<&PeerCert>,
+    source: String,
+    resource: &str,
+    reason: &str,
+) {
+    let token_hash = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| token_sha256(t.trim()));
+    let actor = match (token_hash, cert) {
+        (Some(hash), _) => format!("device-token:{}", &hash[..16]),
+        (None, Some(cert)) => format!("device-cert:{}", cert.sha256),
+        (None, None) => "anonymous".to_owned(),
+    };
+    let entry = AuditEntry {
+        at_ns: now_ns(),
+        actor,
+        role: "device".into(),
+        action: "gateway_connect".into(),
+        resource: resource.to_owned(),
+        patient: None,
+        outcome: AuditOutcome::Denied,
+        status: 401,
+        source,
+        request_id: String::new(),
+        reason: reason.to_owned(),
+    };
+    tokio::spawn(async move {
+        if let Err(e) = records.append_audit(&entry).await {
+            tracing::warn!(error = %e, "could not audit a refused device");
+        }
+    });
 }

@@ -2,19 +2,21 @@
 //! (`application/octet-stream`) or as JSON (`application/json`).
 
 use crate::app::AppState;
-use crate::auth::{AuthError, authenticate};
+use crate::auth::{AuthError, audit_refusal, authenticate};
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use cw_protocol::{Frame, NackCode, Reply};
 use cw_tls::PeerCert;
 use serde_json::json;
+use std::net::SocketAddr;
 
 pub async fn post(
     State(state): State<AppState>,
     cert: Option<Extension<PeerCert>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -29,6 +31,18 @@ pub async fn post(
         Err(e) => {
             if matches!(e, AuthError::Denied | AuthError::Missing) {
                 state.pipeline.metrics.auth_failures.inc();
+                audit_refusal(
+                    state.records.clone(),
+                    &headers,
+                    cert.as_ref().map(|c| &c.0),
+                    peer.map(|p| p.0.0.to_string()).unwrap_or_default(),
+                    "/v1/batches",
+                    if matches!(e, AuthError::Missing) {
+                        "no credentials"
+                    } else {
+                        "unknown or revoked device"
+                    },
+                );
             }
             return auth_rejection(e);
         }

@@ -5,11 +5,11 @@
 //! queue.
 
 use crate::app::AppState;
-use crate::auth::{AuthError, authenticate};
+use crate::auth::{AuthError, audit_refusal, authenticate};
 use crate::batch::auth_rejection;
 use axum::Extension;
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cw_core::Device;
@@ -18,11 +18,13 @@ use cw_tls::PeerCert;
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub async fn upgrade(
     State(state): State<AppState>,
     cert: Option<Extension<PeerCert>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -37,6 +39,18 @@ pub async fn upgrade(
         Err(e) => {
             if matches!(e, AuthError::Denied | AuthError::Missing) {
                 state.pipeline.metrics.auth_failures.inc();
+                audit_refusal(
+                    state.records.clone(),
+                    &headers,
+                    cert.as_ref().map(|c| &c.0),
+                    peer.map(|p| p.0.0.to_string()).unwrap_or_default(),
+                    "/v1/stream",
+                    if matches!(e, AuthError::Missing) {
+                        "no credentials"
+                    } else {
+                        "unknown or revoked device"
+                    },
+                );
             }
             return auth_rejection(e);
         }
