@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod credentials;
 pub mod directory;
 pub mod influx;
 pub mod mongo;
@@ -14,6 +15,7 @@ pub mod sqlite;
 
 pub use audit::AuditStore;
 pub use config::{Backend, InfluxConfig, MongoConfig, StorageConfig};
+pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;
 pub use open::{Stores, open};
 pub use ports::{

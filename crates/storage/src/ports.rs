@@ -138,6 +138,7 @@ pub trait RecordStore:
     + DeviceStore
     + crate::audit::AuditStore
     + crate::directory::PatientDirectory
+    + crate::credentials::CredentialStore
 {
 }
 
@@ -148,7 +149,8 @@ impl<
         + PatientStore
         + DeviceStore
         + crate::audit::AuditStore
-        + crate::directory::PatientDirectory,
+        + crate::directory::PatientDirectory
+        + crate::credentials::CredentialStore,
 > RecordStore for T
 {
 }

@@ -2,7 +2,7 @@
 
 use crate::config::ApiConfig;
 use crate::error::ApiError;
-use crate::routes::{alerts, audit, break_glass, patients, thresholds};
+use crate::routes::{alerts, audit, auth, break_glass, patients, thresholds};
 use crate::{audit_trail, request_id};
 use anyhow::Context;
 use axum::Router;
@@ -21,6 +21,9 @@ pub struct AppState {
     pub jwt_secret: Arc<Vec<u8>>,
     pub issuer: Arc<str>,
     pub break_glass_ttl_s: u64,
+    /// Login limits and lifetimes.
+    pub auth: Arc<crate::config::AuthConfig>,
+    pub login_limiter: Arc<crate::login_limiter::LoginLimiter>,
     /// `None` when no PHI key is configured.
     pub phi: Option<Arc<cw_phi::PhiVault>>,
 }
@@ -59,6 +62,10 @@ pub async fn start(
         jwt_secret: Arc::new(jwt_secret),
         issuer: cfg.auth.issuer.clone().into(),
         break_glass_ttl_s: cfg.auth.break_glass_ttl_s,
+        auth: Arc::new(cfg.auth.clone()),
+        login_limiter: Arc::new(crate::login_limiter::LoginLimiter::new(
+            cfg.auth.login_per_minute,
+        )),
         phi: if cfg.phi.is_configured() {
             Some(Arc::new(
                 cw_phi::PhiVault::from_config(&cfg.phi).context("PHI keys")?,
@@ -82,6 +89,10 @@ pub async fn start(
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
         .route("/v1/patients/{id}/break-glass", post(break_glass::open))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/users/{id}/login", put(auth::set_login))
         .merge(cw_runtime::health_routes(String::new))
         .fallback(|| async { ApiError::NotFound("route") })
         // Inner to outer: audit sees the request id; both see every /v1 request.

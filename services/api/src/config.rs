@@ -46,6 +46,13 @@ pub struct AuthConfig {
     pub issuer: String,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl_s: u64,
+    /// Failed logins in a row that lock an account, and for how long.
+    pub max_failures: u32,
+    pub lockout_s: u64,
+    /// Login attempts per source address per minute (per api replica).
+    pub login_per_minute: u32,
+    /// Lifetime of a refresh token (each use replaces it).
+    pub refresh_ttl_s: u64,
 }
 
 impl Default for AuthConfig {
@@ -55,6 +62,10 @@ impl Default for AuthConfig {
             jwt_secret_file: None,
             issuer: "cardiowatch".into(),
             break_glass_ttl_s: 3600,
+            max_failures: 5,
+            lockout_s: 15 * 60,
+            login_per_minute: 20,
+            refresh_ttl_s: 12 * 3600,
         }
     }
 }
@@ -69,6 +80,10 @@ impl fmt::Debug for AuthConfig {
             .field("jwt_secret_file", &self.jwt_secret_file)
             .field("issuer", &self.issuer)
             .field("break_glass_ttl_s", &self.break_glass_ttl_s)
+            .field("max_failures", &self.max_failures)
+            .field("lockout_s", &self.lockout_s)
+            .field("login_per_minute", &self.login_per_minute)
+            .field("refresh_ttl_s", &self.refresh_ttl_s)
             .finish()
     }
 }

@@ -33,6 +33,10 @@ pub enum ApiError {
     /// No PHI key is configured, so PHI can be neither stored nor shown.
     #[error("PHI encryption is not configured")]
     PhiUnavailable,
+    #[error("too many login attempts; wait a minute")]
+    RateLimited,
+    #[error("this login is locked after repeated failures; try later")]
+    Locked,
 }
 
 impl From<StoreError> for ApiError {
@@ -64,6 +68,8 @@ impl IntoResponse for ApiError {
             Self::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PhiUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "phi_unavailable"),
+            Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Locked => (StatusCode::LOCKED, "locked"),
         };
         let mut error = json!({"code": code, "message": self.to_string()});
         if let Self::Invalid {

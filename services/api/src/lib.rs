@@ -8,6 +8,8 @@ mod access;
 mod app;
 mod audit_trail;
 mod error;
+mod login_limiter;
+mod password;
 mod request_id;
 mod routes;
 

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod audit;
+mod credentials;
 mod deliveries;
 mod directory;
 mod docs;

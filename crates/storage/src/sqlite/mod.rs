@@ -4,6 +4,7 @@
 mod alerts;
 mod audit;
 mod conn;
+mod credentials;
 mod deliveries;
 mod directory;
 mod people;

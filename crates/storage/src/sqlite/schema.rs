@@ -88,5 +88,6 @@ pub(super) fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.execute_batch(TABLES)?;
     tx.execute_batch(super::audit::TABLES)?;
     tx.execute_batch(super::directory::TABLES)?;
+    tx.execute_batch(super::credentials::TABLES)?;
     tx.commit()
 }

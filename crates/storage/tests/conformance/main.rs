@@ -9,6 +9,7 @@ mod alerts;
 mod audit;
 mod audit_tamper;
 mod backends;
+mod credentials;
 mod directory;
 mod embedded_file;
 mod fixtures;
@@ -76,4 +77,6 @@ conformance! {
     audit::concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact,
     audit::latest_audit_finds_the_newest_allowed_grant_in_time,
     directory::patient_by_mrn_hash_finds_only_that_patient,
+    credentials::failures_lock_a_login_at_the_threshold_and_success_clears_them,
+    credentials::a_refresh_token_is_fresh_once_and_revocation_covers_its_family,
 }

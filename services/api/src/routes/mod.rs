@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod audit;
+pub mod auth;
 pub mod break_glass;
 pub mod patients;
 pub mod thresholds;

@@ -1,0 +1,81 @@
+//! The credentials port: local logins (argon2id hashes, failure counts, lockout) and
+//! refresh tokens (stored by hash, single use, revocable by family).
+
+use crate::ports::Result;
+use async_trait::async_trait;
+use cw_core::time::Nanos;
+use cw_core::{Role, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A local login. `password_hash` is a PHC string (argon2id); never the password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Login {
+    pub user: UserId,
+    pub role: Role,
+    pub password_hash: String,
+    /// Consecutive failed attempts since the last success or lockout.
+    #[serde(default)]
+    pub failures: u32,
+    /// Logins are refused until then (0: not locked).
+    #[serde(default)]
+    pub locked_until_ns: Nanos,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .field("password_hash", &"<redacted>")
+            .field("failures", &self.failures)
+            .field("locked_until_ns", &self.locked_until_ns)
+            .finish()
+    }
+}
+
+/// A refresh token as stored: by the hex SHA-256 of the token. Every rotation issues a
+/// new token in the same `family`; presenting a used one revokes the whole family.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub token_sha256: String,
+    pub user: UserId,
+    pub family: String,
+    pub expires_ns: Nanos,
+    #[serde(default)]
+    pub used: bool,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// What presenting a refresh token found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RefreshUse {
+    /// First use: it is now marked used (the caller issues the next one).
+    Fresh(RefreshToken),
+    /// It had been used before (or revoked): a stolen copy, or a replay.
+    Reused(RefreshToken),
+}
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Creates or replaces a login (resetting failures and lockout).
+    async fn put_login(&self, login: &Login) -> Result<()>;
+    async fn login(&self, user: &UserId) -> Result<Login>;
+    /// Counts a failed attempt; at `max_failures` the login is locked until
+    /// `now + lock_ns` and the count restarts. Returns the login as stored.
+    async fn record_login_failure(
+        &self,
+        user: &UserId,
+        now: Nanos,
+        max_failures: u32,
+        lock_ns: Nanos,
+    ) -> Result<Login>;
+    /// A successful login clears the failure count.
+    async fn clear_login_failures(&self, user: &UserId) -> Result<()>;
+
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<()>;
+    /// Marks the token used, atomically: of two racing uses exactly one is `Fresh`.
+    async fn use_refresh(&self, token_sha256: &str) -> Result<RefreshUse>;
+    /// Revokes every token of a family (logout, or reuse detected).
+    async fn revoke_refresh_family(&self, family: &str) -> Result<()>;
+}

@@ -1,0 +1,127 @@
+//! Logins and refresh tokens on MongoDB. Single use of a refresh token is one
+//! `findOneAndUpdate` filtered on `used: false`, so two racing uses cannot both win.
+
+use super::docs::{from_doc, to_doc};
+use super::{MongoRecords, map_err};
+use crate::credentials::{CredentialStore, Login, RefreshToken, RefreshUse};
+use crate::ports::{Result, StoreError};
+use async_trait::async_trait;
+use cw_core::UserId;
+use cw_core::time::Nanos;
+use mongodb::bson::doc;
+
+const LOGINS: &str = "logins";
+const REFRESH: &str = "refresh_tokens";
+
+#[async_trait]
+impl CredentialStore for MongoRecords {
+    async fn put_login(&self, login: &Login) -> Result<()> {
+        let login = Login {
+            failures: 0,
+            locked_until_ns: 0,
+            ..login.clone()
+        };
+        self.coll(LOGINS)
+            .replace_one(
+                doc! { "_id": login.user.as_str() },
+                to_doc(login.user.as_str(), &login)?,
+            )
+            .upsert(true)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn login(&self, user: &UserId) -> Result<Login> {
+        let found = self
+            .coll(LOGINS)
+            .find_one(doc! { "_id": user.as_str() })
+            .await
+            .map_err(map_err)?;
+        from_doc(found.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn record_login_failure(
+        &self,
+        user: &UserId,
+        now: Nanos,
+        max_failures: u32,
+        lock_ns: Nanos,
+    ) -> Result<Login> {
+        let counted = self
+            .coll(LOGINS)
+            .find_one_and_update(
+                doc! { "_id": user.as_str() },
+                doc! { "$inc": { "failures": 1 } },
+            )
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        let mut login: Login = from_doc(counted)?;
+        if login.failures >= max_failures {
+            login.failures = 0;
+            login.locked_until_ns = now + lock_ns;
+            self.coll(LOGINS)
+                .update_one(
+                    doc! { "_id": user.as_str() },
+                    doc! { "$set": { "failures": 0, "locked_until_ns": login.locked_until_ns } },
+                )
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(login)
+    }
+
+    async fn clear_login_failures(&self, user: &UserId) -> Result<()> {
+        self.coll(LOGINS)
+            .update_one(
+                doc! { "_id": user.as_str() },
+                doc! { "$set": { "failures": 0 } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<()> {
+        self.coll(REFRESH)
+            .insert_one(to_doc(&token.token_sha256, token)?)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_refresh(&self, token_sha256: &str) -> Result<RefreshUse> {
+        let taken = self
+            .coll(REFRESH)
+            .find_one_and_update(
+                doc! { "_id": token_sha256, "used": false, "revoked": false },
+                doc! { "$set": { "used": true } },
+            )
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(map_err)?;
+        if let Some(doc) = taken {
+            return Ok(RefreshUse::Fresh(from_doc(doc)?));
+        }
+        let existing = self
+            .coll(REFRESH)
+            .find_one(doc! { "_id": token_sha256 })
+            .await
+            .map_err(map_err)?
+            .ok_or(StoreError::NotFound)?;
+        Ok(RefreshUse::Reused(from_doc(existing)?))
+    }
+
+    async fn revoke_refresh_family(&self, family: &str) -> Result<()> {
+        self.coll(REFRESH)
+            .update_many(
+                doc! { "family": family },
+                doc! { "$set": { "revoked": true } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}

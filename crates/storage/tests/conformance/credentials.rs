@@ -1,0 +1,88 @@
+//! CredentialStore behaviours: lockout counting, single-use refresh tokens, family
+//! revocation.
+
+use cw_core::{Role, UserId};
+use cw_storage::credentials::{Login, RefreshToken, RefreshUse};
+use cw_storage::{StoreError, Stores};
+
+fn login(user: &UserId) -> Login {
+    Login {
+        user: user.clone(),
+        role: Role::Doctor,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        failures: 0,
+        locked_until_ns: 0,
+    }
+}
+
+pub async fn failures_lock_a_login_at_the_threshold_and_success_clears_them(s: &Stores) {
+    let user = UserId::random();
+    s.records.put_login(&login(&user)).await.expect("put");
+    assert_eq!(s.records.login(&user).await.expect("get"), login(&user));
+    for n in 1..3 {
+        let l = s
+            .records
+            .record_login_failure(&user, 1_000, 3, 500)
+            .await
+            .expect("count");
+        assert_eq!((l.failures, l.locked_until_ns), (n, 0));
+    }
+    s.records.clear_login_failures(&user).await.expect("clear");
+    assert_eq!(s.records.login(&user).await.expect("get").failures, 0);
+    for _ in 0..2 {
+        s.records
+            .record_login_failure(&user, 1_000, 3, 500)
+            .await
+            .expect("count");
+    }
+    let locked = s
+        .records
+        .record_login_failure(&user, 1_000, 3, 500)
+        .await
+        .expect("count");
+    assert_eq!((locked.failures, locked.locked_until_ns), (0, 1_500));
+    assert_eq!(
+        s.records.login(&user).await.expect("get").locked_until_ns,
+        1_500
+    );
+    assert!(matches!(
+        s.records.login(&UserId::random()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn a_refresh_token_is_fresh_once_and_revocation_covers_its_family(s: &Stores) {
+    let user = UserId::random();
+    let token = |hash: &str, family: &str| RefreshToken {
+        token_sha256: hash.into(),
+        user: user.clone(),
+        family: family.into(),
+        expires_ns: 10,
+        used: false,
+        revoked: false,
+    };
+    for t in [token("h1", "f1"), token("h2", "f1"), token("h3", "f2")] {
+        s.records.insert_refresh(&t).await.expect("insert");
+    }
+    assert!(matches!(
+        s.records.use_refresh("h1").await.expect("use"),
+        RefreshUse::Fresh(t) if t.family == "f1" && t.used
+    ));
+    assert!(matches!(
+        s.records.use_refresh("h1").await.expect("reuse"),
+        RefreshUse::Reused(_)
+    ));
+    s.records.revoke_refresh_family("f1").await.expect("revoke");
+    assert!(matches!(
+        s.records.use_refresh("h2").await.expect("use"),
+        RefreshUse::Reused(t) if t.revoked
+    ));
+    assert!(matches!(
+        s.records.use_refresh("h3").await.expect("other family"),
+        RefreshUse::Fresh(_)
+    ));
+    assert!(matches!(
+        s.records.use_refresh("nope").await,
+        Err(StoreError::NotFound)
+    ));
+}

@@ -1,0 +1,235 @@
+//! Local authentication: `POST /v1/auth/login`, `/v1/auth/refresh`, `/v1/auth/logout`,
+//! and `PUT /v1/users/{id}/login` (admin: set a user's role and password).
+//!
+//! Access tokens live ≤ 15 min; refresh tokens are random, stored by SHA-256, single
+//! use: each refresh returns a new one of the same family, and presenting a used one
+//! (a stolen copy) revokes the family. Per-address rate limiting and per-account
+//! lockout bound password guessing.
+
+use crate::access::Caller;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::{password, token};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use cw_core::time::{NANOS_PER_SEC, now_ns};
+use cw_core::{Role, UserId};
+use cw_storage::StoreError;
+use cw_storage::credentials::{Login, RefreshToken, RefreshUse};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginInput {
+    pub user: String,
+    pub password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshInput {
+    pub refresh_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetLogin {
+    pub role: Role,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds the access token is valid.
+    pub expires_in: u64,
+}
+
+fn sha256_hex(raw: &str) -> String {
+    hex::encode(Sha256::digest(raw.as_bytes()))
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized("invalid credentials".into())
+}
+
+/// A new access token and a new refresh token in `family`.
+async fn issue(state: &AppState, login: &Login, family: String) -> Result<Tokens, ApiError> {
+    let access = token::issue(
+        &state.jwt_secret,
+        &state.issuer,
+        &login.user,
+        login.role,
+        token::ACCESS_TTL_S,
+    )
+    .map_err(|_| ApiError::Internal)?;
+    let refresh = hex::encode(rand::random::<[u8; 32]>());
+    state
+        .records
+        .insert_refresh(&RefreshToken {
+            token_sha256: sha256_hex(&refresh),
+            user: login.user.clone(),
+            family,
+            expires_ns: now_ns() + state.auth.refresh_ttl_s as i64 * NANOS_PER_SEC,
+            used: false,
+            revoked: false,
+        })
+        .await?;
+    Ok(Tokens {
+        access_token: access,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: token::ACCESS_TTL_S,
+    })
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<LoginInput>, JsonRejection>,
+) -> Result<Json<Tokens>, ApiError> {
+    if !state.login_limiter.allow(peer.ip()) {
+        tracing::warn!(source = %peer.ip(), "login rate limit hit");
+        return Err(ApiError::RateLimited);
+    }
+    let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let user = UserId::parse(&input.user).ok();
+    let stored = match &user {
+        Some(user) => match state.records.login(user).await {
+            Ok(login) => Some(login),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let now = now_ns();
+    if let Some(login) = &stored
+        && login.locked_until_ns > now
+    {
+        return Err(ApiError::Locked);
+    }
+    let ok = password::verify(
+        input.password,
+        stored.as_ref().map(|l| l.password_hash.clone()),
+    )
+    .await?;
+    let Some(login) = stored else {
+        return Err(unauthorized());
+    };
+    if !ok {
+        let after = state
+            .records
+            .record_login_failure(
+                &login.user,
+                now,
+                state.auth.max_failures,
+                state.auth.lockout_s as i64 * NANOS_PER_SEC,
+            )
+            .await?;
+        if after.locked_until_ns > now {
+            tracing::warn!(user = %login.user, "login locked after repeated failures");
+        }
+        return Err(unauthorized());
+    }
+    state.records.clear_login_failures(&login.user).await?;
+    tracing::info!(user = %login.user, "login");
+    Ok(Json(
+        issue(&state, &login, ulid::Ulid::new().to_string()).await?,
+    ))
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshInput>, JsonRejection>,
+) -> Result<Json<Tokens>, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let used = match state
+        .records
+        .use_refresh(&sha256_hex(&input.refresh_token))
+        .await
+    {
+        Ok(used) => used,
+        Err(StoreError::NotFound) => return Err(unauthorized()),
+        Err(e) => return Err(e.into()),
+    };
+    let token = match used {
+        RefreshUse::Fresh(token) => token,
+        RefreshUse::Reused(token) => {
+            // Either the holder replayed it or someone copied it: end the whole chain.
+            state.records.revoke_refresh_family(&token.family).await?;
+            tracing::warn!(user = %token.user, "refresh token reused; family revoked");
+            return Err(unauthorized());
+        }
+    };
+    if token.expires_ns <= now_ns() {
+        return Err(unauthorized());
+    }
+    let login = match state.records.login(&token.user).await {
+        Ok(login) => login,
+        Err(StoreError::NotFound) => return Err(unauthorized()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(issue(&state, &login, token.family).await?))
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshInput>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    match state
+        .records
+        .use_refresh(&sha256_hex(&input.refresh_token))
+        .await
+    {
+        Ok(RefreshUse::Fresh(t) | RefreshUse::Reused(t)) => {
+            state.records.revoke_refresh_family(&t.family).await?;
+        }
+        // Logging out twice, or with a token we never issued, changes nothing.
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn set_login(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<SetLogin>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    if caller.role != Role::Admin {
+        return Err(ApiError::Forbidden);
+    }
+    let user = UserId::parse(&id).map_err(|e| ApiError::Invalid {
+        field: Some("user_id".into()),
+        message: e.to_string(),
+    })?;
+    let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if input.password.chars().count() < 12 || input.password.len() > 1024 {
+        return Err(ApiError::Invalid {
+            field: Some("password".into()),
+            message: "password is 12 to 1024 characters".into(),
+        });
+    }
+    let password_hash = password::hash(input.password).await?;
+    state
+        .records
+        .put_login(&Login {
+            user: user.clone(),
+            role: input.role,
+            password_hash,
+            failures: 0,
+            locked_until_ns: 0,
+        })
+        .await?;
+    tracing::info!(user = %user, by = %caller.user, "login set");
+    Ok(StatusCode::NO_CONTENT)
+}
