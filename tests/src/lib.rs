@@ -5,5 +5,6 @@ pub mod api;
 pub mod env;
 pub mod influxd;
 pub mod ingest;
+pub mod notifier;
 pub mod processes;
 pub mod system;

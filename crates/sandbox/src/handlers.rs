@@ -42,6 +42,7 @@ async fn create_message(
     form: FormPairs,
 ) -> Result<Response, TwilioError> {
     let params = checked_params(&headers, form)?;
+    refuse_if_faulty(&shared)?;
     let Some(to) = params.get("To") else {
         return Err(TwilioError::bad_request(
             21604,
@@ -94,6 +95,7 @@ async fn create_message(
     };
     let answer = shared.record_message(message, answer);
     tracing::debug!(sid = %answer["sid"], "sandbox recorded message");
+    hold_if_slow(&shared).await;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -104,6 +106,7 @@ async fn create_call(
     form: FormPairs,
 ) -> Result<Response, TwilioError> {
     let params = checked_params(&headers, form)?;
+    refuse_if_faulty(&shared)?;
     let Some(to) = params.get("To") else {
         return Err(TwilioError::bad_request(
             21201,
@@ -164,7 +167,29 @@ async fn create_call(
     };
     let answer = shared.record_call(call, answer);
     tracing::debug!(sid = %answer["sid"], "sandbox recorded call");
+    hold_if_slow(&shared).await;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// A configured outage: answered before anything is recorded, as a provider that failed
+/// on its side would.
+fn refuse_if_faulty(shared: &Shared) -> Result<(), TwilioError> {
+    match shared.faults.refusal() {
+        Some(status) => Err(TwilioError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            code: 20500,
+            message: "Service unavailable (sandbox fault)".to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A slow provider: the message is recorded (it went out) but the answer comes late, so
+/// a client with a shorter timeout never learns it was accepted.
+async fn hold_if_slow(shared: &Shared) {
+    if let Some(delay) = shared.faults.delay() {
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// Form parameters in request order; the first value wins for repeated keys.

@@ -5,6 +5,8 @@
 //! keeps no state), and `cardiowatch demo` points the real Twilio client at it when no
 //! Twilio account is configured, so the demo exercises the same code as production.
 
+pub mod callbacks;
+mod faults;
 mod handlers;
 mod httpdate;
 mod records;

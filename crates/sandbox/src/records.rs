@@ -57,6 +57,7 @@ pub(crate) struct Shared {
     store: Mutex<Store>,
     /// Bumped on every new record so waiters wake without polling.
     changed: watch::Sender<()>,
+    pub(crate) faults: crate::faults::Faults,
 }
 
 impl Shared {
@@ -64,6 +65,7 @@ impl Shared {
         Self {
             store: Mutex::new(Store::default()),
             changed: watch::Sender::new(()),
+            faults: crate::faults::Faults::default(),
         }
     }
 

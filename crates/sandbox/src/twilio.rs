@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
+use crate::callbacks::{gather_action, post_signed};
 use crate::handlers::router;
 use crate::records::{RecordedCall, RecordedMessage, Shared};
 
@@ -65,6 +66,106 @@ impl TwilioSandbox {
     /// Like [`Self::wait_for_messages`], for calls.
     pub async fn wait_for_calls(&self, n: usize, timeout: Duration) -> Vec<RecordedCall> {
         self.wait_for(n, timeout, || self.shared.calls()).await
+    }
+
+    /// Refuses the next `n` requests with HTTP `status` (before recording them).
+    pub fn fail_next(&self, n: u32, status: u16) {
+        self.shared.faults.fail_next(n, status);
+    }
+
+    /// Refuses every request with HTTP `status` until called with `None`: an outage.
+    pub fn fail_all(&self, status: Option<u16>) {
+        self.shared.faults.fail_all(status);
+    }
+
+    /// Records each request, then holds the answer this long (`None`: answer at once).
+    pub fn delay_answers(&self, delay: Option<Duration>) {
+        self.shared.faults.delay_answers(delay);
+    }
+
+    /// Requests refused by [`Self::fail_next`] / [`Self::fail_all`].
+    pub fn refused(&self) -> u64 {
+        self.shared.faults.refused()
+    }
+
+    /// Posts Twilio's status callback for a recorded message or call (by SID) to the
+    /// `StatusCallback` URL it was created with, signed with `auth_token`.
+    pub async fn send_status(
+        &self,
+        client: &reqwest::Client,
+        auth_token: &str,
+        sid: &str,
+        status: &str,
+    ) -> Result<(u16, String), String> {
+        if let Some(m) = self.messages().into_iter().find(|m| m.sid == sid) {
+            let url = m.status_callback.ok_or("message has no StatusCallback")?;
+            let params = [
+                ("MessageSid", sid),
+                ("MessageStatus", status),
+                ("To", m.to.as_str()),
+            ];
+            return post_signed(client, auth_token, &url, &params)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let call = self
+            .calls()
+            .into_iter()
+            .find(|c| c.sid == sid)
+            .ok_or("no such sid")?;
+        let url = call.status_callback.ok_or("call has no StatusCallback")?;
+        let params = [
+            ("CallSid", sid),
+            ("CallStatus", status),
+            ("To", call.to.as_str()),
+        ];
+        post_signed(client, auth_token, &url, &params)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The callee pressed `digit` during a recorded call: posts `Digits` to the call's
+    /// `<Gather action>`, signed, and returns the TwiML answer.
+    pub async fn press_key(
+        &self,
+        client: &reqwest::Client,
+        auth_token: &str,
+        call_sid: &str,
+        digit: &str,
+    ) -> Result<(u16, String), String> {
+        let call = self
+            .calls()
+            .into_iter()
+            .find(|c| c.sid == call_sid)
+            .ok_or("no such call")?;
+        let twiml = call.twiml.ok_or("call has no inline TwiML")?;
+        let url = gather_action(&twiml).ok_or("the call's TwiML gathers no key press")?;
+        let params = [
+            ("CallSid", call_sid),
+            ("Digits", digit),
+            ("From", call.to.as_str()),
+            ("To", call.from.as_str()),
+        ];
+        post_signed(client, auth_token, &url, &params)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// A text from `from` to our Twilio number, posted to the application's inbound SMS
+    /// webhook `url`, signed.
+    pub async fn reply_sms(
+        &self,
+        client: &reqwest::Client,
+        auth_token: &str,
+        url: &str,
+        from: &str,
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        let sid = format!("SM{:032x}", rand::random::<u128>());
+        let params = [("MessageSid", sid.as_str()), ("From", from), ("Body", body)];
+        post_signed(client, auth_token, url, &params)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn wait_for<T>(&self, n: usize, timeout: Duration, read: impl Fn() -> Vec<T>) -> Vec<T> {

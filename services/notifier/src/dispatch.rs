@@ -214,7 +214,7 @@ impl Dispatcher {
         delivery.updated_ns = now;
         match result {
             Ok(receipt) => {
-                if self.faults.abort_after_provider_accept {
+                if self.faults.abort_after_provider_accept && delivery.channel != Channel::InApp {
                     // Test hook: die exactly in the window between the provider's yes
                     // and our record of it.
                     tracing::error!("fault injection: aborting after the provider accepted");

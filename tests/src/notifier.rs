@@ -1,0 +1,273 @@
+//! The notifier binary as a child process against a store of the test's own and the
+//! Twilio sandbox, with its TLS webhook listener — for outbox, retry, escalation and
+//! acknowledgement tests that count what arrived on the provider side.
+
+use crate::api::storage_for;
+use crate::env::free_port;
+use crate::processes::Service;
+use crate::system::Mode;
+use cw_core::time::now_ns;
+use cw_core::{
+    Alert, AlertId, AlertState, Delivery, Patient, PatientId, Priority, Role, RuleKind, User,
+    UserId,
+};
+use cw_sandbox::TwilioSandbox;
+use cw_storage::{StorageConfig, Stores};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub const AUTH_TOKEN: &str = "notify-test-auth-token";
+
+pub struct NotifierHarness {
+    pub dir: tempfile::TempDir,
+    pub storage: StorageConfig,
+    pub stores: Stores,
+    pub sandbox: TwilioSandbox,
+    pub ca_cert: PathBuf,
+    pub admin_port: u16,
+    pub webhook_port: u16,
+    bus_port: u16,
+    pub service: Option<Service>,
+}
+
+/// Knobs a test turns in the notifier's config (TOML lines appended to the file).
+#[derive(Default, Clone)]
+pub struct Tuning {
+    /// Extra top-level/section TOML, e.g. `[routing]\nmedium = ["sms"]`.
+    pub extra: String,
+    pub abort_after_provider_accept: bool,
+}
+
+impl NotifierHarness {
+    pub async fn new(mode: Mode) -> Self {
+        cw_tls::install_default_crypto();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("dev certs");
+        let storage = storage_for(mode, dir.path());
+        let stores = cw_storage::open(&storage).await.expect("stores open");
+        let sandbox = TwilioSandbox::start(0).await.expect("sandbox starts");
+        NotifierHarness {
+            dir,
+            storage,
+            stores,
+            sandbox,
+            ca_cert: certs.ca_cert,
+            admin_port: free_port(),
+            webhook_port: free_port(),
+            bus_port: free_port(),
+            service: None,
+        }
+    }
+
+    fn config(&self, tuning: &Tuning) -> String {
+        let s = &self.storage;
+        let backend = match s.backend {
+            cw_storage::Backend::Servers => "servers",
+            cw_storage::Backend::Embedded => "embedded",
+        };
+        let certs = self.dir.path().join("certs");
+        let tls = format!(
+            "cert_path = \"{}\"\nkey_path = \"{}\"\n",
+            certs.join("server.pem").display(),
+            certs.join("server-key.pem").display()
+        );
+        format!(
+            r#"alert_endpoints = ["tcp://127.0.0.1:{bus}"]
+admin_listen = "127.0.0.1:{admin}"
+sweep_interval_ms = 200
+reconcile_interval_s = 1
+[admin_tls]
+{tls}
+[twilio]
+base_url = "{twilio}"
+account_sid = "AC00000000000000000000000000000000"
+auth_token = "{AUTH_TOKEN}"
+from_number = "+15005550006"
+timeout_ms = 1000
+[webhooks]
+listen = "127.0.0.1:{hook}"
+public_url = "https://127.0.0.1:{hook}"
+[webhooks.tls]
+{tls}
+[faults]
+abort_after_provider_accept = {abort}
+[storage]
+backend = "{backend}"
+path = "{path}"
+[storage.influx]
+url = "{influx_url}"
+database = "{influx_db}"
+[storage.mongo]
+uri = "{mongo_uri}"
+database = "{mongo_db}"
+[bus]
+key_id = 1
+key_hex = "{bus_key}"
+{extra}
+"#,
+            bus = self.bus_port,
+            admin = self.admin_port,
+            hook = self.webhook_port,
+            twilio = self.sandbox.base_url(),
+            abort = tuning.abort_after_provider_accept,
+            path = s.path.display(),
+            influx_url = s.influx.url,
+            influx_db = s.influx.database,
+            mongo_uri = s.mongo.uri,
+            mongo_db = s.mongo.database,
+            bus_key = cw_bus::Sealer::generate_key_hex(),
+            extra = tuning.extra,
+        )
+    }
+
+    /// Starts (or restarts) the notifier process with `tuning`.
+    pub fn spawn(&mut self, tuning: &Tuning) {
+        let config = self.dir.path().join("cw-notifier.toml");
+        std::fs::write(&config, self.config(tuning)).expect("config written");
+        if let Some(mut old) = self.service.take() {
+            old.kill();
+        }
+        // Each run appends to its own log so a restart keeps the crash's log.
+        let logs = self.dir.path().join(format!("run-{}", now_ns()));
+        std::fs::create_dir_all(&logs).expect("log dir");
+        self.service = Some(Service::spawn("cw-notifier", &config, &logs));
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(s) = self.service.as_mut() {
+            s.kill();
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.service.as_mut().is_some_and(Service::is_running)
+    }
+
+    pub fn log(&self) -> String {
+        self.service
+            .as_ref()
+            .map(Service::log_text)
+            .unwrap_or_default()
+    }
+
+    /// An https client trusting the dev CA (the webhook listener's certificate).
+    pub fn https(&self) -> reqwest::Client {
+        let ca = std::fs::read(&self.ca_cert).expect("CA cert");
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("https client")
+    }
+
+    pub fn webhook_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.webhook_port)
+    }
+
+    /// Waits until the webhook listener answers (the process is up).
+    pub async fn wait_ready(&mut self) {
+        let client = self.https();
+        let url = self.webhook_url("/healthz");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                self.is_running() && Instant::now() < deadline,
+                "notifier did not become ready; its log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Doctors (with phones, no email) in escalation order and a patient assigned to them.
+    pub async fn chain(&self, phones: &[&str]) -> (Patient, Vec<User>) {
+        let mut users = Vec::new();
+        for phone in phones {
+            let user = User {
+                id: UserId::random(),
+                role: Role::Doctor,
+                phone: Some((*phone).to_owned()),
+                email: None,
+            };
+            self.stores.records.put_user(&user).await.expect("put user");
+            users.push(user);
+        }
+        let patient = Patient {
+            id: PatientId::random(),
+            doctors: users.iter().map(|u| u.id.clone()).collect(),
+            devices: vec![],
+            timezone: "UTC".into(),
+            phi: None,
+            mrn_hash: None,
+        };
+        self.stores
+            .records
+            .put_patient(&patient)
+            .await
+            .expect("put patient");
+        (patient, users)
+    }
+
+    /// A firing alert written to the store, as the alert-engine writes it before pushing.
+    pub async fn fire(&self, patient: &PatientId, priority: Priority) -> Alert {
+        let fired_ns = now_ns();
+        let alert = Alert {
+            id: AlertId::random(),
+            patient: patient.clone(),
+            rule: RuleKind::HrHigh,
+            priority,
+            state: AlertState::Firing,
+            started_ns: fired_ns,
+            fired_ns,
+            acked_ns: None,
+            acked_by: None,
+            resolved_ns: None,
+            value: 150.0,
+            limit: 120.0,
+            policy_version: 1,
+            window_start_ns: fired_ns,
+            window_end_ns: fired_ns,
+        };
+        self.stores
+            .records
+            .open_alert(&alert)
+            .await
+            .expect("open alert");
+        alert
+    }
+
+    pub async fn deliveries(&self, alert: &AlertId) -> Vec<Delivery> {
+        self.stores
+            .records
+            .deliveries_for_alert(alert)
+            .await
+            .expect("deliveries")
+    }
+
+    /// Polls the store until `done` holds for the alert's deliveries (30 s at most).
+    pub async fn wait_deliveries(
+        &mut self,
+        alert: &AlertId,
+        what: &str,
+        done: impl Fn(&[Delivery]) -> bool,
+    ) -> Vec<Delivery> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows = self.deliveries(alert).await;
+            if done(&rows) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; deliveries: {rows:#?}\nnotifier log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
