@@ -106,7 +106,15 @@ impl Dispatcher {
         let now = now_ns();
         let rows = self.records.deliveries_for_alert(&alert.id).await?;
         let level = plan::escalation_level(&self.reliability, &alert, patient.doctors.len(), now);
-        let targets = plan::targets(&self.routing, &alert, &patient.doctors, level, &rows);
+        let provider_down = |ch: Channel| self.breaker(ch).is_some_and(Breaker::is_open);
+        let targets = plan::targets(
+            &self.routing,
+            &alert,
+            &patient.doctors,
+            level,
+            &rows,
+            provider_down,
+        );
         let mut users: HashMap<UserId, User> = HashMap::new();
         let mut actions = Vec::new();
         for target in targets {

@@ -1,8 +1,9 @@
 //! Who gets paged on which channel, at this moment, for one firing alert: the routed
 //! channels of the primary doctor, then — each time the priority's ack deadline passes
 //! unacknowledged — the next doctor in the chain, by voice as well (the louder channel).
-//! A channel that failed for a recipient makes every other channel of theirs go too
-//! (failover). Pure: it only reads the alert, the chain and the outbox rows.
+//! A channel that gave up for a recipient, or whose provider is down (circuit open),
+//! makes every other channel of theirs go too (failover); a transient failure on a
+//! healthy provider is only retried. Pure: it only reads the alert, the chain and the outbox rows.
 
 use crate::config::{Reliability, Routing};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
@@ -41,6 +42,7 @@ pub fn targets(
     chain: &[UserId],
     level: u32,
     rows: &[Delivery],
+    provider_down: impl Fn(Channel) -> bool,
 ) -> Vec<Target> {
     let mut out = Vec::new();
     for (i, recipient) in chain.iter().take(level as usize).enumerate() {
@@ -50,7 +52,10 @@ pub fn targets(
             channels.push(Channel::Voice);
         }
         let failed_one = rows.iter().any(|d| {
-            d.attempt == lvl && &d.recipient == recipient && d.status == DeliveryStatus::Failed
+            d.attempt == lvl
+                && &d.recipient == recipient
+                && d.status == DeliveryStatus::Failed
+                && (d.next_try_ns.is_none() || provider_down(d.channel))
         });
         if failed_one {
             for ch in ALL_CHANNELS {
@@ -118,7 +123,7 @@ mod tests {
             UserId::parse("dr-a").expect("id"),
             UserId::parse("dr-b").expect("id"),
         ];
-        let t = targets(&routing, &a, &chain, 2, &[]);
+        let t = targets(&routing, &a, &chain, 2, &[], |_| false);
         let b: Vec<_> = t
             .iter()
             .filter(|t| t.level == 2)
@@ -138,7 +143,31 @@ mod tests {
             tries: 1,
             next_try_ns: None,
         };
-        let t = targets(&routing, &a, &chain, 1, &[failed]);
-        assert_eq!(t.len(), 4, "failover adds every channel: {t:?}");
+        let t = targets(
+            &routing,
+            &a,
+            &chain,
+            1,
+            std::slice::from_ref(&failed),
+            |_| false,
+        );
+        assert_eq!(t.len(), 4, "giving up fails over to every channel: {t:?}");
+        let retrying = Delivery {
+            next_try_ns: Some(1),
+            ..failed
+        };
+        let t = targets(
+            &routing,
+            &a,
+            &chain,
+            1,
+            std::slice::from_ref(&retrying),
+            |_| false,
+        );
+        assert_eq!(t.len(), 1, "a transient failure is only retried: {t:?}");
+        let t = targets(&routing, &a, &chain, 1, &[retrying], |ch| {
+            ch == Channel::Sms
+        });
+        assert_eq!(t.len(), 4, "a down provider fails over at once: {t:?}");
     }
 }
