@@ -1,0 +1,124 @@
+//! `POST https://…/v1/batches` over real TLS: one block per request as the binary frame
+//! or as JSON, the reply's HTTP status by code, and only acked blocks stored.
+
+use cw_core::time::now_ns;
+use cw_e2e::ingest::{self, Ingest};
+use cw_protocol::{Frame, NackCode, Reply};
+use reqwest::StatusCode;
+
+fn client(ingest: &Ingest) -> reqwest::Client {
+    let ca = std::fs::read(&ingest.ca).expect("CA");
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+        .build()
+        .expect("client")
+}
+
+async fn post(
+    ingest: &Ingest,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Reply) {
+    let url = format!("https://127.0.0.1:{}/v1/batches", ingest.addr.port());
+    let response = client(ingest)
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status();
+    (status, response.json().await.expect("reply JSON"))
+}
+
+fn json(seq: u64, start_ns: i64, leads: u8, samples_mv: Vec<f32>) -> Vec<u8> {
+    serde_json::to_vec(&Frame {
+        seq,
+        start_ns,
+        rate_hz: 250,
+        leads,
+        lead_off: false,
+        samples_mv,
+    })
+    .expect("JSON")
+}
+
+#[tokio::test]
+async fn binary_and_json_blocks_are_acked_and_bad_ones_get_their_status() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let (patient, token) = ingest.device(1).await;
+    let t0 = now_ns();
+    let binary = Frame::encode_i16(1, t0, 250, 2, false, &[100; 2 * 50]);
+    assert_eq!(
+        post(&ingest, &token, "application/octet-stream", binary).await,
+        (StatusCode::OK, Reply::Ack { seq: 1 })
+    );
+    let next = t0 + 200_000_000;
+    assert_eq!(
+        post(
+            &ingest,
+            &token,
+            "application/json",
+            json(2, next, 2, vec![0.1; 100])
+        )
+        .await,
+        (StatusCode::OK, Reply::Ack { seq: 2 })
+    );
+
+    let (status, reply) = post(
+        &ingest,
+        &token,
+        "application/json",
+        json(3, next + 200_000_000, 2, vec![0.1; 99]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(matches!(
+        reply,
+        Reply::Nack {
+            code: NackCode::BadFrame,
+            ..
+        }
+    ));
+    let (status, _) = post(&ingest, &token, "application/json", b"{not json".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, reply) = post(
+        &ingest,
+        &token,
+        "application/json",
+        json(4, next + 400_000_000, 2, vec![25.0; 100]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(matches!(
+        reply,
+        Reply::Nack {
+            code: NackCode::ValueOutOfRange,
+            ..
+        }
+    ));
+
+    let stored = ingest
+        .stores
+        .samples
+        .count_frames(&patient, 0, i64::MAX)
+        .await
+        .expect("count");
+    assert_eq!(stored, 100, "the two acked blocks of 50 instants");
+}
+
+#[tokio::test]
+async fn a_batch_without_valid_credentials_is_refused() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let url = format!("https://127.0.0.1:{}/v1/batches", ingest.addr.port());
+    let response = client(&ingest)
+        .post(url)
+        .bearer_auth("f".repeat(64))
+        .body(Frame::encode_i16(1, now_ns(), 250, 1, false, &[1; 50]))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
