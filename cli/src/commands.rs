@@ -82,6 +82,8 @@ enum BenchCommand {
     /// Detector frames/s and lead-samples/s over a folder of WFDB records.
     /// Points/s straight to InfluxDB vs through ingest over TLS; prints `ratio=<b/a>` last.
     Ingest(cardiowatch::bench_ingest::BenchIngestArgs),
+    /// p50/p99 of the alert list and a 10 s ECG window with N concurrent doctors.
+    Api(cardiowatch::bench_api::BenchApiArgs),
     Detect {
         #[arg(long, default_value = "testdata/mitdb")]
         data: PathBuf,
@@ -154,6 +156,9 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Ingest(args),
             } => cardiowatch::bench_ingest::run(args).await,
+            Command::Bench {
+                what: BenchCommand::Api(args),
+            } => cardiowatch::bench_api::run(args).await,
             Command::Audit {
                 what: AuditCommand::Verify { config },
             } => {

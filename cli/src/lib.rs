@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_api;
 pub mod bench_ingest;
 pub mod demo;
 pub mod devices;

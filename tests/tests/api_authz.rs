@@ -228,6 +228,62 @@ fn matrix() -> Vec<Row> {
         ),
         row(
             Method::GET,
+            "/v1/patients/{p}/ecg?from_ns=0&to_ns=1000000000",
+            None,
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
+            "/v1/devices",
+            None,
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/devices",
+            Some(json!({"patient": "{p}"})),
+            401,
+            (403, 403),
+            (201, 201),
+            (403, 403),
+        ),
+        row(
+            Method::PUT,
+            "/v1/devices/{v}/certificate",
+            Some(
+                json!({"cert_sha256": "{n}000000000000000000000000000000000000000000000000000000000000"}),
+            ),
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/devices/{v}/token",
+            None,
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/devices/{v}/revoke",
+            None,
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
             "/v1/audit",
             None,
             401,
@@ -247,18 +303,38 @@ fn matrix() -> Vec<Row> {
     ]
 }
 
+/// Registers a device of `patient` straight in the store (the rows act on it).
+async fn device_of(h: &ApiHarness, patient: &cw_core::PatientId) -> cw_core::DeviceId {
+    let device = cw_core::Device {
+        id: cw_core::DeviceId::random(),
+        patient: patient.clone(),
+        token_sha256: cw_core::device::token_sha256(&patient.to_string()),
+        revoked: false,
+        cert_sha256: None,
+    };
+    h.stores.records.put_device(&device).await.expect("device");
+    device.id
+}
+
 async fn run_matrix(mode: Mode) {
     let h = ApiHarness::start(mode).await;
     let mut mismatches = Vec::new();
     let mut denials = 0;
     let mut v1_requests = 0;
     let mut counter = 0;
+    let (own_device, other_device) = (device_of(&h, &h.own).await, device_of(&h, &h.other).await);
     for r in matrix() {
         for who in [Who::Anonymous, Who::Doctor, Who::Admin, Who::Ops] {
             for target in [Target::Own, Target::Other] {
-                let (patient, alert, mrn, doctor) = match target {
-                    Target::Own => (&h.own, &h.own_alert, &h.own_mrn, &h.doctor_a),
-                    Target::Other => (&h.other, &h.other_alert, &h.other_mrn, &h.doctor_b),
+                let (patient, alert, mrn, doctor, device) = match target {
+                    Target::Own => (&h.own, &h.own_alert, &h.own_mrn, &h.doctor_a, &own_device),
+                    Target::Other => (
+                        &h.other,
+                        &h.other_alert,
+                        &h.other_mrn,
+                        &h.doctor_b,
+                        &other_device,
+                    ),
                 };
                 counter += 1;
                 let fill = |raw: &str| {
@@ -266,7 +342,8 @@ async fn run_matrix(mode: Mode) {
                         .replace("{a}", alert.as_str())
                         .replace("{m}", mrn)
                         .replace("{d}", doctor.as_str())
-                        .replace("{n}", &counter.to_string())
+                        .replace("{v}", device.as_str())
+                        .replace("{n}", &format!("{counter:04}"))
                 };
                 let path = fill(r.path);
                 let mut req = h.http.request(r.method.clone(), h.url(&path));

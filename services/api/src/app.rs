@@ -2,8 +2,8 @@
 
 use crate::config::ApiConfig;
 use crate::error::ApiError;
-use crate::routes::{alerts, audit, auth, break_glass, patients, thresholds};
-use crate::{audit_trail, request_id};
+use crate::routes::{alerts, audit, auth, break_glass, devices, ecg, patients, thresholds};
+use crate::{audit_trail, request_id, request_metrics, security_headers};
 use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub records: Arc<dyn RecordStore>,
+    pub samples: Arc<dyn cw_storage::SampleStore>,
     pub config_publisher: Publisher,
     pub jwt_secret: Arc<Vec<u8>>,
     pub issuer: Arc<str>,
@@ -58,6 +59,7 @@ pub async fn start(
     })?;
     let state = AppState {
         records: stores.records.clone(),
+        samples: stores.samples.clone(),
         config_publisher,
         jwt_secret: Arc::new(jwt_secret),
         issuer: cfg.auth.issuer.clone().into(),
@@ -75,6 +77,7 @@ pub async fn start(
             None
         },
     };
+    let metrics = Arc::new(request_metrics::RequestMetrics::default());
     let router = Router::new()
         .route("/v1/patients", get(patients::list).post(patients::create))
         .route("/v1/patients/lookup", post(patients::lookup))
@@ -93,14 +96,30 @@ pub async fn start(
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/users/{id}/login", put(auth::set_login))
-        .merge(cw_runtime::health_routes(String::new))
+        .route("/v1/devices", get(devices::list).post(devices::register))
+        .route("/v1/devices/{id}/revoke", post(devices::revoke))
+        .route("/v1/devices/{id}/token", post(devices::issue_token))
+        .route(
+            "/v1/devices/{id}/certificate",
+            put(devices::pin_certificate),
+        )
+        .route("/v1/patients/{id}/ecg", get(ecg::range))
+        .merge(cw_runtime::health_routes({
+            let metrics = metrics.clone();
+            move || metrics.render()
+        }))
         .fallback(|| async { ApiError::NotFound("route") })
         // Inner to outer: audit sees the request id; both see every /v1 request.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit_trail::record,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            request_metrics::count,
+        ))
         .layer(axum::middleware::from_fn(request_id::assign))
+        .layer(axum::middleware::from_fn(security_headers::add))
         .with_state(state);
     let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
         .await

@@ -11,7 +11,9 @@ mod error;
 mod login_limiter;
 mod password;
 mod request_id;
+mod request_metrics;
 mod routes;
+mod security_headers;
 
 pub use app::{Running, start};
 pub use config::ApiConfig;

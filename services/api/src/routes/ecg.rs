@@ -1,0 +1,122 @@
+//! `GET /v1/patients/{id}/ecg?from_ns=&to_ns=&max_points=` — the ECG strip. Up to
+//! `max_points` frames come raw; a longer range comes as min/max per bucket per lead
+//! (what a plot needs: every spike stays visible), so a response stays small.
+
+use crate::access::{Caller, parse_patient};
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use cw_core::time::{NANOS_PER_SEC, Nanos};
+use serde::{Deserialize, Serialize};
+
+/// The longest range one request may ask for.
+const MAX_RANGE_NS: Nanos = 3600 * NANOS_PER_SEC;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcgQuery {
+    pub from_ns: Nanos,
+    pub to_ns: Nanos,
+    /// 10–20000, default 4000.
+    pub max_points: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Bucket {
+    pub start_ns: Nanos,
+    pub min: Vec<i16>,
+    pub max: Vec<i16>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Strip {
+    /// Every frame: (time, µV per lead).
+    Raw { frames: Vec<(Nanos, Vec<i16>)> },
+    /// Min and max per lead over each `bucket_ns`.
+    MinMax {
+        bucket_ns: Nanos,
+        buckets: Vec<Bucket>,
+    },
+}
+
+pub async fn range(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<EcgQuery>,
+) -> Result<Json<Strip>, ApiError> {
+    let patient = parse_patient(&id)?;
+    caller.require_patient(&state, &patient).await?;
+    if q.to_ns <= q.from_ns || q.to_ns - q.from_ns > MAX_RANGE_NS {
+        return Err(ApiError::Invalid {
+            field: Some("to_ns".into()),
+            message: "to_ns is after from_ns and at most one hour later".into(),
+        });
+    }
+    let max_points = q.max_points.unwrap_or(4000);
+    if !(10..=20_000).contains(&max_points) {
+        return Err(ApiError::Invalid {
+            field: Some("max_points".into()),
+            message: "max_points is between 10 and 20000".into(),
+        });
+    }
+    let frames = state.samples.frames(&patient, q.from_ns, q.to_ns).await?;
+    if frames.len() <= max_points {
+        return Ok(Json(Strip::Raw { frames }));
+    }
+    // Two values (min, max) per bucket: half as many buckets as points.
+    let buckets_wanted = (max_points / 2).max(1) as Nanos;
+    let bucket_ns = ((q.to_ns - q.from_ns) + buckets_wanted - 1) / buckets_wanted;
+    Ok(Json(Strip::MinMax {
+        bucket_ns,
+        buckets: min_max(&frames, q.from_ns, bucket_ns),
+    }))
+}
+
+/// Frames (in time order) folded into buckets of `bucket_ns` from `from`; empty buckets
+/// are left out (a gap in the signal stays a gap).
+fn min_max(frames: &[(Nanos, Vec<i16>)], from: Nanos, bucket_ns: Nanos) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = Vec::new();
+    for (t, values) in frames {
+        let start_ns = from + (t - from) / bucket_ns * bucket_ns;
+        match out.last_mut() {
+            Some(b) if b.start_ns == start_ns && b.min.len() == values.len() => {
+                for (i, v) in values.iter().enumerate() {
+                    b.min[i] = b.min[i].min(*v);
+                    b.max[i] = b.max[i].max(*v);
+                }
+            }
+            _ => out.push(Bucket {
+                start_ns,
+                min: values.clone(),
+                max: values.clone(),
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_max_keeps_each_buckets_extremes_per_lead_and_skips_gaps() {
+        let frames = vec![
+            (0, vec![1, -1]),
+            (5, vec![9, -3]),
+            (10, vec![2, 2]),
+            (35, vec![4, 0]),
+        ];
+        let buckets = min_max(&frames, 0, 10);
+        assert_eq!(buckets.len(), 3);
+        assert_eq!(
+            (buckets[0].min.clone(), buckets[0].max.clone()),
+            (vec![1, -3], vec![9, -1])
+        );
+        assert_eq!(buckets[1].start_ns, 10);
+        assert_eq!(buckets[2].start_ns, 30);
+    }
+}

@@ -1,0 +1,249 @@
+//! The admin device endpoints, the ECG range query, secure response headers and request
+//! metrics, against the real stores.
+
+use cw_core::device::token_sha256;
+use cw_core::time::NANOS_PER_SEC;
+use cw_core::{DeviceId, Role, SampleBlock};
+use cw_e2e::api::ApiHarness;
+use cw_e2e::system::Mode;
+use serde_json::{Value, json};
+
+async fn devices_register_pin_reissue_and_revoke(mode: Mode) {
+    let h = ApiHarness::start(mode).await;
+    let admin = h.token(&h.admin, Role::Admin);
+    let registered = h
+        .http
+        .post(h.url("/v1/devices"))
+        .bearer_auth(&admin)
+        .json(&json!({"patient": h.own.as_str()}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let registered: Value = registered.json().await.expect("json");
+    let id = DeviceId::parse(registered["device"]["id"].as_str().expect("id")).expect("valid");
+    let first = registered["token"].as_str().expect("token").to_owned();
+    let stored = h
+        .stores
+        .records
+        .device_by_token_hash(&token_sha256(&first))
+        .await
+        .expect("ingest finds the device by its token");
+    assert_eq!(stored.patient, h.own);
+    let patient = h.stores.records.patient(&h.own).await.expect("patient");
+    assert!(patient.devices.contains(&id));
+
+    let fp = "AB:".repeat(31) + "AB";
+    let pinned: Value = h
+        .http
+        .put(h.url(&format!("/v1/devices/{id}/certificate")))
+        .bearer_auth(&admin)
+        .json(&json!({ "cert_sha256": fp }))
+        .send()
+        .await
+        .expect("pin")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pinned["cert_sha256"], "ab".repeat(32));
+    assert_eq!(
+        h.stores
+            .records
+            .device_by_cert_sha256(&"ab".repeat(32))
+            .await
+            .expect("by certificate")
+            .id,
+        id
+    );
+
+    let reissued: Value = h
+        .http
+        .post(h.url(&format!("/v1/devices/{id}/token")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let second = reissued["token"].as_str().expect("token");
+    assert_ne!(second, first);
+    assert!(
+        h.stores
+            .records
+            .device_by_token_hash(&token_sha256(&first))
+            .await
+            .is_err(),
+        "the old token no longer finds the device"
+    );
+
+    let revoked = h
+        .http
+        .post(h.url(&format!("/v1/devices/{id}/revoke")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), 200);
+    assert!(h.stores.records.device(&id).await.expect("device").revoked);
+    let listed: Value = h
+        .http
+        .get(h.url("/v1/devices"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let listed = listed.as_array().expect("array");
+    assert!(
+        listed
+            .iter()
+            .any(|d| d["id"] == id.as_str() && d["revoked"] == true)
+    );
+    assert!(listed.iter().all(|d| d.get("token_sha256").is_none()));
+}
+
+#[tokio::test]
+async fn embedded_devices_register_pin_reissue_and_revoke() {
+    devices_register_pin_reissue_and_revoke(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn servers_devices_register_pin_reissue_and_revoke() {
+    devices_register_pin_reissue_and_revoke(Mode::Servers).await;
+}
+
+#[tokio::test]
+async fn ecg_range_is_raw_when_short_and_min_max_per_bucket_when_long() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let start = 1_700_000_000 * NANOS_PER_SEC;
+    // 10 s at 250 Hz, two leads; lead 0 spikes to 2000 µV once per second.
+    let samples: Vec<i16> = (0..2500)
+        .flat_map(|i| [if i % 250 == 0 { 2000 } else { (i % 50) as i16 }, -7])
+        .collect();
+    let block = SampleBlock {
+        patient: h.own.clone(),
+        device: DeviceId::random(),
+        seq: 1,
+        start_ns: start,
+        rate_hz: 250,
+        leads: 2,
+        samples_uv: samples,
+        lead_off: false,
+    };
+    h.stores.samples.write(&[block]).await.expect("write");
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let get = |from: i64, to: i64, max: usize| {
+        let url = h.url(&format!(
+            "/v1/patients/{}/ecg?from_ns={from}&to_ns={to}&max_points={max}",
+            h.own
+        ));
+        let token = token.clone();
+        let http = h.http.clone();
+        async move {
+            let r = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let raw = get(start, start + NANOS_PER_SEC, 1000).await;
+    assert_eq!(raw["mode"], "raw");
+    assert_eq!(raw["frames"].as_array().expect("frames").len(), 250);
+
+    let strip = get(start, start + 10 * NANOS_PER_SEC, 100).await;
+    assert_eq!(strip["mode"], "min_max");
+    let buckets = strip["buckets"].as_array().expect("buckets");
+    assert_eq!(buckets.len(), 50);
+    // Every spike survives the reduction.
+    let spikes = buckets.iter().filter(|b| b["max"][0] == 2000).count();
+    assert_eq!(spikes, 10);
+    assert!(
+        buckets
+            .iter()
+            .all(|b| b["min"][1] == -7 && b["max"][1] == -7)
+    );
+
+    let other = h
+        .http
+        .get(h.url(&format!(
+            "/v1/patients/{}/ecg?from_ns={start}&to_ns={}",
+            h.other,
+            start + NANOS_PER_SEC
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(other.status(), 403);
+    let too_long = h
+        .http
+        .get(h.url(&format!(
+            "/v1/patients/{}/ecg?from_ns={start}&to_ns={}",
+            h.own,
+            start + 7200 * NANOS_PER_SEC
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(too_long.status(), 422);
+}
+
+#[tokio::test]
+async fn responses_carry_hsts_and_no_cors_and_requests_are_counted() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let response = h
+        .http
+        .get(h.url("/v1/patients"))
+        .bearer_auth(&token)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("request");
+    let headers = response.headers();
+    assert_eq!(
+        headers["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(headers.get("access-control-allow-origin").is_none());
+    let preflight = h
+        .http
+        .request(reqwest::Method::OPTIONS, h.url("/v1/patients"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(!preflight.status().is_success());
+
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .contains(r#"cw_api_requests_total{method="GET",route="/v1/patients",status="200"} 1"#),
+        "{metrics}"
+    );
+}
