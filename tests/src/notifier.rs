@@ -193,6 +193,7 @@ key_hex = "{bus_key}"
                 role: Role::Doctor,
                 phone: Some((*phone).to_owned()),
                 email: None,
+                notify: Default::default(),
             };
             self.stores.records.put_user(&user).await.expect("put user");
             users.push(user);

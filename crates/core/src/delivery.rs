@@ -93,3 +93,68 @@ pub fn idempotency_key(
 ) -> String {
     format!("{alert}:{}:{recipient}:{attempt}", channel.as_str())
 }
+
+/// How a user wants to be reached. Everything is optional (`#[serde(default)]`), so
+/// users stored before preferences existed keep the service's routing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotifyPreferences {
+    /// Channels per priority, replacing the service's routing for this user. High
+    /// priority always goes to every routed channel as well: a preference may add to a
+    /// critical page, never quieten it.
+    pub high: Option<Vec<Channel>>,
+    pub medium: Option<Vec<Channel>>,
+    pub low: Option<Vec<Channel>>,
+    /// Daily quiet hours (minutes after midnight UTC, `start` to `end`, may wrap past
+    /// midnight): medium and low alerts go in-app only. Never applies to high.
+    pub quiet_hours: Option<QuietHours>,
+    /// Medium and low alerts go in-app only until then. Bounded by the notifier (a snooze
+    /// always ends); never applies to high.
+    pub snooze_until_ns: Option<Nanos>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    pub start_min_utc: u16,
+    pub end_min_utc: u16,
+}
+
+impl QuietHours {
+    /// Whether `minute_of_day` (0..1440, UTC) falls in the quiet window.
+    pub fn contains(&self, minute_of_day: u16) -> bool {
+        let (s, e) = (self.start_min_utc, self.end_min_utc);
+        if s <= e {
+            (s..e).contains(&minute_of_day)
+        } else {
+            minute_of_day >= s || minute_of_day < e
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hours_wrap_past_midnight() {
+        let night = QuietHours {
+            start_min_utc: 22 * 60,
+            end_min_utc: 6 * 60,
+        };
+        assert!(night.contains(23 * 60));
+        assert!(night.contains(60));
+        assert!(!night.contains(12 * 60));
+        let lunch = QuietHours {
+            start_min_utc: 12 * 60,
+            end_min_utc: 13 * 60,
+        };
+        assert!(lunch.contains(12 * 60 + 30));
+        assert!(!lunch.contains(13 * 60));
+    }
+
+    #[test]
+    fn users_without_preferences_still_parse() {
+        let prefs: NotifyPreferences = serde_json::from_str("{}").expect("empty prefs");
+        assert_eq!(prefs, NotifyPreferences::default());
+    }
+}

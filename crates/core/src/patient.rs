@@ -36,4 +36,7 @@ pub struct User {
     /// E.164 phone number for SMS and voice.
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Channels per priority, quiet hours, snooze (the notifier's routing input).
+    #[serde(default)]
+    pub notify: crate::delivery::NotifyPreferences,
 }

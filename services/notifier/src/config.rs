@@ -126,6 +126,12 @@ pub struct Reliability {
     /// Consecutive failures that open a provider's circuit, and how long it stays open.
     pub breaker_failures: u32,
     pub breaker_open_ms: u64,
+    /// New medium/low pages on SMS, voice or email per recipient per hour; past it they
+    /// go in-app only (alarm fatigue). High priority is never limited.
+    pub rate_limit_per_hour: u32,
+    /// Longest snooze honoured; a user's snooze ending later than this from now is
+    /// ignored, so a silence always has an end.
+    pub max_snooze_s: u64,
 }
 
 impl Default for Reliability {
@@ -147,6 +153,8 @@ impl Default for Reliability {
             claim_lease_ms: 15_000,
             breaker_failures: 5,
             breaker_open_ms: 30_000,
+            rate_limit_per_hour: 20,
+            max_snooze_s: 4 * 3_600,
         }
     }
 }

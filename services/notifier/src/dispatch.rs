@@ -25,6 +25,7 @@ use crate::plan::{self, Target};
 use crate::providers::ses::SesClient;
 use crate::providers::twilio::{TwilioClient, alert_call_twiml};
 use crate::providers::{ProviderError, ProviderReceipt};
+use crate::rate_limit::RateLimiter;
 use crate::webhooks::CallbackUrls;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{Alert, AlertState, Channel, Delivery, DeliveryStatus, User, UserId};
@@ -47,12 +48,21 @@ pub struct Dispatcher {
     /// Keys with a provider call in flight in this process, so a sweep never races the
     /// event path on the same row.
     in_flight: Mutex<HashSet<String>>,
+    rate_limiter: RateLimiter,
 }
 
 /// What to do with one target's row.
 enum Action {
     Claim(Delivery),
     Retry(Delivery),
+}
+
+impl Action {
+    fn key(&self) -> String {
+        match self {
+            Action::Claim(d) | Action::Retry(d) => d.idempotency_key(),
+        }
+    }
 }
 
 impl Dispatcher {
@@ -67,12 +77,15 @@ impl Dispatcher {
         callbacks: Option<CallbackUrls>,
         metrics: Arc<NotifierMetrics>,
     ) -> Self {
+        let reliability_for_breaker = reliability.clone();
         let breaker = || {
             Breaker::new(
-                reliability.breaker_failures,
-                Duration::from_millis(reliability.breaker_open_ms),
+                reliability_for_breaker.breaker_failures,
+                Duration::from_millis(reliability_for_breaker.breaker_open_ms),
             )
         };
+        let rate_limiter =
+            RateLimiter::new(reliability.rate_limit_per_hour, Duration::from_secs(3_600));
         Self {
             twilio_breaker: breaker(),
             ses_breaker: breaker(),
@@ -85,6 +98,7 @@ impl Dispatcher {
             callbacks,
             metrics,
             in_flight: Mutex::new(HashSet::new()),
+            rate_limiter,
         }
     }
 
@@ -106,29 +120,60 @@ impl Dispatcher {
         let now = now_ns();
         let rows = self.records.deliveries_for_alert(&alert.id).await?;
         let level = plan::escalation_level(&self.reliability, &alert, patient.doctors.len(), now);
+        let mut users: HashMap<UserId, User> = HashMap::new();
+        for id in patient.doctors.iter().take(level as usize) {
+            if !users.contains_key(id) {
+                users.insert(id.clone(), self.records.user(id).await?);
+            }
+        }
         let provider_down = |ch: Channel| self.breaker(ch).is_some_and(Breaker::is_open);
         let targets = plan::targets(
             &self.routing,
             &alert,
             &patient.doctors,
+            &users,
             level,
             &rows,
+            now,
+            self.reliability.max_snooze_s as Nanos * NANOS_PER_SEC,
             provider_down,
         );
-        let mut users: HashMap<UserId, User> = HashMap::new();
         let mut actions = Vec::new();
         for target in targets {
-            if !users.contains_key(&target.recipient) {
-                let user = self.records.user(&target.recipient).await?;
-                users.insert(target.recipient.clone(), user);
-            }
             let Some(user) = users.get(&target.recipient) else {
                 continue;
             };
             if !self.can_deliver(target.channel, user) {
                 continue;
             }
-            if let Some(action) = self.action_for(&alert, &target, &rows, now) {
+            let Some(action) = self.action_for(&alert, &target, &rows, now) else {
+                continue;
+            };
+            // A new page on a provider channel counts against the recipient's rate
+            // limit (never for high priority); over it, the in-app row still carries it.
+            if matches!(action, Action::Claim(_))
+                && alert.priority != cw_core::Priority::High
+                && target.channel != Channel::InApp
+                && !self.rate_limiter.allow(&target.recipient)
+            {
+                self.metrics.rate_limited.inc();
+                if let Some(in_app) = self.action_for(
+                    &alert,
+                    &Target {
+                        channel: Channel::InApp,
+                        ..target.clone()
+                    },
+                    &rows,
+                    now,
+                ) && !actions
+                    .iter()
+                    .any(|(a, _): &(Action, User)| a.key() == in_app.key())
+                {
+                    actions.push((in_app, user.clone()));
+                }
+                continue;
+            }
+            if !actions.iter().any(|(a, _)| a.key() == action.key()) {
                 actions.push((action, user.clone()));
             }
         }

@@ -12,6 +12,7 @@ mod dispatch;
 mod message;
 mod metrics;
 mod plan;
+mod rate_limit;
 pub mod webhooks;
 
 pub use app::{Running, start};

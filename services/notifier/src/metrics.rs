@@ -20,6 +20,7 @@ pub struct NotifierMetrics {
     /// Pages to a later doctor in the chain.
     pub escalations: Counter,
     pub breaker_rejected: Counter,
+    pub rate_limited: Counter,
     pub webhook_rejected: Counter,
     pub acked_sms: Counter,
     pub acked_voice: Counter,
@@ -132,6 +133,11 @@ impl NotifierMetrics {
                 "cw_notifier_breaker_rejected_total",
                 "Provider calls not made because the provider's circuit was open",
                 self.breaker_rejected.get(),
+            )
+            .counter(
+                "cw_notifier_rate_limited_total",
+                "New pages sent in-app only because the recipient's hourly budget was spent",
+                self.rate_limited.get(),
             )
             .counter(
                 "cw_notifier_webhook_rejected_total",

@@ -7,7 +7,8 @@
 
 use crate::config::{Reliability, Routing};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
-use cw_core::{Alert, Channel, Delivery, DeliveryStatus, UserId};
+use cw_core::{Alert, Channel, Delivery, DeliveryStatus, Priority, User, UserId};
+use std::collections::HashMap;
 
 pub const ALL_CHANNELS: [Channel; 4] =
     [Channel::Sms, Channel::Voice, Channel::Email, Channel::InApp];
@@ -36,18 +37,68 @@ pub fn escalation_level(cfg: &Reliability, alert: &Alert, chain_len: usize, now:
     u32::try_from(passed + 1).unwrap_or(u32::MAX).min(chain_len)
 }
 
+/// The channels a recipient gets for an alert of `priority` at `now`: their preference
+/// (or the service's routing); high priority always adds every routed channel and
+/// ignores quiet hours and snoozes; otherwise a quiet or snoozed user gets in-app only.
+/// A snooze longer than `max_snooze_ns` from now is not honoured: snoozes are bounded.
+pub fn channels_for(
+    routing: &Routing,
+    priority: Priority,
+    user: Option<&User>,
+    now: Nanos,
+    max_snooze_ns: Nanos,
+) -> Vec<Channel> {
+    let base = routing.channels(priority);
+    let Some(prefs) = user.map(|u| &u.notify) else {
+        return base.to_vec();
+    };
+    let wanted = match priority {
+        Priority::High => &prefs.high,
+        Priority::Medium => &prefs.medium,
+        Priority::Low => &prefs.low,
+    };
+    let mut channels = wanted.clone().unwrap_or_else(|| base.to_vec());
+    if priority == Priority::High {
+        for ch in base {
+            if !channels.contains(ch) {
+                channels.push(*ch);
+            }
+        }
+        return channels;
+    }
+    let minute = ((now.rem_euclid(86_400 * NANOS_PER_SEC)) / (60 * NANOS_PER_SEC)) as u16;
+    let quiet = prefs.quiet_hours.is_some_and(|q| q.contains(minute));
+    let snoozed = prefs
+        .snooze_until_ns
+        .is_some_and(|until| until > now && until - now <= max_snooze_ns);
+    if quiet || snoozed {
+        return vec![Channel::InApp];
+    }
+    channels
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn targets(
     routing: &Routing,
     alert: &Alert,
     chain: &[UserId],
+    users: &HashMap<UserId, User>,
     level: u32,
     rows: &[Delivery],
+    now: Nanos,
+    max_snooze_ns: Nanos,
     provider_down: impl Fn(Channel) -> bool,
 ) -> Vec<Target> {
     let mut out = Vec::new();
     for (i, recipient) in chain.iter().take(level as usize).enumerate() {
         let lvl = i as u32 + 1;
-        let mut channels: Vec<Channel> = routing.channels(alert.priority).to_vec();
+        let mut channels = channels_for(
+            routing,
+            alert.priority,
+            users.get(recipient),
+            now,
+            max_snooze_ns,
+        );
         if lvl >= 2 && !channels.contains(&Channel::Voice) {
             channels.push(Channel::Voice);
         }
@@ -112,6 +163,82 @@ mod tests {
         );
     }
 
+    fn user(notify: cw_core::delivery::NotifyPreferences) -> User {
+        User {
+            id: UserId::parse("dr-p").expect("id"),
+            role: cw_core::Role::Doctor,
+            phone: None,
+            email: None,
+            notify,
+        }
+    }
+
+    #[test]
+    fn preferences_quiet_hours_and_bounded_snooze() {
+        use cw_core::delivery::{NotifyPreferences, QuietHours};
+        let routing = Routing::default();
+        let hour = 3_600 * NANOS_PER_SEC;
+        let noon = 12 * hour;
+        let prefs = NotifyPreferences {
+            medium: Some(vec![Channel::Email]),
+            high: Some(vec![Channel::Email]),
+            ..NotifyPreferences::default()
+        };
+        let u = user(prefs.clone());
+        assert_eq!(
+            channels_for(&routing, Priority::Medium, Some(&u), noon, hour),
+            vec![Channel::Email]
+        );
+        assert_eq!(
+            channels_for(&routing, Priority::High, Some(&u), noon, hour).len(),
+            4,
+            "high goes to every routed channel whatever the preference"
+        );
+        let quiet = user(NotifyPreferences {
+            quiet_hours: Some(QuietHours {
+                start_min_utc: 11 * 60,
+                end_min_utc: 13 * 60,
+            }),
+            ..prefs.clone()
+        });
+        assert_eq!(
+            channels_for(&routing, Priority::Medium, Some(&quiet), noon, hour),
+            vec![Channel::InApp]
+        );
+        assert_eq!(
+            channels_for(&routing, Priority::High, Some(&quiet), noon, hour).len(),
+            4,
+            "quiet hours never for high"
+        );
+        let snoozed = |until| {
+            user(NotifyPreferences {
+                snooze_until_ns: Some(until),
+                ..prefs.clone()
+            })
+        };
+        assert_eq!(
+            channels_for(
+                &routing,
+                Priority::Low,
+                Some(&snoozed(noon + hour / 2)),
+                noon,
+                hour
+            ),
+            vec![Channel::InApp]
+        );
+        assert_eq!(
+            channels_for(
+                &routing,
+                Priority::Low,
+                Some(&snoozed(noon + 10 * hour)),
+                noon,
+                hour
+            ),
+            routing.low,
+            "a snooze beyond the bound is not honoured"
+        );
+    }
+
     #[test]
     fn next_doctor_gets_voice_and_a_failure_fails_over() {
         let routing = Routing {
@@ -123,7 +250,9 @@ mod tests {
             UserId::parse("dr-a").expect("id"),
             UserId::parse("dr-b").expect("id"),
         ];
-        let t = targets(&routing, &a, &chain, 2, &[], |_| false);
+        let t = targets(&routing, &a, &chain, &HashMap::new(), 2, &[], 0, 0, |_| {
+            false
+        });
         let b: Vec<_> = t
             .iter()
             .filter(|t| t.level == 2)
@@ -147,8 +276,11 @@ mod tests {
             &routing,
             &a,
             &chain,
+            &HashMap::new(),
             1,
             std::slice::from_ref(&failed),
+            0,
+            0,
             |_| false,
         );
         assert_eq!(t.len(), 4, "giving up fails over to every channel: {t:?}");
@@ -160,14 +292,25 @@ mod tests {
             &routing,
             &a,
             &chain,
+            &HashMap::new(),
             1,
             std::slice::from_ref(&retrying),
+            0,
+            0,
             |_| false,
         );
         assert_eq!(t.len(), 1, "a transient failure is only retried: {t:?}");
-        let t = targets(&routing, &a, &chain, 1, &[retrying], |ch| {
-            ch == Channel::Sms
-        });
+        let t = targets(
+            &routing,
+            &a,
+            &chain,
+            &HashMap::new(),
+            1,
+            &[retrying],
+            0,
+            0,
+            |ch| ch == Channel::Sms,
+        );
         assert_eq!(t.len(), 4, "a down provider fails over at once: {t:?}");
     }
 }

@@ -124,6 +124,7 @@ pub fn doctor() -> User {
         role: Role::Doctor,
         phone: Some("+33600000000".into()),
         email: Some("dr@example.org".into()),
+        notify: Default::default(),
     }
 }
 

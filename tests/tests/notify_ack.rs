@@ -1,0 +1,277 @@
+//! Escalation and acknowledgement: the chain moves to the next doctor (and to voice)
+//! when nobody acknowledges in time; an ack by SMS reply, by key press on the call, or
+//! through the store (as the api's REST ack writes it) stops it. Twilio's requests come
+//! from the sandbox, signed; forged ones are refused.
+
+use cw_core::time::now_ns;
+use cw_core::{AlertState, Channel, DeliveryStatus, Priority};
+use cw_e2e::notifier::{AUTH_TOKEN, NotifierHarness, Tuning};
+use cw_e2e::system::Mode;
+use cw_sandbox::callbacks::{post_with_signature, twilio_signature};
+use std::time::Duration;
+
+/// Medium alerts by SMS; unacknowledged after 2 s they escalate.
+const FAST_ESCALATION: &str = r#"[routing]
+high = ["sms", "voice", "in_app"]
+medium = ["sms"]
+low = ["in_app"]
+[reliability.ack_deadline_s]
+high = 2
+medium = 2
+low = 0
+"#;
+
+fn tuning() -> Tuning {
+    Tuning {
+        extra: FAST_ESCALATION.into(),
+        ..Tuning::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn escalation_to_next_doctor_by_sms_and_voice_when_not_acknowledged() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550301", "+15005550302"]).await;
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&tuning());
+    let first = h
+        .sandbox
+        .wait_for_messages(1, Duration::from_secs(20))
+        .await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].to, "+15005550301");
+    assert!(
+        h.sandbox.calls().is_empty(),
+        "medium goes by SMS only at first"
+    );
+
+    let calls = h.sandbox.wait_for_calls(1, Duration::from_secs(20)).await;
+    let messages = h
+        .sandbox
+        .wait_for_messages(2, Duration::from_secs(20))
+        .await;
+    assert_eq!(calls.len(), 1, "log:\n{}", h.log());
+    assert_eq!(
+        calls[0].to, "+15005550302",
+        "the louder channel goes to the next doctor"
+    );
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].to, "+15005550302");
+    let rows = h.deliveries(&alert.id).await;
+    assert!(
+        rows.iter()
+            .any(|d| d.recipient == users[1].id && d.attempt == 2)
+    );
+    // The chain has two doctors: no third page, no second page to the first.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(h.sandbox.messages().len(), 2);
+    assert_eq!(h.sandbox.calls().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_through_the_store_stops_escalation() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550311", "+15005550312"]).await;
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&tuning());
+    assert_eq!(
+        h.sandbox
+            .wait_for_messages(1, Duration::from_secs(20))
+            .await
+            .len(),
+        1
+    );
+    h.stores
+        .records
+        .acknowledge_alert(&alert.id, users[0].id.as_str(), now_ns())
+        .await
+        .expect("ack as the api does");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        h.sandbox.messages().len(),
+        1,
+        "nobody else paged after the ack"
+    );
+    assert!(h.sandbox.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_by_sms_reply_stops_escalation() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550321", "+15005550322"]).await;
+    // Two patients of the same doctors: one open alert per (patient, rule).
+    let second = cw_core::Patient {
+        id: cw_core::PatientId::random(),
+        ..patient.clone()
+    };
+    h.stores
+        .records
+        .put_patient(&second)
+        .await
+        .expect("put patient");
+    let older = h.fire(&patient.id, Priority::Medium).await;
+    let alert = h.fire(&second.id, Priority::Medium).await;
+    h.spawn(&tuning());
+    assert_eq!(
+        h.sandbox
+            .wait_for_messages(2, Duration::from_secs(20))
+            .await
+            .len(),
+        2
+    );
+    let client = h.https();
+    h.wait_deliveries(&older.id, "sms recorded", |rows| {
+        rows.iter().any(|d| d.status == DeliveryStatus::Sent)
+    })
+    .await;
+    // "ACK <code>" names one alert: the older one, although it is not the newest.
+    let code = &older.id.as_str()[..10];
+    let (status, body) = h
+        .sandbox
+        .reply_sms(
+            &client,
+            AUTH_TOKEN,
+            &h.webhook_url("/twilio/sms"),
+            "+15005550321",
+            &format!("ack {code}"),
+        )
+        .await
+        .expect("reply posted");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("acknowledged"), "{body}");
+    // "1" acks the newest alert paged to this phone.
+    let (status, body) = h
+        .sandbox
+        .reply_sms(
+            &client,
+            AUTH_TOKEN,
+            &h.webhook_url("/twilio/sms"),
+            "+15005550321",
+            "1",
+        )
+        .await
+        .expect("reply posted");
+    assert_eq!(status, 200, "{body}");
+    for id in [&older.id, &alert.id] {
+        let stored = h.stores.records.get_alert(id).await.expect("alert");
+        assert_eq!(stored.state, AlertState::Acknowledged, "log:\n{}", h.log());
+        assert_eq!(stored.acked_by.as_deref(), Some(users[0].id.as_str()));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.sandbox.messages().len(),
+        2,
+        "no escalation after the acks"
+    );
+    assert!(h.sandbox.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_by_key_press_on_the_call() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550331", "+15005550332"]).await;
+    let alert = h.fire(&patient.id, Priority::High).await;
+    h.spawn(&tuning());
+    let calls = h.sandbox.wait_for_calls(1, Duration::from_secs(20)).await;
+    assert_eq!(calls.len(), 1, "log:\n{}", h.log());
+    h.wait_deliveries(&alert.id, "call recorded", |rows| {
+        rows.iter()
+            .any(|d| d.channel == Channel::Voice && d.status == DeliveryStatus::Sent)
+    })
+    .await;
+    let (status, twiml) = h
+        .sandbox
+        .press_key(&h.https(), AUTH_TOKEN, &calls[0].sid, "1")
+        .await
+        .expect("key press posted");
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("acknowledged"), "{twiml}");
+    let stored = h.stores.records.get_alert(&alert.id).await.expect("alert");
+    assert_eq!(stored.state, AlertState::Acknowledged);
+    assert_eq!(stored.acked_by.as_deref(), Some(users[0].id.as_str()));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        h.sandbox.calls().len(),
+        1,
+        "the second doctor is not called"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_callback_marks_delivered_and_signature_rejected_when_forged() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, _) = h.chain(&["+15005550341"]).await;
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&tuning());
+    let messages = h
+        .sandbox
+        .wait_for_messages(1, Duration::from_secs(20))
+        .await;
+    assert_eq!(messages.len(), 1);
+    h.wait_deliveries(&alert.id, "sms recorded", |rows| {
+        rows.iter().any(|d| d.status == DeliveryStatus::Sent)
+    })
+    .await;
+    let client = h.https();
+    let callback = messages[0]
+        .status_callback
+        .clone()
+        .expect("per-delivery callback URL");
+
+    // Forged: signed with another token, unsigned, and a valid signature replayed
+    // with other parameters. None may change anything.
+    let params = [
+        ("MessageSid", messages[0].sid.as_str()),
+        ("MessageStatus", "failed"),
+    ];
+    let wrong = twilio_signature("not-the-token", &callback, &params);
+    let good_for_delivered = twilio_signature(
+        AUTH_TOKEN,
+        &callback,
+        &[
+            ("MessageSid", messages[0].sid.as_str()),
+            ("MessageStatus", "delivered"),
+        ],
+    );
+    for sig in [
+        Some(wrong.as_str()),
+        None,
+        Some(good_for_delivered.as_str()),
+    ] {
+        let (status, _) = post_with_signature(&client, &callback, &params, sig)
+            .await
+            .expect("posted");
+        assert_eq!(status, 403, "forged status callback refused");
+    }
+    let sms_forged = [("From", "+15005550341"), ("Body", "1")];
+    let (status, _) = post_with_signature(
+        &client,
+        &h.webhook_url("/twilio/sms"),
+        &sms_forged,
+        Some(&wrong),
+    )
+    .await
+    .expect("posted");
+    assert_eq!(status, 403, "forged SMS ack refused");
+    let stored = h.stores.records.get_alert(&alert.id).await.expect("alert");
+    assert_eq!(
+        stored.state,
+        AlertState::Firing,
+        "forged ack changed nothing"
+    );
+    assert!(
+        h.deliveries(&alert.id)
+            .await
+            .iter()
+            .all(|d| d.status == DeliveryStatus::Sent)
+    );
+
+    let (status, body) = h
+        .sandbox
+        .send_status(&client, AUTH_TOKEN, &messages[0].sid, "delivered")
+        .await
+        .expect("callback posted");
+    assert!(status < 300, "{status} {body}");
+    let rows = h.deliveries(&alert.id).await;
+    assert_eq!(rows[0].status, DeliveryStatus::Delivered, "{rows:#?}");
+}
