@@ -152,6 +152,11 @@ key_hex = "{bus_key}"
             self.common(&bus_key),
             self.tls_section("tls")
         );
+        let api = format!(
+            "{api}\n[phi]\nkey_id = \"k1\"\nmaster_key_hex = \"{}\"\nlookup_key_hex = \"{}\"\n",
+            cw_bus::Sealer::generate_key_hex(),
+            cw_bus::Sealer::generate_key_hex()
+        );
         let engine = format!(
             "sample_endpoints = [\"tcp://127.0.0.1:{}\"]\nconfig_endpoints = [\"tcp://127.0.0.1:{}\"]\nalert_push_endpoint = \"tcp://127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n{}\n{}",
             p.samples_pub,
