@@ -114,6 +114,22 @@ impl Ingest {
         gateway::connect(&opts, Some(&connector)).await
     }
 
+    /// The Prometheus text of `GET /metrics`, over TLS.
+    pub async fn metrics(&self) -> String {
+        let ca = std::fs::read(&self.ca).expect("CA");
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+            .build()
+            .expect("client")
+            .get(format!("https://127.0.0.1:{}/metrics", self.addr.port()))
+            .send()
+            .await
+            .expect("metrics answered")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A raw gateway WebSocket authenticated by `token`.
     pub async fn open(&self, token: &str) -> anyhow::Result<gateway::Socket> {
         let opts = self.gateway_options(token, PathBuf::new());
@@ -125,4 +141,14 @@ impl Ingest {
 /// MIT-BIH record 100, shipped in testdata/.
 pub fn record_100() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100")
+}
+
+/// The value of the sample `name` (with its labels, e.g. `x_total{code="a"}`) in
+/// Prometheus text; panics when absent.
+pub fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
 }

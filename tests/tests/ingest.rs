@@ -122,6 +122,27 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
         .await
         .expect("count");
     assert_eq!(other_stored, 40 * 50);
+
+    let metrics = ingest.metrics().await;
+    for (code, count) in [
+        ("value_out_of_range", 1.0),
+        ("bad_frame", 1.0),
+        ("clock_skew", 1.0),
+        ("retry_later", 0.0),
+    ] {
+        assert_eq!(
+            ingest::metric(
+                &metrics,
+                &format!("cw_ingest_nacks_total{{code=\"{code}\"}}")
+            ),
+            count,
+            "nacks of {code}"
+        );
+    }
+    assert_eq!(ingest::metric(&metrics, "cw_ingest_acks_total"), 42.0);
+    assert_eq!(ingest::metric(&metrics, "cw_ingest_frames_total"), 45.0);
+    assert_eq!(ingest::metric(&metrics, "cw_ingest_queue_depth"), 0.0);
+    assert!(ingest::metric(&metrics, "cw_ingest_batches_written_total") >= 1.0);
 }
 
 #[tokio::test]

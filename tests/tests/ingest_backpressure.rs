@@ -5,7 +5,7 @@
 
 use cw_core::time::now_ns;
 use cw_e2e::influxd::OwnInflux;
-use cw_e2e::ingest;
+use cw_e2e::ingest::{self, metric};
 use cw_protocol::{Frame, Reply};
 use cw_storage::SampleStore;
 use futures::{SinkExt, StreamExt};
@@ -17,14 +17,6 @@ const GATEWAYS: u64 = 3;
 const FRAMES: u64 = 300;
 const IN_FLIGHT: usize = 4;
 const QUEUE: usize = 4;
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_store_stops_ingest_reading_and_nothing_is_lost_after_the_thaw() {
@@ -44,23 +36,7 @@ async fn a_frozen_store_stops_ingest_reading_and_nothing_is_lost_after_the_thaw(
         cfg.writer.writes_in_flight = 1;
     })
     .await;
-    let ca = std::fs::read(&ingest.ca).expect("CA");
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
-        .build()
-        .expect("client");
-    let metrics_url = format!("https://127.0.0.1:{}/metrics", ingest.addr.port());
-    let frames_read = || async {
-        let text = http
-            .get(&metrics_url)
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        metric(&text, "cw_ingest_frames_total")
-    };
+    let frames_read = || async { metric(&ingest.metrics().await, "cw_ingest_frames_total") };
 
     influx.freeze();
     let t0 = now_ns();
