@@ -66,6 +66,16 @@ enum Command {
         #[command(subcommand)]
         what: KeysCommand,
     },
+    /// Alarm-fatigue report: alarms per patient/rule/day, ack rate, median time-to-ack.
+    Fatigue {
+        /// The notifier's config (its `[storage]` is read).
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
     Token {
         #[arg(long)]
@@ -84,6 +94,9 @@ enum BenchCommand {
     Ingest(cardiowatch::bench_ingest::BenchIngestArgs),
     /// p50/p99 of the alert list and a 10 s ECG window with N concurrent doctors.
     Api(cardiowatch::bench_api::BenchApiArgs),
+    /// Notifier deliveries/s to the local Twilio sandbox, and the latency a
+    /// high-priority fan-out to every channel adds (p50/p99).
+    Notify(cardiowatch::bench_notify::BenchNotifyArgs),
     Detect {
         #[arg(long, default_value = "testdata/mitdb")]
         data: PathBuf,
@@ -159,6 +172,12 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Api(args),
             } => cardiowatch::bench_api::run(args).await,
+            Command::Bench {
+                what: BenchCommand::Notify(args),
+            } => cardiowatch::bench_notify::run(args).await,
+            Command::Fatigue { config, days, json } => {
+                cardiowatch::fatigue::run(&config, days, json).await
+            }
             Command::Audit {
                 what: AuditCommand::Verify { config },
             } => {
