@@ -161,3 +161,66 @@ async fn run(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cw_core::{DeviceId, PatientId};
+
+    fn block(patient: usize, seq: u64) -> SampleBlock {
+        SampleBlock {
+            patient: PatientId::parse(&format!("p{patient}")).expect("valid"),
+            device: DeviceId::parse(&format!("d{patient}")).expect("valid"),
+            seq,
+            start_ns: 1_700_000_000_000_000_000 + seq as i64 * 1_000_000_000,
+            rate_hz: 250,
+            leads: 1,
+            samples_uv: vec![1; 250],
+            lead_off: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn blocks_of_many_patients_share_batches_and_each_submitter_gets_its_block_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stores = cw_storage::open(&cw_storage::StorageConfig {
+            path: dir.path().join("s.sqlite"),
+            ..Default::default()
+        })
+        .await
+        .expect("store");
+        let metrics = Arc::new(IngestMetrics::default());
+        let writer = Writer::start(
+            stores.samples.clone(),
+            &WriterConfig {
+                linger_ms: 200,
+                batch_lines: 100_000,
+                ..Default::default()
+            },
+            metrics.clone(),
+        );
+        let submitted: Vec<_> = (0..50)
+            .map(|p| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.write(block(p, 1)).await })
+            })
+            .collect();
+        for (p, task) in submitted.into_iter().enumerate() {
+            let back = task.await.expect("task").expect("durable");
+            assert_eq!(back.patient.as_str(), format!("p{p}"));
+        }
+        assert!(
+            metrics.batches_written.get() < 50,
+            "50 blocks in {} batches",
+            metrics.batches_written.get()
+        );
+        assert_eq!(metrics.queue_depth.load(Ordering::Relaxed), 0);
+        let patient = PatientId::parse("p7").expect("valid");
+        let stored = stores
+            .samples
+            .count_frames(&patient, 0, i64::MAX)
+            .await
+            .expect("count");
+        assert_eq!(stored, 250);
+    }
+}
