@@ -50,6 +50,15 @@ pub async fn start(
         .as_ref()
         .map(|w| crate::webhooks::CallbackUrls::new(&w.public_url));
     let auth_token = twilio.as_ref().map(|t| t.auth_token().to_owned());
+    if let Some(w) = cfg.watchdog.clone() {
+        crate::watchdog::spawn(
+            w,
+            stores.records.clone(),
+            twilio.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        );
+    }
     let dispatcher = Arc::new(Dispatcher::new(
         stores.records.clone(),
         cfg.routing.clone(),

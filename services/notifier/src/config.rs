@@ -23,6 +23,8 @@ pub struct NotifierConfig {
     pub reliability: Reliability,
     /// Inbound Twilio webhooks (status callbacks, SMS replies, key presses); off when absent.
     pub webhooks: Option<WebhookConfig>,
+    /// Self-watchdog (synthetic alert through the outbox; pages ops when it is lost).
+    pub watchdog: Option<crate::watchdog::WatchdogConfig>,
     /// Fault injection for crash-safety tests; never set in production.
     pub faults: Faults,
     /// Twilio (SMS and voice); disabled when absent.
@@ -44,6 +46,7 @@ impl Default for NotifierConfig {
             routing: Routing::default(),
             reliability: Reliability::default(),
             webhooks: None,
+            watchdog: None,
             faults: Faults::default(),
             twilio: None,
             ses: None,

@@ -14,6 +14,7 @@ mod message;
 pub mod metrics;
 mod plan;
 mod rate_limit;
+mod watchdog;
 pub mod webhooks;
 
 pub use app::{Running, start};

@@ -21,6 +21,8 @@ pub struct NotifierMetrics {
     pub escalations: Counter,
     pub breaker_rejected: Counter,
     pub rate_limited: Counter,
+    pub watchdog_ok: Counter,
+    pub watchdog_failed: Counter,
     pub webhook_rejected: Counter,
     pub acked_sms: Counter,
     pub acked_voice: Counter,
@@ -133,6 +135,15 @@ impl NotifierMetrics {
                 "cw_notifier_breaker_rejected_total",
                 "Provider calls not made because the provider's circuit was open",
                 self.breaker_rejected.get(),
+            )
+            .labelled_counters(
+                "cw_notifier_watchdog_rounds_total",
+                "Synthetic alerts sent through the outbox, by outcome",
+                "outcome",
+                &[
+                    ("ok", self.watchdog_ok.get()),
+                    ("failed", self.watchdog_failed.get()),
+                ],
             )
             .counter(
                 "cw_notifier_rate_limited_total",

@@ -1,0 +1,164 @@
+//! Self-watchdog: on a schedule, a synthetic alert goes through the store and the outbox
+//! exactly like a real one (the sweep picks it up and delivers it in-app to a synthetic
+//! recipient). When its delivery is not recorded in time, ops are paged by SMS directly
+//! through Twilio — the path that does not depend on the part that just failed.
+
+use crate::metrics::NotifierMetrics;
+use crate::providers::twilio::TwilioClient;
+use cw_core::time::{NANOS_PER_SEC, now_ns};
+use cw_core::{
+    Alert, AlertId, AlertState, Channel, DeliveryStatus, Patient, PatientId, Priority, Role,
+    RuleKind, User, UserId,
+};
+use cw_storage::{RecordStore, StoreError};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const PATIENT: &str = "cw-watchdog";
+const SINK: &str = "cw-watchdog-sink";
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchdogConfig {
+    /// Seconds between synthetic alerts. Default 300.
+    #[serde(default = "default_interval")]
+    pub interval_s: u64,
+    /// How long the synthetic alert may take to be delivered. Default 30000.
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: u64,
+    /// Who is paged (by SMS) when it is not.
+    pub ops_user: String,
+}
+
+fn default_interval() -> u64 {
+    300
+}
+
+fn default_timeout() -> u64 {
+    30_000
+}
+
+pub fn spawn(
+    cfg: WatchdogConfig,
+    records: Arc<dyn RecordStore>,
+    twilio: Option<TwilioClient>,
+    metrics: Arc<NotifierMetrics>,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(cfg.interval_s.max(1)));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match round(&cfg, records.as_ref()).await {
+                Ok(true) => metrics.watchdog_ok.inc(),
+                Ok(false) => {
+                    metrics.watchdog_failed.inc();
+                    page_ops(&cfg, records.as_ref(), twilio.as_ref()).await;
+                }
+                Err(e) => {
+                    metrics.watchdog_failed.inc();
+                    tracing::error!(error = %e, "watchdog: store unavailable");
+                    page_ops(&cfg, records.as_ref(), twilio.as_ref()).await;
+                }
+            }
+        }
+    });
+}
+
+/// One synthetic alert: fired, waited for, resolved. True when it came back delivered.
+async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, StoreError> {
+    let (patient, sink) = ids();
+    // The sink has no phone or email: only the in-app channel can carry it, so the
+    // watchdog never pages a person when things work.
+    records
+        .put_user(&User {
+            id: sink.clone(),
+            role: Role::Ops,
+            phone: None,
+            email: None,
+            notify: Default::default(),
+        })
+        .await?;
+    records
+        .put_patient(&Patient {
+            id: patient.clone(),
+            doctors: vec![sink],
+            devices: vec![],
+            timezone: "UTC".into(),
+            phi: None,
+            mrn_hash: None,
+        })
+        .await?;
+    let fired_ns = now_ns();
+    let alert = Alert {
+        id: AlertId::random(),
+        patient,
+        rule: RuleKind::HrHigh,
+        priority: Priority::Low,
+        state: AlertState::Firing,
+        started_ns: fired_ns,
+        fired_ns,
+        acked_ns: None,
+        acked_by: None,
+        resolved_ns: None,
+        value: 0.0,
+        limit: 0.0,
+        policy_version: 0,
+        window_start_ns: fired_ns,
+        window_end_ns: fired_ns,
+    };
+    records.open_alert(&alert).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.timeout_ms);
+    let came_back = loop {
+        let rows = records.deliveries_for_alert(&alert.id).await?;
+        if rows
+            .iter()
+            .any(|d| d.channel == Channel::InApp && d.status == DeliveryStatus::Delivered)
+        {
+            break true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    records.resolve_alert(&alert.id, now_ns()).await?;
+    let took = (now_ns() - fired_ns) as f64 / NANOS_PER_SEC as f64;
+    tracing::info!(came_back, seconds = took, "watchdog round");
+    Ok(came_back)
+}
+
+fn ids() -> (PatientId, UserId) {
+    // Constant, valid ids: parse cannot fail on them.
+    (
+        PatientId::parse(PATIENT).unwrap_or_else(|_| PatientId::random()),
+        UserId::parse(SINK).unwrap_or_else(|_| UserId::random()),
+    )
+}
+
+async fn page_ops(cfg: &WatchdogConfig, records: &dyn RecordStore, twilio: Option<&TwilioClient>) {
+    tracing::error!("watchdog: a synthetic alert was not delivered in time; paging ops");
+    let Some(twilio) = twilio else {
+        tracing::error!("watchdog: no twilio configured to page ops");
+        return;
+    };
+    let phone = match UserId::parse(&cfg.ops_user) {
+        Ok(id) => records.user(&id).await.ok().and_then(|u| u.phone),
+        Err(_) => None,
+    };
+    let Some(phone) = phone else {
+        tracing::error!("watchdog: ops user has no phone");
+        return;
+    };
+    // One page per failed round: the key names the round's minute.
+    let key = format!("watchdog:{}", now_ns() / (60 * NANOS_PER_SEC));
+    let text = "cardiowatch watchdog: a synthetic alert was not delivered in time. Notifications may be failing.";
+    if let Err(e) = twilio.send_sms(&phone, text, &key).await {
+        tracing::error!(error = %e, "watchdog: paging ops failed");
+    }
+}
