@@ -67,9 +67,8 @@ async fn two_hundred_patients_stream_from_staggered_offsets_and_all_is_stored() 
         assert_eq!(frames.len() as u64, per_patient, "patient {patient}");
         first_samples.insert(
             frames[..36]
-                .to_vec()
-                .into_iter()
-                .map(|(_, v)| v)
+                .iter()
+                .map(|(_, v)| v.clone())
                 .collect::<Vec<_>>(),
         );
     }
