@@ -247,3 +247,85 @@ async fn responses_carry_hsts_and_no_cors_and_requests_are_counted() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn the_alert_list_pages_by_cursor_and_filters() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    // The harness' firing alert plus five resolved ones.
+    for i in 0..5 {
+        let mut a = h
+            .stores
+            .records
+            .get_alert(&h.own_alert)
+            .await
+            .expect("alert");
+        a.id = cw_core::AlertId::random();
+        a.rule = cw_core::RuleKind::HrLow;
+        a.fired_ns -= (i + 1) * NANOS_PER_SEC;
+        a.priority = if i == 0 {
+            cw_core::Priority::Low
+        } else {
+            cw_core::Priority::High
+        };
+        h.stores.records.open_alert(&a).await.expect("open");
+        h.stores
+            .records
+            .resolve_alert(&a.id, a.fired_ns + 1)
+            .await
+            .expect("resolve");
+    }
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let mut cursor: Option<String> = None;
+    let mut seen = Vec::new();
+    loop {
+        let mut url = format!("/v1/alerts?patient={}&limit=2", h.own);
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let r = h
+            .http
+            .get(h.url(&url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(r.status(), 200);
+        cursor = r
+            .headers()
+            .get("x-next-cursor")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let page: Vec<Value> = r.json().await.expect("json");
+        seen.extend(
+            page.into_iter()
+                .map(|a| a["id"].as_str().expect("id").to_owned()),
+        );
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 6, "no alert twice");
+
+    let low: Vec<Value> = h
+        .http
+        .get(h.url(&format!("/v1/alerts?patient={}&priority=low", h.own)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("filtered")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(low.len(), 1);
+    let bad = h
+        .http
+        .get(h.url("/v1/alerts?priority=urgent"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 422);
+}

@@ -3,6 +3,7 @@
 //! - embedded (default): one SQLite file holds samples and records — no server at all;
 //! - servers: InfluxDB for samples, MongoDB for records.
 
+pub mod alert_pages;
 pub mod audit;
 pub mod config;
 pub mod credentials;

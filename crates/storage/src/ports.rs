@@ -139,6 +139,7 @@ pub trait RecordStore:
     + crate::audit::AuditStore
     + crate::directory::PatientDirectory
     + crate::credentials::CredentialStore
+    + crate::alert_pages::AlertPages
 {
 }
 
@@ -150,7 +151,8 @@ impl<
         + DeviceStore
         + crate::audit::AuditStore
         + crate::directory::PatientDirectory
-        + crate::credentials::CredentialStore,
+        + crate::credentials::CredentialStore
+        + crate::alert_pages::AlertPages,
 > RecordStore for T
 {
 }

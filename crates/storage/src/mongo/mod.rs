@@ -3,6 +3,7 @@
 //! `deliveries` the idempotency key — so they hold across any number of service replicas
 //! and need neither transactions nor a replica set.
 
+mod alert_pages;
 mod alerts;
 mod audit;
 mod credentials;

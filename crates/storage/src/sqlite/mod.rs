@@ -1,6 +1,7 @@
 //! The embedded adapter: one SQLite file holds samples and records, so cardiowatch runs
 //! with no server. Several processes may share the file (WAL + busy timeout).
 
+mod alert_pages;
 mod alerts;
 mod audit;
 mod conn;

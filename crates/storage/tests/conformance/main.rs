@@ -5,6 +5,7 @@
 //! The server half needs CW_TEST_INFLUX_URL and CW_TEST_MONGO_URI (`scripts/test`
 //! starts the servers and sets them); without them those tests fail, never skip.
 
+mod alert_pages;
 mod alerts;
 mod audit;
 mod audit_tamper;
@@ -77,6 +78,7 @@ conformance! {
     audit::concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact,
     audit::latest_audit_finds_the_newest_allowed_grant_in_time,
     directory::patient_by_mrn_hash_finds_only_that_patient,
+    alert_pages::pages_cover_every_alert_once_newest_first_and_filter,
     credentials::failures_lock_a_login_at_the_threshold_and_success_clears_them,
     credentials::a_refresh_token_is_fresh_once_and_revocation_covers_its_family,
 }

@@ -5,9 +5,11 @@ use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::error::ApiError;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::{Extension, Json};
 use cw_core::time::now_ns;
-use cw_core::{Alert, AlertId, AlertState, Delivery};
+use cw_core::{Alert, AlertId, AlertState, Delivery, Priority};
+use cw_storage::alert_pages::AlertPageQuery;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -17,15 +19,35 @@ pub struct ListQuery {
     pub patient: Option<String>,
     /// `firing`, `acknowledged` or `resolved`.
     pub state: Option<String>,
+    /// `high`, `medium` or `low`.
+    pub priority: Option<String>,
+    /// Continue after this alert: the `x-next-cursor` header of the previous page.
+    pub cursor: Option<String>,
     /// 1–500, default 100.
     pub limit: Option<usize>,
+}
+
+/// Response header naming the cursor of the next page (absent on the last page).
+const NEXT_CURSOR: &str = "x-next-cursor";
+
+/// A cursor is `<fired_ns>.<alert id>` of the last alert of a page.
+fn parse_cursor(raw: &str) -> Result<(i64, AlertId), ApiError> {
+    let invalid = || ApiError::Invalid {
+        field: Some("cursor".into()),
+        message: "cursor is the x-next-cursor header of the previous page".into(),
+    };
+    let (ns, id) = raw.split_once('.').ok_or_else(invalid)?;
+    Ok((
+        ns.parse().map_err(|_| invalid())?,
+        AlertId::parse(id).map_err(|_| invalid())?,
+    ))
 }
 
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<Alert>>, ApiError> {
+) -> Result<(HeaderMap, Json<Vec<Alert>>), ApiError> {
     let patients = match &q.patient {
         Some(raw) => {
             let patient = parse_patient(raw)?;
@@ -48,12 +70,37 @@ pub async fn list(
             message: "limit is between 1 and 500".into(),
         });
     }
-    Ok(Json(
-        state
-            .records
-            .alerts_for_patients(&patients, alert_state, limit)
-            .await?,
-    ))
+    let priority = match q.priority.as_deref() {
+        None => None,
+        Some("high") => Some(Priority::High),
+        Some("medium") => Some(Priority::Medium),
+        Some("low") => Some(Priority::Low),
+        Some(_) => {
+            return Err(ApiError::Invalid {
+                field: Some("priority".into()),
+                message: "priority is one of high, medium, low".into(),
+            });
+        }
+    };
+    let before = q.cursor.as_deref().map(parse_cursor).transpose()?;
+    let page = state
+        .records
+        .alerts_page(&AlertPageQuery {
+            patients,
+            state: alert_state,
+            priority,
+            before,
+            limit,
+        })
+        .await?;
+    let mut headers = HeaderMap::new();
+    if page.len() == limit
+        && let Some(last) = page.last()
+        && let Ok(value) = HeaderValue::from_str(&format!("{}.{}", last.fired_ns, last.id))
+    {
+        headers.insert(NEXT_CURSOR, value);
+    }
+    Ok((headers, Json(page)))
 }
 
 async fn authorized_alert(state: &AppState, caller: &Caller, raw: &str) -> Result<Alert, ApiError> {
