@@ -11,13 +11,51 @@ use serde::{Deserialize, Serialize};
 pub enum RuleKind {
     HrHigh,
     HrLow,
+    Pause,
+    Asystole,
+    BradyRun,
+    TachyRun,
+    AtrialFibrillation,
+    VentricularFibrillation,
+    LeadOff,
+    FlatLine,
+    Saturation,
+    Noise,
+    NoData,
 }
 
 impl RuleKind {
+    pub const ALL: [RuleKind; 13] = [
+        Self::HrHigh,
+        Self::HrLow,
+        Self::Pause,
+        Self::Asystole,
+        Self::BradyRun,
+        Self::TachyRun,
+        Self::AtrialFibrillation,
+        Self::VentricularFibrillation,
+        Self::LeadOff,
+        Self::FlatLine,
+        Self::Saturation,
+        Self::Noise,
+        Self::NoData,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::HrHigh => "hr_high",
             Self::HrLow => "hr_low",
+            Self::Pause => "pause",
+            Self::Asystole => "asystole",
+            Self::BradyRun => "brady_run",
+            Self::TachyRun => "tachy_run",
+            Self::AtrialFibrillation => "atrial_fibrillation",
+            Self::VentricularFibrillation => "ventricular_fibrillation",
+            Self::LeadOff => "lead_off",
+            Self::FlatLine => "flat_line",
+            Self::Saturation => "saturation",
+            Self::Noise => "noise",
+            Self::NoData => "no_data",
         }
     }
 
@@ -26,6 +64,40 @@ impl RuleKind {
         match self {
             Self::HrHigh => "heart rate above limit",
             Self::HrLow => "heart rate below limit",
+            Self::Pause => "pause",
+            Self::Asystole => "asystole",
+            Self::BradyRun => "bradycardia run",
+            Self::TachyRun => "tachycardia run",
+            Self::AtrialFibrillation => "atrial fibrillation",
+            Self::VentricularFibrillation => "ventricular flutter or fibrillation",
+            Self::LeadOff => "technical: lead off",
+            Self::FlatLine => "technical: flat line",
+            Self::Saturation => "technical: signal saturated",
+            Self::Noise => "technical: signal too noisy to analyse",
+            Self::NoData => "technical: no data from the gateway",
+        }
+    }
+
+    /// Technical alarms are about the equipment or the signal, not the patient
+    /// (IEC 60601-1-8 keeps the two apart).
+    pub fn is_technical(self) -> bool {
+        matches!(
+            self,
+            Self::LeadOff | Self::FlatLine | Self::Saturation | Self::Noise | Self::NoData
+        )
+    }
+
+    /// Unit of the alert's `value` and `limit`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Self::HrHigh | Self::HrLow | Self::BradyRun | Self::TachyRun => "bpm",
+            Self::Pause | Self::Asystole | Self::NoData => "s",
+            Self::AtrialFibrillation => "RR irregularity",
+            Self::VentricularFibrillation
+            | Self::LeadOff
+            | Self::FlatLine
+            | Self::Saturation
+            | Self::Noise => "",
         }
     }
 }

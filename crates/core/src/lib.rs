@@ -3,6 +3,7 @@
 
 pub mod alert;
 pub mod audit;
+pub mod condition_state;
 pub mod delivery;
 pub mod device;
 pub mod ids;
@@ -10,6 +11,7 @@ pub mod patient;
 pub mod phi;
 pub mod policy;
 pub mod rule_state;
+pub mod rules;
 pub mod sample;
 pub mod shard;
 pub mod time;

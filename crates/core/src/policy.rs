@@ -1,7 +1,10 @@
 //! A patient's threshold policy: the limits *their* doctor set. Versioned; every change
 //! is validated here so the API, the CLI and the engine agree on what is plausible.
 
-use crate::{PatientId, Priority};
+use crate::rules::{
+    AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RunFields, RunRule,
+};
+use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
 
 /// One heart-rate limit and how the alarm behaves around it.
@@ -40,6 +43,33 @@ pub struct ThresholdPolicy {
     /// Beats averaged for the displayed and evaluated heart rate (monitors use ~12).
     #[serde(default = "default_average_beats")]
     pub hr_average_beats: u8,
+    /// Rhythm rules (DESIGN §13); `None` means the rule is off.
+    #[serde(default)]
+    pub pause: Option<PauseRule>,
+    #[serde(default)]
+    pub asystole: Option<AsystoleRule>,
+    #[serde(default)]
+    pub brady_run: Option<RunRule>,
+    #[serde(default)]
+    pub tachy_run: Option<RunRule>,
+    #[serde(default)]
+    pub af: Option<AfRule>,
+    /// Ventricular flutter/fibrillation (the detector's flutter flag).
+    #[serde(default)]
+    pub vf: Option<ConditionRule>,
+    /// Technical alarms: the gateway's lead-off flag, and per-lead signal quality.
+    #[serde(default)]
+    pub lead_off: Option<ConditionRule>,
+    #[serde(default)]
+    pub flat_line: Option<ConditionRule>,
+    #[serde(default)]
+    pub saturation: Option<ConditionRule>,
+    #[serde(default)]
+    pub noise: Option<ConditionRule>,
+    #[serde(default)]
+    pub no_data: Option<NoDataRule>,
+    #[serde(default)]
+    pub flapping: Flapping,
 }
 
 fn default_average_beats() -> u8 {
@@ -55,7 +85,11 @@ pub struct ValidationError {
     pub message: String,
 }
 
-fn check(ok: bool, field: &'static str, message: impl Into<String>) -> Result<(), ValidationError> {
+pub(crate) fn check(
+    ok: bool,
+    field: &'static str,
+    message: impl Into<String>,
+) -> Result<(), ValidationError> {
     if ok {
         Ok(())
     } else {
@@ -75,7 +109,62 @@ impl ThresholdPolicy {
             hr_high: None,
             hr_low: None,
             hr_average_beats: default_average_beats(),
+            pause: None,
+            asystole: None,
+            brady_run: None,
+            tachy_run: None,
+            af: None,
+            vf: None,
+            lead_off: None,
+            flat_line: None,
+            saturation: None,
+            noise: None,
+            no_data: None,
+            flapping: Flapping::default(),
         }
+    }
+
+    /// The priority the policy gives a rule (High when the rule is not in the policy: an
+    /// alert the engine adopted from an older policy must not be understated).
+    pub fn priority_of(&self, rule: RuleKind) -> Priority {
+        let condition = |c: &Option<ConditionRule>| c.as_ref().map(|c| c.priority);
+        match rule {
+            RuleKind::HrHigh => self.hr_high.as_ref().map(|l| l.priority),
+            RuleKind::HrLow => self.hr_low.as_ref().map(|l| l.priority),
+            RuleKind::Pause => self.pause.as_ref().map(|r| r.priority),
+            RuleKind::Asystole => self.asystole.as_ref().map(|r| r.priority),
+            RuleKind::BradyRun => self.brady_run.as_ref().map(|r| r.priority),
+            RuleKind::TachyRun => self.tachy_run.as_ref().map(|r| r.priority),
+            RuleKind::AtrialFibrillation => self.af.as_ref().map(|r| r.priority),
+            RuleKind::VentricularFibrillation => condition(&self.vf),
+            RuleKind::LeadOff => condition(&self.lead_off),
+            RuleKind::FlatLine => condition(&self.flat_line),
+            RuleKind::Saturation => condition(&self.saturation),
+            RuleKind::Noise => condition(&self.noise),
+            RuleKind::NoData => self.no_data.as_ref().map(|r| r.priority),
+        }
+        .unwrap_or(Priority::High)
+    }
+
+    /// The limit an alert of this rule records (bpm, seconds, or the irregularity index);
+    /// 0 for rules that are a condition without a number (NaN would not survive JSON).
+    pub fn limit_of(&self, rule: RuleKind) -> f32 {
+        match rule {
+            RuleKind::HrHigh => self.hr_high.as_ref().map(|l| l.bpm),
+            RuleKind::HrLow => self.hr_low.as_ref().map(|l| l.bpm),
+            RuleKind::Pause => self.pause.as_ref().map(|r| r.rr_s),
+            RuleKind::Asystole => self.asystole.as_ref().map(|r| r.after_s),
+            RuleKind::BradyRun => self.brady_run.as_ref().map(|r| r.bpm),
+            RuleKind::TachyRun => self.tachy_run.as_ref().map(|r| r.bpm),
+            RuleKind::AtrialFibrillation => self.af.as_ref().map(|r| r.irregularity),
+            RuleKind::NoData => self.no_data.as_ref().map(|r| r.after_s),
+            RuleKind::VentricularFibrillation
+            | RuleKind::LeadOff
+            | RuleKind::FlatLine
+            | RuleKind::Saturation
+            | RuleKind::Noise => None,
+        }
+        .unwrap_or(0.0)
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
@@ -106,7 +195,49 @@ impl ThresholdPolicy {
             (1..=64).contains(&self.hr_average_beats),
             "hr_average_beats",
             "must be between 1 and 64 beats",
-        )
+        )?;
+        self.validate_rhythm_rules()
+    }
+
+    fn validate_rhythm_rules(&self) -> Result<(), ValidationError> {
+        if let Some(r) = &self.pause {
+            r.validate()?;
+        }
+        if let Some(r) = &self.asystole {
+            r.validate()?;
+            if let Some(p) = &self.pause {
+                check(
+                    p.rr_s < r.after_s,
+                    "pause.rr_s",
+                    "must be shorter than asystole.after_s",
+                )?;
+            }
+        }
+        if let Some(r) = &self.brady_run {
+            r.validate(&BRADY_RUN_FIELDS, 20.0, 80.0)?;
+        }
+        if let Some(r) = &self.tachy_run {
+            r.validate(&TACHY_RUN_FIELDS, 80.0, 300.0)?;
+        }
+        if let Some(r) = &self.af {
+            r.validate()?;
+        }
+        let conditions = [
+            (&self.vf, "vf.for_s", "vf.clear_s"),
+            (&self.lead_off, "lead_off.for_s", "lead_off.clear_s"),
+            (&self.flat_line, "flat_line.for_s", "flat_line.clear_s"),
+            (&self.saturation, "saturation.for_s", "saturation.clear_s"),
+            (&self.noise, "noise.for_s", "noise.clear_s"),
+        ];
+        for (rule, for_field, clear_field) in conditions {
+            if let Some(r) = rule {
+                r.validate(for_field, clear_field)?;
+            }
+        }
+        if let Some(r) = &self.no_data {
+            r.validate()?;
+        }
+        self.flapping.validate()
     }
 }
 
@@ -116,6 +247,18 @@ struct LimitFields {
     hysteresis_bpm: &'static str,
     clear_s: &'static str,
 }
+
+const BRADY_RUN_FIELDS: RunFields = RunFields {
+    bpm: "brady_run.bpm",
+    beats: "brady_run.beats",
+    clear_s: "brady_run.clear_s",
+};
+
+const TACHY_RUN_FIELDS: RunFields = RunFields {
+    bpm: "tachy_run.bpm",
+    beats: "tachy_run.beats",
+    clear_s: "tachy_run.clear_s",
+};
 
 const HR_HIGH_FIELDS: LimitFields = LimitFields {
     for_s: "hr_high.for_s",
@@ -186,6 +329,57 @@ mod tests {
         let mut p = policy();
         p.hr_low = Some(limit(130.0));
         assert_eq!(p.validate().map_err(|e| e.field), Err("hr_low.bpm"));
+    }
+
+    #[test]
+    fn a_policy_stored_before_the_rhythm_rules_still_loads() {
+        let old = r#"{"patient":"p","version":3,"hr_high":null,"hr_low":null}"#;
+        let p: ThresholdPolicy = serde_json::from_str(old).expect("old policy loads");
+        assert_eq!(p.asystole, None);
+        assert_eq!(p.flapping, Flapping::default());
+        assert_eq!(p.validate(), Ok(()));
+    }
+
+    #[test]
+    fn implausible_rhythm_settings_name_their_field() {
+        let mut p = policy();
+        p.asystole = Some(AsystoleRule {
+            after_s: 1.0,
+            priority: Priority::High,
+            clear_s: 5.0,
+        });
+        assert_eq!(p.validate().map_err(|e| e.field), Err("asystole.after_s"));
+        p.asystole = None;
+        p.tachy_run = Some(RunRule {
+            bpm: 150.0,
+            beats: 1,
+            priority: Priority::Medium,
+            clear_s: 5.0,
+        });
+        assert_eq!(p.validate().map_err(|e| e.field), Err("tachy_run.beats"));
+        p.tachy_run = None;
+        p.noise = Some(ConditionRule {
+            priority: Priority::Low,
+            for_s: f32::NAN,
+            clear_s: 5.0,
+        });
+        assert_eq!(p.validate().map_err(|e| e.field), Err("noise.for_s"));
+    }
+
+    #[test]
+    fn a_pause_longer_than_asystole_is_inconsistent() {
+        let mut p = policy();
+        p.pause = Some(PauseRule {
+            rr_s: 6.0,
+            priority: Priority::Medium,
+            clear_s: 5.0,
+        });
+        p.asystole = Some(AsystoleRule {
+            after_s: 4.0,
+            priority: Priority::High,
+            clear_s: 5.0,
+        });
+        assert_eq!(p.validate().map_err(|e| e.field), Err("pause.rr_s"));
     }
 
     #[test]

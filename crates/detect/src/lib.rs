@@ -13,9 +13,11 @@ mod detector;
 mod heart_rate;
 mod lead;
 mod params;
+mod quality;
 
 pub use detector::{Beat, QrsDetector};
 pub use heart_rate::{HeartRate, HrReading};
+pub use quality::{LeadQuality, QualityWindow, SignalQuality};
 
 /// Offline helper: run the streaming detector over an interleaved record (frames of
 /// `leads` samples in microvolts) and return the beat sample indices. A trailing partial

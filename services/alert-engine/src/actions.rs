@@ -5,8 +5,7 @@ use crate::monitor::RuleEvent;
 use cw_bus::Pusher;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{
-    Alert, AlertEvent, AlertEventKind, AlertId, AlertState, PatientId, Priority, RuleKind,
-    ThresholdPolicy,
+    Alert, AlertEvent, AlertEventKind, AlertId, AlertState, PatientId, RuleKind, ThresholdPolicy,
 };
 use cw_storage::{OpenAlertOutcome, RecordStore};
 use std::collections::HashMap;
@@ -44,12 +43,7 @@ impl Actions {
                 at,
                 value,
             } => {
-                let (limit, priority) = match rule {
-                    RuleKind::HrHigh => policy.hr_high.as_ref(),
-                    RuleKind::HrLow => policy.hr_low.as_ref(),
-                }
-                .map(|l| (l.bpm, l.priority))
-                .unwrap_or((f32::NAN, Priority::High));
+                let (limit, priority) = (policy.limit_of(rule), policy.priority_of(rule));
                 let pad = i64::from(self.strip_padding_s) * NANOS_PER_SEC;
                 let alert = Alert {
                     id: AlertId::random(),

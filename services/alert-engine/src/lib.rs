@@ -11,6 +11,8 @@ mod actions;
 mod app;
 mod metrics;
 mod policies;
+mod rhythm;
+mod rule_bank;
 
 pub use app::{Running, start};
 pub use config::AlertEngineConfig;

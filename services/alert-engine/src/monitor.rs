@@ -1,10 +1,12 @@
-//! One patient's live analysis: beats → heart rate → rule state machines. Pure (no I/O):
-//! it returns what should happen and the caller makes it so.
+//! One patient's live analysis: beats → heart rate, rhythm and signal quality → rule state
+//! machines, all on SAMPLE time. Pure (no I/O): it returns what should happen and the
+//! caller makes it so. The same code runs live and in a backtest.
 
-use cw_core::rule_state::{Direction, RuleState, Transition};
+use crate::rhythm::Rhythm;
+use crate::rule_bank::{RuleBank, WindowFacts};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
-use cw_core::{HrLimit, RuleKind, SampleBlock, ThresholdPolicy};
-use cw_detect::{HeartRate, HrReading, QrsDetector};
+use cw_core::{RuleKind, SampleBlock, ThresholdPolicy};
+use cw_detect::{HeartRate, HrReading, QrsDetector, SignalQuality};
 
 /// Something a rule decided, at sample time `at`.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,16 +30,28 @@ struct Geometry {
     leads: u8,
 }
 
+/// Per-stream analysis state, rebuilt on a gap or a new geometry.
+struct Stream {
+    detector: QrsDetector,
+    heart_rate: HeartRate,
+    quality: SignalQuality,
+    rhythm: Rhythm,
+    fs: f64,
+    /// Sample index of the last beat, and since when every window was analysable.
+    last_beat: Option<u64>,
+    analysable_since: Option<u64>,
+    /// The latest window was analysable (beats in between are judged by it).
+    analysable: bool,
+}
+
 pub struct PatientMonitor {
     geometry: Option<Geometry>,
-    detector: Option<QrsDetector>,
-    heart_rate: Option<HeartRate>,
+    stream: Option<Stream>,
     /// Time of detector sample 0, and the time the next block should start at.
     origin_ns: Nanos,
     next_ns: Nanos,
     policy: ThresholdPolicy,
-    hr_high: RuleState,
-    hr_low: RuleState,
+    rules: RuleBank,
     last_reading: Option<HrReading>,
     readings: u64,
 }
@@ -46,13 +60,11 @@ impl PatientMonitor {
     pub fn new(policy: ThresholdPolicy) -> Self {
         Self {
             geometry: None,
-            detector: None,
-            heart_rate: None,
+            stream: None,
             origin_ns: 0,
             next_ns: 0,
             policy,
-            hr_high: RuleState::new(Direction::Above),
-            hr_low: RuleState::new(Direction::Below),
+            rules: RuleBank::default(),
             last_reading: None,
             readings: 0,
         }
@@ -61,34 +73,26 @@ impl PatientMonitor {
     /// Marks a rule as already firing (an open alert found in the store at start-up), so
     /// it resolves instead of raising a duplicate.
     pub fn adopt_open(&mut self, rule: RuleKind) {
-        match rule {
-            RuleKind::HrHigh => self.hr_high = RuleState::firing(Direction::Above),
-            RuleKind::HrLow => self.hr_low = RuleState::firing(Direction::Below),
-        }
+        self.rules.adopt_open(rule);
     }
 
     /// The rule's transition could not be made durable: forget it, so it fires again.
     pub fn reset_rule(&mut self, rule: RuleKind) {
-        match rule {
-            RuleKind::HrHigh => self.hr_high.reset(),
-            RuleKind::HrLow => self.hr_low.reset(),
-        }
+        self.rules.reset(rule);
+    }
+
+    pub fn is_firing(&self, rule: RuleKind) -> bool {
+        self.rules.is_firing(rule)
     }
 
     /// A new policy version. A removed rule forgets its state; the open alert, if any,
     /// stays for a person to acknowledge.
     pub fn set_policy(&mut self, policy: ThresholdPolicy) {
-        if policy.hr_high.is_none() {
-            self.hr_high.reset();
-        }
-        if policy.hr_low.is_none() {
-            self.hr_low.reset();
-        }
+        self.rules.drop_removed(&policy);
         let average_changed = policy.hr_average_beats != self.policy.hr_average_beats;
         self.policy = policy;
         if average_changed {
-            self.heart_rate = None;
-            self.detector = None;
+            self.stream = None;
             self.geometry = None;
         }
     }
@@ -106,6 +110,14 @@ impl PatientMonitor {
         self.readings
     }
 
+    /// Wall-clock check for the no-data rule: `silent_s` since the gateway's last block.
+    pub fn on_clock(&mut self, now_ns: Nanos, silent_s: f64) -> Vec<RuleEvent> {
+        let mut events = Vec::new();
+        self.rules
+            .on_clock(&self.policy, now_ns, silent_s, &mut events);
+        events
+    }
+
     /// Feeds one block; returns rule events in time order.
     pub fn process(&mut self, block: &SampleBlock) -> Vec<RuleEvent> {
         let geometry = Geometry {
@@ -114,33 +126,67 @@ impl PatientMonitor {
         };
         let frame_ns = NANOS_PER_SEC / i64::from(block.rate_hz.max(1));
         let contiguous = (block.start_ns - self.next_ns).abs() <= frame_ns;
-        if self.geometry != Some(geometry) || !contiguous {
+        if self.geometry != Some(geometry) || !contiguous || self.stream.is_none() {
             self.restart(geometry, block.start_ns);
         }
         let mut events = Vec::new();
-        let (Some(detector), Some(heart_rate)) = (self.detector.as_mut(), self.heart_rate.as_mut())
-        else {
+        let Some(stream) = self.stream.as_mut() else {
             return events;
         };
-        let fs = f64::from(block.rate_hz);
+        let policy = &self.policy;
+        let time_of =
+            |origin: Nanos, sample: u64| origin + (sample as f64 * 1e9 / stream.fs) as Nanos;
+        let lookahead = stream.detector.lookahead_samples() as u64;
+        let tachy = policy.tachy_run.as_ref().map(|r| r.bpm);
+        let brady = policy.brady_run.as_ref().map(|r| r.bpm);
         for i in 0..block.frames() {
-            let Some(beat) = detector.push(block.frame(i)) else {
+            let frame = block.frame(i);
+            if let Some(beat) = stream.detector.push(frame) {
+                stream.last_beat = Some(beat.sample);
+                if let Some(reading) = stream.heart_rate.on_beat(beat) {
+                    self.last_reading = Some(reading);
+                    self.readings += 1;
+                    // Only an interval seen over analysable signal from end to end is
+                    // trusted: beats missed in noise must not become a pause or AF.
+                    let previous = reading
+                        .sample
+                        .saturating_sub((reading.rr_s * stream.fs).round() as u64);
+                    let trusted =
+                        stream.analysable && stream.analysable_since.is_some_and(|s| s <= previous);
+                    if trusted {
+                        stream
+                            .rhythm
+                            .on_rr(reading.rr_s, reading.instant_bpm, tachy, brady);
+                    }
+                    let at = time_of(self.origin_ns, reading.sample);
+                    self.rules
+                        .on_beat(policy, at, &reading, &stream.rhythm, trusted, &mut events);
+                }
+            }
+            let Some(window) = stream.quality.push(frame) else {
                 continue;
             };
-            let Some(reading) = heart_rate.on_beat(beat) else {
-                continue;
+            let analysable = !block.lead_off && window.analysable();
+            let window_start = (window.end_sample + 1).saturating_sub(stream.fs.round() as u64);
+            stream.analysable_since = match (analysable, stream.analysable_since) {
+                (false, _) => None,
+                (true, None) => Some(window_start),
+                (true, since) => since,
             };
-            self.last_reading = Some(reading);
-            self.readings += 1;
-            let at = self.origin_ns + (reading.sample as f64 * 1e9 / fs) as Nanos;
-            evaluate(
-                &self.policy,
-                &mut self.hr_high,
-                &mut self.hr_low,
-                at,
-                reading.average_bpm,
-                &mut events,
-            );
+            stream.analysable = analysable;
+            // A beat is reported up to `lookahead` samples late: do not count that as silence.
+            let silent_s = stream.analysable_since.map(|since| {
+                let from = stream.last_beat.map_or(since, |b| b.max(since));
+                (window.end_sample.saturating_sub(from + lookahead)) as f64 / stream.fs
+            });
+            let facts = WindowFacts {
+                at: time_of(self.origin_ns, window.end_sample),
+                quality: &window,
+                lead_off: block.lead_off,
+                silent_s,
+                flutter: stream.detector.flutter(),
+            };
+            self.rules.on_window(policy, &facts, &mut events);
         }
         self.next_ns = block.end_ns();
         events
@@ -148,66 +194,60 @@ impl PatientMonitor {
 
     /// A gap or a new stream geometry: beats before it cannot be joined to beats after.
     fn restart(&mut self, geometry: Geometry, start_ns: Nanos) {
-        let fs = f64::from(geometry.rate_hz);
-        self.detector = Some(QrsDetector::new(fs, usize::from(geometry.leads)));
-        self.heart_rate = Some(HeartRate::new(
+        let fs = f64::from(geometry.rate_hz.max(1));
+        let leads = usize::from(geometry.leads);
+        self.stream = Some(Stream {
+            detector: QrsDetector::new(fs, leads),
+            heart_rate: HeartRate::new(fs, usize::from(self.policy.hr_average_beats.max(1))),
+            quality: SignalQuality::new(fs, leads),
+            rhythm: Rhythm::default(),
             fs,
-            usize::from(self.policy.hr_average_beats.max(1)),
-        ));
+            last_beat: None,
+            analysable_since: None,
+            analysable: true,
+        });
         self.geometry = Some(geometry);
         self.origin_ns = start_ns;
         self.next_ns = start_ns;
     }
 }
 
-fn evaluate(
-    policy: &ThresholdPolicy,
-    high: &mut RuleState,
-    low: &mut RuleState,
-    at: Nanos,
-    bpm: f32,
-    events: &mut Vec<RuleEvent>,
-) {
-    let rules: [(RuleKind, Option<&HrLimit>, &mut RuleState); 2] = [
-        (RuleKind::HrHigh, policy.hr_high.as_ref(), high),
-        (RuleKind::HrLow, policy.hr_low.as_ref(), low),
-    ];
-    for (rule, limit, state) in rules {
-        let Some(limit) = limit else { continue };
-        match state.observe(limit, at, bpm) {
-            Some(Transition::Fire { started_ns, value }) => events.push(RuleEvent::Fire {
-                rule,
-                started_ns,
-                at,
-                value,
-            }),
-            Some(Transition::Resolve) => events.push(RuleEvent::Resolve { rule, at }),
-            None => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cw_core::{DeviceId, PatientId, Priority};
+    use cw_core::rules::{AsystoleRule, ConditionRule, PauseRule, RunRule};
+    use cw_core::{DeviceId, HrLimit, PatientId, Priority};
 
     const FS: u32 = 250;
 
     /// A synthetic ECG: a sharp 1.5 mV spike every `60/bpm` s on a flat line.
     fn synthetic(bpm: f64, seconds: f64, start_ns: Nanos) -> Vec<SampleBlock> {
-        let n = (seconds * f64::from(FS)) as usize;
         let period = f64::from(FS) * 60.0 / bpm;
-        let samples: Vec<i16> = (0..n)
-            .map(|i| {
-                let phase = (i as f64) % period;
-                if phase < 3.0 {
-                    1500 - (phase as i16) * 400
-                } else {
-                    0
-                }
-            })
+        let n = (seconds * f64::from(FS)) as usize;
+        let beats: Vec<f64> = (0..)
+            .map(|k| f64::from(k) * period)
+            .take_while(|b| *b < n as f64)
             .collect();
+        blocks(&spikes(&beats, n), start_ns)
+    }
+
+    /// Spikes at the given sample positions on a baseline with 100 µV of slow wander, as a
+    /// real (asystolic or not) ECG has: not a digitally flat line.
+    fn spikes(at: &[f64], n: usize) -> Vec<i16> {
+        let mut x: Vec<i16> = (0..n)
+            .map(|i| (50.0 * (i as f64 / f64::from(FS) * 3.0).sin()) as i16)
+            .collect();
+        for &b in at {
+            for k in 0..3 {
+                if let Some(s) = x.get_mut(b as usize + k) {
+                    *s += 1500 - (k as i16) * 400;
+                }
+            }
+        }
+        x
+    }
+
+    fn blocks(samples: &[i16], start_ns: Nanos) -> Vec<SampleBlock> {
         samples
             .chunks(FS as usize / 4)
             .enumerate()
@@ -235,6 +275,175 @@ mod tests {
             }),
             ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
         }
+    }
+
+    fn run_all(monitor: &mut PatientMonitor, blocks: &[SampleBlock]) -> Vec<RuleEvent> {
+        blocks.iter().flat_map(|b| monitor.process(b)).collect()
+    }
+
+    fn fired(events: &[RuleEvent], rule: RuleKind) -> usize {
+        events
+            .iter()
+            .filter(|e| matches!(e, RuleEvent::Fire { rule: r, .. } if *r == rule))
+            .count()
+    }
+
+    fn resolved(events: &[RuleEvent], rule: RuleKind) -> usize {
+        events
+            .iter()
+            .filter(|e| matches!(e, RuleEvent::Resolve { rule: r, .. } if *r == rule))
+            .count()
+    }
+
+    fn condition(priority: Priority) -> Option<ConditionRule> {
+        Some(ConditionRule {
+            priority,
+            for_s: 2.0,
+            clear_s: 5.0,
+        })
+    }
+
+    /// Every rhythm and technical rule on, with bedside-like settings.
+    fn full_policy() -> ThresholdPolicy {
+        ThresholdPolicy {
+            pause: Some(PauseRule {
+                rr_s: 2.5,
+                priority: Priority::Medium,
+                clear_s: 5.0,
+            }),
+            asystole: Some(AsystoleRule {
+                after_s: 4.0,
+                priority: Priority::High,
+                clear_s: 3.0,
+            }),
+            tachy_run: Some(RunRule {
+                bpm: 130.0,
+                beats: 4,
+                priority: Priority::Medium,
+                clear_s: 5.0,
+            }),
+            brady_run: Some(RunRule {
+                bpm: 40.0,
+                beats: 4,
+                priority: Priority::Medium,
+                clear_s: 5.0,
+            }),
+            vf: condition(Priority::High),
+            lead_off: condition(Priority::Low),
+            flat_line: condition(Priority::Low),
+            saturation: condition(Priority::Low),
+            noise: condition(Priority::Low),
+            ..policy_high(150.0)
+        }
+    }
+
+    #[test]
+    fn asystole_fires_over_a_quiet_but_live_baseline_and_resolves_when_beats_return() {
+        let fs = f64::from(FS);
+        // 20 s at 75 bpm, 8 s without a beat, 20 s at 75 bpm again.
+        let beats: Vec<f64> = (0..25)
+            .map(|k| f64::from(k) * 0.8 * fs)
+            .chain((0..25).map(|k| (28.0 + f64::from(k) * 0.8) * fs))
+            .collect();
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 48 * FS as usize), 0));
+        assert_eq!(fired(&events, RuleKind::Asystole), 1, "{events:?}");
+        assert_eq!(resolved(&events, RuleKind::Asystole), 1, "{events:?}");
+        assert_eq!(fired(&events, RuleKind::FlatLine), 0, "{events:?}");
+        // The 8 s gap is also a pause, reported at the beat that ends it.
+        assert_eq!(fired(&events, RuleKind::Pause), 1, "{events:?}");
+    }
+
+    #[test]
+    fn a_pause_shorter_than_the_asystole_limit_is_only_a_pause() {
+        let fs = f64::from(FS);
+        let beats: Vec<f64> = (0..20)
+            .map(|k| f64::from(k) * 0.8 * fs)
+            .chain((0..20).map(|k| (18.2 + f64::from(k) * 0.8) * fs))
+            .collect();
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 34 * FS as usize), 0));
+        assert_eq!(fired(&events, RuleKind::Pause), 1, "{events:?}");
+        assert_eq!(fired(&events, RuleKind::Asystole), 0, "{events:?}");
+    }
+
+    #[test]
+    fn a_digitally_flat_line_is_a_technical_alarm_never_asystole() {
+        let mut samples = spikes(
+            &(0..25).map(|k| f64::from(k * 200)).collect::<Vec<_>>(),
+            20 * FS as usize,
+        );
+        samples.extend(std::iter::repeat_n(7i16, 15 * FS as usize));
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks(&samples, 0));
+        assert_eq!(fired(&events, RuleKind::FlatLine), 1, "{events:?}");
+        assert_eq!(fired(&events, RuleKind::Asystole), 0, "{events:?}");
+    }
+
+    #[test]
+    fn lead_off_from_the_gateway_is_a_technical_alarm_never_asystole() {
+        let fs = f64::from(FS);
+        let beats: Vec<f64> = (0..25).map(|k| f64::from(k) * 0.8 * fs).collect();
+        let mut blocks = blocks(&spikes(&beats, 40 * FS as usize), 0);
+        // After 20 s the electrode comes off: the gateway flags it, the signal is baseline.
+        for b in blocks.iter_mut().skip(80) {
+            b.lead_off = true;
+        }
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks);
+        assert_eq!(fired(&events, RuleKind::LeadOff), 1, "{events:?}");
+        assert_eq!(fired(&events, RuleKind::Asystole), 0, "{events:?}");
+    }
+
+    #[test]
+    fn a_tachy_run_fires_and_a_steady_rhythm_does_not() {
+        let fs = f64::from(FS);
+        // 70 bpm, then 6 beats at 160 bpm, then 70 bpm.
+        let mut beats: Vec<f64> = (0..12).map(|k| f64::from(k) * 60.0 / 70.0 * fs).collect();
+        let mut t = *beats.last().expect("beats");
+        for _ in 0..6 {
+            t += 60.0 / 160.0 * fs;
+            beats.push(t);
+        }
+        for _ in 0..20 {
+            t += 60.0 / 70.0 * fs;
+            beats.push(t);
+        }
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 40 * FS as usize), 0));
+        assert_eq!(fired(&events, RuleKind::TachyRun), 1, "{events:?}");
+        assert_eq!(resolved(&events, RuleKind::TachyRun), 1, "{events:?}");
+        let mut steady = PatientMonitor::new(full_policy());
+        let events = run_all(&mut steady, &synthetic(70.0, 40.0, 0));
+        assert!(events.is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn no_data_fires_on_the_wall_clock_and_resolves_when_data_returns() {
+        let mut policy = full_policy();
+        policy.no_data = Some(cw_core::rules::NoDataRule {
+            after_s: 10.0,
+            priority: Priority::Low,
+            clear_s: 0.0,
+        });
+        let mut monitor = PatientMonitor::new(policy);
+        let s = NANOS_PER_SEC;
+        assert!(monitor.on_clock(5 * s, 5.0).is_empty());
+        let fired_events = monitor.on_clock(11 * s, 11.0);
+        assert_eq!(fired(&fired_events, RuleKind::NoData), 1);
+        assert!(monitor.on_clock(12 * s, 12.0).is_empty(), "fires once");
+        let back = monitor.on_clock(13 * s, 0.0);
+        assert_eq!(resolved(&back, RuleKind::NoData), 1);
+    }
+
+    #[test]
+    fn alerts_carry_the_priority_and_limit_of_their_rule() {
+        let p = full_policy();
+        assert_eq!(p.priority_of(RuleKind::Asystole), Priority::High);
+        assert_eq!(p.priority_of(RuleKind::Noise), Priority::Low);
+        assert!(RuleKind::Noise.is_technical() && !RuleKind::Asystole.is_technical());
+        assert_eq!(p.limit_of(RuleKind::Asystole), 4.0);
+        let _ = HrLimit::clone(p.hr_high.as_ref().expect("hr_high"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a doctor reads or hears. Only the opaque patient id, never PHI: SMS and email
 //! cross networks we do not control.
 
-use cw_core::{Alert, RuleKind};
+use cw_core::Alert;
 
 pub fn subject(alert: &Alert) -> String {
     format!(
@@ -13,9 +13,7 @@ pub fn subject(alert: &Alert) -> String {
 }
 
 pub fn text(alert: &Alert) -> String {
-    let unit = match alert.rule {
-        RuleKind::HrHigh | RuleKind::HrLow => "bpm",
-    };
+    let unit = alert.rule.unit();
     format!(
         "cardiowatch {} alert: {} for patient {}: {:.0} {unit} (limit {:.0}). Alert {}. Reply 1 to acknowledge.",
         alert.priority.as_str().to_uppercase(),

@@ -1,0 +1,239 @@
+//! Settings of the rhythm and technical rules of a [`crate::ThresholdPolicy`] (DESIGN §13),
+//! beside the heart-rate limits. Every field has a serde default so a policy stored before
+//! a setting existed still loads; a rule that is `None` in the policy never fires.
+
+use crate::Priority;
+use crate::policy::{ValidationError, check};
+use serde::{Deserialize, Serialize};
+
+fn default_clear_s() -> f32 {
+    10.0
+}
+
+fn high() -> Priority {
+    Priority::High
+}
+
+fn medium() -> Priority {
+    Priority::Medium
+}
+
+fn low() -> Priority {
+    Priority::Low
+}
+
+/// Pause: one RR interval longer than `rr_s` (reported at the beat that ends it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PauseRule {
+    pub rr_s: f32,
+    #[serde(default = "medium")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+/// Asystole: no beat for `after_s` while the signal is analysable the whole time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AsystoleRule {
+    pub after_s: f32,
+    #[serde(default = "high")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+/// Brady or tachy run: `beats` consecutive beats whose beat-to-beat rate is beyond `bpm`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRule {
+    pub bpm: f32,
+    pub beats: u8,
+    #[serde(default = "medium")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+/// Atrial fibrillation: over the last `window_beats` RR intervals, the median (over beats)
+/// of the smallest difference between an interval and any of the 3 before it, relative to
+/// the mean RR, exceeds `irregularity`. Sinus rhythm, isolated ectopics, bigeminy and
+/// trigeminy stay low; AF, irregularly irregular, does not.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AfRule {
+    #[serde(default = "default_af_window")]
+    pub window_beats: u16,
+    #[serde(default = "default_af_irregularity")]
+    pub irregularity: f32,
+    #[serde(default = "medium")]
+    pub priority: Priority,
+    #[serde(default = "default_af_for_s")]
+    pub for_s: f32,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+fn default_af_window() -> u16 {
+    32
+}
+
+fn default_af_irregularity() -> f32 {
+    0.06
+}
+
+fn default_af_for_s() -> f32 {
+    30.0
+}
+
+/// A rule that is a condition with an onset delay and a clear time (ventricular
+/// flutter/fibrillation, lead-off, flat line, saturation, noise).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConditionRule {
+    pub priority: Priority,
+    #[serde(default)]
+    pub for_s: f32,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+/// No data from the gateway for `after_s` of wall-clock time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NoDataRule {
+    pub after_s: f32,
+    #[serde(default = "low")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+/// Flapping: a rule that fired `fires` times within `window_s` keeps its next alert open
+/// until it has been clear for the whole window, instead of resolving and re-firing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Flapping {
+    #[serde(default = "default_flap_fires")]
+    pub fires: u8,
+    #[serde(default = "default_flap_window_s")]
+    pub window_s: f32,
+}
+
+fn default_flap_fires() -> u8 {
+    3
+}
+
+fn default_flap_window_s() -> f32 {
+    600.0
+}
+
+impl Default for Flapping {
+    fn default() -> Self {
+        Self {
+            fires: default_flap_fires(),
+            window_s: default_flap_window_s(),
+        }
+    }
+}
+
+fn within(x: f32, lo: f32, hi: f32) -> bool {
+    x.is_finite() && (lo..=hi).contains(&x)
+}
+
+fn seconds(x: f32, field: &'static str) -> Result<(), ValidationError> {
+    check(within(x, 0.0, 600.0), field, "must be between 0 and 600 s")
+}
+
+impl PauseRule {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            within(self.rr_s, 1.0, 10.0),
+            "pause.rr_s",
+            "must be between 1 and 10 s",
+        )?;
+        seconds(self.clear_s, "pause.clear_s")
+    }
+}
+
+impl AsystoleRule {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            within(self.after_s, 2.0, 20.0),
+            "asystole.after_s",
+            "must be between 2 and 20 s",
+        )?;
+        seconds(self.clear_s, "asystole.clear_s")
+    }
+}
+
+/// Field names of a run rule, so errors point at the exact field.
+pub(crate) struct RunFields {
+    pub bpm: &'static str,
+    pub beats: &'static str,
+    pub clear_s: &'static str,
+}
+
+impl RunRule {
+    pub(crate) fn validate(&self, f: &RunFields, lo: f32, hi: f32) -> Result<(), ValidationError> {
+        check(
+            within(self.bpm, lo, hi),
+            f.bpm,
+            format!("must be between {lo} and {hi} bpm"),
+        )?;
+        check(
+            (2..=50).contains(&self.beats),
+            f.beats,
+            "must be between 2 and 50 beats",
+        )?;
+        seconds(self.clear_s, f.clear_s)
+    }
+}
+
+impl AfRule {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            (8..=128).contains(&self.window_beats),
+            "af.window_beats",
+            "must be between 8 and 128 beats",
+        )?;
+        check(
+            within(self.irregularity, 0.02, 0.5),
+            "af.irregularity",
+            "must be between 0.02 and 0.5",
+        )?;
+        seconds(self.for_s, "af.for_s")?;
+        seconds(self.clear_s, "af.clear_s")
+    }
+}
+
+impl ConditionRule {
+    pub(crate) fn validate(
+        &self,
+        for_field: &'static str,
+        clear_field: &'static str,
+    ) -> Result<(), ValidationError> {
+        seconds(self.for_s, for_field)?;
+        seconds(self.clear_s, clear_field)
+    }
+}
+
+impl NoDataRule {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            within(self.after_s, 2.0, 600.0),
+            "no_data.after_s",
+            "must be between 2 and 600 s",
+        )?;
+        seconds(self.clear_s, "no_data.clear_s")
+    }
+}
+
+impl Flapping {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            (2..=20).contains(&self.fires),
+            "flapping.fires",
+            "must be between 2 and 20",
+        )?;
+        check(
+            within(self.window_s, 10.0, 3600.0),
+            "flapping.window_s",
+            "must be between 10 and 3600 s",
+        )
+    }
+}

@@ -1,0 +1,268 @@
+//! Every rule of a patient's policy as one lifecycle state machine each, and the mapping
+//! from what the monitor measured (beats, RR, quality windows, silence) to each rule's
+//! condition. Physiological rules are held (neither fire nor clear) while the signal is
+//! not analysable; technical rules say why.
+
+use crate::monitor::RuleEvent;
+use crate::rhythm::Rhythm;
+use cw_core::condition_state::{ConditionState, Timing};
+use cw_core::rule_state::Transition;
+use cw_core::time::Nanos;
+use cw_core::{HrLimit, RuleKind, ThresholdPolicy};
+use cw_detect::{HrReading, LeadQuality, QualityWindow};
+
+/// AF clears once the irregularity is back under this fraction of the limit.
+const AF_CLEAR_FRACTION: f32 = 0.75;
+
+/// What one quality window tells the rules.
+pub struct WindowFacts<'a> {
+    pub at: Nanos,
+    pub quality: &'a QualityWindow,
+    pub lead_off: bool,
+    /// Seconds without a beat over analysable signal (None: some of it was unanalysable).
+    pub silent_s: Option<f64>,
+    pub flutter: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RuleBank {
+    states: [ConditionState; RuleKind::ALL.len()],
+}
+
+fn index(rule: RuleKind) -> usize {
+    RuleKind::ALL
+        .iter()
+        .position(|r| *r == rule)
+        .unwrap_or_default()
+}
+
+fn hr_timing(l: &HrLimit) -> Timing {
+    Timing {
+        for_s: l.for_s,
+        clear_s: l.clear_s,
+    }
+}
+
+fn immediate(clear_s: f32) -> Timing {
+    Timing {
+        for_s: 0.0,
+        clear_s,
+    }
+}
+
+impl RuleBank {
+    pub fn adopt_open(&mut self, rule: RuleKind) {
+        self.states[index(rule)] = ConditionState::firing();
+    }
+
+    pub fn reset(&mut self, rule: RuleKind) {
+        self.states[index(rule)].reset();
+    }
+
+    pub fn is_firing(&self, rule: RuleKind) -> bool {
+        self.states[index(rule)].is_firing()
+    }
+
+    /// Rules the new policy no longer has forget their state (the open alert, if any,
+    /// stays for a person to acknowledge).
+    pub fn drop_removed(&mut self, policy: &ThresholdPolicy) {
+        for rule in RuleKind::ALL {
+            if timing(policy, rule).is_none() {
+                self.reset(rule);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn observe(
+        &mut self,
+        policy: &ThresholdPolicy,
+        rule: RuleKind,
+        at: Nanos,
+        active: bool,
+        clear: bool,
+        value: f32,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let Some(timing) = timing(policy, rule) else {
+            return;
+        };
+        let state = &mut self.states[index(rule)];
+        match state.observe(timing, &policy.flapping, at, active, clear, value) {
+            Some(Transition::Fire { started_ns, value }) => events.push(RuleEvent::Fire {
+                rule,
+                started_ns,
+                at,
+                value,
+            }),
+            Some(Transition::Resolve) => events.push(RuleEvent::Resolve { rule, at }),
+            None => {}
+        }
+    }
+
+    /// Holds a rule: neither crossing nor clear (pending restarts, firing stays open).
+    fn hold(&mut self, policy: &ThresholdPolicy, rule: RuleKind, at: Nanos) {
+        self.observe(policy, rule, at, false, false, 0.0, &mut Vec::new());
+    }
+
+    /// One beat with its heart-rate reading, over analysable signal or not.
+    pub fn on_beat(
+        &mut self,
+        policy: &ThresholdPolicy,
+        at: Nanos,
+        reading: &HrReading,
+        rhythm: &Rhythm,
+        analysable: bool,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        // A beat ends any asystole, whatever the quality.
+        self.observe(policy, RuleKind::Asystole, at, false, true, 0.0, events);
+        if !analysable {
+            for rule in [
+                RuleKind::HrHigh,
+                RuleKind::HrLow,
+                RuleKind::Pause,
+                RuleKind::TachyRun,
+                RuleKind::BradyRun,
+                RuleKind::AtrialFibrillation,
+            ] {
+                self.hold(policy, rule, at);
+            }
+            return;
+        }
+        let bpm = reading.average_bpm;
+        if let Some(l) = &policy.hr_high {
+            let (active, clear) = (bpm > l.bpm, bpm < l.bpm - l.hysteresis_bpm);
+            self.observe(policy, RuleKind::HrHigh, at, active, clear, bpm, events);
+        }
+        if let Some(l) = &policy.hr_low {
+            let (active, clear) = (bpm < l.bpm, bpm > l.bpm + l.hysteresis_bpm);
+            self.observe(policy, RuleKind::HrLow, at, active, clear, bpm, events);
+        }
+        if let Some(p) = &policy.pause {
+            let rr = reading.rr_s as f32;
+            let long = rr > p.rr_s;
+            self.observe(policy, RuleKind::Pause, at, long, !long, rr, events);
+        }
+        let runs = [
+            (RuleKind::TachyRun, &policy.tachy_run, rhythm.fast_run()),
+            (RuleKind::BradyRun, &policy.brady_run, rhythm.slow_run()),
+        ];
+        for (rule, settings, run) in runs {
+            if let Some(r) = settings {
+                let active = run >= u32::from(r.beats);
+                let bpm = reading.instant_bpm;
+                self.observe(policy, rule, at, active, run == 0, bpm, events);
+            }
+        }
+        if let Some(af) = &policy.af
+            && let Some(irr) = rhythm.irregularity(usize::from(af.window_beats))
+        {
+            let (active, clear) = (
+                irr > af.irregularity,
+                irr < af.irregularity * AF_CLEAR_FRACTION,
+            );
+            let rule = RuleKind::AtrialFibrillation;
+            self.observe(policy, rule, at, active, clear, irr, events);
+        }
+    }
+
+    /// One finished quality window: technical alarms, asystole, flutter/fibrillation.
+    pub fn on_window(
+        &mut self,
+        policy: &ThresholdPolicy,
+        facts: &WindowFacts<'_>,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let at = facts.at;
+        let q = facts.quality;
+        let technical = [
+            (RuleKind::LeadOff, facts.lead_off),
+            (RuleKind::FlatLine, q.any(LeadQuality::Flat)),
+            (RuleKind::Saturation, q.any(LeadQuality::Saturated)),
+            (RuleKind::Noise, q.any(LeadQuality::Noisy)),
+        ];
+        for (rule, bad) in technical {
+            let lead = q.leads.iter().position(|l| bad && *l != LeadQuality::Good);
+            let value = lead.map_or(0.0, |l| l as f32);
+            self.observe(policy, rule, at, bad, !bad, value, events);
+        }
+        let analysable = !facts.lead_off && q.analysable();
+        if !analysable {
+            self.hold(policy, RuleKind::Asystole, at);
+            self.hold(policy, RuleKind::VentricularFibrillation, at);
+            return;
+        }
+        if let (Some(a), Some(silent)) = (&policy.asystole, facts.silent_s) {
+            // Flutter waves are not QRS complexes, so the detector goes quiet in VF: that
+            // is the VF rule's alarm, not asystole.
+            let active = silent >= f64::from(a.after_s) && !facts.flutter;
+            let value = silent as f32;
+            // Silence shorter than the limit means beats came back (each beat restarts it).
+            self.observe(
+                policy,
+                RuleKind::Asystole,
+                at,
+                active,
+                !active,
+                value,
+                events,
+            );
+        }
+        let vf = RuleKind::VentricularFibrillation;
+        let flutter = facts.flutter;
+        self.observe(policy, vf, at, flutter, !flutter, 1.0, events);
+    }
+
+    /// Wall-clock check of the gateway's silence (`silent_s` since the last block).
+    pub fn on_clock(
+        &mut self,
+        policy: &ThresholdPolicy,
+        now: Nanos,
+        silent_s: f64,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let Some(rule) = &policy.no_data else {
+            return;
+        };
+        let active = silent_s >= f64::from(rule.after_s);
+        let value = silent_s as f32;
+        self.observe(
+            policy,
+            RuleKind::NoData,
+            now,
+            active,
+            !active,
+            value,
+            events,
+        );
+    }
+}
+
+/// The onset delay and clear time of a rule in this policy; None when the rule is off.
+fn timing(policy: &ThresholdPolicy, rule: RuleKind) -> Option<Timing> {
+    let condition = |c: &Option<cw_core::rules::ConditionRule>| {
+        c.as_ref().map(|c| Timing {
+            for_s: c.for_s,
+            clear_s: c.clear_s,
+        })
+    };
+    match rule {
+        RuleKind::HrHigh => policy.hr_high.as_ref().map(hr_timing),
+        RuleKind::HrLow => policy.hr_low.as_ref().map(hr_timing),
+        RuleKind::Pause => policy.pause.as_ref().map(|r| immediate(r.clear_s)),
+        RuleKind::Asystole => policy.asystole.as_ref().map(|r| immediate(r.clear_s)),
+        RuleKind::BradyRun => policy.brady_run.as_ref().map(|r| immediate(r.clear_s)),
+        RuleKind::TachyRun => policy.tachy_run.as_ref().map(|r| immediate(r.clear_s)),
+        RuleKind::AtrialFibrillation => policy.af.as_ref().map(|r| Timing {
+            for_s: r.for_s,
+            clear_s: r.clear_s,
+        }),
+        RuleKind::VentricularFibrillation => condition(&policy.vf),
+        RuleKind::LeadOff => condition(&policy.lead_off),
+        RuleKind::FlatLine => condition(&policy.flat_line),
+        RuleKind::Saturation => condition(&policy.saturation),
+        RuleKind::Noise => condition(&policy.noise),
+        RuleKind::NoData => policy.no_data.as_ref().map(|r| immediate(r.clear_s)),
+    }
+}

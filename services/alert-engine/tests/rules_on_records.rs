@@ -1,0 +1,257 @@
+//! The engine's rules on real MIT-BIH records (in /work/shared/data/mitdb; the test fails
+//! loudly when they are missing), clean and with disturbances spliced in: noise, a flat
+//! line and lead-off must raise technical alarms and never a false asystole; the AF and
+//! ventricular-flutter episodes the cardiologists annotated must be found.
+
+use cw_alert_engine::monitor::{PatientMonitor, RuleEvent};
+use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule};
+use cw_core::time::Nanos;
+use cw_core::{DeviceId, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
+use cw_wfdb::{Record, read_annotations};
+use std::path::{Path, PathBuf};
+
+fn data_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
+    assert!(dir.is_dir(), "MIT-BIH data missing at {}", dir.display());
+    dir
+}
+
+struct Loaded {
+    fs: f64,
+    leads: usize,
+    samples: Vec<i16>,
+}
+
+fn load(name: &str) -> Loaded {
+    let record = Record::open(data_dir().join(name)).expect("record readable");
+    Loaded {
+        fs: record.fs,
+        leads: record.signal_count(),
+        samples: record.microvolts_interleaved(),
+    }
+}
+
+/// Quarter-second blocks as a gateway sends them; `lead_off` marks frames [from, to).
+fn blocks(rec: &Loaded, lead_off: Option<(usize, usize)>) -> Vec<SampleBlock> {
+    let per_block = (rec.fs / 4.0) as usize;
+    rec.samples
+        .chunks(per_block * rec.leads)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let first = k * per_block;
+            SampleBlock {
+                patient: PatientId::parse("p").expect("valid"),
+                device: DeviceId::parse("d").expect("valid"),
+                seq: k as u64,
+                start_ns: (first as f64 / rec.fs * 1e9) as Nanos,
+                rate_hz: rec.fs as u32,
+                leads: rec.leads as u8,
+                samples_uv: chunk.to_vec(),
+                lead_off: lead_off.is_some_and(|(a, b)| first >= a && first < b),
+            }
+        })
+        .collect()
+}
+
+fn condition(priority: Priority) -> Option<ConditionRule> {
+    Some(ConditionRule {
+        priority,
+        for_s: 2.0,
+        clear_s: 10.0,
+    })
+}
+
+fn policy() -> ThresholdPolicy {
+    ThresholdPolicy {
+        pause: Some(PauseRule {
+            rr_s: 3.0,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        asystole: Some(AsystoleRule {
+            after_s: 4.0,
+            priority: Priority::High,
+            clear_s: 5.0,
+        }),
+        af: Some(AfRule {
+            window_beats: 32,
+            irregularity: 0.06,
+            priority: Priority::Medium,
+            for_s: 30.0,
+            clear_s: 30.0,
+        }),
+        vf: condition(Priority::High),
+        lead_off: condition(Priority::Low),
+        flat_line: condition(Priority::Low),
+        saturation: condition(Priority::Low),
+        noise: condition(Priority::Low),
+        ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+    }
+}
+
+fn run(blocks: &[SampleBlock]) -> Vec<RuleEvent> {
+    let mut monitor = PatientMonitor::new(policy());
+    blocks.iter().flat_map(|b| monitor.process(b)).collect()
+}
+
+/// Fire times (seconds) of one rule.
+fn fires(events: &[RuleEvent], rule: RuleKind) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RuleEvent::Fire { rule: r, at, .. } if *r == rule => Some(*at as f64 / 1e9),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Gaussian-ish (sum of uniforms) reproducible noise of `rms_uv` on every lead of frames
+/// [from, to).
+fn add_noise(rec: &mut Loaded, from: usize, to: usize, rms_uv: f64) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for s in &mut rec.samples[from * rec.leads..to * rec.leads] {
+        let mut sum = 0.0;
+        for _ in 0..12 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            sum += (x >> 11) as f64 / (1u64 << 53) as f64;
+        }
+        let n = (sum - 6.0) * rms_uv;
+        *s = (f64::from(*s) + n).clamp(-32768.0, 32767.0) as i16;
+    }
+}
+
+#[test]
+fn record_100_raises_no_physiological_or_technical_alarm() {
+    let rec = load("100");
+    let events = run(&blocks(&rec, None));
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn heavy_noise_on_record_100_is_a_technical_alarm_never_asystole() {
+    let mut rec = load("100");
+    let fs = rec.fs as usize;
+    add_noise(&mut rec, 600 * fs, 640 * fs, 600.0);
+    let events = run(&blocks(&rec, None));
+    let noise = fires(&events, RuleKind::Noise);
+    assert!(
+        noise.len() == 1 && (600.0..610.0).contains(&noise[0]),
+        "{events:?}"
+    );
+    for rule in [
+        RuleKind::Asystole,
+        RuleKind::Pause,
+        RuleKind::VentricularFibrillation,
+        RuleKind::AtrialFibrillation,
+    ] {
+        assert!(fires(&events, rule).is_empty(), "{rule:?}: {events:?}");
+    }
+}
+
+#[test]
+fn a_flat_segment_in_record_100_is_a_technical_alarm_never_asystole() {
+    let mut rec = load("100");
+    let fs = rec.fs as usize;
+    let leads = rec.leads;
+    rec.samples[600 * fs * leads..620 * fs * leads].fill(-150);
+    let events = run(&blocks(&rec, None));
+    assert_eq!(fires(&events, RuleKind::FlatLine).len(), 1, "{events:?}");
+    assert!(fires(&events, RuleKind::Asystole).is_empty(), "{events:?}");
+}
+
+#[test]
+fn lead_off_in_record_100_is_a_technical_alarm_never_asystole() {
+    let mut rec = load("100");
+    let fs = rec.fs as usize;
+    let leads = rec.leads;
+    // The electrode is off: the gateway flags it and the amplifier sees a drifting baseline.
+    for (i, s) in rec.samples[600 * fs * leads..620 * fs * leads]
+        .iter_mut()
+        .enumerate()
+    {
+        *s = ((i / leads) as f64 / fs as f64 * 2.0)
+            .sin()
+            .mul_add(300.0, 0.0) as i16;
+    }
+    let events = run(&blocks(&rec, Some((600 * fs, 620 * fs))));
+    assert_eq!(fires(&events, RuleKind::LeadOff).len(), 1, "{events:?}");
+    assert!(fires(&events, RuleKind::Asystole).is_empty(), "{events:?}");
+}
+
+/// Rhythm episodes `(start_s, end_s)` annotated with `label` (e.g. "(AFIB").
+fn episodes(name: &str, label: &str, fs: f64) -> Vec<(f64, f64)> {
+    let anns = read_annotations(data_dir().join(format!("{name}.atr"))).expect("annotations");
+    let mut out = Vec::new();
+    let mut open: Option<f64> = None;
+    for a in anns.iter().filter(|a| a.aux.is_some()) {
+        let t = a.sample as f64 / fs;
+        let aux = a.aux.as_deref().unwrap_or_default().trim_end_matches('\0');
+        if let Some(start) = open.take() {
+            out.push((start, t));
+        }
+        if aux == label {
+            open = Some(t);
+        }
+    }
+    if let Some(start) = open {
+        out.push((start, f64::INFINITY));
+    }
+    out
+}
+
+/// First fire of `rule` must fall inside (or within `grace_s` after) an annotated episode.
+fn first_fire_inside(name: &str, labels: &[&str], rule: RuleKind, grace_s: f64) {
+    let rec = load(name);
+    let truth: Vec<(f64, f64)> = labels
+        .iter()
+        .flat_map(|l| episodes(name, l, rec.fs))
+        .collect();
+    assert!(!truth.is_empty(), "record {name} has {labels:?} episodes");
+    let events = run(&blocks(&rec, None));
+    let fired = fires(&events, rule);
+    let first = *fired.first().unwrap_or(&f64::NAN);
+    assert!(
+        truth
+            .iter()
+            .any(|(a, b)| first >= *a && first <= *b + grace_s),
+        "record {name}: fires {fired:?} vs episodes {truth:?}"
+    );
+}
+
+#[test]
+fn atrial_fibrillation_in_records_201_and_203_is_found_inside_an_annotated_episode() {
+    first_fire_inside("201", &["(AFIB"], RuleKind::AtrialFibrillation, 30.0);
+    first_fire_inside(
+        "203",
+        &["(AFIB", "(AFL"],
+        RuleKind::AtrialFibrillation,
+        30.0,
+    );
+}
+
+#[test]
+fn regular_records_never_raise_atrial_fibrillation() {
+    for name in ["100", "101", "102", "112", "115", "205", "220", "230"] {
+        let events = run(&blocks(&load(name), None));
+        let fired = fires(&events, RuleKind::AtrialFibrillation);
+        assert!(fired.is_empty(), "record {name}: AF at {fired:?}");
+    }
+}
+
+#[test]
+fn ventricular_flutter_in_record_207_is_found_and_is_not_called_asystole() {
+    first_fire_inside("207", &["(VFL"], RuleKind::VentricularFibrillation, 10.0);
+    let rec = load("207");
+    let vfl = episodes("207", "(VFL", rec.fs);
+    let events = run(&blocks(&rec, None));
+    let asystole_in_vfl: Vec<f64> = fires(&events, RuleKind::Asystole)
+        .into_iter()
+        .filter(|t| vfl.iter().any(|(a, b)| *t >= *a && *t <= *b))
+        .collect();
+    assert!(
+        asystole_in_vfl.is_empty(),
+        "asystole during VFL at {asystole_in_vfl:?}"
+    );
+}
