@@ -159,6 +159,8 @@ pub async fn stream_record_with(
     let mut next = 0usize; // next frame never sent
     let mut unacked: BTreeMap<u64, usize> = BTreeMap::new(); // seq → index
     let mut backoff = Duration::from_millis(200);
+    // Separate from the connect backoff: storage outages outlast healthy reconnects.
+    let mut storage_backoff = Duration::from_millis(500);
     while next < prepared.frames.len() || !unacked.is_empty() {
         if shutdown.is_cancelled() {
             return Ok(());
@@ -213,6 +215,7 @@ pub async fn stream_record_with(
                     Some(Ok(Message::Text(text))) => match serde_json::from_str::<Reply>(&text) {
                         Ok(Reply::Ack { seq }) => {
                             if let Some(index) = unacked.remove(&seq) {
+                                storage_backoff = Duration::from_millis(500);
                                 stats.acked.fetch_add(1, Ordering::Relaxed);
                                 stats.samples_acked.fetch_add(prepared.frames[index].2 as u64, Ordering::Relaxed);
                             }
@@ -223,8 +226,11 @@ pub async fn stream_record_with(
                             if !code.is_retryable() {
                                 if let Some(seq) = seq { unacked.remove(&seq); }
                             } else {
-                                // Storage is down: back off, reconnect, resend.
-                                tokio::time::sleep(Duration::from_millis(500)).await;
+                                // Storage is down: back off (doubling, with jitter, to
+                                // 10 s), reconnect, resend everything unacked.
+                                let jitter = rand::rng().random_range(0..=storage_backoff.as_millis() as u64 / 2);
+                                tokio::time::sleep(storage_backoff + Duration::from_millis(jitter)).await;
+                                storage_backoff = (storage_backoff * 2).min(Duration::from_secs(10));
                                 failed = true;
                             }
                         }
