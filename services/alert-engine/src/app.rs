@@ -3,13 +3,14 @@
 use crate::actions::{Actions, Applied};
 use crate::config::AlertEngineConfig;
 use crate::metrics::EngineMetrics;
-use crate::monitor::PatientMonitor;
+use crate::monitor::{PatientMonitor, RuleEvent};
 use crate::policies::EngineView;
 use anyhow::Context;
 use axum::Router;
 use cw_bus::{Kind, Pusher, Sealer, Subscriber};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored};
-use cw_core::{PatientId, shard_of, shard_topic};
+use cw_core::time::{Nanos, now_ns};
+use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic};
 use cw_storage::{RecordStore, Stores};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Policies are re-read this often even without a config message (the bus may drop one).
 const POLICY_REFRESH: Duration = Duration::from_secs(30);
+/// The no-data rule is checked on the wall clock this often.
+const NO_DATA_CHECK: Duration = Duration::from_secs(1);
 
 pub struct Running {
     pub alert_push_endpoint: String,
@@ -36,6 +39,10 @@ struct Engine {
     actions: Actions,
     metrics: Arc<EngineMetrics>,
     patients: Arc<AtomicUsize>,
+    /// Wall-clock time of each patient's last block (engine start for patients not yet
+    /// heard from), for the no-data rule.
+    last_seen: HashMap<PatientId, Nanos>,
+    started_ns: Nanos,
 }
 
 pub async fn start(
@@ -90,6 +97,8 @@ pub async fn start(
         },
         metrics: metrics.clone(),
         patients: patients.clone(),
+        last_seen: HashMap::new(),
+        started_ns: now_ns(),
     };
     engine
         .load()
@@ -122,6 +131,8 @@ impl Engine {
     ) {
         let mut refresh = tokio::time::interval(POLICY_REFRESH);
         refresh.tick().await;
+        let mut no_data = tokio::time::interval(NO_DATA_CHECK);
+        no_data.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -139,6 +150,7 @@ impl Engine {
                         tracing::warn!(error = %e, "policy refresh failed");
                     }
                 }
+                _ = no_data.tick() => self.check_no_data().await,
             }
         }
         tracing::info!("alert-engine stopped");
@@ -215,41 +227,81 @@ impl Engine {
         }
         self.metrics.blocks.inc();
         self.metrics.samples.add(block.frames() as u64);
-        if !self.monitors.contains_key(&block.patient) {
-            let mut monitor = PatientMonitor::new(self.view.policy_for(&block.patient));
-            for (patient, rule) in self.view.open.keys() {
-                if *patient == block.patient {
-                    monitor.adopt_open(*rule);
-                }
-            }
-            self.monitors.insert(block.patient.clone(), monitor);
-            self.patients.store(self.monitors.len(), Ordering::Relaxed);
-        }
+        let now = now_ns();
+        self.last_seen.insert(block.patient.clone(), now);
+        let monitor = self.monitor(&block.patient);
+        // Data is flowing again: the no-data rule clears.
+        let back = monitor.on_clock(now, 0.0);
+        self.apply_all(&block.patient, back, message.received_ns)
+            .await;
         let Some(monitor) = self.monitors.get_mut(&block.patient) else {
             return;
         };
         let before = monitor.readings();
         let events = monitor.process(&block);
         self.metrics.beats.add(monitor.readings() - before);
-        let policy = monitor.policy().clone();
+        self.apply_all(&block.patient, events, message.received_ns)
+            .await;
+    }
+
+    /// The patient's monitor, created with its policy and open alerts on first use.
+    fn monitor(&mut self, patient: &PatientId) -> &mut PatientMonitor {
+        if !self.monitors.contains_key(patient) {
+            let mut monitor = PatientMonitor::new(self.view.policy_for(patient));
+            for (p, rule) in self.view.open.keys() {
+                if p == patient {
+                    monitor.adopt_open(*rule);
+                }
+            }
+            self.monitors.insert(patient.clone(), monitor);
+            self.patients.store(self.monitors.len(), Ordering::Relaxed);
+        }
+        self.monitors
+            .entry(patient.clone())
+            .or_insert_with(|| PatientMonitor::new(ThresholdPolicy::empty(patient.clone())))
+    }
+
+    /// Makes each rule event durable and known, in order; a failed store write puts the
+    /// rule back so it tries again.
+    async fn apply_all(&mut self, patient: &PatientId, events: Vec<RuleEvent>, received_ns: Nanos) {
+        if events.is_empty() {
+            return;
+        }
+        let policy = self.view.policy_for(patient);
         for event in events {
             let applied = self
                 .actions
-                .apply(
-                    &block.patient,
-                    &policy,
-                    event,
-                    &mut self.view.open,
-                    message.received_ns,
-                )
+                .apply(patient, &policy, event, &mut self.view.open, received_ns)
                 .await;
-            if let Some(monitor) = self.monitors.get_mut(&block.patient) {
+            if let Some(monitor) = self.monitors.get_mut(patient) {
                 match applied {
                     Applied::Done => {}
                     Applied::RetryFire(rule) => monitor.reset_rule(rule),
                     Applied::RetryResolve(rule) => monitor.adopt_open(rule),
                 }
             }
+        }
+    }
+
+    /// Wall-clock no-data check for every owned patient whose policy has the rule.
+    async fn check_no_data(&mut self) {
+        let now = now_ns();
+        let watched: Vec<PatientId> = self
+            .view
+            .policies
+            .values()
+            .filter(|p| p.no_data.is_some())
+            .map(|p| p.patient.clone())
+            .collect();
+        for patient in watched {
+            let last = self
+                .last_seen
+                .get(&patient)
+                .copied()
+                .unwrap_or(self.started_ns);
+            let silent_s = (now - last) as f64 / 1e9;
+            let events = self.monitor(&patient).on_clock(now, silent_s);
+            self.apply_all(&patient, events, now).await;
         }
     }
 }

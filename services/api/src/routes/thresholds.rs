@@ -7,6 +7,9 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange};
+use cw_core::rules::{
+    AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RunRule,
+};
 use cw_core::{HrLimit, ThresholdPolicy};
 use serde::Deserialize;
 
@@ -31,6 +34,31 @@ pub struct PolicyInput {
     pub hr_high: Option<HrLimit>,
     pub hr_low: Option<HrLimit>,
     pub hr_average_beats: Option<u8>,
+    #[serde(default)]
+    pub pause: Option<PauseRule>,
+    #[serde(default)]
+    pub asystole: Option<AsystoleRule>,
+    #[serde(default)]
+    pub brady_run: Option<RunRule>,
+    #[serde(default)]
+    pub tachy_run: Option<RunRule>,
+    #[serde(default)]
+    pub af: Option<AfRule>,
+    #[serde(default)]
+    pub vf: Option<ConditionRule>,
+    #[serde(default)]
+    pub lead_off: Option<ConditionRule>,
+    #[serde(default)]
+    pub flat_line: Option<ConditionRule>,
+    #[serde(default)]
+    pub saturation: Option<ConditionRule>,
+    #[serde(default)]
+    pub noise: Option<ConditionRule>,
+    #[serde(default)]
+    pub no_data: Option<NoDataRule>,
+    /// Omitted: the default flapping collapse.
+    #[serde(default)]
+    pub flapping: Option<Flapping>,
 }
 
 pub async fn put(
@@ -45,6 +73,18 @@ pub async fn put(
     let mut policy = ThresholdPolicy {
         hr_high: input.hr_high,
         hr_low: input.hr_low,
+        pause: input.pause,
+        asystole: input.asystole,
+        brady_run: input.brady_run,
+        tachy_run: input.tachy_run,
+        af: input.af,
+        vf: input.vf,
+        lead_off: input.lead_off,
+        flat_line: input.flat_line,
+        saturation: input.saturation,
+        noise: input.noise,
+        no_data: input.no_data,
+        flapping: input.flapping.unwrap_or_default(),
         ..ThresholdPolicy::empty(patient.clone())
     };
     if let Some(n) = input.hr_average_beats {
