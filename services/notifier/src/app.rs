@@ -119,6 +119,25 @@ pub async fn start(
             .min(cfg.reconcile_interval_s.saturating_mul(1000))
             .max(50),
     );
+    if cfg.reliability.low_digest_s > 0 {
+        let dispatcher = dispatcher.clone();
+        let period = Duration::from_secs(cfg.reliability.low_digest_s);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            // The first tick is immediate; the first digest waits one period.
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                if let Err(e) = dispatcher.send_digests().await {
+                    tracing::warn!(error = %e, "digest: store unavailable; next period retries");
+                }
+            }
+        });
+    }
     let task = tokio::spawn(run(dispatcher, puller, interval, shutdown));
     Ok(Running {
         admin_addr,

@@ -135,6 +135,9 @@ pub struct Reliability {
     /// Longest snooze honoured; a user's snooze ending later than this from now is
     /// ignored, so a silence always has an end.
     pub max_snooze_s: u64,
+    /// Low-priority email goes as one digest per doctor this often (s); 0 = one email per
+    /// alert. In-app is immediate either way.
+    pub low_digest_s: u64,
 }
 
 impl Default for Reliability {
@@ -158,6 +161,7 @@ impl Default for Reliability {
             breaker_open_ms: 30_000,
             rate_limit_per_hour: 20,
             max_snooze_s: 4 * 3_600,
+            low_digest_s: 0,
         }
     }
 }

@@ -138,8 +138,13 @@ impl Dispatcher {
             self.reliability.max_snooze_s as Nanos * NANOS_PER_SEC,
             provider_down,
         );
+        let digest_low_email =
+            self.reliability.low_digest_s > 0 && alert.priority == cw_core::Priority::Low;
         let mut actions = Vec::new();
         for target in targets {
+            if digest_low_email && target.channel == Channel::Email {
+                continue;
+            }
             let Some(user) = users.get(&target.recipient) else {
                 continue;
             };

@@ -8,6 +8,7 @@ pub mod providers;
 mod app;
 mod backoff;
 mod breaker;
+mod digest;
 pub mod dispatch;
 pub mod fatigue;
 mod message;
