@@ -96,6 +96,11 @@ async fn a_frozen_store_stops_ingest_reading_and_nothing_is_lost_after_the_thaw(
         "no further reading while frozen"
     );
 
+    assert!(
+        metric(&ingest.metrics().await, "cw_ingest_queue_depth") > 0.0,
+        "blocks wait for the writer while the store is frozen"
+    );
+
     influx.thaw();
     for (sender, receiver) in gateways {
         let acked = tokio::time::timeout(Duration::from_secs(60), receiver)
@@ -105,6 +110,11 @@ async fn a_frozen_store_stops_ingest_reading_and_nothing_is_lost_after_the_thaw(
         assert_eq!(acked, FRAMES);
         sender.abort();
     }
+    assert_eq!(
+        metric(&ingest.metrics().await, "cw_ingest_queue_depth"),
+        0.0,
+        "the queue drains"
+    );
     for patient in &patients {
         let stored = samples
             .count_frames(patient, 0, i64::MAX)

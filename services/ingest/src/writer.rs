@@ -12,7 +12,7 @@ use cw_core::SampleBlock;
 use cw_storage::{SampleStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -78,15 +78,46 @@ impl Writer {
     /// backpressure.
     pub async fn write(&self, block: SampleBlock) -> Result<SampleBlock, StoreError> {
         let (done, result) = oneshot::channel();
-        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        // Counted while waiting for room too; the guard uncounts a block that never got
+        // in (writer gone, or this future dropped because its connection closed).
+        let waiting = Waiting::new(&self.metrics.queue_depth);
         if self.queue.send(Job { block, done }).await.is_err() {
-            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
             return Err(StoreError::Unavailable("ingest writer stopped".into()));
         }
+        // Queued: the writer uncounts it when it takes it.
+        waiting.queued();
         match result.await {
             Ok(Ok(block)) => Ok(block),
             Ok(Err(message)) => Err(StoreError::Unavailable(message)),
             Err(_) => Err(StoreError::Unavailable("ingest writer stopped".into())),
+        }
+    }
+}
+
+/// One block counted in the queue-depth gauge until it is queued or given up.
+struct Waiting<'a> {
+    depth: &'a AtomicU64,
+    queued: bool,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(depth: &'a AtomicU64) -> Self {
+        depth.fetch_add(1, Ordering::Relaxed);
+        Self {
+            depth,
+            queued: false,
+        }
+    }
+
+    fn queued(mut self) {
+        self.queued = true;
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.queued {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
