@@ -32,6 +32,32 @@ pub struct ClientCertConfig {
 pub struct PeerCert {
     /// Hex SHA-256 of the leaf certificate's DER.
     pub sha256: String,
+    /// The chain was verified against the configured client CA (so its subject can be
+    /// trusted); false when no CA is configured.
+    pub ca_verified: bool,
+    /// The leaf's subject common name, if it has one.
+    pub common_name: Option<String>,
+}
+
+impl PeerCert {
+    /// Describes the leaf certificate `der`; `ca_verified` says whether the handshake
+    /// checked it against a configured CA.
+    pub fn from_der(der: &[u8], ca_verified: bool) -> Self {
+        let common_name = x509_parser::parse_x509_certificate(der)
+            .ok()
+            .and_then(|(_, cert)| {
+                cert.subject()
+                    .iter_common_name()
+                    .next()
+                    .and_then(|cn| cn.as_str().ok())
+                    .map(str::to_owned)
+            });
+        Self {
+            sha256: cert_sha256(der),
+            ca_verified,
+            common_name,
+        }
+    }
 }
 
 /// Hex SHA-256 of a certificate's DER: the fingerprint devices are registered by.

@@ -2,7 +2,7 @@
 //! upgrades (WebSockets), the peer address as `ConnectInfo`, and graceful shutdown.
 
 use crate::reload::ReloadingAcceptor;
-use crate::{ClientCertConfig, PeerCert, TlsError, TlsServerConfig, cert_sha256};
+use crate::{ClientCertConfig, PeerCert, TlsError, TlsServerConfig};
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -25,6 +25,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Listener {
     tcp: TcpListener,
     tls: Option<Arc<ReloadingAcceptor>>,
+    /// Client certificates are verified against a configured CA in the handshake.
+    client_ca: bool,
 }
 
 impl Listener {
@@ -51,7 +53,11 @@ impl Listener {
         } else {
             Some(ReloadingAcceptor::start(tls, client)?)
         };
-        Ok(Self { tcp, tls })
+        Ok(Self {
+            tcp,
+            tls,
+            client_ca: client.request && client.ca_path.is_some(),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -82,6 +88,7 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
         };
         let _ = tcp.set_nodelay(true);
         let tls = listener.tls.as_ref().map(|t| t.acceptor());
+        let client_ca = listener.client_ca;
         let router = router.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
@@ -94,9 +101,7 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
                                 .1
                                 .peer_certificates()
                                 .and_then(|chain| chain.first())
-                                .map(|leaf| PeerCert {
-                                    sha256: cert_sha256(leaf.as_ref()),
-                                });
+                                .map(|leaf| PeerCert::from_der(leaf.as_ref(), client_ca));
                             serve_connection(stream, peer, cert, router, shutdown).await
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),

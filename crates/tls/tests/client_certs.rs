@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::get;
 use cw_tls::{
     ClientCertConfig, Listener, PeerCert, TlsServerConfig, cert_sha256_of_pem, ensure_dev_certs,
-    make_client_cert, serve,
+    make_client_ca, make_client_cert, serve,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,15 @@ async fn start(
     let router = Router::new().route(
         "/whoami",
         get(|cert: Option<axum::Extension<PeerCert>>| async move {
-            cert.map(|c| c.0.sha256).unwrap_or_else(|| "none".into())
+            cert.map(|c| {
+                format!(
+                    "{} {} {}",
+                    c.0.sha256,
+                    c.0.ca_verified,
+                    c.0.common_name.clone().unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "none".into())
         }),
     );
     tokio::spawn(serve(listener, router, shutdown.clone()));
@@ -75,7 +83,10 @@ async fn a_client_certificate_reaches_handlers_as_its_fingerprint() {
         cw_tls::client_config_with_cert(&certs.ca_cert, &gw.cert, &gw.key).expect("config");
     assert_eq!(
         whoami(addr, with_cert).await.expect("mTLS"),
-        cert_sha256_of_pem(&gw.cert).expect("fingerprint")
+        format!(
+            "{} false gw-1",
+            cert_sha256_of_pem(&gw.cert).expect("fingerprint")
+        )
     );
     let without = cw_tls::client_config(&certs.ca_cert).expect("config");
     assert_eq!(
@@ -102,6 +113,31 @@ async fn with_a_client_ca_a_certificate_it_did_not_issue_is_refused() {
     let self_signed =
         cw_tls::client_config_with_cert(&certs.ca_cert, &gw.cert, &gw.key).expect("config");
     assert!(whoami(addr, self_signed).await.is_err(), "refused");
+    shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_certificate_issued_by_the_client_ca_reaches_handlers_as_verified_with_its_cn() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = make_client_ca(&dir.path().join("ca"), "gateway-ca").expect("client CA");
+    let (addr, certs, shutdown) = start(
+        dir.path(),
+        ClientCertConfig {
+            request: true,
+            ca_path: Some(ca.cert.clone()),
+        },
+    )
+    .await;
+    let gw = ca.issue(&dir.path().join("gw"), "gw-7").expect("issued");
+    let config =
+        cw_tls::client_config_with_cert(&certs.ca_cert, &gw.cert, &gw.key).expect("config");
+    assert_eq!(
+        whoami(addr, config).await.expect("mTLS"),
+        format!(
+            "{} true gw-7",
+            cert_sha256_of_pem(&gw.cert).expect("fingerprint")
+        )
+    );
     shutdown.cancel();
 }
 
