@@ -51,6 +51,8 @@ enum Command {
     },
     /// Detect beats in a WFDB record offline; prints `sample,time_s` CSV.
     Detect { record: PathBuf },
+    /// Replay stored ECG (or a WFDB record) through a candidate policy; prints the alerts.
+    Backtest(cardiowatch::backtest::BacktestArgs),
     /// Benchmarks printing numbers (`detect`: beat detector throughput on one core).
     Bench {
         #[command(subcommand)]
@@ -60,6 +62,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         what: AuditCommand,
+    },
+    /// Local logins (`set-login`: role and password of a user; password from CW_PASSWORD).
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
     },
     /// PHI master keys (`rotate`: re-wrap every record under `phi.key_id`).
     Keys {
@@ -116,6 +123,22 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Create or replace a user's login (argon2id hash in the configured store).
+    SetLogin {
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = parse_role, default_value = "doctor")]
+        role: Role,
+        #[arg(long, env = "CW_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// The api's config file (its `[storage]` section).
+        #[arg(long, default_value = "deploy/config/api.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Re-wrap PHI data keys under the current master key (old key in previous_keys).
     Rotate {
@@ -163,6 +186,7 @@ impl Cli {
                 cardiowatch::devices::run(what, records.as_ref()).await
             }
             Command::Detect { record } => detect(&record),
+            Command::Backtest(args) => cardiowatch::backtest::run(args).await,
             Command::Bench {
                 what: BenchCommand::Detect { data, rounds },
             } => cardiowatch::bench::detect(&data, rounds),
@@ -186,6 +210,15 @@ impl Cli {
                 }
                 Ok(())
             }
+            Command::User {
+                what:
+                    UserCommand::SetLogin {
+                        user,
+                        role,
+                        password,
+                        config,
+                    },
+            } => cardiowatch::users::set_login(&config, &user, role, password).await,
             Command::Keys {
                 what: KeysCommand::Rotate { config },
             } => {

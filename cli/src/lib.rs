@@ -2,6 +2,7 @@
 //! same gateway simulator and demo fixture that people use.
 
 pub mod audit;
+pub mod backtest;
 pub mod bench;
 pub mod bench_api;
 pub mod bench_ingest;
@@ -15,3 +16,4 @@ pub mod gateway;
 pub mod gateway_command;
 pub mod keys;
 pub mod secrets;
+pub mod users;

@@ -177,3 +177,35 @@ async fn only_admins_set_logins_and_short_passwords_are_refused() {
         .expect("request");
     assert_eq!(short.status(), 422);
 }
+
+#[tokio::test]
+async fn a_login_set_by_the_cli_logs_in_through_the_api() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let config = h.dir.path().join("api.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n",
+            h.storage.path.display()
+        ),
+    )
+    .expect("config written");
+    cardiowatch::users::set_login(&config, "first-admin", Role::Admin, PASSWORD.into())
+        .await
+        .expect("set login");
+    let (status, tokens) = post(
+        &h,
+        "/v1/auth/login",
+        json!({"user": "first-admin", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let audit = h
+        .http
+        .get(h.url("/v1/audit"))
+        .bearer_auth(tokens["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(audit.status(), 200, "the role came from the stored login");
+}

@@ -9,7 +9,7 @@ mod app;
 mod audit_trail;
 mod error;
 mod login_limiter;
-mod password;
+pub mod password;
 mod request_id;
 mod request_metrics;
 mod routes;
