@@ -157,6 +157,14 @@ async fn ack_by_sms_reply_stops_escalation() {
         assert_eq!(stored.state, AlertState::Acknowledged, "log:\n{}", h.log());
         assert_eq!(stored.acked_by.as_deref(), Some(users[0].id.as_str()));
     }
+    let audit = h.stores.records.audit_events(0, 1000).await.expect("audit");
+    let acks: Vec<_> = audit
+        .iter()
+        .filter(|e| e.entry.action == "ack_by_sms")
+        .filter(|e| e.entry.outcome == cw_core::audit::AuditOutcome::Allowed)
+        .collect();
+    assert_eq!(acks.len(), 2, "each SMS ack audited: {audit:#?}");
+    assert!(acks.iter().all(|e| e.entry.actor == users[0].id.as_str()));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         h.sandbox.messages().len(),
@@ -258,6 +266,15 @@ async fn status_callback_marks_delivered_and_signature_rejected_when_forged() {
         stored.state,
         AlertState::Firing,
         "forged ack changed nothing"
+    );
+    let audit = h.stores.records.audit_events(0, 1000).await.expect("audit");
+    let denied = audit
+        .iter()
+        .filter(|e| e.entry.outcome == cw_core::audit::AuditOutcome::Denied)
+        .count();
+    assert_eq!(
+        denied, 4,
+        "every forged request audited as denied: {audit:#?}"
     );
     assert!(
         h.deliveries(&alert.id)

@@ -2,21 +2,38 @@
 //! api's REST ack makes), which stops escalation at the next sweep.
 
 use crate::metrics::NotifierMetrics;
+use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::time::now_ns;
 use cw_core::{AlertId, AlertState, Channel, DeliveryStatus, UserId};
 use cw_storage::{RecordStore, StoreError};
 use std::collections::HashMap;
 
 /// Acks `alert` on behalf of `by`; true when this call (not an earlier ack) did it.
+/// Audited like the api's REST ack: an `attempt` before the change (no audit, no ack),
+/// the outcome after. `request_id` is Twilio's Message/Call SID.
 pub async fn acknowledge(
     records: &dyn RecordStore,
     metrics: &NotifierMetrics,
     alert: &AlertId,
     by: &UserId,
     via: Channel,
+    request_id: &str,
 ) -> Result<bool, StoreError> {
+    let mut entry = audit_entry(
+        by.as_str(),
+        &format!("ack_by_{}", via.as_str()),
+        &format!("alerts/{alert}"),
+        AuditOutcome::Attempt,
+        request_id,
+    );
+    entry.patient = records.get_alert(alert).await.ok().map(|a| a.patient);
+    records.append_audit(&entry).await?;
     let at = now_ns();
     let acked = records.acknowledge_alert(alert, by.as_str(), at).await?;
+    entry.at_ns = now_ns();
+    entry.outcome = AuditOutcome::Allowed;
+    entry.status = 200;
+    records.append_audit(&entry).await?;
     let ours = acked.state == AlertState::Acknowledged && acked.acked_ns == Some(at);
     if ours {
         metrics.count_ack(via);
@@ -26,6 +43,29 @@ pub async fn acknowledge(
         tracing::info!(alert = %alert, by = %by, via = via.as_str(), "alert acknowledged");
     }
     Ok(ours)
+}
+
+/// An audit record of something Twilio asked the notifier to do.
+pub fn audit_entry(
+    actor: &str,
+    action: &str,
+    resource: &str,
+    outcome: AuditOutcome,
+    request_id: &str,
+) -> AuditEntry {
+    AuditEntry {
+        at_ns: now_ns(),
+        actor: actor.to_owned(),
+        role: if actor == "anonymous" { "" } else { "doctor" }.to_owned(),
+        action: action.to_owned(),
+        resource: resource.to_owned(),
+        patient: None,
+        outcome,
+        status: 0,
+        source: "twilio-webhook".to_owned(),
+        request_id: request_id.to_owned(),
+        reason: String::new(),
+    }
 }
 
 /// Firing alerts that were texted or called to the user owning `phone`, newest first,

@@ -49,7 +49,31 @@ fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
 }
 
 /// Checks `X-Twilio-Signature` over the URL Twilio called and the form parameters.
-fn verified(
+async fn verified(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    params: &Params,
+) -> bool {
+    let ok = signature_ok(state, headers, uri, params);
+    if !ok {
+        // Refusals are audited (denied, anonymous), like the api's 401/403.
+        let mut entry = ack::audit_entry(
+            "anonymous",
+            &format!("POST {}", uri.path()),
+            uri.path(),
+            cw_core::audit::AuditOutcome::Denied,
+            "",
+        );
+        entry.status = 403;
+        if let Err(e) = state.records.append_audit(&entry).await {
+            tracing::error!(error = %e, "audit write of a refused webhook failed");
+        }
+    }
+    ok
+}
+
+fn signature_ok(
     state: &WebhookState,
     headers: &HeaderMap,
     uri: &axum::http::Uri,
@@ -116,7 +140,7 @@ async fn status_callback(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    if !verified(&state, &headers, &uri, &params) {
+    if !verified(&state, &headers, &uri, &params).await {
         return forbidden();
     }
     let (Some(alert), Some(key)) = (query_param(&uri, "alert"), query_param(&uri, "key")) else {
@@ -158,7 +182,7 @@ async fn key_press(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    if !verified(&state, &headers, &uri, &params) {
+    if !verified(&state, &headers, &uri, &params).await {
         return forbidden();
     }
     let (Some(alert), Some(key)) = (query_param(&uri, "alert"), query_param(&uri, "key")) else {
@@ -177,12 +201,14 @@ async fn key_press(
     let Some(row) = rows.into_iter().find(|d| d.idempotency_key() == key) else {
         return (StatusCode::NOT_FOUND, "no such delivery").into_response();
     };
+    let sid = param(&params, "CallSid").unwrap_or("");
     match ack::acknowledge(
         state.records.as_ref(),
         &state.metrics,
         &alert,
         &row.recipient,
         Channel::Voice,
+        sid,
     )
     .await
     {
@@ -197,7 +223,7 @@ async fn sms_reply(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Response {
-    if !verified(&state, &headers, &uri, &params) {
+    if !verified(&state, &headers, &uri, &params).await {
         return forbidden();
     }
     let from = param(&params, "From").unwrap_or("");
@@ -218,12 +244,14 @@ async fn sms_reply(
     let Some((alert, user)) = chosen else {
         return twiml(message("No open alert of yours matches."));
     };
+    let sid = param(&params, "MessageSid").unwrap_or("");
     match ack::acknowledge(
         state.records.as_ref(),
         &state.metrics,
         &alert,
         &user,
         Channel::Sms,
+        sid,
     )
     .await
     {
