@@ -121,3 +121,39 @@ async fn no_token_and_no_certificate_is_refused() {
     let ingest = ingest::start(None, |_| {}).await;
     assert!(refused(ingest.open("").await).contains("401"));
 }
+
+#[tokio::test]
+async fn with_a_client_ca_a_certificate_it_issued_names_its_device_by_cn() {
+    let ca_dir = tempfile::tempdir().expect("temp dir");
+    let ca = cw_tls::make_client_ca(ca_dir.path(), "gateway-ca").expect("client CA");
+    let ca_path = ca.cert.clone();
+    let ingest = ingest::start(None, move |cfg| {
+        cfg.client_certs.ca_path = Some(ca_path);
+    })
+    .await;
+    let (_, _token) = ingest.device(5).await;
+    let issued = ca
+        .issue(&ingest.dir.path().join("gw"), "gw-5")
+        .expect("issued");
+    let mut socket = ingest
+        .open_with_cert("", &issued)
+        .await
+        .expect("CA-issued certificate connects");
+    assert_eq!(ack_of_one_frame(&mut socket).await, Reply::Ack { seq: 1 });
+
+    // Issued for a device id nobody registered: refused.
+    let stranger = ca
+        .issue(&ingest.dir.path().join("x"), "gw-unknown")
+        .expect("issued");
+    assert!(refused(ingest.open_with_cert("", &stranger).await).contains("401"));
+
+    // Revoking the device refuses its CA-issued certificate too.
+    let records = &ingest.stores.records;
+    let mut device = records
+        .device(&cw_core::DeviceId::parse("gw-5").expect("id"))
+        .await
+        .expect("device");
+    device.revoked = true;
+    records.put_device(&device).await.expect("revoked");
+    assert!(refused(ingest.open_with_cert("", &issued).await).contains("401"));
+}

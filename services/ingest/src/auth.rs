@@ -1,6 +1,7 @@
 //! Device identity: a bearer token whose SHA-256 is registered to a device, or a TLS
-//! client certificate whose SHA-256 fingerprint is. A bearer header, when sent, decides;
-//! otherwise the certificate does. Unknown and revoked devices are refused alike.
+//! client certificate whose SHA-256 fingerprint is (or, with a client CA configured, one
+//! that CA issued to the device id in its subject CN). A bearer header, when sent,
+//! decides; otherwise the certificate does. Unknown and revoked devices are refused alike.
 
 use axum::http::HeaderMap;
 use cw_core::Device;
@@ -33,13 +34,29 @@ pub async fn authenticate(
         .filter(|t| !t.is_empty());
     let found = match (token, cert) {
         (Some(token), _) => devices.device_by_token_hash(&token_sha256(token)).await,
-        (None, Some(cert)) => devices.device_by_cert_sha256(&cert.sha256).await,
+        (None, Some(cert)) => by_certificate(cert, devices).await,
         (None, None) => return Err(AuthError::Missing),
     };
     match found {
         Ok(device) if !device.revoked => Ok(device),
         Ok(_) | Err(StoreError::NotFound) => Err(AuthError::Denied),
         Err(e) => Err(AuthError::Store(e)),
+    }
+}
+
+/// A registered fingerprint names the device; failing that, a certificate the
+/// configured client CA issued names it by its subject CN (the CA vouches for it).
+async fn by_certificate(cert: &PeerCert, devices: &dyn DeviceStore) -> Result<Device, StoreError> {
+    match devices.device_by_cert_sha256(&cert.sha256).await {
+        Err(StoreError::NotFound) if cert.ca_verified => {
+            let id = cert
+                .common_name
+                .as_deref()
+                .and_then(|cn| cw_core::DeviceId::parse(cn).ok())
+                .ok_or(StoreError::NotFound)?;
+            devices.device(&id).await
+        }
+        other => other,
     }
 }
 
