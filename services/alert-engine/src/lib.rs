@@ -4,6 +4,7 @@
 //! rate per patient, feeds each rule's state machine, and for every transition writes the
 //! alert to the store *first* and only then pushes the event to the notifiers.
 
+pub mod backtest;
 pub mod config;
 pub mod monitor;
 

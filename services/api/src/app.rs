@@ -87,6 +87,10 @@ pub async fn start(
             "/v1/patients/{id}/thresholds",
             get(thresholds::get).put(thresholds::put),
         )
+        .route(
+            "/v1/patients/{id}/backtest",
+            post(crate::routes::backtest::post),
+        )
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))

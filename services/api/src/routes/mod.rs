@@ -1,6 +1,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod backtest;
 pub mod break_glass;
 pub mod devices;
 pub mod ecg;

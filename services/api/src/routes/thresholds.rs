@@ -10,7 +10,7 @@ use cw_core::messages::{CONFIG_TOPIC, ConfigChange};
 use cw_core::rules::{
     AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RunRule,
 };
-use cw_core::{HrLimit, ThresholdPolicy};
+use cw_core::{HrLimit, PatientId, ThresholdPolicy};
 use serde::Deserialize;
 
 pub async fn get(
@@ -61,6 +61,37 @@ pub struct PolicyInput {
     pub flapping: Option<Flapping>,
 }
 
+impl PolicyInput {
+    /// The validated policy for `patient` (422 naming the field when implausible).
+    pub fn into_policy(self, patient: PatientId) -> Result<ThresholdPolicy, ApiError> {
+        let mut policy = ThresholdPolicy {
+            hr_high: self.hr_high,
+            hr_low: self.hr_low,
+            pause: self.pause,
+            asystole: self.asystole,
+            brady_run: self.brady_run,
+            tachy_run: self.tachy_run,
+            af: self.af,
+            vf: self.vf,
+            lead_off: self.lead_off,
+            flat_line: self.flat_line,
+            saturation: self.saturation,
+            noise: self.noise,
+            no_data: self.no_data,
+            flapping: self.flapping.unwrap_or_default(),
+            ..ThresholdPolicy::empty(patient)
+        };
+        if let Some(n) = self.hr_average_beats {
+            policy.hr_average_beats = n;
+        }
+        policy.validate().map_err(|e| ApiError::Invalid {
+            field: Some(e.field.to_owned()),
+            message: e.to_string(),
+        })?;
+        Ok(policy)
+    }
+}
+
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,30 +101,7 @@ pub async fn put(
     let patient = parse_patient(&id)?;
     caller.require_patient(&state, &patient).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let mut policy = ThresholdPolicy {
-        hr_high: input.hr_high,
-        hr_low: input.hr_low,
-        pause: input.pause,
-        asystole: input.asystole,
-        brady_run: input.brady_run,
-        tachy_run: input.tachy_run,
-        af: input.af,
-        vf: input.vf,
-        lead_off: input.lead_off,
-        flat_line: input.flat_line,
-        saturation: input.saturation,
-        noise: input.noise,
-        no_data: input.no_data,
-        flapping: input.flapping.unwrap_or_default(),
-        ..ThresholdPolicy::empty(patient.clone())
-    };
-    if let Some(n) = input.hr_average_beats {
-        policy.hr_average_beats = n;
-    }
-    policy.validate().map_err(|e| ApiError::Invalid {
-        field: Some(e.field.to_owned()),
-        message: e.to_string(),
-    })?;
+    let policy = input.into_policy(patient.clone())?;
     let saved = state.records.put_policy(&policy).await?;
     tracing::info!(user = %caller.user, patient = %patient, version = saved.version, "threshold policy changed");
     let change = ConfigChange::Policy {

@@ -1,0 +1,102 @@
+//! `cardiowatch backtest`: replay a patient's stored ECG (or a WFDB record) through a
+//! candidate policy with the alert-engine's own monitor; prints the alerts it would have
+//! raised as JSON.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use cw_alert_engine::backtest::{BacktestReport, replay};
+use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
+use cw_core::{PatientId, ThresholdPolicy};
+use cw_storage::StorageConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct BacktestArgs {
+    /// The patient whose stored ECG is replayed.
+    #[arg(long)]
+    pub patient: String,
+    /// Candidate policy: a JSON file with the settings of `PUT /v1/patients/{id}/thresholds`.
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Range start and end (ns since the epoch); default: the last `--last-s` seconds.
+    #[arg(long)]
+    pub from_ns: Option<Nanos>,
+    #[arg(long)]
+    pub to_ns: Option<Nanos>,
+    #[arg(long, default_value_t = 600)]
+    pub last_s: u32,
+    /// Replay this WFDB record (path without extension) instead of the stored ECG.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+struct WithStorage {
+    #[serde(default)]
+    storage: StorageConfig,
+}
+
+/// The candidate policy from its JSON file, validated like the api does.
+pub fn load_policy(path: &Path, patient: &PatientId) -> anyhow::Result<ThresholdPolicy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the policy {}", path.display()))?;
+    let mut value: serde_json::Value = serde_json::from_str(&text).context("policy JSON")?;
+    let object = value
+        .as_object_mut()
+        .context("the policy must be a JSON object")?;
+    object.insert("patient".into(), serde_json::json!(patient.as_str()));
+    let policy: ThresholdPolicy = serde_json::from_value(value).context("policy settings")?;
+    if let Err(e) = policy.validate() {
+        bail!("invalid policy: {e}");
+    }
+    Ok(policy)
+}
+
+/// Runs the backtest and returns the report (the command prints it).
+pub async fn report(args: &BacktestArgs) -> anyhow::Result<BacktestReport> {
+    let patient = PatientId::parse(&args.patient).context("--patient")?;
+    let policy = load_policy(&args.policy, &patient)?;
+    let frames = match &args.record {
+        Some(record) => record_frames(record)?,
+        None => {
+            let to = args.to_ns.unwrap_or_else(now_ns);
+            let from = args
+                .from_ns
+                .unwrap_or(to - i64::from(args.last_s) * NANOS_PER_SEC);
+            let cfg: WithStorage =
+                cw_config::load(args.config.as_deref()).context("loading the storage config")?;
+            let stores = cw_storage::open(&cfg.storage)
+                .await
+                .context("opening the configured storage")?;
+            stores
+                .samples
+                .frames(&patient, from, to)
+                .await
+                .context("reading the stored ECG")?
+        }
+    };
+    Ok(tokio::task::spawn_blocking(move || replay(&policy, &frames)).await?)
+}
+
+fn record_frames(path: &Path) -> anyhow::Result<Vec<(Nanos, Vec<i16>)>> {
+    let record = cw_wfdb::Record::open(path)
+        .with_context(|| format!("opening the record {}", path.display()))?;
+    let leads = record.signal_count().max(1);
+    let step = 1e9 / record.fs;
+    Ok(record
+        .microvolts_interleaved()
+        .chunks_exact(leads)
+        .enumerate()
+        .map(|(i, frame)| ((i as f64 * step) as Nanos, frame.to_vec()))
+        .collect())
+}
+
+pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    let report = report(&args).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
