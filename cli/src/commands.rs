@@ -96,6 +96,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// N real-time patients, HR step 80 → 120 bpm: sample → first provider request p50/p99.
+    Alerts(cardiowatch::bench_alerts::BenchAlertsArgs),
     /// Detector frames/s and lead-samples/s over a folder of WFDB records.
     /// Points/s straight to InfluxDB vs through ingest over TLS; prints `ratio=<b/a>` last.
     Ingest(cardiowatch::bench_ingest::BenchIngestArgs),
@@ -193,6 +195,9 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Ingest(args),
             } => cardiowatch::bench_ingest::run(args).await,
+            Command::Bench {
+                what: BenchCommand::Alerts(args),
+            } => cardiowatch::bench_alerts::run(args).await,
             Command::Bench {
                 what: BenchCommand::Api(args),
             } => cardiowatch::bench_api::run(args).await,

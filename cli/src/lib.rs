@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backtest;
 pub mod bench;
+pub mod bench_alerts;
 pub mod bench_api;
 pub mod bench_ingest;
 pub mod bench_notify;

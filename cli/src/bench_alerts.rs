@@ -1,0 +1,280 @@
+//! `cardiowatch bench alerts`: N simulated patients stream a synthetic ECG in real time
+//! through ingest (TLS WebSocket) → alert-engine → notifier → the Twilio sandbox, all in
+//! this process on the embedded store. Each patient's rhythm steps from 80 to 120 bpm
+//! (staggered over 10 s) under an `hr_high` 100 bpm / `for` 0 limit. Prints p50/p99 of
+//!   * sample → first provider request: from the sample time of the beat that fired the
+//!     alert (in a real-time stream, when the device measured it; includes the gateway's
+//!     250 ms block buffering) to the first SMS or call the sandbox receives for it;
+//!   * step → first provider request: from the first sample at 120 bpm.
+
+use crate::fixture::{self, FixtureSpec};
+use crate::gateway::{self, GatewayOptions, GatewayStats};
+use anyhow::Context;
+use clap::Args;
+use cw_bus::BusConfig;
+use cw_core::PatientId;
+use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
+use cw_storage::{Backend, StorageConfig};
+use cw_tls::TlsServerConfig;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const FS: u32 = 250;
+/// The synthetic record: 30 s at 80 bpm, then 30 s at 120 bpm.
+const STEP_S: f64 = 30.0;
+const RECORD_S: f64 = 60.0;
+/// Each patient streams this much, starting `k % STAGGER_S` seconds into the record.
+const STREAM_S: f64 = 40.0;
+const STAGGER_S: usize = 10;
+
+#[derive(Args, Debug)]
+pub struct BenchAlertsArgs {
+    #[arg(long, default_value_t = 1000)]
+    pub patients: usize,
+    /// Beats averaged for the evaluated heart rate (the policy's `hr_average_beats`).
+    #[arg(long, default_value_t = 12)]
+    pub average_beats: u8,
+}
+
+/// Writes the 80 → 120 bpm record (format 16, 1 µV per unit) and returns its path.
+fn write_record(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let n = (RECORD_S * f64::from(FS)) as usize;
+    let mut beats = Vec::new();
+    let mut t = 0.5;
+    while t < RECORD_S {
+        beats.push((t * f64::from(FS)) as usize);
+        t += if t < STEP_S {
+            60.0 / 80.0
+        } else {
+            60.0 / 120.0
+        };
+    }
+    let mut x: Vec<i16> = (0..n)
+        .map(|i| (50.0 * (i as f64 / f64::from(FS) * 3.0).sin()) as i16)
+        .collect();
+    for b in beats {
+        for (k, v) in [1500i16, 1100, 700].iter().enumerate() {
+            if let Some(s) = x.get_mut(b + k) {
+                *s += v;
+            }
+        }
+    }
+    let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join("step.dat"), bytes)?;
+    std::fs::write(
+        dir.join("step.hea"),
+        format!("step 1 {FS} {n}\nstep.dat 16 1000/mV 16 0 0 0 0 ECG\n"),
+    )?;
+    Ok(dir.join("step"))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The patient id in an SMS body ("… for patient {id}: …").
+fn patient_in(body: &str) -> Option<&str> {
+    let rest = body.split("for patient ").nth(1)?;
+    rest.split(':').next()
+}
+
+pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs"))?;
+    let bus = BusConfig {
+        key_id: 1,
+        key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+        ..BusConfig::default()
+    };
+    let tls = TlsServerConfig {
+        cert_path: certs.server_cert.clone(),
+        key_path: certs.server_key.clone(),
+        insecure_plaintext: false,
+    };
+    let storage = StorageConfig {
+        backend: Backend::Embedded,
+        path: dir.path().join("bench.sqlite"),
+        ..StorageConfig::default()
+    };
+    let stores = cw_storage::open(&storage).await?;
+    let record = write_record(dir.path())?;
+    let mut patients = Vec::with_capacity(args.patients);
+    for k in 0..args.patients {
+        let (id, doctor, device) = (
+            format!("bench-p{k}"),
+            format!("bench-dr{k}"),
+            format!("bench-gw{k}"),
+        );
+        let f = fixture::install(
+            stores.records.as_ref(),
+            &FixtureSpec {
+                patient_id: &id,
+                doctor_id: &doctor,
+                device_id: &device,
+                phone: Some("+15005550199"),
+                email: None,
+                hr_high_bpm: 100.0,
+                for_s: 0.0,
+            },
+        )
+        .await?;
+        if f.policy.hr_average_beats != args.average_beats {
+            let mut policy = f.policy.clone();
+            policy.hr_average_beats = args.average_beats;
+            stores.records.put_policy(&policy).await?;
+        }
+        patients.push(f);
+    }
+    let shutdown = CancellationToken::new();
+    let sandbox = cw_sandbox::TwilioSandbox::start(0).await?;
+    let ingest = cw_ingest::start(
+        cw_ingest::IngestConfig {
+            listen: "127.0.0.1:0".into(),
+            tls: tls.clone(),
+            publish_endpoint: "tcp://127.0.0.1:0".into(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting ingest")?;
+    let engine = cw_alert_engine::start(
+        cw_alert_engine::AlertEngineConfig {
+            sample_endpoints: vec![ingest.publish_endpoint.clone()],
+            config_endpoints: vec![],
+            alert_push_endpoint: "tcp://127.0.0.1:0".into(),
+            admin_listen: "127.0.0.1:0".into(),
+            admin_tls: tls.clone(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting alert-engine")?;
+    let twilio = serde_json::from_value(serde_json::json!({
+        "base_url": sandbox.base_url(),
+        "account_sid": "AC00000000000000000000000000000000",
+        "auth_token": "sandbox",
+        "from_number": "+15005550006",
+    }))?;
+    let _notifier = cw_notifier::start(
+        cw_notifier::NotifierConfig {
+            alert_endpoints: vec![engine.alert_push_endpoint.clone()],
+            twilio: Some(twilio),
+            admin_listen: "127.0.0.1:0".into(),
+            admin_tls: tls.clone(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting notifier")?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let url = format!("wss://127.0.0.1:{}/v1/stream", ingest.addr.port());
+    let stats = Arc::new(GatewayStats::default());
+    // Sample time of each patient's step (stream start + where the step lies in it).
+    let mut step_ns: HashMap<String, Nanos> = HashMap::new();
+    let mut streams = Vec::new();
+    for (k, f) in patients.iter().enumerate() {
+        let offset = (k % STAGGER_S) as f64;
+        let started = now_ns();
+        step_ns.insert(
+            f.patient.id.to_string(),
+            started + ((STEP_S - offset) * NANOS_PER_SEC as f64) as Nanos,
+        );
+        streams.push(tokio::spawn(gateway::stream_record(
+            GatewayOptions {
+                url: url.clone(),
+                device_token: f.device_token.clone(),
+                ca_cert: Some(certs.ca_cert.clone()),
+                record: record.clone(),
+                speed: 1.0,
+                seconds: Some(STREAM_S),
+                offset_s: offset,
+                block_ms: 250,
+                window: 64,
+            },
+            stats.clone(),
+            shutdown.clone(),
+        )));
+    }
+    eprintln!("{} patients streaming …", patients.len());
+    // Watch the provider: first SMS or call per patient, with the wall time it arrived.
+    let mut first: HashMap<String, Nanos> = HashMap::new();
+    let deadline = now_ns() + ((STREAM_S + 15.0) * NANOS_PER_SEC as f64) as Nanos;
+    let mut seen_msgs = 0;
+    while first.len() < patients.len() && now_ns() < deadline {
+        let now = now_ns();
+        let messages = sandbox.messages();
+        for m in messages.iter().skip(seen_msgs) {
+            if let Some(p) = patient_in(&m.body) {
+                first.entry(p.to_owned()).or_insert(now);
+            }
+        }
+        seen_msgs = messages.len();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    shutdown.cancel();
+    for s in streams {
+        let _ = s.await;
+    }
+    let ids: Vec<PatientId> = patients.iter().map(|f| f.patient.id.clone()).collect();
+    let alerts = stores
+        .records
+        .alerts_for_patients(&ids, None, ids.len() * 4)
+        .await?;
+    // The first alert of each patient is the one its first provider request belongs to.
+    let mut earliest: HashMap<String, Nanos> = HashMap::new();
+    for alert in &alerts {
+        let e = earliest
+            .entry(alert.patient.to_string())
+            .or_insert(alert.fired_ns);
+        *e = (*e).min(alert.fired_ns);
+    }
+    let mut sample_to_provider = Vec::new();
+    let mut step_to_provider = Vec::new();
+    for (id, fired_ns) in &earliest {
+        if let (Some(at), Some(step)) = (first.get(id), step_ns.get(id)) {
+            sample_to_provider.push((at - fired_ns) as f64 / 1e6);
+            step_to_provider.push((at - step) as f64 / 1e6);
+        }
+    }
+    sample_to_provider.sort_by(f64::total_cmp);
+    step_to_provider.sort_by(f64::total_cmp);
+    println!(
+        "patients={} hr_average_beats={} alerted={} provider_first_requests={}",
+        patients.len(),
+        args.average_beats,
+        earliest.len(),
+        first.len()
+    );
+    println!(
+        "sample_to_provider_ms p50={:.0} p99={:.0} max={:.0}",
+        percentile(&sample_to_provider, 0.5),
+        percentile(&sample_to_provider, 0.99),
+        sample_to_provider.last().copied().unwrap_or(f64::NAN)
+    );
+    println!(
+        "hr_step_80_to_120_to_provider_ms p50={:.0} p99={:.0} max={:.0}",
+        percentile(&step_to_provider, 0.5),
+        percentile(&step_to_provider, 0.99),
+        step_to_provider.last().copied().unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
