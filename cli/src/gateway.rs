@@ -110,7 +110,10 @@ fn prepare(opts: &GatewayOptions) -> anyhow::Result<Prepared> {
     let rate_hz = fs.round() as u32;
     let mut frames = Vec::new();
     let mut at = first;
-    let mut seq = 1u64;
+    // Sequence numbers must only grow per device, across runs too (ingest refuses seqs
+    // far below the highest it saw as `stale_seq`): a run starts at the wall clock in
+    // microseconds, above any earlier run's numbers.
+    let mut seq = u64::try_from(now_ns() / 1_000).unwrap_or(1).max(1);
     while at < first + wanted {
         let n = per_frame.min(first + wanted - at);
         let samples = &all[at * leads..(at + n) * leads];

@@ -208,3 +208,26 @@ async fn a_seq_older_than_the_devices_window_is_nacked_stale() {
         .expect("count");
     assert_eq!(stored, 3 * 50, "the stale frame is not stored");
 }
+
+#[tokio::test]
+async fn a_second_simulator_run_for_the_same_device_is_not_refused_as_stale() {
+    let ingest = ingest::start(None, |cfg| cfg.limits.seq_window = 10).await;
+    let (_, token) = device(&ingest, 1).await;
+    for run in 0..2 {
+        let mut opts = ingest.gateway_options(&token, ingest::record_100());
+        opts.seconds = Some(30.0);
+        opts.speed = 1000.0;
+        opts.window = 16;
+        let stats = std::sync::Arc::new(cardiowatch::gateway::GatewayStats::default());
+        cardiowatch::gateway::stream_record(
+            opts,
+            stats.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .expect("streams");
+        let nacked = stats.nacked.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(nacked, 0, "run {run}: no frame refused");
+        assert_eq!(stats.acked.load(std::sync::atomic::Ordering::Relaxed), 120);
+    }
+}
