@@ -91,6 +91,26 @@ fn matrix() -> Vec<Row> {
         ),
         row(
             Method::GET,
+            "/openapi.json",
+            None,
+            200,
+            (200, 200),
+            (200, 200),
+            (200, 200),
+        ),
+        row(
+            Method::POST,
+            "/v1/patients/{p}/backtest",
+            Some(
+                json!({"from_ns": 0, "to_ns": 1_000_000_000_i64, "policy": {"hr_high": {"bpm": 130.0, "priority": "high"}}}),
+            ),
+            401,
+            (200, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::GET,
             "/v1/patients",
             None,
             401,
@@ -417,4 +437,38 @@ async fn embedded_every_endpoint_answers_each_role_and_patient_exactly() {
 #[tokio::test]
 async fn servers_every_endpoint_answers_each_role_and_patient_exactly() {
     run_matrix(Mode::Servers).await;
+}
+
+/// The matrix and `/openapi.json` name exactly the same routes: a new route must be
+/// documented and get its authorization row, or this fails.
+#[tokio::test]
+async fn every_route_in_the_matrix_is_documented_and_nothing_else() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let spec: Value = h
+        .http
+        .get(h.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(spec["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            documented.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let tested: std::collections::BTreeSet<String> = matrix()
+        .iter()
+        .map(|r| {
+            let path = r.path.split('?').next().unwrap_or(r.path);
+            let path = ["{p}", "{a}", "{v}", "{d}"]
+                .iter()
+                .fold(path.to_owned(), |p, t| p.replace(t, "{id}"));
+            format!("{} {path}", r.method)
+        })
+        .collect();
+    assert_eq!(documented, tested);
 }

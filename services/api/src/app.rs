@@ -96,6 +96,7 @@ pub async fn start(
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
         .route("/v1/patients/{id}/break-glass", post(break_glass::open))
         .route("/v1/audit", get(audit::list))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/auth/login", post(auth::login))
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))

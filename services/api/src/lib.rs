@@ -9,6 +9,7 @@ mod app;
 mod audit_trail;
 mod error;
 mod login_limiter;
+mod openapi;
 pub mod password;
 mod request_id;
 mod request_metrics;

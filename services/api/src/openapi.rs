@@ -1,0 +1,412 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 description of every route, built with utoipa
+//! from [`ROUTES`] — one table beside the router, and a test
+//! (`tests/tests/api_authz.rs`) checks that it and the authorization matrix name the same
+//! routes, so an undocumented route fails the build's tests.
+
+use axum::Json;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
+    PathsBuilder, Ref, Required, ResponseBuilder,
+};
+
+/// Query parameter: name, integer (else string), required.
+type Query = (&'static str, bool, bool);
+
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub query: &'static [Query],
+    pub body: bool,
+    pub success: &'static str,
+    pub bearer: bool,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    query: &'static [Query],
+    body: bool,
+    success: &'static str,
+    bearer: bool,
+) -> Route {
+    Route {
+        method,
+        path,
+        summary,
+        query,
+        body,
+        success,
+        bearer,
+    }
+}
+
+/// Every route the api serves.
+pub const ROUTES: &[Route] = &[
+    r("get", "/healthz", "Liveness", &[], false, "200", false),
+    r("get", "/readyz", "Readiness", &[], false, "200", false),
+    r(
+        "get",
+        "/metrics",
+        "Prometheus metrics",
+        &[],
+        false,
+        "200",
+        false,
+    ),
+    r(
+        "get",
+        "/openapi.json",
+        "This document",
+        &[],
+        false,
+        "200",
+        false,
+    ),
+    r(
+        "post",
+        "/v1/auth/login",
+        "Log in (argon2id); access + refresh token",
+        &[],
+        true,
+        "200",
+        false,
+    ),
+    r(
+        "post",
+        "/v1/auth/refresh",
+        "Rotate a refresh token",
+        &[],
+        true,
+        "200",
+        false,
+    ),
+    r(
+        "post",
+        "/v1/auth/logout",
+        "Revoke a refresh token's family",
+        &[],
+        true,
+        "204",
+        false,
+    ),
+    r(
+        "put",
+        "/v1/users/{id}/login",
+        "Set a user's role and password (admin)",
+        &[],
+        true,
+        "204",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/patients",
+        "The caller's patients",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/patients",
+        "Create a patient; PHI sealed at rest (admin)",
+        &[],
+        true,
+        "201",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/patients/lookup",
+        "Find a patient by MRN (keyed hash)",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/patients/{id}",
+        "A patient with PHI",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "put",
+        "/v1/patients/{id}/doctors",
+        "Assign doctors (admin)",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/patients/{id}/break-glass",
+        "Emergency access with a reason (doctor)",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/patients/{id}/thresholds",
+        "Current threshold policy",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "put",
+        "/v1/patients/{id}/thresholds",
+        "New threshold policy version",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/patients/{id}/backtest",
+        "Replay stored ECG against a candidate policy",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/patients/{id}/ecg",
+        "ECG range; min/max per bucket when long",
+        &[
+            ("from_ns", true, true),
+            ("to_ns", true, true),
+            ("max_points", true, false),
+        ],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/alerts",
+        "Alerts, newest first; next page via x-next-cursor",
+        &[
+            ("patient", false, false),
+            ("state", false, false),
+            ("priority", false, false),
+            ("cursor", false, false),
+            ("limit", true, false),
+        ],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/alerts/{id}/ack",
+        "Acknowledge an alert",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/alerts/{id}/deliveries",
+        "Deliveries of an alert",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/devices",
+        "All devices (admin)",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/devices",
+        "Register a device; token shown once (admin)",
+        &[],
+        true,
+        "201",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/devices/{id}/revoke",
+        "Revoke a device (admin)",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "post",
+        "/v1/devices/{id}/token",
+        "Replace a device's token (admin)",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "put",
+        "/v1/devices/{id}/certificate",
+        "Pin a client certificate SHA-256 (admin)",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/v1/audit",
+        "Audit events (admin)",
+        &[("from_seq", true, false), ("limit", true, false)],
+        false,
+        "200",
+        true,
+    ),
+];
+
+fn method(raw: &str) -> HttpMethod {
+    match raw {
+        "post" => HttpMethod::Post,
+        "put" => HttpMethod::Put,
+        "delete" => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+fn json_object() -> ContentBuilder {
+    ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
+}
+
+fn document() -> OpenApi {
+    let error = ResponseBuilder::new()
+        .description("`{\"error\": {\"code\", \"message\", \"field\"?}}`")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Error")))
+                .build(),
+        )
+        .build();
+    let mut paths = PathsBuilder::new();
+    for route in ROUTES {
+        let mut op = OperationBuilder::new()
+            .summary(Some(route.summary))
+            .operation_id(Some(format!("{} {}", route.method, route.path)));
+        if route.path.contains("{id}") {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        for (name, integer, required) in route.query {
+            let kind = if *integer {
+                Type::Integer
+            } else {
+                Type::String
+            };
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(if *required {
+                        Required::True
+                    } else {
+                        Required::False
+                    })
+                    .schema(Some(ObjectBuilder::new().schema_type(kind))),
+            );
+        }
+        if route.body {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", json_object().build())
+                    .build(),
+            ));
+        }
+        let success = ResponseBuilder::new().description("success");
+        let success = if route.success == "204" || route.path == "/metrics" {
+            success
+        } else if matches!(route.path, "/healthz" | "/readyz") {
+            success.content("text/plain", ContentBuilder::new().build())
+        } else {
+            success.content("application/json", ContentBuilder::new().build())
+        };
+        op = op.response(route.success, success.build());
+        for status in [
+            "400", "401", "403", "404", "409", "422", "423", "429", "503",
+        ] {
+            op = op.response(status, error.clone());
+        }
+        if route.bearer {
+            op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        }
+        paths = paths.path(route.path, PathItem::new(method(route.method), op.build()));
+    }
+    let error_schema = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "error",
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property("code", ObjectBuilder::new().schema_type(Type::String))
+                .property("message", ObjectBuilder::new().schema_type(Type::String))
+                .property("field", ObjectBuilder::new().schema_type(Type::String))
+                .required("code")
+                .required("message"),
+        )
+        .required("error");
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("cardiowatch api")
+                .version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        )
+        .paths(paths.build())
+        .components(Some(
+            ComponentsBuilder::new()
+                .schema("Error", error_schema)
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(
+                        HttpBuilder::new()
+                            .scheme(HttpAuthScheme::Bearer)
+                            .bearer_format("JWT")
+                            .build(),
+                    ),
+                )
+                .build(),
+        ))
+        .build()
+}
+
+pub async fn serve() -> Json<OpenApi> {
+    Json(document())
+}
