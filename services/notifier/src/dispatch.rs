@@ -51,6 +51,21 @@ pub struct Dispatcher {
     rate_limiter: RateLimiter,
 }
 
+/// A row's place in `in_flight`, released however `execute` ends.
+struct Flight<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    key: String,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
 /// What to do with one target's row.
 enum Action {
     Claim(Delivery),
@@ -234,6 +249,12 @@ impl Dispatcher {
     }
 
     async fn execute(&self, alert: &Alert, action: Action, user: User) -> Result<(), StoreError> {
+        let key = action.key();
+        // One provider call per row at a time in this process, held until the outcome is
+        // recorded: the event path and the sweep may both decide to act on the same row.
+        let Some(_flight) = self.enter_flight(&key) else {
+            return Ok(());
+        };
         let mut delivery = match action {
             Action::Claim(d) => {
                 match self.records.claim_delivery(&d).await {
@@ -250,6 +271,12 @@ impl Dispatcher {
                 d
             }
             Action::Retry(mut d) => {
+                // The decision was taken on a snapshot; another task may have finished
+                // this row since. Act only if it is unchanged.
+                let current = self.records.deliveries_for_alert(&d.alert).await?;
+                if current.iter().find(|r| r.idempotency_key() == key) != Some(&d) {
+                    return Ok(());
+                }
                 // Written before the call: a crash during it leaves a `queued` row whose
                 // lease expiry sends it again with the same key.
                 d.status = DeliveryStatus::Queued;
@@ -260,12 +287,7 @@ impl Dispatcher {
                 d
             }
         };
-        let key = delivery.idempotency_key();
-        if !self.enter_flight(&key) {
-            return Ok(());
-        }
         let result = self.send(alert, &delivery, &user, &key).await;
-        self.leave_flight(&key);
         delivery.tries = delivery.tries.saturating_add(1);
         self.metrics.attempts.inc();
         let now = now_ns();
@@ -315,18 +337,16 @@ impl Dispatcher {
             .contains(key)
     }
 
-    fn enter_flight(&self, key: &str) -> bool {
-        self.in_flight
+    fn enter_flight(&self, key: &str) -> Option<Flight<'_>> {
+        let fresh = self
+            .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_owned())
-    }
-
-    fn leave_flight(&self, key: &str) {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key);
+            .insert(key.to_owned());
+        fresh.then(|| Flight {
+            set: &self.in_flight,
+            key: key.to_owned(),
+        })
     }
 
     fn can_deliver(&self, channel: Channel, user: &User) -> bool {
