@@ -64,10 +64,19 @@ pub async fn upgrade(
 async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
     let device = Arc::new(device);
     let mut in_flight = FuturesOrdered::new();
+    // On shutdown: stop reading, but answer the frames already being written, so acks
+    // of durable data reach the gateway instead of provoking resends.
+    let mut draining = false;
     loop {
-        let can_read = in_flight.len() < state.frames_in_flight;
+        if draining && in_flight.is_empty() {
+            break;
+        }
+        let can_read = !draining && in_flight.len() < state.frames_in_flight;
         let reply = tokio::select! {
-            _ = state.shutdown.cancelled() => break,
+            _ = state.shutdown.cancelled(), if !draining => {
+                draining = true;
+                continue;
+            }
             Some(reply) = in_flight.next(), if !in_flight.is_empty() => reply,
             message = socket.recv(), if can_read => {
                 match message {
