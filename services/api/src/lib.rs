@@ -11,6 +11,7 @@ mod error;
 mod login_limiter;
 mod openapi;
 pub mod password;
+mod query;
 mod request_id;
 mod request_metrics;
 mod routes;

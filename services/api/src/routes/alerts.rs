@@ -4,7 +4,8 @@ use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::error::ApiError;
-use axum::extract::{Path, Query, State};
+use crate::query::ValidQuery;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::{Extension, Json};
 use cw_core::time::now_ns;
@@ -46,7 +47,7 @@ fn parse_cursor(raw: &str) -> Result<(i64, AlertId), ApiError> {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ValidQuery(q): ValidQuery<ListQuery>,
 ) -> Result<(HeaderMap, Json<Vec<Alert>>), ApiError> {
     let patients = match &q.patient {
         Some(raw) => {

@@ -3,8 +3,9 @@
 use crate::access::Caller;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::query::ValidQuery;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use cw_core::Role;
 use cw_core::audit::AuditEvent;
 use serde::Deserialize;
@@ -21,7 +22,7 @@ pub struct AuditQuery {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
     if caller.role != Role::Admin {
         return Err(ApiError::Forbidden);

@@ -5,8 +5,9 @@
 use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::query::ValidQuery;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +46,7 @@ pub async fn range(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<EcgQuery>,
+    ValidQuery(q): ValidQuery<EcgQuery>,
 ) -> Result<Json<Strip>, ApiError> {
     let patient = parse_patient(&id)?;
     caller.require_patient(&state, &patient).await?;
