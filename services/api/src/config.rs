@@ -109,3 +109,34 @@ impl AuthConfig {
         Ok(secret.into_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_the_config_shows_no_secret() {
+        let jwt = "jwt-secret-jwt-secret-jwt-secret-0001";
+        let master = "11".repeat(32);
+        let lookup = "22".repeat(32);
+        let cfg = ApiConfig {
+            auth: AuthConfig {
+                jwt_secret: Some(jwt.into()),
+                ..AuthConfig::default()
+            },
+            phi: cw_phi::KeyConfig {
+                key_id: "k1".into(),
+                master_key_hex: Some(master.clone()),
+                lookup_key_hex: Some(lookup.clone()),
+                previous_keys: vec![format!("k0:{}", "33".repeat(32))],
+                ..Default::default()
+            },
+            ..ApiConfig::default()
+        };
+        let shown = format!("{cfg:?}");
+        for secret in [jwt.to_owned(), master, lookup, "33".repeat(32)] {
+            assert!(!shown.contains(&secret), "Debug shows a secret");
+        }
+        assert!(shown.contains("<redacted>"));
+    }
+}
