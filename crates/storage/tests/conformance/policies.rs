@@ -45,3 +45,63 @@ pub async fn all_policies_returns_the_current_version_of_each_patient(s: &Stores
     expected.sort_by(|a, b| a.patient.cmp(&b.patient));
     assert_eq!(all, expected);
 }
+
+/// Every rhythm and technical rule, and alerts they raise, survive the store unchanged.
+pub async fn rhythm_and_technical_rules_and_their_alerts_round_trip(s: &Stores) {
+    use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, NoDataRule, PauseRule, RunRule};
+    use cw_core::{Priority, RuleKind};
+    let p = patient_id();
+    let condition = Some(ConditionRule {
+        priority: Priority::Low,
+        for_s: 2.5,
+        clear_s: 10.0,
+    });
+    let run = |bpm| {
+        Some(RunRule {
+            bpm,
+            beats: 4,
+            priority: Priority::Medium,
+            clear_s: 5.0,
+        })
+    };
+    let full = cw_core::ThresholdPolicy {
+        pause: Some(PauseRule {
+            rr_s: 2.5,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        asystole: Some(AsystoleRule {
+            after_s: 4.0,
+            priority: Priority::High,
+            clear_s: 5.0,
+        }),
+        brady_run: run(40.0),
+        tachy_run: run(130.0),
+        af: Some(AfRule {
+            window_beats: 32,
+            irregularity: 0.06,
+            priority: Priority::Medium,
+            for_s: 30.0,
+            clear_s: 30.0,
+        }),
+        vf: condition.clone(),
+        lead_off: condition.clone(),
+        flat_line: condition.clone(),
+        saturation: condition.clone(),
+        noise: condition,
+        no_data: Some(NoDataRule {
+            after_s: 30.0,
+            priority: Priority::Low,
+            clear_s: 0.0,
+        }),
+        ..policy(&p, 120.0)
+    };
+    let saved = s.records.put_policy(&full).await.expect("put");
+    assert_eq!(s.records.policy(&p).await.expect("current"), saved);
+    for rule in [RuleKind::Asystole, RuleKind::Noise] {
+        let mut a = crate::fixtures::alert(&p, rule, crate::fixtures::T0);
+        a.limit = full.limit_of(rule);
+        s.records.open_alert(&a).await.expect("open");
+        assert_eq!(s.records.get_alert(&a.id).await.expect("read back"), a);
+    }
+}
