@@ -8,8 +8,9 @@ use crate::rule_state::Transition;
 use crate::rules::Flapping;
 use crate::time::{Nanos, secs};
 
-/// Fire times remembered for flapping detection (the policy allows at most 20 fires).
-const FIRES_KEPT: usize = 20;
+/// Fire times remembered for flapping detection (the policy allows at most 8 fires; kept
+/// small because every patient has one of these per rule).
+const FIRES_KEPT: usize = 8;
 
 /// How long the condition must hold and then stay clear.
 #[derive(Clone, Copy, Debug, PartialEq)]

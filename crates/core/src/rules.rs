@@ -226,9 +226,9 @@ impl NoDataRule {
 impl Flapping {
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         check(
-            (2..=20).contains(&self.fires),
+            (2..=8).contains(&self.fires),
             "flapping.fires",
-            "must be between 2 and 20",
+            "must be between 2 and 8",
         )?;
         check(
             within(self.window_s, 10.0, 3600.0),
