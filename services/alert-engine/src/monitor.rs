@@ -447,6 +447,37 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_flapping_around_the_limit_collapses_into_one_open_alert() {
+        let fs = f64::from(FS);
+        // 12 s at 130 bpm, 12 s at 70 bpm, ten times over: ten episodes without collapse.
+        let mut beats = Vec::new();
+        let mut t = 0.0;
+        for cycle in 0..20 {
+            let rr = if cycle % 2 == 0 {
+                60.0 / 130.0
+            } else {
+                60.0 / 70.0
+            };
+            let end = f64::from(cycle + 1) * 12.0;
+            while t < end {
+                beats.push(t * fs);
+                t += rr;
+            }
+        }
+        let mut policy = policy_high(100.0);
+        policy.hr_average_beats = 4;
+        policy.flapping.fires = 3;
+        let mut monitor = PatientMonitor::new(policy);
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 240 * FS as usize), 0));
+        assert_eq!(fired(&events, RuleKind::HrHigh), 3, "{events:?}");
+        assert_eq!(resolved(&events, RuleKind::HrHigh), 2, "{events:?}");
+        assert!(
+            monitor.is_firing(RuleKind::HrHigh),
+            "held open while flapping"
+        );
+    }
+
+    #[test]
     fn a_fast_rhythm_fires_hr_high_once() {
         let mut monitor = PatientMonitor::new(policy_high(100.0));
         let events: Vec<_> = synthetic(130.0, 30.0, 0)
