@@ -10,11 +10,28 @@ pub fn required(var: &str) -> String {
     }
 }
 
+/// A loopback port for a service a test starts.
+///
+/// Asking the kernel for port 0 hands out a port from the *ephemeral* range — the same
+/// range every outgoing connection of every running test draws from, so between our probe
+/// and the service's bind another socket can take it ("address in use"). Ports here come
+/// from below that range (20000–32767), are never handed out twice by this process, and
+/// are probed free before use.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static NEXT: std::sync::Mutex<u16> = std::sync::Mutex::new(0);
+    let mut next = NEXT.lock().unwrap_or_else(|p| p.into_inner());
+    if *next == 0 {
+        // Spread concurrently running test processes over the range.
+        *next = 20_000 + (std::process::id() % 12_000) as u16;
+    }
+    for _ in 0..12_768 {
+        let port = *next;
+        *next = if port >= 32_767 { 20_000 } else { port + 1 };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in 20000-32767")
 }
 
 /// A unique, valid database name for one test.

@@ -312,6 +312,15 @@ fn matrix() -> Vec<Row> {
             (403, 403),
         ),
         row(
+            Method::GET,
+            "/v1/reports/fatigue?days=7",
+            None,
+            401,
+            (200, 200),
+            (200, 200),
+            (200, 200),
+        ),
+        row(
             Method::POST,
             "/v1/patients/{p}/break-glass",
             Some(reason),

@@ -329,3 +329,53 @@ async fn the_alert_list_pages_by_cursor_and_filters() {
         .expect("request");
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn the_fatigue_report_counts_alarms_acks_and_time_to_ack_per_caller_scope() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let acked_at = h
+        .stores
+        .records
+        .get_alert(&h.own_alert)
+        .await
+        .expect("alert")
+        .fired_ns
+        + 30 * NANOS_PER_SEC;
+    h.stores
+        .records
+        .acknowledge_alert(&h.own_alert, "dr-a", acked_at)
+        .await
+        .expect("ack");
+    let report = |token: String| {
+        let request = h
+            .http
+            .get(h.url("/v1/reports/fatigue?days=7"))
+            .bearer_auth(token);
+        async move {
+            let r = request.send().await.expect("report");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let doctor = report(h.token(&h.doctor_a, Role::Doctor)).await;
+    assert_eq!(
+        doctor["alarms"], 1,
+        "a doctor sees only their patients' alarms: {doctor}"
+    );
+    assert_eq!(doctor["ack_rate"], 1.0);
+    assert_eq!(doctor["median_time_to_ack_s"], 30.0);
+    assert_eq!(doctor["rows"][0]["patient"], h.own.as_str());
+
+    let ops = report(h.token(&h.ops, Role::Ops)).await;
+    assert_eq!(ops["alarms"], 2, "ops see every patient's alarms: {ops}");
+    assert_eq!(ops["ack_rate"], 0.5);
+
+    let too_long = h
+        .http
+        .get(h.url("/v1/reports/fatigue?days=365"))
+        .bearer_auth(h.token(&h.admin, Role::Admin))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(too_long.status(), 422);
+}

@@ -24,4 +24,5 @@ pub use patient::{Patient, Role, User};
 pub use policy::{HrLimit, ThresholdPolicy, ValidationError};
 pub use sample::SampleBlock;
 pub use shard::{SHARD_COUNT, shard_of, shard_topic};
+pub mod fatigue;
 pub mod messages;

@@ -9,6 +9,11 @@ pub enum TlsError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("{path} holds no usable {what}")]
     Missing { path: PathBuf, what: &'static str },
     #[error("TLS configuration rejected: {0}")]

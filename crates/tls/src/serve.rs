@@ -43,8 +43,8 @@ impl Listener {
     ) -> Result<Self, TlsError> {
         let tcp = TcpListener::bind(addr)
             .await
-            .map_err(|source| TlsError::Read {
-                path: addr.into(),
+            .map_err(|source| TlsError::Bind {
+                addr: addr.to_owned(),
                 source,
             })?;
         let tls = if tls.insecure_plaintext {

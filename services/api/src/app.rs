@@ -2,7 +2,9 @@
 
 use crate::config::ApiConfig;
 use crate::error::ApiError;
-use crate::routes::{alerts, audit, auth, break_glass, devices, ecg, patients, thresholds};
+use crate::routes::{
+    alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds,
+};
 use crate::{audit_trail, request_id, request_metrics, security_headers};
 use anyhow::Context;
 use axum::Router;
@@ -96,6 +98,7 @@ pub async fn start(
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
         .route("/v1/patients/{id}/break-glass", post(break_glass::open))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/reports/fatigue", get(reports::fatigue))
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/auth/login", post(auth::login))
         .route("/v1/auth/refresh", post(auth::refresh))

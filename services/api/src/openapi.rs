@@ -285,6 +285,15 @@ pub const ROUTES: &[Route] = &[
         "200",
         true,
     ),
+    r(
+        "get",
+        "/v1/reports/fatigue",
+        "Alarm-fatigue report: alarms per patient/rule/day, ack rate, median time to ack",
+        &[("days", true, false)],
+        false,
+        "200",
+        true,
+    ),
 ];
 
 fn method(raw: &str) -> HttpMethod {

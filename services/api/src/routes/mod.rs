@@ -6,4 +6,5 @@ pub mod break_glass;
 pub mod devices;
 pub mod ecg;
 pub mod patients;
+pub mod reports;
 pub mod thresholds;
