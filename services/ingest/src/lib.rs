@@ -6,6 +6,7 @@
 
 pub mod config;
 
+mod admission;
 mod app;
 mod auth;
 mod batch;

@@ -4,9 +4,8 @@
 //! not read, so a slow store slows the gateway (TCP backpressure) instead of growing a
 //! queue.
 
+use crate::admission::admit;
 use crate::app::AppState;
-use crate::auth::{AuthError, audit_refusal, authenticate};
-use crate::batch::auth_rejection;
 use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
@@ -28,32 +27,9 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let device = match authenticate(
-        &headers,
-        cert.as_ref().map(|c| &c.0),
-        state.records.as_ref(),
-    )
-    .await
-    {
+    let device = match admit(&state, &headers, cert, peer, "/v1/stream").await {
         Ok(device) => device,
-        Err(e) => {
-            if matches!(e, AuthError::Denied | AuthError::Missing) {
-                state.pipeline.metrics.auth_failures.inc();
-                audit_refusal(
-                    state.records.clone(),
-                    &headers,
-                    cert.as_ref().map(|c| &c.0),
-                    peer.map(|p| p.0.0.to_string()).unwrap_or_default(),
-                    "/v1/stream",
-                    if matches!(e, AuthError::Missing) {
-                        "no credentials"
-                    } else {
-                        "unknown or revoked device"
-                    },
-                );
-            }
-            return auth_rejection(e);
-        }
+        Err(refused) => return refused,
     };
     tracing::info!(device = %device.id, "gateway stream opened");
     ws.max_message_size(MAX_FRAME_BYTES + 1024)
