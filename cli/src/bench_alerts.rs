@@ -9,7 +9,7 @@
 
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
-use anyhow::Context;
+use crate::in_process::{self, Wiring};
 use clap::Args;
 use cw_bus::BusConfig;
 use cw_core::PatientId;
@@ -133,60 +133,21 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let sandbox = cw_sandbox::TwilioSandbox::start(0).await?;
-    let ingest = cw_ingest::start(
-        cw_ingest::IngestConfig {
-            listen: "127.0.0.1:0".into(),
-            tls: tls.clone(),
-            publish_endpoint: "tcp://127.0.0.1:0".into(),
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
+    let services = in_process::start(
+        &Wiring {
+            tls,
+            bus,
+            storage,
+            jwt_secret: None,
+            twilio: in_process::sandbox_twilio(&sandbox.base_url()),
         },
-        stores.clone(),
-        shutdown.clone(),
+        &stores,
+        &shutdown,
     )
-    .await
-    .context("starting ingest")?;
-    let engine = cw_alert_engine::start(
-        cw_alert_engine::AlertEngineConfig {
-            sample_endpoints: vec![ingest.publish_endpoint.clone()],
-            config_endpoints: vec![],
-            alert_push_endpoint: "tcp://127.0.0.1:0".into(),
-            admin_listen: "127.0.0.1:0".into(),
-            admin_tls: tls.clone(),
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
-        },
-        stores.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting alert-engine")?;
-    let twilio = serde_json::from_value(serde_json::json!({
-        "base_url": sandbox.base_url(),
-        "account_sid": "AC00000000000000000000000000000000",
-        "auth_token": "sandbox",
-        "from_number": "+15005550006",
-    }))?;
-    let _notifier = cw_notifier::start(
-        cw_notifier::NotifierConfig {
-            alert_endpoints: vec![engine.alert_push_endpoint.clone()],
-            twilio: Some(twilio),
-            admin_listen: "127.0.0.1:0".into(),
-            admin_tls: tls.clone(),
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
-        },
-        stores.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting notifier")?;
+    .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let url = format!("wss://127.0.0.1:{}/v1/stream", ingest.addr.port());
+    let url = format!("wss://127.0.0.1:{}/v1/stream", services.ingest.addr.port());
     let stats = Arc::new(GatewayStats::default());
     // Sample time of each patient's step (stream start + where the step lies in it).
     let mut step_ns: HashMap<String, Nanos> = HashMap::new();

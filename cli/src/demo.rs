@@ -4,6 +4,7 @@
 
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
+use crate::in_process::{self, Wiring};
 use crate::secrets::local_secret;
 use anyhow::Context;
 use cw_bus::BusConfig;
@@ -69,71 +70,21 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         .await
         .context("starting the Twilio sandbox")?;
 
-    let ingest = cw_ingest::start(
-        cw_ingest::IngestConfig {
-            listen: "127.0.0.1:0".into(),
-            tls: tls.clone(),
-            publish_endpoint: "tcp://127.0.0.1:0".into(),
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
+    let services = in_process::start(
+        &Wiring {
+            tls,
+            bus,
+            storage,
+            jwt_secret: Some(jwt_secret.clone()),
+            twilio: in_process::sandbox_twilio(&sandbox.base_url()),
         },
-        stores.clone(),
-        shutdown.clone(),
+        &stores,
+        &shutdown,
     )
-    .await
-    .context("starting ingest")?;
-    let api = cw_api::start(
-        cw_api::ApiConfig {
-            listen: "127.0.0.1:0".into(),
-            tls: tls.clone(),
-            config_publish_endpoint: "tcp://127.0.0.1:0".into(),
-            auth: cw_api::config::AuthConfig {
-                jwt_secret: Some(jwt_secret.clone()),
-                ..Default::default()
-            },
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
-        },
-        stores.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting api")?;
-    let engine = cw_alert_engine::start(
-        cw_alert_engine::AlertEngineConfig {
-            sample_endpoints: vec![ingest.publish_endpoint.clone()],
-            config_endpoints: vec![api.config_publish_endpoint.clone()],
-            alert_push_endpoint: "tcp://127.0.0.1:0".into(),
-            admin_listen: "127.0.0.1:0".into(),
-            admin_tls: tls.clone(),
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
-        },
-        stores.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting alert-engine")?;
-    let notifier = cw_notifier::start(
-        cw_notifier::NotifierConfig {
-            alert_endpoints: vec![engine.alert_push_endpoint.clone()],
-            twilio: Some(sandbox_twilio(&sandbox.base_url())?),
-            admin_listen: "127.0.0.1:0".into(),
-            admin_tls: tls.clone(),
-            storage: storage.clone(),
-            bus: bus.clone(),
-            ..Default::default()
-        },
-        stores.clone(),
-        shutdown.clone(),
-    )
-    .await
-    .context("starting notifier")?;
+    .await?;
+    let api = services.api.as_ref().context("the demo runs the api")?;
 
-    let stream_url = format!("wss://127.0.0.1:{}/v1/stream", ingest.addr.port());
+    let stream_url = format!("wss://127.0.0.1:{}/v1/stream", services.ingest.addr.port());
     let api_url = format!("https://127.0.0.1:{}", api.addr.port());
     let token = cw_api::token::issue(
         jwt_secret.as_bytes(),
@@ -147,7 +98,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     println!("ingest: {stream_url}");
     println!(
         "engine admin: https://{}/metrics   notifier admin: https://{}/metrics",
-        engine.admin_addr, notifier.admin_addr
+        services.engine.admin_addr, services.notifier.admin_addr
     );
     println!(
         "sms provider: Twilio sandbox at {} (the real Twilio client code talks to it)",
@@ -201,19 +152,9 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         Err(e) => eprintln!("gateway task: {e}"),
         Ok(Ok(())) => {}
     }
-    let _ = tokio::join!(ingest.task, api.task, engine.task, notifier.task);
+    services.join().await;
     println!("demo stopped");
     Ok(())
-}
-
-fn sandbox_twilio(base_url: &str) -> anyhow::Result<cw_notifier::providers::twilio::TwilioConfig> {
-    // The sandbox checks the shape of credentials, not their value.
-    Ok(serde_json::from_value(serde_json::json!({
-        "base_url": base_url,
-        "account_sid": "AC00000000000000000000000000000000",
-        "auth_token": "sandbox",
-        "from_number": "+15005550006",
-    }))?)
 }
 
 /// Prints a line a second: samples/s acked, then each new alert and delivery.

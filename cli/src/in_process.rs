@@ -1,0 +1,137 @@
+//! The four services started in one process, wired over loopback ZeroMQ sockets and one
+//! embedded store: what `cardiowatch demo` runs and what `bench alerts` measures.
+
+use anyhow::Context;
+use cw_bus::BusConfig;
+use cw_notifier::providers::twilio::TwilioConfig;
+use cw_storage::{StorageConfig, Stores};
+use cw_tls::TlsServerConfig;
+use tokio_util::sync::CancellationToken;
+
+/// What the services share: listener certificate, bus key, storage, and where SMS go.
+pub struct Wiring {
+    pub tls: TlsServerConfig,
+    pub bus: BusConfig,
+    pub storage: StorageConfig,
+    /// The api's JWT secret; `None` runs without the api (and without config changes).
+    pub jwt_secret: Option<String>,
+    pub twilio: TwilioConfig,
+}
+
+pub struct Services {
+    pub ingest: cw_ingest::Running,
+    pub api: Option<cw_api::Running>,
+    pub engine: cw_alert_engine::Running,
+    pub notifier: cw_notifier::Running,
+}
+
+impl Services {
+    /// Waits until every service task has ended (after `shutdown` was cancelled).
+    pub async fn join(self) {
+        let api = async {
+            if let Some(api) = self.api {
+                let _ = api.task.await;
+            }
+        };
+        let _ = tokio::join!(self.ingest.task, api, self.engine.task, self.notifier.task);
+    }
+}
+
+/// Starts ingest, api (when configured), alert-engine and notifier on free loopback ports.
+pub async fn start(
+    wiring: &Wiring,
+    stores: &Stores,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Services> {
+    let (tls, bus, storage) = (&wiring.tls, &wiring.bus, &wiring.storage);
+    let ingest = cw_ingest::start(
+        cw_ingest::IngestConfig {
+            listen: "127.0.0.1:0".into(),
+            tls: tls.clone(),
+            publish_endpoint: "tcp://127.0.0.1:0".into(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting ingest")?;
+    let api = match &wiring.jwt_secret {
+        Some(secret) => Some(
+            cw_api::start(
+                cw_api::ApiConfig {
+                    listen: "127.0.0.1:0".into(),
+                    tls: tls.clone(),
+                    config_publish_endpoint: "tcp://127.0.0.1:0".into(),
+                    auth: cw_api::config::AuthConfig {
+                        jwt_secret: Some(secret.clone()),
+                        ..Default::default()
+                    },
+                    storage: storage.clone(),
+                    bus: bus.clone(),
+                    ..Default::default()
+                },
+                stores.clone(),
+                shutdown.clone(),
+            )
+            .await
+            .context("starting api")?,
+        ),
+        None => None,
+    };
+    let engine = cw_alert_engine::start(
+        cw_alert_engine::AlertEngineConfig {
+            sample_endpoints: vec![ingest.publish_endpoint.clone()],
+            config_endpoints: api
+                .iter()
+                .map(|a| a.config_publish_endpoint.clone())
+                .collect(),
+            alert_push_endpoint: "tcp://127.0.0.1:0".into(),
+            admin_listen: "127.0.0.1:0".into(),
+            admin_tls: tls.clone(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting alert-engine")?;
+    let notifier = cw_notifier::start(
+        cw_notifier::NotifierConfig {
+            alert_endpoints: vec![engine.alert_push_endpoint.clone()],
+            twilio: Some(wiring.twilio.clone()),
+            admin_listen: "127.0.0.1:0".into(),
+            admin_tls: tls.clone(),
+            storage: storage.clone(),
+            bus: bus.clone(),
+            ..Default::default()
+        },
+        stores.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting notifier")?;
+    Ok(Services {
+        ingest,
+        api,
+        engine,
+        notifier,
+    })
+}
+
+/// Twilio settings pointing at a local sandbox, which checks the shape of credentials,
+/// not their value.
+pub fn sandbox_twilio(base_url: &str) -> TwilioConfig {
+    TwilioConfig {
+        base_url: base_url.to_owned(),
+        account_sid: "AC00000000000000000000000000000000".into(),
+        auth_token: "sandbox".into(),
+        from_number: "+15005550006".into(),
+        status_callback_url: None,
+        timeout_ms: 10_000,
+    }
+}
