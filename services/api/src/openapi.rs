@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description of every route, built with utoipa
 //! from [`ROUTES`] — one table beside the router, and a test
-//! (`tests/tests/api_authz.rs`) checks that it and the authorization matrix name the same
+//! (`tests/tests/e2e/api_authz.rs`) checks that it and the authorization matrix name the same
 //! routes, so an undocumented route fails the build's tests.
 
 use axum::Json;

@@ -1,0 +1,28 @@
+//! Cross-service tests in one binary: one link instead of one per file keeps CI's build
+//! small (disk and time) and lets the port allocator in `cw_e2e::env` see every test.
+
+mod api_audit;
+mod api_auth;
+mod api_authz;
+mod api_endpoints;
+mod api_fuzz;
+mod api_logs;
+mod api_phi;
+mod compose;
+mod engine_backtest;
+mod engine_lifecycle;
+mod engine_shards;
+mod ingest;
+mod ingest_backpressure;
+mod ingest_batches;
+mod ingest_devices_cli;
+mod ingest_durability;
+mod ingest_fleet;
+mod ingest_identity;
+mod notify_ack;
+mod notify_crash;
+mod notify_digest;
+mod notify_reliability;
+mod notify_routing;
+mod notify_watchdog;
+mod pipeline;
