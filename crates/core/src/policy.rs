@@ -40,7 +40,9 @@ pub struct ThresholdPolicy {
     pub version: u32,
     pub hr_high: Option<HrLimit>,
     pub hr_low: Option<HrLimit>,
-    /// Beats averaged for the displayed and evaluated heart rate (monitors use ~12).
+    /// RR intervals behind the displayed and evaluated heart rate. The engine takes their
+    /// interquartile (trimmed) mean, so 8 rejects single ectopic or missed beats as well as
+    /// a plain mean of ~12 does and answers a rate step sooner.
     #[serde(default = "default_average_beats")]
     pub hr_average_beats: u8,
     /// Rhythm rules (DESIGN §13); `None` means the rule is off.
@@ -73,7 +75,7 @@ pub struct ThresholdPolicy {
 }
 
 fn default_average_beats() -> u8 {
-    12
+    8
 }
 
 /// A policy that is not physiologically plausible or not consistent; names the field so

@@ -16,7 +16,8 @@ pub struct AlertEngineConfig {
     pub alert_push_endpoint: String,
     /// PUB endpoint of the api, for threshold changes.
     pub config_endpoints: Vec<String>,
-    /// Beats averaged for heart rate when a policy does not say.
+    /// RR intervals behind heart rate (their trimmed mean, `rate.rs`) when a policy does
+    /// not say.
     pub hr_average_beats: u8,
     /// Seconds of ECG before and after an alert kept as its strip window.
     pub strip_padding_s: u32,
@@ -34,7 +35,7 @@ impl Default for AlertEngineConfig {
             shards: (0..SHARD_COUNT).collect(),
             alert_push_endpoint: "tcp://0.0.0.0:5560".into(),
             config_endpoints: vec!["tcp://127.0.0.1:5570".into()],
-            hr_average_beats: 12,
+            hr_average_beats: 8,
             strip_padding_s: 10,
             admin_listen: "0.0.0.0:9102".into(),
             admin_tls: TlsServerConfig {

@@ -12,6 +12,7 @@ mod actions;
 mod app;
 mod metrics;
 mod policies;
+mod rate;
 mod rhythm;
 mod rule_bank;
 

@@ -2,6 +2,7 @@
 //! machines, all on SAMPLE time. Pure (no I/O): it returns what should happen and the
 //! caller makes it so. The same code runs live and in a backtest.
 
+use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
 use crate::rule_bank::{RuleBank, WindowFacts};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
@@ -33,7 +34,10 @@ struct Geometry {
 /// Per-stream analysis state, rebuilt on a gap or a new geometry.
 struct Stream {
     detector: QrsDetector,
+    /// RR intervals and the beat-to-beat rate; its own average is not used.
     heart_rate: HeartRate,
+    /// The evaluated (and reported) rate: trimmed mean of the policy's N intervals.
+    rate: RobustRate,
     quality: SignalQuality,
     rhythm: Rhythm,
     fs: f64,
@@ -143,7 +147,10 @@ impl PatientMonitor {
             let frame = block.frame(i);
             if let Some(beat) = stream.detector.push(frame) {
                 stream.last_beat = Some(beat.sample);
-                if let Some(reading) = stream.heart_rate.on_beat(beat) {
+                if let Some(mut reading) = stream.heart_rate.on_beat(beat) {
+                    if let Some(bpm) = stream.rate.on_rr(reading.rr_s) {
+                        reading.average_bpm = bpm;
+                    }
                     self.last_reading = Some(reading);
                     self.readings += 1;
                     // Only an interval seen over analysable signal from end to end is
@@ -198,7 +205,8 @@ impl PatientMonitor {
         let leads = usize::from(geometry.leads);
         self.stream = Some(Stream {
             detector: QrsDetector::new(fs, leads),
-            heart_rate: HeartRate::new(fs, usize::from(self.policy.hr_average_beats.max(1))),
+            heart_rate: HeartRate::new(fs, 1),
+            rate: RobustRate::new(usize::from(self.policy.hr_average_beats.max(1))),
             quality: SignalQuality::new(fs, leads),
             rhythm: Rhythm::default(),
             fs,
@@ -491,6 +499,77 @@ mod tests {
         assert_eq!(fires, 1, "{events:?}");
         let reading = monitor.last_reading().expect("heart rate measured");
         assert!((reading.average_bpm - 130.0).abs() < 3.0, "{reading:?}");
+    }
+
+    /// Beat positions (samples) at `bpm` for `seconds`, with `edit` applied to the list.
+    fn rhythm(bpm: f64, seconds: f64, edit: impl FnOnce(&mut Vec<f64>)) -> Vec<f64> {
+        let rr = 60.0 / bpm * f64::from(FS);
+        let mut beats: Vec<f64> = (0..)
+            .map(|k| 0.5 * f64::from(FS) + f64::from(k) * rr)
+            .take_while(|b| *b < seconds * f64::from(FS))
+            .collect();
+        edit(&mut beats);
+        beats
+    }
+
+    fn hr_policy(high: f32, low: f32) -> ThresholdPolicy {
+        let limit = |bpm| HrLimit {
+            bpm,
+            priority: Priority::High,
+            for_s: 0.0,
+            hysteresis_bpm: 5.0,
+            clear_s: 5.0,
+        };
+        ThresholdPolicy {
+            hr_high: Some(limit(high)),
+            hr_low: Some(limit(low)),
+            ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+        }
+    }
+
+    #[test]
+    fn one_premature_beat_does_not_trip_hr_high_with_no_onset_delay() {
+        // 95 bpm under a 100 bpm limit with `for` = 0; beat 20 comes 0.28 s early with a
+        // full compensatory pause after it. A plain 8-beat mean reads 100.6 bpm there.
+        let fs = f64::from(FS);
+        let beats = rhythm(95.0, 40.0, |b| b[20] -= 0.28 * fs);
+        let mut monitor = PatientMonitor::new(hr_policy(100.0, 40.0));
+        assert_eq!(monitor.policy().hr_average_beats, 8, "the default window");
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 40 * FS as usize), 0));
+        assert!(events.is_empty(), "{events:?}");
+        let reading = monitor.last_reading().expect("heart rate measured");
+        assert!((reading.average_bpm - 95.0).abs() < 1.0, "{reading:?}");
+    }
+
+    #[test]
+    fn one_missed_beat_does_not_trip_hr_low_with_no_onset_delay() {
+        // 55 bpm over a 50 bpm limit; the detector misses beat 20 (a 2.2 s interval). A
+        // plain 8-beat mean reads 48.9 bpm there.
+        let beats = rhythm(55.0, 40.0, |b| {
+            b.remove(20);
+        });
+        let mut monitor = PatientMonitor::new(hr_policy(150.0, 50.0));
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 40 * FS as usize), 0));
+        assert!(events.is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn a_step_from_80_to_120_bpm_fires_hr_high_on_the_fifth_fast_beat() {
+        let fs = f64::from(FS);
+        // The last 80 bpm beat at 20 s, then 120 bpm.
+        let mut beats: Vec<f64> = (0..=24).map(|k| (2.0 + f64::from(k) * 0.75) * fs).collect();
+        beats.extend((1..20).map(|k| (20.0 + f64::from(k) * 0.5) * fs));
+        let mut monitor = PatientMonitor::new(hr_policy(100.0, 40.0));
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 31 * FS as usize), 0));
+        let at: Vec<f64> = events
+            .iter()
+            .filter_map(|e| match e {
+                RuleEvent::Fire { at, .. } => Some(*at as f64 / 1e9),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(at.len(), 1, "{events:?}");
+        assert!((at[0] - 22.5).abs() < 0.05, "fired at {at:?}");
     }
 
     #[test]
