@@ -130,6 +130,7 @@ impl ApiHarness {
                 lookup_key_hex: Some(cw_bus::Sealer::generate_key_hex()),
                 ..Default::default()
             },
+            ..Default::default()
         };
         tune(&mut cfg);
         let phi = cfg.phi.clone();

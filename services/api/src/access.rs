@@ -3,7 +3,6 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::token;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use cw_core::audit::AuditEntry;
@@ -30,25 +29,11 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthorized("send Authorization: Bearer <access token>".into())
-            })?;
-        let claims =
-            token::verify(&state.jwt_secret, &state.issuer, bearer.trim()).map_err(|e| {
-                tracing::info!(error = %e, "access token rejected");
-                ApiError::Unauthorized("invalid or expired access token".into())
-            })?;
-        let user = UserId::parse(&claims.sub)
-            .map_err(|_| ApiError::Unauthorized("invalid subject".into()))?;
-        Ok(Caller {
-            user,
-            role: claims.role,
-        })
+        // The audit middleware authenticated this request already.
+        if let Some(done) = parts.extensions.get::<crate::authn::Authentication>() {
+            return done.0.clone().map_err(ApiError::Unauthorized);
+        }
+        crate::authn::authenticate(state, &parts.headers).await
     }
 }
 

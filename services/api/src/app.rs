@@ -29,6 +29,8 @@ pub struct AppState {
     pub login_limiter: Arc<crate::login_limiter::LoginLimiter>,
     /// `None` when no PHI key is configured.
     pub phi: Option<Arc<cw_phi::PhiVault>>,
+    /// `None` unless `[oidc]` is enabled.
+    pub oidc: Option<Arc<crate::oidc::OidcVerifier>>,
 }
 
 pub struct Running {
@@ -76,6 +78,13 @@ pub async fn start(
             ))
         } else {
             tracing::warn!("no PHI master key configured: patient PHI endpoints answer 503");
+            None
+        },
+        oidc: if cfg.oidc.enabled {
+            Some(Arc::new(
+                crate::oidc::OidcVerifier::new(&cfg.oidc).context("[oidc]")?,
+            ))
+        } else {
             None
         },
     };

@@ -6,7 +6,6 @@
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::request_id::RequestId;
-use crate::token;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -20,11 +19,25 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug)]
 pub struct AuditPatient(pub PatientId);
 
-pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/v1/") {
         return next.run(req).await;
     }
-    let mut entry = describe(&state, &req);
+    // Authenticated once, here; a store failure while mapping an OIDC identity is left
+    // for the handler's extractor to report (503, not 401).
+    let caller = match crate::authn::bearer(req.headers()) {
+        None => None,
+        Some(_) => match crate::authn::authenticate(&state, req.headers()).await {
+            Ok(caller) => Some(Ok(caller)),
+            Err(ApiError::Unauthorized(message)) => Some(Err(message)),
+            Err(_) => None,
+        },
+    };
+    let mut entry = describe(caller.as_ref().and_then(|c| c.as_ref().ok()), &req);
+    if let Some(outcome) = caller {
+        req.extensions_mut()
+            .insert(crate::authn::Authentication(outcome));
+    }
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
     if changes {
         entry.outcome = AuditOutcome::Attempt;
@@ -62,14 +75,9 @@ fn audit_failed(e: &cw_storage::StoreError) -> Response {
 }
 
 /// Who asks for what, from the request alone (the handler has not run yet).
-fn describe(state: &AppState, req: &Request) -> AuditEntry {
-    let (actor, role) = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| token::verify(&state.jwt_secret, &state.issuer, t.trim()).ok())
-        .map(|c| (c.sub, role_name(c.role).to_owned()))
+fn describe(caller: Option<&crate::access::Caller>, req: &Request) -> AuditEntry {
+    let (actor, role) = caller
+        .map(|c| (c.user.to_string(), role_name(c.role).to_owned()))
         .unwrap_or_else(|| ("anonymous".into(), String::new()));
     let path = req.uri().path();
     let matched = req

@@ -17,6 +17,10 @@ pub struct ApiConfig {
     pub bus: BusConfig,
     /// Master and lookup keys for PHI at rest; without them PHI endpoints answer 503.
     pub phi: cw_phi::KeyConfig,
+    /// Bearer tokens from an OpenID Connect provider, besides our own (off by default).
+    pub oidc: OidcConfig,
+    /// Bounds of `POST /v1/alerts/{id}/snooze`.
+    pub snooze: SnoozeConfig,
 }
 
 impl Default for ApiConfig {
@@ -33,6 +37,83 @@ impl Default for ApiConfig {
             storage: StorageConfig::default(),
             bus: BusConfig::default(),
             phi: cw_phi::KeyConfig::default(),
+            oidc: OidcConfig::default(),
+            snooze: SnoozeConfig::default(),
+        }
+    }
+}
+
+/// OIDC bearer validation: a token signed (RS256 / ES256) by a key of the provider's JWKS,
+/// with our `issuer` and `audience` and unexpired, authenticates the local user its
+/// `user_claim` maps to. Roles and patient assignments stay ours: an identity with no
+/// local user is refused, never created.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    pub enabled: bool,
+    /// Exact `iss` of the provider's tokens.
+    pub issuer: String,
+    /// The `aud` our tokens must carry (the client id registered for cardiowatch).
+    pub audience: String,
+    /// Where the provider publishes its signing keys (`jwks_uri` of its discovery
+    /// document). HTTPS unless `allow_http` (local tests only).
+    pub jwks_url: String,
+    pub allow_http: bool,
+    /// PEM CA bundle for a provider whose certificate a private CA issued.
+    pub ca_file: Option<PathBuf>,
+    /// Signature algorithms accepted: `RS256`, `ES256` (never HMAC: the keys are public).
+    pub algorithms: Vec<String>,
+    /// The claim naming the person: `sub` (default) or `email` (must not be
+    /// `email_verified: false`).
+    pub user_claim: String,
+    /// Claim value → local user id; a value not listed must itself be a local user id.
+    pub users: std::collections::BTreeMap<String, String>,
+    /// The fetched key set is used this long, then fetched again.
+    pub jwks_ttl_s: u64,
+    /// A token with an unknown key id fetches the key set again, at most this often (so
+    /// forged key ids cannot make us hammer the provider).
+    pub jwks_min_refetch_s: u64,
+    /// Clock skew allowed on `exp` / `nbf`.
+    pub leeway_s: u64,
+    pub http_timeout_ms: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            issuer: String::new(),
+            audience: String::new(),
+            jwks_url: String::new(),
+            allow_http: false,
+            ca_file: None,
+            algorithms: vec!["RS256".into(), "ES256".into()],
+            user_claim: "sub".into(),
+            users: Default::default(),
+            jwks_ttl_s: 3600,
+            jwks_min_refetch_s: 30,
+            leeway_s: 30,
+            http_timeout_ms: 5000,
+        }
+    }
+}
+
+/// How long a doctor may snooze an alert, per priority. A silence always ends; high
+/// priority cannot be snoozed at all (acknowledge it instead).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnoozeConfig {
+    pub min_s: u64,
+    pub max_medium_s: u64,
+    pub max_low_s: u64,
+}
+
+impl Default for SnoozeConfig {
+    fn default() -> Self {
+        Self {
+            min_s: 60,
+            max_medium_s: 30 * 60,
+            max_low_s: 4 * 3600,
         }
     }
 }

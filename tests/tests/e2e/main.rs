@@ -7,6 +7,7 @@ mod api_authz;
 mod api_endpoints;
 mod api_fuzz;
 mod api_logs;
+mod api_oidc;
 mod api_phi;
 mod compose;
 mod engine_backtest;

@@ -1,0 +1,97 @@
+//! Who is calling: a bearer token is either one of our own access tokens (HS256) or,
+//! with `[oidc]` enabled, a token of the configured provider (RS256 / ES256) whose
+//! identity maps to a local user. Roles and patient assignments always come from us.
+//!
+//! The audit middleware authenticates once and leaves the outcome in the request's
+//! extensions ([`Authentication`]); the `Caller` extractor reads it from there.
+
+use crate::access::Caller;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::oidc::{OidcClaims, OidcVerifier};
+use crate::token;
+use axum::http::HeaderMap;
+use cw_core::UserId;
+use cw_storage::StoreError;
+
+/// The outcome of authenticating one request (the refusal's message for a 401).
+#[derive(Clone, Debug)]
+pub struct Authentication(pub Result<Caller, String>);
+
+const NO_ACCOUNT: &str = "this OIDC identity has no cardiowatch account; an admin must register it (accounts are never created on sign-in)";
+
+/// The bearer token of a request, if it sent one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Authenticates a request by its `Authorization: Bearer …` header.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let token = bearer(headers).ok_or_else(|| {
+        ApiError::Unauthorized("send Authorization: Bearer <access token>".into())
+    })?;
+    authenticate_token(state, token).await
+}
+
+/// Authenticates a bearer token (also for transports without headers, e.g. WebSocket).
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    if let Some(oidc) = &state.oidc
+        && oidc.claims_algorithm(token)
+    {
+        return from_oidc(state, oidc, token).await;
+    }
+    let claims = token::verify(&state.jwt_secret, &state.issuer, token).map_err(|e| {
+        tracing::info!(error = %e, "access token rejected");
+        ApiError::Unauthorized("invalid or expired access token".into())
+    })?;
+    let user =
+        UserId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized("invalid subject".into()))?;
+    Ok(Caller {
+        user,
+        role: claims.role,
+    })
+}
+
+async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result<Caller, ApiError> {
+    let claims = oidc.verify(token).await.map_err(|e| {
+        tracing::info!(error = %e, "OIDC token rejected");
+        ApiError::Unauthorized(format!("invalid OIDC token: {e}"))
+    })?;
+    let user = local_user(oidc, &claims)?;
+    match state.records.user(&user).await {
+        Ok(found) => Ok(Caller {
+            user: found.id,
+            role: found.role,
+        }),
+        Err(StoreError::NotFound) => {
+            tracing::warn!(user = %user, "OIDC identity without a local account refused");
+            Err(ApiError::Unauthorized(NO_ACCOUNT.into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The local user id an identity maps to: the configured table first, else the claim
+/// value itself when it is a valid user id.
+fn local_user(oidc: &OidcVerifier, claims: &OidcClaims) -> Result<UserId, ApiError> {
+    let cfg = oidc.config();
+    let value = if cfg.user_claim == "email" {
+        if claims.email_verified == Some(false) {
+            return Err(ApiError::Unauthorized(
+                "the OIDC email is not verified".into(),
+            ));
+        }
+        claims
+            .email
+            .as_deref()
+            .ok_or_else(|| ApiError::Unauthorized("the OIDC token has no email claim".into()))?
+    } else {
+        claims.sub.as_str()
+    };
+    let id = cfg.users.get(value).map_or(value, String::as_str);
+    UserId::parse(id).map_err(|_| ApiError::Unauthorized(NO_ACCOUNT.into()))
+}

@@ -1,0 +1,248 @@
+//! OIDC bearer validation against a real JWKS the test serves over HTTP with RSA keys it
+//! generates: a valid provider token is accepted and acts as the mapped local user (role
+//! and assignments ours); wrong issuer, wrong audience, expired, unknown key id, bad
+//! signature and identities without a local account are refused with JSON errors; a
+//! rotated key set (new kid) is picked up, and unknown key ids refetch only boundedly.
+
+use cw_core::time::now_ns;
+use cw_core::{Role, User, UserId};
+use cw_e2e::api::ApiHarness;
+use cw_e2e::env::free_port;
+use cw_e2e::system::Mode;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const ISSUER: &str = "https://idp.hospital.test/realms/cw";
+const AUDIENCE: &str = "cardiowatch-api";
+
+/// A JWKS endpoint: serves whatever key set it holds now, counting fetches.
+struct JwksServer {
+    url: String,
+    set: Arc<Mutex<JwkSet>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start() -> Self {
+        let port = free_port();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("JWKS listener");
+        let set = Arc::new(Mutex::new(JwkSet { keys: vec![] }));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let (served, counted) = (set.clone(), fetches.clone());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let body = serde_json::to_vec(&*served.lock().expect("set")).expect("json");
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = conn.write_all(head.as_bytes()).await;
+                    let _ = conn.write_all(&body).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        Self {
+            url: format!("http://127.0.0.1:{port}/jwks"),
+            set,
+            fetches,
+        }
+    }
+
+    fn publish(&self, keys: &[&Key]) {
+        self.set.lock().expect("set").keys = keys.iter().map(|k| k.jwk.clone()).collect();
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// An RSA signing key made for this test, with its public JWK.
+struct Key {
+    kid: String,
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+fn rsa_key(kid: &str) -> Key {
+    let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key");
+    let pem = private
+        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+        .expect("PEM");
+    let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("encoding key");
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).expect("JWK");
+    jwk.common.key_id = Some(kid.into());
+    Key {
+        kid: kid.into(),
+        encoding,
+        jwk,
+    }
+}
+
+fn sign(key: &Key, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &key.encoding).expect("signs")
+}
+
+fn claims(sub: &str) -> Value {
+    let now = now_ns() / 1_000_000_000;
+    // A provider-side "role" claim must not matter: roles are ours.
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 300, "role": "admin"})
+}
+
+async fn get(h: &ApiHarness, path: &str, token: &str) -> (u16, Value) {
+    let response = h
+        .http
+        .get(h.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_users() {
+    let jwks = JwksServer::start().await;
+    let (k1, k2, forger) = (rsa_key("k1"), rsa_key("k2"), rsa_key("k1"));
+    jwks.publish(&[&k1]);
+    let url = jwks.url.clone();
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.oidc.enabled = true;
+        cfg.oidc.issuer = ISSUER.into();
+        cfg.oidc.audience = AUDIENCE.into();
+        cfg.oidc.jwks_url = url;
+        cfg.oidc.allow_http = true;
+        cfg.oidc.jwks_min_refetch_s = 1;
+        cfg.oidc
+            .users
+            .insert("f81d4fae-7dec-11d0-a765@idp".into(), "dr-mapped".into());
+    })
+    .await;
+    for (id, role) in [
+        (h.doctor_a.clone(), Role::Doctor),
+        (UserId::parse("dr-mapped").expect("id"), Role::Doctor),
+    ] {
+        h.stores
+            .records
+            .put_user(&User {
+                id,
+                role,
+                phone: None,
+                email: None,
+                notify: Default::default(),
+            })
+            .await
+            .expect("user");
+    }
+    let own = format!("/v1/alerts?patient={}", h.own);
+    let other = format!("/v1/alerts?patient={}", h.other);
+
+    let valid = sign(&k1, "k1", &claims(h.doctor_a.as_str()));
+    let (status, body) = get(&h, &own, &valid).await;
+    assert_eq!(status, 200, "a valid provider token is accepted: {body}");
+    assert_eq!(jwks.fetches(), 1, "the key set was fetched once");
+    let (status, _) = get(&h, &own, &valid).await;
+    assert_eq!(status, 200);
+    assert_eq!(jwks.fetches(), 1, "the key set is cached");
+    let (status, _) = get(&h, &other, &valid).await;
+    assert_eq!(
+        status, 403,
+        "assignments are ours: a provider 'role: admin' claim grants nothing"
+    );
+
+    let mut wrong_issuer = claims(h.doctor_a.as_str());
+    wrong_issuer["iss"] = json!("https://evil.test");
+    let mut wrong_audience = claims(h.doctor_a.as_str());
+    wrong_audience["aud"] = json!("another-app");
+    let mut expired = claims(h.doctor_a.as_str());
+    let then = now_ns() / 1_000_000_000 - 600;
+    expired["iat"] = json!(then);
+    expired["exp"] = json!(then + 300);
+    let refused = [
+        ("wrong issuer", sign(&k1, "k1", &wrong_issuer)),
+        ("wrong audience", sign(&k1, "k1", &wrong_audience)),
+        ("expired", sign(&k1, "k1", &expired)),
+        (
+            "bad signature",
+            sign(&forger, "k1", &claims(h.doctor_a.as_str())),
+        ),
+        (
+            "unknown kid",
+            sign(&k1, "no-such-key", &claims(h.doctor_a.as_str())),
+        ),
+    ];
+    for (what, token) in &refused {
+        let (status, body) = get(&h, &own, token).await;
+        assert_eq!(status, 401, "{what} is refused: {body}");
+        assert_eq!(body["error"]["code"], "unauthorized", "{what}: {body}");
+    }
+
+    let (status, body) = get(&h, &own, &sign(&k1, "k1", &claims("stranger-1"))).await;
+    assert_eq!(status, 401, "no implicit account: {body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("no cardiowatch account"), "{message}");
+    let mapped = sign(&k1, "k1", &claims("f81d4fae-7dec-11d0-a765@idp"));
+    let (status, body) = get(&h, "/v1/alerts", &mapped).await;
+    assert_eq!(
+        status, 200,
+        "a subject mapped in [oidc.users] is that user: {body}"
+    );
+
+    // Rotation: the provider starts signing with k2; the first k2 token refetches.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    jwks.publish(&[&k1, &k2]);
+    let before = jwks.fetches();
+    let rotated = sign(&k2, &k2.kid, &claims(h.doctor_a.as_str()));
+    let (status, body) = get(&h, &own, &rotated).await;
+    assert_eq!(status, 200, "a rotated key is picked up: {body}");
+    assert_eq!(jwks.fetches(), before + 1);
+    // Invented key ids right after: refused, and at most one more fetch per second.
+    for n in 0..5 {
+        let token = sign(&k1, &format!("invented-{n}"), &claims(h.doctor_a.as_str()));
+        assert_eq!(get(&h, &own, &token).await.0, 401);
+    }
+    assert!(
+        jwks.fetches() <= before + 2,
+        "unknown key ids refetch boundedly ({} fetches)",
+        jwks.fetches() - before
+    );
+
+    // Our own tokens keep working beside the provider's.
+    let local = h.token(&h.doctor_a, Role::Doctor);
+    assert_eq!(get(&h, &own, &local).await.0, 200);
+
+    // The audit chain names the local user the OIDC identity mapped to.
+    let events = h
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.entry.actor == "dr-mapped" && e.entry.status == 200),
+        "OIDC requests are audited under the local user"
+    );
+}
