@@ -176,11 +176,16 @@ impl RuleBank {
     ) {
         let at = facts.at;
         let q = facts.quality;
+        // Noise (motion, muscle) comes and goes on one lead at a time and is the commonest
+        // false alarm: while another lead is clean the beats are found on it, so noise is
+        // only worth an alarm when it leaves no lead to analyse. A flat or saturated lead is
+        // an equipment fault someone must fix, so those stay per lead.
+        let noise_blind = !q.analysable() && q.any(LeadQuality::Noisy);
         let technical = [
             (RuleKind::LeadOff, facts.lead_off),
             (RuleKind::FlatLine, q.any(LeadQuality::Flat)),
             (RuleKind::Saturation, q.any(LeadQuality::Saturated)),
-            (RuleKind::Noise, q.any(LeadQuality::Noisy)),
+            (RuleKind::Noise, noise_blind),
         ];
         for (rule, bad) in technical {
             let lead = q.leads.iter().position(|l| bad && *l != LeadQuality::Good);

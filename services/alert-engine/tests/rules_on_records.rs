@@ -6,7 +6,7 @@
 use cw_alert_engine::monitor::{PatientMonitor, RuleEvent};
 use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule};
 use cw_core::time::Nanos;
-use cw_core::{DeviceId, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
+use cw_core::{DeviceId, HrLimit, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
 use cw_wfdb::{Record, read_annotations};
 use std::path::{Path, PathBuf};
 
@@ -108,8 +108,18 @@ fn fires(events: &[RuleEvent], rule: RuleKind) -> Vec<f64> {
 /// Gaussian-ish (sum of uniforms) reproducible noise of `rms_uv` on every lead of frames
 /// [from, to).
 fn add_noise(rec: &mut Loaded, from: usize, to: usize, rms_uv: f64) {
+    add_noise_on(rec, from, to, rms_uv, None);
+}
+
+/// The same on one lead only (`Some(lead)`) or on all of them.
+fn add_noise_on(rec: &mut Loaded, from: usize, to: usize, rms_uv: f64, lead: Option<usize>) {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for s in &mut rec.samples[from * rec.leads..to * rec.leads] {
+    let leads = rec.leads;
+    let frames = &mut rec.samples[from * leads..to * leads];
+    for (i, s) in frames.iter_mut().enumerate() {
+        if lead.is_some_and(|l| i % leads != l) {
+            continue;
+        }
         let mut sum = 0.0;
         for _ in 0..12 {
             x ^= x << 13;
@@ -130,7 +140,7 @@ fn record_100_raises_no_physiological_or_technical_alarm() {
 }
 
 #[test]
-fn heavy_noise_on_record_100_is_a_technical_alarm_never_asystole() {
+fn heavy_noise_on_every_lead_of_record_100_is_a_technical_alarm_never_asystole() {
     let mut rec = load("100");
     let fs = rec.fs as usize;
     add_noise(&mut rec, 600 * fs, 640 * fs, 600.0);
@@ -147,6 +157,48 @@ fn heavy_noise_on_record_100_is_a_technical_alarm_never_asystole() {
         RuleKind::AtrialFibrillation,
     ] {
         assert!(fires(&events, rule).is_empty(), "{rule:?}: {events:?}");
+    }
+}
+
+/// The test policy plus heart-rate limits around record 100's rate (~75 bpm).
+fn policy_with_hr() -> ThresholdPolicy {
+    let limit = |bpm| HrLimit {
+        bpm,
+        priority: Priority::High,
+        for_s: 0.0,
+        hysteresis_bpm: 5.0,
+        clear_s: 10.0,
+    };
+    ThresholdPolicy {
+        hr_high: Some(limit(110.0)),
+        hr_low: Some(limit(50.0)),
+        ..policy()
+    }
+}
+
+#[test]
+fn heavy_noise_on_one_lead_of_record_100_raises_nothing_while_the_other_lead_is_clean() {
+    for lead in [0, 1] {
+        let mut rec = load("100");
+        let fs = rec.fs as usize;
+        add_noise_on(&mut rec, 600 * fs, 640 * fs, 600.0, Some(lead));
+        let mut monitor = PatientMonitor::new(policy_with_hr());
+        let mut rates = Vec::new();
+        let mut events = Vec::new();
+        for block in blocks(&rec, None) {
+            events.extend(monitor.process(&block));
+            let in_noise = (605.0..640.0).contains(&(block.start_ns as f64 / 1e9));
+            if in_noise && let Some(r) = monitor.last_reading() {
+                rates.push(r.average_bpm);
+            }
+        }
+        // No technical alarm, no physiological one: the clean lead carries the monitoring.
+        assert!(events.is_empty(), "noise on lead {lead}: {events:?}");
+        // …and the heart rate measured through the noise is the patient's (~75 bpm).
+        assert!(
+            !rates.is_empty() && rates.iter().all(|r| (60.0..90.0).contains(r)),
+            "noise on lead {lead}: rates {rates:?}"
+        );
     }
 }
 
