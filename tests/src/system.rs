@@ -31,6 +31,8 @@ pub struct Ports {
     pub samples_pub: u16,
     pub alerts_push: u16,
     pub config_pub: u16,
+    /// The alert-engine's events PUB (live views).
+    pub live_pub: u16,
     pub engine_admin: u16,
     pub notifier_admin: u16,
 }
@@ -80,6 +82,7 @@ impl System {
                 samples_pub: free_port(),
                 alerts_push: free_port(),
                 config_pub: free_port(),
+                live_pub: free_port(),
                 engine_admin: free_port(),
                 notifier_admin: free_port(),
             },
@@ -153,15 +156,18 @@ key_hex = "{bus_key}"
             self.tls_section("tls")
         );
         let api = format!(
-            "{api}\n[phi]\nkey_id = \"k1\"\nmaster_key_hex = \"{}\"\nlookup_key_hex = \"{}\"\n",
+            "{api}\n[phi]\nkey_id = \"k1\"\nmaster_key_hex = \"{}\"\nlookup_key_hex = \"{}\"\n[live]\nevent_endpoints = [\"tcp://127.0.0.1:{}\"]\nsample_endpoints = [\"tcp://127.0.0.1:{}\"]\n",
             cw_bus::Sealer::generate_key_hex(),
-            cw_bus::Sealer::generate_key_hex()
+            cw_bus::Sealer::generate_key_hex(),
+            p.live_pub,
+            p.samples_pub
         );
         let engine = format!(
-            "sample_endpoints = [\"tcp://127.0.0.1:{}\"]\nconfig_endpoints = [\"tcp://127.0.0.1:{}\"]\nalert_push_endpoint = \"tcp://127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n{}\n{}",
+            "sample_endpoints = [\"tcp://127.0.0.1:{}\"]\nconfig_endpoints = [\"tcp://127.0.0.1:{}\"]\nalert_push_endpoint = \"tcp://127.0.0.1:{}\"\nlive_publish_endpoint = \"tcp://127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n{}\n{}",
             p.samples_pub,
             p.config_pub,
             p.alerts_push,
+            p.live_pub,
             p.engine_admin,
             self.common(&bus_key),
             self.tls_section("admin_tls")

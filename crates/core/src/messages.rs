@@ -21,3 +21,36 @@ pub enum ConfigChange {
 
 /// Topic of config changes on the config PUB socket.
 pub const CONFIG_TOPIC: &str = "config";
+
+/// What the alert-engine publishes for live views (events PUB, topic [`live_topic`]):
+/// derived metrics and alert state. Best effort like every PUB/SUB message — a live view
+/// reconciles alert state from the store, so a dropped event costs latency only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LiveEvent {
+    /// A new heart-rate reading: `beats` beats closed an RR interval in the block that
+    /// ended at `at_ns` (usually one); the values are those of the last of them.
+    HeartRate {
+        patient: PatientId,
+        at_ns: Nanos,
+        average_bpm: f32,
+        instant_bpm: f32,
+        rr_s: f64,
+        beats: u32,
+    },
+    /// An alert changed state (as stored after the change).
+    Alert(crate::AlertEvent),
+}
+
+impl LiveEvent {
+    pub fn patient(&self) -> &PatientId {
+        match self {
+            LiveEvent::HeartRate { patient, .. } => patient,
+            LiveEvent::Alert(event) => &event.alert.patient,
+        }
+    }
+}
+
+/// The topic of a shard's live events: `l/007` (subscribers pick the shards they watch).
+pub fn live_topic(shard: u16) -> String {
+    format!("l/{shard:03}")
+}

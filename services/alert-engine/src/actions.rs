@@ -16,6 +16,8 @@ pub struct Actions {
     pub pusher: Pusher,
     pub metrics: Arc<EngineMetrics>,
     pub strip_padding_s: u32,
+    /// Alert state for live views (best effort, after the push).
+    pub live: crate::live_events::LiveEvents,
 }
 
 /// Whether the rule's state machine may keep its new state.
@@ -111,6 +113,7 @@ impl Actions {
             alert,
             sample_received_ns: Some(received_ns),
         };
+        self.live.alert(&event);
         match self.pusher.push(&event).await {
             Ok(()) => {
                 let latency_s = (now_ns() - received_ns) as f64 / 1e9;

@@ -2,6 +2,7 @@
 
 use crate::actions::{Actions, Applied};
 use crate::config::AlertEngineConfig;
+use crate::live_events::LiveEvents;
 use crate::metrics::EngineMetrics;
 use crate::monitor::{PatientMonitor, RuleEvent};
 use crate::policies::EngineView;
@@ -27,6 +28,8 @@ const NO_DATA_CHECK: Duration = Duration::from_secs(1);
 
 pub struct Running {
     pub alert_push_endpoint: String,
+    /// The events PUB for live views, as bound.
+    pub live_publish_endpoint: String,
     pub admin_addr: SocketAddr,
     pub task: JoinHandle<()>,
 }
@@ -43,6 +46,7 @@ struct Engine {
     /// heard from), for the no-data rule.
     last_seen: HashMap<PatientId, Nanos>,
     started_ns: Nanos,
+    live: LiveEvents,
 }
 
 pub async fn start(
@@ -63,6 +67,19 @@ pub async fn start(
         format!(
             "binding the alert PUSH socket at {}",
             cfg.alert_push_endpoint
+        )
+    })?;
+    let (live, live_publish_endpoint) = LiveEvents::bind(
+        &cfg.live_publish_endpoint,
+        sealer.clone(),
+        metrics.live_bus.clone(),
+        shutdown.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "binding the live events PUB socket at {}",
+            cfg.live_publish_endpoint
         )
     })?;
     let topics: Vec<String> = cfg.shards.iter().map(|s| shard_topic(*s)).collect();
@@ -94,11 +111,13 @@ pub async fn start(
             pusher,
             metrics: metrics.clone(),
             strip_padding_s: cfg.strip_padding_s,
+            live: live.clone(),
         },
         metrics: metrics.clone(),
         patients: patients.clone(),
         last_seen: HashMap::new(),
         started_ns: now_ns(),
+        live,
     };
     engine
         .load()
@@ -117,6 +136,7 @@ pub async fn start(
     let task = tokio::spawn(engine.run(samples, config, shutdown));
     Ok(Running {
         alert_push_endpoint,
+        live_publish_endpoint,
         admin_addr,
         task,
     })
@@ -239,7 +259,14 @@ impl Engine {
         };
         let before = monitor.readings();
         let events = monitor.process(&block);
-        self.metrics.beats.add(monitor.readings() - before);
+        let beats = monitor.readings() - before;
+        self.metrics.beats.add(beats);
+        if beats > 0
+            && let Some(reading) = monitor.last_reading()
+        {
+            self.live
+                .heart_rate(&block.patient, &reading, beats, block.end_ns());
+        }
         self.apply_all(&block.patient, events, message.received_ns)
             .await;
     }

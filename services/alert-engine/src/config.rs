@@ -16,6 +16,8 @@ pub struct AlertEngineConfig {
     pub alert_push_endpoint: String,
     /// PUB endpoint of the api, for threshold changes.
     pub config_endpoints: Vec<String>,
+    /// Events PUB for live views (heart rate per beat, alert state); the api connects.
+    pub live_publish_endpoint: String,
     /// RR intervals behind heart rate (their trimmed mean, `rate.rs`) when a policy does
     /// not say.
     pub hr_average_beats: u8,
@@ -35,6 +37,7 @@ impl Default for AlertEngineConfig {
             shards: (0..SHARD_COUNT).collect(),
             alert_push_endpoint: "tcp://0.0.0.0:5560".into(),
             config_endpoints: vec!["tcp://127.0.0.1:5570".into()],
+            live_publish_endpoint: "tcp://0.0.0.0:5580".into(),
             hr_average_beats: 8,
             strip_padding_s: 10,
             admin_listen: "0.0.0.0:9102".into(),

@@ -10,6 +10,7 @@ pub mod monitor;
 
 mod actions;
 mod app;
+mod live_events;
 mod metrics;
 mod policies;
 mod rate;

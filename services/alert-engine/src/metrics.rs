@@ -17,6 +17,7 @@ pub struct EngineMetrics {
     pub samples_bus: Arc<BusStats>,
     pub config_bus: Arc<BusStats>,
     pub alerts_bus: Arc<BusStats>,
+    pub live_bus: Arc<BusStats>,
 }
 
 impl EngineMetrics {
@@ -77,6 +78,11 @@ impl EngineMetrics {
                 "cw_engine_alert_push_failed_total",
                 "Alert events the bus could not hand to a notifier",
                 BusStats::get(&self.alerts_bus.send_failed),
+            )
+            .counter(
+                "cw_engine_live_events_dropped_total",
+                "Live events dropped because the events PUB queue was full",
+                BusStats::get(&self.live_bus.send_failed),
             )
             .gauge(
                 "cw_engine_patients",

@@ -31,6 +31,8 @@ pub struct AppState {
     pub phi: Option<Arc<cw_phi::PhiVault>>,
     /// `None` unless `[oidc]` is enabled.
     pub oidc: Option<Arc<crate::oidc::OidcVerifier>>,
+    /// Live views (`GET /v1/patients/{id}/live`).
+    pub live: Arc<crate::live::hub::LiveHub>,
 }
 
 pub struct Running {
@@ -50,7 +52,7 @@ pub async fn start(
     let (config_publisher, config_publish_endpoint) = Publisher::bind(
         &cfg.config_publish_endpoint,
         Kind::ConfigChange,
-        sealer,
+        sealer.clone(),
         Arc::new(cw_bus::BusStats::default()),
         shutdown.clone(),
     )
@@ -87,6 +89,12 @@ pub async fn start(
         } else {
             None
         },
+        live: crate::live::hub::LiveHub::start(
+            cfg.live.clone(),
+            sealer,
+            stores.records.clone(),
+            shutdown.clone(),
+        ),
     };
     let metrics = Arc::new(request_metrics::RequestMetrics::default());
     let router = Router::new()
@@ -121,9 +129,11 @@ pub async fn start(
             put(devices::pin_certificate),
         )
         .route("/v1/patients/{id}/ecg", get(ecg::range))
+        .route("/v1/patients/{id}/live", get(crate::routes::live::open))
         .merge(cw_runtime::health_routes({
             let metrics = metrics.clone();
-            move || metrics.render()
+            let live = state.live.clone();
+            move || format!("{}{}", metrics.render(), live.metrics.render())
         }))
         .fallback(|| async { ApiError::NotFound("route") })
         // Inner to outer: audit sees the request id; both see every /v1 request.
@@ -137,6 +147,10 @@ pub async fn start(
         ))
         .layer(axum::middleware::from_fn(request_id::assign))
         .layer(axum::middleware::from_fn(security_headers::add))
+        // Outermost: a browser's socket token (subprotocol) becomes a bearer header first.
+        .layer(axum::middleware::from_fn(
+            crate::routes::live::bearer_from_subprotocol,
+        ))
         .with_state(state);
     let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
         .await

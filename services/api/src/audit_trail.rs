@@ -56,7 +56,8 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     entry.status = status.as_u16();
     entry.outcome = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AuditOutcome::Denied,
-        s if s.is_success() => AuditOutcome::Allowed,
+        // 101: a WebSocket (live view) was opened.
+        s if s.is_success() || s == StatusCode::SWITCHING_PROTOCOLS => AuditOutcome::Allowed,
         _ => AuditOutcome::Failed,
     };
     entry.at_ns = now_ns();

@@ -15,6 +15,8 @@ pub struct ApiConfig {
     pub auth: AuthConfig,
     pub storage: StorageConfig,
     pub bus: BusConfig,
+    /// Live views: `GET /v1/patients/{id}/live` (bus endpoints, per-socket limits).
+    pub live: crate::live::LiveConfig,
     /// Master and lookup keys for PHI at rest; without them PHI endpoints answer 503.
     pub phi: cw_phi::KeyConfig,
     /// Bearer tokens from an OpenID Connect provider, besides our own (off by default).
@@ -36,6 +38,7 @@ impl Default for ApiConfig {
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),
             bus: BusConfig::default(),
+            live: crate::live::LiveConfig::default(),
             phi: cw_phi::KeyConfig::default(),
             oidc: OidcConfig::default(),
             snooze: SnoozeConfig::default(),

@@ -9,6 +9,7 @@ mod app;
 mod audit_trail;
 mod authn;
 mod error;
+mod live;
 mod login_limiter;
 mod oidc;
 mod openapi;

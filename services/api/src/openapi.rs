@@ -200,6 +200,15 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "get",
+        "/v1/patients/{id}/live",
+        "Live WebSocket: heart rate per beat, alert state changes, subsampled ECG",
+        &[],
+        false,
+        "101",
+        true,
+    ),
+    r(
+        "get",
         "/v1/alerts",
         "Alerts, newest first; next page via x-next-cursor",
         &[
@@ -360,7 +369,13 @@ fn document() -> OpenApi {
             ));
         }
         let success = ResponseBuilder::new().description("success");
-        let success = if route.success == "204" || route.path == "/metrics" {
+        if route.success == "101" {
+            // A WebSocket: the upgrade answers 101; a plain GET is refused with 426.
+            op = op
+                .description(Some(crate::routes::live::DESCRIPTION))
+                .response("426", error.clone());
+        }
+        let success = if matches!(route.success, "204" | "101") || route.path == "/metrics" {
             success
         } else if matches!(route.path, "/healthz" | "/readyz") {
             success.content("text/plain", ContentBuilder::new().build())

@@ -255,6 +255,16 @@ fn matrix() -> Vec<Row> {
             (200, 200),
             (403, 403),
         ),
+        // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
+        row(
+            Method::GET,
+            "/v1/patients/{p}/live",
+            None,
+            401,
+            (426, 403),
+            (426, 426),
+            (403, 403),
+        ),
         row(
             Method::GET,
             "/v1/devices",

@@ -4,6 +4,7 @@
 mod api_audit;
 mod api_auth;
 mod api_authz;
+mod api_live;
 mod api_endpoints;
 mod api_fuzz;
 mod api_logs;

@@ -1,0 +1,55 @@
+//! The events PUB (DESIGN §4): heart rate per beat and alert state changes for live views
+//! (the api subscribes and forwards them to doctors' WebSockets). Fire and forget: the
+//! publisher never waits (a full queue drops and counts), and nothing depends on these
+//! messages arriving — alerts live in the store and reach the notifier by PUSH.
+
+use cw_bus::{BusStats, Kind, Publisher, Sealer};
+use cw_core::messages::{LiveEvent, live_topic};
+use cw_core::time::Nanos;
+use cw_core::{AlertEvent, PatientId, shard_of};
+use cw_detect::HrReading;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct LiveEvents {
+    publisher: Publisher,
+}
+
+impl LiveEvents {
+    /// Binds the events PUB socket; returns it and the endpoint actually bound.
+    pub async fn bind(
+        endpoint: &str,
+        sealer: Sealer,
+        stats: Arc<BusStats>,
+        shutdown: CancellationToken,
+    ) -> Result<(Self, String), cw_bus::BusError> {
+        let (publisher, bound) =
+            Publisher::bind(endpoint, Kind::LiveEvent, sealer, stats, shutdown).await?;
+        Ok((Self { publisher }, bound))
+    }
+
+    /// The newest reading after `beats` new beats in a block ending at `at_ns`.
+    pub fn heart_rate(&self, patient: &PatientId, reading: &HrReading, beats: u64, at_ns: Nanos) {
+        self.publish(&LiveEvent::HeartRate {
+            patient: patient.clone(),
+            at_ns,
+            average_bpm: reading.average_bpm,
+            instant_bpm: reading.instant_bpm,
+            rr_s: reading.rr_s,
+            beats: u32::try_from(beats).unwrap_or(u32::MAX),
+        });
+    }
+
+    /// An alert fired or resolved (as stored).
+    pub fn alert(&self, event: &AlertEvent) {
+        self.publish(&LiveEvent::Alert(event.clone()));
+    }
+
+    fn publish(&self, event: &LiveEvent) {
+        let topic = live_topic(shard_of(event.patient()));
+        if let Err(e) = self.publisher.publish(&topic, event) {
+            tracing::debug!(error = %e, "live event not published");
+        }
+    }
+}

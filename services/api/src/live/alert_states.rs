@@ -1,0 +1,127 @@
+//! Which alert state a live view has already been told, per alert. Two sources report
+//! states — the engine's events (fast, may drop) and a poll of the store (complete, every
+//! `alert_poll_ms`, and the only source of acks made by SMS, call or another api replica) —
+//! in any order. States only move forward (firing → acknowledged → resolved), so
+//! a report is news exactly when it is ahead of what was told: each change goes out once,
+//! and a stale snapshot can never move a view backwards.
+
+use cw_core::{Alert, AlertId, AlertState};
+use std::collections::HashMap;
+
+fn rank(state: AlertState) -> u8 {
+    match state {
+        AlertState::Firing => 0,
+        AlertState::Acknowledged => 1,
+        AlertState::Resolved => 2,
+    }
+}
+
+#[derive(Default)]
+pub struct AlertStates {
+    /// Alert → (state told, polls since it was resolved).
+    told: HashMap<AlertId, (AlertState, u32)>,
+}
+
+impl AlertStates {
+    /// Records a report; `true` when it is news (to be sent).
+    pub fn report(&mut self, alert: &Alert) -> bool {
+        match self.told.get(&alert.id) {
+            Some((told, _)) if rank(*told) >= rank(alert.state) => false,
+            _ => {
+                self.told.insert(alert.id.clone(), (alert.state, 0));
+                true
+            }
+        }
+    }
+
+    /// Alerts told as open (firing or acknowledged) that are missing from an open-alert
+    /// snapshot: they were resolved (read them back to tell).
+    pub fn vanished(&self, open: &[&Alert]) -> Vec<AlertId> {
+        self.told
+            .iter()
+            .filter(|(id, (state, _))| {
+                *state != AlertState::Resolved && !open.iter().any(|a| &a.id == *id)
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// After each poll: resolved alerts are forgotten two polls later (a snapshot taken
+    /// before the resolve can no longer arrive), so the map stays as small as the open set.
+    pub fn age(&mut self) {
+        self.told.retain(|_, (state, polls)| {
+            if *state == AlertState::Resolved {
+                *polls += 1;
+                *polls <= 2
+            } else {
+                true
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cw_core::{PatientId, Priority, RuleKind};
+
+    fn alert(id: &AlertId, state: AlertState) -> Alert {
+        Alert {
+            id: id.clone(),
+            patient: PatientId::parse("p").expect("valid"),
+            rule: RuleKind::HrHigh,
+            priority: Priority::High,
+            state,
+            started_ns: 0,
+            fired_ns: 0,
+            acked_ns: None,
+            acked_by: None,
+            resolved_ns: None,
+            value: 0.0,
+            limit: 0.0,
+            policy_version: 1,
+            window_start_ns: 0,
+            window_end_ns: 0,
+            snooze: None,
+        }
+    }
+
+    #[test]
+    fn each_state_is_told_once_and_never_backwards() {
+        let id = AlertId::random();
+        let mut states = AlertStates::default();
+        assert!(states.report(&alert(&id, AlertState::Firing)));
+        assert!(
+            !states.report(&alert(&id, AlertState::Firing)),
+            "poll repeats the event"
+        );
+        assert!(states.report(&alert(&id, AlertState::Acknowledged)));
+        assert!(states.report(&alert(&id, AlertState::Resolved)));
+        assert!(
+            !states.report(&alert(&id, AlertState::Firing)),
+            "a stale snapshot does not reopen it"
+        );
+        // A resolve that skipped the ack is still news.
+        let other = AlertId::random();
+        assert!(states.report(&alert(&other, AlertState::Resolved)));
+    }
+
+    #[test]
+    fn an_open_alert_missing_from_the_snapshot_has_vanished_and_resolved_ones_age_out() {
+        let (a, b) = (AlertId::random(), AlertId::random());
+        let mut states = AlertStates::default();
+        states.report(&alert(&a, AlertState::Firing));
+        states.report(&alert(&b, AlertState::Acknowledged));
+        let still = alert(&b, AlertState::Acknowledged);
+        assert_eq!(states.vanished(&[&still]), vec![a.clone()]);
+        states.report(&alert(&a, AlertState::Resolved));
+        assert!(states.vanished(&[&still]).is_empty());
+        for _ in 0..3 {
+            states.age();
+        }
+        assert!(
+            states.report(&alert(&a, AlertState::Resolved)),
+            "forgotten after two polls"
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! One socket's outbound side: messages from the patient's broadcast channel to the
+//! client. The channel is the bounded per-socket queue: when this socket falls behind by
+//! more than its capacity the oldest messages are skipped (`Lagged`), counted and
+//! announced to the client with a `dropped` message. A socket that has dropped more than
+//! `max_dropped`, or whose write does not complete within `send_timeout`, has stayed
+//! behind: it ends as [`Ended::Behind`] and the caller closes it with code 4008.
+
+use super::hub::{LiveMetrics, Text};
+use super::messages::LiveMessage;
+use futures::{Sink, SinkExt};
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+pub struct Limits {
+    pub send_timeout: Duration,
+    pub max_dropped: u64,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// `stop` was cancelled (client closed, session over, server shutting down).
+    Stopped,
+    /// The client's side failed.
+    ClientGone,
+    /// Too slow: this many messages were dropped.
+    Behind { dropped: u64 },
+}
+
+pub async fn forward<S>(
+    rx: &mut broadcast::Receiver<Text>,
+    sink: &mut S,
+    limits: &Limits,
+    metrics: &LiveMetrics,
+    stop: &CancellationToken,
+) -> Ended
+where
+    S: Sink<String> + Unpin,
+{
+    let mut dropped = 0u64;
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return Ended::Stopped,
+            next = rx.recv() => next,
+        };
+        let text = match next {
+            Ok(text) => text.to_string(),
+            Err(RecvError::Lagged(n)) => {
+                dropped += n;
+                metrics.dropped.add(n);
+                if dropped > limits.max_dropped {
+                    return Ended::Behind { dropped };
+                }
+                LiveMessage::Dropped { dropped }.to_text()
+            }
+            // The hub dropped the feed: only at shutdown.
+            Err(RecvError::Closed) => return Ended::Stopped,
+        };
+        let sent = tokio::select! {
+            _ = stop.cancelled() => return Ended::Stopped,
+            sent = tokio::time::timeout(limits.send_timeout, sink.send(text)) => sent,
+        };
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Ended::ClientGone,
+            Err(_) => return Ended::Behind { dropped },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use futures::channel::mpsc;
+
+    fn limits(max_dropped: u64) -> Limits {
+        Limits {
+            send_timeout: Duration::from_millis(200),
+            max_dropped,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_socket_behind_loses_the_oldest_messages_and_is_told_how_many() {
+        let (tx, mut rx) = broadcast::channel::<Text>(4);
+        for i in 0..10 {
+            tx.send(format!("m{i}").into()).expect("a receiver");
+        }
+        drop(tx);
+        let (mut sink, mut client) = mpsc::channel::<String>(64);
+        let metrics = LiveMetrics::default();
+        let ended = forward(
+            &mut rx,
+            &mut sink,
+            &limits(100),
+            &metrics,
+            &CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(ended, Ended::Stopped);
+        drop(sink);
+        let got: Vec<String> = client.by_ref().collect().await;
+        assert_eq!(
+            got,
+            vec![
+                r#"{"type":"dropped","dropped":6}"#.to_owned(),
+                "m6".into(),
+                "m7".into(),
+                "m8".into(),
+                "m9".into()
+            ]
+        );
+        assert_eq!(metrics.dropped.get(), 6);
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_drops_more_than_the_limit_is_behind() {
+        let (tx, mut rx) = broadcast::channel::<Text>(4);
+        for i in 0..20 {
+            tx.send(format!("m{i}").into()).expect("a receiver");
+        }
+        let (mut sink, _client) = mpsc::channel::<String>(64);
+        let ended = forward(
+            &mut rx,
+            &mut sink,
+            &limits(10),
+            &LiveMetrics::default(),
+            &CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(ended, Ended::Behind { dropped: 16 });
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_behind_after_the_send_timeout() {
+        let (tx, mut rx) = broadcast::channel::<Text>(64);
+        for i in 0..10 {
+            tx.send(format!("m{i}").into()).expect("a receiver");
+        }
+        // Room for one message and never read: the second write waits forever.
+        let (mut sink, _client) = mpsc::channel::<String>(0);
+        let started = std::time::Instant::now();
+        let ended = forward(
+            &mut rx,
+            &mut sink,
+            &limits(100),
+            &LiveMetrics::default(),
+            &CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(ended, Ended::Behind { dropped: 0 });
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,353 @@
+//! Bus subscriptions for live views and the fan-out to sockets.
+//!
+//! Only shards someone watches are subscribed (samples `s/{shard}` from every ingest,
+//! events `l/{shard}` from every alert-engine); the last viewer of a shard leaving drops
+//! its sockets. Each watched patient has one broadcast channel (the bounded per-socket
+//! queue), one ECG decimator and one record of alert states told, so the work per message
+//! is done once however many doctors watch.
+
+use super::LiveConfig;
+use super::alert_states::AlertStates;
+use super::decimate::Decimator;
+use super::messages::LiveMessage;
+use cw_bus::{BusStats, Kind, Sealer, Subscriber};
+use cw_core::messages::{LiveEvent, SamplesStored, live_topic};
+use cw_core::{Alert, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
+use cw_runtime::{Counter, MetricsText};
+use cw_storage::RecordStore;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// One serialized message, shared by every socket of the patient.
+pub type Text = Arc<str>;
+
+#[derive(Default)]
+pub struct LiveMetrics {
+    pub connections: AtomicUsize,
+    pub opened: Counter,
+    pub dropped: Counter,
+    pub closed_behind: Counter,
+    pub refused_busy: Counter,
+    pub samples_bus: Arc<BusStats>,
+    pub events_bus: Arc<BusStats>,
+}
+
+impl LiveMetrics {
+    pub fn render(&self) -> String {
+        MetricsText::default()
+            .gauge(
+                "cw_api_live_connections",
+                "Open live sockets",
+                self.connections.load(Ordering::Relaxed) as f64,
+            )
+            .counter(
+                "cw_api_live_opened_total",
+                "Live sockets opened",
+                self.opened.get(),
+            )
+            .counter(
+                "cw_api_live_dropped_total",
+                "Messages skipped for live sockets that fell behind",
+                self.dropped.get(),
+            )
+            .counter(
+                "cw_api_live_closed_behind_total",
+                "Live sockets closed for staying behind (code 4008)",
+                self.closed_behind.get(),
+            )
+            .counter(
+                "cw_api_live_refused_busy_total",
+                "Live sockets refused at max_connections",
+                self.refused_busy.get(),
+            )
+            .counter(
+                "cw_api_live_bus_lost_total",
+                "Samples and live events lost on PUB/SUB (sequence gaps)",
+                BusStats::get(&self.samples_bus.lost) + BusStats::get(&self.events_bus.lost),
+            )
+            .counter(
+                "cw_api_live_bus_rejected_total",
+                "Live bus messages that failed to open",
+                BusStats::get(&self.samples_bus.rejected)
+                    + BusStats::get(&self.events_bus.rejected),
+            )
+            .finish()
+    }
+}
+
+pub struct LiveHub {
+    pub cfg: LiveConfig,
+    sealer: Sealer,
+    records: Arc<dyn RecordStore>,
+    shutdown: CancellationToken,
+    pub metrics: LiveMetrics,
+    feeds: Mutex<Feeds>,
+}
+
+#[derive(Default)]
+struct Feeds {
+    patients: HashMap<PatientId, PatientFeed>,
+    /// Shard → (viewers, the token that stops its subscriptions).
+    shards: HashMap<u16, (usize, CancellationToken)>,
+}
+
+struct PatientFeed {
+    tx: broadcast::Sender<Text>,
+    viewers: usize,
+    alerts: AlertStates,
+    ecg: Decimator,
+}
+
+/// A socket's place in the hub: its receiver; dropping it unwatches.
+pub struct Watch {
+    hub: Arc<LiveHub>,
+    patient: PatientId,
+    pub rx: broadcast::Receiver<Text>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.hub.unwatch(&self.patient);
+    }
+}
+
+fn event_name(state: AlertState) -> &'static str {
+    match state {
+        AlertState::Firing => "fired",
+        AlertState::Acknowledged => "acknowledged",
+        AlertState::Resolved => "resolved",
+    }
+}
+
+impl LiveHub {
+    /// The hub and its alert poll (which idles while nobody watches).
+    pub fn start(
+        cfg: LiveConfig,
+        sealer: Sealer,
+        records: Arc<dyn RecordStore>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let hub = Arc::new(Self {
+            cfg,
+            sealer,
+            records,
+            shutdown: shutdown.clone(),
+            metrics: LiveMetrics::default(),
+            feeds: Mutex::new(Feeds::default()),
+        });
+        let poller = Arc::downgrade(&hub);
+        let period = Duration::from_millis(hub.cfg.alert_poll_ms.max(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(hub) = poller.upgrade() else { return };
+                if let Err(e) = hub.poll_alerts().await {
+                    tracing::warn!(error = %e, "live: alert poll failed; next tick retries");
+                }
+            }
+        });
+        hub
+    }
+
+    /// Cancelled when the api shuts down (live sockets then close with 1001).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    fn feeds(&self) -> MutexGuard<'_, Feeds> {
+        self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts (or joins) the patient's feed and subscribes its shard if needed.
+    pub fn watch(self: &Arc<Self>, patient: &PatientId) -> Watch {
+        let shard = shard_of(patient);
+        let mut feeds = self.feeds();
+        let feed = feeds
+            .patients
+            .entry(patient.clone())
+            .or_insert_with(|| PatientFeed {
+                tx: broadcast::channel(self.cfg.queue.max(1)).0,
+                viewers: 0,
+                alerts: AlertStates::default(),
+                ecg: Decimator::new(self.cfg.ecg_max_hz),
+            });
+        feed.viewers += 1;
+        let rx = feed.tx.subscribe();
+        let entry = feeds.shards.entry(shard).or_insert_with(|| {
+            let stop = self.shutdown.child_token();
+            tokio::spawn(Arc::clone(self).run_shard(shard, stop.clone()));
+            (0, stop)
+        });
+        entry.0 += 1;
+        Watch {
+            hub: Arc::clone(self),
+            patient: patient.clone(),
+            rx,
+        }
+    }
+
+    fn unwatch(&self, patient: &PatientId) {
+        let mut feeds = self.feeds();
+        if let Some(feed) = feeds.patients.get_mut(patient) {
+            feed.viewers -= 1;
+            if feed.viewers == 0 {
+                feeds.patients.remove(patient);
+            }
+        }
+        let shard = shard_of(patient);
+        if let Some((viewers, stop)) = feeds.shards.get_mut(&shard) {
+            *viewers -= 1;
+            if *viewers == 0 {
+                stop.cancel();
+                feeds.shards.remove(&shard);
+            }
+        }
+    }
+
+    /// The patient's open alerts now, for a socket's first messages; each is also recorded
+    /// as told (and sent to the other sockets if it is news to them).
+    pub async fn open_alerts(
+        &self,
+        patient: &PatientId,
+    ) -> Result<Vec<Alert>, cw_storage::StoreError> {
+        let mut open = self.records.open_alerts().await?;
+        open.retain(|a| &a.patient == patient);
+        let mut feeds = self.feeds();
+        if let Some(feed) = feeds.patients.get_mut(patient) {
+            for alert in &open {
+                Self::tell(feed, alert);
+            }
+        }
+        Ok(open)
+    }
+
+    fn tell(feed: &mut PatientFeed, alert: &Alert) {
+        if feed.alerts.report(alert) {
+            let text = LiveMessage::Alert {
+                event: event_name(alert.state),
+                alert,
+            }
+            .to_text();
+            let _ = feed.tx.send(text.into());
+        }
+    }
+
+    async fn run_shard(self: Arc<Self>, shard: u16, stop: CancellationToken) {
+        let mut samples = Subscriber::connect(
+            &self.cfg.sample_endpoints,
+            &[shard_topic(shard)],
+            Kind::Samples,
+            self.sealer.clone(),
+            self.metrics.samples_bus.clone(),
+            stop.clone(),
+        );
+        let mut events = Subscriber::connect(
+            &self.cfg.event_endpoints,
+            &[live_topic(shard)],
+            Kind::LiveEvent,
+            self.sealer.clone(),
+            self.metrics.events_bus.clone(),
+            stop.clone(),
+        );
+        let (mut samples_open, mut events_open) = (
+            !self.cfg.sample_endpoints.is_empty(),
+            !self.cfg.event_endpoints.is_empty(),
+        );
+        while samples_open || events_open {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                message = samples.recv::<SamplesStored>(), if samples_open => match message {
+                    Some((_, envelope)) => self.on_block(&envelope.body.block),
+                    None => samples_open = false,
+                },
+                message = events.recv::<LiveEvent>(), if events_open => match message {
+                    Some((_, envelope)) => self.on_event(&envelope.body),
+                    None => events_open = false,
+                },
+            }
+        }
+    }
+
+    fn on_block(&self, block: &SampleBlock) {
+        let mut feeds = self.feeds();
+        let Some(feed) = feeds.patients.get_mut(&block.patient) else {
+            return;
+        };
+        if let Some(out) = feed.ecg.push(block) {
+            let text = LiveMessage::Ecg {
+                bucket_ns: out.bucket_ns,
+                buckets: &out.buckets,
+            }
+            .to_text();
+            let _ = feed.tx.send(text.into());
+        }
+    }
+
+    fn on_event(&self, event: &LiveEvent) {
+        let mut feeds = self.feeds();
+        let Some(feed) = feeds.patients.get_mut(event.patient()) else {
+            return;
+        };
+        match event {
+            LiveEvent::HeartRate {
+                at_ns,
+                average_bpm,
+                instant_bpm,
+                rr_s,
+                beats,
+                ..
+            } => {
+                let text = LiveMessage::Hr {
+                    at_ns: *at_ns,
+                    bpm: *average_bpm,
+                    instant_bpm: *instant_bpm,
+                    rr_ms: (rr_s * 1000.0).round(),
+                    beats: *beats,
+                }
+                .to_text();
+                let _ = feed.tx.send(text.into());
+            }
+            LiveEvent::Alert(event) => Self::tell(feed, &event.alert),
+        }
+    }
+
+    /// Alert state from the store for every watched patient: acks by SMS, call or REST
+    /// (on any replica), and whatever the bus dropped.
+    async fn poll_alerts(&self) -> Result<(), cw_storage::StoreError> {
+        if self.feeds().patients.is_empty() {
+            return Ok(());
+        }
+        let open = self.records.open_alerts().await?;
+        let vanished: Vec<_> = {
+            let mut feeds = self.feeds();
+            let mut vanished = Vec::new();
+            for (patient, feed) in feeds.patients.iter_mut() {
+                let mine: Vec<&Alert> = open.iter().filter(|a| &a.patient == patient).collect();
+                for alert in &mine {
+                    Self::tell(feed, alert);
+                }
+                vanished.extend(feed.alerts.vanished(&mine));
+            }
+            vanished
+        };
+        for id in vanished {
+            let alert = self.records.get_alert(&id).await?;
+            if let Some(feed) = self.feeds().patients.get_mut(&alert.patient) {
+                Self::tell(feed, &alert);
+            }
+        }
+        for feed in self.feeds().patients.values_mut() {
+            feed.alerts.age();
+        }
+        Ok(())
+    }
+}

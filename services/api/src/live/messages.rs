@@ -1,0 +1,44 @@
+//! The JSON text messages a live socket sends (documented in `docs/api-live.md` and in
+//! the OpenAPI description of `GET /v1/patients/{id}/live`).
+
+use crate::routes::ecg::Bucket;
+use cw_core::Alert;
+use cw_core::time::Nanos;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveMessage<'a> {
+    /// First message: what this socket carries and its limits.
+    Hello {
+        patient: &'a str,
+        ecg_max_hz: u32,
+        queue: usize,
+        session_s: u64,
+    },
+    /// Heart rate after a beat (`bpm` averaged over the policy's beats).
+    Hr {
+        at_ns: Nanos,
+        bpm: f32,
+        instant_bpm: f32,
+        rr_ms: f64,
+        beats: u32,
+    },
+    /// An alert of this patient: `event` is `open` (already open when the socket opened),
+    /// `fired`, `acknowledged` or `resolved`; `alert` as the REST api shows it.
+    Alert { event: &'a str, alert: &'a Alert },
+    /// ECG, min and max µV per lead for each bucket of `bucket_ns`.
+    Ecg {
+        bucket_ns: Nanos,
+        buckets: &'a [Bucket],
+    },
+    /// This socket fell behind and `dropped` messages (in total so far) were skipped.
+    Dropped { dropped: u64 },
+}
+
+impl LiveMessage<'_> {
+    pub fn to_text(&self) -> String {
+        // Serializing these plain structs cannot fail; an empty object is a safe fallback.
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+}

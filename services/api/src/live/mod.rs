@@ -1,0 +1,57 @@
+//! Live views of one patient over a WebSocket (`GET /v1/patients/{id}/live`, handler in
+//! `routes/live.rs`): heart rate per beat and alert state from the alert-engines' events
+//! PUB, ECG from ingest's samples PUB, min/max-subsampled for a screen.
+//!
+//! One [`hub::LiveHub`] per api process subscribes only to the shards someone watches and
+//! fans each patient's messages out through one bounded broadcast channel; a slow socket
+//! loses its oldest messages (counted, and told) and is closed if it stays behind — it
+//! never holds up the bus or another socket (`forward.rs`).
+
+pub mod alert_states;
+pub mod decimate;
+pub mod forward;
+pub mod hub;
+pub mod messages;
+
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Events PUB of every alert-engine (heart rate, alert state).
+    pub event_endpoints: Vec<String>,
+    /// Samples PUB of every ingest (ECG).
+    pub sample_endpoints: Vec<String>,
+    /// ECG buckets per second per lead at most (each carries min and max).
+    pub ecg_max_hz: u32,
+    /// Messages buffered per socket; a socket further behind loses the oldest.
+    pub queue: usize,
+    /// A socket that has lost more messages than this, or that does not take one message
+    /// within `send_timeout_ms`, is closed with code 4008.
+    pub max_dropped: u64,
+    pub send_timeout_ms: u64,
+    /// Alert state is re-read from the store this often: acks by SMS, call or another api
+    /// replica, and events the bus dropped, reach the socket within this time.
+    pub alert_poll_ms: u64,
+    /// A socket is closed (code 4001) after this long; reconnecting needs a valid token,
+    /// so a socket never outlives its authorization by more than this.
+    pub session_s: u64,
+    /// Open sockets per api process; more are refused with 503.
+    pub max_connections: usize,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            event_endpoints: vec!["tcp://127.0.0.1:5580".into()],
+            sample_endpoints: vec!["tcp://127.0.0.1:5550".into()],
+            ecg_max_hz: 50,
+            queue: 256,
+            max_dropped: 1024,
+            send_timeout_ms: 5000,
+            alert_poll_ms: 1000,
+            session_s: 900,
+            max_connections: 1000,
+        }
+    }
+}

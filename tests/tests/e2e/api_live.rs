@@ -1,0 +1,279 @@
+//! The live WebSocket across four service processes on the real bus: a doctor's socket
+//! (opened the browser way, token as subprotocol) receives heart rate per beat from the
+//! alert-engine's events PUB, the alert firing and then its REST acknowledgement, and
+//! min/max-subsampled ECG from ingest's samples PUB; another doctor is refused (403) and
+//! both attempts are in the audit chain.
+
+use cardiowatch::fixture::{self, FixtureSpec};
+use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
+use cw_core::Role;
+use cw_core::audit::AuditOutcome;
+use cw_e2e::system::{Mode, Providers, System};
+use futures::StreamExt;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_util::sync::CancellationToken;
+
+const PATIENT: &str = "e2e-live-100";
+
+type Live =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+enum Auth<'a> {
+    /// `Authorization: Bearer` (what a server-side client sends).
+    Header(&'a str),
+    /// `Sec-WebSocket-Protocol: cardiowatch.v1, bearer.<token>` (what a browser can send).
+    Subprotocol(&'a str),
+}
+
+/// Opens the live socket over TLS; the handshake response comes back too.
+async fn open_live(
+    system: &System,
+    patient: &str,
+    auth: Auth<'_>,
+) -> Result<(Live, tungstenite::handshake::client::Response), tungstenite::Error> {
+    let url = format!(
+        "wss://127.0.0.1:{}/v1/patients/{patient}/live",
+        system.api_port
+    );
+    let mut request = url.into_client_request()?;
+    let (name, value) = match auth {
+        Auth::Header(token) => ("authorization", format!("Bearer {token}")),
+        Auth::Subprotocol(token) => (
+            "sec-websocket-protocol",
+            format!("cardiowatch.v1, bearer.{token}"),
+        ),
+    };
+    request
+        .headers_mut()
+        .insert(name, HeaderValue::from_str(&value).expect("header value"));
+    let connector = tokio_rustls::TlsConnector::from(
+        cw_tls::client_config(&system.ca_cert).expect("client TLS config"),
+    );
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", system.api_port))
+        .await
+        .expect("api reachable");
+    let name =
+        tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    tokio_tungstenite::client_async(request, tls).await
+}
+
+fn token(system: &System, user: &str) -> String {
+    cw_api::token::issue(
+        system.jwt_secret.as_bytes(),
+        "cardiowatch",
+        &cw_core::UserId::parse(user).expect("user id"),
+        Role::Doctor,
+        300,
+    )
+    .expect("token")
+}
+
+/// What the socket has delivered so far, by type.
+#[derive(Default)]
+struct Seen {
+    hello: Option<Value>,
+    hr: Vec<Value>,
+    ecg: Vec<Value>,
+    alerts: Vec<Value>,
+}
+
+impl Seen {
+    fn alert_event(&self, event: &str) -> Option<&Value> {
+        self.alerts.iter().find(|a| a["event"] == event)
+    }
+}
+
+async fn read_until(
+    socket: &mut Live,
+    seen: &mut Seen,
+    system: &System,
+    what: &str,
+    done: impl Fn(&Seen) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let next = tokio::time::timeout(left, socket.next()).await;
+        let text = match next {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!(
+                "live socket ended or timed out waiting for {what} ({other:?}); logs:\n{}",
+                system.logs()
+            ),
+        };
+        let message: Value = serde_json::from_str(&text).expect("JSON message");
+        match message["type"].as_str() {
+            Some("hello") => seen.hello = Some(message),
+            Some("hr") => seen.hr.push(message),
+            Some("ecg") => seen.ecg.push(message),
+            Some("alert") => seen.alerts.push(message),
+            Some("dropped") => panic!("a reading client dropped messages: {message}"),
+            other => panic!("unknown message type {other:?}: {message}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_another_doctor_is_refused()
+ {
+    let sandbox = cw_sandbox::TwilioSandbox::start(0)
+        .await
+        .expect("twilio sandbox");
+    let mut system = System::prepare(Mode::Embedded).await;
+    let fixture = fixture::install(
+        system.stores.records.as_ref(),
+        &FixtureSpec {
+            patient_id: PATIENT,
+            doctor_id: "dr-live",
+            device_id: "gw-live-1",
+            phone: Some("+15005550177"),
+            email: None,
+            hr_high_bpm: 70.0,
+            for_s: 2.0,
+        },
+    )
+    .await
+    .expect("fixture installed");
+    system
+        .start_all(&Providers {
+            twilio_base_url: sandbox.base_url(),
+            ses: None,
+        })
+        .await;
+
+    let doctor = token(&system, "dr-live");
+    let (mut socket, response) = open_live(&system, PATIENT, Auth::Subprotocol(&doctor))
+        .await
+        .expect("the assigned doctor's socket opens");
+    assert_eq!(
+        response
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some("cardiowatch.v1"),
+        "the server selects the protocol and never echoes the token"
+    );
+
+    let stranger = token(&system, "dr-stranger");
+    match open_live(&system, PATIENT, Auth::Header(&stranger)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        Err(other) => panic!("expected a 403 refusal, got {other}"),
+        Ok(_) => panic!("another doctor's socket must be refused"),
+    }
+
+    let streaming = CancellationToken::new();
+    let gateway = tokio::spawn(gateway::stream_record(
+        GatewayOptions {
+            url: system.ingest_url(),
+            device_token: fixture.device_token.clone(),
+            ca_cert: Some(system.ca_cert.clone()),
+            record: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"),
+            speed: 2.0,
+            seconds: Some(60.0),
+            offset_s: 0.0,
+            block_ms: 250,
+            window: 64,
+        },
+        Arc::new(GatewayStats::default()),
+        streaming.clone(),
+    ));
+
+    let mut seen = Seen::default();
+    read_until(
+        &mut socket,
+        &mut seen,
+        &system,
+        "HR, ECG and the alert",
+        |s| {
+            s.hello.is_some()
+                && s.hr.len() >= 5
+                && s.ecg.len() >= 5
+                && s.alert_event("fired").is_some()
+        },
+    )
+    .await;
+    let hello = seen.hello.as_ref().expect("hello");
+    assert_eq!(hello["patient"], PATIENT);
+    // Record 100 runs at ~75 bpm.
+    for hr in &seen.hr {
+        let bpm = hr["bpm"].as_f64().expect("bpm");
+        assert!((50.0..110.0).contains(&bpm), "plausible heart rate: {hr}");
+    }
+    // 360 Hz subsampled to ≤ 50 buckets/s, two leads, min ≤ max in each.
+    let ecg = &seen.ecg[0];
+    let bucket_ns = ecg["bucket_ns"].as_i64().expect("bucket_ns");
+    assert!(bucket_ns >= 20_000_000, "at most 50 Hz: {ecg}");
+    let buckets = ecg["buckets"].as_array().expect("buckets");
+    assert!(!buckets.is_empty());
+    for b in buckets {
+        let (min, max) = (
+            b["min"].as_array().expect("min"),
+            b["max"].as_array().expect("max"),
+        );
+        assert_eq!(min.len(), 2, "one value per lead");
+        for (lo, hi) in min.iter().zip(max) {
+            assert!(lo.as_i64() <= hi.as_i64(), "min ≤ max: {b}");
+        }
+    }
+    let fired = seen.alert_event("fired").expect("fired").clone();
+    assert_eq!(fired["alert"]["patient"], PATIENT);
+    assert_eq!(fired["alert"]["rule"], "hr_high");
+    let alert_id = fired["alert"]["id"].as_str().expect("alert id").to_owned();
+
+    // A REST ack reaches the socket (from the store poll: acks have no bus event).
+    let acked = system
+        .https()
+        .post(system.api_url(&format!("/v1/alerts/{alert_id}/ack")))
+        .bearer_auth(&doctor)
+        .send()
+        .await
+        .expect("api answers");
+    assert_eq!(acked.status(), 200);
+    read_until(
+        &mut socket,
+        &mut seen,
+        &system,
+        "the acknowledgement",
+        |s| s.alert_event("acknowledged").is_some(),
+    )
+    .await;
+    let ack = seen.alert_event("acknowledged").expect("acknowledged");
+    assert_eq!(ack["alert"]["id"], alert_id.as_str());
+    assert_eq!(ack["alert"]["acked_by"], "dr-live");
+
+    streaming.cancel();
+    let _ = gateway.await;
+    let _ = socket.close(None).await;
+
+    // Both attempts are in the audit chain, with the patient.
+    let events = system
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    let live: Vec<_> = events
+        .iter()
+        .filter(|e| e.entry.action == "GET /v1/patients/{id}/live")
+        .collect();
+    assert!(
+        live.iter().any(|e| e.entry.actor == "dr-live"
+            && e.entry.outcome == AuditOutcome::Allowed
+            && e.entry.status == 101
+            && e.entry.patient.as_ref().map(|p| p.as_str()) == Some(PATIENT)),
+        "the doctor's socket is audited as allowed: {live:?}"
+    );
+    assert!(
+        live.iter()
+            .any(|e| e.entry.actor == "dr-stranger" && e.entry.outcome == AuditOutcome::Denied),
+        "the refusal is audited: {live:?}"
+    );
+}
