@@ -104,6 +104,7 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
                 policy_version: 1,
                 window_start_ns: fired_ns,
                 window_end_ns: fired_ns,
+                snooze: None,
             };
             stores.records.open_alert(&alert).await?;
             // One open alert per (patient, rule): resolve so the next one can open.

@@ -158,6 +158,7 @@ async fn fire(records: &dyn cw_storage::RecordStore) -> anyhow::Result<Alert> {
         policy_version: 1,
         window_start_ns: fired_ns,
         window_end_ns: fired_ns,
+        snooze: None,
     };
     records.open_alert(&alert).await?;
     Ok(alert)

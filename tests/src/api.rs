@@ -80,6 +80,7 @@ fn firing_alert(patient: &PatientId) -> Alert {
         policy_version: 1,
         window_start_ns: fired_ns - 10 * NANOS_PER_SEC,
         window_end_ns: fired_ns + 10 * NANOS_PER_SEC,
+        snooze: None,
     }
 }
 

@@ -233,6 +233,7 @@ key_hex = "{bus_key}"
             policy_version: 1,
             window_start_ns: fired_ns,
             window_end_ns: fired_ns,
+            snooze: None,
         };
         self.stores
             .records

@@ -175,6 +175,10 @@ pub struct Alert {
     /// ECG window for the strip shown with the alert.
     pub window_start_ns: Nanos,
     pub window_end_ns: Nanos,
+    /// A doctor's bounded silence of this alert (`POST /v1/alerts/{id}/snooze`). Boxed:
+    /// rare, and alerts travel by value.
+    #[serde(default)]
+    pub snooze: Option<Box<crate::snooze::AlertSnooze>>,
 }
 
 impl Alert {

@@ -92,6 +92,7 @@ mod tests {
             policy_version: 1,
             window_start_ns: fired_ns,
             window_end_ns: fired_ns,
+            snooze: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod rule_state;
 pub mod rules;
 pub mod sample;
 pub mod shard;
+pub mod snooze;
 pub mod time;
 
 pub use alert::{Alert, AlertEvent, AlertEventKind, AlertState, Priority, RuleKind};

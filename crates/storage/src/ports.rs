@@ -4,6 +4,7 @@
 //! ingest acks a gateway only after `SampleStore::write` returned `Ok`).
 
 use async_trait::async_trait;
+use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::{
     Alert, AlertId, AlertState, Delivery, Device, DeviceId, Patient, PatientId, SampleBlock,
@@ -68,6 +69,11 @@ pub trait AlertStore: Send + Sync {
 
     /// Resolves an alert and frees its dedup key. Returns the alert as stored.
     async fn resolve_alert(&self, id: &AlertId, at: Nanos) -> Result<Alert>;
+
+    /// Sets the snooze of a *firing* alert, replacing any earlier one; an alert no longer
+    /// firing (acknowledged or resolved meanwhile) is returned unchanged. Returns the
+    /// alert as stored.
+    async fn snooze_alert(&self, id: &AlertId, snooze: &AlertSnooze) -> Result<Alert>;
 
     /// Open (firing or acknowledged) alerts, for engine restart and notifier reconcile.
     async fn open_alerts(&self) -> Result<Vec<Alert>>;

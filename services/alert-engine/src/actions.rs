@@ -63,6 +63,7 @@ impl Actions {
                     policy_version: policy.version,
                     window_start_ns: started_ns - pad,
                     window_end_ns: at + pad,
+                    snooze: None,
                 };
                 match self.records.open_alert(&alert).await {
                     Ok(OpenAlertOutcome::Created) => {

@@ -31,6 +31,8 @@ pub struct AppState {
     pub phi: Option<Arc<cw_phi::PhiVault>>,
     /// `None` unless `[oidc]` is enabled.
     pub oidc: Option<Arc<crate::oidc::OidcVerifier>>,
+    /// Bounds of alert snoozes.
+    pub snooze: Arc<crate::config::SnoozeConfig>,
     /// Live views (`GET /v1/patients/{id}/live`).
     pub live: Arc<crate::live::hub::LiveHub>,
 }
@@ -89,6 +91,7 @@ pub async fn start(
         } else {
             None
         },
+        snooze: Arc::new(cfg.snooze.clone()),
         live: crate::live::hub::LiveHub::start(
             cfg.live.clone(),
             sealer,
@@ -112,6 +115,7 @@ pub async fn start(
         )
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
+        .route("/v1/alerts/{id}/snooze", post(alerts::snooze))
         .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
         .route("/v1/patients/{id}/break-glass", post(break_glass::open))
         .route("/v1/audit", get(audit::list))

@@ -232,6 +232,15 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r(
+        "post",
+        "/v1/alerts/{id}/snooze",
+        "Snooze a firing medium/low alert for a bounded time, with a reason (high: 409)",
+        &[],
+        true,
+        "200",
+        true,
+    ),
+    r(
         "get",
         "/v1/alerts/{id}/deliveries",
         "Deliveries of an alert",

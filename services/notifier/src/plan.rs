@@ -22,7 +22,9 @@ pub struct Target {
 }
 
 /// The escalation level reached at `now`: 1 until the ack deadline passes, then one more
-/// per deadline, never beyond the chain's length.
+/// per deadline, never beyond the chain's length. The deadline clock stands still while
+/// the alert is snoozed (a snooze within the bound), so no escalation happens during one
+/// and it resumes where it was afterwards.
 pub fn escalation_level(cfg: &Reliability, alert: &Alert, chain_len: usize, now: Nanos) -> u32 {
     let chain_len = u32::try_from(chain_len).unwrap_or(u32::MAX);
     if chain_len == 0 {
@@ -32,7 +34,12 @@ pub fn escalation_level(cfg: &Reliability, alert: &Alert, chain_len: usize, now:
     if deadline_s == 0 {
         return 1;
     }
-    let elapsed = (now - alert.fired_ns).max(0);
+    let paused = alert
+        .snooze
+        .as_ref()
+        .filter(|s| s.until_ns - s.at_ns <= cfg.max_snooze_s as Nanos * NANOS_PER_SEC)
+        .map_or(0, |s| s.paused_ns(now));
+    let elapsed = (now - alert.fired_ns - paused).max(0);
     let passed = elapsed / (deadline_s as Nanos * NANOS_PER_SEC);
     u32::try_from(passed + 1).unwrap_or(u32::MAX).min(chain_len)
 }
@@ -70,7 +77,7 @@ pub fn channels_for(
     let quiet = prefs.quiet_hours.is_some_and(|q| q.contains(minute));
     let snoozed = prefs
         .snooze_until_ns
-        .is_some_and(|until| until > now && until - now <= max_snooze_ns);
+        .is_some_and(|until| cw_core::snooze::honoured(now, until, now, max_snooze_ns));
     if quiet || snoozed {
         return vec![Channel::InApp];
     }
@@ -90,8 +97,23 @@ pub fn targets(
     provider_down: impl Fn(Channel) -> bool,
 ) -> Vec<Target> {
     let mut out = Vec::new();
+    // A snoozed alert (never high: the api refuses that) pages in-app only, like a
+    // snoozed user, and fails over to nothing louder.
+    let alert_snoozed = alert.priority != Priority::High
+        && alert
+            .snooze
+            .as_ref()
+            .is_some_and(|s| s.honoured(now, max_snooze_ns));
     for (i, recipient) in chain.iter().take(level as usize).enumerate() {
         let lvl = i as u32 + 1;
+        if alert_snoozed {
+            out.push(Target {
+                level: lvl,
+                recipient: recipient.clone(),
+                channel: Channel::InApp,
+            });
+            continue;
+        }
         let mut channels = channels_for(
             routing,
             alert.priority,
@@ -146,6 +168,7 @@ mod tests {
             policy_version: 1,
             window_start_ns: 0,
             window_end_ns: 0,
+            snooze: None,
         }
     }
 
@@ -236,6 +259,76 @@ mod tests {
             ),
             routing.low,
             "a snooze beyond the bound is not honoured"
+        );
+    }
+
+    #[test]
+    fn a_snoozed_alert_pages_in_app_only_and_its_deadline_clock_stands_still() {
+        let cfg = Reliability::default();
+        let s = NANOS_PER_SEC;
+        let mut a = alert(Priority::Medium);
+        // Medium ack deadline 600 s; snoozed from 300 s to 1,200 s.
+        a.snooze = Some(Box::new(cw_core::snooze::AlertSnooze::replacing(
+            None,
+            300 * s,
+            1_200 * s,
+            "dr-a",
+            "seen, treating",
+        )));
+        assert_eq!(escalation_level(&cfg, &a, 3, 1_100 * s), 1, "held");
+        assert_eq!(
+            escalation_level(&cfg, &a, 3, 1_400 * s),
+            1,
+            "300 + 200 s run"
+        );
+        assert_eq!(
+            escalation_level(&cfg, &a, 3, 1_500 * s),
+            2,
+            "resumes after it"
+        );
+        let chain = [UserId::parse("dr-a").expect("id")];
+        let max = cfg.max_snooze_s as Nanos * s;
+        let during = targets(
+            &Routing::default(),
+            &a,
+            &chain,
+            &HashMap::new(),
+            1,
+            &[],
+            600 * s,
+            max,
+            |_| true,
+        );
+        assert!(
+            during.iter().all(|t| t.channel == Channel::InApp),
+            "{during:?}"
+        );
+        let after = targets(
+            &Routing::default(),
+            &a,
+            &chain,
+            &HashMap::new(),
+            1,
+            &[],
+            1_300 * s,
+            max,
+            |_| false,
+        );
+        assert!(after.iter().any(|t| t.channel != Channel::InApp));
+        let too_long = targets(
+            &Routing::default(),
+            &a,
+            &chain,
+            &HashMap::new(),
+            1,
+            &[],
+            600 * s,
+            600 * s,
+            |_| false,
+        );
+        assert!(
+            too_long.iter().any(|t| t.channel != Channel::InApp),
+            "a snooze beyond the notifier's bound is not honoured"
         );
     }
 

@@ -111,6 +111,7 @@ async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, 
         policy_version: 0,
         window_start_ns: fired_ns,
         window_end_ns: fired_ns,
+        snooze: None,
     };
     records.open_alert(&alert).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.timeout_ms);

@@ -163,6 +163,16 @@ fn matrix() -> Vec<Row> {
             (200, 200),
             (403, 403),
         ),
+        // The cast's alerts are high priority: past authorization a snooze is refused 409.
+        row(
+            Method::POST,
+            "/v1/alerts/{a}/snooze",
+            Some(json!({"duration_s": 600, "reason": "reviewing the strip"})),
+            401,
+            (409, 403),
+            (409, 409),
+            (403, 403),
+        ),
         row(
             Method::POST,
             "/v1/alerts/{a}/ack",

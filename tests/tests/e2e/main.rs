@@ -4,12 +4,13 @@
 mod api_audit;
 mod api_auth;
 mod api_authz;
-mod api_live;
 mod api_endpoints;
 mod api_fuzz;
+mod api_live;
 mod api_logs;
 mod api_oidc;
 mod api_phi;
+mod api_snooze;
 mod compose;
 mod engine_backtest;
 mod engine_lifecycle;

@@ -7,6 +7,7 @@ use super::indexes::{ALERTS, OPEN_ALERTS};
 use super::{MongoRecords, is_duplicate_key, map_err};
 use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
+use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::{Alert, AlertId, AlertState, PatientId};
 use futures::TryStreamExt;
@@ -119,6 +120,26 @@ impl AlertStore for MongoRecords {
             .await
             .map_err(map_err)?;
         Ok(alert)
+    }
+
+    async fn snooze_alert(&self, id: &AlertId, snooze: &AlertSnooze) -> Result<Alert> {
+        // Conditional on `firing`, like an ack: a snooze never lands on an alert that was
+        // acknowledged or resolved meanwhile.
+        let snooze = mongodb::bson::to_bson(snooze)
+            .map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+        let updated = self
+            .coll(ALERTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str(), "state": AlertState::Firing.as_str() },
+                doc! { "$set": { "snooze": snooze } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_err)?;
+        match updated {
+            Some(doc) => from_doc(doc),
+            None => self.get_alert(id).await,
+        }
     }
 
     async fn open_alerts(&self) -> Result<Vec<Alert>> {

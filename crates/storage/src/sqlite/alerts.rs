@@ -6,6 +6,7 @@ use super::records::SqliteRecords;
 use super::{from_json, map_err, to_json};
 use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
+use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::{Alert, AlertId, AlertState, PatientId};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -105,6 +106,22 @@ impl AlertStore for SqliteRecords {
                     params![alert.dedup_key(), alert.id.as_str()],
                 )
                 .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(alert)
+            })
+            .await
+    }
+
+    async fn snooze_alert(&self, id: &AlertId, snooze: &AlertSnooze) -> Result<Alert> {
+        let (id, snooze) = (id.clone(), snooze.clone());
+        self.db
+            .call(move |conn| {
+                let tx = write_tx(conn)?;
+                let mut alert = load(&tx, id.as_str())?;
+                if alert.state == AlertState::Firing {
+                    alert.snooze = Some(Box::new(snooze));
+                    save(&tx, &alert)?;
+                }
                 tx.commit().map_err(map_err)?;
                 Ok(alert)
             })

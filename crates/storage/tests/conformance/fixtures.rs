@@ -75,6 +75,7 @@ pub fn alert(patient: &PatientId, rule: RuleKind, fired_ns: Nanos) -> Alert {
         policy_version: 3,
         window_start_ns: fired_ns - 10 * NANOS_PER_SEC,
         window_end_ns: fired_ns + 10 * NANOS_PER_SEC,
+        snooze: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! starts the servers and sets them); without them those tests fail, never skip.
 
 mod alert_pages;
+mod alert_snooze;
 mod alerts;
 mod audit;
 mod audit_tamper;
@@ -64,6 +65,8 @@ conformance! {
     alerts::open_alerts_lists_firing_and_acknowledged_not_resolved,
     alerts::alerts_for_patients_filters_by_patient_and_state_newest_first_with_limit,
     alerts::unknown_alert_is_not_found,
+    alert_snooze::a_snooze_is_stored_on_a_firing_alert_and_replaced_by_the_next,
+    alert_snooze::an_acknowledged_alert_is_not_snoozed,
     outbox::claim_delivery_twice_with_the_same_key_conflicts,
     outbox::update_delivery_changes_status_and_provider_id,
     outbox::update_of_an_unclaimed_delivery_is_not_found,

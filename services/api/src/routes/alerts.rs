@@ -1,4 +1,5 @@
-//! `GET /v1/alerts`, `POST /v1/alerts/{id}/ack`, `GET /v1/alerts/{id}/deliveries`.
+//! `GET /v1/alerts`, `POST /v1/alerts/{id}/ack`, `POST /v1/alerts/{id}/snooze`,
+//! `GET /v1/alerts/{id}/deliveries`.
 
 use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
@@ -140,4 +141,97 @@ pub async fn deliveries(
     let alert = authorized_alert(&state, &caller, &id).await?;
     let deliveries = state.records.deliveries_for_alert(&alert.id).await?;
     Ok((Extension(AuditPatient(alert.patient)), Json(deliveries)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeInput {
+    /// How long, in seconds; bounded per priority by `[snooze]`.
+    pub duration_s: u64,
+    /// Why (3–500 characters); kept on the alert and in the audit log.
+    pub reason: String,
+}
+
+/// The audit action of a snooze (its reason and end are in the event).
+const SNOOZE_ACTION: &str = "alert_snooze";
+
+/// `POST /v1/alerts/{id}/snooze`: silences a firing medium or low alert for a bounded
+/// time — the notifier pages in-app only and holds escalation until it ends. High
+/// priority is refused: IEC 60601-1-8 high alarms need an immediate response, and the
+/// notifier never quietens them (not for quiet hours, not for a user's snooze); the way
+/// to stop a high alarm's paging is to acknowledge it.
+pub async fn snooze(
+    State(state): State<AppState>,
+    caller: Caller,
+    Extension(request_id): Extension<crate::request_id::RequestId>,
+    Path(id): Path<String>,
+    body: Result<Json<SnoozeInput>, axum::extract::rejection::JsonRejection>,
+) -> Result<(Extension<AuditPatient>, Json<Alert>), ApiError> {
+    let alert = authorized_alert(&state, &caller, &id).await?;
+    let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let reason = input.reason.trim();
+    if !(3..=500).contains(&reason.chars().count()) {
+        return Err(ApiError::Invalid {
+            field: Some("reason".into()),
+            message: "reason is 3 to 500 characters".into(),
+        });
+    }
+    let bounds = &state.snooze;
+    let max_s = match alert.priority {
+        Priority::High => {
+            return Err(ApiError::Conflict(
+                "a high-priority alert cannot be snoozed; acknowledge it",
+            ));
+        }
+        Priority::Medium => bounds.max_medium_s,
+        Priority::Low => bounds.max_low_s,
+    };
+    if alert.state != AlertState::Firing {
+        return Err(ApiError::Conflict("only a firing alert can be snoozed"));
+    }
+    if !(bounds.min_s..=max_s).contains(&input.duration_s) {
+        return Err(ApiError::Invalid {
+            field: Some("duration_s".into()),
+            message: format!(
+                "a {} alert can be snoozed for {} to {max_s} seconds",
+                alert.priority.as_str(),
+                bounds.min_s
+            ),
+        });
+    }
+    let now = now_ns();
+    let until_ns = now + input.duration_s as i64 * cw_core::time::NANOS_PER_SEC;
+    let snooze = cw_core::snooze::AlertSnooze::replacing(
+        alert.snooze.as_deref(),
+        now,
+        until_ns,
+        caller.user.as_str(),
+        reason,
+    );
+    // No audit, no silence: the event (with the reason and the end) comes first.
+    let event = cw_core::audit::AuditEntry {
+        at_ns: now,
+        actor: caller.user.to_string(),
+        role: crate::audit_trail::role_name(caller.role).into(),
+        action: SNOOZE_ACTION.into(),
+        resource: format!("/v1/alerts/{}", alert.id),
+        patient: Some(alert.patient.clone()),
+        outcome: cw_core::audit::AuditOutcome::Allowed,
+        status: 200,
+        source: String::new(),
+        request_id: request_id.0,
+        reason: format!("{reason} (for {} s, until_ns {until_ns})", input.duration_s),
+    };
+    state
+        .records
+        .append_audit(&event)
+        .await
+        .map_err(|_| ApiError::AuditUnavailable)?;
+    let stored = state.records.snooze_alert(&alert.id, &snooze).await?;
+    if stored.snooze.as_deref() != Some(&snooze) {
+        // Acknowledged or resolved between our read and the write.
+        return Err(ApiError::Conflict("only a firing alert can be snoozed"));
+    }
+    tracing::info!(alert = %stored.id, user = %caller.user, duration_s = input.duration_s, "alert snoozed");
+    Ok((Extension(AuditPatient(alert.patient)), Json(stored)))
 }
