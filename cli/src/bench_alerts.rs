@@ -1,12 +1,17 @@
 //! `cardiowatch bench alerts`: N simulated patients stream a synthetic ECG in real time
 //! through ingest (TLS WebSocket) → alert-engine → notifier → the Twilio sandbox, all in
 //! this process on the embedded store. Each patient's rhythm steps from 80 to 120 bpm
-//! (staggered over 10 s) under an `hr_high` 100 bpm / `for` 0 limit. Prints p50/p99 of
+//! (staggered over 10 s) under an `hr_high` 100 bpm / `for` 0 limit with the default
+//! policy otherwise. Prints p50/p99 of
 //!   * sample → first provider request: from the sample time of the beat that fired the
 //!     alert (in a real-time stream, when the device measured it; includes the gateway's
-//!     250 ms block buffering) to the first SMS or call the sandbox receives for it;
-//!   * step → first provider request: from the first sample at 120 bpm.
+//!     250 ms block buffering) to the first SMS the sandbox receives for it;
+//!   * step → first provider request: from the last 80 bpm beat, which starts the first
+//!     120 bpm interval;
+//!   * each stage from the engine's fire trace (`bench_alerts_stages.rs`), and the figure
+//!     the target is about: the detecting block's arrival at ingest → provider request.
 
+use crate::bench_alerts_stages::{self, percentile};
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
 use crate::in_process::{self, Wiring};
@@ -23,7 +28,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const FS: u32 = 250;
-/// The synthetic record: 30 s at 80 bpm, then 30 s at 120 bpm.
+/// The synthetic record: beats every 0.75 s (80 bpm) up to the one at 30 s, then every
+/// 0.5 s (120 bpm).
 const STEP_S: f64 = 30.0;
 const RECORD_S: f64 = 60.0;
 /// Each patient streams this much, starting `k % STAGGER_S` seconds into the record.
@@ -34,24 +40,23 @@ const STAGGER_S: usize = 10;
 pub struct BenchAlertsArgs {
     #[arg(long, default_value_t = 1000)]
     pub patients: usize,
-    /// Beats averaged for the evaluated heart rate (the policy's `hr_average_beats`).
-    #[arg(long, default_value_t = 12)]
-    pub average_beats: u8,
+    /// RR intervals behind the evaluated heart rate (the policy's `hr_average_beats`);
+    /// default: the policy default.
+    #[arg(long)]
+    pub average_beats: Option<u8>,
 }
 
 /// Writes the 80 → 120 bpm record (format 16, 1 µV per unit) and returns its path.
 fn write_record(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let n = (RECORD_S * f64::from(FS)) as usize;
-    let mut beats = Vec::new();
-    let mut t = 0.5;
-    while t < RECORD_S {
-        beats.push((t * f64::from(FS)) as usize);
-        t += if t < STEP_S {
-            60.0 / 80.0
-        } else {
-            60.0 / 120.0
-        };
-    }
+    let slow = (1..=(STEP_S / 0.75).round() as u32).map(|k| f64::from(k) * 0.75);
+    let fast = (1..)
+        .map(|k| STEP_S + f64::from(k) * 0.5)
+        .take_while(|t| *t < RECORD_S);
+    let beats: Vec<usize> = slow
+        .chain(fast)
+        .map(|t| (t * f64::from(FS)).round() as usize)
+        .collect();
     let mut x: Vec<i16> = (0..n)
         .map(|i| (50.0 * (i as f64 / f64::from(FS) * 3.0).sin()) as i16)
         .collect();
@@ -69,13 +74,6 @@ fn write_record(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
         format!("step 1 {FS} {n}\nstep.dat 16 1000/mV 16 0 0 0 0 ECG\n"),
     )?;
     Ok(dir.join("step"))
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// The patient id in an SMS body ("… for patient {id}: …").
@@ -124,9 +122,11 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        if f.policy.hr_average_beats != args.average_beats {
+        if let Some(n) = args.average_beats
+            && f.policy.hr_average_beats != n
+        {
             let mut policy = f.policy.clone();
-            policy.hr_average_beats = args.average_beats;
+            policy.hr_average_beats = n;
             stores.records.put_policy(&policy).await?;
         }
         patients.push(f);
@@ -191,6 +191,10 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         seen_msgs = messages.len();
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    let fires = services.engine.fire_trace.snapshot();
+    let average_beats = patients.first().map_or(0, |f| {
+        args.average_beats.unwrap_or(f.policy.hr_average_beats)
+    });
     shutdown.cancel();
     for s in streams {
         let _ = s.await;
@@ -221,7 +225,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     println!(
         "patients={} hr_average_beats={} alerted={} provider_first_requests={}",
         patients.len(),
-        args.average_beats,
+        average_beats,
         earliest.len(),
         first.len()
     );
@@ -237,5 +241,6 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         percentile(&step_to_provider, 0.99),
         step_to_provider.last().copied().unwrap_or(f64::NAN)
     );
+    bench_alerts_stages::print(&fires, &first);
     Ok(())
 }

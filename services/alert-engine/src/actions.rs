@@ -1,5 +1,6 @@
 //! Making rule decisions durable and known: store first, then push (DESIGN §2).
 
+use crate::fire_trace::{BlockStamps, FireTiming, FireTrace};
 use crate::metrics::EngineMetrics;
 use crate::monitor::RuleEvent;
 use cw_bus::Pusher;
@@ -15,6 +16,8 @@ pub struct Actions {
     pub records: Arc<dyn RecordStore>,
     pub pusher: Pusher,
     pub metrics: Arc<EngineMetrics>,
+    /// Stage timings of fires (`fire_trace.rs`).
+    pub trace: Arc<FireTrace>,
     pub strip_padding_s: u32,
     /// Alert state for live views (best effort, after the push).
     pub live: crate::live_events::LiveEvents,
@@ -36,8 +39,9 @@ impl Actions {
         policy: &ThresholdPolicy,
         event: RuleEvent,
         open: &mut HashMap<(PatientId, RuleKind), AlertId>,
-        received_ns: Nanos,
+        stamps: BlockStamps,
     ) -> Applied {
+        let decided_ns = now_ns();
         match event {
             RuleEvent::Fire {
                 rule,
@@ -67,10 +71,22 @@ impl Actions {
                 };
                 match self.records.open_alert(&alert).await {
                     Ok(OpenAlertOutcome::Created) => {
+                        let stored_ns = now_ns();
                         tracing::info!(alert = %alert.id, patient = %patient, rule = rule.as_str(), value, "alert fired");
                         open.insert((patient.clone(), rule), alert.id.clone());
                         self.metrics.alerts_fired.inc();
-                        self.push(AlertEventKind::Fired, alert, received_ns).await;
+                        let id = alert.id.clone();
+                        self.push(AlertEventKind::Fired, alert, stamps.received_ns)
+                            .await;
+                        self.trace.record(FireTiming {
+                            patient: patient.clone(),
+                            alert: id,
+                            sample_ns: at,
+                            block: stamps,
+                            decided_ns,
+                            stored_ns,
+                            pushed_ns: now_ns(),
+                        });
                         Applied::Done
                     }
                     Ok(OpenAlertOutcome::AlreadyOpen(existing)) => {
@@ -94,7 +110,7 @@ impl Actions {
                         open.remove(&(patient.clone(), rule));
                         tracing::info!(alert = %id, patient = %patient, rule = rule.as_str(), "alert resolved");
                         self.metrics.alerts_resolved.inc();
-                        self.push(AlertEventKind::Resolved, alert, received_ns)
+                        self.push(AlertEventKind::Resolved, alert, stamps.received_ns)
                             .await;
                         Applied::Done
                     }

@@ -2,6 +2,7 @@
 
 use crate::actions::{Actions, Applied};
 use crate::config::AlertEngineConfig;
+use crate::fire_trace::{BlockStamps, FireTrace};
 use crate::live_events::LiveEvents;
 use crate::metrics::EngineMetrics;
 use crate::monitor::{PatientMonitor, RuleEvent};
@@ -32,6 +33,8 @@ pub struct Running {
     pub live_publish_endpoint: String,
     pub admin_addr: SocketAddr,
     pub task: JoinHandle<()>,
+    /// Stage timings of recent fires (for `cardiowatch bench alerts`).
+    pub fire_trace: Arc<FireTrace>,
 }
 
 struct Engine {
@@ -101,6 +104,7 @@ pub async fn start(
     );
 
     let patients = Arc::new(AtomicUsize::new(0));
+    let fire_trace = Arc::new(FireTrace::default());
     let mut engine = Engine {
         shards: cfg.shards.iter().copied().collect(),
         monitors: HashMap::new(),
@@ -110,6 +114,7 @@ pub async fn start(
             records: stores.records.clone(),
             pusher,
             metrics: metrics.clone(),
+            trace: fire_trace.clone(),
             strip_padding_s: cfg.strip_padding_s,
             live: live.clone(),
         },
@@ -139,6 +144,7 @@ pub async fn start(
         live_publish_endpoint,
         admin_addr,
         task,
+        fire_trace,
     })
 }
 
@@ -157,7 +163,9 @@ impl Engine {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 message = samples.recv::<SamplesStored>() => match message {
-                    Some((_, envelope)) => self.on_samples(envelope.body).await,
+                    Some((_, envelope)) => {
+                        self.on_samples(envelope.body, envelope.sent_ns).await
+                    }
                     None => break,
                 },
                 message = config.recv::<ConfigChange>() => {
@@ -239,7 +247,8 @@ impl Engine {
         }
     }
 
-    async fn on_samples(&mut self, message: SamplesStored) {
+    /// `published_ns`: when ingest sent it (the envelope's clock), for the fire trace.
+    async fn on_samples(&mut self, message: SamplesStored, published_ns: Nanos) {
         let block = message.block;
         if !self.owns(&block.patient) {
             self.metrics.foreign_shard_blocks.inc();
@@ -248,12 +257,17 @@ impl Engine {
         self.metrics.blocks.inc();
         self.metrics.samples.add(block.frames() as u64);
         let now = now_ns();
+        let stamps = BlockStamps {
+            received_ns: message.received_ns,
+            published_ns,
+            engine_ns: now,
+            block_end_ns: block.end_ns(),
+        };
         self.last_seen.insert(block.patient.clone(), now);
         let monitor = self.monitor(&block.patient);
         // Data is flowing again: the no-data rule clears.
         let back = monitor.on_clock(now, 0.0);
-        self.apply_all(&block.patient, back, message.received_ns)
-            .await;
+        self.apply_all(&block.patient, back, stamps).await;
         let Some(monitor) = self.monitors.get_mut(&block.patient) else {
             return;
         };
@@ -267,8 +281,7 @@ impl Engine {
             self.live
                 .heart_rate(&block.patient, &reading, beats, block.end_ns());
         }
-        self.apply_all(&block.patient, events, message.received_ns)
-            .await;
+        self.apply_all(&block.patient, events, stamps).await;
     }
 
     /// The patient's monitor, created with its policy and open alerts on first use.
@@ -290,7 +303,12 @@ impl Engine {
 
     /// Makes each rule event durable and known, in order; a failed store write puts the
     /// rule back so it tries again.
-    async fn apply_all(&mut self, patient: &PatientId, events: Vec<RuleEvent>, received_ns: Nanos) {
+    async fn apply_all(
+        &mut self,
+        patient: &PatientId,
+        events: Vec<RuleEvent>,
+        stamps: BlockStamps,
+    ) {
         if events.is_empty() {
             return;
         }
@@ -298,7 +316,7 @@ impl Engine {
         for event in events {
             let applied = self
                 .actions
-                .apply(patient, &policy, event, &mut self.view.open, received_ns)
+                .apply(patient, &policy, event, &mut self.view.open, stamps)
                 .await;
             if let Some(monitor) = self.monitors.get_mut(patient) {
                 match applied {
@@ -328,7 +346,8 @@ impl Engine {
                 .unwrap_or(self.started_ns);
             let silent_s = (now - last) as f64 / 1e9;
             let events = self.monitor(&patient).on_clock(now, silent_s);
-            self.apply_all(&patient, events, now).await;
+            self.apply_all(&patient, events, BlockStamps::clock(now))
+                .await;
         }
     }
 }

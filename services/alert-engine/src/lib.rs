@@ -6,6 +6,7 @@
 
 pub mod backtest;
 pub mod config;
+pub mod fire_trace;
 pub mod monitor;
 
 mod actions;
