@@ -1,21 +1,24 @@
 //! Streaming multi-lead QRS detector (Pan–Tompkins family): per-lead band-pass and slope
-//! energy, quality-weighted fusion, moving-window integration, adaptive thresholds with a
-//! fixed confirmation look-ahead instead of an unbounded search-back.
+//! energy, quality-weighted fusion, moving-window integration, adaptive thresholds; each
+//! candidate is then re-weighed lead by lead (baseline steps and leads in a noise burst lose
+//! their say), and a bounded search-back reports small beats that a pause proves real.
 
 use crate::lead::Lead;
-use crate::params::Params;
+use crate::params::{BLOCKS, Params};
 
 /// Seconds of signal used to learn each lead's level before beats are reported.
 const LEARN_S: f64 = 2.0;
-/// Threshold between noise and signal peak levels (Hamilton & Tompkins' 0.3125; Pan &
-/// Tompkins' 0.25 keeps more aberrant beats but admits more P/T waves and noise).
-const THRESHOLD_FRACTION: f32 = 0.3125;
+/// Threshold between noise and signal peak levels. Higher than Hamilton & Tompkins' 0.3125
+/// because the search-back below recovers the small beats it misses, while P/T waves and
+/// noise that pass 0.3125 are reported at once and cannot be taken back.
+const THRESHOLD_FRACTION: f32 = 0.45;
 /// After this many average RR intervals without a beat, the threshold halves (the causal
 /// counterpart of Pan–Tompkins' search-back).
 const RELAX_RR: f64 = 1.5;
-/// Candidates closer than this to the previous beat must have at least half its slope,
-/// otherwise they are T waves.
+/// Candidates closer than this to the previous beat must have at least `T_WAVE_SLOPE` of
+/// its slope, otherwise they are T waves (Hamilton & Tompkins).
 const T_WAVE_S: f64 = 0.36;
+const T_WAVE_SLOPE: f32 = 0.5;
 /// Flutter/fibrillation: the integrated feature no longer returns towards baseline between
 /// detections (valley above this fraction of the peak, averaged over beats) at a fast rate.
 const FLUTTER_VALLEY: f32 = 0.3;
@@ -24,6 +27,23 @@ const FLUTTER_RATE: f32 = 0.2;
 /// After this long without beats the signal level decays, so a lost or weakened signal
 /// is picked up again.
 const DECAY_AFTER_S: f64 = 2.0;
+/// Background energy between the previous beat and a candidate, relative to the lead's
+/// beat level, at which the lead's say in that candidate is halved: a lead in the middle
+/// of a noise burst cannot vouch for a beat.
+const BACKGROUND_K: f32 = 0.25;
+/// Leads are combined partly by a weighted geometric mean of their relative energies, so
+/// a clean lead showing nothing vetoes a peak the others see, not only dilutes it (a soft
+/// AND; a true beat shows in every lead that is not perpendicular to it). Relative
+/// energies below the floor count as the floor, so one lead cannot veto alone outright.
+const GEOMETRIC_SHARE: f32 = 0.35;
+const GEOMETRIC_FLOOR: f32 = 0.02;
+/// A candidate's fused feature may grow at most this much when noisy leads are discounted.
+const MAX_EVIDENCE_GAIN: f32 = 2.0;
+/// Bounded search-back (Pan & Tompkins look back over a missed interval for a peak above
+/// half the threshold): the largest peak above this fraction of the threshold since the
+/// last beat is kept and reported once it is clear that no beat follows within `RELAX_RR`
+/// average intervals — at most `SEARCH_BACK_S` (params.rs) after it.
+const SEARCH_BACK_FRACTION: f32 = 0.6;
 /// Initial guesses, replaced within a few beats.
 const INITIAL_RR_S: f64 = 0.8;
 const INITIAL_SPK: f32 = 0.2;
@@ -72,6 +92,20 @@ pub struct QrsDetector {
     /// Running mean of valley/peak ratios and of raw RR intervals (samples).
     flutter_score: f32,
     fast_rr: f64,
+    /// The largest candidate since the last beat that missed the threshold but would pass
+    /// the search-back threshold: reported late if no beat follows in time.
+    weak: Option<Weak>,
+}
+
+/// A sub-threshold candidate kept for the bounded search-back.
+#[derive(Clone, Copy, Debug)]
+struct Weak {
+    peak: u64,
+    value: f32,
+    slope: f32,
+    fid: u64,
+    /// Feature time at which it is accepted unless a beat came first.
+    deadline: u64,
 }
 
 impl QrsDetector {
@@ -105,6 +139,7 @@ impl QrsDetector {
             valley: f32::MAX,
             flutter_score: 0.0,
             fast_rr: INITIAL_RR_S * fs,
+            weak: None,
         };
         d.update_shares();
         d
@@ -169,7 +204,17 @@ impl QrsDetector {
         if self.cand_value > 0.0 && n - self.cand_peak >= self.p.confirm {
             let (value, peak) = (self.cand_value, self.cand_peak);
             self.cand_value = 0.0;
-            return self.classify(n, peak, value);
+            let done = (n / self.p.block_len).saturating_sub(1);
+            if let Some(beat) = self.classify(n, peak, value, Some(done)) {
+                return Some(beat);
+            }
+        }
+        // Every candidate peaking before the deadline has been decided by now.
+        if let Some(weak) = self.weak
+            && n >= weak.deadline + self.p.confirm
+        {
+            self.weak = None;
+            return self.take(weak.peak, weak.value, weak.slope, weak.fid, true);
         }
         None
     }
@@ -190,19 +235,23 @@ impl QrsDetector {
         }
         let (value, peak) = (self.cand_value, self.cand_peak);
         self.cand_value = 0.0;
-        self.classify(self.n - 1, peak, value)
+        // The complex may be cut short: its per-lead picture is incomplete, so the fused
+        // feature is taken as it is, and held to the search-back threshold only.
+        self.classify(self.n - 1, peak, value, None)
     }
 
     /// Decide whether a confirmed integrated-feature peak is a QRS complex.
-    fn classify(&mut self, n: u64, peak: u64, value: f32) -> Option<Beat> {
+    /// `done` is the last block whose maxima are in the lead rings (None at end of input).
+    fn classify(&mut self, n: u64, peak: u64, value: f32, done: Option<u64>) -> Option<Beat> {
         let since = self.last.map(|l| peak - l.peak);
         if since.is_some_and(|s| s < self.p.refractory) {
             return None;
         }
+        let value = done.map_or(value, |done| value * self.evidence(peak, done));
         let (fid, slope) = self.fiducial(n, peak);
         if let (Some(s), Some(last)) = (since, self.last)
             && self.p.seconds(s) < T_WAVE_S
-            && slope < 0.5 * last.slope
+            && slope < T_WAVE_SLOPE * last.slope
         {
             self.noise_peak(value);
             return None;
@@ -212,10 +261,37 @@ impl QrsDetector {
         if relaxed {
             threshold *= 0.5;
         }
+        if done.is_none() {
+            threshold *= SEARCH_BACK_FRACTION;
+        }
         if value <= threshold {
             self.noise_peak(value);
+            let search = SEARCH_BACK_FRACTION * threshold;
+            if !relaxed
+                && value > search
+                && let Some(s) = since
+                && self.weak.is_none_or(|w| value > w.value)
+            {
+                let last = peak - s;
+                let due = last + (RELAX_RR * self.rr_avg) as u64;
+                let deadline = due.min(peak + self.p.search_back);
+                self.weak = Some(Weak {
+                    peak,
+                    value,
+                    slope,
+                    fid,
+                    deadline,
+                });
+            }
             return None;
         }
+        self.take(peak, value, slope, fid, relaxed)
+    }
+
+    /// Accept a beat: update levels and rhythm, report it unless flutter is going on.
+    fn take(&mut self, peak: u64, value: f32, slope: f32, fid: u64, relaxed: bool) -> Option<Beat> {
+        let since = self.last.map(|l| peak - l.peak);
+        self.weak = None;
         let rate = if relaxed { 0.25 } else { 0.125 };
         self.spk += rate * (value.min(4.0 * self.spk) - self.spk);
         if let Some(s) = since {
@@ -230,6 +306,37 @@ impl QrsDetector {
         }
         let sample = fid.saturating_sub(self.p.fiducial_delay);
         Some(Beat { sample })
+    }
+
+    /// Factor by which the fused feature of a candidate at `peak` is corrected once every
+    /// lead's view of it is known: a lead whose slope there is one-sided (a baseline step)
+    /// or that was already busy just before (a noise burst) loses its say, and the other
+    /// leads' relative energies decide.
+    fn evidence(&self, peak: u64, done: u64) -> f32 {
+        let b = self.p.block_len;
+        let first = (peak + 1).saturating_sub(self.p.mwi_len as u64 + b) / b;
+        let last = ((peak + b) / b).min(done);
+        let oldest = (done + 2).saturating_sub(BLOCKS as u64);
+        let after_last = self.last.map_or(0, |l| (l.peak + b) / b + 1);
+        let bg_first = oldest.max(after_last);
+        let (mut fused, mut weighted, mut weights, mut log) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for lead in &self.leads {
+            let x = lead.relative(lead.max_over(first, last));
+            let bipolar = lead.bipolarity(first, last);
+            let bg = lead.background(bg_first, first.saturating_sub(1)) / BACKGROUND_K;
+            let w = lead.share() * (0.5 + 0.5 * bipolar) / (1.0 + bg * bg);
+            fused += lead.share() * x;
+            weighted += w * bipolar * x;
+            weights += w;
+            log += w * (bipolar * x).max(GEOMETRIC_FLOOR).ln();
+        }
+        if fused <= 0.0 || weights <= 0.0 {
+            return 1.0;
+        }
+        let arith = weighted / weights;
+        let geo = (log / weights).exp();
+        (arith.powf(1.0 - GEOMETRIC_SHARE) * geo.powf(GEOMETRIC_SHARE) / fused)
+            .min(MAX_EVIDENCE_GAIN)
     }
 
     /// Position and height of the largest fused slope energy in the integration window

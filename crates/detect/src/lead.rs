@@ -13,6 +13,8 @@ const FLOOR: f32 = 25.0;
 /// Adaptation rates of the beat and noise levels (per beat).
 const SIG_RATE: f32 = 0.125;
 const NOISE_RATE: f32 = 0.25;
+/// Ratio of the smaller to the larger raw slope polarity that still counts fully as a QRS.
+const BIPOLAR: f32 = 0.25;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Lead {
@@ -21,9 +23,17 @@ pub(crate) struct Lead {
     lp2: State,
     /// Recent band-passed samples, for the slope over `deriv_lag` samples.
     deriv: [f32; DERIV_RING],
+    /// Previous low-passed (not yet high-passed) sample, for the signed raw slope.
+    prev_lp: f32,
     /// Maximum slope energy in each recent block (ring indexed by block number).
     blocks: [f32; BLOCKS],
     block_max: f32,
+    /// Largest rising and falling raw slope in each recent block: a QRS complex has both
+    /// within a few tens of milliseconds, a baseline step (electrode motion) only one.
+    ups: [f32; BLOCKS],
+    downs: [f32; BLOCKS],
+    up_max: f32,
+    down_max: f32,
     /// Typical peak slope energy of this lead's QRS complexes.
     sig: f32,
     /// Typical largest slope energy between two beats (T waves, noise, artefacts).
@@ -44,8 +54,13 @@ impl Lead {
             lp1: State::default(),
             lp2: State::default(),
             deriv: [0.0; DERIV_RING],
+            prev_lp: 0.0,
             blocks: [0.0; BLOCKS],
             block_max: 0.0,
+            ups: [0.0; BLOCKS],
+            downs: [0.0; BLOCKS],
+            up_max: 0.0,
+            down_max: 0.0,
             sig: FLOOR,
             noise: 0.0,
             noise_acc: 0.0,
@@ -58,9 +73,15 @@ impl Lead {
     /// Filter one sample and return its slope energy.
     #[inline]
     pub(crate) fn energy(&mut self, p: &Params, n: u64, x: f32) -> f32 {
-        let y = self.hp.step(&p.hp, x);
-        let y = self.lp1.step(&p.lp1, y);
+        // Low-pass first (the sections commute), so the raw slope can be read before the
+        // high-pass turns a baseline step into a biphasic wiggle.
+        let y = self.lp1.step(&p.lp1, x);
         let y = self.lp2.step(&p.lp2, y);
+        let raw = y - self.prev_lp;
+        self.prev_lp = y;
+        self.up_max = self.up_max.max(raw);
+        self.down_max = self.down_max.max(-raw);
+        let y = self.hp.step(&p.hp, y);
         let i = n as usize % DERIV_RING;
         let old = self.deriv[(i + DERIV_RING - p.deriv_lag) % DERIV_RING];
         self.deriv[i] = y;
@@ -76,8 +97,13 @@ impl Lead {
     }
 
     pub(crate) fn end_block(&mut self, block: u64) {
-        self.blocks[block as usize % BLOCKS] = self.block_max;
+        let i = block as usize % BLOCKS;
+        self.blocks[i] = self.block_max;
+        self.ups[i] = self.up_max;
+        self.downs[i] = self.down_max;
         self.block_max = 0.0;
+        self.up_max = 0.0;
+        self.down_max = 0.0;
     }
 
     /// Largest block maximum over blocks `first..=last` (all must still be in the ring).
@@ -85,6 +111,41 @@ impl Lead {
         (first..=last)
             .map(|b| self.blocks[b as usize % BLOCKS])
             .fold(0.0, f32::max)
+    }
+
+    /// How much blocks `first..=last` look like a QRS complex rather than a baseline step:
+    /// 1 when the smaller of the largest rising and falling slopes is at least `BIPOLAR` of
+    /// the larger, falling linearly to 0 for a one-sided slope.
+    pub(crate) fn bipolarity(&self, first: u64, last: u64) -> f32 {
+        let (mut up, mut down) = (0.0f32, 0.0f32);
+        for b in first..=last {
+            let i = b as usize % BLOCKS;
+            up = up.max(self.ups[i]);
+            down = down.max(self.downs[i]);
+        }
+        let big = up.max(down);
+        if big <= 0.0 {
+            return 1.0;
+        }
+        (up.min(down) / big / BIPOLAR).min(1.0)
+    }
+
+    /// The lead's largest energy over blocks `first..=last` relative to its beat level,
+    /// or its long-term noise level when the range is empty.
+    pub(crate) fn background(&self, first: u64, last: u64) -> f32 {
+        if first > last {
+            return self.noise * self.inv_sig;
+        }
+        self.max_over(first, last) * self.inv_sig
+    }
+
+    /// Energy relative to the beat level, clipped as in the fused feature.
+    pub(crate) fn relative(&self, energy: f32) -> f32 {
+        (energy * self.inv_sig).min(CLIP)
+    }
+
+    pub(crate) fn share(&self) -> f32 {
+        self.share
     }
 
     pub(crate) fn block(&self, block: u64) -> f32 {

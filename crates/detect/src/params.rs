@@ -19,13 +19,18 @@ pub(crate) const REFRACTORY_S: f64 = 0.2;
 const BLOCK_S: f64 = 0.02;
 /// Delay from the R peak to the maximum of the fused slope feature (band-pass group delay
 /// plus half the derivative span, about 40 ms; the median offset on MIT-BIH agrees).
-/// CONFIRM + MWI + this delay is the look-ahead and must stay within 300 ms.
+/// CONFIRM + MWI + this delay is the look-ahead of a beat above threshold (300 ms); a
+/// search-back beat adds up to SEARCH_BACK_S.
 const FIDUCIAL_DELAY_S: f64 = 0.04;
+
+/// Longest wait for a search-back candidate: no beat within this time after a peak that
+/// missed the threshold (but passed the search-back one) makes it a beat.
+const SEARCH_BACK_S: f64 = 1.0;
 
 /// Number of per-lead block maxima kept; must span CONFIRM + MWI plus a margin.
 pub(crate) const BLOCKS: usize = 32;
-/// Longest derivative delay line (supports fs up to ~3.5 kHz).
-pub(crate) const DERIV_RING: usize = 32;
+/// Longest derivative delay line (supports fs up to ~1.8 kHz).
+pub(crate) const DERIV_RING: usize = 16;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Params {
@@ -41,6 +46,7 @@ pub(crate) struct Params {
     /// Blocks older than this many blocks can no longer fall into a future beat window.
     pub settle_lag: u64,
     pub fiducial_delay: u64,
+    pub search_back: u64,
 }
 
 impl Params {
@@ -64,6 +70,7 @@ impl Params {
             block_len,
             settle_lag: settle_lag.min(BLOCKS as u64 - 1),
             fiducial_delay: (FIDUCIAL_DELAY_S * fs).round() as u64,
+            search_back: samples(SEARCH_BACK_S),
         }
     }
 
@@ -72,9 +79,11 @@ impl Params {
         self.mwi_len + self.confirm as usize + 2
     }
 
-    /// Worst-case delay between a beat's reported sample and the push that reports it.
+    /// Worst-case delay between a beat's reported sample and the push that reports it: a
+    /// search-back beat waits out its deadline, then every candidate before the deadline
+    /// is confirmed (and one more frame if such a candidate was decided in that frame).
     pub(crate) fn lookahead(&self) -> u64 {
-        self.confirm + self.mwi_len as u64 + self.fiducial_delay
+        self.search_back + self.confirm + self.mwi_len as u64 + self.fiducial_delay + 1
     }
 
     pub(crate) fn seconds(&self, samples: u64) -> f64 {

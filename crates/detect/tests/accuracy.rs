@@ -66,7 +66,7 @@ fn load(names: &[&str]) -> Vec<Loaded> {
 fn run(
     title: &str,
     records: &[Loaded],
-    transform: impl Fn(&Loaded) -> (f64, Vec<i16>, Vec<u64>),
+    transform: impl Fn(&Loaded) -> Input,
 ) -> (Vec<(String, Score)>, Score) {
     use std::fmt::Write as _;
     // One print per table, so tables from tests running in parallel do not interleave.
@@ -74,8 +74,13 @@ fn run(
     let mut gross = Score::default();
     let mut rows = Vec::new();
     for r in records {
-        let (fs, uv, reference) = transform(r);
-        let detected = cw_detect::detect_all(fs, r.leads, &uv);
+        let Input {
+            fs,
+            leads,
+            uv,
+            reference,
+        } = transform(r);
+        let detected = cw_detect::detect_all(fs, leads, &uv);
         let s = score(fs, &reference, &detected);
         let _ = writeln!(
             table,
@@ -103,8 +108,30 @@ fn run(
     (rows, gross)
 }
 
-fn native(r: &Loaded) -> (f64, Vec<i16>, Vec<u64>) {
-    (r.fs, r.uv.clone(), r.reference.clone())
+/// What the detector is run on: a record as it is, or transformed.
+struct Input {
+    fs: f64,
+    leads: usize,
+    uv: Vec<i16>,
+    reference: Vec<u64>,
+}
+
+fn native(r: &Loaded) -> Input {
+    Input {
+        fs: r.fs,
+        leads: r.leads,
+        uv: r.uv.clone(),
+        reference: r.reference.clone(),
+    }
+}
+
+/// Only lead `lead` of the record, as a one-lead gateway would send it.
+fn one_lead(r: &Loaded, lead: usize) -> Input {
+    Input {
+        leads: 1,
+        uv: r.uv.iter().skip(lead).step_by(r.leads).copied().collect(),
+        ..native(r)
+    }
 }
 
 fn assert_gross(what: &str, gross: Score, se_floor: f64, ppv_floor: f64) {
@@ -133,14 +160,15 @@ fn mitdb_at_native_rate() {
     assert!(hundred.tp > 1800);
     for (name, s) in &rows {
         assert!(
-            s.se() >= 98.9 && s.ppv() >= 96.0,
+            s.se() >= 99.0 && s.ppv() >= 98.5,
             "record {name}: Se {:.3} +P {:.3}",
             s.se(),
             s.ppv()
         );
     }
-    // Reached: Se 99.875 %, +P 99.626 %.
-    assert_gross("native", gross, 99.85, 99.60);
+    // The target. Reached: Se 99.913 %, +P 99.869 % (worst records: 201 Se
+    // 99.277 %, 108 +P 98.862 %).
+    assert_gross("native", gross, 99.8, 99.8);
 }
 
 /// Sampling rates the gateways send; the recording is resampled from 360 Hz.
@@ -158,11 +186,16 @@ fn mitdb_resampled() {
                     .iter()
                     .map(|&i| rescale_index(i, r.fs, fs_out))
                     .collect();
-                (fs_out, uv, reference)
+                Input {
+                    fs: fs_out,
+                    leads: r.leads,
+                    uv,
+                    reference,
+                }
             },
         );
-        // Reached: 125 Hz 99.875/99.639, 250 Hz 99.883/99.635, 500 Hz 99.873/99.620.
-        assert_gross(&format!("{fs_out} Hz"), gross, 99.85, 99.60);
+        // Reached: 125 Hz 99.913/99.875, 250 Hz 99.915/99.871, 500 Hz 99.908/99.865.
+        assert_gross(&format!("{fs_out} Hz"), gross, 99.85, 99.8);
     }
 }
 
@@ -170,8 +203,8 @@ fn mitdb_resampled() {
 #[test]
 fn mitdb_with_added_noise() {
     let records = load(&[]);
-    // Floor on Se per case. Reached: wander 99.875/99.626, 50 Hz 99.848/99.614,
-    // 60 Hz 99.877/99.620, muscle 99.731/99.624.
+    // Floors (Se, +P) per case. Reached: wander 99.910/99.863, 50 Hz 99.900/99.871,
+    // 60 Hz 99.904/99.875, muscle 99.811/99.802.
     let wander = Disturbance::Wander {
         hz: 0.3,
         amplitude_uv: 1000.0,
@@ -189,19 +222,34 @@ fn mitdb_with_added_noise() {
         seed: 0x5eed,
     };
     let cases = [
-        ("baseline wander 0.3 Hz, 1 mV", wander, 99.85),
-        ("mains hum 50 Hz, 0.2 mV", hum50, 99.82),
-        ("mains hum 60 Hz, 0.2 mV", hum60, 99.82),
-        ("muscle noise 0.1 mV RMS", muscle, 99.70),
+        ("baseline wander 0.3 Hz, 1 mV", wander, 99.85, 99.8),
+        ("mains hum 50 Hz, 0.2 mV", hum50, 99.85, 99.8),
+        ("mains hum 60 Hz, 0.2 mV", hum60, 99.85, 99.8),
+        ("muscle noise 0.1 mV RMS", muscle, 99.75, 99.75),
     ];
-    for (title, what, se_floor) in cases {
-        let (_, gross) = run(&format!("MIT-BIH + {title}"), &records, |r| {
-            (
-                r.fs,
-                noise::add(&r.uv, r.leads, r.fs, what),
-                r.reference.clone(),
-            )
+    for (title, what, se_floor, ppv_floor) in cases {
+        let (_, gross) = run(&format!("MIT-BIH + {title}"), &records, |r| Input {
+            uv: noise::add(&r.uv, r.leads, r.fs, what),
+            ..native(r)
         });
-        assert_gross(title, gross, se_floor, 99.60);
+        assert_gross(title, gross, se_floor, ppv_floor);
+    }
+}
+
+/// One-lead gateways: each lead alone. The upper lead is MLII on most records; the lower
+/// one is V1, V2, V4 or V5, where some records' QRS complexes are barely 50 µV (101, 102) or
+/// smaller than their T waves and noise (203, 208): one such lead alone is not enough, which
+/// is why every lead a gateway sends is used.
+#[test]
+fn mitdb_one_lead() {
+    let records = load(&[]);
+    // Reached: upper lead 99.815/99.769, lower lead 94.578/97.229.
+    for (lead, se_floor, ppv_floor) in [(0, 99.75, 99.7), (1, 94.0, 96.5)] {
+        let (_, gross) = run(
+            &format!("MIT-BIH, 360 Hz, lead {lead} only"),
+            &records,
+            |r| one_lead(r, lead),
+        );
+        assert_gross(&format!("lead {lead} only"), gross, se_floor, ppv_floor);
     }
 }
