@@ -37,6 +37,13 @@ enum Command {
         /// The demo patient's heart-rate high limit (record 100 runs at ~75 bpm).
         #[arg(long, default_value_t = 70.0)]
         hr_high: f32,
+        /// How the demo doctor's phone acknowledges the first page (through the
+        /// notifier's signed Twilio webhooks).
+        #[arg(long, value_enum, default_value = "sms")]
+        phone_ack: cardiowatch::demo_phone::PhoneAck,
+        /// Seconds after the first page before the phone answers.
+        #[arg(long, default_value_t = 20)]
+        phone_after: u64,
     },
     /// Stream WFDB records to ingest like gateways do: one (--token) or one per line of
     /// --tokens-file (staggered offsets, one connection each), with a progress line.
@@ -168,6 +175,8 @@ impl Cli {
                 speed,
                 seconds,
                 hr_high,
+                phone_ack,
+                phone_after,
             } => {
                 let shutdown = cw_runtime::shutdown_on_signal();
                 demo::run(
@@ -177,6 +186,8 @@ impl Cli {
                         speed,
                         duration: seconds.map(Duration::from_secs),
                         hr_high_bpm: hr_high,
+                        phone_ack,
+                        phone_after: Duration::from_secs(phone_after),
                     },
                     shutdown,
                 )

@@ -2,9 +2,10 @@
 //! sockets on loopback, embedded storage in a data dir, dev TLS certificates, a Twilio
 //! sandbox standing in for the SMS provider, and a gateway streaming a real ECG record.
 
+use crate::demo_phone::{Phone, PhoneAck};
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
-use crate::in_process::{self, Wiring};
+use crate::in_process::{self, Extras, Wiring};
 use crate::secrets::local_secret;
 use anyhow::Context;
 use cw_bus::BusConfig;
@@ -26,6 +27,9 @@ pub struct DemoOptions {
     pub duration: Option<Duration>,
     /// The demo patient's HR high limit; below the record's rate so an alert fires.
     pub hr_high_bpm: f32,
+    /// How (and how long after the first page) the demo doctor's phone acknowledges.
+    pub phone_ack: PhoneAck,
+    pub phone_after: Duration,
 }
 
 pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -70,13 +74,18 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         .await
         .context("starting the Twilio sandbox")?;
 
-    let services = in_process::start(
+    let twilio = in_process::sandbox_twilio(&sandbox.base_url());
+    let auth_token = twilio.auth_token.clone();
+    let services = in_process::start_with(
         &Wiring {
             tls,
             bus,
             storage,
             jwt_secret: Some(jwt_secret.clone()),
-            twilio: in_process::sandbox_twilio(&sandbox.base_url()),
+            twilio,
+        },
+        &Extras {
+            twilio_webhooks: true,
         },
         &stores,
         &shutdown,
@@ -109,11 +118,41 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         "patient {} — doctor {} — HR high limit {} bpm for 5 s",
         fixture.patient.id, fixture.doctor.id, opts.hr_high_bpm
     );
+    let webhook_addr = services
+        .notifier
+        .webhook_addr
+        .context("the demo runs the Twilio webhooks")?;
+    println!(
+        "twilio webhooks: https://{webhook_addr} (SMS replies, key presses, status callbacks; signed by the sandbox)"
+    );
     println!("doctor access token (15 min): {token}");
     println!(
         "try: curl --cacert {} -H \"Authorization: Bearer $TOKEN\" {api_url}/v1/alerts",
         certs.ca_cert.display()
     );
+    println!(
+        "live (WebSocket: HR per beat, alerts, ECG ≤ 50 Hz): wss://127.0.0.1:{}/v1/patients/{}/live",
+        api.addr.port(),
+        fixture.patient.id
+    );
+    println!(
+        "  e.g. websocat --protocol \"cardiowatch.v1, bearer.$TOKEN\" wss://127.0.0.1:{}/v1/patients/{}/live  (trust {})",
+        api.addr.port(),
+        fixture.patient.id,
+        certs.ca_cert.display()
+    );
+    match opts.phone_ack {
+        PhoneAck::None => println!("the doctor's phone will not answer: the alert escalates"),
+        how => println!(
+            "the doctor's phone answers {} s after the first page ({})",
+            opts.phone_after.as_secs(),
+            if how == PhoneAck::Key {
+                "presses 1 on the call"
+            } else {
+                "replies 1 by SMS"
+            }
+        ),
+    }
     println!(
         "streaming {} at {}x real time …",
         opts.record.display(),
@@ -128,7 +167,9 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
             ca_cert: Some(certs.ca_cert.clone()),
             record: opts.record.clone(),
             speed: opts.speed,
-            seconds: None,
+            // Only what the demo will run for: the simulator dates a record's start so it
+            // ends now, and ingest refuses starts more than 5 min in the past.
+            seconds: opts.duration.map(|d| d.as_secs_f64() * opts.speed),
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
@@ -137,15 +178,33 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         shutdown.clone(),
     ));
 
-    report_progress(
+    let phone = Phone {
+        sandbox: &sandbox,
+        auth_token,
+        webhook_addr,
+        ca_cert: &certs.ca_cert,
+        how: opts.phone_ack,
+        after: opts.phone_after,
+    };
+    let answering = async {
+        if let Err(e) = phone.answer(&shutdown).await {
+            eprintln!("phone: {e:#}");
+        }
+        // Then just wait: the report below decides when the demo ends.
+        shutdown.cancelled().await;
+    };
+    let reporting = report_progress(
         &stores,
         &fixture.patient.id,
         &stats,
         &sandbox,
         opts.duration,
         &shutdown,
-    )
-    .await;
+    );
+    tokio::select! {
+        _ = reporting => {}
+        _ = answering => {}
+    }
     shutdown.cancel();
     match gateway_task.await {
         Ok(Err(e)) => eprintln!("gateway: {e:#}"),

@@ -37,9 +37,34 @@ impl Services {
     }
 }
 
+/// Parts the demo turns on beyond what a benchmark needs.
+#[derive(Clone, Debug, Default)]
+pub struct Extras {
+    /// The notifier's Twilio webhook listener (status callbacks, SMS replies, key
+    /// presses) on a loopback port: `Services::notifier.webhook_addr`.
+    pub twilio_webhooks: bool,
+}
+
 /// Starts ingest, api (when configured), alert-engine and notifier on free loopback ports.
 pub async fn start(
     wiring: &Wiring,
+    stores: &Stores,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Services> {
+    start_with(wiring, &Extras::default(), stores, shutdown).await
+}
+
+/// A free loopback port, for an endpoint another service must be told before it binds
+/// (the api subscribes to the engine's events PUB, and the engine starts after the api).
+fn loopback_port() -> anyhow::Result<u16> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").context("probing a free port")?;
+    Ok(probe.local_addr()?.port())
+}
+
+/// [`start`] with extras.
+pub async fn start_with(
+    wiring: &Wiring,
+    extras: &Extras,
     stores: &Stores,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Services> {
@@ -58,27 +83,30 @@ pub async fn start(
     )
     .await
     .context("starting ingest")?;
+    let live_endpoint = format!("tcp://127.0.0.1:{}", loopback_port()?);
     let api = match &wiring.jwt_secret {
-        Some(secret) => Some(
-            cw_api::start(
-                cw_api::ApiConfig {
-                    listen: "127.0.0.1:0".into(),
-                    tls: tls.clone(),
-                    config_publish_endpoint: "tcp://127.0.0.1:0".into(),
-                    auth: cw_api::config::AuthConfig {
-                        jwt_secret: Some(secret.clone()),
-                        ..Default::default()
-                    },
-                    storage: storage.clone(),
-                    bus: bus.clone(),
+        Some(secret) => {
+            let mut cfg = cw_api::ApiConfig {
+                listen: "127.0.0.1:0".into(),
+                tls: tls.clone(),
+                config_publish_endpoint: "tcp://127.0.0.1:0".into(),
+                auth: cw_api::config::AuthConfig {
+                    jwt_secret: Some(secret.clone()),
                     ..Default::default()
                 },
-                stores.clone(),
-                shutdown.clone(),
+                storage: storage.clone(),
+                bus: bus.clone(),
+                ..Default::default()
+            };
+            // Live views: the engine's events PUB and ingest's samples PUB.
+            cfg.live.event_endpoints = vec![live_endpoint.clone()];
+            cfg.live.sample_endpoints = vec![ingest.publish_endpoint.clone()];
+            Some(
+                cw_api::start(cfg, stores.clone(), shutdown.clone())
+                    .await
+                    .context("starting api")?,
             )
-            .await
-            .context("starting api")?,
-        ),
+        }
         None => None,
     };
     let engine = cw_alert_engine::start(
@@ -89,6 +117,7 @@ pub async fn start(
                 .map(|a| a.config_publish_endpoint.clone())
                 .collect(),
             alert_push_endpoint: "tcp://127.0.0.1:0".into(),
+            live_publish_endpoint: live_endpoint,
             admin_listen: "127.0.0.1:0".into(),
             admin_tls: tls.clone(),
             storage: storage.clone(),
@@ -100,10 +129,22 @@ pub async fn start(
     )
     .await
     .context("starting alert-engine")?;
+    let webhooks = match extras.twilio_webhooks {
+        true => {
+            let port = loopback_port()?;
+            Some(cw_notifier::config::WebhookConfig {
+                listen: format!("127.0.0.1:{port}"),
+                tls: tls.clone(),
+                public_url: format!("https://127.0.0.1:{port}"),
+            })
+        }
+        false => None,
+    };
     let notifier = cw_notifier::start(
         cw_notifier::NotifierConfig {
             alert_endpoints: vec![engine.alert_push_endpoint.clone()],
             twilio: Some(wiring.twilio.clone()),
+            webhooks,
             admin_listen: "127.0.0.1:0".into(),
             admin_tls: tls.clone(),
             storage: storage.clone(),

@@ -8,6 +8,8 @@ pub(crate) mod routes;
 pub mod signature;
 
 pub use routes::router;
+/// Paths of the listener (after `public_url`): status callbacks, key presses, SMS replies.
+pub use routes::{GATHER_PATH, SMS_PATH, STATUS_PATH};
 
 use cw_core::Delivery;
 use url::Url;
