@@ -11,7 +11,6 @@ pub mod bench_ingest;
 pub mod bench_notify;
 pub mod demo;
 pub mod demo_phone;
-pub mod demo_phone;
 pub mod devices;
 pub mod fatigue;
 pub mod fixture;
