@@ -1,6 +1,9 @@
 //! Alerts on MongoDB. Opening claims the dedup key by inserting `open_alerts{_id: key}`
-//! first (the unique `_id` makes the claim atomic), then stores the alert. The claim
-//! embeds the alert, so a crash between the two writes is repaired by the next caller.
+//! first (the unique `_id` makes the claim atomic), then stores the alert; resolving
+//! updates the alert, then frees the key. Where the server has transactions both writes
+//! commit together (`two_writes.rs`); without them this ordered sequence runs: the claim
+//! embeds the alert, so a crash between the two writes is repaired by the next caller,
+//! and a key still held by a resolved alert is freed by the next open.
 
 use super::docs::{from_doc, to_doc};
 use super::indexes::{ALERTS, OPEN_ALERTS};
@@ -20,6 +23,9 @@ const CLAIM_ATTEMPTS: usize = 4;
 #[async_trait]
 impl AlertStore for MongoRecords {
     async fn open_alert(&self, alert: &Alert) -> Result<OpenAlertOutcome> {
+        if self.transactions {
+            return self.open_alert_tx(alert).await;
+        }
         let doc = to_doc(alert.id.as_str(), alert)?;
         if !alert.state.is_open() {
             self.insert_alert(doc).await?;
@@ -30,6 +36,7 @@ impl AlertStore for MongoRecords {
         for _ in 0..CLAIM_ATTEMPTS {
             match self.coll(OPEN_ALERTS).insert_one(claim.clone()).await {
                 Ok(_) => {
+                    self.interrupt.fire()?;
                     self.insert_alert(doc).await?;
                     return Ok(OpenAlertOutcome::Created);
                 }
@@ -100,6 +107,9 @@ impl AlertStore for MongoRecords {
     }
 
     async fn resolve_alert(&self, id: &AlertId, at: Nanos) -> Result<Alert> {
+        if self.transactions {
+            return self.resolve_alert_tx(id, at).await;
+        }
         let updated = self
             .coll(ALERTS)
             .find_one_and_update(
@@ -115,6 +125,7 @@ impl AlertStore for MongoRecords {
         };
         // Frees the key only if this alert holds it (another may hold it by now). Runs
         // on every resolve, so calling resolve again finishes an interrupted one.
+        self.interrupt.fire()?;
         self.coll(OPEN_ALERTS)
             .delete_one(doc! { "_id": alert.dedup_key(), "alert_id": alert.id.as_str() })
             .await

@@ -1,7 +1,8 @@
 //! The MongoDB adapter for records (official driver). Uniqueness rules live in the
 //! database — `_id` of `open_alerts` is the (patient, rule) dedup key, `_id` of
 //! `deliveries` the idempotency key — so they hold across any number of service replicas
-//! and need neither transactions nor a replica set.
+//! and need neither transactions nor a replica set. A change that writes two
+//! collections runs in a transaction where the server has them (`two_writes.rs`).
 
 mod alert_pages;
 mod alerts;
@@ -13,6 +14,9 @@ mod docs;
 mod indexes;
 mod people;
 mod policies;
+mod two_writes;
+
+pub use two_writes::Interrupt;
 
 use crate::config::MongoConfig;
 use crate::ports::{Result, StoreError};
@@ -24,6 +28,10 @@ use mongodb::{Client, Collection, Database};
 pub struct MongoRecords {
     client: Client,
     db: Database,
+    /// Two-collection changes run in a transaction (the server supports them).
+    transactions: bool,
+    /// Test-only crash simulation for two-collection changes.
+    interrupt: std::sync::Arc<Interrupt>,
 }
 
 impl MongoRecords {
@@ -36,8 +44,31 @@ impl MongoRecords {
             .map_err(|_| StoreError::Unavailable("invalid MongoDB connection string".into()))?;
         let db = client.database(&cfg.database);
         indexes::create(&db).await?;
-        tracing::info!(database = %cfg.database, "mongodb record store ready");
-        Ok(Self { client, db })
+        let transactions = two_writes::supported(&db).await;
+        tracing::info!(database = %cfg.database, transactions, "mongodb record store ready");
+        Ok(Self {
+            client,
+            db,
+            transactions,
+            interrupt: Default::default(),
+        })
+    }
+
+    /// Whether two-collection changes run in transactions (found out at connect).
+    pub fn uses_transactions(&self) -> bool {
+        self.transactions
+    }
+
+    /// The same store with two-collection changes as the ordered, self-repairing
+    /// sequence instead of transactions (what a standalone server gets).
+    pub fn without_transactions(mut self) -> Self {
+        self.transactions = false;
+        self
+    }
+
+    /// Test-only: stops the next two-collection change after its first write.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 
     /// Closes connections and background monitors; the driver asks for this before the

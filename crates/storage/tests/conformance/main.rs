@@ -16,6 +16,7 @@ mod directory;
 mod embedded_file;
 mod fixtures;
 mod influx_wire;
+mod mongo_two_writes;
 mod outbox;
 mod people;
 mod policies;
