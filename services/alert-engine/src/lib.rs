@@ -11,6 +11,7 @@ pub mod monitor;
 
 mod actions;
 mod app;
+mod ectopy;
 mod live_events;
 mod metrics;
 mod policies;

@@ -1,10 +1,13 @@
 //! Rhythm features from the RR series: runs of fast or slow beats and RR irregularity
 //! (atrial fibrillation). Bounded state: one ring of RR intervals per patient.
 
-/// RR intervals kept for the irregularity index (the policy allows windows up to 128).
-const RR_KEPT: usize = 136;
+/// RR intervals kept for the irregularity index (the policy allows windows up to 128,
+/// plus the lags, plus context for undoing premature beats).
+const RR_KEPT: usize = 140;
 /// Earlier intervals an RR interval is compared with (bigeminy and trigeminy repeat).
 const LAGS: usize = 3;
+/// Intervals before the window given to the premature-beat correction as context.
+const CONTEXT: usize = 8;
 
 #[derive(Clone, Debug)]
 pub struct Rhythm {
@@ -63,19 +66,29 @@ impl Rhythm {
     /// smallest difference between an RR interval and any of the 3 before it, relative to
     /// the mean RR; None until the window (plus 3) is full. Sinus rhythm with isolated
     /// ectopic beats stays low (the median ignores them); so do bigeminy and trigeminy,
-    /// which repeat with a period of 2 or 3 intervals. AF is irregularly irregular: no
-    /// earlier interval matches.
+    /// which repeat with a period of 2 or 3 intervals; frequent premature beats with
+    /// varying coupling or couplets are first undone (`ectopy.rs`). AF is irregularly
+    /// irregular: no earlier interval matches.
     pub fn irregularity(&self, window: usize) -> Option<f32> {
-        let window = window.clamp(2, RR_KEPT - LAGS);
+        let window = window.clamp(2, RR_KEPT - LAGS - CONTEXT);
         if self.filled < window + LAGS {
             return None;
         }
-        let rr = |back: usize| self.rr[(self.next + RR_KEPT - back) % RR_KEPT];
-        let mean = (1..=window).map(rr).sum::<f32>() / window as f32;
-        let mut diffs: Vec<f32> = (1..=window)
+        let span = (window + LAGS + CONTEXT).min(self.filled);
+        let raw: Vec<f32> = (1..=span)
+            .rev()
+            .map(|back| self.rr[(self.next + RR_KEPT - back) % RR_KEPT])
+            .collect();
+        let series = crate::ectopy::corrected(&raw);
+        let rr = series.get(series.len().saturating_sub(window + LAGS)..)?;
+        if rr.len() < window + LAGS {
+            return None;
+        }
+        let mean = rr[LAGS..].iter().sum::<f32>() / window as f32;
+        let mut diffs: Vec<f32> = (LAGS..rr.len())
             .map(|k| {
                 (1..=LAGS)
-                    .map(|lag| (rr(k) - rr(k + lag)).abs())
+                    .map(|lag| (rr[k] - rr[k - lag]).abs())
                     .fold(f32::INFINITY, f32::min)
             })
             .collect();

@@ -283,6 +283,90 @@ fn atrial_fibrillation_in_records_201_and_203_is_found_inside_an_annotated_episo
     );
 }
 
+/// AF fires per record outside any annotated AF/flutter episode (plus 30 s of grace),
+/// and how much of the annotated AF time the alarm was firing.
+fn af_outcome(name: &str) -> (Vec<f64>, f64) {
+    let rec = load(name);
+    let truth: Vec<(f64, f64)> = ["(AFIB", "(AFL"]
+        .iter()
+        .flat_map(|l| episodes(name, l, rec.fs))
+        .collect();
+    let events = run(&blocks(&rec, None));
+    let outside = fires(&events, RuleKind::AtrialFibrillation)
+        .into_iter()
+        .filter(|t| !truth.iter().any(|(a, b)| *t >= *a && *t <= *b + 30.0))
+        .collect();
+    // Firing intervals from the fire/resolve events, intersected with the episodes.
+    let mut firing: Vec<(f64, f64)> = Vec::new();
+    for e in &events {
+        match e {
+            RuleEvent::Fire {
+                rule: RuleKind::AtrialFibrillation,
+                at,
+                ..
+            } => firing.push((*at as f64 / 1e9, f64::INFINITY)),
+            RuleEvent::Resolve {
+                rule: RuleKind::AtrialFibrillation,
+                at,
+            } => {
+                if let Some(last) = firing.last_mut() {
+                    last.1 = *at as f64 / 1e9;
+                }
+            }
+            _ => {}
+        }
+    }
+    let end = rec.samples.len() as f64 / rec.leads as f64 / rec.fs;
+    let total: f64 = truth.iter().map(|(a, b)| b.min(end) - a).sum();
+    let covered: f64 = truth
+        .iter()
+        .flat_map(|(a, b)| {
+            firing
+                .iter()
+                .map(move |(f, r)| (b.min(*r).min(end) - a.max(*f)).max(0.0))
+        })
+        .sum();
+    (outside, if total > 0.0 { covered / total } else { 0.0 })
+}
+
+#[test]
+fn atrial_fibrillation_per_record_fires_only_in_annotated_episodes_and_covers_them() {
+    // Record → (AF alarms allowed outside episodes, least share of AF time alarmed).
+    // 201 has runs of SVT and junctional rhythm outside its AF episodes: 2 false alarms
+    // there (as before premature beats were undone). Ectopy-heavy 106, 119 and 208 used
+    // to raise AF (2, 1, 2 alarms); they must not.
+    let mut failures = Vec::new();
+    let dir = data_dir();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("data dir readable")
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            (p.extension()? == "hea").then(|| p.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25, "MIT-BIH records missing: {names:?}");
+    for name in &names {
+        let (allowed, least) = match name.as_str() {
+            "201" => (2, 0.85),
+            "203" => (0, 0.9),
+            // Irregular ventricular rhythm around its flutter episodes (the VF alarm's).
+            "207" => (1, 0.0),
+            _ => (0, 0.0),
+        };
+        let (outside, coverage) = af_outcome(name);
+        eprintln!(
+            "record {name}: AF outside episodes at {outside:?}, AF time alarmed {coverage:.2}"
+        );
+        if outside.len() > allowed || coverage < least {
+            failures.push(format!(
+                "{name}: outside {outside:?}, coverage {coverage:.2}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
 #[test]
 fn regular_records_never_raise_atrial_fibrillation() {
     for name in ["100", "101", "102", "112", "115", "205", "220", "230"] {
