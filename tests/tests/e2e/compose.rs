@@ -42,7 +42,7 @@ const SERVICES: [Service; 4] = [
         config: "alert-engine.toml",
         https_port: 9102,
         published: false,
-        bus_ports: &[5560],
+        bus_ports: &[5560, 5580],
     },
     Service {
         name: "notifier",
@@ -267,7 +267,10 @@ fn config_ports(name: &str, from_deploy: bool) -> (u16, Vec<u16>) {
         ),
         "alert-engine" => (
             port_of(&engine.admin_listen),
-            vec![port_of(&engine.alert_push_endpoint)],
+            vec![
+                port_of(&engine.alert_push_endpoint),
+                port_of(&engine.live_publish_endpoint),
+            ],
         ),
         "notifier" => (port_of(&notifier.admin_listen), Vec::new()),
         other => panic!("unknown service {other}"),
