@@ -125,6 +125,10 @@ pub trait PatientStore: Send + Sync {
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
     async fn put_device(&self, device: &Device) -> Result<()>;
+    /// Stores a new device and lists it on its patient (`Patient.devices`), as one
+    /// change: `NotFound` (and nothing stored) when the patient does not exist.
+    /// Idempotent: registering the same device again changes nothing.
+    async fn register_device(&self, device: &Device) -> Result<()>;
     async fn device(&self, id: &DeviceId) -> Result<Device>;
     /// The device owning a bearer token, by the token's hex SHA-256.
     async fn device_by_token_hash(&self, token_sha256: &str) -> Result<Device>;

@@ -50,6 +50,29 @@ impl DeviceStore for MongoRecords {
         self.upsert(DEVICES, device.id.as_str(), device).await
     }
 
+    async fn register_device(&self, device: &Device) -> Result<()> {
+        if self.transactions {
+            return self.register_device_tx(device).await;
+        }
+        // Without a transaction: listed on the patient first, stored second. A crash in
+        // between leaves an id on the patient that names no device — inert: no token or
+        // certificate of it exists, and its token was never handed out. The other order
+        // could leave a working device its patient does not list.
+        let listed = self
+            .coll(PATIENTS)
+            .update_one(
+                doc! { "_id": device.patient.as_str() },
+                doc! { "$addToSet": { "devices": device.id.as_str() } },
+            )
+            .await
+            .map_err(map_err)?;
+        if listed.matched_count == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.interrupt.fire()?;
+        self.upsert(DEVICES, device.id.as_str(), device).await
+    }
+
     async fn device(&self, id: &DeviceId) -> Result<Device> {
         self.one(DEVICES, doc! { "_id": id.as_str() }).await
     }

@@ -1,20 +1,21 @@
 //! Changes that write two collections — opening an alert (`open_alerts` claim +
-//! `alerts` document) and resolving one (`alerts` + freeing the claim) — run in one
+//! `alerts` document), resolving one (`alerts` + freeing the claim) and registering a
+//! device (`patients.devices` + `devices`) — run in one
 //! multi-document transaction when the server supports them (a replica set or mongos:
 //! production MongoDB, and SecantusDB, which reports itself as a one-node replica set).
-//! On a standalone server they fall back to the ordered sequence in `alerts.rs`, which
-//! is idempotent and repairs an interrupted change on the next call.
+//! On a standalone server they fall back to the ordered sequences in `alerts.rs` and
+//! `people.rs`, which are idempotent and leave an interrupted change safe (see there).
 //!
 //! [`Interrupt`] stops a change after its first write, as a crash would, so the
 //! conformance suite can show both properties: with a transaction nothing of the
 //! change is visible; without one, the next call completes it.
 
 use super::docs::{from_doc, to_doc};
-use super::indexes::{ALERTS, OPEN_ALERTS};
+use super::indexes::{ALERTS, DEVICES, OPEN_ALERTS, PATIENTS};
 use super::{MongoRecords, is_duplicate_key, map_err};
 use crate::ports::{OpenAlertOutcome, Result, StoreError};
 use cw_core::time::Nanos;
-use cw_core::{Alert, AlertId, AlertState};
+use cw_core::{Alert, AlertId, AlertState, Device};
 use mongodb::bson::{Document, doc};
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::ReturnDocument;
@@ -66,11 +67,13 @@ pub(super) async fn supported(db: &Database) -> bool {
 enum Change<'a> {
     Open(&'a Alert, &'a Document),
     Resolve(&'a AlertId, Nanos),
+    Register(&'a Device),
 }
 
 enum Changed {
     Opened(OpenAlertOutcome),
     Resolved(Alert),
+    Registered,
 }
 
 impl MongoRecords {
@@ -86,6 +89,9 @@ impl MongoRecords {
                 Change::Resolve(id, at) => resolve_in(self, &mut session, id, *at)
                     .await
                     .map(Changed::Resolved),
+                Change::Register(device) => register_in(self, &mut session, device)
+                    .await
+                    .map(|()| Changed::Registered),
             };
             match run {
                 Ok(changed) => {
@@ -109,15 +115,22 @@ impl MongoRecords {
         let doc = to_doc(alert.id.as_str(), alert)?;
         match self.in_transaction(Change::Open(alert, &doc)).await? {
             Changed::Opened(outcome) => Ok(outcome),
-            Changed::Resolved(_) => Err(StoreError::Corrupt("open answered resolve".into())),
+            _ => Err(StoreError::Corrupt("open answered another change".into())),
         }
     }
 
     pub(super) async fn resolve_alert_tx(&self, id: &AlertId, at: Nanos) -> Result<Alert> {
         match self.in_transaction(Change::Resolve(id, at)).await? {
             Changed::Resolved(alert) => Ok(alert),
-            Changed::Opened(_) => Err(StoreError::Corrupt("resolve answered open".into())),
+            _ => Err(StoreError::Corrupt(
+                "resolve answered another change".into(),
+            )),
         }
+    }
+
+    pub(super) async fn register_device_tx(&self, device: &Device) -> Result<()> {
+        self.in_transaction(Change::Register(device)).await?;
+        Ok(())
     }
 }
 
@@ -288,4 +301,36 @@ async fn resolve_in(
         .await
         .map_err(tx_err)?;
     Ok(alert)
+}
+
+/// Lists the device on its patient, then stores it (the order of the fallback too).
+async fn register_in(
+    store: &MongoRecords,
+    session: &mut ClientSession,
+    device: &Device,
+) -> std::result::Result<(), TxError> {
+    let listed = store
+        .coll(PATIENTS)
+        .update_one(
+            doc! { "_id": device.patient.as_str() },
+            doc! { "$addToSet": { "devices": device.id.as_str() } },
+        )
+        .session(&mut *session)
+        .await
+        .map_err(tx_err)?;
+    if listed.matched_count == 0 {
+        return Err(TxError::Store(StoreError::NotFound));
+    }
+    store.interrupt.fire()?;
+    store
+        .coll(DEVICES)
+        .replace_one(
+            doc! { "_id": device.id.as_str() },
+            to_doc(device.id.as_str(), device)?,
+        )
+        .upsert(true)
+        .session(&mut *session)
+        .await
+        .map_err(tx_err)?;
+    Ok(())
 }

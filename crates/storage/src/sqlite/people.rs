@@ -109,6 +109,39 @@ impl DeviceStore for SqliteRecords {
             .await
     }
 
+    async fn register_device(&self, device: &Device) -> Result<()> {
+        let device = device.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(map_err)?;
+                let mut patient: Patient = doc_by_id(
+                    &tx,
+                    "SELECT doc FROM patients WHERE id = ?1",
+                    device.patient.as_str(),
+                )?;
+                if !patient.devices.contains(&device.id) {
+                    patient.devices.push(device.id.clone());
+                    tx.execute(
+                        "UPDATE patients SET doc = ?2 WHERE id = ?1",
+                        params![patient.id.as_str(), to_json(&patient)?],
+                    )
+                    .map_err(map_err)?;
+                }
+                tx.execute(
+                    "INSERT INTO devices (id, token_sha256, doc) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO UPDATE
+                     SET token_sha256 = excluded.token_sha256, doc = excluded.doc",
+                    params![device.id.as_str(), device.token_sha256, to_json(&device)?],
+                )
+                .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn device(&self, id: &DeviceId) -> Result<Device> {
         let id = id.clone();
         self.db

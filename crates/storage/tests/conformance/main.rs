@@ -12,6 +12,7 @@ mod audit;
 mod audit_tamper;
 mod backends;
 mod credentials;
+mod device_register;
 mod directory;
 mod embedded_file;
 mod fixtures;
@@ -79,6 +80,8 @@ conformance! {
     people::device_by_cert_sha256_finds_the_device_and_list_devices_lists_all,
     people::patients_of_lists_the_doctors_patients,
     people::users_round_trip_and_unknown_ones_are_not_found,
+    device_register::a_registered_device_is_stored_and_listed_on_its_patient_once,
+    device_register::registering_for_an_unknown_patient_stores_nothing,
     audit::appended_events_form_a_chain_that_verifies,
     audit::concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact,
     audit::latest_audit_finds_the_newest_allowed_grant_in_time,

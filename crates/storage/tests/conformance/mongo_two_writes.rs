@@ -1,15 +1,16 @@
 //! MongoDB changes that write two collections (open: claim + alert; resolve: alert +
-//! freeing the claim), interrupted after their first write as a crash would:
+//! freeing the claim; device registration: patient list + device), interrupted after
+//! their first write as a crash would:
 //! - with a transaction (the server supports them — SecantusDB does), nothing of the
 //!   change is visible and the next call starts clean;
 //! - with the ordered fallback (a standalone server), the half-done change is visible and
 //!   the next call completes it, so no alert is lost, duplicated or blocked.
 
-use crate::fixtures::{T0, alert, patient_id};
+use crate::fixtures::{T0, alert, device, patient, patient_id};
 use cw_core::time::NANOS_PER_SEC;
 use cw_core::{Alert, AlertState, RuleKind};
 use cw_storage::mongo::MongoRecords;
-use cw_storage::{AlertStore, MongoConfig, OpenAlertOutcome};
+use cw_storage::{AlertStore, DeviceStore, MongoConfig, OpenAlertOutcome, PatientStore};
 use mongodb::bson::{Document, doc};
 
 struct Mongo {
@@ -183,6 +184,72 @@ async fn without_transactions_an_interrupted_resolve_never_blocks_the_key() {
             .await
             .and_then(|c| c.get_str("alert_id").ok().map(str::to_owned)),
         Some(next.id.to_string())
+    );
+    m.close().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_device_registration_is_all_or_nothing_in_a_transaction() {
+    let m = Mongo::connect().await;
+    let p = cw_core::Patient {
+        devices: vec![],
+        ..patient(&[])
+    };
+    m.records.put_patient(&p).await.expect("patient");
+    let d = device(&p.id, &"c".repeat(64));
+    m.records.interrupt().arm();
+    assert!(m.records.register_device(&d).await.is_err());
+    assert!(
+        m.records
+            .patient(&p.id)
+            .await
+            .expect("patient")
+            .devices
+            .is_empty()
+    );
+    assert!(m.records.device(&d.id).await.is_err());
+    m.records.register_device(&d).await.expect("register");
+    assert_eq!(
+        m.records.patient(&p.id).await.expect("patient").devices,
+        vec![d.id]
+    );
+    m.close().await;
+}
+
+#[tokio::test]
+async fn without_transactions_an_interrupted_registration_leaves_only_an_inert_id() {
+    let mut m = Mongo::connect().await;
+    m.records = m.records.without_transactions();
+    let p = cw_core::Patient {
+        devices: vec![],
+        ..patient(&[])
+    };
+    m.records.put_patient(&p).await.expect("patient");
+    let d = device(&p.id, &"d".repeat(64));
+    m.records.interrupt().arm();
+    assert!(m.records.register_device(&d).await.is_err());
+    // Listed first; no device (so no credential) exists for the id.
+    assert_eq!(
+        m.records.patient(&p.id).await.expect("patient").devices,
+        vec![d.id.clone()]
+    );
+    assert!(
+        m.records
+            .device_by_token_hash(&d.token_sha256)
+            .await
+            .is_err()
+    );
+    // The same registration again completes it without listing it twice.
+    m.records.register_device(&d).await.expect("register");
+    assert_eq!(m.records.device(&d.id).await.expect("device"), d);
+    assert_eq!(
+        m.records
+            .patient(&p.id)
+            .await
+            .expect("patient")
+            .devices
+            .len(),
+        1
     );
     m.close().await;
 }

@@ -109,16 +109,6 @@ pub async fn register(
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let patient_id = parse_patient(&input.patient)?;
     let cert_sha256 = input.cert_sha256.as_deref().map(fingerprint).transpose()?;
-    let mut patient = match state.records.patient(&patient_id).await {
-        Ok(p) => p,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::Invalid {
-                field: Some("patient".into()),
-                message: "no such patient".into(),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
     let token = new_token();
     let device = Device {
         id: DeviceId::random(),
@@ -127,9 +117,18 @@ pub async fn register(
         revoked: false,
         cert_sha256,
     };
-    state.records.put_device(&device).await?;
-    patient.devices.push(device.id.clone());
-    state.records.put_patient(&patient).await?;
+    // The device and its place on the patient are one change (one transaction where
+    // the store has them).
+    match state.records.register_device(&device).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::Invalid {
+                field: Some("patient".into()),
+                message: "no such patient".into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(device = %device.id, patient = %device.patient, by = %caller.user, "device registered");
     Ok((
         StatusCode::CREATED,
