@@ -42,7 +42,7 @@ const MAX_EVIDENCE_GAIN: f32 = 2.0;
 /// Bounded search-back (Pan & Tompkins look back over a missed interval for a peak above
 /// half the threshold): the largest peak above this fraction of the threshold since the
 /// last beat is kept and reported once it is clear that no beat follows within `RELAX_RR`
-/// average intervals — at most `SEARCH_BACK_S` (params.rs) after it.
+/// average intervals — at most `SEARCH_BACK_S` (800 ms, params.rs) after it.
 const SEARCH_BACK_FRACTION: f32 = 0.6;
 /// Initial guesses, replaced within a few beats.
 const INITIAL_RR_S: f64 = 0.8;

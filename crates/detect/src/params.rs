@@ -25,7 +25,7 @@ const FIDUCIAL_DELAY_S: f64 = 0.04;
 
 /// Longest wait for a search-back candidate: no beat within this time after a peak that
 /// missed the threshold (but passed the search-back one) makes it a beat.
-const SEARCH_BACK_S: f64 = 1.0;
+const SEARCH_BACK_S: f64 = 0.8;
 
 /// Number of per-lead block maxima kept; must span CONFIRM + MWI plus a margin.
 pub(crate) const BLOCKS: usize = 32;
