@@ -187,6 +187,13 @@ async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
             return;
         }
     };
+    // Acks made elsewhere (REST api, another replica) show here first.
+    for acked in dispatcher.metrics.acks.unseen(&alerts) {
+        dispatcher.metrics.acked_other.inc();
+        if let Some(seconds) = crate::ack_tally::seconds_to_ack(acked) {
+            dispatcher.metrics.time_to_ack.observe(seconds);
+        }
+    }
     let firing = alerts.iter().filter(|a| a.state == AlertState::Firing);
     let drives = firing.map(|alert| async move {
         dispatcher.metrics.reconciled.inc();

@@ -2,6 +2,7 @@
 //! on every routed channel, through an outbox in the store so a restart never sends twice
 //! and an alert whose event was lost is still delivered (periodic reconcile).
 
+pub mod ack_tally;
 pub mod config;
 pub mod providers;
 

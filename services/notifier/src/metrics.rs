@@ -26,13 +26,16 @@ pub struct NotifierMetrics {
     pub webhook_rejected: Counter,
     pub acked_sms: Counter,
     pub acked_voice: Counter,
+    /// Acks the sweep found in the store (REST api, another replica's webhooks).
+    pub acked_other: Counter,
     pub status_delivered: Counter,
     pub status_failed: Counter,
     pub status_other: Counter,
     /// Alert fired (sample time) → provider accepted.
     pub time_to_deliver: Histogram,
-    /// Alert fired → acknowledged (acks made through the notifier's channels).
+    /// Alert fired → acknowledged, every ack once (`ack_tally.rs`).
     pub time_to_ack: Histogram,
+    pub acks: crate::ack_tally::AckTally,
     pub bus: std::sync::Arc<BusStats>,
 }
 
@@ -157,11 +160,12 @@ impl NotifierMetrics {
             )
             .labelled_counters(
                 "cw_notifier_acks_total",
-                "Alerts acknowledged through the notifier, by channel",
+                "Alert acknowledgements seen, by channel (other: found in the store — REST api or another notifier replica)",
                 "channel",
                 &[
                     ("sms", self.acked_sms.get()),
                     ("voice", self.acked_voice.get()),
+                    ("other", self.acked_other.get()),
                 ],
             )
             .labelled_counters(
@@ -181,7 +185,7 @@ impl NotifierMetrics {
             )
             .histogram(
                 "cw_notifier_time_to_ack_seconds",
-                "Alert fired to acknowledged through the notifier",
+                "Alert fired to acknowledged, by any channel (SMS, call, REST api), each ack once",
                 &self.time_to_ack,
             )
             .finish()

@@ -23,6 +23,7 @@ mod ingest_durability;
 mod ingest_fleet;
 mod ingest_identity;
 mod notify_ack;
+mod notify_ack_metrics;
 mod notify_crash;
 mod notify_digest;
 mod notify_reliability;

@@ -37,9 +37,11 @@ pub async fn acknowledge(
     let ours = acked.state == AlertState::Acknowledged && acked.acked_ns == Some(at);
     if ours {
         metrics.count_ack(via);
-        metrics
-            .time_to_ack
-            .observe((at - acked.fired_ns).max(0) as f64 / 1e9);
+        if metrics.acks.claim(alert) {
+            metrics
+                .time_to_ack
+                .observe((at - acked.fired_ns).max(0) as f64 / 1e9);
+        }
         tracing::info!(alert = %alert, by = %by, via = via.as_str(), "alert acknowledged");
     }
     Ok(ours)
