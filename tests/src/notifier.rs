@@ -273,3 +273,46 @@ key_hex = "{bus_key}"
         }
     }
 }
+
+/// Mails moto's SES accepted for `to` (read from moto's own record of sent mail).
+pub async fn moto_mails_to(ses_url: &str, to: &str) -> Vec<serde_json::Value> {
+    let data: serde_json::Value = reqwest::Client::new()
+        .get(format!("{ses_url}/moto-api/data.json"))
+        .send()
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("moto json");
+    data["ses"]["Message"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|m| m.to_string().contains(to))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Makes `from` a sender identity at moto (it refuses mail from others) and returns the
+/// notifier's `[ses]` config section for it.
+pub async fn moto_ses_section(ses_url: &str, from: &str) -> String {
+    use cw_notifier::providers::ses::{SesClient, SesConfig, SesStaticCredentials};
+    let ses = SesClient::new(SesConfig {
+        endpoint_url: Some(ses_url.to_owned()),
+        region: "us-east-1".into(),
+        from_address: from.into(),
+        static_credentials: Some(SesStaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+        }),
+        timeout_ms: 10_000,
+    })
+    .await
+    .expect("ses client");
+    ses.ensure_identity(from).await.expect("sender identity");
+    format!(
+        "[ses]\nendpoint_url = \"{ses_url}\"\nregion = \"us-east-1\"\nfrom_address = \"{from}\"\n[ses.static_credentials]\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\n"
+    )
+}

@@ -26,6 +26,7 @@ mod notify_ack;
 mod notify_ack_metrics;
 mod notify_crash;
 mod notify_digest;
+mod notify_failover;
 mod notify_reliability;
 mod notify_routing;
 mod notify_watchdog;

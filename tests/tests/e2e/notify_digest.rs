@@ -3,30 +3,9 @@
 
 use cw_core::{Channel, DeliveryStatus, Patient, PatientId, Priority};
 use cw_e2e::env::required;
-use cw_e2e::notifier::{NotifierHarness, Tuning};
+use cw_e2e::notifier::{NotifierHarness, Tuning, moto_mails_to, moto_ses_section};
 use cw_e2e::system::Mode;
-use serde_json::Value;
 use std::time::{Duration, Instant};
-
-async fn mails_to(http: &reqwest::Client, ses_url: &str, to: &str) -> Vec<Value> {
-    let data: Value = http
-        .get(format!("{ses_url}/moto-api/data.json"))
-        .send()
-        .await
-        .expect("moto answers")
-        .json()
-        .await
-        .expect("moto json");
-    data["ses"]["Message"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .filter(|m| m.to_string().contains(to))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn low_priority_alerts_reach_email_as_one_digest() {
@@ -49,25 +28,9 @@ async fn low_priority_alerts_reach_email_as_one_digest() {
     let a = h.fire(&patient.id, Priority::Low).await;
     let b = h.fire(&second.id, Priority::Low).await;
     let from = "alerts@digest.test";
-    // moto refuses mail from a sender that is not an identity.
-    let ses = cw_notifier::providers::ses::SesClient::new(cw_notifier::providers::ses::SesConfig {
-        endpoint_url: Some(ses_url.clone()),
-        region: "us-east-1".into(),
-        from_address: from.into(),
-        static_credentials: Some(cw_notifier::providers::ses::SesStaticCredentials {
-            access_key_id: "testing".into(),
-            secret_access_key: "testing".into(),
-        }),
-        timeout_ms: 10_000,
-    })
-    .await
-    .expect("ses client");
-    ses.ensure_identity(from).await.expect("identity");
-    let http = reqwest::Client::new();
+    let ses_section = moto_ses_section(&ses_url, from).await;
     h.spawn(&Tuning {
-        extra: format!(
-            "[reliability]\nlow_digest_s = 2\n[ses]\nendpoint_url = \"{ses_url}\"\nregion = \"us-east-1\"\nfrom_address = \"{from}\"\n[ses.static_credentials]\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\n"
-        ),
+        extra: format!("[reliability]\nlow_digest_s = 2\n{ses_section}"),
         ..Tuning::default()
     });
     for alert in [&a, &b] {
@@ -79,7 +42,7 @@ async fn low_priority_alerts_reach_email_as_one_digest() {
     }
     let deadline = Instant::now() + Duration::from_secs(20);
     let mails = loop {
-        let mails = mails_to(&http, &ses_url, &email).await;
+        let mails = moto_mails_to(&ses_url, &email).await;
         if !mails.is_empty() || Instant::now() > deadline {
             break mails;
         }
@@ -87,7 +50,7 @@ async fn low_priority_alerts_reach_email_as_one_digest() {
     };
     // Another period passes: no second digest, no per-alert mails.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mails_after = mails_to(&http, &ses_url, &email).await;
+    let mails_after = moto_mails_to(&ses_url, &email).await;
     assert_eq!(mails.len(), 1, "one digest; log:\n{}", h.log());
     assert_eq!(mails_after.len(), 1, "{mails_after:#?}");
     let text = mails[0].to_string();
