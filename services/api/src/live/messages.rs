@@ -1,4 +1,4 @@
-//! The JSON text messages a live socket sends (documented in `docs/api-live.md` and in
+//! The JSON text messages a live socket sends (documented in `docs/live.md` and in
 //! the OpenAPI description of `GET /v1/patients/{id}/live`).
 
 use crate::routes::ecg::Bucket;

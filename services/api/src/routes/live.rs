@@ -1,5 +1,5 @@
 //! `GET /v1/patients/{id}/live` — a WebSocket streaming one patient's heart rate per beat,
-//! alert state changes and subsampled ECG (`crate::live`; messages in `docs/api.md`).
+//! alert state changes and subsampled ECG (`crate::live`; messages in `docs/live.md`).
 //!
 //! Authentication is the REST api's: an access token, sent as `Authorization: Bearer …`
 //! or — because browsers cannot set headers on a WebSocket — as the subprotocol
