@@ -1,7 +1,9 @@
 //! What the flutter flag (`QrsDetector::flutter`, the alert engine's VF/VFL input) does on
 //! real ventricular flutter, on muscle noise and on fast regular ventricular tachycardia.
 
+// Only the muscle noise is used here; accuracy.rs uses the other disturbances.
 #[path = "common/noise.rs"]
+#[allow(dead_code)]
 mod noise;
 
 use std::path::Path;
