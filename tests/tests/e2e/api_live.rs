@@ -8,10 +8,11 @@ use cardiowatch::fixture::{self, FixtureSpec};
 use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
 use cw_core::Role;
 use cw_core::audit::AuditOutcome;
+use cw_e2e::api::ApiHarness;
 use cw_e2e::system::{Mode, Providers, System};
 use futures::StreamExt;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -31,16 +32,15 @@ enum Auth<'a> {
     Subprotocol(&'a str),
 }
 
-/// Opens the live socket over TLS; the handshake response comes back too.
+/// Opens the live socket of the api at `port` over TLS (trusting `ca`); the handshake
+/// response comes back too.
 async fn open_live(
-    system: &System,
+    port: u16,
+    ca: &Path,
     patient: &str,
     auth: Auth<'_>,
 ) -> Result<(Live, tungstenite::handshake::client::Response), tungstenite::Error> {
-    let url = format!(
-        "wss://127.0.0.1:{}/v1/patients/{patient}/live",
-        system.api_port
-    );
+    let url = format!("wss://127.0.0.1:{port}/v1/patients/{patient}/live");
     let mut request = url.into_client_request()?;
     let (name, value) = match auth {
         Auth::Header(token) => ("authorization", format!("Bearer {token}")),
@@ -52,10 +52,9 @@ async fn open_live(
     request
         .headers_mut()
         .insert(name, HeaderValue::from_str(&value).expect("header value"));
-    let connector = tokio_rustls::TlsConnector::from(
-        cw_tls::client_config(&system.ca_cert).expect("client TLS config"),
-    );
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", system.api_port))
+    let connector =
+        tokio_rustls::TlsConnector::from(cw_tls::client_config(ca).expect("client TLS config"));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("api reachable");
     let name =
@@ -150,9 +149,14 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
         .await;
 
     let doctor = token(&system, "dr-live");
-    let (mut socket, response) = open_live(&system, PATIENT, Auth::Subprotocol(&doctor))
-        .await
-        .expect("the assigned doctor's socket opens");
+    let (mut socket, response) = open_live(
+        system.api_port,
+        &system.ca_cert,
+        PATIENT,
+        Auth::Subprotocol(&doctor),
+    )
+    .await
+    .expect("the assigned doctor's socket opens");
     assert_eq!(
         response
             .headers()
@@ -163,7 +167,14 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
     );
 
     let stranger = token(&system, "dr-stranger");
-    match open_live(&system, PATIENT, Auth::Header(&stranger)).await {
+    match open_live(
+        system.api_port,
+        &system.ca_cert,
+        PATIENT,
+        Auth::Header(&stranger),
+    )
+    .await
+    {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         Err(other) => panic!("expected a 403 refusal, got {other}"),
         Ok(_) => panic!("another doctor's socket must be refused"),
@@ -246,6 +257,10 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
     )
     .await;
     let ack = seen.alert_event("acknowledged").expect("acknowledged");
+    for event in ["fired", "acknowledged"] {
+        let told = seen.alerts.iter().filter(|a| a["event"] == event).count();
+        assert_eq!(told, 1, "each change is told once: {:?}", seen.alerts);
+    }
     assert_eq!(ack["alert"]["id"], alert_id.as_str());
     assert_eq!(ack["alert"]["acked_by"], "dr-live");
 
@@ -275,5 +290,94 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
         live.iter()
             .any(|e| e.entry.actor == "dr-stranger" && e.entry.outcome == AuditOutcome::Denied),
         "the refusal is audited: {live:?}"
+    );
+}
+
+/// The next text message as JSON, or the close frame's code (5 s at most).
+async fn next_message(socket: &mut Live) -> Result<Value, u16> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Ok(serde_json::from_str(&text).expect("JSON message"));
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Err(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+/// In one process, no bus: what a socket is told first, who may open one, the connection
+/// bound, and the session limit (code 4001) that bounds how long an authorization lasts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_and_ends_its_session_with_4001()
+{
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.live.event_endpoints = Vec::new();
+        cfg.live.sample_endpoints = Vec::new();
+        cfg.live.session_s = 3;
+        cfg.live.max_connections = 1;
+    })
+    .await;
+    let port: u16 = h
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("api port");
+    let ca = h.dir.path().join("certs").join("ca.pem");
+    let patient = h.own.to_string();
+
+    let ops = h.token(&h.ops, Role::Ops);
+    match open_live(port, &ca, &patient, Auth::Subprotocol(&ops)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("ops sees no PHI: {:?}", other.map(|_| ())),
+    }
+
+    let doctor = h.token(&h.doctor_a, Role::Doctor);
+    let (mut socket, _) = open_live(port, &ca, &patient, Auth::Header(&doctor))
+        .await
+        .expect("the assigned doctor's socket opens");
+    let hello = next_message(&mut socket).await.expect("hello");
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(hello["patient"], patient.as_str());
+    assert_eq!(hello["ecg_max_hz"], 50);
+    let open = next_message(&mut socket).await.expect("the open alert");
+    assert_eq!(open["type"], "alert");
+    assert_eq!(open["event"], "open");
+    assert_eq!(open["alert"]["id"], h.own_alert.as_str());
+
+    let admin = h.token(&h.admin, Role::Admin);
+    match open_live(port, &ca, &patient, Auth::Subprotocol(&admin)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!(
+            "max_connections = 1 refuses a second socket: {:?}",
+            other.map(|_| ())
+        ),
+    }
+
+    let started = Instant::now();
+    assert_eq!(
+        next_message(&mut socket).await.expect_err("closed"),
+        4001,
+        "the session ends with 4001"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // The slot is free again (once the server has finished the closed socket); an admin
+    // may watch any patient.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut socket = loop {
+        match open_live(port, &ca, &patient, Auth::Subprotocol(&admin)).await {
+            Ok((socket, _)) => break socket,
+            Err(e) => assert!(Instant::now() < deadline, "the admin's socket opens: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        next_message(&mut socket).await.expect("hello")["type"],
+        "hello"
     );
 }

@@ -12,7 +12,7 @@ use super::decimate::Decimator;
 use super::messages::LiveMessage;
 use cw_bus::{BusStats, Kind, Sealer, Subscriber};
 use cw_core::messages::{LiveEvent, SamplesStored, live_topic};
-use cw_core::{Alert, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
+use cw_core::{Alert, AlertId, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
 use cw_runtime::{Counter, MetricsText};
 use cw_storage::RecordStore;
 use std::collections::HashMap;
@@ -99,6 +99,8 @@ struct PatientFeed {
     tx: broadcast::Sender<Text>,
     viewers: usize,
     alerts: AlertStates,
+    /// Alerts told as open, as last told: a new socket's first `open` messages.
+    open: HashMap<AlertId, Alert>,
     ecg: Decimator,
 }
 
@@ -107,6 +109,12 @@ pub struct Watch {
     hub: Arc<LiveHub>,
     patient: PatientId,
     pub rx: broadcast::Receiver<Text>,
+}
+
+impl Watch {
+    pub fn patient(&self) -> &PatientId {
+        &self.patient
+    }
 }
 
 impl Drop for Watch {
@@ -178,6 +186,7 @@ impl LiveHub {
                 tx: broadcast::channel(self.cfg.queue.max(1)).0,
                 viewers: 0,
                 alerts: AlertStates::default(),
+                open: HashMap::new(),
                 ecg: Decimator::new(self.cfg.ecg_max_hz),
             });
         feed.viewers += 1;
@@ -213,21 +222,30 @@ impl LiveHub {
         }
     }
 
-    /// The patient's open alerts now, for a socket's first messages; each is also recorded
-    /// as told (and sent to the other sockets if it is news to them).
-    pub async fn open_alerts(
-        &self,
-        patient: &PatientId,
-    ) -> Result<Vec<Alert>, cw_storage::StoreError> {
-        let mut open = self.records.open_alerts().await?;
-        open.retain(|a| &a.patient == patient);
-        let mut feeds = self.feeds();
-        if let Some(feed) = feeds.patients.get_mut(patient) {
-            for alert in &open {
-                Self::tell(feed, alert);
+    /// A new socket's starting point: the patient's open alerts (read from the store,
+    /// and told to the other sockets if news to them), and the socket's receiver renewed
+    /// at that same moment, so every alert change is either in this list or comes after
+    /// it, never both and never neither.
+    pub async fn greeting(&self, watch: &mut Watch) -> Vec<Alert> {
+        let stored = match self.records.open_alerts().await {
+            Ok(open) => open,
+            Err(e) => {
+                // The poll catches up; the socket is still useful for HR and ECG.
+                tracing::warn!(error = %e, "live: open alerts unavailable at connect");
+                Vec::new()
             }
+        };
+        let mut feeds = self.feeds();
+        let Some(feed) = feeds.patients.get_mut(&watch.patient) else {
+            return Vec::new();
+        };
+        for alert in stored.iter().filter(|a| a.patient == watch.patient) {
+            Self::tell(feed, alert);
         }
-        Ok(open)
+        watch.rx = feed.tx.subscribe();
+        let mut open: Vec<Alert> = feed.open.values().cloned().collect();
+        open.sort_by_key(|a| a.fired_ns);
+        open
     }
 
     fn tell(feed: &mut PatientFeed, alert: &Alert) {
@@ -238,6 +256,11 @@ impl LiveHub {
             }
             .to_text();
             let _ = feed.tx.send(text.into());
+            if alert.state == AlertState::Resolved {
+                feed.open.remove(&alert.id);
+            } else {
+                feed.open.insert(alert.id.clone(), alert.clone());
+            }
         }
     }
 

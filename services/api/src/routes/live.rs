@@ -14,7 +14,7 @@ use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::live::forward::{self, Ended, Limits};
-use crate::live::hub::LiveHub;
+use crate::live::hub::{LiveHub, Watch};
 use crate::live::messages::LiveMessage;
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -150,7 +150,7 @@ async fn run(
         let mut texts = (&mut tx).with(|text: String| {
             futures::future::ready(Ok::<_, axum::Error>(Message::Text(text.into())))
         });
-        match greet(hub, patient, &mut texts, &limits).await {
+        match greet(hub, &mut watch, &mut texts, &limits).await {
             Ok(()) => {
                 forward::forward(&mut watch.rx, &mut texts, &limits, &hub.metrics, &stop).await
             }
@@ -190,33 +190,30 @@ async fn run(
 /// The first messages: what the socket carries, then the alerts open right now.
 async fn greet<S>(
     hub: &LiveHub,
-    patient: &PatientId,
+    watch: &mut Watch,
     sink: &mut S,
     limits: &Limits,
 ) -> Result<(), Ended>
 where
     S: futures::Sink<String> + Unpin,
 {
+    let open = hub.greeting(watch).await;
     let mut first = vec![
         LiveMessage::Hello {
-            patient: patient.as_str(),
+            patient: watch.patient().as_str(),
             ecg_max_hz: hub.cfg.ecg_max_hz,
             queue: hub.cfg.queue,
             session_s: hub.cfg.session_s,
         }
         .to_text(),
     ];
-    match hub.open_alerts(patient).await {
-        Ok(open) => first.extend(open.iter().map(|alert| {
-            LiveMessage::Alert {
-                event: "open",
-                alert,
-            }
-            .to_text()
-        })),
-        // The poll catches up; the socket is still useful for HR and ECG.
-        Err(e) => tracing::warn!(error = %e, "live: open alerts unavailable at connect"),
-    }
+    first.extend(open.iter().map(|alert| {
+        LiveMessage::Alert {
+            event: "open",
+            alert,
+        }
+        .to_text()
+    }));
     for text in first {
         match tokio::time::timeout(limits.send_timeout, sink.send(text)).await {
             Ok(Ok(())) => {}
