@@ -293,6 +293,23 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
     );
 }
 
+/// Opens a socket once the server has a free slot (max_connections = 1 in that test).
+async fn open_when_free(
+    port: u16,
+    ca: &Path,
+    patient: &str,
+    token: &str,
+) -> (Live, tungstenite::handshake::client::Response) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match open_live(port, ca, patient, Auth::Subprotocol(token)).await {
+            Ok(opened) => return opened,
+            Err(e) => assert!(Instant::now() < deadline, "the socket opens: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The next text message as JSON, or the close frame's code (5 s at most).
 async fn next_message(socket: &mut Live) -> Result<Value, u16> {
     loop {
@@ -309,11 +326,12 @@ async fn next_message(socket: &mut Live) -> Result<Value, u16> {
     }
 }
 
-/// In one process, no bus: what a socket is told first, who may open one, the connection
-/// bound, and the session limit (code 4001) that bounds how long an authorization lasts.
+/// In one process, no bus: what a socket is told first, who may open one (ops never, admin
+/// always, a foreign doctor only under break-glass, audited), the connection bound, and the
+/// session limit (code 4001) that bounds how long an authorization lasts.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_and_ends_its_session_with_4001()
-{
+async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_ends_its_session_with_4001_and_honours_break_glass()
+ {
     let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
         cfg.live.event_endpoints = Vec::new();
         cfg.live.sample_endpoints = Vec::new();
@@ -368,16 +386,43 @@ async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_and_ends_its
 
     // The slot is free again (once the server has finished the closed socket); an admin
     // may watch any patient.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut socket = loop {
-        match open_live(port, &ca, &patient, Auth::Subprotocol(&admin)).await {
-            Ok((socket, _)) => break socket,
-            Err(e) => assert!(Instant::now() < deadline, "the admin's socket opens: {e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (mut socket, _) = open_when_free(port, &ca, &patient, &admin).await;
     assert_eq!(
         next_message(&mut socket).await.expect("hello")["type"],
         "hello"
+    );
+    drop(socket);
+
+    // Break-glass is honoured as on the REST routes: doctor A may watch doctor B's
+    // patient only with a grant (and the access is audited as break-glass).
+    let other = h.other.to_string();
+    match open_live(port, &ca, &other, Auth::Header(&doctor)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("a foreign patient is refused: {:?}", other.map(|_| ())),
+    }
+    let granted = h
+        .http
+        .post(h.url(&format!("/v1/patients/{other}/break-glass")))
+        .bearer_auth(&doctor)
+        .json(&serde_json::json!({"reason": "covering the ward tonight, patient crashing"}))
+        .send()
+        .await
+        .expect("api answers");
+    assert!(granted.status().is_success(), "{}", granted.status());
+    let (mut socket, _) = open_when_free(port, &ca, &other, &doctor).await;
+    assert_eq!(
+        next_message(&mut socket).await.expect("hello")["patient"],
+        other.as_str()
+    );
+    let audit = h
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    assert!(
+        audit.iter().any(|e| e.entry.action == "break_glass_access"
+            && e.entry.patient.as_ref() == Some(&h.other)),
+        "the live access under the grant is audited"
     );
 }
