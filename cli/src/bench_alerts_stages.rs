@@ -33,13 +33,13 @@ pub fn print(fires: &[FireTiming], provider_ns: &HashMap<String, Nanos>) {
     let ms = |a: Nanos, b: Nanos| (b - a) as f64 / 1e6;
     let mut stages = [
         Stage {
-            name: "gateway_block_wait",
-            what: "beat sample time → its detecting block reached ingest (excluded below)",
+            name: "sample_to_ingest",
+            what: "beat sample time → the block confirming it reached ingest (not in the figure; the simulator sends a block at its first sample's time, a device after its last)",
             ms: vec![],
         },
         Stage {
-            name: "  of_which_lookahead",
-            what: "beat → end of the block that confirmed it (detector look-ahead, block size)",
+            name: "lookahead_blocks",
+            what: "beat → last sample of the block confirming it (detector look-ahead rounded up to whole blocks; sample time)",
             ms: vec![],
         },
         Stage {

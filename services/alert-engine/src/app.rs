@@ -7,6 +7,7 @@ use crate::live_events::LiveEvents;
 use crate::metrics::EngineMetrics;
 use crate::monitor::{PatientMonitor, RuleEvent};
 use crate::policies::EngineView;
+use crate::writer::{self, Retry, Writer};
 use anyhow::Context;
 use axum::Router;
 use cw_bus::{Kind, Pusher, Sealer, Subscriber};
@@ -42,7 +43,8 @@ struct Engine {
     monitors: HashMap<PatientId, PatientMonitor>,
     view: EngineView,
     records: Arc<dyn RecordStore>,
-    actions: Actions,
+    /// Stores and pushes rule events off this loop (`writer.rs`).
+    writer: Writer,
     metrics: Arc<EngineMetrics>,
     patients: Arc<AtomicUsize>,
     /// Wall-clock time of each patient's last block (engine start for patients not yet
@@ -105,19 +107,20 @@ pub async fn start(
 
     let patients = Arc::new(AtomicUsize::new(0));
     let fire_trace = Arc::new(FireTrace::default());
+    let (writer, retries, writer_task) = writer::spawn(Actions {
+        records: stores.records.clone(),
+        pusher,
+        metrics: metrics.clone(),
+        trace: fire_trace.clone(),
+        strip_padding_s: cfg.strip_padding_s,
+        live: live.clone(),
+    });
     let mut engine = Engine {
         shards: cfg.shards.iter().copied().collect(),
         monitors: HashMap::new(),
         view: EngineView::default(),
         records: stores.records.clone(),
-        actions: Actions {
-            records: stores.records.clone(),
-            pusher,
-            metrics: metrics.clone(),
-            trace: fire_trace.clone(),
-            strip_padding_s: cfg.strip_padding_s,
-            live: live.clone(),
-        },
+        writer,
         metrics: metrics.clone(),
         patients: patients.clone(),
         last_seen: HashMap::new(),
@@ -138,7 +141,7 @@ pub async fn start(
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
     tracing::info!(shards = cfg.shards.len(), %alert_push_endpoint, %admin_addr, "alert-engine running");
 
-    let task = tokio::spawn(engine.run(samples, config, shutdown));
+    let task = tokio::spawn(engine.run(samples, config, retries, writer_task, shutdown));
     Ok(Running {
         alert_push_endpoint,
         live_publish_endpoint,
@@ -153,6 +156,8 @@ impl Engine {
         mut self,
         mut samples: Subscriber,
         mut config: Subscriber,
+        mut retries: tokio::sync::mpsc::Receiver<Retry>,
+        writer_task: JoinHandle<()>,
         shutdown: CancellationToken,
     ) {
         let mut refresh = tokio::time::interval(POLICY_REFRESH);
@@ -179,8 +184,12 @@ impl Engine {
                     }
                 }
                 _ = no_data.tick() => self.check_no_data().await,
+                Some(retry) = retries.recv() => self.on_retry(retry),
             }
         }
+        // The writer finishes what the loop decided before the engine reports stopped.
+        drop(self);
+        let _ = writer_task.await;
         tracing::info!("alert-engine stopped");
     }
 
@@ -199,6 +208,7 @@ impl Engine {
                     .insert((alert.patient.clone(), alert.rule), alert.id.clone());
             }
         }
+        self.writer.adopt(self.view.open.clone()).await;
         tracing::info!(
             policies = self.view.policies.len(),
             open_alerts = self.view.open.len(),
@@ -301,8 +311,7 @@ impl Engine {
             .or_insert_with(|| PatientMonitor::new(ThresholdPolicy::empty(patient.clone())))
     }
 
-    /// Makes each rule event durable and known, in order; a failed store write puts the
-    /// rule back so it tries again.
+    /// Hands each rule event, in order, to the writer, which makes it durable and known.
     async fn apply_all(
         &mut self,
         patient: &PatientId,
@@ -314,16 +323,18 @@ impl Engine {
         }
         let policy = self.view.policy_for(patient);
         for event in events {
-            let applied = self
-                .actions
-                .apply(patient, &policy, event, &mut self.view.open, stamps)
-                .await;
-            if let Some(monitor) = self.monitors.get_mut(patient) {
-                match applied {
-                    Applied::Done => {}
-                    Applied::RetryFire(rule) => monitor.reset_rule(rule),
-                    Applied::RetryResolve(rule) => monitor.adopt_open(rule),
-                }
+            self.writer.apply(patient, &policy, event, stamps).await;
+        }
+    }
+
+    /// A transition the writer could not make durable: a failed store write puts the
+    /// rule back so it tries again.
+    fn on_retry(&mut self, retry: Retry) {
+        if let Some(monitor) = self.monitors.get_mut(&retry.patient) {
+            match retry.applied {
+                Applied::Done => {}
+                Applied::RetryFire(rule) => monitor.reset_rule(rule),
+                Applied::RetryResolve(rule) => monitor.adopt_open(rule),
             }
         }
     }

@@ -18,6 +18,7 @@ mod policies;
 mod rate;
 mod rhythm;
 mod rule_bank;
+mod writer;
 
 pub use app::{Running, start};
 pub use config::AlertEngineConfig;

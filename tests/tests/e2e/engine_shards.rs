@@ -73,6 +73,7 @@ async fn split_engines(system: &mut System) -> [u16; 2] {
     let base = std::fs::read_to_string(dir.join("cw-alert-engine.toml")).expect("engine config");
     let old_push = format!("tcp://127.0.0.1:{}", system.ports.alerts_push);
     let old_admin = format!("127.0.0.1:{}", system.ports.engine_admin);
+    let old_live = format!("tcp://127.0.0.1:{}", system.ports.live_pub);
     for s in system
         .services
         .iter_mut()
@@ -94,6 +95,8 @@ async fn split_engines(system: &mut System) -> [u16; 2] {
             list.join(", "),
             base.replace(&old_push, &push)
                 .replace(&old_admin, &format!("127.0.0.1:{admin}"))
+                // Each engine binds its own live-events PUB.
+                .replace(&old_live, &format!("tcp://127.0.0.1:{}", free_port()))
         );
         let config = dir.join(format!("engine-{k}.toml"));
         std::fs::write(&config, text).expect("config written");
