@@ -13,6 +13,7 @@ fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
     let names: Vec<String> = std::env::args().skip(1).collect();
     let mut gross = scoring::Score::default();
+    let mut all_offsets: Vec<f64> = Vec::new();
     for name in names {
         let path = dir.join(&name);
         let rec = Record::open(&path).expect("record opens");
@@ -43,6 +44,28 @@ fn main() {
             s.ppv()
         );
         gross.add(s);
+        let mut offsets: Vec<i64> = det
+            .iter()
+            .filter_map(|&d| {
+                reference
+                    .iter()
+                    .map(|&r| d as i64 - r as i64)
+                    .filter(|o| o.unsigned_abs() <= (0.15 * fs) as u64)
+                    .min_by_key(|o| o.unsigned_abs())
+            })
+            .collect();
+        offsets.sort_unstable();
+        if !offsets.is_empty() {
+            let q =
+                |p: f64| offsets[((offsets.len() - 1) as f64 * p) as usize] as f64 * 1000.0 / fs;
+            all_offsets.extend(offsets.iter().map(|&o| o as f64 * 1000.0 / fs));
+            println!(
+                "offset ms: q05 {:.0} q50 {:.0} q95 {:.0}",
+                q(0.05),
+                q(0.5),
+                q(0.95)
+            );
+        }
         let window = (0.15 * fs) as u64;
         let start = (300.0 * fs) as u64;
         let code = |c: u8| -> char {
@@ -89,4 +112,16 @@ fn main() {
         }
     }
     println!("gross: Se {:.3} +P {:.3}", gross.se(), gross.ppv());
+    all_offsets.sort_by(f64::total_cmp);
+    if !all_offsets.is_empty() {
+        let q = |p: f64| all_offsets[((all_offsets.len() - 1) as f64 * p) as usize];
+        println!(
+            "all offsets ms: q01 {:.0} q05 {:.0} q50 {:.0} q95 {:.0} q99 {:.0}",
+            q(0.01),
+            q(0.05),
+            q(0.5),
+            q(0.95),
+            q(0.99)
+        );
+    }
 }

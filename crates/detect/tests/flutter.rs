@@ -8,9 +8,9 @@ mod noise;
 
 use std::path::Path;
 
-use noise::Disturbance;
 use cw_detect::{QrsDetector, SignalQuality, detect_all};
 use cw_wfdb::{Record, read_annotations};
+use noise::Disturbance;
 
 fn record(name: &str) -> (Record, Vec<cw_wfdb::Annotation>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
