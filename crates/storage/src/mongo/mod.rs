@@ -7,6 +7,7 @@
 mod alert_pages;
 mod alerts;
 mod audit;
+mod audit_appender;
 mod credentials;
 mod deliveries;
 mod directory;
@@ -32,6 +33,8 @@ pub struct MongoRecords {
     transactions: bool,
     /// Test-only crash simulation for two-collection changes.
     interrupt: std::sync::Arc<Interrupt>,
+    /// Groups this process's audit appends into ordered batches.
+    audit: std::sync::Arc<audit_appender::AuditAppender>,
 }
 
 impl MongoRecords {
@@ -51,6 +54,7 @@ impl MongoRecords {
             db,
             transactions,
             interrupt: Default::default(),
+            audit: Default::default(),
         })
     }
 
