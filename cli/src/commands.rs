@@ -113,6 +113,9 @@ enum BenchCommand {
     /// Notifier deliveries/s to the local Twilio sandbox, and the latency a
     /// high-priority fan-out to every channel adds (p50/p99).
     Notify(cardiowatch::bench_notify::BenchNotifyArgs),
+    /// N real-time patients × V live WebSockets each: sent → socket p50/p99 for HR
+    /// and ECG messages, and messages dropped.
+    Live(cardiowatch::bench_live::BenchLiveArgs),
     Detect {
         #[arg(long, default_value = "testdata/mitdb")]
         data: PathBuf,
@@ -215,6 +218,9 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Notify(args),
             } => cardiowatch::bench_notify::run(args).await,
+            Command::Bench {
+                what: BenchCommand::Live(args),
+            } => cardiowatch::bench_live::run(args).await,
             Command::Fatigue { config, days, json } => {
                 cardiowatch::fatigue::run(&config, days, json).await
             }
