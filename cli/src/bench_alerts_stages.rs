@@ -58,6 +58,11 @@ pub fn print(fires: &[FireTiming], provider_ns: &HashMap<String, Nanos>) {
             ms: vec![],
         },
         Stage {
+            name: "writer_queue",
+            what: "waiting for the writer task (earlier events' store writes)",
+            ms: vec![],
+        },
+        Stage {
             name: "store",
             what: "open_alert durable",
             ms: vec![],
@@ -88,8 +93,9 @@ pub fn print(fires: &[FireTiming], provider_ns: &HashMap<String, Nanos>) {
             ms(f.sample_ns, b.block_end_ns),
             ms(b.received_ns, b.published_ns),
             ms(b.published_ns, b.engine_ns),
-            ms(b.engine_ns, f.decided_ns),
-            ms(f.decided_ns, f.stored_ns),
+            ms(b.engine_ns, b.decided_ns),
+            ms(b.decided_ns, f.dequeued_ns),
+            ms(f.dequeued_ns, f.stored_ns),
             ms(f.stored_ns, f.pushed_ns),
             ms(f.pushed_ns, provider),
             ms(b.received_ns, provider),

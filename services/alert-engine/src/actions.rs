@@ -41,7 +41,7 @@ impl Actions {
         open: &mut HashMap<(PatientId, RuleKind), AlertId>,
         stamps: BlockStamps,
     ) -> Applied {
-        let decided_ns = now_ns();
+        let dequeued_ns = now_ns();
         match event {
             RuleEvent::Fire {
                 rule,
@@ -83,7 +83,7 @@ impl Actions {
                             alert: id,
                             sample_ns: at,
                             block: stamps,
-                            decided_ns,
+                            dequeued_ns,
                             stored_ns,
                             pushed_ns: now_ns(),
                         });

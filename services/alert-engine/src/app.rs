@@ -272,6 +272,7 @@ impl Engine {
             published_ns,
             engine_ns: now,
             block_end_ns: block.end_ns(),
+            decided_ns: now,
         };
         self.last_seen.insert(block.patient.clone(), now);
         let monitor = self.monitor(&block.patient);
@@ -322,6 +323,10 @@ impl Engine {
             return;
         }
         let policy = self.view.policy_for(patient);
+        let stamps = BlockStamps {
+            decided_ns: now_ns(),
+            ..stamps
+        };
         for event in events {
             self.writer.apply(patient, &policy, event, stamps).await;
         }

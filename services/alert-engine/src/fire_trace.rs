@@ -20,6 +20,8 @@ pub struct BlockStamps {
     pub engine_ns: Nanos,
     /// Sample time of the block's end (its last frame), on the device's clock.
     pub block_end_ns: Nanos,
+    /// The loop decided the rule event (and handed it to the writer).
+    pub decided_ns: Nanos,
 }
 
 impl BlockStamps {
@@ -30,6 +32,7 @@ impl BlockStamps {
             published_ns: now,
             engine_ns: now,
             block_end_ns: now,
+            decided_ns: now,
         }
     }
 }
@@ -42,8 +45,8 @@ pub struct FireTiming {
     /// Sample time of the beat or window that crossed the limit (device clock).
     pub sample_ns: Nanos,
     pub block: BlockStamps,
-    /// The rule decided to fire / the alert was durable / the event was handed to PUSH.
-    pub decided_ns: Nanos,
+    /// The writer took the event / the alert was durable / the event was handed to PUSH.
+    pub dequeued_ns: Nanos,
     pub stored_ns: Nanos,
     pub pushed_ns: Nanos,
 }
