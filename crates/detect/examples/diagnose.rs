@@ -14,6 +14,7 @@ fn main() {
     let names: Vec<String> = std::env::args().skip(1).collect();
     let mut gross = scoring::Score::default();
     let mut all_offsets: Vec<f64> = Vec::new();
+    let mut jitters: Vec<f64> = Vec::new();
     for name in names {
         let path = dir.join(&name);
         let rec = Record::open(&path).expect("record opens");
@@ -54,6 +55,15 @@ fn main() {
                     .min_by_key(|o| o.unsigned_abs())
             })
             .collect();
+        // Beat-to-beat jitter: change of offset between consecutive matched beats, which is
+        // the error the detector adds to each RR interval.
+        let jitter: Vec<f64> = offsets
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as f64 * 1000.0 / fs)
+            .collect();
+        let rms = (jitter.iter().map(|j| j * j).sum::<f64>() / jitter.len().max(1) as f64).sqrt();
+        println!("rr jitter rms {rms:.1} ms");
+        jitters.push(rms);
         offsets.sort_unstable();
         if !offsets.is_empty() {
             let q =
@@ -112,6 +122,10 @@ fn main() {
         }
     }
     println!("gross: Se {:.3} +P {:.3}", gross.se(), gross.ppv());
+    println!(
+        "mean rr jitter rms {:.2} ms",
+        jitters.iter().sum::<f64>() / jitters.len().max(1) as f64
+    );
     all_offsets.sort_by(f64::total_cmp);
     if !all_offsets.is_empty() {
         let q = |p: f64| all_offsets[((all_offsets.len() - 1) as f64 * p) as usize];

@@ -44,8 +44,6 @@ const MAX_EVIDENCE_GAIN: f32 = 2.0;
 /// last beat is kept and reported once it is clear that no beat follows within `RELAX_RR`
 /// average intervals — at most `SEARCH_BACK_S` (800 ms, params.rs) after it.
 const SEARCH_BACK_FRACTION: f32 = 0.6;
-/// Fraction of a candidate's peak slope energy that delimits its fiducial span.
-const FIDUCIAL_LEVEL: f32 = 0.3;
 /// Initial guesses, replaced within a few beats.
 const INITIAL_RR_S: f64 = 0.8;
 const INITIAL_SPK: f32 = 0.2;
@@ -341,24 +339,21 @@ impl QrsDetector {
             .min(MAX_EVIDENCE_GAIN)
     }
 
-    /// Fiducial point and height of the fused slope energy in the integration window that
-    /// ends at `peak`. The point is the middle of the span where the energy is at least
-    /// `FIDUCIAL_LEVEL` of its maximum, not the maximum itself: on a wide complex (paced,
-    /// bundle-branch block, VT) the steepest slope can lie at its very end.
+    /// Position and height of the largest fused slope energy in the integration window
+    /// that ends at `peak`.
     fn fiducial(&self, n: u64, peak: u64) -> (u64, f32) {
         let len = self.hist.len() as u64;
         let first = (peak + 1)
             .saturating_sub(self.p.mwi_len as u64)
             .max(n + 1 - len);
-        let at = |t: u64| self.hist[(t % len) as usize];
-        let max = (first..=peak).map(at).fold(f32::MIN, f32::max);
-        let level = FIDUCIAL_LEVEL * max;
-        let start = (first..=peak).find(|&t| at(t) >= level).unwrap_or(peak);
-        let end = (first..=peak)
-            .rev()
-            .find(|&t| at(t) >= level)
-            .unwrap_or(peak);
-        (start + (end - start) / 2, max)
+        let mut best = (peak, f32::MIN);
+        for t in first..=peak {
+            let v = self.hist[(t % len) as usize];
+            if v > best.1 {
+                best = (t, v);
+            }
+        }
+        best
     }
 
     fn noise_peak(&mut self, value: f32) {

@@ -21,7 +21,7 @@ const BLOCK_S: f64 = 0.02;
 /// delay plus half the derivative span; calibrated to a median offset of 0–3 ms against
 /// the MIT-BIH annotations). CONFIRM + MWI + this delay is the look-ahead of a beat above
 /// threshold (305 ms); a search-back beat adds up to SEARCH_BACK_S.
-const FIDUCIAL_DELAY_S: f64 = 0.045;
+const FIDUCIAL_DELAY_S: f64 = 0.04;
 
 /// Longest wait for a search-back candidate: no beat within this time after a peak that
 /// missed the threshold (but passed the search-back one) makes it a beat.
