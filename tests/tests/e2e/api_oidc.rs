@@ -78,6 +78,7 @@ impl JwksServer {
 /// An RSA signing key made for this test, with its public JWK.
 struct Key {
     kid: String,
+    alg: Algorithm,
     encoding: EncodingKey,
     jwk: Jwk,
 }
@@ -92,13 +93,28 @@ fn rsa_key(kid: &str) -> Key {
     jwk.common.key_id = Some(kid.into());
     Key {
         kid: kid.into(),
+        alg: Algorithm::RS256,
+        encoding,
+        jwk,
+    }
+}
+
+/// A P-256 signing key (ES256), the other family providers use.
+fn ec_key(kid: &str) -> Key {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
+    let encoding = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).expect("EC PEM");
+    let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).expect("JWK");
+    jwk.common.key_id = Some(kid.into());
+    Key {
+        kid: kid.into(),
+        alg: Algorithm::ES256,
         encoding,
         jwk,
     }
 }
 
 fn sign(key: &Key, kid: &str, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
+    let mut header = Header::new(key.alg);
     header.kid = Some(kid.into());
     jsonwebtoken::encode(&header, claims, &key.encoding).expect("signs")
 }
@@ -226,6 +242,20 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
         jwks.fetches() <= before + 2,
         "unknown key ids refetch boundedly ({} fetches)",
         jwks.fetches() - before
+    );
+
+    // ES256 keys work too; a token cannot claim another algorithm than its key's.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let ec = ec_key("e1");
+    jwks.publish(&[&k1, &k2, &ec]);
+    let es256 = sign(&ec, "e1", &claims(h.doctor_a.as_str()));
+    let (status, body) = get(&h, &own, &es256).await;
+    assert_eq!(status, 200, "an ES256 token is accepted: {body}");
+    let confused = sign(&k1, "e1", &claims(h.doctor_a.as_str()));
+    assert_eq!(
+        get(&h, &own, &confused).await.0,
+        401,
+        "an RS256 signature under the EC key's id is refused"
     );
 
     // Our own tokens keep working beside the provider's.
