@@ -44,14 +44,20 @@ pub struct BenchAlertsArgs {
     /// default: the policy default.
     #[arg(long)]
     pub average_beats: Option<u8>,
+    /// How many of the patients step to 120 bpm (the rest stay at 80 and only load the
+    /// pipeline); default: all of them, 100 alerts/s — far above a ward's alarm rate.
+    #[arg(long)]
+    pub alerting: Option<usize>,
 }
 
-/// Writes the 80 → 120 bpm record (format 16, 1 µV per unit) and returns its path.
-fn write_record(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+/// Writes the 80 → 120 bpm record (`step`: else 80 bpm throughout; format 16, 1 µV per
+/// unit) and returns its path.
+fn write_record(dir: &Path, step: bool) -> anyhow::Result<std::path::PathBuf> {
     let n = (RECORD_S * f64::from(FS)) as usize;
-    let slow = (1..=(STEP_S / 0.75).round() as u32).map(|k| f64::from(k) * 0.75);
+    let step_s = if step { STEP_S } else { RECORD_S };
+    let slow = (1..=(step_s / 0.75).round() as u32).map(|k| f64::from(k) * 0.75);
     let fast = (1..)
-        .map(|k| STEP_S + f64::from(k) * 0.5)
+        .map(|k| step_s + f64::from(k) * 0.5)
         .take_while(|t| *t < RECORD_S);
     let beats: Vec<usize> = slow
         .chain(fast)
@@ -68,12 +74,13 @@ fn write_record(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
         }
     }
     let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(dir.join("step.dat"), bytes)?;
+    let name = if step { "step" } else { "steady" };
+    std::fs::write(dir.join(format!("{name}.dat")), bytes)?;
     std::fs::write(
-        dir.join("step.hea"),
-        format!("step 1 {FS} {n}\nstep.dat 16 1000/mV 16 0 0 0 0 ECG\n"),
+        dir.join(format!("{name}.hea")),
+        format!("{name} 1 {FS} {n}\n{name}.dat 16 1000/mV 16 0 0 0 0 ECG\n"),
     )?;
-    Ok(dir.join("step"))
+    Ok(dir.join(name))
 }
 
 /// The patient id in an SMS body ("… for patient {id}: …").
@@ -101,7 +108,9 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         ..StorageConfig::default()
     };
     let stores = cw_storage::open(&storage).await?;
-    let record = write_record(dir.path())?;
+    let step_record = write_record(dir.path(), true)?;
+    let steady_record = write_record(dir.path(), false)?;
+    let alerting = args.alerting.unwrap_or(args.patients).min(args.patients);
     let mut patients = Vec::with_capacity(args.patients);
     for k in 0..args.patients {
         let (id, doctor, device) = (
@@ -155,16 +164,23 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     for (k, f) in patients.iter().enumerate() {
         let offset = (k % STAGGER_S) as f64;
         let started = now_ns();
-        step_ns.insert(
-            f.patient.id.to_string(),
-            started + ((STEP_S - offset) * NANOS_PER_SEC as f64) as Nanos,
-        );
+        let steps = k < alerting;
+        if steps {
+            step_ns.insert(
+                f.patient.id.to_string(),
+                started + ((STEP_S - offset) * NANOS_PER_SEC as f64) as Nanos,
+            );
+        }
         streams.push(tokio::spawn(gateway::stream_record(
             GatewayOptions {
                 url: url.clone(),
                 device_token: f.device_token.clone(),
                 ca_cert: Some(certs.ca_cert.clone()),
-                record: record.clone(),
+                record: if steps {
+                    step_record.clone()
+                } else {
+                    steady_record.clone()
+                },
                 speed: 1.0,
                 seconds: Some(STREAM_S),
                 offset_s: offset,
@@ -175,12 +191,15 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         )));
     }
-    eprintln!("{} patients streaming …", patients.len());
+    eprintln!(
+        "{} patients streaming, {alerting} stepping …",
+        patients.len()
+    );
     // Watch the provider: first SMS or call per patient, with the wall time it arrived.
     let mut first: HashMap<String, Nanos> = HashMap::new();
     let deadline = now_ns() + ((STREAM_S + 15.0) * NANOS_PER_SEC as f64) as Nanos;
     let mut seen_msgs = 0;
-    while first.len() < patients.len() && now_ns() < deadline {
+    while first.len() < alerting && now_ns() < deadline {
         let now = now_ns();
         let messages = sandbox.messages();
         for m in messages.iter().skip(seen_msgs) {
@@ -224,7 +243,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     sample_to_provider.sort_by(f64::total_cmp);
     step_to_provider.sort_by(f64::total_cmp);
     println!(
-        "patients={} hr_average_beats={} alerted={} provider_first_requests={}",
+        "patients={} stepping={alerting} hr_average_beats={} alerted={} provider_first_requests={}",
         patients.len(),
         average_beats,
         earliest.len(),
