@@ -175,7 +175,7 @@ fn mitdb_at_native_rate() {
 #[test]
 fn mitdb_resampled() {
     let records = load(&[]);
-    for fs_out in [125.0, 250.0, 500.0] {
+    for fs_out in [125.0, 250.0, 500.0, 1000.0] {
         let (_, gross) = run(
             &format!("MIT-BIH resampled to {fs_out} Hz"),
             &records,
@@ -194,7 +194,8 @@ fn mitdb_resampled() {
                 }
             },
         );
-        // Reached: 125 Hz 99.913/99.875, 250 Hz 99.917/99.871, 500 Hz 99.908/99.865.
+        // Reached: 125 Hz 99.913/99.875, 250 Hz 99.917/99.871, 500 Hz 99.908/99.865,
+        // 1000 Hz 99.908/99.869.
         assert_gross(&format!("{fs_out} Hz"), gross, 99.85, 99.8);
     }
 }
@@ -251,5 +252,26 @@ fn mitdb_one_lead() {
             |r| one_lead(r, lead),
         );
         assert_gross(&format!("lead {lead} only"), gross, se_floor, ppv_floor);
+    }
+}
+
+/// Gateways and patients differ in amplitude: the same records at a fifth and at four
+/// times their size (clipped to the i16 range).
+#[test]
+fn mitdb_at_other_amplitudes() {
+    let records = load(&[]);
+    // Reached: ×0.2 99.892/99.871, ×4 99.913/99.871.
+    for gain in [0.2, 4.0] {
+        let (_, gross) = run(&format!("MIT-BIH, 360 Hz, × {gain}"), &records, |r| {
+            Input {
+                uv: r
+                    .uv
+                    .iter()
+                    .map(|&x| (f64::from(x) * gain).round().clamp(-32768.0, 32767.0) as i16)
+                    .collect(),
+                ..native(r)
+            }
+        });
+        assert_gross(&format!("× {gain}"), gross, 99.85, 99.8);
     }
 }
