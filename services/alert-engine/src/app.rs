@@ -156,7 +156,7 @@ impl Engine {
         mut self,
         mut samples: Subscriber,
         mut config: Subscriber,
-        mut retries: tokio::sync::mpsc::Receiver<Retry>,
+        mut retries: tokio::sync::mpsc::UnboundedReceiver<Retry>,
         writer_task: JoinHandle<()>,
         shutdown: CancellationToken,
     ) {

@@ -42,9 +42,12 @@ pub struct Writer {
 }
 
 /// Starts the writer task; it ends once every `Writer` is dropped and its queue is done.
-pub fn spawn(actions: Actions) -> (Writer, mpsc::Receiver<Retry>, JoinHandle<()>) {
+pub fn spawn(actions: Actions) -> (Writer, mpsc::UnboundedReceiver<Retry>, JoinHandle<()>) {
     let (jobs, mut queue) = mpsc::channel(QUEUE);
-    let (retry_tx, retries) = mpsc::channel(QUEUE);
+    // Unbounded so the writer never waits on the loop while the loop waits on the job
+    // queue (that would deadlock in a store outage); at most one retry per job, and the
+    // loop drains them between blocks.
+    let (retry_tx, retries) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         let mut open = HashMap::new();
         while let Some(job) = queue.recv().await {
@@ -62,7 +65,7 @@ pub fn spawn(actions: Actions) -> (Writer, mpsc::Receiver<Retry>, JoinHandle<()>
                         .await;
                     if !matches!(applied, Applied::Done) {
                         // The loop is gone only at shutdown; the store repairs it at start.
-                        let _ = retry_tx.send(Retry { patient, applied }).await;
+                        let _ = retry_tx.send(Retry { patient, applied });
                     }
                 }
             }
