@@ -48,6 +48,10 @@ pub struct BenchAlertsArgs {
     /// pipeline); default: all of them, 100 alerts/s — far above a ward's alarm rate.
     #[arg(long)]
     pub alerting: Option<usize>,
+    /// All services on one store connection (the demo's wiring) instead of one each, as
+    /// separate processes have.
+    #[arg(long)]
+    pub one_store_connection: bool,
 }
 
 /// Writes the 80 → 120 bpm record (`step`: else 80 bpm throughout; format 16, 1 µV per
@@ -142,13 +146,17 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let sandbox = cw_sandbox::TwilioSandbox::start(0).await?;
-    let services = in_process::start(
+    let services = in_process::start_with(
         &Wiring {
             tls,
             bus,
             storage,
             jwt_secret: None,
             twilio: in_process::sandbox_twilio(&sandbox.base_url()),
+        },
+        &in_process::Extras {
+            own_store_connections: !args.one_store_connection,
+            ..Default::default()
         },
         &stores,
         &shutdown,

@@ -86,6 +86,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         },
         &Extras {
             twilio_webhooks: true,
+            ..Default::default()
         },
         &stores,
         &shutdown,

@@ -43,6 +43,9 @@ pub struct Extras {
     /// The notifier's Twilio webhook listener (status callbacks, SMS replies, key
     /// presses) on a loopback port: `Services::notifier.webhook_addr`.
     pub twilio_webhooks: bool,
+    /// Ingest, engine and notifier each open their own store connection, as separate
+    /// processes do (the embedded store otherwise serialises all four on one connection).
+    pub own_store_connections: bool,
 }
 
 /// Starts ingest, api (when configured), alert-engine and notifier on free loopback ports.
@@ -69,6 +72,18 @@ pub async fn start_with(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Services> {
     let (tls, bus, storage) = (&wiring.tls, &wiring.bus, &wiring.storage);
+    let own = |name: &'static str| async move {
+        if extras.own_store_connections {
+            cw_storage::open(storage)
+                .await
+                .with_context(|| format!("opening the {name}'s store"))
+        } else {
+            Ok(stores.clone())
+        }
+    };
+    let ingest_stores = own("ingest").await?;
+    let engine_stores = own("engine").await?;
+    let notifier_stores = own("notifier").await?;
     let ingest = cw_ingest::start(
         cw_ingest::IngestConfig {
             listen: "127.0.0.1:0".into(),
@@ -78,7 +93,7 @@ pub async fn start_with(
             bus: bus.clone(),
             ..Default::default()
         },
-        stores.clone(),
+        ingest_stores,
         shutdown.clone(),
     )
     .await
@@ -124,7 +139,7 @@ pub async fn start_with(
             bus: bus.clone(),
             ..Default::default()
         },
-        stores.clone(),
+        engine_stores,
         shutdown.clone(),
     )
     .await
@@ -151,7 +166,7 @@ pub async fn start_with(
             bus: bus.clone(),
             ..Default::default()
         },
-        stores.clone(),
+        notifier_stores,
         shutdown.clone(),
     )
     .await
