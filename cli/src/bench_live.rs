@@ -21,7 +21,7 @@ use cw_storage::{Backend, StorageConfig};
 use cw_tls::TlsServerConfig;
 use futures::StreamExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -41,6 +41,10 @@ pub struct BenchLiveArgs {
     pub seconds: u64,
     #[arg(long, default_value = "testdata/mitdb/100")]
     pub record: PathBuf,
+    /// Seconds after every gateway has sent its first second of blocks before latencies
+    /// count (start-up is not the steady state).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
 }
 
 /// What the sockets saw: latencies (ms) per message type, and drops.
@@ -50,6 +54,9 @@ struct Seen {
     ecg: Mutex<Vec<f64>>,
     dropped: AtomicU64,
     messages: AtomicU64,
+    /// Messages read before this (ns) are not measured: start-up, when every simulated
+    /// gateway reads its record and connects at once, is not the steady state.
+    measure_from: AtomicI64,
 }
 
 impl Seen {
@@ -57,6 +64,10 @@ impl Seen {
     fn record(&self, text: &str, dropped: &mut u64) {
         let now = now_ns();
         self.messages.fetch_add(1, Ordering::Relaxed);
+        let from = self.measure_from.load(Ordering::Relaxed);
+        if from == 0 || now < from {
+            return;
+        }
         let Ok(m) = serde_json::from_str::<serde_json::Value>(text) else {
             return;
         };
@@ -238,6 +249,17 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         "{} patients streaming, {} live sockets …",
         patients.len(),
         patients.len() * args.viewers
+    );
+    // Every gateway has sent its first second (4 blocks): start-up is over.
+    while stats.frames_sent.load(Ordering::Relaxed) < patients.len() as u64 * 4 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let warm = Duration::from_secs(args.warmup);
+    seen.measure_from
+        .store(now_ns() + warm.as_nanos() as Nanos, Ordering::Relaxed);
+    eprintln!(
+        "all streaming; measuring after {} s of warm-up",
+        args.warmup
     );
     for s in streams {
         let _ = s.await;
