@@ -62,8 +62,8 @@ struct Accepted {
     slope: f32,
 }
 
-/// Streaming QRS detector for one patient. State is bounded: a few hundred bytes per lead
-/// plus a ring of `~0.3 s` of the fused feature.
+/// Streaming QRS detector for one patient. State is bounded: 512 bytes per lead plus
+/// a ring of `~0.26 s` of the fused feature (`state_bytes`).
 #[derive(Clone, Debug)]
 pub struct QrsDetector {
     p: Params,
@@ -376,13 +376,17 @@ impl QrsDetector {
         self.valley = f32::MAX;
         self.recent_peaks.rotate_right(1);
         self.recent_peaks[0] = peak;
-        // Each lead's own beat level, from its energy around the beat.
+        // Each lead's own beat level, from its energy around the beat — unless those
+        // blocks have left the ring (a search-back beat, decided up to 800 ms late).
         let b = self.p.block_len;
         let first = (peak + 1).saturating_sub(self.p.mwi_len as u64 + b) / b;
         let last = (peak + b) / b;
-        for lead in &mut self.leads {
-            let level = lead.max_over(first, last.min((self.n / b).saturating_sub(1)));
-            lead.on_beat(level);
+        let current = self.n / b;
+        if first + BLOCKS as u64 > current {
+            for lead in &mut self.leads {
+                let level = lead.max_over(first, last.min(current.saturating_sub(1)));
+                lead.on_beat(level);
+            }
         }
         self.update_shares();
     }
