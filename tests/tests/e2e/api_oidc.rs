@@ -1,7 +1,8 @@
 //! OIDC bearer validation against a real JWKS the test serves over HTTP with RSA keys it
 //! generates: a valid provider token is accepted and acts as the mapped local user (role
 //! and assignments ours); wrong issuer, wrong audience, expired, unknown key id, bad
-//! signature and identities without a local account are refused with JSON errors; a
+//! signature and identities without a local account are refused with JSON errors (by
+//! subject, or by a verified email through `[oidc.users]`); a
 //! rotated key set (new kid) is picked up, and unknown key ids refetch only boundedly.
 
 use cw_core::time::now_ns;
@@ -275,4 +276,70 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
             .any(|e| e.entry.actor == "dr-mapped" && e.entry.status == 200),
         "OIDC requests are audited under the local user"
     );
+}
+
+#[tokio::test]
+async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
+    let jwks = JwksServer::start().await;
+    let key = ec_key("e1");
+    jwks.publish(&[&key]);
+    let url = jwks.url.clone();
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.oidc.enabled = true;
+        cfg.oidc.issuer = ISSUER.into();
+        cfg.oidc.audience = AUDIENCE.into();
+        cfg.oidc.jwks_url = url;
+        cfg.oidc.allow_http = true;
+        cfg.oidc.user_claim = "email".into();
+        cfg.oidc
+            .users
+            .insert("alice@hospital.example".into(), "dr-alice".into());
+    })
+    .await;
+    h.stores
+        .records
+        .put_user(&User {
+            id: UserId::parse("dr-alice").expect("id"),
+            role: Role::Doctor,
+            phone: None,
+            email: Some("alice@hospital.example".into()),
+            notify: Default::default(),
+        })
+        .await
+        .expect("user");
+    let with_email = |email: Option<&str>, verified: Option<bool>| {
+        let mut c = claims("an-opaque-subject");
+        if let Some(email) = email {
+            c["email"] = json!(email);
+        }
+        if let Some(verified) = verified {
+            c["email_verified"] = json!(verified);
+        }
+        sign(&key, "e1", &c)
+    };
+    let alice = Some("alice@hospital.example");
+    let (status, body) = get(&h, "/v1/alerts", &with_email(alice, Some(true))).await;
+    assert_eq!(
+        status, 200,
+        "the mapped, verified email is dr-alice: {body}"
+    );
+    let (status, body) = get(
+        &h,
+        &format!("/v1/alerts?patient={}", h.own),
+        &with_email(alice, Some(true)),
+    )
+    .await;
+    assert_eq!(status, 403, "dr-alice is assigned no patient: {body}");
+    for (what, token) in [
+        ("unverified email", with_email(alice, Some(false))),
+        ("no email claim", with_email(None, None)),
+        (
+            "unmapped email",
+            with_email(Some("mallory@evil.test"), Some(true)),
+        ),
+    ] {
+        let (status, body) = get(&h, "/v1/alerts", &token).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(body["error"]["code"], "unauthorized", "{what}");
+    }
 }
