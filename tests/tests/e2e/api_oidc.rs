@@ -3,7 +3,8 @@
 //! and assignments ours); wrong issuer, wrong audience, expired, unknown key id, bad
 //! signature and identities without a local account are refused with JSON errors (by
 //! subject, or by a verified email through `[oidc.users]`); a
-//! rotated key set (new kid) is picked up, and unknown key ids refetch only boundedly.
+//! rotated key set (new kid) is picked up, unknown key ids refetch only boundedly, and a
+//! key set served over HTTPS by a private CA is trusted only through `ca_file`.
 
 use cw_core::time::now_ns;
 use cw_core::{Role, User, UserId};
@@ -30,6 +31,22 @@ struct JwksServer {
 
 impl JwksServer {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Over HTTPS with the certificate in `certs` (a private CA, as many hospitals use).
+    async fn start_https(certs: &cw_tls::DevCerts) -> Self {
+        let tls = cw_tls::server_config(&cw_tls::TlsServerConfig {
+            cert_path: certs.server_cert.clone(),
+            key_path: certs.server_key.clone(),
+            insecure_plaintext: false,
+        })
+        .expect("TLS config");
+        Self::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let tls_used = tls.is_some();
         let port = free_port();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
@@ -38,30 +55,25 @@ impl JwksServer {
         let fetches = Arc::new(AtomicUsize::new(0));
         let (served, counted) = (set.clone(), fetches.clone());
         tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
+            while let Ok((conn, _)) = listener.accept().await {
                 let body = serde_json::to_vec(&*served.lock().expect("set")).expect("json");
                 counted.fetch_add(1, Ordering::SeqCst);
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match conn.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                    match tls {
+                        None => answer(conn, body).await,
+                        Some(tls) => {
+                            if let Ok(conn) = tls.accept(conn).await {
+                                answer(conn, body).await;
+                            }
                         }
                     }
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = conn.write_all(head.as_bytes()).await;
-                    let _ = conn.write_all(&body).await;
-                    let _ = conn.shutdown().await;
                 });
             }
         });
+        let scheme = if tls_used { "https" } else { "http" };
         Self {
-            url: format!("http://127.0.0.1:{port}/jwks"),
+            url: format!("{scheme}://127.0.0.1:{port}/jwks"),
             set,
             fetches,
         }
@@ -74,6 +86,28 @@ impl JwksServer {
     fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
+}
+
+/// Reads one HTTP request and answers it with `body` as JSON.
+async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut conn: S,
+    body: Vec<u8>,
+) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(head.as_bytes()).await;
+    let _ = conn.write_all(&body).await;
+    let _ = conn.shutdown().await;
 }
 
 /// An RSA signing key made for this test, with its public JWK.
@@ -341,5 +375,48 @@ async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
         let (status, body) = get(&h, "/v1/alerts", &token).await;
         assert_eq!(status, 401, "{what}: {body}");
         assert_eq!(body["error"]["code"], "unauthorized", "{what}");
+    }
+}
+
+#[tokio::test]
+async fn an_https_key_set_behind_a_private_ca_needs_that_ca_in_ca_file() {
+    cw_tls::install_default_crypto();
+    let pki = tempfile::tempdir().expect("temp dir");
+    let certs = cw_tls::ensure_dev_certs(pki.path()).expect("a private CA and its server");
+    let jwks = JwksServer::start_https(&certs).await;
+    assert!(jwks.url.starts_with("https://"));
+    let key = ec_key("e1");
+    jwks.publish(&[&key]);
+    for trusted in [true, false] {
+        let (url, ca) = (jwks.url.clone(), certs.ca_cert.clone());
+        let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+            cfg.oidc.enabled = true;
+            cfg.oidc.issuer = ISSUER.into();
+            cfg.oidc.audience = AUDIENCE.into();
+            cfg.oidc.jwks_url = url;
+            cfg.oidc.ca_file = trusted.then_some(ca);
+        })
+        .await;
+        h.stores
+            .records
+            .put_user(&User {
+                id: h.doctor_a.clone(),
+                role: Role::Doctor,
+                phone: None,
+                email: None,
+                notify: Default::default(),
+            })
+            .await
+            .expect("user");
+        let token = sign(&key, "e1", &claims(h.doctor_a.as_str()));
+        let (status, body) = get(&h, &format!("/v1/alerts?patient={}", h.own), &token).await;
+        if trusted {
+            assert_eq!(status, 200, "the key set is fetched over TLS: {body}");
+        } else {
+            assert_eq!(
+                status, 401,
+                "an untrusted key-set server is no key set: {body}"
+            );
+        }
     }
 }
