@@ -1,10 +1,10 @@
 //! Group commit for the audit chain on MongoDB. Every api request appends an event, and
 //! the chain is a total order, so N concurrent requests racing for `_id = seq` collide
 //! N-fold (measured: at 200 concurrent doctors appends gave up and requests failed 503).
-//! Instead, appenders in this process queue their entries; whoever holds the writer
-//! lock seals everything queued — consecutive seqs from the head it knows — and writes
-//! it with one ordered `insert_many`. Each caller returns only once its own event is
-//! stored. Other processes (api replicas) still race on `_id`: a duplicate key means the
+//! Instead, appenders in this process queue their entries; a writer task holding the
+//! writer lock seals everything queued — consecutive seqs from the head it knows — and
+//! writes it with one ordered `insert_many`. Each caller returns only once its own event
+//! is stored. Other processes (api replicas) still race on `_id`: a duplicate key means the
 //! head moved, so the head is read again and the unwritten rest resealed.
 
 use super::indexes::AUDIT;
@@ -72,27 +72,33 @@ impl MongoRecords {
                 entry: entry.clone(),
                 done,
             });
-        {
-            let mut head = self.audit.writer.lock().await;
-            loop {
-                let batch: Vec<Waiting> = {
-                    let mut queue = self
-                        .audit
-                        .queue
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    let n = queue.len().min(MAX_BATCH);
-                    queue.drain(..n).collect()
-                };
-                if batch.is_empty() {
-                    break; // ours was written by an earlier holder of the lock
-                }
-                self.write_batch(&mut head, batch).await;
-            }
-        }
+        // The writing runs in its own task: a request dropped mid-write (client gone)
+        // must not abandon the batch that carries other requests' events.
+        let this = self.clone();
+        tokio::spawn(async move { this.drain().await });
         stored
             .await
             .map_err(|_| StoreError::Unavailable("audit append abandoned".into()))?
+    }
+
+    /// Writes everything queued, batch by batch, under the writer lock.
+    async fn drain(&self) {
+        let mut head = self.audit.writer.lock().await;
+        loop {
+            let batch: Vec<Waiting> = {
+                let mut queue = self
+                    .audit
+                    .queue
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let n = queue.len().min(MAX_BATCH);
+                queue.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                return; // written by an earlier holder of the lock
+            }
+            self.write_batch(&mut head, batch).await;
+        }
     }
 
     /// Writes a batch, answering each waiter; never returns early with waiters unanswered.
