@@ -5,6 +5,7 @@ pub mod api;
 pub mod env;
 pub mod influxd;
 pub mod ingest;
+pub mod live;
 pub mod notifier;
 pub mod processes;
 pub mod system;

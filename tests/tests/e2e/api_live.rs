@@ -9,59 +9,17 @@ use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
 use cw_core::Role;
 use cw_core::audit::AuditOutcome;
 use cw_e2e::api::ApiHarness;
+use cw_e2e::live::{Auth, Live, open_live};
 use cw_e2e::system::{Mode, Providers, System};
 use futures::StreamExt;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
 
 const PATIENT: &str = "e2e-live-100";
-
-type Live =
-    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
-
-enum Auth<'a> {
-    /// `Authorization: Bearer` (what a server-side client sends).
-    Header(&'a str),
-    /// `Sec-WebSocket-Protocol: cardiowatch.v1, bearer.<token>` (what a browser can send).
-    Subprotocol(&'a str),
-}
-
-/// Opens the live socket of the api at `port` over TLS (trusting `ca`); the handshake
-/// response comes back too.
-async fn open_live(
-    port: u16,
-    ca: &Path,
-    patient: &str,
-    auth: Auth<'_>,
-) -> Result<(Live, tungstenite::handshake::client::Response), tungstenite::Error> {
-    let url = format!("wss://127.0.0.1:{port}/v1/patients/{patient}/live");
-    let mut request = url.into_client_request()?;
-    let (name, value) = match auth {
-        Auth::Header(token) => ("authorization", format!("Bearer {token}")),
-        Auth::Subprotocol(token) => (
-            "sec-websocket-protocol",
-            format!("cardiowatch.v1, bearer.{token}"),
-        ),
-    };
-    request
-        .headers_mut()
-        .insert(name, HeaderValue::from_str(&value).expect("header value"));
-    let connector =
-        tokio_rustls::TlsConnector::from(cw_tls::client_config(ca).expect("client TLS config"));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("api reachable");
-    let name =
-        tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
-    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
-    tokio_tungstenite::client_async(request, tls).await
-}
 
 fn token(system: &System, user: &str) -> String {
     cw_api::token::issue(
@@ -154,6 +112,7 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
         &system.ca_cert,
         PATIENT,
         Auth::Subprotocol(&doctor),
+        None,
     )
     .await
     .expect("the assigned doctor's socket opens");
@@ -172,6 +131,7 @@ async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_anothe
         &system.ca_cert,
         PATIENT,
         Auth::Header(&stranger),
+        None,
     )
     .await
     {
@@ -302,7 +262,7 @@ async fn open_when_free(
 ) -> (Live, tungstenite::handshake::client::Response) {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        match open_live(port, ca, patient, Auth::Subprotocol(token)).await {
+        match open_live(port, ca, patient, Auth::Subprotocol(token), None).await {
             Ok(opened) => return opened,
             Err(e) => assert!(Instant::now() < deadline, "the socket opens: {e}"),
         }
@@ -349,13 +309,13 @@ async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_ends_its_ses
     let patient = h.own.to_string();
 
     let ops = h.token(&h.ops, Role::Ops);
-    match open_live(port, &ca, &patient, Auth::Subprotocol(&ops)).await {
+    match open_live(port, &ca, &patient, Auth::Subprotocol(&ops), None).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("ops sees no PHI: {:?}", other.map(|_| ())),
     }
 
     let doctor = h.token(&h.doctor_a, Role::Doctor);
-    let (mut socket, _) = open_live(port, &ca, &patient, Auth::Header(&doctor))
+    let (mut socket, _) = open_live(port, &ca, &patient, Auth::Header(&doctor), None)
         .await
         .expect("the assigned doctor's socket opens");
     let hello = next_message(&mut socket).await.expect("hello");
@@ -368,7 +328,7 @@ async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_ends_its_ses
     assert_eq!(open["alert"]["id"], h.own_alert.as_str());
 
     let admin = h.token(&h.admin, Role::Admin);
-    match open_live(port, &ca, &patient, Auth::Subprotocol(&admin)).await {
+    match open_live(port, &ca, &patient, Auth::Subprotocol(&admin), None).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
         other => panic!(
             "max_connections = 1 refuses a second socket: {:?}",
@@ -396,7 +356,7 @@ async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_ends_its_ses
     // Break-glass is honoured as on the REST routes: doctor A may watch doctor B's
     // patient only with a grant (and the access is audited as break-glass).
     let other = h.other.to_string();
-    match open_live(port, &ca, &other, Auth::Header(&doctor)).await {
+    match open_live(port, &ca, &other, Auth::Header(&doctor), None).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("a foreign patient is refused: {:?}", other.map(|_| ())),
     }

@@ -7,6 +7,7 @@ mod api_authz;
 mod api_endpoints;
 mod api_fuzz;
 mod api_live;
+mod api_live_slow;
 mod api_logs;
 mod api_oidc;
 mod api_phi;

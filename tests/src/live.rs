@@ -1,0 +1,54 @@
+//! A client of the api's live WebSocket (`GET /v1/patients/{id}/live`) over TLS, as a
+//! server-side client (bearer header) or as a browser must (token as a subprotocol).
+
+use std::path::Path;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, handshake::client::Response};
+
+pub type Live =
+    tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
+
+pub enum Auth<'a> {
+    /// `Authorization: Bearer` (what a server-side client sends).
+    Header(&'a str),
+    /// `Sec-WebSocket-Protocol: cardiowatch.v1, bearer.<token>` (what a browser can send).
+    Subprotocol(&'a str),
+}
+
+/// Opens the live socket of the api at `port` (trusting `ca`); the handshake response
+/// comes back too. `recv_buffer` shrinks the client's TCP receive buffer (a slow phone).
+pub async fn open_live(
+    port: u16,
+    ca: &Path,
+    patient: &str,
+    auth: Auth<'_>,
+    recv_buffer: Option<u32>,
+) -> Result<(Live, Response), tungstenite::Error> {
+    let url = format!("wss://127.0.0.1:{port}/v1/patients/{patient}/live");
+    let mut request = url.into_client_request()?;
+    let (name, value) = match auth {
+        Auth::Header(token) => ("authorization", format!("Bearer {token}")),
+        Auth::Subprotocol(token) => (
+            "sec-websocket-protocol",
+            format!("cardiowatch.v1, bearer.{token}"),
+        ),
+    };
+    request
+        .headers_mut()
+        .insert(name, HeaderValue::from_str(&value).expect("header value"));
+    let connector =
+        tokio_rustls::TlsConnector::from(cw_tls::client_config(ca).expect("client TLS config"));
+    let socket = tokio::net::TcpSocket::new_v4().expect("tcp socket");
+    if let Some(bytes) = recv_buffer {
+        socket.set_recv_buffer_size(bytes).expect("receive buffer");
+    }
+    let tcp = socket
+        .connect(([127, 0, 0, 1], port).into())
+        .await
+        .expect("api reachable");
+    let name =
+        tokio_rustls::rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    tokio_tungstenite::client_async(request, tls).await
+}

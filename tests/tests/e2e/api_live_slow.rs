@@ -1,0 +1,215 @@
+//! A slow live client blocks nothing: over real sockets, a phone that stops reading (tiny
+//! TCP receive buffer) while a burst of heart-rate events arrives loses the oldest
+//! messages (counted) and, once it reads again, gets what was buffered and then the close
+//! (4008, counted in `cw_api_live_closed_behind_total`); a second doctor reading the same
+//! patient at the same time gets every message, in order, and stays connected. The events come over the real bus (a PUB socket of this test,
+//! sealed with the api's key) into the api's live hub.
+
+use cw_bus::{BusStats, Kind, Publisher, Sealer};
+use cw_core::messages::{LiveEvent, live_topic};
+use cw_core::{Role, shard_of};
+use cw_e2e::api::ApiHarness;
+use cw_e2e::env::free_port;
+use cw_e2e::ingest::metric;
+use cw_e2e::live::{Auth, Live, open_live};
+use cw_e2e::system::Mode;
+use futures::StreamExt;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+/// More than the kernel buffers between the api and a phone that stopped reading hold
+/// (the server's send buffer grows to `tcp_wmem` max, 4 MiB here; ~110 B a message).
+const BURST: u32 = 60_000;
+
+fn heart_rate(patient: &cw_core::PatientId, k: u32) -> LiveEvent {
+    LiveEvent::HeartRate {
+        patient: patient.clone(),
+        at_ns: i64::from(k),
+        average_bpm: 70.0,
+        instant_bpm: 70.0,
+        rr_s: 0.857,
+        beats: k,
+    }
+}
+
+/// What a reading client saw: HR sequence numbers (`beats`), drops announced, and how
+/// the socket ended (close code, or 0 when it ended without a close frame).
+#[derive(Default, Debug)]
+struct Read {
+    beats: Vec<u64>,
+    dropped: u64,
+    closed: Option<u16>,
+}
+
+/// Reads for `until`, until the socket ends, or until HR `stop_at` (when not 0) arrived.
+async fn read_all(socket: &mut Live, until: Duration, stop_at: u64) -> Read {
+    let mut read = Read::default();
+    let deadline = Instant::now() + until;
+    while let Ok(next) = tokio::time::timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        socket.next(),
+    )
+    .await
+    {
+        match next {
+            Some(Ok(Message::Text(text))) => {
+                let m: Value = serde_json::from_str(&text).expect("JSON");
+                match m["type"].as_str() {
+                    Some("hr") => {
+                        let beat = m["beats"].as_u64().expect("beats");
+                        read.beats.push(beat);
+                        if stop_at != 0 && beat == stop_at {
+                            break;
+                        }
+                    }
+                    Some("dropped") => read.dropped = m["dropped"].as_u64().expect("dropped"),
+                    _ => {}
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                read.closed = Some(frame.map(|f| u16::from(f.code)).unwrap_or(1005));
+                break;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => {
+                read.closed.get_or_insert(0);
+                break;
+            }
+        }
+    }
+    read
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_gets_everything() {
+    let bus_key = Sealer::generate_key_hex();
+    let bus_port = free_port();
+    let endpoint = format!("tcp://127.0.0.1:{bus_port}");
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.bus.key_hex = Some(bus_key.clone());
+        cfg.live.event_endpoints = vec![endpoint.clone()];
+        cfg.live.sample_endpoints = Vec::new();
+        cfg.live.queue = 4096;
+        cfg.live.max_dropped = 1024;
+        // Long: this test is about the queue overflowing while the write is stuck (the
+        // send timeout is `forward.rs`'s unit test).
+        cfg.live.send_timeout_ms = 60_000;
+    })
+    .await;
+    let sealer = Sealer::from_config(&cw_bus::BusConfig {
+        key_hex: Some(bus_key.clone()),
+        ..Default::default()
+    })
+    .expect("sealer");
+    let shutdown = CancellationToken::new();
+    let (publisher, _) = Publisher::bind(
+        &endpoint,
+        Kind::LiveEvent,
+        sealer,
+        Arc::new(BusStats::default()),
+        shutdown.clone(),
+    )
+    .await
+    .expect("events PUB binds");
+    let topic = live_topic(shard_of(&h.own));
+    let port: u16 = h
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("api port");
+    let ca = h.dir.path().join("certs").join("ca.pem");
+    let patient = h.own.to_string();
+    let token = h.token(&h.doctor_a, Role::Doctor);
+
+    let (mut reader, _) = open_live(port, &ca, &patient, Auth::Header(&token), None)
+        .await
+        .expect("the reading doctor's socket");
+    // Past the hub's slow-joiner window: probes (beats = 0) until one arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        publisher
+            .publish(&topic, &heart_rate(&h.own, 0))
+            .expect("publish");
+        let got = read_all(&mut reader, Duration::from_millis(200), 0).await;
+        if !got.beats.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the hub never subscribed");
+    }
+    let (mut slow, _) = open_live(port, &ca, &patient, Auth::Header(&token), Some(4096))
+        .await
+        .expect("the slow phone's socket");
+    // Its greeting, then it stops reading.
+    let greeting = read_all(&mut slow, Duration::from_millis(300), 0).await;
+    assert!(greeting.closed.is_none());
+
+    let reading = tokio::spawn(async move {
+        let read = read_all(&mut reader, Duration::from_secs(40), u64::from(BURST) + 1).await;
+        (read, reader)
+    });
+    for k in 1..=BURST {
+        publisher
+            .publish(&topic, &heart_rate(&h.own, k))
+            .expect("publish");
+        if k % 200 == 0 {
+            // ~10 000 events/s: well within what a reading client takes.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // The reading doctor got all of it, in order, while the slow one held its socket.
+    publisher
+        .publish(&topic, &heart_rate(&h.own, BURST + 1))
+        .expect("publish");
+    let (read, _reader) = reading.await.expect("reader task");
+    let burst: Vec<u64> = read
+        .beats
+        .iter()
+        .copied()
+        .filter(|b| (1..=u64::from(BURST)).contains(b))
+        .collect();
+    assert_eq!(read.dropped, 0, "the reading socket dropped nothing");
+    assert_eq!(
+        burst.len() as u32,
+        BURST,
+        "every event of the burst arrived"
+    );
+    assert!(burst.windows(2).all(|w| w[0] < w[1]), "in order");
+    assert!(read.closed.is_none(), "still connected: {:?}", read.closed);
+
+    // The slow phone reads again: what fitted in the buffers, then the close — its queue
+    // overflowed by far more than max_dropped while its write was stuck.
+    let late = read_all(&mut slow, Duration::from_secs(10), 0).await;
+    assert_eq!(late.closed, Some(4008), "closed for being behind");
+    assert!(
+        (late.beats.len() as u32) < BURST / 2,
+        "the slow socket lost most of the burst: {}",
+        late.beats.len()
+    );
+    assert!(
+        late.beats.windows(2).all(|w| w[0] < w[1]),
+        "what it got is in order"
+    );
+    let text = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        metric(&text, "cw_api_live_closed_behind_total"),
+        1.0,
+        "only the slow socket: {text}"
+    );
+    assert!(
+        metric(&text, "cw_api_live_dropped_total") > 1024.0,
+        "{text}"
+    );
+    shutdown.cancel();
+}
