@@ -79,12 +79,22 @@ async fn read_until(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_another_doctor_is_refused()
+async fn embedded_a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_another_doctor_is_refused()
  {
+    doctor_watches_live(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn servers_a_doctors_live_socket_streams_heart_rate_alert_state_and_ecg_and_another_doctor_is_refused()
+ {
+    doctor_watches_live(Mode::Servers).await;
+}
+
+async fn doctor_watches_live(mode: Mode) {
     let sandbox = cw_sandbox::TwilioSandbox::start(0)
         .await
         .expect("twilio sandbox");
-    let mut system = System::prepare(Mode::Embedded).await;
+    let mut system = System::prepare(mode).await;
     let fixture = fixture::install(
         system.stores.records.as_ref(),
         &FixtureSpec {
