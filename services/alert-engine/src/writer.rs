@@ -101,3 +101,98 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fire_trace::FireTrace;
+    use crate::live_events::LiveEvents;
+    use crate::metrics::EngineMetrics;
+    use cw_bus::{BusConfig, Kind, Pusher, Sealer};
+    use cw_core::{AlertState, HrLimit, Priority};
+    use cw_storage::{Backend, StorageConfig};
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+
+    #[tokio::test]
+    async fn a_fire_and_its_resolve_are_stored_in_the_order_the_loop_decided_them() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stores = cw_storage::open(&StorageConfig {
+            backend: Backend::Embedded,
+            path: dir.path().join("writer.sqlite"),
+            ..StorageConfig::default()
+        })
+        .await
+        .expect("embedded store");
+        let sealer = Sealer::from_config(&BusConfig {
+            key_id: 1,
+            key_hex: Some(Sealer::generate_key_hex()),
+            ..BusConfig::default()
+        })
+        .expect("bus key");
+        let metrics = Arc::new(EngineMetrics::default());
+        let (pusher, _) = Pusher::bind(
+            "tcp://127.0.0.1:0",
+            Kind::AlertEvent,
+            sealer.clone(),
+            metrics.alerts_bus.clone(),
+        )
+        .await
+        .expect("push socket");
+        let shutdown = CancellationToken::new();
+        let (live, _) = LiveEvents::bind(
+            "tcp://127.0.0.1:0",
+            sealer,
+            metrics.live_bus.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .expect("live socket");
+        let trace = Arc::new(FireTrace::default());
+        let (writer, mut retries, task) = spawn(Actions {
+            records: stores.records.clone(),
+            pusher,
+            metrics,
+            trace: trace.clone(),
+            strip_padding_s: 10,
+            live,
+        });
+        writer.adopt(HashMap::new()).await;
+        let patient = PatientId::parse("writer-p").expect("id");
+        let policy = ThresholdPolicy {
+            hr_high: Some(HrLimit {
+                bpm: 100.0,
+                priority: Priority::High,
+                for_s: 0.0,
+                hysteresis_bpm: 5.0,
+                clear_s: 5.0,
+            }),
+            ..ThresholdPolicy::empty(patient.clone())
+        };
+        let rule = RuleKind::HrHigh;
+        let fire = RuleEvent::Fire {
+            rule,
+            started_ns: 1_000,
+            at: 2_000,
+            value: 120.0,
+        };
+        // Both are queued before the first is stored: the resolve must find the alert.
+        let stamps = BlockStamps::clock(0);
+        writer.apply(&patient, &policy, fire, stamps).await;
+        let resolve = RuleEvent::Resolve { rule, at: 3_000 };
+        writer.apply(&patient, &policy, resolve, stamps).await;
+        drop(writer);
+        task.await.expect("the writer ends once its queue is done");
+        let alerts = stores
+            .records
+            .alerts_for_patients(std::slice::from_ref(&patient), None, 10)
+            .await
+            .expect("alerts readable");
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].state, AlertState::Resolved, "{alerts:?}");
+        assert!(stores.records.open_alerts().await.expect("open").is_empty());
+        assert_eq!(trace.snapshot().len(), 1, "the fire is traced");
+        assert!(retries.try_recv().is_err(), "nothing to retry");
+        shutdown.cancel();
+    }
+}
