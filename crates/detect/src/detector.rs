@@ -157,6 +157,21 @@ impl QrsDetector {
         self.p.lookahead() as usize
     }
 
+    /// Sample index from which beats may still be reported: every beat before it has been
+    /// returned by `push` already. It trails the newest frame by the 300 ms of a beat above
+    /// threshold, and by up to `lookahead_samples()` only while a search-back candidate is
+    /// pending — so silence (asystole) can be measured up to here instead of a fixed
+    /// worst case behind the newest frame. Never decreases.
+    pub fn reported_until(&self) -> u64 {
+        let normal = self
+            .n
+            .saturating_sub(self.p.confirm + self.p.mwi_len as u64 + self.p.fiducial_delay);
+        match self.weak {
+            Some(w) => normal.min(w.fid.saturating_sub(self.p.fiducial_delay)),
+            None => normal,
+        }
+    }
+
     /// Feed one frame (one sample per lead, microvolts). Missing leads count as flat,
     /// extra samples are ignored. Returns a beat whose position became final with this
     /// frame; beats are at least the refractory period (200 ms) apart, and a beat is

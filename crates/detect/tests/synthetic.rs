@@ -163,3 +163,43 @@ fn a_small_beat_followed_by_a_pause_is_found_by_search_back_within_the_lookahead
         assert_matches(fs, &truth, &found, 3.0);
     }
 }
+
+/// `reported_until` is a promise: no beat reported later lies before it. It trails the
+/// newest frame by 300 ms normally and falls back only while the small beat of the
+/// search-back case is pending.
+#[test]
+fn reported_until_is_never_broken_and_trails_by_300_ms_without_search_back() {
+    for fs in [125.0, 360.0, 1000.0] {
+        let (x, _) = premature_small_beat(fs, 0.4);
+        let mut d = QrsDetector::new(fs, 2);
+        let normal = (0.3 * fs).round() as u64 + 1;
+        let mut promised = 0;
+        let mut held_back = 0u64;
+        for (i, frame) in x.chunks_exact(2).enumerate() {
+            let beat = d.push(frame);
+            if let Some(Beat { sample }) = beat {
+                assert!(
+                    sample >= promised,
+                    "fs {fs}: beat {sample} before {promised}"
+                );
+            }
+            let now = d.reported_until();
+            assert!(
+                now >= promised,
+                "fs {fs}: went back from {promised} to {now}"
+            );
+            promised = now;
+            let behind = i as u64 + 1 - now;
+            assert!(
+                behind <= d.lookahead_samples() as u64 + 1,
+                "fs {fs}: {behind}"
+            );
+            held_back += u64::from(behind > normal);
+        }
+        // Held back only while the small beat waited for its deadline (at most 800 ms).
+        assert!(
+            held_back > 0 && held_back as f64 <= 0.8 * fs + 2.0,
+            "fs {fs}: held back for {held_back} frames"
+        );
+    }
+}
