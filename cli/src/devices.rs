@@ -85,10 +85,14 @@ pub async fn run(command: DeviceCommand, records: &dyn RecordStore) -> anyhow::R
                 revoked: false,
                 cert_sha256: cert_sha256.clone(),
             };
-            records
-                .put_device(&device)
-                .await
-                .context("storing the device")?;
+            // Stores the device and lists it on its patient as one change, like the api.
+            match records.register_device(&device).await {
+                Ok(()) => {}
+                Err(StoreError::NotFound) => {
+                    bail!("no patient {}: add the patient first", device.patient)
+                }
+                Err(e) => return Err(e).context("storing the device"),
+            }
             match (token, cert_sha256) {
                 (Some(token), _) => {
                     println!(

@@ -6,19 +6,23 @@ use cw_e2e::ingest;
 use cw_e2e::processes::bin_dir;
 use std::process::Command;
 
-fn cardiowatch(store: &std::path::Path, args: &[&str]) -> String {
+fn run_cardiowatch(store: &std::path::Path, args: &[&str]) -> std::process::Output {
     let bin = bin_dir().join("cardiowatch");
     assert!(
         bin.exists(),
         "{} is missing: build the binaries first (scripts/test does)",
         bin.display()
     );
-    let out = Command::new(bin)
+    Command::new(bin)
         .args(args)
         .env("CW_STORAGE__BACKEND", "embedded")
         .env("CW_STORAGE__PATH", store)
         .output()
-        .expect("cardiowatch runs");
+        .expect("cardiowatch runs")
+}
+
+fn cardiowatch(store: &std::path::Path, args: &[&str]) -> String {
+    let out = run_cardiowatch(store, args);
     assert!(
         out.status.success(),
         "cardiowatch {args:?} failed: {}",
@@ -67,6 +71,17 @@ async fn a_device_added_by_the_cli_streams_and_after_revoke_is_refused() {
 
     let listed = cardiowatch(&store, &["device", "list"]);
     assert!(listed.contains("cli-gw"), "{listed}");
+    let on_patient = ingest
+        .stores
+        .records
+        .patient(&patient)
+        .await
+        .expect("patient")
+        .devices;
+    assert!(
+        on_patient.iter().any(|d| d.as_str() == "cli-gw"),
+        "the patient lists the device the CLI added: {on_patient:?}"
+    );
     assert!(listed.contains("cli-cert-gw"), "{listed}");
     assert!(!listed.contains(&token), "list never prints tokens");
 
@@ -94,4 +109,26 @@ async fn a_device_added_by_the_cli_streams_and_after_revoke_is_refused() {
         .to_string();
     assert!(refused.contains("401"), "{refused}");
     assert!(ingest.open_with_cert("", &cert).await.is_err());
+}
+
+#[tokio::test]
+async fn the_cli_refuses_a_device_for_an_unknown_patient_and_stores_nothing() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let store = ingest.dir.path().join("store.sqlite");
+    let out = run_cardiowatch(
+        &store,
+        &[
+            "device",
+            "add",
+            "--id",
+            "orphan-gw",
+            "--patient",
+            "nobody-here",
+        ],
+    );
+    assert!(!out.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no patient nobody-here"), "{stderr}");
+    let listed = cardiowatch(&store, &["device", "list"]);
+    assert!(!listed.contains("orphan-gw"), "{listed}");
 }
