@@ -1,13 +1,18 @@
 //! `cardiowatch bench live`: N patients stream MIT-BIH record 100 in real time through
 //! ingest → (alert-engine events PUB + ingest samples PUB) → the api's live hub → V live
-//! WebSockets per patient, all in this process on the embedded store. Prints, per message
-//! type, p50/p99 of *sent → socket*: the simulator sends each 250 ms block when the wall
-//! clock reaches the block's first sample time, so the block's end sample time minus
-//! 250 ms is when it was sent; to that from the moment the client read the message —
-//! gateway → ingest (stored) → PUB → engine / hub → socket. A real device adds its own
-//! buffering (a block's worth) on top. For `ecg` the block's end is taken as the last
-//! complete bucket's end, which is up to one bucket (22 ms at 360 Hz) before it, so `ecg`
-//! reads at most that much high. Also prints how many messages the sockets dropped.
+//! WebSockets per patient, all in this process on the embedded store. The simulator sends
+//! each 250 ms block when the wall clock reaches the block's first sample time. Prints
+//! p50/p99 of
+//!   * `hr` *beat → socket*: from the beat's sample time (in this real-time stream, when
+//!     the heart beat) to the client reading its message — the detector's look-ahead (up
+//!     to 300 ms of later samples must arrive) plus the pipeline;
+//!   * `ecg` *sent → socket*: from when the block left the gateway (its end sample time
+//!     − 250 ms, the end taken as the last complete bucket's end, up to one 22 ms bucket
+//!     early, so this reads at most that much high) to the client reading it —
+//!     gateway → ingest (stored) → PUB → hub → socket.
+//!
+//! A real device buffers a block before sending: add 250 ms to both. Also prints how many
+//! messages the sockets dropped.
 
 use crate::bench_alerts_stages::percentile;
 use crate::fixture::{self, FixtureSpec};
@@ -78,7 +83,7 @@ impl Seen {
                     self.hr
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .push(ms(at));
+                        .push((now - at) as f64 / 1e6);
                 }
             }
             Some("ecg") => {
@@ -111,7 +116,7 @@ fn report(name: &str, values: &Mutex<Vec<f64>>) {
         .clone();
     v.sort_by(f64::total_cmp);
     println!(
-        "{name}_sent_to_socket_ms n={} p50={:.0} p99={:.0} max={:.0}",
+        "{name} n={} p50={:.0} p99={:.0} max={:.0}",
         v.len(),
         percentile(&v, 0.5),
         percentile(&v, 0.99),
@@ -278,8 +283,8 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         seen.dropped.load(Ordering::Relaxed),
         stats.acked.load(Ordering::Relaxed)
     );
-    report("hr", &seen.hr);
-    report("ecg", &seen.ecg);
+    report("hr_beat_to_socket_ms", &seen.hr);
+    report("ecg_sent_to_socket_ms", &seen.ecg);
     services.join().await;
     Ok(())
 }

@@ -27,15 +27,14 @@ pub const CONFIG_TOPIC: &str = "config";
 /// reconciles alert state from the store, so a dropped event costs latency only.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LiveEvent {
-    /// A new heart-rate reading: `beats` beats closed an RR interval in the block that
-    /// ended at `at_ns` (usually one); the values are those of the last of them.
+    /// A beat closed an RR interval: the heart rate after it. `at_ns` is the beat's
+    /// sample time (reported up to the detector's look-ahead later).
     HeartRate {
         patient: PatientId,
         at_ns: Nanos,
         average_bpm: f32,
         instant_bpm: f32,
         rr_s: f64,
-        beats: u32,
     },
     /// An alert changed state (as stored after the change).
     Alert(crate::AlertEvent),

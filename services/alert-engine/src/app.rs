@@ -286,11 +286,8 @@ impl Engine {
         let events = monitor.process(&block);
         let beats = monitor.readings() - before;
         self.metrics.beats.add(beats);
-        if beats > 0
-            && let Some(reading) = monitor.last_reading()
-        {
-            self.live
-                .heart_rate(&block.patient, &reading, beats, block.end_ns());
+        for (at, reading) in monitor.beats() {
+            self.live.heart_rate(&block.patient, reading, *at);
         }
         self.apply_all(&block.patient, events, stamps).await;
     }

@@ -29,15 +29,14 @@ impl LiveEvents {
         Ok((Self { publisher }, bound))
     }
 
-    /// The newest reading after `beats` new beats in a block ending at `at_ns`.
-    pub fn heart_rate(&self, patient: &PatientId, reading: &HrReading, beats: u64, at_ns: Nanos) {
+    /// One beat's reading; `at_ns` is the beat's sample time.
+    pub fn heart_rate(&self, patient: &PatientId, reading: &HrReading, at_ns: Nanos) {
         self.publish(&LiveEvent::HeartRate {
             patient: patient.clone(),
             at_ns,
             average_bpm: reading.average_bpm,
             instant_bpm: reading.instant_bpm,
             rr_s: reading.rr_s,
-            beats: u32::try_from(beats).unwrap_or(u32::MAX),
         });
     }
 

@@ -58,6 +58,9 @@ pub struct PatientMonitor {
     rules: RuleBank,
     last_reading: Option<HrReading>,
     readings: u64,
+    /// The last block's readings with their beat times (live views); each `process`
+    /// starts it afresh, so it holds one block's beats at most.
+    beats: Vec<(Nanos, HrReading)>,
 }
 
 impl PatientMonitor {
@@ -71,6 +74,7 @@ impl PatientMonitor {
             rules: RuleBank::default(),
             last_reading: None,
             readings: 0,
+            beats: Vec::new(),
         }
     }
 
@@ -109,6 +113,11 @@ impl PatientMonitor {
         self.last_reading
     }
 
+    /// The readings of the last block processed, each with its beat's sample time.
+    pub fn beats(&self) -> &[(Nanos, HrReading)] {
+        &self.beats
+    }
+
     /// Heart-rate readings so far (one per beat after the first).
     pub fn readings(&self) -> u64 {
         self.readings
@@ -133,6 +142,7 @@ impl PatientMonitor {
         if self.geometry != Some(geometry) || !contiguous || self.stream.is_none() {
             self.restart(geometry, block.start_ns);
         }
+        self.beats.clear();
         let mut events = Vec::new();
         let Some(stream) = self.stream.as_mut() else {
             return events;
@@ -166,6 +176,7 @@ impl PatientMonitor {
                             .on_rr(reading.rr_s, reading.instant_bpm, tachy, brady);
                     }
                     let at = time_of(self.origin_ns, reading.sample);
+                    self.beats.push((at, reading));
                     self.rules
                         .on_beat(policy, at, &reading, &stream.rhythm, trusted, &mut events);
                 }

@@ -1,13 +1,14 @@
 //! A slow live client blocks nothing: over real sockets, a phone that stops reading (tiny
-//! TCP receive buffer) while a burst of heart-rate events arrives loses the oldest
+//! TCP receive buffer) while a burst of ECG arrives loses the oldest
 //! messages (counted) and, once it reads again, gets what was buffered and then the close
 //! (4008, counted in `cw_api_live_closed_behind_total`); a second doctor reading the same
-//! patient at the same time gets every message, in order, and stays connected. The events come over the real bus (a PUB socket of this test,
-//! sealed with the api's key) into the api's live hub.
+//! patient at the same time gets every message, in order, and stays connected. The sample
+//! blocks come over the real bus (a samples PUB socket of this test, sealed with the api's
+//! key) into the api's live hub, which turns each into one `ecg` message.
 
 use cw_bus::{BusStats, Kind, Publisher, Sealer};
-use cw_core::messages::{LiveEvent, live_topic};
-use cw_core::{Role, shard_of};
+use cw_core::messages::SamplesStored;
+use cw_core::{DeviceId, Role, SampleBlock, shard_of, shard_topic};
 use cw_e2e::api::ApiHarness;
 use cw_e2e::env::free_port;
 use cw_e2e::ingest::metric;
@@ -20,31 +21,40 @@ use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-/// More than the kernel buffers between the api and a phone that stopped reading hold
-/// (the server's send buffer grows to `tcp_wmem` max, 4 MiB here; ~110 B a message).
-const BURST: u32 = 60_000;
+/// Blocks in the burst: far more than the kernel buffers between the api and a phone that
+/// stopped reading hold (the server's send buffer grows to `tcp_wmem` max, 4 MiB here;
+/// ~500 B an `ecg` message) plus the queue and `max_dropped`.
+const BURST: u32 = 30_000;
+/// Each block: 200 ms of two leads at 200 Hz, which the hub folds into 10 buckets.
+const BLOCK_NS: i64 = 200_000_000;
 
-fn heart_rate(patient: &cw_core::PatientId, k: u32) -> LiveEvent {
-    LiveEvent::HeartRate {
-        patient: patient.clone(),
-        at_ns: i64::from(k),
-        average_bpm: 70.0,
-        instant_bpm: 70.0,
-        rr_s: 0.857,
-        beats: k,
+/// Block `k` of a contiguous stream (its `start_ns` numbers it).
+fn block(patient: &cw_core::PatientId, k: u32) -> SamplesStored {
+    SamplesStored {
+        block: SampleBlock {
+            patient: patient.clone(),
+            device: DeviceId::parse("gw-slow").expect("device id"),
+            seq: u64::from(k),
+            start_ns: i64::from(k) * BLOCK_NS,
+            rate_hz: 200,
+            leads: 2,
+            samples_uv: vec![(k % 1000) as i16; 80],
+            lead_off: false,
+        },
+        received_ns: 0,
     }
 }
 
-/// What a reading client saw: HR sequence numbers (`beats`), drops announced, and how
+/// What a reading client saw: block numbers of its `ecg` messages, drops announced, and how
 /// the socket ended (close code, or 0 when it ended without a close frame).
 #[derive(Default, Debug)]
 struct Read {
-    beats: Vec<u64>,
+    blocks: Vec<u64>,
     dropped: u64,
     closed: Option<u16>,
 }
 
-/// Reads for `until`, until the socket ends, or until HR `stop_at` (when not 0) arrived.
+/// Reads for `until`, until the socket ends, or until block `stop_at` (when not 0) arrived.
 async fn read_all(socket: &mut Live, until: Duration, stop_at: u64) -> Read {
     let mut read = Read::default();
     let deadline = Instant::now() + until;
@@ -58,10 +68,11 @@ async fn read_all(socket: &mut Live, until: Duration, stop_at: u64) -> Read {
             Some(Ok(Message::Text(text))) => {
                 let m: Value = serde_json::from_str(&text).expect("JSON");
                 match m["type"].as_str() {
-                    Some("hr") => {
-                        let beat = m["beats"].as_u64().expect("beats");
-                        read.beats.push(beat);
-                        if stop_at != 0 && beat == stop_at {
+                    Some("ecg") => {
+                        let start = m["buckets"][0]["start_ns"].as_u64().expect("start_ns");
+                        let number = start / BLOCK_NS as u64;
+                        read.blocks.push(number);
+                        if stop_at != 0 && number == stop_at {
                             break;
                         }
                     }
@@ -90,8 +101,8 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     let endpoint = format!("tcp://127.0.0.1:{bus_port}");
     let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
         cfg.bus.key_hex = Some(bus_key.clone());
-        cfg.live.event_endpoints = vec![endpoint.clone()];
-        cfg.live.sample_endpoints = Vec::new();
+        cfg.live.event_endpoints = Vec::new();
+        cfg.live.sample_endpoints = vec![endpoint.clone()];
         cfg.live.queue = 4096;
         cfg.live.max_dropped = 1024;
         // Long: this test is about the queue overflowing while the write is stuck (the
@@ -107,14 +118,14 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     let shutdown = CancellationToken::new();
     let (publisher, _) = Publisher::bind(
         &endpoint,
-        Kind::LiveEvent,
+        Kind::Samples,
         sealer,
         Arc::new(BusStats::default()),
         shutdown.clone(),
     )
     .await
-    .expect("events PUB binds");
-    let topic = live_topic(shard_of(&h.own));
+    .expect("samples PUB binds");
+    let topic = shard_topic(shard_of(&h.own));
     let port: u16 = h
         .base
         .rsplit(':')
@@ -128,14 +139,14 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     let (mut reader, _) = open_live(port, &ca, &patient, Auth::Header(&token), None)
         .await
         .expect("the reading doctor's socket");
-    // Past the hub's slow-joiner window: probes (beats = 0) until one arrives.
+    // Past the hub's slow-joiner window: probes (block 0) until one arrives.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         publisher
-            .publish(&topic, &heart_rate(&h.own, 0))
+            .publish(&topic, &block(&h.own, 0))
             .expect("publish");
         let got = read_all(&mut reader, Duration::from_millis(200), 0).await;
-        if !got.beats.is_empty() {
+        if !got.blocks.is_empty() {
             break;
         }
         assert!(Instant::now() < deadline, "the hub never subscribed");
@@ -153,20 +164,20 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     });
     for k in 1..=BURST {
         publisher
-            .publish(&topic, &heart_rate(&h.own, k))
+            .publish(&topic, &block(&h.own, k))
             .expect("publish");
-        if k % 200 == 0 {
-            // ~10 000 events/s: well within what a reading client takes.
+        if k % 100 == 0 {
+            // ~5 000 blocks/s: well within what a reading client takes.
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     // The reading doctor got all of it, in order, while the slow one held its socket.
     publisher
-        .publish(&topic, &heart_rate(&h.own, BURST + 1))
+        .publish(&topic, &block(&h.own, BURST + 1))
         .expect("publish");
     let (read, _reader) = reading.await.expect("reader task");
     let burst: Vec<u64> = read
-        .beats
+        .blocks
         .iter()
         .copied()
         .filter(|b| (1..=u64::from(BURST)).contains(b))
@@ -185,12 +196,12 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     let late = read_all(&mut slow, Duration::from_secs(10), 0).await;
     assert_eq!(late.closed, Some(4008), "closed for being behind");
     assert!(
-        (late.beats.len() as u32) < BURST / 2,
+        (late.blocks.len() as u32) < BURST / 2,
         "the slow socket lost most of the burst: {}",
-        late.beats.len()
+        late.blocks.len()
     );
     assert!(
-        late.beats.windows(2).all(|w| w[0] < w[1]),
+        late.blocks.windows(2).all(|w| w[0] < w[1]),
         "what it got is in order"
     );
     let text = h

@@ -326,7 +326,6 @@ impl LiveHub {
                 average_bpm,
                 instant_bpm,
                 rr_s,
-                beats,
                 ..
             } => {
                 let text = LiveMessage::Hr {
@@ -334,7 +333,6 @@ impl LiveHub {
                     bpm: *average_bpm,
                     instant_bpm: *instant_bpm,
                     rr_ms: (rr_s * 1000.0).round(),
-                    beats: *beats,
                 }
                 .to_text();
                 let _ = feed.tx.send(text.into());

@@ -16,13 +16,13 @@ pub enum LiveMessage<'a> {
         queue: usize,
         session_s: u64,
     },
-    /// Heart rate after a beat (`bpm` averaged over the policy's beats).
+    /// Heart rate after a beat at `at_ns` (sample time); `bpm` as the policy's HR rules
+    /// see it, `instant_bpm` from this RR interval alone.
     Hr {
         at_ns: Nanos,
         bpm: f32,
         instant_bpm: f32,
         rr_ms: f64,
-        beats: u32,
     },
     /// An alert of this patient: `event` is `open` (already open when the socket opened),
     /// `fired`, `acknowledged` or `resolved`; `alert` as the REST api shows it.

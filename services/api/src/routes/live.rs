@@ -231,7 +231,7 @@ subprotocols `cardiowatch.v1` and `bearer.<access token>` (the server selects \
 `cardiowatch.v1`). Access as for the patient's REST routes: assigned doctors (or under \
 break-glass) and admins; never ops; audited. Without an upgrade: 426. Text messages, \
 each a JSON object with `type`: `hello` {patient, ecg_max_hz, queue, session_s}; `hr` \
-{at_ns, bpm, instant_bpm, rr_ms, beats}; `alert` {event: open|fired|acknowledged|resolved, \
+{at_ns (beat sample time), bpm, instant_bpm, rr_ms}; `alert` {event: open|fired|acknowledged|resolved, \
 alert}; `ecg` {bucket_ns, buckets: [{start_ns, min: [µV per lead], max: [...]}]}; \
 `dropped` {dropped}: this socket fell behind and skipped that many messages so far. \
 Close codes: 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
