@@ -220,7 +220,7 @@ impl QrsDetector {
             let (value, peak) = (self.cand_value, self.cand_peak);
             self.cand_value = 0.0;
             let done = (n / self.p.block_len).saturating_sub(1);
-            if let Some(beat) = self.classify(n, peak, value, Some(done)) {
+            if let Some(beat) = self.classify(n, peak, value, done, false) {
                 return Some(beat);
             }
         }
@@ -250,19 +250,31 @@ impl QrsDetector {
         }
         let (value, peak) = (self.cand_value, self.cand_peak);
         self.cand_value = 0.0;
-        // The complex may be cut short: its per-lead picture is incomplete, so the fused
-        // feature is taken as it is, and held to the search-back threshold only.
-        self.classify(self.n - 1, peak, value, None)
+        // The complex may be cut short: the unfinished block joins the lead rings and the
+        // (smaller) feature is held to the search-back threshold only.
+        let block = self.n / self.p.block_len;
+        for lead in &mut self.leads {
+            lead.flush_partial(block);
+        }
+        self.classify(self.n - 1, peak, value, block, true)
     }
 
-    /// Decide whether a confirmed integrated-feature peak is a QRS complex.
-    /// `done` is the last block whose maxima are in the lead rings (None at end of input).
-    fn classify(&mut self, n: u64, peak: u64, value: f32, done: Option<u64>) -> Option<Beat> {
+    /// Decide whether a confirmed integrated-feature peak is a QRS complex. `done` is the
+    /// last block whose maxima are in the lead rings; `truncated` marks a candidate cut
+    /// short by the end of input.
+    fn classify(
+        &mut self,
+        n: u64,
+        peak: u64,
+        value: f32,
+        done: u64,
+        truncated: bool,
+    ) -> Option<Beat> {
         let since = self.last.map(|l| peak - l.peak);
         if since.is_some_and(|s| s < self.p.refractory) {
             return None;
         }
-        let value = done.map_or(value, |done| value * self.evidence(peak, done));
+        let value = value * self.evidence(peak, done);
         let (fid, slope) = self.fiducial(n, peak);
         if let (Some(s), Some(last)) = (since, self.last)
             && self.p.seconds(s) < T_WAVE_S
@@ -276,7 +288,7 @@ impl QrsDetector {
         if relaxed {
             threshold *= 0.5;
         }
-        if done.is_none() {
+        if truncated {
             threshold *= SEARCH_BACK_FRACTION;
         }
         if value <= threshold {

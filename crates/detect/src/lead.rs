@@ -74,13 +74,15 @@ impl Lead {
     #[inline]
     pub(crate) fn energy(&mut self, p: &Params, n: u64, x: f32) -> f32 {
         // Low-pass first (the sections commute), so the raw slope can be read before the
-        // high-pass turns a baseline step into a biphasic wiggle.
+        // high-pass turns a baseline step into a biphasic wiggle — after the well-damped
+        // section only (Q 0.54, no overshoot): the full 4th-order Butterworth rings after a
+        // step, and the ringing would pass for the other half of a QRS complex.
         let y = self.lp1.step(&p.lp1, x);
-        let y = self.lp2.step(&p.lp2, y);
         let raw = y - self.prev_lp;
         self.prev_lp = y;
         self.up_max = self.up_max.max(raw);
         self.down_max = self.down_max.max(-raw);
+        let y = self.lp2.step(&p.lp2, y);
         let y = self.hp.step(&p.hp, y);
         let i = n as usize % DERIV_RING;
         let old = self.deriv[(i + DERIV_RING - p.deriv_lag) % DERIV_RING];
@@ -104,6 +106,15 @@ impl Lead {
         self.block_max = 0.0;
         self.up_max = 0.0;
         self.down_max = 0.0;
+    }
+
+    /// End of input: the unfinished block's maxima go into the ring as they are (if more
+    /// samples follow, `end_block` stores the block again when it is complete).
+    pub(crate) fn flush_partial(&mut self, block: u64) {
+        let i = block as usize % BLOCKS;
+        self.blocks[i] = self.block_max;
+        self.ups[i] = self.up_max;
+        self.downs[i] = self.down_max;
     }
 
     /// Largest block maximum over blocks `first..=last` (all must still be in the ring).

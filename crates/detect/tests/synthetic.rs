@@ -203,3 +203,57 @@ fn reported_until_is_never_broken_and_trails_by_300_ms_without_search_back() {
         );
     }
 }
+
+/// `synthetic` (beats every 0.8 s for 40 s) with `artefact(t)` µV added to one lead.
+fn with_artefact(
+    fs: f64,
+    leads: usize,
+    lead: usize,
+    artefact: impl Fn(f64) -> f64,
+) -> (Vec<i16>, Vec<u64>) {
+    let (mut x, truth) = synthetic(fs, 40.0, 0.8, leads);
+    for (i, frame) in x.chunks_exact_mut(leads).enumerate() {
+        let v = f64::from(frame[lead]) + artefact(i as f64 / fs);
+        frame[lead] = v.round().clamp(-32768.0, 32767.0) as i16;
+    }
+    (x, truth)
+}
+
+/// Electrode motion 0.45 s after every third beat: a sharp 1 mV step (as steep as the R
+/// wave, but one-sided) that settles over 300 ms.
+fn steps(t: f64) -> f64 {
+    let k = (t / 2.4).floor();
+    let since = t - k * 2.4 - 0.45;
+    if since < 0.0 {
+        return 0.0;
+    }
+    1000.0 * (1.0 - (-since / 0.008).exp()) * (-since / 0.3).exp()
+}
+
+/// Muscle-like noise (22 Hz and 37 Hz, up to 0.6 mV) for 3 s of every 6 s, over beats and
+/// between them.
+fn noise_episodes(t: f64) -> f64 {
+    if t % 6.0 < 3.0 {
+        return 0.0;
+    }
+    let tau = std::f64::consts::TAU;
+    400.0 * (tau * 22.0 * t).sin() + 200.0 * (tau * 37.0 * t).sin()
+}
+
+#[test]
+fn a_baseline_step_is_not_a_beat_on_one_lead_or_beside_a_clean_lead() {
+    for fs in [250.0, 360.0, 500.0] {
+        for leads in [1, 2] {
+            let (x, truth) = with_artefact(fs, leads, leads - 1, steps);
+            assert_matches(fs, &truth, &detect_all(fs, leads, &x), 3.0);
+        }
+    }
+}
+
+#[test]
+fn noise_on_one_lead_beside_a_clean_lead_adds_and_loses_no_beat() {
+    for fs in [250.0, 360.0, 500.0] {
+        let (x, truth) = with_artefact(fs, 2, 1, noise_episodes);
+        assert_matches(fs, &truth, &detect_all(fs, 2, &x), 3.0);
+    }
+}
