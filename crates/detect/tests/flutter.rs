@@ -75,6 +75,10 @@ fn the_ventricular_flutter_episodes_of_record_207_raise_the_flag() {
     assert!(episodes.len() >= 3, "{episodes:?}");
     let uv = rec.microvolts_interleaved();
     let inside = flagged_fraction(rec.fs, 2, &uv, &episodes);
+    println!(
+        "207: flag up {:.1} % of the flutter episodes",
+        100.0 * inside
+    );
     // Reached: 89 %.
     assert!(inside >= 0.8, "flag up {:.1} % of flutter", 100.0 * inside);
 }
