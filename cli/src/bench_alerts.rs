@@ -32,9 +32,11 @@ const FS: u32 = 250;
 /// 0.5 s (120 bpm).
 const STEP_S: f64 = 30.0;
 const RECORD_S: f64 = 60.0;
-/// Each patient streams this much, starting `k % STAGGER_S` seconds into the record.
+/// Each patient streams this much, starting up to `STAGGER_S` seconds into the record:
+/// the stepping patients' steps spread evenly over that span (alarms of different
+/// patients arrive independently, not in synchronised bursts).
 const STREAM_S: f64 = 40.0;
-const STAGGER_S: usize = 10;
+const STAGGER_S: f64 = 10.0;
 
 #[derive(Args, Debug)]
 pub struct BenchAlertsArgs {
@@ -170,7 +172,13 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     let mut step_ns: HashMap<String, Nanos> = HashMap::new();
     let mut streams = Vec::new();
     for (k, f) in patients.iter().enumerate() {
-        let offset = (k % STAGGER_S) as f64;
+        // Stepping patients (k < alerting) spread over the span, and so do the others.
+        let (slot, slots) = if k < alerting {
+            (k, alerting)
+        } else {
+            (k - alerting, args.patients - alerting)
+        };
+        let offset = STAGGER_S * slot as f64 / slots.max(1) as f64;
         let started = now_ns();
         let steps = k < alerting;
         if steps {
