@@ -37,7 +37,9 @@ pub fn detect(dir: &Path, rounds: u32) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let rounds = f64::from(rounds.max(1));
     let (fs, leads, _) = &records[0];
-    let state = cw_detect::QrsDetector::new(*fs, *leads).state_bytes();
+    let detector = cw_detect::QrsDetector::new(*fs, *leads);
+    let state = detector.state_bytes();
+    let lookahead_ms = detector.lookahead_samples() as f64 * 1000.0 / fs;
     println!(
         "records={} frames={} lead_samples={} rounds={rounds} beats={beats}",
         records.len(),
@@ -53,5 +55,7 @@ pub fn detect(dir: &Path, rounds: u32) -> anyhow::Result<()> {
         lead_samples as f64 * rounds / seconds
     );
     println!("detector_state_bytes={state} (at {fs} Hz, {leads} leads)");
+    // Worst case: a small beat kept by the search-back; beats above threshold take 300 ms.
+    println!("detector_lookahead_ms={lookahead_ms:.0} (worst case, at {fs} Hz)");
     Ok(())
 }
