@@ -150,7 +150,6 @@ impl PatientMonitor {
         let policy = &self.policy;
         let time_of =
             |origin: Nanos, sample: u64| origin + (sample as f64 * 1e9 / stream.fs) as Nanos;
-        let lookahead = stream.detector.lookahead_samples() as u64;
         let tachy = policy.tachy_run.as_ref().map(|r| r.bpm);
         let brady = policy.brady_run.as_ref().map(|r| r.bpm);
         for i in 0..block.frames() {
@@ -192,10 +191,12 @@ impl PatientMonitor {
                 (true, since) => since,
             };
             stream.analysable = analysable;
-            // A beat is reported up to `lookahead` samples late: do not count that as silence.
+            // Beats are reported late (300 ms, longer while a search-back candidate is
+            // pending): silence is only what the detector has finished looking at.
             let silent_s = stream.analysable_since.map(|since| {
                 let from = stream.last_beat.map_or(since, |b| b.max(since));
-                (window.end_sample.saturating_sub(from + lookahead)) as f64 / stream.fs
+                let decided = stream.detector.reported_until().min(window.end_sample);
+                decided.saturating_sub(from) as f64 / stream.fs
             });
             let facts = WindowFacts {
                 at: time_of(self.origin_ns, window.end_sample),
@@ -371,6 +372,32 @@ mod tests {
         assert_eq!(fired(&events, RuleKind::FlatLine), 0, "{events:?}");
         // The 8 s gap is also a pause, reported at the beat that ends it.
         assert_eq!(fired(&events, RuleKind::Pause), 1, "{events:?}");
+    }
+
+    #[test]
+    fn asystole_is_raised_within_a_second_of_its_limit_not_after_the_detectors_worst_case_look_ahead()
+     {
+        let fs = f64::from(FS);
+        // Beats every 0.8 s until 19.2 s, then none: with a 4 s limit, asystole is due at 23.2 s.
+        let beats: Vec<f64> = (0..25).map(|k| f64::from(k) * 0.8 * fs).collect();
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks(&spikes(&beats, 30 * FS as usize), 0));
+        let at_s = events
+            .iter()
+            .find_map(|e| match e {
+                RuleEvent::Fire {
+                    rule: RuleKind::Asystole,
+                    at,
+                    ..
+                } => Some(*at as f64 / 1e9),
+                _ => None,
+            })
+            .expect("asystole raised");
+        // Quality windows are 1 s long and a beat is final 300 ms after it: 23.2 s + 1.3 s.
+        assert!(
+            (23.2..=24.5).contains(&at_s),
+            "asystole raised at {at_s:.2} s"
+        );
     }
 
     #[test]
