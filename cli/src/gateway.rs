@@ -201,7 +201,10 @@ pub async fn stream_record_with(
             }
         }
         while !failed && (next < prepared.frames.len() || !unacked.is_empty()) {
-            let due = started + prepared.frame_duration.mul_f64(next as f64);
+            // A device can send a block only once its last sample exists: block k goes out
+            // at the end of its span, not its start (which would flatter every latency
+            // measured from sample time by one block).
+            let due = started + prepared.frame_duration.mul_f64((next + 1) as f64);
             let can_send = next < prepared.frames.len() && unacked.len() < opts.window;
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
