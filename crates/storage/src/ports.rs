@@ -61,6 +61,19 @@ pub trait AlertStore: Send + Sync {
     /// unique index, so two racing engines cannot both create one).
     async fn open_alert(&self, alert: &Alert) -> Result<OpenAlertOutcome>;
 
+    /// Opens several alerts as `open_alert` would, in order, one outcome per alert (an
+    /// alert whose key an earlier one of the batch took gets `AlreadyOpen`). A backend
+    /// that can commit them together does (one fsync for the batch on SQLite); if that
+    /// commit fails every outcome is an error and none is stored. This default opens
+    /// them one by one.
+    async fn open_alert_batch(&self, alerts: &[Alert]) -> Vec<Result<OpenAlertOutcome>> {
+        let mut outcomes = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            outcomes.push(self.open_alert(alert).await);
+        }
+        outcomes
+    }
+
     async fn get_alert(&self, id: &AlertId) -> Result<Alert>;
 
     /// Moves an alert to `acknowledged` (by whom, when). Acking a resolved alert keeps it

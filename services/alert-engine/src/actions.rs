@@ -32,7 +32,110 @@ pub enum Applied {
     RetryResolve(RuleKind),
 }
 
+/// A fire turned into its alert, waiting to be stored with the others queued with it.
+pub struct PendingFire {
+    pub patient: PatientId,
+    pub alert: Alert,
+    pub stamps: BlockStamps,
+    /// When the writer took the event off its queue.
+    pub dequeued_ns: Nanos,
+}
+
 impl Actions {
+    /// The alert a fire opens, stamped with the policy that decided it.
+    pub fn pending_fire(
+        &self,
+        patient: &PatientId,
+        policy: &ThresholdPolicy,
+        (rule, started_ns, at, value): (RuleKind, Nanos, Nanos, f32),
+        stamps: BlockStamps,
+    ) -> PendingFire {
+        let (limit, priority) = (policy.limit_of(rule), policy.priority_of(rule));
+        let pad = i64::from(self.strip_padding_s) * NANOS_PER_SEC;
+        let alert = Alert {
+            id: AlertId::random(),
+            patient: patient.clone(),
+            rule,
+            priority,
+            state: AlertState::Firing,
+            started_ns,
+            fired_ns: at,
+            acked_ns: None,
+            acked_by: None,
+            resolved_ns: None,
+            value,
+            limit,
+            policy_version: policy.version,
+            window_start_ns: started_ns - pad,
+            window_end_ns: at + pad,
+            snooze: None,
+        };
+        PendingFire {
+            patient: patient.clone(),
+            alert,
+            stamps,
+            dequeued_ns: now_ns(),
+        }
+    }
+
+    /// Stores the fires in one batch (one commit on the embedded store), then pushes the
+    /// created ones in the order they were decided: store first, then push. Returns what
+    /// each fire's rule may keep, in the same order.
+    pub async fn open_batch(
+        &self,
+        fires: Vec<PendingFire>,
+        open: &mut HashMap<(PatientId, RuleKind), AlertId>,
+    ) -> Vec<(PatientId, Applied)> {
+        if fires.is_empty() {
+            return Vec::new();
+        }
+        let alerts: Vec<Alert> = fires.iter().map(|f| f.alert.clone()).collect();
+        let outcomes = self.records.open_alert_batch(&alerts).await;
+        let stored_ns = now_ns();
+        let mut applied = Vec::with_capacity(fires.len());
+        for (fire, outcome) in fires.into_iter().zip(outcomes) {
+            let PendingFire {
+                patient,
+                alert,
+                stamps,
+                dequeued_ns,
+            } = fire;
+            let rule = alert.rule;
+            let result = match outcome {
+                Ok(OpenAlertOutcome::Created) => {
+                    tracing::info!(alert = %alert.id, patient = %patient, rule = rule.as_str(), value = alert.value, "alert fired");
+                    open.insert((patient.clone(), rule), alert.id.clone());
+                    self.metrics.alerts_fired.inc();
+                    let (id, at) = (alert.id.clone(), alert.fired_ns);
+                    self.push(AlertEventKind::Fired, alert, stamps.received_ns)
+                        .await;
+                    self.trace.record(FireTiming {
+                        patient: patient.clone(),
+                        alert: id,
+                        sample_ns: at,
+                        block: stamps,
+                        dequeued_ns,
+                        stored_ns,
+                        pushed_ns: now_ns(),
+                    });
+                    Applied::Done
+                }
+                Ok(OpenAlertOutcome::AlreadyOpen(existing)) => {
+                    // Another engine instance or an earlier run opened it: adopt, no push.
+                    open.insert((patient.clone(), rule), existing.id);
+                    Applied::Done
+                }
+                Err(e) => {
+                    self.metrics.store_errors.inc();
+                    tracing::error!(patient = %patient, rule = rule.as_str(), error = %e, "could not store alert; will retry");
+                    Applied::RetryFire(rule)
+                }
+            };
+            applied.push((patient, result));
+        }
+        applied
+    }
+
     pub async fn apply(
         &self,
         patient: &PatientId,
@@ -41,7 +144,6 @@ impl Actions {
         open: &mut HashMap<(PatientId, RuleKind), AlertId>,
         stamps: BlockStamps,
     ) -> Applied {
-        let dequeued_ns = now_ns();
         match event {
             RuleEvent::Fire {
                 rule,
@@ -49,57 +151,12 @@ impl Actions {
                 at,
                 value,
             } => {
-                let (limit, priority) = (policy.limit_of(rule), policy.priority_of(rule));
-                let pad = i64::from(self.strip_padding_s) * NANOS_PER_SEC;
-                let alert = Alert {
-                    id: AlertId::random(),
-                    patient: patient.clone(),
-                    rule,
-                    priority,
-                    state: AlertState::Firing,
-                    started_ns,
-                    fired_ns: at,
-                    acked_ns: None,
-                    acked_by: None,
-                    resolved_ns: None,
-                    value,
-                    limit,
-                    policy_version: policy.version,
-                    window_start_ns: started_ns - pad,
-                    window_end_ns: at + pad,
-                    snooze: None,
-                };
-                match self.records.open_alert(&alert).await {
-                    Ok(OpenAlertOutcome::Created) => {
-                        let stored_ns = now_ns();
-                        tracing::info!(alert = %alert.id, patient = %patient, rule = rule.as_str(), value, "alert fired");
-                        open.insert((patient.clone(), rule), alert.id.clone());
-                        self.metrics.alerts_fired.inc();
-                        let id = alert.id.clone();
-                        self.push(AlertEventKind::Fired, alert, stamps.received_ns)
-                            .await;
-                        self.trace.record(FireTiming {
-                            patient: patient.clone(),
-                            alert: id,
-                            sample_ns: at,
-                            block: stamps,
-                            dequeued_ns,
-                            stored_ns,
-                            pushed_ns: now_ns(),
-                        });
-                        Applied::Done
-                    }
-                    Ok(OpenAlertOutcome::AlreadyOpen(existing)) => {
-                        // Another engine instance or an earlier run opened it: adopt, no push.
-                        open.insert((patient.clone(), rule), existing.id);
-                        Applied::Done
-                    }
-                    Err(e) => {
-                        self.metrics.store_errors.inc();
-                        tracing::error!(patient = %patient, rule = rule.as_str(), error = %e, "could not store alert; will retry");
-                        Applied::RetryFire(rule)
-                    }
-                }
+                let fire =
+                    self.pending_fire(patient, policy, (rule, started_ns, at, value), stamps);
+                self.open_batch(vec![fire], open)
+                    .await
+                    .pop()
+                    .map_or(Applied::Done, |(_, applied)| applied)
             }
             RuleEvent::Resolve { rule, at } => {
                 let Some(id) = open.get(&(patient.clone(), rule)).cloned() else {

@@ -18,50 +18,36 @@ impl AlertStore for SqliteRecords {
         self.db
             .call(move |conn| {
                 let tx = write_tx(conn)?;
-                let key = alert.dedup_key();
-                let holder: Option<String> = tx
-                    .query_row(
-                        "SELECT alert_id FROM open_alerts WHERE dedup_key = ?1",
-                        [&key],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(map_err)?;
-                if let Some(holder) = holder {
-                    if holder == alert.id.as_str() {
-                        // The same alert again (a retried call): already stored.
-                        return Ok(OpenAlertOutcome::Created);
-                    }
-                    let existing = load(&tx, &holder)?;
-                    if existing.state.is_open() {
-                        return Ok(OpenAlertOutcome::AlreadyOpen(existing));
-                    }
-                    // A key still held by a resolved alert would block the rule forever.
-                    tx.execute("DELETE FROM open_alerts WHERE dedup_key = ?1", [&key])
-                        .map_err(map_err)?;
-                }
-                tx.execute(
-                    "INSERT INTO alerts (id, patient, state, fired_ns, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        alert.id.as_str(),
-                        alert.patient.as_str(),
-                        alert.state.as_str(),
-                        alert.fired_ns,
-                        to_json(&alert)?
-                    ],
-                )
-                .map_err(map_err)?;
-                if alert.state.is_open() {
-                    tx.execute(
-                        "INSERT INTO open_alerts (dedup_key, alert_id) VALUES (?1, ?2)",
-                        params![key, alert.id.as_str()],
-                    )
-                    .map_err(map_err)?;
-                }
+                let outcome = open_in(&tx, &alert)?;
                 tx.commit().map_err(map_err)?;
-                Ok(OpenAlertOutcome::Created)
+                Ok(outcome)
             })
             .await
+    }
+
+    async fn open_alert_batch(&self, alerts: &[Alert]) -> Vec<Result<OpenAlertOutcome>> {
+        let batch = alerts.to_vec();
+        let stored = self
+            .db
+            .call(move |conn| {
+                // One transaction, so one fsync for the whole batch (group commit).
+                let tx = write_tx(conn)?;
+                let outcomes = batch
+                    .iter()
+                    .map(|alert| open_in(&tx, alert))
+                    .collect::<Result<Vec<_>>>()?;
+                tx.commit().map_err(map_err)?;
+                Ok(outcomes)
+            })
+            .await;
+        match stored {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            // Rolled back: nothing of the batch is stored.
+            Err(e) => alerts
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(e.to_string())))
+                .collect(),
+        }
     }
 
     async fn get_alert(&self, id: &AlertId) -> Result<Alert> {
@@ -178,6 +164,51 @@ impl AlertStore for SqliteRecords {
             })
             .await
     }
+}
+
+/// Opens one alert inside the caller's transaction (see `AlertStore::open_alert`).
+fn open_in(tx: &Transaction<'_>, alert: &Alert) -> Result<OpenAlertOutcome> {
+    let key = alert.dedup_key();
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT alert_id FROM open_alerts WHERE dedup_key = ?1",
+            [&key],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(map_err)?;
+    if let Some(holder) = holder {
+        if holder == alert.id.as_str() {
+            // The same alert again (a retried call): already stored.
+            return Ok(OpenAlertOutcome::Created);
+        }
+        let existing = load(tx, &holder)?;
+        if existing.state.is_open() {
+            return Ok(OpenAlertOutcome::AlreadyOpen(existing));
+        }
+        // A key still held by a resolved alert would block the rule forever.
+        tx.execute("DELETE FROM open_alerts WHERE dedup_key = ?1", [&key])
+            .map_err(map_err)?;
+    }
+    tx.execute(
+        "INSERT INTO alerts (id, patient, state, fired_ns, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            alert.id.as_str(),
+            alert.patient.as_str(),
+            alert.state.as_str(),
+            alert.fired_ns,
+            to_json(alert)?
+        ],
+    )
+    .map_err(map_err)?;
+    if alert.state.is_open() {
+        tx.execute(
+            "INSERT INTO open_alerts (dedup_key, alert_id) VALUES (?1, ?2)",
+            params![key, alert.id.as_str()],
+        )
+        .map_err(map_err)?;
+    }
+    Ok(OpenAlertOutcome::Created)
 }
 
 /// IMMEDIATE takes the write lock up front, so a read-then-write cannot be raced by

@@ -5,6 +5,7 @@
 //! The server half needs CW_TEST_INFLUX_URL and CW_TEST_MONGO_URI (`scripts/test`
 //! starts the servers and sets them); without them those tests fail, never skip.
 
+mod alert_batch;
 mod alert_pages;
 mod alert_snooze;
 mod alerts;
@@ -68,6 +69,9 @@ conformance! {
     alerts::open_alerts_lists_firing_and_acknowledged_not_resolved,
     alerts::alerts_for_patients_filters_by_patient_and_state_newest_first_with_limit,
     alerts::unknown_alert_is_not_found,
+    alert_batch::a_batch_opens_each_alert_and_a_key_already_open_returns_its_holder,
+    alert_batch::two_alerts_for_one_key_in_a_batch_open_only_the_first,
+    alert_batch::an_empty_batch_opens_nothing,
     alert_snooze::a_snooze_is_stored_on_a_firing_alert_and_replaced_by_the_next,
     alert_snooze::an_acknowledged_alert_is_not_snoozed,
     outbox::claim_delivery_twice_with_the_same_key_conflicts,
