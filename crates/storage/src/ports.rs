@@ -106,6 +106,19 @@ pub trait DeliveryStore: Send + Sync {
     /// `Conflict` when that key exists (another attempt already claimed it).
     async fn claim_delivery(&self, delivery: &Delivery) -> Result<()>;
 
+    /// Claims several deliveries as `claim_delivery` would, one outcome per delivery in
+    /// order (`Conflict` for a key already claimed, also by an earlier one of the batch).
+    /// A backend that can commit them together does (one fsync on SQLite); if that
+    /// commit fails every outcome is an error and none is claimed. This default claims
+    /// them one by one.
+    async fn claim_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            outcomes.push(self.claim_delivery(delivery).await);
+        }
+        outcomes
+    }
+
     /// Updates status / provider id / error of an existing delivery (by idempotency key).
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
 

@@ -197,14 +197,73 @@ impl Dispatcher {
                 actions.push((action, user.clone()));
             }
         }
+        // One provider call per row at a time in this process, held until the outcome is
+        // recorded: the event path and the sweep may both decide to act on the same row.
+        let flights: Vec<_> = actions
+            .into_iter()
+            .filter_map(|(action, user)| {
+                let flight = self.enter_flight(&action.key())?;
+                Some((flight, action, user))
+            })
+            .collect();
+        let claimed = self.claim_all(&flights).await;
+        let mut claimed = claimed.into_iter();
+        let mut ready = Vec::with_capacity(flights.len());
+        let mut failed = Ok(());
+        for (flight, action, user) in flights {
+            if let Action::Claim(_) = action {
+                match claimed.next() {
+                    Some(Ok(())) => {}
+                    Some(Err(StoreError::Conflict(_))) => {
+                        self.metrics.skipped_duplicate.inc();
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        failed = Err(e);
+                        continue;
+                    }
+                    None => {
+                        failed = Err(StoreError::Unavailable("claim without outcome".into()));
+                        continue;
+                    }
+                }
+            }
+            ready.push((flight, action, user));
+        }
         // High priority goes to every channel at once: the calls run concurrently.
         let results = futures::future::join_all(
-            actions
+            ready
                 .into_iter()
-                .map(|(action, user)| self.execute(&alert, action, user)),
+                .map(|(flight, action, user)| self.execute(&alert, flight, action, user)),
         )
         .await;
-        results.into_iter().collect()
+        results.into_iter().collect::<Result<(), _>>().and(failed)
+    }
+
+    /// Records every new claim of one drive in one batch before any provider call (one
+    /// commit on the embedded store instead of one per channel queued ahead of the SMS).
+    /// One outcome per `Action::Claim`, in order.
+    async fn claim_all(
+        &self,
+        flights: &[(Flight<'_>, Action, User)],
+    ) -> Vec<Result<(), StoreError>> {
+        let claims: Vec<Delivery> = flights
+            .iter()
+            .filter_map(|(_, action, _)| match action {
+                Action::Claim(d) => Some(d.clone()),
+                Action::Retry(_) => None,
+            })
+            .collect();
+        if claims.is_empty() {
+            return Vec::new();
+        }
+        let outcomes = self.records.claim_deliveries(&claims).await;
+        for (claim, outcome) in claims.iter().zip(&outcomes) {
+            if outcome.is_ok() && claim.attempt >= 2 {
+                self.metrics.escalations.inc();
+            }
+        }
+        outcomes
     }
 
     fn action_for(
@@ -248,28 +307,18 @@ impl Dispatcher {
         }
     }
 
-    async fn execute(&self, alert: &Alert, action: Action, user: User) -> Result<(), StoreError> {
+    /// Sends one row and records the outcome. An `Action::Claim` arrives already
+    /// claimed (`claim_all`); `_flight` holds the row until the outcome is recorded.
+    async fn execute(
+        &self,
+        alert: &Alert,
+        _flight: Flight<'_>,
+        action: Action,
+        user: User,
+    ) -> Result<(), StoreError> {
         let key = action.key();
-        // One provider call per row at a time in this process, held until the outcome is
-        // recorded: the event path and the sweep may both decide to act on the same row.
-        let Some(_flight) = self.enter_flight(&key) else {
-            return Ok(());
-        };
         let mut delivery = match action {
-            Action::Claim(d) => {
-                match self.records.claim_delivery(&d).await {
-                    Ok(()) => {}
-                    Err(StoreError::Conflict(_)) => {
-                        self.metrics.skipped_duplicate.inc();
-                        return Ok(());
-                    }
-                    Err(e) => return Err(e),
-                }
-                if d.attempt >= 2 {
-                    self.metrics.escalations.inc();
-                }
-                d
-            }
+            Action::Claim(d) => d,
             Action::Retry(mut d) => {
                 // The decision was taken on a snapshot; another task may have finished
                 // this row since. Act only if it is unchanged.

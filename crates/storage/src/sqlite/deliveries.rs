@@ -5,30 +5,42 @@ use super::{from_json, map_err, to_json};
 use crate::ports::{DeliveryStore, Result, StoreError};
 use async_trait::async_trait;
 use cw_core::{AlertId, Delivery};
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 #[async_trait]
 impl DeliveryStore for SqliteRecords {
     async fn claim_delivery(&self, delivery: &Delivery) -> Result<()> {
         let delivery = delivery.clone();
-        self.db
+        self.db.call(move |conn| claim_in(conn, &delivery)).await
+    }
+
+    async fn claim_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
+        let batch = deliveries.to_vec();
+        let stored = self
+            .db
             .call(move |conn| {
-                let key = delivery.idempotency_key();
-                let inserted = conn
-                    .execute(
-                        "INSERT INTO deliveries (idempotency_key, alert_id, doc) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (idempotency_key) DO NOTHING",
-                        params![key, delivery.alert.as_str(), to_json(&delivery)?],
-                    )
-                    .map_err(map_err)?;
-                if inserted == 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "delivery {key} already claimed"
-                    )));
+                // One transaction, so one fsync for all the claims (group commit); a
+                // conflict is that claim's outcome, not the batch's.
+                let tx = conn.transaction().map_err(map_err)?;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for delivery in &batch {
+                    match claim_in(&tx, delivery) {
+                        Err(StoreError::Conflict(c)) => outcomes.push(Err(StoreError::Conflict(c))),
+                        other => outcomes.push(Ok(other?)),
+                    }
                 }
-                Ok(())
+                tx.commit().map_err(map_err)?;
+                Ok(outcomes)
             })
-            .await
+            .await;
+        match stored {
+            Ok(outcomes) => outcomes,
+            // Rolled back: nothing of the batch is claimed.
+            Err(e) => deliveries
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(e.to_string())))
+                .collect(),
+        }
     }
 
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
@@ -65,4 +77,22 @@ impl DeliveryStore for SqliteRecords {
             })
             .await
     }
+}
+
+/// Inserts a `queued` row unless its idempotency key exists (then `Conflict`).
+fn claim_in(conn: &Connection, delivery: &Delivery) -> Result<()> {
+    let key = delivery.idempotency_key();
+    let inserted = conn
+        .execute(
+            "INSERT INTO deliveries (idempotency_key, alert_id, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            params![key, delivery.alert.as_str(), to_json(delivery)?],
+        )
+        .map_err(map_err)?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "delivery {key} already claimed"
+        )));
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ mod influx_wire;
 mod mongo_audit_replicas;
 mod mongo_two_writes;
 mod outbox;
+mod outbox_batch;
 mod people;
 mod policies;
 mod samples;
@@ -75,6 +76,7 @@ conformance! {
     alert_snooze::a_snooze_is_stored_on_a_firing_alert_and_replaced_by_the_next,
     alert_snooze::an_acknowledged_alert_is_not_snoozed,
     outbox::claim_delivery_twice_with_the_same_key_conflicts,
+    outbox_batch::a_claim_batch_claims_new_keys_and_conflicts_on_claimed_ones,
     outbox::update_delivery_changes_status_and_provider_id,
     outbox::update_of_an_unclaimed_delivery_is_not_found,
     policies::put_policy_increments_version,
