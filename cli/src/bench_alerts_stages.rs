@@ -34,7 +34,7 @@ pub fn print(fires: &[FireTiming], provider_ns: &HashMap<String, Nanos>) {
     let mut stages = [
         Stage {
             name: "sample_to_ingest",
-            what: "beat sample time → the block confirming it reached ingest (not in the figure; the simulator sends a block at its first sample's time, a device after its last)",
+            what: "beat sample time → the block confirming it reached ingest (not in the figure; the simulator sends a block after its last sample, as a device does)",
             ms: vec![],
         },
         Stage {
