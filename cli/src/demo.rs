@@ -42,6 +42,8 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         ..BusConfig::default()
     };
     let jwt_secret = local_secret(&opts.data_dir.join("jwt.secret"))?;
+    local_secret(&opts.data_dir.join("phi-master.key"))?;
+    local_secret(&opts.data_dir.join("phi-lookup.key"))?;
     let tls = TlsServerConfig {
         cert_path: certs.server_cert.clone(),
         key_path: certs.server_key.clone(),
@@ -86,6 +88,14 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         },
         &Extras {
             twilio_webhooks: true,
+            // Dev PHI keys beside the dev certificates, so the patient endpoints work;
+            // operators set `[phi]` from their own key files or a KMS.
+            phi: cw_phi::KeyConfig {
+                key_id: "demo-1".into(),
+                master_key_file: Some(opts.data_dir.join("phi-master.key")),
+                lookup_key_file: Some(opts.data_dir.join("phi-lookup.key")),
+                ..Default::default()
+            },
             ..Default::default()
         },
         &stores,

@@ -46,6 +46,8 @@ pub struct Extras {
     /// Ingest, engine and notifier each open their own store connection, as separate
     /// processes do (the embedded store otherwise serialises all four on one connection).
     pub own_store_connections: bool,
+    /// The api's PHI keys (`[phi]`); unset, patient PHI endpoints answer 503.
+    pub phi: cw_phi::KeyConfig,
 }
 
 /// Starts ingest, api (when configured), alert-engine and notifier on free loopback ports.
@@ -113,6 +115,7 @@ pub async fn start_with(
                 bus: bus.clone(),
                 ..Default::default()
             };
+            cfg.phi = extras.phi.clone();
             // Live views: the engine's events PUB and ingest's samples PUB.
             cfg.live.event_endpoints = vec![live_endpoint.clone()];
             cfg.live.sample_endpoints = vec![ingest.publish_endpoint.clone()];
