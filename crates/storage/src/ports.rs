@@ -122,6 +122,18 @@ pub trait DeliveryStore: Send + Sync {
     /// Updates status / provider id / error of an existing delivery (by idempotency key).
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
 
+    /// Updates several deliveries as `update_delivery` would, one outcome per delivery in
+    /// order (`NotFound` for an unclaimed key). A backend that can commit them together
+    /// does (one fsync on SQLite); if that commit fails every outcome is an error and none
+    /// is changed. This default updates them one by one.
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
+        let mut outcomes = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            outcomes.push(self.update_delivery(delivery).await);
+        }
+        outcomes
+    }
+
     async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>>;
 }
 

@@ -21,6 +21,7 @@ use crate::breaker::Breaker;
 use crate::config::{Faults, Reliability, Routing};
 use crate::message;
 use crate::metrics::NotifierMetrics;
+use crate::outbox_commit::OutboxCommit;
 use crate::plan::{self, Target};
 use crate::providers::ses::SesClient;
 use crate::providers::twilio::{TwilioClient, alert_call_twiml};
@@ -49,6 +50,8 @@ pub struct Dispatcher {
     /// event path on the same row.
     in_flight: Mutex<HashSet<String>>,
     rate_limiter: RateLimiter,
+    /// Outcomes of concurrent pages share one commit.
+    outbox: OutboxCommit,
 }
 
 /// A row's place in `in_flight`, released however `execute` ends.
@@ -114,6 +117,7 @@ impl Dispatcher {
             metrics,
             in_flight: Mutex::new(HashSet::new()),
             rate_limiter,
+            outbox: OutboxCommit::default(),
         }
     }
 
@@ -331,7 +335,7 @@ impl Dispatcher {
                 d.status = DeliveryStatus::Queued;
                 d.next_try_ns = None;
                 d.updated_ns = now_ns();
-                self.records.update_delivery(&d).await?;
+                self.outbox.update(self.records.as_ref(), d.clone()).await?;
                 self.metrics.retries.inc();
                 d
             }
@@ -376,7 +380,7 @@ impl Dispatcher {
                 tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), retryable = e.is_retryable(), will_retry = delivery.next_try_ns.is_some(), error = %e, "delivery failed");
             }
         }
-        self.records.update_delivery(&delivery).await
+        self.outbox.update(self.records.as_ref(), delivery).await
     }
 
     fn is_in_flight(&self, key: &str) -> bool {

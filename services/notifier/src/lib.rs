@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod fatigue;
 mod message;
 pub mod metrics;
+mod outbox_commit;
 mod plan;
 mod rate_limit;
 mod watchdog;

@@ -40,6 +40,30 @@ impl DeliveryStore for MongoRecords {
         Ok(())
     }
 
+    async fn claim_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
+        // No fsync to share here, but one round trip each: distinct keys go at once
+        // (a key twice in the batch goes in order, so the first claim is the one kept).
+        if !distinct_keys(deliveries) {
+            let mut outcomes = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                outcomes.push(self.claim_delivery(delivery).await);
+            }
+            return outcomes;
+        }
+        futures::future::join_all(deliveries.iter().map(|d| self.claim_delivery(d))).await
+    }
+
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
+        if !distinct_keys(deliveries) {
+            let mut outcomes = Vec::with_capacity(deliveries.len());
+            for delivery in deliveries {
+                outcomes.push(self.update_delivery(delivery).await);
+            }
+            return outcomes;
+        }
+        futures::future::join_all(deliveries.iter().map(|d| self.update_delivery(d))).await
+    }
+
     async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>> {
         let docs: Vec<Document> = self
             .coll(DELIVERIES)
@@ -52,4 +76,10 @@ impl DeliveryStore for MongoRecords {
             .map_err(map_err)?;
         docs.into_iter().map(from_doc).collect()
     }
+}
+
+fn distinct_keys(deliveries: &[Delivery]) -> bool {
+    let keys: std::collections::HashSet<String> =
+        deliveries.iter().map(Delivery::idempotency_key).collect();
+    keys.len() == deliveries.len()
 }

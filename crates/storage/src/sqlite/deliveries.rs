@@ -45,20 +45,36 @@ impl DeliveryStore for SqliteRecords {
 
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
         let delivery = delivery.clone();
-        self.db
+        self.db.call(move |conn| update_in(conn, &delivery)).await
+    }
+
+    async fn update_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
+        let batch = deliveries.to_vec();
+        let stored = self
+            .db
             .call(move |conn| {
-                let updated = conn
-                    .execute(
-                        "UPDATE deliveries SET doc = ?2 WHERE idempotency_key = ?1",
-                        params![delivery.idempotency_key(), to_json(&delivery)?],
-                    )
-                    .map_err(map_err)?;
-                if updated == 0 {
-                    return Err(StoreError::NotFound);
+                // One transaction, so one fsync for all the updates (group commit); an
+                // unclaimed key is that update's outcome, not the batch's.
+                let tx = conn.transaction().map_err(map_err)?;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for delivery in &batch {
+                    match update_in(&tx, delivery) {
+                        Err(StoreError::NotFound) => outcomes.push(Err(StoreError::NotFound)),
+                        other => outcomes.push(Ok(other?)),
+                    }
                 }
-                Ok(())
+                tx.commit().map_err(map_err)?;
+                Ok(outcomes)
             })
-            .await
+            .await;
+        match stored {
+            Ok(outcomes) => outcomes,
+            // Rolled back: nothing of the batch is changed.
+            Err(e) => deliveries
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(e.to_string())))
+                .collect(),
+        }
     }
 
     async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>> {
@@ -93,6 +109,20 @@ fn claim_in(conn: &Connection, delivery: &Delivery) -> Result<()> {
         return Err(StoreError::Conflict(format!(
             "delivery {key} already claimed"
         )));
+    }
+    Ok(())
+}
+
+/// Replaces the row of an existing idempotency key (else `NotFound`).
+fn update_in(conn: &Connection, delivery: &Delivery) -> Result<()> {
+    let updated = conn
+        .execute(
+            "UPDATE deliveries SET doc = ?2 WHERE idempotency_key = ?1",
+            params![delivery.idempotency_key(), to_json(delivery)?],
+        )
+        .map_err(map_err)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound);
     }
     Ok(())
 }

@@ -77,6 +77,7 @@ conformance! {
     alert_snooze::an_acknowledged_alert_is_not_snoozed,
     outbox::claim_delivery_twice_with_the_same_key_conflicts,
     outbox_batch::a_claim_batch_claims_new_keys_and_conflicts_on_claimed_ones,
+    outbox_batch::an_update_batch_changes_claimed_rows_and_misses_unclaimed_ones,
     outbox::update_delivery_changes_status_and_provider_id,
     outbox::update_of_an_unclaimed_delivery_is_not_found,
     policies::put_policy_increments_version,
