@@ -26,28 +26,8 @@ impl AlertStore for SqliteRecords {
     }
 
     async fn open_alert_batch(&self, alerts: &[Alert]) -> Vec<Result<OpenAlertOutcome>> {
-        let batch = alerts.to_vec();
-        let stored = self
-            .db
-            .call(move |conn| {
-                // One transaction, so one fsync for the whole batch (group commit).
-                let tx = write_tx(conn)?;
-                let outcomes = batch
-                    .iter()
-                    .map(|alert| open_in(&tx, alert))
-                    .collect::<Result<Vec<_>>>()?;
-                tx.commit().map_err(map_err)?;
-                Ok(outcomes)
-            })
-            .await;
-        match stored {
-            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-            // Rolled back: nothing of the batch is stored.
-            Err(e) => alerts
-                .iter()
-                .map(|_| Err(StoreError::Unavailable(e.to_string())))
-                .collect(),
-        }
+        // Any error rolls the batch back: an alert is either stored or retried.
+        self.db.batch(alerts, open_in, |_| false).await
     }
 
     async fn get_alert(&self, id: &AlertId) -> Result<Alert> {

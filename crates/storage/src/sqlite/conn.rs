@@ -3,7 +3,7 @@
 
 use super::{map_err, schema};
 use crate::ports::{Result, StoreError};
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -50,5 +50,45 @@ impl Db {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("sqlite task failed: {e}")))?
+    }
+
+    /// Runs `each` on every item inside one IMMEDIATE transaction, so the whole batch
+    /// costs one fsync (group commit). An error `own_outcome` accepts (a conflict, say) is
+    /// that item's result and the batch goes on; any other error rolls the batch back and
+    /// becomes every item's result — nothing of it is stored.
+    pub(crate) async fn batch<I, O>(
+        &self,
+        items: &[I],
+        each: fn(&Transaction<'_>, &I) -> Result<O>,
+        own_outcome: fn(&StoreError) -> bool,
+    ) -> Vec<Result<O>>
+    where
+        I: Clone + Send + 'static,
+        O: Send + 'static,
+    {
+        let batch = items.to_vec();
+        let stored = self
+            .call(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(map_err)?;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for item in &batch {
+                    match each(&tx, item) {
+                        Err(e) if own_outcome(&e) => outcomes.push(Err(e)),
+                        other => outcomes.push(Ok(other?)),
+                    }
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(outcomes)
+            })
+            .await;
+        match stored {
+            Ok(outcomes) => outcomes,
+            Err(e) => items
+                .iter()
+                .map(|_| Err(StoreError::Unavailable(e.to_string())))
+                .collect(),
+        }
     }
 }

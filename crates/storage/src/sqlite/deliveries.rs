@@ -15,32 +15,14 @@ impl DeliveryStore for SqliteRecords {
     }
 
     async fn claim_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
-        let batch = deliveries.to_vec();
-        let stored = self
-            .db
-            .call(move |conn| {
-                // One transaction, so one fsync for all the claims (group commit); a
-                // conflict is that claim's outcome, not the batch's.
-                let tx = conn.transaction().map_err(map_err)?;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for delivery in &batch {
-                    match claim_in(&tx, delivery) {
-                        Err(StoreError::Conflict(c)) => outcomes.push(Err(StoreError::Conflict(c))),
-                        other => outcomes.push(Ok(other?)),
-                    }
-                }
-                tx.commit().map_err(map_err)?;
-                Ok(outcomes)
-            })
-            .await;
-        match stored {
-            Ok(outcomes) => outcomes,
-            // Rolled back: nothing of the batch is claimed.
-            Err(e) => deliveries
-                .iter()
-                .map(|_| Err(StoreError::Unavailable(e.to_string())))
-                .collect(),
-        }
+        // A conflict (already claimed) is that claim's outcome, not the batch's.
+        self.db
+            .batch(
+                deliveries,
+                |tx, d| claim_in(tx, d),
+                |e| matches!(e, StoreError::Conflict(_)),
+            )
+            .await
     }
 
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
@@ -49,32 +31,14 @@ impl DeliveryStore for SqliteRecords {
     }
 
     async fn update_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
-        let batch = deliveries.to_vec();
-        let stored = self
-            .db
-            .call(move |conn| {
-                // One transaction, so one fsync for all the updates (group commit); an
-                // unclaimed key is that update's outcome, not the batch's.
-                let tx = conn.transaction().map_err(map_err)?;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for delivery in &batch {
-                    match update_in(&tx, delivery) {
-                        Err(StoreError::NotFound) => outcomes.push(Err(StoreError::NotFound)),
-                        other => outcomes.push(Ok(other?)),
-                    }
-                }
-                tx.commit().map_err(map_err)?;
-                Ok(outcomes)
-            })
-            .await;
-        match stored {
-            Ok(outcomes) => outcomes,
-            // Rolled back: nothing of the batch is changed.
-            Err(e) => deliveries
-                .iter()
-                .map(|_| Err(StoreError::Unavailable(e.to_string())))
-                .collect(),
-        }
+        // An unclaimed key is that update's outcome, not the batch's.
+        self.db
+            .batch(
+                deliveries,
+                |tx, d| update_in(tx, d),
+                |e| matches!(e, StoreError::NotFound),
+            )
+            .await
     }
 
     async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>> {
