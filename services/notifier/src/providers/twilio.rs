@@ -134,16 +134,16 @@ impl TwilioClient {
         idempotency_key: &str,
         status_callback: Option<&str>,
     ) -> Result<ProviderReceipt, ProviderError> {
-        let mut form = vec![
-            ("To", to),
-            ("From", self.cfg.from_number.as_str()),
+        let url = &self.messages_url;
+        self.create(
+            "sms",
+            url,
+            to,
             ("Body", body),
-        ];
-        if let Some(cb) = status_callback.or(self.cfg.status_callback_url.as_deref()) {
-            form.push(("StatusCallback", cb));
-        }
-        self.post("sms", &self.messages_url, &form, idempotency_key)
-            .await
+            idempotency_key,
+            status_callback,
+        )
+        .await
     }
 
     /// Places a voice call that runs `twiml` (see [`alert_call_twiml`]).
@@ -165,23 +165,40 @@ impl TwilioClient {
         idempotency_key: &str,
         status_callback: Option<&str>,
     ) -> Result<ProviderReceipt, ProviderError> {
-        let mut form = vec![
-            ("To", to),
-            ("From", self.cfg.from_number.as_str()),
+        // Only the final `completed` status event is requested (Twilio's default): its
+        // CallStatus (completed/busy/no-answer/failed) is what escalation needs.
+        let url = &self.calls_url;
+        self.create(
+            "call",
+            url,
+            to,
             ("Twiml", twiml),
-        ];
-        if let Some(cb) = status_callback.or(self.cfg.status_callback_url.as_deref()) {
-            // Only the final `completed` event is requested (Twilio's default): its
-            // CallStatus (completed/busy/no-answer/failed) is what escalation needs.
-            form.push(("StatusCallback", cb));
-        }
-        self.post("call", &self.calls_url, &form, idempotency_key)
-            .await
+            idempotency_key,
+            status_callback,
+        )
+        .await
     }
 
     /// The auth token, for verifying `X-Twilio-Signature` on Twilio's requests to us.
     pub fn auth_token(&self) -> &str {
         &self.cfg.auth_token
+    }
+
+    /// Creates one Message or Call resource; `content` is its `Body` or `Twiml` field.
+    async fn create(
+        &self,
+        kind: &'static str,
+        url: &Url,
+        to: &str,
+        content: (&'static str, &str),
+        idempotency_key: &str,
+        status_callback: Option<&str>,
+    ) -> Result<ProviderReceipt, ProviderError> {
+        let mut form = vec![("To", to), ("From", self.cfg.from_number.as_str()), content];
+        if let Some(cb) = status_callback.or(self.cfg.status_callback_url.as_deref()) {
+            form.push(("StatusCallback", cb));
+        }
+        self.post(kind, url, &form, idempotency_key).await
     }
 
     async fn post(

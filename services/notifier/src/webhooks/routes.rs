@@ -42,6 +42,16 @@ fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The delivery a callback is about: the `alert` and `key` query parameters that our
+/// callback URLs carry, or why the request is bad (400).
+fn delivery_ref(uri: &axum::http::Uri) -> Result<(AlertId, String), &'static str> {
+    let (Some(alert), Some(key)) = (query_param(uri, "alert"), query_param(uri, "key")) else {
+        return Err("alert and key required");
+    };
+    let alert = AlertId::parse(&alert).map_err(|_| "bad alert id")?;
+    Ok((alert, key))
+}
+
 fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
     url::form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(k, _)| k == key)
@@ -143,11 +153,9 @@ async fn status_callback(
     if !verified(&state, &headers, &uri, &params).await {
         return forbidden();
     }
-    let (Some(alert), Some(key)) = (query_param(&uri, "alert"), query_param(&uri, "key")) else {
-        return (StatusCode::BAD_REQUEST, "alert and key required").into_response();
-    };
-    let Ok(alert) = AlertId::parse(&alert) else {
-        return (StatusCode::BAD_REQUEST, "bad alert id").into_response();
+    let (alert, key) = match delivery_ref(&uri) {
+        Ok(found) => found,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     let raw = param(&params, "MessageStatus")
         .or(param(&params, "CallStatus"))
@@ -185,11 +193,9 @@ async fn key_press(
     if !verified(&state, &headers, &uri, &params).await {
         return forbidden();
     }
-    let (Some(alert), Some(key)) = (query_param(&uri, "alert"), query_param(&uri, "key")) else {
-        return (StatusCode::BAD_REQUEST, "alert and key required").into_response();
-    };
-    let Ok(alert) = AlertId::parse(&alert) else {
-        return (StatusCode::BAD_REQUEST, "bad alert id").into_response();
+    let (alert, key) = match delivery_ref(&uri) {
+        Ok(found) => found,
+        Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
     };
     if param(&params, "Digits").unwrap_or("").is_empty() {
         return twiml(say("No key was pressed. Goodbye."));
