@@ -114,3 +114,23 @@ pub async fn put(
     }
     Ok(Json(saved))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `PolicyInput` lists the policy's rules again (serde cannot combine `flatten` with
+    /// `deny_unknown_fields`): a rule added to `ThresholdPolicy` but not here would be
+    /// impossible to set through the api. Every field the policy serialises, except the
+    /// ones the api owns, must be accepted.
+    #[test]
+    fn every_field_of_a_threshold_policy_is_accepted_by_put() {
+        let policy = ThresholdPolicy::empty(PatientId::parse("p-1").expect("valid id"));
+        let mut body = serde_json::to_value(&policy).expect("serialises");
+        let fields = body.as_object_mut().expect("an object");
+        fields.remove("patient");
+        fields.remove("version");
+        let input: Result<PolicyInput, _> = serde_json::from_value(body);
+        assert!(input.is_ok(), "PolicyInput lags ThresholdPolicy: {input:?}");
+    }
+}
