@@ -396,3 +396,165 @@ async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_ends_its_ses
         "the live access under the grant is audited"
     );
 }
+
+/// The api's port and the dev CA of a harness.
+fn port_and_ca(h: &ApiHarness) -> (u16, PathBuf) {
+    let port = h
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("api port");
+    (port, h.dir.path().join("certs").join("ca.pem"))
+}
+
+async fn assign(h: &ApiHarness, admin: &str, patient: &str, doctors: &[&cw_core::UserId]) {
+    let doctors: Vec<String> = doctors.iter().map(|d| d.to_string()).collect();
+    let response = h
+        .http
+        .put(h.url(&format!("/v1/patients/{patient}/doctors")))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({ "doctors": doctors }))
+        .send()
+        .await
+        .expect("api answers");
+    assert_eq!(response.status(), 200, "the admin changes the assignments");
+}
+
+/// Access is re-checked while a socket is open: removing a doctor's assignment through the
+/// api closes that doctor's socket with 4003 within `access_recheck_s` (audited as a
+/// denial), while a colleague still assigned to the patient keeps streaming.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_assignment_closes_that_doctors_live_socket_with_4003_and_a_colleagues_keeps_streaming()
+ {
+    const RECHECK_S: u64 = 2;
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.live.event_endpoints = Vec::new();
+        cfg.live.sample_endpoints = Vec::new();
+        cfg.live.access_recheck_s = RECHECK_S;
+        cfg.live.alert_poll_ms = 200;
+    })
+    .await;
+    let (port, ca) = port_and_ca(&h);
+    let patient = h.own.to_string();
+    let admin = h.token(&h.admin, Role::Admin);
+    assign(&h, &admin, &patient, &[&h.doctor_a, &h.doctor_b]).await;
+
+    let (doctor_a, doctor_b) = (
+        h.token(&h.doctor_a, Role::Doctor),
+        h.token(&h.doctor_b, Role::Doctor),
+    );
+    let (mut removed, _) = open_live(port, &ca, &patient, Auth::Subprotocol(&doctor_a), None)
+        .await
+        .expect("doctor A's socket opens");
+    let (mut colleague, _) = open_live(port, &ca, &patient, Auth::Header(&doctor_b), None)
+        .await
+        .expect("doctor B's socket opens");
+    for socket in [&mut removed, &mut colleague] {
+        assert_eq!(next_message(socket).await.expect("hello")["type"], "hello");
+        assert_eq!(next_message(socket).await.expect("open")["event"], "open");
+    }
+
+    assign(&h, &admin, &patient, &[&h.doctor_b]).await;
+    let unassigned = Instant::now();
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(RECHECK_S + 3), removed.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                break frame.map(|f| u16::from(f.code)).unwrap_or(1005);
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("doctor A's socket must be closed with a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, 4003, "closed as access revoked");
+    assert!(
+        unassigned.elapsed() < Duration::from_secs(RECHECK_S) + Duration::from_secs(1),
+        "within the re-check interval: {:?}",
+        unassigned.elapsed()
+    );
+
+    // Doctor B's socket outlives several intervals and still streams: B's REST ack of the
+    // open alert reaches it.
+    tokio::time::sleep(Duration::from_secs(RECHECK_S * 2)).await;
+    let acked = h
+        .http
+        .post(h.url(&format!("/v1/alerts/{}/ack", h.own_alert)))
+        .bearer_auth(&doctor_b)
+        .send()
+        .await
+        .expect("api answers");
+    assert_eq!(acked.status(), 200);
+    let told = next_message(&mut colleague)
+        .await
+        .expect("doctor B's socket is still open");
+    assert_eq!(told["type"], "alert");
+    assert_eq!(told["event"], "acknowledged");
+    assert_eq!(told["alert"]["id"], h.own_alert.as_str());
+
+    let audit = h
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.entry.action == "GET /v1/patients/{id}/live"
+                && e.entry.actor == h.doctor_a.as_str()
+                && e.entry.outcome == AuditOutcome::Denied
+                && e.entry.status == 4003
+                && e.entry.patient.as_ref() == Some(&h.own)),
+        "the revocation is audited as a denial"
+    );
+    assert!(
+        !audit.iter().any(
+            |e| e.entry.actor == h.doctor_b.as_str() && e.entry.outcome == AuditOutcome::Denied
+        ),
+        "doctor B was never denied"
+    );
+}
+
+/// A socket opened under break-glass ends (4003) once the grant expires, not at the
+/// session cap.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_socket_opened_under_break_glass_closes_with_4003_when_the_grant_expires() {
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.live.event_endpoints = Vec::new();
+        cfg.live.sample_endpoints = Vec::new();
+        cfg.live.access_recheck_s = 1;
+        cfg.auth.break_glass_ttl_s = 3;
+    })
+    .await;
+    let (port, ca) = port_and_ca(&h);
+    let other = h.other.to_string();
+    let doctor = h.token(&h.doctor_a, Role::Doctor);
+    let granted = h
+        .http
+        .post(h.url(&format!("/v1/patients/{other}/break-glass")))
+        .bearer_auth(&doctor)
+        .json(&serde_json::json!({"reason": "covering the ward tonight, patient crashing"}))
+        .send()
+        .await
+        .expect("api answers");
+    assert!(granted.status().is_success(), "{}", granted.status());
+    let granted_at = Instant::now();
+    let (mut socket, _) = open_live(port, &ca, &other, Auth::Header(&doctor), None)
+        .await
+        .expect("the socket opens under the grant");
+    let code = loop {
+        match next_message(&mut socket).await {
+            Ok(_) => continue,
+            Err(code) => break code,
+        }
+    };
+    assert_eq!(
+        code, 4003,
+        "closed as access revoked when the grant expires"
+    );
+    let after = granted_at.elapsed();
+    assert!(
+        after >= Duration::from_secs(2) && after < Duration::from_secs(6),
+        "closed at the grant's expiry plus one interval at most: {after:?}"
+    );
+}

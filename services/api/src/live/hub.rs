@@ -31,6 +31,7 @@ pub struct LiveMetrics {
     pub opened: Counter,
     pub dropped: Counter,
     pub closed_behind: Counter,
+    pub closed_revoked: Counter,
     pub refused_busy: Counter,
     pub samples_bus: Arc<BusStats>,
     pub events_bus: Arc<BusStats>,
@@ -60,6 +61,11 @@ impl LiveMetrics {
                 self.closed_behind.get(),
             )
             .counter(
+                "cw_api_live_closed_revoked_total",
+                "Live sockets closed because their access was revoked (code 4003)",
+                self.closed_revoked.get(),
+            )
+            .counter(
                 "cw_api_live_refused_busy_total",
                 "Live sockets refused at max_connections",
                 self.refused_busy.get(),
@@ -86,6 +92,8 @@ pub struct LiveHub {
     shutdown: CancellationToken,
     pub metrics: LiveMetrics,
     feeds: Mutex<Feeds>,
+    /// Open sockets' shared access decisions (`access_recheck.rs`).
+    pub rechecks: super::access_recheck::AccessRechecks,
 }
 
 #[derive(Default)]
@@ -146,6 +154,7 @@ impl LiveHub {
             shutdown: shutdown.clone(),
             metrics: LiveMetrics::default(),
             feeds: Mutex::new(Feeds::default()),
+            rechecks: Default::default(),
         });
         let poller = Arc::downgrade(&hub);
         let period = Duration::from_millis(hub.cfg.alert_poll_ms.max(100));

@@ -7,6 +7,7 @@
 //! loses its oldest messages (counted, and told) and is closed if it stays behind — it
 //! never holds up the bus or another socket (`forward.rs`).
 
+pub mod access_recheck;
 pub mod alert_states;
 pub mod decimate;
 pub mod forward;
@@ -38,6 +39,11 @@ pub struct LiveConfig {
     pub session_s: u64,
     /// Open sockets per api process; more are refused with 503.
     pub max_connections: usize,
+    /// Each open socket re-checks its caller's access to its patient this often (the REST
+    /// routes' decision, shared by the sockets of one user and patient) and is closed with
+    /// code 4003 once it is gone: a removed assignment or an expired break-glass grant ends
+    /// the view within this time.
+    pub access_recheck_s: u64,
 }
 
 impl Default for LiveConfig {
@@ -52,6 +58,7 @@ impl Default for LiveConfig {
             alert_poll_ms: 1000,
             session_s: 900,
             max_connections: 1000,
+            access_recheck_s: 30,
         }
     }
 }

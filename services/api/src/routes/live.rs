@@ -7,25 +7,32 @@
 //! "bearer." + token])`); the server answers `cardiowatch.v1`, never echoing the token, and
 //! tokens never go in the URL (proxies log URLs). Authorization is exactly the REST
 //! routes' (`require_patient`: assigned doctors, break-glass, admin; never ops), checked
-//! when the socket opens; the upgrade request is audited like any PHI read. A socket lives
-//! at most `live.session_s` (close 4001) so it cannot outlive its authorization for long.
+//! when the socket opens and again every `live.access_recheck_s` while it is open
+//! (`crate::live::access_recheck`): access gone closes it with 4003, audited as a denial.
+//! The upgrade request is audited like any PHI read. A socket lives at most
+//! `live.session_s` (close 4001), so a token's expiry ends it too.
 
 use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
+use crate::audit_trail::role_name;
 use crate::error::ApiError;
+use crate::live::access_recheck::{Lost, Membership};
 use crate::live::forward::{self, Ended, Limits};
 use crate::live::hub::{LiveHub, Watch};
 use crate::live::messages::LiveMessage;
+use crate::request_id::RequestId;
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cw_core::PatientId;
+use cw_core::audit::{AuditEntry, AuditOutcome};
+use cw_core::time::now_ns;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +45,10 @@ pub const BEARER_PREFIX: &str = "bearer.";
 /// Close codes (4000–4999 are the application's).
 pub const CLOSE_SESSION_OVER: u16 = 4001;
 pub const CLOSE_BEHIND: u16 = 4008;
+/// The caller's access to the patient is gone (assignment removed, break-glass expired).
+pub const CLOSE_ACCESS_REVOKED: u16 = 4003;
+/// Standard "internal error": access could not be re-checked, so the socket fails closed.
+pub const CLOSE_UNCHECKED: u16 = 1011;
 
 /// Outermost middleware: a `bearer.<token>` subprotocol becomes `Authorization: Bearer`
 /// (unless the request has one), so authentication, audit and access control run on a
@@ -71,6 +82,7 @@ pub async fn open(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    extensions: axum::http::Extensions,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let patient = parse_patient(&id)?;
@@ -93,30 +105,112 @@ pub async fn open(
     }
     let shutdown = hub.shutdown_token();
     tracing::info!(user = %caller.user, patient = %patient, "live socket opened");
+    let viewer = Viewer {
+        caller,
+        request_id: extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        source: extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default(),
+    };
     Ok(ws
         .protocols([SUBPROTOCOL])
-        .on_upgrade(move |socket| session(hub, patient, socket, shutdown)))
+        .on_upgrade(move |socket| session(state, viewer, patient, socket, shutdown)))
+}
+
+/// Who opened the socket, and the upgrade request's audit identifiers.
+struct Viewer {
+    caller: Caller,
+    request_id: String,
+    source: String,
 }
 
 async fn session(
-    hub: Arc<LiveHub>,
+    state: AppState,
+    viewer: Viewer,
     patient: PatientId,
     socket: WebSocket,
     shutdown: CancellationToken,
 ) {
+    let hub = state.live.clone();
     hub.metrics.connections.fetch_add(1, Ordering::Relaxed);
     hub.metrics.opened.inc();
-    let ended = run(&hub, &patient, socket, shutdown).await;
+    let membership = hub.rechecks.join(&viewer.caller, &patient);
+    let ended = run(&state, &viewer, &membership, &patient, socket, shutdown).await;
+    drop(membership);
     hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     tracing::info!(patient = %patient, ?ended, "live socket closed");
 }
 
+/// Re-checks access every `live.access_recheck_s` until the socket stops; cancels `stop`
+/// and says why when access is gone.
+async fn recheck_access(
+    state: &AppState,
+    viewer: &Viewer,
+    membership: &Membership<'_>,
+    stop: &CancellationToken,
+) -> Option<Lost> {
+    let period = Duration::from_secs(state.live.cfg.access_recheck_s.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let lost = loop {
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            lost = membership.lost() => break lost,
+            _ = tick.tick() => {
+                if let Err(lost) = membership.recheck(state, &viewer.caller, period).await {
+                    break lost;
+                }
+            }
+        }
+    };
+    stop.cancel();
+    Some(lost)
+}
+
+/// A socket closed for lost access is a denial in the audit chain, like a refused request.
+async fn audit_revoked(state: &AppState, viewer: &Viewer, patient: &PatientId, lost: &Lost) {
+    let entry = AuditEntry {
+        at_ns: now_ns(),
+        actor: viewer.caller.user.to_string(),
+        role: role_name(viewer.caller.role).to_owned(),
+        action: "GET /v1/patients/{id}/live".into(),
+        resource: format!("/v1/patients/{patient}/live"),
+        patient: Some(patient.clone()),
+        outcome: match lost {
+            Lost::Revoked => AuditOutcome::Denied,
+            Lost::Unchecked => AuditOutcome::Failed,
+        },
+        status: match lost {
+            Lost::Revoked => CLOSE_ACCESS_REVOKED,
+            Lost::Unchecked => CLOSE_UNCHECKED,
+        },
+        source: viewer.source.clone(),
+        request_id: viewer.request_id.clone(),
+        reason: match lost {
+            Lost::Revoked => "access re-check: access revoked; live socket closed".into(),
+            Lost::Unchecked => "access re-check failed; live socket closed".into(),
+        },
+    };
+    if let Err(e) = state.records.append_audit(&entry).await {
+        // The socket closes regardless: nothing more is served to this caller.
+        tracing::error!(error = %e, "audit write failed for a revoked live socket");
+    }
+    tracing::warn!(user = %viewer.caller.user, patient = %patient, ?lost, "live socket closed: access gone");
+}
+
 async fn run(
-    hub: &Arc<LiveHub>,
+    state: &AppState,
+    viewer: &Viewer,
+    membership: &Membership<'_>,
     patient: &PatientId,
     socket: WebSocket,
     shutdown: CancellationToken,
 ) -> Ended {
+    let hub = &state.live;
     let (mut tx, mut rx) = socket.split();
     let mut watch = hub.watch(patient);
     let stop = shutdown.child_token();
@@ -150,30 +244,59 @@ async fn run(
         let mut texts = (&mut tx).with(|text: String| {
             futures::future::ready(Ok::<_, axum::Error>(Message::Text(text.into())))
         });
-        match greet(hub, &mut watch, &mut texts, &limits).await {
-            Ok(()) => {
-                forward::forward(&mut watch.rx, &mut texts, &limits, &hub.metrics, &stop).await
+        let streaming = async {
+            match greet(hub, &mut watch, &mut texts, &limits).await {
+                Ok(()) => {
+                    forward::forward(&mut watch.rx, &mut texts, &limits, &hub.metrics, &stop).await
+                }
+                Err(ended) => ended,
             }
-            Err(ended) => ended,
-        }
+        };
+        let (ended, lost) = tokio::join!(
+            async {
+                let ended = streaming.await;
+                // The re-check loop ends with the stream.
+                stop.cancel();
+                ended
+            },
+            recheck_access(state, viewer, membership, &stop)
+        );
+        (ended, lost)
     };
+    let (ended, lost) = ended;
     drop(watch);
     stop.cancel();
     reader.abort();
     let session_over = session_over.await.unwrap_or(false);
-    let close = match &ended {
-        Ended::Behind { dropped } => {
+    if let Some(lost) = &lost {
+        audit_revoked(state, viewer, patient, lost).await;
+    }
+    let close = match (&ended, &lost) {
+        (Ended::Stopped, Some(Lost::Revoked)) => {
+            hub.metrics.closed_revoked.inc();
+            Some((
+                CLOSE_ACCESS_REVOKED,
+                "access revoked: you may no longer view this patient".to_owned(),
+            ))
+        }
+        (Ended::Stopped, Some(Lost::Unchecked)) => Some((
+            CLOSE_UNCHECKED,
+            "access could not be re-checked; reconnect shortly".to_owned(),
+        )),
+        (Ended::Behind { dropped }, _) => {
             hub.metrics.closed_behind.inc();
             Some((
                 CLOSE_BEHIND,
                 format!("client too slow ({dropped} messages dropped)"),
             ))
         }
-        Ended::Stopped if session_over => Some((
+        (Ended::Stopped, None) if session_over => Some((
             CLOSE_SESSION_OVER,
             "session over; reconnect with a valid access token".to_owned(),
         )),
-        Ended::Stopped if shutdown.is_cancelled() => Some((1001, "server shutting down".into())),
+        (Ended::Stopped, None) if shutdown.is_cancelled() => {
+            Some((1001, "server shutting down".into()))
+        }
         _ => None,
     };
     if let Some((code, reason)) = close {
@@ -234,5 +357,8 @@ each a JSON object with `type`: `hello` {patient, ecg_max_hz, queue, session_s};
 {at_ns (beat sample time), bpm, instant_bpm, rr_ms}; `alert` {event: open|fired|acknowledged|resolved, \
 alert}; `ecg` {bucket_ns, buckets: [{start_ns, min: [µV per lead], max: [...]}]}; \
 `dropped` {dropped}: this socket fell behind and skipped that many messages so far. \
-Close codes: 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
-session reached `live.session_s` (reconnect with a valid token), 1001 server shutdown.";
+Access is re-checked every `live.access_recheck_s` while the socket is open. \
+Close codes: 4003 access revoked (assignment removed, break-glass expired; audited as a \
+denial), 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
+session reached `live.session_s` (reconnect with a valid token), 1011 access could not be \
+re-checked, 1001 server shutdown.";
