@@ -240,7 +240,7 @@ async fn run(
         send_timeout: Duration::from_millis(hub.cfg.send_timeout_ms.max(1)),
         max_dropped: hub.cfg.max_dropped,
     };
-    let ended = {
+    let (ended, lost) = {
         let mut texts = (&mut tx).with(|text: String| {
             futures::future::ready(Ok::<_, axum::Error>(Message::Text(text.into())))
         });
@@ -252,7 +252,7 @@ async fn run(
                 Err(ended) => ended,
             }
         };
-        let (ended, lost) = tokio::join!(
+        tokio::join!(
             async {
                 let ended = streaming.await;
                 // The re-check loop ends with the stream.
@@ -260,10 +260,8 @@ async fn run(
                 ended
             },
             recheck_access(state, viewer, membership, &stop)
-        );
-        (ended, lost)
+        )
     };
-    let (ended, lost) = ended;
     drop(watch);
     stop.cancel();
     reader.abort();
