@@ -77,6 +77,9 @@ struct LeadWindow {
     /// Running mean of the windows' peak-to-peak (carried over): the lead's typical
     /// complex, so one large ectopic beat does not make a noisy window look clean.
     typical_p2p: f64,
+    /// Windows seen so far (saturating), carried over: until the typical has averaged
+    /// `TYPICAL_WINDOWS` of them a turning window is noise.
+    seen: u32,
     /// Last turning point and whether the signal is rising from it.
     extreme: i32,
     rising: bool,
@@ -92,6 +95,7 @@ impl LeadWindow {
             abs_diff: 0,
             prev: first,
             typical_p2p: 0.0,
+            seen: 0,
             extreme: first,
             rising: true,
         }
@@ -130,6 +134,7 @@ impl LeadWindow {
         } else {
             self.typical_p2p + (p2p - self.typical_p2p) / TYPICAL_WINDOWS
         };
+        self.seen = self.seen.saturating_add(1);
         if self.rail as f64 >= SATURATED_FRACTION * samples as f64 {
             LeadQuality::Saturated
         } else if self.max - self.min < FLAT_P2P_UV {
@@ -145,7 +150,7 @@ impl LeadWindow {
     fn buried(&self, samples: u64) -> bool {
         let sigma = self.abs_diff as f64 / (MEAN_ABS_DIFF_PER_SIGMA * samples.max(1) as f64);
         let amplitude = f64::from(self.max - self.min).min(self.typical_p2p);
-        amplitude < NOISY_P2P_PER_SIGMA * sigma
+        f64::from(self.seen) < TYPICAL_WINDOWS || amplitude < NOISY_P2P_PER_SIGMA * sigma
     }
 
     /// Next window: the turning-point tracker and the previous sample carry over, the
@@ -154,6 +159,7 @@ impl LeadWindow {
         *self = Self {
             prev: self.prev,
             typical_p2p: self.typical_p2p,
+            seen: self.seen,
             extreme: self.extreme,
             rising: self.rising,
             ..Self::new(self.extreme)
@@ -276,8 +282,17 @@ mod tests {
         for fs in [125.0, 360.0, 1000.0] {
             // A 2.4 mV QRS over 60 µV RMS: ~40 σ peak-to-peak.
             let (clean, n) = (ecg(fs), noise(60.0));
-            let v = verdicts(fs, |i| (2.0 * f64::from(clean(i)) + n(i)) as i16, 5);
-            assert!(v.iter().all(|q| *q == LeadQuality::Good), "{fs} Hz: {v:?}");
+            let v = verdicts(fs, |i| (2.0 * f64::from(clean(i)) + n(i)) as i16, 12);
+            // Noise until the lead's typical complex is known (TYPICAL_WINDOWS seconds).
+            let warm = TYPICAL_WINDOWS as usize - 1;
+            assert!(
+                v[..warm].iter().all(|q| *q == LeadQuality::Noisy),
+                "{fs} Hz: {v:?}"
+            );
+            assert!(
+                v[warm..].iter().all(|q| *q == LeadQuality::Good),
+                "{fs} Hz: {v:?}"
+            );
             let v = verdicts(fs, |i| n(i) as i16, 5);
             assert!(v.iter().all(|q| *q == LeadQuality::Noisy), "{fs} Hz: {v:?}");
         }
