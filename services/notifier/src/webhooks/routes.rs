@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use cw_core::time::now_ns;
-use cw_core::{AlertId, Channel, DeliveryStatus};
-use cw_storage::RecordStore;
+use cw_core::{AlertId, Channel, Delivery, DeliveryStatus};
+use cw_storage::{RecordStore, StoreError};
 use std::sync::Arc;
 
 pub const STATUS_PATH: &str = "/twilio/status";
@@ -50,6 +50,16 @@ fn delivery_ref(uri: &axum::http::Uri) -> Result<(AlertId, String), &'static str
     };
     let alert = AlertId::parse(&alert).map_err(|_| "bad alert id")?;
     Ok((alert, key))
+}
+
+/// The outbox row a callback names, by its alert and idempotency key.
+async fn delivery_named(
+    state: &WebhookState,
+    alert: &AlertId,
+    key: &str,
+) -> Result<Option<Delivery>, StoreError> {
+    let rows = state.records.deliveries_for_alert(alert).await?;
+    Ok(rows.into_iter().find(|d| d.idempotency_key() == key))
 }
 
 fn query_param(uri: &axum::http::Uri, key: &str) -> Option<String> {
@@ -164,12 +174,10 @@ async fn status_callback(
     let Some(status) = status_from(raw) else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    let rows = match state.records.deliveries_for_alert(&alert).await {
-        Ok(rows) => rows,
+    let mut row = match delivery_named(&state, &alert, &key).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such delivery").into_response(),
         Err(e) => return store_error(e),
-    };
-    let Some(mut row) = rows.into_iter().find(|d| d.idempotency_key() == key) else {
-        return (StatusCode::NOT_FOUND, "no such delivery").into_response();
     };
     row.status = status;
     row.updated_ns = now_ns();
@@ -200,12 +208,10 @@ async fn key_press(
     if param(&params, "Digits").unwrap_or("").is_empty() {
         return twiml(say("No key was pressed. Goodbye."));
     }
-    let rows = match state.records.deliveries_for_alert(&alert).await {
-        Ok(rows) => rows,
+    let row = match delivery_named(&state, &alert, &key).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such delivery").into_response(),
         Err(e) => return store_error(e),
-    };
-    let Some(row) = rows.into_iter().find(|d| d.idempotency_key() == key) else {
-        return (StatusCode::NOT_FOUND, "no such delivery").into_response();
     };
     let sid = param(&params, "CallSid").unwrap_or("");
     match ack::acknowledge(
