@@ -8,8 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{
-    Alert, AlertId, AlertState, DeviceId, Patient, PatientId, Priority, Role, RuleKind,
-    SampleBlock, UserId,
+    Alert, AlertState, DeviceId, Patient, PatientId, Priority, Role, RuleKind, SampleBlock, UserId,
 };
 use futures::{StreamExt, TryStreamExt};
 use std::path::PathBuf;
@@ -231,22 +230,17 @@ async fn seed_doctor(
         let fired_ns = start_ns + i as i64 * NANOS_PER_SEC;
         // Stored resolved: history holds no dedup key, so one write per alert.
         let alert = Alert {
-            id: AlertId::random(),
-            patient: patient.id.clone(),
-            rule: RuleKind::HrHigh,
-            priority: Priority::High,
             state: AlertState::Resolved,
-            started_ns: fired_ns,
-            fired_ns,
-            acked_ns: None,
-            acked_by: None,
             resolved_ns: Some(fired_ns + 1),
             value: 130.0,
             limit: 120.0,
             policy_version: 1,
-            window_start_ns: fired_ns,
-            window_end_ns: fired_ns,
-            snooze: None,
+            ..Alert::firing(
+                patient.id.clone(),
+                RuleKind::HrHigh,
+                Priority::High,
+                fired_ns,
+            )
         };
         stores.records.open_alert(&alert).await?;
     }

@@ -9,9 +9,7 @@
 use anyhow::Context;
 use clap::Args;
 use cw_core::time::now_ns;
-use cw_core::{
-    Alert, AlertId, AlertState, Channel, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
-};
+use cw_core::{Alert, Channel, Patient, PatientId, Priority, Role, RuleKind, User, UserId};
 use cw_notifier::config::{Faults, Reliability, Routing};
 use cw_notifier::dispatch::Dispatcher;
 use cw_notifier::metrics::NotifierMetrics;
@@ -143,22 +141,10 @@ async fn fire(records: &dyn cw_storage::RecordStore) -> anyhow::Result<Alert> {
     records.put_patient(&patient).await?;
     let fired_ns = now_ns();
     let alert = Alert {
-        id: AlertId::random(),
-        patient: patient.id,
-        rule: RuleKind::HrHigh,
-        priority: Priority::High,
-        state: AlertState::Firing,
-        started_ns: fired_ns,
-        fired_ns,
-        acked_ns: None,
-        acked_by: None,
-        resolved_ns: None,
         value: 150.0,
         limit: 120.0,
         policy_version: 1,
-        window_start_ns: fired_ns,
-        window_end_ns: fired_ns,
-        snooze: None,
+        ..Alert::firing(patient.id, RuleKind::HrHigh, Priority::High, fired_ns)
     };
     records.open_alert(&alert).await?;
     Ok(alert)

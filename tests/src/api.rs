@@ -5,7 +5,7 @@
 use crate::env::{required, unique_name};
 use crate::system::Mode;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
-use cw_core::{Alert, AlertId, AlertState, Patient, PatientId, Priority, Role, RuleKind, UserId};
+use cw_core::{Alert, AlertId, Patient, PatientId, Priority, Role, RuleKind, UserId};
 use cw_storage::{Backend, InfluxConfig, MongoConfig, StorageConfig, Stores};
 use tokio_util::sync::CancellationToken;
 
@@ -65,22 +65,13 @@ pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
 fn firing_alert(patient: &PatientId) -> Alert {
     let fired_ns = now_ns();
     Alert {
-        id: AlertId::random(),
-        patient: patient.clone(),
-        rule: RuleKind::HrHigh,
-        priority: Priority::High,
-        state: AlertState::Firing,
         started_ns: fired_ns - 5 * NANOS_PER_SEC,
-        fired_ns,
-        acked_ns: None,
-        acked_by: None,
-        resolved_ns: None,
         value: 131.0,
         limit: 120.0,
         policy_version: 1,
         window_start_ns: fired_ns - 10 * NANOS_PER_SEC,
         window_end_ns: fired_ns + 10 * NANOS_PER_SEC,
-        snooze: None,
+        ..Alert::firing(patient.clone(), RuleKind::HrHigh, Priority::High, fired_ns)
     }
 }
 

@@ -8,8 +8,7 @@ use crate::processes::Service;
 use crate::system::Mode;
 use cw_core::time::now_ns;
 use cw_core::{
-    Alert, AlertId, AlertState, Delivery, Patient, PatientId, Priority, Role, RuleKind, User,
-    UserId,
+    Alert, AlertId, Delivery, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
 };
 use cw_sandbox::TwilioSandbox;
 use cw_storage::{StorageConfig, Stores};
@@ -218,22 +217,10 @@ key_hex = "{bus_key}"
     pub async fn fire(&self, patient: &PatientId, priority: Priority) -> Alert {
         let fired_ns = now_ns();
         let alert = Alert {
-            id: AlertId::random(),
-            patient: patient.clone(),
-            rule: RuleKind::HrHigh,
-            priority,
-            state: AlertState::Firing,
-            started_ns: fired_ns,
-            fired_ns,
-            acked_ns: None,
-            acked_by: None,
-            resolved_ns: None,
             value: 150.0,
             limit: 120.0,
             policy_version: 1,
-            window_start_ns: fired_ns,
-            window_end_ns: fired_ns,
-            snooze: None,
+            ..Alert::firing(patient.clone(), RuleKind::HrHigh, priority, fired_ns)
         };
         self.stores
             .records

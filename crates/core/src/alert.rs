@@ -182,6 +182,30 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// A new firing alert (fresh id) that began and fired at `fired_ns`, with no value,
+    /// limit, policy version or strip window beyond that instant: callers set what they
+    /// know with struct update syntax, so a field added here is added in one place.
+    pub fn firing(patient: PatientId, rule: RuleKind, priority: Priority, fired_ns: Nanos) -> Self {
+        Self {
+            id: AlertId::random(),
+            patient,
+            rule,
+            priority,
+            state: AlertState::Firing,
+            started_ns: fired_ns,
+            fired_ns,
+            acked_ns: None,
+            acked_by: None,
+            resolved_ns: None,
+            value: 0.0,
+            limit: 0.0,
+            policy_version: 0,
+            window_start_ns: fired_ns,
+            window_end_ns: fired_ns,
+            snooze: None,
+        }
+    }
+
     /// At most one open alert exists per key (a unique index enforces it in each store).
     pub fn dedup_key(&self) -> String {
         dedup_key(&self.patient, self.rule)

@@ -72,27 +72,17 @@ pub fn summarize(alerts: &[Alert]) -> FatigueReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AlertId, AlertState, Priority, RuleKind};
+    use crate::{AlertState, Priority, RuleKind};
 
     fn alert(patient: &PatientId, day: i64, ack_after_s: Option<i64>) -> Alert {
         let fired_ns = day * 86_400 * NANOS_PER_SEC + 3_600 * NANOS_PER_SEC;
         Alert {
-            id: AlertId::random(),
-            patient: patient.clone(),
-            rule: RuleKind::HrHigh,
-            priority: Priority::High,
             state: AlertState::Resolved,
-            started_ns: fired_ns,
-            fired_ns,
             acked_ns: ack_after_s.map(|s| fired_ns + s * NANOS_PER_SEC),
-            acked_by: None,
-            resolved_ns: None,
             value: 150.0,
             limit: 120.0,
             policy_version: 1,
-            window_start_ns: fired_ns,
-            window_end_ns: fired_ns,
-            snooze: None,
+            ..Alert::firing(patient.clone(), RuleKind::HrHigh, Priority::High, fired_ns)
         }
     }
 

@@ -5,9 +5,7 @@ use crate::metrics::EngineMetrics;
 use crate::monitor::RuleEvent;
 use cw_bus::Pusher;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
-use cw_core::{
-    Alert, AlertEvent, AlertEventKind, AlertId, AlertState, PatientId, RuleKind, ThresholdPolicy,
-};
+use cw_core::{Alert, AlertEvent, AlertEventKind, AlertId, PatientId, RuleKind, ThresholdPolicy};
 use cw_storage::{OpenAlertOutcome, RecordStore};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,22 +51,13 @@ impl Actions {
         let (limit, priority) = (policy.limit_of(rule), policy.priority_of(rule));
         let pad = i64::from(self.strip_padding_s) * NANOS_PER_SEC;
         let alert = Alert {
-            id: AlertId::random(),
-            patient: patient.clone(),
-            rule,
-            priority,
-            state: AlertState::Firing,
             started_ns,
-            fired_ns: at,
-            acked_ns: None,
-            acked_by: None,
-            resolved_ns: None,
             value,
             limit,
             policy_version: policy.version,
             window_start_ns: started_ns - pad,
             window_end_ns: at + pad,
-            snooze: None,
+            ..Alert::firing(patient.clone(), rule, priority, at)
         };
         PendingFire {
             patient: patient.clone(),

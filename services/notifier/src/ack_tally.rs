@@ -69,22 +69,15 @@ mod tests {
 
     fn alert(state: AlertState, acked_ns: Option<Nanos>) -> Alert {
         Alert {
-            id: AlertId::random(),
-            patient: PatientId::parse("p").expect("valid"),
-            rule: RuleKind::HrHigh,
-            priority: Priority::High,
             state,
-            started_ns: 0,
-            fired_ns: 0,
             acked_ns,
-            acked_by: None,
-            resolved_ns: None,
-            value: 0.0,
-            limit: 0.0,
             policy_version: 1,
-            window_start_ns: 0,
-            window_end_ns: 0,
-            snooze: None,
+            ..Alert::firing(
+                PatientId::parse("p").expect("valid"),
+                RuleKind::HrHigh,
+                Priority::High,
+                0,
+            )
         }
     }
 

@@ -149,26 +149,14 @@ pub fn targets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cw_core::{AlertId, AlertState, PatientId, Priority, RuleKind};
+    use cw_core::{PatientId, Priority, RuleKind};
 
     fn alert(priority: Priority) -> Alert {
         Alert {
-            id: AlertId::random(),
-            patient: PatientId::random(),
-            rule: RuleKind::HrHigh,
-            priority,
-            state: AlertState::Firing,
-            started_ns: 0,
-            fired_ns: 0,
-            acked_ns: None,
-            acked_by: None,
-            resolved_ns: None,
             value: 150.0,
             limit: 120.0,
             policy_version: 1,
-            window_start_ns: 0,
-            window_end_ns: 0,
-            snooze: None,
+            ..Alert::firing(PatientId::random(), RuleKind::HrHigh, priority, 0)
         }
     }
 

@@ -7,8 +7,7 @@ use crate::metrics::NotifierMetrics;
 use crate::providers::twilio::TwilioClient;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{
-    Alert, AlertId, AlertState, Channel, DeliveryStatus, Patient, PatientId, Priority, Role,
-    RuleKind, User, UserId,
+    Alert, Channel, DeliveryStatus, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
 };
 use cw_storage::{RecordStore, StoreError};
 use serde::Deserialize;
@@ -95,24 +94,7 @@ async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, 
         })
         .await?;
     let fired_ns = now_ns();
-    let alert = Alert {
-        id: AlertId::random(),
-        patient,
-        rule: RuleKind::HrHigh,
-        priority: Priority::Low,
-        state: AlertState::Firing,
-        started_ns: fired_ns,
-        fired_ns,
-        acked_ns: None,
-        acked_by: None,
-        resolved_ns: None,
-        value: 0.0,
-        limit: 0.0,
-        policy_version: 0,
-        window_start_ns: fired_ns,
-        window_end_ns: fired_ns,
-        snooze: None,
-    };
+    let alert = Alert::firing(patient, RuleKind::HrHigh, Priority::Low, fired_ns);
     records.open_alert(&alert).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(cfg.timeout_ms);
     let came_back = loop {

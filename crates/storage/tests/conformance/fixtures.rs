@@ -2,8 +2,8 @@
 
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{
-    Alert, AlertId, AlertState, Channel, Delivery, DeliveryStatus, Device, DeviceId, HrLimit,
-    Patient, PatientId, Priority, Role, RuleKind, SampleBlock, ThresholdPolicy, User, UserId,
+    Alert, AlertId, Channel, Delivery, DeliveryStatus, Device, DeviceId, HrLimit, Patient,
+    PatientId, Priority, Role, RuleKind, SampleBlock, ThresholdPolicy, User, UserId,
 };
 
 /// 2026-01-01T00:00:00Z: realistic timestamps, well inside InfluxDB's range.
@@ -60,22 +60,13 @@ pub fn expected_frames(blocks: &[&SampleBlock], from: Nanos, to: Nanos) -> Vec<(
 
 pub fn alert(patient: &PatientId, rule: RuleKind, fired_ns: Nanos) -> Alert {
     Alert {
-        id: AlertId::random(),
-        patient: patient.clone(),
-        rule,
-        priority: Priority::High,
-        state: AlertState::Firing,
         started_ns: fired_ns - 5 * NANOS_PER_SEC,
-        fired_ns,
-        acked_ns: None,
-        acked_by: None,
-        resolved_ns: None,
         value: 131.5,
         limit: 120.0,
         policy_version: 3,
         window_start_ns: fired_ns - 10 * NANOS_PER_SEC,
         window_end_ns: fired_ns + 10 * NANOS_PER_SEC,
-        snooze: None,
+        ..Alert::firing(patient.clone(), rule, Priority::High, fired_ns)
     }
 }
 

@@ -68,21 +68,14 @@ mod tests {
     fn alert(id: &AlertId, state: AlertState) -> Alert {
         Alert {
             id: id.clone(),
-            patient: PatientId::parse("p").expect("valid"),
-            rule: RuleKind::HrHigh,
-            priority: Priority::High,
             state,
-            started_ns: 0,
-            fired_ns: 0,
-            acked_ns: None,
-            acked_by: None,
-            resolved_ns: None,
-            value: 0.0,
-            limit: 0.0,
             policy_version: 1,
-            window_start_ns: 0,
-            window_end_ns: 0,
-            snooze: None,
+            ..Alert::firing(
+                PatientId::parse("p").expect("valid"),
+                RuleKind::HrHigh,
+                Priority::High,
+                0,
+            )
         }
     }
 
