@@ -59,11 +59,6 @@ impl NotifierHarness {
     }
 
     fn config(&self, tuning: &Tuning) -> String {
-        let s = &self.storage;
-        let backend = match s.backend {
-            cw_storage::Backend::Servers => "servers",
-            cw_storage::Backend::Embedded => "embedded",
-        };
         let certs = self.dir.path().join("certs");
         let tls = format!(
             "cert_path = \"{}\"\nkey_path = \"{}\"\n",
@@ -90,18 +85,7 @@ public_url = "https://127.0.0.1:{hook}"
 {tls}
 [faults]
 abort_after_provider_accept = {abort}
-[storage]
-backend = "{backend}"
-path = "{path}"
-[storage.influx]
-url = "{influx_url}"
-database = "{influx_db}"
-[storage.mongo]
-uri = "{mongo_uri}"
-database = "{mongo_db}"
-[bus]
-key_id = 1
-key_hex = "{bus_key}"
+{storage_and_bus}
 {extra}
 "#,
             bus = self.bus_port,
@@ -109,12 +93,10 @@ key_hex = "{bus_key}"
             hook = self.webhook_port,
             twilio = self.sandbox.base_url(),
             abort = tuning.abort_after_provider_accept,
-            path = s.path.display(),
-            influx_url = s.influx.url,
-            influx_db = s.influx.database,
-            mongo_uri = s.mongo.uri,
-            mongo_db = s.mongo.database,
-            bus_key = cw_bus::Sealer::generate_key_hex(),
+            storage_and_bus = crate::system::storage_and_bus_toml(
+                &self.storage,
+                &cw_bus::Sealer::generate_key_hex()
+            ),
             extra = tuning.extra,
         )
     }

@@ -91,36 +91,6 @@ impl System {
         }
     }
 
-    fn common(&self, bus_key: &str) -> String {
-        let s = &self.storage;
-        let backend = match s.backend {
-            Backend::Servers => "servers",
-            Backend::Embedded => "embedded",
-        };
-        format!(
-            r#"
-[storage]
-backend = "{backend}"
-path = "{path}"
-[storage.influx]
-url = "{influx_url}"
-database = "{influx_db}"
-[storage.mongo]
-uri = "{mongo_uri}"
-database = "{mongo_db}"
-
-[bus]
-key_id = 1
-key_hex = "{bus_key}"
-"#,
-            path = s.path.display(),
-            influx_url = s.influx.url,
-            influx_db = s.influx.database,
-            mongo_uri = s.mongo.uri,
-            mongo_db = s.mongo.database,
-        )
-    }
-
     fn tls_section(&self, section: &str) -> String {
         let certs = self.dir.path().join("certs");
         format!(
@@ -144,7 +114,7 @@ key_hex = "{bus_key}"
             "listen = \"127.0.0.1:{}\"\npublish_endpoint = \"tcp://127.0.0.1:{}\"\n{}\n{}",
             self.ingest_port,
             p.samples_pub,
-            self.common(&bus_key),
+            storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("tls")
         );
         let api = format!(
@@ -152,7 +122,7 @@ key_hex = "{bus_key}"
             self.api_port,
             p.config_pub,
             self.jwt_secret,
-            self.common(&bus_key),
+            storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("tls")
         );
         let api = format!(
@@ -169,7 +139,7 @@ key_hex = "{bus_key}"
             p.alerts_push,
             p.live_pub,
             p.engine_admin,
-            self.common(&bus_key),
+            storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("admin_tls")
         );
         let ses = match &providers.ses {
@@ -183,7 +153,7 @@ key_hex = "{bus_key}"
             p.alerts_push,
             p.notifier_admin,
             providers.twilio_base_url,
-            self.common(&bus_key),
+            storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("admin_tls")
         );
         let logs = self.dir.path().to_path_buf();
@@ -258,4 +228,34 @@ key_hex = "{bus_key}"
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The `[storage]` and `[bus]` sections every service's config file shares.
+pub fn storage_and_bus_toml(storage: &StorageConfig, bus_key: &str) -> String {
+    let backend = match storage.backend {
+        Backend::Servers => "servers",
+        Backend::Embedded => "embedded",
+    };
+    format!(
+        r#"
+[storage]
+backend = "{backend}"
+path = "{path}"
+[storage.influx]
+url = "{influx_url}"
+database = "{influx_db}"
+[storage.mongo]
+uri = "{mongo_uri}"
+database = "{mongo_db}"
+
+[bus]
+key_id = 1
+key_hex = "{bus_key}"
+"#,
+        path = storage.path.display(),
+        influx_url = storage.influx.url,
+        influx_db = storage.influx.database,
+        mongo_uri = storage.mongo.uri,
+        mongo_db = storage.mongo.database,
+    )
 }
