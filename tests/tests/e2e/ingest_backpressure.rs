@@ -25,6 +25,10 @@ async fn a_frozen_store_stops_ingest_reading_and_nothing_is_lost_after_the_thaw(
         cw_storage::influx::InfluxSamples::connect(&cw_storage::InfluxConfig {
             url: influx.url.clone(),
             database: "backpressure".into(),
+            // Frozen must mean "blocked", not "failed": with the default 10 s timeout a
+            // slow start-up on a loaded machine let the first write time out (retry_later)
+            // before the queue was checked. Timeouts have their own test (durability).
+            timeout_ms: 120_000,
             ..Default::default()
         })
         .await
