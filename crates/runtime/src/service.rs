@@ -5,7 +5,6 @@ use clap::Parser;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::path::PathBuf;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -15,13 +14,13 @@ struct Args {
     config: Option<PathBuf>,
 }
 
-/// Runs one service. `start` receives the loaded config and the shutdown token and
-/// returns the task serving it.
-pub async fn run_service<C, F, Fut>(about: &'static str, start: F) -> anyhow::Result<()>
+/// Runs one service. `run` receives the loaded config and the shutdown token and returns
+/// when the service has stopped.
+pub async fn run_service<C, F, Fut>(about: &'static str, run: F) -> anyhow::Result<()>
 where
     C: DeserializeOwned,
     F: FnOnce(C, CancellationToken) -> Fut,
-    Fut: Future<Output = anyhow::Result<JoinHandle<()>>>,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     crate::init_logging();
     cw_tls::install_default_crypto();
@@ -29,7 +28,5 @@ where
     let config: C = cw_config::load(args.config.as_deref())?;
     let shutdown = crate::shutdown_on_signal();
     tracing::info!(service = about, "starting");
-    let task = start(config, shutdown).await?;
-    task.await?;
-    Ok(())
+    run(config, shutdown).await
 }

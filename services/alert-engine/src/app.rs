@@ -53,6 +53,13 @@ struct Engine {
     started_ns: Nanos,
     live: LiveEvents,
 }
+/// Runs the service as its binary does: opens the configured stores, serves until
+/// `shutdown` is cancelled, drains, and returns.
+pub async fn run(cfg: AlertEngineConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let stores = cw_storage::open(&cfg.storage).await?;
+    start(cfg, stores, shutdown).await?.task.await?;
+    Ok(())
+}
 
 pub async fn start(
     cfg: AlertEngineConfig,

@@ -20,5 +20,5 @@ mod rhythm;
 mod rule_bank;
 mod writer;
 
-pub use app::{Running, start};
+pub use app::{Running, run, start};
 pub use config::AlertEngineConfig;

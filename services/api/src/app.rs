@@ -43,6 +43,13 @@ pub struct Running {
     pub config_publish_endpoint: String,
     pub task: JoinHandle<()>,
 }
+/// Runs the service as its binary does: opens the configured stores, serves until
+/// `shutdown` is cancelled, drains, and returns.
+pub async fn run(cfg: ApiConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let stores = cw_storage::open(&cfg.storage).await?;
+    start(cfg, stores, shutdown).await?.task.await?;
+    Ok(())
+}
 
 pub async fn start(
     cfg: ApiConfig,

@@ -20,5 +20,5 @@ mod request_metrics;
 mod routes;
 mod security_headers;
 
-pub use app::{Running, start};
+pub use app::{Running, run, start};
 pub use config::ApiConfig;

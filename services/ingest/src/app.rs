@@ -31,6 +31,13 @@ pub struct Running {
     pub publish_endpoint: String,
     pub task: JoinHandle<()>,
 }
+/// Runs the service as its binary does: opens the configured stores, serves until
+/// `shutdown` is cancelled, drains, and returns.
+pub async fn run(cfg: IngestConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let stores = cw_storage::open(&cfg.storage).await?;
+    start(cfg, stores, shutdown).await?.task.await?;
+    Ok(())
+}
 
 /// Binds the listener and the PUB socket and serves until `shutdown`.
 pub async fn start(

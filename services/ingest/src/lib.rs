@@ -17,6 +17,6 @@ mod seqs;
 mod stream;
 pub mod writer;
 
-pub use app::{Running, start};
+pub use app::{Running, run, start};
 pub use config::IngestConfig;
 pub use writer::WriterConfig;

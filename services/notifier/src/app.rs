@@ -22,6 +22,13 @@ pub struct Running {
     pub webhook_addr: Option<SocketAddr>,
     pub task: JoinHandle<()>,
 }
+/// Runs the service as its binary does: opens the configured stores, serves until
+/// `shutdown` is cancelled, drains, and returns.
+pub async fn run(cfg: NotifierConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let stores = cw_storage::open(&cfg.storage).await?;
+    start(cfg, stores, shutdown).await?.task.await?;
+    Ok(())
+}
 
 pub async fn start(
     cfg: NotifierConfig,
@@ -138,7 +145,7 @@ pub async fn start(
             }
         });
     }
-    let task = tokio::spawn(run(dispatcher, puller, interval, shutdown));
+    let task = tokio::spawn(consume_alerts(dispatcher, puller, interval, shutdown));
     Ok(Running {
         admin_addr,
         webhook_addr,
@@ -146,7 +153,7 @@ pub async fn start(
     })
 }
 
-async fn run(
+async fn consume_alerts(
     dispatcher: Arc<Dispatcher>,
     mut puller: Puller,
     interval: Duration,

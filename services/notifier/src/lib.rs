@@ -20,5 +20,5 @@ mod rate_limit;
 mod watchdog;
 pub mod webhooks;
 
-pub use app::{Running, start};
+pub use app::{Running, run, start};
 pub use config::NotifierConfig;
