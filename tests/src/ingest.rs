@@ -3,7 +3,10 @@
 
 use cardiowatch::fixture::{self, FixtureSpec};
 use cardiowatch::gateway::{self, GatewayOptions};
+use cw_protocol::Reply;
+use futures::{SinkExt, StreamExt};
 use std::path::PathBuf;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 pub use gateway::Socket;
@@ -130,11 +133,42 @@ impl Ingest {
             .expect("metrics text")
     }
 
+    /// How many sample instants of `patient` the sample store holds.
+    pub async fn stored_points(&self, patient: &cw_core::PatientId) -> u64 {
+        self.stores
+            .samples
+            .count_frames(patient, 0, i64::MAX)
+            .await
+            .expect("sample store counts")
+    }
+
     /// A raw gateway WebSocket authenticated by `token`.
     pub async fn open(&self, token: &str) -> anyhow::Result<gateway::Socket> {
         let opts = self.gateway_options(token, PathBuf::new());
         let connector = tokio_rustls::TlsConnector::from(cw_tls::client_config(&self.ca)?);
         gateway::connect(&opts, Some(&connector)).await
+    }
+}
+
+/// Sends one binary frame on a raw gateway socket.
+pub async fn send_frame(socket: &mut Socket, bytes: Vec<u8>) {
+    socket
+        .send(Message::Binary(bytes.into()))
+        .await
+        .expect("frame sent");
+}
+
+/// The next ack or nack on a raw gateway socket (other messages skipped); panics when
+/// the connection ends first.
+pub async fn next_reply(socket: &mut Socket) -> Reply {
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                return serde_json::from_str(&text).expect("reply is JSON");
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("connection ended: {other:?}"),
+        }
     }
 }
 

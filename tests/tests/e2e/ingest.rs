@@ -3,46 +3,25 @@
 //! devices turned away.
 
 use cw_core::time::now_ns;
-use cw_e2e::ingest::{self, Ingest};
+use cw_e2e::ingest::{self, Ingest, next_reply, send_frame};
 use cw_protocol::{Frame, NackCode, Reply};
-use futures::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
 async fn start_ingest() -> Ingest {
     ingest::start(None, |_| {}).await
-}
-
-async fn device(ingest: &Ingest, n: u32) -> (cw_core::PatientId, String) {
-    ingest.device(n).await
-}
-
-async fn open(ingest: &Ingest, token: &str) -> anyhow::Result<cw_e2e::ingest::Socket> {
-    ingest.open(token).await
 }
 
 fn good(seq: u64, start_ns: i64) -> Vec<u8> {
     Frame::encode_i16(seq, start_ns, 250, 2, false, &[100; 2 * 50])
 }
 
-async fn reply(socket: &mut cw_e2e::ingest::Socket) -> Reply {
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Text(text))) => {
-                return serde_json::from_str(&text).expect("reply is JSON");
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
     let ingest = start_ingest().await;
-    let (patient, token) = device(&ingest, 1).await;
-    let (other_patient, other_token) = device(&ingest, 2).await;
-    let mut socket = open(&ingest, &token).await.expect("connects");
-    let mut other = open(&ingest, &other_token)
+    let (patient, token) = ingest.device(1).await;
+    let (other_patient, other_token) = ingest.device(2).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    let mut other = ingest
+        .open(&other_token)
         .await
         .expect("second gateway connects");
     let t0 = now_ns();
@@ -59,24 +38,16 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
         good(4, t0 + 3 * frame_ns),
         future,
     ] {
-        socket
-            .send(Message::Binary(bytes.into()))
-            .await
-            .expect("sent");
+        send_frame(&mut socket, bytes).await;
     }
     // The other gateway streams meanwhile; its frames share batches with the first's.
     for seq in 1..=40 {
-        other
-            .send(Message::Binary(
-                good(seq, t0 + seq as i64 * frame_ns).into(),
-            ))
-            .await
-            .expect("sent");
+        send_frame(&mut other, good(seq, t0 + seq as i64 * frame_ns)).await;
     }
 
-    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 1 });
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 1 });
     assert!(matches!(
-        reply(&mut socket).await,
+        next_reply(&mut socket).await,
         Reply::Nack {
             seq: Some(2),
             code: NackCode::ValueOutOfRange,
@@ -84,16 +55,16 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
         }
     ));
     assert!(matches!(
-        reply(&mut socket).await,
+        next_reply(&mut socket).await,
         Reply::Nack {
             seq: Some(3),
             code: NackCode::BadFrame,
             ..
         }
     ));
-    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 4 });
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 4 });
     assert!(matches!(
-        reply(&mut socket).await,
+        next_reply(&mut socket).await,
         Reply::Nack {
             seq: Some(5),
             code: NackCode::ClockSkew,
@@ -102,25 +73,15 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
     ));
     for seq in 1..=40 {
         assert_eq!(
-            reply(&mut other).await,
+            next_reply(&mut other).await,
             Reply::Ack { seq },
             "the other gateway is unaffected, its replies in order"
         );
     }
 
-    let stored = ingest
-        .stores
-        .samples
-        .count_frames(&patient, 0, i64::MAX)
-        .await
-        .expect("count");
+    let stored = ingest.stored_points(&patient).await;
     assert_eq!(stored, 100, "exactly the two acked frames are stored");
-    let other_stored = ingest
-        .stores
-        .samples
-        .count_frames(&other_patient, 0, i64::MAX)
-        .await
-        .expect("count");
+    let other_stored = ingest.stored_points(&other_patient).await;
     assert_eq!(other_stored, 40 * 50);
 
     let metrics = ingest.metrics().await;
@@ -148,29 +109,22 @@ async fn bad_frames_are_nacked_by_code_and_the_stream_goes_on() {
 #[tokio::test]
 async fn a_resent_frame_is_acked_again_and_stored_once() {
     let ingest = start_ingest().await;
-    let (patient, token) = device(&ingest, 1).await;
-    let mut socket = open(&ingest, &token).await.expect("connects");
+    let (patient, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
     let t0 = now_ns();
     for _ in 0..2 {
-        socket
-            .send(Message::Binary(good(1, t0).into()))
-            .await
-            .expect("sent");
-        assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 1 });
+        send_frame(&mut socket, good(1, t0)).await;
+        assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 1 });
     }
-    let stored = ingest
-        .stores
-        .samples
-        .count_frames(&patient, 0, i64::MAX)
-        .await
-        .expect("count");
+    let stored = ingest.stored_points(&patient).await;
     assert_eq!(stored, 50);
 }
 
 #[tokio::test]
 async fn unknown_device_token_is_refused_before_the_upgrade() {
     let ingest = start_ingest().await;
-    let err = open(&ingest, "not-a-registered-token")
+    let err = ingest
+        .open("not-a-registered-token")
         .await
         .err()
         .expect("refused");
@@ -180,39 +134,31 @@ async fn unknown_device_token_is_refused_before_the_upgrade() {
 #[tokio::test]
 async fn a_seq_older_than_the_devices_window_is_nacked_stale() {
     let ingest = ingest::start(None, |cfg| cfg.limits.seq_window = 10).await;
-    let (patient, token) = device(&ingest, 1).await;
-    let mut socket = open(&ingest, &token).await.expect("connects");
+    let (patient, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
     let t0 = now_ns();
     for (seq, at) in [(100, 0), (90, 1), (89, 2), (95, 3)] {
-        socket
-            .send(Message::Binary(good(seq, t0 + at * 200_000_000).into()))
-            .await
-            .expect("sent");
+        send_frame(&mut socket, good(seq, t0 + at * 200_000_000)).await;
     }
-    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 100 });
-    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 90 });
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 100 });
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 90 });
     assert!(matches!(
-        reply(&mut socket).await,
+        next_reply(&mut socket).await,
         Reply::Nack {
             seq: Some(89),
             code: NackCode::StaleSeq,
             ..
         }
     ));
-    assert_eq!(reply(&mut socket).await, Reply::Ack { seq: 95 });
-    let stored = ingest
-        .stores
-        .samples
-        .count_frames(&patient, 0, i64::MAX)
-        .await
-        .expect("count");
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 95 });
+    let stored = ingest.stored_points(&patient).await;
     assert_eq!(stored, 3 * 50, "the stale frame is not stored");
 }
 
 #[tokio::test]
 async fn a_second_simulator_run_for_the_same_device_is_not_refused_as_stale() {
     let ingest = ingest::start(None, |cfg| cfg.limits.seq_window = 10).await;
-    let (_, token) = device(&ingest, 1).await;
+    let (_, token) = ingest.device(1).await;
     for run in 0..2 {
         let mut opts = ingest.gateway_options(&token, ingest::record_100());
         opts.seconds = Some(30.0);

@@ -100,12 +100,7 @@ async fn binary_and_json_blocks_are_acked_and_bad_ones_get_their_status() {
         }
     ));
 
-    let stored = ingest
-        .stores
-        .samples
-        .count_frames(&patient, 0, i64::MAX)
-        .await
-        .expect("count");
+    let stored = ingest.stored_points(&patient).await;
     assert_eq!(stored, 100, "the two acked blocks of 50 instants");
 }
 

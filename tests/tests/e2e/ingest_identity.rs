@@ -4,24 +4,16 @@
 //! next connection.
 
 use cw_core::time::now_ns;
-use cw_e2e::ingest::{self, Ingest, Socket};
+use cw_e2e::ingest::{self, Ingest, Socket, next_reply, send_frame};
 use cw_protocol::{Frame, Reply};
-use futures::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
 
 async fn ack_of_one_frame(socket: &mut Socket) -> Reply {
-    let bytes = Frame::encode_i16(1, now_ns(), 250, 1, false, &[10; 50]);
-    socket
-        .send(Message::Binary(bytes.into()))
-        .await
-        .expect("sent");
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).expect("JSON"),
-            Some(Ok(_)) => continue,
-            other => panic!("connection ended: {other:?}"),
-        }
-    }
+    send_frame(
+        socket,
+        Frame::encode_i16(1, now_ns(), 250, 1, false, &[10; 50]),
+    )
+    .await;
+    next_reply(socket).await
 }
 
 async fn register_cert(ingest: &Ingest, n: u32) -> (cw_core::Device, cw_tls::ClientCertFiles) {
