@@ -195,6 +195,44 @@ abort_after_provider_accept = {abort}
         (patient, users)
     }
 
+    /// Another patient of the same doctors (one open alert per (patient, rule), so a
+    /// second alert of the same rule needs a second patient).
+    pub async fn another_patient_like(&self, patient: &Patient) -> Patient {
+        let other = Patient {
+            id: PatientId::random(),
+            ..patient.clone()
+        };
+        self.stores
+            .records
+            .put_patient(&other)
+            .await
+            .expect("put patient");
+        other
+    }
+
+    /// The phone `from` replies `text` by SMS: the sandbox posts it to the notifier's SMS
+    /// webhook, signed as Twilio signs it. Returns the webhook's status and body.
+    pub async fn reply_sms(&self, from: &str, text: &str) -> (u16, String) {
+        self.sandbox
+            .reply_sms(
+                &self.https(),
+                AUTH_TOKEN,
+                &self.webhook_url(cw_notifier::webhooks::SMS_PATH),
+                from,
+                text,
+            )
+            .await
+            .expect("SMS reply posted")
+    }
+
+    /// `digit` pressed on the call `call_sid`. Returns the webhook's status and TwiML.
+    pub async fn press_key(&self, call_sid: &str, digit: &str) -> (u16, String) {
+        self.sandbox
+            .press_key(&self.https(), AUTH_TOKEN, call_sid, digit)
+            .await
+            .expect("key press posted")
+    }
+
     /// A firing alert written to the store, as the alert-engine writes it before pushing.
     pub async fn fire(&self, patient: &PatientId, priority: Priority) -> Alert {
         let fired_ns = now_ns();

@@ -146,17 +146,17 @@ impl Dispatcher {
             }
         }
         let provider_down = |ch: Channel| self.breaker(ch).is_some_and(Breaker::is_open);
-        let targets = plan::targets(
-            &self.routing,
-            &alert,
-            &patient.doctors,
-            &users,
+        let situation = plan::Situation {
+            routing: &self.routing,
+            alert: &alert,
+            chain: &patient.doctors,
+            users: &users,
             level,
-            &rows,
+            rows: &rows,
             now,
-            self.reliability.max_snooze_s as Nanos * NANOS_PER_SEC,
-            provider_down,
-        );
+            max_snooze_ns: self.reliability.max_snooze_s as Nanos * NANOS_PER_SEC,
+        };
+        let targets = plan::targets(&situation, provider_down);
         let digest_low_email =
             self.reliability.low_digest_s > 0 && alert.priority == cw_core::Priority::Low;
         let mut actions = Vec::new();

@@ -84,18 +84,39 @@ pub fn channels_for(
     channels
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn targets(
-    routing: &Routing,
-    alert: &Alert,
-    chain: &[UserId],
-    users: &HashMap<UserId, User>,
-    level: u32,
-    rows: &[Delivery],
-    now: Nanos,
-    max_snooze_ns: Nanos,
-    provider_down: impl Fn(Channel) -> bool,
-) -> Vec<Target> {
+/// What a plan is made from: the alert, its escalation chain and how far along it the
+/// alert has escalated, the deliveries already attempted, and the clock.
+#[derive(Clone, Copy)]
+pub struct Situation<'a> {
+    pub routing: &'a Routing,
+    pub alert: &'a Alert,
+    /// The patient's doctors in escalation order.
+    pub chain: &'a [UserId],
+    /// The chain's users (preferences, contact points) as far as `level` reaches.
+    pub users: &'a HashMap<UserId, User>,
+    /// How many people of the chain are paged now (from `escalation_level`).
+    pub level: u32,
+    /// The alert's delivery rows so far.
+    pub rows: &'a [Delivery],
+    pub now: Nanos,
+    /// Longest snooze the notifier honours (a silence always has an end).
+    pub max_snooze_ns: Nanos,
+}
+
+/// Who gets paged on which channel now. `provider_down` says whether a channel's
+/// provider is known to be down (its circuit breaker is open), so a failed delivery
+/// fails over at once instead of waiting for its retries.
+pub fn targets(situation: &Situation<'_>, provider_down: impl Fn(Channel) -> bool) -> Vec<Target> {
+    let Situation {
+        routing,
+        alert,
+        chain,
+        users,
+        level,
+        rows,
+        now,
+        max_snooze_ns,
+    } = *situation;
     let mut out = Vec::new();
     // A snoozed alert (never high: the api refuses that) pages in-app only, like a
     // snoozed user, and fails over to nothing louder.
@@ -157,6 +178,26 @@ mod tests {
             limit: 120.0,
             policy_version: 1,
             ..Alert::firing(PatientId::random(), RuleKind::HrHigh, priority, 0)
+        }
+    }
+
+    /// No deliveries yet, at time 0, no snooze honoured.
+    fn situation<'a>(
+        routing: &'a Routing,
+        alert: &'a Alert,
+        chain: &'a [UserId],
+        users: &'a HashMap<UserId, User>,
+        level: u32,
+    ) -> Situation<'a> {
+        Situation {
+            routing,
+            alert,
+            chain,
+            users,
+            level,
+            rows: &[],
+            now: 0,
+            max_snooze_ns: 0,
         }
     }
 
@@ -275,43 +316,30 @@ mod tests {
             "resumes after it"
         );
         let chain = [UserId::parse("dr-a").expect("id")];
-        let max = cfg.max_snooze_s as Nanos * s;
-        let during = targets(
-            &Routing::default(),
-            &a,
-            &chain,
-            &HashMap::new(),
-            1,
-            &[],
-            600 * s,
-            max,
-            |_| true,
-        );
+        let (routing, users) = (Routing::default(), HashMap::new());
+        let during = Situation {
+            now: 600 * s,
+            max_snooze_ns: cfg.max_snooze_s as Nanos * s,
+            ..situation(&routing, &a, &chain, &users, 1)
+        };
+        let paged = targets(&during, |_| true);
         assert!(
-            during.iter().all(|t| t.channel == Channel::InApp),
-            "{during:?}"
+            paged.iter().all(|t| t.channel == Channel::InApp),
+            "{paged:?}"
         );
         let after = targets(
-            &Routing::default(),
-            &a,
-            &chain,
-            &HashMap::new(),
-            1,
-            &[],
-            1_300 * s,
-            max,
+            &Situation {
+                now: 1_300 * s,
+                ..during
+            },
             |_| false,
         );
         assert!(after.iter().any(|t| t.channel != Channel::InApp));
         let too_long = targets(
-            &Routing::default(),
-            &a,
-            &chain,
-            &HashMap::new(),
-            1,
-            &[],
-            600 * s,
-            600 * s,
+            &Situation {
+                max_snooze_ns: 600 * s,
+                ..during
+            },
             |_| false,
         );
         assert!(
@@ -331,9 +359,8 @@ mod tests {
             UserId::parse("dr-a").expect("id"),
             UserId::parse("dr-b").expect("id"),
         ];
-        let t = targets(&routing, &a, &chain, &HashMap::new(), 2, &[], 0, 0, |_| {
-            false
-        });
+        let users = HashMap::new();
+        let t = targets(&situation(&routing, &a, &chain, &users, 2), |_| false);
         let b: Vec<_> = t
             .iter()
             .filter(|t| t.level == 2)
@@ -353,45 +380,26 @@ mod tests {
             tries: 1,
             next_try_ns: None,
         };
+        let first_level = situation(&routing, &a, &chain, &users, 1);
         let t = targets(
-            &routing,
-            &a,
-            &chain,
-            &HashMap::new(),
-            1,
-            std::slice::from_ref(&failed),
-            0,
-            0,
+            &Situation {
+                rows: std::slice::from_ref(&failed),
+                ..first_level
+            },
             |_| false,
         );
         assert_eq!(t.len(), 4, "giving up fails over to every channel: {t:?}");
-        let retrying = Delivery {
+        let retrying = [Delivery {
             next_try_ns: Some(1),
             ..failed
+        }];
+        let retrying = Situation {
+            rows: &retrying,
+            ..first_level
         };
-        let t = targets(
-            &routing,
-            &a,
-            &chain,
-            &HashMap::new(),
-            1,
-            std::slice::from_ref(&retrying),
-            0,
-            0,
-            |_| false,
-        );
+        let t = targets(&retrying, |_| false);
         assert_eq!(t.len(), 1, "a transient failure is only retried: {t:?}");
-        let t = targets(
-            &routing,
-            &a,
-            &chain,
-            &HashMap::new(),
-            1,
-            &[retrying],
-            0,
-            0,
-            |ch| ch == Channel::Sms,
-        );
+        let t = targets(&retrying, |ch| ch == Channel::Sms);
         assert_eq!(t.len(), 4, "a down provider fails over at once: {t:?}");
     }
 }

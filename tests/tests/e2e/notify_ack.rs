@@ -100,15 +100,7 @@ async fn ack_by_sms_reply_stops_escalation() {
     let mut h = NotifierHarness::new(Mode::Embedded).await;
     let (patient, users) = h.chain(&["+15005550321", "+15005550322"]).await;
     // Two patients of the same doctors: one open alert per (patient, rule).
-    let second = cw_core::Patient {
-        id: cw_core::PatientId::random(),
-        ..patient.clone()
-    };
-    h.stores
-        .records
-        .put_patient(&second)
-        .await
-        .expect("put patient");
+    let second = h.another_patient_like(&patient).await;
     let older = h.fire(&patient.id, Priority::Medium).await;
     let alert = h.fire(&second.id, Priority::Medium).await;
     h.spawn(&tuning());
@@ -119,38 +111,17 @@ async fn ack_by_sms_reply_stops_escalation() {
             .len(),
         2
     );
-    let client = h.https();
     h.wait_deliveries(&older.id, "sms recorded", |rows| {
         rows.iter().any(|d| d.status == DeliveryStatus::Sent)
     })
     .await;
     // "ACK <code>" names one alert: the older one, although it is not the newest.
     let code = &older.id.as_str()[..10];
-    let (status, body) = h
-        .sandbox
-        .reply_sms(
-            &client,
-            AUTH_TOKEN,
-            &h.webhook_url("/twilio/sms"),
-            "+15005550321",
-            &format!("ack {code}"),
-        )
-        .await
-        .expect("reply posted");
+    let (status, body) = h.reply_sms("+15005550321", &format!("ack {code}")).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("acknowledged"), "{body}");
     // "1" acks the newest alert paged to this phone.
-    let (status, body) = h
-        .sandbox
-        .reply_sms(
-            &client,
-            AUTH_TOKEN,
-            &h.webhook_url("/twilio/sms"),
-            "+15005550321",
-            "1",
-        )
-        .await
-        .expect("reply posted");
+    let (status, body) = h.reply_sms("+15005550321", "1").await;
     assert_eq!(status, 200, "{body}");
     for id in [&older.id, &alert.id] {
         let stored = h.stores.records.get_alert(id).await.expect("alert");
@@ -187,11 +158,7 @@ async fn ack_by_key_press_on_the_call() {
             .any(|d| d.channel == Channel::Voice && d.status == DeliveryStatus::Sent)
     })
     .await;
-    let (status, twiml) = h
-        .sandbox
-        .press_key(&h.https(), AUTH_TOKEN, &calls[0].sid, "1")
-        .await
-        .expect("key press posted");
+    let (status, twiml) = h.press_key(&calls[0].sid, "1").await;
     assert_eq!(status, 200, "{twiml}");
     assert!(twiml.contains("acknowledged"), "{twiml}");
     let stored = h.stores.records.get_alert(&alert.id).await.expect("alert");
@@ -254,7 +221,7 @@ async fn status_callback_marks_delivered_and_signature_rejected_when_forged() {
     let sms_forged = [("From", "+15005550341"), ("Body", "1")];
     let (status, _) = post_with_signature(
         &client,
-        &h.webhook_url("/twilio/sms"),
+        &h.webhook_url(cw_notifier::webhooks::SMS_PATH),
         &sms_forged,
         Some(&wrong),
     )

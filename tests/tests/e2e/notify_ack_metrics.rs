@@ -5,7 +5,7 @@
 
 use cw_core::{DeliveryStatus, Priority, Role};
 use cw_e2e::ingest::metric;
-use cw_e2e::notifier::{AUTH_TOKEN, NotifierHarness, Tuning};
+use cw_e2e::notifier::{NotifierHarness, Tuning};
 use cw_e2e::system::Mode;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -75,15 +75,7 @@ async fn start_api(h: &NotifierHarness, jwt_secret: &str, shutdown: &Cancellatio
 async fn time_to_ack_counts_a_rest_ack_and_an_sms_ack_once_each() {
     let mut h = NotifierHarness::new(Mode::Embedded).await;
     let (patient, users) = h.chain(&["+15005550341"]).await;
-    let second = cw_core::Patient {
-        id: cw_core::PatientId::random(),
-        ..patient.clone()
-    };
-    h.stores
-        .records
-        .put_patient(&second)
-        .await
-        .expect("put patient");
+    let second = h.another_patient_like(&patient).await;
     let by_rest = h.fire(&patient.id, Priority::Medium).await;
     h.spawn(&Tuning::default());
     h.wait_ready().await;
@@ -125,17 +117,7 @@ async fn time_to_ack_counts_a_rest_ack_and_an_sms_ack_once_each() {
         rows.iter().any(|d| d.status == DeliveryStatus::Sent)
     })
     .await;
-    let (status, _) = h
-        .sandbox
-        .reply_sms(
-            &h.https(),
-            AUTH_TOKEN,
-            &h.webhook_url(cw_notifier::webhooks::SMS_PATH),
-            "+15005550341",
-            "1",
-        )
-        .await
-        .expect("reply posted");
+    let (status, _) = h.reply_sms("+15005550341", "1").await;
     assert_eq!(status, 200);
     wait_metric(&mut h, "cw_notifier_time_to_ack_seconds_count", 2.0).await;
     // Several sweeps later: still one count per ack.
