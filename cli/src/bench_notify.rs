@@ -128,6 +128,7 @@ async fn fire(records: &dyn cw_storage::RecordStore) -> anyhow::Result<Alert> {
         phone: Some("+15005550100".into()),
         email: Some("doctor@cardiowatch.test".into()),
         notify: Default::default(),
+        disabled: None,
     };
     records.put_user(&doctor).await?;
     let patient = Patient {

@@ -70,7 +70,8 @@ enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
-    /// Local logins (`set-login`: role and password of a user; password from CW_PASSWORD).
+    /// Accounts (`set-login`: role and password, password from CW_PASSWORD; `disable` /
+    /// `enable`: cut an account off at once, or let it back in).
     User {
         #[command(subcommand)]
         what: UserCommand,
@@ -145,6 +146,23 @@ enum UserCommand {
         #[arg(long, env = "CW_PASSWORD", hide_env_values = true)]
         password: String,
         /// The api's config file (its `[storage]` section).
+        #[arg(long, default_value = "deploy/config/api.toml")]
+        config: PathBuf,
+    },
+    /// Disable an account: its tokens, logins, refreshes and live sockets stop working.
+    Disable {
+        user: String,
+        /// Why (3–500 characters): kept in the audit log.
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "deploy/config/api.toml")]
+        config: PathBuf,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        user: String,
+        #[arg(long)]
+        reason: Option<String>,
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
@@ -241,6 +259,22 @@ impl Cli {
                         config,
                     },
             } => cardiowatch::users::set_login(&config, &user, role, password).await,
+            Command::User {
+                what:
+                    UserCommand::Disable {
+                        user,
+                        reason,
+                        config,
+                    },
+            } => cardiowatch::users::set_disabled(&config, &user, true, Some(reason)).await,
+            Command::User {
+                what:
+                    UserCommand::Enable {
+                        user,
+                        reason,
+                        config,
+                    },
+            } => cardiowatch::users::set_disabled(&config, &user, false, reason).await,
             Command::Keys {
                 what: KeysCommand::Rotate { config },
             } => {

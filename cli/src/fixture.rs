@@ -37,6 +37,7 @@ pub async fn install(records: &dyn RecordStore, spec: &FixtureSpec<'_>) -> anyho
         phone: spec.phone.map(str::to_owned),
         email: spec.email.map(str::to_owned),
         notify: Default::default(),
+        disabled: None,
     };
     let patient_id = PatientId::parse(spec.patient_id)?;
     let device_id = DeviceId::parse(spec.device_id)?;

@@ -1,6 +1,7 @@
 //! `cardiowatch user set-login --user dr-1 --role doctor` (password from `CW_PASSWORD`):
 //! creates or replaces a local login in the configured store — how the first admin gets
-//! in, after which admins use `PUT /v1/users/{id}/login`.
+//! in, after which admins use `PUT /v1/users/{id}/login`. `cardiowatch user disable|enable
+//! <id>` cuts an account off or lets it back in (the api's `POST /v1/users/{id}/disable`).
 
 use anyhow::Context;
 use cw_core::{Role, UserId};
@@ -37,5 +38,68 @@ pub async fn set_login(
         })
         .await?;
     println!("login set for {user}");
+    Ok(())
+}
+
+/// `cardiowatch user disable|enable <id>`: the api's own change (`cw_api::accounts`) on
+/// the configured store, audited with the actor `cli:<login name>`. It works with the api
+/// down or every admin disabled — the way back from a lockout.
+pub async fn set_disabled(
+    config: &Path,
+    user: &str,
+    disable: bool,
+    reason: Option<String>,
+) -> anyhow::Result<()> {
+    use cw_api::accounts;
+    let user = UserId::parse(user).context("the user id")?;
+    let reason = reason.unwrap_or_default();
+    let reason = reason.trim();
+    anyhow::ensure!(
+        !disable || (3..=500).contains(&reason.chars().count()),
+        "--reason (3 to 500 characters) is required to disable an account"
+    );
+    let cfg: cw_api::ApiConfig =
+        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+    let stores = cw_storage::open(&cfg.storage)
+        .await
+        .context("opening the store")?;
+    let records = stores.records.as_ref();
+    let account = match accounts::account(records, &user).await {
+        Err(cw_storage::StoreError::NotFound) => {
+            anyhow::bail!("{user} has neither a user record nor a login")
+        }
+        other => other?,
+    };
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    let action = if disable {
+        accounts::DISABLE_ACTION
+    } else {
+        accounts::ENABLE_ACTION
+    };
+    records
+        .append_audit(&accounts::audit_entry(
+            &actor,
+            "cli",
+            action,
+            &user,
+            reason,
+            String::new(),
+        ))
+        .await
+        .context("writing the audit event (nothing was changed)")?;
+    let account = if disable {
+        accounts::disable(records, account, &actor, cw_core::time::now_ns()).await?
+    } else {
+        accounts::enable(records, account).await?
+    };
+    let state = if account.is_disabled() {
+        "disabled"
+    } else {
+        "active"
+    };
+    println!("{user}: {state}");
     Ok(())
 }

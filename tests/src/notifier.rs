@@ -175,6 +175,7 @@ abort_after_provider_accept = {abort}
                 phone: Some((*phone).to_owned()),
                 email: None,
                 notify: Default::default(),
+                disabled: None,
             };
             self.stores.records.put_user(&user).await.expect("put user");
             users.push(user);

@@ -39,4 +39,35 @@ pub struct User {
     /// Channels per priority, quiet hours, snooze (the notifier's routing input).
     #[serde(default)]
     pub notify: crate::delivery::NotifyPreferences,
+    /// Set while an admin has disabled the account: every token, login, refresh and
+    /// OIDC sign-in of this user is refused. Absent in stored users = active.
+    #[serde(default)]
+    pub disabled: Option<Disabled>,
+}
+
+/// Who disabled an account, and since when (the reason is in the audit chain).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disabled {
+    pub since_ns: crate::time::Nanos,
+    /// The admin's user id, or `cli` for `cardiowatch user disable`.
+    pub by: String,
+}
+
+impl User {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_stored_before_accounts_could_be_disabled_reads_as_active() {
+        let user: User =
+            serde_json::from_str(r#"{"id":"dr-1","role":"doctor","phone":null,"email":null}"#)
+                .expect("an old user document parses");
+        assert!(!user.is_disabled());
+    }
 }

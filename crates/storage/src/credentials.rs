@@ -78,4 +78,7 @@ pub trait CredentialStore: Send + Sync {
     async fn use_refresh(&self, token_sha256: &str) -> Result<RefreshUse>;
     /// Revokes every token of a family (logout, or reuse detected).
     async fn revoke_refresh_family(&self, family: &str) -> Result<()>;
+    /// Revokes every refresh token of a user (the account was disabled: enabling it again
+    /// must not bring back sessions opened before). Rare, so it may scan.
+    async fn revoke_refresh_of_user(&self, user: &UserId) -> Result<()>;
 }

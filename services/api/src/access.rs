@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         // The audit middleware authenticated this request already.
         if let Some(done) = parts.extensions.get::<crate::authn::Authentication>() {
-            return done.0.clone().map_err(ApiError::Unauthorized);
+            return done.0.clone();
         }
         crate::authn::authenticate(state, &parts.headers).await
     }
@@ -58,6 +58,23 @@ impl Caller {
                 Err(e) => Err(e.into()),
             },
         }
+    }
+
+    /// [`Self::require_patient`] for a caller authenticated a while ago (an open live
+    /// socket): the account must still be active too. A disabled account reads as access
+    /// revoked (`Forbidden`), so the socket closes with 4003 like any lost access.
+    pub async fn recheck_patient(
+        &self,
+        state: &AppState,
+        patient: &PatientId,
+    ) -> Result<(), ApiError> {
+        crate::authn::require_active(state, &self.user)
+            .await
+            .map_err(|e| match e {
+                ApiError::AccountDisabled(_) => ApiError::Forbidden,
+                other => other,
+            })?;
+        self.require_patient(state, patient).await
     }
 
     /// Whether an unexpired break-glass grant covers this patient; each access under one

@@ -3,7 +3,7 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds,
+    alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds, users,
 };
 use crate::{audit_trail, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -132,6 +132,8 @@ pub async fn start(
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/users/{id}/login", put(auth::set_login))
+        .route("/v1/users/{id}/disable", post(users::disable))
+        .route("/v1/users/{id}/enable", post(users::enable))
         .route("/v1/devices", get(devices::list).post(devices::register))
         .route("/v1/devices/{id}/revoke", post(devices::revoke))
         .route("/v1/devices/{id}/token", post(devices::issue_token))

@@ -29,11 +29,23 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         None => None,
         Some(_) => match crate::authn::authenticate(&state, req.headers()).await {
             Ok(caller) => Some(Ok(caller)),
-            Err(ApiError::Unauthorized(message)) => Some(Err(message)),
+            Err(e @ (ApiError::Unauthorized(_) | ApiError::AccountDisabled(_))) => Some(Err(e)),
             Err(_) => None,
         },
     };
     let mut entry = describe(caller.as_ref().and_then(|c| c.as_ref().ok()), &req);
+    if let Some(Err(ApiError::AccountDisabled(user))) = &caller {
+        // Refused before any handler, whatever the route: a disabled account's token opens
+        // nothing. The denial names the account, so its attempts show in the audit chain.
+        entry.actor = user.to_string();
+        entry.status = StatusCode::FORBIDDEN.as_u16();
+        entry.outcome = AuditOutcome::Denied;
+        tracing::warn!(actor = %entry.actor, action = %entry.action, request_id = %entry.request_id, "access denied: account disabled");
+        return match state.records.append_audit(&entry).await {
+            Ok(_) => ApiError::AccountDisabled(user.clone()).into_response(),
+            Err(e) => audit_failed(&e),
+        };
+    }
     if let Some(outcome) = caller {
         req.extensions_mut()
             .insert(crate::authn::Authentication(outcome));

@@ -4,6 +4,10 @@
 //!
 //! The audit middleware authenticates once and leaves the outcome in the request's
 //! extensions ([`Authentication`]); the `Caller` extractor reads it from there.
+//!
+//! A disabled account ([`require_active`]) is refused here, where every token becomes a
+//! caller, so no route can forget the check; login, refresh and the live socket's
+//! re-check ask the same function.
 
 use crate::access::Caller;
 use crate::app::AppState;
@@ -11,12 +15,12 @@ use crate::error::ApiError;
 use crate::oidc::{OidcClaims, OidcVerifier};
 use crate::token;
 use axum::http::HeaderMap;
-use cw_core::UserId;
+use cw_core::{User, UserId};
 use cw_storage::StoreError;
 
-/// The outcome of authenticating one request (the refusal's message for a 401).
+/// The outcome of authenticating one request (a 401, or 403 `account_disabled`).
 #[derive(Clone, Debug)]
-pub struct Authentication(pub Result<Caller, String>);
+pub struct Authentication(pub Result<Caller, ApiError>);
 
 const NO_ACCOUNT: &str = "this OIDC identity has no cardiowatch account; an admin must register it (accounts are never created on sign-in)";
 
@@ -50,10 +54,32 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller,
     })?;
     let user =
         UserId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized("invalid subject".into()))?;
+    require_active(state, &user).await?;
     Ok(Caller {
         user,
         role: claims.role,
     })
+}
+
+/// Refuses a disabled account with 403 `account_disabled`: one read of the user by its
+/// primary key. A user id with no user record (a login made with `set-login` alone, a
+/// token from `cardiowatch token`) has never been disabled — disabling one writes its
+/// record. A store failure is an error (503), never a pass.
+pub async fn require_active(state: &AppState, user: &UserId) -> Result<(), ApiError> {
+    match state.records.user(user).await {
+        Ok(found) => refuse_disabled(&found),
+        Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`require_active`] for a user already read.
+fn refuse_disabled(user: &User) -> Result<(), ApiError> {
+    if user.is_disabled() {
+        tracing::warn!(user = %user.id, "disabled account refused");
+        return Err(ApiError::AccountDisabled(user.id.clone()));
+    }
+    Ok(())
 }
 
 async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result<Caller, ApiError> {
@@ -63,10 +89,14 @@ async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result
     })?;
     let user = local_user(oidc, &claims)?;
     match state.records.user(&user).await {
-        Ok(found) => Ok(Caller {
-            user: found.id,
-            role: found.role,
-        }),
+        Ok(found) => {
+            // The user is read here anyway: no second read for the disabled check.
+            refuse_disabled(&found)?;
+            Ok(Caller {
+                user: found.id,
+                role: found.role,
+            })
+        }
         Err(StoreError::NotFound) => {
             tracing::warn!(user = %user, "OIDC identity without a local account refused");
             Err(ApiError::Unauthorized(NO_ACCOUNT.into()))

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use cw_storage::StoreError;
 use serde_json::json;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
@@ -37,6 +37,9 @@ pub enum ApiError {
     RateLimited,
     #[error("this login is locked after repeated failures; try later")]
     Locked,
+    /// An admin disabled this account (the id is for the audit record, not the message).
+    #[error("this account is disabled; an administrator must enable it")]
+    AccountDisabled(cw_core::UserId),
 }
 
 impl From<StoreError> for ApiError {
@@ -70,6 +73,7 @@ impl IntoResponse for ApiError {
             Self::PhiUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "phi_unavailable"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Locked => (StatusCode::LOCKED, "locked"),
+            Self::AccountDisabled(_) => (StatusCode::FORBIDDEN, "account_disabled"),
         };
         let mut error = json!({"code": code, "message": self.to_string()});
         if let Self::Invalid {

@@ -5,6 +5,7 @@ pub mod config;
 pub mod token;
 
 mod access;
+pub mod accounts;
 mod app;
 mod audit_trail;
 mod authn;

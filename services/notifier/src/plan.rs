@@ -222,6 +222,7 @@ mod tests {
             phone: None,
             email: None,
             notify,
+            disabled: None,
         }
     }
 

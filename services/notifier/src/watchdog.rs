@@ -81,6 +81,7 @@ async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, 
             phone: None,
             email: None,
             notify: Default::default(),
+            disabled: None,
         })
         .await?;
     records

@@ -58,15 +58,20 @@ fn twilio(base_url: &str) -> TwilioClient {
 }
 
 async fn ses(from_address: &str) -> SesClient {
+    ses_at(&server_url("CW_TEST_SES_URL"), from_address, 5_000).await
+}
+
+/// An SES client for `endpoint` with moto's static test credentials.
+async fn ses_at(endpoint: &str, from_address: &str, timeout_ms: u64) -> SesClient {
     SesClient::new(SesConfig {
-        endpoint_url: Some(server_url("CW_TEST_SES_URL")),
+        endpoint_url: Some(endpoint.to_owned()),
         region: "us-east-1".to_owned(),
         from_address: from_address.to_owned(),
         static_credentials: Some(SesStaticCredentials {
             access_key_id: "testing".to_owned(),
             secret_access_key: "testing".to_owned(),
         }),
-        timeout_ms: 5_000,
+        timeout_ms,
     })
     .await
     .expect("valid ses config")
@@ -363,18 +368,7 @@ async fn unreachable_ses_is_unavailable_and_retryable() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let client = SesClient::new(SesConfig {
-        endpoint_url: Some(format!("http://{addr}")),
-        region: "us-east-1".to_owned(),
-        from_address: "alerts@cardiowatch.test".to_owned(),
-        static_credentials: Some(SesStaticCredentials {
-            access_key_id: "testing".to_owned(),
-            secret_access_key: "testing".to_owned(),
-        }),
-        timeout_ms: 2_000,
-    })
-    .await
-    .expect("valid config");
+    let client = ses_at(&format!("http://{addr}"), "alerts@cardiowatch.test", 2_000).await;
     let err = client
         .send_email("dr@hospital.test", "s", "t")
         .await
@@ -408,18 +402,7 @@ async fn https_endpoints_need_no_process_crypto_provider() {
         .expect_err("no TLS server");
     assert!(err.is_retryable(), "{err:?}");
 
-    let client = SesClient::new(SesConfig {
-        endpoint_url: Some(format!("https://{addr}")),
-        region: "us-east-1".to_owned(),
-        from_address: "alerts@cardiowatch.test".to_owned(),
-        static_credentials: Some(SesStaticCredentials {
-            access_key_id: "testing".to_owned(),
-            secret_access_key: "testing".to_owned(),
-        }),
-        timeout_ms: 2_000,
-    })
-    .await
-    .expect("valid config");
+    let client = ses_at(&format!("https://{addr}"), "alerts@cardiowatch.test", 2_000).await;
     let err = client
         .send_email("dr@hospital.test", "s", "t")
         .await

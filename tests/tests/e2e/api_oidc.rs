@@ -202,6 +202,7 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
                 phone: None,
                 email: None,
                 notify: Default::default(),
+                disabled: None,
             })
             .await
             .expect("user");
@@ -338,6 +339,7 @@ async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
             phone: None,
             email: Some("alice@hospital.example".into()),
             notify: Default::default(),
+            disabled: None,
         })
         .await
         .expect("user");
@@ -405,6 +407,7 @@ async fn an_https_key_set_behind_a_private_ca_needs_that_ca_in_ca_file() {
                 phone: None,
                 email: None,
                 notify: Default::default(),
+                disabled: None,
             })
             .await
             .expect("user");

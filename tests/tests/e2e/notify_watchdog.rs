@@ -13,6 +13,7 @@ async fn ops_user(h: &NotifierHarness) -> User {
         phone: Some("+15005550900".into()),
         email: None,
         notify: Default::default(),
+        disabled: None,
     };
     h.stores.records.put_user(&ops).await.expect("put ops");
     ops

@@ -124,4 +124,16 @@ impl CredentialStore for MongoRecords {
             .map_err(map_err)?;
         Ok(())
     }
+
+    async fn revoke_refresh_of_user(&self, user: &UserId) -> Result<()> {
+        // No index on `user`: this runs once per account disable.
+        self.coll(REFRESH)
+            .update_many(
+                doc! { "user": user.as_str() },
+                doc! { "$set": { "revoked": true } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
 }

@@ -159,4 +159,20 @@ impl CredentialStore for SqliteRecords {
             })
             .await
     }
+
+    async fn revoke_refresh_of_user(&self, user: &UserId) -> Result<()> {
+        let user = user.clone();
+        self.db
+            .call(move |conn| {
+                // No column for the user: this runs once per account disable.
+                conn.execute(
+                    "UPDATE refresh_tokens SET doc = json_set(doc, '$.revoked', json('true'))
+                     WHERE json_extract(doc, '$.user') = ?1",
+                    [user.as_str()],
+                )
+                .map_err(map_err)?;
+                Ok(())
+            })
+            .await
+    }
 }

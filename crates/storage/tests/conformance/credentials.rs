@@ -86,3 +86,36 @@ pub async fn a_refresh_token_is_fresh_once_and_revocation_covers_its_family(s: &
         Err(StoreError::NotFound)
     ));
 }
+
+pub async fn revoking_a_users_refresh_tokens_spares_other_users(s: &Stores) {
+    let (user, other) = (UserId::random(), UserId::random());
+    let token = |hash: &str, owner: &UserId| RefreshToken {
+        token_sha256: format!("{hash}-{owner}"),
+        user: owner.clone(),
+        family: format!("family-{hash}-{owner}"),
+        expires_ns: 10,
+        used: false,
+        revoked: false,
+    };
+    let tokens = [token("a", &user), token("b", &user), token("a", &other)];
+    for t in &tokens {
+        s.records.insert_refresh(t).await.expect("insert");
+    }
+    s.records
+        .revoke_refresh_of_user(&user)
+        .await
+        .expect("revoke the user's");
+    for t in &tokens[..2] {
+        assert!(matches!(
+            s.records.use_refresh(&t.token_sha256).await.expect("use"),
+            RefreshUse::Reused(found) if found.revoked
+        ));
+    }
+    assert!(matches!(
+        s.records
+            .use_refresh(&tokens[2].token_sha256)
+            .await
+            .expect("use"),
+        RefreshUse::Fresh(_)
+    ));
+}

@@ -117,6 +117,7 @@ pub fn doctor() -> User {
         phone: Some("+33600000000".into()),
         email: Some("dr@example.org".into()),
         notify: Default::default(),
+        disabled: None,
     }
 }
 

@@ -88,6 +88,7 @@ conformance! {
     people::device_by_cert_sha256_finds_the_device_and_list_devices_lists_all,
     people::patients_of_lists_the_doctors_patients,
     people::users_round_trip_and_unknown_ones_are_not_found,
+    people::a_disabled_user_reads_back_disabled_and_enabling_clears_it,
     device_register::a_registered_device_is_stored_and_listed_on_its_patient_once,
     device_register::registering_for_an_unknown_patient_stores_nothing,
     audit::appended_events_form_a_chain_that_verifies,
@@ -97,4 +98,5 @@ conformance! {
     alert_pages::pages_cover_every_alert_once_newest_first_and_filter,
     credentials::failures_lock_a_login_at_the_threshold_and_success_clears_them,
     credentials::a_refresh_token_is_fresh_once_and_revocation_covers_its_family,
+    credentials::revoking_a_users_refresh_tokens_spares_other_users,
 }

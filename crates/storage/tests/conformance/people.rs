@@ -117,3 +117,20 @@ pub async fn users_round_trip_and_unknown_ones_are_not_found(s: &Stores) {
         Err(StoreError::NotFound)
     ));
 }
+
+pub async fn a_disabled_user_reads_back_disabled_and_enabling_clears_it(s: &Stores) {
+    let mut u = doctor();
+    s.records.put_user(&u).await.expect("put");
+    assert!(!s.records.user(&u.id).await.expect("get").is_disabled());
+    u.disabled = Some(cw_core::patient::Disabled {
+        since_ns: 1_700_000_000_000_000_000,
+        by: "admin-1".into(),
+    });
+    s.records.put_user(&u).await.expect("disable");
+    let read = s.records.user(&u.id).await.expect("get");
+    assert!(read.is_disabled());
+    assert_eq!(read, u);
+    u.disabled = None;
+    s.records.put_user(&u).await.expect("enable");
+    assert!(!s.records.user(&u.id).await.expect("get").is_disabled());
+}

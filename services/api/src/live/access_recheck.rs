@@ -104,7 +104,7 @@ impl Membership<'_> {
         caller: &Caller,
         fresh: Duration,
     ) -> Result<(), Lost> {
-        self.recheck_with(fresh, || caller.require_patient(state, &self.key.1))
+        self.recheck_with(fresh, || caller.recheck_patient(state, &self.key.1))
             .await
     }
 

@@ -4,7 +4,8 @@
 //! Access tokens live ≤ 15 min; refresh tokens are random, stored by SHA-256, single
 //! use: each refresh returns a new one of the same family, and presenting a used one
 //! (a stolen copy) revokes the family. Per-address rate limiting and per-account
-//! lockout bound password guessing.
+//! lockout bound password guessing. A disabled account (`routes::users`) gets 403
+//! `account_disabled` from login and refresh alike.
 
 use crate::access::Caller;
 use crate::app::AppState;
@@ -138,6 +139,8 @@ pub async fn login(
         }
         return Err(unauthorized());
     }
+    // After the password: whether an account is disabled is told only to its holder.
+    crate::authn::require_active(&state, &login.user).await?;
     state.records.clear_login_failures(&login.user).await?;
     tracing::info!(user = %login.user, "login");
     Ok(Json(
@@ -171,6 +174,9 @@ pub async fn refresh(
     if token.expires_ns <= now_ns() {
         return Err(unauthorized());
     }
+    // Disabling revoked the account's refresh tokens; this covers one issued in a race
+    // with it (the token is spent now either way).
+    crate::authn::require_active(&state, &token.user).await?;
     let login = match state.records.login(&token.user).await {
         Ok(login) => login,
         Err(StoreError::NotFound) => return Err(unauthorized()),

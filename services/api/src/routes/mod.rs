@@ -9,3 +9,4 @@ pub mod live;
 pub mod patients;
 pub mod reports;
 pub mod thresholds;
+pub mod users;
