@@ -256,6 +256,26 @@ fn matrix() -> Vec<Row> {
             (204, 204),
             (403, 403),
         ),
+        // The admin disables doctor A (own) and B (other), then enables them again: in
+        // between, doctor A's own request to enable is refused as a disabled account (403).
+        row(
+            Method::POST,
+            "/v1/users/{d}/disable",
+            Some(json!({"reason": "left the hospital"})),
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
+        row(
+            Method::POST,
+            "/v1/users/{d}/enable",
+            Some(json!({"reason": "came back"})),
+            401,
+            (403, 403),
+            (200, 200),
+            (403, 403),
+        ),
         row(
             Method::GET,
             "/v1/patients/{p}/ecg?from_ns=0&to_ns=1000000000",
