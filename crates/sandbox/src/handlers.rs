@@ -43,21 +43,9 @@ async fn create_message(
 ) -> Result<Response, TwilioError> {
     let params = checked_params(&headers, form)?;
     refuse_if_faulty(&shared)?;
-    let Some(to) = params.get("To") else {
-        return Err(TwilioError::bad_request(
-            21604,
-            "A 'To' phone number is required.",
-        ));
-    };
-    let Some(from) = params.get("From") else {
-        return Err(TwilioError::bad_request(
-            21603,
-            "A 'From' phone number is required.",
-        ));
-    };
-    let Some(body) = params.get("Body") else {
-        return Err(TwilioError::bad_request(21602, "Message body is required."));
-    };
+    let to = params.required("To", 21604, "A 'To' phone number is required.")?;
+    let from = params.required("From", 21603, "A 'From' phone number is required.")?;
+    let body = params.required("Body", 21602, "Message body is required.")?;
     let sid = new_sid("SM");
     let now = now_rfc2822();
     let answer = json!({
@@ -107,18 +95,8 @@ async fn create_call(
 ) -> Result<Response, TwilioError> {
     let params = checked_params(&headers, form)?;
     refuse_if_faulty(&shared)?;
-    let Some(to) = params.get("To") else {
-        return Err(TwilioError::bad_request(
-            21201,
-            "No 'To' number is specified",
-        ));
-    };
-    let Some(from) = params.get("From") else {
-        return Err(TwilioError::bad_request(
-            21213,
-            "No 'From' number is specified",
-        ));
-    };
+    let to = params.required("To", 21201, "No 'To' number is specified")?;
+    let from = params.required("From", 21213, "No 'From' number is specified")?;
     let twiml = params.get("Twiml").map(str::to_owned);
     let url = params.get("Url").map(str::to_owned);
     if twiml.is_none() && url.is_none() {
@@ -201,6 +179,12 @@ impl Params {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A parameter Twilio requires, or its 400 with Twilio's error code and message.
+    fn required(&self, key: &str, code: u32, message: &str) -> Result<&str, TwilioError> {
+        self.get(key)
+            .ok_or_else(|| TwilioError::bad_request(code, message))
     }
 }
 
