@@ -1,6 +1,7 @@
 //! Cross-service tests in one binary: one link instead of one per file keeps CI's build
 //! small (disk and time) and lets the port allocator in `cw_e2e::env` see every test.
 
+mod api_accounts;
 mod api_audit;
 mod api_auth;
 mod api_authz;
