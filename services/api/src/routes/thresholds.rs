@@ -7,11 +7,10 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange};
-use cw_core::rules::{
-    AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RunRule,
-};
-use cw_core::{HrLimit, PatientId, ThresholdPolicy};
-use serde::Deserialize;
+use cw_core::{PatientId, ThresholdPolicy};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use std::sync::LazyLock;
 
 pub async fn get(
     State(state): State<AppState>,
@@ -27,63 +26,63 @@ pub async fn get(
     }
 }
 
-/// The body a doctor sends: the limits; patient and version come from the URL and store.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolicyInput {
-    pub hr_high: Option<HrLimit>,
-    pub hr_low: Option<HrLimit>,
-    pub hr_average_beats: Option<u8>,
-    #[serde(default)]
-    pub pause: Option<PauseRule>,
-    #[serde(default)]
-    pub asystole: Option<AsystoleRule>,
-    #[serde(default)]
-    pub brady_run: Option<RunRule>,
-    #[serde(default)]
-    pub tachy_run: Option<RunRule>,
-    #[serde(default)]
-    pub af: Option<AfRule>,
-    #[serde(default)]
-    pub vf: Option<ConditionRule>,
-    #[serde(default)]
-    pub lead_off: Option<ConditionRule>,
-    #[serde(default)]
-    pub flat_line: Option<ConditionRule>,
-    #[serde(default)]
-    pub saturation: Option<ConditionRule>,
-    #[serde(default)]
-    pub noise: Option<ConditionRule>,
-    #[serde(default)]
-    pub no_data: Option<NoDataRule>,
-    /// Omitted: the default flapping collapse.
-    #[serde(default)]
-    pub flapping: Option<Flapping>,
+/// The body a doctor sends: a threshold policy without `patient` and `version` (they
+/// come from the URL and the store). Every rule field of `ThresholdPolicy` is accepted —
+/// the list is read off the type itself, so a rule added there can be set here at once —
+/// and any other field is refused, so a typo never silently leaves a rule off.
+#[derive(Debug)]
+pub struct PolicyInput(serde_json::Map<String, serde_json::Value>);
+
+/// The fields of a policy a doctor may set: what `ThresholdPolicy` serialises, minus the
+/// ones the api owns.
+fn settable_fields() -> &'static [String] {
+    static FIELDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let Ok(patient) = PatientId::parse("any") else {
+            return Vec::new();
+        };
+        match serde_json::to_value(ThresholdPolicy::empty(patient)) {
+            Ok(serde_json::Value::Object(fields)) => fields
+                .keys()
+                .filter(|k| !API_OWNED.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        }
+    });
+    &FIELDS
+}
+
+const API_OWNED: [&str; 2] = ["patient", "version"];
+
+impl<'de> Deserialize<'de> for PolicyInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = serde_json::Map::deserialize(deserializer)?;
+        let settable = settable_fields();
+        if let Some(unknown) = fields.keys().find(|k| !settable.contains(k)) {
+            return Err(D::Error::custom(format!(
+                "unknown field `{unknown}`, expected one of {}",
+                settable.join(", ")
+            )));
+        }
+        Ok(Self(fields))
+    }
 }
 
 impl PolicyInput {
-    /// The validated policy for `patient` (422 naming the field when implausible).
+    /// The validated policy for `patient`: 400 naming the field whose value has the wrong
+    /// shape, 422 naming the field when implausible.
     pub fn into_policy(self, patient: PatientId) -> Result<ThresholdPolicy, ApiError> {
-        let mut policy = ThresholdPolicy {
-            hr_high: self.hr_high,
-            hr_low: self.hr_low,
-            pause: self.pause,
-            asystole: self.asystole,
-            brady_run: self.brady_run,
-            tachy_run: self.tachy_run,
-            af: self.af,
-            vf: self.vf,
-            lead_off: self.lead_off,
-            flat_line: self.flat_line,
-            saturation: self.saturation,
-            noise: self.noise,
-            no_data: self.no_data,
-            flapping: self.flapping.unwrap_or_default(),
-            ..ThresholdPolicy::empty(patient)
-        };
-        if let Some(n) = self.hr_average_beats {
-            policy.hr_average_beats = n;
-        }
+        let mut fields = self.0;
+        // `null` means "not set", as leaving the field out does (the rule is off, or the
+        // default applies).
+        fields.retain(|_, value| !value.is_null());
+        fields.insert(
+            "patient".into(),
+            serde_json::Value::String(patient.to_string()),
+        );
+        let policy: ThresholdPolicy =
+            serde_path_to_error::deserialize(serde_json::Value::Object(fields))
+                .map_err(|e| ApiError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
         policy.validate().map_err(|e| ApiError::Invalid {
             field: Some(e.field.to_owned()),
             message: e.to_string(),
@@ -118,19 +117,47 @@ pub async fn put(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    /// `PolicyInput` lists the policy's rules again (serde cannot combine `flatten` with
-    /// `deny_unknown_fields`): a rule added to `ThresholdPolicy` but not here would be
-    /// impossible to set through the api. Every field the policy serialises, except the
-    /// ones the api owns, must be accepted.
+    fn patient() -> PatientId {
+        PatientId::parse("p-1").expect("valid id")
+    }
+
     #[test]
     fn every_field_of_a_threshold_policy_is_accepted_by_put() {
-        let policy = ThresholdPolicy::empty(PatientId::parse("p-1").expect("valid id"));
+        let policy = ThresholdPolicy::empty(patient());
         let mut body = serde_json::to_value(&policy).expect("serialises");
         let fields = body.as_object_mut().expect("an object");
         fields.remove("patient");
         fields.remove("version");
-        let input: Result<PolicyInput, _> = serde_json::from_value(body);
-        assert!(input.is_ok(), "PolicyInput lags ThresholdPolicy: {input:?}");
+        let input: PolicyInput = serde_json::from_value(body).expect("accepted");
+        assert_eq!(input.into_policy(patient()).expect("valid"), policy);
+    }
+
+    #[test]
+    fn an_unknown_field_or_one_the_api_owns_is_refused() {
+        for body in [json!({"hr_hihg": null}), json!({"version": 3})] {
+            let err = serde_json::from_value::<PolicyInput>(body).expect_err("refused");
+            assert!(err.to_string().contains("unknown field"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_wrongly_shaped_value_names_its_field_and_null_means_not_set() {
+        let input: PolicyInput =
+            serde_json::from_value(json!({"hr_high": {"bpm": "fast"}})).expect("known field");
+        match input.into_policy(patient()) {
+            Err(ApiError::BadRequest(message)) => {
+                assert!(message.starts_with("hr_high"), "{message}")
+            }
+            other => panic!("expected a 400, got {other:?}"),
+        }
+        let input: PolicyInput =
+            serde_json::from_value(json!({"flapping": null, "hr_average_beats": null}))
+                .expect("known fields");
+        assert_eq!(
+            input.into_policy(patient()).expect("valid"),
+            ThresholdPolicy::empty(patient())
+        );
     }
 }
