@@ -222,6 +222,28 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
         status, 403,
         "assignments are ours: a provider 'role: admin' claim grants nothing"
     );
+    // A disabled account is refused though the provider still vouches for it.
+    let admin = h.token(&h.admin, Role::Admin);
+    for (action, body) in [
+        ("disable", json!({"reason": "left the hospital"})),
+        ("enable", json!({})),
+    ] {
+        let response = h
+            .http
+            .post(h.url(&format!("/v1/users/{}/{action}", h.doctor_a)))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{action}");
+        if action == "disable" {
+            let (status, body) = get(&h, &own, &valid).await;
+            assert_eq!(status, 403, "OIDC sign-in of a disabled account: {body}");
+            assert_eq!(body["error"]["code"], "account_disabled");
+        }
+    }
+    assert_eq!(get(&h, &own, &valid).await.0, 200, "enabled again");
 
     let mut wrong_issuer = claims(h.doctor_a.as_str());
     wrong_issuer["iss"] = json!("https://evil.test");
