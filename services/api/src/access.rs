@@ -38,6 +38,14 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    /// Admin-only endpoints (users, devices, assignments, audit).
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Doctor | Role::Ops => Err(ApiError::Forbidden),
+        }
+    }
+
     /// Admins reach every patient; doctors only their assigned ones; ops none (no PHI).
     pub async fn require_patient(
         &self,

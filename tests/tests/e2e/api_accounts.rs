@@ -64,6 +64,22 @@ fn enable_path(user: &UserId) -> String {
     format!("/v1/users/{user}/enable")
 }
 
+/// A user record for `id` (doctor, active), as a deployment has for its doctors.
+async fn put_active_user(h: &ApiHarness, id: &UserId) {
+    h.stores
+        .records
+        .put_user(&User {
+            id: id.clone(),
+            role: Role::Doctor,
+            phone: None,
+            email: None,
+            notify: Default::default(),
+            disabled: None,
+        })
+        .await
+        .expect("user record");
+}
+
 async fn audit(h: &ApiHarness) -> Vec<AuditEvent> {
     h.stores
         .records
@@ -239,18 +255,7 @@ async fn servers_a_disabled_doctor_is_cut_off_at_once_and_enabling_lets_them_bac
 async fn only_an_admin_disables_never_themselves_and_unknown_users_are_404(mode: Mode) {
     let h = ApiHarness::start(mode).await;
     let admin = h.token(&h.admin, Role::Admin);
-    h.stores
-        .records
-        .put_user(&User {
-            id: h.doctor_b.clone(),
-            role: Role::Doctor,
-            phone: None,
-            email: None,
-            notify: Default::default(),
-            disabled: None,
-        })
-        .await
-        .expect("doctor B's user record");
+    put_active_user(&h, &h.doctor_b).await;
     let reason = json!({"reason": "credential suspected stolen"});
     let target = disable_path(&h.doctor_b);
     for (who, token) in [
@@ -326,18 +331,7 @@ async fn a_disabled_doctors_open_live_socket_closes_with_4003_at_the_next_rechec
         cfg.live.access_recheck_s = RECHECK_S;
     })
     .await;
-    h.stores
-        .records
-        .put_user(&User {
-            id: h.doctor_a.clone(),
-            role: Role::Doctor,
-            phone: None,
-            email: None,
-            notify: Default::default(),
-            disabled: None,
-        })
-        .await
-        .expect("doctor A's user record");
+    put_active_user(&h, &h.doctor_a).await;
     let port: u16 = h
         .base
         .rsplit(':')
@@ -389,18 +383,7 @@ async fn a_disabled_doctors_open_live_socket_closes_with_4003_at_the_next_rechec
 #[tokio::test]
 async fn the_cli_disables_and_enables_an_account_the_api_honours() {
     let h = ApiHarness::start(Mode::Embedded).await;
-    h.stores
-        .records
-        .put_user(&User {
-            id: h.doctor_a.clone(),
-            role: Role::Doctor,
-            phone: None,
-            email: None,
-            notify: Default::default(),
-            disabled: None,
-        })
-        .await
-        .expect("doctor A's user record");
+    put_active_user(&h, &h.doctor_a).await;
     let doctor = h.token(&h.doctor_a, Role::Doctor);
     let alerts = format!("/v1/alerts?patient={}", h.own);
     assert_eq!(get(&h, &alerts, &doctor).await.0, 200);

@@ -65,7 +65,7 @@ pub async fn disable(
     Path(id): Path<String>,
     body: Result<Json<DisableInput>, JsonRejection>,
 ) -> Result<Json<AccountStatus>, ApiError> {
-    require_admin(&caller)?;
+    caller.require_admin()?;
     let target = parse_user(&id)?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let reason = checked_reason(&input.reason)?;
@@ -89,7 +89,7 @@ pub async fn enable(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<AccountStatus>, ApiError> {
-    require_admin(&caller)?;
+    caller.require_admin()?;
     let target = parse_user(&id)?;
     // The body is optional: `{"reason": …}` or nothing.
     let input: EnableInput = if body.iter().all(u8::is_ascii_whitespace) {
@@ -106,14 +106,6 @@ pub async fn enable(
     let user = accounts::enable(state.records.as_ref(), user).await?;
     tracing::warn!(user = %target, by = %caller.user, "account enabled");
     Ok(Json(user.into()))
-}
-
-fn require_admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden)
-    }
 }
 
 fn parse_user(raw: &str) -> Result<UserId, ApiError> {
