@@ -356,7 +356,7 @@ each a JSON object with `type`: `hello` {patient, ecg_max_hz, queue, session_s};
 alert}; `ecg` {bucket_ns, buckets: [{start_ns, min: [µV per lead], max: [...]}]}; \
 `dropped` {dropped}: this socket fell behind and skipped that many messages so far. \
 Access is re-checked every `live.access_recheck_s` while the socket is open. \
-Close codes: 4003 access revoked (assignment removed, break-glass expired; audited as a \
-denial), 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
+Close codes: 4003 access revoked (assignment removed, break-glass expired, account \
+disabled; audited as a denial), 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
 session reached `live.session_s` (reconnect with a valid token), 1011 access could not be \
 re-checked, 1001 server shutdown.";
