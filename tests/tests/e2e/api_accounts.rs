@@ -431,3 +431,40 @@ async fn the_cli_disables_and_enables_an_account_the_api_honours() {
         "the CLI's change is audited"
     );
 }
+
+/// Refresh asks the account check itself, not only the revocation that disabling does:
+/// a user record marked disabled by another path (another replica's write racing a
+/// login, an operator's restore) still stops the refresh.
+#[tokio::test]
+async fn a_refresh_of_an_account_marked_disabled_in_the_store_is_refused_as_disabled() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let admin = h.token(&h.admin, Role::Admin);
+    let (status, _) = send(
+        &h,
+        reqwest::Method::PUT,
+        &format!("/v1/users/{}/login", h.doctor_a),
+        Some(&admin),
+        Some(json!({"role": "doctor", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, tokens) = login(&h, &h.doctor_a).await;
+    assert_eq!(status, 200);
+    let mut user = cw_api::accounts::account(h.stores.records.as_ref(), &h.doctor_a)
+        .await
+        .expect("the login's account");
+    user.disabled = Some(cw_core::patient::Disabled {
+        since_ns: cw_core::time::now_ns(),
+        by: "restore".into(),
+    });
+    h.stores.records.put_user(&user).await.expect("disabled");
+    let (status, body) = post(
+        &h,
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": tokens["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "account_disabled");
+}
