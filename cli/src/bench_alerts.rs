@@ -20,7 +20,6 @@ use cw_bus::BusConfig;
 use cw_core::PatientId;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_storage::{Backend, StorageConfig};
-use cw_tls::TlsServerConfig;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -103,11 +102,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         key_hex: Some(cw_bus::Sealer::generate_key_hex()),
         ..BusConfig::default()
     };
-    let tls = TlsServerConfig {
-        cert_path: certs.server_cert.clone(),
-        key_path: certs.server_key.clone(),
-        insecure_plaintext: false,
-    };
+    let tls = certs.server_tls();
     let storage = StorageConfig {
         backend: Backend::Embedded,
         path: dir.path().join("bench.sqlite"),

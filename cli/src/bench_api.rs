@@ -90,11 +90,7 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
     let api = cw_api::start(
         cw_api::ApiConfig {
             listen: "127.0.0.1:0".into(),
-            tls: cw_tls::TlsServerConfig {
-                cert_path: certs.server_cert.clone(),
-                key_path: certs.server_key.clone(),
-                insecure_plaintext: false,
-            },
+            tls: certs.server_tls(),
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
                 jwt_secret: Some(secret.clone()),

@@ -11,7 +11,6 @@ use anyhow::Context;
 use cw_bus::BusConfig;
 use cw_core::{AlertId, Role};
 use cw_storage::{Backend, StorageConfig, Stores};
-use cw_tls::TlsServerConfig;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,11 +43,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     let jwt_secret = local_secret(&opts.data_dir.join("jwt.secret"))?;
     local_secret(&opts.data_dir.join("phi-master.key"))?;
     local_secret(&opts.data_dir.join("phi-lookup.key"))?;
-    let tls = TlsServerConfig {
-        cert_path: certs.server_cert.clone(),
-        key_path: certs.server_key.clone(),
-        insecure_plaintext: false,
-    };
+    let tls = certs.server_tls();
     let storage = StorageConfig {
         backend: Backend::Embedded,
         path: opts.data_dir.join("cardiowatch.sqlite"),

@@ -39,11 +39,7 @@ pub async fn start(
     }
     let mut cfg = cw_ingest::IngestConfig {
         listen: "127.0.0.1:0".into(),
-        tls: cw_tls::TlsServerConfig {
-            cert_path: certs.server_cert.clone(),
-            key_path: certs.server_key.clone(),
-            insecure_plaintext: false,
-        },
+        tls: certs.server_tls(),
         publish_endpoint: "tcp://127.0.0.1:0".into(),
         storage,
         bus: cw_bus::BusConfig {

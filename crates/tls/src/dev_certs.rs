@@ -1,7 +1,7 @@
 //! Development certificates: a local CA and a server certificate for localhost, made on
 //! first run so `cardiowatch demo` is TLS end to end with nothing to set up.
 
-use crate::TlsError;
+use crate::{TlsError, TlsServerConfig};
 use std::path::{Path, PathBuf};
 
 /// Where the generated files live. Gateways and curl trust `ca_cert`.
@@ -10,6 +10,17 @@ pub struct DevCerts {
     pub ca_cert: PathBuf,
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
+}
+
+impl DevCerts {
+    /// A listener serving the dev server certificate over TLS.
+    pub fn server_tls(&self) -> TlsServerConfig {
+        TlsServerConfig {
+            cert_path: self.server_cert.clone(),
+            key_path: self.server_key.clone(),
+            insecure_plaintext: false,
+        }
+    }
 }
 
 /// Creates `dir/{ca.pem, server.pem, server-key.pem}` unless they exist already.
