@@ -16,6 +16,9 @@ pub struct BusConfig {
     pub key_file: Option<PathBuf>,
     /// Older keys still accepted when opening: `"<id>:<64 hex>"`.
     pub previous_keys: Vec<String>,
+    /// Envelope version to write (default: the newest, 2). Set 1 only while services
+    /// that open only version 1 are still running during a rolling upgrade.
+    pub seal_version: Option<u8>,
 }
 
 impl fmt::Debug for BusConfig {
@@ -28,6 +31,7 @@ impl fmt::Debug for BusConfig {
                 "previous_keys",
                 &format_args!("[{} redacted]", self.previous_keys.len()),
             )
+            .field("seal_version", &self.seal_version)
             .finish()
     }
 }

@@ -1,23 +1,42 @@
 //! The sealed envelope every bus message travels in.
 //!
 //! ```text
-//! byte 0      version (1)
+//! byte 0      version (2; see below)
 //! byte 1      kind (samples, alert event, live event, config change)
 //! bytes 2..4  key id (u16, big-endian)
 //! bytes 4..28 XChaCha20 nonce (random per message)
-//! bytes 28..  XChaCha20-Poly1305 ciphertext of postcard(Envelope<T>)
+//! bytes 28..  XChaCha20-Poly1305 ciphertext of the plaintext of that version
 //! ```
 //! The header and the ZeroMQ topic are authenticated as associated data, so a message
-//! cannot be replayed under another kind or onto another shard's topic.
+//! cannot be replayed under another kind or onto another shard's topic. The plaintext of
+//! each version and each kind's body encoding are in [`crate::codec`].
+//!
+//! Versions, for rolling upgrades (several releases live on the bus at once):
+//! * A change a reader of the current version tolerates needs no new version: adding an
+//!   `Option` or `#[serde(default)]` field to a JSON-encoded body (alert events, live
+//!   events, config changes). Readers ignore fields they do not know.
+//! * Anything else is incompatible and gets a new version byte: the envelope's own
+//!   fields, a kind's encoding, the frozen postcard layout of samples, or removing or
+//!   retyping a field readers need. (A new enum variant in a JSON body is rejected by
+//!   readers that do not know it: release the readers first, as below.)
+//! * A reader drops a message whose version it does not know (`unknown version`) and the
+//!   socket counts it in `BusStats::rejected`, like every message that does not open.
+//! * Rolling out version N+1: (1) release readers that open N and N+1 and still write N;
+//!   (2) once every service runs it, switch writers to N+1 (`bus.seal_version`, then the
+//!   default of the next release); (3) a later release stops opening N. Version 2 is in
+//!   step (1)→(2) now: it opens 1 and 2 and writes 2 unless `bus.seal_version = 1`.
 
-use crate::{BusConfig, BusError};
+use crate::{BusConfig, BusError, codec};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 
-pub const VERSION: u8 = 1;
+/// The version written unless `bus.seal_version` says otherwise.
+pub const VERSION: u8 = 2;
+/// Versions this build opens.
+pub const READABLE_VERSIONS: [u8; 2] = [1, 2];
 const HEADER_LEN: usize = 28;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +52,7 @@ pub enum Kind {
     ConfigChange = 4,
 }
 
-/// What every message carries besides its body.
+/// What every message carries besides its body. (Serde derives are for version 1 only.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
     /// Random per message; consumers dedupe on it.
@@ -50,6 +69,8 @@ pub struct Envelope<T> {
 #[derive(Clone)]
 pub struct Sealer {
     current: u16,
+    /// The envelope version this sealer writes.
+    version: u8,
     keys: HashMap<u16, XChaCha20Poly1305>,
 }
 
@@ -87,8 +108,15 @@ impl Sealer {
                 .map_err(|_| BusError::Key("previous key id is not a number".into()))?;
             keys.entry(id).or_insert(parse_key(hex)?);
         }
+        let version = cfg.seal_version.unwrap_or(VERSION);
+        if !READABLE_VERSIONS.contains(&version) {
+            return Err(BusError::Config(format!(
+                "bus.seal_version {version} is not one this build writes ({READABLE_VERSIONS:?})"
+            )));
+        }
         Ok(Self {
             current: cfg.key_id,
+            version,
             keys,
         })
     }
@@ -110,9 +138,12 @@ impl Sealer {
             .keys
             .get(&self.current)
             .ok_or_else(|| BusError::Key("current key missing".into()))?;
-        let plain = postcard::to_stdvec(envelope).map_err(|e| BusError::Encode(e.to_string()))?;
+        let plain = match self.version {
+            1 => codec::encode_v1(envelope)?,
+            _ => codec::encode_v2(kind, envelope)?,
+        };
         let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + 16);
-        out.push(VERSION);
+        out.push(self.version);
         out.push(kind as u8);
         out.extend_from_slice(&self.current.to_be_bytes());
         let mut nonce = [0u8; 24];
@@ -143,7 +174,8 @@ impl Sealer {
             return Err(BusError::Rejected("too short"));
         }
         let (header, sealed) = message.split_at(HEADER_LEN);
-        if header[0] != VERSION {
+        let version = header[0];
+        if !READABLE_VERSIONS.contains(&version) {
             return Err(BusError::Rejected("unknown version"));
         }
         if header[1] != expected as u8 {
@@ -164,7 +196,10 @@ impl Sealer {
                 },
             )
             .map_err(|_| BusError::Rejected("authentication failed"))?;
-        postcard::from_bytes(&plain).map_err(|_| BusError::Rejected("malformed body"))
+        match version {
+            1 => codec::decode_v1(&plain),
+            _ => codec::decode_v2(expected, &plain),
+        }
     }
 }
 
@@ -269,6 +304,124 @@ mod tests {
                 .open::<String>(Kind::ConfigChange, b"c", &sealed)
                 .is_ok()
         );
+    }
+
+    fn rejection(result: Result<Envelope<String>, BusError>) -> &'static str {
+        match result {
+            Err(BusError::Rejected(why)) => why,
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_messages_carry_version_2() {
+        let s = sealer(1, &Sealer::generate_key_hex());
+        let sealed = s.seal(Kind::AlertEvent, b"", &envelope()).expect("seals");
+        assert_eq!(sealed[0], 2);
+        assert_eq!(VERSION, 2);
+    }
+
+    #[test]
+    fn a_version_this_build_does_not_know_is_rejected() {
+        let s = sealer(1, &Sealer::generate_key_hex());
+        let sealed = s.seal(Kind::AlertEvent, b"", &envelope()).expect("seals");
+        for unknown in [0u8, 3, 255] {
+            let mut future = sealed.clone();
+            future[0] = unknown;
+            assert_eq!(
+                rejection(s.open(Kind::AlertEvent, b"", &future)),
+                "unknown version"
+            );
+        }
+        // The version byte is authenticated: relabelling a version-2 message as 1 (to
+        // have it read with the old layout) fails.
+        let mut relabelled = sealed.clone();
+        relabelled[0] = 1;
+        assert_eq!(
+            rejection(s.open(Kind::AlertEvent, b"", &relabelled)),
+            "authentication failed"
+        );
+    }
+
+    #[test]
+    fn wrong_kind_and_tampered_body_are_rejected_with_their_reason() {
+        let s = sealer(1, &Sealer::generate_key_hex());
+        let sealed = s
+            .seal(Kind::LiveEvent, b"l/001", &envelope())
+            .expect("seals");
+        assert_eq!(
+            rejection(s.open(Kind::ConfigChange, b"l/001", &sealed)),
+            "unexpected kind"
+        );
+        let mut tampered = sealed.clone();
+        tampered[HEADER_LEN + 3] ^= 0x20;
+        assert_eq!(
+            rejection(s.open(Kind::LiveEvent, b"l/001", &tampered)),
+            "authentication failed"
+        );
+    }
+
+    /// A rolling upgrade from version 1: this build opens what old services write, and
+    /// with `seal_version = 1` writes what they open.
+    #[test]
+    fn version_1_messages_still_open_and_can_still_be_written() {
+        let hex = Sealer::generate_key_hex();
+        let old_writer = Sealer::from_config(&BusConfig {
+            key_id: 1,
+            key_hex: Some(hex.clone()),
+            seal_version: Some(1),
+            ..BusConfig::default()
+        })
+        .expect("valid config");
+        let reader = sealer(1, &hex);
+        for kind in [
+            Kind::Samples,
+            Kind::AlertEvent,
+            Kind::LiveEvent,
+            Kind::ConfigChange,
+        ] {
+            let sealed = old_writer.seal(kind, b"t", &envelope()).expect("seals");
+            assert_eq!(sealed[0], 1);
+            let opened: Envelope<String> = reader.open(kind, b"t", &sealed).expect("opens");
+            assert_eq!(opened, envelope(), "{kind:?}");
+            let by_hand = sealed_as_version_1_did(&hex, kind, b"t");
+            let opened: Envelope<String> = reader.open(kind, b"t", &by_hand).expect("opens");
+            assert_eq!(opened, envelope(), "{kind:?}");
+        }
+    }
+
+    /// A message built the way the version-1 release sealed, without this build's code.
+    fn sealed_as_version_1_did(key_hex: &str, kind: Kind, topic: &[u8]) -> Vec<u8> {
+        let cipher = parse_key(key_hex).expect("valid key");
+        let mut out = vec![1, kind as u8, 0, 1];
+        out.extend_from_slice(&[9u8; 24]);
+        let mut aad = out.clone();
+        aad.extend_from_slice(topic);
+        let plain = postcard::to_stdvec(&envelope()).expect("encodes");
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&[9u8; 24]),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .expect("encrypts");
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    #[test]
+    fn a_seal_version_this_build_cannot_write_is_a_config_error() {
+        let err = Sealer::from_config(&BusConfig {
+            key_id: 1,
+            key_hex: Some(Sealer::generate_key_hex()),
+            seal_version: Some(3),
+            ..BusConfig::default()
+        })
+        .err()
+        .expect("fails");
+        assert!(err.to_string().contains("seal_version 3"), "{err}");
     }
 
     #[test]

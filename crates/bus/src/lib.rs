@@ -8,6 +8,7 @@
 //! store before they are published and alerts are in the record store before they are
 //! pushed, so a lost bus message costs latency, not data.
 
+pub mod codec;
 pub mod config;
 pub mod dedupe;
 pub mod envelope;
@@ -15,6 +16,7 @@ pub mod pubsub;
 pub mod pushpull;
 pub mod stats;
 
+pub use codec::Encoding;
 pub use config::BusConfig;
 pub use dedupe::Deduper;
 pub use envelope::{Envelope, Kind, Sealer};
@@ -26,6 +28,8 @@ pub use stats::BusStats;
 pub enum BusError {
     #[error("bus key: {0}")]
     Key(String),
+    #[error("bus config: {0}")]
+    Config(String),
     #[error("zeromq: {0}")]
     Zmq(#[from] zeromq::ZmqError),
     #[error("message cannot be encoded: {0}")]

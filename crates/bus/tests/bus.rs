@@ -161,3 +161,88 @@ async fn messages_sealed_with_another_key_are_dropped_and_counted() {
     assert!(BusStats::get(&stats.rejected) > 0, "rejections are counted");
     shutdown.cancel();
 }
+
+/// A live event as an older release of the api reads it…
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct OlderEvent {
+    patient: String,
+    bpm: f32,
+}
+
+/// …and as a newer alert-engine writes it.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct NewerEvent {
+    patient: String,
+    bpm: f32,
+    #[serde(default)]
+    spo2: Option<u8>,
+}
+
+/// A rolling upgrade over real sockets: one subscriber with the older type receives from
+/// a newer release's publisher (extra field) and from a publisher still sealing version 1.
+#[tokio::test]
+async fn a_subscriber_reads_publishers_of_other_releases_during_a_rolling_upgrade() {
+    let shutdown = CancellationToken::new();
+    let stats = Arc::new(BusStats::default());
+    let still_version_1 = Sealer::from_config(&BusConfig {
+        key_id: 1,
+        key_hex: Some("11".repeat(32)),
+        seal_version: Some(1),
+        ..BusConfig::default()
+    })
+    .expect("valid config");
+    let (newer, newer_endpoint) = Publisher::bind(
+        "tcp://127.0.0.1:0",
+        Kind::LiveEvent,
+        sealer(),
+        Arc::new(BusStats::default()),
+        shutdown.clone(),
+    )
+    .await
+    .expect("binds");
+    let (older, older_endpoint) = Publisher::bind(
+        "tcp://127.0.0.1:0",
+        Kind::LiveEvent,
+        still_version_1,
+        Arc::new(BusStats::default()),
+        shutdown.clone(),
+    )
+    .await
+    .expect("binds");
+    let mut sub = Subscriber::connect(
+        &[newer_endpoint, older_endpoint],
+        &["l/".into()],
+        Kind::LiveEvent,
+        sealer(),
+        stats.clone(),
+        shutdown.clone(),
+    );
+    let from_newer = NewerEvent {
+        patient: "p-new".into(),
+        bpm: 71.5,
+        spo2: Some(97),
+    };
+    let from_older = OlderEvent {
+        patient: "p-old".into(),
+        bpm: 64.0,
+    };
+    let mut seen = std::collections::HashSet::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while seen.len() < 2 {
+            newer.publish("l/001", &from_newer).expect("queued");
+            older.publish("l/002", &from_older).expect("queued");
+            if let Ok(Some((_, env))) =
+                tokio::time::timeout(Duration::from_millis(100), sub.recv::<OlderEvent>()).await
+            {
+                seen.insert(env.body.patient.clone());
+                if env.body.patient == "p-new" {
+                    assert_eq!(env.body.bpm, 71.5);
+                }
+            }
+        }
+    })
+    .await
+    .expect("both releases' messages arrive");
+    assert_eq!(BusStats::get(&stats.rejected), 0, "nothing dropped");
+    shutdown.cancel();
+}

@@ -167,9 +167,12 @@ pub struct Alert {
     pub acked_ns: Option<Nanos>,
     pub acked_by: Option<String>,
     pub resolved_ns: Option<Nanos>,
-    /// The value that crossed the limit (bpm for HR rules).
+    /// The value that crossed the limit (bpm for HR rules). JSON `null` (how serde_json
+    /// writes NaN) reads back as NaN.
+    #[serde(deserialize_with = "crate::messages::f32_null_as_nan")]
     pub value: f32,
     /// The limit in force, and the policy version it came from.
+    #[serde(deserialize_with = "crate::messages::f32_null_as_nan")]
     pub limit: f32,
     pub policy_version: u32,
     /// ECG window for the strip shown with the alert.

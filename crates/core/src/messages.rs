@@ -2,7 +2,7 @@
 
 use crate::time::Nanos;
 use crate::{PatientId, SampleBlock};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A block ingest stored durably and now shares with the alert-engines (topic: shard).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,8 +32,11 @@ pub enum LiveEvent {
     HeartRate {
         patient: PatientId,
         at_ns: Nanos,
+        #[serde(deserialize_with = "f32_null_as_nan")]
         average_bpm: f32,
+        #[serde(deserialize_with = "f32_null_as_nan")]
         instant_bpm: f32,
+        #[serde(deserialize_with = "f64_null_as_nan")]
         rr_s: f64,
     },
     /// An alert changed state (as stored after the change).
@@ -52,4 +55,25 @@ impl LiveEvent {
 /// The topic of a shard's live events: `l/007` (subscribers pick the shards they watch).
 pub fn live_topic(shard: u16) -> String {
     format!("l/{shard:03}")
+}
+
+/// Floats of bus messages travel as JSON, which has no NaN or infinity: serde_json writes
+/// them as `null`. Reading `null` back as NaN keeps the message (an alert whose value is
+/// undefined is still an alert) instead of dropping it as malformed. Binary formats
+/// (postcard, `is_human_readable() == false`) carry the float itself.
+pub(crate) fn f32_null_as_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    if d.is_human_readable() {
+        Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+    } else {
+        f32::deserialize(d)
+    }
+}
+
+/// [`f32_null_as_nan`] for `f64`.
+pub(crate) fn f64_null_as_nan<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    if d.is_human_readable() {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    } else {
+        f64::deserialize(d)
+    }
 }
