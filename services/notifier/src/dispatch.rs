@@ -121,6 +121,26 @@ impl Dispatcher {
         }
     }
 
+    /// The patient's doctors in escalation order without disabled accounts, and their
+    /// users. A disabled doctor is skipped rather than paged: waiting a whole ack deadline
+    /// for someone who can no longer answer would delay the next doctor.
+    async fn active_chain(
+        &self,
+        doctors: &[UserId],
+    ) -> Result<(Vec<UserId>, HashMap<UserId, User>), StoreError> {
+        let mut chain = Vec::with_capacity(doctors.len());
+        let mut users: HashMap<UserId, User> = HashMap::new();
+        for id in doctors {
+            if !users.contains_key(id) {
+                users.insert(id.clone(), self.records.user(id).await?);
+            }
+            if users.get(id).is_some_and(|u| !u.is_disabled()) {
+                chain.push(id.clone());
+            }
+        }
+        Ok((chain, users))
+    }
+
     /// Brings one alert's outbox up to date: new pages (first page, escalation,
     /// failover), due retries, and re-sends of claims orphaned by a crash. Idempotent:
     /// the event path and every sweep may call it for the same alert.
@@ -132,24 +152,20 @@ impl Dispatcher {
             return Ok(());
         }
         let patient = self.records.patient(&alert.patient).await?;
-        if patient.doctors.is_empty() {
-            tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no assigned doctor; nobody to notify");
+        let (chain, users) = self.active_chain(&patient.doctors).await?;
+        if chain.is_empty() {
+            self.metrics.no_recipient.inc();
+            tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor; nobody to notify");
             return Ok(());
         }
         let now = now_ns();
         let rows = self.records.deliveries_for_alert(&alert.id).await?;
-        let level = plan::escalation_level(&self.reliability, &alert, patient.doctors.len(), now);
-        let mut users: HashMap<UserId, User> = HashMap::new();
-        for id in patient.doctors.iter().take(level as usize) {
-            if !users.contains_key(id) {
-                users.insert(id.clone(), self.records.user(id).await?);
-            }
-        }
+        let level = plan::escalation_level(&self.reliability, &alert, chain.len(), now);
         let provider_down = |ch: Channel| self.breaker(ch).is_some_and(Breaker::is_open);
         let situation = plan::Situation {
             routing: &self.routing,
             alert: &alert,
-            chain: &patient.doctors,
+            chain: &chain,
             users: &users,
             level,
             rows: &rows,

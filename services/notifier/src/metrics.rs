@@ -13,6 +13,8 @@ pub struct NotifierMetrics {
     pub failed: Counter,
     pub skipped_duplicate: Counter,
     pub skipped_unconfigured: Counter,
+    /// Drives of an open alert whose patient has no active assigned doctor.
+    pub no_recipient: Counter,
     /// Provider calls made (first tries, retries and re-sends of orphaned claims).
     pub attempts: Counter,
     pub retries: Counter,
@@ -103,6 +105,11 @@ impl NotifierMetrics {
                 "cw_notifier_unconfigured_skipped_total",
                 "Deliveries skipped: channel not configured or no contact",
                 self.skipped_unconfigured.get(),
+            )
+            .counter(
+                "cw_notifier_alerts_without_recipient_total",
+                "Open alerts found with no active assigned doctor to page (counted per attempt; alert on any increase)",
+                self.no_recipient.get(),
             )
             .counter(
                 "cw_notifier_bus_duplicates_total",

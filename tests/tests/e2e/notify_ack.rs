@@ -259,3 +259,84 @@ async fn status_callback_marks_delivered_and_signature_rejected_when_forged() {
     let rows = h.deliveries(&alert.id).await;
     assert_eq!(rows[0].status, DeliveryStatus::Delivered, "{rows:#?}");
 }
+
+async fn disable(h: &NotifierHarness, user: &cw_core::User) {
+    let disabled = cw_core::User {
+        disabled: Some(cw_core::patient::Disabled {
+            since_ns: now_ns(),
+            by: "admin-test".into(),
+        }),
+        ..user.clone()
+    };
+    h.stores
+        .records
+        .put_user(&disabled)
+        .await
+        .expect("user disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_doctor_is_skipped_and_the_next_one_is_paged_at_once() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550361", "+15005550362"]).await;
+    disable(&h, &users[0]).await;
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&tuning());
+    let first = h
+        .sandbox
+        .wait_for_messages(1, Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        first[0].to, "+15005550362",
+        "the first page goes to the first active doctor, without waiting a deadline"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        h.deliveries(&alert.id)
+            .await
+            .iter()
+            .all(|d| d.recipient == users[1].id),
+        "nothing is addressed to the disabled doctor"
+    );
+    assert!(
+        h.sandbox.messages().iter().all(|m| m.to != "+15005550361"),
+        "the disabled doctor's phone is never paged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_ack_from_a_disabled_doctors_phone_is_refused_and_escalation_goes_on() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550371", "+15005550372"]).await;
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&tuning());
+    h.wait_deliveries(&alert.id, "sms to the first doctor", |rows| {
+        rows.iter()
+            .any(|d| d.recipient == users[0].id && d.status == DeliveryStatus::Sent)
+    })
+    .await;
+    // The doctor leaves (or the phone is stolen) while the alert is open.
+    disable(&h, &users[0]).await;
+    let (status, body) = h.reply_sms("+15005550371", "1").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("disabled"), "{body}");
+    let stored = h.stores.records.get_alert(&alert.id).await.expect("alert");
+    assert_eq!(
+        stored.state,
+        AlertState::Firing,
+        "the alarm is not silenced"
+    );
+    let audit = h.stores.records.audit_events(0, 1000).await.expect("audit");
+    assert!(
+        audit.iter().any(|e| e.entry.action == "ack_by_sms"
+            && e.entry.actor == users[0].id.as_str()
+            && e.entry.outcome == cw_core::audit::AuditOutcome::Denied),
+        "the refused ack is audited: {audit:#?}"
+    );
+    // The chain moves on to the next active doctor.
+    let messages = h
+        .sandbox
+        .wait_for_messages(2, Duration::from_secs(20))
+        .await;
+    assert_eq!(messages[1].to, "+15005550372", "log:\n{}", h.log());
+}

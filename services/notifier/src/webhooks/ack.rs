@@ -8,9 +8,22 @@ use cw_core::{AlertId, AlertState, Channel, DeliveryStatus, UserId};
 use cw_storage::{RecordStore, StoreError};
 use std::collections::HashMap;
 
-/// Acks `alert` on behalf of `by`; true when this call (not an earlier ack) did it.
-/// Audited like the api's REST ack: an `attempt` before the change (no audit, no ack),
-/// the outcome after. `request_id` is Twilio's Message/Call SID.
+/// What became of an acknowledgement from a phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// This call acknowledged the alert.
+    Acknowledged,
+    /// It was acknowledged (or resolved) before.
+    AlreadyDone,
+    /// The phone's user is disabled: a disabled account (a departed doctor, a stolen
+    /// phone) must not be able to silence an alarm. Audited as denied; the alert stays
+    /// firing and keeps escalating.
+    AccountDisabled,
+}
+
+/// Acks `alert` on behalf of `by`. Audited like the api's REST ack: an `attempt` before
+/// the change (no audit, no ack), the outcome after. `request_id` is Twilio's
+/// Message/Call SID.
 pub async fn acknowledge(
     records: &dyn RecordStore,
     metrics: &NotifierMetrics,
@@ -18,7 +31,7 @@ pub async fn acknowledge(
     by: &UserId,
     via: Channel,
     request_id: &str,
-) -> Result<bool, StoreError> {
+) -> Result<AckOutcome, StoreError> {
     let mut entry = audit_entry(
         by.as_str(),
         &format!("ack_by_{}", via.as_str()),
@@ -27,6 +40,19 @@ pub async fn acknowledge(
         request_id,
     );
     entry.patient = records.get_alert(alert).await.ok().map(|a| a.patient);
+    let disabled = match records.user(by).await {
+        Ok(user) => user.is_disabled(),
+        Err(StoreError::NotFound) => false,
+        Err(e) => return Err(e),
+    };
+    if disabled {
+        entry.outcome = AuditOutcome::Denied;
+        entry.status = 403;
+        entry.reason = "account disabled".to_owned();
+        records.append_audit(&entry).await?;
+        tracing::warn!(alert = %alert, by = %by, via = via.as_str(), "ack from a disabled account refused");
+        return Ok(AckOutcome::AccountDisabled);
+    }
     records.append_audit(&entry).await?;
     let at = now_ns();
     let acked = records.acknowledge_alert(alert, by.as_str(), at).await?;
@@ -35,16 +61,17 @@ pub async fn acknowledge(
     entry.status = 200;
     records.append_audit(&entry).await?;
     let ours = acked.state == AlertState::Acknowledged && acked.acked_ns == Some(at);
-    if ours {
-        metrics.count_ack(via);
-        if metrics.acks.claim(alert) {
-            metrics
-                .time_to_ack
-                .observe((at - acked.fired_ns).max(0) as f64 / 1e9);
-        }
-        tracing::info!(alert = %alert, by = %by, via = via.as_str(), "alert acknowledged");
+    if !ours {
+        return Ok(AckOutcome::AlreadyDone);
     }
-    Ok(ours)
+    metrics.count_ack(via);
+    if metrics.acks.claim(alert) {
+        metrics
+            .time_to_ack
+            .observe((at - acked.fired_ns).max(0) as f64 / 1e9);
+    }
+    tracing::info!(alert = %alert, by = %by, via = via.as_str(), "alert acknowledged");
+    Ok(AckOutcome::Acknowledged)
 }
 
 /// An audit record of something Twilio asked the notifier to do.

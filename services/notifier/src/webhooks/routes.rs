@@ -1,6 +1,6 @@
 //! HTTP handlers of the webhook listener.
 
-use super::ack::{self, Reply};
+use super::ack::{self, AckOutcome, Reply};
 use super::{CallbackUrls, signature};
 use crate::metrics::NotifierMetrics;
 use axum::Router;
@@ -224,6 +224,9 @@ async fn key_press(
     )
     .await
     {
+        Ok(AckOutcome::AccountDisabled) => twiml(say(
+            "This account is disabled. The alert is not acknowledged. Goodbye.",
+        )),
         Ok(_) => twiml(say("The alert is acknowledged. Thank you. Goodbye.")),
         Err(e) => store_error(e),
     }
@@ -267,6 +270,9 @@ async fn sms_reply(
     )
     .await
     {
+        Ok(AckOutcome::AccountDisabled) => twiml(message(
+            "This account is disabled: the alert is not acknowledged.",
+        )),
         Ok(_) => twiml(message(&format!("Alert {alert} acknowledged."))),
         Err(e) => store_error(e),
     }
