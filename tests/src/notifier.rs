@@ -234,6 +234,14 @@ abort_after_provider_accept = {abort}
             .expect("key press posted")
     }
 
+    /// Waits past the next escalation deadline of the fast tunings (2 s) and checks that
+    /// nobody else was paged: the sandbox still holds `messages` SMS and `calls` calls.
+    pub async fn assert_no_further_pages(&self, messages: usize, calls: usize, why: &str) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(self.sandbox.messages().len(), messages, "SMS: {why}");
+        assert_eq!(self.sandbox.calls().len(), calls, "calls: {why}");
+    }
+
     /// A firing alert written to the store, as the alert-engine writes it before pushing.
     pub async fn fire(&self, patient: &PatientId, priority: Priority) -> Alert {
         let fired_ns = now_ns();

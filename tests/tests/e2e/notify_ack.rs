@@ -62,10 +62,9 @@ async fn escalation_to_next_doctor_by_sms_and_voice_when_not_acknowledged() {
         rows.iter()
             .any(|d| d.recipient == users[1].id && d.attempt == 2)
     );
-    // The chain has two doctors: no third page, no second page to the first.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(h.sandbox.messages().len(), 2);
-    assert_eq!(h.sandbox.calls().len(), 1);
+    // The chain has two doctors.
+    h.assert_no_further_pages(2, 1, "no third page, no second page to the first")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,13 +85,8 @@ async fn ack_through_the_store_stops_escalation() {
         .acknowledge_alert(&alert.id, users[0].id.as_str(), now_ns())
         .await
         .expect("ack as the api does");
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(
-        h.sandbox.messages().len(),
-        1,
-        "nobody else paged after the ack"
-    );
-    assert!(h.sandbox.calls().is_empty());
+    h.assert_no_further_pages(1, 0, "nobody else paged after the ack")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,13 +130,8 @@ async fn ack_by_sms_reply_stops_escalation() {
         .collect();
     assert_eq!(acks.len(), 2, "each SMS ack audited: {audit:#?}");
     assert!(acks.iter().all(|e| e.entry.actor == users[0].id.as_str()));
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        h.sandbox.messages().len(),
-        2,
-        "no escalation after the acks"
-    );
-    assert!(h.sandbox.calls().is_empty());
+    h.assert_no_further_pages(2, 0, "no escalation after the acks")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
