@@ -121,9 +121,10 @@ impl Dispatcher {
         }
     }
 
-    /// The patient's doctors in escalation order without disabled accounts, and their
-    /// users. A disabled doctor is skipped rather than paged: waiting a whole ack deadline
-    /// for someone who can no longer answer would delay the next doctor.
+    /// The patient's doctors in escalation order without disabled accounts and without
+    /// ids that have no user record (no contact points: nothing could reach them), and
+    /// their users. Such a doctor is skipped rather than paged: waiting a whole ack
+    /// deadline for someone who cannot answer would delay the next doctor.
     async fn active_chain(
         &self,
         doctors: &[UserId],
@@ -132,7 +133,16 @@ impl Dispatcher {
         let mut users: HashMap<UserId, User> = HashMap::new();
         for id in doctors {
             if !users.contains_key(id) {
-                users.insert(id.clone(), self.records.user(id).await?);
+                match self.records.user(id).await {
+                    Ok(user) => {
+                        users.insert(id.clone(), user);
+                    }
+                    Err(StoreError::NotFound) => {
+                        tracing::warn!(user = %id, "assigned doctor has no user record; skipped in the escalation chain");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             if users.get(id).is_some_and(|u| !u.is_disabled()) {
                 chain.push(id.clone());

@@ -131,6 +131,11 @@ async fn a_disabled_doctor_is_cut_off_at_once_and_enabling_lets_them_back(mode: 
     assert_eq!(status, 200, "the admin disables doctor A: {body}");
     assert_eq!(body["active"], false);
     assert_eq!(body["disabled"]["by"], h.admin.as_str());
+    assert_eq!(
+        body["patients_without_active_doctor"],
+        json!([h.own.to_string()]),
+        "the admin learns which patients now page nobody"
+    );
     assert!(
         h.stores
             .records

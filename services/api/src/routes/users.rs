@@ -45,6 +45,11 @@ pub struct AccountStatus {
     pub role: Role,
     pub active: bool,
     pub disabled: Option<Disabled>,
+    /// After a disable: the account's patients that now have no active doctor — their
+    /// alarms page nobody until another doctor is assigned (`PUT
+    /// /v1/patients/{id}/doctors`). Opaque ids only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patients_without_active_doctor: Vec<String>,
 }
 
 impl From<User> for AccountStatus {
@@ -54,6 +59,7 @@ impl From<User> for AccountStatus {
             role: user.role,
             active: !user.is_disabled(),
             disabled: user.disabled,
+            patients_without_active_doctor: Vec::new(),
         }
     }
 }
@@ -78,8 +84,36 @@ pub async fn disable(
     audit(&state, &caller, request_id, DISABLE_ACTION, &target, reason).await?;
     let user =
         accounts::disable(state.records.as_ref(), user, caller.user.as_str(), now_ns()).await?;
-    tracing::warn!(user = %target, by = %caller.user, "account disabled");
-    Ok(Json(user.into()))
+    let orphaned = patients_without_active_doctor(&state, &target).await?;
+    tracing::warn!(user = %target, by = %caller.user, orphaned_patients = orphaned.len(), "account disabled");
+    Ok(Json(AccountStatus {
+        patients_without_active_doctor: orphaned,
+        ..user.into()
+    }))
+}
+
+/// The patients of `doctor` none of whose other doctors is an active account.
+async fn patients_without_active_doctor(
+    state: &AppState,
+    doctor: &UserId,
+) -> Result<Vec<String>, ApiError> {
+    let mut orphaned = Vec::new();
+    for patient in state.records.patients_of(doctor).await? {
+        let mut covered = false;
+        for other in patient.doctors.iter().filter(|d| *d != doctor) {
+            if accounts::account(state.records.as_ref(), other)
+                .await
+                .is_ok_and(|u| !u.is_disabled())
+            {
+                covered = true;
+                break;
+            }
+        }
+        if !covered {
+            orphaned.push(patient.id.to_string());
+        }
+    }
+    Ok(orphaned)
 }
 
 pub async fn enable(
