@@ -101,5 +101,15 @@ pub async fn set_disabled(
         "active"
     };
     println!("{user}: {state}");
+    if disable {
+        let orphaned = accounts::patients_without_active_doctor(records, &user).await?;
+        if !orphaned.is_empty() {
+            println!(
+                "warning: {} patient(s) now have no active doctor and page nobody until one is assigned: {}",
+                orphaned.len(),
+                orphaned.join(", ")
+            );
+        }
+    }
     Ok(())
 }

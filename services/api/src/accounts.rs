@@ -86,3 +86,28 @@ pub async fn enable(records: &dyn RecordStore, mut user: User) -> Result<User, S
     }
     Ok(user)
 }
+
+/// The patients of `doctor` none of whose other doctors is an active account: after
+/// `doctor` is disabled their alarms page nobody until another doctor is assigned.
+pub async fn patients_without_active_doctor(
+    records: &dyn RecordStore,
+    doctor: &UserId,
+) -> Result<Vec<String>, StoreError> {
+    let mut orphaned = Vec::new();
+    for patient in records.patients_of(doctor).await? {
+        let mut covered = false;
+        for other in patient.doctors.iter().filter(|d| *d != doctor) {
+            if account(records, other)
+                .await
+                .is_ok_and(|u| !u.is_disabled())
+            {
+                covered = true;
+                break;
+            }
+        }
+        if !covered {
+            orphaned.push(patient.id.to_string());
+        }
+    }
+    Ok(orphaned)
+}

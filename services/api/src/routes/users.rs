@@ -84,36 +84,13 @@ pub async fn disable(
     audit(&state, &caller, request_id, DISABLE_ACTION, &target, reason).await?;
     let user =
         accounts::disable(state.records.as_ref(), user, caller.user.as_str(), now_ns()).await?;
-    let orphaned = patients_without_active_doctor(&state, &target).await?;
+    let orphaned =
+        accounts::patients_without_active_doctor(state.records.as_ref(), &target).await?;
     tracing::warn!(user = %target, by = %caller.user, orphaned_patients = orphaned.len(), "account disabled");
     Ok(Json(AccountStatus {
         patients_without_active_doctor: orphaned,
         ..user.into()
     }))
-}
-
-/// The patients of `doctor` none of whose other doctors is an active account.
-async fn patients_without_active_doctor(
-    state: &AppState,
-    doctor: &UserId,
-) -> Result<Vec<String>, ApiError> {
-    let mut orphaned = Vec::new();
-    for patient in state.records.patients_of(doctor).await? {
-        let mut covered = false;
-        for other in patient.doctors.iter().filter(|d| *d != doctor) {
-            if accounts::account(state.records.as_ref(), other)
-                .await
-                .is_ok_and(|u| !u.is_disabled())
-            {
-                covered = true;
-                break;
-            }
-        }
-        if !covered {
-            orphaned.push(patient.id.to_string());
-        }
-    }
-    Ok(orphaned)
 }
 
 pub async fn enable(
