@@ -2,7 +2,9 @@
 //!
 //! Every message is an [`envelope`]: a clear header (version, kind, key id, nonce) and an
 //! XChaCha20-Poly1305-sealed body, because zmq.rs has no CURVE and the bus crosses hosts.
-//! A message that fails to open is dropped and counted, never acted on.
+//! A message that fails to open is dropped and counted, never acted on. The body is
+//! encoded per kind ([`codec`]) so services of different releases read each other during a
+//! rolling upgrade; [`envelope`] states the versioning rule.
 //!
 //! The bus makes things fast; it never makes them safe. Samples are durable in the sample
 //! store before they are published and alerts are in the record store before they are

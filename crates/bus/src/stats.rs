@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct BusStats {
     pub sent: AtomicU64,
     pub received: AtomicU64,
-    /// Messages that failed to open (wrong key, tampered, malformed): dropped.
+    /// Messages that failed to open (wrong key, tampered, malformed body, an envelope
+    /// version this build does not know): dropped.
     pub rejected: AtomicU64,
     /// Gaps in a publisher's sequence numbers: PUB/SUB dropped them (slow subscriber).
     pub lost: AtomicU64,
