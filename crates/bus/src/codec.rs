@@ -351,6 +351,20 @@ mod tests {
         assert!(average_bpm.is_nan() && instant_bpm.is_nan() && rr_s.is_nan());
     }
 
+    /// Version-1 writers (postcard) carry floats as floats: the `null`-as-NaN reading of
+    /// JSON must not change how binary formats read them.
+    #[test]
+    fn version_1_alert_and_live_events_still_decode() {
+        let event = alert_event();
+        let plain = encode_v1(&envelope(event.clone())).expect("encodes");
+        let opened: Envelope<AlertEvent> = decode_v1(&plain).expect("decodes");
+        assert_eq!(opened.body, event);
+        let hr = heart_rate(72.5, 71.0, 0.845);
+        let plain = encode_v1(&envelope(hr.clone())).expect("encodes");
+        let opened: Envelope<LiveEvent> = decode_v1(&plain).expect("decodes");
+        assert_eq!(opened.body, hr);
+    }
+
     fn known_samples() -> SamplesStored {
         SamplesStored {
             block: SampleBlock {
