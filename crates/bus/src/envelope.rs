@@ -140,7 +140,12 @@ impl Sealer {
             .ok_or_else(|| BusError::Key("current key missing".into()))?;
         let plain = match self.version {
             1 => codec::encode_v1(envelope)?,
-            _ => codec::encode_v2(kind, envelope)?,
+            2 => codec::encode_v2(kind, envelope)?,
+            other => {
+                return Err(BusError::Config(format!(
+                    "no encoder for envelope version {other}"
+                )));
+            }
         };
         let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + 16);
         out.push(self.version);
@@ -198,7 +203,8 @@ impl Sealer {
             .map_err(|_| BusError::Rejected("authentication failed"))?;
         match version {
             1 => codec::decode_v1(&plain),
-            _ => codec::decode_v2(expected, &plain),
+            2 => codec::decode_v2(expected, &plain),
+            _ => Err(BusError::Rejected("unknown version")),
         }
     }
 }
