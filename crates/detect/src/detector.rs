@@ -24,6 +24,13 @@ const T_WAVE_SLOPE: f32 = 0.5;
 const FLUTTER_VALLEY: f32 = 0.3;
 const FLUTTER_RR_S: f64 = 0.5;
 const FLUTTER_RATE: f32 = 0.2;
+/// …and no lead that can be read still returns to baseline: over the last few seconds
+/// every live lead spends at least this share of its samples away from it (baseline.rs).
+/// Ventricular flutter on MIT-BIH 207 sits at 0.55–0.8; sinus rhythm, bundle-branch block
+/// and runs of ectopic beats mostly under 0.4.
+const FLUTTER_AWAY_SHARE: f32 = 0.45;
+/// Blocks (20 ms) per window of the baseline check: about one second.
+const WINDOW_BLOCKS: u32 = 50;
 /// After this long without beats the signal level decays, so a lost or weakened signal
 /// is picked up again.
 const DECAY_AFTER_S: f64 = 2.0;
@@ -92,6 +99,10 @@ pub struct QrsDetector {
     /// Running mean of valley/peak ratios and of raw RR intervals (samples).
     flutter_score: f32,
     fast_rr: f64,
+    /// Every live lead has been away from baseline long enough (updated once per window).
+    no_baseline: bool,
+    /// Blocks until the baseline check's window ends.
+    window_left: u32,
     /// The largest candidate since the last beat that missed the threshold but would pass
     /// the search-back threshold: reported late if no beat follows in time.
     weak: Option<Weak>,
@@ -139,6 +150,8 @@ impl QrsDetector {
             valley: f32::MAX,
             flutter_score: 0.0,
             fast_rr: INITIAL_RR_S * fs,
+            no_baseline: false,
+            window_left: WINDOW_BLOCKS,
             weak: None,
         };
         d.update_shares();
@@ -235,10 +248,20 @@ impl QrsDetector {
     }
 
     /// True while the signal looks like ventricular flutter or fibrillation: detections come
-    /// fast and the signal never returns to baseline between them. Beats are not reported
-    /// meanwhile (flutter waves are not QRS complexes); the caller should raise a VF/VFL
-    /// alarm instead of reading the missing beats as asystole.
+    /// fast and never return to baseline between them (`continuous_activity`), and no lead
+    /// that can be read still shows an isoelectric baseline — every live lead has spent most
+    /// of the last four seconds away from it. The caller should raise a VF/VFL alarm, and
+    /// must not read the missing beats as asystole.
     pub fn flutter(&self) -> bool {
+        self.no_baseline && self.continuous_activity()
+    }
+
+    /// True while detections come fast and the integrated feature never returns to baseline
+    /// between them: flutter waves, fibrillation, or noise — not QRS complexes, so they are
+    /// not reported as beats, and not silence either (no asystole). Only with `flutter()`
+    /// is it an arrhythmia; alone (a lead still shows discrete complexes on a baseline) it
+    /// is not.
+    pub fn continuous_activity(&self) -> bool {
         self.flutter_score > FLUTTER_VALLEY && self.p.seconds_f(self.fast_rr) < FLUTTER_RR_S
     }
 
@@ -327,7 +350,7 @@ impl QrsDetector {
         }
         self.flutter_score += FLUTTER_RATE * ((self.valley / value).min(1.0) - self.flutter_score);
         self.accept(peak, slope);
-        if self.flutter() {
+        if self.continuous_activity() {
             // Flutter waves drive the thresholds like beats but are not QRS complexes.
             return None;
         }
@@ -431,6 +454,11 @@ impl QrsDetector {
         if block >= self.p.settle_lag {
             self.settle(block - self.p.settle_lag);
         }
+        self.window_left -= 1;
+        if self.window_left == 0 {
+            self.window_left = WINDOW_BLOCKS;
+            self.end_window();
+        }
         let quiet = match self.last {
             Some(l) => self.n.saturating_sub(l.peak),
             None => self.n.saturating_sub(self.learn_end),
@@ -441,6 +469,20 @@ impl QrsDetector {
             let per_block = (-(self.p.seconds(self.p.block_len)) * std::f64::consts::LN_2).exp();
             self.spk = self.npk + (self.spk - self.npk) * per_block as f32;
         }
+    }
+
+    /// About a second has passed: re-read whether every live lead has lost its baseline.
+    fn end_window(&mut self) {
+        let mut live = false;
+        let mut all_away = true;
+        for lead in &mut self.leads {
+            lead.end_window();
+            if let Some(share) = lead.away_share(u64::from(WINDOW_BLOCKS) * self.p.block_len) {
+                live = true;
+                all_away &= share >= FLUTTER_AWAY_SHARE;
+            }
+        }
+        self.no_baseline = live && all_away;
     }
 
     /// A block old enough that no future beat can claim it: either it belongs to a beat's

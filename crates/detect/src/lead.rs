@@ -2,6 +2,7 @@
 //! which turn into its weight in the fused detection feature. A lead full of noise peaks as
 //! large as its QRS complexes gets a small weight, so a clean second lead carries the beat.
 
+use crate::baseline::Baseline;
 use crate::biquad::State;
 use crate::params::{BLOCKS, DERIV_RING, Params};
 
@@ -45,6 +46,8 @@ pub(crate) struct Lead {
     inv_sig: f32,
     /// This lead's share of the fused feature (weights over all leads sum to 1).
     share: f32,
+    /// Whether the lead still returns to an isoelectric baseline (the flutter flag's check).
+    baseline: Baseline,
 }
 
 impl Lead {
@@ -67,6 +70,7 @@ impl Lead {
             learn_max: 0.0,
             inv_sig: 1.0 / FLOOR,
             share: 0.0,
+            baseline: Baseline::new(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Lead {
         self.up_max = self.up_max.max(raw);
         self.down_max = self.down_max.max(-raw);
         let y = self.lp2.step(&p.lp2, y);
+        self.baseline.push(y, p.baseline_rate);
         let y = self.hp.step(&p.hp, y);
         let i = n as usize % DERIV_RING;
         let old = self.deriv[(i + DERIV_RING - p.deriv_lag) % DERIV_RING];
@@ -199,6 +204,17 @@ impl Lead {
     pub(crate) fn weight(&self) -> f32 {
         let q = self.sig / (self.sig + self.noise + FLOOR);
         q * q
+    }
+
+    /// About a second has passed: the baseline check closes its window.
+    pub(crate) fn end_window(&mut self) {
+        self.baseline.end_window();
+    }
+
+    /// Share of recent samples away from baseline (`window_len` samples per window); None
+    /// while the lead is flat or warming up.
+    pub(crate) fn away_share(&self, window_len: u64) -> Option<f32> {
+        self.baseline.away_share(window_len)
     }
 
     pub(crate) fn set_share(&mut self, share: f32) {

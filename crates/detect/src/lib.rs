@@ -8,6 +8,7 @@
 //! the unbounded search-back is replaced by a fixed confirmation delay plus a threshold that
 //! relaxes when a beat is overdue.
 
+mod baseline;
 mod biquad;
 mod detector;
 mod heart_rate;

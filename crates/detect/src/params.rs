@@ -1,6 +1,7 @@
 //! Every length and time constant of the detector, derived once from the sampling rate so
 //! the same code runs at 125 Hz and at 1000 Hz.
 
+use crate::baseline::BASELINE_TAU_S;
 use crate::biquad::Coeffs;
 
 /// Band-pass edges: QRS energy sits around 5–20 Hz; P/T waves and baseline wander lie below,
@@ -47,6 +48,8 @@ pub(crate) struct Params {
     pub settle_lag: u64,
     pub fiducial_delay: u64,
     pub search_back: u64,
+    /// Per-sample update rate of each lead's baseline estimate (baseline.rs).
+    pub baseline_rate: f32,
 }
 
 impl Params {
@@ -71,6 +74,7 @@ impl Params {
             settle_lag: settle_lag.min(BLOCKS as u64 - 1),
             fiducial_delay: (FIDUCIAL_DELAY_S * fs).round() as u64,
             search_back: samples(SEARCH_BACK_S),
+            baseline_rate: (1.0 / (BASELINE_TAU_S * fs)).min(1.0) as f32,
         }
     }
 

@@ -204,6 +204,7 @@ impl PatientMonitor {
                 lead_off: block.lead_off,
                 silent_s,
                 flutter: stream.detector.flutter(),
+                continuous_activity: stream.detector.continuous_activity(),
             };
             self.rules.on_window(policy, &facts, &mut events);
         }

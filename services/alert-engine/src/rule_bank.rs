@@ -21,7 +21,11 @@ pub struct WindowFacts<'a> {
     pub lead_off: bool,
     /// Seconds without a beat over analysable signal (None: some of it was unanalysable).
     pub silent_s: Option<f64>,
+    /// The detector's VF/VFL flag.
     pub flutter: bool,
+    /// Fast activity the detector does not report as beats (flutter waves, fibrillation,
+    /// or noise on a lead that still shows complexes): not silence, whether VF or not.
+    pub continuous_activity: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -201,7 +205,7 @@ impl RuleBank {
         if let (Some(a), Some(silent)) = (&policy.asystole, facts.silent_s) {
             // Flutter waves are not QRS complexes, so the detector goes quiet in VF: that
             // is the VF rule's alarm, not asystole.
-            let active = silent >= f64::from(a.after_s) && !facts.flutter;
+            let active = silent >= f64::from(a.after_s) && !facts.continuous_activity;
             let value = silent as f32;
             // Silence shorter than the limit means beats came back (each beat restarts it).
             self.observe(
