@@ -68,6 +68,10 @@ pub struct Routing {
     pub high: Vec<Channel>,
     pub medium: Vec<Channel>,
     pub low: Vec<Channel>,
+    /// Who is paged, in escalation order, for a patient with no active assigned doctor
+    /// (none assigned, or all disabled): e.g. the on-call physician or charge nurse.
+    /// Empty: nobody — logged and counted in `cw_notifier_alerts_without_recipient_total`.
+    pub fallback: Vec<cw_core::UserId>,
 }
 
 impl Default for Routing {
@@ -76,6 +80,7 @@ impl Default for Routing {
             high: vec![Channel::Sms, Channel::Voice, Channel::Email, Channel::InApp],
             medium: vec![Channel::Sms, Channel::Email, Channel::InApp],
             low: vec![Channel::Email, Channel::InApp],
+            fallback: Vec::new(),
         }
     }
 }

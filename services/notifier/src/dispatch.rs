@@ -162,11 +162,15 @@ impl Dispatcher {
             return Ok(());
         }
         let patient = self.records.patient(&alert.patient).await?;
-        let (chain, users) = self.active_chain(&patient.doctors).await?;
+        let (mut chain, mut users) = self.active_chain(&patient.doctors).await?;
         if chain.is_empty() {
             self.metrics.no_recipient.inc();
-            tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor; nobody to notify");
-            return Ok(());
+            (chain, users) = self.active_chain(&self.routing.fallback).await?;
+            if chain.is_empty() {
+                tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor and no fallback is configured; nobody to notify");
+                return Ok(());
+            }
+            tracing::warn!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor; paging routing.fallback");
         }
         let now = now_ns();
         let rows = self.records.deliveries_for_alert(&alert.id).await?;

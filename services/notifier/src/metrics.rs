@@ -108,7 +108,7 @@ impl NotifierMetrics {
             )
             .counter(
                 "cw_notifier_alerts_without_recipient_total",
-                "Open alerts found with no active assigned doctor to page (counted per attempt; alert on any increase)",
+                "Open alerts found with no active assigned doctor (counted per attempt; routing.fallback is paged instead when set; alert on any increase)",
                 self.no_recipient.get(),
             )
             .counter(

@@ -329,3 +329,30 @@ async fn an_sms_ack_from_a_disabled_doctors_phone_is_refused_and_escalation_goes
         .await;
     assert_eq!(messages[1].to, "+15005550372", "log:\n{}", h.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_whose_doctors_are_all_disabled_pages_the_configured_fallback() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550381"]).await;
+    let (_, on_call) = h.chain(&["+15005550389"]).await;
+    disable(&h, &users[0]).await;
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&Tuning {
+        extra: FAST_ESCALATION.replace(
+            "[routing]\n",
+            &format!("[routing]\nfallback = [\"{}\"]\n", on_call[0].id),
+        ),
+        ..Tuning::default()
+    });
+    let messages = h
+        .sandbox
+        .wait_for_messages(1, Duration::from_secs(20))
+        .await;
+    assert_eq!(messages[0].to, "+15005550389", "log:\n{}", h.log());
+    assert!(
+        h.deliveries(&alert.id)
+            .await
+            .iter()
+            .all(|d| d.recipient == on_call[0].id)
+    );
+}
