@@ -16,6 +16,7 @@ pub mod dedupe;
 pub mod envelope;
 pub mod pubsub;
 pub mod pushpull;
+mod reject_log;
 pub mod stats;
 
 pub use codec::Encoding;

@@ -119,6 +119,7 @@ pub struct Subscriber {
     /// Last sequence seen per (publisher, topic).
     last_seq: HashMap<(u64, Bytes), u64>,
     stats: Arc<BusStats>,
+    reject_log: crate::reject_log::RejectLog,
 }
 
 impl Subscriber {
@@ -147,6 +148,7 @@ impl Subscriber {
             kind,
             last_seq: HashMap::new(),
             stats,
+            reject_log: Default::default(),
         }
     }
 
@@ -163,7 +165,7 @@ impl Subscriber {
                 }
                 Err(e) => {
                     BusStats::add(&self.stats.rejected, 1);
-                    tracing::warn!(error = %e, "dropped a bus message that did not open");
+                    self.reject_log.rejected(&e);
                 }
             }
         }

@@ -95,6 +95,7 @@ pub struct Puller {
     kind: Kind,
     dedupe: Deduper,
     stats: Arc<BusStats>,
+    reject_log: crate::reject_log::RejectLog,
 }
 
 impl Puller {
@@ -115,6 +116,7 @@ impl Puller {
             kind,
             dedupe: Deduper::new(65_536),
             stats,
+            reject_log: Default::default(),
         }
     }
 
@@ -130,7 +132,7 @@ impl Puller {
                 Ok(_) => BusStats::add(&self.stats.duplicates, 1),
                 Err(e) => {
                     BusStats::add(&self.stats.rejected, 1);
-                    tracing::warn!(error = %e, "dropped a bus message that did not open");
+                    self.reject_log.rejected(&e);
                 }
             }
         }
