@@ -1,20 +1,23 @@
 //! `cardiowatch bench live`: N patients stream MIT-BIH record 100 in real time through
 //! ingest → (alert-engine events PUB + ingest samples PUB) → the api's live hub → V live
-//! WebSockets per patient, all in this process on the embedded store. The simulator sends
-//! each 250 ms block when the wall clock reaches the block's first sample time. Prints
-//! p50/p99 of
+//! WebSockets per patient, all in this process on the embedded store (each service on its
+//! own connection, as separate processes are, unless `--one-store-connection`). The
+//! simulator sends each 250 ms block when the wall clock reaches the block's last sample
+//! time, as a device does. Prints p50/p99 of
 //!   * `hr` *beat → socket*: from the beat's sample time (in this real-time stream, when
-//!     the heart beat) to the client reading its message — the detector's look-ahead (up
-//!     to 300 ms of later samples must arrive) plus the pipeline;
-//!   * `ecg` *sent → socket*: from when the block left the gateway (its end sample time
-//!     − 250 ms, the end taken as the last complete bucket's end, up to one 22 ms bucket
-//!     early, so this reads at most that much high) to the client reading it —
-//!     gateway → ingest (stored) → PUB → hub → socket.
+//!     the heart beat) to the client reading its message — the device's block buffering,
+//!     the detector's look-ahead (up to 300 ms of later samples must arrive) plus the
+//!     pipeline;
+//!   * `ecg` *sent → socket*: from when the block was due to leave the gateway (its end
+//!     sample time, taken as the last complete bucket's end, up to one 22 ms bucket early,
+//!     so this reads at most that much high) to the client reading it — gateway → ingest
+//!     (stored) → PUB → hub → socket;
 //!
-//! A real device buffers a block before sending: add 250 ms to both. Also prints how many
-//! messages the sockets dropped.
+//! then where the time went, stage by stage, from the api's live stage histograms over
+//! the same window (`bench_live_stages.rs`), and how many messages the sockets dropped.
 
 use crate::bench_alerts_stages::percentile;
+use crate::bench_live_stages::{self as stages, STAGES};
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
 use crate::in_process::{self, Wiring};
@@ -50,6 +53,33 @@ pub struct BenchLiveArgs {
     /// count (start-up is not the steady state).
     #[arg(long, default_value_t = 5)]
     pub warmup: u64,
+    /// Ingest, engine, notifier and api share one store connection (the demo's wiring)
+    /// instead of one each, as separate processes have.
+    #[arg(long)]
+    pub one_store_connection: bool,
+}
+
+/// The fields of the live messages the benchmark measures (`docs/live.md`).
+#[derive(serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Message {
+    Hr {
+        at_ns: Nanos,
+    },
+    Ecg {
+        bucket_ns: Nanos,
+        buckets: Vec<BucketStart>,
+    },
+    Dropped {
+        dropped: u64,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(serde::Deserialize)]
+struct BucketStart {
+    start_ns: Nanos,
 }
 
 /// What the sockets saw: latencies (ms) per message type, and drops.
@@ -73,38 +103,31 @@ impl Seen {
         if from == 0 || now < from {
             return;
         }
-        let Ok(m) = serde_json::from_str::<serde_json::Value>(text) else {
+        let Ok(m) = serde_json::from_str::<Message>(text) else {
             return;
         };
-        let ms = |end: Nanos| (now - (end - BLOCK_MS * 1_000_000)) as f64 / 1e6;
-        match m["type"].as_str() {
-            Some("hr") => {
-                if let Some(at) = m["at_ns"].as_i64() {
-                    self.hr
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push((now - at) as f64 / 1e6);
-                }
-            }
-            Some("ecg") => {
-                let last = m["buckets"].as_array().and_then(|b| b.last());
-                if let (Some(start), Some(width)) = (
-                    last.and_then(|b| b["start_ns"].as_i64()),
-                    m["bucket_ns"].as_i64(),
-                ) {
+        let ms = |since: Nanos| (now - since) as f64 / 1e6;
+        match m {
+            Message::Hr { at_ns } => self
+                .hr
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(ms(at_ns)),
+            Message::Ecg { bucket_ns, buckets } => {
+                if let Some(last) = buckets.last() {
+                    // The block left the gateway once its last sample existed.
                     self.ecg
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .push(ms(start + width));
+                        .push(ms(last.start_ns + bucket_ns));
                 }
             }
-            Some("dropped") => {
-                let total = m["dropped"].as_u64().unwrap_or(*dropped);
+            Message::Dropped { dropped: total } => {
                 self.dropped
                     .fetch_add(total.saturating_sub(*dropped), Ordering::Relaxed);
                 *dropped = total;
             }
-            _ => {}
+            Message::Other => {}
         }
     }
 }
@@ -160,7 +183,8 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let sandbox = cw_sandbox::TwilioSandbox::start(0).await?;
-    let services = in_process::start(
+    let sockets = args.patients * args.viewers;
+    let services = in_process::start_with(
         &Wiring {
             tls: TlsServerConfig {
                 cert_path: certs.server_cert.clone(),
@@ -176,6 +200,12 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
             jwt_secret: Some(jwt_secret.clone()),
             twilio: in_process::sandbox_twilio(&sandbox.base_url()),
         },
+        &in_process::Extras {
+            own_store_connections: !args.one_store_connection,
+            // Room for every socket of the run (the default refuses past 1,000).
+            live_max_connections: Some(sockets.max(1000)),
+            ..Default::default()
+        },
         &stores,
         &shutdown,
     )
@@ -187,6 +217,16 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("the api did not start"))?;
 
     let connector = tokio_rustls::TlsConnector::from(cw_tls::client_config(&certs.ca_cert)?);
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(
+            &certs.ca_cert,
+        )?)?)
+        .build()?;
+    let metrics_url = format!("https://127.0.0.1:{api}/metrics");
+    let stage_snapshot = || async {
+        let text = http.get(&metrics_url).send().await?.text().await?;
+        anyhow::Ok(stages::parse(&text))
+    };
     let seen = Arc::new(Seen::default());
     let mut readers = Vec::new();
     for f in &patients {
@@ -257,6 +297,11 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
     );
     // Every gateway has sent its first second (4 blocks): start-up is over.
     while stats.frames_sent.load(Ordering::Relaxed) < patients.len() as u64 * 4 {
+        if streams.iter().any(|s| s.is_finished()) {
+            // A gateway that gave up (unreadable record, refused) would leave this waiting.
+            shutdown.cancel();
+            anyhow::bail!("a simulated gateway ended before streaming its first second");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let warm = Duration::from_secs(args.warmup);
@@ -266,9 +311,12 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         "all streaming; measuring after {} s of warm-up",
         args.warmup
     );
+    tokio::time::sleep(warm).await;
+    let stages_before = stage_snapshot().await?;
     for s in streams {
         let _ = s.await;
     }
+    let stages_after = stage_snapshot().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
     for r in readers {
@@ -285,6 +333,19 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
     );
     report("hr_beat_to_socket_ms", &seen.hr);
     report("ecg_sent_to_socket_ms", &seen.ecg);
+    println!("stages over the same window (ms, upper bound of the histogram bucket, ~25 % wide):");
+    for (name, label) in STAGES {
+        let q = |q| {
+            stages::quantile_ms(&stages_before, &stages_after, name, q)
+                .map_or("-".to_owned(), |ms| format!("{ms:.1}"))
+        };
+        println!(
+            "  {label:<36} n={:<8} p50<={:<8} p99<={}",
+            stages::count(&stages_before, &stages_after, name),
+            q(0.5),
+            q(0.99)
+        );
+    }
     services.join().await;
     Ok(())
 }

@@ -48,6 +48,8 @@ pub struct Extras {
     pub own_store_connections: bool,
     /// The api's PHI keys (`[phi]`); unset, patient PHI endpoints answer 503.
     pub phi: cw_phi::KeyConfig,
+    /// The api's `live.max_connections`, when a run needs more live sockets than 1,000.
+    pub live_max_connections: Option<usize>,
 }
 
 /// Starts ingest, api (when configured), alert-engine and notifier on free loopback ports.
@@ -119,6 +121,9 @@ pub async fn start_with(
             // Live views: the engine's events PUB and ingest's samples PUB.
             cfg.live.event_endpoints = vec![live_endpoint.clone()];
             cfg.live.sample_endpoints = vec![ingest.publish_endpoint.clone()];
+            if let Some(max) = extras.live_max_connections {
+                cfg.live.max_connections = max;
+            }
             Some(
                 cw_api::start(cfg, stores.clone(), shutdown.clone())
                     .await

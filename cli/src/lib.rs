@@ -9,6 +9,7 @@ pub mod bench_alerts_stages;
 pub mod bench_api;
 pub mod bench_ingest;
 pub mod bench_live;
+pub mod bench_live_stages;
 pub mod bench_notify;
 pub mod demo;
 pub mod demo_phone;

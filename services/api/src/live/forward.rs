@@ -7,6 +7,7 @@
 
 use super::hub::{LiveMetrics, Text};
 use super::messages::LiveMessage;
+use axum::extract::ws::Utf8Bytes;
 use futures::{Sink, SinkExt};
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -35,7 +36,7 @@ pub async fn forward<S>(
     stop: &CancellationToken,
 ) -> Ended
 where
-    S: Sink<String> + Unpin,
+    S: Sink<Utf8Bytes> + Unpin,
 {
     let mut dropped = 0u64;
     loop {
@@ -43,15 +44,15 @@ where
             _ = stop.cancelled() => return Ended::Stopped,
             next = rx.recv() => next,
         };
-        let text = match next {
-            Ok(text) => text.to_string(),
+        let (text, queued_ns) = match next {
+            Ok(text) => (text.body, Some(text.queued_ns)),
             Err(RecvError::Lagged(n)) => {
                 dropped += n;
                 metrics.dropped.add(n);
                 if dropped > limits.max_dropped {
                     return Ended::Behind { dropped };
                 }
-                LiveMessage::Dropped { dropped }.to_text()
+                (LiveMessage::Dropped { dropped }.to_text().into(), None)
             }
             // The hub dropped the feed: only at shutdown.
             Err(RecvError::Closed) => return Ended::Stopped,
@@ -61,7 +62,11 @@ where
             sent = tokio::time::timeout(limits.send_timeout, sink.send(text)) => sent,
         };
         match sent {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                if let Some(queued_ns) = queued_ns {
+                    metrics.stages.hub_to_socket.since(queued_ns);
+                }
+            }
             Ok(Err(_)) => return Ended::ClientGone,
             Err(_) => return Ended::Behind { dropped },
         }
@@ -88,7 +93,7 @@ mod tests {
             tx.send(format!("m{i}").into()).expect("a receiver");
         }
         drop(tx);
-        let (mut sink, mut client) = mpsc::channel::<String>(64);
+        let (mut sink, mut client) = mpsc::channel::<Utf8Bytes>(64);
         let metrics = LiveMetrics::default();
         let ended = forward(
             &mut rx,
@@ -100,7 +105,11 @@ mod tests {
         .await;
         assert_eq!(ended, Ended::Stopped);
         drop(sink);
-        let got: Vec<String> = client.by_ref().collect().await;
+        let got: Vec<String> = client
+            .by_ref()
+            .map(|text| text.as_str().to_owned())
+            .collect()
+            .await;
         assert_eq!(
             got,
             vec![
@@ -112,6 +121,11 @@ mod tests {
             ]
         );
         assert_eq!(metrics.dropped.get(), 6);
+        let written = metrics.stages.render();
+        assert!(
+            written.contains("cw_api_live_hub_to_socket_seconds_count 4"),
+            "each message written is one hub → socket span: {written}"
+        );
     }
 
     #[tokio::test]
@@ -120,7 +134,7 @@ mod tests {
         for i in 0..20 {
             tx.send(format!("m{i}").into()).expect("a receiver");
         }
-        let (mut sink, _client) = mpsc::channel::<String>(64);
+        let (mut sink, _client) = mpsc::channel::<Utf8Bytes>(64);
         let ended = forward(
             &mut rx,
             &mut sink,
@@ -139,7 +153,7 @@ mod tests {
             tx.send(format!("m{i}").into()).expect("a receiver");
         }
         // Room for one message and never read: the second write waits forever.
-        let (mut sink, _client) = mpsc::channel::<String>(0);
+        let (mut sink, _client) = mpsc::channel::<Utf8Bytes>(0);
         let started = std::time::Instant::now();
         let ended = forward(
             &mut rx,

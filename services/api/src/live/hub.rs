@@ -10,8 +10,11 @@ use super::LiveConfig;
 use super::alert_states::AlertStates;
 use super::decimate::Decimator;
 use super::messages::LiveMessage;
+use super::stages::LiveStages;
+use axum::extract::ws::Utf8Bytes;
 use cw_bus::{BusStats, Kind, Sealer, Subscriber};
 use cw_core::messages::{LiveEvent, SamplesStored, live_topic};
+use cw_core::time::{Nanos, now_ns};
 use cw_core::{Alert, AlertId, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
 use cw_runtime::{Counter, MetricsText};
 use cw_storage::RecordStore;
@@ -22,8 +25,22 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// One serialized message, shared by every socket of the patient.
-pub type Text = Arc<str>;
+/// One serialized message, shared by every socket of the patient (its bytes are
+/// reference-counted: a socket sends them without a copy), with when the hub queued it.
+#[derive(Clone, Debug)]
+pub struct Text {
+    pub body: Utf8Bytes,
+    pub queued_ns: Nanos,
+}
+
+impl From<String> for Text {
+    fn from(body: String) -> Self {
+        Self {
+            body: body.into(),
+            queued_ns: now_ns(),
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct LiveMetrics {
@@ -35,6 +52,7 @@ pub struct LiveMetrics {
     pub refused_busy: Counter,
     pub samples_bus: Arc<BusStats>,
     pub events_bus: Arc<BusStats>,
+    pub stages: LiveStages,
 }
 
 impl LiveMetrics {
@@ -82,6 +100,7 @@ impl LiveMetrics {
                     + BusStats::get(&self.events_bus.rejected),
             )
             .finish()
+            + &self.stages.render()
     }
 }
 
@@ -298,11 +317,20 @@ impl LiveHub {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 message = samples.recv::<SamplesStored>(), if samples_open => match message {
-                    Some((_, envelope)) => self.on_block(&envelope.body.block),
+                    Some((_, envelope)) => {
+                        let (stored, stages) = (&envelope.body, &self.metrics.stages);
+                        stages.block_to_ingest.span(stored.block.end_ns(), stored.received_ns);
+                        stages.ingest_to_publish.span(stored.received_ns, envelope.sent_ns);
+                        stages.samples_bus.since(envelope.sent_ns);
+                        self.on_block(&stored.block)
+                    }
                     None => samples_open = false,
                 },
                 message = events.recv::<LiveEvent>(), if events_open => match message {
-                    Some((_, envelope)) => self.on_event(&envelope.body),
+                    Some((_, envelope)) => {
+                        self.metrics.stages.events_bus.since(envelope.sent_ns);
+                        self.on_event(&envelope.body)
+                    }
                     None => events_open = false,
                 },
             }

@@ -13,6 +13,7 @@ pub mod decimate;
 pub mod forward;
 pub mod hub;
 pub mod messages;
+pub mod stages;
 
 use serde::Deserialize;
 

@@ -241,8 +241,8 @@ async fn run(
         max_dropped: hub.cfg.max_dropped,
     };
     let (ended, lost) = {
-        let mut texts = (&mut tx).with(|text: String| {
-            futures::future::ready(Ok::<_, axum::Error>(Message::Text(text.into())))
+        let mut texts = (&mut tx).with(|text: axum::extract::ws::Utf8Bytes| {
+            futures::future::ready(Ok::<_, axum::Error>(Message::Text(text)))
         });
         let streaming = async {
             match greet(hub, &mut watch, &mut texts, &limits).await {
@@ -316,7 +316,7 @@ async fn greet<S>(
     limits: &Limits,
 ) -> Result<(), Ended>
 where
-    S: futures::Sink<String> + Unpin,
+    S: futures::Sink<axum::extract::ws::Utf8Bytes> + Unpin,
 {
     let open = hub.greeting(watch).await;
     let mut first = vec![
@@ -336,7 +336,7 @@ where
         .to_text()
     }));
     for text in first {
-        match tokio::time::timeout(limits.send_timeout, sink.send(text)).await {
+        match tokio::time::timeout(limits.send_timeout, sink.send(text.into())).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(Ended::ClientGone),
             Err(_) => return Err(Ended::Behind { dropped: 0 }),
