@@ -11,7 +11,7 @@ use std::time::Duration;
 #[command(
     name = "cardiowatch",
     version,
-    about = "Continuous ECG monitoring: demo, gateway simulator, offline detection"
+    about = "Continuous ECG monitoring: demo, gateway simulator, offline detection, device and account administration, benchmarks"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -50,14 +50,18 @@ enum Command {
     Gateway(cardiowatch::gateway_command::GatewayArgs),
     /// Register, revoke and list gateway devices in the configured storage.
     Device {
-        /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply).
+        /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply;
+        /// without it: the embedded store .cw-data/cardiowatch.sqlite).
         #[arg(long, global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
         what: cardiowatch::devices::DeviceCommand,
     },
     /// Detect beats in a WFDB record offline; prints `sample,time_s` CSV.
-    Detect { record: PathBuf },
+    Detect {
+        /// WFDB record (path without extension), e.g. testdata/mitdb/100.
+        record: PathBuf,
+    },
     /// Replay stored ECG (or a WFDB record) through a candidate policy; prints the alerts.
     Backtest(cardiowatch::backtest::BacktestArgs),
     /// Benchmarks printing numbers (`detect`: beat detector throughput on one core).
@@ -86,17 +90,22 @@ enum Command {
         /// The notifier's config (its `[storage]` is read).
         #[arg(long)]
         config: PathBuf,
+        /// Days back from now to report.
         #[arg(long, default_value_t = 7)]
         days: u32,
+        /// Print JSON instead of CSV rows and a summary line.
         #[arg(long)]
         json: bool,
     },
     /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
     Token {
+        /// The user id the token is for (its `sub`).
         #[arg(long)]
         user: String,
+        /// doctor, admin or ops.
         #[arg(long, value_parser = parse_role, default_value = "doctor")]
         role: Role,
+        /// The api's HS256 secret (`auth.jwt_secret`); prefer the environment variable.
         #[arg(long, env = "CW_AUTH__JWT_SECRET", hide_env_values = true)]
         secret: String,
     },
@@ -106,7 +115,6 @@ enum Command {
 enum BenchCommand {
     /// N real-time patients, HR step 80 → 120 bpm: sample → first provider request p50/p99.
     Alerts(cardiowatch::bench_alerts::BenchAlertsArgs),
-    /// Detector frames/s and lead-samples/s over a folder of WFDB records.
     /// Points/s straight to InfluxDB vs through ingest over TLS; prints `ratio=<b/a>` last.
     Ingest(cardiowatch::bench_ingest::BenchIngestArgs),
     /// p50/p99 of the alert list and a 10 s ECG window with N concurrent doctors.
@@ -117,9 +125,12 @@ enum BenchCommand {
     /// N real-time patients × V live WebSockets each: sent → socket p50/p99 for HR
     /// and ECG messages, and messages dropped.
     Live(cardiowatch::bench_live::BenchLiveArgs),
+    /// Detector frames/s and lead-samples/s over a folder of WFDB records.
     Detect {
+        /// Folder of WFDB records (every `.hea` in it).
         #[arg(long, default_value = "testdata/mitdb")]
         data: PathBuf,
+        /// Passes over the folder; the rates are over all of them.
         #[arg(long, default_value_t = 3)]
         rounds: u32,
     },
@@ -139,10 +150,14 @@ enum AuditCommand {
 enum UserCommand {
     /// Create or replace a user's login (argon2id hash in the configured store).
     SetLogin {
+        /// The user id to sign in as.
         #[arg(long)]
         user: String,
+        /// doctor, admin or ops.
         #[arg(long, value_parser = parse_role, default_value = "doctor")]
         role: Role,
+        /// 12 to 1024 characters; prefer the environment variable (a flag's value is
+        /// visible to other users in the process list).
         #[arg(long, env = "CW_PASSWORD", hide_env_values = true)]
         password: String,
         /// The api's config file (its `[storage]` section).
@@ -151,18 +166,23 @@ enum UserCommand {
     },
     /// Disable an account: its tokens, logins, refreshes and live sockets stop working.
     Disable {
+        /// The user id.
         user: String,
         /// Why (3–500 characters): kept in the audit log.
         #[arg(long)]
         reason: String,
+        /// The api's config file (its `[storage]` section).
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
     /// Enable a disabled account again.
     Enable {
+        /// The user id.
         user: String,
+        /// Why: kept in the audit log.
         #[arg(long)]
         reason: Option<String>,
+        /// The api's config file (its `[storage]` section).
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },

@@ -16,8 +16,10 @@ pub enum DeviceCommand {
     /// Register a gateway for a patient; prints its bearer token once (or registers the
     /// fingerprint of `--cert` for mTLS and prints no token).
     Add {
+        /// The new device's id (up to 64 letters, digits, `-`, `_`), e.g. gw-1.
         #[arg(long)]
         id: String,
+        /// The registered patient whose ECG this gateway sends.
         #[arg(long)]
         patient: String,
         /// The gateway's client certificate (PEM): it authenticates by mTLS.
@@ -26,6 +28,7 @@ pub enum DeviceCommand {
     },
     /// Revoke a device: its token and certificate are refused from the next connection.
     Revoke {
+        /// The device's id.
         #[arg(long)]
         id: String,
     },

@@ -32,8 +32,10 @@ pub struct GatewayArgs {
     /// Present this client certificate (PEM; with --cert-key): mTLS instead of a token.
     #[arg(long, requires = "cert_key")]
     pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
     #[arg(long)]
     pub cert_key: Option<PathBuf>,
+    /// 1 = real time.
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// Seconds of the record to send (default: all).
