@@ -748,6 +748,15 @@ fn required_secrets_fail_fast_when_unset() {
             .any(|(k, v)| k == "CW_AUTH__JWT_SECRET" && v.starts_with("${CW_AUTH__JWT_SECRET:?")),
         "the api needs CW_AUTH__JWT_SECRET, required"
     );
+    // Without a PHI master key the patient endpoints answer 503, so a stack without
+    // them cannot register a single patient.
+    for key in ["CW_PHI__MASTER_KEY_HEX", "CW_PHI__LOOKUP_KEY_HEX"] {
+        assert!(
+            api.iter()
+                .any(|(k, v)| k == key && v.starts_with(&format!("${{{key}:?"))),
+            "the api needs {key}, required"
+        );
+    }
 }
 
 #[test]
