@@ -1,7 +1,8 @@
 //! Where the flutter flag comes up on MIT-BIH records, read as the alert engine reads it
 //! (once per one-second quality window, only where a lead is analysable), for tuning:
 //! `cargo run -p cw-detect --release --example flutter_scan -- 207 208`; no names: every
-//! record. `RATE=250` resamples first, `NOISE=150` adds that much muscle noise (µV RMS).
+//! record. `RATE=250` resamples first, `NOISE=150` adds that much muscle noise (µV RMS), `WANDER=1000`
+//! that much 0.3 Hz baseline wander (µV).
 //! Prints per record the flagged share of the annotated ventricular flutter ("(VFL") time
 //! and every flagged second outside it with the rhythm annotated there; a run of three or
 //! more flagged seconds is what a VF rule with `for_s` = 2 turns into an alarm. `FROM=40
@@ -58,6 +59,13 @@ fn main() {
         if let Some(r) = rate {
             uv = resample::resample(&uv, leads, fs, r);
             fs = r;
+        }
+        if let Some(amplitude_uv) = env_f64("WANDER") {
+            let what = noise::Disturbance::Wander {
+                hz: 0.3,
+                amplitude_uv,
+            };
+            uv = noise::add(&uv, leads, fs, what);
         }
         if let Some(rms_uv) = noise_uv {
             let what = noise::Disturbance::Muscle { rms_uv, seed: 7 };

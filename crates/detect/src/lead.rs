@@ -207,8 +207,8 @@ impl Lead {
     }
 
     /// About a second has passed: the baseline check closes its window.
-    pub(crate) fn end_window(&mut self) {
-        self.baseline.end_window();
+    pub(crate) fn end_window(&mut self, fs: f64) {
+        self.baseline.end_window(fs);
     }
 
     /// Share of recent samples away from baseline (`window_len` samples per window); None

@@ -8,7 +8,9 @@ use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule};
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, HrLimit, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
 use cw_wfdb::{Record, read_annotations};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 fn data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
@@ -92,6 +94,26 @@ fn policy() -> ThresholdPolicy {
 fn run(blocks: &[SampleBlock]) -> Vec<RuleEvent> {
     let mut monitor = PatientMonitor::new(policy());
     blocks.iter().flat_map(|b| monitor.process(b)).collect()
+}
+
+/// The events of the test policy on a whole clean record, computed once per test binary:
+/// the AF, VF and asystole tests all read the same 25 records (slow in a debug build).
+fn clean_events(name: &str) -> Vec<RuleEvent> {
+    type Cache = Mutex<HashMap<String, Vec<RuleEvent>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let cached = cache.lock().expect("cache lock").get(name).cloned();
+    if let Some(events) = cached {
+        return events;
+    }
+    // Computed outside the lock so records run in parallel (a record computed twice by
+    // two tests at once gives the same events).
+    let events = run(&blocks(&load(name), None));
+    cache
+        .lock()
+        .expect("cache lock")
+        .insert(name.to_owned(), events.clone());
+    events
 }
 
 /// Fire times (seconds) of one rule.
@@ -261,7 +283,7 @@ fn first_fire_inside(name: &str, labels: &[&str], rule: RuleKind, grace_s: f64) 
         .flat_map(|l| episodes(name, l, rec.fs))
         .collect();
     assert!(!truth.is_empty(), "record {name} has {labels:?} episodes");
-    let events = run(&blocks(&rec, None));
+    let events = clean_events(name);
     let fired = fires(&events, rule);
     let first = *fired.first().unwrap_or(&f64::NAN);
     assert!(
@@ -291,7 +313,7 @@ fn af_outcome(name: &str) -> (Vec<f64>, f64) {
         .iter()
         .flat_map(|l| episodes(name, l, rec.fs))
         .collect();
-    let events = run(&blocks(&rec, None));
+    let events = clean_events(name);
     let outside = fires(&events, RuleKind::AtrialFibrillation)
         .into_iter()
         .filter(|t| !truth.iter().any(|(a, b)| *t >= *a && *t <= *b + 30.0))
@@ -370,7 +392,7 @@ fn atrial_fibrillation_per_record_fires_only_in_annotated_episodes_and_covers_th
 #[test]
 fn regular_records_never_raise_atrial_fibrillation() {
     for name in ["100", "101", "102", "112", "115", "205", "220", "230"] {
-        let events = run(&blocks(&load(name), None));
+        let events = clean_events(name);
         let fired = fires(&events, RuleKind::AtrialFibrillation);
         assert!(fired.is_empty(), "record {name}: AF at {fired:?}");
     }
@@ -381,7 +403,7 @@ fn ventricular_flutter_in_record_207_is_found_and_is_not_called_asystole() {
     first_fire_inside("207", &["(VFL"], RuleKind::VentricularFibrillation, 10.0);
     let rec = load("207");
     let vfl = episodes("207", "(VFL", rec.fs);
-    let events = run(&blocks(&rec, None));
+    let events = clean_events("207");
     let asystole_in_vfl: Vec<f64> = fires(&events, RuleKind::Asystole)
         .into_iter()
         .filter(|t| vfl.iter().any(|(a, b)| *t >= *a && *t <= *b))
@@ -415,7 +437,7 @@ struct VfAlarm {
 fn vf_alarms(name: &str) -> Vec<VfAlarm> {
     let rec = load(name);
     let anns = read_annotations(data_dir().join(format!("{name}.atr"))).expect("annotations");
-    let events = run(&blocks(&rec, None));
+    let events = clean_events(name);
     events
         .iter()
         .filter_map(|e| match e {
