@@ -82,6 +82,7 @@ fn state_is_small() {
         twelve.state_bytes()
     );
     let two = QrsDetector::new(360.0, 2);
+    println!("state: 2 leads at 360 Hz {} B", two.state_bytes());
     assert!(two.state_bytes() <= 2 * 1024, "{} bytes", two.state_bytes());
 }
 
