@@ -28,7 +28,8 @@ enum Command {
         /// WFDB record to stream (path without extension).
         #[arg(long, default_value = "testdata/mitdb/100")]
         record: PathBuf,
-        /// 1 = real time.
+        /// 1 = real time. Faster needs --seconds, with seconds × (speed − 1) ≤ 240 (ingest
+        /// refuses samples more than 5 min old).
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Stop after this many seconds (default: run until Ctrl-C).
