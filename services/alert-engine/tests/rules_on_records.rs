@@ -528,3 +528,46 @@ fn no_record_raises_a_vf_alarm_outside_an_annotated_ventricular_flutter_episode(
     // the rule's clear time, four in all.
     assert!(inside >= 4, "{inside} VF alarms in flutter");
 }
+
+/// What a VT run does instead: the two sustained runs of ventricular tachycardia in 223
+/// (55 s and 39 s at ~105 bpm, the only ones over 13 beats here) are reported beat by beat,
+/// so a tachycardia-run rule (8 beats at ≥ 95 bpm) raises them — within 30 s, and nowhere
+/// else in the record — and VF does not. (At ≥ 100 bpm the run rule stays quiet: the
+/// beat-to-beat rate of this slow VT dips under 100.)
+#[test]
+fn the_sustained_vt_of_record_223_raises_a_tachycardia_run_not_vf() {
+    use cw_core::rules::RunRule;
+    let rec = load("223");
+    let vt: Vec<(f64, f64)> = episodes("223", "(VT", rec.fs)
+        .into_iter()
+        .filter(|(a, b)| b - a > 30.0)
+        .collect();
+    assert_eq!(vt.len(), 2, "{vt:?}");
+    let mut monitor = PatientMonitor::new(ThresholdPolicy {
+        tachy_run: Some(RunRule {
+            bpm: 95.0,
+            beats: 8,
+            priority: Priority::High,
+            clear_s: 10.0,
+        }),
+        ..policy()
+    });
+    let events: Vec<RuleEvent> = blocks(&rec, None)
+        .iter()
+        .flat_map(|b| monitor.process(b))
+        .collect();
+    let runs = fires(&events, RuleKind::TachyRun);
+    for (a, b) in &vt {
+        assert!(
+            runs.iter().any(|t| *t >= *a && *t <= (a + 30.0).min(*b)),
+            "VT {a:.0}–{b:.0} s: tachycardia runs at {runs:?}"
+        );
+    }
+    assert!(
+        runs.iter()
+            .all(|t| vt.iter().any(|(a, b)| t >= a && t <= b)),
+        "tachycardia runs outside VT: {runs:?}"
+    );
+    let vf = fires(&events, RuleKind::VentricularFibrillation);
+    assert!(vf.is_empty(), "VF at {vf:?}");
+}
