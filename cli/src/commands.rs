@@ -141,7 +141,8 @@ enum BenchCommand {
 enum AuditCommand {
     /// Check every audit event's hash and link; names edited, deleted and moved records.
     Verify {
-        /// The api's config file (its `[storage]` section names the store).
+        /// The api's config file (its `[storage]` section names the store; CW_STORAGE__* apply). The default is the
+        /// compose stack's, whose hosts resolve inside the compose network only.
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
@@ -161,7 +162,8 @@ enum UserCommand {
         /// visible to other users in the process list).
         #[arg(long, env = "CW_PASSWORD", hide_env_values = true)]
         password: String,
-        /// The api's config file (its `[storage]` section).
+        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
+        /// compose stack's, whose hosts resolve inside the compose network only.
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
@@ -172,7 +174,8 @@ enum UserCommand {
         /// Why (3–500 characters): kept in the audit log.
         #[arg(long)]
         reason: String,
-        /// The api's config file (its `[storage]` section).
+        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
+        /// compose stack's, whose hosts resolve inside the compose network only.
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
@@ -183,7 +186,8 @@ enum UserCommand {
         /// Why: kept in the audit log.
         #[arg(long)]
         reason: Option<String>,
-        /// The api's config file (its `[storage]` section).
+        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
+        /// compose stack's, whose hosts resolve inside the compose network only.
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
@@ -193,7 +197,8 @@ enum UserCommand {
 enum KeysCommand {
     /// Re-wrap PHI data keys under the current master key (old key in previous_keys).
     Rotate {
-        /// The api's config file (its `[phi]` and `[storage]` sections).
+        /// The api's config file (its `[phi]` and `[storage]` sections; CW_STORAGE__* apply). The default is the
+        /// compose stack's, whose hosts resolve inside the compose network only.
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
