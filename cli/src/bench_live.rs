@@ -17,7 +17,7 @@
 //! the same window (`bench_live_stages.rs`), and how many messages the sockets dropped.
 
 use crate::bench_alerts_stages::percentile;
-use crate::bench_live_stages::{self as stages, STAGES};
+use crate::bench_live_stages::{self as stages, INGEST_WRITE, STAGES};
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
 use crate::in_process::{self, Wiring};
@@ -57,6 +57,10 @@ pub struct BenchLiveArgs {
     /// instead of one each, as separate processes have.
     #[arg(long)]
     pub one_store_connection: bool,
+    /// Points per ingest store write (ingest's `writer.batch_lines`; default 5,000): each
+    /// write is one commit, so one fsync on the embedded store.
+    #[arg(long)]
+    pub ingest_batch_lines: Option<usize>,
 }
 
 /// The fields of the live messages the benchmark measures (`docs/live.md`).
@@ -204,6 +208,12 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
             own_store_connections: !args.one_store_connection,
             // Room for every socket of the run (the default refuses past 1,000).
             live_max_connections: Some(sockets.max(1000)),
+            ingest_writer: args
+                .ingest_batch_lines
+                .map(|batch_lines| cw_ingest::WriterConfig {
+                    batch_lines,
+                    ..Default::default()
+                }),
             ..Default::default()
         },
         &stores,
@@ -223,9 +233,16 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         )?)?)
         .build()?;
     let metrics_url = format!("https://127.0.0.1:{api}/metrics");
+    let ingest_metrics_url = format!("https://127.0.0.1:{}/metrics", services.ingest.addr.port());
+    let get = |url: String| {
+        let http = http.clone();
+        async move { anyhow::Ok(http.get(url).send().await?.text().await?) }
+    };
+    // The api's live stages and ingest's store writes, in one snapshot.
     let stage_snapshot = || async {
-        let text = http.get(&metrics_url).send().await?.text().await?;
-        anyhow::Ok(stages::parse(&text))
+        let mut snapshot = stages::parse(&get(metrics_url.clone()).await?);
+        snapshot.extend(stages::parse(&get(ingest_metrics_url.clone()).await?));
+        anyhow::Ok(snapshot)
     };
     let seen = Arc::new(Seen::default());
     let mut readers = Vec::new();
@@ -313,6 +330,24 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
     );
     tokio::time::sleep(warm).await;
     let stages_before = stage_snapshot().await?;
+    // Ingest's writer queue, sampled while the gateways stream: a backlog there is what
+    // holds acks (and with them the gateways' windows) back.
+    let (queue_max, queue_sum, queue_samples) = {
+        let (mut max, mut sum, mut n) = (0f64, 0f64, 0u32);
+        while !streams.iter().all(|s| s.is_finished()) {
+            if let Some(depth) = get(ingest_metrics_url.clone())
+                .await
+                .ok()
+                .and_then(|m| stages::gauge(&m, "cw_ingest_queue_depth"))
+            {
+                max = max.max(depth);
+                sum += depth;
+                n += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        (max, sum, n.max(1))
+    };
     for s in streams {
         let _ = s.await;
     }
@@ -346,6 +381,21 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
             q(0.99)
         );
     }
+    let write = |q| {
+        stages::quantile_ms(&stages_before, &stages_after, INGEST_WRITE, q)
+            .map_or("-".to_owned(), |ms| format!("{ms:.1}"))
+    };
+    println!(
+        "  {:<36} n={:<8} p50<={:<8} p99<={} (coarse buckets)",
+        "ingest store write, per batch",
+        stages::count(&stages_before, &stages_after, INGEST_WRITE),
+        write(0.5),
+        write(0.99)
+    );
+    println!(
+        "  ingest writer queue (blocks)         mean={:.0} max={queue_max:.0}",
+        queue_sum / f64::from(queue_samples)
+    );
     services.join().await;
     Ok(())
 }

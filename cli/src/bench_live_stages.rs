@@ -2,7 +2,9 @@
 //! in `/metrics`, `services/api/src/live/stages.rs`) read at the start and the end of the
 //! measured window, so each stage's p50/p99 covers exactly the window the sockets'
 //! latencies do. What the sockets saw beyond the sum of these stages is the client's own
-//! delay (reading, TLS, parsing) and the hub's work between bus and queue.
+//! delay (reading, TLS, parsing) and the hub's work between bus and queue. Ingest's own
+//! store write histogram (`cw_ingest_write_seconds`, one observation per batch) splits
+//! the "ingest received → published" stage into the write itself and the wait before it.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,9 @@ pub const STAGES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Ingest's store write per batch (the coarse shared latency buckets, 1 ms … 10 s).
+pub const INGEST_WRITE: &str = "cw_ingest_write_seconds";
+
 /// Cumulative bucket counts per histogram: name → [(upper bound s, count)].
 pub type Snapshot = BTreeMap<String, Vec<(f64, u64)>>;
 
@@ -37,7 +42,7 @@ pub fn parse(metrics: &str) -> Snapshot {
         let Some((name, rest)) = line.split_once("_bucket{le=\"") else {
             continue;
         };
-        if !STAGES.iter().any(|(stage, _)| *stage == name) {
+        if name != INGEST_WRITE && !STAGES.iter().any(|(stage, _)| *stage == name) {
             continue;
         }
         let Some((le, count)) = rest.split_once("\"} ") else {
@@ -81,6 +86,15 @@ pub fn quantile_ms(before: &Snapshot, after: &Snapshot, name: &str, q: f64) -> O
         .map(|(bound, _)| bound * 1000.0)
 }
 
+/// A gauge's value in a `/metrics` answer.
+pub fn gauge(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
 /// Observations of `name` between two snapshots.
 pub fn count(before: &Snapshot, after: &Snapshot, name: &str) -> u64 {
     let last = |s: &Snapshot| s.get(name).and_then(|b| b.last()).map_or(0, |(_, c)| *c);
@@ -111,5 +125,8 @@ mod tests {
         assert_eq!(quantile_ms(&before, &after, name, 1.0), Some(f64::INFINITY));
         assert!(!after.contains_key("other"));
         assert_eq!(quantile_ms(&after, &after, name, 0.5), None);
+        let depth = "# TYPE cw_ingest_queue_depth gauge\ncw_ingest_queue_depth 17\n";
+        assert_eq!(gauge(depth, "cw_ingest_queue_depth"), Some(17.0));
+        assert_eq!(gauge(depth, "cw_ingest_queue"), None);
     }
 }

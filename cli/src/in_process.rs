@@ -50,6 +50,8 @@ pub struct Extras {
     pub phi: cw_phi::KeyConfig,
     /// The api's `live.max_connections`, when a run needs more live sockets than 1,000.
     pub live_max_connections: Option<usize>,
+    /// Ingest's `[writer]` section instead of its defaults (benchmarks tuning the batch).
+    pub ingest_writer: Option<cw_ingest::WriterConfig>,
 }
 
 /// Starts ingest, api (when configured), alert-engine and notifier on free loopback ports.
@@ -95,6 +97,7 @@ pub async fn start_with(
             publish_endpoint: "tcp://127.0.0.1:0".into(),
             storage: storage.clone(),
             bus: bus.clone(),
+            writer: extras.ingest_writer.clone().unwrap_or_default(),
             ..Default::default()
         },
         ingest_stores,
