@@ -322,3 +322,31 @@ fn the_same_vt_at_250_bpm_is_flutter() {
         assert!(up > 0.95, "{fs} Hz: {up}");
     }
 }
+
+/// A lead with nothing on it (an electrode off, a lead the gateway fills with zeros) has
+/// no say in the baseline check: wherever the detector sees fast continuous activity on
+/// the other leads, the flag is up. (The activity itself is seen less with the flat lead
+/// there — 73–77 % of the time instead of > 95 % — because the fusion lets a lead showing
+/// nothing weigh against a peak; that is the detector's, not the baseline check's.)
+#[test]
+fn a_flat_third_lead_does_not_veto_flutter_on_the_others() {
+    for fs in [125.0, 360.0, 1000.0] {
+        let two = vt(fs, 250.0, 30.0);
+        let three: Vec<i16> = two.chunks_exact(2).flat_map(|f| [f[0], f[1], 0]).collect();
+        let mut d = QrsDetector::new(fs, 3);
+        let (mut activity, mut flag, mut frames) = (0, 0, 0);
+        for (i, frame) in three.chunks_exact(3).enumerate() {
+            d.push(frame);
+            if i as f64 >= 8.0 * fs {
+                frames += 1;
+                activity += usize::from(d.continuous_activity());
+                flag += usize::from(d.flutter());
+            }
+        }
+        let share = flag as f64 / frames as f64;
+        assert!(
+            flag == activity && share > 0.7,
+            "{fs} Hz: {activity} {flag} {share}"
+        );
+    }
+}
