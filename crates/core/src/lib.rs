@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod audit;
 pub mod condition_state;
+pub mod contact;
 pub mod delivery;
 pub mod device;
 pub mod ids;
