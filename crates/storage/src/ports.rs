@@ -158,6 +158,8 @@ pub trait PatientStore: Send + Sync {
     async fn patients_of(&self, doctor: &UserId) -> Result<Vec<Patient>>;
     async fn put_user(&self, user: &User) -> Result<()>;
     async fn user(&self, id: &UserId) -> Result<User>;
+    /// Every user record, by id (the admin's directory, `GET /v1/users`).
+    async fn users(&self) -> Result<Vec<User>>;
 }
 
 #[async_trait]

@@ -42,6 +42,19 @@ impl PatientStore for MongoRecords {
     async fn user(&self, id: &UserId) -> Result<User> {
         self.one(USERS, doc! { "_id": id.as_str() }).await
     }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let docs: Vec<Document> = self
+            .coll(USERS)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.into_iter().map(from_doc).collect()
+    }
 }
 
 #[async_trait]

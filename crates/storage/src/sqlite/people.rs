@@ -89,6 +89,20 @@ impl PatientStore for SqliteRecords {
             .call(move |conn| doc_by_id(conn, "SELECT doc FROM users WHERE id = ?1", id.as_str()))
             .await
     }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        self.db
+            .call(|conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT doc FROM users ORDER BY id")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.map(|row| from_json(&row.map_err(map_err)?)).collect()
+            })
+            .await
+    }
 }
 
 #[async_trait]

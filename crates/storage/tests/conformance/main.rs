@@ -89,6 +89,7 @@ conformance! {
     people::patients_of_lists_the_doctors_patients,
     people::users_round_trip_and_unknown_ones_are_not_found,
     people::a_disabled_user_reads_back_disabled_and_enabling_clears_it,
+    people::users_lists_every_user_record_by_id,
     device_register::a_registered_device_is_stored_and_listed_on_its_patient_once,
     device_register::registering_for_an_unknown_patient_stores_nothing,
     audit::appended_events_form_a_chain_that_verifies,

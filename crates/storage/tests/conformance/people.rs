@@ -134,3 +134,16 @@ pub async fn a_disabled_user_reads_back_disabled_and_enabling_clears_it(s: &Stor
     s.records.put_user(&u).await.expect("enable");
     assert!(!s.records.user(&u.id).await.expect("get").is_disabled());
 }
+
+pub async fn users_lists_every_user_record_by_id(s: &Stores) {
+    assert!(s.records.users().await.expect("empty list").is_empty());
+    let mut all = vec![doctor(), doctor(), doctor()];
+    for u in &all {
+        s.records.put_user(u).await.expect("put");
+    }
+    // A re-put replaces, never duplicates.
+    all[1].email = None;
+    s.records.put_user(&all[1]).await.expect("update");
+    all.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(s.records.users().await.expect("list"), all);
+}
