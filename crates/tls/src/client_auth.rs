@@ -86,6 +86,13 @@ pub(crate) fn verifier(
     cfg: &ClientCertConfig,
 ) -> Result<Option<Arc<dyn ClientCertVerifier>>, TlsError> {
     if !cfg.request {
+        // A CA that is silently not used would let an operator believe device
+        // certificates are checked against it.
+        if cfg.ca_path.is_some() {
+            return Err(TlsError::Config(
+                "client_certs.ca_path is set but client_certs.request is false: set request = true to ask gateways for certificates checked against that CA, or remove ca_path",
+            ));
+        }
         return Ok(None);
     }
     let provider = crate::crypto_provider();

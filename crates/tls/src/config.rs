@@ -20,6 +20,8 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     #[error("certificate generation failed: {0}")]
     Generate(String),
+    #[error("{0}")]
+    Config(&'static str),
 }
 
 /// A listener's TLS settings.

@@ -167,3 +167,21 @@ async fn new_certificate_files_are_served_without_a_restart() {
     );
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_client_ca_without_request_is_a_startup_error_not_silently_ignored() {
+    cw_tls::install_default_crypto();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certs = ensure_dev_certs(&dir.path().join("server")).expect("dev certs");
+    let bound = Listener::bind_with_client_certs(
+        "127.0.0.1:0",
+        &certs.server_tls(),
+        &ClientCertConfig {
+            request: false,
+            ca_path: Some(dir.path().join("client-ca.pem")),
+        },
+    )
+    .await;
+    let err = bound.err().expect("refused at start");
+    assert!(err.to_string().contains("request = true"), "{err}");
+}
