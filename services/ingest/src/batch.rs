@@ -4,6 +4,7 @@
 use crate::admission::admit;
 use crate::app::AppState;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,11 +18,26 @@ pub async fn post(
     cert: Option<Extension<PeerCert>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let device = match admit(&state, &headers, cert, peer, "/v1/batches").await {
         Ok(device) => device,
         Err(refused) => return refused,
+    };
+    // Over the HTTP body limit (2 MB) the body is not read; the gateway still gets the
+    // protocol's typed answer, not the HTTP layer's plain text.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            state.pipeline.metrics.frames.inc();
+            let reply = state.pipeline.nack(
+                &device,
+                None,
+                NackCode::TooLarge,
+                format!("request body refused: {}", rejection.body_text()),
+            );
+            return (rejection.status(), Json(reply)).into_response();
+        }
     };
     let is_json = headers
         .get(header::CONTENT_TYPE)
@@ -31,11 +47,12 @@ pub async fn post(
         state.pipeline.metrics.frames.inc();
         match serde_json::from_slice::<Frame>(&body) {
             Ok(frame) => state.pipeline.handle_frame(&device, frame).await,
-            Err(e) => Reply::Nack {
-                seq: None,
-                code: NackCode::BadFrame,
-                message: format!("invalid JSON frame: {e}"),
-            },
+            Err(e) => state.pipeline.nack(
+                &device,
+                None,
+                NackCode::BadFrame,
+                format!("invalid JSON frame: {e}"),
+            ),
         }
     } else {
         state.pipeline.handle_binary(&device, &body).await

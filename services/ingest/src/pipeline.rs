@@ -106,7 +106,14 @@ impl Pipeline {
         )
     }
 
-    fn nack(&self, device: &Device, seq: Option<u64>, code: NackCode, message: String) -> Reply {
+    /// A nack, counted by code and logged (without sample values or PHI).
+    pub fn nack(
+        &self,
+        device: &Device,
+        seq: Option<u64>,
+        code: NackCode,
+        message: String,
+    ) -> Reply {
         self.metrics.count_nack(code);
         tracing::info!(device = %device.id, seq, code = code.as_str(), %message, "frame refused");
         Reply::Nack { seq, code, message }

@@ -84,6 +84,23 @@ async fn binary_and_json_blocks_are_acked_and_bad_ones_get_their_status() {
     ));
     let (status, _) = post(&ingest, &token, "application/json", b"{not json".to_vec()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Over the HTTP body limit: still the protocol's typed JSON answer.
+    let (status, reply) = post(
+        &ingest,
+        &token,
+        "application/octet-stream",
+        vec![0; 3 * 1024 * 1024],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(matches!(
+        reply,
+        Reply::Nack {
+            seq: None,
+            code: NackCode::TooLarge,
+            ..
+        }
+    ));
     let (status, reply) = post(
         &ingest,
         &token,
