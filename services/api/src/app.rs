@@ -3,7 +3,8 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds, users,
+    alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds, user_directory,
+    users,
 };
 use crate::{audit_trail, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -134,6 +135,12 @@ pub async fn start(
         .route("/v1/users/{id}/login", put(auth::set_login))
         .route("/v1/users/{id}/disable", post(users::disable))
         .route("/v1/users/{id}/enable", post(users::enable))
+        .route("/v1/users", get(user_directory::list))
+        .route(
+            "/v1/users/{id}",
+            get(user_directory::get).put(user_directory::put),
+        )
+        .route("/v1/users/me/notify", put(user_directory::put_own_notify))
         .route("/v1/devices", get(devices::list).post(devices::register))
         .route("/v1/devices/{id}/revoke", post(devices::revoke))
         .route("/v1/devices/{id}/token", post(devices::issue_token))

@@ -20,6 +20,7 @@ mod request_id;
 mod request_metrics;
 mod routes;
 mod security_headers;
+pub mod user_records;
 
 pub use app::{Running, run, start};
 pub use config::ApiConfig;

@@ -90,6 +90,12 @@ fn matrix() -> Vec<Row> {
         // between, doctor A's own request to enable is refused as a disabled account (403).
         row(Method::POST, "/v1/users/{d}/disable",                           401, (403, 403), (200, 200), (403, 403), Some(json!({"reason": "left the hospital"}))),
         row(Method::POST, "/v1/users/{d}/enable",                            401, (403, 403), (200, 200), (403, 403), Some(json!({"reason": "came back"}))),
+        // The directory: a doctor reads only their own record and sets only their own
+        // preferences; contact points are the admin's.
+        row(Method::GET,  "/v1/users",                                       401, (403, 403), (200, 200), (403, 403), None),
+        row(Method::GET,  "/v1/users/{d}",                                   401, (200, 403), (200, 200), (403, 403), None),
+        row(Method::PUT,  "/v1/users/{d}",                                   401, (403, 403), (200, 200), (403, 403), Some(json!({"role": "doctor", "phone": "+1500555{n}", "email": "dr{n}@hospital.example"}))),
+        row(Method::PUT,  "/v1/users/me/notify",                             401, (200, 200), (200, 200), (200, 200), Some(json!({"medium": ["in_app"], "quiet_hours": {"start_min_utc": 1320, "end_min_utc": 360}}))),
         row(Method::GET,  "/v1/patients/{p}/ecg?from_ns=0&to_ns=1000000000", 401, (200, 403), (200, 200), (403, 403), None),
         // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
         row(Method::GET,  "/v1/patients/{p}/live",                           401, (426, 403), (426, 426), (403, 403), None),

@@ -9,4 +9,5 @@ pub mod live;
 pub mod patients;
 pub mod reports;
 pub mod thresholds;
+pub mod user_directory;
 pub mod users;

@@ -119,7 +119,7 @@ pub async fn enable(
     Ok(Json(user.into()))
 }
 
-fn parse_user(raw: &str) -> Result<UserId, ApiError> {
+pub(crate) fn parse_user(raw: &str) -> Result<UserId, ApiError> {
     UserId::parse(raw).map_err(|e| ApiError::Invalid {
         field: Some("user_id".into()),
         message: e.to_string(),
