@@ -174,6 +174,13 @@ pub async fn stream_record_with(
                 socket
             }
             Err(e) => {
+                if let Some(status) = credentials_refused(&e) {
+                    // Retrying cannot help: the device is unknown, revoked, or its token
+                    // or certificate is wrong.
+                    bail!(
+                        "ingest refused this device's credentials ({status}); check the token or certificate and the device's registration (`cardiowatch device list`)"
+                    );
+                }
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
                 tracing::warn!(error = %e, "gateway cannot connect; retrying");
@@ -264,6 +271,19 @@ pub type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Io>>;
 /// The byte stream under the WebSocket: TLS, or plain TCP against a dev listener.
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
+/// The HTTP status when ingest refused the upgrade for the device's credentials (401 or
+/// 403): a permanent answer, unlike a network error or a 503.
+fn credentials_refused(error: &anyhow::Error) -> Option<http::StatusCode> {
+    match error.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+        Some(tokio_tungstenite::tungstenite::Error::Http(response))
+            if matches!(response.status().as_u16(), 401 | 403) =>
+        {
+            Some(response.status())
+        }
+        _ => None,
+    }
+}
 
 /// Opens the WebSocket to ingest (TLS when the URL is `wss://`), authenticated by the
 /// device token, or by the connector's client certificate when the token is empty.

@@ -60,6 +60,11 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let stats = Arc::new(GatewayStats::default());
     let tokens = match (&args.tokens_file, &args.token, &args.cert) {
         (Some(file), _, _) => fleet::read_tokens(file)?,
+        (None, Some(token), None) if token.trim().is_empty() => {
+            bail!(
+                "--token (or CW_DEVICE_TOKEN) is empty: give the device's token, or --cert and --cert-key"
+            )
+        }
         (None, Some(token), _) => vec![token.clone()],
         (None, None, Some(_)) => vec![String::new()],
         (None, None, None) => bail!("give --token, --tokens-file, or --cert and --cert-key"),

@@ -177,3 +177,25 @@ async fn a_second_simulator_run_for_the_same_device_is_not_refused_as_stale() {
         assert_eq!(stats.acked.load(std::sync::atomic::Ordering::Relaxed), 120);
     }
 }
+
+#[tokio::test]
+async fn the_simulator_stops_with_a_clear_error_when_ingest_refuses_its_token() {
+    let ingest = start_ingest().await;
+    let mut opts = ingest.gateway_options("not-a-registered-token", ingest::record_100());
+    opts.seconds = Some(5.0);
+    opts.speed = 1000.0;
+    let stats = std::sync::Arc::new(cardiowatch::gateway::GatewayStats::default());
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        cardiowatch::gateway::stream_record(
+            opts,
+            stats.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("gives up instead of retrying a refusal forever");
+    let err = outcome.expect_err("refused").to_string();
+    assert!(err.contains("401") && err.contains("credentials"), "{err}");
+    assert_eq!(stats.acked.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
