@@ -13,6 +13,7 @@ mod api_logs;
 mod api_oidc;
 mod api_phi;
 mod api_snooze;
+mod api_users;
 mod compose;
 mod engine_backtest;
 mod engine_lifecycle;

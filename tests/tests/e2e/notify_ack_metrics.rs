@@ -41,7 +41,11 @@ async fn wait_metric(h: &mut NotifierHarness, name: &str, want: f64) {
 }
 
 /// The api in this process, over the notifier's store (as two services share one).
-async fn start_api(h: &NotifierHarness, jwt_secret: &str, shutdown: &CancellationToken) -> String {
+pub(crate) async fn start_api(
+    h: &NotifierHarness,
+    jwt_secret: &str,
+    shutdown: &CancellationToken,
+) -> String {
     let certs = h.dir.path().join("certs");
     let running = cw_api::start(
         cw_api::ApiConfig {
