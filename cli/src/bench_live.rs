@@ -352,6 +352,12 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         let _ = s.await;
     }
     let stages_after = stage_snapshot().await?;
+    // Messages lost between stages over the whole run (counters since start).
+    let (api_text, ingest_text) = (
+        get(metrics_url.clone()).await?,
+        get(ingest_metrics_url.clone()).await?,
+    );
+    let counter = |text: &str, name| stages::gauge(text, name).unwrap_or(f64::NAN);
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
     for r in readers {
@@ -395,6 +401,12 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
     println!(
         "  ingest writer queue (blocks)         mean={:.0} max={queue_max:.0}",
         queue_sum / f64::from(queue_samples)
+    );
+    println!(
+        "  lost, whole run: ingest PUB queue full {} | live bus gaps (samples + events) {} | sockets behind {}",
+        counter(&ingest_text, "cw_ingest_bus_dropped_total"),
+        counter(&api_text, "cw_api_live_bus_lost_total"),
+        counter(&api_text, "cw_api_live_dropped_total"),
     );
     services.join().await;
     Ok(())
