@@ -179,6 +179,25 @@ enum UserCommand {
         #[arg(long, default_value = "deploy/config/api.toml")]
         config: PathBuf,
     },
+    /// Set the phone (E.164) and email the notifier pages a user on, and their role
+    /// (needed for a new user without a login); options left out keep what is stored.
+    SetContact {
+        /// The user id.
+        user: String,
+        /// E.164: '+' then 8 to 15 digits, e.g. +15005550006.
+        #[arg(long)]
+        phone: Option<String>,
+        /// A plain address, e.g. dr.house@hospital.example.
+        #[arg(long)]
+        email: Option<String>,
+        /// doctor, admin or ops (a new user takes its login's role when left out).
+        #[arg(long, value_parser = parse_role)]
+        role: Option<Role>,
+        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
+        /// compose stack's, whose hosts resolve inside the compose network only.
+        #[arg(long, default_value = "deploy/config/api.toml")]
+        config: PathBuf,
+    },
     /// Enable a disabled account again.
     Enable {
         /// The user id.
@@ -301,6 +320,16 @@ impl Cli {
                         config,
                     },
             } => cardiowatch::users::set_disabled(&config, &user, false, reason).await,
+            Command::User {
+                what:
+                    UserCommand::SetContact {
+                        user,
+                        phone,
+                        email,
+                        role,
+                        config,
+                    },
+            } => cardiowatch::users::set_contact(&config, &user, role, phone, email).await,
             Command::Keys {
                 what: KeysCommand::Rotate { config },
             } => {

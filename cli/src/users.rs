@@ -2,6 +2,8 @@
 //! creates or replaces a local login in the configured store — how the first admin gets
 //! in, after which admins use `PUT /v1/users/{id}/login`. `cardiowatch user disable|enable
 //! <id>` cuts an account off or lets it back in (the api's `POST /v1/users/{id}/disable`).
+//! `cardiowatch user set-contact <id> --phone … --email …` sets the phone and email the
+//! notifier pages (the api's `PUT /v1/users/{id}`).
 
 use anyhow::Context;
 use cw_core::{Role, UserId};
@@ -111,5 +113,82 @@ pub async fn set_disabled(
             );
         }
     }
+    Ok(())
+}
+
+/// `cardiowatch user set-contact <id> --phone … --email … [--role …]`: the api's
+/// `PUT /v1/users/{id}` (`cw_api::user_records`, same validation) on the configured
+/// store, audited as `user_update` with the actor `cli:<login name>` and the changed
+/// field names. Options left out keep what is stored.
+pub async fn set_contact(
+    config: &Path,
+    user: &str,
+    role: Option<Role>,
+    phone: Option<String>,
+    email: Option<String>,
+) -> anyhow::Result<()> {
+    use cw_api::user_records::{self, Actor, ChangeError, UPDATE_ACTION, UserChange};
+    let user = UserId::parse(user).context("the user id")?;
+    let cfg: cw_api::ApiConfig =
+        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+    let stores = cw_storage::open(&cfg.storage)
+        .await
+        .context("opening the store")?;
+    let records = stores.records.as_ref();
+    let change = UserChange {
+        role,
+        phone: phone.map(Some),
+        email: email.map(Some),
+        notify: None,
+    };
+    let max_snooze_s = cfg.snooze.max_medium_s.max(cfg.snooze.max_low_s);
+    let actor = Actor {
+        user: None,
+        default_role: None,
+    };
+    let planned = match user_records::plan(
+        records,
+        &user,
+        change,
+        actor,
+        cw_core::time::now_ns(),
+        max_snooze_s as i64 * cw_core::time::NANOS_PER_SEC,
+    )
+    .await
+    {
+        Ok(planned) => planned,
+        Err(ChangeError::Invalid(e)) => {
+            let flag = match e.field.as_str() {
+                "phone" | "email" | "role" => format!("--{}", e.field),
+                other => other.to_owned(),
+            };
+            anyhow::bail!("{flag}: {}", e.message)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    records
+        .append_audit(&cw_api::accounts::audit_entry(
+            &actor,
+            "cli",
+            UPDATE_ACTION,
+            &user,
+            &planned.audit_reason(),
+            String::new(),
+        ))
+        .await
+        .context("writing the audit event (nothing was changed)")?;
+    let saved = user_records::save(records, &planned).await?;
+    let set = |present: bool| if present { "set" } else { "not set" };
+    println!(
+        "{user}: {} — phone {}, email {} ({})",
+        format!("{:?}", saved.role).to_lowercase(),
+        set(saved.phone.is_some()),
+        set(saved.email.is_some()),
+        planned.audit_reason()
+    );
     Ok(())
 }

@@ -469,3 +469,81 @@ async fn embedded_only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_p
 async fn servers_only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preferences() {
     only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preferences(Mode::Servers).await;
 }
+
+/// `cardiowatch user set-contact` on the store: the api shows what it set, a bad phone is
+/// refused with the same rule (nothing stored), and the change is audited by field name.
+#[tokio::test]
+async fn the_cli_sets_a_contact_the_api_shows_with_the_same_rules() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let bin = cw_e2e::processes::bin_dir().join("cardiowatch");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the binaries first (scripts/test does)",
+        bin.display()
+    );
+    let cli = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .args(["--config", "/dev/null"])
+            .env("CW_STORAGE__BACKEND", "embedded")
+            .env("CW_STORAGE__PATH", &h.storage.path)
+            .output()
+            .expect("cardiowatch runs")
+    };
+    let id = h.doctor_a.to_string();
+    let refused = cli(&[
+        "user",
+        "set-contact",
+        &id,
+        "--role",
+        "doctor",
+        "--phone",
+        "+1 500 555 0751",
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--phone") && stderr.contains("E.164"),
+        "{stderr}"
+    );
+    assert!(h.stores.records.users().await.expect("users").is_empty());
+
+    let done = cli(&[
+        "user",
+        "set-contact",
+        &id,
+        "--role",
+        "doctor",
+        "--phone",
+        "+15005550751",
+        "--email",
+        "a@hospital.example",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let printed = String::from_utf8_lossy(&done.stdout);
+    assert!(printed.contains("phone set, email set"), "{printed}");
+    assert!(!printed.contains("5550751"), "no number printed: {printed}");
+    let admin = h.token(&h.admin, Role::Admin);
+    let (status, body) = get(&h, &format!("/v1/users/{id}"), Some(&admin)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["role"], &body["phone"], &body["email"]),
+        (
+            &json!("doctor"),
+            &json!("+15005550751"),
+            &json!("a@hospital.example")
+        )
+    );
+    let events = audit_events(h.stores.records.as_ref()).await;
+    let by_cli = changes_of(&events, "user_update", &h.doctor_a);
+    assert_eq!(by_cli.len(), 1);
+    assert!(by_cli[0].entry.actor.starts_with("cli:"));
+    assert_eq!(
+        by_cli[0].entry.reason,
+        "created; fields: role, phone, email"
+    );
+}
