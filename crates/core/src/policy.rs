@@ -126,6 +126,19 @@ impl ThresholdPolicy {
         }
     }
 
+    /// True when no rule is on: the policy raises no alarm at all for its patient. Read
+    /// off `empty()` so a rule added to the policy is covered without a second list.
+    pub fn raises_nothing(&self) -> bool {
+        *self
+            == Self {
+                patient: self.patient.clone(),
+                version: self.version,
+                hr_average_beats: self.hr_average_beats,
+                flapping: self.flapping.clone(),
+                ..Self::empty(self.patient.clone())
+            }
+    }
+
     /// The priority the policy gives a rule (High when the rule is not in the policy: an
     /// alert the engine adopted from an older policy must not be understated).
     pub fn priority_of(&self, rule: RuleKind) -> Priority {

@@ -224,8 +224,8 @@ pub const ROUTES: &[Route] = &[
     r(
         "put",
         "/v1/patients/{id}/thresholds",
-        "New threshold policy version",
-        &[],
+        "New threshold policy version (replaces the whole policy; one with no rule needs allow_no_alarms=true)",
+        &[("allow_no_alarms", false, false)],
         true,
         "200",
         true,

@@ -379,3 +379,41 @@ async fn the_fatigue_report_counts_alarms_acks_and_time_to_ack_per_caller_scope(
         .expect("report");
     assert_eq!(too_long.status(), 422);
 }
+
+#[tokio::test]
+async fn a_threshold_policy_that_would_silence_every_alarm_needs_confirmation() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let url = h.url(&format!("/v1/patients/{}/thresholds", h.own));
+    let put = |url: String, body: Value| h.http.put(url).bearer_auth(&token).json(&body).send();
+    let set = put(
+        url.clone(),
+        json!({"hr_high": {"bpm": 130.0, "priority": "high"}}),
+    )
+    .await
+    .expect("request");
+    assert_eq!(set.status(), 200);
+    let emptied = put(url.clone(), json!({})).await.expect("request");
+    assert_eq!(emptied.status(), 422);
+    let body: Value = emptied.json().await.expect("json error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("allow_no_alarms")),
+        "{body}"
+    );
+    let kept = h.stores.records.policy(&h.own).await.expect("policy");
+    assert!(kept.hr_high.is_some(), "the refused PUT changed nothing");
+    let confirmed = put(format!("{url}?allow_no_alarms=true"), json!({}))
+        .await
+        .expect("request");
+    assert_eq!(confirmed.status(), 200);
+    assert!(
+        h.stores
+            .records
+            .policy(&h.own)
+            .await
+            .expect("policy")
+            .raises_nothing()
+    );
+}

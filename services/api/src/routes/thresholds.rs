@@ -3,6 +3,7 @@
 use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::query::ValidQuery;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -91,16 +92,33 @@ impl PolicyInput {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutQuery {
+    /// Confirms a policy with no rule at all (the patient then raises no alarm).
+    #[serde(default)]
+    pub allow_no_alarms: bool,
+}
+
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ValidQuery(query): ValidQuery<PutQuery>,
     body: Result<Json<PolicyInput>, JsonRejection>,
 ) -> Result<Json<ThresholdPolicy>, ApiError> {
     let patient = parse_patient(&id)?;
     caller.require_patient(&state, &patient).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let policy = input.into_policy(patient.clone())?;
+    // PUT replaces the whole policy: an empty or mistyped body would otherwise silence
+    // every alarm of a monitored patient without anyone meaning to.
+    if policy.raises_nothing() && !query.allow_no_alarms {
+        return Err(ApiError::Invalid {
+            field: None,
+            message: "this policy has no rule, so the patient would raise no alarm at all; PUT replaces the whole policy (GET it, change it, PUT it back), or confirm with ?allow_no_alarms=true".into(),
+        });
+    }
     let saved = state.records.put_policy(&policy).await?;
     tracing::info!(user = %caller.user, patient = %patient, version = saved.version, "threshold policy changed");
     let change = ConfigChange::Policy {
@@ -132,6 +150,26 @@ mod tests {
         fields.remove("version");
         let input: PolicyInput = serde_json::from_value(body).expect("accepted");
         assert_eq!(input.into_policy(patient()).expect("valid"), policy);
+    }
+
+    #[test]
+    fn only_a_policy_without_any_rule_raises_nothing() {
+        let empty: PolicyInput = serde_json::from_value(json!({"flapping": null})).expect("known");
+        assert!(
+            empty
+                .into_policy(patient())
+                .expect("valid")
+                .raises_nothing()
+        );
+        let one_rule: PolicyInput =
+            serde_json::from_value(json!({"hr_high": {"bpm": 130.0, "priority": "high"}}))
+                .expect("known");
+        assert!(
+            !one_rule
+                .into_policy(patient())
+                .expect("valid")
+                .raises_nothing()
+        );
     }
 
     #[test]
