@@ -66,7 +66,7 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(EngineMetrics::default());
     let (pusher, alert_push_endpoint) = Pusher::bind(
         &cfg.alert_push_endpoint,

@@ -57,7 +57,7 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let sealer = Sealer::from_config(&cfg.bus)?;
     let jwt_secret = cfg.auth.secret()?;
     let (config_publisher, config_publish_endpoint) = Publisher::bind(
         &cfg.config_publish_endpoint,

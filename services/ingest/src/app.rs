@@ -45,7 +45,7 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(IngestMetrics::default());
     let (publisher, publish_endpoint) = Publisher::bind(
         &cfg.publish_endpoint,

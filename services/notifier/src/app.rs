@@ -35,7 +35,7 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let sealer = Sealer::from_config(&cfg.bus).context("bus key")?;
+    let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg
         .twilio
