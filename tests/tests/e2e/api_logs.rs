@@ -1,7 +1,8 @@
 //! No PHI in logs: the whole flow runs across the four service processes — a patient
 //! created with PHI through the api, their device registered, ECG streamed, an alert
 //! fired, sent to the doctor's phone and acknowledged, the record read and looked up by
-//! MRN — and then every service's log is searched for the patient's name and MRN.
+//! MRN — and then every service's log is searched for the patient's name and MRN, and for
+//! the doctor's phone and email set through `PUT /v1/users/{id}`.
 
 use cardiowatch::fixture::{self, FixtureSpec};
 use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
@@ -65,6 +66,33 @@ async fn the_whole_flow_logs_neither_the_patients_name_nor_mrn() {
         .await
         .expect("json");
     let patient = created["id"].as_str().expect("patient id").to_owned();
+    // The doctor's contact points through the directory (the number paged below), one
+    // refused, and the doctor's own preferences: none of it may reach a log.
+    let directory = format!("/v1/users/{}", fixture.doctor.id);
+    for (body, status) in [
+        (
+            json!({"phone": "+15005550188", "email": "dr.logs@hospital.example"}),
+            200,
+        ),
+        (json!({"phone": "+1 500 555 0177"}), 422),
+    ] {
+        let answer = http
+            .put(system.api_url(&directory))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("directory");
+        assert_eq!(answer.status(), status, "{body}");
+    }
+    let own = http
+        .put(system.api_url("/v1/users/me/notify"))
+        .bearer_auth(&doctor)
+        .json(&json!({"high": ["sms", "voice"]}))
+        .send()
+        .await
+        .expect("own preferences");
+    assert_eq!(own.status(), 200);
     let device: Value = http
         .post(system.api_url("/v1/devices"))
         .bearer_auth(&admin)
@@ -128,6 +156,11 @@ async fn the_whole_flow_logs_neither_the_patients_name_nor_mrn() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     sandbox.wait_for_messages(1, Duration::from_secs(30)).await;
+    assert_eq!(
+        sandbox.messages()[0].to,
+        "+15005550188",
+        "the directory's number"
+    );
     let acked = http
         .post(system.api_url(&format!("/v1/alerts/{alert_id}/ack")))
         .bearer_auth(&doctor)
@@ -181,6 +214,9 @@ async fn the_whole_flow_logs_neither_the_patients_name_nor_mrn() {
         "4455667",
         "1952-08-14",
         "5550002222",
+        "5550188",
+        "5550177",
+        "dr.logs@hospital.example",
     ] {
         assert!(!logs.contains(secret), "a service log holds PHI {secret:?}");
     }
