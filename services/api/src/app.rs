@@ -156,6 +156,7 @@ pub async fn start(
             move || format!("{}{}", metrics.render(), live.metrics.render())
         }))
         .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inner to outer: audit sees the request id; both see every /v1 request.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

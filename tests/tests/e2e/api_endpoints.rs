@@ -417,3 +417,19 @@ async fn a_threshold_policy_that_would_silence_every_alarm_needs_confirmation() 
             .raises_nothing()
     );
 }
+
+#[tokio::test]
+async fn a_wrong_method_gets_405_with_the_json_error_shape() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let response = h
+        .http
+        .delete(h.url("/v1/alerts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+}
