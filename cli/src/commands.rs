@@ -369,10 +369,16 @@ fn detect(path: &std::path::Path) -> anyhow::Result<()> {
     );
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    writeln!(out, "sample,time_s")?;
-    for sample in beats {
-        writeln!(out, "{sample},{:.3}", sample as f64 / record.fs)?;
+    let written = (|| {
+        writeln!(out, "sample,time_s")?;
+        for sample in beats {
+            writeln!(out, "{sample},{:.3}", sample as f64 / record.fs)?;
+        }
+        out.flush()
+    })();
+    match written {
+        // The reader stopped early (`| head`): that is its choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
-    out.flush()?;
-    Ok(())
 }
