@@ -166,7 +166,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     );
 
     let stats = Arc::new(GatewayStats::default());
-    let gateway_task = tokio::spawn(gateway::stream_record(
+    let mut gateway_task = tokio::spawn(gateway::stream_record(
         GatewayOptions {
             url: stream_url,
             device_token: fixture.device_token.clone(),
@@ -207,19 +207,35 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         opts.duration,
         &shutdown,
     );
-    tokio::select! {
-        _ = reporting => {}
-        _ = answering => {}
-    }
+    // A gateway that gives up (refused, record unreadable) stops the demo at once with
+    // its reason, instead of a demo streaming nothing until Ctrl-C. One that finished its
+    // record leaves the demo running: alerts and the phone may still be under way.
+    let gateway_failed = async {
+        match (&mut gateway_task).await {
+            Ok(Ok(())) => std::future::pending().await,
+            Ok(Err(e)) => e,
+            Err(e) => anyhow::anyhow!("gateway task: {e}"),
+        }
+    };
+    let failed = tokio::select! {
+        _ = reporting => None,
+        _ = answering => None,
+        e = gateway_failed => Some(e),
+    };
     shutdown.cancel();
-    match gateway_task.await {
-        Ok(Err(e)) => eprintln!("gateway: {e:#}"),
-        Err(e) => eprintln!("gateway task: {e}"),
-        Ok(Ok(())) => {}
+    if failed.is_none() {
+        match gateway_task.await {
+            Ok(Err(e)) => eprintln!("gateway: {e:#}"),
+            Err(e) => eprintln!("gateway task: {e}"),
+            Ok(Ok(())) => {}
+        }
     }
     services.join().await;
     println!("demo stopped");
-    Ok(())
+    match failed {
+        Some(e) => Err(e.context("the demo's gateway stopped")),
+        None => Ok(()),
+    }
 }
 
 /// Prints a line a second: samples/s acked, then each new alert and delivery.
