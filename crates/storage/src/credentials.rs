@@ -61,6 +61,9 @@ pub trait CredentialStore: Send + Sync {
     /// Creates or replaces a login (resetting failures and lockout).
     async fn put_login(&self, login: &Login) -> Result<()>;
     async fn login(&self, user: &UserId) -> Result<Login>;
+    /// Every login's user and role, by user id (the admin's directory lists accounts that
+    /// have a login but no user record yet). Never the password hashes.
+    async fn login_roles(&self) -> Result<Vec<(UserId, Role)>>;
     /// Counts a failed attempt; at `max_failures` the login is locked until
     /// `now + lock_ns` and the count restarts. Returns the login as stored.
     async fn record_login_failure(

@@ -354,7 +354,17 @@ async fn only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preference
     let (status, _) = get(&h, "/v1/users", None).await;
     assert_eq!(status, 401);
 
-    // The admin's list says which contact points are set, not what they are.
+    // The admin's list says which contact points are set, not what they are — and shows
+    // an account with a login but no record (nothing to page it on) too.
+    let login_only = UserId::random();
+    let (status, _) = put(
+        &h,
+        &format!("/v1/users/{login_only}/login"),
+        &admin,
+        json!({"role": "ops", "password": "correct horse battery staple"}),
+    )
+    .await;
+    assert_eq!(status, 204);
     let (status, list) = get(&h, "/v1/users", Some(&admin)).await;
     assert_eq!(status, 200, "{list}");
     let row = |user: &UserId| {
@@ -383,6 +393,20 @@ async fn only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preference
         )
     );
     assert_eq!(row(&h.doctor_b)["email_set"], true);
+    let lone = row(&login_only);
+    assert_eq!(
+        (
+            &lone["role"],
+            &lone["has_login"],
+            &lone["has_record"],
+            &lone["phone_set"]
+        ),
+        (&json!("ops"), &json!(true), &json!(false), &json!(false))
+    );
+    assert_eq!(
+        (&a["has_login"], &a["has_record"]),
+        (&json!(false), &json!(true))
+    );
     assert!(
         !list.to_string().contains("5550741"),
         "no numbers in the list"

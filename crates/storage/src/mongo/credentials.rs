@@ -6,8 +6,9 @@ use super::{MongoRecords, map_err};
 use crate::credentials::{CredentialStore, Login, RefreshToken, RefreshUse};
 use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
-use cw_core::UserId;
 use cw_core::time::Nanos;
+use cw_core::{Role, UserId};
+use futures::TryStreamExt;
 use mongodb::bson::doc;
 
 const LOGINS: &str = "logins";
@@ -39,6 +40,22 @@ impl CredentialStore for MongoRecords {
             .await
             .map_err(map_err)?;
         from_doc(found.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn login_roles(&self) -> Result<Vec<(UserId, Role)>> {
+        let logins: Vec<Login> = self
+            .coll(LOGINS)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(from_doc)
+            .collect::<Result<_>>()?;
+        Ok(logins.into_iter().map(|l| (l.user, l.role)).collect())
     }
 
     async fn record_login_failure(

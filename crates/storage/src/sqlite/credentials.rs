@@ -5,8 +5,8 @@ use super::{from_json, map_err, to_json};
 use crate::credentials::{CredentialStore, Login, RefreshToken, RefreshUse};
 use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
-use cw_core::UserId;
 use cw_core::time::Nanos;
+use cw_core::{Role, UserId};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 /// Created by `schema::prepare` with the other tables.
@@ -54,6 +54,24 @@ impl CredentialStore for SqliteRecords {
         let user = user.clone();
         self.db
             .call(move |conn| read_login(conn, user.as_str()))
+            .await
+    }
+
+    async fn login_roles(&self) -> Result<Vec<(UserId, Role)>> {
+        self.db
+            .call(|conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT doc FROM logins ORDER BY user")
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.map(|row| {
+                    let login: Login = from_json(&row.map_err(map_err)?)?;
+                    Ok((login.user, login.role))
+                })
+                .collect()
+            })
             .await
     }
 

@@ -119,3 +119,21 @@ pub async fn revoking_a_users_refresh_tokens_spares_other_users(s: &Stores) {
         RefreshUse::Fresh(_)
     ));
 }
+
+pub async fn login_roles_lists_every_login_by_user(s: &Stores) {
+    assert!(s.records.login_roles().await.expect("none").is_empty());
+    let (a, b) = (UserId::random(), UserId::random());
+    s.records.put_login(&login(&a)).await.expect("put a");
+    s.records
+        .put_login(&Login {
+            role: Role::Admin,
+            ..login(&b)
+        })
+        .await
+        .expect("put b");
+    // Replacing a login lists it once, with its new role.
+    s.records.put_login(&login(&b)).await.expect("replace b");
+    let mut want = vec![(a, Role::Doctor), (b, Role::Doctor)];
+    want.sort_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+    assert_eq!(s.records.login_roles().await.expect("list"), want);
+}

@@ -100,4 +100,5 @@ conformance! {
     credentials::failures_lock_a_login_at_the_threshold_and_success_clears_them,
     credentials::a_refresh_token_is_fresh_once_and_revocation_covers_its_family,
     credentials::revoking_a_users_refresh_tokens_spares_other_users,
+    credentials::login_roles_lists_every_login_by_user,
 }

@@ -126,6 +126,11 @@ pub struct UserSummary {
     pub user: String,
     pub role: Role,
     pub active: bool,
+    /// Whether the user can sign in with a password (`PUT /v1/users/{id}/login`).
+    pub has_login: bool,
+    /// Whether a user record exists: without one the notifier pages nobody for this user
+    /// (a login alone has no phone or email).
+    pub has_record: bool,
     pub phone_set: bool,
     pub email_set: bool,
     /// Whether the user set preferences of their own (else the service's routing).
@@ -136,6 +141,8 @@ impl From<User> for UserSummary {
     fn from(user: User) -> Self {
         Self {
             active: !user.is_disabled(),
+            has_login: false,
+            has_record: true,
             phone_set: user.phone.is_some(),
             email_set: user.email.is_some(),
             notify_set: user.notify != NotifyPreferences::default(),
@@ -211,8 +218,29 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<UserSummary>>, ApiError> {
     caller.require_admin()?;
-    let users = state.records.users().await?;
-    Ok(Json(users.into_iter().map(UserSummary::from).collect()))
+    let mut logins: std::collections::BTreeMap<UserId, Role> =
+        state.records.login_roles().await?.into_iter().collect();
+    let mut out: Vec<UserSummary> = Vec::new();
+    for user in state.records.users().await? {
+        let has_login = logins.remove(&user.id).is_some();
+        out.push(UserSummary {
+            has_login,
+            ..user.into()
+        });
+    }
+    // Logins with no record yet: active, nothing to page them on.
+    out.extend(logins.into_iter().map(|(id, role)| UserSummary {
+        user: id.to_string(),
+        role,
+        active: true,
+        has_login: true,
+        has_record: false,
+        phone_set: false,
+        email_set: false,
+        notify_set: false,
+    }));
+    out.sort_by(|a, b| a.user.cmp(&b.user));
+    Ok(Json(out))
 }
 
 pub async fn get(
