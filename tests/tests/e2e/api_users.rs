@@ -571,3 +571,44 @@ async fn the_cli_sets_a_contact_the_api_shows_with_the_same_rules() {
         "created; fields: role, phone, email"
     );
 }
+
+/// A contact change planned before a disable landed and saved after it keeps the account
+/// disabled: `save` re-reads `disabled` just before it writes.
+#[tokio::test]
+async fn a_contact_change_racing_a_disable_does_not_enable_the_account() {
+    use cw_api::user_records::{self, Actor, UserChange};
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let records = h.stores.records.as_ref();
+    let plan = |phone: &str| {
+        user_records::plan(
+            records,
+            &h.doctor_a,
+            UserChange {
+                role: Some(Role::Doctor),
+                phone: Some(Some(phone.to_owned())),
+                ..UserChange::default()
+            },
+            Actor {
+                user: None,
+                default_role: None,
+            },
+            cw_core::time::now_ns(),
+            3_600 * cw_core::time::NANOS_PER_SEC,
+        )
+    };
+    let first = plan("+15005550761").await.expect("plan");
+    user_records::save(records, &first).await.expect("save");
+    let second = plan("+15005550762").await.expect("plan");
+    assert_eq!(second.changed, ["phone"]);
+    let account = cw_api::accounts::account(records, &h.doctor_a)
+        .await
+        .expect("account");
+    cw_api::accounts::disable(records, account, "admin-x", cw_core::time::now_ns())
+        .await
+        .expect("disable");
+    let saved = user_records::save(records, &second).await.expect("save");
+    assert!(saved.is_disabled());
+    let stored = records.user(&h.doctor_a).await.expect("user");
+    assert!(stored.is_disabled(), "the disable stands");
+    assert_eq!(stored.phone.as_deref(), Some("+15005550762"));
+}
