@@ -8,7 +8,6 @@ use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{Role, UserId};
-use futures::TryStreamExt;
 use mongodb::bson::doc;
 
 const LOGINS: &str = "logins";
@@ -43,18 +42,7 @@ impl CredentialStore for MongoRecords {
     }
 
     async fn login_roles(&self) -> Result<Vec<(UserId, Role)>> {
-        let logins: Vec<Login> = self
-            .coll(LOGINS)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(map_err)?
-            .into_iter()
-            .map(from_doc)
-            .collect::<Result<_>>()?;
+        let logins: Vec<Login> = self.all_by_id(LOGINS).await?;
         Ok(logins.into_iter().map(|l| (l.user, l.role)).collect())
     }
 

@@ -7,8 +7,7 @@ use crate::directory::PatientDirectory;
 use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
 use cw_core::Patient;
-use futures::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::doc;
 
 #[async_trait]
 impl PatientDirectory for MongoRecords {
@@ -23,15 +22,6 @@ impl PatientDirectory for MongoRecords {
     }
 
     async fn all_patients(&self) -> Result<Vec<Patient>> {
-        let docs: Vec<Document> = self
-            .coll(PATIENTS)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect()
-            .await
-            .map_err(map_err)?;
-        docs.into_iter().map(from_doc).collect()
+        self.all_by_id(PATIENTS).await
     }
 }

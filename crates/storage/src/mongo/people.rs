@@ -44,16 +44,7 @@ impl PatientStore for MongoRecords {
     }
 
     async fn users(&self) -> Result<Vec<User>> {
-        let docs: Vec<Document> = self
-            .coll(USERS)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect()
-            .await
-            .map_err(map_err)?;
-        docs.into_iter().map(from_doc).collect()
+        self.all_by_id(USERS).await
     }
 }
 
@@ -100,16 +91,7 @@ impl DeviceStore for MongoRecords {
     }
 
     async fn list_devices(&self) -> Result<Vec<Device>> {
-        let docs: Vec<Document> = self
-            .coll(DEVICES)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect()
-            .await
-            .map_err(map_err)?;
-        docs.into_iter().map(from_doc).collect()
+        self.all_by_id(DEVICES).await
     }
 }
 
@@ -127,6 +109,20 @@ impl MongoRecords {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    /// Every document of `collection`, in id order.
+    pub(super) async fn all_by_id<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>> {
+        let docs: Vec<Document> = self
+            .coll(collection)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.into_iter().map(from_doc).collect()
     }
 
     async fn one<T: DeserializeOwned>(&self, collection: &str, filter: Document) -> Result<T> {
