@@ -21,11 +21,7 @@ pub async fn set_login(
         (12..=1024).contains(&password.chars().count()),
         "the password is 12 to 1024 characters"
     );
-    let cfg: cw_api::ApiConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
-    let stores = cw_storage::open(&cfg.storage)
-        .await
-        .context("opening the store")?;
+    let (_, stores) = open_store(config).await?;
     let password_hash = cw_api::password::hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
@@ -60,11 +56,7 @@ pub async fn set_disabled(
         !disable || (3..=500).contains(&reason.chars().count()),
         "--reason (3 to 500 characters) is required to disable an account"
     );
-    let cfg: cw_api::ApiConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
-    let stores = cw_storage::open(&cfg.storage)
-        .await
-        .context("opening the store")?;
+    let (_, stores) = open_store(config).await?;
     let records = stores.records.as_ref();
     let account = match accounts::account(records, &user).await {
         Err(cw_storage::StoreError::NotFound) => {
@@ -72,10 +64,7 @@ pub async fn set_disabled(
         }
         other => other?,
     };
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    );
+    let actor = cli_actor();
     let action = if disable {
         accounts::DISABLE_ACTION
     } else {
@@ -129,11 +118,7 @@ pub async fn set_contact(
 ) -> anyhow::Result<()> {
     use cw_api::user_records::{self, Actor, ChangeError, UPDATE_ACTION, UserChange};
     let user = UserId::parse(user).context("the user id")?;
-    let cfg: cw_api::ApiConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
-    let stores = cw_storage::open(&cfg.storage)
-        .await
-        .context("opening the store")?;
+    let (cfg, stores) = open_store(config).await?;
     let records = stores.records.as_ref();
     let change = UserChange {
         role,
@@ -166,10 +151,7 @@ pub async fn set_contact(
         }
         Err(e) => return Err(e.into()),
     };
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    );
+    let actor = cli_actor();
     records
         .append_audit(&cw_api::accounts::audit_entry(
             &actor,
@@ -191,4 +173,22 @@ pub async fn set_contact(
         planned.audit_reason()
     );
     Ok(())
+}
+
+/// The api's config (its `[storage]` and `[snooze]`) and the stores it names.
+async fn open_store(config: &Path) -> anyhow::Result<(cw_api::ApiConfig, cw_storage::Stores)> {
+    let cfg: cw_api::ApiConfig =
+        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+    let stores = cw_storage::open(&cfg.storage)
+        .await
+        .context("opening the store")?;
+    Ok((cfg, stores))
+}
+
+/// Who the audit chain names for a change made on the server: `cli:<login name>`.
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
 }
