@@ -44,7 +44,8 @@ pub struct UserInput {
     /// `null` removes it, absent keeps it.
     #[serde(default, deserialize_with = "present")]
     pub email: Option<Option<String>>,
-    /// Replaces the preferences as a whole when present.
+    /// Replaces the preferences as a whole when present (`{}`: back to the service's
+    /// routing); absent or `null` keeps them.
     #[serde(default)]
     pub notify: Option<NotifyInput>,
 }
