@@ -7,6 +7,8 @@
 //! `CW_STORAGE__INFLUX__URL=http://influx:8086`. Values are read as TOML literals when
 //! they parse (numbers, booleans, arrays) and as strings otherwise.
 
+mod known_keys;
+
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -26,6 +28,12 @@ pub enum ConfigError {
     Env { var: String, reason: String },
     #[error("invalid configuration: {0}")]
     Invalid(Box<toml::de::Error>),
+    #[error("config file {path}: unknown key `{key}` (known: {known})")]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        known: String,
+    },
 }
 
 /// Reads `path` (if given) and applies every `CW_*` variable of the process environment.
@@ -44,11 +52,14 @@ pub fn load_with_env<T: DeserializeOwned>(
                 path: path.to_owned(),
                 source,
             })?;
-            text.parse::<toml::Table>()
+            let table = text
+                .parse::<toml::Table>()
                 .map_err(|source| ConfigError::Parse {
                     path: path.to_owned(),
                     source: Box::new(source),
-                })?
+                })?;
+            refuse_unknown_top_level_keys::<T>(path, &table)?;
+            table
         }
         None => toml::Table::new(),
     };
@@ -60,6 +71,24 @@ pub fn load_with_env<T: DeserializeOwned>(
     toml::Value::Table(root)
         .try_into()
         .map_err(|e| ConfigError::Invalid(Box::new(e)))
+}
+
+/// A misspelt top-level key would otherwise be ignored and its default used.
+fn refuse_unknown_top_level_keys<T: DeserializeOwned>(
+    path: &Path,
+    table: &toml::Table,
+) -> Result<(), ConfigError> {
+    let Some(known) = known_keys::struct_fields::<T>() else {
+        return Ok(());
+    };
+    match table.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(key) => Err(ConfigError::UnknownKey {
+            path: path.to_owned(),
+            key: key.clone(),
+            known: known.join(", "),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn apply_override(
@@ -163,6 +192,21 @@ mod tests {
         let cfg: Cfg = load_with_env(Some(&path), env(&[("CW_NAME", "from-env")])).expect("loads");
         assert_eq!(cfg.name, "from-env");
         assert_eq!(cfg.inner.port, 5);
+    }
+
+    #[test]
+    fn a_misspelt_top_level_key_in_the_file_is_an_error_naming_it() {
+        let dir = std::env::temp_dir().join(format!("cw-config-typo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("svc.toml");
+        std::fs::write(&path, "nmae = \"typo\"\n").expect("write");
+        let err = load_with_env::<Cfg>(Some(&path), env(&[])).expect_err("refused");
+        assert!(err.to_string().contains("unknown key `nmae`"), "{err}");
+        // Variables of other tools stay harmless: only the file is checked.
+        std::fs::write(&path, "name = \"ok\"\n").expect("write");
+        let cfg: Cfg =
+            load_with_env(Some(&path), env(&[("CW_LOG_FORMAT", "json")])).expect("loads");
+        assert_eq!(cfg.name, "ok");
     }
 
     #[test]
