@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug)]
@@ -315,6 +316,11 @@ pub async fn connect(
         ("ws", _) => Box::new(tcp),
         (other, _) => bail!("unsupported scheme {other}"),
     };
-    let (socket, _) = tokio_tungstenite::client_async(request, io).await?;
+    // tungstenite zero-fills up to `read_buffer_size` before every read (even one that
+    // finds nothing); replies are small JSON, so 16 KiB instead of the 128 KiB default
+    // saves a memset per ack. It caps one read, not the size of a message.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (socket, _) =
+        tokio_tungstenite::client_async_with_config(request, io, Some(config)).await?;
     Ok(socket)
 }

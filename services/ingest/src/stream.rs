@@ -20,6 +20,13 @@ use futures::stream::FuturesOrdered;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// tungstenite zero-fills up to `read_buffer_size` bytes before every socket read, even
+/// one that finds nothing (`WouldBlock`); at its 128 KiB default that memset cost a
+/// measurable share of CPU per frame, while frames are a few hundred bytes to a few KiB
+/// (≤ 64 KiB). 16 KiB is one TLS record. It caps one read, not a message: a larger frame
+/// is reserved whole and read in several reads, and `max_message_size` still bounds it.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 pub async fn upgrade(
     State(state): State<AppState>,
     cert: Option<Extension<PeerCert>>,
@@ -33,6 +40,7 @@ pub async fn upgrade(
     };
     tracing::info!(device = %device.id, "gateway stream opened");
     ws.max_message_size(MAX_FRAME_BYTES + 1024)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(socket, device, state))
         .into_response()
 }
