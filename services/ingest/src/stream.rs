@@ -20,11 +20,12 @@ use futures::stream::FuturesOrdered;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// tungstenite zero-fills up to `read_buffer_size` bytes before every socket read, even
-/// one that finds nothing (`WouldBlock`); at its 128 KiB default that memset cost a
-/// measurable share of CPU per frame, while frames are a few hundred bytes to a few KiB
-/// (≤ 64 KiB). 16 KiB is one TLS record. It caps one read, not a message: a larger frame
-/// is reserved whole and read in several reads, and `max_message_size` still bounds it.
+/// tungstenite allocates `read_buffer_size` per connection and zero-fills up to that much
+/// before every socket read, even one that finds nothing (`WouldBlock`). Its 128 KiB
+/// default made each gateway cost ~0.1 MiB resident plus a large memset per read, while
+/// frames are a few hundred bytes to a few KiB (≤ 64 KiB); see docs/benchmarks.md. 16 KiB
+/// is one TLS record. It caps one read, not a message: a larger frame is reserved whole
+/// and read in several reads, and `max_message_size` still bounds it.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 pub async fn upgrade(
