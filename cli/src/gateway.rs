@@ -170,10 +170,7 @@ pub async fn stream_record_with(
             return Ok(());
         }
         let socket = match connect(&opts, connector.as_ref()).await {
-            Ok(socket) => {
-                backoff = Duration::from_millis(200);
-                socket
-            }
+            Ok(socket) => socket,
             Err(e) => {
                 if let Some(status) = credentials_refused(&e) {
                     // Retrying cannot help: the device is unknown, revoked, or its token
@@ -229,6 +226,8 @@ pub async fn stream_record_with(
                     Some(Ok(Message::Text(text))) => match serde_json::from_str::<Reply>(&text) {
                         Ok(Reply::Ack { seq }) => {
                             if let Some(index) = unacked.remove(&seq) {
+                                // Progress: the next loss starts its backoff afresh.
+                                backoff = Duration::from_millis(200);
                                 storage_backoff = Duration::from_millis(500);
                                 stats.acked.fetch_add(1, Ordering::Relaxed);
                                 stats.samples_acked.fetch_add(prepared.frames[index].2 as u64, Ordering::Relaxed);
@@ -261,6 +260,15 @@ pub async fn stream_record_with(
                 unacked = unacked.len(),
                 "gateway connection lost; reconnecting"
             );
+            // The same backoff as a failed connect, reset only by an ack: a connection
+            // that ingest closes at once (say, over a frame too large to answer) must not
+            // turn into a tight reconnect-and-resend loop.
+            let jitter = rand::rng().random_range(0..=backoff.as_millis() as u64 / 2);
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(backoff + Duration::from_millis(jitter)) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
     Ok(())

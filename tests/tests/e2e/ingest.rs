@@ -199,3 +199,34 @@ async fn the_simulator_stops_with_a_clear_error_when_ingest_refuses_its_token() 
     assert!(err.contains("401") && err.contains("credentials"), "{err}");
     assert_eq!(stats.acked.load(std::sync::atomic::Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn frames_larger_than_the_socket_read_buffer_are_acked_and_over_64_kib_nacked_too_large() {
+    let ingest = start_ingest().await;
+    let (patient, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    let t0 = now_ns();
+    // 2 leads × 8,000 samples at 1 kHz: 32 KB, twice ingest's 16 KiB read buffer.
+    let big = Frame::encode_i16(1, t0, 1000, 2, false, &[100; 2 * 8_000]);
+    assert!(big.len() > 16 * 1024);
+    send_frame(&mut socket, big).await;
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 1 });
+    // Just over the protocol's 64 KiB: answered, not a dropped connection.
+    let too_big = Frame::encode_i16(2, t0 + 8_000_000_000, 1000, 2, false, &[100; 2 * 16_400]);
+    assert!(too_big.len() > 64 * 1024);
+    send_frame(&mut socket, too_big).await;
+    assert!(matches!(
+        next_reply(&mut socket).await,
+        Reply::Nack {
+            code: NackCode::TooLarge,
+            ..
+        }
+    ));
+    send_frame(&mut socket, good(3, t0 + 20_000_000_000)).await;
+    assert_eq!(
+        next_reply(&mut socket).await,
+        Reply::Ack { seq: 3 },
+        "the connection goes on"
+    );
+    assert_eq!(ingest.stored_points(&patient).await, 8_000 + 50);
+}
