@@ -40,6 +40,12 @@ pub struct BenchIngestArgs {
     pub stall_pid: Option<u32>,
     #[arg(long)]
     pub stall_s: Option<f64>,
+    /// Ingest's writer: points per InfluxDB write (default: ingest's own default).
+    #[arg(long)]
+    pub batch_lines: Option<usize>,
+    /// Ingest's writer: writes in flight at once (default: ingest's own default).
+    #[arg(long)]
+    pub writes_in_flight: Option<usize>,
 }
 
 const BLOCK_MS: u32 = 250;
@@ -141,6 +147,14 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
                 key_id: 1,
                 key_hex: Some(cw_bus::Sealer::generate_key_hex()),
                 ..Default::default()
+            },
+            writer: {
+                let defaults = cw_ingest::WriterConfig::default();
+                cw_ingest::WriterConfig {
+                    batch_lines: args.batch_lines.unwrap_or(defaults.batch_lines),
+                    writes_in_flight: args.writes_in_flight.unwrap_or(defaults.writes_in_flight),
+                    ..defaults
+                }
             },
             ..Default::default()
         },

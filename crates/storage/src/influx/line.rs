@@ -1,7 +1,6 @@
 //! Line protocol encoding of sample blocks.
 
 use cw_core::SampleBlock;
-use std::fmt::Write;
 
 pub(super) const MEASUREMENT: &str = "ecg";
 
@@ -19,14 +18,22 @@ pub(super) fn escape_tag(raw: &str) -> String {
 
 /// Appends the line of frame `i` of `block`: `ecg,patient=<id> l0=1i,l1=-2i <ns>`.
 /// `prefix` is the measurement and tag set, escaped once per block by the caller.
+/// Integers go through `itoa`: this runs once per sample instant on ingest's hot path,
+/// where `core::fmt` showed up as ~15 % of a profile.
 pub(super) fn push_frame(out: &mut String, prefix: &str, block: &SampleBlock, i: usize) {
+    let mut digits = itoa::Buffer::new();
     out.push_str(prefix);
     for (lead, value) in block.frame(i).iter().enumerate() {
-        let sep = if lead == 0 { ' ' } else { ',' };
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{sep}l{lead}={value}i");
+        out.push(if lead == 0 { ' ' } else { ',' });
+        out.push('l');
+        out.push_str(digits.format(lead));
+        out.push('=');
+        out.push_str(digits.format(*value));
+        out.push('i');
     }
-    let _ = writeln!(out, " {}", block.time_of(i));
+    out.push(' ');
+    out.push_str(digits.format(block.time_of(i)));
+    out.push('\n');
 }
 
 /// The measurement and tag set shared by every line of a block.
