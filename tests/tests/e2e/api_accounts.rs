@@ -46,6 +46,19 @@ async fn get(h: &ApiHarness, path: &str, token: &str) -> (u16, Value) {
     send(h, reqwest::Method::GET, path, Some(token), None).await
 }
 
+/// The admin gives doctor A a password login (no user record: the account is the login).
+async fn give_doctor_a_a_login(h: &ApiHarness, admin: &str) {
+    let (status, _) = send(
+        h,
+        reqwest::Method::PUT,
+        &format!("/v1/users/{}/login", h.doctor_a),
+        Some(admin),
+        Some(json!({"role": "doctor", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 204, "the admin sets doctor A's login");
+}
+
 async fn login(h: &ApiHarness, user: &UserId) -> (u16, Value) {
     post(
         h,
@@ -91,16 +104,7 @@ async fn audit(h: &ApiHarness) -> Vec<AuditEvent> {
 async fn a_disabled_doctor_is_cut_off_at_once_and_enabling_lets_them_back(mode: Mode) {
     let h = ApiHarness::start(mode).await;
     let admin = h.token(&h.admin, Role::Admin);
-    // Doctor A gets a password login (no user record: the account is the login).
-    let (status, _) = send(
-        &h,
-        reqwest::Method::PUT,
-        &format!("/v1/users/{}/login", h.doctor_a),
-        Some(&admin),
-        Some(json!({"role": "doctor", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 204, "the admin sets doctor A's login");
+    give_doctor_a_a_login(&h, &admin).await;
     let (status, tokens) = login(&h, &h.doctor_a).await;
     assert_eq!(status, 200, "doctor A logs in: {tokens}");
     let access = tokens["access_token"]
@@ -444,15 +448,7 @@ async fn the_cli_disables_and_enables_an_account_the_api_honours() {
 async fn a_refresh_of_an_account_marked_disabled_in_the_store_is_refused_as_disabled() {
     let h = ApiHarness::start(Mode::Embedded).await;
     let admin = h.token(&h.admin, Role::Admin);
-    let (status, _) = send(
-        &h,
-        reqwest::Method::PUT,
-        &format!("/v1/users/{}/login", h.doctor_a),
-        Some(&admin),
-        Some(json!({"role": "doctor", "password": PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 204);
+    give_doctor_a_a_login(&h, &admin).await;
     let (status, tokens) = login(&h, &h.doctor_a).await;
     assert_eq!(status, 200);
     let mut user = cw_api::accounts::account(h.stores.records.as_ref(), &h.doctor_a)
