@@ -52,3 +52,18 @@ pub async fn open_live(
     let tls = connector.connect(name, tcp).await.expect("TLS handshake");
     tokio_tungstenite::client_async(request, tls).await
 }
+
+/// Reads past other messages until the server closes the socket; its close code (1005
+/// when the frame carries none). Panics when no close frame comes within `within`.
+pub async fn close_code(socket: &mut Live, within: std::time::Duration) -> u16 {
+    use futures::StreamExt;
+    loop {
+        match tokio::time::timeout(within, socket.next()).await {
+            Ok(Some(Ok(tungstenite::Message::Close(frame)))) => {
+                return frame.map(|f| u16::from(f.code)).unwrap_or(1005);
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("the socket must be closed with a close frame: {other:?}"),
+        }
+    }
+}

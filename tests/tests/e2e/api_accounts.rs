@@ -9,13 +9,11 @@
 use cw_core::audit::{AuditEvent, AuditOutcome};
 use cw_core::{Role, User, UserId};
 use cw_e2e::api::ApiHarness;
-use cw_e2e::live::{Auth, open_live};
+use cw_e2e::live::{Auth, close_code, open_live};
 use cw_e2e::processes::bin_dir;
 use cw_e2e::system::Mode;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio_tungstenite::tungstenite::Message;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -363,15 +361,7 @@ async fn a_disabled_doctors_open_live_socket_closes_with_4003_at_the_next_rechec
     .await;
     assert_eq!(status, 200);
     let disabled = Instant::now();
-    let code = loop {
-        match tokio::time::timeout(Duration::from_secs(RECHECK_S + 3), socket.next()).await {
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                break frame.map(|f| u16::from(f.code)).unwrap_or(1005);
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("the socket must be closed with a close frame: {other:?}"),
-        }
-    };
+    let code = close_code(&mut socket, Duration::from_secs(RECHECK_S + 3)).await;
     assert_eq!(code, 4003, "closed as access revoked");
     assert!(
         disabled.elapsed() < Duration::from_secs(RECHECK_S + 1),

@@ -9,7 +9,7 @@ use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
 use cw_core::Role;
 use cw_core::audit::AuditOutcome;
 use cw_e2e::api::ApiHarness;
-use cw_e2e::live::{Auth, Live, open_live};
+use cw_e2e::live::{Auth, Live, close_code, open_live};
 use cw_e2e::system::{Mode, Providers, System};
 use futures::StreamExt;
 use serde_json::Value;
@@ -457,15 +457,7 @@ async fn a_removed_assignment_closes_that_doctors_live_socket_with_4003_and_a_co
 
     assign(&h, &admin, &patient, &[&h.doctor_b]).await;
     let unassigned = Instant::now();
-    let code = loop {
-        match tokio::time::timeout(Duration::from_secs(RECHECK_S + 3), removed.next()).await {
-            Ok(Some(Ok(Message::Close(frame)))) => {
-                break frame.map(|f| u16::from(f.code)).unwrap_or(1005);
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("doctor A's socket must be closed with a close frame: {other:?}"),
-        }
-    };
+    let code = close_code(&mut removed, Duration::from_secs(RECHECK_S + 3)).await;
     assert_eq!(code, 4003, "closed as access revoked");
     assert!(
         unassigned.elapsed() < Duration::from_secs(RECHECK_S) + Duration::from_secs(1),
