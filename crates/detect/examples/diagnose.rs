@@ -2,9 +2,6 @@
 //! them, for tuning: `cargo run -p cw-detect --release --example diagnose -- 108 203`.
 //! `LEAD=0` runs on that lead alone; `DUMP=dir` writes the detections to `dir/det_NNN.txt`.
 
-#[path = "../tests/common/scoring.rs"]
-mod scoring;
-
 use std::path::Path;
 
 use cw_wfdb::{Record, is_beat, read_annotations};
@@ -12,7 +9,7 @@ use cw_wfdb::{Record, is_beat, read_annotations};
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb");
     let names: Vec<String> = std::env::args().skip(1).collect();
-    let mut gross = scoring::Score::default();
+    let mut gross = cw_ec57::Counts::default();
     let mut all_offsets: Vec<f64> = Vec::new();
     let mut jitters: Vec<f64> = Vec::new();
     for name in names {
@@ -30,12 +27,12 @@ fn main() {
             leads = 1;
         }
         let det = cw_detect::detect_all(fs, leads, &uv);
-        let reference = scoring::reference_beats(&ann);
+        let reference = cw_ec57::beat_samples(&ann);
         if let Ok(dir) = std::env::var("DUMP") {
             let text: String = det.iter().map(|d| format!("{d}\n")).collect();
             std::fs::write(format!("{dir}/det_{name}.txt"), text).expect("dump");
         }
-        let s = scoring::score(fs, &reference, &det);
+        let s = cw_ec57::qrs_counts(fs, &reference, &det);
         println!(
             "== {name}: TP {} FN {} FP {} Se {:.3} +P {:.3}",
             s.tp,

@@ -1,5 +1,5 @@
 //! Beat-detection accuracy on the MIT-BIH records in /work/shared/data/mitdb, scored the
-//! EC57 way (see common/scoring.rs), at the native 360 Hz, resampled to 125/250/500 Hz, and
+//! EC57 way (`cw-ec57`, the project's one scorer), at the native 360 Hz, resampled to 125/250/500 Hz, and
 //! with added baseline wander, mains hum and muscle noise. Prints per-record tables and
 //! asserts floors the detector holds (with a small margin, so a regression fails loudly).
 
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use common::noise::{self, Disturbance};
 use common::resample::{resample, rescale_index};
-use common::scoring::{Score, reference_beats, score};
+use cw_ec57::{Counts as Score, SCORE_FROM_S, beat_samples, qrs_counts as score};
 use cw_wfdb::{Record, read_annotations};
 
 struct Loaded {
@@ -54,7 +54,7 @@ fn load(names: &[&str]) -> Vec<Loaded> {
                 fs: rec.fs,
                 leads: rec.signal_count(),
                 uv: rec.microvolts_interleaved(),
-                reference: reference_beats(&ann),
+                reference: beat_samples(&ann),
                 name,
             }
         })
@@ -306,7 +306,7 @@ fn muscle_noise_levels_detection_against_the_quality_gate() {
                 .map(|w| w.analysable())
                 .collect();
             // Counted over the scored part only (from minute 5), like the beats.
-            let from = (common::scoring::SCORE_FROM_S) as usize;
+            let from = SCORE_FROM_S as usize;
             total += analysable.len().saturating_sub(from) as u64;
             good += analysable.iter().skip(from).filter(|a| **a).count() as u64;
             let window = r.fs.round() as u64;

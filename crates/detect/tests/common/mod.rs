@@ -1,5 +1,5 @@
-//! Helpers shared by the accuracy tests: EC57 scoring, resampling, synthetic noise.
+//! Helpers shared by the accuracy tests: resampling, synthetic noise (EC57 scoring is
+//! `cw-ec57`).
 
 pub mod noise;
 pub mod resample;
-pub mod scoring;

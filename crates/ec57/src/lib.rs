@@ -1,0 +1,30 @@
+//! EC57-style performance figures for cardiowatch, the one source of truth for how the
+//! product is scored against annotated records (method: `docs/clinical-performance.md`).
+//!
+//! - [`aami`]: MIT-BIH beat labels → AAMI classes N, S, V, F, Q.
+//! - [`reference`]: what the cardiologists annotated: beats, rhythm episodes, VF markers.
+//! - [`matching`]: beat-by-beat comparison (150 ms window) into EC57's confusion matrix;
+//!   QRS, VEB and SVEB sensitivity and positive predictivity.
+//! - [`episodes`]: episode and duration sensitivity / positive predictivity (EC38 / EC57).
+//! - [`alarms`]: each alarm judged true or false against the reference; false alarms per
+//!   hour and onset-to-alarm delay per rule.
+//! - [`record`]: all of that for one record, and the gross (sums of counts).
+//! - [`report`]: EC57's table layout, per record and gross.
+//!
+//! Pure: callers read the records and run the analysis; this crate only compares.
+
+pub mod aami;
+pub mod alarms;
+pub mod episodes;
+pub mod matching;
+pub mod record;
+pub mod reference;
+pub mod report;
+
+pub use aami::AamiClass;
+pub use alarms::{Alarm, AlarmKind, AlarmScore, Limits, RuleDelays, Verdict};
+pub use episodes::{EpisodeScore, Interval, Matching};
+pub use matching::{BeatMatrix, Counts, MATCH_WINDOW_S, SCORE_FROM_S, TestBeat, qrs_counts};
+pub use record::{Gross, RecordResult};
+pub use reference::{RefBeat, Reference, Rhythm, RhythmEpisode, beat_samples};
+pub use report::render;

@@ -1,0 +1,181 @@
+//! EC57's table layout as text: beat-by-beat figures, episode figures, alarms by rule and
+//! onset-to-alarm delays, one line per record and a gross line.
+
+use std::fmt::Write as _;
+
+use crate::episodes::{EpisodeScore, percent};
+use crate::matching::{BeatMatrix, Counts};
+use crate::record::{Gross, RecordResult};
+
+/// "-" where EC57 prints it: nothing to divide by.
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
+}
+
+fn se(c: Counts) -> Option<f64> {
+    percent(c.tp as f64, (c.tp + c.fn_) as f64)
+}
+
+fn ppv(c: Counts) -> Option<f64> {
+    percent(c.tp as f64, (c.tp + c.fp) as f64)
+}
+
+/// One line of the beat table: QRS figures from `qrs`, VEB/SVEB from `ectopic`.
+fn beat_line(
+    out: &mut String,
+    name: &str,
+    qrs: Option<&BeatMatrix>,
+    ectopic: Option<&BeatMatrix>,
+    note: &str,
+) {
+    let Some(m) = qrs else {
+        let _ = writeln!(out, "{name:<8} no beat labels");
+        return;
+    };
+    let q = m.qrs();
+    let class = |f: &dyn Fn(&BeatMatrix) -> String| match ectopic {
+        Some(e) if e.classified => f(e),
+        Some(_) => "n/c".to_string(),
+        None => "-".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "{name:<8} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}  {note}",
+        q.tp + q.fn_,
+        pct(se(q)),
+        pct(ppv(q)),
+        class(&|e| pct(se(e.veb()))),
+        class(&|e| pct(ppv(e.veb()))),
+        class(&|e| format!("{:.3}", e.veb_fpr())),
+        class(&|e| pct(se(e.sveb()))),
+        class(&|e| pct(ppv(e.sveb()))),
+    );
+}
+
+fn episode_cells(e: &EpisodeScore) -> String {
+    format!(
+        "{:>3}/{:<3} {:>7} {:>7} {:>7} {:>7}",
+        e.detected,
+        e.episodes,
+        pct(e.se()),
+        pct(e.ppv()),
+        pct(e.duration_se()),
+        pct(e.duration_ppv())
+    )
+}
+
+/// The whole report for `results` (one line per record, then gross).
+pub fn render(results: &[RecordResult]) -> String {
+    let gross = Gross::of(results);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Beat-by-beat (EC57: 150 ms match, from minute 5; n/c = the detector gave no classes)\n\
+         record    beats  QRS Se  QRS +P  VEB Se  VEB +P VEB FPR SVEB Se SVEB +P"
+    );
+    for r in results {
+        let note = if r.paced {
+            "paced: not in VEB/SVEB gross"
+        } else {
+            ""
+        };
+        beat_line(&mut out, &r.name, r.beats.as_ref(), r.beats.as_ref(), note);
+    }
+    if gross.qrs.is_some() {
+        // QRS over every record; VEB/SVEB over the non-paced ones.
+        let (q, e) = (gross.qrs.as_ref(), gross.ectopic.as_ref());
+        beat_line(&mut out, "gross", q, e, "");
+    }
+    let _ = writeln!(
+        out,
+        "\nEpisodes (VT, VF: a ventricular alarm fires in [onset − 2 s, end + 1 s]; AF: any overlap, EC38)\n\
+         {:<8} {:^39} | {:^39} | {:^39}\n\
+         {:<8} {e} | {e} | {e}",
+        "record",
+        "VT  det/n  Se  +P  dur Se  dur +P",
+        "VF (VFL)  det/n  Se  +P  dur Se  dur +P",
+        "AF  det/n  Se  +P  dur Se  dur +P",
+        "",
+        e = "det/n       Se      +P  dur Se  dur +P"
+    );
+    let episodes_line = |out: &mut String, name: &str, vt, vf, af| {
+        let _ = writeln!(
+            out,
+            "{name:<8} {} | {} | {}",
+            episode_cells(vt),
+            episode_cells(vf),
+            episode_cells(af)
+        );
+    };
+    for r in results {
+        episodes_line(&mut out, &r.name, &r.vt, &r.vf, &r.af);
+    }
+    episodes_line(&mut out, "gross", &gross.vt, &gross.vf, &gross.af);
+
+    let _ = writeln!(
+        out,
+        "\nAlarms by rule (true / false / not judged; false per monitored hour)\n\
+         record   rule                        fired  true false  n/j  false/h"
+    );
+    let alarm_line = |out: &mut String, name: &str, rule: &str, s: &crate::AlarmScore, h: f64| {
+        let _ = writeln!(
+            out,
+            "{name:<8} {rule:<26} {:>6} {:>5} {:>5} {:>4} {:>8.2}",
+            s.fired,
+            s.true_,
+            s.false_,
+            s.not_judged,
+            s.false_ as f64 / h.max(1e-9)
+        );
+    };
+    for r in results {
+        let h = r.duration_s / 3600.0;
+        for (rule, s) in &r.alarms {
+            alarm_line(&mut out, &r.name, rule, s, h);
+        }
+    }
+    for (rule, s) in &gross.alarms {
+        alarm_line(&mut out, "gross", rule, s, gross.hours());
+    }
+    alarm_line(
+        &mut out,
+        "gross",
+        "all clinical",
+        &gross.clinical,
+        gross.hours(),
+    );
+    let judged = gross.clinical.true_ + gross.clinical.false_;
+    let _ = writeln!(
+        out,
+        "false clinical alarms: {} of {judged} judged ({}) over {:.2} h",
+        gross.clinical.false_,
+        pct(percent(gross.clinical.false_ as f64, judged as f64)).to_string() + " %",
+        gross.hours()
+    );
+
+    let _ = writeln!(
+        out,
+        "\nOnset-to-alarm delay (first alarm of the rule fired in [onset − 2 s, end + 1 s])\n\
+         record   event      alarmed/events  median s   max s"
+    );
+    let delay_line = |out: &mut String, name: &str, kind: &str, d: &crate::RuleDelays| {
+        let s = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
+        let _ = writeln!(
+            out,
+            "{name:<8} {kind:<10} {:>7}/{:<7} {:>9} {:>7}",
+            d.alarmed,
+            d.events,
+            s(d.median_s()),
+            s(d.max_s())
+        );
+    };
+    for r in results {
+        for (kind, d) in r.delays.iter().filter(|(_, d)| d.events > 0) {
+            delay_line(&mut out, &r.name, kind, d);
+        }
+    }
+    for (kind, d) in &gross.delays {
+        delay_line(&mut out, "gross", kind, d);
+    }
+    out
+}
