@@ -6,7 +6,7 @@ use crate::routes::{
     alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds, user_directory,
     users,
 };
-use crate::{audit_trail, request_id, request_metrics, security_headers};
+use crate::{audit_trail, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -157,7 +157,9 @@ pub async fn start(
         }))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Inner to outer: audit sees the request id; both see every /v1 request.
+        // Inner to outer: a panic becomes a 500 that audit records; audit sees the
+        // request id; both see every /v1 request.
+        .layer(axum::middleware::from_fn(panic_guard::catch))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit_trail::record,

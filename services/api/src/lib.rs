@@ -14,6 +14,7 @@ mod live;
 mod login_limiter;
 mod oidc;
 mod openapi;
+mod panic_guard;
 pub mod password;
 mod query;
 mod request_id;

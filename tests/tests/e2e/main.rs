@@ -14,6 +14,7 @@ mod api_oidc;
 mod api_phi;
 mod api_snooze;
 mod api_users;
+mod attacks_api;
 mod compose;
 mod engine_backtest;
 mod engine_lifecycle;

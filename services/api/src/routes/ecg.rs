@@ -50,12 +50,7 @@ pub async fn range(
 ) -> Result<Json<Strip>, ApiError> {
     let patient = parse_patient(&id)?;
     caller.require_patient(&state, &patient).await?;
-    if q.to_ns <= q.from_ns || q.to_ns - q.from_ns > MAX_RANGE_NS {
-        return Err(ApiError::Invalid {
-            field: Some("to_ns".into()),
-            message: "to_ns is after from_ns and at most one hour later".into(),
-        });
-    }
+    let width_ns = range_width(q.from_ns, q.to_ns)?;
     let max_points = q.max_points.unwrap_or(4000);
     if !(10..=20_000).contains(&max_points) {
         return Err(ApiError::Invalid {
@@ -69,11 +64,25 @@ pub async fn range(
     }
     // Two values (min, max) per bucket: half as many buckets as points.
     let buckets_wanted = (max_points / 2).max(1) as Nanos;
-    let bucket_ns = ((q.to_ns - q.from_ns) + buckets_wanted - 1) / buckets_wanted;
+    // `width_ns` is at most an hour, so this neither overflows nor rounds to 0.
+    let bucket_ns = (width_ns + buckets_wanted - 1) / buckets_wanted;
     Ok(Json(Strip::MinMax {
         bucket_ns,
         buckets: min_max(&frames, q.from_ns, bucket_ns),
     }))
+}
+
+/// `to - from`, when `to` is after `from` and at most [`MAX_RANGE_NS`] later. Checked:
+/// both ends come from the client, and a wrapped width (e.g. `i64::MIN..i64::MAX`)
+/// once passed the cap and read the whole history (issue 13 #3).
+fn range_width(from_ns: Nanos, to_ns: Nanos) -> Result<Nanos, ApiError> {
+    match to_ns.checked_sub(from_ns) {
+        Some(width) if width > 0 && width <= MAX_RANGE_NS => Ok(width),
+        _ => Err(ApiError::Invalid {
+            field: Some("to_ns".into()),
+            message: "to_ns is after from_ns and at most one hour later".into(),
+        }),
+    }
 }
 
 /// Frames (in time order) folded into buckets of `bucket_ns` from `from`; empty buckets
@@ -102,6 +111,21 @@ fn min_max(frames: &[(Nanos, Vec<i16>)], from: Nanos, bucket_ns: Nanos) -> Vec<B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_wider_than_an_hour_or_backwards_is_refused_even_when_its_width_overflows() {
+        assert_eq!(range_width(0, MAX_RANGE_NS).ok(), Some(MAX_RANGE_NS));
+        for (from, to) in [
+            (0, MAX_RANGE_NS + 1),
+            (5, 5),
+            (6, 5),
+            (i64::MIN, i64::MAX),
+            (-6_000_000_000_000_000_000, 6_000_000_000_000_000_000),
+            (i64::MAX, i64::MIN),
+        ] {
+            assert!(range_width(from, to).is_err(), "{from}..{to}");
+        }
+    }
 
     #[test]
     fn min_max_keeps_each_buckets_extremes_per_lead_and_skips_gaps() {
