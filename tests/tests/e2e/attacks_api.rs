@@ -44,7 +44,11 @@ async fn ecg(h: &ApiHarness, from: i64, to: i64) -> (u16, Value, String) {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    (status, response.json().await.unwrap_or(Value::Null), request_id)
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        request_id,
+    )
 }
 
 #[tokio::test]
