@@ -86,13 +86,21 @@ fn record_frames(path: &Path) -> anyhow::Result<Vec<(Nanos, Vec<i16>)>> {
     let record = cw_wfdb::Record::open(path)
         .with_context(|| format!("opening the record {}", path.display()))?;
     let leads = record.signal_count().max(1);
-    let step = 1e9 / record.fs;
-    Ok(record
-        .microvolts_interleaved()
+    Ok(frames_of(
+        record.fs,
+        leads,
+        &record.microvolts_interleaved(),
+    ))
+}
+
+/// Interleaved samples (µV) as timestamped frames from time 0, as the store returns them.
+pub fn frames_of(fs: f64, leads: usize, interleaved_uv: &[i16]) -> Vec<(Nanos, Vec<i16>)> {
+    let step = 1e9 / fs;
+    interleaved_uv
         .chunks_exact(leads)
         .enumerate()
         .map(|(i, frame)| ((i as f64 * step) as Nanos, frame.to_vec()))
-        .collect())
+        .collect()
 }
 
 pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {

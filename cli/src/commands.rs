@@ -65,6 +65,9 @@ enum Command {
     },
     /// Replay stored ECG (or a WFDB record) through a candidate policy; prints the alerts.
     Backtest(cardiowatch::backtest::BacktestArgs),
+    /// Score the analysis on every annotated WFDB record of a directory; prints EC57's
+    /// tables (beats, episodes, alarms by rule, onset delays) per record and gross.
+    Ec57(cardiowatch::ec57::Ec57Args),
     /// Benchmarks printing numbers (`detect`: beat detector throughput on one core).
     Bench {
         #[command(subcommand)]
@@ -266,6 +269,9 @@ impl Cli {
             }
             Command::Detect { record } => detect(&record),
             Command::Backtest(args) => cardiowatch::backtest::run(args).await,
+            Command::Ec57(args) => {
+                tokio::task::spawn_blocking(|| cardiowatch::ec57::run(args)).await?
+            }
             Command::Bench {
                 what: BenchCommand::Detect { data, rounds },
             } => cardiowatch::bench::detect(&data, rounds),

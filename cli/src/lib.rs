@@ -14,6 +14,7 @@ pub mod bench_notify;
 pub mod demo;
 pub mod demo_phone;
 pub mod devices;
+pub mod ec57;
 pub mod fatigue;
 pub mod fixture;
 pub mod fleet;

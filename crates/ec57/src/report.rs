@@ -9,7 +9,8 @@ use crate::record::{Gross, RecordResult};
 
 /// "-" where EC57 prints it: nothing to divide by.
 fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"))
+    // + 0.0 turns a negative zero into "0.00", not "-0.00".
+    v.map_or_else(|| "-".to_string(), |v| format!("{:.2}", v + 0.0))
 }
 
 fn se(c: Counts) -> Option<f64> {
@@ -86,17 +87,12 @@ pub fn render(results: &[RecordResult]) -> String {
         let (q, e) = (gross.qrs.as_ref(), gross.ectopic.as_ref());
         beat_line(&mut out, "gross", q, e, "");
     }
+    let cols = "det/n       Se      +P  dur Se  dur +P";
     let _ = writeln!(
         out,
         "\nEpisodes (VT, VF: a ventricular alarm fires in [onset − 2 s, end + 1 s]; AF: any overlap, EC38)\n\
-         {:<8} {:^39} | {:^39} | {:^39}\n\
-         {:<8} {e} | {e} | {e}",
-        "record",
-        "VT  det/n  Se  +P  dur Se  dur +P",
-        "VF (VFL)  det/n  Se  +P  dur Se  dur +P",
-        "AF  det/n  Se  +P  dur Se  dur +P",
-        "",
-        e = "det/n       Se      +P  dur Se  dur +P"
+         {:<8} {:<39} | {:<39} | {:<39}\n{:<8} {cols} | {cols} | {cols}",
+        "record", "VT (runs ≥ 3 V at ≥ 100 bpm, (VT)", "VF, VFL", "AF", ""
     );
     let episodes_line = |out: &mut String, name: &str, vt, vf, af| {
         let _ = writeln!(

@@ -1,0 +1,197 @@
+//! `cardiowatch ec57 --data DIR [--policy FILE]`: every annotated WFDB record in DIR runs
+//! through the analysis the live engine runs (the backtest replay of the patient monitor)
+//! and the beat detector, and is scored against its reference annotations by `cw-ec57`;
+//! prints EC57's tables per record and gross. Method: `docs/clinical-performance.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use cw_alert_engine::backtest::{WouldAlert, replay};
+use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule};
+use cw_core::{HrLimit, PatientId, Priority, RuleKind, ThresholdPolicy};
+use cw_ec57::{Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
+
+use crate::backtest::{frames_of, load_policy};
+
+#[derive(Args, Debug)]
+pub struct Ec57Args {
+    /// A directory of WFDB records (`.hea`, signal files, `.atr` reference annotations).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The policy under test: a JSON file with the settings of
+    /// `PUT /v1/patients/{id}/thresholds` (default: `default_policy`).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+}
+
+/// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
+/// VF on, tachycardia run 100 bpm × 3 beats, and the technical alarms on.
+pub fn default_policy(patient: PatientId) -> ThresholdPolicy {
+    let hr = |bpm| HrLimit {
+        bpm,
+        priority: Priority::High,
+        for_s: 0.0,
+        hysteresis_bpm: 5.0,
+        clear_s: 10.0,
+    };
+    let condition = |priority| {
+        Some(ConditionRule {
+            priority,
+            for_s: 2.0,
+            clear_s: 10.0,
+        })
+    };
+    ThresholdPolicy {
+        hr_high: Some(hr(120.0)),
+        hr_low: Some(hr(40.0)),
+        pause: Some(PauseRule {
+            rr_s: 3.0,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        asystole: Some(AsystoleRule {
+            after_s: 4.0,
+            priority: Priority::High,
+            clear_s: 10.0,
+        }),
+        tachy_run: Some(RunRule {
+            bpm: 100.0,
+            beats: 3,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        af: Some(AfRule {
+            window_beats: 32,
+            irregularity: 0.06,
+            priority: Priority::Medium,
+            for_s: 30.0,
+            clear_s: 30.0,
+        }),
+        vf: condition(Priority::High),
+        lead_off: condition(Priority::Low),
+        flat_line: condition(Priority::Low),
+        saturation: condition(Priority::Low),
+        noise: condition(Priority::Low),
+        ..ThresholdPolicy::empty(patient)
+    }
+}
+
+/// Names of the records in `dir` that have reference annotations (`NAME.hea` beside
+/// `NAME.atr`), sorted.
+pub fn annotated_records(dir: &Path) -> anyhow::Result<Vec<String>> {
+    if !dir.is_dir() {
+        bail!("--data {}: not a directory", dir.display());
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "hea"))
+        .filter(|p| p.with_extension("atr").is_file())
+        .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        bail!(
+            "--data {}: no WFDB record with reference annotations (NAME.hea beside NAME.atr)",
+            dir.display()
+        );
+    }
+    Ok(names)
+}
+
+/// What an alert of the engine claims, for judging it against the reference.
+fn alarm_kind(a: &WouldAlert) -> AlarmKind {
+    let limit = f64::from(a.limit);
+    match a.rule {
+        RuleKind::HrHigh => AlarmKind::HrHigh { bpm: limit },
+        RuleKind::HrLow => AlarmKind::HrLow { bpm: limit },
+        RuleKind::TachyRun => AlarmKind::TachyRun { bpm: limit },
+        RuleKind::BradyRun => AlarmKind::BradyRun { bpm: limit },
+        RuleKind::Pause => AlarmKind::Pause { s: limit },
+        RuleKind::Asystole => AlarmKind::Asystole { s: limit },
+        RuleKind::AtrialFibrillation => AlarmKind::Af,
+        RuleKind::VentricularFibrillation => AlarmKind::Vf,
+        rule if rule.is_technical() => AlarmKind::Technical,
+        _ => AlarmKind::OtherClinical,
+    }
+}
+
+fn limits_of(policy: &ThresholdPolicy) -> Limits {
+    Limits {
+        hr_high_bpm: policy.hr_high.as_ref().map(|l| f64::from(l.bpm)),
+        hr_low_bpm: policy.hr_low.as_ref().map(|l| f64::from(l.bpm)),
+        asystole_s: policy.asystole.as_ref().map(|r| f64::from(r.after_s)),
+    }
+}
+
+/// Runs one record (path without extension) through the analysis and scores it.
+pub fn evaluate_record(path: &Path, policy: &ThresholdPolicy) -> anyhow::Result<RecordResult> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("record name")?;
+    let record = cw_wfdb::Record::open(path)
+        .with_context(|| format!("opening the record {}", path.display()))?;
+    let annotations = cw_wfdb::read_annotations(path.with_extension("atr"))
+        .with_context(|| format!("reading the annotations of {name}"))?;
+    let (fs, leads) = (record.fs, record.signal_count().max(1));
+    let uv = record.microvolts_interleaved();
+    let reference = Reference::from_annotations(fs, record.len() as u64, &annotations);
+    let test_beats: Vec<TestBeat> = cw_detect::detect_all(fs, leads, &uv)
+        .into_iter()
+        .map(|sample| TestBeat {
+            sample,
+            class: None,
+        })
+        .collect();
+    let report = replay(policy, &frames_of(fs, leads, &uv));
+    let alarms: Vec<Alarm> = report
+        .alerts
+        .iter()
+        .map(|a| Alarm {
+            rule: a.rule.as_str().to_string(),
+            kind: alarm_kind(a),
+            fired_s: a.fired_ns as f64 / 1e9,
+            end_s: a
+                .resolved_ns
+                .map_or(reference.duration_s, |ns| ns as f64 / 1e9),
+        })
+        .collect();
+    Ok(RecordResult::score(
+        name,
+        &reference,
+        &test_beats,
+        &alarms,
+        &limits_of(policy),
+    ))
+}
+
+/// Every annotated record of `dir`, in name order; progress on stderr.
+pub fn evaluate_dir(dir: &Path, policy: &ThresholdPolicy) -> anyhow::Result<Vec<RecordResult>> {
+    let names = annotated_records(dir)?;
+    let mut out = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let started = Instant::now();
+        out.push(evaluate_record(&dir.join(name), policy)?);
+        eprintln!(
+            "[{}/{}] {name} scored in {:.1} s",
+            i + 1,
+            names.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(out)
+}
+
+pub fn run(args: Ec57Args) -> anyhow::Result<()> {
+    let patient = PatientId::parse("ec57").context("patient id")?;
+    let policy = match &args.policy {
+        Some(path) => load_policy(path, &patient)?,
+        None => default_policy(patient),
+    };
+    let results = evaluate_dir(&args.data, &policy)?;
+    print!("{}", cw_ec57::render(&results));
+    Ok(())
+}

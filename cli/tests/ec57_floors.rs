@@ -1,0 +1,80 @@
+//! `cardiowatch ec57` on the shared annotated records (`../shared/data` beside the repo;
+//! the test fails when they are missing): prints the EC57 tables and asserts floors a
+//! little below the figures measured when they were set (docs/clinical-performance.md).
+//! Raise a floor when the analysis improves; a regression fails here.
+
+use std::path::{Path, PathBuf};
+
+use cardiowatch::ec57::{default_policy, evaluate_dir};
+use cw_core::PatientId;
+use cw_ec57::{Gross, RecordResult, render};
+
+fn data(db: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(db);
+    assert!(dir.is_dir(), "shared records missing at {}", dir.display());
+    dir
+}
+
+fn scored(db: &str) -> (Vec<RecordResult>, Gross) {
+    let policy = default_policy(PatientId::parse("ec57").expect("valid id"));
+    let results = evaluate_dir(&data(db), &policy).expect("records score");
+    // One print per table, so tables of tests running in parallel do not interleave.
+    println!("\n== {db} ==\n{}", render(&results));
+    let gross = Gross::of(&results);
+    (results, gross)
+}
+
+fn at_least(what: &str, value: Option<f64>, floor: f64) {
+    let v = value.unwrap_or_else(|| panic!("{what}: nothing to score"));
+    assert!(v >= floor, "{what}: {v:.2} below the floor {floor}");
+}
+
+#[test]
+fn mitdb_beats_af_vf_and_false_alarms() {
+    let (results, gross) = scored("mitdb");
+    assert_eq!(results.len(), 25);
+    let qrs = gross.qrs.expect("mitdb labels beats").qrs();
+    // Measured: 99.91 / 99.90.
+    assert!(qrs.se() >= 99.85 && qrs.ppv() >= 99.85, "QRS {qrs:?}");
+    let hundred = results.iter().find(|r| r.name == "100").expect("100");
+    let q = hundred.beats.expect("labelled").qrs();
+    assert_eq!((q.fn_, q.fp), (0, 0), "record 100 must be 100 %/100 %");
+    // Measured: AF episodes 22/24 (91.7 %), duration Se 92.4 %.
+    at_least("AF episode Se", gross.af.se(), 85.0);
+    at_least("AF duration Se", gross.af.duration_se(), 88.0);
+    // Measured: the flutter of 207, 4 of 6 episodes alarmed.
+    assert!(gross.vf.detected >= 4, "VF {:?}", gross.vf);
+    // Measured: 17 false of 76 judged clinical alarms in 12.5 h.
+    assert!(gross.clinical.false_ <= 20, "{:?}", gross.clinical);
+}
+
+#[test]
+fn vfdb_ventricular_episodes_and_false_vf_alarms() {
+    let (results, gross) = scored("vfdb");
+    assert_eq!(results.len(), 11);
+    // Measured: VT 11/68 and VF/VFL 6/73 episodes alarmed (the short bursts of 418 and
+    // 421 are most of the misses), 5 false VF alarms in 6.4 h.
+    assert!(gross.vt.detected >= 10, "VT {:?}", gross.vt);
+    assert!(gross.vf.detected >= 5, "VF {:?}", gross.vf);
+    let vf = gross
+        .alarms
+        .get("ventricular_fibrillation")
+        .expect("VF alarms");
+    assert!(vf.false_ <= 6, "{vf:?}");
+}
+
+#[test]
+fn cudb_cu01_ventricular_fibrillation_is_alarmed_within_10_s() {
+    let (_, gross) = scored("cudb");
+    assert_eq!(
+        (gross.vf.episodes, gross.vf.detected),
+        (1, 1),
+        "{:?}",
+        gross.vf
+    );
+    let delay = gross.delays.get("vf").and_then(|d| d.max_s());
+    // Measured: 5.8 s.
+    assert!(delay.is_some_and(|d| d <= 10.0), "VF delay {delay:?}");
+}
