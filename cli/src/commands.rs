@@ -58,7 +58,8 @@ enum Command {
         #[command(subcommand)]
         what: cardiowatch::devices::DeviceCommand,
     },
-    /// Detect beats in a WFDB record offline; prints `sample,time_s` CSV.
+    /// Detect and classify beats in a WFDB record offline; prints `sample,time_s,class` CSV
+    /// (class: AAMI N, S, V, F or Q).
     Detect {
         /// WFDB record (path without extension), e.g. testdata/mitdb/100.
         record: PathBuf,
@@ -368,7 +369,7 @@ fn detect(path: &std::path::Path) -> anyhow::Result<()> {
     use std::io::Write;
     let record =
         cw_wfdb::Record::open(path).with_context(|| format!("reading {}", path.display()))?;
-    let beats = cw_detect::detect_all(
+    let beats = cw_detect::classify_all(
         record.fs,
         record.signal_count(),
         &record.microvolts_interleaved(),
@@ -376,9 +377,15 @@ fn detect(path: &std::path::Path) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = (|| {
-        writeln!(out, "sample,time_s")?;
-        for sample in beats {
-            writeln!(out, "{sample},{:.3}", sample as f64 / record.fs)?;
+        writeln!(out, "sample,time_s,class")?;
+        for beat in beats {
+            let sample = beat.sample;
+            writeln!(
+                out,
+                "{sample},{:.3},{}",
+                sample as f64 / record.fs,
+                beat.class
+            )?;
         }
         out.flush()
     })();

@@ -10,12 +10,14 @@
 
 mod baseline;
 mod biquad;
+mod classify;
 mod detector;
 mod heart_rate;
 mod lead;
 mod params;
 mod quality;
 
+pub use classify::{BeatClass, BeatClassifier, ClassifiedBeat};
 pub use detector::{Beat, QrsDetector};
 pub use heart_rate::{HeartRate, HrReading};
 pub use quality::{LeadQuality, QualityWindow, SignalQuality};
@@ -33,4 +35,21 @@ pub fn detect_all(fs_hz: f64, leads: usize, interleaved_uv: &[i16]) -> Vec<u64> 
         .collect();
     beats.extend(detector.finish().map(|b| b.sample));
     beats
+}
+
+/// Offline helper: detect and classify every beat of an interleaved record (as
+/// [`detect_all`]), in time order.
+pub fn classify_all(fs_hz: f64, leads: usize, interleaved_uv: &[i16]) -> Vec<ClassifiedBeat> {
+    let leads = leads.max(1);
+    let mut detector = QrsDetector::new(fs_hz, leads);
+    let mut classifier = BeatClassifier::new(fs_hz, leads);
+    let mut out: Vec<ClassifiedBeat> = interleaved_uv
+        .chunks_exact(leads)
+        .filter_map(|frame| {
+            let beat = detector.push(frame);
+            classifier.push(frame, beat)
+        })
+        .collect();
+    out.extend(classifier.finish(detector.finish()));
+    out
 }
