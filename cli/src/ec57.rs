@@ -11,7 +11,7 @@ use clap::Args;
 use cw_alert_engine::backtest::{WouldAlert, replay};
 use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule};
 use cw_core::{HrLimit, PatientId, Priority, RuleKind, ThresholdPolicy};
-use cw_ec57::{Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
+use cw_ec57::{AamiClass, Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
 
 use crate::backtest::{frames_of, load_policy};
 
@@ -24,6 +24,48 @@ pub struct Ec57Args {
     /// `PUT /v1/patients/{id}/thresholds` (default: `default_policy`).
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// Add NSTDB noise (`bw` baseline wander, `ma` muscle) to every record at `--snr`,
+    /// with the noise stress test's protocol (noisy 2-minute segments from minute 5).
+    #[arg(long, requires = "snr")]
+    pub noise: Option<NoiseRecord>,
+    /// Signal-to-noise ratio of the noisy segments, dB.
+    #[arg(long, requires = "noise", allow_negative_numbers = true)]
+    pub snr: Option<f64>,
+    /// Where the noise records are (default: `nstdb` beside the --data directory).
+    #[arg(long)]
+    pub nstdb: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum NoiseRecord {
+    Bw,
+    Ma,
+}
+
+/// Noise read once, added to every record.
+pub struct NoiseStress {
+    pub fs: f64,
+    pub leads: usize,
+    pub uv: Vec<i16>,
+    pub snr_db: f64,
+}
+
+impl NoiseStress {
+    /// Reads NSTDB record `which` from `dir`.
+    pub fn load(dir: &Path, which: NoiseRecord, snr_db: f64) -> anyhow::Result<NoiseStress> {
+        let name = match which {
+            NoiseRecord::Bw => "bw",
+            NoiseRecord::Ma => "ma",
+        };
+        let record = cw_wfdb::Record::open(dir.join(name))
+            .with_context(|| format!("opening the noise record {}/{name}", dir.display()))?;
+        Ok(NoiseStress {
+            fs: record.fs,
+            leads: record.signal_count().max(1),
+            uv: record.microvolts_interleaved(),
+            snr_db,
+        })
+    }
 }
 
 /// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
@@ -127,7 +169,11 @@ fn limits_of(policy: &ThresholdPolicy) -> Limits {
 }
 
 /// Runs one record (path without extension) through the analysis and scores it.
-pub fn evaluate_record(path: &Path, policy: &ThresholdPolicy) -> anyhow::Result<RecordResult> {
+pub fn evaluate_record(
+    path: &Path,
+    policy: &ThresholdPolicy,
+    noise: Option<&NoiseStress>,
+) -> anyhow::Result<RecordResult> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -137,8 +183,21 @@ pub fn evaluate_record(path: &Path, policy: &ThresholdPolicy) -> anyhow::Result<
     let annotations = cw_wfdb::read_annotations(path.with_extension("atr"))
         .with_context(|| format!("reading the annotations of {name}"))?;
     let (fs, leads) = (record.fs, record.signal_count().max(1));
-    let uv = record.microvolts_interleaved();
     let reference = Reference::from_annotations(fs, record.len() as u64, &annotations);
+    let mut uv = record.microvolts_interleaved();
+    if let Some(n) = noise {
+        if (n.fs - fs).abs() > 0.5 {
+            bail!("{name} is sampled at {fs} Hz, the noise at {} Hz", n.fs);
+        }
+        let normal: Vec<u64> = reference
+            .beats
+            .iter()
+            .filter(|b| b.class == AamiClass::N)
+            .map(|b| b.sample)
+            .collect();
+        uv = cw_ec57::noise_stress::add_noise(&uv, leads, fs, &normal, &n.uv, n.leads, n.snr_db)
+            .with_context(|| format!("{name}: no normal beats to measure the signal size"))?;
+    }
     let test_beats: Vec<TestBeat> = cw_detect::detect_all(fs, leads, &uv)
         .into_iter()
         .map(|sample| TestBeat {
@@ -169,12 +228,16 @@ pub fn evaluate_record(path: &Path, policy: &ThresholdPolicy) -> anyhow::Result<
 }
 
 /// Every annotated record of `dir`, in name order; progress on stderr.
-pub fn evaluate_dir(dir: &Path, policy: &ThresholdPolicy) -> anyhow::Result<Vec<RecordResult>> {
+pub fn evaluate_dir(
+    dir: &Path,
+    policy: &ThresholdPolicy,
+    noise: Option<&NoiseStress>,
+) -> anyhow::Result<Vec<RecordResult>> {
     let names = annotated_records(dir)?;
     let mut out = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         let started = Instant::now();
-        out.push(evaluate_record(&dir.join(name), policy)?);
+        out.push(evaluate_record(&dir.join(name), policy, noise)?);
         eprintln!(
             "[{}/{}] {name} scored in {:.1} s",
             i + 1,
@@ -191,7 +254,20 @@ pub fn run(args: Ec57Args) -> anyhow::Result<()> {
         Some(path) => load_policy(path, &patient)?,
         None => default_policy(patient),
     };
-    let results = evaluate_dir(&args.data, &policy)?;
+    let noise = match (args.noise, args.snr) {
+        (Some(which), Some(snr_db)) => {
+            let dir = match &args.nstdb {
+                Some(dir) => dir.clone(),
+                None => args.data.join("../nstdb"),
+            };
+            println!(
+                "Noise stress: NSTDB {which:?} at {snr_db} dB SNR, 2-minute noisy segments from minute 5\n"
+            );
+            Some(NoiseStress::load(&dir, which, snr_db)?)
+        }
+        _ => None,
+    };
+    let results = evaluate_dir(&args.data, &policy, noise.as_ref())?;
     print!("{}", cw_ec57::render(&results));
     Ok(())
 }

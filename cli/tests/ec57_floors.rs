@@ -19,7 +19,7 @@ fn data(db: &str) -> PathBuf {
 
 fn scored(db: &str) -> (Vec<RecordResult>, Gross) {
     let policy = default_policy(PatientId::parse("ec57").expect("valid id"));
-    let results = evaluate_dir(&data(db), &policy).expect("records score");
+    let results = evaluate_dir(&data(db), &policy, None).expect("records score");
     // One print per table, so tables of tests running in parallel do not interleave.
     println!("\n== {db} ==\n{}", render(&results));
     let gross = Gross::of(&results);

@@ -8,6 +8,7 @@
 //! - [`episodes`]: episode and duration sensitivity / positive predictivity (EC38 / EC57).
 //! - [`alarms`]: each alarm judged true or false against the reference; false alarms per
 //!   hour and onset-to-alarm delay per rule.
+//! - [`noise_stress`]: NSTDB noise added at a signal-to-noise ratio (`nst`'s protocol).
 //! - [`record`]: all of that for one record, and the gross (sums of counts).
 //! - [`report`]: EC57's table layout, per record and gross.
 //!
@@ -17,6 +18,7 @@ pub mod aami;
 pub mod alarms;
 pub mod episodes;
 pub mod matching;
+pub mod noise_stress;
 pub mod record;
 pub mod reference;
 pub mod report;
