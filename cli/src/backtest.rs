@@ -4,7 +4,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use cw_alert_engine::backtest::{BacktestReport, replay};
+use cw_analysis::backtest::{BacktestReport, replay};
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy};
 use cw_storage::StorageConfig;

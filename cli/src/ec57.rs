@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use cw_alert_engine::backtest::{WouldAlert, replay};
+use cw_analysis::backtest::{WouldAlert, replay};
 use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule};
 use cw_core::{HrLimit, PatientId, Priority, RuleKind, ThresholdPolicy};
 use cw_ec57::{AamiClass, Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};

@@ -41,65 +41,90 @@ impl RuleKind {
         Self::NoData,
     ];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::HrHigh => "hr_high",
-            Self::HrLow => "hr_low",
-            Self::Pause => "pause",
-            Self::Asystole => "asystole",
-            Self::BradyRun => "brady_run",
-            Self::TachyRun => "tachy_run",
-            Self::AtrialFibrillation => "atrial_fibrillation",
-            Self::VentricularFibrillation => "ventricular_fibrillation",
-            Self::LeadOff => "lead_off",
-            Self::FlatLine => "flat_line",
-            Self::Saturation => "saturation",
-            Self::Noise => "noise",
-            Self::NoData => "no_data",
+    /// Everything fixed about a rule, in one row per rule: adding a rule is one arm here
+    /// (plus its settings in the policy's rule table, `ThresholdPolicy::rule`).
+    pub const fn info(self) -> RuleInfo {
+        use AlarmKind::{Physiological, Technical};
+        let (name, describe, kind, unit) = match self {
+            Self::HrHigh => ("hr_high", "heart rate above limit", Physiological, "bpm"),
+            Self::HrLow => ("hr_low", "heart rate below limit", Physiological, "bpm"),
+            Self::Pause => ("pause", "pause", Physiological, "s"),
+            Self::Asystole => ("asystole", "asystole", Physiological, "s"),
+            Self::BradyRun => ("brady_run", "bradycardia run", Physiological, "bpm"),
+            Self::TachyRun => ("tachy_run", "tachycardia run", Physiological, "bpm"),
+            Self::AtrialFibrillation => (
+                "atrial_fibrillation",
+                "atrial fibrillation",
+                Physiological,
+                "RR irregularity",
+            ),
+            Self::VentricularFibrillation => (
+                "ventricular_fibrillation",
+                "ventricular flutter or fibrillation",
+                Physiological,
+                "",
+            ),
+            Self::LeadOff => ("lead_off", "technical: lead off", Technical, ""),
+            Self::FlatLine => ("flat_line", "technical: flat line", Technical, ""),
+            Self::Saturation => ("saturation", "technical: signal saturated", Technical, ""),
+            Self::Noise => (
+                "noise",
+                "technical: signal too noisy to analyse",
+                Technical,
+                "",
+            ),
+            Self::NoData => (
+                "no_data",
+                "technical: no data from the gateway",
+                Technical,
+                "s",
+            ),
+        };
+        RuleInfo {
+            name,
+            describe,
+            technical: matches!(kind, AlarmKind::Technical),
+            unit,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.info().name
     }
 
     /// What a doctor reads in an SMS or hears on a call.
     pub fn describe(self) -> &'static str {
-        match self {
-            Self::HrHigh => "heart rate above limit",
-            Self::HrLow => "heart rate below limit",
-            Self::Pause => "pause",
-            Self::Asystole => "asystole",
-            Self::BradyRun => "bradycardia run",
-            Self::TachyRun => "tachycardia run",
-            Self::AtrialFibrillation => "atrial fibrillation",
-            Self::VentricularFibrillation => "ventricular flutter or fibrillation",
-            Self::LeadOff => "technical: lead off",
-            Self::FlatLine => "technical: flat line",
-            Self::Saturation => "technical: signal saturated",
-            Self::Noise => "technical: signal too noisy to analyse",
-            Self::NoData => "technical: no data from the gateway",
-        }
+        self.info().describe
     }
 
     /// Technical alarms are about the equipment or the signal, not the patient
     /// (IEC 60601-1-8 keeps the two apart).
     pub fn is_technical(self) -> bool {
-        matches!(
-            self,
-            Self::LeadOff | Self::FlatLine | Self::Saturation | Self::Noise | Self::NoData
-        )
+        self.info().technical
     }
 
     /// Unit of the alert's `value` and `limit`.
     pub fn unit(self) -> &'static str {
-        match self {
-            Self::HrHigh | Self::HrLow | Self::BradyRun | Self::TachyRun => "bpm",
-            Self::Pause | Self::Asystole | Self::NoData => "s",
-            Self::AtrialFibrillation => "RR irregularity",
-            Self::VentricularFibrillation
-            | Self::LeadOff
-            | Self::FlatLine
-            | Self::Saturation
-            | Self::Noise => "",
-        }
+        self.info().unit
     }
+}
+
+/// Whether an alarm is about the patient or the equipment (IEC 60601-1-8).
+enum AlarmKind {
+    Physiological,
+    Technical,
+}
+
+/// A rule's fixed facts: [`RuleKind::info`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// Its name in JSON, the dedup key and the policy.
+    pub name: &'static str,
+    /// What a doctor reads in an SMS or hears on a call.
+    pub describe: &'static str,
+    pub technical: bool,
+    /// Unit of the alert's `value` and `limit`.
+    pub unit: &'static str,
 }
 
 /// Alarm priority after IEC 60601-1-8.

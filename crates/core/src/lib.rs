@@ -3,7 +3,6 @@
 
 pub mod alert;
 pub mod audit;
-pub mod condition_state;
 pub mod contact;
 pub mod delivery;
 pub mod device;
@@ -11,7 +10,6 @@ pub mod ids;
 pub mod patient;
 pub mod phi;
 pub mod policy;
-pub mod rule_state;
 pub mod rules;
 pub mod sample;
 pub mod shard;

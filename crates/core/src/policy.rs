@@ -2,7 +2,8 @@
 //! is validated here so the API, the CLI and the engine agree on what is plausible.
 
 use crate::rules::{
-    AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RunFields, RunRule,
+    AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RuleRow, RunFields,
+    RunRule, Timing,
 };
 use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,19 @@ pub struct HrLimit {
     /// …and stay clear this long before the alert resolves.
     #[serde(default = "default_clear_s")]
     pub clear_s: f32,
+}
+
+impl HrLimit {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.bpm,
+            timing: Timing {
+                for_s: self.for_s,
+                clear_s: self.clear_s,
+            },
+        }
+    }
 }
 
 fn default_hysteresis_bpm() -> f32 {
@@ -126,60 +140,41 @@ impl ThresholdPolicy {
         }
     }
 
-    /// True when no rule is on: the policy raises no alarm at all for its patient. Read
-    /// off `empty()` so a rule added to the policy is covered without a second list.
+    /// The rule table: each rule's priority, limit and timing in this policy, read off
+    /// its settings; None when the rule is off. The only place a rule's settings are
+    /// mapped to what the engine, the backtest and the alerts need.
+    pub fn rule(&self, rule: RuleKind) -> Option<RuleRow> {
+        match rule {
+            RuleKind::HrHigh => self.hr_high.as_ref().map(HrLimit::row),
+            RuleKind::HrLow => self.hr_low.as_ref().map(HrLimit::row),
+            RuleKind::Pause => self.pause.as_ref().map(PauseRule::row),
+            RuleKind::Asystole => self.asystole.as_ref().map(AsystoleRule::row),
+            RuleKind::BradyRun => self.brady_run.as_ref().map(RunRule::row),
+            RuleKind::TachyRun => self.tachy_run.as_ref().map(RunRule::row),
+            RuleKind::AtrialFibrillation => self.af.as_ref().map(AfRule::row),
+            RuleKind::VentricularFibrillation => self.vf.as_ref().map(ConditionRule::row),
+            RuleKind::LeadOff => self.lead_off.as_ref().map(ConditionRule::row),
+            RuleKind::FlatLine => self.flat_line.as_ref().map(ConditionRule::row),
+            RuleKind::Saturation => self.saturation.as_ref().map(ConditionRule::row),
+            RuleKind::Noise => self.noise.as_ref().map(ConditionRule::row),
+            RuleKind::NoData => self.no_data.as_ref().map(NoDataRule::row),
+        }
+    }
+
+    /// True when no rule is on: the policy raises no alarm at all for its patient.
     pub fn raises_nothing(&self) -> bool {
-        *self
-            == Self {
-                patient: self.patient.clone(),
-                version: self.version,
-                hr_average_beats: self.hr_average_beats,
-                flapping: self.flapping.clone(),
-                ..Self::empty(self.patient.clone())
-            }
+        RuleKind::ALL.iter().all(|&rule| self.rule(rule).is_none())
     }
 
     /// The priority the policy gives a rule (High when the rule is not in the policy: an
     /// alert the engine adopted from an older policy must not be understated).
     pub fn priority_of(&self, rule: RuleKind) -> Priority {
-        let condition = |c: &Option<ConditionRule>| c.as_ref().map(|c| c.priority);
-        match rule {
-            RuleKind::HrHigh => self.hr_high.as_ref().map(|l| l.priority),
-            RuleKind::HrLow => self.hr_low.as_ref().map(|l| l.priority),
-            RuleKind::Pause => self.pause.as_ref().map(|r| r.priority),
-            RuleKind::Asystole => self.asystole.as_ref().map(|r| r.priority),
-            RuleKind::BradyRun => self.brady_run.as_ref().map(|r| r.priority),
-            RuleKind::TachyRun => self.tachy_run.as_ref().map(|r| r.priority),
-            RuleKind::AtrialFibrillation => self.af.as_ref().map(|r| r.priority),
-            RuleKind::VentricularFibrillation => condition(&self.vf),
-            RuleKind::LeadOff => condition(&self.lead_off),
-            RuleKind::FlatLine => condition(&self.flat_line),
-            RuleKind::Saturation => condition(&self.saturation),
-            RuleKind::Noise => condition(&self.noise),
-            RuleKind::NoData => self.no_data.as_ref().map(|r| r.priority),
-        }
-        .unwrap_or(Priority::High)
+        self.rule(rule).map_or(Priority::High, |r| r.priority)
     }
 
-    /// The limit an alert of this rule records (bpm, seconds, or the irregularity index);
-    /// 0 for rules that are a condition without a number (NaN would not survive JSON).
+    /// The limit an alert of this rule records (see [`RuleRow::limit`]); 0 when off.
     pub fn limit_of(&self, rule: RuleKind) -> f32 {
-        match rule {
-            RuleKind::HrHigh => self.hr_high.as_ref().map(|l| l.bpm),
-            RuleKind::HrLow => self.hr_low.as_ref().map(|l| l.bpm),
-            RuleKind::Pause => self.pause.as_ref().map(|r| r.rr_s),
-            RuleKind::Asystole => self.asystole.as_ref().map(|r| r.after_s),
-            RuleKind::BradyRun => self.brady_run.as_ref().map(|r| r.bpm),
-            RuleKind::TachyRun => self.tachy_run.as_ref().map(|r| r.bpm),
-            RuleKind::AtrialFibrillation => self.af.as_ref().map(|r| r.irregularity),
-            RuleKind::NoData => self.no_data.as_ref().map(|r| r.after_s),
-            RuleKind::VentricularFibrillation
-            | RuleKind::LeadOff
-            | RuleKind::FlatLine
-            | RuleKind::Saturation
-            | RuleKind::Noise => None,
-        }
-        .unwrap_or(0.0)
+        self.rule(rule).map_or(0.0, |r| r.limit)
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {

@@ -10,6 +10,35 @@ fn default_clear_s() -> f32 {
     10.0
 }
 
+/// How long a rule's condition must hold before it fires (onset delay), and stay clear
+/// before its alert resolves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Timing {
+    pub for_s: f32,
+    pub clear_s: f32,
+}
+
+impl Timing {
+    /// Fires as soon as the condition is seen (the rule's own threshold is the delay).
+    pub fn immediate(clear_s: f32) -> Self {
+        Self {
+            for_s: 0.0,
+            clear_s,
+        }
+    }
+}
+
+/// One rule's row of the rule table ([`crate::ThresholdPolicy::rule`]): what every rule
+/// has, whatever its own settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuleRow {
+    pub priority: Priority,
+    /// The limit an alert records (bpm, seconds, or the irregularity index); 0 for a rule
+    /// that is a condition without a number (NaN would not survive JSON).
+    pub limit: f32,
+    pub timing: Timing,
+}
+
 fn high() -> Priority {
     Priority::High
 }
@@ -140,6 +169,14 @@ fn seconds(x: f32, field: &'static str) -> Result<(), ValidationError> {
 }
 
 impl PauseRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.rr_s,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         check(
             within(self.rr_s, 1.0, 10.0),
@@ -151,6 +188,14 @@ impl PauseRule {
 }
 
 impl AsystoleRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.after_s,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         check(
             within(self.after_s, 2.0, 20.0),
@@ -169,6 +214,14 @@ pub(crate) struct RunFields {
 }
 
 impl RunRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.bpm,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
     pub(crate) fn validate(&self, f: &RunFields, lo: f32, hi: f32) -> Result<(), ValidationError> {
         check(
             within(self.bpm, lo, hi),
@@ -185,6 +238,17 @@ impl RunRule {
 }
 
 impl AfRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.irregularity,
+            timing: Timing {
+                for_s: self.for_s,
+                clear_s: self.clear_s,
+            },
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         check(
             (8..=128).contains(&self.window_beats),
@@ -202,6 +266,17 @@ impl AfRule {
 }
 
 impl ConditionRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: 0.0,
+            timing: Timing {
+                for_s: self.for_s,
+                clear_s: self.clear_s,
+            },
+        }
+    }
+
     pub(crate) fn validate(
         &self,
         for_field: &'static str,
@@ -213,6 +288,14 @@ impl ConditionRule {
 }
 
 impl NoDataRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.after_s,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         check(
             within(self.after_s, 2.0, 600.0),

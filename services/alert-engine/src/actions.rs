@@ -2,7 +2,7 @@
 
 use crate::fire_trace::{BlockStamps, FireTiming, FireTrace};
 use crate::metrics::EngineMetrics;
-use crate::monitor::RuleEvent;
+use cw_analysis::RuleEvent;
 use cw_bus::Pusher;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{Alert, AlertEvent, AlertEventKind, AlertId, PatientId, RuleKind, ThresholdPolicy};

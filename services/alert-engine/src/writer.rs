@@ -14,7 +14,7 @@
 
 use crate::actions::{Actions, Applied};
 use crate::fire_trace::BlockStamps;
-use crate::monitor::RuleEvent;
+use cw_analysis::RuleEvent;
 use cw_core::{AlertId, PatientId, RuleKind, ThresholdPolicy};
 use std::collections::HashMap;
 use std::mem::take;

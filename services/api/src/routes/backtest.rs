@@ -9,7 +9,7 @@ use crate::routes::thresholds::PolicyInput;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use cw_alert_engine::backtest::{BacktestReport, replay};
+use cw_analysis::backtest::{BacktestReport, replay};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use serde::Deserialize;
 

@@ -3,12 +3,11 @@
 //! condition. Physiological rules are held (neither fire nor clear) while the signal is
 //! not analysable; technical rules say why.
 
+use crate::condition_state::{ConditionState, Transition};
 use crate::monitor::RuleEvent;
 use crate::rhythm::Rhythm;
-use cw_core::condition_state::{ConditionState, Timing};
-use cw_core::rule_state::Transition;
 use cw_core::time::Nanos;
-use cw_core::{HrLimit, RuleKind, ThresholdPolicy};
+use cw_core::{RuleKind, ThresholdPolicy};
 use cw_detect::{HrReading, LeadQuality, QualityWindow};
 
 /// AF clears once the irregularity is back under this fraction of the limit.
@@ -40,20 +39,6 @@ fn index(rule: RuleKind) -> usize {
         .unwrap_or_default()
 }
 
-fn hr_timing(l: &HrLimit) -> Timing {
-    Timing {
-        for_s: l.for_s,
-        clear_s: l.clear_s,
-    }
-}
-
-fn immediate(clear_s: f32) -> Timing {
-    Timing {
-        for_s: 0.0,
-        clear_s,
-    }
-}
-
 impl RuleBank {
     pub fn adopt_open(&mut self, rule: RuleKind) {
         self.states[index(rule)] = ConditionState::firing();
@@ -71,7 +56,7 @@ impl RuleBank {
     /// stays for a person to acknowledge).
     pub fn drop_removed(&mut self, policy: &ThresholdPolicy) {
         for rule in RuleKind::ALL {
-            if timing(policy, rule).is_none() {
+            if policy.rule(rule).is_none() {
                 self.reset(rule);
             }
         }
@@ -88,11 +73,11 @@ impl RuleBank {
         value: f32,
         events: &mut Vec<RuleEvent>,
     ) {
-        let Some(timing) = timing(policy, rule) else {
+        let Some(row) = policy.rule(rule) else {
             return;
         };
         let state = &mut self.states[index(rule)];
-        match state.observe(timing, &policy.flapping, at, active, clear, value) {
+        match state.observe(row.timing, &policy.flapping, at, active, clear, value) {
             Some(Transition::Fire { started_ns, value }) => events.push(RuleEvent::Fire {
                 rule,
                 started_ns,
@@ -245,33 +230,5 @@ impl RuleBank {
             value,
             events,
         );
-    }
-}
-
-/// The onset delay and clear time of a rule in this policy; None when the rule is off.
-fn timing(policy: &ThresholdPolicy, rule: RuleKind) -> Option<Timing> {
-    let condition = |c: &Option<cw_core::rules::ConditionRule>| {
-        c.as_ref().map(|c| Timing {
-            for_s: c.for_s,
-            clear_s: c.clear_s,
-        })
-    };
-    match rule {
-        RuleKind::HrHigh => policy.hr_high.as_ref().map(hr_timing),
-        RuleKind::HrLow => policy.hr_low.as_ref().map(hr_timing),
-        RuleKind::Pause => policy.pause.as_ref().map(|r| immediate(r.clear_s)),
-        RuleKind::Asystole => policy.asystole.as_ref().map(|r| immediate(r.clear_s)),
-        RuleKind::BradyRun => policy.brady_run.as_ref().map(|r| immediate(r.clear_s)),
-        RuleKind::TachyRun => policy.tachy_run.as_ref().map(|r| immediate(r.clear_s)),
-        RuleKind::AtrialFibrillation => policy.af.as_ref().map(|r| Timing {
-            for_s: r.for_s,
-            clear_s: r.clear_s,
-        }),
-        RuleKind::VentricularFibrillation => condition(&policy.vf),
-        RuleKind::LeadOff => condition(&policy.lead_off),
-        RuleKind::FlatLine => condition(&policy.flat_line),
-        RuleKind::Saturation => condition(&policy.saturation),
-        RuleKind::Noise => condition(&policy.noise),
-        RuleKind::NoData => policy.no_data.as_ref().map(|r| immediate(r.clear_s)),
     }
 }

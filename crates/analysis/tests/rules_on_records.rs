@@ -3,7 +3,7 @@
 //! line and lead-off must raise technical alarms and never a false asystole; the AF and
 //! ventricular-flutter episodes the cardiologists annotated must be found.
 
-use cw_alert_engine::monitor::{PatientMonitor, RuleEvent};
+use cw_analysis::{PatientMonitor, RuleEvent};
 use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule};
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, HrLimit, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};

@@ -2,21 +2,22 @@
 //! condition is `active` (crossing the limit) or `clear` (back past the hysteresis band).
 //! Pending for `for_s`, firing, resolved after `clear_s` of clear; a rule that keeps
 //! flapping (fired `fires` times within the window) keeps its alert open until it has been
-//! clear for the whole window, so one episode is one alert. Pure, like [`crate::rule_state`].
+//! clear for the whole window, so one episode is one alert. Pure: the monitor feeds it
+//! conditions and acts on the transitions it returns.
 
-use crate::rule_state::Transition;
-use crate::rules::Flapping;
-use crate::time::{Nanos, secs};
+use cw_core::rules::{Flapping, Timing};
+use cw_core::time::{Nanos, secs};
 
 /// Fire times remembered for flapping detection (the policy allows at most 8 fires; kept
 /// small because every patient has one of these per rule).
 const FIRES_KEPT: usize = 8;
 
-/// How long the condition must hold and then stay clear.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Timing {
-    pub for_s: f32,
-    pub clear_s: f32,
+pub enum Transition {
+    /// The condition lasted the onset delay: raise the alert.
+    Fire { started_ns: Nanos, value: f32 },
+    /// Clear for the clear time: resolve the open alert.
+    Resolve,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

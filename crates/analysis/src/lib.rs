@@ -1,0 +1,19 @@
+//! cardiowatch clinical analysis: one home for the logic that turns a patient's ECG into
+//! alarm decisions (DESIGN §13). Pure, no I/O: the alert-engine service wires it to the
+//! bus and the stores, and the api and CLI replay stored or recorded ECG through the very
+//! same code (`backtest`).
+//!
+//! beats and quality windows (`cw_detect`) → rate ([`rate`]), rhythm ([`rhythm`], with
+//! [`ectopy`] undone before AF is judged) → each rule of the policy ([`rule_bank`]) → one
+//! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
+
+pub mod backtest;
+pub mod condition_state;
+pub mod monitor;
+
+mod ectopy;
+mod rate;
+mod rhythm;
+mod rule_bank;
+
+pub use monitor::{PatientMonitor, RuleEvent};
