@@ -155,7 +155,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
             if how == PhoneAck::Key {
                 "presses 1 on the call"
             } else {
-                "replies 1 by SMS"
+                "replies with the page code by SMS"
             }
         ),
     }

@@ -1,5 +1,6 @@
 //! The demo doctor's phone: after the first page arrives at the Twilio sandbox it answers
-//! the way a doctor would — a text reply `1` or the key `1` on the alert call — posted by
+//! the way a doctor would — a text reply with the page's code, or the key `1` on the
+//! alert call — posted by
 //! the sandbox to the notifier's webhook listener, signed like Twilio signs it. The
 //! notifier checks the signature and acknowledges the alert, exactly as in production.
 
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 /// How the demo doctor acknowledges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum PhoneAck {
-    /// Reply `1` to the SMS.
+    /// Reply to the SMS with the code it carries.
     Sms,
     /// Press 1 on the alert call.
     Key,
@@ -50,20 +51,20 @@ impl Phone<'_> {
                     .wait_for_calls(1, forever)
                     .await
                     .first()
-                    .map(|c| c.sid.clone()),
+                    .map(|c| (c.sid.clone(), String::new())),
                 _ => self
                     .sandbox
                     .wait_for_messages(1, forever)
                     .await
                     .first()
-                    .map(|m| m.to.clone()),
+                    .map(|m| (m.to.clone(), m.body.clone())),
             }
         };
         let target = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             page = page => page,
         };
-        let Some(target) = target else {
+        let Some((target, text)) = target else {
             return Ok(());
         };
         tokio::select! {
@@ -83,9 +84,12 @@ impl Phone<'_> {
                     self.webhook_addr,
                     cw_notifier::webhooks::SMS_PATH
                 );
-                println!("PHONE the doctor at {target} replies \"1\" by SMS");
+                // The reply names the page it answers (docs/security.md, Edge).
+                let code = cw_notifier::message::code_in_sms(&text)
+                    .context("the SMS page carries no code to reply with")?;
+                println!("PHONE the doctor at {target} replies \"{code}\" by SMS");
                 self.sandbox
-                    .reply_sms(&client, &self.auth_token, &url, &target, "1")
+                    .reply_sms(&client, &self.auth_token, &url, &target, code)
                     .await
             }
         }

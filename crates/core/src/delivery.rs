@@ -83,6 +83,33 @@ impl Delivery {
     pub fn idempotency_key(&self) -> String {
         idempotency_key(&self.alert, self.channel, &self.recipient, self.attempt)
     }
+
+    /// The short code this page carries (SMS text, spoken on the call): a reply names
+    /// the page it answers by it, so it can acknowledge only an alert that was paged to
+    /// that phone, never "whatever is newest" (docs/security.md, Edge).
+    pub fn page_code(&self) -> String {
+        page_code(&self.idempotency_key())
+    }
+}
+
+/// Characters of a page code: Crockford base32 (no I, L, O, U), easy to read and type.
+pub const PAGE_CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 6 characters, 30 bits: codes of the few open pages to one phone do not collide in
+/// practice; if two did, a reply with it is ambiguous and answered with the list.
+pub const PAGE_CODE_LEN: usize = 6;
+
+/// [`Delivery::page_code`] of an idempotency key. Derived, not stored, so every notifier
+/// replica and every restart computes the same code for the same page. Not a secret:
+/// what makes a reply genuine is Twilio's signature; the code only says *which* page.
+pub fn page_code(idempotency_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(idempotency_key.as_bytes());
+    let bits = u64::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+    ]);
+    (0..PAGE_CODE_LEN)
+        .map(|i| char::from(PAGE_CODE_ALPHABET[((bits >> (59 - 5 * i)) & 31) as usize]))
+        .collect()
 }
 
 pub fn idempotency_key(

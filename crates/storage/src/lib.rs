@@ -12,6 +12,7 @@ pub mod influx;
 pub mod mongo;
 mod open;
 pub mod ports;
+pub mod replay_guard;
 pub mod sqlite;
 
 pub use audit::AuditStore;
@@ -23,3 +24,4 @@ pub use ports::{
     AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore,
     RecordStore, SampleStore, StoreError,
 };
+pub use replay_guard::ReplayGuard;

@@ -190,6 +190,7 @@ pub trait RecordStore:
     + crate::directory::PatientDirectory
     + crate::credentials::CredentialStore
     + crate::alert_pages::AlertPages
+    + crate::replay_guard::ReplayGuard
 {
 }
 
@@ -202,7 +203,8 @@ impl<
         + crate::audit::AuditStore
         + crate::directory::PatientDirectory
         + crate::credentials::CredentialStore
-        + crate::alert_pages::AlertPages,
+        + crate::alert_pages::AlertPages
+        + crate::replay_guard::ReplayGuard,
 > RecordStore for T
 {
 }

@@ -491,14 +491,22 @@ impl Dispatcher {
                 let twilio = self.twilio.as_ref().ok_or_else(unconfigured)?;
                 let to = user.phone.as_deref().ok_or_else(unconfigured)?;
                 twilio
-                    .send_sms_with_callback(to, &message::text(alert), key, status_cb.as_deref())
+                    .send_sms_with_callback(
+                        to,
+                        &message::sms_text(alert, &delivery.page_code()),
+                        key,
+                        status_cb.as_deref(),
+                    )
                     .await
             }
             Channel::Voice => {
                 let twilio = self.twilio.as_ref().ok_or_else(unconfigured)?;
                 let to = user.phone.as_deref().ok_or_else(unconfigured)?;
                 let gather = self.callbacks.as_ref().map(|c| c.gather(delivery));
-                let twiml = alert_call_twiml(&message::text(alert), gather.as_deref());
+                let twiml = alert_call_twiml(
+                    &message::call_text(alert, &delivery.page_code()),
+                    gather.as_deref(),
+                );
                 twilio
                     .place_call_with_callback(to, &twiml, key, status_cb.as_deref())
                     .await

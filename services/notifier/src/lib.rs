@@ -12,7 +12,7 @@ mod breaker;
 mod digest;
 pub mod dispatch;
 pub mod fatigue;
-mod message;
+pub mod message;
 pub mod metrics;
 mod outbox_commit;
 mod plan;

@@ -105,16 +105,21 @@ async fn ack_by_sms_reply_stops_escalation() {
             .len(),
         2
     );
-    h.wait_deliveries(&older.id, "sms recorded", |rows| {
+    let rows = h
+        .wait_deliveries(&older.id, "sms recorded", |rows| {
+            rows.iter().any(|d| d.status == DeliveryStatus::Sent)
+        })
+        .await;
+    h.wait_deliveries(&alert.id, "sms recorded", |rows| {
         rows.iter().any(|d| d.status == DeliveryStatus::Sent)
     })
     .await;
-    // "ACK <code>" names one alert: the older one, although it is not the newest.
-    let code = &older.id.as_str()[..10];
+    // "ACK <code>" names one page: the older alert's, although it is not the newest.
+    let code = rows[0].page_code();
     let (status, body) = h.reply_sms("+15005550321", &format!("ack {code}")).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("acknowledged"), "{body}");
-    // "1" acks the newest alert paged to this phone.
+    // "1" acks the only alert still open that was paged to this phone.
     let (status, body) = h.reply_sms("+15005550321", "1").await;
     assert_eq!(status, 200, "{body}");
     for id in [&older.id, &alert.id] {

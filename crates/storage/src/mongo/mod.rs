@@ -15,6 +15,7 @@ mod docs;
 mod indexes;
 mod people;
 mod policies;
+mod replay_guard;
 mod two_writes;
 
 pub use two_writes::Interrupt;

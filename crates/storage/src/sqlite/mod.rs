@@ -11,6 +11,7 @@ mod directory;
 mod people;
 mod policies;
 mod records;
+mod replay_guard;
 mod samples;
 mod schema;
 

@@ -89,5 +89,6 @@ pub(super) fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.execute_batch(super::audit::TABLES)?;
     tx.execute_batch(super::directory::TABLES)?;
     tx.execute_batch(super::credentials::TABLES)?;
+    tx.execute_batch(super::replay_guard::TABLES)?;
     tx.commit()
 }

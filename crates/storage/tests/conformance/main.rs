@@ -24,6 +24,7 @@ mod outbox;
 mod outbox_batch;
 mod people;
 mod policies;
+mod replay_guard;
 mod samples;
 
 /// Instantiates each behaviour once per backend: `embedded::<name>` and
@@ -101,4 +102,6 @@ conformance! {
     credentials::a_refresh_token_is_fresh_once_and_revocation_covers_its_family,
     credentials::revoking_a_users_refresh_tokens_spares_other_users,
     credentials::login_roles_lists_every_login_by_user,
+    replay_guard::a_request_id_is_fresh_once_and_a_replay_is_refused,
+    replay_guard::racing_uses_of_one_request_id_let_exactly_one_win,
 }

@@ -3,8 +3,9 @@
 
 use crate::metrics::NotifierMetrics;
 use cw_core::audit::{AuditEntry, AuditOutcome};
+use cw_core::delivery::{PAGE_CODE_ALPHABET, PAGE_CODE_LEN};
 use cw_core::time::now_ns;
-use cw_core::{AlertId, AlertState, Channel, DeliveryStatus, UserId};
+use cw_core::{Alert, AlertId, AlertState, Channel, DeliveryStatus, UserId};
 use cw_storage::{RecordStore, StoreError};
 use std::collections::HashMap;
 
@@ -97,12 +98,23 @@ pub fn audit_entry(
     }
 }
 
-/// Firing alerts that were texted or called to the user owning `phone`, newest first,
-/// with that user. Read from the store only, so a reply after a restart still works.
-pub async fn alerts_paged_to_phone(
+/// A page that reached a phone: an SMS or call the provider accepted for a firing alert.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub alert: Alert,
+    pub recipient: UserId,
+    /// The code the page carried ([`cw_core::Delivery::page_code`]).
+    pub code: String,
+}
+
+/// Pages of firing alerts texted or called to the user owning `phone`, newest alert
+/// first. Only rows the provider accepted (`sent` or `delivered`) count: a reply can
+/// answer only a page that went out before it. Read from the store only, so a reply
+/// after a restart, or to another replica, still works.
+pub async fn pages_to_phone(
     records: &dyn RecordStore,
     phone: &str,
-) -> Result<Vec<(AlertId, UserId)>, StoreError> {
+) -> Result<Vec<Page>, StoreError> {
     let mut alerts = records.open_alerts().await?;
     alerts.retain(|a| a.state == AlertState::Firing);
     alerts.sort_by_key(|a| std::cmp::Reverse(a.fired_ns));
@@ -111,7 +123,8 @@ pub async fn alerts_paged_to_phone(
     for alert in alerts {
         let rows = records.deliveries_for_alert(&alert.id).await?;
         for row in rows.iter().filter(|d| {
-            matches!(d.channel, Channel::Sms | Channel::Voice) && d.status != DeliveryStatus::Queued
+            matches!(d.channel, Channel::Sms | Channel::Voice)
+                && matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Delivered)
         }) {
             if !phones.contains_key(&row.recipient) {
                 let user_phone = match records.user(&row.recipient).await {
@@ -122,35 +135,91 @@ pub async fn alerts_paged_to_phone(
                 phones.insert(row.recipient.clone(), user_phone);
             }
             if phones.get(&row.recipient).and_then(Option::as_deref) == Some(phone) {
-                out.push((alert.id.clone(), row.recipient.clone()));
-                break;
+                out.push(Page {
+                    alert: alert.clone(),
+                    recipient: row.recipient.clone(),
+                    code: row.page_code(),
+                });
             }
         }
     }
     Ok(out)
 }
 
-/// What an SMS reply asks for: `1` acks the newest alert paged to the sender,
-/// `ACK <code>` the alert whose id starts with `code` (case-insensitive, ≥ 6 chars).
+/// The alerts a reply may mean, one entry (its first page) per alert, in `pages` order.
+pub fn matching<'a>(pages: &'a [Page], reply: &Reply) -> Vec<&'a Page> {
+    let mut out: Vec<&Page> = Vec::new();
+    for page in pages {
+        let named = match reply {
+            Reply::Code(code) => page.code == *code,
+            Reply::Bare => true,
+            Reply::Other => false,
+        };
+        if named && !out.iter().any(|p| p.alert.id == page.alert.id) {
+            out.push(page);
+        }
+    }
+    out
+}
+
+/// Records a provider request id as used; `false` (and a denied audit record) when it
+/// was used before: a captured, signed request posted again.
+pub async fn first_use(
+    records: &dyn RecordStore,
+    metrics: &NotifierMetrics,
+    via: Channel,
+    request_id: &str,
+) -> Result<bool, StoreError> {
+    if records.first_use(request_id, now_ns()).await? {
+        return Ok(true);
+    }
+    metrics.webhook_rejected.inc();
+    let mut entry = audit_entry(
+        "anonymous",
+        &format!("ack_by_{}", via.as_str()),
+        "alerts",
+        AuditOutcome::Denied,
+        request_id,
+    );
+    entry.status = 409;
+    entry.reason = "replayed provider request id".to_owned();
+    records.append_audit(&entry).await?;
+    tracing::warn!(
+        via = via.as_str(),
+        request_id,
+        "replayed twilio request refused"
+    );
+    Ok(false)
+}
+
+/// What an SMS reply asks for: a page code (`K7Q2MX`, `1 K7Q2MX`, `ACK K7Q2MX`; any
+/// case) acknowledges that page's alert; a bare `1` or `ACK` the only open alert paged
+/// to the phone, and with several it acknowledges none and lists their codes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
-    Newest,
+    Bare,
     Code(String),
     Other,
 }
 
 pub fn parse_reply(body: &str) -> Reply {
-    let body = body.trim();
-    if body == "1" {
-        return Reply::Newest;
-    }
-    let mut words = body.split_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some(w), Some(code), None) if w.eq_ignore_ascii_case("ack") && code.len() >= 6 => {
-            Reply::Code(code.to_ascii_lowercase())
-        }
-        (Some(w), None, None) if w.eq_ignore_ascii_case("ack") => Reply::Newest,
-        _ => Reply::Other,
+    let words: Vec<&str> = body.split_whitespace().collect();
+    let is_ack_word = |w: &str| w == "1" || w.eq_ignore_ascii_case("ack");
+    let is_code = |w: &str| {
+        w.len() == PAGE_CODE_LEN
+            && w.bytes()
+                .all(|b| PAGE_CODE_ALPHABET.contains(&b.to_ascii_uppercase()))
+    };
+    let code = match words.as_slice() {
+        [w] if is_ack_word(w) => return Reply::Bare,
+        [code] => code,
+        [w, code] if is_ack_word(w) => code,
+        _ => return Reply::Other,
+    };
+    if is_code(code) {
+        Reply::Code(code.to_ascii_uppercase())
+    } else {
+        Reply::Other
     }
 }
 
@@ -160,18 +229,16 @@ mod tests {
 
     #[test]
     fn parses_replies() {
-        assert_eq!(parse_reply(" 1 "), Reply::Newest);
-        assert_eq!(parse_reply("ack"), Reply::Newest);
-        assert_eq!(
-            parse_reply("ACK 01jabcdef"),
-            Reply::Code("01jabcdef".into())
-        );
-        assert_eq!(
-            parse_reply("ack 01j"),
-            Reply::Other,
-            "code too short to be unique"
-        );
+        assert_eq!(parse_reply(" 1 "), Reply::Bare);
+        assert_eq!(parse_reply("ack"), Reply::Bare);
+        assert_eq!(parse_reply("k7q2mx"), Reply::Code("K7Q2MX".into()));
+        assert_eq!(parse_reply("1 K7Q2MX"), Reply::Code("K7Q2MX".into()));
+        assert_eq!(parse_reply("ACK k7q2mx"), Reply::Code("K7Q2MX".into()));
+        assert_eq!(parse_reply("ack 01j"), Reply::Other, "not a page code");
+        assert_eq!(parse_reply("thanks K7Q2MX"), Reply::Other);
         assert_eq!(parse_reply("2"), Reply::Other);
-        assert_eq!(parse_reply("thanks"), Reply::Other);
+        assert_eq!(parse_reply("thank you"), Reply::Other);
+        assert_eq!(parse_reply("hello"), Reply::Other, "five letters");
+        assert_eq!(parse_reply("LOUISE"), Reply::Other, "not Crockford base32");
     }
 }

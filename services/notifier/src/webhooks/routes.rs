@@ -1,4 +1,6 @@
-//! HTTP handlers of the webhook listener.
+//! HTTP handlers of the webhook listener. An SMS reply acknowledges only a page sent to
+//! its phone before it, named by the page's code (a bare "1" only when one is open);
+//! each `MessageSid` / `CallSid` acts once (the store's `ReplayGuard`).
 
 use super::ack::{self, AckOutcome, Reply};
 use super::{CallbackUrls, signature};
@@ -213,7 +215,34 @@ async fn key_press(
         Ok(None) => return (StatusCode::NOT_FOUND, "no such delivery").into_response(),
         Err(e) => return store_error(e),
     };
-    let sid = param(&params, "CallSid").unwrap_or("");
+    let Some(sid) = param(&params, "CallSid").filter(|s| !s.is_empty()) else {
+        return (StatusCode::BAD_REQUEST, "CallSid required").into_response();
+    };
+    // The gather URL (signed) names the row; the call must be the one placed for it.
+    if row
+        .provider_id
+        .as_deref()
+        .is_some_and(|placed| placed != sid)
+    {
+        tracing::warn!(alert = %alert, "key press from another call than the page's refused");
+        return twiml(say("This call cannot acknowledge the alert. Goodbye."));
+    }
+    match ack::first_use(
+        state.records.as_ref(),
+        &state.metrics,
+        Channel::Voice,
+        &format!("voice:{sid}"),
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return twiml(say(
+                "This key press was already counted. Nothing changed. Goodbye.",
+            ));
+        }
+        Err(e) => return store_error(e),
+    }
     match ack::acknowledge(
         state.records.as_ref(),
         &state.metrics,
@@ -244,27 +273,51 @@ async fn sms_reply(
     let from = param(&params, "From").unwrap_or("");
     let reply = ack::parse_reply(param(&params, "Body").unwrap_or(""));
     if reply == Reply::Other {
-        return twiml(message("Reply 1 or ACK <alert code> to acknowledge."));
+        return twiml(message(
+            "Reply with the code of the page to acknowledge it (or 1 if only one alert is open).",
+        ));
     }
-    let candidates = match ack::alerts_paged_to_phone(state.records.as_ref(), from).await {
-        Ok(c) => c,
+    let Some(sid) = param(&params, "MessageSid").filter(|s| !s.is_empty()) else {
+        return (StatusCode::BAD_REQUEST, "MessageSid required").into_response();
+    };
+    // Spent before anything is read or changed: a captured reply posted again (to this
+    // replica or another, before or after a restart) acts never, not "once more". A
+    // store failure after this point answers 503 and the doctor replies again.
+    match ack::first_use(
+        state.records.as_ref(),
+        &state.metrics,
+        Channel::Sms,
+        &format!("sms:{sid}"),
+    )
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return twiml(message(
+                "This reply was already counted; nothing was acknowledged.",
+            ));
+        }
+        Err(e) => return store_error(e),
+    }
+    let pages = match ack::pages_to_phone(state.records.as_ref(), from).await {
+        Ok(pages) => pages,
         Err(e) => return store_error(e),
     };
-    let chosen = match &reply {
-        Reply::Code(code) => candidates
-            .into_iter()
-            .find(|(a, _)| a.as_str().to_ascii_lowercase().starts_with(code.as_str())),
-        _ => candidates.into_iter().next(),
+    let chosen = ack::matching(&pages, &reply);
+    let page = match chosen.as_slice() {
+        [] => return twiml(message("No open alert paged to this phone matches.")),
+        [page] => *page,
+        several => {
+            let choices: Vec<(String, &cw_core::Alert)> =
+                several.iter().map(|p| (p.code.clone(), &p.alert)).collect();
+            return twiml(message(&crate::message::which_one(&choices)));
+        }
     };
-    let Some((alert, user)) = chosen else {
-        return twiml(message("No open alert of yours matches."));
-    };
-    let sid = param(&params, "MessageSid").unwrap_or("");
     match ack::acknowledge(
         state.records.as_ref(),
         &state.metrics,
-        &alert,
-        &user,
+        &page.alert.id,
+        &page.recipient,
         Channel::Sms,
         sid,
     )
@@ -273,7 +326,11 @@ async fn sms_reply(
         Ok(AckOutcome::AccountDisabled) => twiml(message(
             "This account is disabled: the alert is not acknowledged.",
         )),
-        Ok(_) => twiml(message(&format!("Alert {alert} acknowledged."))),
+        Ok(_) => twiml(message(&format!(
+            "Alert {} ({}) acknowledged.",
+            page.code,
+            page.alert.rule.describe()
+        ))),
         Err(e) => store_error(e),
     }
 }
@@ -283,8 +340,12 @@ fn say(text: &str) -> String {
 }
 
 fn message(text: &str) -> String {
-    // Our own fixed texts and lower-case ULIDs: nothing to escape except `<` `>`.
-    let text = text.replace('<', "&lt;").replace('>', "&gt;");
+    // Our own texts, codes, ids and rule names: escaped anyway, so a rule name can never
+    // break the TwiML.
+    let text = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><Response><Message>{text}</Message></Response>"#
     )

@@ -1,0 +1,169 @@
+//! Attacks on the edge of the system — phones, gateways and listeners — reproduced
+//! against the real service binaries (issue 13; controls in docs/security.md, "Edge").
+//! Each test is named for the attack and fails if the attack succeeds.
+
+use cw_core::audit::AuditOutcome;
+use cw_core::{AlertId, AlertState, Channel, Delivery, DeliveryStatus, Priority};
+use cw_e2e::notifier::{AUTH_TOKEN, NotifierHarness, Tuning};
+use cw_e2e::system::Mode;
+use cw_sandbox::callbacks::post_signed;
+
+/// Medium alerts by SMS, high ones by call too; no escalation within a test's span.
+const PAGES: &str = r#"[routing]
+high = ["sms", "voice"]
+medium = ["sms"]
+low = ["in_app"]
+[reliability.ack_deadline_s]
+high = 600
+medium = 600
+low = 0
+"#;
+
+fn pages() -> Tuning {
+    Tuning {
+        extra: PAGES.into(),
+        ..Tuning::default()
+    }
+}
+
+/// The page of `alert` on `channel`, once the provider accepted it.
+async fn sent_page(h: &mut NotifierHarness, alert: &AlertId, channel: Channel) -> Delivery {
+    let rows = h
+        .wait_deliveries(alert, "page sent", |rows| {
+            rows.iter()
+                .any(|d| d.channel == channel && d.status == DeliveryStatus::Sent)
+        })
+        .await;
+    rows.into_iter()
+        .find(|d| d.channel == channel && d.status == DeliveryStatus::Sent)
+        .expect("sent row")
+}
+
+async fn state(h: &NotifierHarness, alert: &AlertId) -> AlertState {
+    h.stores
+        .records
+        .get_alert(alert)
+        .await
+        .expect("alert read")
+        .state
+}
+
+/// Finding 1: a captured, validly signed SMS reply posted again later (here after a
+/// notifier restart, which must not forget it) acknowledged whatever alarm was newest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_signed_sms_ack_does_not_acknowledge_a_later_alarm() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let phone = "+15005550901";
+    let (patient, _) = h.chain(&[phone]).await;
+    let first = h.fire(&patient.id, Priority::Medium).await;
+    h.spawn(&pages());
+    sent_page(&mut h, &first.id, Channel::Sms).await;
+    // The doctor's genuine reply, as Twilio signs it; the attacker keeps a copy.
+    let url = h.webhook_url(cw_notifier::webhooks::SMS_PATH);
+    let captured = [
+        ("MessageSid", "SM0123456789abcdef0123456789abcdef"),
+        ("From", phone),
+        ("Body", "1"),
+    ];
+    let (status, body) = post_signed(&h.https(), AUTH_TOKEN, &url, &captured)
+        .await
+        .expect("reply posted");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        state(&h, &first.id).await,
+        AlertState::Acknowledged,
+        "{body}"
+    );
+
+    h.spawn(&pages());
+    h.wait_ready().await;
+    let other = h.another_patient_like(&patient).await;
+    let later = h.fire(&other.id, Priority::Medium).await;
+    sent_page(&mut h, &later.id, Channel::Sms).await;
+    let (_, body) = post_signed(&h.https(), AUTH_TOKEN, &url, &captured)
+        .await
+        .expect("replay posted");
+    assert_eq!(
+        state(&h, &later.id).await,
+        AlertState::Firing,
+        "the replayed reply silenced a later alarm: {body}"
+    );
+    let audit = h.stores.records.audit_events(0, 1000).await.expect("audit");
+    assert!(
+        audit.iter().any(|e| e.entry.action == "ack_by_sms"
+            && e.entry.outcome == AuditOutcome::Denied
+            && e.entry.reason.contains("replay")),
+        "the replay is audited as denied: {audit:#?}"
+    );
+}
+
+/// Finding 2: "1" acknowledged the newest alert paged to the phone — possibly another
+/// patient's, one the doctor never read. With several open pages it must ask which one
+/// and acknowledge nothing; the page's code then acknowledges exactly that alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_1_with_several_open_alerts_acknowledges_none_and_asks_which() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let phone = "+15005550911";
+    let (patient, users) = h.chain(&[phone]).await;
+    let other = h.another_patient_like(&patient).await;
+    let read = h.fire(&patient.id, Priority::Medium).await;
+    let unread = h.fire(&other.id, Priority::Medium).await;
+    h.spawn(&pages());
+    let read_page = sent_page(&mut h, &read.id, Channel::Sms).await;
+    let unread_page = sent_page(&mut h, &unread.id, Channel::Sms).await;
+    let (read_code, unread_code) = (read_page.page_code(), unread_page.page_code());
+    let (status, body) = h.reply_sms(phone, "1").await;
+    assert_eq!(status, 200, "{body}");
+    for alert in [&read.id, &unread.id] {
+        assert_eq!(
+            state(&h, alert).await,
+            AlertState::Firing,
+            "a bare 1 picked an alert for the doctor: {body}"
+        );
+    }
+    assert!(
+        body.contains(&read_code) && body.contains(&unread_code),
+        "the answer lists the open pages' codes: {body}"
+    );
+    let texts = h.sandbox.messages();
+    assert!(
+        texts.iter().any(|m| m.body.contains(&read_code)),
+        "every SMS carries its page's code: {texts:#?}"
+    );
+
+    let (status, body) = h.reply_sms(phone, &read_code.to_lowercase()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        state(&h, &read.id).await,
+        AlertState::Acknowledged,
+        "{body}"
+    );
+    assert_eq!(state(&h, &unread.id).await, AlertState::Firing);
+    let stored = h.stores.records.get_alert(&read.id).await.expect("alert");
+    assert_eq!(stored.acked_by.as_deref(), Some(users[0].id.as_str()));
+}
+
+/// Finding 1, by voice: a captured key press posted again is refused (CallSid seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_key_press_is_refused() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, _) = h.chain(&["+15005550921"]).await;
+    let alert = h.fire(&patient.id, Priority::High).await;
+    h.spawn(&pages());
+    let call = sent_page(&mut h, &alert.id, Channel::Voice).await;
+    let sid = call.provider_id.expect("call sid");
+    let (status, twiml) = h.press_key(&sid, "1").await;
+    assert_eq!(status, 200, "{twiml}");
+    assert!(twiml.contains("acknowledged"), "{twiml}");
+    let (_, replayed) = h.press_key(&sid, "1").await;
+    assert!(
+        !replayed.contains("is acknowledged"),
+        "a replayed key press is answered as an ack: {replayed}"
+    );
+    let audit = h.stores.records.audit_events(0, 1000).await.expect("audit");
+    let allowed = audit
+        .iter()
+        .filter(|e| e.entry.action == "ack_by_voice" && e.entry.outcome == AuditOutcome::Allowed)
+        .count();
+    assert_eq!(allowed, 1, "one key press, one ack: {audit:#?}");
+}
