@@ -1,6 +1,6 @@
 //! `cardiowatch ec57 --data DIR [--policy FILE]`: every annotated WFDB record in DIR runs
 //! through the analysis the live engine runs (the backtest replay of the patient monitor)
-//! and the beat detector, and is scored against its reference annotations by `cw-ec57`;
+//! and the beat detector and classifier, and is scored against its reference annotations by `cw-ec57`;
 //! prints EC57's tables per record and gross. Method: `docs/clinical-performance.md`.
 
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use clap::Args;
 use cw_analysis::backtest::{WouldAlert, replay};
 use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule};
 use cw_core::{HrLimit, PatientId, Priority, RuleKind, ThresholdPolicy};
+use cw_detect::BeatClass;
 use cw_ec57::{AamiClass, Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
 
 use crate::backtest::{frames_of, load_policy};
@@ -160,6 +161,16 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
     }
 }
 
+fn aami_class(class: BeatClass) -> AamiClass {
+    match class {
+        BeatClass::N => AamiClass::N,
+        BeatClass::S => AamiClass::S,
+        BeatClass::V => AamiClass::V,
+        BeatClass::F => AamiClass::F,
+        BeatClass::Q => AamiClass::Q,
+    }
+}
+
 fn limits_of(policy: &ThresholdPolicy) -> Limits {
     Limits {
         hr_high_bpm: policy.hr_high.as_ref().map(|l| f64::from(l.bpm)),
@@ -198,11 +209,11 @@ pub fn evaluate_record(
         uv = cw_ec57::noise_stress::add_noise(&uv, leads, fs, &normal, &n.uv, n.leads, n.snr_db)
             .with_context(|| format!("{name}: no normal beats to measure the signal size"))?;
     }
-    let test_beats: Vec<TestBeat> = cw_detect::detect_all(fs, leads, &uv)
+    let test_beats: Vec<TestBeat> = cw_detect::classify_all(fs, leads, &uv)
         .into_iter()
-        .map(|sample| TestBeat {
-            sample,
-            class: None,
+        .map(|b| TestBeat {
+            sample: b.sample,
+            class: Some(aami_class(b.class)),
         })
         .collect();
     let report = replay(policy, &frames_of(fs, leads, &uv));
