@@ -2,9 +2,10 @@
 //! candidate policy with the alert-engine's own monitor; prints the alerts it would have
 //! raised as JSON.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use cw_analysis::backtest::{BacktestReport, replay};
+use cw_core::policy_input;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy};
 use cw_storage::StorageConfig;
@@ -40,20 +41,13 @@ struct WithStorage {
     storage: StorageConfig,
 }
 
-/// The candidate policy from its JSON file, validated like the api does.
+/// The candidate policy from its JSON file, read and validated by the api's own function
+/// (`cw_core::policy_input`): an unknown or misspelt field is refused, as the api does.
 pub fn load_policy(path: &Path, patient: &PatientId) -> anyhow::Result<ThresholdPolicy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the policy {}", path.display()))?;
-    let mut value: serde_json::Value = serde_json::from_str(&text).context("policy JSON")?;
-    let object = value
-        .as_object_mut()
-        .context("the policy must be a JSON object")?;
-    object.insert("patient".into(), serde_json::json!(patient.as_str()));
-    let policy: ThresholdPolicy = serde_json::from_value(value).context("policy settings")?;
-    if let Err(e) = policy.validate() {
-        bail!("invalid policy: {e}");
-    }
-    Ok(policy)
+    policy_input::policy_from_json(patient, &text)
+        .with_context(|| format!("invalid policy {}", path.display()))
 }
 
 /// Runs the backtest and returns the report (the command prints it).

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod patient;
 pub mod phi;
 pub mod policy;
+pub mod policy_input;
 pub mod rules;
 pub mod sample;
 pub mod shard;

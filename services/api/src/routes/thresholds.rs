@@ -8,10 +8,10 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange};
+use cw_core::policy_input::{self, PolicyInputError};
 use cw_core::{PatientId, ThresholdPolicy};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-use std::sync::LazyLock;
 
 pub async fn get(
     State(state): State<AppState>,
@@ -27,44 +27,16 @@ pub async fn get(
     }
 }
 
-/// The body a doctor sends: a threshold policy without `patient` and `version` (they
-/// come from the URL and the store). Every rule field of `ThresholdPolicy` is accepted —
-/// the list is read off the type itself, so a rule added there can be set here at once —
-/// and any other field is refused, so a typo never silently leaves a rule off.
+/// The body a doctor sends: a threshold policy without `patient` and `version`, read by
+/// `cw_core::policy_input` exactly as the CLI reads a policy file. Unknown fields are
+/// refused while the body is parsed (400), so a typo never silently leaves a rule off.
 #[derive(Debug)]
 pub struct PolicyInput(serde_json::Map<String, serde_json::Value>);
-
-/// The fields of a policy a doctor may set: what `ThresholdPolicy` serialises, minus the
-/// ones the api owns.
-fn settable_fields() -> &'static [String] {
-    static FIELDS: LazyLock<Vec<String>> = LazyLock::new(|| {
-        let Ok(patient) = PatientId::parse("any") else {
-            return Vec::new();
-        };
-        match serde_json::to_value(ThresholdPolicy::empty(patient)) {
-            Ok(serde_json::Value::Object(fields)) => fields
-                .keys()
-                .filter(|k| !API_OWNED.contains(&k.as_str()))
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
-        }
-    });
-    &FIELDS
-}
-
-const API_OWNED: [&str; 2] = ["patient", "version"];
 
 impl<'de> Deserialize<'de> for PolicyInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let fields = serde_json::Map::deserialize(deserializer)?;
-        let settable = settable_fields();
-        if let Some(unknown) = fields.keys().find(|k| !settable.contains(k)) {
-            return Err(D::Error::custom(format!(
-                "unknown field `{unknown}`, expected one of {}",
-                settable.join(", ")
-            )));
-        }
+        policy_input::check_fields(&fields).map_err(D::Error::custom)?;
         Ok(Self(fields))
     }
 }
@@ -73,22 +45,13 @@ impl PolicyInput {
     /// The validated policy for `patient`: 400 naming the field whose value has the wrong
     /// shape, 422 naming the field when implausible.
     pub fn into_policy(self, patient: PatientId) -> Result<ThresholdPolicy, ApiError> {
-        let mut fields = self.0;
-        // `null` means "not set", as leaving the field out does (the rule is off, or the
-        // default applies).
-        fields.retain(|_, value| !value.is_null());
-        fields.insert(
-            "patient".into(),
-            serde_json::Value::String(patient.to_string()),
-        );
-        let policy: ThresholdPolicy =
-            serde_path_to_error::deserialize(serde_json::Value::Object(fields))
-                .map_err(|e| ApiError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
-        policy.validate().map_err(|e| ApiError::Invalid {
-            field: Some(e.field.to_owned()),
-            message: e.to_string(),
-        })?;
-        Ok(policy)
+        policy_input::policy_from_settings(&patient, self.0).map_err(|e| match e {
+            PolicyInputError::Shape(message) => ApiError::BadRequest(message),
+            PolicyInputError::Invalid(e) => ApiError::Invalid {
+                field: Some(e.field.to_owned()),
+                message: e.to_string(),
+            },
+        })
     }
 }
 
