@@ -56,6 +56,15 @@ pub enum RefreshUse {
     Reused(RefreshToken),
 }
 
+/// What counting a login attempt found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoginAttempt {
+    /// Counted: the password may be checked. The login as stored after counting.
+    Admitted(Login),
+    /// The login is locked: refuse without checking the password.
+    Locked,
+}
+
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// Creates or replaces a login (resetting failures and lockout).
@@ -64,16 +73,21 @@ pub trait CredentialStore: Send + Sync {
     /// Every login's user and role, by user id (the admin's directory lists accounts that
     /// have a login but no user record yet). Never the password hashes.
     async fn login_roles(&self) -> Result<Vec<(UserId, Role)>>;
-    /// Counts a failed attempt; at `max_failures` the login is locked until
-    /// `now + lock_ns` and the count restarts. Returns the login as stored.
-    async fn record_login_failure(
+    /// Counts a login attempt as a failure *before* its password is checked, atomically:
+    /// checking first and counting after let parallel guesses all be checked before any
+    /// was counted (issue 13 #6). A locked login admits nothing; otherwise the count
+    /// goes up, and the attempt that reaches `max_failures` is admitted and locks the
+    /// login until `now + lock_ns` (the count restarts). So racing attempts get at most
+    /// `max_failures` checks per lock. `NotFound` for an unknown login.
+    async fn begin_login_attempt(
         &self,
         user: &UserId,
         now: Nanos,
         max_failures: u32,
         lock_ns: Nanos,
-    ) -> Result<Login>;
-    /// A successful login clears the failure count.
+    ) -> Result<LoginAttempt>;
+    /// A successful login clears the failure count, and the lock its own attempt may
+    /// have set.
     async fn clear_login_failures(&self, user: &UserId) -> Result<()>;
 
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<()>;

@@ -8,7 +8,7 @@ use cw_core::time::NANOS_PER_SEC;
 use cw_core::{DeviceId, Role, SampleBlock};
 use cw_e2e::api::ApiHarness;
 use cw_e2e::system::Mode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// One 10 s, one-lead block of the own patient's ECG at `start_ns`.
 async fn write_ecg(h: &ApiHarness, start_ns: i64) {
@@ -83,4 +83,67 @@ async fn the_widest_ecg_range_is_refused_and_audited_not_a_divide_by_zero_panic(
     assert_eq!(event.entry.patient.as_ref(), Some(&h.own));
     assert_eq!(event.entry.outcome, AuditOutcome::Failed);
     assert_eq!(event.entry.status, 422);
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Gives `user` a password login (as doctor), through the admin endpoint.
+async fn set_password(h: &ApiHarness, user: &cw_core::UserId) {
+    let set = h
+        .http
+        .put(h.url(&format!("/v1/users/{user}/login")))
+        .bearer_auth(h.token(&h.admin, Role::Admin))
+        .json(&json!({"role": "doctor", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("set login");
+    assert_eq!(set.status(), 204);
+}
+
+/// `POST /v1/auth/login` as `user` with `password`: status and body.
+async fn login(h: &ApiHarness, user: &str, password: &str) -> (u16, Value) {
+    let response = h
+        .http
+        .post(h.url("/v1/auth/login"))
+        .json(&json!({"user": user, "password": password}))
+        .send()
+        .await
+        .expect("login request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// 15 wrong passwords at once: each was checked before any failure was counted, so 13
+/// guesses were verified where the lockout allows 5.
+async fn parallel_guesses_get_no_more_tries_than_the_lockout_allows(mode: Mode) {
+    let h = ApiHarness::start(mode).await;
+    set_password(&h, &h.doctor_a).await;
+    let guesses = (0..15).map(|i| {
+        let h = &h;
+        async move { login(h, h.doctor_a.as_str(), &format!("wrong guess number {i}")).await }
+    });
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    let verified = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 423).count();
+    assert_eq!(
+        (verified, locked),
+        (5, 10),
+        "max_failures = 5: five guesses checked, the rest refused locked: {statuses:?}"
+    );
+    // Locked means locked: the right password is refused too.
+    assert_eq!(login(&h, h.doctor_a.as_str(), PASSWORD).await.0, 423);
+}
+
+#[tokio::test]
+async fn embedded_parallel_guesses_get_no_more_tries_than_the_lockout_allows() {
+    parallel_guesses_get_no_more_tries_than_the_lockout_allows(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn servers_parallel_guesses_get_no_more_tries_than_the_lockout_allows() {
+    parallel_guesses_get_no_more_tries_than_the_lockout_allows(Mode::Servers).await;
 }

@@ -1,9 +1,10 @@
 //! Logins and refresh tokens on MongoDB. Single use of a refresh token is one
-//! `findOneAndUpdate` filtered on `used: false`, so two racing uses cannot both win.
+//! `findOneAndUpdate` filtered on `used: false`, so two racing uses cannot both win;
+//! a login attempt is counted the same way, before its password is checked.
 
 use super::docs::{from_doc, to_doc};
 use super::{MongoRecords, map_err};
-use crate::credentials::{CredentialStore, Login, RefreshToken, RefreshUse};
+use crate::credentials::{CredentialStore, Login, LoginAttempt, RefreshToken, RefreshUse};
 use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
@@ -46,43 +47,63 @@ impl CredentialStore for MongoRecords {
         Ok(logins.into_iter().map(|l| (l.user, l.role)).collect())
     }
 
-    async fn record_login_failure(
+    async fn begin_login_attempt(
         &self,
         user: &UserId,
         now: Nanos,
         max_failures: u32,
         lock_ns: Nanos,
-    ) -> Result<Login> {
+    ) -> Result<LoginAttempt> {
+        // One `$inc` filtered on "not locked" counts the attempt; the count it returns
+        // decides: up to `max_failures` are admitted, beyond are refused. Whoever sees
+        // the threshold sets the lock (idempotent, so a crash between the two writes
+        // is healed by the next attempt).
         let counted = self
             .coll(LOGINS)
             .find_one_and_update(
-                doc! { "_id": user.as_str() },
+                doc! {
+                    "_id": user.as_str(),
+                    "$or": [
+                        { "locked_until_ns": { "$lte": now } },
+                        { "locked_until_ns": { "$exists": false } },
+                    ],
+                },
                 doc! { "$inc": { "failures": 1 } },
             )
             .return_document(mongodb::options::ReturnDocument::After)
             .await
-            .map_err(map_err)?
-            .ok_or(StoreError::NotFound)?;
+            .map_err(map_err)?;
+        let Some(counted) = counted else {
+            // Either locked or unknown.
+            self.login(user).await?;
+            return Ok(LoginAttempt::Locked);
+        };
         let mut login: Login = from_doc(counted)?;
-        if login.failures >= max_failures {
-            login.failures = 0;
-            login.locked_until_ns = now + lock_ns;
-            self.coll(LOGINS)
-                .update_one(
-                    doc! { "_id": user.as_str() },
-                    doc! { "$set": { "failures": 0, "locked_until_ns": login.locked_until_ns } },
-                )
-                .await
-                .map_err(map_err)?;
+        if login.failures < max_failures {
+            return Ok(LoginAttempt::Admitted(login));
         }
-        Ok(login)
+        let admitted = login.failures == max_failures;
+        login.failures = 0;
+        login.locked_until_ns = now + lock_ns;
+        self.coll(LOGINS)
+            .update_one(
+                doc! { "_id": user.as_str() },
+                doc! { "$set": { "failures": 0, "locked_until_ns": login.locked_until_ns } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(if admitted {
+            LoginAttempt::Admitted(login)
+        } else {
+            LoginAttempt::Locked
+        })
     }
 
     async fn clear_login_failures(&self, user: &UserId) -> Result<()> {
         self.coll(LOGINS)
             .update_one(
                 doc! { "_id": user.as_str() },
-                doc! { "$set": { "failures": 0 } },
+                doc! { "$set": { "failures": 0, "locked_until_ns": 0 } },
             )
             .await
             .map_err(map_err)?;

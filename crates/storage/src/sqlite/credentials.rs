@@ -2,7 +2,7 @@
 
 use super::records::SqliteRecords;
 use super::{from_json, map_err, to_json};
-use crate::credentials::{CredentialStore, Login, RefreshToken, RefreshUse};
+use crate::credentials::{CredentialStore, Login, LoginAttempt, RefreshToken, RefreshUse};
 use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
@@ -75,20 +75,24 @@ impl CredentialStore for SqliteRecords {
             .await
     }
 
-    async fn record_login_failure(
+    async fn begin_login_attempt(
         &self,
         user: &UserId,
         now: Nanos,
         max_failures: u32,
         lock_ns: Nanos,
-    ) -> Result<Login> {
+    ) -> Result<LoginAttempt> {
         let user = user.clone();
         self.db
             .call(move |conn| {
+                // IMMEDIATE: the read, the count and the lock are one write transaction.
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
                 let mut login = read_login(&tx, user.as_str())?;
+                if login.locked_until_ns > now {
+                    return Ok(LoginAttempt::Locked);
+                }
                 login.failures += 1;
                 if login.failures >= max_failures {
                     login.failures = 0;
@@ -96,7 +100,7 @@ impl CredentialStore for SqliteRecords {
                 }
                 write_login(&tx, &login)?;
                 tx.commit().map_err(map_err)?;
-                Ok(login)
+                Ok(LoginAttempt::Admitted(login))
             })
             .await
     }
@@ -109,8 +113,9 @@ impl CredentialStore for SqliteRecords {
                     .transaction_with_behavior(TransactionBehavior::Immediate)
                     .map_err(map_err)?;
                 let mut login = read_login(&tx, user.as_str())?;
-                if login.failures != 0 {
+                if login.failures != 0 || login.locked_until_ns != 0 {
                     login.failures = 0;
+                    login.locked_until_ns = 0;
                     write_login(&tx, &login)?;
                 }
                 tx.commit().map_err(map_err)

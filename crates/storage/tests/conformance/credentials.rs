@@ -2,7 +2,7 @@
 //! revocation.
 
 use cw_core::{Role, UserId};
-use cw_storage::credentials::{Login, RefreshToken, RefreshUse};
+use cw_storage::credentials::{Login, LoginAttempt, RefreshToken, RefreshUse};
 use cw_storage::{StoreError, Stores};
 
 fn login(user: &UserId) -> Login {
@@ -15,40 +15,65 @@ fn login(user: &UserId) -> Login {
     }
 }
 
-pub async fn failures_lock_a_login_at_the_threshold_and_success_clears_them(s: &Stores) {
+pub async fn attempts_lock_a_login_at_the_threshold_and_success_clears_them(s: &Stores) {
     let user = UserId::random();
     s.records.put_login(&login(&user)).await.expect("put");
     assert_eq!(s.records.login(&user).await.expect("get"), login(&user));
+    let attempt = || s.records.begin_login_attempt(&user, 1_000, 3, 500);
     for n in 1..3 {
-        let l = s
-            .records
-            .record_login_failure(&user, 1_000, 3, 500)
-            .await
-            .expect("count");
-        assert_eq!((l.failures, l.locked_until_ns), (n, 0));
+        let counted = attempt().await.expect("count");
+        assert!(
+            matches!(&counted, LoginAttempt::Admitted(l) if (l.failures, l.locked_until_ns) == (n, 0)),
+            "{counted:?}"
+        );
     }
     s.records.clear_login_failures(&user).await.expect("clear");
     assert_eq!(s.records.login(&user).await.expect("get").failures, 0);
     for _ in 0..2 {
-        s.records
-            .record_login_failure(&user, 1_000, 3, 500)
-            .await
-            .expect("count");
+        attempt().await.expect("count");
     }
-    let locked = s
-        .records
-        .record_login_failure(&user, 1_000, 3, 500)
-        .await
-        .expect("count");
-    assert_eq!((locked.failures, locked.locked_until_ns), (0, 1_500));
+    // The third attempt is admitted and locks; the next is refused unchecked.
+    let locking = attempt().await.expect("count");
+    assert!(
+        matches!(&locking, LoginAttempt::Admitted(l) if (l.failures, l.locked_until_ns) == (0, 1_500)),
+        "{locking:?}"
+    );
+    assert_eq!(attempt().await.expect("count"), LoginAttempt::Locked);
     assert_eq!(
         s.records.login(&user).await.expect("get").locked_until_ns,
         1_500
     );
+    // After the lock has run out, attempts are admitted again.
     assert!(matches!(
-        s.records.login(&UserId::random()).await,
+        s.records.begin_login_attempt(&user, 1_500, 3, 500).await,
+        Ok(LoginAttempt::Admitted(_))
+    ));
+    // A success (the password checked out) clears the count and its own lock.
+    s.records.clear_login_failures(&user).await.expect("clear");
+    let cleared = s.records.login(&user).await.expect("get");
+    assert_eq!((cleared.failures, cleared.locked_until_ns), (0, 0));
+    assert!(matches!(
+        s.records
+            .begin_login_attempt(&UserId::random(), 1_000, 3, 500)
+            .await,
         Err(StoreError::NotFound)
     ));
+}
+
+pub async fn racing_attempts_admit_no_more_than_the_threshold(s: &Stores) {
+    let user = UserId::random();
+    s.records.put_login(&login(&user)).await.expect("put");
+    let attempts = (0..12).map(|_| s.records.begin_login_attempt(&user, 1_000, 5, 500));
+    let outcomes = futures::future::join_all(attempts).await;
+    let admitted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(LoginAttempt::Admitted(_))))
+        .count();
+    let locked = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(LoginAttempt::Locked)))
+        .count();
+    assert_eq!((admitted, locked), (5, 7), "{outcomes:?}");
 }
 
 pub async fn a_refresh_token_is_fresh_once_and_revocation_covers_its_family(s: &Stores) {

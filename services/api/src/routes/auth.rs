@@ -18,7 +18,7 @@ use axum::http::StatusCode;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{Role, UserId};
 use cw_storage::StoreError;
-use cw_storage::credentials::{Login, RefreshToken, RefreshUse};
+use cw_storage::credentials::{Login, LoginAttempt, RefreshToken, RefreshUse};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -102,20 +102,33 @@ pub async fn login(
     }
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let user = UserId::parse(&input.user).ok();
+    // The attempt is counted (as a failure) before the password is checked, in one
+    // atomic step with the lock check: parallel guesses get no more checks than
+    // `max_failures` (issue 13 #6). A success clears the count below.
+    let now = now_ns();
     let stored = match &user {
-        Some(user) => match state.records.login(user).await {
-            Ok(login) => Some(login),
+        Some(user) => match state
+            .records
+            .begin_login_attempt(
+                user,
+                now,
+                state.auth.max_failures,
+                state.auth.lockout_s as i64 * NANOS_PER_SEC,
+            )
+            .await
+        {
+            Ok(LoginAttempt::Admitted(login)) => {
+                if login.locked_until_ns > now {
+                    tracing::warn!(user = %login.user, "login locked after repeated failures (unless this attempt's password is right)");
+                }
+                Some(login)
+            }
+            Ok(LoginAttempt::Locked) => return Err(ApiError::Locked),
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         },
         None => None,
     };
-    let now = now_ns();
-    if let Some(login) = &stored
-        && login.locked_until_ns > now
-    {
-        return Err(ApiError::Locked);
-    }
     let ok = password::verify(
         input.password,
         stored.as_ref().map(|l| l.password_hash.clone()),
@@ -125,18 +138,6 @@ pub async fn login(
         return Err(unauthorized());
     };
     if !ok {
-        let after = state
-            .records
-            .record_login_failure(
-                &login.user,
-                now,
-                state.auth.max_failures,
-                state.auth.lockout_s as i64 * NANOS_PER_SEC,
-            )
-            .await?;
-        if after.locked_until_ns > now {
-            tracing::warn!(user = %login.user, "login locked after repeated failures");
-        }
         return Err(unauthorized());
     }
     // After the password: whether an account is disabled is told only to its holder.
