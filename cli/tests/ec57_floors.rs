@@ -50,6 +50,8 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     // Measured: AF episodes 22/24 (91.7 %), duration Se 92.4 %.
     at_least("AF episode Se", gross.af.se(), 85.0);
     at_least("AF duration Se", gross.af.duration_se(), 88.0);
+    // Measured: AF episodes of ≥ 30 s 16/18 (88.9 %).
+    at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 83.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.
     assert!(gross.vf.detected >= 4, "VF {:?}", gross.vf);
     // Measured: 17 false of 76 judged clinical alarms in 12.5 h.
@@ -64,6 +66,8 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     // 421 are most of the misses), 5 false VF alarms in 6.4 h.
     assert!(gross.vt.detected >= 10, "VT {:?}", gross.vt);
     assert!(gross.vf.detected >= 5, "VF {:?}", gross.vf);
+    // Measured: VF/VFL episodes of ≥ 10 s 4/13.
+    assert!(gross.vf_10s.detected >= 4, "VF ≥ 10 s {:?}", gross.vf_10s);
     let vf = gross
         .alarms
         .get("ventricular_fibrillation")

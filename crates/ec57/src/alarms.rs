@@ -18,8 +18,8 @@ use crate::episodes::{Interval, merge};
 use crate::reference::{Reference, Rhythm};
 
 /// Before and after a reference episode, an alarm still belongs to it.
-const BEFORE_S: f64 = 2.0;
-const AFTER_S: f64 = 1.0;
+pub const BEFORE_S: f64 = 2.0;
+pub const AFTER_S: f64 = 1.0;
 /// A rate alarm is judged against the reference rate over [fire − 10 s, fire + 2 s].
 const RATE_LOOKBACK_S: f64 = 10.0;
 const RATE_LOOKAHEAD_S: f64 = 2.0;

@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::alarms::{Alarm, AlarmKind, AlarmScore, Judge, Limits, RuleDelays, delays};
-use crate::episodes::{EpisodeInput, EpisodeScore, Interval, Matching};
+use crate::alarms::{
+    AFTER_S, Alarm, AlarmKind, AlarmScore, BEFORE_S, Judge, Limits, RuleDelays, Verdict, delays,
+};
+use crate::episodes::{EpisodeInput, EpisodeScore, Interval, Matching, covered};
 use crate::matching::{BeatMatrix, TestBeat};
 use crate::reference::{Reference, Rhythm};
 
@@ -18,6 +20,14 @@ pub struct RecordResult {
     pub vt: EpisodeScore,
     pub vf: EpisodeScore,
     pub af: EpisodeScore,
+    /// Issue 12's target sets: AF episodes of ≥ 30 s and VF/VFL episodes of ≥ 10 s
+    /// (shorter ones left out of the reference, as EC38's `-I` option does).
+    pub af_30s: EpisodeScore,
+    pub vf_10s: EpisodeScore,
+    /// Ventricular (VT, VF) alarms that were false, and the time outside VT, VF,
+    /// asystole and noise they are counted over (the README's rate).
+    pub ventricular_false: u64,
+    pub ventricular_free_s: f64,
     /// Per rule name.
     pub alarms: BTreeMap<String, AlarmScore>,
     /// Every clinical (non-technical) alarm together.
@@ -62,6 +72,14 @@ impl RecordResult {
             ventricular_ok.extend(reference.episodes(r));
         }
         ventricular_ok.extend(reference.ventricular_runs(3, 0.0));
+        let ventricular_free_s = reference.duration_s
+            - covered(
+                &[Interval::new(0.0, reference.duration_s)],
+                &ventricular_ok
+                    .iter()
+                    .map(|i| i.widened(BEFORE_S, AFTER_S))
+                    .collect::<Vec<_>>(),
+            );
         let vt_episodes = reference.vt_episodes();
         let vt_alarms = intervals(&|a| a.kind == AlarmKind::Vt);
         let vt = EpisodeScore::compute(&EpisodeInput {
@@ -72,25 +90,41 @@ impl RecordResult {
             matching: Matching::VENTRICULAR,
         });
         let vf_alarms = intervals(&|a| a.kind == AlarmKind::Vf);
-        let vf = EpisodeScore::compute(&EpisodeInput {
+        let vf_input = EpisodeInput {
             reference: &vf_reference,
             detecting: &ventricular,
             own: &vf_alarms,
             allowed: &ventricular_ok,
             matching: Matching::VENTRICULAR,
+        };
+        let vf = EpisodeScore::compute(&vf_input);
+        let vf_long = at_least(&vf_reference, 10.0);
+        let vf_10s = EpisodeScore::compute(&EpisodeInput {
+            reference: &vf_long,
+            ..vf_input
         });
         let af_episodes = reference.episodes(Rhythm::Af);
         // Atrial flutter is neither rewarded nor penalised (EC38).
         let mut af_ok = af_episodes.clone();
         af_ok.extend(reference.episodes(Rhythm::Afl));
         let af_alarms = intervals(&|a| a.kind == AlarmKind::Af);
-        let af = EpisodeScore::compute(&EpisodeInput {
+        let af_input = EpisodeInput {
             reference: &af_episodes,
             detecting: &af_alarms,
             own: &af_alarms,
             allowed: &af_ok,
             matching: Matching::Overlap,
+        };
+        let af = EpisodeScore::compute(&af_input);
+        let af_long = at_least(&af_episodes, 30.0);
+        let af_30s = EpisodeScore::compute(&EpisodeInput {
+            reference: &af_long,
+            ..af_input
         });
+        let ventricular_false = alarms
+            .iter()
+            .filter(|a| a.is_ventricular() && judge.verdict(a) == Verdict::False)
+            .count() as u64;
         RecordResult {
             name: name.to_string(),
             duration_s: reference.duration_s,
@@ -99,6 +133,10 @@ impl RecordResult {
             vt,
             vf,
             af,
+            af_30s,
+            vf_10s,
+            ventricular_false,
+            ventricular_free_s,
             alarms: by_rule,
             clinical,
             delays: delays(reference, alarms, limits)
@@ -107,6 +145,14 @@ impl RecordResult {
                 .collect(),
         }
     }
+}
+
+fn at_least(episodes: &[Interval], min_s: f64) -> Vec<Interval> {
+    episodes
+        .iter()
+        .copied()
+        .filter(|e| e.len() >= min_s)
+        .collect()
 }
 
 /// Sums over records. `ectopic` leaves paced records out (EC57); `qrs` keeps them.
@@ -119,6 +165,10 @@ pub struct Gross {
     pub vt: EpisodeScore,
     pub vf: EpisodeScore,
     pub af: EpisodeScore,
+    pub af_30s: EpisodeScore,
+    pub vf_10s: EpisodeScore,
+    pub ventricular_false: u64,
+    pub ventricular_free_s: f64,
     pub alarms: BTreeMap<String, AlarmScore>,
     pub clinical: AlarmScore,
     pub delays: BTreeMap<String, RuleDelays>,
@@ -148,6 +198,10 @@ impl Gross {
             g.vt.add(&r.vt);
             g.vf.add(&r.vf);
             g.af.add(&r.af);
+            g.af_30s.add(&r.af_30s);
+            g.vf_10s.add(&r.vf_10s);
+            g.ventricular_false += r.ventricular_false;
+            g.ventricular_free_s += r.ventricular_free_s;
             for (rule, s) in &r.alarms {
                 g.alarms.entry(rule.clone()).or_default().add(s);
             }

@@ -13,6 +13,15 @@ fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{:.2}", v + 0.0))
 }
 
+/// Events per hour of `seconds`, "-" over no time.
+fn per_hour(events: u64, seconds: f64) -> String {
+    if seconds > 0.0 {
+        format!("{:.2}", events as f64 * 3600.0 / seconds)
+    } else {
+        "-".to_string()
+    }
+}
+
 fn se(c: Counts) -> Option<f64> {
     percent(c.tp as f64, (c.tp + c.fn_) as f64)
 }
@@ -107,6 +116,29 @@ pub fn render(results: &[RecordResult]) -> String {
         episodes_line(&mut out, &r.name, &r.vt, &r.vf, &r.af);
     }
     episodes_line(&mut out, "gross", &gross.vt, &gross.vf, &gross.af);
+
+    let _ = writeln!(
+        out,
+        "\nIssue 12 targets: AF episodes ≥ 30 s, VF/VFL episodes ≥ 10 s; false ventricular alarms\n\
+         per hour outside annotated VT, VF, asystole and noise (README)\n\
+         {:<8} {:<39} | {:<39} | false VT/VF\n{:<8} {cols} | {cols} |  n   per h",
+        "record", "AF ≥ 30 s", "VF, VFL ≥ 10 s", ""
+    );
+    let target_line = |out: &mut String, name: &str, af, vf, false_: u64, free_s: f64| {
+        let _ = writeln!(
+            out,
+            "{name:<8} {} | {} | {false_:>2} {:>7}",
+            episode_cells(af),
+            episode_cells(vf),
+            per_hour(false_, free_s)
+        );
+    };
+    for r in results {
+        let (f, s) = (r.ventricular_false, r.ventricular_free_s);
+        target_line(&mut out, &r.name, &r.af_30s, &r.vf_10s, f, s);
+    }
+    let (f, s) = (gross.ventricular_false, gross.ventricular_free_s);
+    target_line(&mut out, "gross", &gross.af_30s, &gross.vf_10s, f, s);
 
     let _ = writeln!(
         out,
