@@ -157,6 +157,7 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         RuleKind::AtrialFibrillation => AlarmKind::Af,
         RuleKind::VentricularFibrillation => AlarmKind::Vf,
         rule if rule.is_technical() => AlarmKind::Technical,
+        // A clinical rule not mapped here (e.g. a new one) is counted, not judged: map it.
         _ => AlarmKind::OtherClinical,
     }
 }
@@ -175,6 +176,7 @@ fn limits_of(policy: &ThresholdPolicy) -> Limits {
     Limits {
         hr_high_bpm: policy.hr_high.as_ref().map(|l| f64::from(l.bpm)),
         hr_low_bpm: policy.hr_low.as_ref().map(|l| f64::from(l.bpm)),
+        pause_s: policy.pause.as_ref().map(|r| f64::from(r.rr_s)),
         asystole_s: policy.asystole.as_ref().map(|r| f64::from(r.after_s)),
     }
 }

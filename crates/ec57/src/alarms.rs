@@ -223,6 +223,7 @@ impl<'a> Judge<'a> {
 pub struct Limits {
     pub hr_high_bpm: Option<f64>,
     pub hr_low_bpm: Option<f64>,
+    pub pause_s: Option<f64>,
     pub asystole_s: Option<f64>,
 }
 
@@ -301,8 +302,9 @@ fn rate_episodes(hr: &[(f64, f64)], crossed: impl Fn(f64) -> bool) -> Vec<Interv
     joined
 }
 
-/// Onset-to-alarm delays per event kind: "hr_high", "hr_low", "vt", "vf", "asystole",
-/// "af". VT and VF episodes are alarmed by either ventricular alarm (the README's rule).
+/// Onset-to-alarm delays per event kind: "hr_high", "hr_low", "vt", "vf", "pause"
+/// (an annotated RR of at least the limit; alarmed by a pause or asystole alarm; onset =
+/// the beat before it), "asystole", "af". VT and VF episodes are alarmed by either ventricular alarm (the README's rule).
 pub fn delays(
     reference: &Reference,
     alarms: &[Alarm],
@@ -329,6 +331,13 @@ pub fn delays(
         "vf",
         delays_for(&reference.episodes(Rhythm::Vf), &ventricular),
     ));
+    if let Some(limit) = limits.pause_s {
+        // Every long RR is its own event: a pause alert still open from the previous one
+        // must not hide it (issue 12: 17 of 20 pauses raised nothing).
+        let events = reference.gaps(limit);
+        let alarms = of(&|k| matches!(k, AlarmKind::Pause { .. } | AlarmKind::Asystole { .. }));
+        out.push(("pause", delays_for(&events, &alarms)));
+    }
     if let Some(limit) = limits.asystole_s {
         let mut events = reference.episodes(Rhythm::Asystole);
         events.extend(reference.gaps(limit));
