@@ -31,9 +31,21 @@ pub struct DemoOptions {
     pub phone_after: Duration,
 }
 
+/// Creates the data dir 0700, and makes an existing one 0700: it is the demo's own.
+fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.data_dir)
-        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    // The demo's keys, certificates and store live here: the service account's only.
+    private_data_dir(&opts.data_dir)?;
     let certs = cw_tls::ensure_dev_certs(&opts.data_dir.join("certs"))?;
     let bus = BusConfig {
         key_id: 1,

@@ -191,14 +191,27 @@ pub async fn start_with(
 }
 
 /// Twilio settings pointing at a local sandbox, which checks the shape of credentials,
-/// not their value.
+/// not their value. The auth token — what signs the webhook requests that acknowledge
+/// alerts — is random per run: a constant one would let anyone forge the demo's acks.
 pub fn sandbox_twilio(base_url: &str) -> TwilioConfig {
     TwilioConfig {
         base_url: base_url.to_owned(),
         account_sid: "AC00000000000000000000000000000000".into(),
-        auth_token: "sandbox".into(),
+        auth_token: crate::secrets::random_secret(),
         from_number: "+15005550006".into(),
         status_callback_url: None,
         timeout_ms: 10_000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_auth_token_is_random_per_run() {
+        let (a, b) = (sandbox_twilio("http://x"), sandbox_twilio("http://x"));
+        assert_ne!(a.auth_token, b.auth_token);
+        assert!(a.auth_token.len() >= 32, "256 random bits");
     }
 }

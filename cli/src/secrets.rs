@@ -28,6 +28,11 @@ pub fn local_secret(path: &Path) -> anyhow::Result<String> {
 
 /// A random device token (256 bits, hex).
 pub fn device_token() -> String {
+    random_secret()
+}
+
+/// 256 random bits, hex: a token or key that exists for one run only.
+pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)

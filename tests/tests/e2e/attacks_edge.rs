@@ -167,3 +167,39 @@ async fn a_replayed_key_press_is_refused() {
         .count();
     assert_eq!(allowed, 1, "one key press, one ack: {audit:#?}");
 }
+
+/// Finding 17: the embedded store was created 0644 in a 0755 directory — any local user
+/// could read the records and the audit trail, or copy the file. The notifier process
+/// creates it here, in a directory that does not exist yet.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_local_user_cannot_read_the_embedded_store() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let data = h.dir.path().join("data").join("store");
+    h.storage.path = data.join("cardiowatch.sqlite");
+    h.spawn(&pages());
+    h.wait_ready().await;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for dir in [h.dir.path().join("data"), data.clone()] {
+        assert_eq!(mode(&dir), 0o700, "{} is open to others", dir.display());
+    }
+    for name in [
+        "cardiowatch.sqlite",
+        "cardiowatch.sqlite-wal",
+        "cardiowatch.sqlite-shm",
+    ] {
+        assert_eq!(
+            mode(&data.join(name)),
+            0o600,
+            "{name} is readable by others; log:\n{}",
+            h.log()
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! A SQLite connection used from async code: every call runs on the blocking pool so a
 //! slow disk or a busy wait never stalls the runtime.
 
-use super::{map_err, schema};
+use super::{file_modes, map_err, schema};
 use crate::ports::{Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
@@ -20,10 +20,9 @@ impl Db {
         let path = path.to_owned();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Unavailable(format!("create {}: {e}", dir.display()))
-                })?;
+                file_modes::private_dir(dir)?;
             }
+            file_modes::private_files(&path)?;
             let mut conn = Connection::open(&path).map_err(map_err)?;
             schema::prepare(&mut conn).map_err(map_err)?;
             Ok(conn)

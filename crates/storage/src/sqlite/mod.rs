@@ -8,6 +8,7 @@ mod conn;
 mod credentials;
 mod deliveries;
 mod directory;
+mod file_modes;
 mod people;
 mod policies;
 mod records;
