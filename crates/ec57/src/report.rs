@@ -207,3 +207,54 @@ pub fn render(results: &[RecordResult]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alarms::{Alarm, AlarmKind, Limits};
+    use crate::matching::TestBeat;
+    use crate::reference::Reference;
+    use cw_wfdb::Annotation;
+
+    #[test]
+    fn a_record_without_classes_prints_nc_and_every_table_has_its_gross_line() {
+        let fs = 100.0;
+        let beats: Vec<Annotation> = (0..400u64)
+            .map(|k| Annotation {
+                sample: k * 100,
+                code: 1,
+                aux: None,
+            })
+            .collect();
+        let reference = Reference::from_annotations(fs, 40_000, &beats);
+        let test: Vec<TestBeat> = beats
+            .iter()
+            .map(|b| TestBeat {
+                sample: b.sample,
+                class: None,
+            })
+            .collect();
+        let alarms = [Alarm {
+            rule: "pause".into(),
+            kind: AlarmKind::Pause { s: 3.0 },
+            fired_s: 350.0,
+            end_s: 360.0,
+        }];
+        let r = RecordResult::score("r1", &reference, &test, &alarms, &Limits::default());
+        let text = render(&[r]);
+        assert!(
+            text.contains("r1          100  100.00  100.00     n/c"),
+            "{text}"
+        );
+        // Beats, episodes, targets, 2 alarm lines (the rule, all clinical), 3 delays.
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("gross")).count(),
+            8,
+            "{text}"
+        );
+        assert!(
+            text.contains("pause                           1     0     1"),
+            "{text}"
+        );
+    }
+}
