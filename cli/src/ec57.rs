@@ -156,9 +156,12 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         RuleKind::Asystole => AlarmKind::Asystole { s: limit },
         RuleKind::AtrialFibrillation => AlarmKind::Af,
         RuleKind::VentricularFibrillation => AlarmKind::Vf,
-        rule if rule.is_technical() => AlarmKind::Technical,
-        // A clinical rule not mapped here (e.g. a new one) is counted, not judged: map it.
-        _ => AlarmKind::OtherClinical,
+        // Exhaustive on purpose: a new rule does not compile until it says how it is judged.
+        RuleKind::LeadOff
+        | RuleKind::FlatLine
+        | RuleKind::Saturation
+        | RuleKind::Noise
+        | RuleKind::NoData => AlarmKind::Technical,
     }
 }
 

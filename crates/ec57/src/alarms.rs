@@ -10,10 +10,13 @@
 //!   the alarm falls in an annotated asystole (asystole also: in VF, where no QRS is seen);
 //! - **AF** is true inside an annotated AF or atrial-flutter episode;
 //! - **VT / VF** are true inside annotated VT, VF/VFL, asystole or a run of ≥ 3 V beats;
+//! - **ventricular ectopy** (couplets, bigeminy, trigeminy, PVCs per minute) is true when
+//!   an annotated V beat lies in the minute before the alarm or the 2 s after it;
 //! - every episode is widened by 2 s before and 1 s after (the README's VT/VF rule);
 //! - an alarm inside annotated `(NOISE` is not judged, nor a rate alarm where the record
 //!   labels no beats (vfdb), nor a technical alarm.
 
+use crate::aami::AamiClass;
 use crate::episodes::{Interval, merge};
 use crate::reference::{Reference, Rhythm};
 
@@ -23,6 +26,8 @@ pub const AFTER_S: f64 = 1.0;
 /// A rate alarm is judged against the reference rate over [fire − 10 s, fire + 2 s].
 const RATE_LOOKBACK_S: f64 = 10.0;
 const RATE_LOOKAHEAD_S: f64 = 2.0;
+/// An ectopy alarm (PVCs per minute at most) looks back one minute for V beats.
+const ECTOPY_LOOKBACK_S: f64 = 60.0;
 /// RR intervals behind the reference heart rate.
 const REFERENCE_RR: usize = 4;
 /// A reference rate episode (for onset delays) lasts at least this long.
@@ -52,8 +57,8 @@ pub enum AlarmKind {
     Af,
     Vt,
     Vf,
-    /// A clinical rule this scorer has no reference for: counted, not judged.
-    OtherClinical,
+    /// Couplets, bigeminy, trigeminy, PVCs per minute: ventricular ectopy is present.
+    VentricularEctopy,
     Technical,
 }
 
@@ -153,7 +158,7 @@ impl<'a> Judge<'a> {
     pub fn verdict(&self, alarm: &Alarm) -> Verdict {
         use AlarmKind::*;
         let t = alarm.fired_s;
-        if matches!(alarm.kind, Technical | OtherClinical) || inside(&self.noise, t) {
+        if alarm.kind == Technical || inside(&self.noise, t) {
             return Verdict::NotJudged;
         }
         let truth = |ok: bool| if ok { Verdict::True } else { Verdict::False };
@@ -186,8 +191,27 @@ impl<'a> Judge<'a> {
             }
             Af => truth(inside(&self.af, t)),
             Vt | Vf => truth(inside(&self.ventricular, t)),
-            Technical | OtherClinical => Verdict::NotJudged,
+            VentricularEctopy => {
+                if inside(&self.ventricular, t) {
+                    Verdict::True
+                } else if self.reference.has_beat_labels() {
+                    truth(self.v_beat_near(t))
+                } else {
+                    Verdict::NotJudged
+                }
+            }
+            Technical => Verdict::NotJudged,
         }
+    }
+
+    /// An annotated V beat in the minute before `t` or the 2 s after it.
+    fn v_beat_near(&self, t: f64) -> bool {
+        let window = Interval::new(t - ECTOPY_LOOKBACK_S, t + RATE_LOOKAHEAD_S);
+        let fs = self.reference.fs;
+        self.reference
+            .beats
+            .iter()
+            .any(|b| b.class == AamiClass::V && window.contains(b.sample as f64 / fs))
     }
 
     /// Against the reference rate around `t`; not judged where no beats are labelled.
@@ -451,6 +475,10 @@ mod tests {
             "2 s early"
         );
         assert_eq!(j.verdict(&alarm(AlarmKind::Vt, 50.0)), Verdict::False);
+        assert_eq!(
+            j.verdict(&alarm(AlarmKind::VentricularEctopy, 50.0)),
+            Verdict::NotJudged
+        );
         assert_eq!(j.verdict(&alarm(AlarmKind::Vt, 25.0)), Verdict::NotJudged);
         assert_eq!(j.verdict(&alarm(AlarmKind::Af, 35.0)), Verdict::True);
         assert_eq!(j.verdict(&alarm(AlarmKind::Af, 5.0)), Verdict::False);
