@@ -37,12 +37,25 @@ pub(super) fn private_files(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        // Only a file that does not exist yet is opened here: closing a descriptor drops
+        // every POSIX lock this process holds on the file, including those of SQLite
+        // connections already open on it (SQLite's documented pitfall). Modes of an
+        // existing file are set by path (chmod), which opens nothing.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| StoreError::Unavailable(format!("create {}: {e}", path.display())))?;
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "create {}: {e}",
+                    path.display()
+                )));
+            }
+        }
         for suffix in ["", "-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);
