@@ -17,7 +17,7 @@ mod lead;
 mod params;
 mod quality;
 
-pub use classify::{BeatClass, BeatClassifier, ClassifiedBeat};
+pub use classify::{BeatClass, BeatClassifier, ClassifiedBeat, RuleLevels};
 pub use detector::{Beat, QrsDetector};
 pub use heart_rate::{HeartRate, HrReading};
 pub use quality::{LeadQuality, QualityWindow, SignalQuality};

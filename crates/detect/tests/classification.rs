@@ -2,7 +2,9 @@
 //! scored the EC57 way (common/classes.rs): VEB and SVEB Se/+P/FPR per record and gross,
 //! paced records 102 and 104 left out of the gross figures, at the native 360 Hz and
 //! resampled to 250 and 125 Hz. Prints the tables and asserts floors a little below the
-//! figures reached. Tuning: `cargo run -p cw-detect --release --example classify_eval`.
+//! figures reached. Tuning: `cargo run -p cw-detect --release --example classify_eval`;
+//! leave-one-record-out: `… --example classify_loo`; VT runs on vfdb: `… --example
+//! classify_runs`.
 
 #[path = "common/classes.rs"]
 mod classes;
@@ -43,23 +45,24 @@ fn assert_floor(what: &str, s: Counts, se: f64, ppv: f64) {
 #[test]
 fn mitdb_classes_at_native_rate() {
     let t = run(None);
-    // Reached: VEB 95.49 / 77.31 (FPR 2.20 %), SVEB 82.77 / 23.49.
-    assert_floor("VEB", t.gross.veb(), 95.0, 76.5);
-    assert_floor("SVEB", t.gross.sveb(), 82.0, 23.0);
+    // Reached: VEB 92.75 / 95.12 (FPR 0.37 %), SVEB 73.56 / 76.21. Leave-one-record-out:
+    // `cargo run -p cw-detect --release --example classify_loo`.
+    assert_floor("VEB", t.gross.veb(), 92.0, 94.5);
+    assert_floor("SVEB", t.gross.sveb(), 73.0, 75.5);
 }
 
 #[test]
 fn mitdb_classes_at_250_hz() {
     let t = run(Some(250.0));
-    // Reached: VEB 94.93 / 81.08, SVEB 82.23 / 22.45.
-    assert_floor("VEB", t.gross.veb(), 94.5, 80.0);
-    assert_floor("SVEB", t.gross.sveb(), 81.5, 22.0);
+    // Reached: VEB 92.44 / 95.23, SVEB 72.70 / 76.42.
+    assert_floor("VEB", t.gross.veb(), 91.8, 94.5);
+    assert_floor("SVEB", t.gross.sveb(), 72.0, 75.5);
 }
 
 #[test]
 fn mitdb_classes_at_125_hz() {
     let t = run(Some(125.0));
-    // Reached: VEB 94.84 / 78.50, SVEB 82.23 / 23.33.
-    assert_floor("VEB", t.gross.veb(), 94.5, 77.5);
-    assert_floor("SVEB", t.gross.sveb(), 81.5, 22.5);
+    // Reached: VEB 92.35 / 95.22, SVEB 71.07 / 76.28.
+    assert_floor("VEB", t.gross.veb(), 91.8, 94.5);
+    assert_floor("SVEB", t.gross.sveb(), 70.5, 75.5);
 }

@@ -3,6 +3,10 @@
 //! classified lead against the normal beat, its QRS width, its prematurity against the
 //! running normal RR, and the pause after it.
 //!
+//! F (fusion) is not produced: fusion beats come out N or V (EC57 counts neither against
+//! the VEB figures). Q marks the learning period (the first beats) and beats that would
+//! be V but for the noise on them.
+//!
 //! A beat is decided when the next one is reported (the pause after it is then known) or,
 //! if none comes, once the pause is long enough to be a pause: at most `MAX_WAIT_S` after
 //! the beat was reported.
@@ -18,6 +22,7 @@ mod templates;
 
 use crate::detector::Beat;
 use rules::Evidence;
+pub use rules::RuleLevels;
 use shape::Shape;
 use signal::GridSignal;
 use templates::{MATCH_DISTANCE, Templates};
@@ -70,6 +75,11 @@ const LEARN_BEATS: u32 = 8;
 const WAIT_RR: f32 = 2.2;
 const MAX_WAIT_S: f32 = 2.5;
 const REPORT_DELAY_S: f32 = 0.35;
+/// The rhythm is irregular (atrial fibrillation, frequent ectopy) while successive RR
+/// intervals differ by this share of the normal RR on average (over ~8 beats): a premature
+/// beat is then not a premature supraventricular beat but the rhythm's own variation.
+const IRREGULAR: f32 = 0.15;
+const IRREGULARITY_RATE: f32 = 0.125;
 /// Normal RR tracking: intervals between two normal beats within this band of the
 /// current value adapt it at `RR_RATE`, others at `RR_OUTLIER_RATE` (a new rhythm is
 /// still learned).
@@ -94,13 +104,24 @@ pub struct BeatClassifier {
     templates: Templates,
     pending: Option<Pending>,
     last_beat: Option<(u64, BeatClass)>,
+    /// Template the last beat went to.
+    last_template: Option<usize>,
+    last_rr_s: Option<f32>,
+    /// Running mean of successive RR differences over the normal RR.
+    irregularity: f32,
     normal_rr_s: Option<f32>,
     beats: u32,
+    levels: RuleLevels,
 }
 
 impl BeatClassifier {
     /// `fs_hz` and `leads` as given to the `QrsDetector` it follows.
     pub fn new(fs_hz: f64, leads: usize) -> Self {
+        Self::with_levels(fs_hz, leads, RuleLevels::default())
+    }
+
+    /// With other rule levels than the tuned defaults (for the leave-one-record-out check).
+    pub fn with_levels(fs_hz: f64, leads: usize, levels: RuleLevels) -> Self {
         let fs = if fs_hz.is_finite() && fs_hz > 0.0 {
             fs_hz
         } else {
@@ -113,8 +134,12 @@ impl BeatClassifier {
             templates: Templates::new(),
             pending: None,
             last_beat: None,
+            last_template: None,
+            last_rr_s: None,
+            irregularity: 0.0,
             normal_rr_s: None,
             beats: 0,
+            levels,
         }
     }
 
@@ -173,7 +198,7 @@ impl BeatClassifier {
         self.beats += 1;
         let closest = self.templates.closest(&p.shape);
         let class = match self.evidence(&p, closest, rr_after_s) {
-            Some(e) if self.beats > LEARN_BEATS => e.decide(),
+            Some(e) if self.beats > LEARN_BEATS => e.decide(&self.levels),
             _ => BeatClass::Q,
         };
         let ventricular = class == BeatClass::V;
@@ -182,7 +207,7 @@ impl BeatClassifier {
         {
             self.templates.relearn_as_normal(d);
         }
-        self.templates.learn(&p.shape, closest, ventricular);
+        self.last_template = self.templates.learn(&p.shape, closest, ventricular);
         self.track_rr(p.rr_before_s, class);
         self.last_beat = Some((p.sample, class));
         Some(ClassifiedBeat {
@@ -205,12 +230,20 @@ impl BeatClassifier {
                 && m.distance <= MATCH_DISTANCE
                 && self.templates.get(i).is_some_and(|t| t.ventricular >= 0.5)
         });
+        // A run: the last beat was ventricular and this one has its shape.
+        let continues_run = self.last_beat.is_some_and(|(_, c)| c == BeatClass::V)
+            && closest.is_some_and(|(i, m)| {
+                Some(i) == self.last_template && m.distance <= MATCH_DISTANCE
+            });
         let share = |rr: f32| self.normal_rr_s.map(|n| rr / n);
         Some(Evidence {
             distance: to_normal.distance,
             width_s: p.shape.width_s(),
             normal_width_s: normal.width_s,
             known_ventricular,
+            continues_run,
+            noise: p.shape.noise(p.rr_before_s, rr_after_s),
+            irregular: self.irregularity >= IRREGULAR,
             prematurity: p.rr_before_s.and_then(share),
             pause: share(rr_after_s),
         })
@@ -218,6 +251,11 @@ impl BeatClassifier {
 
     fn track_rr(&mut self, rr_before_s: Option<f32>, class: BeatClass) {
         let Some(rr) = rr_before_s else { return };
+        if let (Some(previous), Some(normal)) = (self.last_rr_s, self.normal_rr_s) {
+            let step = (rr - previous).abs() / normal;
+            self.irregularity += IRREGULARITY_RATE * (step - self.irregularity);
+        }
+        self.last_rr_s = Some(rr);
         let previous_normal = self
             .last_beat
             .is_some_and(|(_, c)| matches!(c, BeatClass::N | BeatClass::Q));
@@ -324,6 +362,7 @@ mod tests {
         // is ≤ 3 KiB at any lead count.
         for leads in [1, 2, 3, 12] {
             let c = BeatClassifier::new(360.0, leads);
+            println!("{leads} leads: {} bytes", c.state_bytes());
             assert!(c.state_bytes() <= 3 * 1024, "{} bytes", c.state_bytes());
         }
     }

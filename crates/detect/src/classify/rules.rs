@@ -6,7 +6,16 @@
 //! single sign decides alone, because each has its mimics: aberrant or noisy beats differ
 //! in shape, sinus arrhythmia and AF make normal beats premature, a fiducial misplaced by
 //! noise widens a normal beat, and ventricular beats in AF need not be followed by a
-//! pause. Levels were chosen on the MIT-BIH records in ../shared/data (tests/classification.rs).
+//! pause. A beat that matches a template whose beats were mostly ventricular, or that
+//! continues a run of ventricular beats with its shape, needs fewer points; a noisy beat
+//! needs more (and is Q, unclassifiable, when it would be V on a clean signal).
+//!
+//! A premature beat that is not ventricular is supraventricular (S), unless the rhythm is
+//! irregular (atrial fibrillation): there prematurity is the rhythm's own.
+//!
+//! The point levels below were set from the distributions of these signs on the MIT-BIH
+//! records in ../shared/data; `RuleLevels` were tuned there too, and are checked
+//! leave-one-record-out (tests/classification.rs names the commands).
 
 use super::BeatClass;
 use super::templates::MATCH_DISTANCE;
@@ -20,13 +29,45 @@ const DIFFERENT: [f32; 3] = [0.6, 1.0, 1.5];
 const WIDER_S: [f32; 2] = [0.02, 0.04];
 /// RR before the beat as a share of the normal RR, a point per level it is below.
 const PREMATURE: [f32; 2] = [0.9, 0.75];
-/// RR after the beat as a share of the normal RR above which a pause follows.
+/// RR after the beat as a share of the normal RR above which a pause follows. It scores
+/// only after a premature beat (the compensatory pause): after a beat on time it is a
+/// slowing rhythm.
 const PAUSE: f32 = 1.1;
-/// Points that make a beat ventricular.
-const VENTRICULAR_POINTS: u32 = 4;
 /// Premature supraventricular beats: a narrower band than ventricular prematurity, as
 /// sinus arrhythmia moves normal beats by ±10 %.
 const SV_PREMATURE: f32 = 0.85;
+
+/// The levels tuned on the MIT-BIH records. Exposed so that a leave-one-record-out check
+/// can retune them (`cargo run -p cw-detect --release --example classify_loo`); use the
+/// defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RuleLevels {
+    /// Points that make a beat ventricular.
+    pub ventricular_points: u32,
+    /// Points that make a beat ventricular when it matches a template whose beats were
+    /// mostly ventricular.
+    pub known_ventricular_points: u32,
+    /// Noise riding on a beat (high-frequency activity before and after the QRS over its
+    /// size) at which it needs `noisy_extra_points` more: noise changes a beat's shape and
+    /// width and moves its fiducial, so those signs count less.
+    pub noisy: f32,
+    pub noisy_extra_points: u32,
+    /// Points for continuing a run of ventricular beats with the same shape: inside a run
+    /// beats are no longer premature against each other and no pause follows them.
+    pub run_points: u32,
+}
+
+impl Default for RuleLevels {
+    fn default() -> Self {
+        RuleLevels {
+            ventricular_points: 4,
+            known_ventricular_points: 1,
+            noisy: 0.03,
+            noisy_extra_points: 2,
+            run_points: 2,
+        }
+    }
+}
 
 /// What is known about a beat when it is decided.
 #[derive(Clone, Copy, Debug)]
@@ -37,35 +78,57 @@ pub(crate) struct Evidence {
     pub normal_width_s: f32,
     /// The closest template is not the normal one, matches, and is mostly ventricular.
     pub known_ventricular: bool,
+    /// The last beat was ventricular and this one has its shape.
+    pub continues_run: bool,
+    /// High-frequency activity around the QRS over its size (shape.rs).
+    pub noise: f32,
+    /// The rhythm is irregular: prematurity says nothing of an atrial origin.
+    pub irregular: bool,
     /// RR before and after, as shares of the normal RR.
     pub prematurity: Option<f32>,
     pub pause: Option<f32>,
 }
 
 impl Evidence {
-    pub(crate) fn decide(&self) -> BeatClass {
+    pub(crate) fn decide(&self, levels: &RuleLevels) -> BeatClass {
         let premature = |limit: f32| self.prematurity.is_some_and(|p| p < limit);
-        if self.distance > MATCH_DISTANCE && self.known_ventricular {
+        let extra = if self.noise >= levels.noisy {
+            levels.noisy_extra_points
+        } else {
+            0
+        };
+        let points = self.ventricular_points(levels);
+        let ventricular = |extra: u32| {
+            let known = self.known_ventricular
+                && self.distance > MATCH_DISTANCE
+                && points >= levels.known_ventricular_points + extra;
+            known
+                || (self.distance >= NOT_VENTRICULAR_BELOW
+                    && points >= levels.ventricular_points + extra)
+        };
+        if ventricular(extra) {
             return BeatClass::V;
         }
-        if self.distance >= NOT_VENTRICULAR_BELOW && self.ventricular_points() >= VENTRICULAR_POINTS
-        {
-            return BeatClass::V;
+        if ventricular(0) {
+            // Ventricular on a clean signal, not with this noise on it: unclassifiable.
+            return BeatClass::Q;
         }
-        if premature(SV_PREMATURE) {
+        if premature(SV_PREMATURE) && !self.irregular {
             return BeatClass::S;
         }
         BeatClass::N
     }
 
-    fn ventricular_points(&self) -> u32 {
+    fn ventricular_points(&self, levels: &RuleLevels) -> u32 {
         let count = |levels: &[f32], passes: &dyn Fn(f32) -> bool| {
             levels.iter().filter(|&&l| passes(l)).count() as u32
         };
         let wider = self.width_s - self.normal_width_s;
+        let premature_beat = self.prematurity.is_some_and(|p| p < PREMATURE[0]);
         count(&DIFFERENT, &|l| self.distance >= l)
             + count(&WIDER_S, &|l| wider >= l)
             + count(&PREMATURE, &|l| self.prematurity.is_some_and(|p| p < l))
-            + u32::from(self.pause.is_none_or(|p| p > PAUSE))
+            + u32::from(premature_beat && self.pause.is_none_or(|p| p > PAUSE))
+            + levels.run_points * u32::from(self.continues_run)
     }
 }

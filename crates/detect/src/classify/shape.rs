@@ -25,6 +25,11 @@ const ENERGY_FLOOR_UV2: f32 = 900.0;
 const WIDTH_FROM: f32 = 0.1;
 const WIDTH_TO: f32 = 0.9;
 
+/// Noise is not measured this close to a neighbouring beat (its QRS), nor on fewer cells
+/// than this per lead.
+const NEIGHBOUR_S: f32 = 0.12;
+const MIN_NOISE_CELLS: usize = 4;
+
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Shape {
     pub leads: u8,
@@ -136,5 +141,38 @@ impl Shape {
             (Some(a), Some(b)) => (b - a) * GRID_S as f32,
             _ => 0.0,
         }
+    }
+
+    /// High-frequency activity outside the QRS (mean absolute second difference over the
+    /// cells before −64 ms and after +96 ms) relative to the QRS peak-to-peak, all leads
+    /// summed: near 0 for a clean beat, large when noise rides on it. Cells within
+    /// `NEIGHBOUR_S` of the beats before and after (`rr_before_s`, `rr_after_s`) are left
+    /// out: at fast rates their QRS complexes fall inside the window and are not noise.
+    /// Too few cells left (≥ 250 bpm): 0, unknown.
+    pub(crate) fn noise(&self, rr_before_s: Option<f32>, rr_after_s: f32) -> f32 {
+        let grid = GRID_S as f32;
+        let first = rr_before_s.map_or(i32::MIN, |rr| ((NEIGHBOUR_S - rr) / grid).ceil() as i32);
+        let last = ((rr_after_s - NEIGHBOUR_S) / grid).floor() as i32;
+        let kept = |rel: &i32| *rel >= first && *rel <= last;
+        let (mut rough, mut cells, mut p2p) = (0.0f32, 0u32, 0.0f32);
+        for lead in 0..self.leads() {
+            let outside = (-(PRE_BINS as i32) + 1..=-8).chain(12..=(BINS - PRE_BINS) as i32 - 2);
+            for rel in outside.filter(kept) {
+                let d2 = self.at(lead, rel + 1) - 2.0 * self.at(lead, rel) + self.at(lead, rel - 1);
+                rough += d2.abs();
+                cells += 1;
+            }
+            let (mut lo, mut hi) = (f32::MAX, f32::MIN);
+            for rel in -8..=12 {
+                let x = self.at(lead, rel);
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+            p2p += hi - lo;
+        }
+        if p2p <= 0.0 || (cells as usize) < MIN_NOISE_CELLS * self.leads() {
+            return 0.0;
+        }
+        rough / cells as f32 * self.leads() as f32 / p2p
     }
 }

@@ -84,13 +84,13 @@ impl Templates {
     }
 
     /// Learn a beat: it joins template `matched` (when close enough) or replaces the least
-    /// used template other than the dominant one.
+    /// used template other than the dominant one. Returns the template it went to.
     pub(crate) fn learn(
         &mut self,
         beat: &Shape,
         matched: Option<(usize, Match)>,
         ventricular: bool,
-    ) {
+    ) -> Option<usize> {
         let decay = 1.0 - 1.0 / WEIGHT_BEATS;
         for t in self.slots.iter_mut().flatten() {
             t.weight *= decay;
@@ -105,7 +105,7 @@ impl Templates {
             t.shape.blend(beat, m.shift, rate);
             t.width_s = t.shape.width_s();
             t.ventricular += VOTE_RATE.max(1.0 / t.beats as f32) * (vote - t.ventricular);
-            return;
+            return Some(i);
         }
         let dominant = self.dominant();
         let slot = self.slots.iter().position(Option::is_none).or_else(|| {
@@ -126,5 +126,6 @@ impl Templates {
                 width_s: beat.width_s(),
             });
         }
+        slot
     }
 }

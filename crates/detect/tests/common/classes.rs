@@ -52,7 +52,7 @@ impl Table {
     pub fn new(title: &str) -> Self {
         Table {
             text: format!(
-                "\n{title}\nrecord  VEB TP   FN   FP     Se     +P   FPR | SVEB TP   FN   FP     Se     +P\n"
+                "\n{title}\nrecord  VEB TP   FN   FP     Se     +P    FPR | SVEB TP   FN   FP     Se     +P\n"
             ),
             gross: BeatMatrix {
                 classified: true,
@@ -75,7 +75,7 @@ impl Table {
         let (v, s): (Counts, Counts) = (m.veb(), m.sveb());
         let _ = writeln!(
             self.text,
-            "{label:6} {:6} {:4} {:4} {:6.2} {:6.2} {:5.2} | {:7} {:4} {:4} {:6.2} {:6.2}",
+            "{label:6} {:6} {:4} {:4} {:6.2} {:6.2} {:6.3} | {:7} {:4} {:4} {:6.2} {:6.2}",
             v.tp,
             v.fn_,
             v.fp,
