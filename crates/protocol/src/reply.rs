@@ -20,6 +20,10 @@ pub enum NackCode {
     ClockSkew,
     /// Sequence number older than the device's resend window.
     StaleSeq,
+    /// Sequence number no counter reaches: beyond 2^63 − 1, or further above the
+    /// device's highest stored seq than `limits.max_seq_jump`. Refused without moving the
+    /// device's window, so one absurd frame cannot lock the device out.
+    SeqOutOfRange,
     /// Storage is unavailable: keep the frame and resend later.
     RetryLater,
 }
@@ -34,6 +38,7 @@ impl NackCode {
             Self::ValueOutOfRange => "value_out_of_range",
             Self::ClockSkew => "clock_skew",
             Self::StaleSeq => "stale_seq",
+            Self::SeqOutOfRange => "seq_out_of_range",
             Self::RetryLater => "retry_later",
         }
     }

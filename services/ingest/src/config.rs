@@ -58,6 +58,11 @@ pub struct Limits {
     /// older frames are refused `stale_seq`); also how many published seqs per device
     /// are remembered so a resend is not published twice.
     pub seq_window: u64,
+    /// How far above a device's highest stored sequence number a frame may jump (further
+    /// is refused `seq_out_of_range`). 2^44: about 200 days of blocks numbered by the
+    /// microsecond, as the simulator numbers them, so a gateway back from a long outage
+    /// is never refused.
+    pub max_seq_jump: u64,
 }
 
 impl Default for Limits {
@@ -69,6 +74,7 @@ impl Default for Limits {
             max_abs_mv: 20.0,
             max_clock_skew_s: 300,
             seq_window: 4096,
+            max_seq_jump: 1 << 44,
         }
     }
 }

@@ -17,6 +17,7 @@ pub struct IngestMetrics {
     pub nacks_value: Counter,
     pub nacks_clock: Counter,
     pub nacks_stale: Counter,
+    pub nacks_seq_range: Counter,
     pub nacks_retry: Counter,
     pub auth_failures: Counter,
     pub store_errors: Counter,
@@ -37,6 +38,7 @@ impl IngestMetrics {
             NackCode::ValueOutOfRange => &self.nacks_value,
             NackCode::ClockSkew => &self.nacks_clock,
             NackCode::StaleSeq => &self.nacks_stale,
+            NackCode::SeqOutOfRange => &self.nacks_seq_range,
             NackCode::RetryLater => &self.nacks_retry,
         }
         .inc();
@@ -71,6 +73,7 @@ impl IngestMetrics {
                     ("value_out_of_range", self.nacks_value.get()),
                     ("clock_skew", self.nacks_clock.get()),
                     ("stale_seq", self.nacks_stale.get()),
+                    ("seq_out_of_range", self.nacks_seq_range.get()),
                     ("retry_later", self.nacks_retry.get()),
                 ],
             )

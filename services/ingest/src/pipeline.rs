@@ -4,7 +4,7 @@
 use crate::config::Limits;
 use crate::limits::validate;
 use crate::metrics::IngestMetrics;
-use crate::seqs::SeqWindows;
+use crate::seqs::{SeqRefusal, SeqWindows};
 use crate::writer::Writer;
 use cw_bus::Publisher;
 use cw_core::messages::SamplesStored;
@@ -31,7 +31,7 @@ impl Pipeline {
         Self {
             writer,
             publisher,
-            seqs: SeqWindows::new(limits.seq_window),
+            seqs: SeqWindows::new(limits.seq_window, limits.max_seq_jump),
             limits,
             metrics,
         }
@@ -62,13 +62,26 @@ impl Pipeline {
                 return self.nack(device, Some(seq), rejection.code, rejection.message);
             }
         };
-        if let Err(oldest) = self.seqs.admit(&device.id, seq) {
-            return self.nack(
-                device,
-                Some(seq),
-                NackCode::StaleSeq,
-                format!("seq {seq} is older than this device's window (oldest accepted {oldest})"),
-            );
+        match self.seqs.admit(&device.id, seq) {
+            Ok(()) => {}
+            Err(SeqRefusal::Stale { oldest }) => {
+                return self.nack(
+                    device,
+                    Some(seq),
+                    NackCode::StaleSeq,
+                    format!(
+                        "seq {seq} is older than this device's window (oldest accepted {oldest})"
+                    ),
+                );
+            }
+            Err(SeqRefusal::OutOfRange { limit }) => {
+                return self.nack(
+                    device,
+                    Some(seq),
+                    NackCode::SeqOutOfRange,
+                    format!("seq {seq} is beyond what this device may send now (at most {limit})"),
+                );
+            }
         }
         let block = match self.writer.write(block).await {
             Ok(block) => block,
@@ -82,6 +95,7 @@ impl Pipeline {
                 );
             }
         };
+        self.seqs.stored(&device.id, seq);
         if self.seqs.first_publication(&device.id, seq) {
             let topic = shard_topic(shard_of(&block.patient));
             if let Err(e) = self

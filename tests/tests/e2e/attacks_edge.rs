@@ -203,3 +203,116 @@ async fn another_local_user_cannot_read_the_embedded_store() {
         );
     }
 }
+
+/// A sample store that fails every write while `failing` is set: storage down.
+struct FlakySamples {
+    inner: std::sync::Arc<dyn cw_storage::SampleStore>,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl cw_storage::SampleStore for FlakySamples {
+    async fn write(&self, blocks: &[cw_core::SampleBlock]) -> Result<(), cw_storage::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(cw_storage::StoreError::Unavailable(
+                "test: storage down".into(),
+            ));
+        }
+        self.inner.write(blocks).await
+    }
+    async fn count_frames(
+        &self,
+        patient: &cw_core::PatientId,
+        from: cw_core::time::Nanos,
+        to: cw_core::time::Nanos,
+    ) -> Result<u64, cw_storage::StoreError> {
+        self.inner.count_frames(patient, from, to).await
+    }
+    async fn frames(
+        &self,
+        patient: &cw_core::PatientId,
+        from: cw_core::time::Nanos,
+        to: cw_core::time::Nanos,
+    ) -> Result<Vec<(cw_core::time::Nanos, Vec<i16>)>, cw_storage::StoreError> {
+        self.inner.frames(patient, from, to).await
+    }
+}
+
+fn ecg_frame(seq: u64, start_ns: i64) -> Vec<u8> {
+    cw_protocol::Frame::encode_i16(seq, start_ns, 250, 2, false, &[100; 2 * 50])
+}
+
+/// Finding 14: a frame with `seq = u64::MAX` raised the device's window before its write
+/// failed, so every later frame of that device was refused `stale_seq` until ingest
+/// restarted. An absurd seq is refused with its own code and moves nothing.
+#[tokio::test]
+async fn a_frame_with_seq_u64_max_does_not_lock_its_device_out() {
+    use cw_e2e::ingest::{next_reply, send_frame};
+    use cw_protocol::{NackCode, Reply};
+    let ingest = cw_e2e::ingest::start(None, |_| {}).await;
+    let (_, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    let t0 = cw_core::time::now_ns();
+    send_frame(&mut socket, ecg_frame(u64::MAX, t0)).await;
+    let reply = next_reply(&mut socket).await;
+    assert!(
+        matches!(
+            reply,
+            Reply::Nack {
+                code: NackCode::SeqOutOfRange,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    send_frame(&mut socket, ecg_frame(10, t0 + 200_000_000)).await;
+    assert_eq!(
+        next_reply(&mut socket).await,
+        Reply::Ack { seq: 10 },
+        "the device's own next frame is still accepted"
+    );
+}
+
+/// Finding 14: the window moved before the write; a frame whose write failed (storage
+/// down, nacked `retry_later`) must leave the window where the last stored frame put it.
+#[tokio::test]
+async fn a_frame_whose_write_failed_does_not_move_the_seq_window() {
+    use cw_e2e::ingest::{next_reply, send_frame};
+    use cw_protocol::{NackCode, Reply};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let real = cw_storage::open(&cw_storage::StorageConfig {
+        path: dir.path().join("samples.sqlite"),
+        ..Default::default()
+    })
+    .await
+    .expect("store");
+    let flaky = Arc::new(FlakySamples {
+        inner: real.samples,
+        failing: AtomicBool::new(true),
+    });
+    let ingest = cw_e2e::ingest::start(Some(flaky.clone()), |cfg| cfg.limits.seq_window = 10).await;
+    let (_, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    let t0 = cw_core::time::now_ns();
+    send_frame(&mut socket, ecg_frame(1_000, t0)).await;
+    let reply = next_reply(&mut socket).await;
+    assert!(
+        matches!(
+            reply,
+            Reply::Nack {
+                code: NackCode::RetryLater,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    flaky.failing.store(false, Ordering::SeqCst);
+    send_frame(&mut socket, ecg_frame(5, t0 + 200_000_000)).await;
+    assert_eq!(
+        next_reply(&mut socket).await,
+        Reply::Ack { seq: 5 },
+        "a frame that was never stored must not push the window past the device's seqs"
+    );
+}
