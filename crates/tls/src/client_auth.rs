@@ -112,8 +112,27 @@ pub(crate) fn verifier(
     })))
 }
 
-/// Accepts any certificate whose key signed the handshake: identity is by fingerprint,
-/// checked by the application against its device registry.
+/// A pinned certificate is still a certificate: outside its notBefore..notAfter it is
+/// refused in the handshake, as a CA-verified one is (docs/security.md, Edge).
+fn within_validity(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    use rustls::CertificateError;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let validity = cert.validity();
+    if now < validity.not_before.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        ));
+    }
+    if now > validity.not_after.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(())
+}
+
+/// Accepts any certificate within its validity whose key signed the handshake: identity
+/// is by fingerprint, checked by the application against its device registry.
 #[derive(Debug)]
 struct AnyClientCert {
     algorithms: WebPkiSupportedAlgorithms,
@@ -134,10 +153,11 @@ impl ClientCertVerifier for AnyClientCert {
 
     fn verify_client_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
+        within_validity(end_entity, now)?;
         Ok(ClientCertVerified::assertion())
     }
 

@@ -13,6 +13,22 @@ pub struct ClientCertFiles {
 
 /// Writes `dir/{name}.pem` and `dir/{name}-key.pem`, a fresh key pair each call.
 pub fn make_client_cert(dir: &Path, name: &str) -> Result<ClientCertFiles, TlsError> {
+    self_signed(dir, name, |_| {})
+}
+
+/// [`make_client_cert`] for a certificate that expired in 2020 (validity tests).
+pub fn make_expired_client_cert(dir: &Path, name: &str) -> Result<ClientCertFiles, TlsError> {
+    self_signed(dir, name, |params| {
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+    })
+}
+
+fn self_signed(
+    dir: &Path,
+    name: &str,
+    adjust: impl FnOnce(&mut rcgen::CertificateParams),
+) -> Result<ClientCertFiles, TlsError> {
     let generate = |e: rcgen::Error| TlsError::Generate(e.to_string());
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -24,6 +40,7 @@ pub fn make_client_cert(dir: &Path, name: &str) -> Result<ClientCertFiles, TlsEr
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, name);
+    adjust(&mut params);
     let cert = params.self_signed(&key).map_err(generate)?;
     let files = ClientCertFiles {
         cert: dir.join(format!("{name}.pem")),

@@ -17,7 +17,9 @@ pub use config::{
     server_config_with_client_certs,
 };
 pub use dev_certs::{DevCerts, ensure_dev_certs};
-pub use dev_client_cert::{ClientCa, ClientCertFiles, make_client_ca, make_client_cert};
+pub use dev_client_cert::{
+    ClientCa, ClientCertFiles, make_client_ca, make_client_cert, make_expired_client_cert,
+};
 pub use serve::{Listener, serve};
 
 /// The crypto provider every rustls config here is built with. Named once so the process

@@ -45,7 +45,9 @@ pub async fn authenticate(
 }
 
 /// A registered fingerprint names the device; failing that, a certificate the
-/// configured client CA issued names it by its subject CN (the CA vouches for it).
+/// configured client CA issued names it by its subject CN (the CA vouches for it) —
+/// unless that device is pinned to a fingerprint, which this certificate does not have:
+/// a pin is never bypassed by a name.
 async fn by_certificate(cert: &PeerCert, devices: &dyn DeviceStore) -> Result<Device, StoreError> {
     match devices.device_by_cert_sha256(&cert.sha256).await {
         Err(StoreError::NotFound) if cert.ca_verified => {
@@ -54,7 +56,12 @@ async fn by_certificate(cert: &PeerCert, devices: &dyn DeviceStore) -> Result<De
                 .as_deref()
                 .and_then(|cn| cw_core::DeviceId::parse(cn).ok())
                 .ok_or(StoreError::NotFound)?;
-            devices.device(&id).await
+            let device = devices.device(&id).await?;
+            if device.cert_sha256.is_some() {
+                tracing::warn!(device = %device.id, "a CA-issued certificate names a device pinned to another fingerprint; refused");
+                return Err(StoreError::NotFound);
+            }
+            Ok(device)
         }
         other => other,
     }

@@ -7,18 +7,21 @@
 use crate::admission::admit;
 use crate::app::AppState;
 use axum::Extension;
+use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cw_core::Device;
 use cw_protocol::MAX_FRAME_BYTES;
+use cw_storage::StoreError;
 use cw_tls::PeerCert;
 use futures::FutureExt;
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// tungstenite allocates `read_buffer_size` per connection and zero-fills up to that much
 /// before every socket read, even one that finds nothing (`WouldBlock`). Its 128 KiB
@@ -46,9 +49,29 @@ pub async fn upgrade(
         .into_response()
 }
 
+/// How often an open stream re-reads its device: a device revoked (or deleted) while
+/// streaming is cut off within this (and one store read), well inside 5 s.
+const CREDENTIAL_RECHECK: Duration = Duration::from_secs(2);
+
+/// Whether the device may keep streaming. A store error keeps the stream (its frames
+/// fail to store anyway and are nacked `retry_later`); the next check decides again.
+async fn still_admitted(state: &AppState, device: &Device) -> bool {
+    match state.records.device(&device.id).await {
+        Ok(current) => !current.revoked,
+        Err(StoreError::NotFound) => false,
+        Err(e) => {
+            tracing::warn!(device = %device.id, error = %e, "could not re-check a streaming device");
+            true
+        }
+    }
+}
+
 async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
     let device = Arc::new(device);
     let mut in_flight = FuturesOrdered::new();
+    let mut recheck = tokio::time::interval(CREDENTIAL_RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.reset();
     // On shutdown: stop reading, but answer the frames already being written, so acks
     // of durable data reach the gateway instead of provoking resends.
     let mut draining = false;
@@ -63,6 +86,19 @@ async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
                 continue;
             }
             Some(reply) = in_flight.next(), if !in_flight.is_empty() => reply,
+            _ = recheck.tick(), if !draining => {
+                if still_admitted(&state, &device).await {
+                    continue;
+                }
+                tracing::warn!(device = %device.id, "device revoked while streaming; closing its stream");
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "device revoked".into(),
+                    })))
+                    .await;
+                break;
+            }
             message = socket.recv(), if can_read => {
                 match message {
                     Some(Ok(Message::Binary(bytes))) => {

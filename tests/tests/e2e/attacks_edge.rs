@@ -316,3 +316,114 @@ async fn a_frame_whose_write_failed_does_not_move_the_seq_window() {
         "a frame that was never stored must not push the window past the device's seqs"
     );
 }
+
+/// Registers `cert`'s fingerprint on device `gw-{n}` (made by `ingest.device(n)`).
+async fn pin_cert(
+    ingest: &cw_e2e::ingest::Ingest,
+    n: u32,
+    cert: &cw_tls::ClientCertFiles,
+) -> cw_core::Device {
+    let records = &ingest.stores.records;
+    let mut device = records
+        .device(&cw_core::DeviceId::parse(&format!("gw-{n}")).expect("id"))
+        .await
+        .expect("device");
+    device.cert_sha256 = Some(cw_tls::cert_sha256_of_pem(&cert.cert).expect("fingerprint"));
+    records.put_device(&device).await.expect("pinned");
+    device
+}
+
+/// Finding 13: credentials were checked only at connect — a device revoked while
+/// streaming kept its open stream, acked. It must be cut off within 5 s.
+#[tokio::test]
+async fn a_device_revoked_while_streaming_is_disconnected_within_5_s() {
+    use cw_e2e::ingest::{next_reply, send_frame};
+    use cw_protocol::Reply;
+    let ingest = cw_e2e::ingest::start(None, |_| {}).await;
+    let (_, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    let t0 = cw_core::time::now_ns();
+    send_frame(&mut socket, ecg_frame(1, t0)).await;
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 1 });
+    let records = &ingest.stores.records;
+    let mut device = records
+        .device(&cw_core::DeviceId::parse("gw-1").expect("id"))
+        .await
+        .expect("device");
+    device.revoked = true;
+    records.put_device(&device).await.expect("revoked");
+    let revoked_at = std::time::Instant::now();
+    // Keep streaming, as a stolen gateway would: the stream must end, not be acked on.
+    let mut seq = 2;
+    let ended = loop {
+        assert!(
+            revoked_at.elapsed() < std::time::Duration::from_secs(5),
+            "the revoked device is still streaming after 5 s"
+        );
+        use futures::{SinkExt, StreamExt};
+        let frame = ecg_frame(seq, t0 + i64::try_from(seq).expect("small") * 200_000_000);
+        seq += 1;
+        if socket
+            .send(tokio_tungstenite::tungstenite::Message::Binary(
+                frame.into(),
+            ))
+            .await
+            .is_err()
+        {
+            break "send failed";
+        }
+        match tokio::time::timeout(std::time::Duration::from_millis(500), socket.next()).await {
+            Ok(None) | Ok(Some(Err(_))) => break "stream closed",
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) => break "closed",
+            _ => {}
+        }
+    };
+    assert!(
+        revoked_at.elapsed() < std::time::Duration::from_secs(5),
+        "{ended}"
+    );
+}
+
+/// Finding 13: an expired certificate whose fingerprint is pinned to a device was
+/// accepted (validity was never checked without a client CA).
+#[tokio::test]
+async fn an_expired_pinned_client_certificate_is_refused() {
+    let ingest = cw_e2e::ingest::start(None, |_| {}).await;
+    ingest.device(1).await;
+    let expired =
+        cw_tls::make_expired_client_cert(&ingest.dir.path().join("gw"), "gw-1").expect("cert");
+    pin_cert(&ingest, 1, &expired).await;
+    assert!(
+        ingest.open_with_cert("", &expired).await.is_err(),
+        "an expired certificate streams"
+    );
+}
+
+/// Finding 13: with a client CA configured, any certificate the CA issued with a device's
+/// id as CN authenticated as that device — even a device pinned to one fingerprint.
+#[tokio::test]
+async fn a_ca_issued_certificate_cannot_impersonate_a_device_pinned_to_another_one() {
+    let ca_dir = tempfile::tempdir().expect("temp dir");
+    let ca = cw_tls::make_client_ca(ca_dir.path(), "gateway-ca").expect("client CA");
+    let ca_path = ca.cert.clone();
+    let ingest = cw_e2e::ingest::start(None, move |cfg| {
+        cfg.client_certs.ca_path = Some(ca_path);
+    })
+    .await;
+    ingest.device(1).await;
+    let pinned = ca
+        .issue(&ingest.dir.path().join("real"), "gw-1")
+        .expect("issued");
+    pin_cert(&ingest, 1, &pinned).await;
+    ingest
+        .open_with_cert("", &pinned)
+        .await
+        .expect("the pinned certificate connects");
+    let other = ca
+        .issue(&ingest.dir.path().join("fake"), "gw-1")
+        .expect("issued");
+    assert!(
+        ingest.open_with_cert("", &other).await.is_err(),
+        "another CA-issued certificate with the pinned device's CN streams as it"
+    );
+}
