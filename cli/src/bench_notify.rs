@@ -129,6 +129,7 @@ async fn fire(records: &dyn cw_storage::RecordStore) -> anyhow::Result<Alert> {
         email: Some("doctor@cardiowatch.test".into()),
         notify: Default::default(),
         disabled: None,
+        sessions: Default::default(),
     };
     records.put_user(&doctor).await?;
     let patient = Patient {

@@ -38,6 +38,7 @@ pub async fn install(records: &dyn RecordStore, spec: &FixtureSpec<'_>) -> anyho
         email: spec.email.map(str::to_owned),
         notify: Default::default(),
         disabled: None,
+        sessions: Default::default(),
     };
     let patient_id = PatientId::parse(spec.patient_id)?;
     let device_id = DeviceId::parse(spec.device_id)?;

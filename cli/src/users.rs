@@ -25,6 +25,8 @@ pub async fn set_login(
     let password_hash = cw_api::password::hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    // As `PUT /v1/users/{id}/login` does: a role change ends the account's sessions.
+    cw_api::sessions::change_role(stores.records.as_ref(), &user, role).await?;
     stores
         .records
         .put_login(&Login {

@@ -191,6 +191,30 @@ impl ApiHarness {
             .expect("token issues")
     }
 
+    /// A token in the account's current session generation, as a login would issue now:
+    /// a disable or role change ends the tokens of older generations ([`Self::token`]'s
+    /// among them).
+    pub async fn current_token(&self, user: &UserId, role: Role) -> String {
+        let generation = match self.stores.records.user(user).await {
+            Ok(found) => found.sessions.generation,
+            Err(cw_storage::StoreError::NotFound) => 0,
+            Err(e) => panic!("reading the user record: {e}"),
+        };
+        let session = cw_api::token::TokenSession {
+            sid: format!("test-{}", UserId::random()),
+            generation,
+        };
+        cw_api::token::issue_in_session(
+            self.secret.as_bytes(),
+            "cardiowatch",
+            user,
+            role,
+            600,
+            &session,
+        )
+        .expect("token issues")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

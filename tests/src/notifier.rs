@@ -176,6 +176,7 @@ abort_after_provider_accept = {abort}
                 email: None,
                 notify: Default::default(),
                 disabled: None,
+                sessions: Default::default(),
             };
             self.stores.records.put_user(&user).await.expect("put user");
             users.push(user);

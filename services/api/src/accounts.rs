@@ -53,13 +53,13 @@ pub async fn account(records: &dyn RecordStore, id: &UserId) -> Result<User, Sto
         email: None,
         notify: Default::default(),
         disabled: None,
+        sessions: Default::default(),
     })
 }
 
 /// Disables `user` (kept as it is when already disabled: the first `since`/`by` stand)
-/// and revokes all its refresh tokens, so enabling it later brings back no session
-/// opened before; access tokens are refused while it is disabled and expire within
-/// 15 minutes anyway.
+/// and ends all its sessions: its refresh tokens are revoked and its access tokens void,
+/// so enabling it later brings back no session opened before.
 pub async fn disable(
     records: &dyn RecordStore,
     mut user: User,
@@ -71,6 +71,8 @@ pub async fn disable(
             since_ns: now,
             by: by.to_owned(),
         });
+        // Its access tokens stay void after an enable too (issue 13 #12).
+        user.sessions.end_all();
         // The refusal starts with this write; the revocation after it only tidies up.
         records.put_user(&user).await?;
     }

@@ -5,6 +5,9 @@
 //! The audit middleware authenticates once and leaves the outcome in the request's
 //! extensions ([`Authentication`]); the `Caller` extractor reads it from there.
 //!
+//! Each of our tokens holds only while its session does ([`checked_session`]: logout,
+//! role change and disable end it at once, issue 13 #12).
+//!
 //! A disabled account ([`require_active`]) is refused here, where every token becomes a
 //! caller, so no route can forget the check; login, refresh and the live socket's
 //! re-check ask the same function.
@@ -15,12 +18,15 @@ use crate::error::ApiError;
 use crate::oidc::{OidcClaims, OidcVerifier};
 use crate::token;
 use axum::http::HeaderMap;
-use cw_core::{User, UserId};
+use cw_core::{Role, User, UserId};
 use cw_storage::StoreError;
 
 /// The outcome of authenticating one request (a 401, or 403 `account_disabled`).
 #[derive(Clone, Debug)]
 pub struct Authentication(pub Result<Caller, ApiError>);
+
+const SESSION_ENDED: &str =
+    "this session has ended (logout, role change or disable); sign in again";
 
 const NO_ACCOUNT: &str = "this OIDC identity has no cardiowatch account; an admin must register it (accounts are never created on sign-in)";
 
@@ -54,11 +60,50 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller,
     })?;
     let user =
         UserId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized("invalid subject".into()))?;
-    require_active(state, &user).await?;
-    Ok(Caller {
-        user,
-        role: claims.role,
-    })
+    let role = checked_session(state, &user, &claims).await?;
+    Ok(Caller { user, role })
+}
+
+/// The role a token of ours acts with, checked against the user record — one read by
+/// primary key per request, the read the disabled check needs anyway. A disabled account
+/// is 403 `account_disabled`; a token whose session ended (logout), whose generation is
+/// older (role change, disable) or whose role is no longer the account's is 401. A user
+/// id with no user record has had none of these happen (each writes the record): the
+/// token's role stands. A store failure is an error (503), never a pass.
+async fn checked_session(
+    state: &AppState,
+    user: &UserId,
+    claims: &token::Claims,
+) -> Result<Role, ApiError> {
+    match state.records.user(user).await {
+        Ok(found) => {
+            refuse_disabled(&found)?;
+            if found.role != claims.role || !found.sessions.admits(claims.generation, &claims.sid) {
+                tracing::info!(user = %user, "access token of an ended session refused");
+                return Err(ApiError::Unauthorized(SESSION_ENDED.into()));
+            }
+            Ok(found.role)
+        }
+        Err(StoreError::NotFound) => Ok(claims.role),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a new token of `user` carries — its role and session generation — from its user
+/// record when it has one (else `login_role`, generation 0). Refuses a disabled account.
+pub async fn current_account(
+    state: &AppState,
+    user: &UserId,
+    login_role: Role,
+) -> Result<(Role, u32), ApiError> {
+    match state.records.user(user).await {
+        Ok(found) => {
+            refuse_disabled(&found)?;
+            Ok((found.role, found.sessions.generation))
+        }
+        Err(StoreError::NotFound) => Ok((login_role, 0)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Refuses a disabled account with 403 `account_disabled`: one read of the user by its

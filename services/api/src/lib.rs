@@ -21,6 +21,7 @@ mod request_id;
 mod request_metrics;
 mod routes;
 mod security_headers;
+pub mod sessions;
 pub mod user_records;
 
 pub use app::{Running, run, start};

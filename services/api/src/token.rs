@@ -1,4 +1,7 @@
-//! Access tokens: short-lived HS256 JWTs naming the user and their role.
+//! Access tokens: short-lived HS256 JWTs naming the user, their role and their session.
+//! A token holds only while its session does: `authn` checks `sid` and `gen` against the
+//! user record on every request (`cw_core::patient::Sessions`), so logout, a role change
+//! or a disable ends it at once.
 
 use cw_core::{Role, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -14,6 +17,17 @@ pub struct Claims {
     pub iss: String,
     pub iat: u64,
     pub exp: u64,
+    /// The session: the refresh-token family of a password login (random otherwise).
+    pub sid: String,
+    /// The account's session generation when the token was issued.
+    pub generation: u32,
+}
+
+/// The session a token is issued in.
+#[derive(Debug, Clone)]
+pub struct TokenSession {
+    pub sid: String,
+    pub generation: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +38,32 @@ pub enum TokenError {
     Invalid(String),
 }
 
-/// Issues an access token valid for `ttl_s` seconds (capped at [`ACCESS_TTL_S`]).
+/// Issues an access token valid for `ttl_s` seconds (capped at [`ACCESS_TTL_S`]) outside
+/// any login (`cardiowatch token`, tests): a session of its own in generation 0, so it
+/// holds until the account's first role change or disable.
 pub fn issue(
     secret: &[u8],
     issuer: &str,
     user: &UserId,
     role: Role,
     ttl_s: u64,
+) -> Result<String, TokenError> {
+    let session = TokenSession {
+        sid: ulid::Ulid::new().to_string(),
+        generation: 0,
+    };
+    issue_in_session(secret, issuer, user, role, ttl_s, &session)
+}
+
+/// Issues an access token of `session`, valid for `ttl_s` seconds (capped at
+/// [`ACCESS_TTL_S`]).
+pub fn issue_in_session(
+    secret: &[u8],
+    issuer: &str,
+    user: &UserId,
+    role: Role,
+    ttl_s: u64,
+    session: &TokenSession,
 ) -> Result<String, TokenError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -42,6 +75,8 @@ pub fn issue(
         iss: issuer.to_owned(),
         iat: now,
         exp: now + ttl_s.min(ACCESS_TTL_S),
+        sid: session.sid.clone(),
+        generation: session.generation,
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

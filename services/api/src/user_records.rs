@@ -126,6 +126,7 @@ pub async fn plan(
         email: None,
         notify: NotifyPreferences::default(),
         disabled: None,
+        sessions: Default::default(),
     });
     user.role = role;
     if let Some(phone) = change.phone {
@@ -159,17 +160,24 @@ pub async fn plan(
 }
 
 /// Saves a planned change (nothing to write when nothing changes). The record is read
-/// once more just before the write and its `disabled` kept, so a disable that landed
-/// since the plan is not undone by this write.
+/// once more just before the write and its `disabled` and `sessions` kept, so a disable
+/// or logout that landed since the plan is not undone by this write.
 pub async fn save(records: &dyn RecordStore, planned: &Planned) -> Result<User, StoreError> {
     let mut user = planned.user.clone();
     if planned.changed.is_empty() && !planned.created {
         return Ok(user);
     }
     match records.user(&user.id).await {
-        Ok(now) => user.disabled = now.disabled,
+        Ok(now) => {
+            user.disabled = now.disabled;
+            user.sessions = now.sessions;
+        }
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e),
+    }
+    // A role change ends the account's sessions (their tokens carry the old role).
+    if !planned.created && planned.changed.contains(&"role") {
+        user.sessions.end_all();
     }
     records.put_user(&user).await?;
     Ok(user)

@@ -223,6 +223,7 @@ mod tests {
             email: None,
             notify,
             disabled: None,
+            sessions: Default::default(),
         }
     }
 

@@ -82,6 +82,7 @@ async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, 
             email: None,
             notify: Default::default(),
             disabled: None,
+            sessions: Default::default(),
         })
         .await?;
     records

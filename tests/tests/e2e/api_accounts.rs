@@ -1,7 +1,7 @@
 //! Disabled accounts, through the api on real stores: an admin disables a doctor and the
 //! doctor's still-valid access token stops working on the next request (403
-//! `account_disabled`), as do password login and refresh; enabling lets the token and
-//! login back in (refresh tokens stay revoked). Both changes are in the audit chain with
+//! `account_disabled`), as do password login and refresh; enabling lets the login back
+//! in, but no token or refresh token from before the disable (its sessions ended). Both changes are in the audit chain with
 //! the admin, the target and the reason. Only an admin may do it, never to themselves;
 //! an unknown user is 404. An open live socket of a disabled doctor closes with 4003 at
 //! the next re-check, and `cardiowatch user disable|enable` does the same on the store.
@@ -86,6 +86,7 @@ async fn put_active_user(h: &ApiHarness, id: &UserId) {
             email: None,
             notify: Default::default(),
             disabled: None,
+            sessions: Default::default(),
         })
         .await
         .expect("user record");
@@ -203,8 +204,8 @@ async fn a_disabled_doctor_is_cut_off_at_once_and_enabling_lets_them_back(mode: 
     assert_eq!(body["active"], true);
     assert_eq!(
         get(&h, &alerts, &access).await.0,
-        200,
-        "the same access token works again"
+        401,
+        "an access token from before the disable stays ended: sign in again"
     );
     let (status, _) = login(&h, &h.doctor_a).await;
     assert_eq!(status, 200, "login works again");
@@ -419,6 +420,12 @@ async fn the_cli_disables_and_enables_an_account_the_api_honours() {
     );
     let printed = cli(&["user", "enable", &id]);
     assert!(printed.contains("active"), "{printed}");
+    assert_eq!(
+        get(&h, &alerts, &doctor).await.0,
+        401,
+        "the disable ended the tokens issued before it"
+    );
+    let doctor = h.current_token(&h.doctor_a, Role::Doctor).await;
     assert_eq!(get(&h, &alerts, &doctor).await.0, 200);
     assert!(
         audit(&h)

@@ -166,7 +166,9 @@ async fn run_matrix(mode: Mode) {
                 };
                 let token = match who {
                     Who::Anonymous => None,
-                    Who::Doctor => Some(h.token(&h.doctor_a, Role::Doctor)),
+                    // The matrix disables and enables doctor A, which ends their
+                    // older tokens: each request gets a token of the current session.
+                    Who::Doctor => Some(h.current_token(&h.doctor_a, Role::Doctor).await),
                     Who::Admin => Some(h.token(&h.admin, Role::Admin)),
                     Who::Ops => Some(h.token(&h.ops, Role::Ops)),
                 };

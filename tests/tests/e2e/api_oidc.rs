@@ -203,6 +203,7 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
                 email: None,
                 notify: Default::default(),
                 disabled: None,
+                sessions: Default::default(),
             })
             .await
             .expect("user");
@@ -316,8 +317,9 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
         "an RS256 signature under the EC key's id is refused"
     );
 
-    // Our own tokens keep working beside the provider's.
-    let local = h.token(&h.doctor_a, Role::Doctor);
+    // Our own tokens keep working beside the provider's (one of the current session:
+    // the disable above ended the older ones).
+    let local = h.current_token(&h.doctor_a, Role::Doctor).await;
     assert_eq!(get(&h, &own, &local).await.0, 200);
 
     // The audit chain names the local user the OIDC identity mapped to.
@@ -362,6 +364,7 @@ async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
             email: Some("alice@hospital.example".into()),
             notify: Default::default(),
             disabled: None,
+            sessions: Default::default(),
         })
         .await
         .expect("user");
@@ -430,6 +433,7 @@ async fn an_https_key_set_behind_a_private_ca_needs_that_ca_in_ca_file() {
                 email: None,
                 notify: Default::default(),
                 disabled: None,
+                sessions: Default::default(),
             })
             .await
             .expect("user");

@@ -147,3 +147,162 @@ async fn embedded_parallel_guesses_get_no_more_tries_than_the_lockout_allows() {
 async fn servers_parallel_guesses_get_no_more_tries_than_the_lockout_allows() {
     parallel_guesses_get_no_more_tries_than_the_lockout_allows(Mode::Servers).await;
 }
+
+/// Password login as `user`: its access and refresh tokens.
+async fn signed_in(h: &ApiHarness, user: &cw_core::UserId) -> (String, String) {
+    let (status, tokens) = login(h, user.as_str(), PASSWORD).await;
+    assert_eq!(status, 200, "{tokens}");
+    let token = |name: &str| tokens[name].as_str().expect("token").to_owned();
+    (token("access_token"), token("refresh_token"))
+}
+
+/// `method path` with `token` (and a JSON body): the status.
+async fn call(
+    h: &ApiHarness,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> u16 {
+    let mut request = h
+        .http
+        .request(method.clone(), h.url(path))
+        .bearer_auth(token);
+    if method != reqwest::Method::GET {
+        request = request.json(&body);
+    }
+    request.send().await.expect("request").status().as_u16()
+}
+
+#[tokio::test]
+async fn a_demoted_admins_token_loses_admin_at_once() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let root = h.token(&h.admin, Role::Admin);
+    let demoted = cw_core::UserId::random();
+    let set_role = |role: &'static str| {
+        let (h, root, demoted) = (&h, &root, &demoted);
+        async move {
+            call(
+                h,
+                reqwest::Method::PUT,
+                &format!("/v1/users/{demoted}/login"),
+                root,
+                json!({"role": role, "password": PASSWORD}),
+            )
+            .await
+        }
+    };
+    assert_eq!(set_role("admin").await, 204);
+    let (access, _) = signed_in(&h, &demoted).await;
+    assert_eq!(
+        call(&h, reqwest::Method::GET, "/v1/audit", &access, Value::Null).await,
+        200
+    );
+    assert_eq!(set_role("doctor").await, 204, "another admin demotes them");
+    // The token still says admin and has minutes to live: it must not act as one.
+    assert_eq!(
+        call(&h, reqwest::Method::GET, "/v1/audit", &access, Value::Null).await,
+        401,
+        "the demoted admin's old token is refused"
+    );
+    assert_eq!(
+        call(
+            &h,
+            reqwest::Method::PUT,
+            &format!("/v1/users/{}/login", h.doctor_b),
+            &access,
+            json!({"role": "admin", "password": PASSWORD}),
+        )
+        .await,
+        401,
+        "and cannot make anyone admin"
+    );
+    // Signing in again gives a token of the new role.
+    let (access, _) = signed_in(&h, &demoted).await;
+    assert_eq!(
+        call(&h, reqwest::Method::GET, "/v1/audit", &access, Value::Null).await,
+        403
+    );
+}
+
+#[tokio::test]
+async fn a_logged_out_access_token_opens_nothing() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    set_password(&h, &h.doctor_a).await;
+    let (access, refresh) = signed_in(&h, &h.doctor_a).await;
+    let (other_access, _) = signed_in(&h, &h.doctor_a).await;
+    let thresholds = format!("/v1/patients/{}/thresholds", h.own);
+    assert_eq!(
+        call(&h, reqwest::Method::GET, &thresholds, &access, Value::Null).await,
+        200
+    );
+    let logout = h
+        .http
+        .post(h.url("/v1/auth/logout"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(logout.status(), 204);
+    assert_eq!(
+        call(&h, reqwest::Method::GET, &thresholds, &access, Value::Null).await,
+        401,
+        "the access token of the ended session is refused"
+    );
+    assert_eq!(
+        call(
+            &h,
+            reqwest::Method::GET,
+            &thresholds,
+            &other_access,
+            Value::Null
+        )
+        .await,
+        200,
+        "the same doctor's other session goes on"
+    );
+}
+
+#[tokio::test]
+async fn an_access_token_from_before_a_disable_stays_dead_after_enable() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let root = h.token(&h.admin, Role::Admin);
+    set_password(&h, &h.doctor_a).await;
+    let (access, _) = signed_in(&h, &h.doctor_a).await;
+    for action in ["disable", "enable"] {
+        let path = format!("/v1/users/{}/{action}", h.doctor_a);
+        let status = call(
+            &h,
+            reqwest::Method::POST,
+            &path,
+            &root,
+            json!({"reason": "stolen laptop reported"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{action}");
+    }
+    assert_eq!(
+        call(
+            &h,
+            reqwest::Method::GET,
+            "/v1/patients",
+            &access,
+            Value::Null
+        )
+        .await,
+        401,
+        "a token (say, on the stolen laptop) from before the disable does not come back"
+    );
+    let (access, _) = signed_in(&h, &h.doctor_a).await;
+    assert_eq!(
+        call(
+            &h,
+            reqwest::Method::GET,
+            "/v1/patients",
+            &access,
+            Value::Null
+        )
+        .await,
+        200
+    );
+}

@@ -14,6 +14,7 @@ async fn ops_user(h: &NotifierHarness) -> User {
         email: None,
         notify: Default::default(),
         disabled: None,
+        sessions: Default::default(),
     };
     h.stores.records.put_user(&ops).await.expect("put ops");
     ops

@@ -118,6 +118,7 @@ pub fn doctor() -> User {
         email: Some("dr@example.org".into()),
         notify: Default::default(),
         disabled: None,
+        sessions: Default::default(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! use: each refresh returns a new one of the same family, and presenting a used one
 //! (a stolen copy) revokes the family. Per-address rate limiting and per-account
 //! lockout bound password guessing. A disabled account (`routes::users`) gets 403
-//! `account_disabled` from login and refresh alike.
+//! `account_disabled` from login and refresh alike. Each access token names its session
+//! (the refresh family); logout ends it, a role change ends all of the account's.
 
 use crate::access::Caller;
 use crate::app::AppState;
@@ -61,14 +62,20 @@ fn unauthorized() -> ApiError {
     ApiError::Unauthorized("invalid credentials".into())
 }
 
-/// A new access token and a new refresh token in `family`.
+/// A new access token and a new refresh token in `family` (the session), for an active
+/// account: role and session generation as its user record has them now.
 async fn issue(state: &AppState, login: &Login, family: String) -> Result<Tokens, ApiError> {
-    let access = token::issue(
+    let (role, generation) = crate::authn::current_account(state, &login.user, login.role).await?;
+    let access = token::issue_in_session(
         &state.jwt_secret,
         &state.issuer,
         &login.user,
-        login.role,
+        role,
         token::ACCESS_TTL_S,
+        &token::TokenSession {
+            sid: family.clone(),
+            generation,
+        },
     )
     .map_err(|_| ApiError::Internal)?;
     let refresh = hex::encode(rand::random::<[u8; 32]>());
@@ -140,13 +147,12 @@ pub async fn login(
     if !ok {
         return Err(unauthorized());
     }
-    // After the password: whether an account is disabled is told only to its holder.
-    crate::authn::require_active(&state, &login.user).await?;
+    // After the password: whether an account is disabled is told only to its holder
+    // (`issue` refuses it).
+    let tokens = issue(&state, &login, ulid::Ulid::new().to_string()).await?;
     state.records.clear_login_failures(&login.user).await?;
     tracing::info!(user = %login.user, "login");
-    Ok(Json(
-        issue(&state, &login, ulid::Ulid::new().to_string()).await?,
-    ))
+    Ok(Json(tokens))
 }
 
 pub async fn refresh(
@@ -175,9 +181,8 @@ pub async fn refresh(
     if token.expires_ns <= now_ns() {
         return Err(unauthorized());
     }
-    // Disabling revoked the account's refresh tokens; this covers one issued in a race
-    // with it (the token is spent now either way).
-    crate::authn::require_active(&state, &token.user).await?;
+    // Disabling revoked the account's refresh tokens; `issue` refuses one issued in a
+    // race with it (the token is spent now either way).
     let login = match state.records.login(&token.user).await {
         Ok(login) => login,
         Err(StoreError::NotFound) => return Err(unauthorized()),
@@ -198,6 +203,9 @@ pub async fn logout(
     {
         Ok(RefreshUse::Fresh(t) | RefreshUse::Reused(t)) => {
             state.records.revoke_refresh_family(&t.family).await?;
+            // The family is the session its access tokens name: they end now too.
+            let until_ns = now_ns() + token::ACCESS_TTL_S as i64 * NANOS_PER_SEC;
+            crate::sessions::end_one(state.records.as_ref(), &t.user, &t.family, until_ns).await?;
         }
         // Logging out twice, or with a token we never issued, changes nothing.
         Err(StoreError::NotFound) => {}
@@ -227,6 +235,9 @@ pub async fn set_login(
         });
     }
     let password_hash = password::hash(input.password).await?;
+    // A role change ends the account's sessions first: its tokens must not act in the
+    // old role for a moment longer than the write.
+    crate::sessions::change_role(state.records.as_ref(), &user, input.role).await?;
     state
         .records
         .put_login(&Login {
