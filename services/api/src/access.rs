@@ -46,18 +46,43 @@ impl Caller {
         }
     }
 
-    /// Admins reach every patient; doctors only their assigned ones; ops none (no PHI).
+    /// Admins reach every patient; doctors only their assigned ones (or, to read, under
+    /// break-glass); ops none (no PHI).
     pub async fn require_patient(
         &self,
         state: &AppState,
         patient: &PatientId,
+    ) -> Result<(), ApiError> {
+        self.require_patient_for(state, patient, Use::Read).await
+    }
+
+    /// [`Self::require_patient`] for a change to the patient's care (thresholds,
+    /// acknowledging or snoozing their alerts): break-glass is read-only, so a doctor not
+    /// assigned gets 403 `break_glass_read_only` even under a grant (issue 13 #11).
+    pub async fn require_patient_to_change(
+        &self,
+        state: &AppState,
+        patient: &PatientId,
+    ) -> Result<(), ApiError> {
+        self.require_patient_for(state, patient, Use::Change).await
+    }
+
+    async fn require_patient_for(
+        &self,
+        state: &AppState,
+        patient: &PatientId,
+        usage: Use,
     ) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
             Role::Ops => Err(ApiError::Forbidden),
             Role::Doctor => match state.records.patient(patient).await {
                 Ok(p) if p.doctors.contains(&self.user) => Ok(()),
-                Ok(_) if self.break_glass(state, patient).await? => Ok(()),
+                Ok(_) if usage == Use::Change && self.grant(state, patient).await?.is_some() => {
+                    tracing::warn!(user = %self.user, patient = %patient, "change under break-glass refused (read-only)");
+                    Err(ApiError::BreakGlassReadOnly)
+                }
+                Ok(_) if usage == Use::Read && self.break_glass(state, patient).await? => Ok(()),
                 // Unknown and not-yours look the same, so ids cannot be probed.
                 Ok(_) | Err(StoreError::NotFound) => {
                     tracing::warn!(user = %self.user, patient = %patient, "access denied");
@@ -88,12 +113,7 @@ impl Caller {
     /// Whether an unexpired break-glass grant covers this patient; each access under one
     /// is an audit event of its own (with the grant's reason) and a warning log.
     async fn break_glass(&self, state: &AppState, patient: &PatientId) -> Result<bool, ApiError> {
-        let since = now_ns() - state.break_glass_ttl_s as i64 * NANOS_PER_SEC;
-        let Some(grant) = state
-            .records
-            .latest_audit(self.user.as_str(), BREAK_GLASS_ACTION, patient, since)
-            .await?
-        else {
+        let Some(grant) = self.grant(state, patient).await? else {
             return Ok(false);
         };
         let access = AuditEntry {
@@ -111,6 +131,19 @@ impl Caller {
         Ok(true)
     }
 
+    /// This caller's unexpired break-glass grant for `patient`, if any.
+    async fn grant(
+        &self,
+        state: &AppState,
+        patient: &PatientId,
+    ) -> Result<Option<cw_core::audit::AuditEvent>, ApiError> {
+        let since = now_ns() - state.break_glass_ttl_s as i64 * NANOS_PER_SEC;
+        Ok(state
+            .records
+            .latest_audit(self.user.as_str(), BREAK_GLASS_ACTION, patient, since)
+            .await?)
+    }
+
     /// The patients this caller may see.
     pub async fn patients(&self, state: &AppState) -> Result<Vec<PatientId>, ApiError> {
         match self.role {
@@ -125,6 +158,13 @@ impl Caller {
             Role::Admin | Role::Ops => Err(ApiError::Forbidden),
         }
     }
+}
+
+/// What a caller wants with a patient: break-glass grants reading only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    Read,
+    Change,
 }
 
 pub fn parse_patient(raw: &str) -> Result<PatientId, ApiError> {

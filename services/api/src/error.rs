@@ -35,6 +35,11 @@ pub enum ApiError {
     /// No PHI key is configured, so PHI can be neither stored nor shown.
     #[error("PHI encryption is not configured")]
     PhiUnavailable,
+    /// A change under break-glass: the grant is for reading a patient's data only.
+    #[error(
+        "break-glass access is read-only: ask an assigned doctor or an admin to make this change"
+    )]
+    BreakGlassReadOnly,
     #[error("too many login attempts; wait a minute")]
     RateLimited,
     #[error("this login is locked after repeated failures; try later")]
@@ -74,6 +79,7 @@ impl IntoResponse for ApiError {
             Self::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PhiUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "phi_unavailable"),
+            Self::BreakGlassReadOnly => (StatusCode::FORBIDDEN, "break_glass_read_only"),
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Locked => (StatusCode::LOCKED, "locked"),
             Self::AccountDisabled(_) => (StatusCode::FORBIDDEN, "account_disabled"),

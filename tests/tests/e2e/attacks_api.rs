@@ -306,3 +306,62 @@ async fn an_access_token_from_before_a_disable_stays_dead_after_enable() {
         200
     );
 }
+
+#[tokio::test]
+async fn break_glass_cannot_silence_another_doctors_patient() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let glass = call(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/patients/{}/break-glass", h.other),
+        &token,
+        json!({"reason": "patient collapsed in ward 3, covering doctor"}),
+    )
+    .await;
+    assert_eq!(
+        glass, 200,
+        "doctor A opens break-glass on doctor B's patient"
+    );
+    let thresholds = format!("/v1/patients/{}/thresholds", h.other);
+    assert_eq!(
+        call(&h, reqwest::Method::GET, &thresholds, &token, Value::Null).await,
+        200,
+        "reading works under the grant"
+    );
+    let before = format!("{:?}", h.stores.records.policy(&h.other).await.ok());
+    // The attack: replace the policy with "no alarms at all".
+    let silence = h
+        .http
+        .put(h.url(&format!("{thresholds}?allow_no_alarms=true")))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(silence.status(), 403);
+    let body: Value = silence.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "break_glass_read_only", "{body}");
+    assert_eq!(
+        format!("{:?}", h.stores.records.policy(&h.other).await.ok()),
+        before,
+        "the policy is unchanged"
+    );
+    let ack = h
+        .http
+        .post(h.url(&format!("/v1/alerts/{}/ack", h.other_alert)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ack.status(), 403);
+    let body: Value = ack.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "break_glass_read_only", "{body}");
+    let alert = h
+        .stores
+        .records
+        .get_alert(&h.other_alert)
+        .await
+        .expect("alert");
+    assert!(alert.acked_by.is_none(), "the alarm stays unacknowledged");
+}

@@ -105,7 +105,14 @@ pub async fn list(
     Ok((headers, Json(page)))
 }
 
-async fn authorized_alert(state: &AppState, caller: &Caller, raw: &str) -> Result<Alert, ApiError> {
+/// The alert `raw` names, if the caller may read it — or, with `change`, act on it
+/// (acknowledge, snooze: not under break-glass).
+async fn authorized_alert(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+    change: bool,
+) -> Result<Alert, ApiError> {
     let id = AlertId::parse(raw).map_err(|e| ApiError::Invalid {
         field: Some("alert_id".into()),
         message: e.to_string(),
@@ -115,7 +122,13 @@ async fn authorized_alert(state: &AppState, caller: &Caller, raw: &str) -> Resul
         Err(cw_storage::StoreError::NotFound) => return Err(ApiError::NotFound("alert")),
         Err(e) => return Err(e.into()),
     };
-    caller.require_patient(state, &alert.patient).await?;
+    if change {
+        caller
+            .require_patient_to_change(state, &alert.patient)
+            .await?;
+    } else {
+        caller.require_patient(state, &alert.patient).await?;
+    }
     Ok(alert)
 }
 
@@ -124,7 +137,7 @@ pub async fn acknowledge(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(Extension<AuditPatient>, Json<Alert>), ApiError> {
-    let alert = authorized_alert(&state, &caller, &id).await?;
+    let alert = authorized_alert(&state, &caller, &id, true).await?;
     let acked = state
         .records
         .acknowledge_alert(&alert.id, caller.user.as_str(), now_ns())
@@ -138,7 +151,7 @@ pub async fn deliveries(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(Extension<AuditPatient>, Json<Vec<Delivery>>), ApiError> {
-    let alert = authorized_alert(&state, &caller, &id).await?;
+    let alert = authorized_alert(&state, &caller, &id, false).await?;
     let deliveries = state.records.deliveries_for_alert(&alert.id).await?;
     Ok((Extension(AuditPatient(alert.patient)), Json(deliveries)))
 }
@@ -167,7 +180,7 @@ pub async fn snooze(
     Path(id): Path<String>,
     body: Result<Json<SnoozeInput>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(Extension<AuditPatient>, Json<Alert>), ApiError> {
-    let alert = authorized_alert(&state, &caller, &id).await?;
+    let alert = authorized_alert(&state, &caller, &id, true).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let reason = input.reason.trim();
     if !(3..=500).contains(&reason.chars().count()) {

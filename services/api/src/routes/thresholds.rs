@@ -71,7 +71,7 @@ pub async fn put(
     body: Result<Json<PolicyInput>, JsonRejection>,
 ) -> Result<Json<ThresholdPolicy>, ApiError> {
     let patient = parse_patient(&id)?;
-    caller.require_patient(&state, &patient).await?;
+    caller.require_patient_to_change(&state, &patient).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let policy = input.into_policy(patient.clone())?;
     // PUT replaces the whole policy: an empty or mistyped body would otherwise silence
