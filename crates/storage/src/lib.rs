@@ -12,6 +12,7 @@ pub mod influx;
 pub mod mongo;
 mod open;
 pub mod ports;
+pub mod redact;
 pub mod replay_guard;
 pub mod sqlite;
 

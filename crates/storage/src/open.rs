@@ -1,9 +1,10 @@
 //! Builds the configured adapters behind the ports.
 
-use crate::config::{Backend, StorageConfig};
+use crate::config::{Backend, MongoConfig, StorageConfig};
 use crate::influx::InfluxSamples;
 use crate::mongo::MongoRecords;
 use crate::ports::{RecordStore, SampleStore, StoreError};
+use crate::redact;
 use crate::sqlite;
 use std::sync::Arc;
 
@@ -20,7 +21,13 @@ pub struct Stores {
 pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
     match cfg.backend {
         Backend::Embedded => {
-            let (samples, records) = sqlite::open(&cfg.path).await?;
+            let (samples, records) = sqlite::open(&cfg.path).await.map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "embedded store at {}: {e}; remedy: check that the directory of storage.path \
+                     exists or can be created and is writable by the service's user",
+                    cfg.path.display()
+                ))
+            })?;
             Ok(Stores {
                 samples: Arc::new(samples),
                 records: Arc::new(records),
@@ -30,7 +37,7 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
             // Both at once: each may wait for its server (MongoDB's server selection).
             let (samples, records) = tokio::try_join!(
                 InfluxSamples::connect(&cfg.influx),
-                MongoRecords::connect(&cfg.mongo)
+                connect_mongo(&cfg.mongo)
             )?;
             Ok(Stores {
                 samples: Arc::new(samples),
@@ -38,4 +45,16 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
             })
         }
     }
+}
+
+/// The InfluxDB adapter names itself in its start-up errors; MongoDB's are named here.
+async fn connect_mongo(cfg: &MongoConfig) -> Result<MongoRecords, StoreError> {
+    MongoRecords::connect(cfg).await.map_err(|e| {
+        StoreError::Unavailable(format!(
+            "mongodb at {} (database {}): {e}; remedy: check that MongoDB runs there, the \
+             credentials in storage.mongo.uri, and that the user has readWrite on the database",
+            redact::url(&cfg.uri),
+            cfg.database
+        ))
+    })
 }

@@ -112,6 +112,15 @@ impl Response {
     }
 }
 
+/// The first column of every row (e.g. the names `SHOW DATABASES` lists).
+pub(super) fn first_column(statement: &Statement) -> impl Iterator<Item = &str> {
+    statement
+        .series
+        .iter()
+        .flat_map(|series| &series.values)
+        .filter_map(|row| row.first().and_then(|v| v.as_str()))
+}
+
 /// The value of `count(...)` in a count query's answer (no series: nothing stored).
 pub(super) fn parse_count(statement: &Statement) -> Result<u64> {
     let Some(series) = statement.series.first() else {

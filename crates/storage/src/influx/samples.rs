@@ -5,6 +5,7 @@ use super::line::{self, MEASUREMENT};
 use super::query::{self, PAGE_ROWS};
 use crate::config::InfluxConfig;
 use crate::ports::{Result, SampleStore, StoreError};
+use crate::redact;
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{PatientId, SampleBlock};
@@ -21,21 +22,20 @@ pub struct InfluxSamples {
 }
 
 impl InfluxSamples {
-    /// Connects and creates the database (`CREATE DATABASE` is idempotent in InfluxQL),
-    /// so a failure to reach or authenticate to InfluxDB shows at start.
+    /// Connects and makes sure the database exists, so a failure to reach or
+    /// authenticate to InfluxDB shows at start, naming the store, its URL and the remedy.
     pub async fn connect(cfg: &InfluxConfig) -> Result<Self> {
         let client = Client::new(cfg)?;
-        let statement = format!("CREATE DATABASE {}", query::quote_ident(client.database()));
-        match client.query(&statement, true).await?.into_statement() {
-            Ok(_) => {}
-            // 2.x / 3.x refuse CREATE DATABASE: there the DBRP mapping is made by ops,
-            // and a missing one shows on the first write.
-            Err(StoreError::Corrupt(message)) => {
-                tracing::warn!(%message, database = client.database(), "CREATE DATABASE refused");
-            }
-            Err(other) => return Err(other),
-        }
-        tracing::info!(url = %cfg.url, database = client.database(), "influxdb sample store ready");
+        let url = redact::url(&cfg.url);
+        ensure_database(&client).await.map_err(|(step, e)| {
+            StoreError::Unavailable(format!(
+                "influxdb at {url} (database {}): {}; remedy: {}",
+                client.database(),
+                describe(&e),
+                step.remedy()
+            ))
+        })?;
+        tracing::info!(%url, database = client.database(), "influxdb sample store ready");
         Ok(Self {
             client,
             batch_lines: cfg.batch_lines.max(1),
@@ -169,5 +169,73 @@ mod tests {
             .collect();
         assert_eq!(second, vec![3..5, 0..1]);
         assert!(batches(&[], 3).is_empty());
+    }
+}
+
+/// `SHOW DATABASES` first: in a deployment the database is usually made by ops (the
+/// `influxdb` image's `INFLUXDB_DB` init) and the service's user, with `GRANT ALL` on it
+/// but no admin rights, gets 403 for `CREATE DATABASE`. Only a database not listed is
+/// created (`CREATE DATABASE` is idempotent in InfluxQL).
+async fn ensure_database(client: &Client) -> std::result::Result<(), (StartupStep, StoreError)> {
+    let listed = client
+        .query("SHOW DATABASES", false)
+        .await
+        .map_err(|e| (StartupStep::Connect, e))?;
+    if let Ok(statement) = listed.into_statement()
+        && query::first_column(&statement).any(|name| name == client.database())
+    {
+        tracing::info!(
+            database = client.database(),
+            "influxdb database exists (managed by ops); not creating it"
+        );
+        return Ok(());
+    }
+    let statement = format!("CREATE DATABASE {}", query::quote_ident(client.database()));
+    let created = client
+        .query(&statement, true)
+        .await
+        .map_err(|e| (StartupStep::Create, e))?;
+    match created.into_statement() {
+        Ok(_) => {
+            tracing::info!(database = client.database(), "influxdb database created");
+            Ok(())
+        }
+        // 2.x / 3.x refuse CREATE DATABASE: there the DBRP mapping is made by ops,
+        // and a missing one shows on the first write.
+        Err(StoreError::Corrupt(message)) => {
+            tracing::warn!(%message, database = client.database(), "CREATE DATABASE refused");
+            Ok(())
+        }
+        Err(other) => Err((StartupStep::Create, other)),
+    }
+}
+
+/// Which start-up step failed decides the remedy an operator reads.
+#[derive(Clone, Copy)]
+enum StartupStep {
+    Connect,
+    Create,
+}
+
+impl StartupStep {
+    fn remedy(self) -> &'static str {
+        match self {
+            StartupStep::Connect => {
+                "check that InfluxDB runs at storage.influx.url and that \
+                 storage.influx.username/password (or token) are right"
+            }
+            StartupStep::Create => {
+                "the database is missing and this user may not create it: create it as an \
+                 InfluxDB admin (the influxdb image does with INFLUXDB_DB) and GRANT ALL on it \
+                 to this user, or give storage.influx an admin user"
+            }
+        }
+    }
+}
+
+fn describe(error: &StoreError) -> String {
+    match error {
+        StoreError::Unavailable(m) | StoreError::Corrupt(m) => m.clone(),
+        other => other.to_string(),
     }
 }

@@ -57,6 +57,14 @@ impl Backend {
     }
 }
 
+/// The shared MongoDB with a private database, for tests that bring their own InfluxDB.
+pub fn mongo_config() -> MongoConfig {
+    MongoConfig {
+        uri: required_env("CW_TEST_MONGO_URI"),
+        database: format!("cw_test_{}", PatientId::random()),
+    }
+}
+
 /// Server tests must run against real servers: a missing address is a failure, never a
 /// silent skip.
 fn required_env(name: &str) -> String {

@@ -17,6 +17,7 @@ mod device_register;
 mod directory;
 mod embedded_file;
 mod fixtures;
+mod influx_auth;
 mod influx_wire;
 mod mongo_audit_replicas;
 mod mongo_two_writes;
