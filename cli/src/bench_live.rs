@@ -194,6 +194,7 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
                 cert_path: certs.server_cert.clone(),
                 key_path: certs.server_key.clone(),
                 insecure_plaintext: false,
+                connections: Default::default(),
             },
             bus: BusConfig {
                 key_id: 1,

@@ -34,6 +34,8 @@ pub struct TlsServerConfig {
     pub key_path: PathBuf,
     /// Serve plain HTTP instead. For local development only; logged loudly.
     pub insecure_plaintext: bool,
+    /// Header deadline, idle timeout and connection caps of this listener.
+    pub connections: crate::ConnectionLimits,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {

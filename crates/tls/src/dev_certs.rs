@@ -19,6 +19,7 @@ impl DevCerts {
             cert_path: self.server_cert.clone(),
             key_path: self.server_key.clone(),
             insecure_plaintext: false,
+            connections: Default::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod client_auth;
 mod config;
+mod conn_limits;
 mod dev_certs;
 mod dev_client_cert;
 mod reload;
@@ -16,6 +17,7 @@ pub use config::{
     TlsError, TlsServerConfig, client_config, client_config_with_cert, server_config,
     server_config_with_client_certs,
 };
+pub use conn_limits::ConnectionLimits;
 pub use dev_certs::{DevCerts, ensure_dev_certs};
 pub use dev_client_cert::{
     ClientCa, ClientCertFiles, make_client_ca, make_client_cert, make_expired_client_cert,

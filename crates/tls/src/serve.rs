@@ -1,16 +1,17 @@
 //! The HTTPS accept loop shared by ingest and api: rustls handshake, then hyper with
 //! upgrades (WebSockets), the peer address as `ConnectInfo`, and graceful shutdown.
 
+use crate::conn_limits::{Activity, Admission, Watched};
 use crate::reload::ReloadingAcceptor;
-use crate::{ClientCertConfig, PeerCert, TlsError, TlsServerConfig};
+use crate::{ClientCertConfig, ConnectionLimits, PeerCert, TlsError, TlsServerConfig};
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -24,6 +25,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// certificate and key are reloaded when their files change.
 pub struct Listener {
     tcp: TcpListener,
+    limits: ConnectionLimits,
     tls: Option<Arc<ReloadingAcceptor>>,
     /// Client certificates are verified against a configured CA in the handshake.
     client_ca: bool,
@@ -47,6 +49,7 @@ impl Listener {
                 addr: addr.to_owned(),
                 source,
             })?;
+        let tls_cfg_limits = tls.connections.clone();
         let tls = if tls.insecure_plaintext {
             tracing::warn!(%addr, "serving PLAINTEXT HTTP (insecure_plaintext = true): local development only");
             None
@@ -55,6 +58,7 @@ impl Listener {
         };
         Ok(Self {
             tcp,
+            limits: tls_cfg_limits,
             tls,
             client_ca: client.request && client.ca_path.is_some(),
         })
@@ -73,6 +77,7 @@ impl Listener {
 /// Serves `router` until `shutdown` is cancelled, then drains open connections.
 pub async fn serve(listener: Listener, router: Router, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
+    let admission = Admission::new(listener.limits.clone());
     loop {
         let (tcp, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -86,12 +91,25 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
                 }
             },
         };
+        // Over a cap the socket is closed before any handshake work is done.
+        let Some(admitted) = admission.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: over the listener's connection caps");
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
+        let limits = listener.limits.clone();
+        let activity = Activity::new();
+        let tcp = Watched {
+            inner: tcp,
+            activity: activity.clone(),
+        };
         let tls = listener.tls.as_ref().map(|t| t.acceptor());
         let client_ca = listener.client_ca;
         let router = router.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(async move {
+            let _admitted = admitted;
+            let conn = ConnLimits { limits, activity };
             match tls {
                 Some(acceptor) => {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -102,13 +120,13 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
                                 .peer_certificates()
                                 .and_then(|chain| chain.first())
                                 .map(|leaf| PeerCert::from_der(leaf.as_ref(), client_ca));
-                            serve_connection(stream, peer, cert, router, shutdown).await
+                            serve_connection(stream, peer, cert, router, shutdown, conn).await
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
-                None => serve_connection::<TcpStream>(tcp, peer, None, router, shutdown).await,
+                None => serve_connection(tcp, peer, None, router, shutdown, conn).await,
             }
         });
     }
@@ -121,12 +139,31 @@ pub async fn serve(listener: Listener, router: Router, shutdown: CancellationTok
     }
 }
 
+/// What one connection is held to.
+struct ConnLimits {
+    limits: ConnectionLimits,
+    activity: Activity,
+}
+
+/// Resolves once the connection has moved no byte for the idle timeout.
+async fn idle(conn: &ConnLimits) {
+    let timeout = Duration::from_secs(conn.limits.idle_timeout_s.max(1));
+    loop {
+        let quiet = conn.activity.idle_for();
+        if quiet >= timeout {
+            return;
+        }
+        tokio::time::sleep(timeout - quiet).await;
+    }
+}
+
 async fn serve_connection<S>(
     stream: S,
     peer: SocketAddr,
     cert: Option<PeerCert>,
     router: Router,
     shutdown: CancellationToken,
+    limits: ConnLimits,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -137,7 +174,13 @@ async fn serve_connection<S>(
         }
         req
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(
+            limits.limits.header_read_timeout_ms.max(1),
+        ));
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(conn);
@@ -146,6 +189,9 @@ async fn serve_connection<S>(
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with error");
             }
+        }
+        _ = idle(&limits) => {
+            tracing::debug!(%peer, "connection closed: idle timeout");
         }
         _ = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();

@@ -25,6 +25,7 @@ async fn start(
             cert_path: certs.server_cert.clone(),
             key_path: certs.server_key.clone(),
             insecure_plaintext: false,
+            connections: Default::default(),
         },
         &client,
     )

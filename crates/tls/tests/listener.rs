@@ -24,6 +24,7 @@ async fn start(
             cert_path: certs.server_cert.clone(),
             key_path: certs.server_key.clone(),
             insecure_plaintext,
+            connections: Default::default(),
         },
     )
     .await

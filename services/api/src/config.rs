@@ -33,6 +33,7 @@ impl Default for ApiConfig {
                 cert_path: "certs/server.pem".into(),
                 key_path: "certs/server-key.pem".into(),
                 insecure_plaintext: false,
+                connections: Default::default(),
             },
             config_publish_endpoint: "tcp://0.0.0.0:5570".into(),
             auth: AuthConfig::default(),

@@ -29,6 +29,7 @@ impl Default for IngestConfig {
                 cert_path: "certs/server.pem".into(),
                 key_path: "certs/server-key.pem".into(),
                 insecure_plaintext: false,
+                connections: Default::default(),
             },
             client_certs: ClientCertConfig {
                 request: true,

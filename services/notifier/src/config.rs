@@ -55,6 +55,7 @@ impl Default for NotifierConfig {
                 cert_path: "certs/server.pem".into(),
                 key_path: "certs/server-key.pem".into(),
                 insecure_plaintext: false,
+                connections: Default::default(),
             },
             storage: StorageConfig::default(),
             bus: BusConfig::default(),

@@ -40,6 +40,7 @@ impl JwksServer {
             cert_path: certs.server_cert.clone(),
             key_path: certs.server_key.clone(),
             insecure_plaintext: false,
+            connections: Default::default(),
         })
         .expect("TLS config");
         Self::start_with(Some(tokio_rustls::TlsAcceptor::from(tls))).await

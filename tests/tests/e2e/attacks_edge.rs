@@ -427,3 +427,99 @@ async fn a_ca_issued_certificate_cannot_impersonate_a_device_pinned_to_another_o
         "another CA-issued certificate with the pinned device's CN streams as it"
     );
 }
+
+/// A TLS connection to `ingest`'s listener, handshake done, nothing sent yet.
+async fn tls_to(
+    ingest: &cw_e2e::ingest::Ingest,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let config = cw_tls::client_config(&ingest.ca).expect("client config");
+    let tcp = tokio::net::TcpStream::connect(ingest.addr).await?;
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+}
+
+/// Whether the server closed `stream` within `within` (EOF or a reset on read).
+async fn closed_within(
+    stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    within: std::time::Duration,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // A 408 or other answer before the close is fine: keep reading to the end.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Finding 7: half-sent request headers held a connection (and its task) for over
+/// 70 s. With a 1 s header deadline the listener cuts it off.
+#[tokio::test]
+async fn half_sent_headers_are_cut_off_at_the_header_deadline() {
+    use tokio::io::AsyncWriteExt;
+    let ingest = cw_e2e::ingest::start(None, |cfg| {
+        cfg.tls.connections.header_read_timeout_ms = 1_000;
+    })
+    .await;
+    let mut slow = tls_to(&ingest).await.expect("handshake");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
+        .await
+        .expect("half a request");
+    assert!(
+        closed_within(&mut slow, std::time::Duration::from_secs(4)).await,
+        "half-sent headers are still held after 4 s"
+    );
+}
+
+/// Finding 7: a connection that says nothing at all was never closed.
+#[tokio::test]
+async fn a_silent_connection_is_closed_at_the_idle_timeout() {
+    let ingest = cw_e2e::ingest::start(None, |cfg| {
+        cfg.tls.connections.idle_timeout_s = 1;
+    })
+    .await;
+    let mut silent = tls_to(&ingest).await.expect("handshake");
+    assert!(
+        closed_within(&mut silent, std::time::Duration::from_secs(4)).await,
+        "a silent connection is still open after 4 s"
+    );
+}
+
+/// Finding 7: there was no connection cap: one client could open sockets until the
+/// service ran out of descriptors. Over its per-client cap a connection is refused, and
+/// the others keep working.
+#[tokio::test]
+async fn one_client_cannot_open_more_connections_than_its_cap() {
+    let ingest = cw_e2e::ingest::start(None, |cfg| {
+        cfg.tls.connections.max_per_client = 4;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tls_to(&ingest).await.expect("within the cap"));
+    }
+    let over = match tls_to(&ingest).await {
+        Err(_) => true,
+        Ok(mut extra) => closed_within(&mut extra, std::time::Duration::from_secs(2)).await,
+    };
+    assert!(over, "a fifth connection from one address was served");
+    drop(held.pop());
+    // The freed place is taken again (the count is released on close).
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(mut s) = tls_to(&ingest).await
+            && !closed_within(&mut s, std::time::Duration::from_millis(200)).await
+        {
+            again = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "a closed connection frees its place");
+}

@@ -54,6 +54,7 @@ pub(crate) async fn start_api(
                 cert_path: certs.join("server.pem"),
                 key_path: certs.join("server-key.pem"),
                 insecure_plaintext: false,
+                connections: Default::default(),
             },
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
