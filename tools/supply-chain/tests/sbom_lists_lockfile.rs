@@ -1,6 +1,8 @@
 //! The SBOM is CycloneDX JSON that lists every package of Cargo.lock exactly once,
 //! with the lock's checksum for each downloaded crate and a resolvable dependency graph.
-//! Cargo.lock is read here on its own, as the ground truth the generator must match.
+//! Cargo.lock is read here on its own, as the ground truth the generator must match;
+//! the official CycloneDX schema (through cyclonedx-python-lib, which scripts/test
+//! installs and names in CW_TEST_CYCLONEDX_PYTHON) judges the format.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -19,6 +21,15 @@ fn sbom_command_lists_every_cargo_lock_package_with_its_checksum() -> anyhow::Re
         .arg(&path)
         .status()?;
     assert!(status.success(), "cw-supply-chain sbom failed: {status}");
+    let validation = Command::new(required("CW_TEST_CYCLONEDX_PYTHON"))
+        .arg(root.join("tools/supply-chain/tests/validate_cyclonedx.py"))
+        .arg(&path)
+        .output()?;
+    assert!(
+        validation.status.success(),
+        "the SBOM is not valid CycloneDX: {}",
+        String::from_utf8_lossy(&validation.stderr)
+    );
     let bom: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
 
     assert_eq!(bom["bomFormat"], "CycloneDX");
@@ -79,6 +90,12 @@ fn sbom_command_lists_every_cargo_lock_package_with_its_checksum() -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// Set by scripts/test; a missing one is a setup error, not a reason to skip.
+fn required(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run through scripts/test -p cw-supply-chain"))
 }
 
 fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
