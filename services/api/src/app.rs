@@ -28,6 +28,8 @@ pub struct AppState {
     /// Login limits and lifetimes.
     pub auth: Arc<crate::config::AuthConfig>,
     pub login_limiter: Arc<crate::login_limiter::LoginLimiter>,
+    /// The lockout played for login names that do not exist.
+    pub unknown_logins: Arc<crate::login_limiter::UnknownLogins>,
     /// `None` when no PHI key is configured.
     pub phi: Option<Arc<cw_phi::PhiVault>>,
     /// `None` unless `[oidc]` is enabled.
@@ -83,6 +85,10 @@ pub async fn start(
         auth: Arc::new(cfg.auth.clone()),
         login_limiter: Arc::new(crate::login_limiter::LoginLimiter::new(
             cfg.auth.login_per_minute,
+        )),
+        unknown_logins: Arc::new(crate::login_limiter::UnknownLogins::new(
+            cfg.auth.max_failures,
+            std::time::Duration::from_secs(cfg.auth.lockout_s),
         )),
         phi: if cfg.phi.is_configured() {
             Some(Arc::new(

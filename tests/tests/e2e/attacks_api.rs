@@ -365,3 +365,44 @@ async fn break_glass_cannot_silence_another_doctors_patient() {
         .expect("alert");
     assert!(alert.acked_by.is_none(), "the alarm stays unacknowledged");
 }
+
+#[tokio::test]
+async fn a_missing_alert_and_another_doctors_alert_look_the_same() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let answer = |alert: String| {
+        let (h, token) = (&h, &token);
+        async move {
+            let response = h
+                .http
+                .post(h.url(&format!("/v1/alerts/{alert}/ack")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.expect("json")["error"].clone(),
+            )
+        }
+    };
+    let foreign = answer(h.other_alert.to_string()).await;
+    let missing = answer(cw_core::AlertId::random().to_string()).await;
+    assert_eq!(foreign, missing, "no oracle for which alert ids exist");
+    assert_eq!(foreign.0, 403);
+}
+
+#[tokio::test]
+async fn an_unknown_login_locks_like_a_real_one() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    set_password(&h, &h.doctor_a).await;
+    let mut real = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..6 {
+        real.push(login(&h, h.doctor_a.as_str(), &format!("wrong guess {i}")).await);
+        unknown.push(login(&h, "dr-nobody-here", &format!("wrong guess {i}")).await);
+    }
+    assert_eq!(real, unknown, "the answers do not tell which login exists");
+    assert_eq!(real.last().map(|(status, _)| *status), Some(423));
+}

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::{Extension, Json};
 use cw_core::time::now_ns;
-use cw_core::{Alert, AlertId, AlertState, Delivery, Priority};
+use cw_core::{Alert, AlertId, AlertState, Delivery, Priority, Role};
 use cw_storage::alert_pages::AlertPageQuery;
 use serde::Deserialize;
 
@@ -119,7 +119,12 @@ async fn authorized_alert(
     })?;
     let alert = match state.records.get_alert(&id).await {
         Ok(alert) => alert,
-        Err(cw_storage::StoreError::NotFound) => return Err(ApiError::NotFound("alert")),
+        // Only an admin (who may see every alert) learns that an id does not exist: to
+        // anyone else a missing alert and a foreign one look the same (issue 13 #15).
+        Err(cw_storage::StoreError::NotFound) if caller.role == Role::Admin => {
+            return Err(ApiError::NotFound("alert"));
+        }
+        Err(cw_storage::StoreError::NotFound) => return Err(ApiError::Forbidden),
         Err(e) => return Err(e.into()),
     };
     if change {

@@ -136,6 +136,11 @@ pub async fn login(
         },
         None => None,
     };
+    // An unknown name locks like a real login, and its password is checked against a
+    // dummy hash: neither the status nor the time tells which logins exist.
+    if stored.is_none() && !state.unknown_logins.attempt(&input.user) {
+        return Err(ApiError::Locked);
+    }
     let ok = password::verify(
         input.password,
         stored.as_ref().map(|l| l.password_hash.clone()),
