@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use cw_analysis::backtest::{WouldAlert, replay};
-use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule};
+use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule, VtRule};
 use cw_core::{HrLimit, PatientId, Priority, RuleKind, ThresholdPolicy};
 use cw_detect::BeatClass;
 use cw_ec57::{AamiClass, Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
@@ -70,7 +70,8 @@ impl NoiseStress {
 }
 
 /// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
-/// VF on, tachycardia run 100 bpm × 3 beats, and the technical alarms on.
+/// VF on, tachycardia run 100 bpm × 3 beats, VT with its defaults (≥ 3 V beats at
+/// ≥ 100 bpm, sustained after 30 s), and the technical alarms on.
 pub fn default_policy(patient: PatientId) -> ThresholdPolicy {
     let hr = |bpm| HrLimit {
         bpm,
@@ -113,6 +114,7 @@ pub fn default_policy(patient: PatientId) -> ThresholdPolicy {
             clear_s: 30.0,
         }),
         vf: condition(Priority::High),
+        vt: Some(VtRule::default()),
         lead_off: condition(Priority::Low),
         flat_line: condition(Priority::Low),
         saturation: condition(Priority::Low),
@@ -156,6 +158,7 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         RuleKind::Asystole => AlarmKind::Asystole { s: limit },
         RuleKind::AtrialFibrillation => AlarmKind::Af,
         RuleKind::VentricularFibrillation => AlarmKind::Vf,
+        RuleKind::VentricularTachycardia | RuleKind::SustainedVt => AlarmKind::Vt,
         // Exhaustive on purpose: a new rule does not compile until it says how it is judged.
         RuleKind::LeadOff
         | RuleKind::FlatLine

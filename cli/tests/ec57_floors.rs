@@ -54,15 +54,20 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 83.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.
     assert!(gross.vf.detected >= 4, "VF {:?}", gross.vf);
-    // Measured: 17 false of 76 judged clinical alarms in 12.5 h.
-    assert!(gross.clinical.false_ <= 20, "{:?}", gross.clinical);
+    // Measured with the VT rule: 9 of 39 VT episodes (annotated or runs of ≥ 3 V beats at
+    // ≥ 100 bpm) raised a VT alarm of their own, 0 before it.
+    assert!(gross.vt.detected >= 8, "VT {:?}", gross.vt);
+    // Measured: 24 false of 94 judged clinical alarms in 12.5 h (17 of 76 before the VT
+    // rule; 7 of its 18 alarms are false, on runs the classifier made of N beats).
+    assert!(gross.clinical.false_ <= 27, "{:?}", gross.clinical);
 }
 
 #[test]
 fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     let (results, gross) = scored("vfdb");
     assert_eq!(results.len(), 11);
-    // Measured: VT 11/68 and VF/VFL 6/73 episodes alarmed (the short bursts of 418 and
+    // Measured: VT 12/68 (11 before the VT rule: an open VT alert does not re-fire on the
+    // next burst) and VF/VFL 6/73 episodes alarmed (the short bursts of 418 and
     // 421 are most of the misses), 5 false VF alarms in 6.4 h.
     assert!(gross.vt.detected >= 10, "VT {:?}", gross.vt);
     assert!(gross.vf.detected >= 5, "VF {:?}", gross.vf);

@@ -3,8 +3,9 @@
 //! bus and the stores, and the api and CLI replay stored or recorded ECG through the very
 //! same code (`backtest`).
 //!
-//! beats and quality windows (`cw_detect`) → rate ([`rate`]), rhythm ([`rhythm`], with
-//! [`ectopy`] undone before AF is judged) → each rule of the policy ([`rule_bank`]) → one
+//! beats, their classes and quality windows (`cw_detect`) → rate ([`rate`]), rhythm
+//! ([`rhythm`], with [`ectopy`] undone before AF is judged), ventricular runs
+//! ([`ventricular`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
 
 pub mod backtest;
@@ -15,5 +16,6 @@ mod ectopy;
 mod rate;
 mod rhythm;
 mod rule_bank;
+mod ventricular;
 
 pub use monitor::{PatientMonitor, RuleEvent};

@@ -4,10 +4,11 @@
 
 use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
-use crate::rule_bank::{RuleBank, WindowFacts};
+use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
+use crate::ventricular::VentricularRuns;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{RuleKind, SampleBlock, ThresholdPolicy};
-use cw_detect::{HeartRate, HrReading, QrsDetector, SignalQuality};
+use cw_detect::{BeatClass, BeatClassifier, HeartRate, HrReading, QrsDetector, SignalQuality};
 
 /// Something a rule decided, at sample time `at`.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +35,11 @@ struct Geometry {
 /// Per-stream analysis state, rebuilt on a gap or a new geometry.
 struct Stream {
     detector: QrsDetector,
+    /// Each beat's AAMI class, decided about one beat later.
+    classifier: BeatClassifier,
+    ventricular: VentricularRuns,
+    /// Frames fed so far (the sample index of the next frame).
+    frames: u64,
     /// RR intervals and the beat-to-beat rate; its own average is not used.
     heart_rate: HeartRate,
     /// The evaluated (and reported) rate: trimmed mean of the policy's N intervals.
@@ -154,7 +160,22 @@ impl PatientMonitor {
         let brady = policy.brady_run.as_ref().map(|r| r.bpm);
         for i in 0..block.frames() {
             let frame = block.frame(i);
-            if let Some(beat) = stream.detector.push(frame) {
+            let now_sample = stream.frames;
+            stream.frames += 1;
+            let detected = stream.detector.push(frame);
+            if let Some(classified) = stream.classifier.push(frame, detected) {
+                let ventricular = classified.class == BeatClass::V;
+                stream.ventricular.on_beat(classified.sample, ventricular);
+                let facts = ClassFacts {
+                    analysable: stream.analysable,
+                    sample: classified.sample,
+                    fs: stream.fs,
+                };
+                let at = time_of(self.origin_ns, now_sample);
+                self.rules
+                    .on_classified(policy, at, &facts, &mut stream.ventricular, &mut events);
+            }
+            if let Some(beat) = detected {
                 stream.last_beat = Some(beat.sample);
                 if let Some(mut reading) = stream.heart_rate.on_beat(beat) {
                     if let Some(bpm) = stream.rate.on_rr(reading.rr_s) {
@@ -218,6 +239,9 @@ impl PatientMonitor {
         let leads = usize::from(geometry.leads);
         self.stream = Some(Stream {
             detector: QrsDetector::new(fs, leads),
+            classifier: BeatClassifier::new(fs, leads),
+            ventricular: VentricularRuns::default(),
+            frames: 0,
             heart_rate: HeartRate::new(fs, 1),
             rate: RobustRate::new(usize::from(self.policy.hr_average_beats.max(1))),
             quality: SignalQuality::new(fs, leads),

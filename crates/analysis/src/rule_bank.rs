@@ -6,6 +6,7 @@
 use crate::condition_state::{ConditionState, Transition};
 use crate::monitor::RuleEvent;
 use crate::rhythm::Rhythm;
+use crate::ventricular::VentricularRuns;
 use cw_core::time::Nanos;
 use cw_core::{RuleKind, ThresholdPolicy};
 use cw_detect::{HrReading, LeadQuality, QualityWindow};
@@ -25,6 +26,14 @@ pub struct WindowFacts<'a> {
     /// Fast activity the detector does not report as beats (flutter waves, fibrillation,
     /// or noise on a lead that still shows complexes): not silence, whether VF or not.
     pub continuous_activity: bool,
+}
+
+/// One classified beat, for the ventricular rules.
+pub struct ClassFacts {
+    /// The signal was analysable when the class was decided.
+    pub analysable: bool,
+    pub sample: u64,
+    pub fs: f64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -154,6 +163,38 @@ impl RuleBank {
             let rule = RuleKind::AtrialFibrillation;
             self.observe(policy, rule, at, active, clear, irr, events);
         }
+    }
+
+    /// One beat whose class became final (classes trail beats by about one beat), with
+    /// the ventricular run it ends or extends; `at` is when the class was decided.
+    pub fn on_classified(
+        &mut self,
+        policy: &ThresholdPolicy,
+        at: Nanos,
+        facts: &ClassFacts,
+        runs: &mut VentricularRuns,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let vt_rules = [RuleKind::VentricularTachycardia, RuleKind::SustainedVt];
+        let Some(vt) = &policy.vt else {
+            return;
+        };
+        if !facts.analysable {
+            for rule in vt_rules {
+                self.hold(policy, rule, at);
+            }
+            return;
+        }
+        let run = runs.run(facts.fs);
+        let is_vt = run.beats >= u32::from(vt.beats) && run.bpm >= vt.bpm;
+        let episode_s = runs.episode_s(facts.sample, is_vt, facts.fs);
+        let broken = run.beats == 0;
+        let rule = RuleKind::VentricularTachycardia;
+        self.observe(policy, rule, at, is_vt, broken, run.bpm, events);
+        let sustained = is_vt && episode_s >= f64::from(vt.sustained_s);
+        let value = episode_s as f32;
+        let rule = RuleKind::SustainedVt;
+        self.observe(policy, rule, at, sustained, broken, value, events);
     }
 
     /// One finished quality window: technical alarms, asystole, flutter/fibrillation.

@@ -4,7 +4,7 @@
 //! ventricular-flutter episodes the cardiologists annotated must be found.
 
 use cw_analysis::{PatientMonitor, RuleEvent};
-use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule};
+use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, VtRule};
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, HrLimit, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
 use cw_wfdb::{Record, read_annotations};
@@ -83,6 +83,7 @@ fn policy() -> ThresholdPolicy {
             clear_s: 30.0,
         }),
         vf: condition(Priority::High),
+        vt: Some(VtRule::default()),
         lead_off: condition(Priority::Low),
         flat_line: condition(Priority::Low),
         saturation: condition(Priority::Low),
@@ -402,6 +403,24 @@ fn ventricular_flutter_in_record_207_is_found_and_is_not_called_asystole() {
         asystole_in_vfl.is_empty(),
         "asystole during VFL at {asystole_in_vfl:?}"
     );
+}
+
+#[test]
+fn ventricular_tachycardia_in_records_205_and_223_is_its_own_alarm_inside_an_annotated_episode() {
+    for name in ["205", "223"] {
+        first_fire_inside(name, &["(VT"], RuleKind::VentricularTachycardia, 2.0);
+    }
+}
+
+#[test]
+fn records_without_ventricular_runs_never_raise_vt() {
+    for name in ["100", "101", "112", "115", "122", "220"] {
+        let events = clean_events(name);
+        for rule in [RuleKind::VentricularTachycardia, RuleKind::SustainedVt] {
+            let fired = fires(&events, rule);
+            assert!(fired.is_empty(), "record {name}: {rule:?} at {fired:?}");
+        }
+    }
 }
 
 /// The rhythm (aux text of a code-28 annotation, e.g. "(VT") in force at `t` seconds.

@@ -17,6 +17,8 @@ pub enum RuleKind {
     TachyRun,
     AtrialFibrillation,
     VentricularFibrillation,
+    VentricularTachycardia,
+    SustainedVt,
     LeadOff,
     FlatLine,
     Saturation,
@@ -25,7 +27,7 @@ pub enum RuleKind {
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 13] = [
+    pub const ALL: [RuleKind; 15] = [
         Self::HrHigh,
         Self::HrLow,
         Self::Pause,
@@ -34,6 +36,8 @@ impl RuleKind {
         Self::TachyRun,
         Self::AtrialFibrillation,
         Self::VentricularFibrillation,
+        Self::VentricularTachycardia,
+        Self::SustainedVt,
         Self::LeadOff,
         Self::FlatLine,
         Self::Saturation,
@@ -63,6 +67,18 @@ impl RuleKind {
                 "ventricular flutter or fibrillation",
                 Physiological,
                 "",
+            ),
+            Self::VentricularTachycardia => (
+                "ventricular_tachycardia",
+                "ventricular tachycardia",
+                Physiological,
+                "bpm",
+            ),
+            Self::SustainedVt => (
+                "sustained_vt",
+                "sustained ventricular tachycardia",
+                Physiological,
+                "s",
             ),
             Self::LeadOff => ("lead_off", "technical: lead off", Technical, ""),
             Self::FlatLine => ("flat_line", "technical: flat line", Technical, ""),

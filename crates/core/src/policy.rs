@@ -3,7 +3,7 @@
 
 use crate::rules::{
     AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RuleRow, RunFields,
-    RunRule, Timing,
+    RunRule, Timing, VtRule,
 };
 use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,9 @@ pub struct ThresholdPolicy {
     /// Ventricular flutter/fibrillation (the detector's flutter flag).
     #[serde(default)]
     pub vf: Option<ConditionRule>,
+    /// Ventricular tachycardia from the beat classes, and its sustained escalation.
+    #[serde(default)]
+    pub vt: Option<VtRule>,
     /// Technical alarms: the gateway's lead-off flag, and per-lead signal quality.
     #[serde(default)]
     pub lead_off: Option<ConditionRule>,
@@ -131,6 +134,7 @@ impl ThresholdPolicy {
             tachy_run: None,
             af: None,
             vf: None,
+            vt: None,
             lead_off: None,
             flat_line: None,
             saturation: None,
@@ -153,6 +157,8 @@ impl ThresholdPolicy {
             RuleKind::TachyRun => self.tachy_run.as_ref().map(RunRule::row),
             RuleKind::AtrialFibrillation => self.af.as_ref().map(AfRule::row),
             RuleKind::VentricularFibrillation => self.vf.as_ref().map(ConditionRule::row),
+            RuleKind::VentricularTachycardia => self.vt.as_ref().map(VtRule::row),
+            RuleKind::SustainedVt => self.vt.as_ref().map(VtRule::sustained_row),
             RuleKind::LeadOff => self.lead_off.as_ref().map(ConditionRule::row),
             RuleKind::FlatLine => self.flat_line.as_ref().map(ConditionRule::row),
             RuleKind::Saturation => self.saturation.as_ref().map(ConditionRule::row),
@@ -230,6 +236,9 @@ impl ThresholdPolicy {
             r.validate(&TACHY_RUN_FIELDS, 80.0, 300.0)?;
         }
         if let Some(r) = &self.af {
+            r.validate()?;
+        }
+        if let Some(r) = &self.vt {
             r.validate()?;
         }
         let conditions = [
@@ -346,6 +355,7 @@ mod tests {
         let old = r#"{"patient":"p","version":3,"hr_high":null,"hr_low":null}"#;
         let p: ThresholdPolicy = serde_json::from_str(old).expect("old policy loads");
         assert_eq!(p.asystole, None);
+        assert_eq!(p.vt, None);
         assert_eq!(p.flapping, Flapping::default());
         assert_eq!(p.validate(), Ok(()));
     }
@@ -374,6 +384,53 @@ mod tests {
             clear_s: 5.0,
         });
         assert_eq!(p.validate().map_err(|e| e.field), Err("noise.for_s"));
+    }
+
+    #[test]
+    fn vt_takes_its_defaults_and_implausible_vt_settings_name_their_field() {
+        let p: ThresholdPolicy =
+            serde_json::from_str(r#"{"patient":"p","hr_high":null,"hr_low":null,"vt":{}}"#)
+                .expect("vt with defaults loads");
+        assert_eq!(p.vt, Some(VtRule::default()));
+        assert_eq!(p.rule(RuleKind::SustainedVt).map(|r| r.limit), Some(30.0));
+        assert_eq!(p.validate(), Ok(()));
+        let invalid = [
+            (
+                VtRule {
+                    beats: 2,
+                    ..VtRule::default()
+                },
+                "vt.beats",
+            ),
+            (
+                VtRule {
+                    bpm: 30.0,
+                    ..VtRule::default()
+                },
+                "vt.bpm",
+            ),
+            (
+                VtRule {
+                    sustained_s: f32::NAN,
+                    ..VtRule::default()
+                },
+                "vt.sustained_s",
+            ),
+            (
+                VtRule {
+                    clear_s: -1.0,
+                    ..VtRule::default()
+                },
+                "vt.clear_s",
+            ),
+        ];
+        for (vt, field) in invalid {
+            let p = ThresholdPolicy {
+                vt: Some(vt),
+                ..policy()
+            };
+            assert_eq!(p.validate().map_err(|e| e.field), Err(field));
+        }
     }
 
     #[test]

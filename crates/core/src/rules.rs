@@ -112,6 +112,48 @@ fn default_af_for_s() -> f32 {
     30.0
 }
 
+/// Ventricular tachycardia (IEC 60601-2-27): at least `beats` consecutive ventricular
+/// beats (the beat classifier's V) at a rate of at least `bpm`, from the first to the
+/// last beat of the run. VT that lasts `sustained_s` raises a second alarm at once, even
+/// while the VT alert is open (`RuleKind::SustainedVt`, always high priority).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VtRule {
+    #[serde(default = "default_vt_bpm")]
+    pub bpm: f32,
+    #[serde(default = "default_vt_beats")]
+    pub beats: u8,
+    #[serde(default = "default_vt_sustained_s")]
+    pub sustained_s: f32,
+    #[serde(default = "high")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+fn default_vt_bpm() -> f32 {
+    100.0
+}
+
+fn default_vt_beats() -> u8 {
+    3
+}
+
+fn default_vt_sustained_s() -> f32 {
+    30.0
+}
+
+impl Default for VtRule {
+    fn default() -> Self {
+        Self {
+            bpm: default_vt_bpm(),
+            beats: default_vt_beats(),
+            sustained_s: default_vt_sustained_s(),
+            priority: high(),
+            clear_s: default_clear_s(),
+        }
+    }
+}
+
 /// A rule that is a condition with an onset delay and a clear time (ventricular
 /// flutter/fibrillation, lead-off, flat line, saturation, noise).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -262,6 +304,44 @@ impl AfRule {
         )?;
         seconds(self.for_s, "af.for_s")?;
         seconds(self.clear_s, "af.clear_s")
+    }
+}
+
+impl VtRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: self.bpm,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
+    /// Sustained VT escalates: always high priority, whatever VT's own.
+    pub fn sustained_row(&self) -> RuleRow {
+        RuleRow {
+            priority: Priority::High,
+            limit: self.sustained_s,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            within(self.bpm, 60.0, 300.0),
+            "vt.bpm",
+            "must be between 60 and 300 bpm",
+        )?;
+        check(
+            (3..=50).contains(&self.beats),
+            "vt.beats",
+            "must be between 3 and 50 beats",
+        )?;
+        check(
+            within(self.sustained_s, 10.0, 600.0),
+            "vt.sustained_s",
+            "must be between 10 and 600 s",
+        )?;
+        seconds(self.clear_s, "vt.clear_s")
     }
 }
 

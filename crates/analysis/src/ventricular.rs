@@ -1,0 +1,119 @@
+//! Ventricular runs from the beat classes (`cw_detect::BeatClassifier`): the run of
+//! consecutive V beats in progress, its rate, and how long ventricular tachycardia has
+//! lasted. Bounded state: a few numbers per patient.
+
+/// A VT episode goes on through runs broken by at most this much time without a VT beat
+/// (one misclassified or fused beat inside a long VT must not restart the 30 s clock).
+const EPISODE_GAP_S: f64 = 2.0;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VentricularRuns {
+    /// Consecutive V beats so far, with the first and last one's sample.
+    beats: u32,
+    first: u64,
+    last: u64,
+    /// The VT episode: first and latest sample of a beat that met the VT criteria.
+    episode: Option<(u64, u64)>,
+}
+
+/// The run in progress as the VT rule sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Run {
+    pub beats: u32,
+    /// Mean rate from the first to the last beat of the run (IEC 60601-2-27's VT rate).
+    pub bpm: f32,
+}
+
+impl VentricularRuns {
+    /// One classified beat; `ventricular` is its class being V.
+    pub fn on_beat(&mut self, sample: u64, ventricular: bool) {
+        if !ventricular {
+            self.beats = 0;
+            return;
+        }
+        if self.beats == 0 {
+            self.first = sample;
+        }
+        self.beats += 1;
+        self.last = sample;
+    }
+
+    pub fn run(&self, fs: f64) -> Run {
+        let span_s = self.last.saturating_sub(self.first) as f64 / fs;
+        let bpm = if self.beats >= 2 && span_s > 0.0 {
+            (60.0 * f64::from(self.beats - 1) / span_s) as f32
+        } else {
+            0.0
+        };
+        Run {
+            beats: self.beats,
+            bpm,
+        }
+    }
+
+    /// The current beat met the VT criteria (`is_vt`): extends the episode, or starts
+    /// one when the last VT beat is more than `EPISODE_GAP_S` ago. Returns how long the
+    /// episode has lasted, in seconds (0 when the beat is not VT).
+    pub fn episode_s(&mut self, sample: u64, is_vt: bool, fs: f64) -> f64 {
+        let gap = (EPISODE_GAP_S * fs) as u64;
+        if !is_vt {
+            if self
+                .episode
+                .is_some_and(|(_, last)| sample.saturating_sub(last) > gap)
+            {
+                self.episode = None;
+            }
+            return 0.0;
+        }
+        let start = match self.episode {
+            Some((start, last)) if sample.saturating_sub(last) <= gap => start,
+            _ => self.first,
+        };
+        self.episode = Some((start, sample));
+        sample.saturating_sub(start) as f64 / fs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FS: f64 = 250.0;
+
+    #[test]
+    fn a_run_counts_consecutive_v_beats_and_its_rate_spans_first_to_last() {
+        let mut v = VentricularRuns::default();
+        v.on_beat(0, false);
+        for k in 1..=3 {
+            v.on_beat(k * 125, true); // every 0.5 s: 120 bpm
+        }
+        assert_eq!(
+            v.run(FS),
+            Run {
+                beats: 3,
+                bpm: 120.0
+            }
+        );
+        v.on_beat(500, false);
+        assert_eq!(v.run(FS).beats, 0);
+    }
+
+    #[test]
+    fn an_episode_survives_a_short_break_and_ends_after_a_long_one() {
+        let mut v = VentricularRuns::default();
+        // VT at 120 bpm for 9.5 s, one normal beat, VT again: the same episode.
+        for k in 0..20 {
+            v.on_beat(k * 125, true);
+            v.episode_s(k * 125, true, FS);
+        }
+        v.on_beat(2450, false);
+        assert_eq!(v.episode_s(2450, false, FS), 0.0);
+        v.on_beat(2500, true);
+        assert_eq!(v.episode_s(2500, true, FS), 10.0);
+        // A normal beat 3 s after the last VT beat ends it.
+        v.on_beat(3250, false);
+        assert_eq!(v.episode_s(3250, false, FS), 0.0);
+        v.on_beat(3500, true);
+        assert_eq!(v.episode_s(3500, true, FS), 0.0);
+    }
+}
