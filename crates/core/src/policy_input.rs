@@ -2,7 +2,7 @@
 //! [`ThresholdPolicy`] but without `patient` and `version` (those come from the URL and the
 //! store). The api (`PUT …/thresholds`, `POST …/backtest`) and the CLI (`backtest`, `ec57`
 //! `--policy FILE`) read it through this one module, so a setting one accepts the other
-//! accepts, and a typo (`{"vt": {}}`, `hr_hihg`) is refused by both instead of silently
+//! accepts, and a typo (`{"vtach": {}}`, `hr_hihg`) is refused by both instead of silently
 //! leaving a rule off.
 
 use crate::{PatientId, ThresholdPolicy, ValidationError};
@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn an_unknown_or_misspelt_field_or_one_the_api_owns_is_refused() {
         for body in [
-            json!({"vt": {}}),
+            json!({"vtach": {}}),
             json!({"hr_hihg": null}),
             json!({"version": 3}),
         ] {
