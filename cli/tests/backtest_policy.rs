@@ -22,7 +22,10 @@ fn backtest(policy_json: &str) -> std::process::Output {
 
 #[test]
 fn an_unknown_or_misspelt_rule_in_the_policy_file_is_refused_by_name() {
-    for (body, field) in [(r#"{"vtach": {}}"#, "vtach"), (r#"{"hr_hihg": null}"#, "hr_hihg")] {
+    for (body, field) in [
+        (r#"{"vtach": {}}"#, "vtach"),
+        (r#"{"hr_hihg": null}"#, "hr_hihg"),
+    ] {
         let out = backtest(body);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{body} accepted: {stderr}");
