@@ -34,8 +34,8 @@ RUN apt-get update \
  && groupadd --system --gid 10001 cardiowatch \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/cardiowatch \
         --shell /usr/sbin/nologin cardiowatch \
- && mkdir -p /var/lib/cardiowatch /etc/cardiowatch /usr/share/cardiowatch/testdata/mitdb \
- && chown cardiowatch:cardiowatch /var/lib/cardiowatch
+ && mkdir -p /var/lib/cardiowatch/audit /etc/cardiowatch /usr/share/cardiowatch/testdata/mitdb \
+ && chown cardiowatch:cardiowatch /var/lib/cardiowatch /var/lib/cardiowatch/audit
 
 COPY --from=build /out/ /usr/local/bin/
 # MIT-BIH record 100 for the gateway simulator, with the attribution its licence

@@ -1,5 +1,6 @@
 //! `cardiowatch audit verify --config api.toml`: reads the whole audit log of the
-//! configured store and checks its hash chain.
+//! configured store and checks its keyed hash chain and the signed checkpoints of its
+//! head (`[storage.audit]`: the key, older keys, the checkpoint file).
 
 use anyhow::Context;
 use std::path::Path;
@@ -11,12 +12,19 @@ pub async fn verify(config: &Path) -> anyhow::Result<bool> {
     let stores = cw_storage::open(&cfg.storage)
         .await
         .context("opening the store")?;
-    let report = cw_storage::audit::verify_chain(stores.records.as_ref())
+    let report = cw_storage::audit::verify_chain(stores.records.as_ref(), &cfg.storage.audit)
         .await
         .context("reading the audit log")?;
     match &report.head {
         Some((seq, hash)) => println!("{} audit events, head {seq} {hash}", report.events),
         None => println!("the audit log is empty"),
+    }
+    if cfg.storage.audit.checkpoint_file.is_some() {
+        println!("{} checkpoints checked", report.checkpoints);
+    } else {
+        println!(
+            "no storage.audit.checkpoint_file: cutting off the newest events is not detectable"
+        );
     }
     for fault in &report.faults {
         println!("TAMPERED: {fault}");

@@ -106,6 +106,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     let storage = StorageConfig {
         backend: Backend::Embedded,
         path: dir.path().join("bench.sqlite"),
+        audit: crate::secrets::local_audit(dir.path())?,
         ..StorageConfig::default()
     };
     let stores = cw_storage::open(&storage).await?;

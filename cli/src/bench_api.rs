@@ -42,8 +42,12 @@ pub struct BenchApiArgs {
     pub seed_concurrency: usize,
 }
 
-fn storage(args: &BenchApiArgs, dir: &std::path::Path) -> cw_storage::StorageConfig {
-    match (&args.mongo_uri, &args.influx_url) {
+fn storage(
+    args: &BenchApiArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<cw_storage::StorageConfig> {
+    let audit = crate::secrets::local_audit(dir)?;
+    Ok(match (&args.mongo_uri, &args.influx_url) {
         (Some(mongo), Some(influx)) => {
             let database = format!("bench_api_{}", PatientId::random()).replace('-', "_");
             cw_storage::StorageConfig {
@@ -57,15 +61,17 @@ fn storage(args: &BenchApiArgs, dir: &std::path::Path) -> cw_storage::StorageCon
                     uri: mongo.clone(),
                     database,
                 },
+                audit,
                 ..Default::default()
             }
         }
         _ => cw_storage::StorageConfig {
             backend: cw_storage::Backend::Embedded,
             path: dir.join("bench.sqlite"),
+            audit,
             ..Default::default()
         },
-    }
+    })
 }
 
 pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
@@ -76,7 +82,7 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| tmp.path().to_owned());
     let certs = cw_tls::ensure_dev_certs(&dir.join("certs"))?;
-    let storage = storage(&args, &dir);
+    let storage = storage(&args, &dir)?;
     let stores = cw_storage::open(&storage).await?;
     eprintln!(
         "store: {}",

@@ -114,6 +114,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs"))?;
     let storage = cw_storage::StorageConfig {
         path: dir.path().join("records.sqlite"),
+        audit: crate::secrets::local_audit(dir.path())?,
         ..Default::default()
     };
     let mut stores = cw_storage::open(&storage).await?;

@@ -70,6 +70,7 @@ async fn setup(args: &BenchNotifyArgs) -> anyhow::Result<Bench> {
     let dir = tempfile::tempdir()?;
     let storage = cw_storage::StorageConfig {
         path: dir.path().join("bench.sqlite"),
+        audit: crate::secrets::local_audit(dir.path())?,
         ..Default::default()
     };
     let records = cw_storage::open(&storage).await?.records;

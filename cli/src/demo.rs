@@ -59,6 +59,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     let storage = StorageConfig {
         backend: Backend::Embedded,
         path: opts.data_dir.join("cardiowatch.sqlite"),
+        audit: crate::secrets::local_audit(&opts.data_dir)?,
         ..StorageConfig::default()
     };
     let stores = cw_storage::open(&storage)

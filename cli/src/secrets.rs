@@ -26,6 +26,20 @@ pub fn local_secret(path: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// Audit settings for a development run in `dir`: a local key file and a checkpoint
+/// file beside the store. Production keeps both off the store's disk
+/// (`docs/security.md`, "Audit trail").
+pub fn local_audit(dir: &Path) -> anyhow::Result<cw_storage::AuditConfig> {
+    let key_file = dir.join("audit.key");
+    local_secret(&key_file)?;
+    Ok(cw_storage::AuditConfig {
+        key_id: "local-1".into(),
+        key_file: Some(key_file),
+        checkpoint_file: Some(dir.join("audit-checkpoints.jsonl")),
+        ..cw_storage::AuditConfig::default()
+    })
+}
+
 /// A random device token (256 bits, hex).
 pub fn device_token() -> String {
     random_secret()

@@ -2,7 +2,7 @@
 //! "own"), doctor B (assigned to patient "other"), an admin and an ops user, one firing
 //! alert per patient. For tests of who may do what, and of what gets audited.
 
-use crate::env::{required, unique_name};
+use crate::env::{audit_for, required, unique_name};
 use crate::system::Mode;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{Alert, AlertId, Patient, PatientId, Priority, Role, RuleKind, UserId};
@@ -52,11 +52,13 @@ pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
                 uri: required("CW_TEST_MONGO_URI"),
                 database: unique_name("api"),
             },
+            audit: audit_for(dir),
             ..StorageConfig::default()
         },
         Mode::Embedded => StorageConfig {
             backend: Backend::Embedded,
             path: dir.join("cardiowatch.sqlite"),
+            audit: audit_for(dir),
             ..StorageConfig::default()
         },
     }

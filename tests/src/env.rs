@@ -38,3 +38,27 @@ pub fn free_port() -> u16 {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{}", cw_core::AlertId::random())
 }
+
+/// The audit settings of a test's stores: a fresh key, and a checkpoint after every
+/// event in a file of the test's directory (so a test can cut off events behind one).
+pub fn audit_for(dir: &std::path::Path) -> cw_storage::AuditConfig {
+    cw_storage::AuditConfig {
+        key_id: "test".into(),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+        checkpoint_file: Some(dir.join("audit-checkpoints.jsonl")),
+        checkpoint_every_events: 1,
+        ..cw_storage::AuditConfig::default()
+    }
+}
+
+/// The environment that gives a CLI process the same audit key as `audit` (as an
+/// operator sets it: `CW_STORAGE__AUDIT__*`).
+pub fn audit_key_env(audit: &cw_storage::AuditConfig) -> [(&'static str, String); 2] {
+    [
+        ("CW_STORAGE__AUDIT__KEY_ID", audit.key_id.clone()),
+        (
+            "CW_STORAGE__AUDIT__KEY_HEX",
+            audit.key_hex.clone().unwrap_or_default(),
+        ),
+    ]
+}

@@ -31,6 +31,7 @@ pub async fn start(
     let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("certs");
     let storage = cw_storage::StorageConfig {
         path: dir.path().join("store.sqlite"),
+        audit: crate::env::audit_for(dir.path()),
         ..Default::default()
     };
     let mut stores = cw_storage::open(&storage).await.expect("store");

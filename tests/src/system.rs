@@ -1,7 +1,7 @@
 //! A whole cardiowatch: four service processes, their configs, secrets and certificates,
 //! and the stores behind them.
 
-use crate::env::{free_port, required, unique_name};
+use crate::env::{audit_for, free_port, required, unique_name};
 use crate::processes::Service;
 use cw_storage::{Backend, InfluxConfig, MongoConfig, StorageConfig, Stores};
 use std::path::{Path, PathBuf};
@@ -62,11 +62,13 @@ impl System {
                     uri: required("CW_TEST_MONGO_URI"),
                     database: unique_name("e2e"),
                 },
+                audit: audit_for(dir.path()),
                 ..StorageConfig::default()
             },
             Mode::Embedded => StorageConfig {
                 backend: Backend::Embedded,
                 path: dir.path().join("cardiowatch.sqlite"),
+                audit: audit_for(dir.path()),
                 ..StorageConfig::default()
             },
         };
@@ -247,6 +249,11 @@ database = "{influx_db}"
 [storage.mongo]
 uri = "{mongo_uri}"
 database = "{mongo_db}"
+[storage.audit]
+key_id = "{audit_key_id}"
+key_hex = "{audit_key}"
+checkpoint_file = "{audit_checkpoints}"
+checkpoint_every_events = {audit_every}
 
 [bus]
 key_id = 1
@@ -257,5 +264,14 @@ key_hex = "{bus_key}"
         influx_db = storage.influx.database,
         mongo_uri = storage.mongo.uri,
         mongo_db = storage.mongo.database,
+        audit_key_id = storage.audit.key_id,
+        audit_key = storage.audit.key_hex.as_deref().unwrap_or_default(),
+        audit_checkpoints = storage
+            .audit
+            .checkpoint_file
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display(),
+        audit_every = storage.audit.checkpoint_every_events,
     )
 }

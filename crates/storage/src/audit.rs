@@ -1,8 +1,10 @@
 //! The audit port: an append-only, hash-chained log (DESIGN §3 `AuditEvent`). There is
 //! no update or delete: the port offers none, the embedded file refuses them by trigger,
-//! and whatever slips past (someone with raw database access) breaks the chain, which
-//! `cw_core::audit::verify` finds.
+//! and whatever slips past (someone with raw database access) breaks the chain — sealed
+//! with a key the store does not hold (`audit_sealer.rs`) — or disagrees with the signed
+//! checkpoints kept outside the store (`audit_checkpoints.rs`), which [`verify_chain`] finds.
 
+use crate::config::AuditConfig;
 use crate::ports::Result;
 use async_trait::async_trait;
 use cw_core::PatientId;
@@ -34,13 +36,18 @@ pub trait AuditStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainReport {
     pub events: u64,
-    /// The newest (seq, hash): keep it elsewhere to detect truncation later.
+    /// The newest (seq, hash).
     pub head: Option<(u64, String)>,
+    /// Checkpoints read from the sink (0 when none is configured).
+    pub checkpoints: usize,
     pub faults: Vec<cw_core::audit::ChainFault>,
 }
 
-/// Reads the whole log in `seq` order and checks the chain (`cardiowatch audit verify`).
-pub async fn verify_chain(store: &dyn AuditStore) -> Result<ChainReport> {
+/// Reads the whole log in `seq` order and checks the chain with the keys of `cfg`, then
+/// against its checkpoint sink (`cardiowatch audit verify`). Keyed events with no key
+/// configured are faults (they cannot be checked).
+pub async fn verify_chain(store: &dyn AuditStore, cfg: &AuditConfig) -> Result<ChainReport> {
+    let keys = cfg.keys()?;
     const PAGE: usize = 10_000;
     let mut events = Vec::new();
     let mut from = 0;
@@ -55,9 +62,22 @@ pub async fn verify_chain(store: &dyn AuditStore) -> Result<ChainReport> {
             break;
         }
     }
+    let mut faults = cw_core::audit::verify(&events, keys.as_ref());
+    let checkpoints = match cfg.checkpoint_sink() {
+        Some(sink) => sink.read_all().await?,
+        None => Vec::new(),
+    };
+    if let Some(keys) = &keys {
+        faults.extend(cw_core::audit::verify_checkpoints(
+            &events,
+            &checkpoints,
+            keys,
+        ));
+    }
     Ok(ChainReport {
         events: events.len() as u64,
         head: events.last().map(|e| (e.seq, e.hash.clone())),
-        faults: cw_core::audit::verify(&events),
+        checkpoints: checkpoints.len(),
+        faults,
     })
 }

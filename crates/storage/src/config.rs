@@ -23,6 +23,8 @@ pub struct StorageConfig {
     pub path: PathBuf,
     pub influx: InfluxConfig,
     pub mongo: MongoConfig,
+    /// The audit chain's key and checkpoint sink (`docs/security.md`, "Audit trail").
+    pub audit: AuditConfig,
 }
 
 impl Default for StorageConfig {
@@ -32,7 +34,67 @@ impl Default for StorageConfig {
             path: PathBuf::from(".cw-data/cardiowatch.sqlite"),
             influx: InfluxConfig::default(),
             mongo: MongoConfig::default(),
+            audit: AuditConfig::default(),
         }
+    }
+}
+
+/// `[storage.audit]`: the HMAC key that seals the audit chain and where signed
+/// checkpoints of its head go. The key comes only from the environment
+/// (`CW_STORAGE__AUDIT__KEY_HEX`) or a file (`key_file`) — never from the store it
+/// protects, nor from a backup of it. Every process that appends audit events (api,
+/// ingest, notifier, `cardiowatch user …`) and `cardiowatch audit verify` need it.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Id of the current key, stored in each event it seals and in each checkpoint.
+    pub key_id: String,
+    /// 32-byte key as 64 hex characters.
+    pub key_hex: Option<String>,
+    /// File holding the 64 hex characters (whitespace ignored).
+    pub key_file: Option<PathBuf>,
+    /// Older keys, still accepted when verifying: `"<id>:<64 hex>"`. Keep every key that
+    /// sealed events you still must verify.
+    pub previous_keys: Vec<String>,
+    /// Append-only file of signed head checkpoints, outside the store (another disk,
+    /// host or WORM mount in production). Without it, cutting off the newest events is
+    /// not detectable.
+    pub checkpoint_file: Option<PathBuf>,
+    /// A checkpoint is written once this many events were appended since the last one…
+    pub checkpoint_every_events: u64,
+    /// …or when this much time passed since the last one and an event is appended.
+    pub checkpoint_every_s: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            key_id: "1".to_owned(),
+            key_hex: None,
+            key_file: None,
+            previous_keys: Vec::new(),
+            checkpoint_file: None,
+            checkpoint_every_events: 100,
+            checkpoint_every_s: 10,
+        }
+    }
+}
+
+/// Hand-written so no key reaches a log line.
+impl fmt::Debug for AuditConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditConfig")
+            .field("key_id", &self.key_id)
+            .field("key_hex", &self.key_hex.as_ref().map(|_| REDACTED))
+            .field("key_file", &self.key_file)
+            .field(
+                "previous_keys",
+                &format_args!("[{} redacted]", self.previous_keys.len()),
+            )
+            .field("checkpoint_file", &self.checkpoint_file)
+            .field("checkpoint_every_events", &self.checkpoint_every_events)
+            .field("checkpoint_every_s", &self.checkpoint_every_s)
+            .finish()
     }
 }
 
@@ -133,10 +195,15 @@ mod tests {
                 uri: "mongodb://u:mongo-secret@host/".into(),
                 ..MongoConfig::default()
             },
+            audit: AuditConfig {
+                key_hex: Some("audit-secret".into()),
+                previous_keys: vec!["0:old-audit-secret".into()],
+                ..AuditConfig::default()
+            },
             ..StorageConfig::default()
         };
         let shown = format!("{cfg:?}");
-        for secret in ["tok-secret", "pw-secret", "mongo-secret"] {
+        for secret in ["tok-secret", "pw-secret", "mongo-secret", "audit-secret"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
         }
         assert!(

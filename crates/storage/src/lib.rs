@@ -5,6 +5,8 @@
 
 pub mod alert_pages;
 pub mod audit;
+pub mod audit_checkpoints;
+pub mod audit_sealer;
 pub mod config;
 pub mod credentials;
 pub mod directory;
@@ -17,7 +19,7 @@ pub mod replay_guard;
 pub mod sqlite;
 
 pub use audit::AuditStore;
-pub use config::{Backend, InfluxConfig, MongoConfig, StorageConfig};
+pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, StorageConfig};
 pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;
 pub use open::{Stores, open};

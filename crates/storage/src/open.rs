@@ -1,5 +1,6 @@
 //! Builds the configured adapters behind the ports.
 
+use crate::audit_sealer::AuditSealer;
 use crate::config::{Backend, MongoConfig, StorageConfig};
 use crate::influx::InfluxSamples;
 use crate::mongo::MongoRecords;
@@ -19,6 +20,9 @@ pub struct Stores {
 /// the database and indexes (servers). Fails when a store cannot be reached, so a
 /// service does not start half-working.
 pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
+    // A bad key is a start-up error; a missing one only refuses audit appends (services
+    // that append call `AuditConfig::require_key` at start).
+    let sealer = Arc::new(AuditSealer::from_config(&cfg.audit)?);
     match cfg.backend {
         Backend::Embedded => {
             let (samples, records) = sqlite::open(&cfg.path).await.map_err(|e| {
@@ -30,7 +34,7 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
             })?;
             Ok(Stores {
                 samples: Arc::new(samples),
-                records: Arc::new(records),
+                records: Arc::new(records.with_audit(sealer)),
             })
         }
         Backend::Servers => {
@@ -41,7 +45,7 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
             )?;
             Ok(Stores {
                 samples: Arc::new(samples),
-                records: Arc::new(records),
+                records: Arc::new(records.with_audit(sealer)),
             })
         }
     }

@@ -59,6 +59,8 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
+    // Every request is audited: without the audit key no event could be sealed.
+    cfg.storage.audit.require_key()?;
     let sealer = Sealer::from_config(&cfg.bus)?;
     let jwt_secret = cfg.auth.secret()?;
     let (config_publisher, config_publish_endpoint) = Publisher::bind(

@@ -45,6 +45,8 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
+    // Refused connections are audited: without the audit key no event could be sealed.
+    cfg.storage.audit.require_key()?;
     let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(IngestMetrics::default());
     let (publisher, publish_endpoint) = Publisher::bind(

@@ -35,6 +35,8 @@ pub async fn start(
     stores: Stores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
+    // Acknowledgements are audited (an ack whose event cannot be sealed fails): without the audit key no event could be sealed.
+    cfg.storage.audit.require_key()?;
     let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg

@@ -244,7 +244,7 @@ async fn a_disabled_doctor_is_cut_off_at_once_and_enabling_lets_them_back(mode: 
             && e.entry.action == "GET /v1/alerts"),
         "the disabled doctor's attempts are audited as denials under their name"
     );
-    let report = cw_storage::audit::verify_chain(h.stores.records.as_ref())
+    let report = cw_storage::audit::verify_chain(h.stores.records.as_ref(), &h.storage.audit)
         .await
         .expect("verify");
     assert!(report.faults.is_empty(), "{:?}", report.faults);
@@ -401,6 +401,7 @@ async fn the_cli_disables_and_enables_an_account_the_api_honours() {
             .args(["--config", "/dev/null"])
             .env("CW_STORAGE__BACKEND", "embedded")
             .env("CW_STORAGE__PATH", store)
+            .envs(cw_e2e::env::audit_key_env(&h.storage.audit))
             .output()
             .expect("cardiowatch runs");
         assert!(

@@ -158,8 +158,15 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
     std::fs::write(
         &config,
         format!(
-            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n",
-            h.storage.path.display()
+            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n\
+             [storage.audit]\nkey_id = \"{}\"\nkey_hex = \"{}\"\n",
+            h.storage.path.display(),
+            h.storage.audit.key_id,
+            h.storage
+                .audit
+                .key_hex
+                .as_deref()
+                .expect("the harness sets a key"),
         ),
     )
     .expect("config written");

@@ -199,7 +199,7 @@ async fn run_matrix(mode: Mode) {
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 
     // Every /v1 request left an outcome in the chain, every denial as `denied`.
-    let report = cw_storage::audit::verify_chain(h.stores.records.as_ref())
+    let report = cw_storage::audit::verify_chain(h.stores.records.as_ref(), &h.storage.audit)
         .await
         .expect("verify");
     assert!(report.faults.is_empty(), "{:?}", report.faults);

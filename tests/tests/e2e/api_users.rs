@@ -511,6 +511,7 @@ async fn the_cli_sets_a_contact_the_api_shows_with_the_same_rules() {
             .args(["--config", "/dev/null"])
             .env("CW_STORAGE__BACKEND", "embedded")
             .env("CW_STORAGE__PATH", &h.storage.path)
+            .envs(cw_e2e::env::audit_key_env(&h.storage.audit))
             .output()
             .expect("cardiowatch runs")
     };

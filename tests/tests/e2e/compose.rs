@@ -479,6 +479,19 @@ fn deploy_configs_deserialize_into_the_service_config_structs() {
             "{name}: InfluxDB credentials come from the environment"
         );
     }
+    // The appenders sign checkpoints onto the volume compose mounts for them, with one key id.
+    for (name, storage) in [
+        ("ingest", &ingest.storage),
+        ("api", &api.storage),
+        ("notifier", &notifier.storage),
+    ] {
+        let file = storage.audit.checkpoint_file.as_deref();
+        assert!(
+            file.is_some_and(|f| f.starts_with("/var/lib/cardiowatch/audit/")),
+            "{name}: audit checkpoints on the audit-checkpoints volume, got {file:?}"
+        );
+        assert_eq!(storage.audit.key_id, api.storage.audit.key_id, "{name}");
+    }
     let listeners = [
         ("ingest", &ingest.tls),
         ("api", &api.tls),
@@ -740,6 +753,15 @@ fn required_secrets_fail_fast_when_unset() {
             bus_key.1.starts_with("${CW_BUS__KEY_HEX:?"),
             "`{}`: compose must refuse to start without the bus key",
             svc.name
+        );
+    }
+    // Every service that appends audit events refuses to start without the audit key.
+    for name in ["ingest", "api", "notifier"] {
+        assert!(
+            environment(service(&compose, name)).iter().any(|(k, v)| {
+                k == "CW_STORAGE__AUDIT__KEY_HEX" && v.starts_with("${CW_STORAGE__AUDIT__KEY_HEX:?")
+            }),
+            "`{name}` needs CW_STORAGE__AUDIT__KEY_HEX, required"
         );
     }
     let api = environment(service(&compose, "api"));

@@ -15,6 +15,7 @@ mod api_phi;
 mod api_snooze;
 mod api_users;
 mod attacks_api;
+mod attacks_audit;
 mod attacks_edge;
 mod compose;
 mod engine_backtest;

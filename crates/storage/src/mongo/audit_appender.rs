@@ -115,7 +115,10 @@ impl MongoRecords {
             let mut prev = hash;
             let mut events = Vec::with_capacity(batch.len());
             for (i, w) in batch.iter().enumerate() {
-                let event = AuditEvent::seal(w.entry.clone(), seq + 1 + i as u64, &prev);
+                let event = match self.sealer.seal(w.entry.clone(), seq + 1 + i as u64, &prev) {
+                    Ok(event) => event,
+                    Err(e) => return fail_all(batch, &e),
+                };
                 prev = event.hash.clone();
                 events.push(event);
             }
@@ -138,6 +141,9 @@ impl MongoRecords {
                 });
             }
             // The first `written` are stored (ordered insert stops at the collision).
+            if let Some(newest) = written.checked_sub(1).and_then(|i| events.get(i)) {
+                self.sealer.stored(newest).await;
+            }
             let rest = batch.split_off(written);
             for (w, event) in batch.into_iter().zip(events) {
                 let _ = w.done.send(Ok(event));

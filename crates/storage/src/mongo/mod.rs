@@ -36,6 +36,8 @@ pub struct MongoRecords {
     interrupt: std::sync::Arc<Interrupt>,
     /// Groups this process's audit appends into ordered batches.
     audit: std::sync::Arc<audit_appender::AuditAppender>,
+    /// Seals audit events; unkeyed until [`MongoRecords::with_audit`].
+    sealer: std::sync::Arc<crate::audit_sealer::AuditSealer>,
 }
 
 impl MongoRecords {
@@ -56,7 +58,14 @@ impl MongoRecords {
             transactions,
             interrupt: Default::default(),
             audit: Default::default(),
+            sealer: std::sync::Arc::new(crate::audit_sealer::AuditSealer::unkeyed()),
         })
+    }
+
+    /// The same store sealing audit events with `sealer`.
+    pub fn with_audit(mut self, sealer: std::sync::Arc<crate::audit_sealer::AuditSealer>) -> Self {
+        self.sealer = sealer;
+        self
     }
 
     /// Whether two-collection changes run in transactions (found out at connect).

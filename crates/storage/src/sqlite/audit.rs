@@ -1,6 +1,7 @@
 //! The audit chain in the embedded file. Appends run in an IMMEDIATE transaction, so
 //! reading the last hash and inserting the next event cannot interleave with another
-//! process doing the same. Triggers refuse UPDATE and DELETE.
+//! process doing the same. Triggers refuse UPDATE and DELETE. Events are sealed with the
+//! store's `AuditSealer` (the audit key), and its checkpoints written after the commit.
 
 use super::records::SqliteRecords;
 use super::{from_json, map_err, to_json};
@@ -41,7 +42,9 @@ fn row_event(seq: i64, doc: &str) -> Result<AuditEvent> {
 impl AuditStore for SqliteRecords {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditEvent> {
         let entry = entry.clone();
-        self.db
+        let sealer = self.sealer.clone();
+        let event = self
+            .db
             .call(move |conn| {
                 let tx = conn
                     .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -58,7 +61,7 @@ impl AuditStore for SqliteRecords {
                     Some((seq, doc)) => (seq as u64 + 1, row_event(seq, &doc)?.hash),
                     None => (1, GENESIS_HASH.to_owned()),
                 };
-                let event = AuditEvent::seal(entry, seq, &prev_hash);
+                let event = sealer.seal(entry, seq, &prev_hash)?;
                 tx.execute(
                     "INSERT INTO audit_events (seq, actor, action, patient, outcome, at_ns, doc)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -81,7 +84,9 @@ impl AuditStore for SqliteRecords {
                 tx.commit().map_err(map_err)?;
                 Ok(event)
             })
-            .await
+            .await?;
+        self.sealer.stored(&event).await;
+        Ok(event)
     }
 
     async fn audit_events(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEvent>> {

@@ -1,5 +1,6 @@
 //! AuditStore behaviours: the chain each backend builds verifies, under concurrency too.
 
+use crate::backends::audit_key;
 use cw_core::PatientId;
 use cw_core::audit::{AuditEntry, AuditOutcome, GENESIS_HASH};
 use cw_core::time::now_ns;
@@ -38,7 +39,9 @@ pub async fn appended_events_form_a_chain_that_verifies(s: &Stores) {
         s.records.audit_events(4, 1).await.expect("page"),
         appended[3..4]
     );
-    let report = verify_chain(s.records.as_ref()).await.expect("verify");
+    let report = verify_chain(s.records.as_ref(), &audit_key())
+        .await
+        .expect("verify");
     assert!(report.faults.is_empty(), "{:?}", report.faults);
     assert_eq!(report.events, 5);
     assert_eq!(report.head, Some((5, appended[4].hash.clone())));
@@ -56,7 +59,9 @@ pub async fn concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact(s: 
     for task in tasks {
         task.await.expect("task").expect("append");
     }
-    let report = verify_chain(s.records.as_ref()).await.expect("verify");
+    let report = verify_chain(s.records.as_ref(), &audit_key())
+        .await
+        .expect("verify");
     assert_eq!(report.events, 16);
     assert!(report.faults.is_empty(), "{:?}", report.faults);
 }

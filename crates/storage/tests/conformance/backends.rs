@@ -1,14 +1,35 @@
 //! A fresh, private store per test, for each backend.
 
 use cw_core::PatientId;
-use cw_storage::{Backend as Kind, InfluxConfig, MongoConfig, StorageConfig, Stores};
+use cw_storage::{AuditConfig, Backend as Kind, InfluxConfig, MongoConfig, StorageConfig, Stores};
 
 pub struct Backend {
     pub stores: Stores,
     /// Where the stores live, for tests that reach past the ports (raw tampering).
     pub cfg: StorageConfig,
-    /// Keeps the embedded file alive for the test's duration.
-    _dir: Option<tempfile::TempDir>,
+    /// Keeps the embedded file and the audit checkpoints alive for the test's duration.
+    _dir: tempfile::TempDir,
+}
+
+/// The audit key every conformance store seals with (a test value, not a secret).
+const TEST_AUDIT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+
+/// The audit key alone: what a behaviour that only has the stores verifies with.
+pub fn audit_key() -> AuditConfig {
+    AuditConfig {
+        key_id: "conformance".into(),
+        key_hex: Some(TEST_AUDIT_KEY_HEX.into()),
+        ..AuditConfig::default()
+    }
+}
+
+/// The key, and a checkpoint of the head after every append into `dir`.
+fn audit_with_checkpoints(dir: &std::path::Path) -> AuditConfig {
+    AuditConfig {
+        checkpoint_file: Some(dir.join("audit-checkpoints.jsonl")),
+        checkpoint_every_events: 1,
+        ..audit_key()
+    }
 }
 
 /// Small batches, so that every write test exercises batching too.
@@ -21,19 +42,21 @@ impl Backend {
             backend: Kind::Embedded,
             // A subdirectory that does not exist yet: open() must create it.
             path: dir.path().join("data").join("cardiowatch.sqlite"),
+            audit: audit_with_checkpoints(dir.path()),
             ..StorageConfig::default()
         };
         let stores = cw_storage::open(&cfg).await.expect("open embedded store");
         Self {
             stores,
             cfg,
-            _dir: Some(dir),
+            _dir: dir,
         }
     }
 
     pub async fn servers() -> Self {
         // A database per test (random suffix) so parallel tests never see each other.
         let database = format!("cw_test_{}", PatientId::random());
+        let dir = tempfile::tempdir().expect("temp dir");
         let cfg = StorageConfig {
             backend: Kind::Servers,
             influx: InfluxConfig {
@@ -46,13 +69,14 @@ impl Backend {
                 uri: required_env("CW_TEST_MONGO_URI"),
                 database,
             },
+            audit: audit_with_checkpoints(dir.path()),
             ..StorageConfig::default()
         };
         let stores = cw_storage::open(&cfg).await.expect("open server stores");
         Self {
             stores,
             cfg,
-            _dir: None,
+            _dir: dir,
         }
     }
 }

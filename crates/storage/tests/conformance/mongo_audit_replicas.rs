@@ -3,9 +3,11 @@
 //! reseals onto the new head. Either way: one event per seq, and the chain verifies.
 
 use crate::audit::entry;
+use crate::backends::audit_key;
 use crate::fixtures::patient_id;
 use cw_core::audit::AuditOutcome;
 use cw_storage::audit::verify_chain;
+use cw_storage::audit_sealer::AuditSealer;
 use cw_storage::mongo::MongoRecords;
 use cw_storage::{AuditStore, MongoConfig};
 use std::sync::Arc;
@@ -23,10 +25,17 @@ async fn two_replicas_with_many_concurrent_appends_keep_one_intact_chain() {
         database: format!("cw_audit_replicas_{}", patient_id()),
     };
     // Two connections with their own appenders, as two api processes would have.
-    let replicas = [
-        Arc::new(MongoRecords::connect(&cfg).await.expect("replica a")),
-        Arc::new(MongoRecords::connect(&cfg).await.expect("replica b")),
-    ];
+    // Each seals with the same key, as two api processes with one config would.
+    let replica = || async {
+        let sealer = AuditSealer::from_config(&audit_key()).expect("audit key");
+        Arc::new(
+            MongoRecords::connect(&cfg)
+                .await
+                .expect("replica")
+                .with_audit(Arc::new(sealer)),
+        )
+    };
+    let replicas = [replica().await, replica().await];
     let patient = patient_id();
     let mut tasks = Vec::new();
     for (r, replica) in replicas.iter().enumerate() {
@@ -47,7 +56,9 @@ async fn two_replicas_with_many_concurrent_appends_keep_one_intact_chain() {
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=200).collect::<Vec<u64>>(), "one event per seq");
-    let report = verify_chain(replicas[0].as_ref()).await.expect("verify");
+    let report = verify_chain(replicas[0].as_ref(), &audit_key())
+        .await
+        .expect("verify");
     assert_eq!(report.events, 200);
     assert!(report.faults.is_empty(), "{:?}", report.faults);
     for replica in replicas {
