@@ -155,7 +155,9 @@ async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result
 fn local_user(oidc: &OidcVerifier, claims: &OidcClaims) -> Result<UserId, ApiError> {
     let cfg = oidc.config();
     let value = if cfg.user_claim == "email" {
-        if claims.email_verified == Some(false) {
+        // Required, not merely "not false": a provider that omits the claim has not
+        // verified the address, and anyone could claim a doctor's (issue 13 #16).
+        if claims.email_verified != Some(true) {
             return Err(ApiError::Unauthorized(
                 "the OIDC email is not verified".into(),
             ));

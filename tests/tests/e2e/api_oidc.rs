@@ -19,18 +19,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const ISSUER: &str = "https://idp.hospital.test/realms/cw";
-const AUDIENCE: &str = "cardiowatch-api";
+pub(crate) const ISSUER: &str = "https://idp.hospital.test/realms/cw";
+pub(crate) const AUDIENCE: &str = "cardiowatch-api";
 
 /// A JWKS endpoint: serves whatever key set it holds now, counting fetches.
-struct JwksServer {
-    url: String,
+pub(crate) struct JwksServer {
+    pub(crate) url: String,
     set: Arc<Mutex<JwkSet>>,
     fetches: Arc<AtomicUsize>,
 }
 
 impl JwksServer {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(None).await
     }
 
@@ -80,7 +80,7 @@ impl JwksServer {
         }
     }
 
-    fn publish(&self, keys: &[&Key]) {
+    pub(crate) fn publish(&self, keys: &[&Key]) {
         self.set.lock().expect("set").keys = keys.iter().map(|k| k.jwk.clone()).collect();
     }
 
@@ -112,7 +112,7 @@ async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 }
 
 /// An RSA signing key made for this test, with its public JWK.
-struct Key {
+pub(crate) struct Key {
     kid: String,
     alg: Algorithm,
     encoding: EncodingKey,
@@ -136,7 +136,7 @@ fn rsa_key(kid: &str) -> Key {
 }
 
 /// A P-256 signing key (ES256), the other family providers use.
-fn ec_key(kid: &str) -> Key {
+pub(crate) fn ec_key(kid: &str) -> Key {
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("EC key");
     let encoding = EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).expect("EC PEM");
     let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).expect("JWK");
@@ -149,13 +149,13 @@ fn ec_key(kid: &str) -> Key {
     }
 }
 
-fn sign(key: &Key, kid: &str, claims: &Value) -> String {
+pub(crate) fn sign(key: &Key, kid: &str, claims: &Value) -> String {
     let mut header = Header::new(key.alg);
     header.kid = Some(kid.into());
     jsonwebtoken::encode(&header, claims, &key.encoding).expect("signs")
 }
 
-fn claims(sub: &str) -> Value {
+pub(crate) fn claims(sub: &str) -> Value {
     let now = now_ns() / 1_000_000_000;
     // A provider-side "role" claim must not matter: roles are ours.
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + 300, "role": "admin"})

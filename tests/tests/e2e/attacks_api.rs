@@ -406,3 +406,49 @@ async fn an_unknown_login_locks_like_a_real_one() {
     assert_eq!(real, unknown, "the answers do not tell which login exists");
     assert_eq!(real.last().map(|(status, _)| *status), Some(423));
 }
+
+#[tokio::test]
+async fn an_oidc_token_without_email_verified_cannot_claim_a_doctors_email() {
+    use crate::api_oidc::{AUDIENCE, ISSUER, JwksServer, claims, ec_key, sign};
+    let jwks = JwksServer::start().await;
+    let key = ec_key("e1");
+    jwks.publish(&[&key]);
+    let url = jwks.url.clone();
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
+        cfg.oidc.enabled = true;
+        cfg.oidc.issuer = ISSUER.into();
+        cfg.oidc.audience = AUDIENCE.into();
+        cfg.oidc.jwks_url = url;
+        cfg.oidc.allow_http = true;
+        cfg.oidc.user_claim = "email".into();
+        cfg.oidc
+            .users
+            .insert("alice@hospital.example".into(), "dr-alice".into());
+    })
+    .await;
+    h.stores
+        .records
+        .put_user(&cw_core::User {
+            id: cw_core::UserId::parse("dr-alice").expect("id"),
+            role: Role::Doctor,
+            phone: None,
+            email: Some("alice@hospital.example".into()),
+            notify: Default::default(),
+            disabled: None,
+            sessions: Default::default(),
+        })
+        .await
+        .expect("user");
+    // A provider account that set its email to the doctor's but never verified it.
+    let mut c = claims("someone-elses-subject");
+    c["email"] = json!("alice@hospital.example");
+    let token = sign(&key, "e1", &c);
+    let response = h
+        .http
+        .get(h.url("/v1/alerts"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 401, "an unverified email maps to nobody");
+}
