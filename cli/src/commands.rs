@@ -25,8 +25,10 @@ enum Command {
         /// Where the embedded store, dev certificates and local secrets live.
         #[arg(long, default_value = ".cw-data")]
         data_dir: PathBuf,
-        /// WFDB record to stream (path without extension).
-        #[arg(long, default_value = "testdata/mitdb/100")]
+        /// WFDB record to stream (path without extension); the default,
+        /// `embedded:mitdb/100`, is MIT-BIH record 100 built into the binary, so the demo
+        /// runs from any directory.
+        #[arg(long, default_value = cardiowatch::embedded_record::EMBEDDED_RECORD)]
         record: PathBuf,
         /// 1 = real time. Faster needs --seconds, with seconds × (speed − 1) ≤ 240 (ingest
         /// refuses samples more than 5 min old).

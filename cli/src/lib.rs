@@ -15,6 +15,7 @@ pub mod demo;
 pub mod demo_phone;
 pub mod devices;
 pub mod ec57;
+pub mod embedded_record;
 pub mod fatigue;
 pub mod fixture;
 pub mod fleet;

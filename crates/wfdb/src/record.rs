@@ -34,9 +34,21 @@ impl Record {
         let header_path = header_path(path.as_ref());
         let text =
             std::fs::read_to_string(&header_path).map_err(|e| WfdbError::io(&header_path, e))?;
-        let header = parse_header(&text)?;
         let dir = header_path.parent().unwrap_or(Path::new("."));
-        let (samples, len) = read_signals(dir, &header)?;
+        Self::from_header(&text, |file| {
+            let path = dir.join(file);
+            std::fs::read(&path).map_err(|e| WfdbError::io(&path, e))
+        })
+    }
+
+    /// A record from its header text, with `signal_file` giving the bytes of each signal
+    /// file the header names: for records held in memory (e.g. embedded in a binary).
+    pub fn from_header(
+        header_text: &str,
+        signal_file: impl Fn(&str) -> Result<Vec<u8>, WfdbError>,
+    ) -> Result<Record, WfdbError> {
+        let header = parse_header(header_text)?;
+        let (samples, len) = read_signals(&header, signal_file)?;
         let signals = header
             .signals
             .iter()
@@ -107,7 +119,10 @@ fn header_path(path: &Path) -> PathBuf {
 }
 
 /// Read every signal file named in the header; signals sharing a file are interleaved in it.
-fn read_signals(dir: &Path, header: &Header) -> Result<(Vec<Vec<i32>>, usize), WfdbError> {
+fn read_signals(
+    header: &Header,
+    signal_file: impl Fn(&str) -> Result<Vec<u8>, WfdbError>,
+) -> Result<(Vec<Vec<i32>>, usize), WfdbError> {
     let mut samples: Vec<Vec<i32>> = vec![Vec::new(); header.signals.len()];
     let mut len: Option<usize> = header.samples;
     for group in file_groups(&header.signals)? {
@@ -115,8 +130,7 @@ fn read_signals(dir: &Path, header: &Header) -> Result<(Vec<Vec<i32>>, usize), W
         if first.file == "-" {
             return Err(WfdbError::Unsupported("signals on standard input".into()));
         }
-        let path = dir.join(&first.file);
-        let bytes = std::fs::read(&path).map_err(|e| WfdbError::io(&path, e))?;
+        let bytes = signal_file(&first.file)?;
         let offset = usize::try_from(first.byte_offset)
             .ok()
             .filter(|&o| o <= bytes.len())
