@@ -25,11 +25,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
        target/release/cw-notifier target/release/cardiowatch /out/
 
 ########################################################################################
-# runtime: debian slim, CA roots (Twilio, SES, TLS to the stores) and curl (healthchecks)
+# runtime: debian slim and CA roots (Twilio, SES, TLS to the stores); healthchecks run
+# `cardiowatch health`, so no curl
 ########################################################################################
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 cardiowatch \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/cardiowatch \

@@ -51,6 +51,9 @@ enum Command {
     /// Stream WFDB records to ingest like gateways do: one (--token) or one per line of
     /// --tokens-file (staggered offsets, one connection each), with a progress line.
     Gateway(cardiowatch::gateway_command::GatewayArgs),
+    /// Check a service's health endpoint (`/healthz` or `/readyz`): exit 0 on 2xx, else
+    /// 1; the image's HEALTHCHECK (no curl in the image).
+    Health(cardiowatch::health::HealthArgs),
     /// Register, revoke and list gateway devices in the configured storage.
     Device {
         /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply;
@@ -266,6 +269,7 @@ impl Cli {
                 .await
             }
             Command::Gateway(args) => cardiowatch::gateway_command::run(args).await,
+            Command::Health(args) => cardiowatch::health::run(args).await,
             Command::Device { config, what } => {
                 let records = cardiowatch::devices::open_records(config.as_deref()).await?;
                 cardiowatch::devices::run(what, records.as_ref()).await

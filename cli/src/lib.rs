@@ -21,6 +21,7 @@ pub mod fixture;
 pub mod fleet;
 pub mod gateway;
 pub mod gateway_command;
+pub mod health;
 pub mod in_process;
 pub mod keys;
 pub mod secrets;

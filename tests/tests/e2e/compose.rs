@@ -341,9 +341,11 @@ fn healthchecks_hit_healthz_over_https_on_each_services_own_port() {
     for svc in &SERVICES {
         let test = strings(&service(&compose, svc.name)["healthcheck"]["test"]);
         let joined = test.join(" ");
+        // The image's own client, verifying the certificate against the mounted CA.
         assert!(
-            joined.contains("curl"),
-            "`{}` healthcheck uses curl: {joined}",
+            test.starts_with(&["CMD".into(), "cardiowatch".into(), "health".into()])
+                && joined.contains("--ca /etc/cardiowatch/certs/ca.pem"),
+            "`{}` healthcheck runs `cardiowatch health --ca …`: {joined}",
             svc.name
         );
         let url = format!("https://localhost:{}/healthz", svc.https_port);
@@ -959,8 +961,8 @@ fn dockerfile_is_multi_stage_and_runs_as_non_root() {
         );
     }
     assert!(
-        dockerfile.contains("curl"),
-        "the runtime has curl for the healthchecks"
+        !dockerfile.contains("curl"),
+        "the runtime has no curl: healthchecks run `cardiowatch health`"
     );
     assert!(
         dockerfile.contains("deploy/testdata-ATTRIBUTION.md")
