@@ -58,11 +58,9 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         }
     }
     let response = next.run(req).await;
-    if entry.patient.is_none() {
-        entry.patient = response
-            .extensions()
-            .get::<AuditPatient>()
-            .map(|p| p.0.clone());
+    // The handler knows best whose data it served (a lookup by MRN names nobody in its path).
+    if let Some(AuditPatient(patient)) = response.extensions().get::<AuditPatient>() {
+        entry.patient = Some(patient.clone());
     }
     let status = response.status();
     entry.status = status.as_u16();
@@ -104,7 +102,7 @@ fn describe(caller: Option<&crate::access::Caller>, req: &Request) -> AuditEntry
         role,
         action: format!("{} {matched}", req.method()),
         resource: path.to_owned(),
-        patient: patient_in_path(path),
+        patient: patient_in_path(&matched, path),
         outcome: AuditOutcome::Attempt,
         status: 0,
         source: req
@@ -129,8 +127,10 @@ pub fn role_name(role: cw_core::Role) -> &'static str {
     }
 }
 
-/// `/v1/patients/{id}/…` names its patient.
-fn patient_in_path(path: &str) -> Option<PatientId> {
+/// A path whose route is `/v1/patients/{id}…` names its patient; a fixed segment in
+/// that place (`/v1/patients/lookup`) is not a patient id, however it parses.
+fn patient_in_path(matched: &str, path: &str) -> Option<PatientId> {
+    matched.strip_prefix("/v1/patients/{id}")?;
     let rest = path.strip_prefix("/v1/patients/")?;
     let id = rest.split('/').next()?;
     PatientId::parse(id).ok()

@@ -196,3 +196,66 @@ async fn a_mongo_insider_who_cuts_off_the_newest_audit_events_is_detected() {
         "cutting the newest events off behind a checkpoint must fail verification"
     );
 }
+
+/// The events of one request, by the id its response carried.
+async fn events_of(h: &ApiHarness, response: &reqwest::Response) -> Vec<AuditEvent> {
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_owned();
+    all_events(h)
+        .await
+        .into_iter()
+        .filter(|e| e.entry.request_id == request_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_doctor_who_reads_phi_by_mrn_lookup_is_audited_against_that_patient() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let lookup = |mrn: String| {
+        h.http
+            .post(h.url("/v1/patients/lookup"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "mrn": mrn }))
+            .send()
+    };
+
+    let found = lookup(h.own_mrn.clone()).await.expect("lookup");
+    assert_eq!(found.status(), 200);
+    let events = events_of(&h, &found).await;
+    let body: Value = found.json().await.expect("json");
+    assert_eq!(
+        body["id"],
+        h.own.as_str(),
+        "PHI of the own patient came back"
+    );
+    let done = events
+        .iter()
+        .find(|e| e.entry.outcome == cw_core::audit::AuditOutcome::Allowed)
+        .expect("the read is audited");
+    assert_eq!(
+        done.entry.patient.as_ref(),
+        Some(&h.own),
+        "the audit record must name the patient whose PHI was returned"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.entry.patient.as_ref().is_none_or(|p| *p == h.own)),
+        "no record names a patient called `lookup`: {events:?}"
+    );
+
+    // Probing another doctor's patient by MRN is refused, and the refusal says whose.
+    let probe = lookup(h.other_mrn.clone()).await.expect("lookup");
+    assert_eq!(probe.status(), 403);
+    let events = events_of(&h, &probe).await;
+    let denied = events
+        .iter()
+        .find(|e| e.entry.outcome == cw_core::audit::AuditOutcome::Denied)
+        .expect("the probe is audited");
+    assert_eq!(denied.entry.patient.as_ref(), Some(&h.other));
+}

@@ -5,11 +5,13 @@
 
 use crate::access::{Caller, parse_patient};
 use crate::app::AppState;
+use crate::audit_trail::AuditPatient;
 use crate::error::ApiError;
-use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use cw_core::phi::PatientPhi;
 use cw_core::{DeviceId, Patient, PatientId, Role, UserId};
 use cw_phi::PhiVault;
@@ -196,27 +198,44 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&state, patient).await?)))
 }
 
+/// The response names the patient found (`AuditPatient`), allowed or not: the audit record
+/// of a lookup must say whose PHI was read — or probed — since the path names nobody.
 pub async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<Lookup>, JsonRejection>,
-) -> Result<Json<PatientView>, ApiError> {
+) -> Result<(Extension<AuditPatient>, Json<PatientView>), Response> {
+    let patient = find_by_mrn(&state, &caller, body)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let audited = Extension(AuditPatient(patient.id.clone()));
+    let shown = match caller.require_patient(&state, &patient.id).await {
+        Ok(_) => view(&state, patient).await,
+        Err(e) => Err(e),
+    };
+    match shown {
+        Ok(view) => Ok((audited, Json(view))),
+        Err(e) => Err((audited, e).into_response()),
+    }
+}
+
+async fn find_by_mrn(
+    state: &AppState,
+    caller: &Caller,
+    body: Result<Json<Lookup>, JsonRejection>,
+) -> Result<Patient, ApiError> {
     if caller.role == Role::Ops {
         return Err(ApiError::Forbidden);
     }
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let hash = vault(&state)?.mrn_hash(&input.mrn);
-    let patient = match state.records.patient_by_mrn_hash(&hash).await {
-        Ok(p) => p,
+    let hash = vault(state)?.mrn_hash(&input.mrn);
+    match state.records.patient_by_mrn_hash(&hash).await {
+        Ok(p) => Ok(p),
         // Doctors cannot tell unknown MRNs from other doctors' patients.
-        Err(StoreError::NotFound) if caller.role == Role::Doctor => {
-            return Err(ApiError::Forbidden);
-        }
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("patient")),
-        Err(e) => return Err(e.into()),
-    };
-    caller.require_patient(&state, &patient.id).await?;
-    Ok(Json(view(&state, patient).await?))
+        Err(StoreError::NotFound) if caller.role == Role::Doctor => Err(ApiError::Forbidden),
+        Err(StoreError::NotFound) => Err(ApiError::NotFound("patient")),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn assign(
