@@ -26,7 +26,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 ########################################################################################
 # runtime: debian slim and CA roots (Twilio, SES, TLS to the stores); healthchecks run
-# `cardiowatch health`, so no curl
+# `cardiowatch health` (no HTTP client package needed)
 ########################################################################################
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \

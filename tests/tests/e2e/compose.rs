@@ -985,7 +985,14 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
-    for rule in ["target/", ".git/", ".env", "deploy/certs/", "**/*.pem"] {
+    for rule in [
+        "target/",
+        ".git/",
+        "**/.env",
+        "**/.env.*",
+        "deploy/certs/",
+        "**/*.pem",
+    ] {
         assert!(rules.contains(rule), ".dockerignore lacks `{rule}`");
     }
     for ext in ["hea", "dat", "atr"] {
