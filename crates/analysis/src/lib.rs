@@ -13,6 +13,7 @@ pub mod condition_state;
 pub mod monitor;
 
 mod ectopy;
+mod learning;
 mod rate;
 mod rhythm;
 mod rule_bank;

@@ -2,10 +2,12 @@
 //! machines, all on SAMPLE time. Pure (no I/O): it returns what should happen and the
 //! caller makes it so. The same code runs live and in a backtest.
 
+use crate::learning::Learning;
 use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
 use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
 use crate::ventricular::VentricularRuns;
+use cw_core::messages::AnalysisState;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{RuleKind, SampleBlock, ThresholdPolicy};
 use cw_detect::{BeatClass, BeatClassifier, HeartRate, HrReading, QrsDetector, SignalQuality};
@@ -46,6 +48,8 @@ struct Stream {
     rate: RobustRate,
     quality: SignalQuality,
     rhythm: Rhythm,
+    /// Whether there is enough clean signal yet for physiological rules to fire.
+    learning: Learning,
     fs: f64,
     /// Sample index of the last beat, and since when every window was analysable.
     last_beat: Option<u64>,
@@ -67,6 +71,8 @@ pub struct PatientMonitor {
     /// The last block's readings with their beat times (live views); each `process`
     /// starts it afresh, so it holds one block's beats at most.
     beats: Vec<(Nanos, HrReading)>,
+    /// The analysis state to tell live views after the last block (see `analysis_news`).
+    analysis_news: Option<(Nanos, AnalysisState)>,
 }
 
 impl PatientMonitor {
@@ -81,6 +87,7 @@ impl PatientMonitor {
             last_reading: None,
             readings: 0,
             beats: Vec::new(),
+            analysis_news: None,
         }
     }
 
@@ -124,6 +131,21 @@ impl PatientMonitor {
         &self.beats
     }
 
+    /// Learning (not enough clean signal since the stream started for physiological
+    /// alarms) or analysing.
+    pub fn analysis_state(&self) -> AnalysisState {
+        self.stream
+            .as_ref()
+            .map_or(AnalysisState::Learning, |s| s.learning.state())
+    }
+
+    /// What live views should be told after the last block: the state when it changed,
+    /// and `Learning` once per quality window while learning (so a view opened meanwhile
+    /// hears it too); None otherwise.
+    pub fn analysis_news(&self) -> Option<(Nanos, AnalysisState)> {
+        self.analysis_news
+    }
+
     /// Heart-rate readings so far (one per beat after the first).
     pub fn readings(&self) -> u64 {
         self.readings
@@ -149,6 +171,7 @@ impl PatientMonitor {
             self.restart(geometry, block.start_ns);
         }
         self.beats.clear();
+        self.analysis_news = None;
         let mut events = Vec::new();
         let Some(stream) = self.stream.as_mut() else {
             return events;
@@ -160,14 +183,16 @@ impl PatientMonitor {
         let brady = policy.brady_run.as_ref().map(|r| r.bpm);
         for i in 0..block.frames() {
             let frame = block.frame(i);
+            stream.learning.on_frame(frame);
             let now_sample = stream.frames;
             stream.frames += 1;
             let detected = stream.detector.push(frame);
             if let Some(classified) = stream.classifier.push(frame, detected) {
                 let ventricular = classified.class == BeatClass::V;
                 stream.ventricular.on_beat(classified.sample, ventricular);
+                // Ventricular rules are physiological: held while learning too.
                 let facts = ClassFacts {
-                    analysable: stream.analysable,
+                    analysable: stream.analysable && stream.learning.is_done(),
                     sample: classified.sample,
                     fs: stream.fs,
                 };
@@ -177,6 +202,9 @@ impl PatientMonitor {
             }
             if let Some(beat) = detected {
                 stream.last_beat = Some(beat.sample);
+                if stream.analysable {
+                    stream.learning.on_beat();
+                }
                 if let Some(mut reading) = stream.heart_rate.on_beat(beat) {
                     if let Some(bpm) = stream.rate.on_rr(reading.rr_s) {
                         reading.average_bpm = bpm;
@@ -188,8 +216,11 @@ impl PatientMonitor {
                     let previous = reading
                         .sample
                         .saturating_sub((reading.rr_s * stream.fs).round() as u64);
-                    let trusted =
-                        stream.analysable && stream.analysable_since.is_some_and(|s| s <= previous);
+                    // Nor is one before the analysis has learned the signal (detector
+                    // levels, first beats possibly missed).
+                    let trusted = stream.analysable
+                        && stream.learning.is_done()
+                        && stream.analysable_since.is_some_and(|s| s <= previous);
                     if trusted {
                         stream
                             .rhythm
@@ -212,15 +243,35 @@ impl PatientMonitor {
                 (true, since) => since,
             };
             stream.analysable = analysable;
+            let was = stream.learning.state();
+            stream.learning.on_window(analysable, 1.0);
+            let state = stream.learning.state();
+            let at = time_of(self.origin_ns, window.end_sample);
+            if state != was || state == AnalysisState::Learning {
+                self.analysis_news = Some((at, state));
+            }
             // Beats are reported late (300 ms, longer while a search-back candidate is
             // pending): silence is only what the detector has finished looking at.
+            // While learning the detector may not have found the beats yet, so silence is
+            // judged on the raw signal: no QRS energy on any lead (`learning.rs`).
+            let learned = stream.learning.is_done();
+            // Until the detector's first beat, silence is counted from the last QRS
+            // energy seen while learning (a detector still looking is not asystole).
             let silent_s = stream.analysable_since.map(|since| {
-                let from = stream.last_beat.map_or(since, |b| b.max(since));
+                if !learned {
+                    return stream
+                        .learning
+                        .without_qrs_energy_s(since, window.end_sample);
+                }
                 let decided = stream.detector.reported_until().min(window.end_sample);
-                decided.saturating_sub(from) as f64 / stream.fs
+                match stream.last_beat {
+                    Some(beat) => decided.saturating_sub(beat.max(since)) as f64 / stream.fs,
+                    None => stream.learning.without_qrs_energy_s(since, decided),
+                }
             });
             let facts = WindowFacts {
-                at: time_of(self.origin_ns, window.end_sample),
+                at,
+                learning: !learned,
                 quality: &window,
                 lead_off: block.lead_off,
                 silent_s,
@@ -246,6 +297,7 @@ impl PatientMonitor {
             rate: RobustRate::new(usize::from(self.policy.hr_average_beats.max(1))),
             quality: SignalQuality::new(fs, leads),
             rhythm: Rhythm::default(),
+            learning: Learning::new(fs, leads),
             fs,
             last_beat: None,
             analysable_since: None,
@@ -423,6 +475,77 @@ mod tests {
             (23.2..=24.5).contains(&at_s),
             "asystole raised at {at_s:.2} s"
         );
+    }
+
+    /// When the monitor told live views it stopped learning (seconds), if it did.
+    fn learned_at(
+        monitor: &mut PatientMonitor,
+        blocks: &[SampleBlock],
+    ) -> (Vec<RuleEvent>, Option<f64>) {
+        let mut learned = None;
+        let mut events = Vec::new();
+        for b in blocks {
+            events.extend(monitor.process(b));
+            if let Some((at, AnalysisState::Analysing)) = monitor.analysis_news() {
+                learned.get_or_insert(at as f64 / 1e9);
+            }
+        }
+        (events, learned)
+    }
+
+    #[test]
+    fn asystole_from_the_first_second_is_raised_at_its_limit_while_learning() {
+        // The patch goes on an asystolic patient: a live baseline, no beat at all.
+        let mut monitor = PatientMonitor::new(full_policy());
+        assert_eq!(monitor.analysis_state(), AnalysisState::Learning);
+        let (events, learned) =
+            learned_at(&mut monitor, &blocks(&spikes(&[], 20 * FS as usize), 0));
+        let at: Vec<f64> = events
+            .iter()
+            .filter_map(|e| match e {
+                RuleEvent::Fire {
+                    rule: RuleKind::Asystole,
+                    at,
+                    ..
+                } => Some(*at as f64 / 1e9),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(at.len(), 1, "{events:?}");
+        // 4 s limit, judged on 1 s quality windows.
+        assert!((4.0..=5.5).contains(&at[0]), "asystole at {at:?}");
+        let learned = learned.expect("learning ends");
+        assert!(
+            (9.9..=10.0).contains(&learned),
+            "learning ends at its 10 s cap: {learned}"
+        );
+        assert_eq!(
+            fired(&events, RuleKind::Asystole),
+            1,
+            "stays open, no flapping: {events:?}"
+        );
+    }
+
+    #[test]
+    fn a_fast_rhythm_from_the_first_second_fires_only_after_learning() {
+        let mut monitor = PatientMonitor::new(full_policy());
+        let (events, learned) = learned_at(&mut monitor, &synthetic(160.0, 30.0, 0));
+        let learned = learned.expect("learning ends");
+        assert!(learned <= 10.0, "learned at {learned}");
+        assert_eq!(monitor.analysis_state(), AnalysisState::Analysing);
+        let first = events
+            .iter()
+            .find_map(|e| match e {
+                RuleEvent::Fire { at, .. } => Some(*at as f64 / 1e9),
+                _ => None,
+            })
+            .expect("hr_high fires");
+        assert!(
+            first >= learned,
+            "fired at {first} s, learning ended at {learned} s"
+        );
+        assert_eq!(fired(&events, RuleKind::HrHigh), 1, "{events:?}");
+        assert_eq!(fired(&events, RuleKind::Asystole), 0, "{events:?}");
     }
 
     #[test]

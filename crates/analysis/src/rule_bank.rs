@@ -19,6 +19,9 @@ pub struct WindowFacts<'a> {
     pub at: Nanos,
     pub quality: &'a QualityWindow,
     pub lead_off: bool,
+    /// The analysis is still learning the signal: physiological rules other than asystole
+    /// are held, and `silent_s` is time without QRS energy rather than without a beat.
+    pub learning: bool,
     /// Seconds without a beat over analysable signal (None: some of it was unanalysable).
     pub silent_s: Option<f64>,
     /// The detector's VF/VFL flag.
@@ -103,19 +106,20 @@ impl RuleBank {
         self.observe(policy, rule, at, false, false, 0.0, &mut Vec::new());
     }
 
-    /// One beat with its heart-rate reading, over analysable signal or not.
+    /// One beat with its heart-rate reading; `trusted` when its RR interval lies over
+    /// analysable signal after the learning period (otherwise the rate rules are held).
     pub fn on_beat(
         &mut self,
         policy: &ThresholdPolicy,
         at: Nanos,
         reading: &HrReading,
         rhythm: &Rhythm,
-        analysable: bool,
+        trusted: bool,
         events: &mut Vec<RuleEvent>,
     ) {
         // A beat ends any asystole, whatever the quality.
         self.observe(policy, RuleKind::Asystole, at, false, true, 0.0, events);
-        if !analysable {
+        if !trusted {
             for rule in [
                 RuleKind::HrHigh,
                 RuleKind::HrLow,
@@ -245,6 +249,10 @@ impl RuleBank {
             );
         }
         let vf = RuleKind::VentricularFibrillation;
+        if facts.learning {
+            self.hold(policy, vf, at);
+            return;
+        }
         let flutter = facts.flutter;
         self.observe(policy, vf, at, flutter, !flutter, 1.0, events);
     }

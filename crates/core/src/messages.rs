@@ -41,6 +41,33 @@ pub enum LiveEvent {
     },
     /// An alert changed state (as stored after the change).
     Alert(crate::AlertEvent),
+    /// The analysis of the patient's stream changed state (a technical state, not an
+    /// alarm): `Learning` after the stream (re)started, `Analysing` once it has enough
+    /// clean signal to decide. At `at_ns` (sample time).
+    Analysis {
+        patient: PatientId,
+        at_ns: Nanos,
+        state: AnalysisState,
+    },
+}
+
+/// Whether physiological alarms can fire yet for a stream (`cw_analysis::learning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnalysisState {
+    /// Not enough clean signal since the stream started: only asystole (no QRS energy on
+    /// any lead) and technical alarms can fire.
+    Learning,
+    Analysing,
+}
+
+impl AnalysisState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Learning => "learning",
+            Self::Analysing => "analysing",
+        }
+    }
 }
 
 impl LiveEvent {
@@ -48,6 +75,7 @@ impl LiveEvent {
         match self {
             LiveEvent::HeartRate { patient, .. } => patient,
             LiveEvent::Alert(event) => &event.alert.patient,
+            LiveEvent::Analysis { patient, .. } => patient,
         }
     }
 }

@@ -296,6 +296,9 @@ impl Engine {
         for (at, reading) in monitor.beats() {
             self.live.heart_rate(&block.patient, reading, *at);
         }
+        if let Some((at, state)) = monitor.analysis_news() {
+            self.live.analysis(&block.patient, at, state);
+        }
         self.apply_all(&block.patient, events, stamps).await;
     }
 

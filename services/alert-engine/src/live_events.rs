@@ -4,7 +4,7 @@
 //! messages arriving — alerts live in the store and reach the notifier by PUSH.
 
 use cw_bus::{BusStats, Kind, Publisher, Sealer};
-use cw_core::messages::{LiveEvent, live_topic};
+use cw_core::messages::{AnalysisState, LiveEvent, live_topic};
 use cw_core::time::Nanos;
 use cw_core::{AlertEvent, PatientId, shard_of};
 use cw_detect::HrReading;
@@ -37,6 +37,15 @@ impl LiveEvents {
             average_bpm: reading.average_bpm,
             instant_bpm: reading.instant_bpm,
             rr_s: reading.rr_s,
+        });
+    }
+
+    /// The analysis state of the patient's stream (learning or analysing), at sample time.
+    pub fn analysis(&self, patient: &PatientId, at_ns: Nanos, state: AnalysisState) {
+        self.publish(&LiveEvent::Analysis {
+            patient: patient.clone(),
+            at_ns,
+            state,
         });
     }
 

@@ -39,6 +39,7 @@ struct Seen {
     hr: Vec<Value>,
     ecg: Vec<Value>,
     alerts: Vec<Value>,
+    analysis: Vec<Value>,
 }
 
 impl Seen {
@@ -72,6 +73,7 @@ async fn read_until(
             Some("hr") => seen.hr.push(message),
             Some("ecg") => seen.ecg.push(message),
             Some("alert") => seen.alerts.push(message),
+            Some("analysis") => seen.analysis.push(message),
             Some("dropped") => panic!("a reading client dropped messages: {message}"),
             other => panic!("unknown message type {other:?}: {message}"),
         }
@@ -178,9 +180,25 @@ async fn doctor_watches_live(mode: Mode) {
                 && s.hr.len() >= 5
                 && s.ecg.len() >= 5
                 && s.alert_event("fired").is_some()
+                && s.analysis.iter().any(|a| a["state"] == "analysing")
         },
     )
     .await;
+    // The stream starts with the learning period (a technical state), then analyses; the
+    // HR alert fires only after it.
+    let states: Vec<&str> = seen
+        .analysis
+        .iter()
+        .filter_map(|a| a["state"].as_str())
+        .collect();
+    assert_eq!(states, ["learning", "analysing"], "{:?}", seen.analysis);
+    let learned_ns = seen.analysis[1]["at_ns"].as_i64().expect("at_ns");
+    let fired = seen.alert_event("fired").expect("fired");
+    let fired_ns = fired["alert"]["fired_ns"].as_i64().expect("fired_ns");
+    assert!(
+        fired_ns >= learned_ns,
+        "{fired} before learning ended at {learned_ns}"
+    );
     let hello = seen.hello.as_ref().expect("hello");
     assert_eq!(hello["patient"], PATIENT);
     // Record 100 runs at ~75 bpm.

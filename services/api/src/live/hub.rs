@@ -13,7 +13,7 @@ use super::messages::LiveMessage;
 use super::stages::LiveStages;
 use axum::extract::ws::Utf8Bytes;
 use cw_bus::{BusStats, Kind, Sealer, Subscriber};
-use cw_core::messages::{LiveEvent, SamplesStored, live_topic};
+use cw_core::messages::{AnalysisState, LiveEvent, SamplesStored, live_topic};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{Alert, AlertId, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
 use cw_runtime::{Counter, MetricsText};
@@ -128,6 +128,9 @@ struct PatientFeed {
     alerts: AlertStates,
     /// Alerts told as open, as last told: a new socket's first `open` messages.
     open: HashMap<AlertId, Alert>,
+    /// The analysis state last heard from the engine (it repeats `learning` every
+    /// second while learning, so a socket opened then hears it too).
+    analysis: Option<(Nanos, AnalysisState)>,
     ecg: Decimator,
 }
 
@@ -215,6 +218,7 @@ impl LiveHub {
                 viewers: 0,
                 alerts: AlertStates::default(),
                 open: HashMap::new(),
+                analysis: None,
                 ecg: Decimator::new(self.cfg.ecg_max_hz),
             });
         feed.viewers += 1;
@@ -375,7 +379,25 @@ impl LiveHub {
                 let _ = feed.tx.send(text.into());
             }
             LiveEvent::Alert(event) => Self::tell(feed, &event.alert),
+            LiveEvent::Analysis { at_ns, state, .. } => {
+                let changed = feed.analysis.is_none_or(|(_, told)| told != *state);
+                feed.analysis = Some((*at_ns, *state));
+                if changed {
+                    let text = LiveMessage::Analysis {
+                        at_ns: *at_ns,
+                        state: state.as_str(),
+                    }
+                    .to_text();
+                    let _ = feed.tx.send(text.into());
+                }
+            }
         }
+    }
+
+    /// The analysis state last heard for a watched patient (None: nothing heard since the
+    /// feed started, i.e. no change and no learning since).
+    pub fn analysis_of(&self, patient: &PatientId) -> Option<(Nanos, AnalysisState)> {
+        self.feeds().patients.get(patient).and_then(|f| f.analysis)
     }
 
     /// Alert state from the store for every watched patient: acks by SMS, call or REST

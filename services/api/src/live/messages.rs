@@ -32,6 +32,10 @@ pub enum LiveMessage<'a> {
         bucket_ns: Nanos,
         buckets: &'a [Bucket],
     },
+    /// The analysis of the patient's stream: `learning` (not enough clean signal yet since
+    /// it started; only asystole and technical alarms can fire) or `analysing`. A
+    /// technical state, not an alarm; sent when it changes and at connect when known.
+    Analysis { at_ns: Nanos, state: &'a str },
     /// This socket fell behind and `dropped` messages (in total so far) were skipped.
     Dropped { dropped: u64 },
 }

@@ -308,7 +308,8 @@ async fn run(
     ended
 }
 
-/// The first messages: what the socket carries, then the alerts open right now.
+/// The first messages: what the socket carries, the alerts open right now, and the
+/// analysis state when the hub knows it.
 async fn greet<S>(
     hub: &LiveHub,
     watch: &mut Watch,
@@ -335,6 +336,15 @@ where
         }
         .to_text()
     }));
+    if let Some((at_ns, state)) = hub.analysis_of(watch.patient()) {
+        first.push(
+            LiveMessage::Analysis {
+                at_ns,
+                state: state.as_str(),
+            }
+            .to_text(),
+        );
+    }
     for text in first {
         match tokio::time::timeout(limits.send_timeout, sink.send(text.into())).await {
             Ok(Ok(())) => {}
@@ -354,6 +364,8 @@ break-glass) and admins; never ops; audited. Without an upgrade: 426. Text messa
 each a JSON object with `type`: `hello` {patient, ecg_max_hz, queue, session_s}; `hr` \
 {at_ns (beat sample time), bpm, instant_bpm, rr_ms}; `alert` {event: open|fired|acknowledged|resolved, \
 alert}; `ecg` {bucket_ns, buckets: [{start_ns, min: [µV per lead], max: [...]}]}; \
+`analysis` {at_ns, state: learning|analysing}: a technical state, learning while the \
+stream has too little clean signal for physiological alarms (at most 10 s after it starts); \
 `dropped` {dropped}: this socket fell behind and skipped that many messages so far. \
 Access is re-checked every `live.access_recheck_s` while the socket is open. \
 Close codes: 4003 access revoked (assignment removed, break-glass expired, account \
