@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::Args;
 use cw_analysis::backtest::{WouldAlert, replay};
-use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule, VtRule};
-use cw_core::{HrLimit, PatientId, Priority, RuleKind, ThresholdPolicy};
+use cw_analysis::measurement_policy;
+use cw_core::{PatientId, RuleKind, ThresholdPolicy};
 use cw_detect::BeatClass;
 use cw_ec57::{AamiClass, Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
 
@@ -22,7 +22,7 @@ pub struct Ec57Args {
     #[arg(long)]
     pub data: PathBuf,
     /// The policy under test: a JSON file with the settings of
-    /// `PUT /v1/patients/{id}/thresholds` (default: `default_policy`).
+    /// `PUT /v1/patients/{id}/thresholds` (default: `cw_analysis::measurement_policy`).
     #[arg(long)]
     pub policy: Option<PathBuf>,
     /// Add NSTDB noise (`bw` baseline wander, `ma` muscle) to every record at `--snr`,
@@ -66,60 +66,6 @@ impl NoiseStress {
             uv: record.microvolts_interleaved(),
             snr_db,
         })
-    }
-}
-
-/// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
-/// VF on, tachycardia run 100 bpm × 3 beats, VT with its defaults (≥ 3 V beats at
-/// ≥ 100 bpm, sustained after 30 s), and the technical alarms on.
-pub fn default_policy(patient: PatientId) -> ThresholdPolicy {
-    let hr = |bpm| HrLimit {
-        bpm,
-        priority: Priority::High,
-        for_s: 0.0,
-        hysteresis_bpm: 5.0,
-        clear_s: 10.0,
-    };
-    let condition = |priority| {
-        Some(ConditionRule {
-            priority,
-            for_s: 2.0,
-            clear_s: 10.0,
-        })
-    };
-    ThresholdPolicy {
-        hr_high: Some(hr(120.0)),
-        hr_low: Some(hr(40.0)),
-        pause: Some(PauseRule {
-            rr_s: 3.0,
-            priority: Priority::Medium,
-            clear_s: 10.0,
-        }),
-        asystole: Some(AsystoleRule {
-            after_s: 4.0,
-            priority: Priority::High,
-            clear_s: 10.0,
-        }),
-        tachy_run: Some(RunRule {
-            bpm: 100.0,
-            beats: 3,
-            priority: Priority::Medium,
-            clear_s: 10.0,
-        }),
-        af: Some(AfRule {
-            window_beats: 32,
-            irregularity: 0.06,
-            priority: Priority::Medium,
-            for_s: 30.0,
-            clear_s: 30.0,
-        }),
-        vf: condition(Priority::High),
-        vt: Some(VtRule::default()),
-        lead_off: condition(Priority::Low),
-        flat_line: condition(Priority::Low),
-        saturation: condition(Priority::Low),
-        noise: condition(Priority::Low),
-        ..ThresholdPolicy::empty(patient)
     }
 }
 
@@ -271,7 +217,7 @@ pub fn run(args: Ec57Args) -> anyhow::Result<()> {
     let patient = PatientId::parse("ec57").context("patient id")?;
     let policy = match &args.policy {
         Some(path) => load_policy(path, &patient)?,
-        None => default_policy(patient),
+        None => measurement_policy(patient),
     };
     let noise = match (args.noise, args.snr) {
         (Some(which), Some(snr_db)) => {

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cardiowatch::ec57::{NoiseRecord, NoiseStress, default_policy, evaluate_dir, evaluate_record};
+use cardiowatch::ec57::{NoiseRecord, NoiseStress, evaluate_dir, evaluate_record};
+use cw_analysis::measurement_policy;
 use cw_core::PatientId;
 use cw_ec57::{Gross, RecordResult, render};
 
@@ -18,7 +19,7 @@ fn data(db: &str) -> PathBuf {
 }
 
 fn scored(db: &str) -> (Vec<RecordResult>, Gross) {
-    let policy = default_policy(PatientId::parse("ec57").expect("valid id"));
+    let policy = measurement_policy(PatientId::parse("ec57").expect("valid id"));
     let results = evaluate_dir(&data(db), &policy, None).expect("records score");
     // One print per table, so tables of tests running in parallel do not interleave.
     println!("\n== {db} ==\n{}", render(&results));
@@ -100,7 +101,7 @@ fn cudb_cu01_ventricular_fibrillation_is_alarmed_within_10_s() {
 /// QRS 87.06 / 86.12.
 #[test]
 fn mitdb_118_and_119_with_muscle_noise_at_0_db() {
-    let policy = default_policy(PatientId::parse("ec57").expect("valid id"));
+    let policy = measurement_policy(PatientId::parse("ec57").expect("valid id"));
     let noise = NoiseStress::load(&data("nstdb"), NoiseRecord::Ma, 0.0).expect("nstdb ma");
     let results: Vec<RecordResult> = ["118", "119"]
         .iter()

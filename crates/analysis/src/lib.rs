@@ -10,6 +10,7 @@
 
 pub mod backtest;
 pub mod condition_state;
+mod measurement_policy;
 pub mod monitor;
 
 mod ectopy;
@@ -19,4 +20,5 @@ mod rhythm;
 mod rule_bank;
 mod ventricular;
 
+pub use measurement_policy::measurement_policy;
 pub use monitor::{PatientMonitor, RuleEvent};

@@ -4,11 +4,10 @@
 //! physiological alarm fires before it has (docs/architecture.md, "learning period"); the
 //! table printed with `--nocapture` is the measurement of issue 12 item 4.
 
-use cw_analysis::{PatientMonitor, RuleEvent};
+use cw_analysis::{PatientMonitor, RuleEvent, measurement_policy};
 use cw_core::messages::AnalysisState;
-use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule};
 use cw_core::time::Nanos;
-use cw_core::{DeviceId, HrLimit, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
+use cw_core::{DeviceId, PatientId, RuleKind, SampleBlock};
 use cw_wfdb::Record;
 use std::path::{Path, PathBuf};
 
@@ -37,58 +36,6 @@ fn records(db: &str) -> Vec<PathBuf> {
     names
 }
 
-/// The policy of issue 12's measurements: HR 40–120, pause 3 s, asystole 4 s, AF and VF
-/// on, tachycardia run 100 bpm × 3, technical alarms on.
-fn policy() -> ThresholdPolicy {
-    let hr = |bpm| HrLimit {
-        bpm,
-        priority: Priority::High,
-        for_s: 0.0,
-        hysteresis_bpm: 5.0,
-        clear_s: 10.0,
-    };
-    let condition = |priority| {
-        Some(ConditionRule {
-            priority,
-            for_s: 2.0,
-            clear_s: 10.0,
-        })
-    };
-    ThresholdPolicy {
-        hr_high: Some(hr(120.0)),
-        hr_low: Some(hr(40.0)),
-        pause: Some(PauseRule {
-            rr_s: 3.0,
-            priority: Priority::Medium,
-            clear_s: 10.0,
-        }),
-        asystole: Some(AsystoleRule {
-            after_s: 4.0,
-            priority: Priority::High,
-            clear_s: 10.0,
-        }),
-        tachy_run: Some(RunRule {
-            bpm: 100.0,
-            beats: 3,
-            priority: Priority::Medium,
-            clear_s: 10.0,
-        }),
-        af: Some(AfRule {
-            window_beats: 32,
-            irregularity: 0.06,
-            priority: Priority::Medium,
-            for_s: 30.0,
-            clear_s: 30.0,
-        }),
-        vf: condition(Priority::High),
-        lead_off: condition(Priority::Low),
-        flat_line: condition(Priority::Low),
-        saturation: condition(Priority::Low),
-        noise: condition(Priority::Low),
-        ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
-    }
-}
-
 /// Physiological fires (rule, seconds) in the first `REPLAY_S` of a record, and when the
 /// monitor said it stopped learning.
 fn start_up_fires(path: &Path) -> (Vec<(RuleKind, f64)>, Option<f64>) {
@@ -99,7 +46,8 @@ fn start_up_fires(path: &Path) -> (Vec<(RuleKind, f64)>, Option<f64>) {
     let frames = (REPLAY_S * fs) as usize;
     let samples = record.microvolts_interleaved();
     let samples = &samples[..(frames * leads).min(samples.len())];
-    let mut monitor = PatientMonitor::new(policy());
+    let mut monitor =
+        PatientMonitor::new(measurement_policy(PatientId::parse("p").expect("valid")));
     let mut fires = Vec::new();
     let mut learned = None;
     for (k, chunk) in samples.chunks(per_block * leads).enumerate() {

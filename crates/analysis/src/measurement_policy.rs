@@ -1,0 +1,60 @@
+//! The policy every clinical measurement replays records through (`cardiowatch ec57`,
+//! the start-up test), so figures measured in different places are of one policy
+//! (docs/clinical-performance.md).
+
+use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule, VtRule};
+use cw_core::{HrLimit, PatientId, Priority, ThresholdPolicy};
+
+/// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
+/// VF on, tachycardia run 100 bpm × 3 beats, VT with its defaults (≥ 3 V beats at
+/// ≥ 100 bpm, sustained after 30 s), and the technical alarms on.
+pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
+    let hr = |bpm| HrLimit {
+        bpm,
+        priority: Priority::High,
+        for_s: 0.0,
+        hysteresis_bpm: 5.0,
+        clear_s: 10.0,
+    };
+    let condition = |priority| {
+        Some(ConditionRule {
+            priority,
+            for_s: 2.0,
+            clear_s: 10.0,
+        })
+    };
+    ThresholdPolicy {
+        hr_high: Some(hr(120.0)),
+        hr_low: Some(hr(40.0)),
+        pause: Some(PauseRule {
+            rr_s: 3.0,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        asystole: Some(AsystoleRule {
+            after_s: 4.0,
+            priority: Priority::High,
+            clear_s: 10.0,
+        }),
+        tachy_run: Some(RunRule {
+            bpm: 100.0,
+            beats: 3,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        af: Some(AfRule {
+            window_beats: 32,
+            irregularity: 0.06,
+            priority: Priority::Medium,
+            for_s: 30.0,
+            clear_s: 30.0,
+        }),
+        vf: condition(Priority::High),
+        vt: Some(VtRule::default()),
+        lead_off: condition(Priority::Low),
+        flat_line: condition(Priority::Low),
+        saturation: condition(Priority::Low),
+        noise: condition(Priority::Low),
+        ..ThresholdPolicy::empty(patient)
+    }
+}
