@@ -338,8 +338,10 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
     );
 }
 
-#[tokio::test]
-async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
+/// An api that maps OIDC identities by `email` (alice@hospital.example is dr-alice, a
+/// doctor with that email on record), with the JWKS serving key `e1`. The JWKS server is
+/// returned so it outlives the test.
+pub(crate) async fn email_mapped_api() -> (JwksServer, Key, ApiHarness) {
     let jwks = JwksServer::start().await;
     let key = ec_key("e1");
     jwks.publish(&[&key]);
@@ -369,6 +371,12 @@ async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
         })
         .await
         .expect("user");
+    (jwks, key, h)
+}
+
+#[tokio::test]
+async fn with_user_claim_email_a_verified_mapped_email_is_the_local_user() {
+    let (_jwks, key, h) = email_mapped_api().await;
     let with_email = |email: Option<&str>, verified: Option<bool>| {
         let mut c = claims("an-opaque-subject");
         if let Some(email) = email {

@@ -409,36 +409,8 @@ async fn an_unknown_login_locks_like_a_real_one() {
 
 #[tokio::test]
 async fn an_oidc_token_without_email_verified_cannot_claim_a_doctors_email() {
-    use crate::api_oidc::{AUDIENCE, ISSUER, JwksServer, claims, ec_key, sign};
-    let jwks = JwksServer::start().await;
-    let key = ec_key("e1");
-    jwks.publish(&[&key]);
-    let url = jwks.url.clone();
-    let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
-        cfg.oidc.enabled = true;
-        cfg.oidc.issuer = ISSUER.into();
-        cfg.oidc.audience = AUDIENCE.into();
-        cfg.oidc.jwks_url = url;
-        cfg.oidc.allow_http = true;
-        cfg.oidc.user_claim = "email".into();
-        cfg.oidc
-            .users
-            .insert("alice@hospital.example".into(), "dr-alice".into());
-    })
-    .await;
-    h.stores
-        .records
-        .put_user(&cw_core::User {
-            id: cw_core::UserId::parse("dr-alice").expect("id"),
-            role: Role::Doctor,
-            phone: None,
-            email: Some("alice@hospital.example".into()),
-            notify: Default::default(),
-            disabled: None,
-            sessions: Default::default(),
-        })
-        .await
-        .expect("user");
+    use crate::api_oidc::{claims, email_mapped_api, sign};
+    let (_jwks, key, h) = email_mapped_api().await;
     // A provider account that set its email to the doctor's but never verified it.
     let mut c = claims("someone-elses-subject");
     c["email"] = json!("alice@hospital.example");
