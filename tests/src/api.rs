@@ -95,10 +95,20 @@ impl ApiHarness {
 
     /// Starts the api after `tune` adjusted its config.
     pub async fn start_with(mode: Mode, tune: impl FnOnce(&mut cw_api::ApiConfig)) -> Self {
-        cw_tls::install_default_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
-        let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("dev certs");
         let storage = storage_for(mode, dir.path());
+        Self::start_on(dir, storage, tune).await
+    }
+
+    /// Starts the api on `storage` (e.g. servers reached through a [`crate::tcp_proxy`]),
+    /// keeping its files in `dir`.
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        storage: StorageConfig,
+        tune: impl FnOnce(&mut cw_api::ApiConfig),
+    ) -> Self {
+        cw_tls::install_default_crypto();
+        let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("dev certs");
         let stores = cw_storage::open(&storage).await.expect("stores open");
         let secret = cw_bus::Sealer::generate_key_hex();
         let mut cfg = cw_api::ApiConfig {

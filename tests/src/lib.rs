@@ -9,3 +9,4 @@ pub mod live;
 pub mod notifier;
 pub mod processes;
 pub mod system;
+pub mod tcp_proxy;

@@ -3,6 +3,7 @@
 
 use crate::BusError;
 use crate::envelope::{Envelope, Kind, Sealer, random_id, random_u64};
+use crate::links::Links;
 use crate::stats::BusStats;
 use bytes::Bytes;
 use serde::{Serialize, de::DeserializeOwned};
@@ -71,6 +72,15 @@ impl Publisher {
         ))
     }
 
+    /// Readiness: `Ok` while the socket's task runs (it ends at shutdown).
+    pub fn probe(&self) -> Result<(), String> {
+        if self.queue.is_closed() {
+            Err(format!("{:?} PUB socket closed", self.kind))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Seals and queues one message. Never waits: a full queue drops and counts.
     pub fn publish<T: Serialize>(&self, topic: &str, body: &T) -> Result<(), BusError> {
         let seq = {
@@ -120,6 +130,7 @@ pub struct Subscriber {
     last_seq: HashMap<(u64, Bytes), u64>,
     stats: Arc<BusStats>,
     reject_log: crate::reject_log::RejectLog,
+    links: Arc<Links>,
 }
 
 impl Subscriber {
@@ -134,11 +145,13 @@ impl Subscriber {
         shutdown: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
+        let links = Arc::new(Links::new(endpoints.len()));
         for endpoint in endpoints {
             tokio::spawn(subscribe_one(
                 endpoint.clone(),
                 topics.to_vec(),
                 tx.clone(),
+                links.clone(),
                 shutdown.clone(),
             ));
         }
@@ -149,7 +162,14 @@ impl Subscriber {
             last_seq: HashMap::new(),
             stats,
             reject_log: Default::default(),
+            links,
         }
+    }
+
+    /// Its connections to the publishers, for readiness. A SUB connection counts from
+    /// its first successful connect (zmq.rs reconnects it by itself afterwards).
+    pub fn links(&self) -> Arc<Links> {
+        self.links.clone()
     }
 
     /// The next message that opens; rejected ones are counted and skipped. `None` once
@@ -184,6 +204,7 @@ async fn subscribe_one(
     endpoint: String,
     topics: Vec<String>,
     tx: mpsc::Sender<(Bytes, Bytes)>,
+    links: Arc<Links>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -212,6 +233,7 @@ async fn subscribe_one(
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
     tracing::info!(%endpoint, "subscribed");
+    links.connected();
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return,

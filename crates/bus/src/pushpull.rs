@@ -8,6 +8,7 @@
 use crate::BusError;
 use crate::dedupe::Deduper;
 use crate::envelope::{Envelope, Kind, Sealer, random_id, random_u64};
+use crate::links::Links;
 use crate::pubsub::now_ns;
 use crate::stats::BusStats;
 use bytes::Bytes;
@@ -96,6 +97,7 @@ pub struct Puller {
     dedupe: Deduper,
     stats: Arc<BusStats>,
     reject_log: crate::reject_log::RejectLog,
+    links: Arc<Links>,
 }
 
 impl Puller {
@@ -107,8 +109,14 @@ impl Puller {
         shutdown: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
+        let links = Arc::new(Links::new(endpoints.len()));
         for endpoint in endpoints {
-            tokio::spawn(pull_one(endpoint.clone(), tx.clone(), shutdown.clone()));
+            tokio::spawn(pull_one(
+                endpoint.clone(),
+                tx.clone(),
+                links.clone(),
+                shutdown.clone(),
+            ));
         }
         Self {
             rx,
@@ -117,7 +125,13 @@ impl Puller {
             dedupe: Deduper::new(65_536),
             stats,
             reject_log: Default::default(),
+            links,
         }
+    }
+
+    /// Its connections to the pushers (up and down as they restart), for readiness.
+    pub fn links(&self) -> Arc<Links> {
+        self.links.clone()
     }
 
     /// The next new message that opens. `None` once shut down.
@@ -140,7 +154,12 @@ impl Puller {
 }
 
 /// One connection to one pusher, rebuilt from scratch whenever the pusher goes away.
-async fn pull_one(endpoint: String, tx: mpsc::Sender<Bytes>, shutdown: CancellationToken) {
+async fn pull_one(
+    endpoint: String,
+    tx: mpsc::Sender<Bytes>,
+    links: Arc<Links>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let mut socket = PullSocket::new();
@@ -160,6 +179,9 @@ async fn pull_one(endpoint: String, tx: mpsc::Sender<Bytes>, shutdown: Cancellat
         }
         tracing::info!(%endpoint, "connected to pusher");
         backoff = Duration::from_millis(100);
+        links.connected();
+        // Counted down however this connection ends (pusher gone, error, shutdown).
+        let _down = links.disconnect_on_drop();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,

@@ -2,10 +2,12 @@
 
 mod health;
 pub mod metrics;
+mod readiness;
 mod service;
 mod signals;
 
 pub use health::health_routes;
+pub use readiness::{CheckOutcome, Readiness, Report};
 pub use service::run_service;
 
 pub use metrics::{Counter, Histogram, MetricsText};

@@ -24,7 +24,7 @@ pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;
 pub use open::{Stores, open};
 pub use ports::{
-    AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore,
-    RecordStore, SampleStore, StoreError,
+    AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore, Reachable,
+    RecordStore, SampleStore, StoreError, probe,
 };
 pub use replay_guard::ReplayGuard;

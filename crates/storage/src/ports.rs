@@ -28,9 +28,31 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A store that can say whether it answers now, for readiness probes (`/readyz`,
+/// docs/architecture.md "Health"). One cheap round trip that needs this service's
+/// credentials and database, never a scan.
+#[async_trait]
+pub trait Reachable: Send + Sync {
+    async fn ping(&self) -> Result<()>;
+}
+
+/// A readiness probe of `store` (for `cw_runtime::Readiness`): its ping, the error as
+/// text for the service's log.
+pub fn probe<S: Reachable + ?Sized + 'static>(
+    store: std::sync::Arc<S>,
+) -> impl Fn() -> futures::future::BoxFuture<'static, std::result::Result<(), String>>
++ Send
++ Sync
++ 'static {
+    move || {
+        let store = store.clone();
+        Box::pin(async move { store.ping().await.map_err(|e| e.to_string()) })
+    }
+}
+
 /// ECG samples (InfluxDB or the embedded file).
 #[async_trait]
-pub trait SampleStore: Send + Sync {
+pub trait SampleStore: Reachable + Send + Sync {
     /// Writes every frame of every block. Idempotent: writing a block again stores the
     /// same points at the same timestamps, never duplicates.
     async fn write(&self, blocks: &[SampleBlock]) -> Result<()>;
@@ -181,7 +203,8 @@ pub trait DeviceStore: Send + Sync {
 
 /// Every record port in one object: MongoDB and the embedded file implement all of them.
 pub trait RecordStore:
-    AlertStore
+    Reachable
+    + AlertStore
     + DeliveryStore
     + PolicyStore
     + PatientStore
@@ -195,7 +218,8 @@ pub trait RecordStore:
 }
 
 impl<
-    T: AlertStore
+    T: Reachable
+        + AlertStore
         + DeliveryStore
         + PolicyStore
         + PatientStore

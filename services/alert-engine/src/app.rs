@@ -112,6 +112,24 @@ pub async fn start(
         shutdown.clone(),
     );
 
+    // An engine that hears no ingest monitors nobody, and alerts are stored before
+    // they are pushed: the record store and a samples link are required. Live events
+    // are fire and forget, and policies reload from the store every 30 s, so the events
+    // PUB and the config link are only reported.
+    let readiness = cw_runtime::Readiness::default()
+        .require("record_store", cw_storage::probe(stores.records.clone()))
+        .require("bus.samples", {
+            let links = samples.links();
+            move || std::future::ready(links.probe())
+        })
+        .report("bus.live_pub", {
+            let live = live.clone();
+            move || std::future::ready(live.probe())
+        })
+        .report("bus.config", {
+            let links = config.links();
+            move || std::future::ready(links.probe())
+        });
     let patients = Arc::new(AtomicUsize::new(0));
     let fire_trace = Arc::new(FireTrace::default());
     let (writer, retries, writer_task) = writer::spawn(Actions {
@@ -143,8 +161,9 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
     let admin_addr = admin.local_addr()?;
-    let router: Router =
-        cw_runtime::health_routes(move || metrics.render(patients.load(Ordering::Relaxed)));
+    let router: Router = cw_runtime::health_routes(readiness, move || {
+        metrics.render(patients.load(Ordering::Relaxed))
+    });
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
     tracing::info!(shards = cfg.shards.len(), %alert_push_endpoint, %admin_addr, "alert-engine running");
 

@@ -29,6 +29,11 @@ impl LiveEvents {
         Ok((Self { publisher }, bound))
     }
 
+    /// Readiness of the events PUB socket.
+    pub fn probe(&self) -> Result<(), String> {
+        self.publisher.probe()
+    }
+
     /// One beat's reading; `at_ns` is the beat's sample time.
     pub fn heart_rate(&self, patient: &PatientId, reading: &HrReading, at_ns: Nanos) {
         self.publish(&LiveEvent::HeartRate {

@@ -115,6 +115,15 @@ pub async fn start(
             shutdown.clone(),
         ),
     };
+    // REST needs both stores; threshold changes are announced on the config PUB. Live
+    // views subscribe per watched shard on demand, so they are no readiness check.
+    let readiness = cw_runtime::Readiness::default()
+        .require("sample_store", cw_storage::probe(stores.samples.clone()))
+        .require("record_store", cw_storage::probe(stores.records.clone()))
+        .require("bus.config_pub", {
+            let publisher = state.config_publisher.clone();
+            move || std::future::ready(publisher.probe())
+        });
     let metrics = Arc::new(request_metrics::RequestMetrics::default());
     let router = Router::new()
         .route("/v1/patients", get(patients::list).post(patients::create))
@@ -158,7 +167,7 @@ pub async fn start(
         )
         .route("/v1/patients/{id}/ecg", get(ecg::range))
         .route("/v1/patients/{id}/live", get(crate::routes::live::open))
-        .merge(cw_runtime::health_routes({
+        .merge(cw_runtime::health_routes(readiness, {
             let metrics = metrics.clone();
             let live = state.live.clone();
             move || format!("{}{}", metrics.render(), live.metrics.render())

@@ -440,7 +440,7 @@ fn document() -> OpenApi {
         }
         let success = if matches!(route.success, "204" | "101") || route.path == "/metrics" {
             success
-        } else if matches!(route.path, "/healthz" | "/readyz") {
+        } else if route.path == "/healthz" {
             success.content("text/plain", ContentBuilder::new().build())
         } else {
             success.content("application/json", ContentBuilder::new().build())

@@ -59,6 +59,15 @@ pub async fn start(
     .await
     .with_context(|| format!("binding the sample PUB socket at {}", cfg.publish_endpoint))?;
     let writer = Writer::start(stores.samples.clone(), &cfg.writer, metrics.clone());
+    // Gateways are acked only after a durable write and authenticated against the
+    // records: without either store, or the PUB socket, ingest is not ready.
+    let readiness = cw_runtime::Readiness::default()
+        .require("sample_store", cw_storage::probe(stores.samples.clone()))
+        .require("record_store", cw_storage::probe(stores.records.clone()))
+        .require("bus.samples_pub", {
+            let publisher = publisher.clone();
+            move || std::future::ready(publisher.probe())
+        });
     let pipeline = Arc::new(Pipeline::new(
         writer,
         publisher,
@@ -74,7 +83,9 @@ pub async fn start(
     let router = Router::new()
         .route("/v1/stream", get(stream::upgrade))
         .route("/v1/batches", post(batch::post))
-        .merge(cw_runtime::health_routes(move || metrics.render()))
+        .merge(cw_runtime::health_routes(readiness, move || {
+            metrics.render()
+        }))
         .with_state(state);
     let listener =
         cw_tls::Listener::bind_with_client_certs(&cfg.listen, &cfg.tls, &cfg.client_certs)

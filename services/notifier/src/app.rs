@@ -114,7 +114,16 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
     let admin_addr = admin.local_addr()?;
-    let router: Router = cw_runtime::health_routes({
+    // Pages are driven from the store (the sweep); the alert bus only makes them
+    // faster, and the webhooks must keep answering acks while an engine restarts: its
+    // links are reported, not required.
+    let readiness = cw_runtime::Readiness::default()
+        .require("record_store", cw_storage::probe(stores.records.clone()))
+        .report("bus.alerts", {
+            let links = puller.links();
+            move || std::future::ready(links.probe())
+        });
+    let router: Router = cw_runtime::health_routes(readiness, {
         let metrics = metrics.clone();
         move || metrics.render()
     });

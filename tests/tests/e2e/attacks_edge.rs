@@ -211,6 +211,13 @@ struct FlakySamples {
 }
 
 #[async_trait::async_trait]
+impl cw_storage::Reachable for FlakySamples {
+    async fn ping(&self) -> Result<(), cw_storage::StoreError> {
+        self.inner.ping().await
+    }
+}
+
+#[async_trait::async_trait]
 impl cw_storage::SampleStore for FlakySamples {
     async fn write(&self, blocks: &[cw_core::SampleBlock]) -> Result<(), cw_storage::StoreError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {

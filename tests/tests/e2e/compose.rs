@@ -336,7 +336,7 @@ fn every_long_running_service_has_a_healthcheck() {
 }
 
 #[test]
-fn healthchecks_hit_healthz_over_https_on_each_services_own_port() {
+fn healthchecks_ask_readyz_over_https_on_each_services_own_port() {
     let compose = compose();
     for svc in &SERVICES {
         let test = strings(&service(&compose, svc.name)["healthcheck"]["test"]);
@@ -348,7 +348,9 @@ fn healthchecks_hit_healthz_over_https_on_each_services_own_port() {
             "`{}` healthcheck runs `cardiowatch health --ca …`: {joined}",
             svc.name
         );
-        let url = format!("https://localhost:{}/healthz", svc.https_port);
+        // Readiness, not liveness: `depends_on: service_healthy` must wait until the
+        // service's stores answer (docs/architecture.md, "Health").
+        let url = format!("https://localhost:{}/readyz", svc.https_port);
         assert!(
             test.iter().any(|arg| arg == &url),
             "`{}` healthcheck must hit {url}: {joined}",

@@ -37,3 +37,4 @@ mod notify_reliability;
 mod notify_routing;
 mod notify_watchdog;
 mod pipeline;
+mod readiness;

@@ -4,7 +4,7 @@ use super::client::Client;
 use super::line::{self, MEASUREMENT};
 use super::query::{self, PAGE_ROWS};
 use crate::config::InfluxConfig;
-use crate::ports::{Result, SampleStore, StoreError};
+use crate::ports::{Reachable, Result, SampleStore, StoreError};
 use crate::redact;
 use async_trait::async_trait;
 use cw_core::time::Nanos;
@@ -52,6 +52,19 @@ impl InfluxSamples {
             }
         }
         self.client.write(body).await
+    }
+}
+
+#[async_trait]
+impl Reachable for InfluxSamples {
+    /// A read of the database's measurements: needs the server, our credentials and the
+    /// database (a `/ping` would answer without the last two).
+    async fn ping(&self) -> Result<()> {
+        self.client
+            .query("SHOW MEASUREMENTS LIMIT 1", false)
+            .await?
+            .into_statement()
+            .map(drop)
     }
 }
 

@@ -96,6 +96,19 @@ impl MongoRecords {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::Reachable for MongoRecords {
+    /// `ping` on our database, over a pooled connection (authenticated as this service
+    /// when the pool opened it).
+    async fn ping(&self) -> Result<()> {
+        self.db
+            .run_command(mongodb::bson::doc! { "ping": 1 })
+            .await
+            .map(drop)
+            .map_err(map_err)
+    }
+}
+
 /// MongoDB's duplicate-key error code (E11000), raised by unique indexes and `_id`.
 const DUPLICATE_KEY: i32 = 11000;
 

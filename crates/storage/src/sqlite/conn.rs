@@ -34,6 +34,15 @@ impl Db {
         })
     }
 
+    /// Reads the schema page: the file is still there and readable (readiness).
+    pub(crate) async fn ping(&self) -> Result<()> {
+        self.call(|conn| {
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+                .map_err(map_err)
+        })
+        .await
+    }
+
     /// Runs `f` with the connection on the blocking pool.
     pub(crate) async fn call<T, F>(&self, f: F) -> Result<T>
     where

@@ -3,6 +3,8 @@
 
 use super::conn::Db;
 use crate::audit_sealer::AuditSealer;
+use crate::ports::{Reachable, Result};
+use async_trait::async_trait;
 use std::sync::Arc;
 
 /// Patients, users, devices, policies, alerts and deliveries in the embedded file.
@@ -25,5 +27,12 @@ impl SqliteRecords {
     pub fn with_audit(mut self, sealer: Arc<AuditSealer>) -> Self {
         self.sealer = sealer;
         self
+    }
+}
+
+#[async_trait]
+impl Reachable for SqliteRecords {
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await
     }
 }

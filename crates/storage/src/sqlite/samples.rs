@@ -3,7 +3,7 @@
 
 use super::conn::Db;
 use super::map_err;
-use crate::ports::{Result, SampleStore, StoreError};
+use crate::ports::{Reachable, Result, SampleStore, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, PatientId, SampleBlock};
@@ -18,6 +18,13 @@ pub struct SqliteSamples {
 impl SqliteSamples {
     pub(super) fn new(db: Db) -> Self {
         Self { db }
+    }
+}
+
+#[async_trait]
+impl Reachable for SqliteSamples {
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await
     }
 }
 
