@@ -115,9 +115,10 @@ enum Command {
         /// doctor, admin or ops.
         #[arg(long, value_parser = parse_role, default_value = "doctor")]
         role: Role,
-        /// The api's HS256 secret (`auth.jwt_secret`); prefer the environment variable.
+        /// The api's HS256 secret (`auth.jwt_secret`); prefer the environment variable
+        /// (one of the two is needed; a flag shows in the process list).
         #[arg(long, env = "CW_AUTH__JWT_SECRET", hide_env_values = true)]
-        secret: String,
+        secret: Option<String>,
     },
 }
 
@@ -355,6 +356,10 @@ impl Cli {
             }
             Command::Token { user, role, secret } => {
                 let user = UserId::parse(&user).context("--user")?;
+                let secret = secret.filter(|s| !s.is_empty()).context(
+                    "no signing secret: set CW_AUTH__JWT_SECRET (the api's auth.jwt_secret; \
+                     the demo keeps it in its data dir as jwt.secret) or pass --secret",
+                )?;
                 println!(
                     "{}",
                     cw_api::token::issue(

@@ -18,6 +18,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// The user id of the demo's admin token (no account record: tokens need none).
+pub const DEMO_ADMIN: &str = "admin-demo";
+
 pub struct DemoOptions {
     pub data_dir: PathBuf,
     pub record: PathBuf,
@@ -113,6 +116,10 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     let api = services.api.as_ref().context("the demo runs the api")?;
 
     let stream_url = format!("wss://127.0.0.1:{}/v1/stream", services.ingest.addr.port());
+    let batch_url = format!(
+        "https://127.0.0.1:{}/v1/batches",
+        services.ingest.addr.port()
+    );
     let api_url = format!("https://127.0.0.1:{}", api.addr.port());
     let token = cw_api::token::issue(
         jwt_secret.as_bytes(),
@@ -121,9 +128,20 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         Role::Doctor,
         cw_api::token::ACCESS_TTL_S,
     )?;
+    // An admin registers devices and patients (docs/ingest-protocol.md); a token's
+    // subject needs no account record, so the demo mints one for a fixed id.
+    let admin = cw_core::UserId::parse(DEMO_ADMIN)?;
+    let admin_token = cw_api::token::issue(
+        jwt_secret.as_bytes(),
+        "cardiowatch",
+        &admin,
+        Role::Admin,
+        cw_api::token::ACCESS_TTL_S,
+    )?;
     println!("cardiowatch demo — data in {}", opts.data_dir.display());
     println!("api: {api_url}");
-    println!("ingest: {stream_url}");
+    println!("ingest stream (WebSocket): {stream_url}");
+    println!("ingest batches (HTTPS POST): {batch_url}");
     println!(
         "engine admin: https://{}/metrics   notifier admin: https://{}/metrics",
         services.engine.admin_addr, services.notifier.admin_addr
@@ -145,6 +163,11 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         "twilio webhooks: https://{webhook_addr} (SMS replies, key presses, status callbacks; signed by the sandbox)"
     );
     println!("doctor access token (15 min): {token}");
+    println!("admin access token (15 min): {admin_token}");
+    println!(
+        "  a new one: CW_AUTH__JWT_SECRET=$(cat {}) cardiowatch token --user {DEMO_ADMIN} --role admin",
+        opts.data_dir.join("jwt.secret").display()
+    );
     println!(
         "try: curl --cacert {} -H \"Authorization: Bearer $TOKEN\" {api_url}/v1/alerts",
         certs.ca_cert.display()

@@ -54,10 +54,28 @@ pub async fn post(
                 format!("invalid JSON frame: {e}"),
             ),
         }
+    } else if looks_like_json(&body) {
+        // Read as a binary frame it would fail on its version byte; say what went wrong.
+        state.pipeline.metrics.frames.inc();
+        state.pipeline.nack(
+            &device,
+            None,
+            NackCode::BadFrame,
+            "the body is JSON but its Content-Type is not application/json; binary frames \
+             start with version byte 1"
+                .into(),
+        )
     } else {
         state.pipeline.handle_binary(&device, &body).await
     };
     (status_of(&reply), Json(reply)).into_response()
+}
+
+/// A JSON object (what a JSON frame is), not a binary frame (whose first byte is 1).
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
 }
 
 fn status_of(reply: &Reply) -> StatusCode {

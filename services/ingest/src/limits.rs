@@ -62,6 +62,14 @@ pub fn validate(
             ),
         );
     }
+    // An empty block stores nothing, so an ack would vouch for nothing, and a gateway
+    // that sends them has an encoder bug worth seeing (docs/ingest-protocol.md).
+    if frame.samples_mv.is_empty() {
+        return reject(
+            NackCode::BadFrame,
+            "the frame carries no samples (0 per lead)".into(),
+        );
+    }
     let skew_s = (frame.start_ns.saturating_sub(now_ns)).unsigned_abs() / 1_000_000_000;
     if skew_s > limits.max_clock_skew_s {
         return reject(
@@ -191,6 +199,14 @@ mod tests {
         );
         assert_eq!(
             code(Frame {
+                samples_mv: vec![],
+                ..frame()
+            }),
+            Some(NackCode::BadFrame),
+            "0 samples per lead"
+        );
+        assert_eq!(
+            code(Frame {
                 samples_mv: vec![0.0; MAX_SAMPLES + 2],
                 ..frame()
             }),
@@ -219,6 +235,7 @@ mod tests {
                 proptest::prop_assert!((50..=2000).contains(&block.rate_hz));
                 proptest::prop_assert!((1..=12).contains(&block.leads));
                 proptest::prop_assert_eq!(block.samples_uv.len(), samples.len());
+                proptest::prop_assert!(!block.samples_uv.is_empty());
                 proptest::prop_assert!(block.samples_uv.len().is_multiple_of(usize::from(block.leads)));
                 proptest::prop_assert!(block.samples_uv.iter().all(|uv| uv.unsigned_abs() <= 20_000));
             }

@@ -135,8 +135,14 @@ impl Pipeline {
 }
 
 /// The sequence number of a frame that failed to decode, if its header got that far, so
-/// the gateway knows which frame was refused.
+/// the gateway knows which frame was refused. Only a header that starts with our version
+/// byte has a seq at bytes 4..12: anything else (JSON sent without its content type, a
+/// frame of another version) has none, and gets `seq: null` rather than a number made of
+/// its bytes.
 fn peek_seq(bytes: &[u8]) -> Option<u64> {
+    if bytes.first() != Some(&cw_protocol::frame::VERSION) {
+        return None;
+    }
     bytes
         .get(4..12)
         .and_then(|b| b.try_into().ok())

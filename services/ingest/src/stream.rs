@@ -66,6 +66,34 @@ async fn still_admitted(state: &AppState, device: &Device) -> bool {
     }
 }
 
+/// Whether a read failed because the message is over `max_message_size`. axum does not
+/// re-export tungstenite's error type (and ours is another version), so this reads its
+/// text: "Space limit exceeded: Message too long: N > M"; the e2e test
+/// `a_message_over_the_limit_is_closed_with_1009` pins it.
+fn is_too_long(e: &axum::Error) -> bool {
+    e.to_string().contains("Message too long")
+}
+
+/// Sends a close frame and waits briefly for the gateway's, so the close code reaches it
+/// instead of a reset connection.
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
     let device = Arc::new(device);
     let mut in_flight = FuturesOrdered::new();
@@ -91,12 +119,7 @@ async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
                     continue;
                 }
                 tracing::warn!(device = %device.id, "device revoked while streaming; closing its stream");
-                let _ = socket
-                    .send(Message::Close(Some(CloseFrame {
-                        code: close_code::POLICY,
-                        reason: "device revoked".into(),
-                    })))
-                    .await;
+                close(&mut socket, close_code::POLICY, "device revoked").await;
                 break;
             }
             message = socket.recv(), if can_read => {
@@ -117,6 +140,11 @@ async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
                     }
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Ok(_)) => continue, // ping/pong are answered by the library
+                    Some(Err(e)) if is_too_long(&e) => {
+                        tracing::info!(device = %device.id, error = %e, "gateway message over the size limit; closing 1009");
+                        close(&mut socket, close_code::SIZE, "message over 65 KiB").await;
+                        break;
+                    }
                     Some(Err(e)) => {
                         tracing::info!(device = %device.id, error = %e, "gateway stream error");
                         break;

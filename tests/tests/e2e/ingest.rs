@@ -232,3 +232,51 @@ async fn frames_larger_than_the_socket_read_buffer_are_acked_and_over_64_kib_nac
     );
     assert_eq!(ingest.stored_points(&patient).await, 8_000 + 50);
 }
+
+/// A block of 0 samples per lead would store nothing, so an ack would vouch for nothing:
+/// it is nacked `bad_frame` with its seq, and the stream goes on.
+#[tokio::test]
+async fn a_frame_with_no_samples_is_nacked_not_acked() {
+    let ingest = start_ingest().await;
+    let (patient, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    let t0 = now_ns();
+    send_frame(&mut socket, Frame::encode_i16(1, t0, 250, 2, false, &[])).await;
+    let reply = next_reply(&mut socket).await;
+    assert!(
+        matches!(
+            reply,
+            Reply::Nack {
+                seq: Some(1),
+                code: NackCode::BadFrame,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    send_frame(&mut socket, good(2, t0)).await;
+    assert_eq!(next_reply(&mut socket).await, Reply::Ack { seq: 2 });
+    assert_eq!(ingest.stored_points(&patient).await, 50);
+}
+
+/// A message over the WebSocket limit (64 KiB + 1 KiB of slack) cannot be read into a
+/// frame: the gateway gets close code 1009 (message too big), not a dropped connection.
+#[tokio::test]
+async fn a_message_over_the_limit_is_closed_with_1009() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let ingest = start_ingest().await;
+    let (_, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    send_frame(&mut socket, vec![1u8; 128 * 1024]).await;
+    let close = loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(Message::Text(text))) => panic!("a reply instead of a close: {text}"),
+            Some(Ok(_)) => continue,
+            other => panic!("the connection ended without a close frame: {other:?}"),
+        }
+    };
+    let close = close.expect("the close frame carries a code");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+}

@@ -121,6 +121,87 @@ async fn binary_and_json_blocks_are_acked_and_bad_ones_get_their_status() {
     assert_eq!(stored, 100, "the two acked blocks of 50 instants");
 }
 
+/// What a gateway writer met: JSON posted as `text/plain` was read as a binary frame and
+/// its nack carried a seq made of the JSON's bytes. Now `seq` is null unless a binary
+/// header of our version was read, and the message says what to fix; a block of 0
+/// samples per lead is nacked, not acked.
+#[tokio::test]
+async fn json_sent_as_text_plain_gets_a_null_seq_and_an_empty_block_is_nacked() {
+    let ingest = ingest::start(None, |_| {}).await;
+    let (patient, token) = ingest.device(1).await;
+    let t0 = now_ns();
+    let block = json(1, t0, 2, vec![0.1; 100]);
+    let (status, reply) = post(&ingest, &token, "text/plain", block.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    match reply {
+        Reply::Nack { seq, code, message } => {
+            assert_eq!((seq, code), (None, NackCode::BadFrame), "{message}");
+            assert!(message.contains("application/json"), "{message}");
+        }
+        other => panic!("acked JSON read as a binary frame: {other:?}"),
+    }
+    assert_eq!(
+        post(&ingest, &token, "application/json", block).await,
+        (StatusCode::OK, Reply::Ack { seq: 1 }),
+        "the same block with its content type"
+    );
+
+    let step = 200_000_000;
+    let (status, reply) = post(
+        &ingest,
+        &token,
+        "application/json",
+        json(2, t0 + step, 2, vec![]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        matches!(
+            reply,
+            Reply::Nack {
+                seq: Some(2),
+                code: NackCode::BadFrame,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    let empty = Frame::encode_i16(3, t0 + 2 * step, 250, 2, false, &[]);
+    let (status, reply) = post(&ingest, &token, "application/octet-stream", empty).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        matches!(
+            reply,
+            Reply::Nack {
+                seq: Some(3),
+                code: NackCode::BadFrame,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    // A header of another version: its bytes 4..12 are no seq of ours.
+    let mut other_version = Frame::encode_i16(4, t0 + 3 * step, 250, 2, false, &[1; 4]);
+    other_version[0] = 2;
+    let (_, reply) = post(&ingest, &token, "application/octet-stream", other_version).await;
+    assert!(
+        matches!(
+            reply,
+            Reply::Nack {
+                seq: None,
+                code: NackCode::BadFrame,
+                ..
+            }
+        ),
+        "{reply:?}"
+    );
+    assert_eq!(
+        ingest.stored_points(&patient).await,
+        50,
+        "only the acked block"
+    );
+}
+
 #[tokio::test]
 async fn a_batch_without_valid_credentials_is_refused() {
     let ingest = ingest::start(None, |_| {}).await;

@@ -1,0 +1,144 @@
+//! What a gateway maker needed from the demo and the token command without reading our
+//! code: an admin token (or the command for one) and the batch URL, printed by the demo
+//! and working; `token` usable with the environment variable alone.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cardiowatch");
+
+#[test]
+fn token_help_does_not_mark_the_secret_required_and_the_env_var_is_enough() {
+    let help = Command::new(BIN)
+        .args(["token", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    let usage = help
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_else(|| panic!("no usage line:\n{help}"));
+    assert!(!usage.contains("--secret"), "{usage}");
+    assert!(help.contains("CW_AUTH__JWT_SECRET"), "{help}");
+
+    let secret = "a".repeat(64);
+    let out = Command::new(BIN)
+        .args(["token", "--user", "admin-1", "--role", "admin"])
+        .env("CW_AUTH__JWT_SECRET", &secret)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(token.trim().split('.').count(), 3, "a JWT: {token}");
+
+    let out = Command::new(BIN)
+        .args(["token", "--user", "admin-1"])
+        .env_remove("CW_AUTH__JWT_SECRET")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CW_AUTH__JWT_SECRET"), "{stderr}");
+}
+
+/// The value after `label` on the first line that has it.
+fn after<'a>(lines: &'a [String], label: &str) -> &'a str {
+    lines
+        .iter()
+        .find_map(|l| l.split_once(label).map(|(_, rest)| rest.trim()))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{}", lines.join("\n")))
+}
+
+#[tokio::test]
+async fn the_demo_prints_an_admin_token_and_the_batch_url_that_work() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut demo = tokio::process::Command::new(BIN)
+        .arg("demo")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--seconds", "60", "--phone-ack", "none"])
+        // Any directory: the record is built into the binary.
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("demo starts");
+    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout")).lines();
+    let mut lines = Vec::new();
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = stdout.next_line().await.expect("stdout readable") {
+            let done = line.starts_with("streaming ");
+            lines.push(line);
+            if done {
+                return;
+            }
+        }
+        panic!("the demo ended before streaming:\n{}", lines.join("\n"));
+    })
+    .await
+    .expect("the demo printed its banner within 2 min");
+
+    let api = after(&lines, "api:").to_owned();
+    let batches = after(&lines, "ingest batches (HTTPS POST):").to_owned();
+    let admin_token = after(&lines, "admin access token (15 min):").to_owned();
+    let command = after(&lines, "a new one:");
+    assert!(
+        command.contains("cardiowatch token --user admin-demo --role admin")
+            && command.contains(&data.join("jwt.secret").display().to_string()),
+        "{command}"
+    );
+
+    let ca = std::fs::read(data.join("certs/ca.pem")).expect("the demo's CA");
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+        .build()
+        .expect("client");
+    let devices = http
+        .get(format!("{api}/v1/devices"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .expect("api answers");
+    assert_eq!(devices.status(), 200, "the admin token lists devices");
+    let devices = devices.text().await.expect("body");
+    assert!(devices.contains("gateway-demo-1"), "{devices}");
+
+    // The printed command mints a token the api accepts too.
+    let secret = std::fs::read_to_string(data.join("jwt.secret")).expect("secret");
+    let minted = Command::new(BIN)
+        .args(["token", "--user", "admin-demo", "--role", "admin"])
+        .env("CW_AUTH__JWT_SECRET", secret.trim())
+        .output()
+        .expect("token runs");
+    let minted = String::from_utf8_lossy(&minted.stdout).trim().to_owned();
+    let status = http
+        .get(format!("{api}/v1/devices"))
+        .bearer_auth(&minted)
+        .send()
+        .await
+        .expect("api answers")
+        .status();
+    assert_eq!(status, 200);
+
+    // The batch URL is ingest's: without a device token, its typed 401.
+    let refused = http
+        .post(&batches)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("ingest answers");
+    assert_eq!(refused.status(), 401);
+    let body: serde_json::Value = refused.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+
+    demo.start_kill().expect("demo stopped");
+    let _ = demo.wait().await;
+}
