@@ -5,7 +5,9 @@ use crate::config::Reliability;
 use cw_core::time::Nanos;
 
 /// The time of the next try after `tries` calls failed, or `None` when the row should be
-/// given up (tries used up, or the next try would land past `deadline_ns`).
+/// given up: the next try would land past `deadline_ns`, or `max_tries` (0 = no count
+/// limit, the default) calls were made. Retries run to the clinical deadline, so a
+/// provider outage shorter than it loses no message.
 ///
 /// Jitter is "equal jitter" (half fixed, half random) so that many deliveries failing
 /// together (a provider outage) do not all come back in the same instant; it is derived
@@ -17,7 +19,7 @@ pub fn next_try(
     now_ns: Nanos,
     deadline_ns: Nanos,
 ) -> Option<Nanos> {
-    if tries >= cfg.max_tries {
+    if cfg.max_tries > 0 && tries >= cfg.max_tries {
         return None;
     }
     let exp = tries.saturating_sub(1).min(20);
@@ -63,6 +65,17 @@ mod tests {
             assert!((lo..=hi).contains(&ms), "try {tries}: {ms} ms");
         }
         assert_eq!(next_try(&cfg(), "k", 5, 0, far), None, "tries used up");
+    }
+
+    #[test]
+    fn without_a_count_limit_only_the_deadline_ends_retries() {
+        let unlimited = Reliability {
+            max_tries: 0,
+            ..cfg()
+        };
+        let deadline = 300 * 1_000_000_000;
+        assert!(next_try(&unlimited, "k", 40, 0, deadline).is_some());
+        assert_eq!(next_try(&unlimited, "k", 40, deadline, deadline), None);
     }
 
     #[test]

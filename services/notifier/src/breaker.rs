@@ -42,6 +42,16 @@ impl Breaker {
         !self.allows()
     }
 
+    /// How long the circuit stays open from now; `None` while calls may go out. A row
+    /// that meets an open circuit waits this long without spending a try (docs/architecture.md,
+    /// notifier: retries run to the clinical deadline).
+    pub fn closes_in(&self) -> Option<Duration> {
+        let until = self.lock().open_until?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
     pub fn success(&self) {
         let mut s = self.lock();
         s.consecutive_failures = 0;
@@ -68,7 +78,9 @@ mod tests {
         assert!(b.allows());
         b.failure();
         assert!(b.is_open());
+        assert!(b.closes_in().is_some_and(|d| d <= Duration::from_secs(60)));
         b.success();
+        assert_eq!(b.closes_in(), None);
         assert!(b.allows());
     }
 

@@ -121,7 +121,9 @@ pub struct Reliability {
     /// First retry delay; doubles per try up to `retry_max_ms`, with jitter.
     pub retry_base_ms: u64,
     pub retry_max_ms: u64,
-    /// Provider calls per delivery row before giving up on that channel.
+    /// Provider calls per delivery row before giving up on that channel; 0 (the
+    /// default) = no count limit, retries run to `deadline_s`. A call the open circuit
+    /// breaker kept back is not a try.
     pub max_tries: u32,
     /// Clinical deadline after the alert fired: no retry is scheduled past it (the
     /// escalation chain and the other channels take over).
@@ -151,7 +153,7 @@ impl Default for Reliability {
         Self {
             retry_base_ms: 1_000,
             retry_max_ms: 30_000,
-            max_tries: 6,
+            max_tries: 0,
             deadline_s: PerPriority {
                 high: 300,
                 medium: 900,

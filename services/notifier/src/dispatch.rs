@@ -327,6 +327,11 @@ impl Dispatcher {
         if self.is_in_flight(&row.idempotency_key()) {
             return None;
         }
+        // A due row waits for its provider's circuit to close, spending nothing: the
+        // first sweep after it closes sends it (within the alert's deadline).
+        if self.breaker(t.channel).is_some_and(Breaker::is_open) {
+            return None;
+        }
         let lease = self.reliability.claim_lease_ms as Nanos * 1_000_000;
         match row.status {
             DeliveryStatus::Queued if now - row.updated_ns >= lease => {
@@ -370,6 +375,24 @@ impl Dispatcher {
                 d
             }
         };
+        let deadline = alert.fired_ns
+            + self.reliability.deadline_s.get(alert.priority) as Nanos * NANOS_PER_SEC;
+        if let Some(wait) = self.breaker(delivery.channel).and_then(Breaker::closes_in) {
+            // Not a try: the provider was not called. The row is due again when the
+            // circuit closes, as long as that is within the deadline.
+            self.metrics.breaker_rejected.inc();
+            let now = now_ns();
+            let at = now.saturating_add(Nanos::try_from(wait.as_nanos()).unwrap_or(Nanos::MAX));
+            delivery.updated_ns = now;
+            delivery.status = DeliveryStatus::Failed;
+            delivery.error = Some(format!(
+                "{} provider circuit open",
+                delivery.channel.as_str()
+            ));
+            delivery.next_try_ns = (at <= deadline).then_some(at);
+            tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), will_retry = delivery.next_try_ns.is_some(), "provider circuit open; delivery waits without spending a try");
+            return self.outbox.update(self.records.as_ref(), delivery).await;
+        }
         let result = self.send(alert, &delivery, &user, &key).await;
         delivery.tries = delivery.tries.saturating_add(1);
         self.metrics.attempts.inc();
@@ -397,8 +420,6 @@ impl Dispatcher {
                 tracing::info!(alert = %alert.id, channel = delivery.channel.as_str(), recipient = %user.id, level = delivery.attempt, tries = delivery.tries, "delivery sent");
             }
             Err(e) => {
-                let deadline = alert.fired_ns
-                    + self.reliability.deadline_s.get(alert.priority) as Nanos * NANOS_PER_SEC;
                 delivery.status = DeliveryStatus::Failed;
                 delivery.error = Some(e.to_string());
                 delivery.next_try_ns = if e.is_retryable() {
@@ -455,15 +476,7 @@ impl Dispatcher {
         user: &User,
         key: &str,
     ) -> Result<ProviderReceipt, ProviderError> {
-        let channel = delivery.channel;
-        let breaker = self.breaker(channel);
-        if breaker.is_some_and(Breaker::is_open) {
-            self.metrics.breaker_rejected.inc();
-            return Err(ProviderError::Unavailable(format!(
-                "{} provider circuit open",
-                channel.as_str()
-            )));
-        }
+        let breaker = self.breaker(delivery.channel);
         let result = self.call_provider(alert, delivery, user, key).await;
         if let Some(b) = breaker {
             match &result {

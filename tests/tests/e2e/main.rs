@@ -33,6 +33,7 @@ mod notify_ack_metrics;
 mod notify_crash;
 mod notify_digest;
 mod notify_failover;
+mod notify_outage;
 mod notify_reliability;
 mod notify_routing;
 mod notify_watchdog;
