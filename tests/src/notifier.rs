@@ -27,6 +27,8 @@ pub struct NotifierHarness {
     pub webhook_port: u16,
     bus_port: u16,
     pub service: Option<Service>,
+    /// More notifiers on the same store (`spawn_replica`), each with its own ports.
+    pub replicas: Vec<Service>,
 }
 
 /// Knobs a test turns in the notifier's config (TOML lines appended to the file).
@@ -55,10 +57,15 @@ impl NotifierHarness {
             webhook_port: free_port(),
             bus_port: free_port(),
             service: None,
+            replicas: Vec::new(),
         }
     }
 
     fn config(&self, tuning: &Tuning) -> String {
+        self.config_on(tuning, self.admin_port, self.webhook_port)
+    }
+
+    fn config_on(&self, tuning: &Tuning, admin_port: u16, webhook_port: u16) -> String {
         let certs = self.dir.path().join("certs");
         let tls = format!(
             "cert_path = \"{}\"\nkey_path = \"{}\"\n",
@@ -89,8 +96,8 @@ abort_after_provider_accept = {abort}
 {extra}
 "#,
             bus = self.bus_port,
-            admin = self.admin_port,
-            hook = self.webhook_port,
+            admin = admin_port,
+            hook = webhook_port,
             twilio = self.sandbox.base_url(),
             abort = tuning.abort_after_provider_accept,
             storage_and_bus = crate::system::storage_and_bus_toml(
@@ -112,6 +119,31 @@ abort_after_provider_accept = {abort}
         let logs = self.dir.path().join(format!("run-{}", now_ns()));
         std::fs::create_dir_all(&logs).expect("log dir");
         self.service = Some(Service::spawn("cw-notifier", &config, &logs));
+    }
+
+    /// Starts one more notifier process on the same store, sandbox and bus, with its own
+    /// admin and webhook ports: N replicas racing for the same outbox rows.
+    pub fn spawn_replica(&mut self, tuning: &Tuning) {
+        let n = self.replicas.len() + 1;
+        let config = self
+            .dir
+            .path()
+            .join(format!("cw-notifier-replica-{n}.toml"));
+        let text = self.config_on(tuning, free_port(), free_port());
+        std::fs::write(&config, text).expect("config written");
+        let logs = self.dir.path().join(format!("replica-{n}"));
+        std::fs::create_dir_all(&logs).expect("log dir");
+        self.replicas
+            .push(Service::spawn("cw-notifier", &config, &logs));
+    }
+
+    /// The replicas' logs, for a failing assertion.
+    pub fn replica_logs(&self) -> String {
+        self.replicas
+            .iter()
+            .map(Service::log_text)
+            .collect::<Vec<_>>()
+            .join("\n--- next replica ---\n")
     }
 
     pub fn kill(&mut self) {

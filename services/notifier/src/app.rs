@@ -66,7 +66,8 @@ pub async fn start(
             twilio.clone(),
             metrics.clone(),
             shutdown.clone(),
-        );
+        )
+        .context("watchdog.identity: at most 40 characters of [A-Za-z0-9_-]")?;
     }
     let dispatcher = Arc::new(Dispatcher::new(
         stores.records.clone(),

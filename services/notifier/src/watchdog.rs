@@ -2,9 +2,14 @@
 //! exactly like a real one (the sweep picks it up and delivers it in-app to a synthetic
 //! recipient). When its delivery is not recorded in time, ops are paged by SMS directly
 //! through Twilio — the path that does not depend on the part that just failed.
+//!
+//! Each notifier has its own synthetic patient and sink (`cw-watchdog-{identity}`): the
+//! store keeps one open alert per (patient, rule), so replicas sharing one patient
+//! refused each other's synthetic alerts and paged ops falsely (docs/architecture.md).
 
 use crate::metrics::NotifierMetrics;
 use crate::providers::twilio::TwilioClient;
+use cw_core::ids::InvalidId;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{
     Alert, Channel, DeliveryStatus, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
@@ -15,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const PATIENT: &str = "cw-watchdog";
-const SINK: &str = "cw-watchdog-sink";
+const PATIENT_PREFIX: &str = "cw-watchdog-";
+const SINK_PREFIX: &str = "cw-watchdog-sink-";
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +34,34 @@ pub struct WatchdogConfig {
     pub timeout_ms: u64,
     /// Who is paged (by SMS) when it is not.
     pub ops_user: String,
+    /// Names this notifier's synthetic patient (`cw-watchdog-{identity}`) and sink; up
+    /// to 40 characters of `[A-Za-z0-9_-]`, unique per replica (e.g. a StatefulSet pod
+    /// name). Default: a fresh random one per start (one small patient and user record
+    /// per start).
+    #[serde(default)]
+    pub identity: Option<String>,
+}
+
+/// This notifier's synthetic patient and the sink user its alerts are paged to.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub patient: PatientId,
+    pub sink: UserId,
+}
+
+impl Identity {
+    /// From `identity`, or a random one.
+    pub fn new(identity: Option<&str>) -> Result<Self, InvalidId> {
+        let name = match identity {
+            Some(name) if name.len() <= 40 => name.to_owned(),
+            Some(_) => return Err(InvalidId),
+            None => UserId::random().to_string(),
+        };
+        Ok(Self {
+            patient: PatientId::parse(&format!("{PATIENT_PREFIX}{name}"))?,
+            sink: UserId::parse(&format!("{SINK_PREFIX}{name}"))?,
+        })
+    }
 }
 
 fn default_interval() -> u64 {
@@ -39,13 +72,16 @@ fn default_timeout() -> u64 {
     30_000
 }
 
+/// Starts the rounds; fails (at start-up) only on an invalid `identity`.
 pub fn spawn(
     cfg: WatchdogConfig,
     records: Arc<dyn RecordStore>,
     twilio: Option<TwilioClient>,
     metrics: Arc<NotifierMetrics>,
     shutdown: CancellationToken,
-) {
+) -> Result<(), InvalidId> {
+    let me = Identity::new(cfg.identity.as_deref())?;
+    tracing::info!(patient = %me.patient, "watchdog: synthetic identity of this notifier");
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(cfg.interval_s.max(1)));
         loop {
@@ -53,25 +89,30 @@ pub fn spawn(
                 _ = shutdown.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match round(&cfg, records.as_ref()).await {
+            match round(&cfg, &me, records.as_ref()).await {
                 Ok(true) => metrics.watchdog_ok.inc(),
                 Ok(false) => {
                     metrics.watchdog_failed.inc();
-                    page_ops(&cfg, records.as_ref(), twilio.as_ref()).await;
+                    page_ops(&cfg, &me, records.as_ref(), twilio.as_ref()).await;
                 }
                 Err(e) => {
                     metrics.watchdog_failed.inc();
                     tracing::error!(error = %e, "watchdog: store unavailable");
-                    page_ops(&cfg, records.as_ref(), twilio.as_ref()).await;
+                    page_ops(&cfg, &me, records.as_ref(), twilio.as_ref()).await;
                 }
             }
         }
     });
+    Ok(())
 }
 
 /// One synthetic alert: fired, waited for, resolved. True when it came back delivered.
-async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, StoreError> {
-    let (patient, sink) = ids();
+async fn round(
+    cfg: &WatchdogConfig,
+    me: &Identity,
+    records: &dyn RecordStore,
+) -> Result<bool, StoreError> {
+    let Identity { patient, sink } = me.clone();
     // The sink has no phone or email: only the in-app channel can carry it, so the
     // watchdog never pages a person when things work.
     records
@@ -118,16 +159,13 @@ async fn round(cfg: &WatchdogConfig, records: &dyn RecordStore) -> Result<bool, 
     Ok(came_back)
 }
 
-fn ids() -> (PatientId, UserId) {
-    // Constant, valid ids: parse cannot fail on them.
-    (
-        PatientId::parse(PATIENT).unwrap_or_else(|_| PatientId::random()),
-        UserId::parse(SINK).unwrap_or_else(|_| UserId::random()),
-    )
-}
-
-async fn page_ops(cfg: &WatchdogConfig, records: &dyn RecordStore, twilio: Option<&TwilioClient>) {
-    tracing::error!("watchdog: a synthetic alert was not delivered in time; paging ops");
+async fn page_ops(
+    cfg: &WatchdogConfig,
+    me: &Identity,
+    records: &dyn RecordStore,
+    twilio: Option<&TwilioClient>,
+) {
+    tracing::error!(patient = %me.patient, "watchdog: a synthetic alert was not delivered in time; paging ops");
     let Some(twilio) = twilio else {
         tracing::error!("watchdog: no twilio configured to page ops");
         return;
@@ -140,10 +178,18 @@ async fn page_ops(cfg: &WatchdogConfig, records: &dyn RecordStore, twilio: Optio
         tracing::error!("watchdog: ops user has no phone");
         return;
     };
-    // One page per failed round: the key names the round's minute.
-    let key = format!("watchdog:{}", now_ns() / (60 * NANOS_PER_SEC));
-    let text = "cardiowatch watchdog: a synthetic alert was not delivered in time. Notifications may be failing.";
-    if let Err(e) = twilio.send_sms(&phone, text, &key).await {
+    // One page per failed round and notifier: the key names the round's minute and
+    // the notifier's synthetic patient, which the text names for ops too.
+    let key = format!(
+        "watchdog:{}:{}",
+        me.patient,
+        now_ns() / (60 * NANOS_PER_SEC)
+    );
+    let text = format!(
+        "cardiowatch watchdog {}: a synthetic alert was not delivered in time. Notifications may be failing.",
+        me.patient
+    );
+    if let Err(e) = twilio.send_sms(&phone, &text, &key).await {
         tracing::error!(error = %e, "watchdog: paging ops failed");
     }
 }

@@ -20,10 +20,13 @@ async fn ops_user(h: &NotifierHarness) -> User {
     ops
 }
 
-fn watchdog(ops: &User, timeout_ms: u64) -> Tuning {
+fn watchdog(ops: &User, timeout_ms: u64, identity: Option<&str>) -> Tuning {
+    let identity = identity
+        .map(|i| format!("identity = \"{i}\"\n"))
+        .unwrap_or_default();
     Tuning {
         extra: format!(
-            "[watchdog]\ninterval_s = 1\ntimeout_ms = {timeout_ms}\nops_user = \"{}\"\n",
+            "[watchdog]\ninterval_s = 1\ntimeout_ms = {timeout_ms}\nops_user = \"{}\"\n{identity}",
             ops.id
         ),
         ..Tuning::default()
@@ -34,8 +37,8 @@ fn watchdog(ops: &User, timeout_ms: u64) -> Tuning {
 async fn watchdog_alert_comes_back_delivered_and_pages_nobody() {
     let mut h = NotifierHarness::new(Mode::Embedded).await;
     let ops = ops_user(&h).await;
-    h.spawn(&watchdog(&ops, 10_000));
-    let patient = PatientId::parse("cw-watchdog").expect("id");
+    h.spawn(&watchdog(&ops, 10_000, Some("e2e")));
+    let patient = PatientId::parse("cw-watchdog-e2e").expect("id");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let alerts = h
@@ -73,7 +76,7 @@ async fn watchdog_pages_ops_when_the_synthetic_alert_is_not_delivered_in_time() 
     let mut h = NotifierHarness::new(Mode::Embedded).await;
     let ops = ops_user(&h).await;
     // No time at all to deliver: every round counts as lost.
-    h.spawn(&watchdog(&ops, 0));
+    h.spawn(&watchdog(&ops, 0, None));
     let messages = h
         .sandbox
         .wait_for_messages(1, Duration::from_secs(20))
@@ -81,4 +84,53 @@ async fn watchdog_pages_ops_when_the_synthetic_alert_is_not_delivered_in_time() 
     assert!(!messages.is_empty(), "ops paged; log:\n{}", h.log());
     assert_eq!(messages[0].to, "+15005550900");
     assert!(messages[0].body.contains("watchdog"));
+}
+
+/// Two notifiers on one store, each with its own watchdog: every round of both comes
+/// back delivered and ops are never paged. (With one shared synthetic patient the second
+/// notifier's alert was refused — one open alert per patient and rule — every round.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_notifiers_watchdogs_page_nobody() {
+    let mut h = NotifierHarness::new(Mode::Servers).await;
+    let ops = ops_user(&h).await;
+    h.spawn(&watchdog(&ops, 10_000, None));
+    h.spawn_replica(&watchdog(&ops, 10_000, None));
+    let rounds = |log: &str| plain(log).matches("came_back=true").count();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while rounds(&h.log()) < 4 || rounds(&h.replica_logs()) < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "both watchdogs should come back 4 times; first:\n{}\nsecond:\n{}",
+            h.log(),
+            h.replica_logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for log in [plain(&h.log()), plain(&h.replica_logs())] {
+        assert!(!log.contains("came_back=false"), "{log}");
+        assert!(!log.contains("paging ops"), "{log}");
+    }
+    assert!(
+        h.sandbox.messages().is_empty(),
+        "ops not paged: {:#?}",
+        h.sandbox.messages()
+    );
+}
+
+/// A log without its terminal colour codes (`ESC [ … m`), so fields read `key=value`.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
