@@ -51,6 +51,9 @@ enum Command {
     /// Stream WFDB records to ingest like gateways do: one (--token) or one per line of
     /// --tokens-file (staggered offsets, one connection each), with a progress line.
     Gateway(cardiowatch::gateway_command::GatewayArgs),
+    /// Print the configuration reference (docs/config.md) from the services' config
+    /// types: every key, type, default and CW_ variable.
+    ConfigDoc(cardiowatch::config_doc::ConfigDocArgs),
     /// Check a service's health endpoint (`/healthz` or `/readyz`): exit 0 on 2xx, else
     /// 1; the image's HEALTHCHECK (no curl in the image).
     Health(cardiowatch::health::HealthArgs),
@@ -271,6 +274,7 @@ impl Cli {
             }
             Command::Gateway(args) => cardiowatch::gateway_command::run(args).await,
             Command::Health(args) => cardiowatch::health::run(args).await,
+            Command::ConfigDoc(args) => cardiowatch::config_doc::run(args),
             Command::Device { config, what } => {
                 let records = cardiowatch::devices::open_records(config.as_deref()).await?;
                 cardiowatch::devices::run(what, records.as_ref()).await

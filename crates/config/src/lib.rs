@@ -8,6 +8,8 @@
 //! they parse (numbers, booleans, arrays) and as strings otherwise.
 
 mod known_keys;
+pub mod reference;
+pub mod schema;
 
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -71,6 +73,52 @@ pub fn load_with_env<T: DeserializeOwned>(
     toml::Value::Table(root)
         .try_into()
         .map_err(|e| ConfigError::Invalid(Box::new(e)))
+}
+
+/// `CW_*` variables that are not config keys of any service: read by the service runner,
+/// the logger, the `cardiowatch` command or the test harness (which also owns every
+/// `CW_TEST_*`). docs/config.md lists them.
+pub const NOT_CONFIG_VARS: &[&str] = &[
+    "CW_CONFIG",
+    "CW_LOG_FORMAT",
+    "CW_DEVICE_TOKEN",
+    "CW_PASSWORD",
+    "CW_BIN_DIR",
+    "CW_TOOLS_DIR",
+];
+
+/// The `CW_*` variables among `vars` that name no key of `T` (misspelt, or meant for
+/// another service): a section with `deny_unknown_fields` refuses them at load, but one
+/// at the top level or in a map would be silently ignored. Services log each at start
+/// (`cw_runtime::run_service`).
+pub fn unknown_env_vars<T: DeserializeOwned>(
+    vars: impl IntoIterator<Item = String>,
+) -> Vec<String> {
+    let keys = schema::keys::<T>();
+    let known = |path: &[String]| {
+        (1..=path.len()).any(|n| {
+            keys.iter().any(|k| {
+                k.path == path[..n]
+                    // Below a map any name is a key; a whole section or array may be set
+                    // as one TOML literal.
+                    && (n == path.len() || k.kind == schema::Kind::Map)
+            })
+        })
+    };
+    vars.into_iter()
+        .filter(|var| {
+            var.starts_with("CW_")
+                && !var.starts_with("CW_TEST_")
+                && !NOT_CONFIG_VARS.contains(&var.as_str())
+        })
+        .filter(|var| {
+            let path: Vec<String> = var["CW_".len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            !known(&path)
+        })
+        .collect()
 }
 
 /// A misspelt top-level key would otherwise be ignored and its default used.
@@ -207,6 +255,24 @@ mod tests {
         let cfg: Cfg =
             load_with_env(Some(&path), env(&[("CW_LOG_FORMAT", "json")])).expect("loads");
         assert_eq!(cfg.name, "ok");
+    }
+
+    #[test]
+    fn a_misspelt_cw_variable_is_named_and_real_keys_and_other_tools_vars_are_not() {
+        let vars = [
+            "CW_INNER__PORT",
+            "CW_INNER__PROT",
+            "CW_NMAE",
+            "CW_SHARDS",
+            "CW_LOG_FORMAT",
+            "CW_TEST_INFLUX_URL",
+            "HOME",
+        ]
+        .map(String::from);
+        assert_eq!(
+            unknown_env_vars::<Cfg>(vars),
+            vec!["CW_INNER__PROT".to_owned(), "CW_NMAE".to_owned()]
+        );
     }
 
     #[test]

@@ -5,23 +5,27 @@ use crate::{KeyWrapper, PhiError, Result};
 use async_trait::async_trait;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
 /// `[phi]` in the api config. Keys are 64 hex characters (32 bytes).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeyConfig {
     /// Id stored with each record wrapped under `master_key_hex`.
     pub key_id: String,
+    // Secrets are never serialised (serialising serves docs/config.md's defaults).
+    #[serde(skip_serializing)]
     pub master_key_hex: Option<String>,
     pub master_key_file: Option<PathBuf>,
     /// Older master keys still accepted for unwrapping: `"<id>:<64 hex>"`.
+    #[serde(skip_serializing)]
     pub previous_keys: Vec<String>,
     /// HMAC key for MRN lookup hashes. Separate from the master key so that rotating the
     /// master key does not change every lookup hash.
+    #[serde(skip_serializing)]
     pub lookup_key_hex: Option<String>,
     pub lookup_key_file: Option<PathBuf>,
 }

@@ -26,6 +26,12 @@ where
     cw_tls::install_default_crypto();
     let args = Args::parse();
     let config: C = cw_config::load(args.config.as_deref())?;
+    for var in cw_config::unknown_env_vars::<C>(std::env::vars().map(|(name, _)| name)) {
+        tracing::warn!(
+            %var,
+            "environment variable names no config key of this service (misspelt, or meant for another service); ignored (docs/config.md lists every key)"
+        );
+    }
     let shutdown = crate::shutdown_on_signal();
     tracing::info!(service = about, "starting");
     run(config, shutdown).await

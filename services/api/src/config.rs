@@ -1,11 +1,11 @@
 use cw_bus::BusConfig;
 use cw_storage::StorageConfig;
 use cw_tls::TlsServerConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ApiConfig {
     pub listen: String,
@@ -51,7 +51,7 @@ impl Default for ApiConfig {
 /// with our `issuer` and `audience` and unexpired, authenticates the local user its
 /// `user_claim` maps to. Roles and patient assignments stay ours: an identity with no
 /// local user is refused, never created.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcConfig {
     pub enabled: bool,
@@ -104,7 +104,7 @@ impl Default for OidcConfig {
 
 /// How long a doctor may snooze an alert, per priority. A silence always ends; high
 /// priority cannot be snoozed at all (acknowledge it instead).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SnoozeConfig {
     pub min_s: u64,
@@ -123,9 +123,11 @@ impl Default for SnoozeConfig {
 }
 
 /// JWT settings. The secret comes from the environment (`CW_AUTH__JWT_SECRET`) or a file.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    // Serialised only for docs/config.md's defaults: a secret is never written out.
+    #[serde(skip_serializing)]
     pub jwt_secret: Option<String>,
     pub jwt_secret_file: Option<PathBuf>,
     pub issuer: String,

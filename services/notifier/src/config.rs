@@ -4,9 +4,9 @@ use cw_bus::BusConfig;
 use cw_core::{Channel, Priority};
 use cw_storage::StorageConfig;
 use cw_tls::TlsServerConfig;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default)]
 pub struct NotifierConfig {
     /// PUSH endpoints of every alert-engine.
@@ -63,7 +63,7 @@ impl Default for NotifierConfig {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Routing {
     pub high: Vec<Channel>,
@@ -97,7 +97,7 @@ impl Routing {
 }
 
 /// Seconds per alarm priority.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PerPriority {
     pub high: u64,
@@ -115,7 +115,7 @@ impl PerPriority {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Reliability {
     /// First retry delay; doubles per try up to `retry_max_ms`, with jitter.
@@ -175,7 +175,7 @@ impl Default for Reliability {
 }
 
 /// The notifier's own TLS listener for Twilio's requests.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub listen: String,
@@ -185,7 +185,7 @@ pub struct WebhookConfig {
     pub public_url: String,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Aborts the process right after a provider accepted a message and before the

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 const PATIENT_PREFIX: &str = "cw-watchdog-";
 const SINK_PREFIX: &str = "cw-watchdog-sink-";
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatchdogConfig {
     /// Seconds between synthetic alerts. Default 300.

@@ -18,6 +18,7 @@ mod attacks_api;
 mod attacks_audit;
 mod attacks_edge;
 mod compose;
+mod config_env;
 mod engine_backtest;
 mod engine_lifecycle;
 mod engine_shards;

@@ -15,9 +15,9 @@ pub mod hub;
 pub mod messages;
 pub mod stages;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LiveConfig {
     /// Events PUB of every alert-engine (heart rate, alert state).

@@ -17,7 +17,7 @@ use super::{ProviderError, ProviderReceipt, error_chain, truncate_message};
 
 /// SES settings. Credentials come from the standard AWS chain (environment, profile,
 /// web identity, instance/container role) unless `static_credentials` is set.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct SesConfig {
     /// Overrides the SES endpoint (e.g. a local moto server); the AWS default when unset.
     #[serde(default)]
@@ -37,9 +37,11 @@ pub struct SesConfig {
 }
 
 /// An access key pair given in configuration.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, serde::Serialize)]
 pub struct SesStaticCredentials {
     pub access_key_id: String,
+    // Never serialised (serialising serves docs/config.md's defaults).
+    #[serde(skip_serializing)]
     pub secret_access_key: String,
 }
 

@@ -21,7 +21,7 @@ const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
 const API_VERSION: &str = "2010-04-01";
 
 /// Twilio account and endpoint settings.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, serde::Serialize)]
 pub struct TwilioConfig {
     /// Scheme, host and optional path prefix of the REST API; tests and the demo point
     /// it at a local server. Default `https://api.twilio.com`.
@@ -29,7 +29,8 @@ pub struct TwilioConfig {
     pub base_url: String,
     /// Account SID (`AC…`): the basic-auth user and part of every resource path.
     pub account_sid: String,
-    /// Auth token: the basic-auth password. Never printed (see `Debug`).
+    /// Auth token: the basic-auth password. Never printed (see `Debug`) nor serialised.
+    #[serde(skip_serializing)]
     pub auth_token: String,
     /// The Twilio number messages and calls come from (E.164).
     pub from_number: String,
