@@ -47,6 +47,10 @@ COPY deploy/testdata-ATTRIBUTION.md /usr/share/cardiowatch/testdata/ATTRIBUTION.
 
 WORKDIR /var/lib/cardiowatch
 USER 10001:10001
+# No HEALTHCHECK here: one image runs four services on four ports (and one-shot
+# commands), so each deployment declares its own probe per service — compose runs
+# `cardiowatch health --ca … https://localhost:PORT/readyz` (readiness: stores and bus;
+# docs/architecture.md, "Health"); Kubernetes probes /readyz and /healthz.
 # ingest 8443, api 8444, alert-engine admin 9102, notifier admin 9103;
 # bus: samples PUB 5550, alerts PUSH 5560, config PUB 5570.
 EXPOSE 8443 8444 9102 9103 5550 5560 5570
