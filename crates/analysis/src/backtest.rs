@@ -4,7 +4,7 @@
 
 use crate::monitor::{PatientMonitor, RuleEvent};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
-use cw_core::{DeviceId, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
+use cw_core::{DeviceId, Episode, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Blocks of this length are fed to the monitor, as a gateway would send them.
@@ -22,6 +22,8 @@ pub struct WouldAlert {
     pub resolved_ns: Option<Nanos>,
     pub value: f32,
     pub limit: f32,
+    /// Every event while it was open: count, first, last, worst.
+    pub episode: Episode,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,17 +70,26 @@ fn record(policy: &ThresholdPolicy, event: RuleEvent, alerts: &mut Vec<WouldAler
             resolved_ns: None,
             value,
             limit: policy.limit_of(rule),
+            episode: Episode::first(at, value),
         }),
+        RuleEvent::Episode { rule, episode, .. } => {
+            if let Some(open) = open_alert(alerts, rule) {
+                open.episode = episode;
+            }
+        }
         RuleEvent::Resolve { rule, at } => {
-            if let Some(open) = alerts
-                .iter_mut()
-                .rev()
-                .find(|a| a.rule == rule && a.resolved_ns.is_none())
-            {
+            if let Some(open) = open_alert(alerts, rule) {
                 open.resolved_ns = Some(at);
             }
         }
     }
+}
+
+fn open_alert(alerts: &mut [WouldAlert], rule: RuleKind) -> Option<&mut WouldAlert> {
+    alerts
+        .iter_mut()
+        .rev()
+        .find(|a| a.rule == rule && a.resolved_ns.is_none())
 }
 
 /// The rate from the median spacing of the stored timestamps.

@@ -2,11 +2,14 @@
 //! condition is `active` (crossing the limit) or `clear` (back past the hysteresis band).
 //! Pending for `for_s`, firing, resolved after `clear_s` of clear; a rule that keeps
 //! flapping (fired `fires` times within the window) keeps its alert open until it has been
-//! clear for the whole window, so one episode is one alert. Pure: the monitor feeds it
+//! clear for the whole window, so one episode is one alert. While the alert is open every
+//! new onset of the condition is counted in its [`Episode`] (with the first, last and
+//! worst value), so events inside an open alert are never lost. Pure: the monitor feeds it
 //! conditions and acts on the transitions it returns.
 
 use cw_core::rules::{Flapping, Timing};
 use cw_core::time::{Nanos, secs};
+use cw_core::{Episode, RuleKind};
 
 /// Fire times remembered for flapping detection (the policy allows at most 8 fires; kept
 /// small because every patient has one of these per rule).
@@ -16,6 +19,8 @@ const FIRES_KEPT: usize = 8;
 pub enum Transition {
     /// The condition lasted the onset delay: raise the alert.
     Fire { started_ns: Nanos, value: f32 },
+    /// The condition began again while the alert was open: the episode so far.
+    Episode(Episode),
     /// Clear for the clear time: resolve the open alert.
     Resolve,
 }
@@ -35,6 +40,13 @@ pub struct ConditionState {
     next_fire: usize,
     /// The open alert is held open because the rule was flapping.
     collapsed: bool,
+    /// The open alert's events; whether an event is in progress (it begins when the
+    /// condition becomes active and ends only when it is clear, so a value wandering in
+    /// the hysteresis band or a held observation is not a new event); and whether the
+    /// worst value changed since the episode was last reported.
+    episode: Episode,
+    in_event: bool,
+    unreported: bool,
 }
 
 impl Default for ConditionState {
@@ -44,17 +56,37 @@ impl Default for ConditionState {
             fires: [Nanos::MIN; FIRES_KEPT],
             next_fire: 0,
             collapsed: false,
+            episode: Episode::default(),
+            in_event: false,
+            unreported: false,
         }
     }
 }
 
 impl ConditionState {
-    /// A state with an open alert (rebuilt from the store after a restart).
-    pub fn firing() -> Self {
+    /// A state with an open alert (rebuilt from the store after a restart, or put back
+    /// after its resolve could not be stored) whose episode so far is `episode`, so the
+    /// next event adds to it rather than starting the count again. The condition is taken
+    /// to be still in its event: one that is still active is not counted twice, and one
+    /// that ended reads clear first, so the next onset counts.
+    pub fn firing(episode: Episode) -> Self {
         Self {
             phase: Phase::Firing { clear_since: None },
+            episode,
+            in_event: true,
             ..Self::default()
         }
+    }
+
+    /// The open (or last) alert's episode so far.
+    pub fn episode(&self) -> Episode {
+        self.episode
+    }
+
+    /// An event of the condition is in progress: it became active and has not been clear
+    /// since (so what ends it, e.g. the beat after a silence, is part of the same event).
+    pub fn in_event(&self) -> bool {
+        self.in_event
     }
 
     pub fn is_firing(&self) -> bool {
@@ -69,11 +101,32 @@ impl ConditionState {
     pub fn reset(&mut self) {
         self.phase = Phase::Clear;
         self.collapsed = false;
+        self.episode = Episode::default();
+        self.in_event = false;
+        self.unreported = false;
     }
 
-    /// Feeds the condition observed at `now`. `value` is what the alert reports.
+    /// A value measured after the fact for the event in progress of the open alert (the
+    /// RR interval that ended a silence): kept if worse, reported before the resolve.
+    pub fn worsen(&mut self, rule: RuleKind, value: f32) {
+        if self.is_firing() && self.in_event {
+            let before = self.episode.worst;
+            self.episode.worsen(rule, value);
+            self.unreported |= self.episode.worst != before;
+        }
+    }
+
+    /// The episode, when its worst value changed since it was last reported (the alert
+    /// should record it before it resolves); marks it reported.
+    pub fn take_unreported(&mut self) -> Option<Episode> {
+        std::mem::take(&mut self.unreported).then_some(self.episode)
+    }
+
+    /// Feeds the condition of `rule` observed at `now`. `value` is what the alert reports.
+    #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &mut self,
+        rule: RuleKind,
         timing: Timing,
         flapping: &Flapping,
         now: Nanos,
@@ -81,6 +134,10 @@ impl ConditionState {
         clear: bool,
         value: f32,
     ) -> Option<Transition> {
+        let onset = active && !self.in_event;
+        if active || clear {
+            self.in_event = active;
+        }
         match self.phase {
             Phase::Clear if active => {
                 self.phase = Phase::Pending { since: now };
@@ -97,7 +154,7 @@ impl ConditionState {
             Phase::Firing { clear_since } => {
                 if !clear {
                     self.phase = Phase::Firing { clear_since: None };
-                    return None;
+                    return self.count(rule, now, active, onset, value);
                 }
                 let since = clear_since.unwrap_or(now);
                 let needed = if self.collapsed {
@@ -119,6 +176,27 @@ impl ConditionState {
         }
     }
 
+    /// An observation inside the open alert: a new onset is one more event (reported at
+    /// once), a worse value during an event is kept (reported before the resolve).
+    fn count(
+        &mut self,
+        rule: RuleKind,
+        now: Nanos,
+        active: bool,
+        onset: bool,
+        value: f32,
+    ) -> Option<Transition> {
+        if onset {
+            self.episode.add(rule, now, value);
+            self.unreported = false;
+            return Some(Transition::Episode(self.episode));
+        }
+        if active {
+            self.worsen(rule, value);
+        }
+        None
+    }
+
     fn fire_if_due(
         &mut self,
         timing: Timing,
@@ -136,6 +214,8 @@ impl ConditionState {
         let window_start = now - secs(f64::from(flapping.window_s));
         let recent = self.fires.iter().filter(|&&t| t >= window_start).count();
         self.collapsed = recent >= usize::from(flapping.fires);
+        self.episode = Episode::first(now, value);
+        self.unreported = false;
         Some(Transition::Fire {
             started_ns: since,
             value,
@@ -152,6 +232,10 @@ mod tests {
         for_s: 2.0,
         clear_s: 5.0,
     };
+    const T0: Timing = Timing {
+        for_s: 0.0,
+        clear_s: 10.0,
+    };
 
     fn flap() -> Flapping {
         Flapping {
@@ -161,7 +245,7 @@ mod tests {
     }
 
     fn feed(r: &mut ConditionState, at_s: i64, active: bool) -> Option<Transition> {
-        r.observe(T, &flap(), at_s * S, active, !active, 1.0)
+        r.observe(RuleKind::Noise, T, &flap(), at_s * S, active, !active, 1.0)
     }
 
     #[test]
@@ -179,10 +263,13 @@ mod tests {
 
     #[test]
     fn inside_the_hysteresis_band_the_alert_stays_open() {
-        let mut r = ConditionState::firing();
+        let mut r = ConditionState::firing(Episode::default());
         for t in 0..30 {
             // Neither active nor clear: in the band.
-            assert_eq!(r.observe(T, &flap(), t * S, false, false, 1.0), None);
+            assert_eq!(
+                r.observe(RuleKind::Noise, T, &flap(), t * S, false, false, 1.0),
+                None
+            );
         }
     }
 
@@ -191,16 +278,20 @@ mod tests {
         let mut r = ConditionState::default();
         let mut fires = 0;
         let mut resolves = 0;
+        let mut episode = None;
         // On 3 s, off 7 s, for 100 s: without collapse that is 10 alerts.
         for t in 0..100 {
             match feed(&mut r, t, t % 10 < 3) {
                 Some(Transition::Fire { .. }) => fires += 1,
                 Some(Transition::Resolve) => resolves += 1,
+                Some(Transition::Episode(e)) => episode = Some(e),
                 None => {}
             }
         }
         assert_eq!(fires, 3, "the third fire is held open");
         assert_eq!(resolves, 2);
+        // The collapsed alert counts the 7 onsets after its fire, not one stale alert.
+        assert_eq!(episode.map(|e| e.count), Some(8));
         assert!(r.is_firing() && r.is_collapsed());
         // Quiet for the whole window: it resolves once.
         let mut resolved_at = None;
@@ -215,5 +306,62 @@ mod tests {
             at >= 100 + 120 - 10,
             "held for the flapping window, resolved at {at}"
         );
+    }
+
+    #[test]
+    fn every_event_inside_an_open_alert_is_counted_with_its_worst_value() {
+        let pause = |r: &mut ConditionState, at_s: i64, rr: f32| {
+            let long = rr > 3.0;
+            r.observe(RuleKind::Pause, T0, &flap(), at_s * S, long, !long, rr)
+        };
+        let mut r = ConditionState::default();
+        assert!(matches!(
+            pause(&mut r, 0, 3.2),
+            Some(Transition::Fire { .. })
+        ));
+        let mut last = None;
+        // 16 more pauses, each between normal beats, none long enough apart to resolve.
+        for k in 1..=16 {
+            assert_eq!(pause(&mut r, 4 * k - 1, 0.8), None);
+            let rr = if k == 9 { 5.7 } else { 3.4 };
+            last = pause(&mut r, 4 * k, rr);
+            assert!(
+                matches!(last, Some(Transition::Episode(_))),
+                "pause {k}: {last:?}"
+            );
+        }
+        let Some(Transition::Episode(e)) = last else {
+            panic!("episode")
+        };
+        assert_eq!(
+            (e.count, e.first_ns, e.last_ns, e.worst),
+            (17, 0, 64 * S, 5.7)
+        );
+        assert_eq!(r.take_unreported(), None, "every change was reported");
+    }
+
+    #[test]
+    fn a_worse_value_during_one_event_is_kept_for_the_resolve() {
+        let mut r = ConditionState::default();
+        let low = |r: &mut ConditionState, at_s: i64, bpm: f32| {
+            r.observe(
+                RuleKind::HrLow,
+                T0,
+                &flap(),
+                at_s * S,
+                bpm < 40.0,
+                bpm > 45.0,
+                bpm,
+            )
+        };
+        assert!(matches!(
+            low(&mut r, 0, 38.0),
+            Some(Transition::Fire { .. })
+        ));
+        assert_eq!(low(&mut r, 1, 39.0), None, "not worse");
+        assert_eq!(low(&mut r, 2, 31.0), None, "worse, within the same event");
+        let e = r.take_unreported().expect("changed");
+        assert_eq!((e.count, e.worst), (1, 31.0));
+        assert_eq!(r.take_unreported(), None);
     }
 }

@@ -9,7 +9,7 @@ use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
 use crate::ventricular::VentricularRuns;
 use cw_core::messages::AnalysisState;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
-use cw_core::{RuleKind, SampleBlock, ThresholdPolicy};
+use cw_core::{Episode, RuleKind, SampleBlock, ThresholdPolicy};
 use cw_detect::{BeatClass, BeatClassifier, HeartRate, HrReading, QrsDetector, SignalQuality};
 
 /// Something a rule decided, at sample time `at`.
@@ -20,6 +20,13 @@ pub enum RuleEvent {
         started_ns: Nanos,
         at: Nanos,
         value: f32,
+    },
+    /// Another event of an open alert, or its worse value before it resolves: the
+    /// episode so far (count, first, last, worst), for the alert to record.
+    Episode {
+        rule: RuleKind,
+        at: Nanos,
+        episode: Episode,
     },
     Resolve {
         rule: RuleKind,
@@ -91,10 +98,16 @@ impl PatientMonitor {
         }
     }
 
-    /// Marks a rule as already firing (an open alert found in the store at start-up), so
-    /// it resolves instead of raising a duplicate.
-    pub fn adopt_open(&mut self, rule: RuleKind) {
-        self.rules.adopt_open(rule);
+    /// Marks a rule as already firing (an open alert found in the store at start-up, with
+    /// its stored episode), so it resolves instead of raising a duplicate and counts the
+    /// next events on top of those already stored.
+    pub fn adopt_open(&mut self, rule: RuleKind, episode: Episode) {
+        self.rules.adopt_open(rule, Some(episode));
+    }
+
+    /// The rule's resolve could not be made durable: it is firing again, episode kept.
+    pub fn keep_open(&mut self, rule: RuleKind) {
+        self.rules.adopt_open(rule, None);
     }
 
     /// The rule's transition could not be made durable: forget it, so it fires again.
@@ -228,8 +241,17 @@ impl PatientMonitor {
                     }
                     let at = time_of(self.origin_ns, reading.sample);
                     self.beats.push((at, reading));
-                    self.rules
-                        .on_beat(policy, at, &reading, &stream.rhythm, trusted, &mut events);
+                    let activity = stream.detector.continuous_activity();
+                    let rhythm = &stream.rhythm;
+                    self.rules.on_beat(
+                        policy,
+                        at,
+                        &reading,
+                        rhythm,
+                        trusted,
+                        activity,
+                        &mut events,
+                    );
                 }
             }
             let Some(window) = stream.quality.push(frame) else {
@@ -549,6 +571,49 @@ mod tests {
     }
 
     #[test]
+    fn pauses_inside_an_open_pause_alert_are_each_counted_and_the_longest_kept() {
+        let fs = f64::from(FS);
+        // 15 s of 75 bpm, then five pauses of 3.0–3.6 s, two normal beats apart (the
+        // pause alert's 5 s clear time never passes), then 75 bpm again.
+        let mut beats: Vec<f64> = (0..20).map(|k| f64::from(k) * 0.8).collect();
+        let mut t = *beats.last().expect("beats");
+        for pause in [3.0, 3.2, 3.6, 3.1, 3.3] {
+            t += pause;
+            beats.push(t);
+            for _ in 0..2 {
+                t += 0.8;
+                beats.push(t);
+            }
+        }
+        for _ in 0..20 {
+            t += 0.8;
+            beats.push(t);
+        }
+        let samples = spikes(
+            &beats.iter().map(|b| b * fs).collect::<Vec<_>>(),
+            ((t + 1.0) * fs) as usize,
+        );
+        let mut monitor = PatientMonitor::new(full_policy());
+        let events = run_all(&mut monitor, &blocks(&samples, 0));
+        assert_eq!(fired(&events, RuleKind::Pause), 1, "{events:?}");
+        assert_eq!(fired(&events, RuleKind::Asystole), 0, "{events:?}");
+        let last = events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                RuleEvent::Episode {
+                    rule: RuleKind::Pause,
+                    episode,
+                    ..
+                } => Some(*episode),
+                _ => None,
+            })
+            .expect("episode recorded");
+        assert_eq!(last.count, 5, "{last:?}");
+        assert!((last.worst - 3.6).abs() < 0.05, "{last:?}");
+    }
+
+    #[test]
     fn a_pause_shorter_than_the_asystole_limit_is_only_a_pause() {
         let fs = f64::from(FS);
         let beats: Vec<f64> = (0..20)
@@ -669,6 +734,13 @@ mod tests {
             monitor.is_firing(RuleKind::HrHigh),
             "held open while flapping"
         );
+        // The held alert hides nothing: its own fast spell and the 7 after it (cycles 6,
+        // 8, …, 18) are each one event.
+        let held = events.iter().rev().find_map(|e| match e {
+            RuleEvent::Episode { episode, .. } => Some(*episode),
+            _ => None,
+        });
+        assert_eq!(held.map(|e| e.count), Some(8), "{events:?}");
     }
 
     #[test]
@@ -771,7 +843,7 @@ mod tests {
     #[test]
     fn an_adopted_open_alert_resolves_when_the_rate_settles() {
         let mut monitor = PatientMonitor::new(policy_high(100.0));
-        monitor.adopt_open(RuleKind::HrHigh);
+        monitor.adopt_open(RuleKind::HrHigh, Episode::default());
         let events: Vec<_> = synthetic(70.0, 30.0, 0)
             .iter()
             .flat_map(|b| monitor.process(b))

@@ -8,7 +8,7 @@ use crate::monitor::RuleEvent;
 use crate::rhythm::Rhythm;
 use crate::ventricular::VentricularRuns;
 use cw_core::time::Nanos;
-use cw_core::{RuleKind, ThresholdPolicy};
+use cw_core::{Episode, RuleKind, ThresholdPolicy};
 use cw_detect::{HrReading, LeadQuality, QualityWindow};
 
 /// AF clears once the irregularity is back under this fraction of the limit.
@@ -52,8 +52,11 @@ fn index(rule: RuleKind) -> usize {
 }
 
 impl RuleBank {
-    pub fn adopt_open(&mut self, rule: RuleKind) {
-        self.states[index(rule)] = ConditionState::firing();
+    /// Marks `rule` firing with `episode` so far (None: the episode it had, for an alert
+    /// whose resolve could not be stored).
+    pub fn adopt_open(&mut self, rule: RuleKind, episode: Option<Episode>) {
+        let state = &mut self.states[index(rule)];
+        *state = ConditionState::firing(episode.unwrap_or(state.episode()));
     }
 
     pub fn reset(&mut self, rule: RuleKind) {
@@ -89,14 +92,23 @@ impl RuleBank {
             return;
         };
         let state = &mut self.states[index(rule)];
-        match state.observe(row.timing, &policy.flapping, at, active, clear, value) {
+        match state.observe(rule, row.timing, &policy.flapping, at, active, clear, value) {
             Some(Transition::Fire { started_ns, value }) => events.push(RuleEvent::Fire {
                 rule,
                 started_ns,
                 at,
                 value,
             }),
-            Some(Transition::Resolve) => events.push(RuleEvent::Resolve { rule, at }),
+            Some(Transition::Episode(episode)) => {
+                events.push(RuleEvent::Episode { rule, at, episode })
+            }
+            Some(Transition::Resolve) => {
+                // The alert records its final worst value before it closes.
+                if let Some(episode) = state.take_unreported() {
+                    events.push(RuleEvent::Episode { rule, at, episode });
+                }
+                events.push(RuleEvent::Resolve { rule, at });
+            }
             None => {}
         }
     }
@@ -107,7 +119,9 @@ impl RuleBank {
     }
 
     /// One beat with its heart-rate reading; `trusted` when its RR interval lies over
-    /// analysable signal after the learning period (otherwise the rate rules are held).
+    /// analysable signal after the learning period (otherwise the rate rules are held);
+    /// `continuous_activity` as in [`WindowFacts`] (a long RR in it is not asystole).
+    #[allow(clippy::too_many_arguments)]
     pub fn on_beat(
         &mut self,
         policy: &ThresholdPolicy,
@@ -115,9 +129,17 @@ impl RuleBank {
         reading: &HrReading,
         rhythm: &Rhythm,
         trusted: bool,
+        continuous_activity: bool,
         events: &mut Vec<RuleEvent>,
     ) {
-        // A beat ends any asystole, whatever the quality.
+        // A beat ends any asystole, whatever the quality. A silence the asystole rule saw
+        // itself is already one of its events: the pause it ends is not another, but its
+        // RR interval is the silence's true length (the rule saw it in 1 s windows).
+        let asystole = &mut self.states[index(RuleKind::Asystole)];
+        let silence_counted = asystole.in_event();
+        if trusted {
+            asystole.worsen(RuleKind::Asystole, reading.rr_s as f32);
+        }
         self.observe(policy, RuleKind::Asystole, at, false, true, 0.0, events);
         if !trusted {
             for rule in [
@@ -145,6 +167,12 @@ impl RuleBank {
             let rr = reading.rr_s as f32;
             let long = rr > p.rr_s;
             self.observe(policy, RuleKind::Pause, at, long, !long, rr, events);
+            // As the asystole rule itself: activity the detector does not report as
+            // beats (fibrillation, or noise on a lead that still shows complexes) means
+            // beats may have been missed, not that there were none.
+            if long && !continuous_activity && !silence_counted {
+                self.escalate(policy, RuleKind::Pause, at, rr, events);
+            }
         }
         let runs = [
             (RuleKind::TachyRun, &policy.tachy_run, rhythm.fast_run()),
@@ -199,6 +227,39 @@ impl RuleBank {
         let value = episode_s as f32;
         let rule = RuleKind::SustainedVt;
         self.observe(policy, rule, at, sustained, broken, value, events);
+    }
+
+    /// A more severe event seen through a lesser rule (issue 12 item 5). Each rule has its
+    /// own state machine, so an open pause alert never hides asystole: the asystole rule
+    /// fires on the silence itself at its limit, before the pause has even ended. What a
+    /// lesser rule adds is the event: a pause as long as the asystole limit while an
+    /// asystole alert is open counts in that alert's episode, unless the silence rule saw
+    /// that silence itself (then it is already counted). It does not raise asystole
+    /// on its own: where the silence rule held back (beats possibly missed in activity it
+    /// does not report, or search-back pending), the pause-ending beat proves nothing
+    /// more — on mitdb 118/119 with 0 dB muscle noise that raised 6 false asystoles.
+    /// The rhythm rules add their own escalations here (tachycardia → VT, a ventricular
+    /// run → sustained VT) as they come.
+    fn escalate(
+        &mut self,
+        policy: &ThresholdPolicy,
+        seen: RuleKind,
+        at: Nanos,
+        value: f32,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let severer = match seen {
+            RuleKind::Pause => policy
+                .asystole
+                .as_ref()
+                .filter(|a| value >= a.after_s && self.is_firing(RuleKind::Asystole))
+                .map(|_| RuleKind::Asystole),
+            _ => None,
+        };
+        if let Some(rule) = severer {
+            // Active now: one more event of the open alert; the beats after it clear it.
+            self.observe(policy, rule, at, true, false, value, events);
+        }
     }
 
     /// One finished quality window: technical alarms, asystole, flutter/fibrillation.

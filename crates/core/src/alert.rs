@@ -96,11 +96,39 @@ impl RuleKind {
                 "s",
             ),
         };
+        // How an episode's summary names its events and their worst value (None where
+        // the value means nothing to a reader: AF's irregularity, a lead index).
+        let (event, worst) = match self {
+            Self::HrHigh => (
+                ("high heart rate episode", "high heart rate episodes"),
+                Some("fastest"),
+            ),
+            Self::HrLow => (
+                ("low heart rate episode", "low heart rate episodes"),
+                Some("slowest"),
+            ),
+            Self::Pause => (("pause", "pauses"), Some("longest")),
+            Self::Asystole => (("asystole", "asystoles"), Some("longest")),
+            Self::BradyRun => (("bradycardia run", "bradycardia runs"), Some("slowest")),
+            Self::TachyRun => (("tachycardia run", "tachycardia runs"), Some("fastest")),
+            Self::AtrialFibrillation => (("AF episode", "AF episodes"), None),
+            Self::VentricularFibrillation => (("VF/VFL episode", "VF/VFL episodes"), None),
+            Self::VentricularTachycardia => (("VT run", "VT runs"), Some("fastest")),
+            Self::SustainedVt => (("sustained VT", "sustained VTs"), Some("longest")),
+            Self::LeadOff => (("lead-off", "lead-offs"), None),
+            Self::FlatLine => (("flat line", "flat lines"), None),
+            Self::Saturation => (("saturation", "saturations"), None),
+            Self::Noise => (("noisy spell", "noisy spells"), None),
+            Self::NoData => (("data gap", "data gaps"), Some("longest")),
+        };
         RuleInfo {
             name,
             describe,
             technical: matches!(kind, AlarmKind::Technical),
             unit,
+            lower_is_worse: matches!(self, Self::HrLow | Self::BradyRun),
+            event,
+            worst,
         }
     }
 
@@ -141,6 +169,12 @@ pub struct RuleInfo {
     pub technical: bool,
     /// Unit of the alert's `value` and `limit`.
     pub unit: &'static str,
+    /// The episode's worst value is its lowest (slow rates), not its highest.
+    pub lower_is_worse: bool,
+    /// One event and several, as an episode's summary names them ("pause", "pauses").
+    pub event: (&'static str, &'static str),
+    /// The summary's word for the worst value ("longest"), if it is worth saying.
+    pub worst: Option<&'static str>,
 }
 
 /// Alarm priority after IEC 60601-1-8.
@@ -223,6 +257,11 @@ pub struct Alert {
     /// rare, and alerts travel by value.
     #[serde(default)]
     pub snooze: Option<Box<crate::snooze::AlertSnooze>>,
+    /// Every qualifying event while the alert was open ("17 pauses, longest 5.7 s"), so
+    /// events inside an open alert are never lost. Alerts stored before episodes load
+    /// with an empty one (count 0: not recorded).
+    #[serde(default)]
+    pub episode: crate::Episode,
 }
 
 impl Alert {
@@ -247,6 +286,7 @@ impl Alert {
             window_start_ns: fired_ns,
             window_end_ns: fired_ns,
             snooze: None,
+            episode: crate::Episode::first(fired_ns, 0.0),
         }
     }
 
@@ -275,4 +315,19 @@ pub struct AlertEvent {
     pub alert: Alert,
     /// When the triggering sample reached ingest, for end-to-end latency accounting.
     pub sample_received_ns: Option<Nanos>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_stored_before_episodes_loads_with_an_empty_one() {
+        let p = PatientId::parse("p").expect("valid");
+        let mut old = serde_json::to_value(Alert::firing(p, RuleKind::Pause, Priority::Medium, 7))
+            .expect("serialises");
+        old.as_object_mut().expect("object").remove("episode");
+        let alert: Alert = serde_json::from_value(old).expect("old alert loads");
+        assert_eq!(alert.episode, crate::Episode::default());
+    }
 }

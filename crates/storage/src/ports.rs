@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::{
-    Alert, AlertId, AlertState, Delivery, Device, DeviceId, Patient, PatientId, SampleBlock,
-    ThresholdPolicy, User, UserId,
+    Alert, AlertId, AlertState, Delivery, Device, DeviceId, Episode, Patient, PatientId,
+    SampleBlock, ThresholdPolicy, User, UserId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,12 @@ pub trait AlertStore: Send + Sync {
     /// firing (acknowledged or resolved meanwhile) is returned unchanged. Returns the
     /// alert as stored.
     async fn snooze_alert(&self, id: &AlertId, snooze: &AlertSnooze) -> Result<Alert>;
+
+    /// Records the episode so far (every event while the alert was open: count, first,
+    /// last, worst) on an *open* alert; a resolved alert is returned unchanged. The engine
+    /// sends the whole episode each time, so a lost write is repaired by the next one.
+    /// Returns the alert as stored.
+    async fn record_episode(&self, id: &AlertId, episode: &Episode) -> Result<Alert>;
 
     /// Open (firing or acknowledged) alerts, for engine restart and notifier reconcile.
     async fn open_alerts(&self) -> Result<Vec<Alert>>;

@@ -5,7 +5,9 @@ use crate::metrics::EngineMetrics;
 use cw_analysis::RuleEvent;
 use cw_bus::Pusher;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
-use cw_core::{Alert, AlertEvent, AlertEventKind, AlertId, PatientId, RuleKind, ThresholdPolicy};
+use cw_core::{
+    Alert, AlertEvent, AlertEventKind, AlertId, Episode, PatientId, RuleKind, ThresholdPolicy,
+};
 use cw_storage::{OpenAlertOutcome, RecordStore};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,6 +59,7 @@ impl Actions {
             policy_version: policy.version,
             window_start_ns: started_ns - pad,
             window_end_ns: at + pad,
+            episode: Episode::first(at, value),
             ..Alert::firing(patient.clone(), rule, priority, at)
         };
         PendingFire {
@@ -146,6 +149,23 @@ impl Actions {
                     .await
                     .pop()
                     .map_or(Applied::Done, |(_, applied)| applied)
+            }
+            RuleEvent::Episode { rule, episode, .. } => {
+                let Some(id) = open.get(&(patient.clone(), rule)).cloned() else {
+                    return Applied::Done;
+                };
+                // Each episode carries every event so far, so a failed write is repaired
+                // by the next one (or the one the resolve brings): nothing to retry.
+                match self.records.record_episode(&id, &episode).await {
+                    Ok(_) => {
+                        tracing::info!(alert = %id, patient = %patient, rule = rule.as_str(), events = episode.count, worst = episode.worst, "alert episode recorded");
+                    }
+                    Err(e) => {
+                        self.metrics.store_errors.inc();
+                        tracing::warn!(alert = %id, error = %e, "could not record the alert's episode; the next one carries it");
+                    }
+                }
+                Applied::Done
             }
             RuleEvent::Resolve { rule, at } => {
                 let Some(id) = open.get(&(patient.clone(), rule)).cloned() else {

@@ -229,9 +229,9 @@ impl Engine {
         self.reload_policies().await?;
         for alert in self.records.open_alerts().await? {
             if self.owns(&alert.patient) {
-                self.view
-                    .open
-                    .insert((alert.patient.clone(), alert.rule), alert.id.clone());
+                let key = (alert.patient.clone(), alert.rule);
+                self.view.open.insert(key.clone(), alert.id.clone());
+                self.view.episodes.insert(key, alert.episode);
             }
         }
         self.writer.adopt(self.view.open.clone()).await;
@@ -325,9 +325,10 @@ impl Engine {
     fn monitor(&mut self, patient: &PatientId) -> &mut PatientMonitor {
         if !self.monitors.contains_key(patient) {
             let mut monitor = PatientMonitor::new(self.view.policy_for(patient));
-            for (p, rule) in self.view.open.keys() {
-                if p == patient {
-                    monitor.adopt_open(*rule);
+            for key in self.view.open.keys() {
+                if &key.0 == patient {
+                    let episode = self.view.episodes.get(key).copied().unwrap_or_default();
+                    monitor.adopt_open(key.1, episode);
                 }
             }
             self.monitors.insert(patient.clone(), monitor);
@@ -365,7 +366,7 @@ impl Engine {
             match retry.applied {
                 Applied::Done => {}
                 Applied::RetryFire(rule) => monitor.reset_rule(rule),
-                Applied::RetryResolve(rule) => monitor.adopt_open(rule),
+                Applied::RetryResolve(rule) => monitor.keep_open(rule),
             }
         }
     }

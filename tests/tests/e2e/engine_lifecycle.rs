@@ -176,6 +176,9 @@ async fn a_killed_engine_neither_duplicates_nor_forgets_an_open_episode() {
     .await;
     let all = alerts(&system).await;
     assert_eq!(all.len(), 1, "one episode, one alert: {all:?}");
+    // The fast rhythm went on through the restart: one event, neither forgotten nor
+    // counted again by the engine that adopted the alert.
+    assert_eq!(all[0].episode.count, 1, "{:?}", all[0].episode);
     streaming.abort();
 }
 

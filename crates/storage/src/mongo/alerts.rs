@@ -12,7 +12,7 @@ use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
-use cw_core::{Alert, AlertId, AlertState, PatientId};
+use cw_core::{Alert, AlertId, AlertState, Episode, PatientId};
 use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
@@ -143,6 +143,29 @@ impl AlertStore for MongoRecords {
             .find_one_and_update(
                 doc! { "_id": id.as_str(), "state": AlertState::Firing.as_str() },
                 doc! { "$set": { "snooze": snooze } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_err)?;
+        match updated {
+            Some(doc) => from_doc(doc),
+            None => self.get_alert(id).await,
+        }
+    }
+
+    async fn record_episode(&self, id: &AlertId, episode: &Episode) -> Result<Alert> {
+        // Conditional on the alert being open: a resolved alert's episode is final.
+        let episode = mongodb::bson::to_bson(episode)
+            .map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+        let open = [
+            AlertState::Firing.as_str(),
+            AlertState::Acknowledged.as_str(),
+        ];
+        let updated = self
+            .coll(ALERTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str(), "state": { "$in": open.to_vec() } },
+                doc! { "$set": { "episode": episode } },
             )
             .return_document(ReturnDocument::After)
             .await

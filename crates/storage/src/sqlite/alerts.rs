@@ -8,7 +8,7 @@ use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
-use cw_core::{Alert, AlertId, AlertState, PatientId};
+use cw_core::{Alert, AlertId, AlertState, Episode, PatientId};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 #[async_trait]
@@ -86,6 +86,22 @@ impl AlertStore for SqliteRecords {
                 let mut alert = load(&tx, id.as_str())?;
                 if alert.state == AlertState::Firing {
                     alert.snooze = Some(Box::new(snooze));
+                    save(&tx, &alert)?;
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(alert)
+            })
+            .await
+    }
+
+    async fn record_episode(&self, id: &AlertId, episode: &Episode) -> Result<Alert> {
+        let (id, episode) = (id.clone(), *episode);
+        self.db
+            .call(move |conn| {
+                let tx = write_tx(conn)?;
+                let mut alert = load(&tx, id.as_str())?;
+                if alert.state.is_open() && alert.episode != episode {
+                    alert.episode = episode;
                     save(&tx, &alert)?;
                 }
                 tx.commit().map_err(map_err)?;

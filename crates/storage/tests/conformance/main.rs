@@ -6,6 +6,7 @@
 //! starts the servers and sets them); without them those tests fail, never skip.
 
 mod alert_batch;
+mod alert_episode;
 mod alert_pages;
 mod alert_snooze;
 mod alerts;
@@ -77,6 +78,7 @@ conformance! {
     alert_batch::an_empty_batch_opens_nothing,
     alert_snooze::a_snooze_is_stored_on_a_firing_alert_and_replaced_by_the_next,
     alert_snooze::an_acknowledged_alert_is_not_snoozed,
+    alert_episode::an_open_alert_records_its_episode_and_a_resolved_one_keeps_it,
     outbox::claim_delivery_twice_with_the_same_key_conflicts,
     outbox_batch::a_claim_batch_claims_new_keys_and_conflicts_on_claimed_ones,
     outbox_batch::an_update_batch_changes_claimed_rows_and_misses_unclaimed_ones,
