@@ -181,6 +181,7 @@ pub fn evaluate_record(
             end_s: a
                 .resolved_ns
                 .map_or(reference.duration_s, |ns| ns as f64 / 1e9),
+            events: a.episode.count,
         })
         .collect();
     Ok(RecordResult::score(

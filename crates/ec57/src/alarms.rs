@@ -62,13 +62,16 @@ pub enum AlarmKind {
     Technical,
 }
 
-/// One alarm: `fired_s` when it fired, `end_s` when it resolved (or the record ended).
+/// One alarm: `fired_s` when it fired, `end_s` when it resolved (or the record ended);
+/// `events` its rule counted while it was open, the one that fired it included (the
+/// alert's episode; the alarm is judged by when it fired).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alarm {
     pub rule: String,
     pub kind: AlarmKind,
     pub fired_s: f64,
     pub end_s: f64,
+    pub events: u32,
 }
 
 impl Alarm {
@@ -92,14 +95,18 @@ pub enum Verdict {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AlarmScore {
     pub fired: u64,
+    /// Events their alerts counted while open (each alarm's own included): what beyond
+    /// `fired` an open alert held instead of raising again (issue 12 item 5).
+    pub events: u64,
     pub true_: u64,
     pub false_: u64,
     pub not_judged: u64,
 }
 
 impl AlarmScore {
-    pub fn count(&mut self, v: Verdict) {
+    pub fn count(&mut self, v: Verdict, events: u32) {
         self.fired += 1;
+        self.events += u64::from(events);
         match v {
             Verdict::True => self.true_ += 1,
             Verdict::False => self.false_ += 1,
@@ -109,6 +116,7 @@ impl AlarmScore {
 
     pub fn add(&mut self, o: &AlarmScore) {
         self.fired += o.fired;
+        self.events += o.events;
         self.true_ += o.true_;
         self.false_ += o.false_;
         self.not_judged += o.not_judged;
@@ -398,6 +406,7 @@ mod tests {
             kind,
             fired_s: at,
             end_s: at + 5.0,
+            events: 1,
         }
     }
 

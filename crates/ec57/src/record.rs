@@ -52,9 +52,12 @@ impl RecordResult {
         let mut clinical = AlarmScore::default();
         for a in alarms {
             let v = judge.verdict(a);
-            by_rule.entry(a.rule.clone()).or_default().count(v);
+            by_rule
+                .entry(a.rule.clone())
+                .or_default()
+                .count(v, a.events);
             if a.kind != AlarmKind::Technical {
-                clinical.count(v);
+                clinical.count(v, a.events);
             }
         }
         let intervals = |pred: &dyn Fn(&Alarm) -> bool| -> Vec<Interval> {

@@ -142,14 +142,16 @@ pub fn render(results: &[RecordResult]) -> String {
 
     let _ = writeln!(
         out,
-        "\nAlarms by rule (true / false / not judged; false per monitored hour)\n\
-         record   rule                        fired  true false  n/j  false/h"
+        "\nAlarms by rule (true / false / not judged; false per monitored hour; events: what the\n\
+         alerts counted while open, each alarm's own included)\n\
+         record   rule                        fired events  true false  n/j  false/h"
     );
     let alarm_line = |out: &mut String, name: &str, rule: &str, s: &crate::AlarmScore, h: f64| {
         let _ = writeln!(
             out,
-            "{name:<8} {rule:<26} {:>6} {:>5} {:>5} {:>4} {:>8.2}",
+            "{name:<8} {rule:<26} {:>6} {:>6} {:>5} {:>5} {:>4} {:>8.2}",
             s.fired,
+            s.events,
             s.true_,
             s.false_,
             s.not_judged,
@@ -179,6 +181,12 @@ pub fn render(results: &[RecordResult]) -> String {
         gross.clinical.false_,
         pct(percent(gross.clinical.false_ as f64, judged as f64)).to_string() + " %",
         gross.hours()
+    );
+    let _ = writeln!(
+        out,
+        "events inside open clinical alerts: {} beyond the {} alarms",
+        gross.clinical.events.saturating_sub(gross.clinical.fired),
+        gross.clinical.fired
     );
 
     let _ = writeln!(
@@ -239,6 +247,7 @@ mod tests {
             kind: AlarmKind::Pause { s: 3.0 },
             fired_s: 350.0,
             end_s: 360.0,
+            events: 1,
         }];
         let r = RecordResult::score("r1", &reference, &test, &alarms, &Limits::default());
         let text = render(&[r]);
@@ -253,7 +262,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("pause                           1     0     1"),
+            text.contains("pause                           1      1     0     1"),
             "{text}"
         );
     }

@@ -6,6 +6,7 @@ pub mod token;
 
 mod access;
 pub mod accounts;
+mod alert_view;
 mod app;
 mod audit_trail;
 mod authn;

@@ -6,11 +6,11 @@
 use axum::Json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
-    PathsBuilder, Ref, Required, ResponseBuilder,
+    PathsBuilder, Ref, RefOr, Required, ResponseBuilder,
 };
 
 /// Query parameter: name, integer (else string), required.
@@ -381,6 +381,79 @@ fn json_object() -> ContentBuilder {
     ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::Object)))
 }
 
+/// The alert routes answer with alerts (`crate::alert_view::AlertView`).
+fn alert_response(route: &Route) -> Option<RefOr<Schema>> {
+    let alert = Ref::from_schema_name("Alert");
+    match route.path {
+        "/v1/alerts" => Some(ArrayBuilder::new().items(alert).build().into()),
+        "/v1/alerts/{id}/ack" | "/v1/alerts/{id}/snooze" => Some(alert.into()),
+        _ => None,
+    }
+}
+
+/// An alert as the api shows it: the stored alert, its episode and the summary.
+fn alert_schema() -> ObjectBuilder {
+    let typed = |t: Type| ObjectBuilder::new().schema_type(t);
+    let described = |t: Type, text: &str| typed(t).description(Some(text));
+    let episode = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Every qualifying event while the alert was open (count 0: stored before \
+             episodes were recorded)",
+        ))
+        .property(
+            "count",
+            described(Type::Integer, "events, the first one included"),
+        )
+        .property(
+            "first_ns",
+            described(Type::Integer, "first event (sample time, ns)"),
+        )
+        .property(
+            "last_ns",
+            described(Type::Integer, "latest event (sample time, ns)"),
+        )
+        .property(
+            "worst",
+            described(
+                Type::Number,
+                "worst value, in the unit of `value` (lowest for hr_low and brady_run)",
+            ),
+        )
+        .required("count")
+        .required("first_ns")
+        .required("last_ns")
+        .required("worst");
+    let mut alert = ObjectBuilder::new().schema_type(Type::Object);
+    for (name, t) in [
+        ("id", Type::String),
+        ("patient", Type::String),
+        ("rule", Type::String),
+        ("priority", Type::String),
+        ("state", Type::String),
+        ("started_ns", Type::Integer),
+        ("fired_ns", Type::Integer),
+        ("acked_ns", Type::Integer),
+        ("acked_by", Type::String),
+        ("resolved_ns", Type::Integer),
+        ("value", Type::Number),
+        ("limit", Type::Number),
+        ("policy_version", Type::Integer),
+        ("window_start_ns", Type::Integer),
+        ("window_end_ns", Type::Integer),
+        ("snooze", Type::Object),
+    ] {
+        alert = alert.property(name, typed(t));
+    }
+    alert.property("episode", episode).property(
+        "summary",
+        described(
+            Type::String,
+            "the episode in words, e.g. \"17 pauses, longest 5.7 s\"; null when count is 0",
+        ),
+    )
+}
+
 fn document() -> OpenApi {
     let error = ResponseBuilder::new()
         .description("`{\"error\": {\"code\", \"message\", \"field\"?}}`")
@@ -440,6 +513,11 @@ fn document() -> OpenApi {
         }
         let success = if matches!(route.success, "204" | "101") || route.path == "/metrics" {
             success
+        } else if let Some(schema) = alert_response(route) {
+            success.content(
+                "application/json",
+                ContentBuilder::new().schema(Some(schema)).build(),
+            )
         } else if route.path == "/healthz" {
             success.content("text/plain", ContentBuilder::new().build())
         } else {
@@ -480,6 +558,7 @@ fn document() -> OpenApi {
         .components(Some(
             ComponentsBuilder::new()
                 .schema("Error", error_schema)
+                .schema("Alert", alert_schema())
                 .security_scheme(
                     "bearer",
                     SecurityScheme::Http(
@@ -496,4 +575,26 @@ fn document() -> OpenApi {
 
 pub async fn serve() -> Json<OpenApi> {
     Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alert_routes_answer_with_alerts_that_carry_their_episode_and_summary() {
+        let doc = serde_json::to_value(document()).expect("serialises");
+        let alert = &doc["components"]["schemas"]["Alert"]["properties"];
+        assert_eq!(alert["episode"]["properties"]["count"]["type"], "integer");
+        assert_eq!(alert["summary"]["type"], "string");
+        let list = &doc["paths"]["/v1/alerts"]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(
+            list["items"]["$ref"], "#/components/schemas/Alert",
+            "{list}"
+        );
+        let ack = &doc["paths"]["/v1/alerts/{id}/ack"]["post"]["responses"]["200"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(ack["$ref"], "#/components/schemas/Alert", "{ack}");
+    }
 }

@@ -17,10 +17,16 @@ pub fn subject(alert: &Alert) -> String {
 
 /// The facts of an alert (email, digests): no reply instruction, since nobody replies
 /// to an email.
+/// A repeat or an escalation re-reads the alert, so it also says how many events the
+/// alert has held since it fired ("17 pauses, longest 5.7 s").
 pub fn text(alert: &Alert) -> String {
     let unit = alert.rule.unit();
+    let episode = match alert.episode.summary(alert.rule) {
+        Some(summary) if alert.episode.count > 1 => format!(" So far: {summary}."),
+        _ => String::new(),
+    };
     format!(
-        "cardiowatch {} alert: {} for patient {}: {:.0} {unit} (limit {:.0}). Alert {}.",
+        "cardiowatch {} alert: {} for patient {}: {:.0} {unit} (limit {:.0}).{episode} Alert {}.",
         alert.priority.as_str().to_uppercase(),
         alert.rule.describe(),
         alert.patient,
@@ -82,5 +88,16 @@ mod tests {
         assert_eq!(code_in_sms(&sms), Some("K7Q2MX"), "{sms}");
         assert!(call_text(&alert, "K7Q2MX").contains("K 7 Q 2 M X"));
         assert_eq!(code_in_sms("no code here"), None);
+    }
+
+    #[test]
+    fn a_page_says_how_many_events_the_alert_holds_once_there_are_more_than_one() {
+        let mut alert = Alert::firing(PatientId::random(), RuleKind::Pause, Priority::Medium, 1);
+        alert.episode = cw_core::Episode::first(1, 3.2);
+        assert!(!text(&alert).contains("So far"), "{}", text(&alert));
+        alert.episode.add(RuleKind::Pause, 2, 5.7);
+        let sms = sms_text(&alert, "K7Q2MX");
+        assert!(sms.contains("So far: 2 pauses, longest 5.7 s."), "{sms}");
+        assert_eq!(code_in_sms(&sms), Some("K7Q2MX"), "{sms}");
     }
 }

@@ -331,6 +331,54 @@ async fn the_alert_list_pages_by_cursor_and_filters() {
 }
 
 #[tokio::test]
+async fn an_alert_shows_every_event_of_its_episode_and_the_summary_in_words() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    // The harness' alert is hr_high; the engine recorded three fast spells, 162 at worst.
+    let episode = cw_core::Episode {
+        count: 3,
+        first_ns: 1,
+        last_ns: 2,
+        worst: 162.4,
+    };
+    h.stores
+        .records
+        .record_episode(&h.own_alert, &episode)
+        .await
+        .expect("recorded");
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let page: Vec<Value> = h
+        .http
+        .get(h.url(&format!("/v1/alerts?patient={}", h.own)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let shown = page
+        .iter()
+        .find(|a| a["id"] == h.own_alert.as_str())
+        .expect("listed");
+    assert_eq!(shown["episode"]["count"], 3, "{shown}");
+    assert_eq!(
+        shown["summary"], "3 high heart rate episodes, fastest 162 bpm",
+        "{shown}"
+    );
+    let acked: Value = h
+        .http
+        .post(h.url(&format!("/v1/alerts/{}/ack", h.own_alert)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("ack")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(acked["summary"], shown["summary"], "{acked}");
+}
+
+#[tokio::test]
 async fn the_fatigue_report_counts_alarms_acks_and_time_to_ack_per_caller_scope() {
     let h = ApiHarness::start(Mode::Embedded).await;
     let acked_at = h

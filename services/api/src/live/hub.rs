@@ -284,7 +284,7 @@ impl LiveHub {
         if feed.alerts.report(alert) {
             let text = LiveMessage::Alert {
                 event: event_name(alert.state),
-                alert,
+                alert: alert.clone().into(),
             }
             .to_text();
             let _ = feed.tx.send(text.into());

@@ -1,8 +1,8 @@
 //! The JSON text messages a live socket sends (documented in `docs/live.md` and in
 //! the OpenAPI description of `GET /v1/patients/{id}/live`).
 
+use crate::alert_view::AlertView;
 use crate::routes::ecg::Bucket;
-use cw_core::Alert;
 use cw_core::time::Nanos;
 use serde::Serialize;
 
@@ -26,7 +26,7 @@ pub enum LiveMessage<'a> {
     },
     /// An alert of this patient: `event` is `open` (already open when the socket opened),
     /// `fired`, `acknowledged` or `resolved`; `alert` as the REST api shows it.
-    Alert { event: &'a str, alert: &'a Alert },
+    Alert { event: &'a str, alert: AlertView },
     /// ECG, min and max µV per lead for each bucket of `bucket_ns`.
     Ecg {
         bucket_ns: Nanos,

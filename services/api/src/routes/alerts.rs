@@ -2,6 +2,7 @@
 //! `GET /v1/alerts/{id}/deliveries`.
 
 use crate::access::{Caller, parse_patient};
+use crate::alert_view::AlertView;
 use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::error::ApiError;
@@ -49,7 +50,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ValidQuery(q): ValidQuery<ListQuery>,
-) -> Result<(HeaderMap, Json<Vec<Alert>>), ApiError> {
+) -> Result<(HeaderMap, Json<Vec<AlertView>>), ApiError> {
     let patients = match &q.patient {
         Some(raw) => {
             let patient = parse_patient(raw)?;
@@ -102,7 +103,10 @@ pub async fn list(
     {
         headers.insert(NEXT_CURSOR, value);
     }
-    Ok((headers, Json(page)))
+    Ok((
+        headers,
+        Json(page.into_iter().map(AlertView::from).collect()),
+    ))
 }
 
 /// The alert `raw` names, if the caller may read it — or, with `change`, act on it
@@ -141,14 +145,14 @@ pub async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<(Extension<AuditPatient>, Json<Alert>), ApiError> {
+) -> Result<(Extension<AuditPatient>, Json<AlertView>), ApiError> {
     let alert = authorized_alert(&state, &caller, &id, true).await?;
     let acked = state
         .records
         .acknowledge_alert(&alert.id, caller.user.as_str(), now_ns())
         .await?;
     tracing::info!(alert = %acked.id, user = %caller.user, "alert acknowledged");
-    Ok((Extension(AuditPatient(alert.patient)), Json(acked)))
+    Ok((Extension(AuditPatient(alert.patient)), Json(acked.into())))
 }
 
 pub async fn deliveries(
@@ -184,7 +188,7 @@ pub async fn snooze(
     Extension(request_id): Extension<crate::request_id::RequestId>,
     Path(id): Path<String>,
     body: Result<Json<SnoozeInput>, axum::extract::rejection::JsonRejection>,
-) -> Result<(Extension<AuditPatient>, Json<Alert>), ApiError> {
+) -> Result<(Extension<AuditPatient>, Json<AlertView>), ApiError> {
     let alert = authorized_alert(&state, &caller, &id, true).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let reason = input.reason.trim();
@@ -251,5 +255,5 @@ pub async fn snooze(
         return Err(ApiError::Conflict("only a firing alert can be snoozed"));
     }
     tracing::info!(alert = %stored.id, user = %caller.user, duration_s = input.duration_s, "alert snoozed");
-    Ok((Extension(AuditPatient(alert.patient)), Json(stored)))
+    Ok((Extension(AuditPatient(alert.patient)), Json(stored.into())))
 }

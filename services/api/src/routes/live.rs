@@ -329,10 +329,10 @@ where
         }
         .to_text(),
     ];
-    first.extend(open.iter().map(|alert| {
+    first.extend(open.into_iter().map(|alert| {
         LiveMessage::Alert {
             event: "open",
-            alert,
+            alert: alert.into(),
         }
         .to_text()
     }));
