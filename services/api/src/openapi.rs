@@ -6,7 +6,7 @@
 use axum::Json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem,
@@ -391,10 +391,13 @@ fn alert_response(route: &Route) -> Option<RefOr<Schema>> {
     }
 }
 
-/// An alert as the api shows it: the stored alert, its episode and the summary.
+/// An alert as the api shows it: the stored alert, its episode and the summary. Fields
+/// that may be null say so (schemathesis checks every answer against this): the unset
+/// ack, resolve and snooze, and numbers, since a NaN value travels as null.
 fn alert_schema() -> ObjectBuilder {
     let typed = |t: Type| ObjectBuilder::new().schema_type(t);
-    let described = |t: Type, text: &str| typed(t).description(Some(text));
+    let nullable =
+        |t: Type| ObjectBuilder::new().schema_type(SchemaType::Array(vec![t, Type::Null]));
     let episode = ObjectBuilder::new()
         .schema_type(Type::Object)
         .description(Some(
@@ -403,22 +406,21 @@ fn alert_schema() -> ObjectBuilder {
         ))
         .property(
             "count",
-            described(Type::Integer, "events, the first one included"),
+            typed(Type::Integer).description(Some("events, the first one included")),
         )
         .property(
             "first_ns",
-            described(Type::Integer, "first event (sample time, ns)"),
+            typed(Type::Integer).description(Some("first event (sample time, ns)")),
         )
         .property(
             "last_ns",
-            described(Type::Integer, "latest event (sample time, ns)"),
+            typed(Type::Integer).description(Some("latest event (sample time, ns)")),
         )
         .property(
             "worst",
-            described(
-                Type::Number,
+            nullable(Type::Number).description(Some(
                 "worst value, in the unit of `value` (lowest for hr_low and brady_run)",
-            ),
+            )),
         )
         .required("count")
         .required("first_ns")
@@ -433,24 +435,27 @@ fn alert_schema() -> ObjectBuilder {
         ("state", Type::String),
         ("started_ns", Type::Integer),
         ("fired_ns", Type::Integer),
+        ("policy_version", Type::Integer),
+        ("window_start_ns", Type::Integer),
+        ("window_end_ns", Type::Integer),
+    ] {
+        alert = alert.property(name, typed(t)).required(name);
+    }
+    for (name, t) in [
         ("acked_ns", Type::Integer),
         ("acked_by", Type::String),
         ("resolved_ns", Type::Integer),
         ("value", Type::Number),
         ("limit", Type::Number),
-        ("policy_version", Type::Integer),
-        ("window_start_ns", Type::Integer),
-        ("window_end_ns", Type::Integer),
         ("snooze", Type::Object),
     ] {
-        alert = alert.property(name, typed(t));
+        alert = alert.property(name, nullable(t));
     }
     alert.property("episode", episode).property(
         "summary",
-        described(
-            Type::String,
+        nullable(Type::String).description(Some(
             "the episode in words, e.g. \"17 pauses, longest 5.7 s\"; null when count is 0",
-        ),
+        )),
     )
 }
 
@@ -586,7 +591,14 @@ mod tests {
         let doc = serde_json::to_value(document()).expect("serialises");
         let alert = &doc["components"]["schemas"]["Alert"]["properties"];
         assert_eq!(alert["episode"]["properties"]["count"]["type"], "integer");
-        assert_eq!(alert["summary"]["type"], "string");
+        assert_eq!(
+            alert["summary"]["type"],
+            serde_json::json!(["string", "null"])
+        );
+        assert_eq!(
+            alert["acked_ns"]["type"],
+            serde_json::json!(["integer", "null"])
+        );
         let list = &doc["paths"]["/v1/alerts"]["get"]["responses"]["200"]["content"]["application/json"]
             ["schema"];
         assert_eq!(
