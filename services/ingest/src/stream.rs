@@ -31,6 +31,13 @@ use std::time::Duration;
 /// and read in several reads, and `max_message_size` still bounds it.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
+/// The largest WebSocket message (and frame) ingest reads: a 64 KiB protocol frame plus
+/// 1 KiB of slack (docs/ingest-protocol.md). The frame limit must be the same, not
+/// tungstenite's 16 MiB default: it reserves a frame's declared length as soon as the
+/// header arrives, before the message limit is checked, so any client could make ingest
+/// hold 16 MiB per connection (docs/security.md, issue 13 finding 8's ingest twin).
+const MAX_MESSAGE_BYTES: usize = MAX_FRAME_BYTES + 1024;
+
 pub async fn upgrade(
     State(state): State<AppState>,
     cert: Option<Extension<PeerCert>>,
@@ -43,7 +50,8 @@ pub async fn upgrade(
         Err(refused) => return refused,
     };
     tracing::info!(device = %device.id, "gateway stream opened");
-    ws.max_message_size(MAX_FRAME_BYTES + 1024)
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(socket, device, state))
         .into_response()

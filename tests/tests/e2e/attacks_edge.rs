@@ -530,3 +530,47 @@ async fn one_client_cannot_open_more_connections_than_its_cap() {
     }
     assert!(again.is_some(), "a closed connection frees its place");
 }
+
+/// Finding 8's ingest twin: ingest left tungstenite's frame limit at its 16 MiB default,
+/// and tungstenite reserves a frame's declared length as soon as its header arrives,
+/// before the 65 KiB message limit is checked. So a gateway could send one header
+/// announcing a 16 MiB frame, trickle the payload, and make ingest hold 16 MiB per
+/// connection. The header alone must now be refused: close 1009, nothing reserved, and
+/// ingest goes on serving.
+#[tokio::test]
+async fn a_frame_header_announcing_16_mib_is_closed_with_1009_before_its_payload() {
+    use cw_e2e::ingest::{next_reply, send_frame};
+    use cw_protocol::Reply;
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let ingest = cw_e2e::ingest::start(None, |_| {}).await;
+    let (_, token) = ingest.device(1).await;
+    let mut socket = ingest.open(&token).await.expect("connects");
+    // A masked binary frame header (RFC 6455 §5.2): FIN + opcode 2, mask bit + 64-bit
+    // length of 16 MiB, the masking key. No payload follows.
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend_from_slice(&(16u64 << 20).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    let raw = socket.get_mut();
+    raw.write_all(&header).await.expect("header sent");
+    raw.flush().await.expect("header flushed");
+    let close = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => break frame,
+                Some(Ok(Message::Text(text))) => panic!("a reply instead of a close: {text}"),
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("ingest waited for the 16 MiB payload instead of refusing the header");
+    let close = close.expect("the close frame carries a code");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+    // Ingest is unharmed: a new stream of the same device is served.
+    let mut again = ingest.open(&token).await.expect("reconnects");
+    send_frame(&mut again, ecg_frame(1, cw_core::time::now_ns())).await;
+    assert_eq!(next_reply(&mut again).await, Reply::Ack { seq: 1 });
+}
