@@ -99,7 +99,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs"))?;
     let bus = BusConfig {
         key_id: 1,
-        key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
         ..BusConfig::default()
     };
     let tls = certs.server_tls();

@@ -58,7 +58,7 @@ fn storage(
                     ..Default::default()
                 },
                 mongo: cw_storage::MongoConfig {
-                    uri: mongo.clone(),
+                    uri: mongo.clone().into(),
                     database,
                 },
                 audit,
@@ -99,12 +99,12 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
             tls: certs.server_tls(),
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
-                jwt_secret: Some(secret.clone()),
+                jwt_secret: Some(secret.clone().into()),
                 ..Default::default()
             },
             storage: storage.clone(),
             bus: cw_bus::BusConfig {
-                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 ..Default::default()
             },
             ..Default::default()

@@ -146,7 +146,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
             storage,
             bus: cw_bus::BusConfig {
                 key_id: 1,
-                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 ..Default::default()
             },
             writer: {

@@ -199,7 +199,7 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
             },
             bus: BusConfig {
                 key_id: 1,
-                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 ..BusConfig::default()
             },
             storage,

@@ -52,7 +52,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     let certs = cw_tls::ensure_dev_certs(&opts.data_dir.join("certs"))?;
     let bus = BusConfig {
         key_id: 1,
-        key_hex: Some(local_secret(&opts.data_dir.join("bus.key"))?),
+        key_hex: Some(local_secret(&opts.data_dir.join("bus.key"))?.into()),
         ..BusConfig::default()
     };
     let jwt_secret = local_secret(&opts.data_dir.join("jwt.secret"))?;

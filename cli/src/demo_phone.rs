@@ -5,6 +5,7 @@
 //! notifier checks the signature and acknowledges the alert, exactly as in production.
 
 use anyhow::Context;
+use cw_core::secret::{ExposeSecret, SecretString};
 use cw_sandbox::TwilioSandbox;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -25,7 +26,7 @@ pub enum PhoneAck {
 pub struct Phone<'a> {
     pub sandbox: &'a TwilioSandbox,
     /// The Twilio auth token the sandbox signs with (the notifier's).
-    pub auth_token: String,
+    pub auth_token: SecretString,
     pub webhook_addr: SocketAddr,
     pub ca_cert: &'a Path,
     pub how: PhoneAck,
@@ -75,7 +76,7 @@ impl Phone<'_> {
             PhoneAck::Key => {
                 println!("PHONE the doctor presses 1 on call {target}");
                 self.sandbox
-                    .press_key(&client, &self.auth_token, &target, "1")
+                    .press_key(&client, self.auth_token.expose_secret(), &target, "1")
                     .await
             }
             _ => {
@@ -89,7 +90,13 @@ impl Phone<'_> {
                     .context("the SMS page carries no code to reply with")?;
                 println!("PHONE the doctor at {target} replies \"{code}\" by SMS");
                 self.sandbox
-                    .reply_sms(&client, &self.auth_token, &url, &target, code)
+                    .reply_sms(
+                        &client,
+                        self.auth_token.expose_secret(),
+                        &url,
+                        &target,
+                        code,
+                    )
                     .await
             }
         }

@@ -113,7 +113,7 @@ pub async fn start_with(
                 tls: tls.clone(),
                 config_publish_endpoint: "tcp://127.0.0.1:0".into(),
                 auth: cw_api::config::AuthConfig {
-                    jwt_secret: Some(secret.clone()),
+                    jwt_secret: Some(secret.clone().into()),
                     ..Default::default()
                 },
                 storage: storage.clone(),
@@ -197,7 +197,7 @@ pub fn sandbox_twilio(base_url: &str) -> TwilioConfig {
     TwilioConfig {
         base_url: base_url.to_owned(),
         account_sid: "AC00000000000000000000000000000000".into(),
-        auth_token: crate::secrets::random_secret(),
+        auth_token: crate::secrets::random_secret().into(),
         from_number: "+15005550006".into(),
         status_callback_url: None,
         timeout_ms: 10_000,
@@ -207,11 +207,13 @@ pub fn sandbox_twilio(base_url: &str) -> TwilioConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cw_core::secret::ExposeSecret;
 
     #[test]
     fn the_sandbox_auth_token_is_random_per_run() {
         let (a, b) = (sandbox_twilio("http://x"), sandbox_twilio("http://x"));
-        assert_ne!(a.auth_token, b.auth_token);
-        assert!(a.auth_token.len() >= 32, "256 random bits");
+        let (a, b) = (a.auth_token.expose_secret(), b.auth_token.expose_secret());
+        assert_ne!(a, b);
+        assert!(a.len() >= 32, "256 random bits");
     }
 }

@@ -49,7 +49,7 @@ pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
                 ..InfluxConfig::default()
             },
             mongo: MongoConfig {
-                uri: required("CW_TEST_MONGO_URI"),
+                uri: required("CW_TEST_MONGO_URI").into(),
                 database: unique_name("api"),
             },
             audit: audit_for(dir),
@@ -116,18 +116,18 @@ impl ApiHarness {
             tls: certs.server_tls(),
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
-                jwt_secret: Some(secret.clone()),
+                jwt_secret: Some(secret.clone().into()),
                 ..Default::default()
             },
             storage: storage.clone(),
             bus: cw_bus::BusConfig {
-                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 ..Default::default()
             },
             phi: cw_phi::KeyConfig {
                 key_id: "k1".into(),
-                master_key_hex: Some(cw_bus::Sealer::generate_key_hex()),
-                lookup_key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                master_key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
+                lookup_key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 ..Default::default()
             },
             ..Default::default()

@@ -1,6 +1,8 @@
 //! Addresses of the real servers `scripts/test` started. Missing means the tests were not
 //! run through `scripts/test`: fail loudly, never skip.
 
+use cw_core::secret::ExposeSecret;
+
 pub fn required(var: &str) -> String {
     match std::env::var(var) {
         Ok(value) if !value.is_empty() => value,
@@ -44,7 +46,7 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn audit_for(dir: &std::path::Path) -> cw_storage::AuditConfig {
     cw_storage::AuditConfig {
         key_id: "test".into(),
-        key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
         checkpoint_file: Some(dir.join("audit-checkpoints.jsonl")),
         checkpoint_every_events: 1,
         ..cw_storage::AuditConfig::default()
@@ -58,7 +60,10 @@ pub fn audit_key_env(audit: &cw_storage::AuditConfig) -> [(&'static str, String)
         ("CW_STORAGE__AUDIT__KEY_ID", audit.key_id.clone()),
         (
             "CW_STORAGE__AUDIT__KEY_HEX",
-            audit.key_hex.clone().unwrap_or_default(),
+            audit
+                .key_hex
+                .as_ref()
+                .map_or_else(String::new, |key| key.expose_secret().to_owned()),
         ),
     ]
 }

@@ -45,7 +45,7 @@ pub async fn start(
         storage,
         bus: cw_bus::BusConfig {
             key_id: 1,
-            key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             ..Default::default()
         },
         ..Default::default()

@@ -3,6 +3,7 @@
 
 use crate::env::{audit_for, free_port, required, unique_name};
 use crate::processes::Service;
+use cw_core::secret::ExposeSecret;
 use cw_storage::{Backend, InfluxConfig, MongoConfig, StorageConfig, Stores};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -59,7 +60,7 @@ impl System {
                     ..InfluxConfig::default()
                 },
                 mongo: MongoConfig {
-                    uri: required("CW_TEST_MONGO_URI"),
+                    uri: required("CW_TEST_MONGO_URI").into(),
                     database: unique_name("e2e"),
                 },
                 audit: audit_for(dir.path()),
@@ -262,10 +263,14 @@ key_hex = "{bus_key}"
         path = storage.path.display(),
         influx_url = storage.influx.url,
         influx_db = storage.influx.database,
-        mongo_uri = storage.mongo.uri,
+        mongo_uri = storage.mongo.uri.expose_secret(),
         mongo_db = storage.mongo.database,
         audit_key_id = storage.audit.key_id,
-        audit_key = storage.audit.key_hex.as_deref().unwrap_or_default(),
+        audit_key = storage
+            .audit
+            .key_hex
+            .as_ref()
+            .map_or("", |key| key.expose_secret()),
         audit_checkpoints = storage
             .audit
             .checkpoint_file

@@ -235,7 +235,7 @@ async fn main() {
         .unwrap_or(200_000);
     let sealer = Sealer::from_config(&BusConfig {
         key_id: 1,
-        key_hex: Some(Sealer::generate_key_hex()),
+        key_hex: Some(Sealer::generate_key_hex().into()),
         ..BusConfig::default()
     })
     .expect("valid key");

@@ -122,7 +122,7 @@ mod tests {
     fn sealer() -> Sealer {
         Sealer::from_config(&BusConfig {
             key_id: 1,
-            key_hex: Some(Sealer::generate_key_hex()),
+            key_hex: Some(Sealer::generate_key_hex().into()),
             ..BusConfig::default()
         })
         .expect("valid key")

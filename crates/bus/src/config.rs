@@ -1,37 +1,24 @@
+use cw_core::secret::{self, SecretString};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::PathBuf;
 
 /// Bus sealing keys. The key itself comes only from the environment
 /// (`CW_BUS__KEY_HEX`) or a file (`key_file`), never from a checked-in config.
-#[derive(Clone, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
     /// Id of the key used to seal; receivers pick the key by the id in the header, so
     /// keys can be rotated by adding the new one to `previous_keys` everywhere first.
     pub key_id: u16,
     /// 32-byte key as 64 hex characters.
-    pub key_hex: Option<String>,
+    #[serde(serialize_with = "secret::serialize_option")]
+    pub key_hex: Option<SecretString>,
     /// File holding the 64 hex characters (whitespace ignored).
     pub key_file: Option<PathBuf>,
     /// Older keys still accepted when opening: `"<id>:<64 hex>"`.
-    pub previous_keys: Vec<String>,
+    #[serde(serialize_with = "secret::serialize_all")]
+    pub previous_keys: Vec<SecretString>,
     /// Envelope version to write (default: the newest, 2). Set 1 only while services
     /// that open only version 1 are still running during a rolling upgrade.
     pub seal_version: Option<u8>,
-}
-
-impl fmt::Debug for BusConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BusConfig")
-            .field("key_id", &self.key_id)
-            .field("key_hex", &self.key_hex.as_ref().map(|_| "<redacted>"))
-            .field("key_file", &self.key_file)
-            .field(
-                "previous_keys",
-                &format_args!("[{} redacted]", self.previous_keys.len()),
-            )
-            .field("seal_version", &self.seal_version)
-            .finish()
-    }
 }

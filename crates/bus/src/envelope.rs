@@ -29,6 +29,7 @@
 use crate::{BusConfig, BusError, codec};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use cw_core::secret::ExposeSecret;
 use rand::RngCore;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
@@ -90,7 +91,8 @@ impl Sealer {
         let current_hex = match (&cfg.key_hex, &cfg.key_file) {
             (Some(hex), _) => hex.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
-                .map_err(|e| BusError::Key(format!("cannot read {}: {e}", path.display())))?,
+                .map_err(|e| BusError::Key(format!("cannot read {}: {e}", path.display())))?
+                .into(),
             (None, None) => {
                 return Err(BusError::Key(
                     "no bus key: set CW_BUS__KEY_HEX or bus.key_file (64 hex characters)".into(),
@@ -98,9 +100,10 @@ impl Sealer {
             }
         };
         let mut keys = HashMap::new();
-        keys.insert(cfg.key_id, parse_key(&current_hex)?);
+        keys.insert(cfg.key_id, parse_key(current_hex.expose_secret())?);
         for entry in &cfg.previous_keys {
             let (id, hex) = entry
+                .expose_secret()
                 .split_once(':')
                 .ok_or_else(|| BusError::Key("previous_keys entries are \"<id>:<hex>\"".into()))?;
             let id: u16 = id
@@ -297,8 +300,8 @@ mod tests {
         let old = sealer(1, &old_hex);
         let rotated = Sealer::from_config(&BusConfig {
             key_id: 2,
-            key_hex: Some(Sealer::generate_key_hex()),
-            previous_keys: vec![format!("1:{old_hex}")],
+            key_hex: Some(Sealer::generate_key_hex().into()),
+            previous_keys: vec![format!("1:{old_hex}").into()],
             ..BusConfig::default()
         })
         .expect("valid keys");
@@ -374,7 +377,7 @@ mod tests {
         let hex = Sealer::generate_key_hex();
         let old_writer = Sealer::from_config(&BusConfig {
             key_id: 1,
-            key_hex: Some(hex.clone()),
+            key_hex: Some(hex.clone().into()),
             seal_version: Some(1),
             ..BusConfig::default()
         })
@@ -421,7 +424,7 @@ mod tests {
     fn a_seal_version_this_build_cannot_write_is_a_config_error() {
         let err = Sealer::from_config(&BusConfig {
             key_id: 1,
-            key_hex: Some(Sealer::generate_key_hex()),
+            key_hex: Some(Sealer::generate_key_hex().into()),
             seal_version: Some(3),
             ..BusConfig::default()
         })

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 fn sealer() -> Sealer {
     Sealer::from_config(&BusConfig {
         key_id: 1,
-        key_hex: Some("11".repeat(32)),
+        key_hex: Some("11".repeat(32).into()),
         ..BusConfig::default()
     })
     .expect("valid key")
@@ -122,7 +122,7 @@ async fn messages_sealed_with_another_key_are_dropped_and_counted() {
     let stats = Arc::new(BusStats::default());
     let other = Sealer::from_config(&BusConfig {
         key_id: 1,
-        key_hex: Some("22".repeat(32)),
+        key_hex: Some("22".repeat(32).into()),
         ..BusConfig::default()
     })
     .expect("valid key");
@@ -186,7 +186,7 @@ async fn a_subscriber_reads_publishers_of_other_releases_during_a_rolling_upgrad
     let stats = Arc::new(BusStats::default());
     let still_version_1 = Sealer::from_config(&BusConfig {
         key_id: 1,
-        key_hex: Some("11".repeat(32)),
+        key_hex: Some("11".repeat(32).into()),
         seal_version: Some(1),
         ..BusConfig::default()
     })

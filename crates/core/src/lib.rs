@@ -14,6 +14,7 @@ pub mod policy;
 pub mod policy_input;
 pub mod rules;
 pub mod sample;
+pub mod secret;
 pub mod shard;
 pub mod snooze;
 pub mod time;

@@ -3,48 +3,31 @@
 
 use crate::{KeyWrapper, PhiError, Result};
 use async_trait::async_trait;
+use cw_core::secret::{ExposeSecret, SecretString};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
 
 /// `[phi]` in the api config. Keys are 64 hex characters (32 bytes).
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeyConfig {
     /// Id stored with each record wrapped under `master_key_hex`.
     pub key_id: String,
     // Secrets are never serialised (serialising serves docs/config.md's defaults).
     #[serde(skip_serializing)]
-    pub master_key_hex: Option<String>,
+    pub master_key_hex: Option<SecretString>,
     pub master_key_file: Option<PathBuf>,
     /// Older master keys still accepted for unwrapping: `"<id>:<64 hex>"`.
     #[serde(skip_serializing)]
-    pub previous_keys: Vec<String>,
+    pub previous_keys: Vec<SecretString>,
     /// HMAC key for MRN lookup hashes. Separate from the master key so that rotating the
     /// master key does not change every lookup hash.
     #[serde(skip_serializing)]
-    pub lookup_key_hex: Option<String>,
+    pub lookup_key_hex: Option<SecretString>,
     pub lookup_key_file: Option<PathBuf>,
-}
-
-impl fmt::Debug for KeyConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redact = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
-        f.debug_struct("KeyConfig")
-            .field("key_id", &self.key_id)
-            .field("master_key_hex", &redact(&self.master_key_hex))
-            .field("master_key_file", &self.master_key_file)
-            .field(
-                "previous_keys",
-                &format!("<{} redacted>", self.previous_keys.len()),
-            )
-            .field("lookup_key_hex", &redact(&self.lookup_key_hex))
-            .field("lookup_key_file", &self.lookup_key_file)
-            .finish()
-    }
 }
 
 impl KeyConfig {
@@ -70,22 +53,26 @@ impl KeyConfig {
     }
 }
 
-fn read_key(hex_value: &Option<String>, file: &Option<PathBuf>, name: &str) -> Result<[u8; 32]> {
+fn read_key(
+    hex_value: &Option<SecretString>,
+    file: &Option<PathBuf>,
+    name: &str,
+) -> Result<[u8; 32]> {
     let raw = match (hex_value, file) {
-        (Some(v), _) => v.trim().to_owned(),
+        (Some(v), _) => v.clone(),
         (None, Some(path)) => std::fs::read_to_string(path)
             .map_err(|e| {
                 PhiError::Config(format!("cannot read {name}_file {}: {e}", path.display()))
             })?
-            .trim()
-            .to_owned(),
+            .into(),
         (None, None) => {
             return Err(PhiError::Config(format!(
                 "{name}_hex or {name}_file is required"
             )));
         }
     };
-    parse_key(&raw).ok_or_else(|| PhiError::Config(format!("{name} must be 64 hex characters")))
+    parse_key(raw.expose_secret())
+        .ok_or_else(|| PhiError::Config(format!("{name} must be 64 hex characters")))
 }
 
 fn parse_key(raw: &str) -> Option<[u8; 32]> {
@@ -108,7 +95,7 @@ impl LocalKeyring {
         let mut keys = HashMap::new();
         keys.insert(cfg.key_id.clone(), aead_key(&cfg.master_key()?)?);
         for entry in &cfg.previous_keys {
-            let (id, hex_key) = entry.split_once(':').ok_or_else(|| {
+            let (id, hex_key) = entry.expose_secret().split_once(':').ok_or_else(|| {
                 PhiError::Config("previous_keys entries are \"<id>:<hex>\"".into())
             })?;
             let key = parse_key(hex_key).ok_or_else(|| {

@@ -153,12 +153,12 @@ mod tests {
     fn cfg(id: &str, key: u8, previous: &[(&str, u8)]) -> KeyConfig {
         KeyConfig {
             key_id: id.into(),
-            master_key_hex: Some(hex::encode([key; 32])),
+            master_key_hex: Some(hex::encode([key; 32]).into()),
             previous_keys: previous
                 .iter()
-                .map(|(id, k)| format!("{id}:{}", hex::encode([*k; 32])))
+                .map(|(id, k)| format!("{id}:{}", hex::encode([*k; 32])).into())
                 .collect(),
-            lookup_key_hex: Some(hex::encode([9u8; 32])),
+            lookup_key_hex: Some(hex::encode([9u8; 32]).into()),
             ..KeyConfig::default()
         }
     }
@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(a.mrn_hash("mrn-998877 "), a.mrn_hash("MRN-998877"));
         assert_ne!(a.mrn_hash("MRN-998877"), a.mrn_hash("MRN-998878"));
         let mut other = cfg("k1", 1, &[]);
-        other.lookup_key_hex = Some(hex::encode([7u8; 32]));
+        other.lookup_key_hex = Some(hex::encode([7u8; 32]).into());
         let b = PhiVault::from_config(&other).expect("vault");
         assert_ne!(a.mrn_hash("MRN-998877"), b.mrn_hash("MRN-998877"));
     }

@@ -6,6 +6,7 @@ use crate::audit_checkpoints::{CheckpointSink, FileCheckpoints};
 use crate::config::AuditConfig;
 use crate::ports::{Result, StoreError};
 use cw_core::audit::{AuditEntry, AuditEvent, AuditKeys, Checkpoint};
+use cw_core::secret::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -22,20 +23,25 @@ pub struct AuditSealer {
 impl AuditConfig {
     /// The key ring, `Ok(None)` when no key is configured.
     pub fn keys(&self) -> Result<Option<AuditKeys>> {
-        let current = match (&self.key_hex, &self.key_file) {
+        let current: SecretString = match (&self.key_hex, &self.key_file) {
             (Some(hex), _) => hex.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
-                config_err(format!(
-                    "cannot read storage.audit.key_file {}: {e}",
-                    path.display()
-                ))
-            })?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|e| {
+                    config_err(format!(
+                        "cannot read storage.audit.key_file {}: {e}",
+                        path.display()
+                    ))
+                })?
+                .into(),
             (None, None) => return Ok(None),
         };
-        let mut keys = AuditKeys::new(&self.key_id, &parse_key(&self.key_id, &current)?)
-            .map_err(|e| config_err(e.to_string()))?;
+        let mut keys = AuditKeys::new(
+            &self.key_id,
+            &parse_key(&self.key_id, current.expose_secret())?,
+        )
+        .map_err(|e| config_err(e.to_string()))?;
         for entry in &self.previous_keys {
-            let (id, hex) = entry.split_once(':').ok_or_else(|| {
+            let (id, hex) = entry.expose_secret().split_once(':').ok_or_else(|| {
                 config_err("storage.audit.previous_keys entries are \"<id>:<64 hex>\"".into())
             })?;
             keys = keys

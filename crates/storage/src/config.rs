@@ -1,8 +1,8 @@
 //! Which storage backs the ports, and how to reach it. Every key has a default so an
 //! empty config runs the embedded store with no server at all.
 
+use cw_core::secret::{self, SecretString};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -44,18 +44,20 @@ impl Default for StorageConfig {
 /// (`CW_STORAGE__AUDIT__KEY_HEX`) or a file (`key_file`) — never from the store it
 /// protects, nor from a backup of it. Every process that appends audit events (api,
 /// ingest, notifier, `cardiowatch user …`) and `cardiowatch audit verify` need it.
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// Id of the current key, stored in each event it seals and in each checkpoint.
     pub key_id: String,
     /// 32-byte key as 64 hex characters.
-    pub key_hex: Option<String>,
+    #[serde(serialize_with = "secret::serialize_option")]
+    pub key_hex: Option<SecretString>,
     /// File holding the 64 hex characters (whitespace ignored).
     pub key_file: Option<PathBuf>,
     /// Older keys, still accepted when verifying: `"<id>:<64 hex>"`. Keep every key that
     /// sealed events you still must verify.
-    pub previous_keys: Vec<String>,
+    #[serde(serialize_with = "secret::serialize_all")]
+    pub previous_keys: Vec<SecretString>,
     /// Append-only file of signed head checkpoints, outside the store (another disk,
     /// host or WORM mount in production). Without it, cutting off the newest events is
     /// not detectable.
@@ -80,25 +82,7 @@ impl Default for AuditConfig {
     }
 }
 
-/// Hand-written so no key reaches a log line.
-impl fmt::Debug for AuditConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditConfig")
-            .field("key_id", &self.key_id)
-            .field("key_hex", &self.key_hex.as_ref().map(|_| REDACTED))
-            .field("key_file", &self.key_file)
-            .field(
-                "previous_keys",
-                &format_args!("[{} redacted]", self.previous_keys.len()),
-            )
-            .field("checkpoint_file", &self.checkpoint_file)
-            .field("checkpoint_every_events", &self.checkpoint_every_events)
-            .field("checkpoint_every_s", &self.checkpoint_every_s)
-            .finish()
-    }
-}
-
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InfluxConfig {
     /// Base URL; `https://` for TLS to InfluxDB.
@@ -106,10 +90,12 @@ pub struct InfluxConfig {
     /// Database (1.x) or DBRP-mapped database name (2.x / 3.x v1 API).
     pub database: String,
     /// Sent as `Authorization: Token …` (2.x / 3.x, or 1.x with a token proxy).
-    pub token: Option<String>,
+    #[serde(serialize_with = "secret::serialize_option")]
+    pub token: Option<SecretString>,
     /// 1.x user/password auth, used only when no token is set.
     pub username: Option<String>,
-    pub password: Option<String>,
+    #[serde(serialize_with = "secret::serialize_option")]
+    pub password: Option<SecretString>,
     /// Lines per `/write` request (InfluxDB recommends 5,000).
     pub batch_lines: usize,
     /// Compress `/write` bodies (line protocol shrinks ~5–10×).
@@ -133,50 +119,23 @@ impl Default for InfluxConfig {
     }
 }
 
-/// Hand-written so a token or password never reaches a log line.
-impl fmt::Debug for InfluxConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InfluxConfig")
-            .field("url", &self.url)
-            .field("database", &self.database)
-            .field("token", &self.token.as_ref().map(|_| REDACTED))
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| REDACTED))
-            .field("batch_lines", &self.batch_lines)
-            .field("gzip", &self.gzip)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
-}
-
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MongoConfig {
-    /// Connection string; may embed credentials, so it is never logged.
-    pub uri: String,
+    /// Connection string; may embed credentials (`user:password@`), so it is a secret.
+    #[serde(serialize_with = "secret::serialize")]
+    pub uri: SecretString,
     pub database: String,
 }
 
 impl Default for MongoConfig {
     fn default() -> Self {
         Self {
-            uri: "mongodb://127.0.0.1:27017".to_owned(),
+            uri: "mongodb://127.0.0.1:27017".into(),
             database: "cardiowatch".to_owned(),
         }
     }
 }
-
-/// Hand-written because the URI may carry `user:password@`.
-impl fmt::Debug for MongoConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MongoConfig")
-            .field("uri", &REDACTED)
-            .field("database", &self.database)
-            .finish()
-    }
-}
-
-const REDACTED: &str = "<redacted>";
 
 #[cfg(test)]
 mod tests {

@@ -3,34 +3,24 @@
 
 use crate::ports::Result;
 use async_trait::async_trait;
+use cw_core::secret::{self, SecretString};
 use cw_core::time::Nanos;
 use cw_core::{Role, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A local login. `password_hash` is a PHC string (argon2id); never the password.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Login {
     pub user: UserId,
     pub role: Role,
-    pub password_hash: String,
+    #[serde(serialize_with = "secret::serialize")]
+    pub password_hash: SecretString,
     /// Consecutive failed attempts since the last success or lockout.
     #[serde(default)]
     pub failures: u32,
     /// Logins are refused until then (0: not locked).
     #[serde(default)]
     pub locked_until_ns: Nanos,
-}
-
-impl std::fmt::Debug for Login {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Login")
-            .field("user", &self.user)
-            .field("role", &self.role)
-            .field("password_hash", &"<redacted>")
-            .field("failures", &self.failures)
-            .field("locked_until_ns", &self.locked_until_ns)
-            .finish()
-    }
 }
 
 /// A refresh token as stored: by the hex SHA-256 of the token. Every rotation issues a
@@ -57,7 +47,7 @@ pub enum RefreshUse {
 }
 
 /// What counting a login attempt found.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum LoginAttempt {
     /// Counted: the password may be checked. The login as stored after counting.
     Admitted(Login),

@@ -7,6 +7,7 @@ use crate::mongo::MongoRecords;
 use crate::ports::{RecordStore, SampleStore, StoreError};
 use crate::redact;
 use crate::sqlite;
+use cw_core::secret::ExposeSecret;
 use std::sync::Arc;
 
 /// The stores a service works with, whichever backend holds them.
@@ -57,7 +58,7 @@ async fn connect_mongo(cfg: &MongoConfig) -> Result<MongoRecords, StoreError> {
         StoreError::Unavailable(format!(
             "mongodb at {} (database {}): {e}; remedy: check that MongoDB runs there, the \
              credentials in storage.mongo.uri, and that the user has readWrite on the database",
-            redact::url(&cfg.uri),
+            redact::url(cfg.uri.expose_secret()),
             cfg.database
         ))
     })

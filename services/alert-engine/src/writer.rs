@@ -176,7 +176,7 @@ mod tests {
         .expect("embedded store");
         let sealer = Sealer::from_config(&BusConfig {
             key_id: 1,
-            key_hex: Some(Sealer::generate_key_hex()),
+            key_hex: Some(Sealer::generate_key_hex().into()),
             ..BusConfig::default()
         })
         .expect("bus key");

@@ -22,7 +22,7 @@ pub struct AppState {
     pub records: Arc<dyn RecordStore>,
     pub samples: Arc<dyn cw_storage::SampleStore>,
     pub config_publisher: Publisher,
-    pub jwt_secret: Arc<Vec<u8>>,
+    pub jwt_secret: Arc<cw_core::secret::SecretBox<[u8]>>,
     pub issuer: Arc<str>,
     pub break_glass_ttl_s: u64,
     /// Login limits and lifetimes.

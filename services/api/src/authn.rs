@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::oidc::{OidcClaims, OidcVerifier};
 use crate::token;
 use axum::http::HeaderMap;
+use cw_core::secret::ExposeSecret;
 use cw_core::{Role, User, UserId};
 use cw_storage::StoreError;
 
@@ -54,10 +55,11 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller,
     {
         return from_oidc(state, oidc, token).await;
     }
-    let claims = token::verify(&state.jwt_secret, &state.issuer, token).map_err(|e| {
-        tracing::info!(error = %e, "access token rejected");
-        ApiError::Unauthorized("invalid or expired access token".into())
-    })?;
+    let claims =
+        token::verify(state.jwt_secret.expose_secret(), &state.issuer, token).map_err(|e| {
+            tracing::info!(error = %e, "access token rejected");
+            ApiError::Unauthorized("invalid or expired access token".into())
+        })?;
     let user =
         UserId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized("invalid subject".into()))?;
     let role = checked_session(state, &user, &claims).await?;

@@ -1,8 +1,8 @@
 use cw_bus::BusConfig;
+use cw_core::secret::{ExposeSecret, SecretBox, SecretString};
 use cw_storage::StorageConfig;
 use cw_tls::TlsServerConfig;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -123,12 +123,12 @@ impl Default for SnoozeConfig {
 }
 
 /// JWT settings. The secret comes from the environment (`CW_AUTH__JWT_SECRET`) or a file.
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     // Serialised only for docs/config.md's defaults: a secret is never written out.
     #[serde(skip_serializing)]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     pub jwt_secret_file: Option<PathBuf>,
     pub issuer: String,
     /// How long a break-glass grant lasts.
@@ -157,43 +157,26 @@ impl Default for AuthConfig {
     }
 }
 
-impl fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field(
-                "jwt_secret",
-                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .field("jwt_secret_file", &self.jwt_secret_file)
-            .field("issuer", &self.issuer)
-            .field("break_glass_ttl_s", &self.break_glass_ttl_s)
-            .field("max_failures", &self.max_failures)
-            .field("lockout_s", &self.lockout_s)
-            .field("login_per_minute", &self.login_per_minute)
-            .field("refresh_ttl_s", &self.refresh_ttl_s)
-            .finish()
-    }
-}
-
 impl AuthConfig {
     /// The signing secret; at least 32 bytes so HS256 is not brute-forceable.
-    pub fn secret(&self) -> anyhow::Result<Vec<u8>> {
-        let secret = match (&self.jwt_secret, &self.jwt_secret_file) {
+    pub fn secret(&self) -> anyhow::Result<SecretBox<[u8]>> {
+        let secret: SecretString = match (&self.jwt_secret, &self.jwt_secret_file) {
             (Some(secret), _) => secret.clone(),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .map_err(|e| {
                     anyhow::anyhow!("cannot read auth.jwt_secret_file {}: {e}", path.display())
                 })?
                 .trim()
-                .to_owned(),
+                .into(),
             (None, None) => {
                 anyhow::bail!("no JWT secret: set CW_AUTH__JWT_SECRET or auth.jwt_secret_file")
             }
         };
-        if secret.len() < 32 {
+        let bytes = secret.expose_secret().as_bytes();
+        if bytes.len() < 32 {
             anyhow::bail!("the JWT secret must be at least 32 bytes");
         }
-        Ok(secret.into_bytes())
+        Ok(SecretBox::new(Box::from(bytes)))
     }
 }
 
@@ -213,9 +196,9 @@ mod tests {
             },
             phi: cw_phi::KeyConfig {
                 key_id: "k1".into(),
-                master_key_hex: Some(master.clone()),
-                lookup_key_hex: Some(lookup.clone()),
-                previous_keys: vec![format!("k0:{}", "33".repeat(32))],
+                master_key_hex: Some(master.clone().into()),
+                lookup_key_hex: Some(lookup.clone().into()),
+                previous_keys: vec![format!("k0:{}", "33".repeat(32)).into()],
                 ..Default::default()
             },
             ..ApiConfig::default()
@@ -224,6 +207,6 @@ mod tests {
         for secret in [jwt.to_owned(), master, lookup, "33".repeat(32)] {
             assert!(!shown.contains(&secret), "Debug shows a secret");
         }
-        assert!(shown.contains("<redacted>"));
+        assert!(shown.contains("REDACTED"));
     }
 }

@@ -58,7 +58,7 @@ pub async fn start(
         .webhooks
         .as_ref()
         .map(|w| crate::webhooks::CallbackUrls::new(&w.public_url));
-    let auth_token = twilio.as_ref().map(|t| t.auth_token().to_owned());
+    let auth_token = twilio.as_ref().map(|t| t.auth_token().clone());
     if let Some(w) = cfg.watchdog.clone() {
         crate::watchdog::spawn(
             w,

@@ -46,7 +46,7 @@ fn twilio_config(base_url: &str) -> TwilioConfig {
     TwilioConfig {
         base_url: base_url.to_owned(),
         account_sid: ACCOUNT_SID.to_owned(),
-        auth_token: "test-auth-token".to_owned(),
+        auth_token: "test-auth-token".into(),
         from_number: FROM.to_owned(),
         status_callback_url: Some("http://127.0.0.1:9/twilio/status".to_owned()),
         timeout_ms: 5_000,
@@ -69,7 +69,7 @@ async fn ses_at(endpoint: &str, from_address: &str, timeout_ms: u64) -> SesClien
         from_address: from_address.to_owned(),
         static_credentials: Some(SesStaticCredentials {
             access_key_id: "testing".to_owned(),
-            secret_access_key: "testing".to_owned(),
+            secret_access_key: "testing".into(),
         }),
         timeout_ms,
     })

@@ -3,6 +3,7 @@
 
 use cw_core::Role;
 use cw_core::audit::AuditOutcome;
+use cw_core::secret::ExposeSecret;
 use cw_e2e::api::ApiHarness;
 use cw_e2e::system::Mode;
 use serde_json::{Value, json};
@@ -165,8 +166,9 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
             h.storage
                 .audit
                 .key_hex
-                .as_deref()
-                .expect("the harness sets a key"),
+                .as_ref()
+                .expect("the harness sets a key")
+                .expose_secret(),
         ),
     )
     .expect("config written");

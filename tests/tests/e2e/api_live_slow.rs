@@ -100,7 +100,7 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     let bus_port = free_port();
     let endpoint = format!("tcp://127.0.0.1:{bus_port}");
     let h = ApiHarness::start_with(Mode::Embedded, |cfg| {
-        cfg.bus.key_hex = Some(bus_key.clone());
+        cfg.bus.key_hex = Some(bus_key.clone().into());
         cfg.live.event_endpoints = Vec::new();
         cfg.live.sample_endpoints = vec![endpoint.clone()];
         cfg.live.queue = 4096;
@@ -111,7 +111,7 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     })
     .await;
     let sealer = Sealer::from_config(&cw_bus::BusConfig {
-        key_hex: Some(bus_key.clone()),
+        key_hex: Some(bus_key.clone().into()),
         ..Default::default()
     })
     .expect("sealer");

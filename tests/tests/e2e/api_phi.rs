@@ -3,6 +3,7 @@
 //! lookups work by keyed hash, and `cardiowatch keys rotate` re-wraps under a new key.
 
 use cw_core::Role;
+use cw_core::secret::ExposeSecret;
 use cw_e2e::api::ApiHarness;
 use cw_e2e::system::Mode;
 use futures::TryStreamExt;
@@ -85,7 +86,7 @@ fn assert_no_phi(haystack: &str, whence: &str) {
 async fn raw_mongodb_documents_hold_no_plaintext_phi() {
     let h = ApiHarness::start(Mode::Servers).await;
     create_and_read(&h).await;
-    let client = mongodb::Client::with_uri_str(&h.storage.mongo.uri)
+    let client = mongodb::Client::with_uri_str(h.storage.mongo.uri.expose_secret())
         .await
         .expect("raw client");
     let db = client.database(&h.storage.mongo.database);
@@ -128,8 +129,10 @@ async fn keys_rotate_rewraps_every_record_so_the_old_key_can_be_dropped() {
     let h = ApiHarness::start(Mode::Embedded).await;
     let id = create_and_read(&h).await;
     let old_key = h.phi.master_key_hex.clone().expect("old key");
+    let old_key = old_key.expose_secret();
     let new_key = cw_bus::Sealer::generate_key_hex();
     let lookup = h.phi.lookup_key_hex.clone().expect("lookup key");
+    let lookup = lookup.expose_secret();
     let config = h.dir.path().join("api.toml");
     let write = |previous: &str| {
         std::fs::write(

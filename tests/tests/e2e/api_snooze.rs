@@ -22,12 +22,12 @@ async fn api_on(h: &NotifierHarness) -> (String, reqwest::Client, String) {
         tls: certs.server_tls(),
         config_publish_endpoint: "tcp://127.0.0.1:0".into(),
         auth: cw_api::config::AuthConfig {
-            jwt_secret: Some(secret.clone()),
+            jwt_secret: Some(secret.clone().into()),
             ..Default::default()
         },
         storage: h.storage.clone(),
         bus: cw_bus::BusConfig {
-            key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             ..Default::default()
         },
         snooze: cw_api::config::SnoozeConfig {

@@ -4,6 +4,7 @@
 
 use cw_core::Role;
 use cw_core::audit::{AuditEvent, GENESIS_HASH, chain_hash};
+use cw_core::secret::ExposeSecret;
 use cw_e2e::api::ApiHarness;
 use cw_e2e::system::Mode;
 use mongodb::bson::doc;
@@ -89,7 +90,7 @@ async fn overwrite_raw(h: &ApiHarness, mode: Mode, docs: &[Value]) {
             }
         }
         Mode::Servers => {
-            let client = mongodb::Client::with_uri_str(&h.storage.mongo.uri)
+            let client = mongodb::Client::with_uri_str(h.storage.mongo.uri.expose_secret())
                 .await
                 .expect("raw client");
             let coll = client
@@ -181,7 +182,7 @@ async fn a_mongo_insider_who_cuts_off_the_newest_audit_events_is_detected() {
     some_audited_reads(&h, 6).await;
     assert!(audit_verify_passes(&h).await, "the untouched log verifies");
     let head = all_events(&h).await.last().expect("events").seq;
-    let client = mongodb::Client::with_uri_str(&h.storage.mongo.uri)
+    let client = mongodb::Client::with_uri_str(h.storage.mongo.uri.expose_secret())
         .await
         .expect("raw client");
     client

@@ -4,6 +4,7 @@
 //! these tests cannot see — images building, containers starting, healthchecks passing —
 //! is listed in deploy/README.md's bring-up steps.
 
+use cw_core::secret::ExposeSecret;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -475,7 +476,8 @@ fn deploy_configs_deserialize_into_the_service_config_structs() {
         assert_eq!(storage.backend, Backend::Servers, "{name}: servers backend");
         assert_eq!(storage.influx.url, "http://influxdb:8086", "{name}");
         assert_eq!(
-            storage.mongo.uri, "mongodb://mongodb:27017/?replicaSet=rs0",
+            storage.mongo.uri.expose_secret(),
+            "mongodb://mongodb:27017/?replicaSet=rs0",
             "{name}"
         );
         assert!(
@@ -562,6 +564,7 @@ fn deploy_configs_hold_no_secret_keys() {
         &engine.storage.mongo.uri,
         &notifier.storage.mongo.uri,
     ] {
+        let uri = uri.expose_secret();
         assert!(
             !uri.contains('@'),
             "no credentials in the MongoDB URI (use CW_STORAGE__MONGO__URI): {uri}"

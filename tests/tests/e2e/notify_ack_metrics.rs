@@ -58,12 +58,12 @@ pub(crate) async fn start_api(
             },
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
-                jwt_secret: Some(jwt_secret.to_owned()),
+                jwt_secret: Some(jwt_secret.into()),
                 ..Default::default()
             },
             storage: h.storage.clone(),
             bus: cw_bus::BusConfig {
-                key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+                key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 ..Default::default()
             },
             ..Default::default()

@@ -6,6 +6,7 @@
 
 use cardiowatch::fixture::{self, Fixture, FixtureSpec};
 use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
+use cw_core::secret::ExposeSecret;
 use cw_core::{AlertState, Role};
 use cw_e2e::env::required;
 use cw_e2e::system::{Mode, Providers, System};
@@ -228,7 +229,7 @@ async fn alert_reaches_the_doctor_across_four_processes_on_real_servers() {
     );
 
     // Joint 2: the alert document is in MongoDB.
-    let mongo = mongodb::Client::with_uri_str(&system.storage.mongo.uri)
+    let mongo = mongodb::Client::with_uri_str(system.storage.mongo.uri.expose_secret())
         .await
         .expect("mongo client");
     let db = mongo.database(&system.storage.mongo.database);

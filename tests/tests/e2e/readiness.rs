@@ -48,7 +48,9 @@ async fn the_api_is_not_ready_while_a_store_is_unreachable_and_ready_again_once_
             ..InfluxConfig::default()
         },
         mongo: MongoConfig {
-            uri: mongo_uri.replacen(host_port(&mongo_uri), &mongo.addr.to_string(), 1),
+            uri: mongo_uri
+                .replacen(host_port(&mongo_uri), &mongo.addr.to_string(), 1)
+                .into(),
             database: unique_name("ready"),
         },
         audit: audit_for(dir.path()),
@@ -101,7 +103,7 @@ async fn an_engine_is_not_ready_until_it_hears_an_ingest() {
     let stores = cw_storage::open(&storage).await.expect("store");
     let bus = cw_bus::BusConfig {
         key_id: 1,
-        key_hex: Some(cw_bus::Sealer::generate_key_hex()),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
         ..Default::default()
     };
     // Nothing listens here yet: the ingest is "down".

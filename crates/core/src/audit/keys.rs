@@ -4,10 +4,11 @@
 //! re-seal an edited chain. New events are sealed with the current key; older keys stay
 //! in the ring so the events they sealed keep verifying after a rotation.
 
+use crate::secret::{ExposeSecret, SecretBox};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
-use std::fmt;
+use std::sync::Arc;
 
 pub(crate) type AuditMac = Hmac<Sha256>;
 
@@ -19,11 +20,12 @@ pub enum AuditKeyError {
     BadKey(String),
 }
 
-/// Keys by id; `current` seals. Cloning shares nothing secret with logs: `Debug` shows ids only.
-#[derive(Clone)]
+/// Keys by id; `current` seals. `Debug` shows the ids, each key `[REDACTED]`. Clones
+/// share the keys (`Arc`) rather than copy them.
+#[derive(Clone, Debug)]
 pub struct AuditKeys {
     current: String,
-    keys: BTreeMap<String, [u8; 32]>,
+    keys: BTreeMap<String, Arc<SecretBox<[u8; 32]>>>,
 }
 
 impl AuditKeys {
@@ -52,7 +54,8 @@ impl AuditKeys {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| AuditKeyError::BadKey(id.to_owned()))?;
-        self.keys.insert(id.to_owned(), key);
+        self.keys
+            .insert(id.to_owned(), Arc::new(SecretBox::new(Box::new(key))));
         Ok(())
     }
 
@@ -64,16 +67,7 @@ impl AuditKeys {
     pub(crate) fn mac(&self, id: &str) -> Option<AuditMac> {
         let key = self.keys.get(id)?;
         // HMAC takes a key of any length, so this cannot fail.
-        AuditMac::new_from_slice(key).ok()
-    }
-}
-
-impl fmt::Debug for AuditKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditKeys")
-            .field("current", &self.current)
-            .field("ids", &self.keys.keys().collect::<Vec<_>>())
-            .finish()
+        AuditMac::new_from_slice(key.expose_secret()).ok()
     }
 }
 

@@ -3,6 +3,7 @@
 use super::query::Response;
 use crate::config::InfluxConfig;
 use crate::ports::{Result, StoreError};
+use cw_core::secret::{ExposeSecret, SecretString};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::{RequestBuilder, StatusCode};
@@ -12,9 +13,9 @@ use std::time::Duration;
 enum Auth {
     None,
     /// `Authorization: Token …` (2.x / 3.x v1 API, 1.x behind a token proxy).
-    Token(String),
+    Token(SecretString),
     /// 1.x users: `u` / `p` query parameters.
-    UserPassword(String, String),
+    UserPassword(String, SecretString),
 }
 
 pub(super) struct Client {
@@ -55,9 +56,12 @@ impl Client {
         match &self.auth {
             Auth::None => request,
             Auth::Token(token) => {
-                request.header(reqwest::header::AUTHORIZATION, format!("Token {token}"))
+                let value = format!("Token {}", token.expose_secret());
+                request.header(reqwest::header::AUTHORIZATION, value)
             }
-            Auth::UserPassword(user, password) => request.query(&[("u", user), ("p", password)]),
+            Auth::UserPassword(user, password) => {
+                request.query(&[("u", user.as_str()), ("p", password.expose_secret())])
+            }
         }
     }
 

@@ -22,6 +22,7 @@ pub use two_writes::Interrupt;
 
 use crate::config::MongoConfig;
 use crate::ports::{Result, StoreError};
+use cw_core::secret::ExposeSecret;
 use mongodb::bson::Document;
 use mongodb::{Client, Collection, Database};
 
@@ -45,7 +46,7 @@ impl MongoRecords {
     /// or refuses us shows at start.
     pub async fn connect(cfg: &MongoConfig) -> Result<Self> {
         // The driver's parse errors may quote the URI, which can carry a password.
-        let client = Client::with_uri_str(&cfg.uri)
+        let client = Client::with_uri_str(cfg.uri.expose_secret())
             .await
             .map_err(|_| StoreError::Unavailable("invalid MongoDB connection string".into()))?;
         let db = client.database(&cfg.database);

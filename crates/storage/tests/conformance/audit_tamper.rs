@@ -7,6 +7,7 @@ use crate::audit::entry;
 use crate::backends::Backend;
 use cw_core::PatientId;
 use cw_core::audit::{AuditEvent, AuditOutcome, ChainFault, GENESIS_HASH, chain_hash};
+use cw_core::secret::ExposeSecret;
 use cw_storage::audit::verify_chain;
 use mongodb::bson::doc;
 
@@ -69,7 +70,7 @@ async fn embedded_verify_finds_an_edited_a_deleted_and_a_reordered_record() {
 async fn servers_verify_finds_an_edited_a_deleted_and_a_reordered_record() {
     let b = Backend::servers().await;
     append_twelve(&b).await;
-    let client = mongodb::Client::with_uri_str(&b.cfg.mongo.uri)
+    let client = mongodb::Client::with_uri_str(b.cfg.mongo.uri.expose_secret())
         .await
         .expect("raw client");
     let coll = client
@@ -121,9 +122,11 @@ mod raw {
         mongodb::Client,
         mongodb::Collection<mongodb::bson::Document>,
     ) {
-        let client = mongodb::Client::with_uri_str(&b.cfg.mongo.uri)
-            .await
-            .expect("raw client");
+        let client = mongodb::Client::with_uri_str(cw_core::secret::ExposeSecret::expose_secret(
+            &b.cfg.mongo.uri,
+        ))
+        .await
+        .expect("raw client");
         let coll = client
             .database(&b.cfg.mongo.database)
             .collection("audit_events");

@@ -66,7 +66,7 @@ impl Backend {
                 ..InfluxConfig::default()
             },
             mongo: MongoConfig {
-                uri: required_env("CW_TEST_MONGO_URI"),
+                uri: required_env("CW_TEST_MONGO_URI").into(),
                 database,
             },
             audit: audit_with_checkpoints(dir.path()),
@@ -84,7 +84,7 @@ impl Backend {
 /// The shared MongoDB with a private database, for tests that bring their own InfluxDB.
 pub fn mongo_config() -> MongoConfig {
     MongoConfig {
-        uri: required_env("CW_TEST_MONGO_URI"),
+        uri: required_env("CW_TEST_MONGO_URI").into(),
         database: format!("cw_test_{}", PatientId::random()),
     }
 }

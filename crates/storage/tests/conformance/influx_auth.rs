@@ -129,7 +129,7 @@ impl AuthInflux {
                 url: self.url.clone(),
                 database: DATABASE.to_owned(),
                 username: Some(user.0.to_owned()),
-                password: Some(user.1.to_owned()),
+                password: Some(user.1.into()),
                 ..InfluxConfig::default()
             },
             mongo: crate::backends::mongo_config(),

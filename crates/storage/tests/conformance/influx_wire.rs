@@ -256,7 +256,7 @@ async fn unreachable_influxdb_is_unavailable_and_the_password_stays_out_of_the_e
 async fn unreachable_mongodb_is_unavailable() {
     let port = closed_port().await;
     let cfg = cw_storage::MongoConfig {
-        uri: format!("mongodb://u:s3cret@127.0.0.1:{port}/?serverSelectionTimeoutMS=300"),
+        uri: format!("mongodb://u:s3cret@127.0.0.1:{port}/?serverSelectionTimeoutMS=300").into(),
         database: "x".into(),
     };
     let err = cw_storage::mongo::MongoRecords::connect(&cfg).await.err();

@@ -21,7 +21,7 @@ async fn two_replicas_with_many_concurrent_appends_keep_one_intact_chain() {
             panic!("CW_TEST_MONGO_URI is not set: run these with `scripts/test -p cw-storage`")
         });
     let cfg = MongoConfig {
-        uri,
+        uri: uri.into(),
         database: format!("cw_audit_replicas_{}", patient_id()),
     };
     // Two connections with their own appenders, as two api processes would have.

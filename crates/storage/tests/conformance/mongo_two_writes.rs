@@ -29,7 +29,7 @@ impl Mongo {
             });
         let database = format!("cw_two_writes_{}", patient_id());
         let records = MongoRecords::connect(&MongoConfig {
-            uri: uri.clone(),
+            uri: uri.clone().into(),
             database: database.clone(),
         })
         .await

@@ -16,6 +16,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
+use cw_core::secret::ExposeSecret;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{Role, UserId};
 use cw_storage::StoreError;
@@ -67,7 +68,7 @@ fn unauthorized() -> ApiError {
 async fn issue(state: &AppState, login: &Login, family: String) -> Result<Tokens, ApiError> {
     let (role, generation) = crate::authn::current_account(state, &login.user, login.role).await?;
     let access = token::issue_in_session(
-        &state.jwt_secret,
+        state.jwt_secret.expose_secret(),
         &state.issuer,
         &login.user,
         role,

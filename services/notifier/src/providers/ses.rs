@@ -1,6 +1,5 @@
 //! Amazon SES v2 email client (`SendEmail` with simple content).
 
-use std::fmt;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -11,6 +10,7 @@ use aws_sdk_sesv2::config::Credentials;
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use cw_core::secret::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{ProviderError, ProviderReceipt, error_chain, truncate_message};
@@ -37,22 +37,12 @@ pub struct SesConfig {
 }
 
 /// An access key pair given in configuration.
-#[derive(Clone, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct SesStaticCredentials {
     pub access_key_id: String,
     // Never serialised (serialising serves docs/config.md's defaults).
     #[serde(skip_serializing)]
-    pub secret_access_key: String,
-}
-
-impl fmt::Debug for SesStaticCredentials {
-    // Hand-written so the secret key never reaches a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SesStaticCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
+    pub secret_access_key: SecretString,
 }
 
 fn default_region() -> String {
@@ -94,7 +84,7 @@ impl SesClient {
         if let Some(creds) = &cfg.static_credentials {
             loader = loader.credentials_provider(Credentials::new(
                 &creds.access_key_id,
-                &creds.secret_access_key,
+                creds.secret_access_key.expose_secret(),
                 None,
                 None,
                 "cardiowatch-config",

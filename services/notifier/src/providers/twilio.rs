@@ -4,9 +4,9 @@
 //! `I-Twilio-Idempotency-Token` per delivery attempt group so that a retry after a
 //! timeout or a restart never pages a doctor twice.
 
-use std::fmt;
 use std::time::Duration;
 
+use cw_core::secret::{ExposeSecret, SecretString};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
 const API_VERSION: &str = "2010-04-01";
 
 /// Twilio account and endpoint settings.
-#[derive(Clone, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 pub struct TwilioConfig {
     /// Scheme, host and optional path prefix of the REST API; tests and the demo point
     /// it at a local server. Default `https://api.twilio.com`.
@@ -29,9 +29,9 @@ pub struct TwilioConfig {
     pub base_url: String,
     /// Account SID (`AC…`): the basic-auth user and part of every resource path.
     pub account_sid: String,
-    /// Auth token: the basic-auth password. Never printed (see `Debug`) nor serialised.
+    /// Auth token: the basic-auth password and the webhook signing key. Never serialised.
     #[serde(skip_serializing)]
-    pub auth_token: String,
+    pub auth_token: SecretString,
     /// The Twilio number messages and calls come from (E.164).
     pub from_number: String,
     /// Where Twilio posts delivery / call status updates; none when unset.
@@ -48,20 +48,6 @@ fn default_base_url() -> String {
 
 fn default_timeout_ms() -> u64 {
     10_000
-}
-
-impl fmt::Debug for TwilioConfig {
-    // Hand-written so that the auth token never reaches a log line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TwilioConfig")
-            .field("base_url", &self.base_url)
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"<redacted>")
-            .field("from_number", &self.from_number)
-            .field("status_callback_url", &self.status_callback_url)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
 }
 
 /// Sends SMS and places voice calls through Twilio.
@@ -88,7 +74,7 @@ struct TwilioErrorBody {
 
 impl TwilioClient {
     pub fn new(cfg: TwilioConfig) -> Result<Self, ProviderError> {
-        if cfg.account_sid.is_empty() || cfg.auth_token.is_empty() {
+        if cfg.account_sid.is_empty() || cfg.auth_token.expose_secret().is_empty() {
             return Err(ProviderError::Config(
                 "twilio account_sid and auth_token must be set".to_owned(),
             ));
@@ -181,7 +167,7 @@ impl TwilioClient {
     }
 
     /// The auth token, for verifying `X-Twilio-Signature` on Twilio's requests to us.
-    pub fn auth_token(&self) -> &str {
+    pub fn auth_token(&self) -> &SecretString {
         &self.cfg.auth_token
     }
 
@@ -212,7 +198,10 @@ impl TwilioClient {
         let request = self
             .http
             .post(url.clone())
-            .basic_auth(&self.cfg.account_sid, Some(&self.cfg.auth_token))
+            .basic_auth(
+                &self.cfg.account_sid,
+                Some(self.cfg.auth_token.expose_secret()),
+            )
             .header(IDEMPOTENCY_HEADER, idempotency_key)
             .form(form)
             .build()

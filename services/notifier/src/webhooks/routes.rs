@@ -10,6 +10,7 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use cw_core::secret::{ExposeSecret, SecretString};
 use cw_core::time::now_ns;
 use cw_core::{AlertId, Channel, Delivery, DeliveryStatus};
 use cw_storage::{RecordStore, StoreError};
@@ -23,7 +24,8 @@ pub struct WebhookState {
     pub records: Arc<dyn RecordStore>,
     pub metrics: Arc<NotifierMetrics>,
     pub urls: CallbackUrls,
-    pub auth_token: String,
+    /// Twilio's auth token: the key of `X-Twilio-Signature`.
+    pub auth_token: SecretString,
 }
 
 pub fn router(state: Arc<WebhookState>) -> Router {
@@ -114,7 +116,7 @@ fn signature_ok(
     };
     let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let ok = signature::verify(
-        &state.auth_token,
+        state.auth_token.expose_secret(),
         &state.urls.signed_url(path_and_query),
         params,
         sig,
