@@ -230,4 +230,15 @@ impl ApiHarness {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The api's port and the dev CA that signed its certificate (for live sockets).
+    pub fn port_and_ca(&self) -> (u16, std::path::PathBuf) {
+        let port = self
+            .base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("api port");
+        (port, self.dir.path().join("certs").join("ca.pem"))
+    }
 }

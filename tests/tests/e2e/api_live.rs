@@ -415,17 +415,6 @@ async fn a_live_socket_starts_with_hello_and_open_alerts_is_bounded_ends_its_ses
     );
 }
 
-/// The api's port and the dev CA of a harness.
-fn port_and_ca(h: &ApiHarness) -> (u16, PathBuf) {
-    let port = h
-        .base
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .expect("api port");
-    (port, h.dir.path().join("certs").join("ca.pem"))
-}
-
 async fn assign(h: &ApiHarness, admin: &str, patient: &str, doctors: &[&cw_core::UserId]) {
     let doctors: Vec<String> = doctors.iter().map(|d| d.to_string()).collect();
     let response = h
@@ -453,7 +442,7 @@ async fn a_removed_assignment_closes_that_doctors_live_socket_with_4003_and_a_co
         cfg.live.alert_poll_ms = 200;
     })
     .await;
-    let (port, ca) = port_and_ca(&h);
+    let (port, ca) = h.port_and_ca();
     let patient = h.own.to_string();
     let admin = h.token(&h.admin, Role::Admin);
     assign(&h, &admin, &patient, &[&h.doctor_a, &h.doctor_b]).await;
@@ -536,7 +525,7 @@ async fn a_live_socket_opened_under_break_glass_closes_with_4003_when_the_grant_
         cfg.auth.break_glass_ttl_s = 3;
     })
     .await;
-    let (port, ca) = port_and_ca(&h);
+    let (port, ca) = h.port_and_ca();
     let other = h.other.to_string();
     let doctor = h.token(&h.doctor_a, Role::Doctor);
     let granted = h

@@ -17,6 +17,7 @@ mod api_users;
 mod attacks_api;
 mod attacks_audit;
 mod attacks_edge;
+mod attacks_live;
 mod compose;
 mod config_env;
 mod engine_backtest;

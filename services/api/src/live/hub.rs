@@ -50,6 +50,7 @@ pub struct LiveMetrics {
     pub closed_behind: Counter,
     pub closed_revoked: Counter,
     pub refused_busy: Counter,
+    pub refused_per_user: Counter,
     pub samples_bus: Arc<BusStats>,
     pub events_bus: Arc<BusStats>,
     pub stages: LiveStages,
@@ -89,6 +90,11 @@ impl LiveMetrics {
                 self.refused_busy.get(),
             )
             .counter(
+                "cw_api_live_refused_per_user_total",
+                "Live sockets refused at max_sockets_per_user",
+                self.refused_per_user.get(),
+            )
+            .counter(
                 "cw_api_live_bus_lost_total",
                 "Samples and live events lost on PUB/SUB (sequence gaps)",
                 BusStats::get(&self.samples_bus.lost) + BusStats::get(&self.events_bus.lost),
@@ -113,6 +119,8 @@ pub struct LiveHub {
     feeds: Mutex<Feeds>,
     /// Open sockets' shared access decisions (`access_recheck.rs`).
     pub rechecks: super::access_recheck::AccessRechecks,
+    /// Open sockets per user (`user_sockets.rs`).
+    pub users: super::user_sockets::UserSockets,
 }
 
 #[derive(Default)]
@@ -177,6 +185,7 @@ impl LiveHub {
             metrics: LiveMetrics::default(),
             feeds: Mutex::new(Feeds::default()),
             rechecks: Default::default(),
+            users: Default::default(),
         });
         let poller = Arc::downgrade(&hub);
         let period = Duration::from_millis(hub.cfg.alert_poll_ms.max(100));

@@ -14,6 +14,7 @@ pub mod forward;
 pub mod hub;
 pub mod messages;
 pub mod stages;
+pub mod user_sockets;
 
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,13 @@ pub struct LiveConfig {
     pub session_s: u64,
     /// Open sockets per api process; more are refused with 503.
     pub max_connections: usize,
+    /// Open sockets per user (all patients, this api process); more are refused with 429
+    /// `live_sockets_per_user` (issue 13 #8, `user_sockets.rs`).
+    pub max_sockets_per_user: usize,
+    /// Largest message (and frame) a client may send, in bytes; a larger one ends the
+    /// socket (close 1009). Clients send only close and ping frames, so a few KiB is
+    /// ample and no client can make the server buffer megabytes (issue 13 #8).
+    pub max_message_bytes: usize,
     /// Each open socket re-checks its caller's access to its patient this often (the REST
     /// routes' decision, shared by the sockets of one user and patient) and is closed with
     /// code 4003 once it is gone: a removed assignment or an expired break-glass grant ends
@@ -59,6 +67,8 @@ impl Default for LiveConfig {
             alert_poll_ms: 1000,
             session_s: 900,
             max_connections: 1000,
+            max_sockets_per_user: 8,
+            max_message_bytes: 4096,
             access_recheck_s: 30,
         }
     }

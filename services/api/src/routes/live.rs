@@ -103,6 +103,15 @@ pub async fn open(
             "too many live sockets on this server; try again shortly",
         ));
     }
+    let Some(place) = hub.users.take(&caller.user, hub.cfg.max_sockets_per_user) else {
+        hub.metrics.refused_per_user.inc();
+        tracing::warn!(user = %caller.user, limit = hub.cfg.max_sockets_per_user, "live socket refused: too many open for this user");
+        return Ok(refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "live_sockets_per_user",
+            "too many live sockets open for this user; close one first",
+        ));
+    };
     let shutdown = hub.shutdown_token();
     tracing::info!(user = %caller.user, patient = %patient, "live socket opened");
     let viewer = Viewer {
@@ -116,9 +125,17 @@ pub async fn open(
             .map(|c| c.0.to_string())
             .unwrap_or_default(),
     };
+    let max_message = hub.cfg.max_message_bytes;
     Ok(ws
         .protocols([SUBPROTOCOL])
-        .on_upgrade(move |socket| session(state, viewer, patient, socket, shutdown)))
+        // Clients only close and ping: a larger message ends the socket (1009) before
+        // it is buffered (issue 13 #8).
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| async move {
+            session(state, viewer, patient, socket, shutdown).await;
+            drop(place);
+        }))
 }
 
 /// Who opened the socket, and the upgrade request's audit identifiers.
@@ -218,9 +235,16 @@ async fn run(
     let reader = {
         let stop = stop.clone();
         tokio::spawn(async move {
-            while let Some(Ok(message)) = rx.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
+            while let Some(read) = rx.next().await {
+                match read {
+                    Ok(Message::Close(_)) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        // Above `live.max_message_bytes`, or a protocol error: the socket
+                        // ends (the library answers 1009 / 1002).
+                        tracing::warn!(error = %e, "live socket: client message refused; closing");
+                        break;
+                    }
                 }
             }
             stop.cancel();
@@ -368,6 +392,8 @@ alert}; `ecg` {bucket_ns, buckets: [{start_ns, min: [µV per lead], max: [...]}]
 stream has too little clean signal for physiological alarms (at most 10 s after it starts); \
 `dropped` {dropped}: this socket fell behind and skipped that many messages so far. \
 Access is re-checked every `live.access_recheck_s` while the socket is open. \
+At most `live.max_sockets_per_user` sockets per user (more: 429 `live_sockets_per_user`); \
+a client message above `live.max_message_bytes` (4 KiB) ends the socket (1009). \
 Close codes: 4003 access revoked (assignment removed, break-glass expired, account \
 disabled; audited as a denial), 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
 session reached `live.session_s` (reconnect with a valid token), 1011 access could not be \
