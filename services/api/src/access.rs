@@ -20,6 +20,9 @@ use cw_storage::StoreError;
 pub struct Caller {
     pub user: UserId,
     pub role: Role,
+    /// The session of one of our access tokens (`None` for an OIDC token): what an open
+    /// live socket re-checks (`authn::session_holds`).
+    pub session: Option<crate::token::TokenSession>,
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -62,33 +62,55 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller,
         })?;
     let user =
         UserId::parse(&claims.sub).map_err(|_| ApiError::Unauthorized("invalid subject".into()))?;
-    let role = checked_session(state, &user, &claims).await?;
-    Ok(Caller { user, role })
+    let session = token::TokenSession {
+        sid: claims.sid,
+        generation: claims.generation,
+    };
+    let role = checked_session(state, &user, claims.role, &session).await?;
+    Ok(Caller {
+        user,
+        role,
+        session: Some(session),
+    })
 }
 
 /// The role a token of ours acts with, checked against the user record — one read by
-/// primary key per request, the read the disabled check needs anyway. A disabled account
-/// is 403 `account_disabled`; a token whose session ended (logout), whose generation is
-/// older (role change, disable) or whose role is no longer the account's is 401. A user
-/// id with no user record has had none of these happen (each writes the record): the
-/// token's role stands. A store failure is an error (503), never a pass.
+/// primary key per request, the read the disabled check needs anyway ([`session_holds`]).
+/// A user id with no user record has had none of these happen (each writes the record):
+/// the token's role stands. A store failure is an error (503), never a pass.
 async fn checked_session(
     state: &AppState,
     user: &UserId,
-    claims: &token::Claims,
+    role: Role,
+    session: &token::TokenSession,
 ) -> Result<Role, ApiError> {
     match state.records.user(user).await {
         Ok(found) => {
-            refuse_disabled(&found)?;
-            if found.role != claims.role || !found.sessions.admits(claims.generation, &claims.sid) {
-                tracing::info!(user = %user, "access token of an ended session refused");
-                return Err(ApiError::Unauthorized(SESSION_ENDED.into()));
-            }
+            session_holds(&found, role, Some(session))?;
             Ok(found.role)
         }
-        Err(StoreError::NotFound) => Ok(claims.role),
+        Err(StoreError::NotFound) => Ok(role),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether a caller authenticated as `role` in `session` (`None`: an OIDC token, which
+/// has no session of ours) may still act, by the account's record: a disabled account is
+/// 403 `account_disabled`; a session ended (logout), of an older generation (role change,
+/// disable) or whose role is no longer the account's is 401. Every request asks it, and
+/// an open live socket asks it again every `live.session_recheck_ms`.
+pub fn session_holds(
+    found: &User,
+    role: Role,
+    session: Option<&token::TokenSession>,
+) -> Result<(), ApiError> {
+    refuse_disabled(found)?;
+    let admitted = session.is_none_or(|s| found.sessions.admits(s.generation, &s.sid));
+    if found.role != role || !admitted {
+        tracing::info!(user = %found.id, "access token of an ended session refused");
+        return Err(ApiError::Unauthorized(SESSION_ENDED.into()));
+    }
+    Ok(())
 }
 
 /// What a new token of `user` carries — its role and session generation — from its user
@@ -142,6 +164,7 @@ async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result
             Ok(Caller {
                 user: found.id,
                 role: found.role,
+                session: None,
             })
         }
         Err(StoreError::NotFound) => {

@@ -85,7 +85,7 @@ async fn the_widest_ecg_range_is_refused_and_audited_not_a_divide_by_zero_panic(
     assert_eq!(event.entry.status, 422);
 }
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// Gives `user` a password login (as doctor), through the admin endpoint.
 async fn set_password(h: &ApiHarness, user: &cw_core::UserId) {
@@ -149,7 +149,7 @@ async fn servers_parallel_guesses_get_no_more_tries_than_the_lockout_allows() {
 }
 
 /// Password login as `user`: its access and refresh tokens.
-async fn signed_in(h: &ApiHarness, user: &cw_core::UserId) -> (String, String) {
+pub(crate) async fn signed_in(h: &ApiHarness, user: &cw_core::UserId) -> (String, String) {
     let (status, tokens) = login(h, user.as_str(), PASSWORD).await;
     assert_eq!(status, 200, "{tokens}");
     let token = |name: &str| tokens[name].as_str().expect("token").to_owned();
@@ -157,7 +157,7 @@ async fn signed_in(h: &ApiHarness, user: &cw_core::UserId) -> (String, String) {
 }
 
 /// `method path` with `token` (and a JSON body): the status.
-async fn call(
+pub(crate) async fn call(
     h: &ApiHarness,
     method: reqwest::Method,
     path: &str,

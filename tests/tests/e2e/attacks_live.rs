@@ -2,12 +2,14 @@
 //! test replays an attack on `GET /v1/patients/{id}/live` of a real api over TLS and
 //! asserts it no longer works. `docs/security.md` maps each to its control.
 
+use crate::attacks_api::{PASSWORD, call, signed_in};
 use cw_core::Role;
+use cw_core::audit::AuditOutcome;
 use cw_e2e::api::ApiHarness;
 use cw_e2e::live::{Auth, Live, open_live};
 use cw_e2e::system::Mode;
 use futures::{SinkExt, StreamExt};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -87,7 +89,11 @@ async fn one_user_cannot_open_more_live_sockets_than_the_per_user_limit() {
     let token = h.token(&h.doctor_a, Role::Doctor);
     let mut held = Vec::new();
     for _ in 0..limit {
-        held.push(own_patient_socket(&h, &token).await.expect("within the limit"));
+        held.push(
+            own_patient_socket(&h, &token)
+                .await
+                .expect("within the limit"),
+        );
     }
     match own_patient_socket(&h, &token).await {
         Err(tungstenite::Error::Http(response)) => {
@@ -120,4 +126,97 @@ async fn one_user_cannot_open_more_live_sockets_than_the_per_user_limit() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Gives `user` a password login with `role`, through the admin endpoint: the status.
+async fn set_login(h: &ApiHarness, user: &cw_core::UserId, role: &str) -> u16 {
+    call(
+        h,
+        reqwest::Method::PUT,
+        &format!("/v1/users/{user}/login"),
+        &h.token(&h.admin, Role::Admin),
+        json!({"role": role, "password": PASSWORD}),
+    )
+    .await
+}
+
+/// How long an ended session's socket may stay open: the session re-check's default
+/// interval and a margin.
+const WITHIN: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_live_socket_closes_within_seconds_of_its_sessions_logout() {
+    let h = api_without_bus(|_| {}).await;
+    assert_eq!(set_login(&h, &h.doctor_a, "doctor").await, 204);
+    let (access, refresh) = signed_in(&h, &h.doctor_a).await;
+    let (other_session, _) = signed_in(&h, &h.doctor_a).await;
+    let mut logged_out = own_patient_socket(&h, &access).await.expect("opens");
+    let mut other = own_patient_socket(&h, &other_session).await.expect("opens");
+    let logout = h
+        .http
+        .post(h.url("/v1/auth/logout"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(logout.status(), 204);
+    assert_eq!(
+        ended_within(&mut logged_out, WITHIN).await,
+        Some(4001),
+        "the logged-out session's socket is closed as session over"
+    );
+    assert_eq!(
+        ended_within(&mut other, Duration::from_millis(500)).await,
+        None,
+        "the same doctor's other session keeps its socket"
+    );
+    let audit = h
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.entry.action == "GET /v1/patients/{id}/live"
+                && e.entry.actor == h.doctor_a.as_str()
+                && e.entry.outcome == AuditOutcome::Denied
+                && e.entry.status == 4001),
+        "the closing is audited as a denial"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_demoted_admins_live_socket_closes_within_seconds() {
+    let h = api_without_bus(|_| {}).await;
+    let demoted = cw_core::UserId::random();
+    assert_eq!(set_login(&h, &demoted, "admin").await, 204);
+    let (access, _) = signed_in(&h, &demoted).await;
+    // An admin may watch any patient; as a doctor they are assigned to none.
+    let mut socket = own_patient_socket(&h, &access).await.expect("opens");
+    assert_eq!(set_login(&h, &demoted, "doctor").await, 204, "demoted");
+    assert_eq!(ended_within(&mut socket, WITHIN).await, Some(4001));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_doctors_live_socket_closes_within_seconds() {
+    let h = api_without_bus(|_| {}).await;
+    assert_eq!(set_login(&h, &h.doctor_a, "doctor").await, 204, "an account");
+    let token = h.current_token(&h.doctor_a, Role::Doctor).await;
+    let mut socket = own_patient_socket(&h, &token).await.expect("opens");
+    let disabled = call(
+        &h,
+        reqwest::Method::POST,
+        &format!("/v1/users/{}/disable", h.doctor_a),
+        &h.token(&h.admin, Role::Admin),
+        json!({"reason": "stolen phone reported"}),
+    )
+    .await;
+    assert_eq!(disabled, 200);
+    assert_eq!(
+        ended_within(&mut socket, WITHIN).await,
+        Some(4003),
+        "closed as access revoked, long before live.access_recheck_s"
+    );
 }

@@ -24,6 +24,10 @@ pub enum Lost {
     /// The decision could not be made (store or audit unavailable): fail closed (1011),
     /// as a REST request would fail rather than serve PHI unchecked or unaudited.
     Unchecked,
+    /// The socket's session ended: logout, or a role change (close 4001, audited as a
+    /// denial; `live::session_recheck`). Only that socket's: the user's other sessions
+    /// may go on.
+    SessionEnded,
 }
 
 type Key = (UserId, PatientId);
@@ -180,6 +184,7 @@ mod tests {
         Caller {
             user: user.clone(),
             role: Role::Doctor,
+            session: None,
         }
     }
 

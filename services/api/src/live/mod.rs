@@ -53,6 +53,10 @@ pub struct LiveConfig {
     /// code 4003 once it is gone: a removed assignment or an expired break-glass grant ends
     /// the view within this time.
     pub access_recheck_s: u64,
+    /// Each open socket checks its session against the account record this often (a read
+    /// shared by the user's sockets, at most half an interval old): logout or a role
+    /// change closes it with 4001, a disable with 4003, within 1.5 intervals (issue 13 #12).
+    pub session_recheck_ms: u64,
 }
 
 impl Default for LiveConfig {
@@ -70,6 +74,7 @@ impl Default for LiveConfig {
             max_sockets_per_user: 8,
             max_message_bytes: 4096,
             access_recheck_s: 30,
+            session_recheck_ms: 2000,
         }
     }
 }

@@ -3,53 +3,97 @@
 //! the server's `max_connections` (and their buffers) for itself. A place is taken when
 //! the upgrade is accepted — before the handshake, so racing upgrades cannot pass the
 //! limit together — and given back when its [`Place`] drops with the socket.
+//!
+//! The user's sockets also share one read of the account record for the session re-check
+//! (`live::session_recheck`): the store is read once per user per interval however many
+//! sockets the user has open.
 
-use cw_core::UserId;
+use cw_core::{User, UserId};
+use cw_storage::{RecordStore, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The account record as last read (`None`: the user has no record), and when.
+type Account = Arc<tokio::sync::Mutex<Option<(Instant, Option<User>)>>>;
+
+type Open = Arc<Mutex<HashMap<UserId, Entry>>>;
+
+struct Entry {
+    sockets: usize,
+    account: Account,
+}
 
 #[derive(Default)]
 pub struct UserSockets {
-    open: Arc<Mutex<HashMap<UserId, usize>>>,
+    open: Open,
 }
 
 /// One socket's place among its user's; dropping it frees the place.
 pub struct Place {
-    open: Arc<Mutex<HashMap<UserId, usize>>>,
+    open: Open,
     user: UserId,
+    account: Account,
 }
 
 impl UserSockets {
     /// A place for one more socket of `user`, or `None` when `limit` are open already.
     pub fn take(&self, user: &UserId, limit: usize) -> Option<Place> {
         let mut open = lock(&self.open);
-        let count = open.entry(user.clone()).or_default();
-        if *count >= limit {
-            if *count == 0 {
-                open.remove(user);
-            }
+        let sockets = open.get(user).map_or(0, |e| e.sockets);
+        if sockets >= limit {
             return None;
         }
-        *count += 1;
+        let entry = open.entry(user.clone()).or_insert_with(|| Entry {
+            sockets: 0,
+            account: Account::default(),
+        });
+        entry.sockets += 1;
         Some(Place {
             open: self.open.clone(),
             user: user.clone(),
+            account: entry.account.clone(),
         })
     }
 
     /// Sockets open for `user`.
     #[cfg(test)]
     fn of(&self, user: &UserId) -> usize {
-        lock(&self.open).get(user).copied().unwrap_or(0)
+        lock(&self.open).get(user).map_or(0, |e| e.sockets)
+    }
+}
+
+impl Place {
+    /// The user's account record (`None`: no record) as read at most `fresh` ago: one
+    /// read shared by the user's sockets. A failed read is not kept.
+    pub async fn account(
+        &self,
+        records: &dyn RecordStore,
+        fresh: Duration,
+    ) -> Result<Option<User>, StoreError> {
+        // Held across the read, so sockets of one user ticking together read once.
+        let mut last = self.account.lock().await;
+        if let Some((at, user)) = last.as_ref()
+            && at.elapsed() < fresh
+        {
+            return Ok(user.clone());
+        }
+        let user = match records.user(&self.user).await {
+            Ok(found) => Some(found),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        *last = Some((Instant::now(), user.clone()));
+        Ok(user)
     }
 }
 
 impl Drop for Place {
     fn drop(&mut self) {
         let mut open = lock(&self.open);
-        if let Some(count) = open.get_mut(&self.user) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(entry) = open.get_mut(&self.user) {
+            entry.sockets = entry.sockets.saturating_sub(1);
+            if entry.sockets == 0 {
                 // No entry outlives a user's last socket: the map holds only users online.
                 open.remove(&self.user);
             }
@@ -57,7 +101,7 @@ impl Drop for Place {
     }
 }
 
-fn lock(open: &Mutex<HashMap<UserId, usize>>) -> MutexGuard<'_, HashMap<UserId, usize>> {
+fn lock(open: &Mutex<HashMap<UserId, Entry>>) -> MutexGuard<'_, HashMap<UserId, Entry>> {
     open.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

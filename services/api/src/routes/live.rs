@@ -9,6 +9,8 @@
 //! routes' (`require_patient`: assigned doctors, break-glass, admin; never ops), checked
 //! when the socket opens and again every `live.access_recheck_s` while it is open
 //! (`crate::live::access_recheck`): access gone closes it with 4003, audited as a denial.
+//! Its session is re-checked every `live.session_recheck_ms` (`session_holds`): logout or
+//! a role change closes it with 4001, a disable with 4003, as they end REST access at once.
 //! The upgrade request is audited like any PHI read. A socket lives at most
 //! `live.session_s` (close 4001), so a token's expiry ends it too.
 
@@ -20,6 +22,7 @@ use crate::live::access_recheck::{Lost, Membership};
 use crate::live::forward::{self, Ended, Limits};
 use crate::live::hub::{LiveHub, Watch};
 use crate::live::messages::LiveMessage;
+use crate::live::user_sockets::Place;
 use crate::request_id::RequestId;
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -124,6 +127,7 @@ pub async fn open(
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.to_string())
             .unwrap_or_default(),
+        place,
     };
     let max_message = hub.cfg.max_message_bytes;
     Ok(ws
@@ -132,17 +136,16 @@ pub async fn open(
         // it is buffered (issue 13 #8).
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| async move {
-            session(state, viewer, patient, socket, shutdown).await;
-            drop(place);
-        }))
+        .on_upgrade(move |socket| session(state, viewer, patient, socket, shutdown)))
 }
 
-/// Who opened the socket, and the upgrade request's audit identifiers.
+/// Who opened the socket, the upgrade request's audit identifiers, and the socket's
+/// place among its user's (given back when the socket ends).
 struct Viewer {
     caller: Caller,
     request_id: String,
     source: String,
+    place: Place,
 }
 
 async fn session(
@@ -162,17 +165,23 @@ async fn session(
     tracing::info!(patient = %patient, ?ended, "live socket closed");
 }
 
-/// Re-checks access every `live.access_recheck_s` until the socket stops; cancels `stop`
-/// and says why when access is gone.
+/// Re-checks access every `live.access_recheck_s` and the session every
+/// `live.session_recheck_ms` until the socket stops; cancels `stop` and says why when
+/// either is gone.
 async fn recheck_access(
     state: &AppState,
     viewer: &Viewer,
     membership: &Membership<'_>,
     stop: &CancellationToken,
 ) -> Option<Lost> {
+    let interval = |period: Duration| {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    };
     let period = Duration::from_secs(state.live.cfg.access_recheck_s.max(1));
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let session_period = Duration::from_millis(state.live.cfg.session_recheck_ms.max(100));
+    let (mut tick, mut session_tick) = (interval(period), interval(session_period));
     let lost = loop {
         tokio::select! {
             _ = stop.cancelled() => return None,
@@ -182,10 +191,38 @@ async fn recheck_access(
                     break lost;
                 }
             }
+            _ = session_tick.tick() => {
+                // A read shared by the user's sockets is at most half an interval old,
+                // so an ended session closes within 1.5 intervals.
+                if let Err(lost) = session_holds(state, viewer, session_period / 2).await {
+                    break lost;
+                }
+            }
         }
     };
     stop.cancel();
     Some(lost)
+}
+
+/// Whether the socket's session still holds, by the account record read at most `fresh`
+/// ago by any socket of the user (`authn::session_holds`, the per-request check).
+async fn session_holds(state: &AppState, viewer: &Viewer, fresh: Duration) -> Result<(), Lost> {
+    let found = viewer
+        .place
+        .account(state.records.as_ref(), fresh)
+        .await
+        .map_err(|e| {
+            tracing::warn!(user = %viewer.caller.user, error = %e, "live: session re-check failed; closing the socket");
+            Lost::Unchecked
+        })?;
+    // No record: nothing has ended a session of this user (each end writes the record).
+    let Some(found) = found else { return Ok(()) };
+    let caller = &viewer.caller;
+    match crate::authn::session_holds(&found, caller.role, caller.session.as_ref()) {
+        Ok(()) => Ok(()),
+        Err(ApiError::AccountDisabled(_)) => Err(Lost::Revoked),
+        Err(_) => Err(Lost::SessionEnded),
+    }
 }
 
 /// A socket closed for lost access is a denial in the audit chain, like a refused request.
@@ -198,17 +235,21 @@ async fn audit_revoked(state: &AppState, viewer: &Viewer, patient: &PatientId, l
         resource: format!("/v1/patients/{patient}/live"),
         patient: Some(patient.clone()),
         outcome: match lost {
-            Lost::Revoked => AuditOutcome::Denied,
+            Lost::Revoked | Lost::SessionEnded => AuditOutcome::Denied,
             Lost::Unchecked => AuditOutcome::Failed,
         },
         status: match lost {
             Lost::Revoked => CLOSE_ACCESS_REVOKED,
+            Lost::SessionEnded => CLOSE_SESSION_OVER,
             Lost::Unchecked => CLOSE_UNCHECKED,
         },
         source: viewer.source.clone(),
         request_id: viewer.request_id.clone(),
         reason: match lost {
             Lost::Revoked => "access re-check: access revoked; live socket closed".into(),
+            Lost::SessionEnded => {
+                "session re-check: session ended (logout or role change); live socket closed".into()
+            }
             Lost::Unchecked => "access re-check failed; live socket closed".into(),
         },
     };
@@ -301,6 +342,10 @@ async fn run(
                 "access revoked: you may no longer view this patient".to_owned(),
             ))
         }
+        (Ended::Stopped, Some(Lost::SessionEnded)) => Some((
+            CLOSE_SESSION_OVER,
+            "session ended (logout or role change); sign in again".to_owned(),
+        )),
         (Ended::Stopped, Some(Lost::Unchecked)) => Some((
             CLOSE_UNCHECKED,
             "access could not be re-checked; reconnect shortly".to_owned(),
@@ -394,7 +439,9 @@ stream has too little clean signal for physiological alarms (at most 10 s after 
 Access is re-checked every `live.access_recheck_s` while the socket is open. \
 At most `live.max_sockets_per_user` sockets per user (more: 429 `live_sockets_per_user`); \
 a client message above `live.max_message_bytes` (4 KiB) ends the socket (1009). \
+The session is re-checked every `live.session_recheck_ms` (2 s). \
 Close codes: 4003 access revoked (assignment removed, break-glass expired, account \
 disabled; audited as a denial), 4008 the client stayed behind (send timeout or too many dropped), 4001 the \
-session reached `live.session_s` (reconnect with a valid token), 1011 access could not be \
+session reached `live.session_s` or ended (logout, role change; audited as a denial): \
+sign in again, 1009 a client message too big, 1011 access could not be \
 re-checked, 1001 server shutdown.";
