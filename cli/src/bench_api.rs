@@ -97,6 +97,7 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
         cw_api::ApiConfig {
             listen: "127.0.0.1:0".into(),
             tls: certs.server_tls(),
+            admin_listen: "127.0.0.1:0".into(),
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
                 jwt_secret: Some(secret.clone().into()),

@@ -142,6 +142,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         cw_ingest::IngestConfig {
             listen: "127.0.0.1:0".into(),
             tls: certs.server_tls(),
+            admin_listen: "127.0.0.1:0".into(),
             publish_endpoint: "tcp://127.0.0.1:0".into(),
             storage,
             bus: cw_bus::BusConfig {

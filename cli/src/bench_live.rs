@@ -222,10 +222,10 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
         &shutdown,
     )
     .await?;
-    let api = services
+    let (api, api_admin) = services
         .api
         .as_ref()
-        .map(|a| a.addr.port())
+        .map(|a| (a.addr.port(), a.admin_addr.port()))
         .ok_or_else(|| anyhow::anyhow!("the api did not start"))?;
 
     let connector = tokio_rustls::TlsConnector::from(cw_tls::client_config(&certs.ca_cert)?);
@@ -234,8 +234,12 @@ pub async fn run(args: BenchLiveArgs) -> anyhow::Result<()> {
             &certs.ca_cert,
         )?)?)
         .build()?;
-    let metrics_url = format!("https://127.0.0.1:{api}/metrics");
-    let ingest_metrics_url = format!("https://127.0.0.1:{}/metrics", services.ingest.addr.port());
+    // Metrics are served on the admin listeners only.
+    let metrics_url = format!("https://127.0.0.1:{api_admin}/metrics");
+    let ingest_metrics_url = format!(
+        "https://127.0.0.1:{}/metrics",
+        services.ingest.admin_addr.port()
+    );
     let get = |url: String| {
         let http = http.clone();
         async move { anyhow::Ok(http.get(url).send().await?.text().await?) }

@@ -143,8 +143,11 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     println!("ingest stream (WebSocket): {stream_url}");
     println!("ingest batches (HTTPS POST): {batch_url}");
     println!(
-        "engine admin: https://{}/metrics   notifier admin: https://{}/metrics",
-        services.engine.admin_addr, services.notifier.admin_addr
+        "metrics (admin listeners): api https://{}/metrics   ingest https://{}/metrics   engine https://{}/metrics   notifier https://{}/metrics",
+        api.admin_addr,
+        services.ingest.admin_addr,
+        services.engine.admin_addr,
+        services.notifier.admin_addr
     );
     println!(
         "sms provider: Twilio sandbox at {} (the real Twilio client code talks to it)",

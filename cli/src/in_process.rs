@@ -94,6 +94,7 @@ pub async fn start_with(
         cw_ingest::IngestConfig {
             listen: "127.0.0.1:0".into(),
             tls: tls.clone(),
+            admin_listen: "127.0.0.1:0".into(),
             publish_endpoint: "tcp://127.0.0.1:0".into(),
             storage: storage.clone(),
             bus: bus.clone(),
@@ -111,6 +112,7 @@ pub async fn start_with(
             let mut cfg = cw_api::ApiConfig {
                 listen: "127.0.0.1:0".into(),
                 tls: tls.clone(),
+                admin_listen: "127.0.0.1:0".into(),
                 config_publish_endpoint: "tcp://127.0.0.1:0".into(),
                 auth: cw_api::config::AuthConfig {
                     jwt_secret: Some(secret.clone().into()),

@@ -14,6 +14,8 @@ pub struct ApiHarness {
     pub storage: StorageConfig,
     pub stores: Stores,
     pub base: String,
+    /// `https://127.0.0.1:port` of the admin listener (`/metrics`).
+    pub admin_base: String,
     pub http: reqwest::Client,
     pub secret: String,
     pub doctor_a: UserId,
@@ -114,6 +116,7 @@ impl ApiHarness {
         let mut cfg = cw_api::ApiConfig {
             listen: "127.0.0.1:0".into(),
             tls: certs.server_tls(),
+            admin_listen: "127.0.0.1:0".into(),
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
                 jwt_secret: Some(secret.clone().into()),
@@ -181,6 +184,7 @@ impl ApiHarness {
             storage,
             stores,
             base: format!("https://127.0.0.1:{}", running.addr.port()),
+            admin_base: format!("https://127.0.0.1:{}", running.admin_addr.port()),
             http,
             secret,
             doctor_a,
@@ -229,6 +233,11 @@ impl ApiHarness {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `path` on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin_base)
     }
 
     /// The api's port and the dev CA that signed its certificate (for live sockets).

@@ -18,6 +18,8 @@ pub struct Ingest {
     pub url: String,
     pub ca: PathBuf,
     pub addr: std::net::SocketAddr,
+    /// The admin listener (`/metrics`).
+    pub admin_addr: std::net::SocketAddr,
     _shutdown: tokio_util::sync::DropGuard,
 }
 
@@ -41,6 +43,7 @@ pub async fn start(
     let mut cfg = cw_ingest::IngestConfig {
         listen: "127.0.0.1:0".into(),
         tls: certs.server_tls(),
+        admin_listen: "127.0.0.1:0".into(),
         publish_endpoint: "tcp://127.0.0.1:0".into(),
         storage,
         bus: cw_bus::BusConfig {
@@ -58,6 +61,7 @@ pub async fn start(
     Ingest {
         url: format!("wss://127.0.0.1:{}/v1/stream", running.addr.port()),
         addr: running.addr,
+        admin_addr: running.admin_addr,
         ca: certs.ca_cert,
         stores,
         dir,
@@ -114,14 +118,17 @@ impl Ingest {
         gateway::connect(&opts, Some(&connector)).await
     }
 
-    /// The Prometheus text of `GET /metrics`, over TLS.
+    /// The Prometheus text of `GET /metrics` on the admin listener, over TLS.
     pub async fn metrics(&self) -> String {
         let ca = std::fs::read(&self.ca).expect("CA");
         reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
             .build()
             .expect("client")
-            .get(format!("https://127.0.0.1:{}/metrics", self.addr.port()))
+            .get(format!(
+                "https://127.0.0.1:{}/metrics",
+                self.admin_addr.port()
+            ))
             .send()
             .await
             .expect("metrics answered")

@@ -36,6 +36,9 @@ pub struct Ports {
     pub live_pub: u16,
     pub engine_admin: u16,
     pub notifier_admin: u16,
+    /// Admin listeners (`/metrics`) of ingest and the api.
+    pub ingest_admin: u16,
+    pub api_admin: u16,
 }
 
 /// Providers the notifier is pointed at.
@@ -88,6 +91,8 @@ impl System {
                 live_pub: free_port(),
                 engine_admin: free_port(),
                 notifier_admin: free_port(),
+                ingest_admin: free_port(),
+                api_admin: free_port(),
             },
             services: Vec::new(),
             dir,
@@ -114,15 +119,17 @@ impl System {
         let bus_key = cw_bus::Sealer::generate_key_hex();
         let p = &self.ports;
         let ingest = format!(
-            "listen = \"127.0.0.1:{}\"\npublish_endpoint = \"tcp://127.0.0.1:{}\"\n{}\n{}",
+            "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\npublish_endpoint = \"tcp://127.0.0.1:{}\"\n{}\n{}",
             self.ingest_port,
+            p.ingest_admin,
             p.samples_pub,
             storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("tls")
         );
         let api = format!(
-            "listen = \"127.0.0.1:{}\"\nconfig_publish_endpoint = \"tcp://127.0.0.1:{}\"\n[auth]\njwt_secret = \"{}\"\n{}\n{}",
+            "listen = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\nconfig_publish_endpoint = \"tcp://127.0.0.1:{}\"\n[auth]\njwt_secret = \"{}\"\n{}\n{}",
             self.api_port,
+            p.api_admin,
             p.config_pub,
             self.jwt_secret,
             storage_and_bus_toml(&self.storage, &bus_key),

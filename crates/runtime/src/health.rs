@@ -2,13 +2,10 @@ use crate::readiness::Readiness;
 use axum::Router;
 use axum::routing::get;
 
-/// `/healthz` (the process answers: liveness), `/readyz` (it can serve: `readiness`'s
-/// checks, 503 naming what is not ready) and `/metrics` (Prometheus text from
-/// `metrics`), merged into a service's router.
-pub fn health_routes<S>(
-    readiness: Readiness,
-    metrics: impl Fn() -> String + Clone + Send + Sync + 'static,
-) -> Router<S>
+/// `/healthz` (the process answers: liveness) and `/readyz` (it can serve: `readiness`'s
+/// checks, 503 naming what is not ready), merged into the router of every listener: load
+/// balancers probe the public ones.
+pub fn health_routes<S>(readiness: Readiness) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
@@ -21,5 +18,17 @@ where
                 async move { readiness.respond().await }
             }),
         )
-        .route("/metrics", get(move || std::future::ready(metrics())))
+}
+
+/// The router of a service's admin listener: the health routes and `/metrics`
+/// (Prometheus text from `metrics`). `/metrics` is served on admin listeners only, never
+/// beside the public api or gateway routes (issue 13 #10, docs/security.md).
+pub fn admin_routes<S>(
+    readiness: Readiness,
+    metrics: impl Fn() -> String + Clone + Send + Sync + 'static,
+) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    health_routes(readiness).route("/metrics", get(move || std::future::ready(metrics())))
 }

@@ -161,7 +161,7 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
     let admin_addr = admin.local_addr()?;
-    let router: Router = cw_runtime::health_routes(readiness, move || {
+    let router: Router = cw_runtime::admin_routes(readiness, move || {
         metrics.render(patients.load(Ordering::Relaxed))
     });
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));

@@ -44,6 +44,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub scheme: &'static str,
     pub config_publish_endpoint: String,
+    /// The admin listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin_addr: SocketAddr,
     pub task: JoinHandle<()>,
 }
 /// Runs the service as its binary does: opens the configured stores, serves until
@@ -125,6 +127,7 @@ pub async fn start(
             move || std::future::ready(publisher.probe())
         });
     let metrics = Arc::new(request_metrics::RequestMetrics::default());
+    let live = state.live.clone();
     let router = Router::new()
         .route("/v1/patients", get(patients::list).post(patients::create))
         .route("/v1/patients/lookup", post(patients::lookup))
@@ -167,11 +170,7 @@ pub async fn start(
         )
         .route("/v1/patients/{id}/ecg", get(ecg::range))
         .route("/v1/patients/{id}/live", get(crate::routes::live::open))
-        .merge(cw_runtime::health_routes(readiness, {
-            let metrics = metrics.clone();
-            let live = state.live.clone();
-            move || format!("{}{}", metrics.render(), live.metrics.render())
-        }))
+        .merge(cw_runtime::health_routes(readiness.clone()))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inner to outer: a panic becomes a 500 that audit records; audit sees the
@@ -192,17 +191,26 @@ pub async fn start(
             crate::routes::live::bearer_from_subprotocol,
         ))
         .with_state(state);
+    let admin = cw_tls::Listener::bind(&cfg.admin_listen, &cfg.tls)
+        .await
+        .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
+    let admin_addr = admin.local_addr()?;
+    let admin_router: Router = cw_runtime::admin_routes(readiness, move || {
+        format!("{}{}", metrics.render(), live.metrics.render())
+    });
+    tokio::spawn(cw_tls::serve(admin, admin_router, shutdown.clone()));
     let listener = cw_tls::Listener::bind(&cfg.listen, &cfg.tls)
         .await
         .with_context(|| format!("binding the api listener at {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let scheme = listener.scheme();
-    tracing::info!(%addr, scheme, "api listening");
+    tracing::info!(%addr, scheme, %admin_addr, "api listening");
     let task = tokio::spawn(cw_tls::serve(listener, router, shutdown));
     Ok(Running {
         addr,
         scheme,
         config_publish_endpoint,
+        admin_addr,
         task,
     })
 }

@@ -10,6 +10,10 @@ use std::path::PathBuf;
 pub struct ApiConfig {
     pub listen: String,
     pub tls: TlsServerConfig,
+    /// The admin listener: `/healthz`, `/readyz` and `/metrics`, with `tls`'s certificate
+    /// and limits. `/metrics` is served only here, never on `listen` (issue 13 #10):
+    /// keep it on loopback or an internal network.
+    pub admin_listen: String,
     /// ZeroMQ PUB endpoint for threshold changes (alert-engines connect to it).
     pub config_publish_endpoint: String,
     pub auth: AuthConfig,
@@ -35,6 +39,7 @@ impl Default for ApiConfig {
                 insecure_plaintext: false,
                 connections: Default::default(),
             },
+            admin_listen: "127.0.0.1:9104".into(),
             config_publish_endpoint: "tcp://0.0.0.0:5570".into(),
             auth: AuthConfig::default(),
             storage: StorageConfig::default(),

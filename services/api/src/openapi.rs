@@ -52,15 +52,6 @@ pub const ROUTES: &[Route] = &[
     r("get", "/readyz", "Readiness", &[], false, "200", false),
     r(
         "get",
-        "/metrics",
-        "Prometheus metrics",
-        &[],
-        false,
-        "200",
-        false,
-    ),
-    r(
-        "get",
         "/openapi.json",
         "This document",
         &[],
@@ -516,7 +507,7 @@ fn document() -> OpenApi {
                 .description(Some(crate::routes::live::DESCRIPTION))
                 .response("426", error.clone());
         }
-        let success = if matches!(route.success, "204" | "101") || route.path == "/metrics" {
+        let success = if matches!(route.success, "204" | "101") {
             success
         } else if let Some(schema) = alert_response(route) {
             success.content(

@@ -1,6 +1,10 @@
-//! Request counters by route and status, served at `/metrics` (Prometheus text).
+//! Request counters by method, route and status, served at `/metrics` on the admin
+//! listener (Prometheus text). Every label takes a bounded set of values, so no client can
+//! grow the series without bound (issue 13 #10): the method is one of the standard ones
+//! or `other`, the route is the matched template (or `<no route>`), never the path.
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use std::collections::BTreeMap;
@@ -34,7 +38,7 @@ pub async fn count(
     req: Request,
     next: Next,
 ) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -49,4 +53,39 @@ pub async fn count(
         .entry(key)
         .or_default() += 1;
     response
+}
+
+/// The method as a label: the standard methods by name, anything else (any token a
+/// client makes up) as `other`.
+fn method_label(method: &Method) -> &'static str {
+    static KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or("other", |known| known.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for made_up in ["FOO", "get", "X-1234567"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a valid token");
+            assert_eq!(method_label(&method), "other", "{made_up}");
+        }
+    }
 }

@@ -29,6 +29,8 @@ pub struct Running {
     /// `https` (or `http` when plaintext was explicitly configured).
     pub scheme: &'static str,
     pub publish_endpoint: String,
+    /// The admin listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin_addr: SocketAddr,
     pub task: JoinHandle<()>,
 }
 /// Runs the service as its binary does: opens the configured stores, serves until
@@ -83,9 +85,7 @@ pub async fn start(
     let router = Router::new()
         .route("/v1/stream", get(stream::upgrade))
         .route("/v1/batches", post(batch::post))
-        .merge(cw_runtime::health_routes(readiness, move || {
-            metrics.render()
-        }))
+        .merge(cw_runtime::health_routes(readiness.clone()))
         .with_state(state);
     let listener =
         cw_tls::Listener::bind_with_client_certs(&cfg.listen, &cfg.tls, &cfg.client_certs)
@@ -93,12 +93,19 @@ pub async fn start(
             .with_context(|| format!("binding the gateway listener at {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let scheme = listener.scheme();
-    tracing::info!(%addr, scheme, %publish_endpoint, "ingest listening");
+    let admin = cw_tls::Listener::bind(&cfg.admin_listen, &cfg.tls)
+        .await
+        .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
+    let admin_addr = admin.local_addr()?;
+    let admin_router: Router = cw_runtime::admin_routes(readiness, move || metrics.render());
+    tokio::spawn(cw_tls::serve(admin, admin_router, shutdown.clone()));
+    tracing::info!(%addr, scheme, %publish_endpoint, %admin_addr, "ingest listening");
     let task = tokio::spawn(cw_tls::serve(listener, router, shutdown));
     Ok(Running {
         addr,
         scheme,
         publish_endpoint,
+        admin_addr,
         task,
     })
 }

@@ -12,6 +12,10 @@ pub struct IngestConfig {
     pub tls: TlsServerConfig,
     /// mTLS: ask gateways for a client certificate, identified by its fingerprint.
     pub client_certs: ClientCertConfig,
+    /// The admin listener: `/healthz`, `/readyz` and `/metrics`, with `tls`'s certificate
+    /// and limits (no client certificates). `/metrics` is served only here, never to
+    /// gateways on `listen` (issue 13 #10): keep it on loopback or an internal network.
+    pub admin_listen: String,
     /// ZeroMQ PUB endpoint the alert-engines and api connect to.
     pub publish_endpoint: String,
     pub limits: Limits,
@@ -35,6 +39,7 @@ impl Default for IngestConfig {
                 request: true,
                 ca_path: None,
             },
+            admin_listen: "127.0.0.1:9101".into(),
             publish_endpoint: "tcp://0.0.0.0:5550".into(),
             limits: Limits::default(),
             writer: WriterConfig::default(),

@@ -124,7 +124,7 @@ pub async fn start(
             let links = puller.links();
             move || std::future::ready(links.probe())
         });
-    let router: Router = cw_runtime::health_routes(readiness, {
+    let router: Router = cw_runtime::admin_routes(readiness, {
         let metrics = metrics.clone();
         move || metrics.render()
     });

@@ -66,7 +66,6 @@ fn matrix() -> Vec<Row> {
     vec![
         row(Method::GET,  "/healthz",                                        200, (200, 200), (200, 200), (200, 200), None),
         row(Method::GET,  "/readyz",                                         200, (200, 200), (200, 200), (200, 200), None),
-        row(Method::GET,  "/metrics",                                        200, (200, 200), (200, 200), (200, 200), None),
         row(Method::GET,  "/openapi.json",                                   200, (200, 200), (200, 200), (200, 200), None),
         row(Method::POST, "/v1/patients/{p}/backtest",                       401, (200, 403), (200, 200), (403, 403), Some(json!({"from_ns": 0, "to_ns": 1_000_000_000_i64, "policy": {"hr_high": {"bpm": 130.0, "priority": "high"}}}))),
         row(Method::GET,  "/v1/patients",                                    401, (200, 200), (403, 403), (403, 403), None),

@@ -234,7 +234,7 @@ async fn responses_carry_hsts_and_no_cors_and_requests_are_counted() {
 
     let metrics = h
         .http
-        .get(h.url("/metrics"))
+        .get(h.admin_url("/metrics"))
         .send()
         .await
         .expect("metrics")

@@ -206,7 +206,7 @@ async fn a_client_that_stops_reading_is_dropped_and_closed_4008_while_another_ge
     );
     let text = h
         .http
-        .get(h.url("/metrics"))
+        .get(h.admin_url("/metrics"))
         .send()
         .await
         .expect("metrics")

@@ -574,3 +574,71 @@ async fn a_frame_header_announcing_16_mib_is_closed_with_1009_before_its_payload
     send_frame(&mut again, ecg_frame(1, cw_core::time::now_ns())).await;
     assert_eq!(next_reply(&mut again).await, Reply::Ack { seq: 1 });
 }
+
+/// Finding 10: anyone who reached the api or ingest port could read `/metrics`. Now the
+/// public listeners answer 404 and only the admin listener serves it.
+#[tokio::test]
+async fn metrics_are_not_served_on_the_public_api_or_ingest_listener() {
+    let api = cw_e2e::api::ApiHarness::start(Mode::Embedded).await;
+    let status = |response: reqwest::Response| response.status().as_u16();
+    let public = api.http.get(api.url("/metrics")).send().await;
+    assert_eq!(public.map(status).expect("api answers"), 404, "api port");
+    let admin = api.http.get(api.admin_url("/metrics")).send().await;
+    let text = admin.expect("admin answers").text().await.expect("text");
+    assert!(text.contains("cw_api_live_connections"), "{text}");
+
+    let ingest = cw_e2e::ingest::start(None, |_| {}).await;
+    let ca = std::fs::read(&ingest.ca).expect("CA");
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+        .build()
+        .expect("client");
+    let public = http
+        .get(format!("https://127.0.0.1:{}/metrics", ingest.addr.port()))
+        .send()
+        .await;
+    assert_eq!(
+        public.map(status).expect("ingest answers"),
+        404,
+        "ingest port"
+    );
+    assert!(
+        ingest.metrics().await.contains("cw_ingest_frames_total"),
+        "served on ingest's admin listener"
+    );
+}
+
+/// Finding 10: each made-up HTTP method became a label value, so a client could create
+/// metric series without bound. Now every non-standard method is counted as `other`.
+#[tokio::test]
+async fn made_up_http_methods_do_not_create_metric_series() {
+    let api = cw_e2e::api::ApiHarness::start(Mode::Embedded).await;
+    const TRIES: usize = 30;
+    for i in 0..TRIES {
+        let method = reqwest::Method::from_bytes(format!("ATTACK{i}").as_bytes()).expect("token");
+        api.http
+            .request(method, api.url("/v1/patients"))
+            .send()
+            .await
+            .expect("the api answers");
+    }
+    let text = api
+        .http
+        .get(api.admin_url("/metrics"))
+        .send()
+        .await
+        .expect("admin answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        !text.contains("ATTACK"),
+        "a made-up method is a label: {text}"
+    );
+    let other: u64 = text
+        .lines()
+        .filter(|l| l.starts_with("cw_api_requests_total{method=\"other\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(other, TRIES as u64, "{text}");
+}

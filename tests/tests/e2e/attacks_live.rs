@@ -202,7 +202,11 @@ async fn a_demoted_admins_live_socket_closes_within_seconds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_disabled_doctors_live_socket_closes_within_seconds() {
     let h = api_without_bus(|_| {}).await;
-    assert_eq!(set_login(&h, &h.doctor_a, "doctor").await, 204, "an account");
+    assert_eq!(
+        set_login(&h, &h.doctor_a, "doctor").await,
+        204,
+        "an account"
+    );
     let token = h.current_token(&h.doctor_a, Role::Doctor).await;
     let mut socket = own_patient_socket(&h, &token).await.expect("opens");
     let disabled = call(

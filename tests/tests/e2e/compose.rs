@@ -10,14 +10,16 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The cardiowatch services in compose: service name, binary, config file, the port its
-/// HTTPS listener uses (published to the host or not), and the bus ports it binds.
+/// HTTPS listener uses (published to the host or not), and the ports it binds that stay
+/// inside the compose network (bus, and the admin listener of a service that also has a
+/// public one).
 struct Service {
     name: &'static str,
     binary: &'static str,
     config: &'static str,
     https_port: u16,
     published: bool,
-    bus_ports: &'static [u16],
+    internal_ports: &'static [u16],
 }
 
 const SERVICES: [Service; 4] = [
@@ -27,7 +29,7 @@ const SERVICES: [Service; 4] = [
         config: "ingest.toml",
         https_port: 8443,
         published: true,
-        bus_ports: &[5550],
+        internal_ports: &[5550, 9101],
     },
     Service {
         name: "api",
@@ -35,7 +37,7 @@ const SERVICES: [Service; 4] = [
         config: "api.toml",
         https_port: 8444,
         published: true,
-        bus_ports: &[5570],
+        internal_ports: &[5570, 9104],
     },
     Service {
         name: "alert-engine",
@@ -43,7 +45,7 @@ const SERVICES: [Service; 4] = [
         config: "alert-engine.toml",
         https_port: 9102,
         published: false,
-        bus_ports: &[5560, 5580],
+        internal_ports: &[5560, 5580],
     },
     Service {
         name: "notifier",
@@ -51,7 +53,7 @@ const SERVICES: [Service; 4] = [
         config: "notifier.toml",
         https_port: 9103,
         published: false,
-        bus_ports: &[],
+        internal_ports: &[],
     },
 ];
 
@@ -260,11 +262,17 @@ fn config_ports(name: &str, from_deploy: bool) -> (u16, Vec<u16>) {
     match name {
         "ingest" => (
             port_of(&ingest.listen),
-            vec![port_of(&ingest.publish_endpoint)],
+            vec![
+                port_of(&ingest.publish_endpoint),
+                port_of(&ingest.admin_listen),
+            ],
         ),
         "api" => (
             port_of(&api.listen),
-            vec![port_of(&api.config_publish_endpoint)],
+            vec![
+                port_of(&api.config_publish_endpoint),
+                port_of(&api.admin_listen),
+            ],
         ),
         "alert-engine" => (
             port_of(&engine.admin_listen),
@@ -371,7 +379,7 @@ fn healthchecks_ask_readyz_over_https_on_each_services_own_port() {
 fn service_ports_match_the_config_defaults_and_the_deploy_configs() {
     let compose = compose();
     for svc in &SERVICES {
-        let expected = (svc.https_port, svc.bus_ports.to_vec());
+        let expected = (svc.https_port, svc.internal_ports.to_vec());
         assert_eq!(
             config_ports(svc.name, false),
             expected,
@@ -402,17 +410,17 @@ fn service_ports_match_the_config_defaults_and_the_deploy_configs() {
         let mut all: BTreeSet<u16> = published.union(&exposed).copied().collect();
         all.retain(|p| *p != 0);
         let expected_all: BTreeSet<u16> = std::iter::once(svc.https_port)
-            .chain(svc.bus_ports.iter().copied())
+            .chain(svc.internal_ports.iter().copied())
             .collect();
         assert_eq!(
             all, expected_all,
-            "`{}` ports + expose must be its listener and bus ports",
+            "`{}` ports + expose must be its listener, bus and admin ports",
             svc.name
         );
-        for bus in svc.bus_ports {
+        for internal in svc.internal_ports {
             assert!(
-                !published.contains(bus),
-                "`{}` must keep bus port {bus} inside the compose network",
+                !published.contains(internal),
+                "`{}` must keep port {internal} inside the compose network",
                 svc.name
             );
         }

@@ -56,6 +56,7 @@ pub(crate) async fn start_api(
                 insecure_plaintext: false,
                 connections: Default::default(),
             },
+            admin_listen: "127.0.0.1:0".into(),
             config_publish_endpoint: "tcp://127.0.0.1:0".into(),
             auth: cw_api::config::AuthConfig {
                 jwt_secret: Some(jwt_secret.into()),
