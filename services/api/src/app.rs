@@ -38,6 +38,8 @@ pub struct AppState {
     pub snooze: Arc<crate::config::SnoozeConfig>,
     /// Live views (`GET /v1/patients/{id}/live`).
     pub live: Arc<crate::live::hub::LiveHub>,
+    /// Anonymous refusals, aggregated per source and window in the audit chain.
+    pub anonymous_denials: Arc<crate::anonymous_denials::AnonymousDenials>,
 }
 
 pub struct Running {
@@ -113,6 +115,11 @@ pub async fn start(
         live: crate::live::hub::LiveHub::start(
             cfg.live.clone(),
             sealer,
+            stores.records.clone(),
+            shutdown.clone(),
+        ),
+        anonymous_denials: crate::anonymous_denials::AnonymousDenials::start(
+            cfg.anonymous_denials.clone(),
             stores.records.clone(),
             shutdown.clone(),
         ),

@@ -2,6 +2,11 @@
 //! the hash-chained audit log. No unaudited PHI access: a change is recorded as an
 //! `attempt` before the handler runs, and if any audit write fails the caller gets 503
 //! and never the data.
+//!
+//! A request with no valid identity ("anonymous") can reach no PHI and change nothing but
+//! its own sign-in state (login, refresh, logout), so it gets no `attempt` record, only
+//! its outcome; and its refusals are aggregated per source address and window
+//! (`anonymous_denials.rs`, issue 13 #9), so a flood of them cannot flood the chain.
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -33,6 +38,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
             Err(_) => None,
         },
     };
+    let anonymous = !matches!(caller, Some(Ok(_)));
     let mut entry = describe(caller.as_ref().and_then(|c| c.as_ref().ok()), &req);
     if let Some(Err(ApiError::AccountDisabled(user))) = &caller {
         // Refused before any handler, whatever the route: a disabled account's token opens
@@ -51,7 +57,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
             .insert(crate::authn::Authentication(outcome));
     }
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
-    if changes {
+    if changes && !anonymous {
         entry.outcome = AuditOutcome::Attempt;
         if let Err(e) = state.records.append_audit(&entry).await {
             return audit_failed(&e);
@@ -71,6 +77,13 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         _ => AuditOutcome::Failed,
     };
     entry.at_ns = now_ns();
+    if anonymous
+        && entry.outcome != AuditOutcome::Allowed
+        && !state.anonymous_denials.admit(&mut entry)
+    {
+        // Counted for its source's summary record (nothing was served).
+        return response;
+    }
     if entry.outcome == AuditOutcome::Denied {
         tracing::warn!(actor = %entry.actor, action = %entry.action, request_id = %entry.request_id, "access denied");
     }

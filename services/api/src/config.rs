@@ -27,6 +27,8 @@ pub struct ApiConfig {
     pub oidc: OidcConfig,
     /// Bounds of `POST /v1/alerts/{id}/snooze`.
     pub snooze: SnoozeConfig,
+    /// How refusals of anonymous requests are aggregated in the audit chain.
+    pub anonymous_denials: crate::anonymous_denials::AnonymousDenialsConfig,
 }
 
 impl Default for ApiConfig {
@@ -48,6 +50,7 @@ impl Default for ApiConfig {
             phi: cw_phi::KeyConfig::default(),
             oidc: OidcConfig::default(),
             snooze: SnoozeConfig::default(),
+            anonymous_denials: Default::default(),
         }
     }
 }

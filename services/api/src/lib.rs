@@ -7,6 +7,7 @@ pub mod token;
 mod access;
 pub mod accounts;
 mod alert_view;
+mod anonymous_denials;
 mod app;
 mod audit_trail;
 mod authn;

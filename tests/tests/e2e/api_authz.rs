@@ -123,7 +123,9 @@ async fn device_of(h: &ApiHarness, patient: &cw_core::PatientId) -> cw_core::Dev
 }
 
 async fn run_matrix(mode: Mode) {
-    let h = ApiHarness::start(mode).await;
+    // Each anonymous refusal recorded one by one (not aggregated per source, as by
+    // default), so every request's outcome can be matched below.
+    let h = ApiHarness::start_with(mode, |cfg| cfg.anonymous_denials.window_s = 0).await;
     let mut mismatches = Vec::new();
     let mut denials = 0;
     let mut v1_requests = 0;

@@ -260,3 +260,93 @@ async fn a_doctor_who_reads_phi_by_mrn_lookup_is_audited_against_that_patient() 
         .expect("the probe is audited");
     assert_eq!(denied.entry.patient.as_ref(), Some(&h.other));
 }
+
+/// How many requests an audit record stands for: the leading count of an anonymous
+/// refusal's `reason` (`services/api/src/anonymous_denials.rs`), else one.
+fn requests_of(event: &AuditEvent) -> u64 {
+    event
+        .entry
+        .reason
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Finding 9: 100 anonymous requests wrote 201 fsync'd audit records. Now the refusals of
+/// one source are one record at once and one summary per window, whose counts add up to
+/// every request; an authenticated denial is still one record each.
+#[tokio::test]
+async fn a_flood_of_anonymous_requests_writes_a_bounded_number_of_audit_records() {
+    const FLOOD: u64 = 100;
+    let h = ApiHarness::start_with(Mode::Embedded, |cfg| cfg.anonymous_denials.window_s = 2).await;
+    for i in 0..FLOOD {
+        let request = if i % 2 == 0 {
+            // No token, on a change route (it used to write an attempt record too).
+            h.http
+                .post(h.url("/v1/patients"))
+                .json(&serde_json::json!({}))
+        } else {
+            h.http
+                .get(h.url("/v1/patients"))
+                .bearer_auth("forged.token.value")
+        };
+        let status = request.send().await.expect("request").status();
+        assert_eq!(status, 401);
+    }
+    let doctor = h.token(&h.doctor_a, Role::Doctor);
+    for _ in 0..3 {
+        let foreign = h
+            .http
+            .get(h.url(&format!("/v1/patients/{}/thresholds", h.other)))
+            .bearer_auth(&doctor)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(foreign.status(), 403);
+    }
+    // The summary comes when the source's window ends.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let anonymous = loop {
+        let anonymous: Vec<AuditEvent> = all_events(&h)
+            .await
+            .into_iter()
+            .filter(|e| e.entry.actor == "anonymous")
+            .collect();
+        let counted: u64 = anonymous.iter().map(requests_of).sum();
+        if counted >= FLOOD || tokio::time::Instant::now() > deadline {
+            break anonymous;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(
+        anonymous.len() <= 4,
+        "{} audit records for {FLOOD} anonymous requests",
+        anonymous.len()
+    );
+    assert_eq!(
+        anonymous.iter().map(requests_of).sum::<u64>(),
+        FLOOD,
+        "the counts add up to every request: {anonymous:?}"
+    );
+    assert!(
+        anonymous
+            .iter()
+            .all(|e| e.entry.outcome == cw_core::audit::AuditOutcome::Denied
+                && e.entry.source.starts_with("127.0.0.1")),
+        "each stays a denial naming its source: {anonymous:?}"
+    );
+    let authenticated = all_events(&h)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.entry.actor == h.doctor_a.as_str()
+                && e.entry.outcome == cw_core::audit::AuditOutcome::Denied
+        })
+        .count();
+    assert_eq!(
+        authenticated, 3,
+        "an authenticated denial is one record each"
+    );
+    assert!(audit_verify_passes(&h).await, "the chain verifies");
+}
