@@ -164,6 +164,7 @@ pub async fn start_with(
                 listen: format!("127.0.0.1:{port}"),
                 tls: tls.clone(),
                 public_url: format!("https://127.0.0.1:{port}"),
+                replay_retention_days: cw_notifier::config::DEFAULT_REPLAY_RETENTION_DAYS,
             })
         }
         false => None,

@@ -13,4 +13,8 @@ pub trait ReplayGuard: Send + Sync {
     /// every later time (a replay), also when the first use was another process's.
     /// Atomic: of two racing uses exactly one gets `true`.
     async fn first_use(&self, request_id: &str, at: Nanos) -> Result<bool>;
+
+    /// Forgets the ids first used before `before` (so the guard does not grow without
+    /// bound); how many. The notifier keeps `webhooks.replay_retention_days` of them.
+    async fn forget_used_before(&self, before: Nanos) -> Result<u64>;
 }

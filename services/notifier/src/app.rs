@@ -96,6 +96,11 @@ pub async fn start(
                 crate::webhooks::router(state),
                 shutdown.clone(),
             ));
+            crate::webhooks::replay_pruning::spawn(
+                stores.records.clone(),
+                w.replay_retention_days,
+                shutdown.clone(),
+            );
             Some(addr)
         }
         (Some(_), _, None) => {

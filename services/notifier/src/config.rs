@@ -183,6 +183,18 @@ pub struct WebhookConfig {
     /// The https URL Twilio reaches this listener at (scheme, host, port); signatures
     /// are computed over it, so it must be exactly what Twilio calls.
     pub public_url: String,
+    /// Used `MessageSid` / `CallSid`s are remembered this long (a replay within it is
+    /// refused), then forgotten so the replay guard stays bounded
+    /// (`webhooks/replay_pruning.rs`).
+    #[serde(default = "default_replay_retention_days")]
+    pub replay_retention_days: u64,
+}
+
+/// `webhooks.replay_retention_days` when the file does not say.
+pub const DEFAULT_REPLAY_RETENTION_DAYS: u64 = 30;
+
+fn default_replay_retention_days() -> u64 {
+    DEFAULT_REPLAY_RETENTION_DAYS
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]

@@ -15,6 +15,7 @@ pub(super) const ALERTS: &str = "alerts";
 pub(super) const OPEN_ALERTS: &str = "open_alerts";
 pub(super) const DELIVERIES: &str = "deliveries";
 pub(super) const AUDIT: &str = "audit_events";
+pub(super) const SEEN_REQUESTS: &str = "seen_requests";
 
 /// (collection, keys, unique). `open_alerts` and `deliveries` need none beyond `_id`:
 /// their `_id` is the dedup / idempotency key.
@@ -33,6 +34,8 @@ fn declared() -> Vec<(&'static str, Document, bool)> {
         (DELIVERIES, doc! { "alert": 1 }, false),
         // Lookup by the keyed hash of the MRN.
         (PATIENTS, doc! { "mrn_hash": 1 }, false),
+        // Pruning the replay guard by age.
+        (SEEN_REQUESTS, doc! { "at_ns": 1 }, false),
         // Break-glass grants: an actor's newest action on a patient.
         (
             AUDIT,

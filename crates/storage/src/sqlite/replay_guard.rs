@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS seen_requests (
     request_id TEXT PRIMARY KEY,
     at_ns      INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_requests_by_time ON seen_requests (at_ns);
 ";
 
 #[async_trait]
@@ -29,6 +30,20 @@ impl ReplayGuard for SqliteRecords {
                     )
                     .map_err(map_err)?;
                 Ok(inserted == 1)
+            })
+            .await
+    }
+
+    async fn forget_used_before(&self, before: Nanos) -> Result<u64> {
+        self.db
+            .call(move |conn| {
+                let deleted = conn
+                    .execute(
+                        "DELETE FROM seen_requests WHERE at_ns < ?1",
+                        params![before],
+                    )
+                    .map_err(map_err)?;
+                Ok(deleted as u64)
             })
             .await
     }

@@ -108,4 +108,5 @@ conformance! {
     credentials::login_roles_lists_every_login_by_user,
     replay_guard::a_request_id_is_fresh_once_and_a_replay_is_refused,
     replay_guard::racing_uses_of_one_request_id_let_exactly_one_win,
+    replay_guard::ids_used_before_the_cut_are_forgotten_and_later_ones_still_refused,
 }

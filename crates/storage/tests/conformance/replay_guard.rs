@@ -33,3 +33,32 @@ pub async fn racing_uses_of_one_request_id_let_exactly_one_win(s: &Stores) {
     }
     assert_eq!(winners, 1, "exactly one racing use is first");
 }
+
+pub async fn ids_used_before_the_cut_are_forgotten_and_later_ones_still_refused(s: &Stores) {
+    let tag = cw_core::AlertId::random();
+    let (old, recent) = (format!("sms:old-{tag}"), format!("sms:recent-{tag}"));
+    assert!(s.records.first_use(&old, T0).await.expect("old"));
+    assert!(
+        s.records
+            .first_use(&recent, T0 + 100)
+            .await
+            .expect("recent")
+    );
+    let forgotten = s
+        .records
+        .forget_used_before(T0 + 100)
+        .await
+        .expect("forget");
+    assert!(forgotten >= 1, "the old id is forgotten: {forgotten}");
+    assert!(
+        !s.records
+            .first_use(&recent, T0 + 200)
+            .await
+            .expect("replay"),
+        "an id used at the cut or after is still refused"
+    );
+    assert!(
+        s.records.first_use(&old, T0 + 200).await.expect("reuse"),
+        "the forgotten id no longer takes space"
+    );
+}

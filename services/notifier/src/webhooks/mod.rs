@@ -4,6 +4,7 @@
 //! changes nothing.
 
 mod ack;
+pub(crate) mod replay_pruning;
 pub(crate) mod routes;
 pub mod signature;
 
