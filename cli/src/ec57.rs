@@ -12,7 +12,7 @@ use cw_analysis::backtest::{WouldAlert, replay};
 use cw_analysis::measurement_policy;
 use cw_core::{PatientId, RuleKind, ThresholdPolicy};
 use cw_detect::BeatClass;
-use cw_ec57::{AamiClass, Alarm, AlarmKind, Limits, RecordResult, Reference, TestBeat};
+use cw_ec57::{AamiClass, Alarm, AlarmKind, Ectopy, Limits, RecordResult, Reference, TestBeat};
 
 use crate::backtest::{frames_of, load_policy};
 
@@ -95,6 +95,8 @@ pub fn annotated_records(dir: &Path) -> anyhow::Result<Vec<String>> {
 /// What an alert of the engine claims, for judging it against the reference.
 fn alarm_kind(a: &WouldAlert) -> AlarmKind {
     let limit = f64::from(a.limit);
+    // The ectopy rules' limits are whole beats, cycles or beats a minute.
+    let count = a.limit.round().max(0.0) as usize;
     match a.rule {
         RuleKind::HrHigh => AlarmKind::HrHigh { bpm: limit },
         RuleKind::HrLow => AlarmKind::HrLow { bpm: limit },
@@ -105,6 +107,17 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         RuleKind::AtrialFibrillation => AlarmKind::Af,
         RuleKind::VentricularFibrillation => AlarmKind::Vf,
         RuleKind::VentricularTachycardia | RuleKind::SustainedVt => AlarmKind::Vt,
+        RuleKind::Couplet => AlarmKind::VentricularEctopy(Ectopy::Couplet),
+        RuleKind::Bigeminy => AlarmKind::VentricularEctopy(Ectopy::Pattern {
+            period: 2,
+            cycles: count,
+        }),
+        RuleKind::Trigeminy => AlarmKind::VentricularEctopy(Ectopy::Pattern {
+            period: 3,
+            cycles: count,
+        }),
+        RuleKind::PvcPerMinute => AlarmKind::VentricularEctopy(Ectopy::PerMinute { limit: count }),
+        RuleKind::Nsvt => AlarmKind::VentricularEctopy(Ectopy::Run { beats: count }),
         // Exhaustive on purpose: a new rule does not compile until it says how it is judged.
         RuleKind::LeadOff
         | RuleKind::FlatLine

@@ -25,6 +25,7 @@ fn an_unknown_or_misspelt_rule_in_the_policy_file_is_refused_by_name() {
     for (body, field) in [
         (r#"{"vtach": {}}"#, "vtach"),
         (r#"{"hr_hihg": null}"#, "hr_hihg"),
+        (r#"{"bigemini": {}}"#, "bigemini"),
     ] {
         let out = backtest(body);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -44,7 +45,15 @@ fn an_implausible_setting_is_refused_and_a_valid_policy_replays() {
         !out.status.success() && stderr.contains("hr_high.bpm"),
         "{stderr}"
     );
-    let out = backtest(r#"{"hr_high": {"bpm": 120, "priority": "high"}, "noise": null}"#);
+    let out = backtest(r#"{"pvc_per_minute": {"limit": 0}}"#);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("pvc_per_minute.limit"),
+        "{stderr}"
+    );
+    let out = backtest(
+        r#"{"hr_high": {"bpm": 120, "priority": "high"}, "noise": null, "couplet": {}, "nsvt": {}}"#,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");

@@ -58,9 +58,15 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     // Measured with the VT rule: 9 of 39 VT episodes (annotated or runs of ≥ 3 V beats at
     // ≥ 100 bpm) raised a VT alarm of their own, 0 before it.
     assert!(gross.vt.detected >= 8, "VT {:?}", gross.vt);
-    // Measured: 24 false of 94 judged clinical alarms in 12.5 h (17 of 76 before the VT
-    // rule; 7 of its 18 alarms are false, on runs the classifier made of N beats).
-    assert!(gross.clinical.false_ <= 27, "{:?}", gross.clinical);
+    // Measured: 18 false of 90 judged clinical alarms in 12.5 h besides ventricular
+    // ectopy (17 of 76 before the VT rule; 3 of its 14 alarms are false).
+    let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
+    assert!(bedside_false <= 27, "{:?}", gross.clinical);
+    // Measured: the ectopy rules (couplet, bigeminy, trigeminy, PVCs per minute, nsvt)
+    // raised 112 alarms, 31 false (+P 72.3 %, 2.47 false / h): most are pairs or runs of
+    // beats the classifier called V (docs/clinical-performance.md).
+    let ectopy = gross.ectopy;
+    assert!(ectopy.false_ <= 34 && ectopy.true_ >= 75, "{ectopy:?}");
 }
 
 #[test]
@@ -117,6 +123,7 @@ fn mitdb_118_and_119_with_muscle_noise_at_0_db() {
     let qrs = gross.qrs.expect("labelled").qrs();
     assert!(qrs.se() >= 85.0 && qrs.ppv() >= 84.0, "QRS {qrs:?}");
     // With the VT rule: 36 (6 of them VT: muscle noise makes wide "ventricular" beats;
-    // VT has no noise rejection yet).
-    assert!(gross.clinical.false_ <= 36, "{:?}", gross.clinical);
+    // VT has no noise rejection yet), ventricular ectopy apart.
+    let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
+    assert!(bedside_false <= 36, "{:?}", gross.clinical);
 }

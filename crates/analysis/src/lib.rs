@@ -5,7 +5,7 @@
 //!
 //! beats, their classes and quality windows (`cw_detect`) → rate ([`rate`]), rhythm
 //! ([`rhythm`], with [`ectopy`] undone before AF is judged), ventricular runs
-//! ([`ventricular`]) → each rule of the policy ([`rule_bank`]) → one
+//! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
 
 pub mod backtest;
@@ -19,6 +19,7 @@ mod rate;
 mod rhythm;
 mod rule_bank;
 mod ventricular;
+mod ventricular_ectopy;
 
 pub use measurement_policy::measurement_policy;
 pub use monitor::{PatientMonitor, RuleEvent};

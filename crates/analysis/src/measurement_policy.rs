@@ -2,12 +2,18 @@
 //! the start-up test), so figures measured in different places are of one policy
 //! (docs/clinical-performance.md).
 
-use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, RunRule, VtRule};
+use cw_core::rules::{
+    AfRule, AsystoleRule, ConditionRule, CoupletRule, NsvtRule, PatternRule, PauseRule,
+    PvcRateRule, RunRule, VtRule,
+};
 use cw_core::{HrLimit, PatientId, Priority, ThresholdPolicy};
 
 /// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
 /// VF on, tachycardia run 100 bpm × 3 beats, VT with its defaults (≥ 3 V beats at
-/// ≥ 100 bpm, sustained after 30 s), and the technical alarms on.
+/// ≥ 100 bpm, sustained after 30 s), and the technical alarms on; and the ventricular
+/// ectopy rules (off in a patient's policy unless set) at their defaults, so they are
+/// scored too: non-sustained runs of ≥ 3 V beats, couplets, bigeminy and trigeminy of
+/// 4 cycles, 10 PVCs a minute.
 pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
     let hr = |bpm| HrLimit {
         bpm,
@@ -22,6 +28,11 @@ pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
             for_s: 2.0,
             clear_s: 10.0,
         })
+    };
+    let pattern = PatternRule {
+        cycles: 4,
+        priority: Priority::Low,
+        clear_s: 10.0,
     };
     ThresholdPolicy {
         hr_high: Some(hr(120.0)),
@@ -51,6 +62,22 @@ pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
         }),
         vf: condition(Priority::High),
         vt: Some(VtRule::default()),
+        nsvt: Some(NsvtRule {
+            beats: 3,
+            priority: Priority::Medium,
+            clear_s: 10.0,
+        }),
+        couplet: Some(CoupletRule {
+            priority: Priority::Low,
+            clear_s: 10.0,
+        }),
+        bigeminy: Some(pattern.clone()),
+        trigeminy: Some(pattern),
+        pvc_per_minute: Some(PvcRateRule {
+            limit: 10,
+            priority: Priority::Low,
+            clear_s: 10.0,
+        }),
         lead_off: condition(Priority::Low),
         flat_line: condition(Priority::Low),
         saturation: condition(Priority::Low),

@@ -7,6 +7,7 @@ use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
 use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
 use crate::ventricular::VentricularRuns;
+use crate::ventricular_ectopy::{Kind, VentricularEctopy};
 use cw_core::messages::AnalysisState;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{Episode, RuleKind, SampleBlock, ThresholdPolicy};
@@ -47,6 +48,7 @@ struct Stream {
     /// Each beat's AAMI class, decided about one beat later.
     classifier: BeatClassifier,
     ventricular: VentricularRuns,
+    ectopy: VentricularEctopy,
     /// Frames fed so far (the sample index of the next frame).
     frames: u64,
     /// RR intervals and the beat-to-beat rate; its own average is not used.
@@ -202,16 +204,31 @@ impl PatientMonitor {
             let detected = stream.detector.push(frame);
             if let Some(classified) = stream.classifier.push(frame, detected) {
                 let ventricular = classified.class == BeatClass::V;
-                stream.ventricular.on_beat(classified.sample, ventricular);
+                let ended = stream.ventricular.on_beat(classified.sample, ventricular);
                 // Ventricular rules are physiological: held while learning too.
+                let analysable = stream.analysable && stream.learning.is_done();
+                // No ectopy pattern spans a beat the analysis could not judge.
+                let kind = match classified.class {
+                    BeatClass::V if analysable => Kind::Ventricular,
+                    BeatClass::N | BeatClass::S if analysable => Kind::Conducted,
+                    _ => Kind::Unknown,
+                };
+                stream.ectopy.on_beat(classified.sample, kind, stream.fs);
                 let facts = ClassFacts {
-                    analysable: stream.analysable && stream.learning.is_done(),
+                    analysable,
                     sample: classified.sample,
                     fs: stream.fs,
+                    ended,
                 };
                 let at = time_of(self.origin_ns, now_sample);
-                self.rules
-                    .on_classified(policy, at, &facts, &mut stream.ventricular, &mut events);
+                self.rules.on_classified(
+                    policy,
+                    at,
+                    &facts,
+                    &mut stream.ventricular,
+                    &stream.ectopy,
+                    &mut events,
+                );
             }
             if let Some(beat) = detected {
                 stream.last_beat = Some(beat.sample);
@@ -314,6 +331,7 @@ impl PatientMonitor {
             detector: QrsDetector::new(fs, leads),
             classifier: BeatClassifier::new(fs, leads),
             ventricular: VentricularRuns::default(),
+            ectopy: VentricularEctopy::default(),
             frames: 0,
             heart_rate: HeartRate::new(fs, 1),
             rate: RobustRate::new(usize::from(self.policy.hr_average_beats.max(1))),

@@ -6,7 +6,9 @@
 use crate::condition_state::{ConditionState, Transition};
 use crate::monitor::RuleEvent;
 use crate::rhythm::Rhythm;
-use crate::ventricular::VentricularRuns;
+use crate::ventricular::{Ended, VentricularRuns};
+use crate::ventricular_ectopy::VentricularEctopy;
+use cw_core::rules::VtRule;
 use cw_core::time::Nanos;
 use cw_core::{Episode, RuleKind, ThresholdPolicy};
 use cw_detect::{HrReading, LeadQuality, QualityWindow};
@@ -37,7 +39,18 @@ pub struct ClassFacts {
     pub analysable: bool,
     pub sample: u64,
     pub fs: f64,
+    /// The run of V beats this beat ended, if it ended one.
+    pub ended: Option<Ended>,
 }
+
+/// The ventricular-ectopy rules: lower priority than VT, judged on every classified beat.
+const ECTOPY_RULES: [RuleKind; 5] = [
+    RuleKind::Nsvt,
+    RuleKind::Couplet,
+    RuleKind::Bigeminy,
+    RuleKind::Trigeminy,
+    RuleKind::PvcPerMinute,
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct RuleBank {
@@ -198,8 +211,22 @@ impl RuleBank {
     }
 
     /// One beat whose class became final (classes trail beats by about one beat), with
-    /// the ventricular run it ends or extends; `at` is when the class was decided.
+    /// the ventricular run it ends or extends and the ectopy patterns it is part of; `at`
+    /// is when the class was decided.
     pub fn on_classified(
+        &mut self,
+        policy: &ThresholdPolicy,
+        at: Nanos,
+        facts: &ClassFacts,
+        runs: &mut VentricularRuns,
+        ectopy: &VentricularEctopy,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        self.on_vt(policy, at, facts, runs, events);
+        self.on_ectopy(policy, at, facts, ectopy, events);
+    }
+
+    fn on_vt(
         &mut self,
         policy: &ThresholdPolicy,
         at: Nanos,
@@ -259,6 +286,68 @@ impl RuleBank {
         if let Some(rule) = severer {
             // Active now: one more event of the open alert; the beats after it clear it.
             self.observe(policy, rule, at, true, false, value, events);
+        }
+    }
+
+    /// Couplets, bigeminy, trigeminy, PVCs per minute and non-sustained runs; each
+    /// event is its condition for one beat, so an alert resolves `clear_s` after the
+    /// last one (docs/clinical-performance.md, "Ventricular ectopy rules").
+    fn on_ectopy(
+        &mut self,
+        policy: &ThresholdPolicy,
+        at: Nanos,
+        facts: &ClassFacts,
+        ectopy: &VentricularEctopy,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        if !facts.analysable {
+            for rule in ECTOPY_RULES {
+                self.hold(policy, rule, at);
+            }
+            return;
+        }
+        if let Some(r) = &policy.nsvt {
+            // Non-sustained: ended before VT would have escalated to sustained VT.
+            let sustained_s = policy
+                .vt
+                .as_ref()
+                .map_or_else(|| VtRule::default().sustained_s, |vt| vt.sustained_s);
+            let run = facts.ended.filter(|e| {
+                e.beats >= u32::from(r.beats) && (e.span as f64 / facts.fs) < f64::from(sustained_s)
+            });
+            let value = run.map_or(0.0, |e| e.beats as f32);
+            let active = run.is_some();
+            self.observe(policy, RuleKind::Nsvt, at, active, !active, value, events);
+        }
+        if policy.couplet.is_some() {
+            let active = ectopy.couplet();
+            self.observe(policy, RuleKind::Couplet, at, active, !active, 2.0, events);
+        }
+        type Pattern = fn(&VentricularEctopy, u8) -> bool;
+        let patterns: [(RuleKind, _, Pattern); 2] = [
+            (
+                RuleKind::Bigeminy,
+                &policy.bigeminy,
+                VentricularEctopy::bigeminy,
+            ),
+            (
+                RuleKind::Trigeminy,
+                &policy.trigeminy,
+                VentricularEctopy::trigeminy,
+            ),
+        ];
+        for (rule, settings, pattern) in patterns {
+            if let Some(r) = settings {
+                let active = pattern(ectopy, r.cycles);
+                let value = f32::from(r.cycles);
+                self.observe(policy, rule, at, active, !active, value, events);
+            }
+        }
+        if let Some(r) = &policy.pvc_per_minute {
+            let count = ectopy.per_minute();
+            let active = count >= u32::from(r.limit);
+            let rule = RuleKind::PvcPerMinute;
+            self.observe(policy, rule, at, active, !active, count as f32, events);
         }
     }
 
@@ -340,5 +429,203 @@ impl RuleBank {
             value,
             events,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ventricular_ectopy::Kind;
+    use cw_core::rules::{CoupletRule, NsvtRule, PatternRule, PvcRateRule};
+    use cw_core::{PatientId, Priority};
+
+    const FS: f64 = 250.0;
+
+    /// Every ventricular-ectopy rule on at its defaults, and VT.
+    fn policy() -> ThresholdPolicy {
+        let pattern = Some(PatternRule {
+            cycles: 4,
+            priority: Priority::Low,
+            clear_s: 10.0,
+        });
+        ThresholdPolicy {
+            vt: Some(VtRule::default()),
+            nsvt: Some(NsvtRule {
+                beats: 3,
+                priority: Priority::Medium,
+                clear_s: 10.0,
+            }),
+            couplet: Some(CoupletRule {
+                priority: Priority::Low,
+                clear_s: 10.0,
+            }),
+            bigeminy: pattern.clone(),
+            trigeminy: pattern,
+            pvc_per_minute: Some(PvcRateRule {
+                limit: 10,
+                priority: Priority::Low,
+                clear_s: 10.0,
+            }),
+            ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+        }
+    }
+
+    /// Feeds classified beats as the monitor does: `beats` is a pattern (V, N, or Q for
+    /// an unclassifiable beat), one beat every `rr_s` (V beats every `v_rr_s` after the
+    /// beat before them); `analysable` says whether the signal was.
+    fn replay(
+        policy: &ThresholdPolicy,
+        beats: &str,
+        rr_s: f64,
+        v_rr_s: f64,
+        analysable: bool,
+    ) -> Vec<RuleEvent> {
+        let mut bank = RuleBank::default();
+        let mut runs = VentricularRuns::default();
+        let mut ectopy = VentricularEctopy::default();
+        let mut events = Vec::new();
+        let mut t = 0.0;
+        for c in beats.chars() {
+            t += if c == 'V' { v_rr_s } else { rr_s };
+            let sample = (t * FS).round() as u64;
+            let ended = runs.on_beat(sample, c == 'V');
+            let kind = match c {
+                'V' if analysable => Kind::Ventricular,
+                'N' if analysable => Kind::Conducted,
+                _ => Kind::Unknown,
+            };
+            ectopy.on_beat(sample, kind, FS);
+            let facts = ClassFacts {
+                analysable,
+                sample,
+                fs: FS,
+                ended,
+            };
+            // Classes are final about one beat later.
+            let at = ((t + rr_s) * 1e9) as Nanos;
+            bank.on_classified(policy, at, &facts, &mut runs, &ectopy, &mut events);
+        }
+        events
+    }
+
+    fn fired(events: &[RuleEvent]) -> Vec<(RuleKind, f32)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                RuleEvent::Fire { rule, value, .. } => Some((*rule, *value)),
+                RuleEvent::Resolve { .. } => None,
+            })
+            .collect()
+    }
+
+    fn sinus(beats: usize) -> String {
+        "N".repeat(beats)
+    }
+
+    #[test]
+    fn a_couplet_raises_couplet_alone_and_resolves_after_its_clear_time() {
+        let beats = format!("{}VV{}", sinus(10), sinus(20));
+        let events = replay(&policy(), &beats, 0.8, 0.5, true);
+        assert_eq!(fired(&events), vec![(RuleKind::Couplet, 2.0)], "{events:?}");
+        let resolved = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    RuleEvent::Resolve {
+                        rule: RuleKind::Couplet,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(resolved, 1, "{events:?}");
+    }
+
+    #[test]
+    fn a_fast_run_raises_vt_at_onset_and_nsvt_with_its_length_when_it_ends() {
+        // Five V beats at 150 bpm.
+        let beats = format!("{}VVVVV{}", sinus(10), sinus(10));
+        let events = replay(&policy(), &beats, 0.8, 0.4, true);
+        assert_eq!(
+            fired(&events),
+            vec![
+                (RuleKind::VentricularTachycardia, 150.0),
+                (RuleKind::Nsvt, 5.0)
+            ],
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn a_slow_ventricular_run_is_a_ventricular_run_not_vt() {
+        // Four V beats at 60 bpm: idioventricular, below the VT rate.
+        let beats = format!("{}VVVV{}", sinus(10), sinus(10));
+        let events = replay(&policy(), &beats, 0.8, 1.0, true);
+        assert_eq!(fired(&events), vec![(RuleKind::Nsvt, 4.0)], "{events:?}");
+    }
+
+    #[test]
+    fn a_sustained_run_is_sustained_vt_never_nsvt() {
+        // 80 V beats at 150 bpm: 31.6 s.
+        let beats = format!("{}{}{}", sinus(10), "V".repeat(80), sinus(10));
+        let events = replay(&policy(), &beats, 0.8, 0.4, true);
+        let rules: Vec<RuleKind> = fired(&events).into_iter().map(|(r, _)| r).collect();
+        assert!(rules.contains(&RuleKind::SustainedVt), "{events:?}");
+        assert!(!rules.contains(&RuleKind::Nsvt), "{events:?}");
+        assert!(!rules.contains(&RuleKind::Couplet), "{events:?}");
+    }
+
+    #[test]
+    fn bigeminy_and_trigeminy_fire_after_their_cycles_and_not_before() {
+        let only = |rule: RuleKind, beats: &str| {
+            fired(&replay(&policy(), beats, 0.8, 0.5, true))
+                .into_iter()
+                .filter(|(r, _)| *r == rule)
+                .count()
+        };
+        let bigeminy = |cycles| format!("{}{}{}", sinus(10), "VN".repeat(cycles), sinus(10));
+        assert_eq!(only(RuleKind::Bigeminy, &bigeminy(3)), 0);
+        assert_eq!(only(RuleKind::Bigeminy, &bigeminy(4)), 1);
+        assert_eq!(only(RuleKind::Bigeminy, &bigeminy(30)), 1, "one alert");
+        assert_eq!(only(RuleKind::Trigeminy, &bigeminy(30)), 0);
+        let trigeminy = |cycles| format!("{}{}{}", sinus(10), "VNN".repeat(cycles), sinus(10));
+        assert_eq!(only(RuleKind::Trigeminy, &trigeminy(3)), 0);
+        assert_eq!(only(RuleKind::Trigeminy, &trigeminy(4)), 1);
+        assert_eq!(only(RuleKind::Bigeminy, &trigeminy(30)), 0);
+    }
+
+    #[test]
+    fn pvcs_per_minute_fire_at_the_limit() {
+        // One V every 7 beats of 0.8 s (5.6 s): 10 or 11 in a minute; one every 9 beats
+        // (7.2 s): 8 or 9.
+        let every = |n: usize| format!("{}V", sinus(n - 1)).repeat(20);
+        let pvc = |beats: &str| {
+            fired(&replay(&policy(), beats, 0.8, 0.8, true))
+                .into_iter()
+                .filter(|(r, _)| *r == RuleKind::PvcPerMinute)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pvc(&every(7)), vec![(RuleKind::PvcPerMinute, 10.0)]);
+        assert!(pvc(&every(9)).is_empty());
+    }
+
+    #[test]
+    fn nothing_fires_over_unanalysable_signal_or_when_the_rules_are_off() {
+        let beats = format!("{}VVN{}{}", sinus(10), "VN".repeat(10), "VVVVN");
+        assert!(replay(&policy(), &beats, 0.8, 0.5, false).is_empty());
+        let off = ThresholdPolicy {
+            vt: Some(VtRule::default()),
+            ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+        };
+        let events = replay(&off, &beats, 0.8, 0.5, true);
+        assert_eq!(
+            fired(&events),
+            vec![(RuleKind::VentricularTachycardia, 120.0)],
+            "{events:?}"
+        );
+        // An unclassifiable beat inside the pattern breaks it.
+        let broken = format!("{}VNVNQNVNVN{}", sinus(10), sinus(5));
+        assert!(replay(&policy(), &broken, 0.8, 0.5, true).is_empty());
     }
 }

@@ -24,18 +24,32 @@ pub struct Run {
     pub bpm: f32,
 }
 
+/// A run of consecutive V beats that the beat just fed ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ended {
+    pub beats: u32,
+    /// From its first to its last V beat, in samples.
+    pub span: u64,
+}
+
 impl VentricularRuns {
-    /// One classified beat; `ventricular` is its class being V.
-    pub fn on_beat(&mut self, sample: u64, ventricular: bool) {
+    /// One classified beat; `ventricular` is its class being V. Returns the run this beat
+    /// ended, if it ended one.
+    pub fn on_beat(&mut self, sample: u64, ventricular: bool) -> Option<Ended> {
         if !ventricular {
+            let ended = (self.beats > 0).then(|| Ended {
+                beats: self.beats,
+                span: self.last.saturating_sub(self.first),
+            });
             self.beats = 0;
-            return;
+            return ended;
         }
         if self.beats == 0 {
             self.first = sample;
         }
         self.beats += 1;
         self.last = sample;
+        None
     }
 
     pub fn run(&self, fs: f64) -> Run {
@@ -94,8 +108,15 @@ mod tests {
                 bpm: 120.0
             }
         );
-        v.on_beat(500, false);
+        assert_eq!(
+            v.on_beat(500, false),
+            Some(Ended {
+                beats: 3,
+                span: 250
+            })
+        );
         assert_eq!(v.run(FS).beats, 0);
+        assert_eq!(v.on_beat(625, false), None, "no run to end");
     }
 
     #[test]

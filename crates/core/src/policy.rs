@@ -2,8 +2,9 @@
 //! is validated here so the API, the CLI and the engine agree on what is plausible.
 
 use crate::rules::{
-    AfRule, AsystoleRule, ConditionRule, Flapping, NoDataRule, PauseRule, RuleRow, RunFields,
-    RunRule, Timing, VtRule,
+    AfRule, AsystoleRule, ConditionRule, CoupletRule, Flapping, NoDataRule, NsvtRule,
+    PatternFields, PatternRule, PauseRule, PvcRateRule, RuleRow, RunFields, RunRule, Timing,
+    VtRule,
 };
 use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,17 @@ pub struct ThresholdPolicy {
     /// Ventricular tachycardia from the beat classes, and its sustained escalation.
     #[serde(default)]
     pub vt: Option<VtRule>,
+    /// Ventricular ectopy from the beat classes (lower priority than VT; off unless set).
+    #[serde(default)]
+    pub nsvt: Option<NsvtRule>,
+    #[serde(default)]
+    pub couplet: Option<CoupletRule>,
+    #[serde(default)]
+    pub bigeminy: Option<PatternRule>,
+    #[serde(default)]
+    pub trigeminy: Option<PatternRule>,
+    #[serde(default)]
+    pub pvc_per_minute: Option<PvcRateRule>,
     /// Technical alarms: the gateway's lead-off flag, and per-lead signal quality.
     #[serde(default)]
     pub lead_off: Option<ConditionRule>,
@@ -135,6 +147,11 @@ impl ThresholdPolicy {
             af: None,
             vf: None,
             vt: None,
+            nsvt: None,
+            couplet: None,
+            bigeminy: None,
+            trigeminy: None,
+            pvc_per_minute: None,
             lead_off: None,
             flat_line: None,
             saturation: None,
@@ -159,6 +176,11 @@ impl ThresholdPolicy {
             RuleKind::VentricularFibrillation => self.vf.as_ref().map(ConditionRule::row),
             RuleKind::VentricularTachycardia => self.vt.as_ref().map(VtRule::row),
             RuleKind::SustainedVt => self.vt.as_ref().map(VtRule::sustained_row),
+            RuleKind::Nsvt => self.nsvt.as_ref().map(NsvtRule::row),
+            RuleKind::Couplet => self.couplet.as_ref().map(CoupletRule::row),
+            RuleKind::Bigeminy => self.bigeminy.as_ref().map(PatternRule::row),
+            RuleKind::Trigeminy => self.trigeminy.as_ref().map(PatternRule::row),
+            RuleKind::PvcPerMinute => self.pvc_per_minute.as_ref().map(PvcRateRule::row),
             RuleKind::LeadOff => self.lead_off.as_ref().map(ConditionRule::row),
             RuleKind::FlatLine => self.flat_line.as_ref().map(ConditionRule::row),
             RuleKind::Saturation => self.saturation.as_ref().map(ConditionRule::row),
@@ -241,6 +263,21 @@ impl ThresholdPolicy {
         if let Some(r) = &self.vt {
             r.validate()?;
         }
+        if let Some(r) = &self.nsvt {
+            r.validate()?;
+        }
+        if let Some(r) = &self.couplet {
+            r.validate()?;
+        }
+        if let Some(r) = &self.bigeminy {
+            r.validate(&BIGEMINY_FIELDS)?;
+        }
+        if let Some(r) = &self.trigeminy {
+            r.validate(&TRIGEMINY_FIELDS)?;
+        }
+        if let Some(r) = &self.pvc_per_minute {
+            r.validate()?;
+        }
         let conditions = [
             (&self.vf, "vf.for_s", "vf.clear_s"),
             (&self.lead_off, "lead_off.for_s", "lead_off.clear_s"),
@@ -277,6 +314,16 @@ const TACHY_RUN_FIELDS: RunFields = RunFields {
     bpm: "tachy_run.bpm",
     beats: "tachy_run.beats",
     clear_s: "tachy_run.clear_s",
+};
+
+const BIGEMINY_FIELDS: PatternFields = PatternFields {
+    cycles: "bigeminy.cycles",
+    clear_s: "bigeminy.clear_s",
+};
+
+const TRIGEMINY_FIELDS: PatternFields = PatternFields {
+    cycles: "trigeminy.cycles",
+    clear_s: "trigeminy.clear_s",
 };
 
 const HR_HIGH_FIELDS: LimitFields = LimitFields {
@@ -430,6 +477,84 @@ mod tests {
                 ..policy()
             };
             assert_eq!(p.validate().map_err(|e| e.field), Err(field));
+        }
+    }
+
+    #[test]
+    fn ectopy_rules_take_their_defaults_and_implausible_settings_name_their_field() {
+        let p: ThresholdPolicy = serde_json::from_str(
+            r#"{"patient":"p","hr_high":null,"hr_low":null,"nsvt":{},"couplet":{},
+                "bigeminy":{},"trigeminy":{"cycles":3},"pvc_per_minute":{}}"#,
+        )
+        .expect("ectopy rules with defaults load");
+        assert_eq!(p.validate(), Ok(()));
+        let row = |rule| p.rule(rule).map(|r| (r.priority, r.limit));
+        assert_eq!(row(RuleKind::Nsvt), Some((Priority::Medium, 3.0)));
+        assert_eq!(row(RuleKind::Couplet), Some((Priority::Low, 2.0)));
+        assert_eq!(row(RuleKind::Bigeminy), Some((Priority::Low, 4.0)));
+        assert_eq!(row(RuleKind::Trigeminy), Some((Priority::Low, 3.0)));
+        assert_eq!(row(RuleKind::PvcPerMinute), Some((Priority::Low, 10.0)));
+        type Spoil = fn(&mut ThresholdPolicy);
+        let invalid: [(Spoil, &str); 6] = [
+            (
+                |p| {
+                    p.nsvt = Some(NsvtRule {
+                        beats: 2,
+                        ..p.nsvt.clone().expect("on")
+                    })
+                },
+                "nsvt.beats",
+            ),
+            (
+                |p| {
+                    p.couplet = Some(CoupletRule {
+                        clear_s: f32::NAN,
+                        ..p.couplet.clone().expect("on")
+                    })
+                },
+                "couplet.clear_s",
+            ),
+            (
+                |p| {
+                    p.bigeminy = Some(PatternRule {
+                        cycles: 1,
+                        ..p.bigeminy.clone().expect("on")
+                    })
+                },
+                "bigeminy.cycles",
+            ),
+            (
+                |p| {
+                    p.trigeminy = Some(PatternRule {
+                        cycles: 21,
+                        ..p.trigeminy.clone().expect("on")
+                    })
+                },
+                "trigeminy.cycles",
+            ),
+            (
+                |p| {
+                    p.trigeminy = Some(PatternRule {
+                        clear_s: -1.0,
+                        ..p.trigeminy.clone().expect("on")
+                    })
+                },
+                "trigeminy.clear_s",
+            ),
+            (
+                |p| {
+                    p.pvc_per_minute = Some(PvcRateRule {
+                        limit: 0,
+                        ..p.pvc_per_minute.clone().expect("on")
+                    })
+                },
+                "pvc_per_minute.limit",
+            ),
+        ];
+        for (spoil, field) in invalid {
+            let mut q = p.clone();
+            spoil(&mut q);
+            assert_eq!(q.validate().map_err(|e| e.field), Err(field));
         }
     }
 

@@ -154,6 +154,64 @@ impl Default for VtRule {
     }
 }
 
+/// Couplet: two consecutive ventricular beats between non-ventricular ones (a longer run
+/// is a ventricular run, [`NsvtRule`], or VT). Judged at the beat that closes the pair.
+/// The ventricular-ectopy rules (this, bigeminy, trigeminy, PVCs per minute, non-sustained
+/// runs) are off unless set, and low priority by default: they inform, they do not call
+/// someone to the bedside (docs/clinical-performance.md, "Ventricular ectopy rules").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoupletRule {
+    #[serde(default = "low")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+/// Ventricular bigeminy (V, N, V, N …) or trigeminy (V, N, N …): the last `cycles`
+/// whole cycles of beats follow the pattern (N standing for any supraventricular beat).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PatternRule {
+    #[serde(default = "default_pattern_cycles")]
+    pub cycles: u8,
+    #[serde(default = "low")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+fn default_pattern_cycles() -> u8 {
+    4
+}
+
+/// PVCs per minute: at least `limit` ventricular beats in the last 60 s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PvcRateRule {
+    #[serde(default = "default_pvc_limit")]
+    pub limit: u16,
+    #[serde(default = "low")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
+fn default_pvc_limit() -> u16 {
+    10
+}
+
+/// Non-sustained ventricular run: a run of at least `beats` consecutive ventricular beats
+/// that ended before it became sustained (VT's `sustained_s`, 30 s by default), whatever
+/// its rate; reported when it ends, with its length in beats. A run at VT rate has
+/// already raised VT at its onset; one below it (idioventricular) raises only this.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NsvtRule {
+    #[serde(default = "default_vt_beats")]
+    pub beats: u8,
+    #[serde(default = "medium")]
+    pub priority: Priority,
+    #[serde(default = "default_clear_s")]
+    pub clear_s: f32,
+}
+
 /// A rule that is a condition with an onset delay and a clear time (ventricular
 /// flutter/fibrillation, lead-off, flat line, saturation, noise).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -342,6 +400,85 @@ impl VtRule {
             "must be between 10 and 600 s",
         )?;
         seconds(self.clear_s, "vt.clear_s")
+    }
+}
+
+impl CoupletRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: 2.0,
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        seconds(self.clear_s, "couplet.clear_s")
+    }
+}
+
+/// Field names of a pattern rule, so errors point at the exact field.
+pub(crate) struct PatternFields {
+    pub cycles: &'static str,
+    pub clear_s: &'static str,
+}
+
+impl PatternRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: f32::from(self.cycles),
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
+    /// At most 20 cycles: the analysis keeps the classes of the last 64 beats, and 20
+    /// trigeminy cycles are 60 of them.
+    pub(crate) fn validate(&self, f: &PatternFields) -> Result<(), ValidationError> {
+        check(
+            (2..=20).contains(&self.cycles),
+            f.cycles,
+            "must be between 2 and 20 cycles",
+        )?;
+        seconds(self.clear_s, f.clear_s)
+    }
+}
+
+impl PvcRateRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: f32::from(self.limit),
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            (1..=100).contains(&self.limit),
+            "pvc_per_minute.limit",
+            "must be between 1 and 100 beats a minute",
+        )?;
+        seconds(self.clear_s, "pvc_per_minute.clear_s")
+    }
+}
+
+impl NsvtRule {
+    pub fn row(&self) -> RuleRow {
+        RuleRow {
+            priority: self.priority,
+            limit: f32::from(self.beats),
+            timing: Timing::immediate(self.clear_s),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            (3..=50).contains(&self.beats),
+            "nsvt.beats",
+            "must be between 3 and 50 beats",
+        )?;
+        seconds(self.clear_s, "nsvt.clear_s")
     }
 }
 

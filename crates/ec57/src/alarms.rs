@@ -10,8 +10,12 @@
 //!   the alarm falls in an annotated asystole (asystole also: in VF, where no QRS is seen);
 //! - **AF** is true inside an annotated AF or atrial-flutter episode;
 //! - **VT / VF** are true inside annotated VT, VF/VFL, asystole or a run of ≥ 3 V beats;
-//! - **ventricular ectopy** (couplets, bigeminy, trigeminy, PVCs per minute) is true when
-//!   an annotated V beat lies in the minute before the alarm or the 2 s after it;
+//! - **ventricular ectopy** is true when the reference beats show what the alarm claims
+//!   (≥ 2 consecutive V beats for a couplet; the bigeminy or trigeminy pattern for its
+//!   cycles; at least the limit of V beats in 60 s; a run of at least the rule's beats)
+//!   at a beat in the 10 s before the alarm or the 2 s after it; a run alarm is also true
+//!   inside annotated VT or VF (as a VT alarm is); without beat labels, the others are
+//!   not judged;
 //! - every episode is widened by 2 s before and 1 s after (the README's VT/VF rule);
 //! - an alarm inside annotated `(NOISE` is not judged, nor a rate alarm where the record
 //!   labels no beats (vfdb), nor a technical alarm.
@@ -26,8 +30,11 @@ pub const AFTER_S: f64 = 1.0;
 /// A rate alarm is judged against the reference rate over [fire − 10 s, fire + 2 s].
 const RATE_LOOKBACK_S: f64 = 10.0;
 const RATE_LOOKAHEAD_S: f64 = 2.0;
-/// An ectopy alarm (PVCs per minute at most) looks back one minute for V beats.
-const ECTOPY_LOOKBACK_S: f64 = 60.0;
+/// An ectopy alarm is judged against the reference beats over [fire − 10 s, fire + 2 s]
+/// (classes are final about a beat late, and a run is reported when it ends).
+const ECTOPY_LOOKBACK_S: f64 = 10.0;
+/// PVCs per minute count the V beats of the last 60 s.
+const MINUTE_S: f64 = 60.0;
 /// RR intervals behind the reference heart rate.
 const REFERENCE_RR: usize = 4;
 /// A reference rate episode (for onset delays) lasts at least this long.
@@ -57,9 +64,93 @@ pub enum AlarmKind {
     Af,
     Vt,
     Vf,
-    /// Couplets, bigeminy, trigeminy, PVCs per minute: ventricular ectopy is present.
-    VentricularEctopy,
+    /// Couplets, bigeminy, trigeminy, PVCs per minute, non-sustained runs.
+    VentricularEctopy(Ectopy),
     Technical,
+}
+
+/// What a ventricular-ectopy alarm claims, with its rule's limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ectopy {
+    /// At least 2 consecutive V beats.
+    Couplet,
+    /// `cycles` cycles of one V beat and `period − 1` other beats: bigeminy (period 2),
+    /// trigeminy (3).
+    Pattern { period: usize, cycles: usize },
+    /// At least `limit` V beats within 60 s.
+    PerMinute { limit: usize },
+    /// A run of at least `beats` consecutive V beats.
+    Run { beats: usize },
+}
+
+/// A reference beat as the ectopy patterns see it: V, conducted (N, S), or neither (F, Q).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PatternBeat {
+    V,
+    Conducted,
+    Other,
+}
+
+fn pattern_beat(class: AamiClass) -> PatternBeat {
+    match class {
+        AamiClass::V => PatternBeat::V,
+        AamiClass::N | AamiClass::S => PatternBeat::Conducted,
+        AamiClass::F | AamiClass::Q => PatternBeat::Other,
+    }
+}
+
+/// Times (s) of the reference beats at which `ectopy` is shown: the beat that completes
+/// the pattern, and every later beat while it goes on.
+pub fn ectopy_times(reference: &Reference, ectopy: Ectopy) -> Vec<f64> {
+    let fs = reference.fs;
+    let beats: Vec<(f64, PatternBeat)> = reference
+        .beats
+        .iter()
+        .map(|b| (b.sample as f64 / fs, pattern_beat(b.class)))
+        .collect();
+    let is_v = |k: usize| beats[k].1 == PatternBeat::V;
+    let mut out = Vec::new();
+    let mut run = 0;
+    let mut minute_start = 0;
+    let mut in_minute = 0;
+    for k in 0..beats.len() {
+        let t = beats[k].0;
+        run = if is_v(k) { run + 1 } else { 0 };
+        if is_v(k) {
+            in_minute += 1;
+        }
+        while beats[minute_start].0 <= t - MINUTE_S {
+            if is_v(minute_start) {
+                in_minute -= 1;
+            }
+            minute_start += 1;
+        }
+        let shown = match ectopy {
+            Ectopy::Couplet => run >= 2,
+            Ectopy::Run { beats } => run >= beats.max(1),
+            Ectopy::PerMinute { limit } => in_minute >= limit.max(1),
+            Ectopy::Pattern { period, cycles } => {
+                let n = period * cycles;
+                n > 0
+                    && k + 1 >= n
+                    && (0..period).any(|phase| {
+                        (0..n).all(|i| {
+                            let want_v = (i + phase) % period == 0;
+                            let got = beats[k - i].1;
+                            if want_v {
+                                got == PatternBeat::V
+                            } else {
+                                got == PatternBeat::Conducted
+                            }
+                        })
+                    })
+            }
+        };
+        if shown {
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// One alarm: `fired_s` when it fired, `end_s` when it resolved (or the record ended);
@@ -199,11 +290,12 @@ impl<'a> Judge<'a> {
             }
             Af => truth(inside(&self.af, t)),
             Vt | Vf => truth(inside(&self.ventricular, t)),
-            VentricularEctopy => {
-                if inside(&self.ventricular, t) {
+            VentricularEctopy(e) => {
+                let run = matches!(e, Ectopy::Run { .. });
+                if run && inside(&self.ventricular, t) {
                     Verdict::True
                 } else if self.reference.has_beat_labels() {
-                    truth(self.v_beat_near(t))
+                    truth(self.ectopy_near(e, t))
                 } else {
                     Verdict::NotJudged
                 }
@@ -212,14 +304,12 @@ impl<'a> Judge<'a> {
         }
     }
 
-    /// An annotated V beat in the minute before `t` or the 2 s after it.
-    fn v_beat_near(&self, t: f64) -> bool {
+    /// The reference beats show `ectopy` in the 10 s before `t` or the 2 s after it.
+    fn ectopy_near(&self, ectopy: Ectopy, t: f64) -> bool {
         let window = Interval::new(t - ECTOPY_LOOKBACK_S, t + RATE_LOOKAHEAD_S);
-        let fs = self.reference.fs;
-        self.reference
-            .beats
-            .iter()
-            .any(|b| b.class == AamiClass::V && window.contains(b.sample as f64 / fs))
+        ectopy_times(self.reference, ectopy)
+            .into_iter()
+            .any(|at| window.contains(at))
     }
 
     /// Against the reference rate around `t`; not judged where no beats are labelled.
@@ -485,9 +575,12 @@ mod tests {
         );
         assert_eq!(j.verdict(&alarm(AlarmKind::Vt, 50.0)), Verdict::False);
         assert_eq!(
-            j.verdict(&alarm(AlarmKind::VentricularEctopy, 50.0)),
-            Verdict::NotJudged
+            j.verdict(&alarm(AlarmKind::VentricularEctopy(Ectopy::Couplet), 50.0)),
+            Verdict::NotJudged,
+            "no labelled beats"
         );
+        let run = AlarmKind::VentricularEctopy(Ectopy::Run { beats: 3 });
+        assert_eq!(j.verdict(&alarm(run, 15.0)), Verdict::True, "in VT");
         assert_eq!(j.verdict(&alarm(AlarmKind::Vt, 25.0)), Verdict::NotJudged);
         assert_eq!(j.verdict(&alarm(AlarmKind::Af, 35.0)), Verdict::True);
         assert_eq!(j.verdict(&alarm(AlarmKind::Af, 5.0)), Verdict::False);
@@ -499,5 +592,64 @@ mod tests {
         let d = delays(&r, &[alarm(AlarmKind::Vt, 12.0)], &Limits::default());
         let vt = &d.iter().find(|(k, _)| *k == "vt").expect("vt").1;
         assert_eq!(vt.delays_s, vec![2.0]);
+    }
+
+    /// Beats from a pattern (V, N, or F), 0.8 s apart from 1 s, at 100 Hz.
+    fn labelled(pattern: &str) -> Reference {
+        let anns: Vec<Annotation> = pattern
+            .chars()
+            .enumerate()
+            .map(|(i, c)| Annotation {
+                sample: 100 + i as u64 * 80,
+                code: match c {
+                    'V' => 5,
+                    'F' => 6,
+                    _ => 1,
+                },
+                aux: None,
+            })
+            .collect();
+        Reference::from_annotations(100.0, 100 + pattern.len() as u64 * 80, &anns)
+    }
+
+    #[test]
+    fn ectopy_alarms_are_true_only_where_the_reference_shows_their_pattern() {
+        // 20 N, a couplet at beats 20-21 (17, 17.8 s), 20 N, bigeminy for 5 cycles from
+        // beat 42 (34.6 s), 40 N.
+        let beats = format!(
+            "{}VV{}{}{}",
+            "N".repeat(20),
+            "N".repeat(20),
+            "VN".repeat(5),
+            "N".repeat(40)
+        );
+        let r = labelled(&beats);
+        let j = Judge::new(&r);
+        let judge = |e, at| j.verdict(&alarm(AlarmKind::VentricularEctopy(e), at));
+        assert_eq!(judge(Ectopy::Couplet, 19.0), Verdict::True);
+        assert_eq!(judge(Ectopy::Couplet, 5.0), Verdict::False);
+        assert_eq!(judge(Ectopy::Couplet, 36.0), Verdict::False, "bigeminy");
+        let bigeminy = |cycles| Ectopy::Pattern { period: 2, cycles };
+        assert_eq!(judge(bigeminy(4), 42.0), Verdict::True);
+        assert_eq!(judge(bigeminy(6), 42.0), Verdict::False, "5 cycles only");
+        assert_eq!(
+            judge(
+                Ectopy::Pattern {
+                    period: 3,
+                    cycles: 2
+                },
+                42.0
+            ),
+            Verdict::False
+        );
+        assert_eq!(judge(Ectopy::Run { beats: 3 }, 19.0), Verdict::False);
+        // 7 V beats within a minute: the limit 7 is shown, 8 is not.
+        assert_eq!(judge(Ectopy::PerMinute { limit: 7 }, 45.0), Verdict::True);
+        assert_eq!(judge(Ectopy::PerMinute { limit: 8 }, 45.0), Verdict::False);
+        // A fusion beat is neither V nor conducted: it breaks a pattern.
+        let r = labelled(&format!("{}VNVNFNVNVN{}", "N".repeat(10), "N".repeat(10)));
+        let j = Judge::new(&r);
+        let alarm = alarm(AlarmKind::VentricularEctopy(bigeminy(4)), 18.0);
+        assert_eq!(j.verdict(&alarm), Verdict::False);
     }
 }

@@ -24,7 +24,7 @@ pub mod reference;
 pub mod report;
 
 pub use aami::AamiClass;
-pub use alarms::{Alarm, AlarmKind, AlarmScore, Limits, RuleDelays, Verdict};
+pub use alarms::{Alarm, AlarmKind, AlarmScore, Ectopy, Limits, RuleDelays, Verdict};
 pub use episodes::{EpisodeScore, Interval, Matching};
 pub use matching::{BeatMatrix, Counts, MATCH_WINDOW_S, SCORE_FROM_S, TestBeat, qrs_counts};
 pub use record::{Gross, RecordResult};

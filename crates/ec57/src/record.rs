@@ -32,6 +32,8 @@ pub struct RecordResult {
     pub alarms: BTreeMap<String, AlarmScore>,
     /// Every clinical (non-technical) alarm together.
     pub clinical: AlarmScore,
+    /// The ventricular-ectopy alarms together (also in `clinical`).
+    pub ectopy: AlarmScore,
     pub delays: BTreeMap<String, RuleDelays>,
 }
 
@@ -50,6 +52,7 @@ impl RecordResult {
         let judge = Judge::new(reference);
         let mut by_rule: BTreeMap<String, AlarmScore> = BTreeMap::new();
         let mut clinical = AlarmScore::default();
+        let mut ectopy = AlarmScore::default();
         for a in alarms {
             let v = judge.verdict(a);
             by_rule
@@ -58,6 +61,9 @@ impl RecordResult {
                 .count(v, a.events);
             if a.kind != AlarmKind::Technical {
                 clinical.count(v, a.events);
+            }
+            if matches!(a.kind, AlarmKind::VentricularEctopy(_)) {
+                ectopy.count(v);
             }
         }
         let intervals = |pred: &dyn Fn(&Alarm) -> bool| -> Vec<Interval> {
@@ -142,6 +148,7 @@ impl RecordResult {
             ventricular_free_s,
             alarms: by_rule,
             clinical,
+            ectopy,
             delays: delays(reference, alarms, limits)
                 .into_iter()
                 .map(|(k, d)| (k.to_string(), d))
@@ -174,6 +181,7 @@ pub struct Gross {
     pub ventricular_free_s: f64,
     pub alarms: BTreeMap<String, AlarmScore>,
     pub clinical: AlarmScore,
+    pub ectopy: AlarmScore,
     pub delays: BTreeMap<String, RuleDelays>,
 }
 
@@ -209,6 +217,7 @@ impl Gross {
                 g.alarms.entry(rule.clone()).or_default().add(s);
             }
             g.clinical.add(&r.clinical);
+            g.ectopy.add(&r.ectopy);
             for (kind, d) in &r.delays {
                 g.delays.entry(kind.clone()).or_default().add(d);
             }

@@ -143,19 +143,20 @@ pub fn render(results: &[RecordResult]) -> String {
     let _ = writeln!(
         out,
         "\nAlarms by rule (true / false / not judged; false per monitored hour; events: what the\n\
-         alerts counted while open, each alarm's own included)\n\
-         record   rule                        fired events  true false  n/j  false/h"
+         alerts counted while open, each alarm's own included; +P = true of judged)\n\
+         record   rule                        fired events  true false  n/j  false/h      +P"
     );
     let alarm_line = |out: &mut String, name: &str, rule: &str, s: &crate::AlarmScore, h: f64| {
         let _ = writeln!(
             out,
-            "{name:<8} {rule:<26} {:>6} {:>6} {:>5} {:>5} {:>4} {:>8.2}",
+            "{name:<8} {rule:<26} {:>6} {:>6} {:>5} {:>5} {:>4} {:>8.2} {:>7}",
             s.fired,
             s.events,
             s.true_,
             s.false_,
             s.not_judged,
-            s.false_ as f64 / h.max(1e-9)
+            s.false_ as f64 / h.max(1e-9),
+            pct(percent(s.true_ as f64, (s.true_ + s.false_) as f64))
         );
     };
     for r in results {
@@ -174,6 +175,8 @@ pub fn render(results: &[RecordResult]) -> String {
         &gross.clinical,
         gross.hours(),
     );
+    let ectopy = "ventricular ectopy";
+    alarm_line(&mut out, "gross", ectopy, &gross.ectopy, gross.hours());
     let judged = gross.clinical.true_ + gross.clinical.false_;
     let _ = writeln!(
         out,
@@ -255,14 +258,17 @@ mod tests {
             text.contains("r1          100  100.00  100.00     n/c"),
             "{text}"
         );
-        // Beats, episodes, targets, 2 alarm lines (the rule, all clinical), 3 delays.
+        // Beats, episodes, targets, 3 alarm lines (the rule, all clinical, ventricular
+        // ectopy), 3 delays.
         assert_eq!(
             text.lines().filter(|l| l.starts_with("gross")).count(),
-            8,
+            9,
             "{text}"
         );
         assert!(
-            text.contains("pause                           1      1     0     1"),
+            text.contains(
+                "pause                           1      1     0     1    0     9.00    0.00"
+            ),
             "{text}"
         );
     }

@@ -144,6 +144,43 @@ mod tests {
     }
 
     #[test]
+    fn the_ventricular_ectopy_rules_take_their_defaults_and_are_validated_by_name() {
+        let input: PolicyInput = serde_json::from_value(json!({
+            "nsvt": {}, "couplet": {}, "bigeminy": {}, "trigeminy": {"cycles": 6},
+            "pvc_per_minute": {"limit": 20, "priority": "medium"}
+        }))
+        .expect("known fields");
+        let policy = input.into_policy(patient()).expect("valid");
+        assert!(!policy.raises_nothing());
+        assert_eq!(policy.bigeminy.map(|r| r.cycles), Some(4));
+        assert_eq!(policy.trigeminy.map(|r| r.cycles), Some(6));
+        assert_eq!(
+            policy.pvc_per_minute.map(|r| (r.limit, r.priority)),
+            Some((20, cw_core::Priority::Medium))
+        );
+        let err = serde_json::from_value::<PolicyInput>(json!({"bigemini": {}}))
+            .expect_err("a misspelt rule is refused");
+        assert!(
+            err.to_string().contains("unknown field `bigemini`"),
+            "{err}"
+        );
+        let invalid: PolicyInput =
+            serde_json::from_value(json!({"bigeminy": {"cycles": 1}})).expect("known field");
+        match invalid.into_policy(patient()) {
+            Err(ApiError::Invalid { field, .. }) => {
+                assert_eq!(field.as_deref(), Some("bigeminy.cycles"))
+            }
+            other => panic!("expected a 422, got {other:?}"),
+        }
+        let shape: PolicyInput =
+            serde_json::from_value(json!({"nsvt": {"beats": "many"}})).expect("known field");
+        match shape.into_policy(patient()) {
+            Err(ApiError::BadRequest(message)) => assert!(message.starts_with("nsvt"), "{message}"),
+            other => panic!("expected a 400, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn a_wrongly_shaped_value_names_its_field_and_null_means_not_set() {
         let input: PolicyInput =
             serde_json::from_value(json!({"hr_high": {"bpm": "fast"}})).expect("known field");
