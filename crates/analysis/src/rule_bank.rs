@@ -513,7 +513,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 RuleEvent::Fire { rule, value, .. } => Some((*rule, *value)),
-                RuleEvent::Resolve { .. } => None,
+                RuleEvent::Resolve { .. } | RuleEvent::Episode { .. } => None,
             })
             .collect()
     }

@@ -63,7 +63,7 @@ impl RecordResult {
                 clinical.count(v, a.events);
             }
             if matches!(a.kind, AlarmKind::VentricularEctopy(_)) {
-                ectopy.count(v);
+                ectopy.count(v, a.events);
             }
         }
         let intervals = |pred: &dyn Fn(&Alarm) -> bool| -> Vec<Interval> {
