@@ -15,6 +15,7 @@ pub mod monitor;
 
 mod ectopy;
 mod learning;
+mod noise_gate;
 mod rate;
 mod rhythm;
 mod rule_bank;

@@ -3,6 +3,7 @@
 //! caller makes it so. The same code runs live and in a backtest.
 
 use crate::learning::Learning;
+use crate::noise_gate::NoiseGate;
 use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
 use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
@@ -59,6 +60,10 @@ struct Stream {
     rhythm: Rhythm,
     /// Whether there is enough clean signal yet for physiological rules to fire.
     learning: Learning,
+    /// Holds the rules noise fakes while noise is seen, and a while after.
+    gate: NoiseGate,
+    /// The latest quality window found a lead noisy and another calm and good.
+    clean_lead_carries: bool,
     fs: f64,
     /// Sample index of the last beat, and since when every window was analysable.
     last_beat: Option<u64>,
@@ -203,10 +208,15 @@ impl PatientMonitor {
             stream.frames += 1;
             let detected = stream.detector.push(frame);
             if let Some(classified) = stream.classifier.push(frame, detected) {
-                let ventricular = classified.class == BeatClass::V;
+                let carried = stream.clean_lead_carries;
+                stream.gate.on_beat(now_sample, classified.noise, carried);
+                let noisy = stream.gate.holds(now_sample);
+                // A "ventricular" beat in noise is not one: it breaks the run.
+                let ventricular = classified.class == BeatClass::V && !noisy;
                 let ended = stream.ventricular.on_beat(classified.sample, ventricular);
                 // Ventricular rules are physiological: held while learning too.
-                let analysable = stream.analysable && stream.learning.is_done();
+                // …and while the noise gate holds them (`noise_gate.rs`).
+                let analysable = stream.analysable && stream.learning.is_done() && !noisy;
                 // No ectopy pattern spans a beat the analysis could not judge.
                 let kind = match classified.class {
                     BeatClass::V if analysable => Kind::Ventricular,
@@ -248,13 +258,17 @@ impl PatientMonitor {
                         .saturating_sub((reading.rr_s * stream.fs).round() as u64);
                     // Nor is one before the analysis has learned the signal (detector
                     // levels, first beats possibly missed).
+                    // Nor one with noise over it or lately (`noise_gate.rs`).
                     let trusted = stream.analysable
                         && stream.learning.is_done()
-                        && stream.analysable_since.is_some_and(|s| s <= previous);
+                        && stream.analysable_since.is_some_and(|s| s <= previous)
+                        && stream.gate.clear_since(previous);
                     if trusted {
                         stream
                             .rhythm
                             .on_rr(reading.rr_s, reading.instant_bpm, tachy, brady);
+                    } else {
+                        stream.rhythm.interrupt();
                     }
                     let at = time_of(self.origin_ns, reading.sample);
                     self.beats.push((at, reading));
@@ -282,6 +296,10 @@ impl PatientMonitor {
                 (true, since) => since,
             };
             stream.analysable = analysable;
+            stream
+                .gate
+                .on_window(window.end_sample, window.noise_blind());
+            stream.clean_lead_carries = window.calm_lead_beside_noise();
             let was = stream.learning.state();
             stream.learning.on_window(analysable, 1.0);
             let state = stream.learning.state();
@@ -316,6 +334,7 @@ impl PatientMonitor {
                 silent_s,
                 flutter: stream.detector.flutter(),
                 continuous_activity: stream.detector.continuous_activity(),
+                noise_hold: stream.gate.holds(window.end_sample),
             };
             self.rules.on_window(policy, &facts, &mut events);
         }
@@ -338,6 +357,8 @@ impl PatientMonitor {
             quality: SignalQuality::new(fs, leads),
             rhythm: Rhythm::default(),
             learning: Learning::new(fs, leads),
+            gate: NoiseGate::new(fs),
+            clean_lead_carries: false,
             fs,
             last_beat: None,
             analysable_since: None,

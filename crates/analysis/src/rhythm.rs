@@ -54,6 +54,13 @@ impl Rhythm {
         };
     }
 
+    /// An interval that cannot be trusted (noise, a gap in analysable signal): the runs of
+    /// consecutive fast or slow beats it lies in are broken.
+    pub fn interrupt(&mut self) {
+        self.fast = 0;
+        self.slow = 0;
+    }
+
     pub fn fast_run(&self) -> u32 {
         self.fast
     }

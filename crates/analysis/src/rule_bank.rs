@@ -31,6 +31,9 @@ pub struct WindowFacts<'a> {
     /// Fast activity the detector does not report as beats (flutter waves, fibrillation,
     /// or noise on a lead that still shows complexes): not silence, whether VF or not.
     pub continuous_activity: bool,
+    /// Noise was seen lately (`noise_gate.rs`): the physiological rules noise fakes are
+    /// held (VF here, the others at their beats) and the technical noise alarm speaks.
+    pub noise_hold: bool,
 }
 
 /// One classified beat, for the ventricular rules.
@@ -364,7 +367,9 @@ impl RuleBank {
         // false alarm: while another lead is clean the beats are found on it, so noise is
         // only worth an alarm when it leaves no lead to analyse. A flat or saturated lead is
         // an equipment fault someone must fix, so those stay per lead.
-        let noise_blind = !q.analysable() && q.any(LeadQuality::Noisy);
+        // The noise gate holding the physiological rules (`noise_gate.rs`) is said too:
+        // an alarm withheld must never be withheld silently.
+        let noise_blind = q.noise_blind() || facts.noise_hold;
         let technical = [
             (RuleKind::LeadOff, facts.lead_off),
             (RuleKind::FlatLine, q.any(LeadQuality::Flat)),
@@ -399,7 +404,10 @@ impl RuleBank {
             );
         }
         let vf = RuleKind::VentricularFibrillation;
-        if facts.learning {
+        // Fibrillation and flutter waves are slow (3–8 Hz) and do not turn fast; noise that
+        // the detector also takes for flutter does, on every lead: VF needs confirmation on
+        // a lead without it.
+        if facts.learning || facts.noise_hold || q.turning_everywhere() {
             self.hold(policy, vf, at);
             return;
         }

@@ -51,6 +51,10 @@ pub enum LeadQuality {
 pub struct QualityWindow {
     pub end_sample: u64,
     pub leads: Vec<LeadQuality>,
+    /// Per lead: it turned faster than `NOISY_TURNS_PER_S` (high-frequency activity, which
+    /// fibrillation and flutter waves, at 3–8 Hz, never have: 7–16 turns/s on every VF
+    /// episode of the shared records), whether or not the complexes stand above it.
+    pub turning: Vec<bool>,
 }
 
 impl QualityWindow {
@@ -62,6 +66,32 @@ impl QualityWindow {
     /// Some lead has this problem (technical alarms are per lead).
     pub fn any(&self, q: LeadQuality) -> bool {
         self.leads.contains(&q)
+    }
+
+    /// No lead can be analysed, and noise is why (not only flat or saturated leads).
+    pub fn noise_blind(&self) -> bool {
+        !self.analysable() && self.any(LeadQuality::Noisy)
+    }
+
+    /// Some lead is noisy while another is good without any high-frequency activity: the
+    /// calm lead carries the analysis.
+    pub fn calm_lead_beside_noise(&self) -> bool {
+        self.any(LeadQuality::Noisy)
+            && self
+                .leads
+                .iter()
+                .zip(&self.turning)
+                .any(|(q, turning)| *q == LeadQuality::Good && !turning)
+    }
+
+    /// Every live lead (not flat, not saturated) turned fast: high-frequency activity all
+    /// over, which is not fibrillation.
+    pub fn turning_everywhere(&self) -> bool {
+        let live = |(q, _): &(&LeadQuality, &bool)| {
+            !matches!(q, LeadQuality::Flat | LeadQuality::Saturated)
+        };
+        let mut leads = self.leads.iter().zip(&self.turning).filter(live).peekable();
+        leads.peek().is_some() && leads.all(|(_, turning)| *turning)
     }
 }
 
@@ -127,6 +157,10 @@ impl LeadWindow {
         }
     }
 
+    fn turning(&self, seconds: f64) -> bool {
+        f64::from(self.turns) / seconds > NOISY_TURNS_PER_S
+    }
+
     fn verdict(&mut self, samples: u64, seconds: f64) -> LeadQuality {
         let p2p = f64::from(self.max - self.min);
         self.typical_p2p = if self.typical_p2p == 0.0 {
@@ -139,7 +173,7 @@ impl LeadWindow {
             LeadQuality::Saturated
         } else if self.max - self.min < FLAT_P2P_UV {
             LeadQuality::Flat
-        } else if f64::from(self.turns) / seconds > NOISY_TURNS_PER_S && self.buried(samples) {
+        } else if self.turning(seconds) && self.buried(samples) {
             LeadQuality::Noisy
         } else {
             LeadQuality::Good
@@ -211,6 +245,7 @@ impl SignalQuality {
         }
         let window = QualityWindow {
             end_sample: self.n - 1,
+            turning: self.leads.iter().map(|l| l.turning(self.seconds)).collect(),
             leads: self
                 .leads
                 .iter_mut()

@@ -62,10 +62,14 @@ impl std::fmt::Display for BeatClass {
 }
 
 /// A detected beat with its class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClassifiedBeat {
     pub sample: u64,
     pub class: BeatClass,
+    /// High-frequency activity before and after the QRS over its size, all leads summed
+    /// (near 0 for a clean beat; 0 also when unknown: before the first template, or too
+    /// little room between beats). The analysis reads it as the beat's signal quality.
+    pub noise: f32,
 }
 
 /// Beats before the templates are trusted: they are reported as Q.
@@ -197,7 +201,9 @@ impl BeatClassifier {
         } as f32;
         self.beats += 1;
         let closest = self.templates.closest(&p.shape);
-        let class = match self.evidence(&p, closest, rr_after_s) {
+        let evidence = self.evidence(&p, closest, rr_after_s);
+        let noise = evidence.map_or(0.0, |e| e.noise);
+        let class = match evidence {
             Some(e) if self.beats > LEARN_BEATS => e.decide(&self.levels),
             _ => BeatClass::Q,
         };
@@ -213,6 +219,7 @@ impl BeatClassifier {
         Some(ClassifiedBeat {
             sample: p.sample,
             class,
+            noise,
         })
     }
 
