@@ -3,12 +3,10 @@
 //! head (`[storage.audit]`: the key, older keys, the checkpoint file).
 
 use anyhow::Context;
-use std::path::Path;
 
 /// Prints what was checked and each fault; `Ok(false)` when the chain is broken.
-pub async fn verify(config: &Path) -> anyhow::Result<bool> {
-    let cfg: cw_api::ApiConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+pub async fn verify(store: &crate::store_args::StoreArgs) -> anyhow::Result<bool> {
+    let cfg: cw_api::ApiConfig = store.load()?;
     let stores = cw_storage::open(&cfg.storage)
         .await
         .context("opening the store")?;

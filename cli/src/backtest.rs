@@ -8,8 +8,6 @@ use cw_analysis::backtest::{BacktestReport, replay};
 use cw_core::policy_input;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy};
-use cw_storage::StorageConfig;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -30,15 +28,9 @@ pub struct BacktestArgs {
     /// Replay this WFDB record (path without extension) instead of the stored ECG.
     #[arg(long)]
     pub record: Option<PathBuf>,
-    /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-}
-
-#[derive(Deserialize, Default)]
-struct WithStorage {
-    #[serde(default)]
-    storage: StorageConfig,
+    /// Where the stored ECG is: the CLI's one store rule (docs/config.md).
+    #[command(flatten)]
+    pub store: crate::store_args::StoreArgs,
 }
 
 /// The candidate policy from its JSON file, read and validated by the api's own function
@@ -61,11 +53,7 @@ pub async fn report(args: &BacktestArgs) -> anyhow::Result<BacktestReport> {
             let from = args
                 .from_ns
                 .unwrap_or(to - i64::from(args.last_s) * NANOS_PER_SEC);
-            let cfg: WithStorage =
-                cw_config::load(args.config.as_deref()).context("loading the storage config")?;
-            let stores = cw_storage::open(&cfg.storage)
-                .await
-                .context("opening the configured storage")?;
+            let stores = args.store.open().await?;
             stores
                 .samples
                 .frames(&patient, from, to)

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use cardiowatch::demo::{self, DemoOptions};
+use cardiowatch::store_args::StoreArgs;
 use clap::{Parser, Subcommand};
 use cw_core::{Role, UserId};
 use std::path::PathBuf;
@@ -59,10 +60,8 @@ enum Command {
     Health(cardiowatch::health::HealthArgs),
     /// Register, revoke and list gateway devices in the configured storage.
     Device {
-        /// A service config file whose `[storage]` section to use (CW_STORAGE__* apply;
-        /// without it: the embedded store .cw-data/cardiowatch.sqlite).
-        #[arg(long, global = true)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         #[command(subcommand)]
         what: cardiowatch::devices::DeviceCommand,
     },
@@ -100,9 +99,8 @@ enum Command {
     },
     /// Alarm-fatigue report: alarms per patient/rule/day, ack rate, median time-to-ack.
     Fatigue {
-        /// The notifier's config (its `[storage]` is read).
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Days back from now to report.
         #[arg(long, default_value_t = 7)]
         days: u32,
@@ -154,10 +152,8 @@ enum BenchCommand {
 enum AuditCommand {
     /// Check every audit event's hash and link; names edited, deleted and moved records.
     Verify {
-        /// The api's config file (its `[storage]` section names the store; CW_STORAGE__* apply). The default is the
-        /// compose stack's, whose hosts resolve inside the compose network only.
-        #[arg(long, default_value = "deploy/config/api.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -175,10 +171,8 @@ enum UserCommand {
         /// visible to other users in the process list).
         #[arg(long, env = "CW_PASSWORD", hide_env_values = true)]
         password: String,
-        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
-        /// compose stack's, whose hosts resolve inside the compose network only.
-        #[arg(long, default_value = "deploy/config/api.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Disable an account: its tokens, logins, refreshes and live sockets stop working.
     Disable {
@@ -187,10 +181,8 @@ enum UserCommand {
         /// Why (3–500 characters): kept in the audit log.
         #[arg(long)]
         reason: String,
-        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
-        /// compose stack's, whose hosts resolve inside the compose network only.
-        #[arg(long, default_value = "deploy/config/api.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Set the phone (E.164) and email the notifier pages a user on, and their role
     /// (needed for a new user without a login); options left out keep what is stored.
@@ -206,10 +198,8 @@ enum UserCommand {
         /// doctor, admin or ops (a new user takes its login's role when left out).
         #[arg(long, value_parser = parse_role)]
         role: Option<Role>,
-        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
-        /// compose stack's, whose hosts resolve inside the compose network only.
-        #[arg(long, default_value = "deploy/config/api.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Enable a disabled account again.
     Enable {
@@ -218,10 +208,8 @@ enum UserCommand {
         /// Why: kept in the audit log.
         #[arg(long)]
         reason: Option<String>,
-        /// The api's config file (its `[storage]` section; CW_STORAGE__* apply). The default is the
-        /// compose stack's, whose hosts resolve inside the compose network only.
-        #[arg(long, default_value = "deploy/config/api.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -229,10 +217,8 @@ enum UserCommand {
 enum KeysCommand {
     /// Re-wrap PHI data keys under the current master key (old key in previous_keys).
     Rotate {
-        /// The api's config file (its `[phi]` and `[storage]` sections; CW_STORAGE__* apply). The default is the
-        /// compose stack's, whose hosts resolve inside the compose network only.
-        #[arg(long, default_value = "deploy/config/api.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -275,8 +261,8 @@ impl Cli {
             Command::Gateway(args) => cardiowatch::gateway_command::run(args).await,
             Command::Health(args) => cardiowatch::health::run(args).await,
             Command::ConfigDoc(args) => cardiowatch::config_doc::run(args),
-            Command::Device { config, what } => {
-                let records = cardiowatch::devices::open_records(config.as_deref()).await?;
+            Command::Device { store, what } => {
+                let records = cardiowatch::devices::open_records(&store).await?;
                 cardiowatch::devices::run(what, records.as_ref()).await
             }
             Command::Detect { record } => detect(&record),
@@ -302,13 +288,13 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Live(args),
             } => cardiowatch::bench_live::run(args).await,
-            Command::Fatigue { config, days, json } => {
-                cardiowatch::fatigue::run(&config, days, json).await
+            Command::Fatigue { store, days, json } => {
+                cardiowatch::fatigue::run(&store, days, json).await
             }
             Command::Audit {
-                what: AuditCommand::Verify { config },
+                what: AuditCommand::Verify { store },
             } => {
-                if !cardiowatch::audit::verify(&config).await? {
+                if !cardiowatch::audit::verify(&store).await? {
                     std::process::exit(1);
                 }
                 Ok(())
@@ -319,25 +305,25 @@ impl Cli {
                         user,
                         role,
                         password,
-                        config,
+                        store,
                     },
-            } => cardiowatch::users::set_login(&config, &user, role, password).await,
+            } => cardiowatch::users::set_login(&store, &user, role, password).await,
             Command::User {
                 what:
                     UserCommand::Disable {
                         user,
                         reason,
-                        config,
+                        store,
                     },
-            } => cardiowatch::users::set_disabled(&config, &user, true, Some(reason)).await,
+            } => cardiowatch::users::set_disabled(&store, &user, true, Some(reason)).await,
             Command::User {
                 what:
                     UserCommand::Enable {
                         user,
                         reason,
-                        config,
+                        store,
                     },
-            } => cardiowatch::users::set_disabled(&config, &user, false, reason).await,
+            } => cardiowatch::users::set_disabled(&store, &user, false, reason).await,
             Command::User {
                 what:
                     UserCommand::SetContact {
@@ -345,13 +331,13 @@ impl Cli {
                         phone,
                         email,
                         role,
-                        config,
+                        store,
                     },
-            } => cardiowatch::users::set_contact(&config, &user, role, phone, email).await,
+            } => cardiowatch::users::set_contact(&store, &user, role, phone, email).await,
             Command::Keys {
-                what: KeysCommand::Rotate { config },
+                what: KeysCommand::Rotate { store },
             } => {
-                let done = cardiowatch::keys::rotate(&config).await?;
+                let done = cardiowatch::keys::rotate(&store).await?;
                 println!(
                     "re-wrapped {} records; {} were already under the current key",
                     done.rewrapped, done.current

@@ -10,7 +10,7 @@ use crate::secrets::local_secret;
 use anyhow::Context;
 use cw_bus::BusConfig;
 use cw_core::{AlertId, Role};
-use cw_storage::{Backend, StorageConfig, Stores};
+use cw_storage::Stores;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,21 +34,9 @@ pub struct DemoOptions {
     pub phone_after: Duration,
 }
 
-/// Creates the data dir 0700, and makes an existing one 0700: it is the demo's own.
-fn private_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("restricting {}", dir.display()))?;
-    }
-    Ok(())
-}
-
 pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The demo's keys, certificates and store live here: the service account's only.
-    private_data_dir(&opts.data_dir)?;
+    crate::store_args::private_data_dir(&opts.data_dir)?;
     let certs = cw_tls::ensure_dev_certs(&opts.data_dir.join("certs"))?;
     let bus = BusConfig {
         key_id: 1,
@@ -59,12 +47,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     local_secret(&opts.data_dir.join("phi-master.key"))?;
     local_secret(&opts.data_dir.join("phi-lookup.key"))?;
     let tls = certs.server_tls();
-    let storage = StorageConfig {
-        backend: Backend::Embedded,
-        path: opts.data_dir.join("cardiowatch.sqlite"),
-        audit: crate::secrets::local_audit(&opts.data_dir)?,
-        ..StorageConfig::default()
-    };
+    let storage = crate::store_args::data_dir_storage(&opts.data_dir)?;
     let stores = cw_storage::open(&storage)
         .await
         .context("opening the embedded store")?;
@@ -101,12 +84,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
             twilio_webhooks: true,
             // Dev PHI keys beside the dev certificates, so the patient endpoints work;
             // operators set `[phi]` from their own key files or a KMS.
-            phi: cw_phi::KeyConfig {
-                key_id: "demo-1".into(),
-                master_key_file: Some(opts.data_dir.join("phi-master.key")),
-                lookup_key_file: Some(opts.data_dir.join("phi-lookup.key")),
-                ..Default::default()
-            },
+            phi: crate::store_args::data_dir_phi(&opts.data_dir),
             ..Default::default()
         },
         &stores,

@@ -7,9 +7,8 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use cw_core::device::token_sha256;
 use cw_core::{Device, DeviceId, PatientId};
-use cw_storage::{RecordStore, StorageConfig, StoreError};
-use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use cw_storage::{RecordStore, StoreError};
+use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum DeviceCommand {
@@ -36,22 +35,11 @@ pub enum DeviceCommand {
     List,
 }
 
-/// The `[storage]` section of any service config file.
-#[derive(Deserialize, Default)]
-struct WithStorage {
-    #[serde(default)]
-    storage: StorageConfig,
-}
-
-/// Loads `[storage]` from `config` (if given) and the environment, and opens it.
+/// The record store by the CLI's one rule (`crate::store_args`).
 pub async fn open_records(
-    config: Option<&Path>,
+    store: &crate::store_args::StoreArgs,
 ) -> anyhow::Result<std::sync::Arc<dyn RecordStore>> {
-    let cfg: WithStorage = cw_config::load(config).context("loading the storage config")?;
-    let stores = cw_storage::open(&cfg.storage)
-        .await
-        .context("opening the configured storage")?;
-    Ok(stores.records)
+    Ok(store.open().await?.records)
 }
 
 /// Runs one device command, printing its outcome to stdout.

@@ -3,11 +3,13 @@
 
 use anyhow::Context;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
-use std::path::Path;
 
-pub async fn run(config: &Path, days: u32, json: bool) -> anyhow::Result<()> {
-    let cfg: cw_notifier::NotifierConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+pub async fn run(
+    store: &crate::store_args::StoreArgs,
+    days: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let cfg: cw_notifier::NotifierConfig = store.load()?;
     let stores = cw_storage::open(&cfg.storage)
         .await
         .context("opening the store")?;

@@ -3,7 +3,6 @@
 //! `phi.previous_keys` while this runs; once it reports nothing left, remove it.
 
 use anyhow::Context;
-use std::path::Path;
 
 /// How many records were re-wrapped and how many were already current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,9 +11,8 @@ pub struct Rotation {
     pub current: usize,
 }
 
-pub async fn rotate(config: &Path) -> anyhow::Result<Rotation> {
-    let cfg: cw_api::ApiConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+pub async fn rotate(store: &crate::store_args::StoreArgs) -> anyhow::Result<Rotation> {
+    let cfg: cw_api::ApiConfig = store.load()?;
     let vault = cw_phi::PhiVault::from_config(&cfg.phi).context("PHI keys")?;
     let stores = cw_storage::open(&cfg.storage)
         .await

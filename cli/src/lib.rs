@@ -26,4 +26,5 @@ pub mod health;
 pub mod in_process;
 pub mod keys;
 pub mod secrets;
+pub mod store_args;
 pub mod users;

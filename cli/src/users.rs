@@ -8,10 +8,9 @@
 use anyhow::Context;
 use cw_core::{Role, UserId};
 use cw_storage::credentials::Login;
-use std::path::Path;
 
 pub async fn set_login(
-    config: &Path,
+    store: &crate::store_args::StoreArgs,
     user: &str,
     role: Role,
     password: String,
@@ -21,7 +20,7 @@ pub async fn set_login(
         (12..=1024).contains(&password.chars().count()),
         "the password is 12 to 1024 characters"
     );
-    let (_, stores) = open_store(config).await?;
+    let (_, stores) = open_store(store).await?;
     let password_hash = cw_api::password::hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
@@ -45,7 +44,7 @@ pub async fn set_login(
 /// the configured store, audited with the actor `cli:<login name>`. It works with the api
 /// down or every admin disabled — the way back from a lockout.
 pub async fn set_disabled(
-    config: &Path,
+    store: &crate::store_args::StoreArgs,
     user: &str,
     disable: bool,
     reason: Option<String>,
@@ -58,7 +57,7 @@ pub async fn set_disabled(
         !disable || (3..=500).contains(&reason.chars().count()),
         "--reason (3 to 500 characters) is required to disable an account"
     );
-    let (_, stores) = open_store(config).await?;
+    let (_, stores) = open_store(store).await?;
     let records = stores.records.as_ref();
     let account = match accounts::account(records, &user).await {
         Err(cw_storage::StoreError::NotFound) => {
@@ -112,7 +111,7 @@ pub async fn set_disabled(
 /// store, audited as `user_update` with the actor `cli:<login name>` and the changed
 /// field names. Options left out keep what is stored.
 pub async fn set_contact(
-    config: &Path,
+    store: &crate::store_args::StoreArgs,
     user: &str,
     role: Option<Role>,
     phone: Option<String>,
@@ -120,7 +119,7 @@ pub async fn set_contact(
 ) -> anyhow::Result<()> {
     use cw_api::user_records::{self, Actor, ChangeError, UPDATE_ACTION, UserChange};
     let user = UserId::parse(user).context("the user id")?;
-    let (cfg, stores) = open_store(config).await?;
+    let (cfg, stores) = open_store(store).await?;
     let records = stores.records.as_ref();
     let change = UserChange {
         role,
@@ -178,9 +177,10 @@ pub async fn set_contact(
 }
 
 /// The api's config (its `[storage]` and `[snooze]`) and the stores it names.
-async fn open_store(config: &Path) -> anyhow::Result<(cw_api::ApiConfig, cw_storage::Stores)> {
-    let cfg: cw_api::ApiConfig =
-        cw_config::load(Some(config)).with_context(|| format!("loading {}", config.display()))?;
+async fn open_store(
+    store: &crate::store_args::StoreArgs,
+) -> anyhow::Result<(cw_api::ApiConfig, cw_storage::Stores)> {
+    let cfg: cw_api::ApiConfig = store.load()?;
     let stores = cw_storage::open(&cfg.storage)
         .await
         .context("opening the store")?;

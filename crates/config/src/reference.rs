@@ -185,8 +185,14 @@ pub fn markdown(services: &[ServiceConfig]) -> String {
          from the environment, stops the service at start with its name; a `CW_*` variable that \
          names no key of the service is a start-up warning naming it. Variables that are not \
          config: `CW_CONFIG`, `CW_LOG_FORMAT` (`json` for JSON log lines), and the `cardiowatch` \
-         command's `CW_DEVICE_TOKEN` and `CW_PASSWORD`, and the test harness's `CW_BIN_DIR`, \
-         `CW_TOOLS_DIR` and `CW_TEST_*`.\n\n\
+         command's `CW_DEVICE_TOKEN`, `CW_PASSWORD` and `CW_DATA_DIR`, and the test harness's \
+         `CW_BIN_DIR`, `CW_TOOLS_DIR` and `CW_TEST_*`.\n\n\
+         The `cardiowatch` subcommands that open stores (`device`, `user`, `audit`, `keys`, \
+         `fatigue`, `backtest`) follow one rule: `--config FILE` (or `CW_CONFIG`) reads that \
+         service file, as a service would; without it, the embedded store of `--data-dir DIR` \
+         (or `CW_DATA_DIR`, default `.cw-data`: `DIR/cardiowatch.sqlite` with the audit and PHI \
+         keys `cardiowatch demo --data-dir DIR` keeps there). `CW_*` variables apply on top \
+         either way.\n\n\
          Secrets (keys, passwords, tokens) have no default and print as `<redacted>`: give them \
          by environment variable or by their `*_file` key (docs/security.md).\n",
     );

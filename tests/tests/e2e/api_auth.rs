@@ -190,9 +190,14 @@ async fn a_login_set_by_the_cli_logs_in_through_the_api() {
         ),
     )
     .expect("config written");
-    cardiowatch::users::set_login(&config, "first-admin", Role::Admin, PASSWORD.into())
-        .await
-        .expect("set login");
+    cardiowatch::users::set_login(
+        &cardiowatch::store_args::StoreArgs::file(&config),
+        "first-admin",
+        Role::Admin,
+        PASSWORD.into(),
+    )
+    .await
+    .expect("set login");
     let (status, tokens) = post(
         &h,
         "/v1/auth/login",

@@ -147,10 +147,12 @@ async fn keys_rotate_rewraps_every_record_so_the_old_key_can_be_dropped() {
         .expect("config written");
     };
     write(&format!("\"k1:{old_key}\""));
-    let first = cardiowatch::keys::rotate(&config).await.expect("rotate");
+    let first = cardiowatch::keys::rotate(&cardiowatch::store_args::StoreArgs::file(&config))
+        .await
+        .expect("rotate");
     // The harness' two patients and the one created here.
     assert_eq!(first.rewrapped, 3);
-    let second = cardiowatch::keys::rotate(&config)
+    let second = cardiowatch::keys::rotate(&cardiowatch::store_args::StoreArgs::file(&config))
         .await
         .expect("rotate again");
     assert_eq!((second.rewrapped, second.current), (0, 3));

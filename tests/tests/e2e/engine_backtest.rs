@@ -144,7 +144,7 @@ fn cli_args(patient: &str, policy: std::path::PathBuf) -> cardiowatch::backtest:
         to_ns: None,
         last_s: 600,
         record: None,
-        config: None,
+        store: cardiowatch::store_args::StoreArgs::file("/dev/null"),
     }
 }
 
@@ -167,7 +167,7 @@ async fn cli_backtest_replays_the_configured_store_and_wfdb_records() {
     )
     .expect("config written");
     let mut args = cli_args(h.own.as_str(), policy_file(h.dir.path(), 110));
-    args.config = Some(config);
+    args.store = cardiowatch::store_args::StoreArgs::file(config);
     args.from_ns = Some(from);
     args.to_ns = Some(to);
     let report = cardiowatch::backtest::report(&args)
