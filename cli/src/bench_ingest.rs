@@ -160,7 +160,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
             },
             ..Default::default()
         },
-        stores.clone(),
+        stores.clone().into(),
         shutdown.clone(),
     )
     .await?;

@@ -101,7 +101,7 @@ pub async fn start_with(
             writer: extras.ingest_writer.clone().unwrap_or_default(),
             ..Default::default()
         },
-        ingest_stores,
+        ingest_stores.into(),
         shutdown.clone(),
     )
     .await
@@ -152,7 +152,7 @@ pub async fn start_with(
             bus: bus.clone(),
             ..Default::default()
         },
-        engine_stores,
+        engine_stores.into(),
         shutdown.clone(),
     )
     .await
@@ -180,7 +180,7 @@ pub async fn start_with(
             bus: bus.clone(),
             ..Default::default()
         },
-        notifier_stores,
+        notifier_stores.into(),
         shutdown.clone(),
     )
     .await

@@ -55,7 +55,7 @@ pub async fn start(
     };
     tweak(&mut cfg);
     let shutdown = CancellationToken::new();
-    let running = cw_ingest::start(cfg, stores.clone(), shutdown.clone())
+    let running = cw_ingest::start(cfg, stores.clone().into(), shutdown.clone())
         .await
         .expect("ingest starts");
     Ingest {

@@ -7,6 +7,7 @@ pub mod alert_pages;
 pub mod audit;
 pub mod audit_checkpoints;
 pub mod audit_sealer;
+pub mod bundles;
 pub mod config;
 pub mod credentials;
 pub mod directory;
@@ -19,6 +20,9 @@ pub mod replay_guard;
 pub mod sqlite;
 
 pub use audit::AuditStore;
+pub use bundles::{
+    EngineRecords, EngineStores, IngestRecords, IngestStores, NotifierRecords, NotifierStores,
+};
 pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, StorageConfig};
 pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;

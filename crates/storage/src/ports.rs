@@ -220,6 +220,10 @@ pub trait RecordStore:
     + crate::credentials::CredentialStore
     + crate::alert_pages::AlertPages
     + crate::replay_guard::ReplayGuard
+    // Each service's bundle (bundles.rs), so the whole store narrows to it by upcasting.
+    + crate::bundles::IngestRecords
+    + crate::bundles::EngineRecords
+    + crate::bundles::NotifierRecords
 {
 }
 

@@ -8,12 +8,12 @@ use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{
     Alert, AlertEvent, AlertEventKind, AlertId, Episode, PatientId, RuleKind, ThresholdPolicy,
 };
-use cw_storage::{OpenAlertOutcome, RecordStore};
+use cw_storage::{EngineRecords, OpenAlertOutcome};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Actions {
-    pub records: Arc<dyn RecordStore>,
+    pub records: Arc<dyn EngineRecords>,
     pub pusher: Pusher,
     pub metrics: Arc<EngineMetrics>,
     /// Stage timings of fires (`fire_trace.rs`).

@@ -14,7 +14,7 @@ use cw_bus::{Kind, Pusher, Sealer, Subscriber};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic};
-use cw_storage::{RecordStore, Stores};
+use cw_storage::{EngineRecords, EngineStores};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ struct Engine {
     shards: HashSet<u16>,
     monitors: HashMap<PatientId, PatientMonitor>,
     view: EngineView,
-    records: Arc<dyn RecordStore>,
+    records: Arc<dyn EngineRecords>,
     /// Stores and pushes rule events off this loop (`writer.rs`).
     writer: Writer,
     metrics: Arc<EngineMetrics>,
@@ -57,13 +57,13 @@ struct Engine {
 /// `shutdown` is cancelled, drains, and returns.
 pub async fn run(cfg: AlertEngineConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stores = cw_storage::open(&cfg.storage).await?;
-    start(cfg, stores, shutdown).await?.task.await?;
+    start(cfg, stores.into(), shutdown).await?.task.await?;
     Ok(())
 }
 
 pub async fn start(
     cfg: AlertEngineConfig,
-    stores: Stores,
+    stores: EngineStores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let sealer = Sealer::from_config(&cfg.bus)?;

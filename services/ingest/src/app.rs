@@ -9,7 +9,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::routing::{get, post};
 use cw_bus::{Kind, Publisher, Sealer};
-use cw_storage::{RecordStore, Stores};
+use cw_storage::{IngestRecords, IngestStores};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
-    pub records: Arc<dyn RecordStore>,
+    /// Devices and the audit trail only (cw_storage::bundles).
+    pub records: Arc<dyn IngestRecords>,
     pub frames_in_flight: usize,
     pub shutdown: CancellationToken,
 }
@@ -37,14 +38,14 @@ pub struct Running {
 /// `shutdown` is cancelled, drains, and returns.
 pub async fn run(cfg: IngestConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stores = cw_storage::open(&cfg.storage).await?;
-    start(cfg, stores, shutdown).await?.task.await?;
+    start(cfg, stores.into(), shutdown).await?.task.await?;
     Ok(())
 }
 
 /// Binds the listener and the PUB socket and serves until `shutdown`.
 pub async fn start(
     cfg: IngestConfig,
-    stores: Stores,
+    stores: IngestStores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     // Refused connections are audited: without the audit key no event could be sealed.

@@ -8,7 +8,7 @@ use cw_core::Device;
 use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::device::token_sha256;
 use cw_core::time::now_ns;
-use cw_storage::RecordStore;
+use cw_storage::IngestRecords;
 use cw_storage::{DeviceStore, StoreError};
 use cw_tls::PeerCert;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ async fn by_certificate(cert: &PeerCert, devices: &dyn DeviceStore) -> Result<De
 /// actor names the credential by hash only: a token's SHA-256 prefix (what the registry
 /// stores, useless to an attacker) or the certificate fingerprint.
 pub fn audit_refusal(
-    records: Arc<dyn RecordStore>,
+    records: Arc<dyn IngestRecords>,
     headers: &HeaderMap,
     cert: Option<&PeerCert>,
     source: String,

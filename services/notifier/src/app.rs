@@ -9,7 +9,7 @@ use anyhow::Context;
 use axum::Router;
 use cw_bus::{Kind, Puller, Sealer};
 use cw_core::{AlertEvent, AlertEventKind, AlertState};
-use cw_storage::Stores;
+use cw_storage::NotifierStores;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,13 +26,13 @@ pub struct Running {
 /// `shutdown` is cancelled, drains, and returns.
 pub async fn run(cfg: NotifierConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stores = cw_storage::open(&cfg.storage).await?;
-    start(cfg, stores, shutdown).await?.task.await?;
+    start(cfg, stores.into(), shutdown).await?.task.await?;
     Ok(())
 }
 
 pub async fn start(
     cfg: NotifierConfig,
-    stores: Stores,
+    stores: NotifierStores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     // Acknowledgements are audited (an ack whose event cannot be sealed fails): without the audit key no event could be sealed.

@@ -30,13 +30,13 @@ use crate::rate_limit::RateLimiter;
 use crate::webhooks::CallbackUrls;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{Alert, AlertState, Channel, Delivery, DeliveryStatus, User, UserId};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{NotifierRecords, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 pub struct Dispatcher {
-    pub records: Arc<dyn RecordStore>,
+    pub records: Arc<dyn NotifierRecords>,
     pub routing: Routing,
     pub reliability: Reliability,
     pub faults: Faults,
@@ -86,7 +86,7 @@ impl Action {
 impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        records: Arc<dyn RecordStore>,
+        records: Arc<dyn NotifierRecords>,
         routing: Routing,
         reliability: Reliability,
         faults: Faults,

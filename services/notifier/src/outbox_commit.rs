@@ -9,7 +9,7 @@
 //! outcome recorded, then the row's flight released) is unchanged.
 
 use cw_core::Delivery;
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{NotifierRecords, StoreError};
 use std::sync::{Mutex, PoisonError};
 use tokio::sync::oneshot;
 
@@ -27,7 +27,7 @@ impl OutboxCommit {
     /// Updates one row, batched with the rows other tasks are updating meanwhile.
     pub async fn update(
         &self,
-        records: &dyn RecordStore,
+        records: &dyn NotifierRecords,
         delivery: Delivery,
     ) -> Result<(), StoreError> {
         let (tx, mut rx) = oneshot::channel();

@@ -14,7 +14,7 @@ use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{
     Alert, Channel, DeliveryStatus, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
 };
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{NotifierRecords, StoreError};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +75,7 @@ fn default_timeout() -> u64 {
 /// Starts the rounds; fails (at start-up) only on an invalid `identity`.
 pub fn spawn(
     cfg: WatchdogConfig,
-    records: Arc<dyn RecordStore>,
+    records: Arc<dyn NotifierRecords>,
     twilio: Option<TwilioClient>,
     metrics: Arc<NotifierMetrics>,
     shutdown: CancellationToken,
@@ -110,7 +110,7 @@ pub fn spawn(
 async fn round(
     cfg: &WatchdogConfig,
     me: &Identity,
-    records: &dyn RecordStore,
+    records: &dyn NotifierRecords,
 ) -> Result<bool, StoreError> {
     let Identity { patient, sink } = me.clone();
     // The sink has no phone or email: only the in-app channel can carry it, so the
@@ -162,7 +162,7 @@ async fn round(
 async fn page_ops(
     cfg: &WatchdogConfig,
     me: &Identity,
-    records: &dyn RecordStore,
+    records: &dyn NotifierRecords,
     twilio: Option<&TwilioClient>,
 ) {
     tracing::error!(patient = %me.patient, "watchdog: a synthetic alert was not delivered in time; paging ops");

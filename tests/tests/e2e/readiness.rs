@@ -122,7 +122,7 @@ async fn an_engine_is_not_ready_until_it_hears_an_ingest() {
             bus: bus.clone(),
             ..Default::default()
         },
-        stores,
+        stores.into(),
         shutdown.clone(),
     )
     .await

@@ -6,7 +6,7 @@ use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::delivery::{PAGE_CODE_ALPHABET, PAGE_CODE_LEN};
 use cw_core::time::now_ns;
 use cw_core::{Alert, AlertId, AlertState, Channel, DeliveryStatus, UserId};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{NotifierRecords, StoreError};
 use std::collections::HashMap;
 
 /// What became of an acknowledgement from a phone.
@@ -26,7 +26,7 @@ pub enum AckOutcome {
 /// the change (no audit, no ack), the outcome after. `request_id` is Twilio's
 /// Message/Call SID.
 pub async fn acknowledge(
-    records: &dyn RecordStore,
+    records: &dyn NotifierRecords,
     metrics: &NotifierMetrics,
     alert: &AlertId,
     by: &UserId,
@@ -112,7 +112,7 @@ pub struct Page {
 /// answer only a page that went out before it. Read from the store only, so a reply
 /// after a restart, or to another replica, still works.
 pub async fn pages_to_phone(
-    records: &dyn RecordStore,
+    records: &dyn NotifierRecords,
     phone: &str,
 ) -> Result<Vec<Page>, StoreError> {
     let mut alerts = records.open_alerts().await?;
@@ -165,7 +165,7 @@ pub fn matching<'a>(pages: &'a [Page], reply: &Reply) -> Vec<&'a Page> {
 /// Records a provider request id as used; `false` (and a denied audit record) when it
 /// was used before: a captured, signed request posted again.
 pub async fn first_use(
-    records: &dyn RecordStore,
+    records: &dyn NotifierRecords,
     metrics: &NotifierMetrics,
     via: Channel,
     request_id: &str,

@@ -8,14 +8,14 @@
 //! one page, long resolved by then; a bare `1` only the phone's single open alert.
 
 use cw_core::time::{NANOS_PER_SEC, now_ns};
-use cw_storage::RecordStore;
+use cw_storage::NotifierRecords;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const EVERY: Duration = Duration::from_secs(3600);
 
-pub fn spawn(records: Arc<dyn RecordStore>, retention_days: u64, shutdown: CancellationToken) {
+pub fn spawn(records: Arc<dyn NotifierRecords>, retention_days: u64, shutdown: CancellationToken) {
     let retention_ns = i64::try_from(retention_days.saturating_mul(86_400))
         .unwrap_or(i64::MAX)
         .saturating_mul(NANOS_PER_SEC);

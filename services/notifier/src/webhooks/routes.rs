@@ -13,7 +13,7 @@ use axum::routing::post;
 use cw_core::secret::{ExposeSecret, SecretString};
 use cw_core::time::now_ns;
 use cw_core::{AlertId, Channel, Delivery, DeliveryStatus};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{NotifierRecords, StoreError};
 use std::sync::Arc;
 
 pub const STATUS_PATH: &str = "/twilio/status";
@@ -21,7 +21,7 @@ pub const GATHER_PATH: &str = "/twilio/voice/gather";
 pub const SMS_PATH: &str = "/twilio/sms";
 
 pub struct WebhookState {
-    pub records: Arc<dyn RecordStore>,
+    pub records: Arc<dyn NotifierRecords>,
     pub metrics: Arc<NotifierMetrics>,
     pub urls: CallbackUrls,
     /// Twilio's auth token: the key of `X-Twilio-Signature`.

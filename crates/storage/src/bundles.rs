@@ -1,0 +1,94 @@
+//! The store ports each service may use: least privilege by construction
+//! (docs/security.md, "Least privilege by construction"; the service × port matrix is in
+//! docs/architecture.md, "Storage"). [`crate::open`] builds [`Stores`], every port; a
+//! service's `start` takes only its bundle, so code in ingest cannot name an alert, a
+//! snooze or a login — it does not compile:
+//!
+//! ```compile_fail
+//! fn snooze(stores: &cw_storage::IngestStores) {
+//!     let _alerts: &dyn cw_storage::AlertStore = stores.records.as_ref();
+//! }
+//! ```
+//!
+//! Each bundle trait is a supertrait of [`RecordStore`], so the full record store
+//! narrows to it by trait upcasting (`From<Stores>`), and the adapters need nothing new.
+
+use crate::alert_pages::AlertPages;
+use crate::audit::AuditStore;
+use crate::open::Stores;
+use crate::ports::{
+    AlertStore, DeliveryStore, DeviceStore, PatientStore, PolicyStore, Reachable, SampleStore,
+};
+use crate::replay_guard::ReplayGuard;
+use std::sync::Arc;
+
+/// Ingest: authenticates devices, audits refusals. No alerts, policies, people, logins.
+pub trait IngestRecords: Reachable + DeviceStore + AuditStore {}
+impl<T: Reachable + DeviceStore + AuditStore + ?Sized> IngestRecords for T {}
+
+/// Alert engine: opens and resolves alerts under each patient's policy.
+pub trait EngineRecords: Reachable + AlertStore + PolicyStore {}
+impl<T: Reachable + AlertStore + PolicyStore + ?Sized> EngineRecords for T {}
+
+/// Notifier: alerts (ack by reply), their outbox, who to page, which pages went to which
+/// phone, provider request ids seen, and the audit of acks.
+pub trait NotifierRecords:
+    Reachable + AlertStore + DeliveryStore + PatientStore + AuditStore + AlertPages + ReplayGuard
+{
+}
+impl<
+    T: Reachable
+        + AlertStore
+        + DeliveryStore
+        + PatientStore
+        + AuditStore
+        + AlertPages
+        + ReplayGuard
+        + ?Sized,
+> NotifierRecords for T
+{
+}
+
+/// Ingest's stores: samples (written) and its records.
+#[derive(Clone)]
+pub struct IngestStores {
+    pub samples: Arc<dyn SampleStore>,
+    pub records: Arc<dyn IngestRecords>,
+}
+
+/// The alert engine's stores: it gets samples from the bus, never from the store.
+#[derive(Clone)]
+pub struct EngineStores {
+    pub records: Arc<dyn EngineRecords>,
+}
+
+/// The notifier's stores: no samples.
+#[derive(Clone)]
+pub struct NotifierStores {
+    pub records: Arc<dyn NotifierRecords>,
+}
+
+impl From<Stores> for IngestStores {
+    fn from(stores: Stores) -> Self {
+        Self {
+            samples: stores.samples,
+            records: stores.records,
+        }
+    }
+}
+
+impl From<Stores> for EngineStores {
+    fn from(stores: Stores) -> Self {
+        Self {
+            records: stores.records,
+        }
+    }
+}
+
+impl From<Stores> for NotifierStores {
+    fn from(stores: Stores) -> Self {
+        Self {
+            records: stores.records,
+        }
+    }
+}
