@@ -75,6 +75,11 @@ pub struct Delivery {
     /// notifier gave up on it (not retryable, or past the alert's deadline).
     #[serde(default)]
     pub next_try_ns: Option<Nanos>,
+    /// How many times the row was changed since its claim (0): every change is a
+    /// compare-and-set on it (`DeliveryStore::update_delivery`), so of N notifiers acting
+    /// on one snapshot of a row exactly one moves it on.
+    #[serde(default)]
+    pub version: u32,
 }
 
 impl Delivery {

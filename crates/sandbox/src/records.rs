@@ -50,6 +50,8 @@ struct Store {
     calls: Vec<RecordedCall>,
     /// (account, kind, token) → the JSON answered the first time.
     answered: HashMap<(String, Kind, String), serde_json::Value>,
+    /// Requests answered from `answered`: a token sent again.
+    replayed: u64,
 }
 
 /// State shared between the HTTP handlers and the [`crate::TwilioSandbox`] handle.
@@ -83,6 +85,10 @@ impl Shared {
         self.lock().calls.clone()
     }
 
+    pub(crate) fn replayed(&self) -> u64 {
+        self.lock().replayed
+    }
+
     pub(crate) fn subscribe(&self) -> watch::Receiver<()> {
         self.changed.subscribe()
     }
@@ -97,8 +103,9 @@ impl Shared {
             let mut store = self.lock();
             if let Some(token) = &msg.idempotency_token {
                 let key = (msg.account_sid.clone(), Kind::Message, token.clone());
-                if let Some(first) = store.answered.get(&key) {
-                    return first.clone();
+                if let Some(first) = store.answered.get(&key).cloned() {
+                    store.replayed += 1;
+                    return first;
                 }
                 store.answered.insert(key, answer.clone());
             }
@@ -119,8 +126,9 @@ impl Shared {
             let mut store = self.lock();
             if let Some(token) = &call.idempotency_token {
                 let key = (call.account_sid.clone(), Kind::Call, token.clone());
-                if let Some(first) = store.answered.get(&key) {
-                    return first.clone();
+                if let Some(first) = store.answered.get(&key).cloned() {
+                    store.replayed += 1;
+                    return first;
                 }
                 store.answered.insert(key, answer.clone());
             }

@@ -83,6 +83,12 @@ impl TwilioSandbox {
         self.shared.faults.delay_answers(delay);
     }
 
+    /// Requests that carried an idempotency token already used: Twilio (and this
+    /// sandbox) answer them with the first resource instead of sending again.
+    pub fn replayed(&self) -> u64 {
+        self.shared.replayed()
+    }
+
     /// Requests refused by [`Self::fail_next`] / [`Self::fail_all`].
     pub fn refused(&self) -> u64 {
         self.shared.faults.refused()

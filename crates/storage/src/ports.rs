@@ -147,11 +147,17 @@ pub trait DeliveryStore: Send + Sync {
         outcomes
     }
 
-    /// Updates status / provider id / error of an existing delivery (by idempotency key).
+    /// Moves a claimed delivery on (by idempotency key) as a **compare-and-set**: stores
+    /// `delivery` with `version + 1` only while the stored row is still at
+    /// `delivery.version`; `Conflict` when another writer changed it since it was read,
+    /// `NotFound` for an unclaimed key. Every state transition of a row goes through it,
+    /// so of several notifiers racing on one snapshot (a due retry, an orphaned claim)
+    /// exactly one wins and calls the provider. On success the caller's copy is one
+    /// version behind the store.
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()>;
 
     /// Updates several deliveries as `update_delivery` would, one outcome per delivery in
-    /// order (`NotFound` for an unclaimed key). A backend that can commit them together
+    /// order (`NotFound` for an unclaimed key, `Conflict` for a stale version). A backend that can commit them together
     /// does (one fsync on SQLite); if that commit fails every outcome is an error and none
     /// is changed. This default updates them one by one.
     async fn update_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {

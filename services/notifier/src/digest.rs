@@ -58,6 +58,7 @@ impl Dispatcher {
                     updated_ns: now_ns(),
                     tries: 1,
                     next_try_ns: None,
+                    version: 0,
                 };
                 match self.records.claim_delivery(&row).await {
                     Ok(()) => rows.push((row, alert)),

@@ -15,6 +15,11 @@
 //! leaves a `queued` row. Once its lease has passed, a sweep sends it again **with the
 //! same idempotency key**: Twilio answers with the message it already has instead of
 //! sending another (SES has no such key, so email is at-least-once in that window).
+//!
+//! Every change after the claim is a compare-and-set on the row's version
+//! (`DeliveryStore::update_delivery`): of any number of notifiers that read the same due
+//! retry or orphaned claim, exactly one moves it to `queued` and calls the provider; the
+//! others get `Conflict` and leave it.
 
 use crate::backoff;
 use crate::breaker::Breaker;
@@ -322,6 +327,7 @@ impl Dispatcher {
                 updated_ns: now,
                 tries: 0,
                 next_try_ns: None,
+                version: 0,
             }));
         };
         if self.is_in_flight(&row.idempotency_key()) {
@@ -359,18 +365,22 @@ impl Dispatcher {
         let mut delivery = match action {
             Action::Claim(d) => d,
             Action::Retry(mut d) => {
-                // The decision was taken on a snapshot; another task may have finished
-                // this row since. Act only if it is unchanged.
-                let current = self.records.deliveries_for_alert(&d.alert).await?;
-                if current.iter().find(|r| r.idempotency_key() == key) != Some(&d) {
-                    return Ok(());
-                }
                 // Written before the call: a crash during it leaves a `queued` row whose
-                // lease expiry sends it again with the same key.
+                // lease expiry sends it again with the same key. The write is a
+                // compare-and-set on the snapshot the decision was taken on: another
+                // notifier (or task) that took this retry first makes it fail, and then
+                // this one does not call the provider.
                 d.status = DeliveryStatus::Queued;
                 d.next_try_ns = None;
                 d.updated_ns = now_ns();
-                self.outbox.update(self.records.as_ref(), d.clone()).await?;
+                match self.outbox.update(self.records.as_ref(), d.clone()).await {
+                    Ok(()) => d.version = d.version.wrapping_add(1),
+                    Err(StoreError::Conflict(_)) => {
+                        self.metrics.skipped_duplicate.inc();
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
                 self.metrics.retries.inc();
                 d
             }
@@ -391,7 +401,7 @@ impl Dispatcher {
             ));
             delivery.next_try_ns = (at <= deadline).then_some(at);
             tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), will_retry = delivery.next_try_ns.is_some(), "provider circuit open; delivery waits without spending a try");
-            return self.outbox.update(self.records.as_ref(), delivery).await;
+            return self.record(delivery).await;
         }
         let result = self.send(alert, &delivery, &user, &key).await;
         delivery.tries = delivery.tries.saturating_add(1);
@@ -431,7 +441,21 @@ impl Dispatcher {
                 tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), retryable = e.is_retryable(), will_retry = delivery.next_try_ns.is_some(), error = %e, "delivery failed");
             }
         }
-        self.outbox.update(self.records.as_ref(), delivery).await
+        self.record(delivery).await
+    }
+
+    /// Records a row's outcome as a compare-and-set on the version this call wrote.
+    /// `Conflict` means the row moved on meanwhile — a provider status callback, or
+    /// another notifier that took it over after `claim_lease_ms` — and that change stands.
+    async fn record(&self, delivery: Delivery) -> Result<(), StoreError> {
+        match self.outbox.update(self.records.as_ref(), delivery).await {
+            Err(StoreError::Conflict(why)) => {
+                self.metrics.skipped_duplicate.inc();
+                tracing::info!(%why, "outcome not recorded: the row moved on meanwhile");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     fn is_in_flight(&self, key: &str) -> bool {

@@ -88,6 +88,7 @@ mod tests {
             updated_ns: 1,
             tries: 0,
             next_try_ns: None,
+            version: 0,
         }
     }
 

@@ -381,6 +381,7 @@ mod tests {
             updated_ns: 0,
             tries: 1,
             next_try_ns: None,
+            version: 0,
         };
         let first_level = situation(&routing, &a, &chain, &users, 1);
         let t = targets(

@@ -37,6 +37,7 @@ mod notify_digest;
 mod notify_failover;
 mod notify_outage;
 mod notify_reliability;
+mod notify_replicas;
 mod notify_routing;
 mod notify_watchdog;
 mod pipeline;

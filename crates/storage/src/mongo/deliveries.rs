@@ -29,15 +29,40 @@ impl DeliveryStore for MongoRecords {
 
     async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
         let key = delivery.idempotency_key();
+        let next = Delivery {
+            version: delivery.version.wrapping_add(1),
+            ..delivery.clone()
+        };
+        // Compare-and-set: the filter names the version read, so of two replicas
+        // replacing the same snapshot only the first matches. Rows written before
+        // versions existed have no field and count as version 0.
+        let read = i64::from(delivery.version);
+        let filter = if read == 0 {
+            doc! { "_id": &key, "$or": [ { "version": 0_i64 }, { "version": { "$exists": false } } ] }
+        } else {
+            doc! { "_id": &key, "version": read }
+        };
         let result = self
             .coll(DELIVERIES)
-            .replace_one(doc! { "_id": &key }, to_doc(&key, delivery)?)
+            .replace_one(filter, to_doc(&key, &next)?)
             .await
             .map_err(map_err)?;
-        if result.matched_count == 0 {
-            return Err(StoreError::NotFound);
+        if result.matched_count == 1 {
+            return Ok(());
         }
-        Ok(())
+        let exists = self
+            .coll(DELIVERIES)
+            .find_one(doc! { "_id": &key })
+            .await
+            .map_err(map_err)?
+            .is_some();
+        if exists {
+            Err(StoreError::Conflict(format!(
+                "delivery {key} changed since version {read}"
+            )))
+        } else {
+            Err(StoreError::NotFound)
+        }
     }
 
     async fn claim_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {

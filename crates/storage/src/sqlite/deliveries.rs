@@ -31,12 +31,12 @@ impl DeliveryStore for SqliteRecords {
     }
 
     async fn update_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<()>> {
-        // An unclaimed key is that update's outcome, not the batch's.
+        // An unclaimed key or a stale version is that update's outcome, not the batch's.
         self.db
             .batch(
                 deliveries,
                 |tx, d| update_in(tx, d),
-                |e| matches!(e, StoreError::NotFound),
+                |e| matches!(e, StoreError::NotFound | StoreError::Conflict(_)),
             )
             .await
     }
@@ -77,16 +77,35 @@ fn claim_in(conn: &Connection, delivery: &Delivery) -> Result<()> {
     Ok(())
 }
 
-/// Replaces the row of an existing idempotency key (else `NotFound`).
+/// Replaces the row of an existing idempotency key as a compare-and-set on its version
+/// (`DeliveryStore::update_delivery`): `Conflict` when it moved on, `NotFound` when absent.
+/// The version lives in the JSON document (rows written before versions count as 0).
 fn update_in(conn: &Connection, delivery: &Delivery) -> Result<()> {
+    let key = delivery.idempotency_key();
+    let next = Delivery {
+        version: delivery.version.wrapping_add(1),
+        ..delivery.clone()
+    };
     let updated = conn
         .execute(
-            "UPDATE deliveries SET doc = ?2 WHERE idempotency_key = ?1",
-            params![delivery.idempotency_key(), to_json(delivery)?],
+            "UPDATE deliveries SET doc = ?2
+             WHERE idempotency_key = ?1 AND COALESCE(json_extract(doc, '$.version'), 0) = ?3",
+            params![key, to_json(&next)?, delivery.version],
         )
         .map_err(map_err)?;
-    if updated == 0 {
-        return Err(StoreError::NotFound);
+    if updated == 1 {
+        return Ok(());
     }
-    Ok(())
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM deliveries WHERE idempotency_key = ?1")
+        .and_then(|mut stmt| stmt.exists([&key]))
+        .map_err(map_err)?;
+    if exists {
+        Err(StoreError::Conflict(format!(
+            "delivery {key} changed since version {}",
+            delivery.version
+        )))
+    } else {
+        Err(StoreError::NotFound)
+    }
 }

@@ -82,6 +82,7 @@ pub fn delivery(alert: &AlertId, channel: Channel, recipient: &UserId, attempt: 
         updated_ns: T0,
         tries: 0,
         next_try_ns: None,
+        version: 0,
     }
 }
 

@@ -24,6 +24,7 @@ mod mongo_audit_replicas;
 mod mongo_two_writes;
 mod outbox;
 mod outbox_batch;
+mod outbox_cas;
 mod people;
 mod policies;
 mod replay_guard;
@@ -83,6 +84,9 @@ conformance! {
     outbox_batch::a_claim_batch_claims_new_keys_and_conflicts_on_claimed_ones,
     outbox_batch::an_update_batch_changes_claimed_rows_and_misses_unclaimed_ones,
     outbox::update_delivery_changes_status_and_provider_id,
+    outbox_cas::two_racing_claimers_of_one_retry_exactly_one_wins,
+    outbox_cas::a_write_from_a_stale_snapshot_conflicts_and_changes_nothing,
+    outbox_cas::a_batch_reports_a_stale_row_and_stores_the_others,
     outbox::update_of_an_unclaimed_delivery_is_not_found,
     policies::put_policy_increments_version,
     policies::policy_of_unknown_patient_is_not_found,

@@ -42,6 +42,7 @@ pub async fn update_delivery_changes_status_and_provider_id(s: &Stores) {
         ..queued.clone()
     };
     s.records.update_delivery(&sent).await.expect("update");
+    let sent = cw_core::Delivery { version: 1, ..sent };
     assert_eq!(
         s.records.deliveries_for_alert(&alert).await.expect("list"),
         vec![sent.clone()]
@@ -56,7 +57,10 @@ pub async fn update_delivery_changes_status_and_provider_id(s: &Stores) {
     s.records.update_delivery(&failed).await.expect("update");
     assert_eq!(
         s.records.deliveries_for_alert(&alert).await.expect("list"),
-        vec![failed]
+        vec![cw_core::Delivery {
+            version: 2,
+            ..failed
+        }]
     );
     assert!(
         s.records

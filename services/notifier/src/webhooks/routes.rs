@@ -178,21 +178,36 @@ async fn status_callback(
     let Some(status) = status_from(raw) else {
         return StatusCode::NO_CONTENT.into_response();
     };
-    let mut row = match delivery_named(&state, &alert, &key).await {
-        Ok(Some(row)) => row,
-        Ok(None) => return (StatusCode::NOT_FOUND, "no such delivery").into_response(),
-        Err(e) => return store_error(e),
-    };
-    row.status = status;
-    row.updated_ns = now_ns();
-    if status == DeliveryStatus::Failed {
-        row.next_try_ns = None;
-        let code = param(&params, "ErrorCode").unwrap_or("");
-        row.error = Some(format!("provider reported {raw} {code}").trim().to_owned());
-    }
-    match state.records.update_delivery(&row).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => store_error(e),
+    let sid = param(&params, "MessageSid")
+        .or(param(&params, "CallSid"))
+        .filter(|s| !s.is_empty());
+    // The row is changed as a compare-and-set (`DeliveryStore::update_delivery`); the
+    // notifier recording the provider's answer may move it in between, so re-read and
+    // apply the status again — a few times, the race is a window of milliseconds.
+    let mut tries_left = 3;
+    loop {
+        let mut row = match delivery_named(&state, &alert, &key).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return (StatusCode::NOT_FOUND, "no such delivery").into_response(),
+            Err(e) => return store_error(e),
+        };
+        row.status = status;
+        row.updated_ns = now_ns();
+        // A callback that wins the race against the notifier's own record of the
+        // provider's answer still leaves the row naming its message or call.
+        if row.provider_id.is_none() {
+            row.provider_id = sid.map(str::to_owned);
+        }
+        if status == DeliveryStatus::Failed {
+            row.next_try_ns = None;
+            let code = param(&params, "ErrorCode").unwrap_or("");
+            row.error = Some(format!("provider reported {raw} {code}").trim().to_owned());
+        }
+        match state.records.update_delivery(&row).await {
+            Ok(()) => return StatusCode::NO_CONTENT.into_response(),
+            Err(cw_storage::StoreError::Conflict(_)) if tries_left > 0 => tries_left -= 1,
+            Err(e) => return store_error(e),
+        }
     }
 }
 
