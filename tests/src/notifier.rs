@@ -333,15 +333,14 @@ pub async fn moto_mails_to(ses_url: &str, to: &str) -> Vec<serde_json::Value> {
         .json()
         .await
         .expect("moto json");
-    data["ses"]["Message"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .filter(|m| m.to_string().contains(to))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
+    // Simple mail is kept as `Message`, raw MIME (what the notifier sends) as `RawMessage`.
+    ["Message", "RawMessage"]
+        .iter()
+        .filter_map(|kind| data["ses"][kind].as_array())
+        .flatten()
+        .filter(|m| m.to_string().contains(to))
+        .cloned()
+        .collect()
 }
 
 /// Makes `from` a sender identity at moto (it refuses mail from others) and returns the

@@ -75,7 +75,7 @@ impl Dispatcher {
                 .map(|(_, a)| message::text(a))
                 .collect::<Vec<_>>()
                 .join("\n\n");
-            let result = ses.send_email(to, &subject, &body).await;
+            let result = ses.send_email(to, &subject, &body, None).await;
             self.metrics.attempts.inc();
             for (mut row, _) in rows {
                 row.updated_ns = now_ns();

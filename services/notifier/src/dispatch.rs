@@ -28,6 +28,7 @@ use crate::message;
 use crate::metrics::NotifierMetrics;
 use crate::outbox_commit::OutboxCommit;
 use crate::plan::{self, Target};
+use crate::providers::mime::Threading;
 use crate::providers::ses::SesClient;
 use crate::providers::twilio::{TwilioClient, alert_call_twiml};
 use crate::providers::{ProviderError, ProviderReceipt};
@@ -551,8 +552,19 @@ impl Dispatcher {
             Channel::Email => {
                 let ses = self.ses.as_ref().ok_or_else(unconfigured)?;
                 let to = user.email.as_deref().ok_or_else(unconfigured)?;
-                ses.send_email(to, &message::subject(alert), &message::text(alert))
-                    .await
+                // The same ids on every send of this page (a re-send after a crash too).
+                let (message_id, references) = message::email_ids(delivery, ses.from_address());
+                let threading = Threading {
+                    message_id: &message_id,
+                    references: &references,
+                };
+                ses.send_email(
+                    to,
+                    &message::subject(alert),
+                    &message::text(alert),
+                    Some(&threading),
+                )
+                .await
             }
             // The api's live feed reads in-app deliveries from the store.
             Channel::InApp => Ok(ProviderReceipt {

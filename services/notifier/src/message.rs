@@ -4,7 +4,7 @@
 //! SMS and calls carry the page's code ([`cw_core::Delivery::page_code`]): a reply
 //! acknowledges the page it names, never "the newest alert" (docs/security.md, Edge).
 
-use cw_core::Alert;
+use cw_core::{Alert, Delivery};
 
 pub fn subject(alert: &Alert) -> String {
     format!(
@@ -33,6 +33,24 @@ pub fn text(alert: &Alert) -> String {
         alert.value,
         alert.limit,
         alert.id
+    )
+}
+
+/// The `Message-ID` (without brackets) of the email of one page, the same for every
+/// send of it — a re-send after a crash included — so a mail client can collapse a
+/// duplicate; and the `References` id shared by every email of the alert, so the
+/// duplicate at least lands in the alert's thread where a relay rewrites `Message-ID`
+/// (SES does). Ids are `[A-Za-z0-9_-]`, valid on the left of a msg-id's `@`.
+pub fn email_ids(delivery: &Delivery, from_address: &str) -> (String, String) {
+    let domain = from_address
+        .rsplit_once('@')
+        .map_or("cardiowatch.invalid", |(_, d)| d);
+    (
+        format!(
+            "{}.{}.{}@{domain}",
+            delivery.alert, delivery.recipient, delivery.attempt
+        ),
+        format!("{}@{domain}", delivery.alert),
     )
 }
 

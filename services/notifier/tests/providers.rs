@@ -312,18 +312,23 @@ async fn email_through_moto_is_sent_and_recorded() {
         .await
         .expect("creating it again is fine");
 
+    let threading = cw_notifier::providers::mime::Threading {
+        message_id: "01jxyz.dr-1.1@cardiowatch.test",
+        references: "01jxyz@cardiowatch.test",
+    };
     let receipt = client
         .send_email(
             &to,
             "High priority alert 01JXYZ",
             "Patient 01JABC: asystole for 4 s.",
+            Some(&threading),
         )
         .await
         .expect("moto accepts mail from a created identity");
     assert!(!receipt.provider_id.is_empty());
 
-    // moto keeps sent mail under ses.Message[] = {id, source, destinations.ToAddresses,
-    // subject, body}.
+    // moto keeps sent raw mail under ses.RawMessage[] = {id, source, destinations,
+    // raw_data}.
     let data: serde_json::Value = reqwest::get(format!(
         "{}/moto-api/data.json",
         server_url("CW_TEST_SES_URL")
@@ -333,17 +338,24 @@ async fn email_through_moto_is_sent_and_recorded() {
     .json()
     .await
     .expect("moto data is json");
-    let messages = data["ses"]["Message"]
+    let messages = data["ses"]["RawMessage"]
         .as_array()
-        .expect("ses.Message is a list");
+        .expect("ses.RawMessage is a list");
     let sent = messages
         .iter()
         .find(|m| m["id"] == receipt.provider_id.as_str())
         .unwrap_or_else(|| panic!("message {} not in moto: {messages:?}", receipt.provider_id));
     assert_eq!(sent["source"], from.as_str());
-    assert_eq!(sent["destinations"]["ToAddresses"], serde_json::json!([to]));
-    assert_eq!(sent["subject"], "High priority alert 01JXYZ");
-    assert_eq!(sent["body"], "Patient 01JABC: asystole for 4 s.");
+    let raw = sent["raw_data"].as_str().expect("raw mail");
+    for line in [
+        format!("To: {to}"),
+        "Subject: High priority alert 01JXYZ".to_owned(),
+        "Message-ID: <01jxyz.dr-1.1@cardiowatch.test>".to_owned(),
+        "References: <01jxyz@cardiowatch.test>".to_owned(),
+        "Patient 01JABC: asystole for 4 s.".to_owned(),
+    ] {
+        assert!(raw.contains(&format!("{line}\r\n")), "{line:?} in {raw:?}");
+    }
 }
 
 #[tokio::test]
@@ -351,7 +363,7 @@ async fn email_from_unverified_sender_is_rejected() {
     let from = format!("{}@cardiowatch.test", unique("never-created"));
     let err = ses(&from)
         .await
-        .send_email("dr@hospital.test", "s", "t")
+        .send_email("dr@hospital.test", "s", "t", None)
         .await
         .expect_err("unverified sender");
     assert!(
@@ -370,7 +382,7 @@ async fn unreachable_ses_is_unavailable_and_retryable() {
     drop(listener);
     let client = ses_at(&format!("http://{addr}"), "alerts@cardiowatch.test", 2_000).await;
     let err = client
-        .send_email("dr@hospital.test", "s", "t")
+        .send_email("dr@hospital.test", "s", "t", None)
         .await
         .expect_err("refused");
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
@@ -404,7 +416,7 @@ async fn https_endpoints_need_no_process_crypto_provider() {
 
     let client = ses_at(&format!("https://{addr}"), "alerts@cardiowatch.test", 2_000).await;
     let err = client
-        .send_email("dr@hospital.test", "s", "t")
+        .send_email("dr@hospital.test", "s", "t", None)
         .await
         .expect_err("no TLS server");
     assert!(err.is_retryable(), "{err:?}");

@@ -5,7 +5,8 @@
 //! fully delivered.
 
 use cw_core::{Channel, DeliveryStatus, Priority};
-use cw_e2e::notifier::{NotifierHarness, Tuning};
+use cw_e2e::env::required;
+use cw_e2e::notifier::{NotifierHarness, Tuning, moto_mails_to, moto_ses_section};
 use cw_e2e::system::Mode;
 use std::time::{Duration, Instant};
 
@@ -121,4 +122,71 @@ async fn reconcile_after_restart_delivers_an_alert_fired_while_down() {
     assert_eq!(messages.len(), 1, "log:\n{}", h.log());
     assert_eq!(messages[0].to, users[0].phone.clone().expect("phone"));
     assert!(messages[0].body.contains(alert.id.as_str()));
+}
+
+/// Email across a crash: SES has no idempotency key, so a notifier killed between SES's
+/// yes and its own record of it sends the page again once the lease has passed — one
+/// duplicate per kill in that window, counted at moto, never more. Both copies carry the
+/// page's `Message-ID` (per alert, recipient and attempt group), so a mail client that
+/// dedupes by it shows one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_across_a_crash_goes_at_least_once_under_one_message_id() {
+    let ses_url = required("CW_TEST_SES_URL");
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (patient, users) = h.chain(&["+15005550103"]).await;
+    let email = format!("dr-{}@crash.test", users[0].id);
+    let doctor = cw_core::User {
+        email: Some(email.clone()),
+        ..users[0].clone()
+    };
+    h.stores.records.put_user(&doctor).await.expect("email");
+    let alert = h.fire(&patient.id, Priority::Medium).await;
+    let ses = moto_ses_section(&ses_url, "alerts@crash.test").await;
+    let extra = format!(
+        "[routing]\nhigh = [\"email\"]\nmedium = [\"email\"]\nlow = [\"in_app\"]\n[reliability]\nclaim_lease_ms = 2000\n{ses}"
+    );
+    h.spawn(&Tuning {
+        abort_after_provider_accept: true,
+        extra: extra.clone(),
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.is_running() {
+        assert!(
+            Instant::now() < deadline,
+            "fault hook never fired; log:\n{}",
+            h.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        h.log().contains("fault injection"),
+        "died of something else:\n{}",
+        h.log()
+    );
+    assert_eq!(
+        moto_mails_to(&ses_url, &email).await.len(),
+        1,
+        "SES took the first"
+    );
+
+    h.spawn(&Tuning {
+        extra,
+        ..Tuning::default()
+    });
+    h.wait_deliveries(&alert.id, "email recorded as sent", |rows| {
+        rows.iter()
+            .any(|d| d.channel == Channel::Email && d.status == DeliveryStatus::Sent)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mails = moto_mails_to(&ses_url, &email).await;
+    assert_eq!(
+        mails.len(),
+        2,
+        "one duplicate for the one kill in the window: {mails:#?}"
+    );
+    let id = format!("Message-ID: <{}.{}.1@crash.test>", alert.id, doctor.id);
+    for mail in &mails {
+        assert!(mail.to_string().contains(&id), "{id} in {mail}");
+    }
 }

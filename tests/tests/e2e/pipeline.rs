@@ -258,16 +258,12 @@ async fn alert_reaches_the_doctor_across_four_processes_on_real_servers() {
 
     // Joint 4: the email reached moto's SES, to the doctor's address.
     let mail = eventually("the email in moto", &system, || {
-        let http = http.clone();
-        let url = format!("{ses_url}/moto-api/data.json");
-        let doctor_email = doctor_email.clone();
+        let (ses_url, doctor_email) = (ses_url.clone(), doctor_email.clone());
         async move {
-            let data: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
-            data["ses"]["Message"]
-                .as_array()?
-                .iter()
-                .find(|m| m.to_string().contains(&doctor_email))
-                .cloned()
+            cw_e2e::notifier::moto_mails_to(&ses_url, &doctor_email)
+                .await
+                .into_iter()
+                .next()
         }
     })
     .await;

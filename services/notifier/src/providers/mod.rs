@@ -6,6 +6,7 @@
 //! own: the notifier's outbox owns retries, backoff and escalation, and decides from
 //! [`ProviderError::is_retryable`].
 
+pub mod mime;
 pub mod ses;
 pub mod twilio;
 mod twiml;

@@ -9,10 +9,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::config::Credentials;
 use aws_sdk_sesv2::config::http::HttpResponse;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use cw_core::secret::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::mime::{self, Threading};
 use super::{ProviderError, ProviderReceipt, error_chain, truncate_message};
 
 /// SES settings. Credentials come from the standard AWS chain (environment, profile,
@@ -97,23 +99,32 @@ impl SesClient {
         })
     }
 
-    /// Sends a plain-text email from the configured sender; returns SES's MessageId.
+    /// The verified sender address (its domain names our `Message-ID`s).
+    pub fn from_address(&self) -> &str {
+        &self.from_address
+    }
+
+    /// Sends a plain-text email from the configured sender, as raw MIME so that it
+    /// carries `threading`'s ids when given; returns SES's MessageId. (SES itself
+    /// replaces a `Message-ID` it is given with its own; `References` it keeps.)
     pub async fn send_email(
         &self,
         to: &str,
         subject: &str,
         text: &str,
+        threading: Option<&Threading<'_>>,
     ) -> Result<ProviderReceipt, ProviderError> {
-        let message = Message::builder()
-            .subject(utf8_content(subject)?)
-            .body(Body::builder().text(utf8_content(text)?).build())
-            .build();
+        let mail = mime::plain_text(&self.from_address, to, subject, text, threading)?;
+        let raw = RawMessage::builder()
+            .data(Blob::new(mail.into_bytes()))
+            .build()
+            .map_err(|e| ProviderError::InvalidRequest(format!("ses raw message: {e}")))?;
         let output = self
             .client
             .send_email()
             .from_email_address(&self.from_address)
             .destination(Destination::builder().to_addresses(to).build())
-            .content(EmailContent::builder().simple(message).build())
+            .content(EmailContent::builder().raw(raw).build())
             .send()
             .await
             .map_err(|e| {
@@ -149,14 +160,6 @@ impl SesClient {
             Err(e) => Err(map_sdk_error("CreateEmailIdentity", e)),
         }
     }
-}
-
-fn utf8_content(data: &str) -> Result<Content, ProviderError> {
-    Content::builder()
-        .data(data)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| ProviderError::InvalidRequest(format!("ses content: {e}")))
 }
 
 fn map_sdk_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> ProviderError
