@@ -24,7 +24,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A transaction that lost a write conflict (or a duplicate-key race) is run again this
 /// often before the call fails.
-const TX_ATTEMPTS: usize = 8;
+const TX_ATTEMPTS: u32 = 8;
+
+/// Waits a random time that grows with `attempt` (0-based) before a transaction that lost
+/// a race runs again, so writers that collided spread out instead of colliding again in
+/// lockstep: up to 2 ms before the first retry, doubling each time (at most a quarter
+/// second over all attempts). Without a pause, two notifiers' watchdogs opening their synthetic
+/// alerts in the same instant could use up every attempt and page ops falsely.
+async fn spread_out(attempt: u32) {
+    let ceiling_ms = 2u64 << attempt.min(7);
+    let jitter = cw_core::time::now_ns().unsigned_abs() % ceiling_ms;
+    tokio::time::sleep(std::time::Duration::from_millis(jitter + 1)).await;
+}
 
 /// Test-only crash simulation: when armed, the next two-collection change stops after
 /// its first write and fails (its session, if any, is dropped uncommitted).
@@ -79,7 +90,10 @@ enum Changed {
 impl MongoRecords {
     /// Runs a change in a transaction, again on transient errors and lost races.
     async fn in_transaction(&self, change: Change<'_>) -> Result<Changed> {
-        for _ in 0..TX_ATTEMPTS {
+        for attempt in 0..TX_ATTEMPTS {
+            if attempt > 0 {
+                spread_out(attempt - 1).await;
+            }
             let mut session = self.client.start_session().await.map_err(map_err)?;
             session.start_transaction().await.map_err(map_err)?;
             let run = match &change {
