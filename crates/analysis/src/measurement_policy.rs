@@ -29,11 +29,6 @@ pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
             clear_s: 10.0,
         })
     };
-    let pattern = PatternRule {
-        cycles: 4,
-        priority: Priority::Low,
-        clear_s: 10.0,
-    };
     ThresholdPolicy {
         hr_high: Some(hr(120.0)),
         hr_low: Some(hr(40.0)),
@@ -62,22 +57,11 @@ pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
         }),
         vf: condition(Priority::High),
         vt: Some(VtRule::default()),
-        nsvt: Some(NsvtRule {
-            beats: 3,
-            priority: Priority::Medium,
-            clear_s: 10.0,
-        }),
-        couplet: Some(CoupletRule {
-            priority: Priority::Low,
-            clear_s: 10.0,
-        }),
-        bigeminy: Some(pattern.clone()),
-        trigeminy: Some(pattern),
-        pvc_per_minute: Some(PvcRateRule {
-            limit: 10,
-            priority: Priority::Low,
-            clear_s: 10.0,
-        }),
+        nsvt: Some(NsvtRule::default()),
+        couplet: Some(CoupletRule::default()),
+        bigeminy: Some(PatternRule::default()),
+        trigeminy: Some(PatternRule::default()),
+        pvc_per_minute: Some(PvcRateRule::default()),
         lead_off: condition(Priority::Low),
         flat_line: condition(Priority::Low),
         saturation: condition(Priority::Low),

@@ -444,36 +444,20 @@ impl RuleBank {
 mod tests {
     use super::*;
     use crate::ventricular_ectopy::Kind;
+    use cw_core::PatientId;
     use cw_core::rules::{CoupletRule, NsvtRule, PatternRule, PvcRateRule};
-    use cw_core::{PatientId, Priority};
 
     const FS: f64 = 250.0;
 
     /// Every ventricular-ectopy rule on at its defaults, and VT.
     fn policy() -> ThresholdPolicy {
-        let pattern = Some(PatternRule {
-            cycles: 4,
-            priority: Priority::Low,
-            clear_s: 10.0,
-        });
         ThresholdPolicy {
             vt: Some(VtRule::default()),
-            nsvt: Some(NsvtRule {
-                beats: 3,
-                priority: Priority::Medium,
-                clear_s: 10.0,
-            }),
-            couplet: Some(CoupletRule {
-                priority: Priority::Low,
-                clear_s: 10.0,
-            }),
-            bigeminy: pattern.clone(),
-            trigeminy: pattern,
-            pvc_per_minute: Some(PvcRateRule {
-                limit: 10,
-                priority: Priority::Low,
-                clear_s: 10.0,
-            }),
+            nsvt: Some(NsvtRule::default()),
+            couplet: Some(CoupletRule::default()),
+            bigeminy: Some(PatternRule::default()),
+            trigeminy: Some(PatternRule::default()),
+            pvc_per_minute: Some(PvcRateRule::default()),
             ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
         }
     }

@@ -167,6 +167,15 @@ pub struct CoupletRule {
     pub clear_s: f32,
 }
 
+impl Default for CoupletRule {
+    fn default() -> Self {
+        Self {
+            priority: low(),
+            clear_s: default_clear_s(),
+        }
+    }
+}
+
 /// Ventricular bigeminy (V, N, V, N …) or trigeminy (V, N, N …): the last `cycles`
 /// whole cycles of beats follow the pattern (N standing for any supraventricular beat).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -181,6 +190,16 @@ pub struct PatternRule {
 
 fn default_pattern_cycles() -> u8 {
     4
+}
+
+impl Default for PatternRule {
+    fn default() -> Self {
+        Self {
+            cycles: default_pattern_cycles(),
+            priority: low(),
+            clear_s: default_clear_s(),
+        }
+    }
 }
 
 /// PVCs per minute: at least `limit` ventricular beats in the last 60 s.
@@ -198,6 +217,16 @@ fn default_pvc_limit() -> u16 {
     10
 }
 
+impl Default for PvcRateRule {
+    fn default() -> Self {
+        Self {
+            limit: default_pvc_limit(),
+            priority: low(),
+            clear_s: default_clear_s(),
+        }
+    }
+}
+
 /// Non-sustained ventricular run: a run of at least `beats` consecutive ventricular beats
 /// that ended before it became sustained (VT's `sustained_s`, 30 s by default), whatever
 /// its rate; reported when it ends, with its length in beats. A run at VT rate has
@@ -210,6 +239,16 @@ pub struct NsvtRule {
     pub priority: Priority,
     #[serde(default = "default_clear_s")]
     pub clear_s: f32,
+}
+
+impl Default for NsvtRule {
+    fn default() -> Self {
+        Self {
+            beats: default_vt_beats(),
+            priority: medium(),
+            clear_s: default_clear_s(),
+        }
+    }
 }
 
 /// A rule that is a condition with an onset delay and a clear time (ventricular
