@@ -14,11 +14,34 @@ use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::{Alert, AlertId, AlertState, Episode, PatientId};
 use futures::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
 /// Claims freed by a racing resolve are retried this often before giving up.
 const CLAIM_ATTEMPTS: usize = 4;
+
+impl MongoRecords {
+    /// Applies `update` to alert `id` in one atomic step if its state matches `state` (a
+    /// value or a query on it), so a racing ack, resolve or snooze cannot be overwritten;
+    /// answers the alert as it is after, or as it stands when the state did not match.
+    async fn update_alert_if(
+        &self,
+        id: &AlertId,
+        state: impl Into<Bson>,
+        update: Document,
+    ) -> Result<Alert> {
+        let updated = self
+            .coll(ALERTS)
+            .find_one_and_update(doc! { "_id": id.as_str(), "state": state.into() }, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_err)?;
+        match updated {
+            Some(doc) => from_doc(doc),
+            None => self.get_alert(id).await,
+        }
+    }
+}
 
 #[async_trait]
 impl AlertStore for MongoRecords {
@@ -87,23 +110,16 @@ impl AlertStore for MongoRecords {
     async fn acknowledge_alert(&self, id: &AlertId, by: &str, at: Nanos) -> Result<Alert> {
         // Conditional on `firing`: a second ack keeps the first, a resolved alert stays
         // resolved, and two racing acks cannot both win.
-        let updated = self
-            .coll(ALERTS)
-            .find_one_and_update(
-                doc! { "_id": id.as_str(), "state": AlertState::Firing.as_str() },
-                doc! { "$set": {
-                    "state": AlertState::Acknowledged.as_str(),
-                    "acked_ns": at,
-                    "acked_by": by,
-                } },
-            )
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(map_err)?;
-        match updated {
-            Some(doc) => from_doc(doc),
-            None => self.get_alert(id).await,
-        }
+        self.update_alert_if(
+            id,
+            AlertState::Firing.as_str(),
+            doc! { "$set": {
+                "state": AlertState::Acknowledged.as_str(),
+                "acked_ns": at,
+                "acked_by": by,
+            } },
+        )
+        .await
     }
 
     async fn resolve_alert(&self, id: &AlertId, at: Nanos) -> Result<Alert> {
@@ -138,19 +154,12 @@ impl AlertStore for MongoRecords {
         // acknowledged or resolved meanwhile.
         let snooze = mongodb::bson::to_bson(snooze)
             .map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
-        let updated = self
-            .coll(ALERTS)
-            .find_one_and_update(
-                doc! { "_id": id.as_str(), "state": AlertState::Firing.as_str() },
-                doc! { "$set": { "snooze": snooze } },
-            )
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(map_err)?;
-        match updated {
-            Some(doc) => from_doc(doc),
-            None => self.get_alert(id).await,
-        }
+        self.update_alert_if(
+            id,
+            AlertState::Firing.as_str(),
+            doc! { "$set": { "snooze": snooze } },
+        )
+        .await
     }
 
     async fn record_episode(&self, id: &AlertId, episode: &Episode) -> Result<Alert> {
@@ -161,19 +170,12 @@ impl AlertStore for MongoRecords {
             AlertState::Firing.as_str(),
             AlertState::Acknowledged.as_str(),
         ];
-        let updated = self
-            .coll(ALERTS)
-            .find_one_and_update(
-                doc! { "_id": id.as_str(), "state": { "$in": open.to_vec() } },
-                doc! { "$set": { "episode": episode } },
-            )
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(map_err)?;
-        match updated {
-            Some(doc) => from_doc(doc),
-            None => self.get_alert(id).await,
-        }
+        self.update_alert_if(
+            id,
+            doc! { "$in": open.to_vec() },
+            doc! { "$set": { "episode": episode } },
+        )
+        .await
     }
 
     async fn open_alerts(&self) -> Result<Vec<Alert>> {
