@@ -89,15 +89,31 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// Gives `user` a password login (as doctor), through the admin endpoint.
 async fn set_password(h: &ApiHarness, user: &cw_core::UserId) {
-    let set = h
-        .http
-        .put(h.url(&format!("/v1/users/{user}/login")))
-        .bearer_auth(h.token(&h.admin, Role::Admin))
-        .json(&json!({"role": "doctor", "password": PASSWORD}))
+    assert_eq!(set_login(h, user, "doctor").await, 204);
+}
+
+/// Gives `user` a password login with `role`, through the admin endpoint: the status.
+pub(crate) async fn set_login(h: &ApiHarness, user: &cw_core::UserId, role: &str) -> u16 {
+    call(
+        h,
+        reqwest::Method::PUT,
+        &format!("/v1/users/{user}/login"),
+        &h.token(&h.admin, Role::Admin),
+        json!({"role": role, "password": PASSWORD}),
+    )
+    .await
+}
+
+/// `POST /v1/auth/logout` of the session `refresh` belongs to: the status.
+pub(crate) async fn log_out(h: &ApiHarness, refresh: &str) -> u16 {
+    h.http
+        .post(h.url("/v1/auth/logout"))
+        .json(&json!({"refresh_token": refresh}))
         .send()
         .await
-        .expect("set login");
-    assert_eq!(set.status(), 204);
+        .expect("logout")
+        .status()
+        .as_u16()
 }
 
 /// `POST /v1/auth/login` as `user` with `password`: status and body.
@@ -177,28 +193,18 @@ pub(crate) async fn call(
 #[tokio::test]
 async fn a_demoted_admins_token_loses_admin_at_once() {
     let h = ApiHarness::start(Mode::Embedded).await;
-    let root = h.token(&h.admin, Role::Admin);
     let demoted = cw_core::UserId::random();
-    let set_role = |role: &'static str| {
-        let (h, root, demoted) = (&h, &root, &demoted);
-        async move {
-            call(
-                h,
-                reqwest::Method::PUT,
-                &format!("/v1/users/{demoted}/login"),
-                root,
-                json!({"role": role, "password": PASSWORD}),
-            )
-            .await
-        }
-    };
-    assert_eq!(set_role("admin").await, 204);
+    assert_eq!(set_login(&h, &demoted, "admin").await, 204);
     let (access, _) = signed_in(&h, &demoted).await;
     assert_eq!(
         call(&h, reqwest::Method::GET, "/v1/audit", &access, Value::Null).await,
         200
     );
-    assert_eq!(set_role("doctor").await, 204, "another admin demotes them");
+    assert_eq!(
+        set_login(&h, &demoted, "doctor").await,
+        204,
+        "another admin demotes them"
+    );
     // The token still says admin and has minutes to live: it must not act as one.
     assert_eq!(
         call(&h, reqwest::Method::GET, "/v1/audit", &access, Value::Null).await,
@@ -236,14 +242,7 @@ async fn a_logged_out_access_token_opens_nothing() {
         call(&h, reqwest::Method::GET, &thresholds, &access, Value::Null).await,
         200
     );
-    let logout = h
-        .http
-        .post(h.url("/v1/auth/logout"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(logout.status(), 204);
+    assert_eq!(log_out(&h, &refresh).await, 204);
     assert_eq!(
         call(&h, reqwest::Method::GET, &thresholds, &access, Value::Null).await,
         401,

@@ -2,7 +2,7 @@
 //! test replays an attack on `GET /v1/patients/{id}/live` of a real api over TLS and
 //! asserts it no longer works. `docs/security.md` maps each to its control.
 
-use crate::attacks_api::{PASSWORD, call, signed_in};
+use crate::attacks_api::{call, log_out, set_login, signed_in};
 use cw_core::Role;
 use cw_core::audit::AuditOutcome;
 use cw_e2e::api::ApiHarness;
@@ -128,18 +128,6 @@ async fn one_user_cannot_open_more_live_sockets_than_the_per_user_limit() {
     }
 }
 
-/// Gives `user` a password login with `role`, through the admin endpoint: the status.
-async fn set_login(h: &ApiHarness, user: &cw_core::UserId, role: &str) -> u16 {
-    call(
-        h,
-        reqwest::Method::PUT,
-        &format!("/v1/users/{user}/login"),
-        &h.token(&h.admin, Role::Admin),
-        json!({"role": role, "password": PASSWORD}),
-    )
-    .await
-}
-
 /// How long an ended session's socket may stay open: the session re-check's default
 /// interval and a margin.
 const WITHIN: Duration = Duration::from_secs(5);
@@ -152,14 +140,7 @@ async fn a_live_socket_closes_within_seconds_of_its_sessions_logout() {
     let (other_session, _) = signed_in(&h, &h.doctor_a).await;
     let mut logged_out = own_patient_socket(&h, &access).await.expect("opens");
     let mut other = own_patient_socket(&h, &other_session).await.expect("opens");
-    let logout = h
-        .http
-        .post(h.url("/v1/auth/logout"))
-        .json(&json!({"refresh_token": refresh}))
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(logout.status(), 204);
+    assert_eq!(log_out(&h, &refresh).await, 204);
     assert_eq!(
         ended_within(&mut logged_out, WITHIN).await,
         Some(4001),
