@@ -7,11 +7,14 @@
 //! ([`rhythm`], with [`ectopy`] undone before AF is judged), ventricular runs
 //! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
+//!
+//! Vital-sign numerics: the NEWS2 early warning score ([`news2`], docs/vitals.md).
 
 pub mod backtest;
 pub mod condition_state;
 mod measurement_policy;
 pub mod monitor;
+pub mod news2;
 
 mod ectopy;
 mod learning;
