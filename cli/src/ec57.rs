@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use cw_analysis::backtest::{WouldAlert, replay};
+use cw_analysis::RuleEvent;
+use cw_analysis::backtest::{WouldAlert, replay_observed};
 use cw_analysis::measurement_policy;
 use cw_core::{PatientId, RuleKind, ThresholdPolicy};
 use cw_detect::BeatClass;
@@ -183,7 +184,20 @@ pub fn evaluate_record(
             class: Some(aami_class(b.class)),
         })
         .collect();
-    let report = replay(policy, &frames_of(fs, leads, &uv));
+    // Each event an open alert counted after the one that fired it: (rule, when).
+    let mut counted: Vec<(RuleKind, f64)> = Vec::new();
+    let report = replay_observed(policy, &frames_of(fs, leads, &uv), |e| {
+        if let RuleEvent::Episode { rule, episode, .. } = e
+            && episode.count > 1
+            && counted
+                .iter()
+                .rev()
+                .find(|(r, _)| r == rule)
+                .is_none_or(|(_, t)| *t < episode.last_ns as f64 / 1e9)
+        {
+            counted.push((*rule, episode.last_ns as f64 / 1e9));
+        }
+    });
     let alarms: Vec<Alarm> = report
         .alerts
         .iter()
@@ -195,6 +209,17 @@ pub fn evaluate_record(
                 .resolved_ns
                 .map_or(reference.duration_s, |ns| ns as f64 / 1e9),
             events: a.episode.count,
+            event_s: {
+                let (from, to) = (
+                    a.fired_ns as f64 / 1e9,
+                    a.resolved_ns.map(|ns| ns as f64 / 1e9),
+                );
+                counted
+                    .iter()
+                    .filter(|(r, t)| *r == a.rule && *t > from && to.is_none_or(|to| *t <= to))
+                    .map(|(_, t)| *t)
+                    .collect()
+            },
         })
         .collect();
     Ok(RecordResult::score(

@@ -36,6 +36,16 @@ pub struct BacktestReport {
 
 /// Replays `frames` (time order; one value per lead) through `policy`.
 pub fn replay(policy: &ThresholdPolicy, frames: &[(Nanos, Vec<i16>)]) -> BacktestReport {
+    replay_observed(policy, frames, |_| {})
+}
+
+/// As [`replay`], and shows `observe` every rule event as it happens (a scorer wanting
+/// when each event inside an open alert was counted: `RuleEvent::Episode`).
+pub fn replay_observed(
+    policy: &ThresholdPolicy,
+    frames: &[(Nanos, Vec<i16>)],
+    mut observe: impl FnMut(&RuleEvent),
+) -> BacktestReport {
     let rate_hz = infer_rate(frames);
     let mut report = BacktestReport {
         frames: frames.len(),
@@ -48,6 +58,7 @@ pub fn replay(policy: &ThresholdPolicy, frames: &[(Nanos, Vec<i16>)]) -> Backtes
     let mut monitor = PatientMonitor::new(policy.clone());
     for block in blocks(&policy.patient, frames, rate_hz) {
         for event in monitor.process(&block) {
+            observe(&event);
             record(policy, event, &mut report.alerts);
         }
     }

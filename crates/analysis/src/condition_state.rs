@@ -2,7 +2,8 @@
 //! condition is `active` (crossing the limit) or `clear` (back past the hysteresis band).
 //! Pending for `for_s`, firing, resolved after `clear_s` of clear; a rule that keeps
 //! flapping (fired `fires` times within the window) keeps its alert open until it has been
-//! clear for the whole window, so one episode is one alert. While the alert is open every
+//! clear for the whole window, so one episode is one alert (not for the rules
+//! `RuleInfo::held_open_when_flapping` exempts: ventricular tachycardia). While the alert is open every
 //! new onset of the condition is counted in its [`Episode`] (with the first, last and
 //! worst value), so events inside an open alert are never lost. Pure: the monitor feeds it
 //! conditions and acts on the transitions it returns.
@@ -141,11 +142,11 @@ impl ConditionState {
         match self.phase {
             Phase::Clear if active => {
                 self.phase = Phase::Pending { since: now };
-                self.fire_if_due(timing, flapping, now, now, value)
+                self.fire_if_due(rule, timing, flapping, now, now, value)
             }
             Phase::Clear => None,
             Phase::Pending { since } if active => {
-                self.fire_if_due(timing, flapping, since, now, value)
+                self.fire_if_due(rule, timing, flapping, since, now, value)
             }
             Phase::Pending { .. } => {
                 self.phase = Phase::Clear;
@@ -199,6 +200,7 @@ impl ConditionState {
 
     fn fire_if_due(
         &mut self,
+        rule: RuleKind,
         timing: Timing,
         flapping: &Flapping,
         since: Nanos,
@@ -213,7 +215,8 @@ impl ConditionState {
         self.next_fire = (self.next_fire + 1) % FIRES_KEPT;
         let window_start = now - secs(f64::from(flapping.window_s));
         let recent = self.fires.iter().filter(|&&t| t >= window_start).count();
-        self.collapsed = recent >= usize::from(flapping.fires);
+        self.collapsed =
+            rule.info().held_open_when_flapping && recent >= usize::from(flapping.fires);
         self.episode = Episode::first(now, value);
         self.unreported = false;
         Some(Transition::Fire {

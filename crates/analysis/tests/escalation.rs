@@ -239,3 +239,56 @@ fn vt_lasting_its_sustained_time_raises_sustained_vt_while_the_vt_alert_is_open(
         "VT fired at {vt:.1} s, resolved at {vt_resolved:?}, sustained at {sustained:.1} s"
     );
 }
+
+#[test]
+fn vt_soon_after_the_stream_starts_stays_vt_for_minutes() {
+    // 20 s of sinus rhythm, then 3 minutes of VT at 160 bpm: the classifier must not
+    // relearn the VT as the patient's normal beat (it did after 23 s), so the VT alert
+    // stays open to its end and sustained VT fires 30 s in.
+    let vt_at = 20.0;
+    let vt_end = vt_at + 180.0;
+    let end = vt_end + 30.0;
+    let mut beats = rhythm(0.5, vt_at, 80.0, false);
+    beats.extend(rhythm(vt_at, vt_end, 160.0, true));
+    beats.extend(rhythm(vt_end + 0.5, end, 80.0, false));
+    let events = replay(&beats, end);
+    fired_once_within(
+        &events,
+        RuleKind::VentricularTachycardia,
+        vt_at,
+        vt_at + 2.0,
+    );
+    fired_once_within(&events, RuleKind::SustainedVt, vt_at + 30.0, vt_at + 32.0);
+    open_throughout(
+        &events,
+        RuleKind::VentricularTachycardia,
+        vt_at + 2.0,
+        vt_end,
+    );
+    open_throughout(&events, RuleKind::SustainedVt, vt_at + 32.0, vt_end);
+}
+
+#[test]
+fn every_vt_run_after_the_last_one_cleared_raises_vt_again() {
+    // Six runs of 5 V beats at 170 bpm, 40 s apart in sinus rhythm: each is a new VT
+    // alarm. The flapping hold (3 fires in 10 minutes) applies to other rules, not to VT.
+    let mut beats = Vec::new();
+    let mut t = 0.5;
+    let runs: Vec<f64> = (0..6).map(|k| 30.0 + 40.0 * f64::from(k)).collect();
+    for &at in &runs {
+        beats.extend(rhythm(t, at, 75.0, false));
+        beats.extend(rhythm(at, at + 4.0 * 60.0 / 170.0 + 0.01, 170.0, true));
+        t = at + 5.0 * 60.0 / 170.0 + 0.5;
+    }
+    let end = runs[5] + 30.0;
+    beats.extend(rhythm(t, end, 75.0, false));
+    let events = replay(&beats, end);
+    let fired = fires(&events, RuleKind::VentricularTachycardia);
+    assert_eq!(fired.len(), runs.len(), "VT fired at {fired:?}");
+    for (&at, &f) in runs.iter().zip(&fired) {
+        assert!(
+            (at..at + 3.0).contains(&f),
+            "run at {at} s, VT fired at {fired:?}"
+        );
+    }
+}

@@ -167,6 +167,10 @@ impl RuleKind {
             lower_is_worse: matches!(self, Self::HrLow | Self::BradyRun),
             event,
             worst,
+            held_open_when_flapping: !matches!(
+                self,
+                Self::VentricularTachycardia | Self::SustainedVt
+            ),
         }
     }
 
@@ -213,6 +217,11 @@ pub struct RuleInfo {
     pub event: (&'static str, &'static str),
     /// The summary's word for the worst value ("longest"), if it is worth saying.
     pub worst: Option<&'static str>,
+    /// A rule that keeps firing has its next alert held open (the policy's `flapping`).
+    /// Not ventricular tachycardia: each VT that begins after the last one cleared is a
+    /// new life-threatening alarm, never a count inside an old alert
+    /// (docs/clinical-performance.md, "VT: the classifier and re-alarming").
+    pub held_open_when_flapping: bool,
 }
 
 /// Alarm priority after IEC 60601-1-8.

@@ -155,7 +155,8 @@ pub fn ectopy_times(reference: &Reference, ectopy: Ectopy) -> Vec<f64> {
 
 /// One alarm: `fired_s` when it fired, `end_s` when it resolved (or the record ended);
 /// `events` its rule counted while it was open, the one that fired it included (the
-/// alert's episode; the alarm is judged by when it fired).
+/// alert's episode; the alarm is judged by when it fired), and `event_s` when each event
+/// after the first was counted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alarm {
     pub rule: String,
@@ -163,6 +164,7 @@ pub struct Alarm {
     pub fired_s: f64,
     pub end_s: f64,
     pub events: u32,
+    pub event_s: Vec<f64>,
 }
 
 impl Alarm {
@@ -497,6 +499,7 @@ mod tests {
             fired_s: at,
             end_s: at + 5.0,
             events: 1,
+            event_s: Vec::new(),
         }
     }
 

@@ -106,6 +106,10 @@ pub struct EpisodeScore {
     pub true_alarms: u64,
     pub reference_s: f64,
     pub alarm_s: f64,
+    /// Episodes detected, or whose onset an already open alert of a detecting rule
+    /// counted as one more event within the same window (issue 12 item 5; EC38's
+    /// overlap rule counts these too): the second way of scoring VT and VF.
+    pub detected_or_counted: u64,
     /// Reference time covered by alarms (= alarm time inside reference episodes).
     pub overlap_s: f64,
 }
@@ -116,6 +120,8 @@ pub struct EpisodeInput<'a> {
     pub reference: &'a [Interval],
     /// Alarms that count as detecting them (their open intervals, start = fire time).
     pub detecting: &'a [Interval],
+    /// When those alarms' open alerts counted another event (seconds).
+    pub detecting_events: &'a [f64],
     /// The rule's own alarms, whose truth and time give +P and duration +P.
     pub own: &'a [Interval],
     /// Where an alarm of this rule is not false (the reference, or wider).
@@ -126,10 +132,18 @@ pub struct EpisodeInput<'a> {
 impl EpisodeScore {
     pub fn compute(input: &EpisodeInput<'_>) -> EpisodeScore {
         let m = input.matching;
-        let detected = input
+        let is_detected = |e: &Interval| input.detecting.iter().any(|a| m.hits(a, e));
+        let detected = input.reference.iter().filter(|e| is_detected(e)).count() as u64;
+        let counted = |e: &Interval| {
+            input
+                .detecting_events
+                .iter()
+                .any(|&t| m.hits(&Interval::new(t, t), e))
+        };
+        let detected_or_counted = input
             .reference
             .iter()
-            .filter(|e| input.detecting.iter().any(|a| m.hits(a, e)))
+            .filter(|e| is_detected(e) || counted(e))
             .count() as u64;
         let true_alarms = input
             .own
@@ -140,6 +154,7 @@ impl EpisodeScore {
         EpisodeScore {
             episodes: input.reference.len() as u64,
             detected,
+            detected_or_counted,
             alarms: input.own.len() as u64,
             true_alarms,
             reference_s: input.reference.iter().map(Interval::len).sum(),
@@ -151,6 +166,7 @@ impl EpisodeScore {
     pub fn add(&mut self, o: &EpisodeScore) {
         self.episodes += o.episodes;
         self.detected += o.detected;
+        self.detected_or_counted += o.detected_or_counted;
         self.alarms += o.alarms;
         self.true_alarms += o.true_alarms;
         self.reference_s += o.reference_s;
@@ -160,6 +176,11 @@ impl EpisodeScore {
 
     pub fn se(&self) -> Option<f64> {
         percent(self.detected as f64, self.episodes as f64)
+    }
+
+    /// Episode sensitivity counting events inside open alerts (`detected_or_counted`).
+    pub fn se_counted(&self) -> Option<f64> {
+        percent(self.detected_or_counted as f64, self.episodes as f64)
     }
 
     pub fn ppv(&self) -> Option<f64> {
@@ -203,6 +224,7 @@ mod tests {
         let s = EpisodeScore::compute(&EpisodeInput {
             reference: &reference,
             detecting: &alarms,
+            detecting_events: &[],
             own: &alarms,
             allowed: &reference,
             matching: Matching::Overlap,
@@ -224,12 +246,31 @@ mod tests {
         let s = EpisodeScore::compute(&EpisodeInput {
             reference: &reference,
             detecting: &alarms,
+            detecting_events: &[],
             own: &alarms,
             allowed: &reference,
             matching: Matching::VENTRICULAR,
         });
         assert_eq!((s.detected, s.true_alarms), (1, 1));
         assert_eq!(s.duration_se(), Some(100.0));
+        assert_eq!(s.detected_or_counted, 1);
+    }
+
+    #[test]
+    fn an_event_counted_inside_the_open_alert_is_the_second_way_of_scoring() {
+        let reference = [iv(10.0, 20.0), iv(30.0, 40.0), iv(60.0, 61.0)];
+        let alarms = [iv(9.0, 65.0)];
+        // The open alert counted the second episode at 31 s, nothing near the third.
+        let s = EpisodeScore::compute(&EpisodeInput {
+            reference: &reference,
+            detecting: &alarms,
+            detecting_events: &[31.0, 50.0],
+            own: &alarms,
+            allowed: &reference,
+            matching: Matching::VENTRICULAR,
+        });
+        assert_eq!((s.detected, s.detected_or_counted), (1, 2));
+        assert_eq!(s.se_counted(), Some(200.0 / 3.0));
     }
 
     #[test]

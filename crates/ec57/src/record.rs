@@ -74,6 +74,11 @@ impl RecordResult {
                 .collect()
         };
         let ventricular = intervals(&|a| a.is_ventricular());
+        let ventricular_events: Vec<f64> = alarms
+            .iter()
+            .filter(|a| a.is_ventricular())
+            .flat_map(|a| a.event_s.iter().copied())
+            .collect();
         // Where a ventricular alarm is not false (README): VT, VF, asystole, noise, and
         // any run of ≥ 3 V beats.
         let mut ventricular_ok = reference.vt_episodes();
@@ -94,6 +99,7 @@ impl RecordResult {
         let vt = EpisodeScore::compute(&EpisodeInput {
             reference: &vt_episodes,
             detecting: &ventricular,
+            detecting_events: &ventricular_events,
             own: &vt_alarms,
             allowed: &ventricular_ok,
             matching: Matching::VENTRICULAR,
@@ -102,6 +108,7 @@ impl RecordResult {
         let vf_input = EpisodeInput {
             reference: &vf_reference,
             detecting: &ventricular,
+            detecting_events: &ventricular_events,
             own: &vf_alarms,
             allowed: &ventricular_ok,
             matching: Matching::VENTRICULAR,
@@ -120,6 +127,7 @@ impl RecordResult {
         let af_input = EpisodeInput {
             reference: &af_episodes,
             detecting: &af_alarms,
+            detecting_events: &[],
             own: &af_alarms,
             allowed: &af_ok,
             matching: Matching::Overlap,

@@ -119,6 +119,38 @@ pub fn render(results: &[RecordResult]) -> String {
 
     let _ = writeln!(
         out,
+        "\nVT, VF episodes alarmed or counted as one more event by an open ventricular alert\n\
+         (issue 12 item 5; the table above counts only alarms that fire)\n\
+         {:<8} {:<15} | {:<15}\n{:<8} {c} | {c}",
+        "record",
+        "VT",
+        "VF, VFL",
+        "",
+        c = "det/n        Se"
+    );
+    let counted_cells = |e: &EpisodeScore| {
+        format!(
+            "{:>3}/{:<3} {:>7}",
+            e.detected_or_counted,
+            e.episodes,
+            pct(e.se_counted())
+        )
+    };
+    for (name, vt, vf) in results
+        .iter()
+        .map(|r| (r.name.as_str(), &r.vt, &r.vf))
+        .chain([("gross", &gross.vt, &gross.vf)])
+    {
+        let _ = writeln!(
+            out,
+            "{name:<8} {} | {}",
+            counted_cells(vt),
+            counted_cells(vf)
+        );
+    }
+
+    let _ = writeln!(
+        out,
         "\nIssue 12 targets: AF episodes ≥ 30 s, VF/VFL episodes ≥ 10 s; false ventricular alarms\n\
          per hour outside annotated VT, VF, asystole and noise (README)\n\
          {:<8} {:<39} | {:<39} | false VT/VF\n{:<8} {cols} | {cols} |  n   per h",
@@ -251,6 +283,7 @@ mod tests {
             fired_s: 350.0,
             end_s: 360.0,
             events: 1,
+            event_s: Vec::new(),
         }];
         let r = RecordResult::score("r1", &reference, &test, &alarms, &Limits::default());
         let text = render(&[r]);
@@ -258,11 +291,11 @@ mod tests {
             text.contains("r1          100  100.00  100.00     n/c"),
             "{text}"
         );
-        // Beats, episodes, targets, 3 alarm lines (the rule, all clinical, ventricular
-        // ectopy), 3 delays.
+        // Beats, episodes, episodes counted inside open alerts, targets, 3 alarm lines
+        // (the rule, all clinical, ventricular ectopy), 3 delays.
         assert_eq!(
             text.lines().filter(|l| l.starts_with("gross")).count(),
-            9,
+            10,
             "{text}"
         );
         assert!(

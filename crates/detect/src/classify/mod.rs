@@ -213,7 +213,12 @@ impl BeatClassifier {
         {
             self.templates.relearn_as_normal(d);
         }
-        self.last_template = self.templates.learn(&p.shape, closest, ventricular);
+        self.last_template = self.templates.learn(
+            &p.shape,
+            closest,
+            (class != BeatClass::Q).then_some(ventricular),
+            p.rr_before_s,
+        );
         self.track_rr(p.rr_before_s, class);
         self.last_beat = Some((p.sample, class));
         Some(ClassifiedBeat {
