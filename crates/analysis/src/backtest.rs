@@ -103,11 +103,15 @@ fn open_alert(alerts: &mut [WouldAlert], rule: RuleKind) -> Option<&mut WouldAle
         .find(|a| a.rule == rule && a.resolved_ns.is_none())
 }
 
-/// The rate from the median spacing of the stored timestamps.
-fn infer_rate(frames: &[(Nanos, Vec<i16>)]) -> u32 {
+/// The rate from the median spacing of the stored timestamps (0 with fewer than two
+/// frames). Stored frames carry times, not the block's rate: the backtest and the ECG
+/// export both recover it here.
+pub fn infer_rate(frames: &[(Nanos, Vec<i16>)]) -> u32 {
     let mut deltas: Vec<Nanos> = frames
         .windows(2)
-        .map(|w| w[1].0 - w[0].0)
+        // Checked: the times come from the store, and a wrapped difference would read as a
+        // plausible spacing.
+        .filter_map(|w| w[1].0.checked_sub(w[0].0))
         .filter(|d| *d > 0)
         .collect();
     if deltas.is_empty() {

@@ -1,6 +1,7 @@
 //! RFC 2822 dates, the format of Twilio's `date_created` fields
 //! ("Tue, 14 Apr 2026 09:25:00 +0000"), without pulling in a date crate for one field.
 
+use cw_core::time::{NANOS_PER_SEC, UtcDateTime};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
@@ -17,33 +18,21 @@ pub(crate) fn now_rfc2822() -> String {
 }
 
 fn format_rfc2822(unix_secs: u64) -> String {
-    let days = unix_secs / 86_400;
-    let rem = unix_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
+    let ns = i64::try_from(unix_secs)
+        .unwrap_or(i64::MAX / NANOS_PER_SEC)
+        .saturating_mul(NANOS_PER_SEC);
+    let t = UtcDateTime::from_nanos(ns);
+    let weekday = UtcDateTime::days_since_epoch(ns).rem_euclid(7) as usize;
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        WEEKDAYS[(days % 7) as usize],
-        day,
-        MONTHS[(month - 1) as usize],
-        year,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        WEEKDAYS[weekday],
+        t.day,
+        MONTHS[(t.month - 1) as usize],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
     )
-}
-
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31); Howard Hinnant's algorithm.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -1,4 +1,18 @@
-//! WFDB annotation codes (`ecgcodes.h`) that matter to beat scoring.
+//! WFDB annotation codes (`ecgcodes.h`) that matter to beat scoring and to the codes the
+//! ECG export writes.
+
+/// Normal beat (`N`).
+pub const NORMAL: u8 = 1;
+/// Premature ventricular contraction (`V`).
+pub const PVC: u8 = 5;
+/// Fusion of ventricular and normal beat (`F`).
+pub const FUSION: u8 = 6;
+/// Premature or ectopic supraventricular beat (`S`).
+pub const SVPB: u8 = 9;
+/// Unclassifiable beat (`Q`).
+pub const UNKNOWN: u8 = 13;
+/// Comment annotation: its AUX text says what.
+pub const NOTE: u8 = 22;
 
 /// True for the codes that mark a QRS complex: N L R a V F J A S E j / Q B ? e n f r.
 /// Rhythm, noise, artefact, flutter-wave and blocked-APC (`x`, 37) codes are not beats.

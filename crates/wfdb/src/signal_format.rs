@@ -95,22 +95,8 @@ fn unsupported(format: u16) -> WfdbError {
 mod tests {
     use super::*;
 
-    /// Pack values the way format 212 stores them (inverse of the decoder, for tests).
     fn pack_212(values: &[i32]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for pair in values.chunks(2) {
-            let a = (pair[0] & 0xFFF) as u32;
-            out.push((a & 0xFF) as u8);
-            match pair.get(1) {
-                Some(&b) => {
-                    let b = (b & 0xFFF) as u32;
-                    out.push(((a >> 8) | ((b >> 8) << 4)) as u8);
-                    out.push((b & 0xFF) as u8);
-                }
-                None => out.push((a >> 8) as u8),
-            }
-        }
-        out
+        crate::writer::encode_212(values).expect("12-bit values")
     }
 
     #[test]

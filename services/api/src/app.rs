@@ -176,6 +176,10 @@ pub async fn start(
             put(devices::pin_certificate),
         )
         .route("/v1/patients/{id}/ecg", get(ecg::range))
+        .route(
+            "/v1/patients/{id}/ecg/export",
+            get(crate::routes::ecg_export::export),
+        )
         .route("/v1/patients/{id}/live", get(crate::routes::live::open))
         .merge(cw_runtime::health_routes(readiness.clone()))
         .fallback(|| async { ApiError::NotFound("route") })

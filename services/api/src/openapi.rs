@@ -245,6 +245,19 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "get",
+        "/v1/patients/{id}/ecg/export",
+        "ECG range as one download: EDF, or a WFDB record (header, format 212, beat and alarm annotations) in a tar",
+        &[
+            ("from_ns", true, true),
+            ("to_ns", true, true),
+            ("format", false, true),
+        ],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
         "/v1/patients/{id}/live",
         "Live WebSocket: heart rate per beat, alert state changes, subsampled ECG",
         &[],
@@ -514,6 +527,11 @@ fn document() -> OpenApi {
                 "application/json",
                 ContentBuilder::new().schema(Some(schema)).build(),
             )
+        } else if route.path == "/v1/patients/{id}/ecg/export" {
+            // A file: EDF, or a WFDB record in a tar.
+            success
+                .content("application/octet-stream", ContentBuilder::new().build())
+                .content("application/x-tar", ContentBuilder::new().build())
         } else if route.path == "/healthz" {
             success.content("text/plain", ContentBuilder::new().build())
         } else {

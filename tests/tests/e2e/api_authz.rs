@@ -96,6 +96,8 @@ fn matrix() -> Vec<Row> {
         row(Method::PUT,  "/v1/users/{d}",                                   401, (403, 403), (200, 200), (403, 403), Some(json!({"role": "doctor", "phone": "+1500555{n}", "email": "dr{n}@hospital.example"}))),
         row(Method::PUT,  "/v1/users/me/notify",                             401, (200, 200), (200, 200), (200, 200), Some(json!({"medium": ["in_app"], "quiet_hours": {"start_min_utc": 1320, "end_min_utc": 360}}))),
         row(Method::GET,  "/v1/patients/{p}/ecg?from_ns=0&to_ns=1000000000", 401, (200, 403), (200, 200), (403, 403), None),
+        // No ECG stored in that second: past authorization, 404.
+        row(Method::GET,  "/v1/patients/{p}/ecg/export?from_ns=0&to_ns=1000000000&format=edf", 401, (404, 403), (404, 404), (403, 403), None),
         // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
         row(Method::GET,  "/v1/patients/{p}/live",                           401, (426, 403), (426, 426), (403, 403), None),
         row(Method::GET,  "/v1/devices",                                     401, (403, 403), (200, 200), (403, 403), None),

@@ -75,7 +75,7 @@ pub async fn range(
 /// `to - from`, when `to` is after `from` and at most [`MAX_RANGE_NS`] later. Checked:
 /// both ends come from the client, and a wrapped width (e.g. `i64::MIN..i64::MAX`)
 /// once passed the cap and read the whole history (issue 13 #3).
-fn range_width(from_ns: Nanos, to_ns: Nanos) -> Result<Nanos, ApiError> {
+pub(crate) fn range_width(from_ns: Nanos, to_ns: Nanos) -> Result<Nanos, ApiError> {
     match to_ns.checked_sub(from_ns) {
         Some(width) if width > 0 && width <= MAX_RANGE_NS => Ok(width),
         _ => Err(ApiError::Invalid {

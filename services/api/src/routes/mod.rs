@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod break_glass;
 pub mod devices;
 pub mod ecg;
+pub mod ecg_export;
 pub mod live;
 pub mod patients;
 pub mod reports;
