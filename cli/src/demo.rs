@@ -143,6 +143,22 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     println!(
         "twilio webhooks: https://{webhook_addr} (SMS replies, key presses, status callbacks; signed by the sandbox)"
     );
+    // The console's sign-in (docs/console.md): the demo doctor's password, made once and
+    // kept beside the other local secrets.
+    let console_password = local_secret(&opts.data_dir.join("console.password"))?;
+    crate::users::put_login(
+        stores.records.as_ref(),
+        &fixture.doctor.id,
+        Role::Doctor,
+        console_password.clone(),
+    )
+    .await
+    .context("the demo doctor's console login")?;
+    println!(
+        "console: {api_url}/console/  sign in as {} with password {console_password} (trust {})",
+        fixture.doctor.id,
+        certs.ca_cert.display()
+    );
     println!("doctor access token (15 min): {token}");
     println!("admin access token (15 min): {admin_token}");
     println!(

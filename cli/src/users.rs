@@ -16,18 +16,30 @@ pub async fn set_login(
     password: String,
 ) -> anyhow::Result<()> {
     let user = UserId::parse(user).context("--user")?;
+    let (_, stores) = open_store(store).await?;
+    put_login(stores.records.as_ref(), &user, role, password).await?;
+    println!("login set for {user}");
+    Ok(())
+}
+
+/// Creates or replaces `user`'s password login in `records` (the CLI's `set-login`, the
+/// demo's console login).
+pub async fn put_login(
+    records: &dyn cw_storage::RecordStore,
+    user: &UserId,
+    role: Role,
+    password: String,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         (12..=1024).contains(&password.chars().count()),
         "the password is 12 to 1024 characters"
     );
-    let (_, stores) = open_store(store).await?;
     let password_hash = cw_api::password::hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
     // As `PUT /v1/users/{id}/login` does: a role change ends the account's sessions.
-    cw_api::sessions::change_role(stores.records.as_ref(), &user, role).await?;
-    stores
-        .records
+    cw_api::sessions::change_role(records, user, role).await?;
+    records
         .put_login(&Login {
             user: user.clone(),
             role,
@@ -36,7 +48,6 @@ pub async fn set_login(
             locked_until_ns: 0,
         })
         .await?;
-    println!("login set for {user}");
     Ok(())
 }
 

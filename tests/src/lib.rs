@@ -10,3 +10,4 @@ pub mod notifier;
 pub mod processes;
 pub mod system;
 pub mod tcp_proxy;
+pub mod webdriver;

@@ -15,6 +15,7 @@ pub mod condition_state;
 mod measurement_policy;
 pub mod monitor;
 pub mod news2;
+pub mod strip_beats;
 
 mod ectopy;
 mod learning;

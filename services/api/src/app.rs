@@ -180,7 +180,9 @@ pub async fn start(
             "/v1/patients/{id}/ecg/export",
             get(crate::routes::ecg_export::export),
         )
+        .route("/v1/patients/{id}/beats", get(crate::routes::beats::range))
         .route("/v1/patients/{id}/live", get(crate::routes::live::open))
+        .merge(crate::console::routes())
         .merge(cw_runtime::health_routes(readiness.clone()))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -11,6 +11,7 @@ mod anonymous_denials;
 mod app;
 mod audit_trail;
 mod authn;
+mod console;
 mod ecg_export;
 mod error;
 mod live;

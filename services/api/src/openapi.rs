@@ -258,6 +258,15 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "get",
+        "/v1/patients/{id}/beats",
+        "Beats of a range (≤ 300 s), detected and classified: a strip's beat marks",
+        &[("from_ns", true, true), ("to_ns", true, true)],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
         "/v1/patients/{id}/live",
         "Live WebSocket: heart rate per beat, alert state changes, subsampled ECG",
         &[],

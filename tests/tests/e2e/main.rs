@@ -21,6 +21,7 @@ mod attacks_edge;
 mod attacks_live;
 mod compose;
 mod config_env;
+mod console_browser;
 mod engine_backtest;
 mod engine_lifecycle;
 mod engine_shards;

@@ -12,7 +12,7 @@ use cw_core::time::{NANOS_PER_SEC, Nanos};
 use serde::{Deserialize, Serialize};
 
 /// The longest range one request may ask for.
-const MAX_RANGE_NS: Nanos = 3600 * NANOS_PER_SEC;
+pub(crate) const MAX_RANGE_NS: Nanos = 3600 * NANOS_PER_SEC;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +50,7 @@ pub async fn range(
 ) -> Result<Json<Strip>, ApiError> {
     let patient = parse_patient(&id)?;
     caller.require_patient(&state, &patient).await?;
-    let width_ns = range_width(q.from_ns, q.to_ns)?;
+    let width_ns = range_width(q.from_ns, q.to_ns, MAX_RANGE_NS)?;
     let max_points = q.max_points.unwrap_or(4000);
     if !(10..=20_000).contains(&max_points) {
         return Err(ApiError::Invalid {
@@ -72,15 +72,18 @@ pub async fn range(
     }))
 }
 
-/// `to - from`, when `to` is after `from` and at most [`MAX_RANGE_NS`] later. Checked:
-/// both ends come from the client, and a wrapped width (e.g. `i64::MIN..i64::MAX`)
-/// once passed the cap and read the whole history (issue 13 #3).
-pub(crate) fn range_width(from_ns: Nanos, to_ns: Nanos) -> Result<Nanos, ApiError> {
+/// `to - from`, when `to` is after `from` and at most `max_ns` later. Checked: both ends
+/// come from the client, and a wrapped width (e.g. `i64::MIN..i64::MAX`) once passed the
+/// cap and read the whole history (issue 13 #3). Also the beats route's check.
+pub(crate) fn range_width(from_ns: Nanos, to_ns: Nanos, max_ns: Nanos) -> Result<Nanos, ApiError> {
     match to_ns.checked_sub(from_ns) {
-        Some(width) if width > 0 && width <= MAX_RANGE_NS => Ok(width),
+        Some(width) if width > 0 && width <= max_ns => Ok(width),
         _ => Err(ApiError::Invalid {
             field: Some("to_ns".into()),
-            message: "to_ns is after from_ns and at most one hour later".into(),
+            message: format!(
+                "to_ns is after from_ns and at most {} s later",
+                max_ns / NANOS_PER_SEC
+            ),
         }),
     }
 }
@@ -114,7 +117,10 @@ mod tests {
 
     #[test]
     fn a_range_wider_than_an_hour_or_backwards_is_refused_even_when_its_width_overflows() {
-        assert_eq!(range_width(0, MAX_RANGE_NS).ok(), Some(MAX_RANGE_NS));
+        assert_eq!(
+            range_width(0, MAX_RANGE_NS, MAX_RANGE_NS).ok(),
+            Some(MAX_RANGE_NS)
+        );
         for (from, to) in [
             (0, MAX_RANGE_NS + 1),
             (5, 5),
@@ -123,7 +129,7 @@ mod tests {
             (-6_000_000_000_000_000_000, 6_000_000_000_000_000_000),
             (i64::MAX, i64::MIN),
         ] {
-            assert!(range_width(from, to).is_err(), "{from}..{to}");
+            assert!(range_width(from, to, MAX_RANGE_NS).is_err(), "{from}..{to}");
         }
     }
 

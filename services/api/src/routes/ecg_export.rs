@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::ecg_export::{self, ExportError, Format};
 use crate::error::ApiError;
 use crate::query::ValidQuery;
-use crate::routes::ecg::range_width;
+use crate::routes::ecg::{MAX_RANGE_NS, range_width};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -38,7 +38,7 @@ pub async fn export(
         field: Some("format".into()),
         message: "format is edf or wfdb".into(),
     })?;
-    range_width(q.from_ns, q.to_ns)?;
+    range_width(q.from_ns, q.to_ns, MAX_RANGE_NS)?;
     let frames = state.samples.frames(&patient, q.from_ns, q.to_ns).await?;
     let alerts = match format {
         Format::Wfdb => {

@@ -2,6 +2,7 @@ pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod backtest;
+pub mod beats;
 pub mod break_glass;
 pub mod devices;
 pub mod ecg;

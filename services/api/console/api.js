@@ -1,0 +1,169 @@
+// The console's session and its calls to the api (docs/api.md). Tokens live in this
+// module's memory only: never in localStorage, sessionStorage or a cookie, so another
+// tab, an extension reading storage, or a reload gets nothing (a reload signs out).
+// The refresh token rotates: each use returns a new one (the old one is spent), well
+// before the 15-minute access token ends. No input for IDLE_MS signs out.
+
+export const IDLE_MS = 10 * 60 * 1000;
+
+let session = null; // {access, refresh, user, role}
+let refreshTimer = null;
+let idleTimer = null;
+let signedOutHandler = () => {};
+let rulesCache = null;
+
+export class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+export function onSignedOut(handler) {
+  signedOutHandler = handler;
+}
+
+export function signedIn() {
+  return session !== null;
+}
+
+export function user() {
+  return session ? { id: session.user, role: session.role } : null;
+}
+
+/** The current access token, for the live socket's subprotocol. */
+export function accessToken() {
+  return session ? session.access : null;
+}
+
+function claims(jwt) {
+  const part = jwt.split(".")[1] || "";
+  const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+  return JSON.parse(json);
+}
+
+async function errorOf(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: keep the status alone
+  }
+  const e = (body && body.error) || {};
+  return new ApiError(response.status, e.code || "http_" + response.status, e.message || response.statusText, e.field);
+}
+
+function adopt(tokens) {
+  const c = claims(tokens.access_token);
+  session = { access: tokens.access_token, refresh: tokens.refresh_token, user: c.sub, role: c.role };
+  clearTimeout(refreshTimer);
+  // A minute before the access token ends (at least half its life).
+  const lead = Math.max(tokens.expires_in / 2, tokens.expires_in - 60);
+  refreshTimer = setTimeout(() => rotate().catch(() => end("expired")), lead * 1000);
+  touch();
+}
+
+async function post(path, body) {
+  return fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    credentials: "omit",
+  });
+}
+
+export async function login(userId, password) {
+  const response = await post("/v1/auth/login", { user: userId, password });
+  if (!response.ok) throw await errorOf(response);
+  adopt(await response.json());
+  for (const kind of ["pointerdown", "keydown", "wheel"]) {
+    document.addEventListener(kind, touch, { passive: true });
+  }
+}
+
+/** Trades the refresh token for a new pair (rotation). */
+async function rotate() {
+  if (!session) throw new ApiError(401, "unauthorized", "signed out");
+  const response = await post("/v1/auth/refresh", { refresh_token: session.refresh });
+  if (!response.ok) throw await errorOf(response);
+  adopt(await response.json());
+}
+
+function touch() {
+  if (!session) return;
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => logout("idle"), IDLE_MS);
+}
+
+function end(reason) {
+  const had = session !== null;
+  session = null;
+  clearTimeout(refreshTimer);
+  clearTimeout(idleTimer);
+  rulesCache = null;
+  if (had) signedOutHandler(reason);
+}
+
+/** Ends the session on the server too (its tokens stop working at once). */
+export async function logout(reason = "logout") {
+  const refresh = session && session.refresh;
+  end(reason);
+  if (refresh) {
+    try {
+      await post("/v1/auth/logout", { refresh_token: refresh });
+    } catch {
+      // signed out here either way; the access token ends within 15 min
+    }
+  }
+}
+
+/**
+ * Calls a `/v1` route with the bearer token. A 401 gets one rotation and one retry;
+ * a disabled account (403 account_disabled) is signed out at once.
+ */
+export async function call(method, path, body) {
+  for (let attempt = 0; ; attempt++) {
+    if (!session) throw new ApiError(401, "unauthorized", "signed out");
+    const response = await fetch(path, {
+      method,
+      headers: Object.assign(
+        { authorization: "Bearer " + session.access },
+        body === undefined ? {} : { "content-type": "application/json" },
+      ),
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+    });
+    if (response.status === 204) return null;
+    if (response.ok) return response.json();
+    const error = await errorOf(response);
+    if (error.status === 401 && attempt === 0) {
+      try {
+        await rotate();
+        continue;
+      } catch {
+        end("expired");
+        throw error;
+      }
+    }
+    if (error.code === "account_disabled") end("disabled");
+    else if (error.status === 401) end("expired");
+    throw error;
+  }
+}
+
+/** Every rule's description, technical flag and unit (served from the rule table). */
+export async function rules() {
+  if (!rulesCache) {
+    const response = await fetch("/console/rules.json", { credentials: "omit" });
+    rulesCache = await response.json();
+  }
+  return rulesCache;
+}
+
+/** The live socket of one patient (docs/live.md): the token travels as a subprotocol. */
+export function liveSocket(patient) {
+  const url = `wss://${location.host}/v1/patients/${encodeURIComponent(patient)}/live`;
+  return new WebSocket(url, ["cardiowatch.v1", "bearer." + session.access]);
+}

@@ -1,0 +1,215 @@
+// The worklist: the caller's open alarms, by priority, in IEC 60601-1-8 colours (red
+// high, yellow medium, cyan low and technical), kept current by each patient's live
+// socket (docs/live.md) and acted on through the REST routes (docs/api.md).
+import * as api from "./api.js";
+import { age, el, show } from "./dom.js";
+
+const PRIORITY_RANK = { high: 0, medium: 1, low: 2 };
+const SNOOZE_MINUTES = [5, 15, 30];
+const REPAIR_MS = 15000;
+
+/** The colour class of an alarm: technical alarms are cyan whatever their priority. */
+export function colour(alert, rules) {
+  const rule = rules[alert.rule];
+  if (rule && rule.technical) return "technical";
+  return "prio-" + alert.priority;
+}
+
+/** "74 bpm (limit 70)". */
+export function valueText(alert, rules) {
+  const unit = (rules[alert.rule] && rules[alert.rule].unit) || "";
+  const v = alert.value === null ? "–" : Math.round(alert.value * 10) / 10;
+  const l = alert.limit === null ? "–" : Math.round(alert.limit * 10) / 10;
+  return `${v} ${unit} (limit ${l})`.replace(/ +/g, " ");
+}
+
+/** The highest escalation step paged so far and who was paged how. */
+export function escalation(deliveries) {
+  if (!deliveries || deliveries.length === 0) return { step: "–", paged: "nobody yet" };
+  const step = Math.max(...deliveries.map((d) => d.attempt));
+  const paged = deliveries.map((d) => `${d.recipient} by ${d.channel} (${d.status})`).join(", ");
+  return { step: String(step), paged };
+}
+
+function order(a, b) {
+  const open = (x) => (x.state === "firing" ? 0 : 1);
+  return (
+    open(a) - open(b) ||
+    PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
+    b.fired_ns - a.fired_ns
+  );
+}
+
+async function openAlerts() {
+  const [firing, acknowledged] = await Promise.all(
+    ["firing", "acknowledged"].map((state) => api.call("GET", `/v1/alerts?state=${state}&limit=500`)),
+  );
+  return firing.concat(acknowledged);
+}
+
+export function view(root, status) {
+  const alerts = new Map();
+  const deliveries = new Map();
+  const names = new Map();
+  const sockets = new Map();
+  let rules = {};
+  let closed = false;
+  const body = el("tbody");
+  const table = el(
+    "table",
+    { id: "worklist", class: "worklist", dataset: { ready: "0" } },
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        ["Priority", "Patient", "Alarm", "Value", "Age", "Escalation", "State", "Actions"].map((h) =>
+          el("th", { scope: "col" }, h),
+        ),
+      ),
+    ),
+    body,
+  );
+  const empty = el("p", { id: "worklist-empty", hidden: true }, "No open alarms.");
+  show(root, el("h1", {}, "Open alarms"), table, empty);
+
+  function row(alert) {
+    const rule = rules[alert.rule] || { describe: alert.rule };
+    const esc = escalation(deliveries.get(alert.id));
+    const actions = el("td", { class: "actions" });
+    if (alert.state === "firing") {
+      actions.append(
+        el("button", { type: "button", class: "ack", onclick: () => acknowledge(alert) }, "Acknowledge"),
+      );
+      if (alert.priority !== "high") {
+        const minutes = el(
+          "select",
+          { class: "snooze-minutes", "aria-label": "Snooze for" },
+          SNOOZE_MINUTES.map((m) => el("option", { value: m }, `${m} min`)),
+        );
+        actions.append(
+          minutes,
+          el(
+            "button",
+            { type: "button", class: "snooze", onclick: () => snooze(alert, Number(minutes.value)) },
+            "Snooze",
+          ),
+        );
+      }
+    }
+    actions.append(
+      el("a", { href: `#/patient/${encodeURIComponent(alert.patient)}/alert/${encodeURIComponent(alert.id)}` }, "Strip"),
+    );
+    return el(
+      "tr",
+      { class: `alarm ${colour(alert, rules)} ${alert.state}`, dataset: { alertId: alert.id, state: alert.state } },
+      el("td", { class: "priority" }, alert.priority),
+      el("td", { class: "patient" }, names.get(alert.patient) || alert.patient),
+      el("td", { class: "rule" }, rule.describe, alert.summary ? el("div", { class: "summary" }, alert.summary) : null),
+      el("td", { class: "value" }, valueText(alert, rules)),
+      el("td", { class: "age", dataset: { firedNs: String(alert.fired_ns) } }, age((Date.now() * 1e6 - alert.fired_ns) / 1e9)),
+      el("td", { class: "escalation", title: esc.paged }, `step ${esc.step}`, el("div", { class: "paged" }, esc.paged)),
+      el("td", { class: "state" }, alert.state),
+      actions,
+    );
+  }
+
+  function render() {
+    const list = [...alerts.values()].sort(order);
+    body.replaceChildren(...list.map(row));
+    empty.hidden = list.length > 0;
+  }
+
+  async function loadDeliveries(alert) {
+    try {
+      deliveries.set(alert.id, await api.call("GET", `/v1/alerts/${encodeURIComponent(alert.id)}/deliveries`));
+    } catch {
+      deliveries.delete(alert.id);
+    }
+  }
+
+  function upsert(alert) {
+    if (alert.state === "resolved") alerts.delete(alert.id);
+    else alerts.set(alert.id, alert);
+  }
+
+  async function acknowledge(alert) {
+    try {
+      upsert(await api.call("POST", `/v1/alerts/${encodeURIComponent(alert.id)}/ack`));
+      render();
+      status(`Acknowledged: ${alert.id}`);
+    } catch (e) {
+      status(`Could not acknowledge: ${e.message}`);
+    }
+  }
+
+  async function snooze(alert, minutes) {
+    try {
+      upsert(
+        await api.call("POST", `/v1/alerts/${encodeURIComponent(alert.id)}/snooze`, {
+          duration_s: minutes * 60,
+          reason: "snoozed from the console worklist",
+        }),
+      );
+      render();
+      status(`Snoozed for ${minutes} min: ${alert.id}`);
+    } catch (e) {
+      status(`Could not snooze: ${e.message}`);
+    }
+  }
+
+  function watch(patient) {
+    if (closed || sockets.has(patient) || !api.signedIn()) return;
+    const socket = api.liveSocket(patient);
+    sockets.set(patient, socket);
+    socket.addEventListener("message", async (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type !== "alert") return;
+      upsert(message.alert);
+      render();
+      await loadDeliveries(message.alert);
+      render();
+    });
+    socket.addEventListener("close", (event) => {
+      sockets.delete(patient);
+      // 4003: access revoked, do not come back; otherwise (lifetime 4001, restarts)
+      // reconnect with the current token.
+      if (!closed && event.code !== 4003) setTimeout(() => watch(patient), 2000);
+    });
+  }
+
+  async function load() {
+    rules = await api.rules();
+    try {
+      for (const p of await api.call("GET", "/v1/patients")) {
+        names.set(p.id, p.name || p.id);
+      }
+    } catch {
+      // ops see no patients (no PHI): ids only
+    }
+    const list = await openAlerts();
+    alerts.clear();
+    list.forEach(upsert);
+    await Promise.all(list.map(loadDeliveries));
+    render();
+    table.dataset.ready = "1";
+    for (const patient of new Set([...names.keys(), ...list.map((a) => a.patient)])) watch(patient);
+  }
+
+  const tick = setInterval(() => {
+    for (const cell of body.querySelectorAll("td.age")) {
+      cell.textContent = age((Date.now() * 1e6 - Number(cell.dataset.firedNs)) / 1e9);
+    }
+  }, 1000);
+  // The sockets carry changes; a periodic reload repairs anything they missed.
+  const repair = setInterval(() => load().catch(() => {}), REPAIR_MS);
+  load().catch((e) => status(`Could not load the worklist: ${e.message}`));
+
+  return () => {
+    closed = true;
+    clearInterval(tick);
+    clearInterval(repair);
+    for (const socket of sockets.values()) socket.close(1000);
+  };
+}

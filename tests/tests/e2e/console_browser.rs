@@ -1,0 +1,420 @@
+//! The clinician's console in a real Chromium (docs/console.md), against the four service
+//! processes: sign-in with a password, a streamed record's alarm reaching the worklist
+//! within 5 s over the live socket, IEC 60601-1-8 colours, a patient name holding
+//! `<script>` shown as text, acknowledging from the worklist, the strip's scale measured
+//! on the rendered page, and another doctor's patient refused by URL. One browser session
+//! walks through it all (each browser start costs seconds on two shared cores); every
+//! page is saved under `target/screenshots/`.
+
+use cardiowatch::fixture::{self, FixtureSpec};
+use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
+use cw_core::time::{NANOS_PER_SEC, now_ns};
+use cw_core::{Alert, Priority, Role, RuleKind, UserId};
+use cw_e2e::system::{Mode, Providers, System};
+use cw_e2e::webdriver::{Browser, screenshot_path};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+const PATIENT: &str = "e2e-console-100";
+const DOCTOR: &str = "dr-console";
+const PASSWORD: &str = "console test password 1";
+/// What IEC 60601-1-8 colours look like once the browser computed the style sheet.
+const RED: &str = "rgb(212, 0, 0)";
+const YELLOW: &str = "rgb(255, 213, 0)";
+const CYAN: &str = "rgb(0, 200, 224)";
+/// CSS fixes 1 mm at 96/25.4 px: the scale the strip declares (width in mm).
+const CSS_PX_PER_MM: f64 = 96.0 / 25.4;
+
+fn admin_token(system: &System) -> String {
+    cw_api::token::issue(
+        system.jwt_secret.as_bytes(),
+        "cardiowatch",
+        &UserId::parse("admin-console").expect("id"),
+        Role::Admin,
+        600,
+    )
+    .expect("token")
+}
+
+async fn admin_call(system: &System, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let response = system
+        .https()
+        .request(method.clone(), system.api_url(path))
+        .bearer_auth(admin_token(system))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The patient's alerts in `state`, as the api lists them to an admin.
+async fn alerts(system: &System, patient: &str, state: &str) -> Vec<Value> {
+    let path = format!("/v1/alerts?patient={patient}&state={state}");
+    match admin_call(system, reqwest::Method::GET, &path, Value::Null).await {
+        Value::Array(list) => list,
+        other => panic!("alerts: {other}"),
+    }
+}
+
+/// The background colour of the priority cell of the alert's worklist row.
+async fn row_colour(browser: &Browser, alert: &str) -> Value {
+    browser
+        .wait_for(
+            &format!("the worklist row of {alert}"),
+            "const row = document.querySelector(`tr[data-alert-id=\"${arguments[0]}\"] td.priority`);
+             return row ? getComputedStyle(row).backgroundColor : null;",
+            json!([alert]),
+            Duration::from_secs(10),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_strip_and_cannot_open_another_doctors_patient()
+ {
+    let sandbox = cw_sandbox::TwilioSandbox::start(0)
+        .await
+        .expect("twilio sandbox");
+    let mut system = System::prepare(Mode::Embedded).await;
+    let fixture = fixture::install(
+        system.stores.records.as_ref(),
+        &FixtureSpec {
+            patient_id: PATIENT,
+            doctor_id: DOCTOR,
+            device_id: "gw-console-1",
+            phone: Some("+15005550178"),
+            email: None,
+            hr_high_bpm: 70.0,
+            for_s: 2.0,
+        },
+    )
+    .await
+    .expect("fixture installed");
+    // Another doctor's patient, with an open alarm of its own.
+    let stranger = UserId::parse("dr-stranger").expect("id");
+    let foreign = cw_e2e::api::patient(&[&stranger]);
+    system
+        .stores
+        .records
+        .put_patient(&foreign)
+        .await
+        .expect("foreign patient");
+    let foreign_alert = Alert::firing(
+        foreign.id.clone(),
+        RuleKind::HrHigh,
+        Priority::High,
+        now_ns(),
+    );
+    system
+        .stores
+        .records
+        .open_alert(&foreign_alert)
+        .await
+        .expect("foreign alert");
+    system
+        .start_all(&Providers {
+            twilio_base_url: sandbox.base_url(),
+            ses: None,
+        })
+        .await;
+
+    // The admin gives the doctor a password and registers a patient whose name is markup.
+    admin_call(
+        &system,
+        reqwest::Method::PUT,
+        &format!("/v1/users/{DOCTOR}/login"),
+        json!({"role": "doctor", "password": PASSWORD}),
+    )
+    .await;
+    let evil_name = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">Eve";
+    let evil = admin_call(
+        &system,
+        reqwest::Method::POST,
+        "/v1/patients",
+        json!({"name": evil_name, "date_of_birth": "1950-01-31", "mrn": "MRN-CONSOLE-1", "doctors": [DOCTOR]}),
+    )
+    .await;
+    let evil_id = cw_core::PatientId::parse(evil["id"].as_str().expect("patient id")).expect("id");
+    let fired = now_ns() - 30 * NANOS_PER_SEC;
+    let pause = Alert {
+        value: 3.4,
+        limit: 3.0,
+        ..Alert::firing(evil_id.clone(), RuleKind::Pause, Priority::Medium, fired)
+    };
+    let lead_off = Alert::firing(evil_id.clone(), RuleKind::LeadOff, Priority::Low, fired);
+    for alert in [&pause, &lead_off] {
+        system
+            .stores
+            .records
+            .open_alert(alert)
+            .await
+            .expect("alert opened");
+    }
+
+    let browser = Browser::start(1400, 1000).await;
+    let console = system.api_url("/console/");
+    browser.goto(&console).await;
+    browser
+        .wait_for(
+            "the sign-in form",
+            "return document.querySelector('form#signin')",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let csp = system
+        .https()
+        .get(&console)
+        .send()
+        .await
+        .expect("console page")
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("a CSP header");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    browser.type_into("#user", DOCTOR).await;
+    browser.type_into("#password", "not the password").await;
+    browser.click("#signin-submit").await;
+    browser
+        .wait_for(
+            "the refusal of a wrong password",
+            "const m = document.getElementById('signin-message');
+             return m && m.textContent.includes('Wrong') ? m.textContent : null;",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("console-signin.png"))
+        .await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#signin-submit").await;
+    browser
+        .wait_for(
+            "the worklist",
+            "const t = document.getElementById('worklist'); return t && t.dataset.ready === '1';",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let who = browser
+        .run(
+            "return document.getElementById('who').textContent",
+            json!([]),
+        )
+        .await;
+    assert_eq!(who, json!(format!("{DOCTOR} (doctor)")));
+    let stored_token = browser
+        .run(
+            "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie",
+            json!([]),
+        )
+        .await;
+    assert_eq!(stored_token, json!("{}{}"), "tokens live in memory only");
+
+    // Markup in a name is text: no script ran, no element was made from it.
+    let evil_row = browser
+        .wait_for(
+            "the row of the patient named with markup",
+            "const cell = [...document.querySelectorAll('tr.alarm td.patient')]
+                 .find(td => td.textContent === arguments[0]);
+             return cell ? {xss: window.__xss === undefined ? 0 : window.__xss,
+                            elements: cell.children.length} : null;",
+            json!([evil_name]),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(evil_row, json!({"xss": 0, "elements": 0}));
+    assert_eq!(row_colour(&browser, pause.id.as_str()).await, json!(YELLOW));
+    assert_eq!(
+        row_colour(&browser, lead_off.id.as_str()).await,
+        json!(CYAN)
+    );
+    let foreign_rows = browser
+        .run(
+            "return document.querySelectorAll(`tr[data-alert-id=\"${arguments[0]}\"]`).length",
+            json!([foreign_alert.id.as_str()]),
+        )
+        .await;
+    assert_eq!(
+        foreign_rows,
+        json!(0),
+        "another doctor's alarm is not listed"
+    );
+
+    // A streamed record raises the HR alarm; the open page shows it within 5 s.
+    let streaming = CancellationToken::new();
+    let gateway = tokio::spawn(gateway::stream_record(
+        GatewayOptions {
+            url: system.ingest_url(),
+            device_token: fixture.device_token.clone(),
+            ca_cert: Some(system.ca_cert.clone()),
+            record: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"),
+            speed: 1.0,
+            seconds: Some(90.0),
+            offset_s: 0.0,
+            block_ms: 250,
+            window: 64,
+        },
+        Arc::new(GatewayStats::default()),
+        streaming.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        if let Some(a) = alerts(&system, PATIENT, "firing").await.into_iter().next() {
+            break a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no alert fired; logs:\n{}",
+            system.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let alert_id = alert["id"].as_str().expect("alert id").to_owned();
+    let fired_ns = alert["fired_ns"].as_i64().expect("fired_ns");
+    browser
+        .wait_for(
+            "the streamed alarm in the worklist",
+            "return document.querySelector(`tr[data-alert-id=\"${arguments[0]}\"]`)",
+            json!([alert_id]),
+            Duration::from_secs(5),
+        )
+        .await;
+    let shown_after_s = (now_ns() - fired_ns) as f64 / NANOS_PER_SEC as f64;
+    println!("the streamed alarm was in the worklist {shown_after_s:.2} s after it fired");
+    assert!(
+        shown_after_s < 5.0,
+        "shown {shown_after_s:.2} s after firing"
+    );
+    assert_eq!(row_colour(&browser, &alert_id).await, json!(RED));
+    browser
+        .wait_for(
+            "the first page in the escalation column",
+            "const c = document.querySelector(`tr[data-alert-id=\"${arguments[0]}\"] td.escalation`);
+             return c && c.textContent.startsWith('step 1') ? c.textContent : null;",
+            json!([alert_id]),
+            Duration::from_secs(20),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("console-worklist.png"))
+        .await;
+
+    // Acknowledge from the worklist: the store says who did.
+    browser
+        .click(&format!("tr[data-alert-id=\"{alert_id}\"] button.ack"))
+        .await;
+    browser
+        .wait_for(
+            "the row to show the acknowledgement",
+            "const r = document.querySelector(`tr[data-alert-id=\"${arguments[0]}\"]`);
+             return r && r.dataset.state === 'acknowledged';",
+            json!([alert_id]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let acked = alerts(&system, PATIENT, "acknowledged").await;
+    assert_eq!(acked.len(), 1, "{acked:?}");
+    assert_eq!(acked[0]["acked_by"], json!(DOCTOR));
+
+    // The strip: 25 mm/s and 10 mm/mV measured on the rendered page.
+    browser
+        .click(&format!("tr[data-alert-id=\"{alert_id}\"] a"))
+        .await;
+    let scale = browser
+        .wait_for(
+            "the strip with its beat marks",
+            "const svg = document.querySelector('svg#strip');
+             if (!svg || svg.querySelectorAll('g.beat').length < 5) return null;
+             const box = svg.getBoundingClientRect();
+             const majors = [...svg.querySelectorAll('g.grid-major line')]
+                 .filter(l => l.x1.baseVal.value === l.x2.baseVal.value)
+                 .map(l => l.getBoundingClientRect().left);
+             const cal = svg.querySelector('path.calibration').getBoundingClientRect();
+             const beats = [...svg.querySelectorAll('g.beat')].map(g => ({
+                 at_ns: Number(g.dataset.atNs),
+                 x: g.querySelector('line').getBoundingClientRect().left}));
+             return {px_per_mm: box.width / svg.viewBox.baseVal.width,
+                     major_px: majors[1] - majors[0],
+                     calibration_height_px: cal.height,
+                     leads: svg.querySelectorAll('path.trace').length,
+                     beats};",
+            json!([]),
+            Duration::from_secs(20),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("console-strip.png"))
+        .await;
+    let px_per_mm = scale["px_per_mm"].as_f64().expect("px_per_mm");
+    assert!(
+        (px_per_mm / CSS_PX_PER_MM - 1.0).abs() < 0.005,
+        "the strip declares {px_per_mm} px/mm"
+    );
+    let major_mm = scale["major_px"].as_f64().expect("major") / px_per_mm;
+    assert!((major_mm - 5.0).abs() < 0.05, "major grid {major_mm} mm");
+    let one_mv_mm = scale["calibration_height_px"].as_f64().expect("cal") / px_per_mm;
+    assert!((one_mv_mm - 10.0).abs() < 0.1, "1 mV = {one_mv_mm} mm");
+    assert_eq!(scale["leads"], json!(2), "both leads of record 100");
+    let beats = scale["beats"].as_array().expect("beats");
+    let first = &beats[0];
+    for beat in beats {
+        let seconds = (beat["at_ns"].as_f64().expect("at") - first["at_ns"].as_f64().expect("at"))
+            / NANOS_PER_SEC as f64;
+        let mm = (beat["x"].as_f64().expect("x") - first["x"].as_f64().expect("x")) / px_per_mm;
+        assert!(
+            (mm - 25.0 * seconds).abs() < 0.2,
+            "a beat {seconds:.3} s on is {mm:.2} mm on (25 mm/s: {:.2})",
+            25.0 * seconds
+        );
+    }
+
+    // Another doctor's patient by URL: refused, nothing of it shown.
+    browser
+        .goto(&format!(
+            "{console}#/patient/{}/alert/{}",
+            foreign.id, foreign_alert.id
+        ))
+        .await;
+    browser
+        .wait_for(
+            "the refusal of another doctor's patient",
+            "return document.getElementById('denied')",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let shown = browser
+        .run(
+            "return document.querySelectorAll('.alarm-head, svg#strip').length",
+            json!([]),
+        )
+        .await;
+    assert_eq!(shown, json!(0));
+    browser
+        .screenshot(&screenshot_path("console-denied.png"))
+        .await;
+
+    // Sign out: back to the sign-in form, and the session's refresh token is spent.
+    browser.click("#logout").await;
+    browser
+        .wait_for(
+            "the sign-in form after signing out",
+            "return document.querySelector('form#signin')",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    streaming.cancel();
+    let _ = gateway.await;
+}
