@@ -74,12 +74,14 @@ export function view(root, status) {
   const empty = el("p", { id: "worklist-empty", hidden: true }, "No open alarms.");
   show(root, el("h1", {}, "Open alarms"), table, empty);
 
-  function row(alert) {
-    const rule = rules[alert.rule] || { describe: alert.rule };
-    const esc = escalation(deliveries.get(alert.id));
-    const actions = el("td", { class: "actions" });
+  // Rows are kept per alert and updated in place: a row (and its buttons) is never
+  // replaced under the pointer while a live message or a reload changes its cells.
+  const rows = new Map();
+
+  function actionsFor(alert) {
+    const actions = [];
     if (alert.state === "firing") {
-      actions.append(
+      actions.push(
         el("button", { type: "button", class: "ack", onclick: () => acknowledge(alert) }, "Acknowledge"),
       );
       if (alert.priority !== "high") {
@@ -88,7 +90,7 @@ export function view(root, status) {
           { class: "snooze-minutes", "aria-label": "Snooze for" },
           SNOOZE_MINUTES.map((m) => el("option", { value: m }, `${m} min`)),
         );
-        actions.append(
+        actions.push(
           minutes,
           el(
             "button",
@@ -98,26 +100,52 @@ export function view(root, status) {
         );
       }
     }
-    actions.append(
+    actions.push(
       el("a", { href: `#/patient/${encodeURIComponent(alert.patient)}/alert/${encodeURIComponent(alert.id)}` }, "Strip"),
     );
-    return el(
-      "tr",
-      { class: `alarm ${colour(alert, rules)} ${alert.state}`, dataset: { alertId: alert.id, state: alert.state } },
-      el("td", { class: "priority" }, alert.priority),
-      el("td", { class: "patient" }, names.get(alert.patient) || alert.patient),
-      el("td", { class: "rule" }, rule.describe, alert.summary ? el("div", { class: "summary" }, alert.summary) : null),
-      el("td", { class: "value" }, valueText(alert, rules)),
-      el("td", { class: "age", dataset: { firedNs: String(alert.fired_ns) } }, age((Date.now() * 1e6 - alert.fired_ns) / 1e9)),
-      el("td", { class: "escalation", title: esc.paged }, `step ${esc.step}`, el("div", { class: "paged" }, esc.paged)),
-      el("td", { class: "state" }, alert.state),
-      actions,
-    );
+    return actions;
+  }
+
+  function row(alert) {
+    let entry = rows.get(alert.id);
+    if (!entry) {
+      const cells = {};
+      for (const name of ["priority", "patient", "rule", "value", "age", "escalation", "state", "actions"]) {
+        cells[name] = el("td", { class: name });
+      }
+      entry = { tr: el("tr", { dataset: { alertId: alert.id } }, Object.values(cells)), cells, actionsKey: "" };
+      rows.set(alert.id, entry);
+    }
+    const { tr, cells } = entry;
+    const rule = rules[alert.rule] || { describe: alert.rule };
+    const esc = escalation(deliveries.get(alert.id));
+    tr.setAttribute("class", `alarm ${colour(alert, rules)} ${alert.state}`);
+    tr.dataset.state = alert.state;
+    cells.priority.textContent = alert.priority;
+    cells.patient.textContent = names.get(alert.patient) || alert.patient;
+    cells.rule.replaceChildren(rule.describe, alert.summary ? el("div", { class: "summary" }, alert.summary) : "");
+    cells.value.textContent = valueText(alert, rules);
+    cells.age.dataset.firedNs = String(alert.fired_ns);
+    cells.age.textContent = age((Date.now() * 1e6 - alert.fired_ns) / 1e9);
+    cells.escalation.title = esc.paged;
+    cells.escalation.replaceChildren(`step ${esc.step}`, el("div", { class: "paged" }, esc.paged));
+    cells.state.textContent = alert.state;
+    const actionsKey = `${alert.state}/${alert.priority}`;
+    if (entry.actionsKey !== actionsKey) {
+      cells.actions.replaceChildren(...actionsFor(alert));
+      entry.actionsKey = actionsKey;
+    }
+    return tr;
   }
 
   function render() {
     const list = [...alerts.values()].sort(order);
-    body.replaceChildren(...list.map(row));
+    const wanted = list.map(row);
+    for (const id of [...rows.keys()]) if (!alerts.has(id)) rows.delete(id);
+    const current = [...body.children];
+    if (wanted.length !== current.length || wanted.some((tr, i) => tr !== current[i])) {
+      body.replaceChildren(...wanted);
+    }
     empty.hidden = list.length > 0;
   }
 
