@@ -65,6 +65,16 @@ pub fn replay_observed(
     report
 }
 
+/// Stored frames (time order) as the quarter-second blocks a gateway would send, at the
+/// rate the timestamps show; empty when they show none. The engine replays these to warm
+/// up a patient it took over (docs/architecture.md, "Shards").
+pub fn stored_blocks(patient: &PatientId, frames: &[(Nanos, Vec<i16>)]) -> Vec<SampleBlock> {
+    match infer_rate(frames) {
+        0 => Vec::new(),
+        rate_hz => blocks(patient, frames, rate_hz),
+    }
+}
+
 fn record(policy: &ThresholdPolicy, event: RuleEvent, alerts: &mut Vec<WouldAlert>) {
     match event {
         RuleEvent::Fire {

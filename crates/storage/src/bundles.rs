@@ -20,15 +20,17 @@ use crate::ports::{
     AlertStore, DeliveryStore, DeviceStore, PatientStore, PolicyStore, Reachable, SampleStore,
 };
 use crate::replay_guard::ReplayGuard;
+use crate::shard_leases::ShardLeases;
 use std::sync::Arc;
 
 /// Ingest: authenticates devices, audits refusals. No alerts, policies, people, logins.
 pub trait IngestRecords: Reachable + DeviceStore + AuditStore {}
 impl<T: Reachable + DeviceStore + AuditStore + ?Sized> IngestRecords for T {}
 
-/// Alert engine: opens and resolves alerts under each patient's policy.
-pub trait EngineRecords: Reachable + AlertStore + PolicyStore {}
-impl<T: Reachable + AlertStore + PolicyStore + ?Sized> EngineRecords for T {}
+/// Alert engine: opens and resolves alerts under each patient's policy, for the shards
+/// it holds leases on.
+pub trait EngineRecords: Reachable + AlertStore + PolicyStore + ShardLeases {}
+impl<T: Reachable + AlertStore + PolicyStore + ShardLeases + ?Sized> EngineRecords for T {}
 
 /// Notifier: alerts (ack by reply), their outbox, who to page, which pages went to which
 /// phone, provider request ids seen, and the audit of acks.
@@ -56,9 +58,11 @@ pub struct IngestStores {
     pub records: Arc<dyn IngestRecords>,
 }
 
-/// The alert engine's stores: it gets samples from the bus, never from the store.
+/// The alert engine's stores: it gets samples from the bus, and reads the last minute of
+/// stored ECG only to warm up a shard it takes over (docs/architecture.md, "Shards").
 #[derive(Clone)]
 pub struct EngineStores {
+    pub samples: Arc<dyn SampleStore>,
     pub records: Arc<dyn EngineRecords>,
 }
 
@@ -80,6 +84,7 @@ impl From<Stores> for IngestStores {
 impl From<Stores> for EngineStores {
     fn from(stores: Stores) -> Self {
         Self {
+            samples: stores.samples,
             records: stores.records,
         }
     }

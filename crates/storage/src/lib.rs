@@ -17,6 +17,7 @@ mod open;
 pub mod ports;
 pub mod redact;
 pub mod replay_guard;
+pub mod shard_leases;
 pub mod sqlite;
 
 pub use audit::AuditStore;
@@ -32,3 +33,4 @@ pub use ports::{
     RecordStore, SampleStore, StoreError, probe,
 };
 pub use replay_guard::ReplayGuard;
+pub use shard_leases::{ShardLease, ShardLeases};

@@ -226,6 +226,7 @@ pub trait RecordStore:
     + crate::credentials::CredentialStore
     + crate::alert_pages::AlertPages
     + crate::replay_guard::ReplayGuard
+    + crate::shard_leases::ShardLeases
     // Each service's bundle (bundles.rs), so the whole store narrows to it by upcasting.
     + crate::bundles::IngestRecords
     + crate::bundles::EngineRecords
@@ -244,7 +245,8 @@ impl<
         + crate::directory::PatientDirectory
         + crate::credentials::CredentialStore
         + crate::alert_pages::AlertPages
-        + crate::replay_guard::ReplayGuard,
+        + crate::replay_guard::ReplayGuard
+        + crate::shard_leases::ShardLeases,
 > RecordStore for T
 {
 }

@@ -1,15 +1,18 @@
 //! Making rule decisions durable and known: store first, then push (DESIGN §2).
 
 use crate::fire_trace::{BlockStamps, FireTiming, FireTrace};
+use crate::leases::Fence;
 use crate::metrics::EngineMetrics;
 use cw_analysis::RuleEvent;
 use cw_bus::Pusher;
+use cw_core::shard_of;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{
     Alert, AlertEvent, AlertEventKind, AlertId, Episode, PatientId, RuleKind, ThresholdPolicy,
 };
 use cw_storage::{EngineRecords, OpenAlertOutcome};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 pub struct Actions {
@@ -21,6 +24,17 @@ pub struct Actions {
     pub strip_padding_s: u32,
     /// Alert state for live views (best effort, after the push).
     pub live: crate::live_events::LiveEvents,
+    /// Which shards this engine may page for (`leases.rs`).
+    pub fence: Arc<Fence>,
+}
+
+/// Whether a write that pages may go ahead for a shard.
+enum Lease {
+    Held,
+    /// Another engine owns it (or nobody, and the next owner will decide): drop it.
+    Lost,
+    /// The store could not tell: try again, as for a failed write.
+    Unknown,
 }
 
 /// Whether the rule's state machine may keep its new state.
@@ -81,10 +95,25 @@ impl Actions {
         if fires.is_empty() {
             return Vec::new();
         }
+        let mut applied = Vec::with_capacity(fires.len());
+        let mut leases = HashMap::new();
+        let mut held = Vec::with_capacity(fires.len());
+        for fire in fires {
+            let shard = shard_of(&fire.patient);
+            let lease = match leases.entry(shard) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => slot.insert(self.lease(shard).await),
+            };
+            match lease {
+                Lease::Held => held.push(fire),
+                Lease::Unknown => applied.push((fire.patient, Applied::RetryFire(fire.alert.rule))),
+                Lease::Lost => applied.push((fire.patient, Applied::Done)),
+            }
+        }
+        let fires = held;
         let alerts: Vec<Alert> = fires.iter().map(|f| f.alert.clone()).collect();
         let outcomes = self.records.open_alert_batch(&alerts).await;
         let stored_ns = now_ns();
-        let mut applied = Vec::with_capacity(fires.len());
         for (fire, outcome) in fires.into_iter().zip(outcomes) {
             let PendingFire {
                 patient,
@@ -171,6 +200,12 @@ impl Actions {
                 let Some(id) = open.get(&(patient.clone(), rule)).cloned() else {
                     return Applied::Done;
                 };
+                // A resolve ends the paging: only the shard's owner may decide it.
+                match self.lease(shard_of(patient)).await {
+                    Lease::Held => {}
+                    Lease::Lost => return Applied::Done,
+                    Lease::Unknown => return Applied::RetryResolve(rule),
+                }
                 match self.records.resolve_alert(&id, at).await {
                     Ok(alert) => {
                         open.remove(&(patient.clone(), rule));
@@ -186,6 +221,33 @@ impl Actions {
                         Applied::RetryResolve(rule)
                     }
                 }
+            }
+        }
+    }
+
+    /// The fence: this engine's lease on `shard` is locally valid *and* still the stored
+    /// one (owner and epoch), checked before each write that pages. The local validity
+    /// ends before the store's expiry (`leases.rs`), so a takeover cannot start while
+    /// the old owner still passes this check, up to the round trip of the write itself.
+    async fn lease(&self, shard: u16) -> Lease {
+        let Some(epoch) = self.fence.epoch(shard) else {
+            self.metrics.fenced_writes.inc();
+            return Lease::Lost;
+        };
+        match self.records.shard_lease(shard).await {
+            Ok(Some(l)) if l.owner == self.fence.identity() && l.epoch == epoch => Lease::Held,
+            Ok(_) => {
+                self.metrics.fenced_writes.inc();
+                tracing::warn!(
+                    shard,
+                    "alert write dropped: the shard's lease is no longer ours"
+                );
+                Lease::Lost
+            }
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::warn!(shard, error = %e, "shard lease unreadable; the write waits");
+                Lease::Unknown
             }
         }
     }

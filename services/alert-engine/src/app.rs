@@ -3,6 +3,7 @@
 use crate::actions::{Actions, Applied};
 use crate::config::AlertEngineConfig;
 use crate::fire_trace::{BlockStamps, FireTrace};
+use crate::leases::{Fence, LeaseKeeper, ShardChange};
 use crate::live_events::LiveEvents;
 use crate::metrics::EngineMetrics;
 use crate::policies::EngineView;
@@ -14,12 +15,13 @@ use cw_bus::{Kind, Pusher, Sealer, Subscriber};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic};
-use cw_storage::{EngineRecords, EngineStores};
-use std::collections::{HashMap, HashSet};
+use cw_storage::{EngineRecords, EngineStores, SampleStore};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +29,8 @@ use tokio_util::sync::CancellationToken;
 const POLICY_REFRESH: Duration = Duration::from_secs(30);
 /// The no-data rule is checked on the wall clock this often.
 const NO_DATA_CHECK: Duration = Duration::from_secs(1);
+/// Every sample topic (`s/{shard:03}`), for an engine whose shards change at run time.
+const SAMPLES_TOPIC_PREFIX: &str = "s/";
 
 pub struct Running {
     pub alert_push_endpoint: String,
@@ -39,7 +43,16 @@ pub struct Running {
 }
 
 struct Engine {
+    /// Shards this engine holds a lease on (`leases.rs`); blocks of others are ignored.
     shards: HashSet<u16>,
+    /// Gains and losses from the lease keeper.
+    changes: mpsc::UnboundedReceiver<ShardChange>,
+    /// Read only to warm up taken-over patients.
+    samples_store: Arc<dyn SampleStore>,
+    warmup_s: u32,
+    /// Per warmed-up patient, the end of the stored ECG replayed: live blocks up to it
+    /// were already analysed.
+    warmed_until: HashMap<PatientId, Nanos>,
     monitors: HashMap<PatientId, PatientMonitor>,
     view: EngineView,
     records: Arc<dyn EngineRecords>,
@@ -94,7 +107,13 @@ pub async fn start(
             cfg.live_publish_endpoint
         )
     })?;
-    let topics: Vec<String> = cfg.shards.iter().map(|s| shard_topic(*s)).collect();
+    // A pinned engine hears only its shards; a leasing one hears every shard and drops
+    // the blocks of shards it does not hold, since its set changes at run time.
+    let topics: Vec<String> = if cfg.shards.is_empty() {
+        vec![SAMPLES_TOPIC_PREFIX.to_owned()]
+    } else {
+        cfg.shards.iter().map(|s| shard_topic(*s)).collect()
+    };
     let samples = Subscriber::connect(
         &cfg.sample_endpoints,
         &topics,
@@ -130,6 +149,30 @@ pub async fn start(
             let links = config.links();
             move || std::future::ready(links.probe())
         });
+    let identity = match &cfg.leases.identity {
+        Some(name) if !name.is_empty() && name.len() <= 64 => name.clone(),
+        Some(_) => anyhow::bail!("leases.identity must be 1 to 64 characters"),
+        None => format!("engine-{}", PatientId::random()),
+    };
+    let fence = Arc::new(Fence::new(identity.clone()));
+    let (changes_tx, changes) = mpsc::unbounded_channel();
+    let mut keeper = LeaseKeeper::new(
+        stores.records.clone(),
+        cfg.leases.clone(),
+        &cfg.shards,
+        fence.clone(),
+        changes_tx,
+        metrics.clone(),
+    );
+    let readiness = readiness.report("shards", {
+        let fence = fence.clone();
+        move || {
+            std::future::ready(match fence.owned() {
+                0 => Err("no shard lease held".to_owned()),
+                _ => Ok(()),
+            })
+        }
+    });
     let patients = Arc::new(AtomicUsize::new(0));
     let fire_trace = Arc::new(FireTrace::default());
     let (writer, retries, writer_task) = writer::spawn(Actions {
@@ -139,9 +182,14 @@ pub async fn start(
         trace: fire_trace.clone(),
         strip_padding_s: cfg.strip_padding_s,
         live: live.clone(),
+        fence,
     });
     let mut engine = Engine {
-        shards: cfg.shards.iter().copied().collect(),
+        shards: HashSet::new(),
+        changes,
+        samples_store: stores.samples.clone(),
+        warmup_s: cfg.leases.warmup_s,
+        warmed_until: HashMap::new(),
         monitors: HashMap::new(),
         view: EngineView::default(),
         records: stores.records.clone(),
@@ -152,10 +200,14 @@ pub async fn start(
         started_ns: now_ns(),
         live,
     };
+    // The first lease round before serving, so a lone engine analyses from its first
+    // block; shards held by a dead engine follow once their leases expire.
+    keeper.round().await.context("claiming shard leases")?;
     engine
         .load()
         .await
         .context("loading policies and open alerts")?;
+    tokio::spawn(keeper.run(shutdown.clone()));
 
     let admin = cw_tls::Listener::bind(&cfg.admin_listen, &cfg.admin_tls)
         .await
@@ -165,7 +217,7 @@ pub async fn start(
         metrics.render(patients.load(Ordering::Relaxed))
     });
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
-    tracing::info!(shards = cfg.shards.len(), %alert_push_endpoint, %admin_addr, "alert-engine running");
+    tracing::info!(%identity, shards = engine.shards.len(), pinned = !cfg.shards.is_empty(), %alert_push_endpoint, %admin_addr, "alert-engine running");
 
     let task = tokio::spawn(engine.run(samples, config, retries, writer_task, shutdown));
     Ok(Running {
@@ -210,6 +262,7 @@ impl Engine {
                     }
                 }
                 _ = no_data.tick() => self.check_no_data().await,
+                Some(change) = self.changes.recv() => self.on_shard_changes(change).await,
                 Some(retry) = retries.recv() => self.on_retry(retry),
             }
         }
@@ -223,24 +276,141 @@ impl Engine {
         self.shards.contains(&shard_of(patient))
     }
 
-    /// Policies and open alerts of the owned shards, so a restart neither loses nor
-    /// duplicates an alert.
+    /// The shards of the first lease round: their policies and open alerts, so a
+    /// restart neither loses nor duplicates an alert.
     async fn load(&mut self) -> Result<(), cw_storage::StoreError> {
-        self.reload_policies().await?;
-        for alert in self.records.open_alerts().await? {
-            if self.owns(&alert.patient) {
-                let key = (alert.patient.clone(), alert.rule);
-                self.view.open.insert(key.clone(), alert.id.clone());
-                self.view.episodes.insert(key, alert.episode);
+        let mut gained = BTreeSet::new();
+        while let Ok(change) = self.changes.try_recv() {
+            if let ShardChange::Gained { shard, .. } = change {
+                gained.insert(shard);
             }
         }
-        self.writer.adopt(self.view.open.clone()).await;
+        self.shards.extend(gained.iter().copied());
+        self.take_over(&gained).await?;
         tracing::info!(
+            shards = self.shards.len(),
             policies = self.view.policies.len(),
             open_alerts = self.view.open.len(),
             "state rebuilt from the store"
         );
         Ok(())
+    }
+
+    /// Applies the keeper's news (and whatever else it queued meanwhile) at once.
+    async fn on_shard_changes(&mut self, first: ShardChange) {
+        let mut changes = vec![first];
+        while let Ok(change) = self.changes.try_recv() {
+            changes.push(change);
+        }
+        let mut gained = BTreeSet::new();
+        for change in changes {
+            match change {
+                ShardChange::Lost { shard } => {
+                    gained.remove(&shard);
+                    self.forget_shard(shard).await;
+                }
+                ShardChange::Gained { shard, .. } => {
+                    gained.insert(shard);
+                    self.shards.insert(shard);
+                }
+            }
+        }
+        if gained.is_empty() {
+            return;
+        }
+        if let Err(e) = self.take_over(&gained).await {
+            // Policies reload every 30 s, and a fire whose alert is open in the store
+            // is adopted there (no page): nothing is lost but time.
+            tracing::warn!(error = %e, "taken-over shards not fully loaded");
+        }
+    }
+
+    /// Stops analysing `shard`: its patients' state goes, so a later owner of it (or
+    /// this engine, taking it back) starts from the store.
+    async fn forget_shard(&mut self, shard: u16) {
+        self.shards.remove(&shard);
+        let theirs = |p: &PatientId| shard_of(p) != shard;
+        self.monitors.retain(|p, _| theirs(p));
+        self.last_seen.retain(|p, _| theirs(p));
+        self.warmed_until.retain(|p, _| theirs(p));
+        self.view.policies.retain(|p, _| theirs(p));
+        self.view.open.retain(|(p, _), _| theirs(p));
+        self.view.episodes.retain(|(p, _), _| theirs(p));
+        self.patients.store(self.monitors.len(), Ordering::Relaxed);
+        self.writer.forget(shard).await;
+    }
+
+    /// Starts analysing `gained`: their policies, their open alerts adopted (resolved
+    /// here, never raised again), and each patient warmed up from the stored ECG.
+    async fn take_over(&mut self, gained: &BTreeSet<u16>) -> Result<(), cw_storage::StoreError> {
+        if gained.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let ours = |p: &PatientId| gained.contains(&shard_of(p));
+        let mut patients = BTreeSet::new();
+        for policy in self.records.all_policies().await? {
+            if ours(&policy.patient) {
+                patients.insert(policy.patient.clone());
+                self.install_policy(policy);
+            }
+        }
+        let mut adopted = HashMap::new();
+        for alert in self.records.open_alerts().await? {
+            if ours(&alert.patient) {
+                let key = (alert.patient.clone(), alert.rule);
+                patients.insert(alert.patient.clone());
+                self.view.open.insert(key.clone(), alert.id.clone());
+                self.view.episodes.insert(key.clone(), alert.episode);
+                adopted.insert(key, alert.id);
+            }
+        }
+        let open_alerts = adopted.len();
+        self.writer.adopt(adopted).await;
+        let now = now_ns();
+        let mut warmed = 0;
+        for patient in &patients {
+            self.last_seen.entry(patient.clone()).or_insert(now);
+            warmed += self.warm_up(patient, now).await;
+        }
+        tracing::info!(
+            shards = gained.len(),
+            patients = patients.len(),
+            open_alerts,
+            warmup_blocks = warmed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "shards taken"
+        );
+        Ok(())
+    }
+
+    /// Replays the patient's last `warmup_s` of stored ECG through a fresh monitor, so
+    /// heart rate, rhythm and the rules' state resume where the last owner left them;
+    /// decisions go to the writer as live ones do (an alert already open is adopted,
+    /// not raised again). Returns the blocks replayed.
+    async fn warm_up(&mut self, patient: &PatientId, now: Nanos) -> usize {
+        let from = now - i64::from(self.warmup_s) * cw_core::time::NANOS_PER_SEC;
+        // An hour ahead too: a device clock ahead of ours still counts as stored.
+        let to = now + 3_600 * cw_core::time::NANOS_PER_SEC;
+        let frames = match self.samples_store.frames(patient, from, to).await {
+            Ok(frames) => frames,
+            Err(e) => {
+                tracing::warn!(patient = %patient, error = %e, "no warm-up: stored ECG unreadable");
+                return 0;
+            }
+        };
+        let blocks = cw_analysis::backtest::stored_blocks(patient, &frames);
+        let Some(last) = blocks.last() else {
+            return 0;
+        };
+        self.warmed_until.insert(patient.clone(), last.end_ns());
+        for block in &blocks {
+            let events = self.monitor(patient).process(block);
+            self.apply_all(patient, events, BlockStamps::clock(now))
+                .await;
+        }
+        self.metrics.warmup_blocks.add(blocks.len() as u64);
+        blocks.len()
     }
 
     async fn reload_policies(&mut self) -> Result<(), cw_storage::StoreError> {
@@ -289,6 +459,13 @@ impl Engine {
         if !self.owns(&block.patient) {
             self.metrics.foreign_shard_blocks.inc();
             return;
+        }
+        if let Some(until) = self.warmed_until.get(&block.patient) {
+            // Stored before the warm-up read it: analysed already.
+            if block.end_ns() <= *until {
+                return;
+            }
+            self.warmed_until.remove(&block.patient);
         }
         self.metrics.blocks.inc();
         self.metrics.samples.add(block.frames() as u64);

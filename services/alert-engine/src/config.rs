@@ -1,5 +1,4 @@
 use cw_bus::BusConfig;
-use cw_core::SHARD_COUNT;
 use cw_storage::StorageConfig;
 use cw_tls::TlsServerConfig;
 use serde::{Deserialize, Serialize};
@@ -9,9 +8,14 @@ use serde::{Deserialize, Serialize};
 pub struct AlertEngineConfig {
     /// PUB endpoints of every ingest instance.
     pub sample_endpoints: Vec<String>,
-    /// Shards this engine owns (0..64). Engines must own disjoint sets that together
-    /// cover all shards. Default: all of them (one engine).
+    /// Optional pin: the only shards (0..64) this engine takes, leased like any other
+    /// (so never two engines at once; it waits while another holds one). Empty (the
+    /// default): the engines share the 64 shards through leases in the record store,
+    /// each taking its fair share, and take over a dead engine's shards
+    /// (docs/architecture.md, "Shards").
     pub shards: Vec<u16>,
+    /// Shard leases: identity, lifetime, renewal and the warm-up of a taken-over shard.
+    pub leases: LeaseConfig,
     /// PUSH endpoint the notifiers connect to for alert events.
     pub alert_push_endpoint: String,
     /// PUB endpoint of the api, for threshold changes.
@@ -34,7 +38,8 @@ impl Default for AlertEngineConfig {
     fn default() -> Self {
         Self {
             sample_endpoints: vec!["tcp://127.0.0.1:5550".into()],
-            shards: (0..SHARD_COUNT).collect(),
+            shards: Vec::new(),
+            leases: LeaseConfig::default(),
             alert_push_endpoint: "tcp://0.0.0.0:5560".into(),
             config_endpoints: vec!["tcp://127.0.0.1:5570".into()],
             live_publish_endpoint: "tcp://0.0.0.0:5580".into(),
@@ -49,6 +54,35 @@ impl Default for AlertEngineConfig {
             },
             storage: StorageConfig::default(),
             bus: BusConfig::default(),
+        }
+    }
+}
+
+/// How this engine holds its shards (docs/architecture.md, "Shards").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LeaseConfig {
+    /// This engine's name in the lease table, up to 64 characters (e.g. a StatefulSet
+    /// pod name): a restart under the same name renews its live leases at once. Default:
+    /// random per start (a restarted engine then waits for its old leases to expire).
+    pub identity: Option<String>,
+    /// Lifetime of a lease and of the engine's heartbeat. A dead engine's shards are
+    /// taken over after at most this plus `renew_ms`.
+    pub ttl_ms: u64,
+    /// How often leases are renewed and the fair share re-planned.
+    pub renew_ms: u64,
+    /// Seconds of stored ECG a taken-over patient is analysed from before live blocks,
+    /// so heart rate, rhythm and rule state resume without a blind window.
+    pub warmup_s: u32,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        Self {
+            identity: None,
+            ttl_ms: 5_000,
+            renew_ms: 1_000,
+            warmup_s: 60,
         }
     }
 }

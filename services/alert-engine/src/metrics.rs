@@ -1,6 +1,7 @@
 use cw_bus::BusStats;
 use cw_runtime::{Counter, Histogram, MetricsText};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Default)]
 pub struct EngineMetrics {
@@ -12,6 +13,18 @@ pub struct EngineMetrics {
     pub store_errors: Counter,
     pub push_failures: Counter,
     pub foreign_shard_blocks: Counter,
+    /// Shards this engine holds a lease on (`leases.rs`).
+    pub shards_owned: AtomicU64,
+    /// Shards nobody held a live lease on at the last lease round.
+    pub shards_unowned: AtomicU64,
+    /// Shards taken over from another engine (or re-taken after expiry).
+    pub shard_takeovers: Counter,
+    /// Shards given up, lost to another engine or lapsed.
+    pub shards_lost: Counter,
+    /// Alert writes refused because the shard's lease was no longer this engine's.
+    pub fenced_writes: Counter,
+    /// Stored blocks replayed to warm up taken-over patients.
+    pub warmup_blocks: Counter,
     /// Sample received at ingest → alert stored and pushed.
     pub alert_latency: Histogram,
     pub samples_bus: Arc<BusStats>,
@@ -83,6 +96,36 @@ impl EngineMetrics {
                 "cw_engine_live_events_dropped_total",
                 "Live events dropped because the events PUB queue was full",
                 BusStats::get(&self.live_bus.send_failed),
+            )
+            .gauge(
+                "cw_engine_shards_owned",
+                "Shards this engine holds a lease on",
+                self.shards_owned.load(Ordering::Relaxed) as f64,
+            )
+            .gauge(
+                "cw_engine_shards_unowned",
+                "Shards with no live lease at the last lease round (unmonitored)",
+                self.shards_unowned.load(Ordering::Relaxed) as f64,
+            )
+            .counter(
+                "cw_engine_shard_takeovers_total",
+                "Shards taken over after another lease expired",
+                self.shard_takeovers.get(),
+            )
+            .counter(
+                "cw_engine_shards_lost_total",
+                "Shards given up, lost to another engine, or lapsed",
+                self.shards_lost.get(),
+            )
+            .counter(
+                "cw_engine_fenced_writes_total",
+                "Alert writes refused because the shard lease was no longer held",
+                self.fenced_writes.get(),
+            )
+            .counter(
+                "cw_engine_warmup_blocks_total",
+                "Stored blocks replayed to warm up taken-over patients",
+                self.warmup_blocks.get(),
             )
             .gauge(
                 "cw_engine_patients",

@@ -28,8 +28,11 @@ const QUEUE: usize = 4096;
 const BATCH: usize = 256;
 
 enum Job {
-    /// The open alerts found in the store at start (resolved by this engine).
+    /// The open alerts found in the store at start or when a shard was gained (resolved
+    /// by this engine).
     Adopt(HashMap<(PatientId, RuleKind), AlertId>),
+    /// A shard was lost: its open alerts are the new owner's to resolve.
+    Forget(u16),
     Apply(Box<ApplyJob>),
 }
 
@@ -104,6 +107,12 @@ pub fn spawn(actions: Actions) -> (Writer, mpsc::UnboundedReceiver<Retry>, JoinH
                         }
                         open.extend(found);
                     }
+                    Job::Forget(shard) => {
+                        for (p, applied) in actions.open_batch(take(&mut fires), &mut open).await {
+                            retry(p, applied);
+                        }
+                        open.retain(|(patient, _), _| cw_core::shard_of(patient) != shard);
+                    }
                 }
             }
             for (p, applied) in actions.open_batch(fires, &mut open).await {
@@ -117,6 +126,10 @@ pub fn spawn(actions: Actions) -> (Writer, mpsc::UnboundedReceiver<Retry>, JoinH
 impl Writer {
     pub async fn adopt(&self, open: HashMap<(PatientId, RuleKind), AlertId>) {
         self.send(Job::Adopt(open)).await;
+    }
+
+    pub async fn forget(&self, shard: u16) {
+        self.send(Job::Forget(shard)).await;
     }
 
     pub async fn apply(
@@ -199,6 +212,16 @@ mod tests {
         .await
         .expect("live socket");
         let trace = Arc::new(FireTrace::default());
+        let fence = Arc::new(crate::leases::Fence::new("writer-test".into()));
+        let mut keeper = crate::leases::LeaseKeeper::new(
+            stores.records.clone(),
+            crate::config::LeaseConfig::default(),
+            &[],
+            fence.clone(),
+            mpsc::unbounded_channel().0,
+            metrics.clone(),
+        );
+        keeper.round().await.expect("every shard leased");
         let (writer, retries, task) = spawn(Actions {
             records: stores.records.clone(),
             pusher,
@@ -206,6 +229,7 @@ mod tests {
             trace: trace.clone(),
             strip_padding_s: 10,
             live,
+            fence,
         });
         writer.adopt(HashMap::new()).await;
         Harness {

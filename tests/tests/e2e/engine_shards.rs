@@ -1,4 +1,4 @@
-//! Two alert-engine processes owning disjoint halves of the 64 shards: every block of every
+//! Two alert-engine processes pinned to disjoint halves of the 64 shards: every block of every
 //! patient is analysed by exactly one of them, and each patient's episode raises exactly
 //! one alert. Embedded mode: no external server needed.
 
@@ -120,6 +120,18 @@ async fn split_engines(system: &mut System) -> [u16; 2] {
         .push(Service::spawn("cw-notifier", &config, &logs));
     for port in admins {
         healthy(system, port).await;
+    }
+    // Pinned shards are leased too: each engine waits until the killed engine's leases
+    // on them expired (docs/architecture.md, "Shards").
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for port in admins {
+        while metric(&metrics(system, port).await, "cw_engine_shards_owned") != f64::from(HALF) {
+            assert!(
+                Instant::now() < deadline,
+                "engine on {port} holds no leases"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     admins
 }

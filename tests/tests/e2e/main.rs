@@ -23,6 +23,7 @@ mod compose;
 mod config_env;
 mod console_browser;
 mod engine_backtest;
+mod engine_failover;
 mod engine_lifecycle;
 mod engine_shards;
 mod ingest;

@@ -16,6 +16,10 @@ pub(super) const OPEN_ALERTS: &str = "open_alerts";
 pub(super) const DELIVERIES: &str = "deliveries";
 pub(super) const AUDIT: &str = "audit_events";
 pub(super) const SEEN_REQUESTS: &str = "seen_requests";
+/// One lease per shard, `_id` = shard (`shard_leases.rs`); no index beyond `_id`.
+pub(super) const SHARD_LEASES: &str = "shard_leases";
+/// Alert-engine heartbeats, `_id` = engine identity.
+pub(super) const ENGINES: &str = "engines";
 
 /// (collection, keys, unique). `open_alerts` and `deliveries` need none beyond `_id`:
 /// their `_id` is the dedup / idempotency key.

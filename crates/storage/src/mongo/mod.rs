@@ -16,6 +16,7 @@ mod indexes;
 mod people;
 mod policies;
 mod replay_guard;
+mod shard_leases;
 mod two_writes;
 
 pub use two_writes::Interrupt;

@@ -15,6 +15,7 @@ mod records;
 mod replay_guard;
 mod samples;
 mod schema;
+mod shard_leases;
 
 pub use records::SqliteRecords;
 pub use samples::SqliteSamples;

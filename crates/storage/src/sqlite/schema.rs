@@ -90,5 +90,6 @@ pub(super) fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.execute_batch(super::directory::TABLES)?;
     tx.execute_batch(super::credentials::TABLES)?;
     tx.execute_batch(super::replay_guard::TABLES)?;
+    tx.execute_batch(super::shard_leases::TABLES)?;
     tx.commit()
 }

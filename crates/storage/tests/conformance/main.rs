@@ -29,6 +29,7 @@ mod people;
 mod policies;
 mod replay_guard;
 mod samples;
+mod shard_leases;
 
 /// Instantiates each behaviour once per backend: `embedded::<name>` and
 /// `servers::<name>`, each on a fresh, private store.
@@ -113,4 +114,9 @@ conformance! {
     replay_guard::a_request_id_is_fresh_once_and_a_replay_is_refused,
     replay_guard::racing_uses_of_one_request_id_let_exactly_one_win,
     replay_guard::ids_used_before_the_cut_are_forgotten_and_later_ones_still_refused,
+    shard_leases::a_free_shard_is_claimed_renewed_by_its_owner_and_refused_to_others,
+    shard_leases::an_expired_lease_is_taken_over_with_a_higher_epoch_and_the_old_owner_loses_it,
+    shard_leases::racing_claims_of_a_free_shard_let_exactly_one_engine_win,
+    shard_leases::a_released_lease_is_free_at_once_and_a_stale_release_changes_nothing,
+    shard_leases::live_engines_lists_only_fresh_heartbeats,
 }

@@ -1,0 +1,161 @@
+//! Shard leases on MongoDB: one document per shard (`_id` = shard). A claim reads the
+//! lease and writes the next one only while the stored document is still the one read
+//! (filter on owner, epoch and expiry) — or, for a never-leased shard, by inserting
+//! under the shard's `_id` — so of engines racing for a shard exactly one wins, on every
+//! MongoDB-protocol server, without transactions.
+
+use super::indexes::{ENGINES, SHARD_LEASES};
+use super::{MongoRecords, is_duplicate_key, map_err};
+use crate::ports::{Result, StoreError};
+use crate::shard_leases::{ShardLease, ShardLeases, next_lease};
+use async_trait::async_trait;
+use cw_core::time::Nanos;
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+
+fn to_doc(lease: &ShardLease) -> Document {
+    doc! {
+        "_id": i32::from(lease.shard),
+        "owner": &lease.owner,
+        "epoch": lease.epoch as i64,
+        "expires_ns": lease.expires_ns,
+    }
+}
+
+fn from_doc(d: &Document) -> Result<ShardLease> {
+    let bad = |e: mongodb::bson::document::ValueAccessError| {
+        StoreError::Corrupt(format!("shard lease: {e}"))
+    };
+    let shard = d.get_i32("_id").map_err(bad)?;
+    Ok(ShardLease {
+        shard: u16::try_from(shard)
+            .map_err(|_| StoreError::Corrupt(format!("shard lease: shard {shard}")))?,
+        owner: d.get_str("owner").map_err(bad)?.to_owned(),
+        epoch: d.get_i64("epoch").map_err(bad)? as u64,
+        expires_ns: d.get_i64("expires_ns").map_err(bad)?,
+    })
+}
+
+impl MongoRecords {
+    async fn read_lease(&self, shard: u16) -> Result<Option<ShardLease>> {
+        self.coll(SHARD_LEASES)
+            .find_one(doc! { "_id": i32::from(shard) })
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(from_doc)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ShardLeases for MongoRecords {
+    async fn claim_shards(
+        &self,
+        shards: &[u16],
+        owner: &str,
+        now: Nanos,
+        ttl_ns: Nanos,
+    ) -> Result<Vec<ShardLease>> {
+        let mut held = Vec::new();
+        for &shard in shards {
+            let current = self.read_lease(shard).await?;
+            let Some(next) = next_lease(current.as_ref(), shard, owner, now, ttl_ns) else {
+                continue;
+            };
+            let won = match current {
+                None => match self.coll(SHARD_LEASES).insert_one(to_doc(&next)).await {
+                    Ok(_) => true,
+                    Err(e) if is_duplicate_key(&e) => false,
+                    Err(e) => return Err(map_err(e)),
+                },
+                Some(read) => {
+                    let filter = doc! {
+                        "_id": i32::from(shard),
+                        "owner": &read.owner,
+                        "epoch": read.epoch as i64,
+                        "expires_ns": read.expires_ns,
+                    };
+                    let update = doc! { "$set": {
+                        "owner": &next.owner,
+                        "epoch": next.epoch as i64,
+                        "expires_ns": next.expires_ns,
+                    }};
+                    self.coll(SHARD_LEASES)
+                        .update_one(filter, update)
+                        .await
+                        .map_err(map_err)?
+                        .matched_count
+                        == 1
+                }
+            };
+            if won {
+                held.push(next);
+            }
+        }
+        Ok(held)
+    }
+
+    async fn release_shard(&self, lease: &ShardLease) -> Result<()> {
+        self.coll(SHARD_LEASES)
+            .update_one(
+                doc! {
+                    "_id": i32::from(lease.shard),
+                    "owner": &lease.owner,
+                    "epoch": lease.epoch as i64,
+                },
+                doc! { "$set": { "expires_ns": 0_i64 } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>> {
+        self.read_lease(shard).await
+    }
+
+    async fn shard_leases(&self) -> Result<Vec<ShardLease>> {
+        let docs: Vec<Document> = self
+            .coll(SHARD_LEASES)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.iter().map(from_doc).collect()
+    }
+
+    async fn engine_heartbeat(&self, owner: &str, expires_ns: Nanos) -> Result<()> {
+        self.coll(ENGINES)
+            .replace_one(
+                doc! { "_id": owner },
+                doc! { "_id": owner, "expires_ns": expires_ns },
+            )
+            .upsert(true)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn live_engines(&self, now: Nanos) -> Result<Vec<String>> {
+        let docs: Vec<Document> = self
+            .coll(ENGINES)
+            .find(doc! { "expires_ns": { "$gt": now } })
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.iter()
+            .map(|d| {
+                d.get_str("_id")
+                    .map(str::to_owned)
+                    .map_err(|e| StoreError::Corrupt(format!("engine heartbeat: {e}")))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,358 @@
+//! Holding shards through leases in the record store (docs/architecture.md, "Shards").
+//!
+//! Every `renew_ms` the keeper heartbeats this engine, plans its share of the 64 shards
+//! (or its pinned list), claims and renews those leases in one call, gives up the ones
+//! over its share, and tells the analysis loop what it gained and lost. The [`Fence`]
+//! says which shards this engine may act on right now: a lease counts only until
+//! `ttl − margin` after the renewal was *sent*, so an engine cut off from the store stops
+//! paging for a shard before any other engine can take it over.
+
+use crate::config::LeaseConfig;
+use crate::metrics::EngineMetrics;
+use cw_core::SHARD_COUNT;
+use cw_core::time::{Nanos, now_ns};
+use cw_storage::{EngineRecords, ShardLease, StoreError};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What the analysis loop must do about a shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShardChange {
+    /// Start analysing it: adopt its open alerts, warm its patients up.
+    Gained { shard: u16, epoch: u64 },
+    /// Stop at once: forget its patients (another engine may own it now).
+    Lost { shard: u16 },
+}
+
+#[derive(Clone, Copy)]
+struct Held {
+    epoch: u64,
+    until: Instant,
+}
+
+/// The shards this engine may act on now, with their epochs; shared by the keeper (which
+/// writes it) and the alert writer (which checks it before every write that pages).
+pub struct Fence {
+    identity: String,
+    held: Mutex<HashMap<u16, Held>>,
+}
+
+impl Fence {
+    pub fn new(identity: String) -> Self {
+        Self {
+            identity,
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The epoch of `shard` while this engine's lease on it is locally valid.
+    pub fn epoch(&self, shard: u16) -> Option<u64> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.get(&shard)
+            .filter(|h| Instant::now() < h.until)
+            .map(|h| h.epoch)
+    }
+
+    pub fn owned(&self) -> usize {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    fn set(&self, shard: u16, epoch: u64, until: Instant) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.insert(shard, Held { epoch, until });
+    }
+
+    fn remove(&self, shard: u16) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.remove(&shard);
+    }
+
+    /// Shards whose local validity ran out (no renewal reached the store in time).
+    fn lapsed(&self) -> Vec<u16> {
+        let now = Instant::now();
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.iter()
+            .filter(|(_, h)| now >= h.until)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+}
+
+pub struct LeaseKeeper {
+    records: Arc<dyn EngineRecords>,
+    cfg: LeaseConfig,
+    /// `Some`: take exactly these (config `shards`), and stay out of the fair share.
+    pinned: Option<Vec<u16>>,
+    fence: Arc<Fence>,
+    changes: mpsc::UnboundedSender<ShardChange>,
+    held: BTreeMap<u16, ShardLease>,
+    metrics: Arc<EngineMetrics>,
+}
+
+impl LeaseKeeper {
+    pub fn new(
+        records: Arc<dyn EngineRecords>,
+        cfg: LeaseConfig,
+        pinned: &[u16],
+        fence: Arc<Fence>,
+        changes: mpsc::UnboundedSender<ShardChange>,
+        metrics: Arc<EngineMetrics>,
+    ) -> Self {
+        let pinned = (!pinned.is_empty()).then(|| pinned.to_vec());
+        Self {
+            records,
+            cfg,
+            pinned,
+            fence,
+            changes,
+            held: BTreeMap::new(),
+            metrics,
+        }
+    }
+
+    fn ttl_ns(&self) -> Nanos {
+        self.cfg.ttl_ms as Nanos * 1_000_000
+    }
+
+    /// How long before the store's expiry this engine stops acting: a fifth of the
+    /// lifetime, which also bounds the clock skew between engines it tolerates.
+    fn margin(&self) -> Duration {
+        Duration::from_millis(self.cfg.ttl_ms / 5)
+    }
+
+    /// One heartbeat, plan, claim and release; gains and losses go to the loop.
+    pub async fn round(&mut self) -> Result<(), StoreError> {
+        self.drop_lapsed();
+        let sent = Instant::now();
+        let now = now_ns();
+        let identity = self.fence.identity().to_owned();
+        let leases = self.records.shard_leases().await?;
+        let unowned = (0..SHARD_COUNT)
+            .filter(|s| !leases.iter().any(|l| l.shard == *s && l.is_live(now)))
+            .count();
+        self.metrics
+            .shards_unowned
+            .store(unowned as u64, Ordering::Relaxed);
+        let want = match &self.pinned {
+            Some(pinned) => pinned.clone(),
+            None => {
+                self.records
+                    .engine_heartbeat(&identity, now + self.ttl_ns())
+                    .await?;
+                let engines = self.records.live_engines(now).await?;
+                plan(&identity, &engines, &leases, now)
+            }
+        };
+        // Over the share: stop analysing first, then free the lease for the others.
+        let surplus: Vec<ShardLease> = self
+            .held
+            .values()
+            .filter(|l| !want.contains(&l.shard))
+            .cloned()
+            .collect();
+        for lease in surplus {
+            self.lose(lease.shard);
+            self.records.release_shard(&lease).await?;
+            tracing::info!(shard = lease.shard, "shard handed over (rebalance)");
+        }
+        let claimed = self
+            .records
+            .claim_shards(&want, &identity, now, self.ttl_ns())
+            .await?;
+        let until = sent + Duration::from_millis(self.cfg.ttl_ms) - self.margin();
+        let claimed_shards: BTreeSet<u16> = claimed.iter().map(|l| l.shard).collect();
+        let gone: Vec<u16> = self
+            .held
+            .keys()
+            .filter(|s| !claimed_shards.contains(s))
+            .copied()
+            .collect();
+        for shard in gone {
+            tracing::warn!(shard, "shard lease lost to another engine");
+            self.lose(shard);
+        }
+        for lease in claimed {
+            let renewed = self
+                .held
+                .get(&lease.shard)
+                .is_some_and(|h| h.epoch == lease.epoch);
+            if !renewed {
+                if self.held.contains_key(&lease.shard) {
+                    self.lose(lease.shard);
+                }
+                if lease.epoch > 1 {
+                    self.metrics.shard_takeovers.inc();
+                }
+                tracing::info!(
+                    shard = lease.shard,
+                    epoch = lease.epoch,
+                    "shard lease taken"
+                );
+                let _ = self.changes.send(ShardChange::Gained {
+                    shard: lease.shard,
+                    epoch: lease.epoch,
+                });
+            }
+            self.fence.set(lease.shard, lease.epoch, until);
+            self.held.insert(lease.shard, lease);
+        }
+        self.metrics
+            .shards_owned
+            .store(self.held.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Leases whose local validity ran out without a renewal: stop acting on them.
+    fn drop_lapsed(&mut self) {
+        for shard in self.fence.lapsed() {
+            tracing::warn!(shard, "shard lease not renewed in time; analysis stopped");
+            self.lose(shard);
+        }
+    }
+
+    fn lose(&mut self, shard: u16) {
+        self.fence.remove(shard);
+        if self.held.remove(&shard).is_some() {
+            self.metrics.shards_lost.inc();
+            let _ = self.changes.send(ShardChange::Lost { shard });
+        }
+        self.metrics
+            .shards_owned
+            .store(self.held.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Renews every `renew_ms` until shutdown, then gives every lease and the heartbeat
+    /// up so the other engines take over at once instead of after the lifetime.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.renew_ms.max(50)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(e) = self.round().await {
+                        self.metrics.store_errors.inc();
+                        tracing::warn!(error = %e, "shard lease round failed");
+                        self.drop_lapsed();
+                    }
+                }
+            }
+        }
+        let leases: Vec<ShardLease> = self.held.values().cloned().collect();
+        for lease in leases {
+            self.lose(lease.shard);
+            if let Err(e) = self.records.release_shard(&lease).await {
+                tracing::warn!(shard = lease.shard, error = %e, "lease not released; it expires");
+            }
+        }
+        if self.pinned.is_none() {
+            let _ = self
+                .records
+                .engine_heartbeat(self.fence.identity(), 0)
+                .await;
+        }
+    }
+}
+
+/// The shards `identity` should hold: its fair share of those not pinned elsewhere.
+/// Engines are ranked by identity; the first `available % n` get one more. An engine
+/// keeps its lowest shards up to its share and adds free ones (no live lease) while
+/// under it, so shares converge without two engines ever asking for one live lease.
+pub fn plan(identity: &str, engines: &[String], leases: &[ShardLease], now: Nanos) -> Vec<u16> {
+    let mut engines: Vec<&str> = engines.iter().map(String::as_str).collect();
+    if !engines.contains(&identity) {
+        engines.push(identity);
+        engines.sort_unstable();
+    }
+    let live: Vec<&ShardLease> = leases.iter().filter(|l| l.is_live(now)).collect();
+    let elsewhere = live
+        .iter()
+        .filter(|l| !engines.contains(&l.owner.as_str()))
+        .count();
+    let available = usize::from(SHARD_COUNT).saturating_sub(elsewhere);
+    let rank = engines.iter().position(|e| *e == identity).unwrap_or(0);
+    let n = engines.len();
+    let share = available / n + usize::from(rank < available % n);
+    let mut want: Vec<u16> = live
+        .iter()
+        .filter(|l| l.owner == identity)
+        .map(|l| l.shard)
+        .collect();
+    want.sort_unstable();
+    want.truncate(share);
+    let free = (0..SHARD_COUNT).filter(|s| !live.iter().any(|l| l.shard == *s));
+    for shard in free {
+        if want.len() >= share {
+            break;
+        }
+        want.push(shard);
+    }
+    want
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(shard: u16, owner: &str, expires_ns: Nanos) -> ShardLease {
+        ShardLease {
+            shard,
+            owner: owner.into(),
+            epoch: 1,
+            expires_ns,
+        }
+    }
+
+    #[test]
+    fn a_lone_engine_takes_every_shard() {
+        let want = plan("a", &["a".into()], &[], 0);
+        assert_eq!(want, (0..SHARD_COUNT).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_joining_engine_makes_the_holder_give_up_half() {
+        let leases: Vec<ShardLease> = (0..SHARD_COUNT).map(|s| lease(s, "a", 10)).collect();
+        let engines = vec!["a".to_owned(), "b".to_owned()];
+        let a = plan("a", &engines, &leases, 0);
+        assert_eq!(a, (0..32).collect::<Vec<_>>(), "a keeps its lowest half");
+        assert!(
+            plan("b", &engines, &leases, 0).is_empty(),
+            "nothing free yet"
+        );
+        // Once a released the upper half, b takes it.
+        let released: Vec<ShardLease> = (0..32).map(|s| lease(s, "a", 10)).collect();
+        assert_eq!(
+            plan("b", &engines, &released, 0),
+            (32..SHARD_COUNT).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn shares_differ_by_at_most_one_and_pinned_shards_are_left_out() {
+        let engines: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let pinned = vec![lease(0, "pinned", 10), lease(1, "pinned", 10)];
+        let a = plan("a", &engines, &pinned, 0);
+        let b = plan("b", &engines, &pinned, 0);
+        assert_eq!((a.len(), b.len()), (21, 21), "62 shared by 3");
+        assert!(!a.contains(&0) && !a.contains(&1));
+    }
+
+    #[test]
+    fn an_expired_lease_is_free_to_take() {
+        let dead: Vec<ShardLease> = (0..SHARD_COUNT).map(|s| lease(s, "dead", 5)).collect();
+        let want = plan("a", &["a".into()], &dead, 5);
+        assert_eq!(want.len(), usize::from(SHARD_COUNT));
+    }
+}
