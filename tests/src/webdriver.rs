@@ -210,6 +210,24 @@ impl Browser {
         .await;
     }
 
+    /// A real mouse click at viewport coordinates (CSS px).
+    pub async fn click_at(&self, x: f64, y: f64) {
+        self.send(
+            reqwest::Method::POST,
+            &self.at("/actions"),
+            Some(json!({"actions": [{
+                "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [
+                    {"type": "pointerMove", "duration": 0, "origin": "viewport",
+                     "x": x.round() as i64, "y": y.round() as i64},
+                    {"type": "pointerDown", "button": 0},
+                    {"type": "pointerUp", "button": 0},
+                ],
+            }]})),
+        )
+        .await;
+    }
+
     /// Types `text` into the element `css` selects, as key presses.
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;

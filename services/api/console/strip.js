@@ -11,6 +11,7 @@ const LEAD_MM = 40; // ±2 mV around the lead's median
 const LEFT_MM = 10; // room for the calibration pulse
 const TOP_MM = 6; // beat marks
 const BOTTOM_MM = 6; // second labels
+const SNAP_MM = 1; // a caliper end this close to a beat mark lands on it
 
 function median(values) {
   const sorted = Float64Array.from(values).sort();
@@ -44,6 +45,39 @@ function tracePath(frames, lead, from, mid, baselineUv) {
     last = t;
   }
   return parts.join("");
+}
+
+/**
+ * Calipers: two clicks mark two instants and the readout gives the interval in ms (and
+ * as a rate). An end within SNAP_MM of a beat mark lands on it, so an RR is read from
+ * the detector's beat times rather than to the nearest pixel (1 px ≈ 10 ms at 25 mm/s).
+ */
+function calipers(paper, height, beatXs, readout) {
+  const group = svg("g", { class: "calipers" });
+  paper.append(group);
+  let first = null;
+  paper.addEventListener("click", (event) => {
+    const point = paper.createSVGPoint();
+    point.x = event.clientX;
+    point.y = event.clientY;
+    let x = point.matrixTransform(paper.getScreenCTM().inverse()).x;
+    const near = beatXs.reduce((best, bx) => (Math.abs(bx - x) < Math.abs(best - x) ? bx : best), Infinity);
+    if (Math.abs(near - x) <= SNAP_MM) x = near;
+    const mark = svg("line", { class: "caliper", x1: x, y1: 0, x2: x, y2: height });
+    if (first === null) {
+      first = x;
+      group.replaceChildren(mark);
+      readout.textContent = "Calipers: click the second point.";
+      delete readout.dataset.ms;
+      return;
+    }
+    const ms = (Math.abs(x - first) / MM_PER_S) * 1000;
+    const y = height / 2;
+    group.append(mark, svg("line", { class: "caliper-span", x1: first, y1: y, x2: x, y2: y }));
+    readout.dataset.ms = ms.toFixed(1);
+    readout.textContent = `Calipers: ${Math.round(ms)} ms (${ms > 0 ? Math.round(60000 / ms) : "–"} /min)`;
+    first = null;
+  });
 }
 
 /**
@@ -104,10 +138,13 @@ export function drawStrip({ from, to, onset, frames, beats }) {
   }
   const onsetX = xOf(onset);
   paper.append(svg("line", { class: "onset", x1: onsetX, y1: 0, x2: onsetX, y2: height }));
+  const readout = el("output", { id: "caliper-readout" }, "Calipers: click two points on the strip (RR, QRS, QT).");
+  calipers(paper, height, (beats || []).map((b) => xOf(b.at_ns)), readout);
   return el(
     "figure",
     { class: "strip-figure" },
     el("div", { class: "strip-scroll", tabindex: 0 }, paper),
+    readout,
     el("figcaption", {}, `25 mm/s · 10 mm/mV · ${leads} lead${leads > 1 ? "s" : ""} · onset marked · beats: N normal, S supraventricular, V ventricular, F fusion, Q unclassified`),
   );
 }

@@ -379,6 +379,46 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         );
     }
 
+    // Calipers between two neighbouring beat marks in view (each click 1 px off the mark,
+    // within the snap) read their RR within 10 ms.
+    let pair = browser
+        .run(
+            "const svg = document.querySelector('svg#strip');
+             const box = svg.getBoundingClientRect();
+             const view = svg.parentElement.getBoundingClientRect();
+             const marks = [...svg.querySelectorAll('g.beat')].map(g => ({
+                 at_ns: Number(g.dataset.atNs),
+                 x: g.querySelector('line').getBoundingClientRect().left}))
+                 .filter(m => m.x > view.left + 5 && m.x < view.right - 5);
+             return {a: marks[marks.length - 2], b: marks[marks.length - 1],
+                     y: box.top + box.height / 2};",
+            json!([]),
+        )
+        .await;
+    let y = pair["y"].as_f64().expect("y");
+    let (a, b) = (&pair["a"], &pair["b"]);
+    browser.click_at(a["x"].as_f64().expect("x") + 1.0, y).await;
+    browser.click_at(b["x"].as_f64().expect("x") - 1.0, y).await;
+    let caliper_ms: f64 = browser
+        .wait_for(
+            "the caliper readout",
+            "return document.getElementById('caliper-readout').dataset.ms || null",
+            json!([]),
+            Duration::from_secs(5),
+        )
+        .await
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("caliper ms");
+    let rr_ms = (b["at_ns"].as_f64().expect("at") - a["at_ns"].as_f64().expect("at")) / 1e6;
+    assert!(
+        (caliper_ms - rr_ms).abs() < 10.0,
+        "calipers read {caliper_ms} ms for an RR of {rr_ms} ms"
+    );
+    browser
+        .screenshot(&screenshot_path("console-calipers.png"))
+        .await;
+
     // Another doctor's patient by URL: refused, nothing of it shown.
     browser
         .goto(&format!(
