@@ -199,11 +199,21 @@ export function view(root, status) {
       await loadDeliveries(message.alert);
       render();
     });
+    socket.addEventListener("open", () => {
+      table.dataset.live = String(Number(table.dataset.live || 0) + 1);
+    });
     socket.addEventListener("close", (event) => {
       sockets.delete(patient);
-      // 4003: access revoked, do not come back; otherwise (lifetime 4001, restarts)
-      // reconnect with the current token.
-      if (!closed && event.code !== 4003) setTimeout(() => watch(patient), 2000);
+      if (event.wasClean || event.code >= 4000) {
+        table.dataset.live = String(Math.max(0, Number(table.dataset.live || 0) - 1));
+      }
+      if (closed) return;
+      // 4001 (session ended, or the socket's lifetime) and 4003 (access revoked, or the
+      // account disabled): ask the api at once — a disabled account or an ended session
+      // signs the page out on its answer (api.js), instead of at the next reload.
+      if (event.code === 4001 || event.code === 4003) load().catch(() => {});
+      // 4003: do not come back; otherwise reconnect with the current token.
+      if (event.code !== 4003) setTimeout(() => watch(patient), 2000);
     });
   }
 

@@ -455,6 +455,45 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
             Duration::from_secs(10),
         )
         .await;
+
+    // Signed in again on the worklist, the doctor's account is disabled by an admin: the
+    // api closes the page's live sockets (4003) and the page signs out at once.
+    browser.goto(&format!("{console}#/worklist")).await;
+    browser.type_into("#user", DOCTOR).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#signin-submit").await;
+    browser
+        .wait_for(
+            "the worklist's live sockets",
+            "const t = document.getElementById('worklist');
+             return t && t.dataset.ready === '1' && Number(t.dataset.live || 0) >= 2;",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let disabled_at = Instant::now();
+    admin_call(
+        &system,
+        reqwest::Method::POST,
+        &format!("/v1/users/{DOCTOR}/disable"),
+        json!({"reason": "left the hospital"}),
+    )
+    .await;
+    browser
+        .wait_for(
+            "the page to sign the disabled account out",
+            "const m = document.getElementById('signin-message');
+             return m && m.textContent.includes('disabled') ? m.textContent : null;",
+            json!([]),
+            // The socket re-check closes within 3 s (docs/live.md); the 15 s reload
+            // must not be what signs the page out.
+            Duration::from_secs(6),
+        )
+        .await;
+    println!(
+        "a disabled account was signed out of the page {:.2} s after the disable",
+        disabled_at.elapsed().as_secs_f64()
+    );
     streaming.cancel();
     let _ = gateway.await;
 }
