@@ -6,6 +6,7 @@
 
 use crate::env::free_port;
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +24,13 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The session's Chromium is chromedriver's child: ending the driver ends it.
+        // Killing chromedriver alone orphans its Chromium (seen: one left per run), so the
+        // whole process group chromedriver leads goes, browser and helpers included.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .arg(format!("-{}", self.driver.id()))
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -53,6 +60,8 @@ impl Browser {
         let port = free_port();
         let driver = Command::new(&driver_bin)
             .arg(format!("--port={port}"))
+            // Its own process group, so Drop can end the browser with it.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
