@@ -8,10 +8,12 @@
 //! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
 //!
-//! Vital-sign numerics: the NEWS2 early warning score ([`news2`], docs/vitals.md).
+//! Vital-sign numerics: the latest valid value of each ([`latest_vitals`]) and the NEWS2
+//! early warning score ([`news2`], docs/vitals.md).
 
 pub mod backtest;
 pub mod condition_state;
+pub mod latest_vitals;
 mod measurement_policy;
 pub mod monitor;
 pub mod news2;

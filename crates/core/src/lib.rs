@@ -18,6 +18,7 @@ pub mod secret;
 pub mod shard;
 pub mod snooze;
 pub mod time;
+pub mod vitals;
 
 pub use alert::{Alert, AlertEvent, AlertEventKind, AlertState, Priority, RuleKind};
 pub use delivery::{Channel, Delivery, DeliveryStatus};
@@ -28,5 +29,6 @@ pub use patient::{Patient, Role, User};
 pub use policy::{HrLimit, ThresholdPolicy, ValidationError};
 pub use sample::SampleBlock;
 pub use shard::{SHARD_COUNT, shard_of, shard_topic};
+pub use vitals::{Site, VitalBatch, VitalKind, VitalReading, VitalStatus};
 pub mod fatigue;
 pub mod messages;

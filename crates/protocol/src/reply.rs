@@ -16,6 +16,9 @@ pub enum NackCode {
     LeadsOutOfRange,
     /// A sample that is not finite or outside ±20 mV.
     ValueOutOfRange,
+    /// A vital-sign numeric outside what its sensor can read on a living patient (a
+    /// sensor-off 0 sent as a reading, a scaling fault), or a site its kind cannot have.
+    ImplausibleValue,
     /// Start time more than 5 minutes from the server clock.
     ClockSkew,
     /// Sequence number older than the device's resend window.
@@ -36,6 +39,7 @@ impl NackCode {
             Self::RateOutOfRange => "rate_out_of_range",
             Self::LeadsOutOfRange => "leads_out_of_range",
             Self::ValueOutOfRange => "value_out_of_range",
+            Self::ImplausibleValue => "implausible_value",
             Self::ClockSkew => "clock_skew",
             Self::StaleSeq => "stale_seq",
             Self::SeqOutOfRange => "seq_out_of_range",

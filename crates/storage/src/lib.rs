@@ -19,6 +19,7 @@ pub mod redact;
 pub mod replay_guard;
 pub mod shard_leases;
 pub mod sqlite;
+mod vital_rows;
 
 pub use audit::AuditStore;
 pub use bundles::{
@@ -30,7 +31,7 @@ pub use directory::PatientDirectory;
 pub use open::{Stores, open};
 pub use ports::{
     AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore, Reachable,
-    RecordStore, SampleStore, StoreError, probe,
+    RecordStore, SampleStore, StoreError, VitalStore, probe,
 };
 pub use replay_guard::ReplayGuard;
 pub use shard_leases::{ShardLease, ShardLeases};

@@ -8,7 +8,7 @@ use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::{
     Alert, AlertId, AlertState, Delivery, Device, DeviceId, Episode, Patient, PatientId,
-    SampleBlock, ThresholdPolicy, User, UserId,
+    SampleBlock, ThresholdPolicy, User, UserId, VitalBatch, VitalReading,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +50,27 @@ pub fn probe<S: Reachable + ?Sized + 'static>(
     }
 }
 
-/// ECG samples (InfluxDB or the embedded file).
+/// Vital-sign numerics, kept by the sample store's backend beside the ECG (InfluxDB
+/// measurement `vitals`, or the embedded file's `vitals` table; docs/architecture.md).
 #[async_trait]
-pub trait SampleStore: Reachable + Send + Sync {
+pub trait VitalStore: Send + Sync {
+    /// Writes every reading (and every sensor status) of every batch. Idempotent: a
+    /// reading is identified by (patient, kind, site, time), and writing it again
+    /// overwrites it, never duplicates.
+    async fn write_vitals(&self, batches: &[VitalBatch]) -> Result<()>;
+
+    /// Readings of a patient in `[from, to)`, in time order (then kind, then site).
+    async fn vitals(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> Result<Vec<VitalReading>>;
+}
+
+/// ECG samples (InfluxDB or the embedded file), and the vital-sign numerics beside them.
+#[async_trait]
+pub trait SampleStore: Reachable + VitalStore + Send + Sync {
     /// Writes every frame of every block. Idempotent: writing a block again stores the
     /// same points at the same timestamps, never duplicates.
     async fn write(&self, blocks: &[SampleBlock]) -> Result<()>;

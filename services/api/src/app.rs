@@ -4,7 +4,7 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
     alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds, user_directory,
-    users,
+    users, vitals,
 };
 use crate::{audit_trail, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -181,6 +181,7 @@ pub async fn start(
             get(crate::routes::ecg_export::export),
         )
         .route("/v1/patients/{id}/beats", get(crate::routes::beats::range))
+        .route("/v1/patients/{id}/vitals", get(vitals::range))
         .route("/v1/patients/{id}/live", get(crate::routes::live::open))
         .merge(crate::console::routes())
         .merge(cw_runtime::health_routes(readiness.clone()))

@@ -267,6 +267,19 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "get",
+        "/v1/patients/{id}/vitals",
+        "Vital-sign numerics (readings and sensor statuses) in a range of at most 24 h",
+        &[
+            ("from_ns", true, true),
+            ("to_ns", true, true),
+            ("kind", false, false),
+        ],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
         "/v1/patients/{id}/live",
         "Live WebSocket: heart rate per beat, alert state changes, subsampled ECG",
         &[],

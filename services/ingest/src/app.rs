@@ -73,6 +73,7 @@ pub async fn start(
         });
     let pipeline = Arc::new(Pipeline::new(
         writer,
+        stores.samples.clone(),
         publisher,
         cfg.limits.clone(),
         metrics.clone(),

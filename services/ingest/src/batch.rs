@@ -1,5 +1,6 @@
 //! `POST https://…/v1/batches`: one block per request, as the binary frame
-//! (`application/octet-stream`) or as JSON (`application/json`).
+//! (`application/octet-stream`) or as JSON (`application/json`); sample or numerics
+//! frames (docs/ingest-protocol.md).
 
 use crate::admission::admit;
 use crate::app::AppState;
@@ -9,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use cw_protocol::{Frame, NackCode, Reply};
+use cw_protocol::{NackCode, Reply};
 use cw_tls::PeerCert;
 use std::net::SocketAddr;
 
@@ -45,8 +46,8 @@ pub async fn post(
         .is_some_and(|v| v.starts_with("application/json"));
     let reply = if is_json {
         state.pipeline.metrics.frames.inc();
-        match serde_json::from_slice::<Frame>(&body) {
-            Ok(frame) => state.pipeline.handle_frame(&device, frame).await,
+        match cw_protocol::parse_json(&body) {
+            Ok(frame) => state.pipeline.handle_any(&device, frame).await,
             Err(e) => state.pipeline.nack(
                 &device,
                 None,
@@ -62,7 +63,7 @@ pub async fn post(
             None,
             NackCode::BadFrame,
             "the body is JSON but its Content-Type is not application/json; binary frames \
-             start with version byte 1"
+             start with frame type byte 1 (samples) or 2 (numerics)"
                 .into(),
         )
     } else {

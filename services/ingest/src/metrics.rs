@@ -10,11 +10,13 @@ pub struct IngestMetrics {
     pub frames: Counter,
     pub acks: Counter,
     pub samples_stored: Counter,
+    pub vitals_stored: Counter,
     pub nacks_bad_frame: Counter,
     pub nacks_too_large: Counter,
     pub nacks_rate: Counter,
     pub nacks_leads: Counter,
     pub nacks_value: Counter,
+    pub nacks_implausible: Counter,
     pub nacks_clock: Counter,
     pub nacks_stale: Counter,
     pub nacks_seq_range: Counter,
@@ -36,6 +38,7 @@ impl IngestMetrics {
             NackCode::RateOutOfRange => &self.nacks_rate,
             NackCode::LeadsOutOfRange => &self.nacks_leads,
             NackCode::ValueOutOfRange => &self.nacks_value,
+            NackCode::ImplausibleValue => &self.nacks_implausible,
             NackCode::ClockSkew => &self.nacks_clock,
             NackCode::StaleSeq => &self.nacks_stale,
             NackCode::SeqOutOfRange => &self.nacks_seq_range,
@@ -61,6 +64,11 @@ impl IngestMetrics {
                 "Samples (all leads) written",
                 self.samples_stored.get(),
             )
+            .counter(
+                "cw_ingest_vitals_stored_total",
+                "Vital-sign numerics (readings and sensor statuses) written",
+                self.vitals_stored.get(),
+            )
             .labelled_counters(
                 "cw_ingest_nacks_total",
                 "Frames refused, by code",
@@ -71,6 +79,7 @@ impl IngestMetrics {
                     ("rate_out_of_range", self.nacks_rate.get()),
                     ("leads_out_of_range", self.nacks_leads.get()),
                     ("value_out_of_range", self.nacks_value.get()),
+                    ("implausible_value", self.nacks_implausible.get()),
                     ("clock_skew", self.nacks_clock.get()),
                     ("stale_seq", self.nacks_stale.get()),
                     ("seq_out_of_range", self.nacks_seq_range.get()),

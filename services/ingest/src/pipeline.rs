@@ -9,12 +9,16 @@ use crate::writer::Writer;
 use cw_bus::Publisher;
 use cw_core::messages::SamplesStored;
 use cw_core::time::now_ns;
-use cw_core::{Device, shard_of, shard_topic};
-use cw_protocol::{Frame, FrameError, NackCode, Reply};
+use cw_core::{Device, VitalBatch, shard_of, shard_topic};
+use cw_protocol::{AnyFrame, Frame, NackCode, NumericsFrame, Reply};
+use cw_storage::VitalStore;
 use std::sync::Arc;
 
 pub struct Pipeline {
     writer: Writer,
+    /// Numerics are written directly, not through the ECG writer's queue: at 1 Hz they are
+    /// a trickle beside the samples, and must never wait behind (or slow) an ECG batch.
+    vitals: Arc<dyn VitalStore>,
     publisher: Publisher,
     limits: Limits,
     seqs: SeqWindows,
@@ -24,12 +28,14 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(
         writer: Writer,
+        vitals: Arc<dyn VitalStore>,
         publisher: Publisher,
         limits: Limits,
         metrics: Arc<IngestMetrics>,
     ) -> Self {
         Self {
             writer,
+            vitals,
             publisher,
             seqs: SeqWindows::new(limits.seq_window, limits.max_seq_jump),
             limits,
@@ -37,22 +43,31 @@ impl Pipeline {
         }
     }
 
-    /// Handles one binary frame from an authenticated device.
+    /// Handles one binary frame (samples or numerics) from an authenticated device.
     pub async fn handle_binary(&self, device: &Device, bytes: &[u8]) -> Reply {
         self.metrics.frames.inc();
-        match Frame::decode(bytes) {
-            Ok(frame) => self.handle_frame(device, frame).await,
+        match cw_protocol::decode_binary(bytes) {
+            Ok(frame) => self.handle_any(device, frame).await,
             Err(e) => {
-                let code = match e {
-                    FrameError::TooLarge(_) => NackCode::TooLarge,
-                    _ => NackCode::BadFrame,
+                let code = if e.is_too_large() {
+                    NackCode::TooLarge
+                } else {
+                    NackCode::BadFrame
                 };
                 self.nack(device, peek_seq(bytes), code, e.to_string())
             }
         }
     }
 
-    /// Handles one decoded frame (binary or JSON).
+    /// Handles one decoded frame of either type (binary or JSON).
+    pub async fn handle_any(&self, device: &Device, frame: AnyFrame) -> Reply {
+        match frame {
+            AnyFrame::Samples(frame) => self.handle_frame(device, frame).await,
+            AnyFrame::Numerics(frame) => self.handle_numerics(device, frame).await,
+        }
+    }
+
+    /// Handles one decoded sample frame.
     pub async fn handle_frame(&self, device: &Device, frame: Frame) -> Reply {
         let seq = frame.seq;
         let received_ns = now_ns();
@@ -62,26 +77,8 @@ impl Pipeline {
                 return self.nack(device, Some(seq), rejection.code, rejection.message);
             }
         };
-        match self.seqs.admit(&device.id, seq) {
-            Ok(()) => {}
-            Err(SeqRefusal::Stale { oldest }) => {
-                return self.nack(
-                    device,
-                    Some(seq),
-                    NackCode::StaleSeq,
-                    format!(
-                        "seq {seq} is older than this device's window (oldest accepted {oldest})"
-                    ),
-                );
-            }
-            Err(SeqRefusal::OutOfRange { limit }) => {
-                return self.nack(
-                    device,
-                    Some(seq),
-                    NackCode::SeqOutOfRange,
-                    format!("seq {seq} is beyond what this device may send now (at most {limit})"),
-                );
-            }
+        if let Err(refused) = self.admit_seq(device, seq) {
+            return refused;
         }
         let block = match self.writer.write(block).await {
             Ok(block) => block,
@@ -110,6 +107,62 @@ impl Pipeline {
         Reply::Ack { seq }
     }
 
+    /// Handles one decoded numerics frame: judged item by item (an implausible value is a
+    /// typed nack, a sensor-off value a stored status), stored, then acked. The device's
+    /// sequence window is the one its sample frames use (one counter per device).
+    pub async fn handle_numerics(&self, device: &Device, frame: NumericsFrame) -> Reply {
+        let seq = frame.seq;
+        let readings = match frame.validate(now_ns(), self.limits.max_clock_skew_s) {
+            Ok(readings) => readings,
+            Err(rejection) => {
+                return self.nack(device, Some(seq), rejection.code(), rejection.to_string());
+            }
+        };
+        if let Err(refused) = self.admit_seq(device, seq) {
+            return refused;
+        }
+        let count = readings.len() as u64;
+        let batch = VitalBatch {
+            patient: device.patient.clone(),
+            device: device.id.clone(),
+            seq,
+            readings,
+        };
+        if let Err(e) = self.vitals.write_vitals(std::slice::from_ref(&batch)).await {
+            self.metrics.store_errors.inc();
+            tracing::warn!(device = %device.id, seq, error = %e, "numerics write failed; asking the gateway to resend");
+            return self.nack(
+                device,
+                Some(seq),
+                NackCode::RetryLater,
+                "storage unavailable, resend later".into(),
+            );
+        }
+        self.seqs.stored(&device.id, seq);
+        self.metrics.vitals_stored.add(count);
+        self.metrics.acks.inc();
+        Reply::Ack { seq }
+    }
+
+    /// Admits `seq` into the device's window, or the nack that refuses it.
+    fn admit_seq(&self, device: &Device, seq: u64) -> Result<(), Reply> {
+        match self.seqs.admit(&device.id, seq) {
+            Ok(()) => Ok(()),
+            Err(SeqRefusal::Stale { oldest }) => Err(self.nack(
+                device,
+                Some(seq),
+                NackCode::StaleSeq,
+                format!("seq {seq} is older than this device's window (oldest accepted {oldest})"),
+            )),
+            Err(SeqRefusal::OutOfRange { limit }) => Err(self.nack(
+                device,
+                Some(seq),
+                NackCode::SeqOutOfRange,
+                format!("seq {seq} is beyond what this device may send now (at most {limit})"),
+            )),
+        }
+    }
+
     /// The reply to a text message on the stream: frames are binary.
     pub fn refuse_text(&self, device: &Device) -> Reply {
         self.nack(
@@ -135,12 +188,16 @@ impl Pipeline {
 }
 
 /// The sequence number of a frame that failed to decode, if its header got that far, so
-/// the gateway knows which frame was refused. Only a header that starts with our version
-/// byte has a seq at bytes 4..12: anything else (JSON sent without its content type, a
-/// frame of another version) has none, and gets `seq: null` rather than a number made of
-/// its bytes.
+/// the gateway knows which frame was refused. Only a header that starts with a frame type
+/// we know (1 samples, 2 numerics) has a seq at bytes 4..12: anything else (JSON sent
+/// without its content type, a frame of another version) has none, and gets `seq: null`
+/// rather than a number made of its bytes.
 fn peek_seq(bytes: &[u8]) -> Option<u64> {
-    if bytes.first() != Some(&cw_protocol::frame::VERSION) {
+    let known = [
+        cw_protocol::frame::VERSION,
+        cw_protocol::numerics::FRAME_TYPE,
+    ];
+    if !bytes.first().is_some_and(|b| known.contains(b)) {
         return None;
     }
     bytes

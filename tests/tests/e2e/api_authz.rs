@@ -99,6 +99,7 @@ fn matrix() -> Vec<Row> {
         // No ECG stored in that second: past authorization, 404.
         row(Method::GET,  "/v1/patients/{p}/ecg/export?from_ns=0&to_ns=1000000000&format=edf", 401, (404, 403), (404, 404), (403, 403), None),
         row(Method::GET,  "/v1/patients/{p}/beats?from_ns=0&to_ns=1000000000", 401, (200, 403), (200, 200), (403, 403), None),
+        row(Method::GET,  "/v1/patients/{p}/vitals?from_ns=0&to_ns=1000000000", 401, (200, 403), (200, 200), (403, 403), None),
         // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
         row(Method::GET,  "/v1/patients/{p}/live",                           401, (426, 403), (426, 426), (403, 403), None),
         row(Method::GET,  "/v1/devices",                                     401, (403, 403), (200, 200), (403, 403), None),

@@ -245,6 +245,29 @@ impl cw_storage::SampleStore for FlakySamples {
     }
 }
 
+#[async_trait::async_trait]
+impl cw_storage::VitalStore for FlakySamples {
+    async fn write_vitals(
+        &self,
+        batches: &[cw_core::VitalBatch],
+    ) -> Result<(), cw_storage::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(cw_storage::StoreError::Unavailable(
+                "test: storage down".into(),
+            ));
+        }
+        self.inner.write_vitals(batches).await
+    }
+    async fn vitals(
+        &self,
+        patient: &cw_core::PatientId,
+        from: cw_core::time::Nanos,
+        to: cw_core::time::Nanos,
+    ) -> Result<Vec<cw_core::VitalReading>, cw_storage::StoreError> {
+        self.inner.vitals(patient, from, to).await
+    }
+}
+
 fn ecg_frame(seq: u64, start_ns: i64) -> Vec<u8> {
     cw_protocol::Frame::encode_i16(seq, start_ns, 250, 2, false, &[100; 2 * 50])
 }

@@ -5,11 +5,13 @@
 //! Schema: measurement `ecg`, one tag `patient` (an opaque id, never PHI), integer
 //! fields `l0`, `l1`, … (µV), one point per frame at its ns timestamp. The device is not
 //! a tag: the series key is (patient) alone, so a block resent through any device lands
-//! on the same points and overwrites them.
+//! on the same points and overwrites them. Vital-sign numerics are measurement `vitals`
+//! (`vitals.rs`).
 
 mod client;
 mod line;
 mod query;
 mod samples;
+mod vitals;
 
 pub use samples::InfluxSamples;

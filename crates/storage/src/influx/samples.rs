@@ -42,6 +42,10 @@ impl InfluxSamples {
         })
     }
 
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
     async fn write_batch(&self, blocks: &[SampleBlock], batch: Batch) -> Result<()> {
         let mut body = String::with_capacity(batch.lines * 48);
         for (index, frames) in batch.parts {

@@ -16,6 +16,7 @@ mod replay_guard;
 mod samples;
 mod schema;
 mod shard_leases;
+mod vitals;
 
 pub use records::SqliteRecords;
 pub use samples::SqliteSamples;

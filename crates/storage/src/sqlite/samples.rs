@@ -19,6 +19,10 @@ impl SqliteSamples {
     pub(super) fn new(db: Db) -> Self {
         Self { db }
     }
+
+    pub(super) fn db(&self) -> &Db {
+        &self.db
+    }
 }
 
 #[async_trait]

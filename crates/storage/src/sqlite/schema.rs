@@ -25,6 +25,16 @@ CREATE TABLE IF NOT EXISTS sample_spans (
     max_span_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+CREATE TABLE IF NOT EXISTS vitals (
+    patient TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    kind    TEXT    NOT NULL,
+    site    TEXT    NOT NULL,
+    status  TEXT    NOT NULL,
+    value   REAL,
+    PRIMARY KEY (patient, time_ns, kind, site)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS patients (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS patient_doctors (
     doctor  TEXT NOT NULL,

@@ -30,6 +30,7 @@ mod policies;
 mod replay_guard;
 mod samples;
 mod shard_leases;
+mod vitals;
 
 /// Instantiates each behaviour once per backend: `embedded::<name>` and
 /// `servers::<name>`, each on a fresh, private store.
@@ -64,6 +65,10 @@ conformance! {
     samples::frames_round_trip_two_leads_in_time_order,
     samples::an_empty_or_inverted_range_holds_nothing,
     samples::large_writes_span_batches_and_read_back_whole,
+    vitals::readings_and_statuses_round_trip_in_time_order,
+    vitals::a_resent_reading_overwrites_and_a_later_status_drops_the_value,
+    vitals::vitals_respect_the_half_open_range_and_the_patient,
+    vitals::many_readings_read_back_whole_across_pages,
     alerts::second_open_alert_for_same_patient_and_rule_returns_the_first,
     alerts::other_rules_and_patients_open_independently,
     alerts::after_resolve_a_new_alert_can_open,

@@ -13,3 +13,4 @@ pub mod reports;
 pub mod thresholds;
 pub mod user_directory;
 pub mod users;
+pub mod vitals;

@@ -1,0 +1,85 @@
+//! `GET /v1/patients/{id}/vitals?from_ns=&to_ns=&kind=` — the patient's vital-sign
+//! numerics in a range: every reading and sensor status, in time order (docs/api.md).
+
+use crate::access::{Caller, parse_patient};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::query::ValidQuery;
+use axum::Json;
+use axum::extract::{Path, State};
+use cw_core::VitalKind;
+use cw_core::VitalReading;
+use cw_core::time::{NANOS_PER_SEC, Nanos};
+use serde::{Deserialize, Serialize};
+
+/// The longest range one request may ask for: a day of 1 Hz numerics of every kind is at
+/// most ~1 M readings, so trends over longer spans are read day by day.
+const MAX_RANGE_NS: Nanos = 24 * 3600 * NANOS_PER_SEC;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitalsQuery {
+    pub from_ns: Nanos,
+    pub to_ns: Nanos,
+    /// One kind only (its name, e.g. `spo2`); all kinds when absent.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VitalsAnswer {
+    pub readings: Vec<VitalReading>,
+}
+
+pub async fn range(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ValidQuery(q): ValidQuery<VitalsQuery>,
+) -> Result<Json<VitalsAnswer>, ApiError> {
+    let patient = parse_patient(&id)?;
+    caller.require_patient(&state, &patient).await?;
+    check_range(q.from_ns, q.to_ns)?;
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(name) => Some(VitalKind::parse(name).ok_or_else(|| ApiError::Invalid {
+            field: Some("kind".into()),
+            message: "kind is one of the vital-sign names in docs/ingest-protocol.md".into(),
+        })?),
+    };
+    let mut readings = state.samples.vitals(&patient, q.from_ns, q.to_ns).await?;
+    if let Some(kind) = kind {
+        readings.retain(|r| r.kind == kind);
+    }
+    Ok(Json(VitalsAnswer { readings }))
+}
+
+/// `to` after `from` and at most [`MAX_RANGE_NS`] later; checked, both come from the
+/// client (a wrapped width must not pass the cap).
+fn check_range(from_ns: Nanos, to_ns: Nanos) -> Result<(), ApiError> {
+    match to_ns.checked_sub(from_ns) {
+        Some(width) if width > 0 && width <= MAX_RANGE_NS => Ok(()),
+        _ => Err(ApiError::Invalid {
+            field: Some("to_ns".into()),
+            message: "to_ns is after from_ns and at most 24 hours later".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_over_a_day_or_backwards_is_refused_even_when_its_width_overflows() {
+        assert!(check_range(0, MAX_RANGE_NS).is_ok());
+        for (from, to) in [
+            (0, MAX_RANGE_NS + 1),
+            (5, 5),
+            (6, 5),
+            (i64::MIN, i64::MAX),
+            (i64::MAX, i64::MIN),
+        ] {
+            assert!(check_range(from, to).is_err(), "{from}..{to}");
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `GET /v1/patients/{id}/vitals`: numerics read back through the api, on both backends.
+
+use cw_core::time::NANOS_PER_SEC;
+use cw_core::{DeviceId, Role, Site, VitalBatch, VitalKind, VitalReading, VitalStatus};
+use cw_e2e::api::ApiHarness;
+use cw_e2e::system::Mode;
+use serde_json::{Value, json};
+
+async fn vitals_range_reads_readings_and_statuses(mode: Mode) {
+    let h = ApiHarness::start(mode).await;
+    let start = 1_700_000_000 * NANOS_PER_SEC;
+    let at = |s: i64| start + s * NANOS_PER_SEC;
+    let reading = |s, kind, value: Option<f32>| VitalReading {
+        time_ns: at(s),
+        kind,
+        site: Site::Unspecified,
+        status: if value.is_some() {
+            VitalStatus::Valid
+        } else {
+            VitalStatus::SensorOff
+        },
+        value,
+    };
+    let readings = vec![
+        reading(0, VitalKind::Spo2, Some(97.0)),
+        reading(0, VitalKind::RespirationRate, Some(14.0)),
+        reading(1, VitalKind::Spo2, None),
+        reading(2, VitalKind::Spo2, Some(89.5)),
+    ];
+    h.stores
+        .samples
+        .write_vitals(&[VitalBatch {
+            patient: h.own.clone(),
+            device: DeviceId::random(),
+            seq: 1,
+            readings,
+        }])
+        .await
+        .expect("write");
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let get = |query: String| {
+        let url = h.url(&format!("/v1/patients/{}/vitals?{query}", h.own));
+        let (http, token) = (h.http.clone(), token.clone());
+        async move {
+            let r = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, all) = get(format!("from_ns={}&to_ns={}", at(0), at(3))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        all["readings"],
+        json!([
+            {"time_ns": at(0), "kind": "spo2", "site": "unspecified", "status": "valid", "value": 97.0},
+            {"time_ns": at(0), "kind": "respiration_rate", "site": "unspecified", "status": "valid", "value": 14.0},
+            {"time_ns": at(1), "kind": "spo2", "site": "unspecified", "status": "sensor_off", "value": null},
+            {"time_ns": at(2), "kind": "spo2", "site": "unspecified", "status": "valid", "value": 89.5},
+        ])
+    );
+    let (_, spo2) = get(format!("from_ns={}&to_ns={}&kind=spo2", at(1), at(3))).await;
+    assert_eq!(spo2["readings"].as_array().expect("list").len(), 2);
+    let (status, bad) = get(format!("from_ns={}&to_ns={}&kind=glucose", at(0), at(3))).await;
+    assert_eq!(status, 422);
+    assert_eq!(bad["error"]["field"], "kind");
+    let (status, _) = get(format!("from_ns={}&to_ns={}", at(0), at(25 * 3600))).await;
+    assert_eq!(status, 422);
+    let other = h
+        .http
+        .get(h.url(&format!(
+            "/v1/patients/{}/vitals?from_ns={}&to_ns={}",
+            h.other,
+            at(0),
+            at(3)
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(other.status(), 403);
+}
+
+#[tokio::test]
+async fn embedded_vitals_range_reads_readings_and_statuses() {
+    vitals_range_reads_readings_and_statuses(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn servers_vitals_range_reads_readings_and_statuses() {
+    vitals_range_reads_readings_and_statuses(Mode::Servers).await;
+}
