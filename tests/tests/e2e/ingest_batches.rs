@@ -180,9 +180,10 @@ async fn json_sent_as_text_plain_gets_a_null_seq_and_an_empty_block_is_nacked() 
         ),
         "{reply:?}"
     );
-    // A header of another version: its bytes 4..12 are no seq of ours.
+    // A header of a frame type we do not know (1 is samples, 2 numerics): its bytes
+    // 4..12 are no seq of ours.
     let mut other_version = Frame::encode_i16(4, t0 + 3 * step, 250, 2, false, &[1; 4]);
-    other_version[0] = 2;
+    other_version[0] = 3;
     let (_, reply) = post(&ingest, &token, "application/octet-stream", other_version).await;
     assert!(
         matches!(
