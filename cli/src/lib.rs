@@ -28,3 +28,4 @@ pub mod keys;
 pub mod secrets;
 pub mod store_args;
 pub mod users;
+pub mod vitals_record;
