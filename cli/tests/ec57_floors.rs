@@ -48,9 +48,13 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     let hundred = results.iter().find(|r| r.name == "100").expect("100");
     let q = hundred.beats.expect("labelled").qrs();
     assert_eq!((q.fn_, q.fp), (0, 0), "record 100 must be 100 %/100 %");
-    // Measured: AF episodes 22/24 (91.7 %), duration Se 92.4 %.
+    // Measured: AF episodes 22/24 (91.7 %), duration Se 89.4 % (92.4 % with the older
+    // 32-beat window and 30 s onset, whose alarms stayed open longer: duration +P 67.9 %),
+    // episode +P 62.5 % (60.0 % before AF was judged on conducted beats only).
     at_least("AF episode Se", gross.af.se(), 85.0);
-    at_least("AF duration Se", gross.af.duration_se(), 88.0);
+    at_least("AF duration Se", gross.af.duration_se(), 87.0);
+    at_least("AF episode +P", gross.af.ppv(), 60.0);
+    at_least("AF duration +P", gross.af.duration_ppv(), 73.0);
     // Measured: AF episodes of ≥ 30 s 16/18 (88.9 %).
     at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 83.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.
@@ -89,6 +93,10 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
         .get("ventricular_fibrillation")
         .expect("VF alarms");
     assert!(vf.false_ <= 6, "{vf:?}");
+    // Measured: 1 false AF alarm (8 before AF was judged on conducted beats only and held
+    // while VF is alarmed; docs/clinical-performance.md, "AF robust to ectopy").
+    let af = gross.alarms.get("atrial_fibrillation").expect("AF alarms");
+    assert!(af.false_ <= 2, "{af:?}");
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! bus and the stores, and the api and CLI replay stored or recorded ECG through the very
 //! same code (`backtest`).
 //!
-//! beats, their classes and quality windows (`cw_detect`) → rate ([`rate`]), rhythm
-//! ([`rhythm`], with [`ectopy`] undone before AF is judged), ventricular runs
+//! beats, their classes and quality windows (`cw_detect`) → rate ([`rate`]), runs
+//! ([`rhythm`]), AF on the intervals between conducted beats ([`af`], with [`ectopy`]
+//! undone first), ventricular runs
 //! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
 //!
@@ -19,6 +20,7 @@ pub mod monitor;
 pub mod news2;
 pub mod strip_beats;
 
+mod af;
 mod ectopy;
 mod learning;
 mod noise_gate;

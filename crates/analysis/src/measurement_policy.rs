@@ -8,8 +8,8 @@ use cw_core::rules::{
 };
 use cw_core::{HrLimit, PatientId, Priority, ThresholdPolicy};
 
-/// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF and
-/// VF on, tachycardia run 100 bpm × 3 beats, VT with its defaults (≥ 3 V beats at
+/// The policy of issue 12's measurements: HR 40–120 bpm, pause 3 s, asystole 4 s, AF at
+/// its defaults (24 beats, 15 s, so a 30-s paroxysm is alarmed inside it) and VF on, tachycardia run 100 bpm × 3 beats, VT with its defaults (≥ 3 V beats at
 /// ≥ 100 bpm, sustained after 30 s), and the technical alarms on; and the ventricular
 /// ectopy rules (off in a patient's policy unless set) at their defaults, so they are
 /// scored too: non-sustained runs of ≥ 3 V beats, couplets, bigeminy and trigeminy of
@@ -49,11 +49,11 @@ pub fn measurement_policy(patient: PatientId) -> ThresholdPolicy {
             clear_s: 10.0,
         }),
         af: Some(AfRule {
-            window_beats: 32,
+            window_beats: 24,
             irregularity: 0.06,
             priority: Priority::Medium,
-            for_s: 30.0,
-            clear_s: 30.0,
+            for_s: 15.0,
+            clear_s: 10.0,
         }),
         vf: condition(Priority::High),
         vt: Some(VtRule::default()),

@@ -2,6 +2,7 @@
 //! machines, all on SAMPLE time. Pure (no I/O): it returns what should happen and the
 //! caller makes it so. The same code runs live and in a backtest.
 
+use crate::af::AfRhythm;
 use crate::learning::Learning;
 use crate::noise_gate::NoiseGate;
 use crate::rate::RobustRate;
@@ -58,6 +59,8 @@ struct Stream {
     rate: RobustRate,
     quality: SignalQuality,
     rhythm: Rhythm,
+    /// Intervals between classified beats, for atrial fibrillation.
+    af: AfRhythm,
     /// Whether there is enough clean signal yet for physiological rules to fire.
     learning: Learning,
     /// Holds the rules noise fakes while noise is seen, and a while after.
@@ -224,11 +227,22 @@ impl PatientMonitor {
                     _ => Kind::Unknown,
                 };
                 stream.ectopy.on_beat(classified.sample, kind, stream.fs);
+                // The interval from the last classified beat is trusted as an RR interval
+                // from a detected beat is (below).
+                let af_trusted = analysable
+                    && stream.af.last_beat().is_some_and(|previous| {
+                        stream.analysable_since.is_some_and(|s| s <= previous)
+                            && stream.gate.clear_since(previous)
+                    });
+                stream
+                    .af
+                    .on_beat(classified.sample, classified.class, af_trusted, stream.fs);
                 let facts = ClassFacts {
                     analysable,
                     sample: classified.sample,
                     fs: stream.fs,
                     ended,
+                    af_trusted,
                 };
                 let at = time_of(self.origin_ns, now_sample);
                 self.rules.on_classified(
@@ -237,6 +251,7 @@ impl PatientMonitor {
                     &facts,
                     &mut stream.ventricular,
                     &stream.ectopy,
+                    &stream.af,
                     &mut events,
                 );
             }
@@ -264,9 +279,7 @@ impl PatientMonitor {
                         && stream.analysable_since.is_some_and(|s| s <= previous)
                         && stream.gate.clear_since(previous);
                     if trusted {
-                        stream
-                            .rhythm
-                            .on_rr(reading.rr_s, reading.instant_bpm, tachy, brady);
+                        stream.rhythm.on_rr(reading.instant_bpm, tachy, brady);
                     } else {
                         stream.rhythm.interrupt();
                     }
@@ -356,6 +369,7 @@ impl PatientMonitor {
             rate: RobustRate::new(usize::from(self.policy.hr_average_beats.max(1))),
             quality: SignalQuality::new(fs, leads),
             rhythm: Rhythm::default(),
+            af: AfRhythm::default(),
             learning: Learning::new(fs, leads),
             gate: NoiseGate::new(fs),
             clean_lead_carries: false,

@@ -3,6 +3,7 @@
 //! condition. Physiological rules are held (neither fire nor clear) while the signal is
 //! not analysable; technical rules say why.
 
+use crate::af::{AfJudgement, AfRhythm};
 use crate::condition_state::{ConditionState, Transition};
 use crate::monitor::RuleEvent;
 use crate::rhythm::Rhythm;
@@ -44,6 +45,8 @@ pub struct ClassFacts {
     pub fs: f64,
     /// The run of V beats this beat ended, if it ended one.
     pub ended: Option<Ended>,
+    /// The interval from the beat classified before this one is trusted for AF.
+    pub af_trusted: bool,
 }
 
 /// The ventricular-ectopy rules: lower priority than VT, judged on every classified beat.
@@ -164,7 +167,6 @@ impl RuleBank {
                 RuleKind::Pause,
                 RuleKind::TachyRun,
                 RuleKind::BradyRun,
-                RuleKind::AtrialFibrillation,
             ] {
                 self.hold(policy, rule, at);
             }
@@ -201,21 +203,12 @@ impl RuleBank {
                 self.observe(policy, rule, at, active, run == 0, bpm, events);
             }
         }
-        if let Some(af) = &policy.af
-            && let Some(irr) = rhythm.irregularity(usize::from(af.window_beats))
-        {
-            let (active, clear) = (
-                irr > af.irregularity,
-                irr < af.irregularity * AF_CLEAR_FRACTION,
-            );
-            let rule = RuleKind::AtrialFibrillation;
-            self.observe(policy, rule, at, active, clear, irr, events);
-        }
     }
 
     /// One beat whose class became final (classes trail beats by about one beat), with
     /// the ventricular run it ends or extends and the ectopy patterns it is part of; `at`
     /// is when the class was decided.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_classified(
         &mut self,
         policy: &ThresholdPolicy,
@@ -223,10 +216,47 @@ impl RuleBank {
         facts: &ClassFacts,
         runs: &mut VentricularRuns,
         ectopy: &VentricularEctopy,
+        af: &AfRhythm,
         events: &mut Vec<RuleEvent>,
     ) {
         self.on_vt(policy, at, facts, runs, events);
         self.on_ectopy(policy, at, facts, ectopy, events);
+        self.on_af(policy, at, facts.af_trusted, af, events);
+    }
+
+    /// Atrial fibrillation, judged on every classified beat over the intervals between
+    /// conducted beats (`af.rs`); held over an untrusted interval, while frequent ectopy
+    /// leaves too few conducted intervals to judge, and while a VF alert is open.
+    fn on_af(
+        &mut self,
+        policy: &ThresholdPolicy,
+        at: Nanos,
+        trusted: bool,
+        rhythm: &AfRhythm,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let Some(af) = &policy.af else {
+            return;
+        };
+        let rule = RuleKind::AtrialFibrillation;
+        // While VF is alarmed the "beats" are fibrillation or flutter waves (or complexes
+        // the detector half-finds in them): their irregularity is not AF.
+        let fibrillation = self.is_firing(RuleKind::VentricularFibrillation);
+        if !trusted || fibrillation {
+            self.hold(policy, rule, at);
+            return;
+        }
+        match rhythm.judge(usize::from(af.window_beats)) {
+            AfJudgement::Filling => {}
+            AfJudgement::Unjudgeable => self.hold(policy, rule, at),
+            AfJudgement::Irregularity(irr) => {
+                let (active, clear) = (
+                    irr > af.irregularity,
+                    irr < af.irregularity * AF_CLEAR_FRACTION,
+                );
+                self.observe(policy, rule, at, active, clear, irr, events);
+            }
+        }
     }
 
     fn on_vt(
@@ -492,10 +522,12 @@ mod tests {
                 sample,
                 fs: FS,
                 ended,
+                af_trusted: analysable,
             };
             // Classes are final about one beat later.
             let at = ((t + rr_s) * 1e9) as Nanos;
-            bank.on_classified(policy, at, &facts, &mut runs, &ectopy, &mut events);
+            let af = AfRhythm::default();
+            bank.on_classified(policy, at, &facts, &mut runs, &ectopy, &af, &mut events);
         }
         events
     }

@@ -4,7 +4,7 @@
 //! ventricular-flutter episodes the cardiologists annotated must be found.
 
 use cw_analysis::{PatientMonitor, RuleEvent, measurement_policy};
-use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, PauseRule, VtRule};
+use cw_core::rules::{AsystoleRule, ConditionRule, PauseRule, VtRule};
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, HrLimit, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
 use cw_wfdb::{Record, read_annotations};
@@ -76,13 +76,8 @@ fn policy() -> ThresholdPolicy {
             priority: Priority::High,
             clear_s: 5.0,
         }),
-        af: Some(AfRule {
-            window_beats: 32,
-            irregularity: 0.06,
-            priority: Priority::Medium,
-            for_s: 30.0,
-            clear_s: 30.0,
-        }),
+        // AF at the settings every measurement uses (its defaults).
+        af: ectopy.af,
         vf: condition(Priority::High),
         vt: Some(VtRule::default()),
         // The ventricular-ectopy rules at the settings every measurement uses.
@@ -363,12 +358,16 @@ fn af_outcome(name: &str) -> (Vec<f64>, f64) {
 fn atrial_fibrillation_per_record_fires_only_in_annotated_episodes_and_covers_them() {
     // Record → (AF alarms allowed outside episodes, least share of AF time alarmed).
     // 201 has runs of SVT and junctional rhythm outside its AF episodes: 2 false alarms
-    // there (as before premature beats were undone). Ectopy-heavy 106, 119 and 208 used
-    // to raise AF (2, 1, 2 alarms); they must not.
+    // there (as before premature beats were undone). Its record starts in AF, so the
+    // learning period, the 24-beat window and the 15 s onset delay leave 44 s of it
+    // unalarmed (0.84 of its AF time; 0.91 with the older 32-beat window, whose alarm,
+    // slow to clear, also covered 201's 37 s paroxysm only by staying open from the
+    // episode before). Ectopy-heavy 106, 119 and 208 used to raise AF (2, 1, 2 alarms);
+    // they must not.
     let mut failures = Vec::new();
     for name in &record_names() {
         let (allowed, least) = match name.as_str() {
-            "201" => (2, 0.85),
+            "201" => (2, 0.8),
             "203" => (0, 0.9),
             // Irregular ventricular rhythm around its flutter episodes (the VF alarm's).
             "207" => (1, 0.0),

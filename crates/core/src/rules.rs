@@ -82,10 +82,11 @@ pub struct RunRule {
     pub clear_s: f32,
 }
 
-/// Atrial fibrillation: over the last `window_beats` RR intervals, the median (over beats)
-/// of the smallest difference between an interval and any of the 3 before it, relative to
-/// the mean RR, exceeds `irregularity`. Sinus rhythm, isolated ectopics, bigeminy and
-/// trigeminy stay low; AF, irregularly irregular, does not.
+/// Atrial fibrillation: over the last `window_beats` RR intervals between two conducted
+/// (N) beats, the median (over beats) of the smallest difference between an interval and
+/// any of the 3 before it, relative to the mean RR, exceeds `irregularity`. Intervals
+/// touching a ventricular or supraventricular ectopic beat are left out, so sinus rhythm
+/// with ectopy, bigeminy and trigeminy stay low; AF, irregularly irregular, does not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AfRule {
     #[serde(default = "default_af_window")]
@@ -100,8 +101,10 @@ pub struct AfRule {
     pub clear_s: f32,
 }
 
+/// Short enough that a paroxysm of 30 s is alarmed inside it (window plus `for_s`,
+/// docs/clinical-performance.md, "AF robust to ectopy").
 fn default_af_window() -> u16 {
-    32
+    24
 }
 
 fn default_af_irregularity() -> f32 {
@@ -109,7 +112,7 @@ fn default_af_irregularity() -> f32 {
 }
 
 fn default_af_for_s() -> f32 {
-    30.0
+    15.0
 }
 
 /// Ventricular tachycardia (IEC 60601-2-27): at least `beats` consecutive ventricular
