@@ -184,6 +184,17 @@ pub async fn start(
         .route("/v1/patients/{id}/vitals", get(vitals::range))
         .route("/v1/patients/{id}/live", get(crate::routes::live::open))
         .merge(crate::console::routes())
+        .route("/fhir/R4/metadata", get(crate::fhir::routes::metadata))
+        .route("/fhir/R4/Patient/{id}", get(crate::fhir::routes::patient))
+        .route("/fhir/R4/Device/{id}", get(crate::fhir::routes::device))
+        .route(
+            "/fhir/R4/Observation",
+            get(crate::fhir::routes::observations),
+        )
+        .route(
+            "/fhir/R4/DetectedIssue",
+            get(crate::fhir::routes::detected_issues),
+        )
         .merge(cw_runtime::health_routes(readiness.clone()))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -1,4 +1,4 @@
-//! Every request under `/v1/` — each PHI read or write and each denial — is appended to
+//! Every request under `/v1/` and `/fhir/` — each PHI read or write and each denial — is appended to
 //! the hash-chained audit log. No unaudited PHI access: a change is recorded as an
 //! `attempt` before the handler runs, and if any audit write fails the caller gets 503
 //! and never the data.
@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 pub struct AuditPatient(pub PatientId);
 
 pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/v1/") {
+    if !(req.uri().path().starts_with("/v1/") || req.uri().path().starts_with("/fhir/")) {
         return next.run(req).await;
     }
     // Authenticated once, here; a store failure while mapping an OIDC identity is left
@@ -143,8 +143,14 @@ pub fn role_name(role: cw_core::Role) -> &'static str {
 /// A path whose route is `/v1/patients/{id}…` names its patient; a fixed segment in
 /// that place (`/v1/patients/lookup`) is not a patient id, however it parses.
 fn patient_in_path(matched: &str, path: &str) -> Option<PatientId> {
-    matched.strip_prefix("/v1/patients/{id}")?;
-    let rest = path.strip_prefix("/v1/patients/")?;
+    let prefix = ["/v1/patients/", "/fhir/R4/Patient/"]
+        .into_iter()
+        .find(|p| {
+            matched
+                .strip_prefix(p)
+                .is_some_and(|r| r.starts_with("{id}"))
+        })?;
+    let rest = path.strip_prefix(prefix)?;
     let id = rest.split('/').next()?;
     PatientId::parse(id).ok()
 }

@@ -14,6 +14,7 @@ mod authn;
 mod console;
 mod ecg_export;
 mod error;
+mod fhir;
 mod live;
 mod login_limiter;
 mod oidc;

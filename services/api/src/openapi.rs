@@ -280,6 +280,65 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "get",
+        "/fhir/R4/metadata",
+        "FHIR R4 CapabilityStatement",
+        &[],
+        false,
+        "200",
+        false,
+    ),
+    r(
+        "get",
+        "/fhir/R4/Patient/{id}",
+        "FHIR Patient (name, birth date and MRN to those who may read the patient)",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/fhir/R4/Device/{id}",
+        "FHIR Device (the patch) and its patient",
+        &[],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/fhir/R4/Observation",
+        "FHIR Observation search: heart rate (LOINC 8867-4) per minute and ECG strips (MDC 131328, valueSampledData) over date=ge…&date=lt… (at most an hour); Bundle paging",
+        &[
+            ("patient", false, true),
+            ("code", false, false),
+            ("date", false, true),
+            ("_count", true, false),
+            ("_offset", true, false),
+        ],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
+        "/fhir/R4/DetectedIssue",
+        "FHIR DetectedIssue search: the patient's alarms (rule, priority, state, acknowledgement); Bundle paging",
+        &[
+            ("patient", false, true),
+            ("code", false, false),
+            ("date", false, false),
+            ("identified", false, false),
+            ("_lastUpdated", false, false),
+            ("_count", true, false),
+            ("_offset", true, false),
+        ],
+        false,
+        "200",
+        true,
+    ),
+    r(
+        "get",
         "/v1/patients/{id}/live",
         "Live WebSocket: heart rate per beat, alert state changes, subsampled ECG",
         &[],
@@ -495,6 +554,10 @@ fn document() -> OpenApi {
                 .build(),
         )
         .build();
+    let fhir_error = ResponseBuilder::new()
+        .description("an OperationOutcome")
+        .content(crate::fhir::MEDIA, ContentBuilder::new().build())
+        .build();
     let mut paths = PathsBuilder::new();
     for route in ROUTES {
         let mut op = OperationBuilder::new()
@@ -549,6 +612,8 @@ fn document() -> OpenApi {
                 "application/json",
                 ContentBuilder::new().schema(Some(schema)).build(),
             )
+        } else if route.path.starts_with("/fhir/") {
+            success.content(crate::fhir::MEDIA, ContentBuilder::new().build())
         } else if route.path == "/v1/patients/{id}/ecg/export" {
             // A file: EDF, or a WFDB record in a tar.
             success
@@ -560,6 +625,12 @@ fn document() -> OpenApi {
             success.content("application/json", ContentBuilder::new().build())
         };
         op = op.response(route.success, success.build());
+        // FHIR routes answer errors as an OperationOutcome.
+        let error = if route.path.starts_with("/fhir/") {
+            &fhir_error
+        } else {
+            &error
+        };
         for status in [
             "400", "401", "403", "404", "409", "422", "423", "429", "503",
         ] {

@@ -102,6 +102,11 @@ fn matrix() -> Vec<Row> {
         row(Method::GET,  "/v1/patients/{p}/vitals?from_ns=0&to_ns=1000000000", 401, (200, 403), (200, 200), (403, 403), None),
         // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
         row(Method::GET,  "/v1/patients/{p}/live",                           401, (426, 403), (426, 426), (403, 403), None),
+        row(Method::GET,  "/fhir/R4/metadata",                               200, (200, 200), (200, 200), (200, 200), None),
+        row(Method::GET,  "/fhir/R4/Patient/{p}",                            401, (200, 403), (200, 200), (403, 403), None),
+        row(Method::GET,  "/fhir/R4/Device/{v}",                             401, (200, 403), (200, 200), (403, 403), None),
+        row(Method::GET,  "/fhir/R4/Observation?patient={p}&date=ge1970-01-01T00:00:00Z&date=lt1970-01-01T00:00:01Z", 401, (200, 403), (200, 200), (403, 403), None),
+        row(Method::GET,  "/fhir/R4/DetectedIssue?patient={p}",              401, (200, 403), (200, 200), (403, 403), None),
         row(Method::GET,  "/v1/devices",                                     401, (403, 403), (200, 200), (403, 403), None),
         row(Method::POST, "/v1/devices",                                     401, (403, 403), (201, 201), (403, 403), Some(json!({"patient": "{p}"}))),
         row(Method::PUT,  "/v1/devices/{v}/certificate",                     401, (403, 403), (200, 200), (403, 403), Some(json!({"cert_sha256": "{n}000000000000000000000000000000000000000000000000000000000000"}))),
@@ -192,7 +197,7 @@ async fn run_matrix(mode: Mode) {
                         r.method, r.path
                     ));
                 }
-                if path.starts_with("/v1/") {
+                if path.starts_with("/v1/") || path.starts_with("/fhir/") {
                     v1_requests += 1;
                     if expected == 401 || expected == 403 {
                         denials += 1;
@@ -218,7 +223,10 @@ async fn run_matrix(mode: Mode) {
     assert_eq!(outcomes(AuditOutcome::Denied), denials);
     let finished = events
         .iter()
-        .filter(|e| e.entry.outcome != AuditOutcome::Attempt && e.entry.action.contains(" /v1/"))
+        .filter(|e| {
+            e.entry.outcome != AuditOutcome::Attempt
+                && (e.entry.action.contains(" /v1/") || e.entry.action.contains(" /fhir/"))
+        })
         .count();
     assert_eq!(finished, v1_requests);
 }

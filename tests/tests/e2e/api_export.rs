@@ -14,12 +14,12 @@ use cw_e2e::system::Mode;
 use serde_json::Value;
 use std::path::PathBuf;
 
-const FS: i64 = 360;
-const SECONDS: i64 = 30;
+pub(crate) const FS: i64 = 360;
+pub(crate) const SECONDS: i64 = 30;
 /// Seconds [GAP.0, GAP.1) are not stored.
 const GAP: (i64, i64) = (10, 12);
 /// A whole second, so the export's grid starts exactly at it.
-const START_S: i64 = 1_765_000_000;
+pub(crate) const START_S: i64 = 1_765_000_000;
 
 fn record_100() -> cw_wfdb::Record {
     cw_wfdb::Record::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"))
@@ -27,7 +27,7 @@ fn record_100() -> cw_wfdb::Record {
 }
 
 /// Stores the record's first 30 s but the gap; returns its µV frames (2 leads).
-async fn store_ecg(h: &ApiHarness) -> Vec<i16> {
+pub(crate) async fn store_ecg(h: &ApiHarness) -> Vec<i16> {
     let uv = record_100().microvolts_interleaved();
     let uv = uv[..(SECONDS * FS * 2) as usize].to_vec();
     let device = DeviceId::random();
@@ -50,7 +50,7 @@ async fn store_ecg(h: &ApiHarness) -> Vec<i16> {
 }
 
 /// An alarm that fired at 5 s, was acknowledged at 6 s and ended at 20 s.
-async fn store_alarm(h: &ApiHarness) {
+pub(crate) async fn store_alarm(h: &ApiHarness) {
     let at = |s: i64| (START_S + s) * NANOS_PER_SEC;
     let alert = Alert::firing(h.own.clone(), RuleKind::Pause, Priority::High, at(5));
     h.stores.records.open_alert(&alert).await.expect("open");

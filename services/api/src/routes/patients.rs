@@ -63,7 +63,7 @@ fn vault(state: &AppState) -> Result<&PhiVault, ApiError> {
     state.phi.as_deref().ok_or(ApiError::PhiUnavailable)
 }
 
-async fn view(state: &AppState, p: Patient) -> Result<PatientView, ApiError> {
+pub(crate) async fn view(state: &AppState, p: Patient) -> Result<PatientView, ApiError> {
     let phi = match &p.phi {
         Some(sealed) => Some(vault(state)?.open(&p.id, sealed).await.map_err(|e| {
             tracing::error!(patient = %p.id, error = %e, "PHI could not be opened");

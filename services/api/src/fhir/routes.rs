@@ -1,0 +1,228 @@
+//! Handlers of `/fhir/R4`: each authorizes as its `/v1` counterpart (the patient's
+//! doctors and admins; ops no patient data), names its patient for the audit record, and
+//! answers FHIR JSON or an `OperationOutcome`.
+
+use super::resources::{self, ECG_POTENTIAL, HEART_RATE, LOINC, MDC, RULE_SYSTEM};
+use super::search::{Params, bundle};
+use super::{Fhir, FhirError};
+use crate::access::{Caller, parse_patient};
+use crate::app::AppState;
+use crate::audit_trail::AuditPatient;
+use crate::ecg_export::{self, ExportError};
+use crate::error::ApiError;
+use crate::routes::ecg::{MAX_RANGE_NS, range_width};
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use cw_core::{DeviceId, PatientId};
+use cw_storage::StoreError;
+
+/// Alerts read for a DetectedIssue search: the patient's newest ones.
+const ALERTS_READ: usize = 500;
+
+type Raw = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+fn params(raw: Raw) -> Result<Params, FhirError> {
+    raw.map(|Query(pairs)| Params(pairs))
+        .map_err(|e| FhirError(ApiError::BadRequest(e.body_text())))
+}
+
+fn invalid(field: &str, message: &str) -> FhirError {
+    FhirError(ApiError::Invalid {
+        field: Some(field.into()),
+        message: message.into(),
+    })
+}
+
+/// `https://host/fhir/R4/<Type>`: paging links are absolute, on the host the client used.
+fn base(headers: &HeaderMap, kind: &str) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("https://{host}/fhir/R4/{kind}")
+}
+
+/// The `patient` parameter (`Patient/ID` or `ID`), required, and the caller's right to it.
+async fn patient_param(
+    state: &AppState,
+    caller: &Caller,
+    p: &Params,
+) -> Result<PatientId, FhirError> {
+    let raw = p
+        .one("patient")?
+        .ok_or_else(|| invalid("patient", "patient is required"))?;
+    let id = parse_patient(raw.strip_prefix("Patient/").unwrap_or(raw))?;
+    caller.require_patient(state, &id).await?;
+    Ok(id)
+}
+
+pub async fn metadata() -> Fhir {
+    Fhir(resources::capability_statement(env!("CARGO_PKG_VERSION")))
+}
+
+pub async fn patient(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<String>,
+) -> Result<Fhir, FhirError> {
+    let caller = caller?;
+    let id = parse_patient(&id)?;
+    caller.require_patient(&state, &id).await?;
+    let record = match state.records.patient(&id).await {
+        Ok(p) => p,
+        Err(StoreError::NotFound) => return Err(ApiError::NotFound("patient").into()),
+        Err(e) => return Err(e.into()),
+    };
+    let view = crate::routes::patients::view(&state, record).await?;
+    Ok(Fhir(resources::patient(&view)))
+}
+
+pub async fn device(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let caller = caller?;
+    let id = DeviceId::parse(&id).map_err(|e| invalid("id", &e.to_string()))?;
+    let device = match state.records.device(&id).await {
+        Ok(d) => d,
+        // The same answer as a device of a patient one may not read: ids are not probed.
+        Err(StoreError::NotFound) => return Err(ApiError::Forbidden.into()),
+        Err(e) => return Err(e.into()),
+    };
+    caller.require_patient(&state, &device.patient).await?;
+    Ok((
+        Extension(AuditPatient(device.patient.clone())),
+        Fhir(resources::device(&device)),
+    )
+        .into_response())
+}
+
+/// Which Observations a `code` parameter asks for: (heart rate, ECG strips).
+fn observation_codes(code: Option<&str>) -> Result<(bool, bool), FhirError> {
+    let Some(code) = code else {
+        return Ok((true, true));
+    };
+    let (mut hr, mut ecg) = (false, false);
+    for token in code.split(',') {
+        match token.split_once('|') {
+            None | Some((LOINC, _)) | Some((MDC, _)) | Some(("", _)) => {}
+            Some(_) => return Err(invalid("code", "code system is http://loinc.org or MDC")),
+        }
+        match token.rsplit('|').next() {
+            Some(HEART_RATE) => hr = true,
+            Some(ECG_POTENTIAL) => ecg = true,
+            _ => {
+                return Err(invalid(
+                    "code",
+                    "code is 8867-4 (heart rate) or 131328 (ECG strip)",
+                ));
+            }
+        }
+    }
+    Ok((hr, ecg))
+}
+
+pub async fn observations(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    raw: Raw,
+) -> Result<Response, FhirError> {
+    let caller = caller?;
+    let p = params(raw)?;
+    p.only(&["patient", "code", "date", "_count", "_offset"])?;
+    let patient = patient_param(&state, &caller, &p).await?;
+    let (want_hr, want_ecg) = observation_codes(p.one("code")?)?;
+    let (offset, count) = p.page()?;
+    let (Some(from), Some(to)) = p.range("date")? else {
+        return Err(invalid(
+            "date",
+            "date needs both ends (date=ge…&date=lt…), at most one hour apart",
+        ));
+    };
+    range_width(from, to, MAX_RANGE_NS).map_err(|_| {
+        invalid(
+            "date",
+            "date needs its end after its start, at most one hour later",
+        )
+    })?;
+    let frames = state.samples.frames(&patient, from, to).await?;
+    let id = patient.to_string();
+    let all = tokio::task::spawn_blocking(move || {
+        let grid = match ecg_export::grid(&frames) {
+            Ok(g) => g,
+            Err(ExportError::Empty) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut all = Vec::new();
+        if want_hr {
+            let beats = cw_detect::detect_all(f64::from(grid.rate_hz), grid.leads, &grid.values);
+            all.extend(resources::heart_rates(&grid, &beats, &id));
+        }
+        if want_ecg {
+            all.extend(resources::ecg_strips(&grid, &id));
+        }
+        Ok(all)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "FHIR observation worker failed");
+        FhirError(ApiError::Internal)
+    })?
+    .map_err(|e| invalid("date", &e.to_string()))?;
+    let body = bundle(&base(&headers, "Observation"), &p, all, offset, count);
+    Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
+}
+
+pub async fn detected_issues(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    raw: Raw,
+) -> Result<Response, FhirError> {
+    let caller = caller?;
+    let p = params(raw)?;
+    p.only(&[
+        "patient",
+        "code",
+        "date",
+        "identified",
+        "_lastUpdated",
+        "_count",
+        "_offset",
+    ])?;
+    let patient = patient_param(&state, &caller, &p).await?;
+    let (offset, count) = p.page()?;
+    let code = p.one("code")?.map(|c| {
+        c.strip_prefix(RULE_SYSTEM)
+            .and_then(|c| c.strip_prefix('|'))
+            .unwrap_or(c)
+            .to_owned()
+    });
+    let (date, identified, updated) = (
+        p.range("date")?,
+        p.range("identified")?,
+        p.range("_lastUpdated")?,
+    );
+    let within = |t: i64, (from, to): (Option<i64>, Option<i64>)| {
+        from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e)
+    };
+    let alerts = state
+        .records
+        .alerts_for_patients(std::slice::from_ref(&patient), None, ALERTS_READ)
+        .await?;
+    let all = alerts
+        .iter()
+        .filter(|a| code.as_deref().is_none_or(|c| a.rule.as_str() == c))
+        .filter(|a| within(a.fired_ns, date) && within(a.fired_ns, identified))
+        .filter(|a| within(resources::last_updated(a), updated))
+        .map(resources::detected_issue)
+        .collect();
+    let body = bundle(&base(&headers, "DetectedIssue"), &p, all, offset, count);
+    Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
+}
