@@ -124,7 +124,8 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::FlatLine
         | RuleKind::Saturation
         | RuleKind::Noise
-        | RuleKind::NoData => AlarmKind::Technical,
+        | RuleKind::NoData
+        | RuleKind::MonitoringInterrupted => AlarmKind::Technical,
     }
 }
 

@@ -29,10 +29,13 @@ pub enum RuleKind {
     Saturation,
     Noise,
     NoData,
+    /// The device streams but no alert-engine analyses the patient (raised by ingest,
+    /// docs/architecture.md "Shards"); in no policy, always high priority.
+    MonitoringInterrupted,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 20] = [
+    pub const ALL: [RuleKind; 21] = [
         Self::HrHigh,
         Self::HrLow,
         Self::Pause,
@@ -53,6 +56,7 @@ impl RuleKind {
         Self::Saturation,
         Self::Noise,
         Self::NoData,
+        Self::MonitoringInterrupted,
     ];
 
     /// Everything fixed about a rule, in one row per rule: adding a rule is one arm here
@@ -125,6 +129,12 @@ impl RuleKind {
                 Technical,
                 "s",
             ),
+            Self::MonitoringInterrupted => (
+                "monitoring_interrupted",
+                "technical: monitoring interrupted, no analysis running",
+                Technical,
+                "s",
+            ),
         };
         // How an episode's summary names its events and their worst value (None where
         // the value means nothing to a reader: AF's irregularity, a lead index).
@@ -158,6 +168,7 @@ impl RuleKind {
             Self::Saturation => (("saturation", "saturations"), None),
             Self::Noise => (("noisy spell", "noisy spells"), None),
             Self::NoData => (("data gap", "data gaps"), Some("longest")),
+            Self::MonitoringInterrupted => (("interruption", "interruptions"), Some("longest")),
         };
         RuleInfo {
             name,

@@ -186,6 +186,8 @@ impl ThresholdPolicy {
             RuleKind::Saturation => self.saturation.as_ref().map(ConditionRule::row),
             RuleKind::Noise => self.noise.as_ref().map(ConditionRule::row),
             RuleKind::NoData => self.no_data.as_ref().map(NoDataRule::row),
+            // Raised by ingest for every streaming patient, whatever the policy.
+            RuleKind::MonitoringInterrupted => None,
         }
     }
 

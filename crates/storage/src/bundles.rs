@@ -15,17 +15,26 @@
 
 use crate::alert_pages::AlertPages;
 use crate::audit::AuditStore;
+use crate::monitoring_alarms::MonitoringAlarms;
 use crate::open::Stores;
 use crate::ports::{
     AlertStore, DeliveryStore, DeviceStore, PatientStore, PolicyStore, Reachable, SampleStore,
 };
 use crate::replay_guard::ReplayGuard;
-use crate::shard_leases::ShardLeases;
+use crate::shard_leases::{ShardLeaseView, ShardLeases};
 use std::sync::Arc;
 
-/// Ingest: authenticates devices, audits refusals. No alerts, policies, people, logins.
-pub trait IngestRecords: Reachable + DeviceStore + AuditStore {}
-impl<T: Reachable + DeviceStore + AuditStore + ?Sized> IngestRecords for T {}
+/// Ingest: authenticates devices, audits refusals, and raises or clears the
+/// "monitoring interrupted" alarm of a streaming patient no engine holds (reading the
+/// lease table). No other alert, no policies, people, logins.
+pub trait IngestRecords:
+    Reachable + DeviceStore + AuditStore + ShardLeaseView + MonitoringAlarms
+{
+}
+impl<T: Reachable + DeviceStore + AuditStore + ShardLeaseView + MonitoringAlarms + ?Sized>
+    IngestRecords for T
+{
+}
 
 /// Alert engine: opens and resolves alerts under each patient's policy, for the shards
 /// it holds leases on.

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod directory;
 pub mod influx;
 pub mod mongo;
+pub mod monitoring_alarms;
 mod open;
 pub mod ports;
 pub mod redact;
@@ -28,10 +29,11 @@ pub use bundles::{
 pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, StorageConfig};
 pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;
+pub use monitoring_alarms::MonitoringAlarms;
 pub use open::{Stores, open};
 pub use ports::{
     AlertStore, DeliveryStore, DeviceStore, OpenAlertOutcome, PatientStore, PolicyStore, Reachable,
     RecordStore, SampleStore, StoreError, VitalStore, probe,
 };
 pub use replay_guard::ReplayGuard;
-pub use shard_leases::{ShardLease, ShardLeases};
+pub use shard_leases::{ShardLease, ShardLeaseView, ShardLeases};

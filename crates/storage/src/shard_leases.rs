@@ -31,8 +31,18 @@ impl ShardLease {
     }
 }
 
+/// Reading the lease table (ingest's unmonitored-patient check, the api).
 #[async_trait]
-pub trait ShardLeases: Send + Sync {
+pub trait ShardLeaseView: Send + Sync {
+    /// The stored lease of one shard (live or not), or None when it was never leased.
+    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>>;
+
+    /// Every stored lease, by shard.
+    async fn shard_leases(&self) -> Result<Vec<ShardLease>>;
+}
+
+#[async_trait]
+pub trait ShardLeases: ShardLeaseView {
     /// Claims or renews each of `shards` for `owner` until `now + ttl_ns`, atomically per
     /// shard: a shard never leased, or whose lease expired at `now`, is taken (epoch + 1);
     /// one `owner` holds live is renewed (same epoch); one another owner holds live is
@@ -49,12 +59,6 @@ pub trait ShardLeases: Send + Sync {
     /// Gives a lease up at once (expires it) if it is still `lease.owner`'s at
     /// `lease.epoch`; a lease that changed hands meanwhile is left alone.
     async fn release_shard(&self, lease: &ShardLease) -> Result<()>;
-
-    /// The stored lease of one shard (live or not), or None when it was never leased.
-    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>>;
-
-    /// Every stored lease, by shard.
-    async fn shard_leases(&self) -> Result<Vec<ShardLease>>;
 
     /// Records that engine `owner` is alive until `expires_ns` (0: it left).
     async fn engine_heartbeat(&self, owner: &str, expires_ns: Nanos) -> Result<()>;

@@ -357,7 +357,8 @@ impl Engine {
         }
         let mut adopted = HashMap::new();
         for alert in self.records.open_alerts().await? {
-            if ours(&alert.patient) {
+            // Ingest raises and clears this one (`cw_ingest::unmonitored`).
+            if ours(&alert.patient) && alert.rule != cw_core::RuleKind::MonitoringInterrupted {
                 let key = (alert.patient.clone(), alert.rule);
                 patients.insert(alert.patient.clone());
                 self.view.open.insert(key.clone(), alert.id.clone());

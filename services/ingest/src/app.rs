@@ -71,13 +71,22 @@ pub async fn start(
             let publisher = publisher.clone();
             move || std::future::ready(publisher.probe())
         });
+    let streaming = Arc::new(crate::unmonitored::Streaming::default());
     let pipeline = Arc::new(Pipeline::new(
         writer,
         stores.samples.clone(),
         publisher,
         cfg.limits.clone(),
         metrics.clone(),
+        streaming.clone(),
     ));
+    let watch = crate::unmonitored::UnmonitoredWatch::new(
+        stores.records.clone(),
+        streaming,
+        cfg.unmonitored.clone(),
+        metrics.clone(),
+    );
+    tokio::spawn(watch.run(shutdown.clone()));
     let state = AppState {
         pipeline,
         records: stores.records.clone(),

@@ -21,6 +21,8 @@ pub struct IngestConfig {
     pub limits: Limits,
     /// The coalescing sample writer and its bounded queues.
     pub writer: WriterConfig,
+    /// The "monitoring interrupted" alarm for streaming patients no engine analyses.
+    pub unmonitored: crate::unmonitored::UnmonitoredConfig,
     pub storage: StorageConfig,
     pub bus: BusConfig,
 }
@@ -43,6 +45,7 @@ impl Default for IngestConfig {
             publish_endpoint: "tcp://0.0.0.0:5550".into(),
             limits: Limits::default(),
             writer: WriterConfig::default(),
+            unmonitored: Default::default(),
             storage: StorageConfig::default(),
             bus: BusConfig::default(),
         }

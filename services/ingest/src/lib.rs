@@ -15,6 +15,7 @@ mod metrics;
 mod pipeline;
 mod seqs;
 mod stream;
+pub mod unmonitored;
 pub mod writer;
 
 pub use app::{Running, run, start};

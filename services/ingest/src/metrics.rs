@@ -27,6 +27,11 @@ pub struct IngestMetrics {
     /// Blocks waiting in the writer's queue (a gauge).
     pub queue_depth: AtomicU64,
     pub batches_written: Counter,
+    /// Streaming patients whose shard no engine holds (`unmonitored.rs`; gauges).
+    pub unmonitored_patients: AtomicU64,
+    pub unmonitored_longest_ms: AtomicU64,
+    /// "Monitoring interrupted" alarms raised.
+    pub monitoring_alarms: Counter,
     pub bus: std::sync::Arc<BusStats>,
 }
 
@@ -49,6 +54,21 @@ impl IngestMetrics {
 
     pub fn render(&self) -> String {
         MetricsText::default()
+            .gauge(
+                "cw_ingest_unmonitored_patients",
+                "Streaming patients whose shard no alert-engine holds",
+                self.unmonitored_patients.load(Ordering::Relaxed) as f64,
+            )
+            .gauge(
+                "cw_ingest_unmonitored_longest_seconds",
+                "Longest time a streaming patient has been without analysis, now",
+                self.unmonitored_longest_ms.load(Ordering::Relaxed) as f64 / 1e3,
+            )
+            .counter(
+                "cw_ingest_monitoring_alarms_total",
+                "Monitoring-interrupted alarms raised",
+                self.monitoring_alarms.get(),
+            )
             .counter(
                 "cw_ingest_frames_total",
                 "Frames received",

@@ -5,6 +5,7 @@ use crate::config::Limits;
 use crate::limits::validate;
 use crate::metrics::IngestMetrics;
 use crate::seqs::{SeqRefusal, SeqWindows};
+use crate::unmonitored::Streaming;
 use crate::writer::Writer;
 use cw_bus::Publisher;
 use cw_core::messages::SamplesStored;
@@ -23,6 +24,8 @@ pub struct Pipeline {
     limits: Limits,
     seqs: SeqWindows,
     pub metrics: Arc<IngestMetrics>,
+    /// Who is streaming, for the unmonitored-patient check.
+    streaming: Arc<Streaming>,
 }
 
 impl Pipeline {
@@ -32,10 +35,12 @@ impl Pipeline {
         publisher: Publisher,
         limits: Limits,
         metrics: Arc<IngestMetrics>,
+        streaming: Arc<Streaming>,
     ) -> Self {
         Self {
             writer,
             vitals,
+            streaming,
             publisher,
             seqs: SeqWindows::new(limits.seq_window, limits.max_seq_jump),
             limits,
@@ -93,6 +98,7 @@ impl Pipeline {
             }
         };
         self.seqs.stored(&device.id, seq);
+        self.streaming.stored(&block.patient);
         if self.seqs.first_publication(&device.id, seq) {
             let topic = shard_topic(shard_of(&block.patient));
             if let Err(e) = self

@@ -27,6 +27,7 @@ mod engine_backtest;
 mod engine_failover;
 mod engine_lifecycle;
 mod engine_shards;
+mod engine_unmonitored;
 mod fhir;
 mod ingest;
 mod ingest_backpressure;

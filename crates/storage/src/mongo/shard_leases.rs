@@ -7,7 +7,7 @@
 use super::indexes::{ENGINES, SHARD_LEASES};
 use super::{MongoRecords, is_duplicate_key, map_err};
 use crate::ports::{Result, StoreError};
-use crate::shard_leases::{ShardLease, ShardLeases, next_lease};
+use crate::shard_leases::{ShardLease, ShardLeaseView, ShardLeases, next_lease};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use futures::TryStreamExt;
@@ -111,23 +111,6 @@ impl ShardLeases for MongoRecords {
         Ok(())
     }
 
-    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>> {
-        self.read_lease(shard).await
-    }
-
-    async fn shard_leases(&self) -> Result<Vec<ShardLease>> {
-        let docs: Vec<Document> = self
-            .coll(SHARD_LEASES)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect()
-            .await
-            .map_err(map_err)?;
-        docs.iter().map(from_doc).collect()
-    }
-
     async fn engine_heartbeat(&self, owner: &str, expires_ns: Nanos) -> Result<()> {
         self.coll(ENGINES)
             .replace_one(
@@ -157,5 +140,25 @@ impl ShardLeases for MongoRecords {
                     .map_err(|e| StoreError::Corrupt(format!("engine heartbeat: {e}")))
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl ShardLeaseView for MongoRecords {
+    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>> {
+        self.read_lease(shard).await
+    }
+
+    async fn shard_leases(&self) -> Result<Vec<ShardLease>> {
+        let docs: Vec<Document> = self
+            .coll(SHARD_LEASES)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.iter().map(from_doc).collect()
     }
 }

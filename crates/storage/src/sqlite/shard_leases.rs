@@ -5,7 +5,7 @@
 use super::map_err;
 use super::records::SqliteRecords;
 use crate::ports::Result;
-use crate::shard_leases::{ShardLease, ShardLeases, next_lease};
+use crate::shard_leases::{ShardLease, ShardLeaseView, ShardLeases, next_lease};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
@@ -95,34 +95,6 @@ impl ShardLeases for SqliteRecords {
             .await
     }
 
-    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>> {
-        self.db
-            .call(move |conn| {
-                conn.query_row(
-                    &format!("SELECT {COLUMNS} FROM shard_leases WHERE shard = ?1"),
-                    params![shard],
-                    lease,
-                )
-                .optional()
-                .map_err(map_err)
-            })
-            .await
-    }
-
-    async fn shard_leases(&self) -> Result<Vec<ShardLease>> {
-        self.db
-            .call(|conn| {
-                let mut stmt = conn
-                    .prepare(&format!(
-                        "SELECT {COLUMNS} FROM shard_leases ORDER BY shard"
-                    ))
-                    .map_err(map_err)?;
-                let rows = stmt.query_map([], lease).map_err(map_err)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
-            })
-            .await
-    }
-
     async fn engine_heartbeat(&self, owner: &str, expires_ns: Nanos) -> Result<()> {
         let owner = owner.to_owned();
         self.db
@@ -147,6 +119,37 @@ impl ShardLeases for SqliteRecords {
                 let rows = stmt
                     .query_map(params![now], |r| r.get::<_, String>(0))
                     .map_err(map_err)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ShardLeaseView for SqliteRecords {
+    async fn shard_lease(&self, shard: u16) -> Result<Option<ShardLease>> {
+        self.db
+            .call(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {COLUMNS} FROM shard_leases WHERE shard = ?1"),
+                    params![shard],
+                    lease,
+                )
+                .optional()
+                .map_err(map_err)
+            })
+            .await
+    }
+
+    async fn shard_leases(&self) -> Result<Vec<ShardLease>> {
+        self.db
+            .call(|conn| {
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "SELECT {COLUMNS} FROM shard_leases ORDER BY shard"
+                    ))
+                    .map_err(map_err)?;
+                let rows = stmt.query_map([], lease).map_err(map_err)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(map_err)
             })
             .await
