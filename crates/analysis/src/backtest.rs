@@ -12,6 +12,7 @@ const BLOCK_S: f64 = 0.25;
 
 /// One alert the candidate policy would have raised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WouldAlert {
     pub rule: RuleKind,
     pub priority: Priority,
@@ -20,13 +21,17 @@ pub struct WouldAlert {
     pub fired_ns: Nanos,
     /// None: still open at the end of the range.
     pub resolved_ns: Option<Nanos>,
+    /// JSON `null` when NaN.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f32>))]
     pub value: f32,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f32>))]
     pub limit: f32,
     /// Every event while it was open: count, first, last, worst.
     pub episode: Episode,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BacktestReport {
     pub frames: usize,
     /// Sampling rate inferred from the stored timestamps (0 when there were no frames).

@@ -8,8 +8,11 @@ use serde::Serialize;
 
 /// One detected beat: its sample time and AAMI class (N, S, V, F or Q).
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BeatMark {
     pub at_ns: Nanos,
+    /// One letter: N, S, V, F or Q.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[NSVFQ]$"))]
     pub class: char,
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// physiological ones so noise never masquerades as a clinical event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RuleKind {
     HrHigh,
     HrLow,
@@ -238,6 +239,7 @@ pub struct RuleInfo {
 /// Alarm priority after IEC 60601-1-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     High,
     Medium,
@@ -256,6 +258,7 @@ impl Priority {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AlertState {
     Firing,
     Acknowledged,
@@ -287,6 +290,7 @@ impl AlertState {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     pub id: AlertId,
     pub patient: PatientId,
@@ -303,9 +307,11 @@ pub struct Alert {
     /// The value that crossed the limit (bpm for HR rules). JSON `null` (how serde_json
     /// writes NaN) reads back as NaN.
     #[serde(deserialize_with = "crate::messages::f32_null_as_nan")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f32>))]
     pub value: f32,
     /// The limit in force, and the policy version it came from.
     #[serde(deserialize_with = "crate::messages::f32_null_as_nan")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f32>))]
     pub limit: f32,
     pub policy_version: u32,
     /// ECG window for the strip shown with the alert.
@@ -360,6 +366,7 @@ pub fn dedup_key(patient: &PatientId, rule: RuleKind) -> String {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AlertEventKind {
     Fired,
     Acknowledged,
@@ -368,6 +375,7 @@ pub enum AlertEventKind {
 
 /// What the alert-engine PUSHes to the notifier: the alert as stored after the change.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertEvent {
     pub kind: AlertEventKind,
     pub alert: Alert,

@@ -31,6 +31,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// How a request ended, as far as access to data goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AuditOutcome {
     /// Recorded before a change is made, so no write happens unaudited.
     Attempt,
@@ -54,6 +55,7 @@ impl AuditOutcome {
 
 /// What the caller records; the store assigns `seq` and links the chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub at_ns: Nanos,
     /// User id, or `anonymous` when no valid token was presented.
@@ -78,6 +80,7 @@ pub struct AuditEntry {
 
 /// An entry as stored: its place in the chain and the hashes that seal it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub seq: u64,
     #[serde(flatten)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Channel {
     Sms,
     Voice,
@@ -26,6 +27,7 @@ impl Channel {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeliveryStatus {
     Queued,
     Sent,
@@ -55,6 +57,7 @@ impl DeliveryStatus {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     pub alert: AlertId,
     pub channel: Channel,
@@ -130,6 +133,7 @@ pub fn idempotency_key(
 /// users stored before preferences existed keep the service's routing.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotifyPreferences {
     /// Channels per priority, replacing the service's routing for this user. High
     /// priority always goes to every routed channel as well: a preference may add to a
@@ -146,6 +150,7 @@ pub struct NotifyPreferences {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuietHours {
     pub start_min_utc: u16,
     pub end_min_utc: u16,

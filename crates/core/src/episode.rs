@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 /// The events of one alert's episode: how many, the first and last (sample time), and
 /// the worst value (the highest, or the lowest for rules where lower is worse).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Episode {
     pub count: u32,
     pub first_ns: Nanos,
     pub last_ns: Nanos,
     #[serde(deserialize_with = "crate::messages::f32_null_as_nan")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f32>))]
     pub worst: f32,
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FatigueRow {
     pub patient: PatientId,
     pub rule: String,
@@ -18,6 +19,7 @@ pub struct FatigueRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FatigueReport {
     pub rows: Vec<FatigueRow>,
     pub alarms: u32,

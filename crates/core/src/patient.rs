@@ -23,6 +23,7 @@ pub struct Patient {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     Doctor,
     Admin,
@@ -95,6 +96,7 @@ impl Sessions {
 
 /// Who disabled an account, and since when (the reason is in the audit chain).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disabled {
     pub since_ns: crate::time::Nanos,
     /// The admin's user id, or `cli` for `cardiowatch user disable`.

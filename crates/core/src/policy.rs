@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// One heart-rate limit and how the alarm behaves around it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HrLimit {
     /// The limit in beats per minute.
     pub bpm: f32,
@@ -48,6 +49,7 @@ fn default_clear_s() -> f32 {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ThresholdPolicy {
     pub patient: PatientId,
     /// Bumped by the store on every change; alerts record the version that raised them.

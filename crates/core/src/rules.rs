@@ -53,6 +53,7 @@ fn low() -> Priority {
 
 /// Pause: one RR interval longer than `rr_s` (reported at the beat that ends it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PauseRule {
     pub rr_s: f32,
     #[serde(default = "medium")]
@@ -63,6 +64,7 @@ pub struct PauseRule {
 
 /// Asystole: no beat for `after_s` while the signal is analysable the whole time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AsystoleRule {
     pub after_s: f32,
     #[serde(default = "high")]
@@ -73,6 +75,7 @@ pub struct AsystoleRule {
 
 /// Brady or tachy run: `beats` consecutive beats whose beat-to-beat rate is beyond `bpm`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRule {
     pub bpm: f32,
     pub beats: u8,
@@ -88,6 +91,7 @@ pub struct RunRule {
 /// touching a ventricular or supraventricular ectopic beat are left out, so sinus rhythm
 /// with ectopy, bigeminy and trigeminy stay low; AF, irregularly irregular, does not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AfRule {
     #[serde(default = "default_af_window")]
     pub window_beats: u16,
@@ -120,6 +124,7 @@ fn default_af_for_s() -> f32 {
 /// last beat of the run. VT that lasts `sustained_s` raises a second alarm at once, even
 /// while the VT alert is open (`RuleKind::SustainedVt`, always high priority).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VtRule {
     #[serde(default = "default_vt_bpm")]
     pub bpm: f32,
@@ -163,6 +168,7 @@ impl Default for VtRule {
 /// runs) are off unless set, and low priority by default: they inform, they do not call
 /// someone to the bedside (docs/clinical-performance.md, "Ventricular ectopy rules").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoupletRule {
     #[serde(default = "low")]
     pub priority: Priority,
@@ -182,6 +188,7 @@ impl Default for CoupletRule {
 /// Ventricular bigeminy (V, N, V, N …) or trigeminy (V, N, N …): the last `cycles`
 /// whole cycles of beats follow the pattern (N standing for any supraventricular beat).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PatternRule {
     #[serde(default = "default_pattern_cycles")]
     pub cycles: u8,
@@ -207,6 +214,7 @@ impl Default for PatternRule {
 
 /// PVCs per minute: at least `limit` ventricular beats in the last 60 s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PvcRateRule {
     #[serde(default = "default_pvc_limit")]
     pub limit: u16,
@@ -235,6 +243,7 @@ impl Default for PvcRateRule {
 /// its rate; reported when it ends, with its length in beats. A run at VT rate has
 /// already raised VT at its onset; one below it (idioventricular) raises only this.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NsvtRule {
     #[serde(default = "default_vt_beats")]
     pub beats: u8,
@@ -257,6 +266,7 @@ impl Default for NsvtRule {
 /// A rule that is a condition with an onset delay and a clear time (ventricular
 /// flutter/fibrillation, lead-off, flat line, saturation, noise).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConditionRule {
     pub priority: Priority,
     #[serde(default)]
@@ -267,6 +277,7 @@ pub struct ConditionRule {
 
 /// No data from the gateway for `after_s` of wall-clock time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NoDataRule {
     pub after_s: f32,
     #[serde(default = "low")]
@@ -278,6 +289,7 @@ pub struct NoDataRule {
 /// Flapping: a rule that fired `fires` times within `window_s` keeps its next alert open
 /// until it has been clear for the whole window, instead of resolving and re-firing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Flapping {
     #[serde(default = "default_flap_fires")]
     pub fires: u8,

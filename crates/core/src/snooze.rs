@@ -16,6 +16,7 @@ pub fn honoured(from: Nanos, until: Nanos, now: Nanos, max_ns: Nanos) -> bool {
 /// new for the alert (in-app only, no escalation) and its ack-deadline clock stands
 /// still, so escalation resumes where it was when the snooze ends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertSnooze {
     pub at_ns: Nanos,
     pub until_ns: Nanos,

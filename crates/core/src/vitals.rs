@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// never changes meaning; new kinds get new codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum VitalKind {
     /// Peripheral oxygen saturation, %.
     Spo2,
@@ -42,6 +43,7 @@ pub enum VitalKind {
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Site {
     #[default]
     Unspecified,
@@ -60,6 +62,7 @@ pub enum Site {
 /// sensor puts beside it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum VitalStatus {
     #[default]
     Valid,
@@ -283,6 +286,7 @@ impl VitalStatus {
 /// One numeric at one time. `value` is None unless the status is `Valid`: a status
 /// without a reading carries no number, so no store or rule can mistake it for one.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VitalReading {
     pub time_ns: Nanos,
     pub kind: VitalKind,

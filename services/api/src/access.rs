@@ -23,6 +23,9 @@ pub struct Caller {
     /// The session of one of our access tokens (`None` for an OIDC token): what an open
     /// live socket re-checks (`authn::session_holds`).
     pub session: Option<crate::token::TokenSession>,
+    /// The route's declared rule (`access_rule.rs`), once its layer has admitted the
+    /// caller: it says whether [`Self::require_patient`] is for reading or changing.
+    pub rule: Option<crate::access_rule::Access>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -33,41 +36,31 @@ impl FromRequestParts<AppState> for Caller {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         // The audit middleware authenticated this request already.
-        if let Some(done) = parts.extensions.get::<crate::authn::Authentication>() {
-            return done.0.clone();
-        }
-        crate::authn::authenticate(state, &parts.headers).await
+        let caller = match parts.extensions.get::<crate::authn::Authentication>() {
+            Some(done) => done.0.clone(),
+            None => crate::authn::authenticate(state, &parts.headers).await,
+        }?;
+        Ok(Self {
+            rule: parts.extensions.get().copied(),
+            ..caller
+        })
     }
 }
 
 impl Caller {
-    /// Admin-only endpoints (users, devices, assignments, audit).
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Doctor | Role::Ops => Err(ApiError::Forbidden),
-        }
-    }
-
     /// Admins reach every patient; doctors only their assigned ones (or, to read, under
-    /// break-glass); ops none (no PHI).
+    /// break-glass); ops none (no PHI). A route declared
+    /// [`Access::PatientChange`](crate::access_rule::Access::PatientChange) is a change.
     pub async fn require_patient(
         &self,
         state: &AppState,
         patient: &PatientId,
     ) -> Result<(), ApiError> {
-        self.require_patient_for(state, patient, Use::Read).await
-    }
-
-    /// [`Self::require_patient`] for a change to the patient's care (thresholds,
-    /// acknowledging or snoozing their alerts): break-glass is read-only, so a doctor not
-    /// assigned gets 403 `break_glass_read_only` even under a grant (issue 13 #11).
-    pub async fn require_patient_to_change(
-        &self,
-        state: &AppState,
-        patient: &PatientId,
-    ) -> Result<(), ApiError> {
-        self.require_patient_for(state, patient, Use::Change).await
+        let usage = match self.rule {
+            Some(crate::access_rule::Access::PatientChange) => Use::Change,
+            _ => Use::Read,
+        };
+        self.require_patient_for(state, patient, usage).await
     }
 
     async fn require_patient_for(

@@ -3,19 +3,21 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alerts, audit, auth, break_glass, devices, ecg, patients, reports, thresholds, user_directory,
-    users, vitals,
+    alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, live, patients,
+    reports, thresholds, user_directory, users, vitals,
 };
 use crate::{audit_trail, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use cw_bus::{Kind, Publisher, Sealer};
 use cw_storage::{RecordStore, Stores};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -50,6 +52,50 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     pub task: JoinHandle<()>,
 }
+/// Every api route, each declared once beside its handler with `#[utoipa::path]` (its
+/// schemas and its access rule) and registered through
+/// [`guarded`](crate::access_rule::guarded), one handler per `routes!`, which enforces
+/// that rule; `/openapi.json` is made from the same declarations (`access_rule.rs`).
+fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
+    let guarded = |r| crate::access_rule::guarded(state, r);
+    Ok(OpenApiRouter::new()
+        .routes(guarded(routes!(auth::login))?)
+        .routes(guarded(routes!(auth::refresh))?)
+        .routes(guarded(routes!(auth::logout))?)
+        .routes(guarded(routes!(auth::set_login))?)
+        .routes(guarded(routes!(users::disable))?)
+        .routes(guarded(routes!(users::enable))?)
+        .routes(guarded(routes!(user_directory::list))?)
+        .routes(guarded(routes!(user_directory::get))?)
+        .routes(guarded(routes!(user_directory::put))?)
+        .routes(guarded(routes!(user_directory::put_own_notify))?)
+        .routes(guarded(routes!(patients::list))?)
+        .routes(guarded(routes!(patients::create))?)
+        .routes(guarded(routes!(patients::lookup))?)
+        .routes(guarded(routes!(patients::get))?)
+        .routes(guarded(routes!(patients::assign))?)
+        .routes(guarded(routes!(thresholds::get))?)
+        .routes(guarded(routes!(thresholds::put))?)
+        .routes(guarded(routes!(backtest::post))?)
+        .routes(guarded(routes!(break_glass::open))?)
+        .routes(guarded(routes!(ecg::range))?)
+        .routes(guarded(routes!(ecg_export::export))?)
+        .routes(guarded(routes!(beats::range))?)
+        .routes(guarded(routes!(vitals::range))?)
+        .routes(guarded(routes!(live::open))?)
+        .routes(guarded(routes!(alerts::list))?)
+        .routes(guarded(routes!(alerts::acknowledge))?)
+        .routes(guarded(routes!(alerts::snooze))?)
+        .routes(guarded(routes!(alerts::deliveries))?)
+        .routes(guarded(routes!(devices::list))?)
+        .routes(guarded(routes!(devices::register))?)
+        .routes(guarded(routes!(devices::revoke))?)
+        .routes(guarded(routes!(devices::issue_token))?)
+        .routes(guarded(routes!(devices::pin_certificate))?)
+        .routes(guarded(routes!(audit::list))?)
+        .routes(guarded(routes!(reports::fatigue))?))
+}
+
 /// Runs the service as its binary does: opens the configured stores, serves until
 /// `shutdown` is cancelled, drains, and returns.
 pub async fn run(cfg: ApiConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -135,54 +181,10 @@ pub async fn start(
         });
     let metrics = Arc::new(request_metrics::RequestMetrics::default());
     let live = state.live.clone();
-    let router = Router::new()
-        .route("/v1/patients", get(patients::list).post(patients::create))
-        .route("/v1/patients/lookup", post(patients::lookup))
-        .route("/v1/patients/{id}", get(patients::get))
-        .route("/v1/patients/{id}/doctors", put(patients::assign))
-        .route(
-            "/v1/patients/{id}/thresholds",
-            get(thresholds::get).put(thresholds::put),
-        )
-        .route(
-            "/v1/patients/{id}/backtest",
-            post(crate::routes::backtest::post),
-        )
-        .route("/v1/alerts", get(alerts::list))
-        .route("/v1/alerts/{id}/ack", post(alerts::acknowledge))
-        .route("/v1/alerts/{id}/snooze", post(alerts::snooze))
-        .route("/v1/alerts/{id}/deliveries", get(alerts::deliveries))
-        .route("/v1/patients/{id}/break-glass", post(break_glass::open))
-        .route("/v1/audit", get(audit::list))
-        .route("/v1/reports/fatigue", get(reports::fatigue))
-        .route("/openapi.json", get(crate::openapi::serve))
-        .route("/v1/auth/login", post(auth::login))
-        .route("/v1/auth/refresh", post(auth::refresh))
-        .route("/v1/auth/logout", post(auth::logout))
-        .route("/v1/users/{id}/login", put(auth::set_login))
-        .route("/v1/users/{id}/disable", post(users::disable))
-        .route("/v1/users/{id}/enable", post(users::enable))
-        .route("/v1/users", get(user_directory::list))
-        .route(
-            "/v1/users/{id}",
-            get(user_directory::get).put(user_directory::put),
-        )
-        .route("/v1/users/me/notify", put(user_directory::put_own_notify))
-        .route("/v1/devices", get(devices::list).post(devices::register))
-        .route("/v1/devices/{id}/revoke", post(devices::revoke))
-        .route("/v1/devices/{id}/token", post(devices::issue_token))
-        .route(
-            "/v1/devices/{id}/certificate",
-            put(devices::pin_certificate),
-        )
-        .route("/v1/patients/{id}/ecg", get(ecg::range))
-        .route(
-            "/v1/patients/{id}/ecg/export",
-            get(crate::routes::ecg_export::export),
-        )
-        .route("/v1/patients/{id}/beats", get(crate::routes::beats::range))
-        .route("/v1/patients/{id}/vitals", get(vitals::range))
-        .route("/v1/patients/{id}/live", get(crate::routes::live::open))
+    let (api, doc) = api_routes(&state)?.split_for_parts();
+    let doc = crate::openapi::finish(doc);
+    let router = api
+        .route("/openapi.json", crate::openapi::serve(&doc)?)
         .merge(crate::console::routes())
         .route("/fhir/R4/metadata", get(crate::fhir::routes::metadata))
         .route("/fhir/R4/Patient/{id}", get(crate::fhir::routes::patient))

@@ -71,6 +71,7 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Caller,
         user,
         role,
         session: Some(session),
+        rule: None,
     })
 }
 
@@ -165,6 +166,7 @@ async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result
                 user: found.id,
                 role: found.role,
                 session: None,
+                rule: None,
             })
         }
         Err(StoreError::NotFound) => {

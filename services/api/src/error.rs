@@ -4,7 +4,25 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cw_storage::StoreError;
-use serde_json::json;
+use serde::Serialize;
+
+/// The body of every error answer (the `Error` schema of `/openapi.json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    #[schema(inline)]
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `unauthorized`, `forbidden`, `not_found`, `invalid`, …
+    pub code: &'static str,
+    pub message: String,
+    /// The request field at fault (`invalid` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum ApiError {
@@ -84,13 +102,15 @@ impl IntoResponse for ApiError {
             Self::Locked => (StatusCode::LOCKED, "locked"),
             Self::AccountDisabled(_) => (StatusCode::FORBIDDEN, "account_disabled"),
         };
-        let mut error = json!({"code": code, "message": self.to_string()});
-        if let Self::Invalid {
-            field: Some(field), ..
-        } = &self
-        {
-            error["field"] = json!(field);
-        }
-        (status, Json(json!({ "error": error }))).into_response()
+        let field = match &self {
+            Self::Invalid { field, .. } => field.clone(),
+            _ => None,
+        };
+        let error = ErrorDetail {
+            code,
+            message: self.to_string(),
+            field,
+        };
+        (status, Json(ErrorBody { error })).into_response()
     }
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod token;
 
 mod access;
+mod access_rule;
 pub mod accounts;
 mod alert_view;
 mod anonymous_denials;

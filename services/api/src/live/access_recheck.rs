@@ -185,6 +185,7 @@ mod tests {
             user: user.clone(),
             role: Role::Doctor,
             session: None,
+            rule: None,
         }
     }
 

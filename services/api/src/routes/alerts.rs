@@ -2,6 +2,7 @@
 //! `GET /v1/alerts/{id}/deliveries`.
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::alert_view::AlertView;
 use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
@@ -15,7 +16,8 @@ use cw_core::{Alert, AlertId, AlertState, Delivery, Priority, Role};
 use cw_storage::alert_pages::AlertPageQuery;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// One patient; default: all of the caller's patients.
@@ -46,6 +48,10 @@ fn parse_cursor(raw: &str) -> Result<(i64, AlertId), ApiError> {
     ))
 }
 
+#[utoipa::path(get, path = "/v1/alerts", summary = "Alerts, newest first; next page via x-next-cursor",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(ListQuery),
+    responses((status = 200, body = Vec<AlertView>, headers(("x-next-cursor" = String, description = "the cursor of the next page; absent on the last page")))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,14 +115,9 @@ pub async fn list(
     ))
 }
 
-/// The alert `raw` names, if the caller may read it — or, with `change`, act on it
-/// (acknowledge, snooze: not under break-glass).
-async fn authorized_alert(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-    change: bool,
-) -> Result<Alert, ApiError> {
+/// The alert `raw` names, if the caller may read it — or, on a route declared
+/// `PatientChange`, act on it (acknowledge, snooze: not under break-glass).
+async fn authorized_alert(state: &AppState, caller: &Caller, raw: &str) -> Result<Alert, ApiError> {
     let id = AlertId::parse(raw).map_err(|e| ApiError::Invalid {
         field: Some("alert_id".into()),
         message: e.to_string(),
@@ -131,22 +132,20 @@ async fn authorized_alert(
         Err(cw_storage::StoreError::NotFound) => return Err(ApiError::Forbidden),
         Err(e) => return Err(e.into()),
     };
-    if change {
-        caller
-            .require_patient_to_change(state, &alert.patient)
-            .await?;
-    } else {
-        caller.require_patient(state, &alert.patient).await?;
-    }
+    caller.require_patient(state, &alert.patient).await?;
     Ok(alert)
 }
 
+#[utoipa::path(post, path = "/v1/alerts/{id}/ack", summary = "Acknowledge an alert",
+    extensions(("x-access" = json!(Access::PatientChange))),
+    params(("id" = String, Path, description = "alert id")),
+    responses((status = 200, body = AlertView)))]
 pub async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(Extension<AuditPatient>, Json<AlertView>), ApiError> {
-    let alert = authorized_alert(&state, &caller, &id, true).await?;
+    let alert = authorized_alert(&state, &caller, &id).await?;
     let acked = state
         .records
         .acknowledge_alert(&alert.id, caller.user.as_str(), now_ns())
@@ -155,17 +154,21 @@ pub async fn acknowledge(
     Ok((Extension(AuditPatient(alert.patient)), Json(acked.into())))
 }
 
+#[utoipa::path(get, path = "/v1/alerts/{id}/deliveries", summary = "Deliveries of an alert",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "alert id")),
+    responses((status = 200, body = Vec<Delivery>)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(Extension<AuditPatient>, Json<Vec<Delivery>>), ApiError> {
-    let alert = authorized_alert(&state, &caller, &id, false).await?;
+    let alert = authorized_alert(&state, &caller, &id).await?;
     let deliveries = state.records.deliveries_for_alert(&alert.id).await?;
     Ok((Extension(AuditPatient(alert.patient)), Json(deliveries)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnoozeInput {
     /// How long, in seconds; bounded per priority by `[snooze]`.
@@ -182,6 +185,11 @@ const SNOOZE_ACTION: &str = "alert_snooze";
 /// priority is refused: IEC 60601-1-8 high alarms need an immediate response, and the
 /// notifier never quietens them (not for quiet hours, not for a user's snooze); the way
 /// to stop a high alarm's paging is to acknowledge it.
+#[utoipa::path(post, path = "/v1/alerts/{id}/snooze", summary = "Snooze a firing medium/low alert for a bounded time, with a reason (high: 409)",
+    extensions(("x-access" = json!(Access::PatientChange))),
+    params(("id" = String, Path, description = "alert id")),
+    request_body = SnoozeInput,
+    responses((status = 200, body = AlertView)))]
 pub async fn snooze(
     State(state): State<AppState>,
     caller: Caller,
@@ -189,7 +197,7 @@ pub async fn snooze(
     Path(id): Path<String>,
     body: Result<Json<SnoozeInput>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(Extension<AuditPatient>, Json<AlertView>), ApiError> {
-    let alert = authorized_alert(&state, &caller, &id, true).await?;
+    let alert = authorized_alert(&state, &caller, &id).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let reason = input.reason.trim();
     if !(3..=500).contains(&reason.chars().count()) {

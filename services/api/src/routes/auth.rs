@@ -9,6 +9,7 @@
 //! (the refresh family); logout ends it, a role change ends all of the account's.
 
 use crate::access::Caller;
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::{password, token};
@@ -25,20 +26,20 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginInput {
     pub user: String,
     pub password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshInput {
     pub refresh_token: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLogin {
     pub role: Role,
@@ -46,7 +47,7 @@ pub struct SetLogin {
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
@@ -99,6 +100,10 @@ async fn issue(state: &AppState, login: &Login, family: String) -> Result<Tokens
     })
 }
 
+#[utoipa::path(post, path = "/v1/auth/login", summary = "Log in (argon2id); access + refresh token",
+    extensions(("x-access" = json!(Access::Public))),
+    request_body = LoginInput,
+    responses((status = 200, body = Tokens)))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -161,6 +166,10 @@ pub async fn login(
     Ok(Json(tokens))
 }
 
+#[utoipa::path(post, path = "/v1/auth/refresh", summary = "Rotate a refresh token",
+    extensions(("x-access" = json!(Access::Public))),
+    request_body = RefreshInput,
+    responses((status = 200, body = Tokens)))]
 pub async fn refresh(
     State(state): State<AppState>,
     body: Result<Json<RefreshInput>, JsonRejection>,
@@ -197,6 +206,10 @@ pub async fn refresh(
     Ok(Json(issue(&state, &login, token.family).await?))
 }
 
+#[utoipa::path(post, path = "/v1/auth/logout", summary = "Revoke a refresh token's family",
+    extensions(("x-access" = json!(Access::Public))),
+    request_body = RefreshInput,
+    responses((status = 204, description = "logged out (also for an unknown token)")))]
 pub async fn logout(
     State(state): State<AppState>,
     body: Result<Json<RefreshInput>, JsonRejection>,
@@ -220,15 +233,17 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/v1/users/{id}/login", summary = "Set a user's role and password (admin)",
+    extensions(("x-access" = json!(Access::Admin))),
+    params(("id" = String, Path, description = "user id")),
+    request_body = SetLogin,
+    responses((status = 204, description = "login set")))]
 pub async fn set_login(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<SetLogin>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    if caller.role != Role::Admin {
-        return Err(ApiError::Forbidden);
-    }
     let user = UserId::parse(&id).map_err(|e| ApiError::Invalid {
         field: Some("user_id".into()),
         message: e.to_string(),

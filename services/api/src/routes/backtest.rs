@@ -3,6 +3,7 @@
 //! (shown to a doctor before a threshold is saved).
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::routes::thresholds::PolicyInput;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 /// Longest range one request may replay (memory and CPU of one api worker).
 const MAX_RANGE_S: i64 = 3600;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BacktestInput {
     pub from_ns: Nanos,
@@ -24,6 +25,11 @@ pub struct BacktestInput {
     pub policy: PolicyInput,
 }
 
+#[utoipa::path(post, path = "/v1/patients/{id}/backtest", summary = "Replay stored ECG against a candidate policy",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id")),
+    request_body = BacktestInput,
+    responses((status = 200, body = BacktestReport)))]
 pub async fn post(
     State(state): State<AppState>,
     caller: Caller,

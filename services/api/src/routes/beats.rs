@@ -3,6 +3,7 @@
 //! of the console's strip (docs/console.md). Same access as the ECG it is drawn on.
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::query::ValidQuery;
@@ -17,18 +18,24 @@ const MAX_RANGE_NS: Nanos = 300 * NANOS_PER_SEC;
 /// Signal read before `from_ns` for the detector to learn its thresholds on.
 const PRE_ROLL_NS: Nanos = 10 * NANOS_PER_SEC;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BeatsQuery {
     pub from_ns: Nanos,
     pub to_ns: Nanos,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Beats {
     pub beats: Vec<BeatMark>,
 }
 
+#[utoipa::path(get, path = "/v1/patients/{id}/beats",
+    summary = "Beats of a range (≤ 300 s), detected and classified: a strip's beat marks",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id"), BeatsQuery),
+    responses((status = 200, body = Beats)))]
 pub async fn range(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,6 +3,7 @@
 //! `PUT /v1/devices/{id}/certificate` (pin the client certificate's SHA-256).
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::Json;
@@ -10,12 +11,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use cw_core::device::token_sha256;
-use cw_core::{Device, DeviceId, PatientId, Role};
+use cw_core::{Device, DeviceId, PatientId};
 use cw_storage::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// A device as admins see it (the token hash stays in the store).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeviceView {
     pub id: DeviceId,
     pub patient: PatientId,
@@ -35,13 +36,13 @@ impl From<Device> for DeviceView {
 }
 
 /// Returned once, when a token is made: only its hash is stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     pub device: DeviceView,
     pub token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     pub patient: String,
@@ -49,18 +50,11 @@ pub struct NewDevice {
     pub cert_sha256: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
     /// Hex SHA-256 of the certificate's DER encoding (64 characters).
     pub cert_sha256: String,
-}
-
-fn admin(caller: &Caller) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Admin => Ok(()),
-        _ => Err(ApiError::Forbidden),
-    }
 }
 
 fn fingerprint(raw: &str) -> Result<String, ApiError> {
@@ -91,21 +85,22 @@ async fn device(state: &AppState, raw: &str) -> Result<Device, ApiError> {
     }
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<DeviceView>>, ApiError> {
-    admin(&caller)?;
+#[utoipa::path(get, path = "/v1/devices", summary = "All devices (admin)",
+    extensions(("x-access" = json!(Access::Admin))),
+    responses((status = 200, body = Vec<DeviceView>)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<DeviceView>>, ApiError> {
     let devices = state.records.list_devices().await?;
     Ok(Json(devices.into_iter().map(DeviceView::from).collect()))
 }
 
+#[utoipa::path(post, path = "/v1/devices", summary = "Register a device; token shown once (admin)",
+    extensions(("x-access" = json!(Access::Admin))), request_body = NewDevice,
+    responses((status = 201, body = IssuedToken)))]
 pub async fn register(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<NewDevice>, JsonRejection>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    admin(&caller)?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let patient_id = parse_patient(&input.patient)?;
     let cert_sha256 = input.cert_sha256.as_deref().map(fingerprint).transpose()?;
@@ -139,12 +134,14 @@ pub async fn register(
     ))
 }
 
+#[utoipa::path(post, path = "/v1/devices/{id}/revoke", summary = "Revoke a device (admin)",
+    extensions(("x-access" = json!(Access::Admin))), params(("id" = String, Path, description = "device id")),
+    responses((status = 200, body = DeviceView)))]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    admin(&caller)?;
     let mut device = device(&state, &id).await?;
     device.revoked = true;
     state.records.put_device(&device).await?;
@@ -152,12 +149,14 @@ pub async fn revoke(
     Ok(Json(device.into()))
 }
 
+#[utoipa::path(post, path = "/v1/devices/{id}/token", summary = "Replace a device's token (admin)",
+    extensions(("x-access" = json!(Access::Admin))), params(("id" = String, Path, description = "device id")),
+    responses((status = 200, body = IssuedToken)))]
 pub async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IssuedToken>, ApiError> {
-    admin(&caller)?;
     let mut device = device(&state, &id).await?;
     let token = new_token();
     // The old token stops working with this write: lookups go by the new hash.
@@ -170,13 +169,15 @@ pub async fn issue_token(
     }))
 }
 
+#[utoipa::path(put, path = "/v1/devices/{id}/certificate", summary = "Pin a client certificate SHA-256 (admin)",
+    extensions(("x-access" = json!(Access::Admin))), params(("id" = String, Path, description = "device id")), request_body = Pin,
+    responses((status = 200, body = DeviceView)))]
 pub async fn pin_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Result<Json<Pin>, JsonRejection>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    admin(&caller)?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let fp = fingerprint(&input.cert_sha256)?;
     let mut device = device(&state, &id).await?;

@@ -3,6 +3,7 @@
 //! (what a plot needs: every spike stays visible), so a response stays small.
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::query::ValidQuery;
@@ -14,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// The longest range one request may ask for.
 pub(crate) const MAX_RANGE_NS: Nanos = 3600 * NANOS_PER_SEC;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EcgQuery {
     pub from_ns: Nanos,
@@ -23,14 +25,14 @@ pub struct EcgQuery {
     pub max_points: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     pub start_ns: Nanos,
     pub min: Vec<i16>,
     pub max: Vec<i16>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Strip {
     /// Every frame: (time, µV per lead).
@@ -42,6 +44,10 @@ pub enum Strip {
     },
 }
 
+#[utoipa::path(get, path = "/v1/patients/{id}/ecg", summary = "ECG range; min/max per bucket when long",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id"), EcgQuery),
+    responses((status = 200, body = Strip)))]
 pub async fn range(
     State(state): State<AppState>,
     caller: Caller,

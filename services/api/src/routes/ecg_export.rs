@@ -4,6 +4,7 @@
 //! [`ecg_export::MAX_VALUES`] samples. The file is made by `crate::ecg_export`.
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::ecg_export::{self, ExportError, Format};
 use crate::error::ApiError;
@@ -18,14 +19,23 @@ use serde::Deserialize;
 /// Alerts read to annotate a WFDB export: the patient's newest ones.
 const ALERTS_READ: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     pub from_ns: Nanos,
     pub to_ns: Nanos,
+    /// `edf` or `wfdb`.
     pub format: String,
 }
 
+#[utoipa::path(get, path = "/v1/patients/{id}/ecg/export",
+    summary = "ECG range as one download: EDF, or a WFDB record (header, format 212, beat and alarm annotations) in a tar",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id"), ExportQuery),
+    responses((status = 200, description = "the file (Content-Disposition names it)", content(
+        (Vec<u8> = "application/octet-stream"),
+        (Vec<u8> = "application/x-tar")))))]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,

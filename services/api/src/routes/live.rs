@@ -15,9 +15,11 @@
 //! `live.session_s` (close 4001), so a token's expiry ends it too.
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::audit_trail::role_name;
 use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::live::access_recheck::{Lost, Membership};
 use crate::live::forward::{self, Ended, Limits};
 use crate::live::hub::{LiveHub, Watch};
@@ -81,6 +83,14 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/v1/patients/{id}/live",
+    summary = "Live WebSocket: heart rate per beat, alert state changes, subsampled ECG",
+    description = DESCRIPTION,
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id")),
+    responses(
+        (status = 101, description = "the WebSocket is open (subprotocol cardiowatch.v1)"),
+        (status = 426, description = "not a WebSocket upgrade", body = ErrorBody)))]
 pub async fn open(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,6 +4,7 @@
 //! `PUT /v1/patients/{id}/doctors` (admin: assignments).
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::error::ApiError;
@@ -19,7 +20,7 @@ use cw_storage::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// A patient as the api shows it: PHI opened for a caller allowed to see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PatientView {
     pub id: PatientId,
     pub doctors: Vec<UserId>,
@@ -31,7 +32,7 @@ pub struct PatientView {
     pub contact: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
     pub name: String,
@@ -46,13 +47,13 @@ pub struct NewPatient {
     pub doctors: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lookup {
     pub mrn: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assignment {
     /// In escalation order.
@@ -92,6 +93,9 @@ pub(crate) async fn view(state: &AppState, p: Patient) -> Result<PatientView, Ap
     })
 }
 
+#[utoipa::path(get, path = "/v1/patients", summary = "The caller's patients (doctor)",
+    extensions(("x-access" = json!(Access::Doctor))),
+    responses((status = 200, body = Vec<PatientView>)))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,6 +108,10 @@ pub async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(get, path = "/v1/patients/{id}", summary = "A patient with PHI",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id")),
+    responses((status = 200, body = PatientView)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,14 +151,15 @@ fn is_date(raw: &str) -> bool {
         && (1..=31).contains(&raw[8..10].parse::<u8>().unwrap_or(0))
 }
 
+#[utoipa::path(post, path = "/v1/patients", summary = "Create a patient; PHI sealed at rest (admin)",
+    extensions(("x-access" = json!(Access::Admin))),
+    request_body = NewPatient,
+    responses((status = 201, body = PatientView)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<NewPatient>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PatientView>), ApiError> {
-    if caller.role != Role::Admin {
-        return Err(ApiError::Forbidden);
-    }
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -200,6 +209,10 @@ pub async fn create(
 
 /// The response names the patient found (`AuditPatient`), allowed or not: the audit record
 /// of a lookup must say whose PHI was read — or probed — since the path names nobody.
+#[utoipa::path(post, path = "/v1/patients/lookup", summary = "Find a patient by MRN (keyed hash)",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    request_body = Lookup,
+    responses((status = 200, body = PatientView)))]
 pub async fn lookup(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,9 +237,6 @@ async fn find_by_mrn(
     caller: &Caller,
     body: Result<Json<Lookup>, JsonRejection>,
 ) -> Result<Patient, ApiError> {
-    if caller.role == Role::Ops {
-        return Err(ApiError::Forbidden);
-    }
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let hash = vault(state)?.mrn_hash(&input.mrn);
     match state.records.patient_by_mrn_hash(&hash).await {
@@ -238,6 +248,11 @@ async fn find_by_mrn(
     }
 }
 
+#[utoipa::path(put, path = "/v1/patients/{id}/doctors", summary = "Assign doctors (admin)",
+    extensions(("x-access" = json!(Access::Admin))),
+    params(("id" = String, Path, description = "patient id")),
+    request_body = Assignment,
+    responses((status = 200, body = PatientView)))]
 pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
@@ -245,9 +260,6 @@ pub async fn assign(
     body: Result<Json<Assignment>, JsonRejection>,
 ) -> Result<Json<PatientView>, ApiError> {
     let id = parse_patient(&id)?;
-    if caller.role != Role::Admin {
-        return Err(ApiError::Forbidden);
-    }
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let doctors = parse_doctors(&input.doctors)?;
     let mut patient = match state.records.patient(&id).await {

@@ -4,6 +4,7 @@
 //! see no PHI) may read it.
 
 use crate::access::Caller;
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::query::ValidQuery;
@@ -19,13 +20,18 @@ const PATIENTS_PER_QUERY: usize = 100;
 /// Alerts read per patient chunk.
 const ALERTS_PER_QUERY: usize = 100_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FatigueQuery {
     /// 1–90, default 7.
     pub days: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/v1/reports/fatigue",
+    summary = "Alarm-fatigue report: alarms per patient/rule/day, ack rate, median time to ack",
+    extensions(("x-access" = json!(Access::AnyRole))), params(FatigueQuery),
+    responses((status = 200, body = FatigueReport)))]
 pub async fn fatigue(
     State(state): State<AppState>,
     caller: Caller,

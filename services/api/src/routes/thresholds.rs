@@ -1,6 +1,7 @@
 //! `GET|PUT /v1/patients/{id}/thresholds` — the patient's threshold policy.
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::query::ValidQuery;
@@ -13,6 +14,10 @@ use cw_core::{PatientId, ThresholdPolicy};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 
+#[utoipa::path(get, path = "/v1/patients/{id}/thresholds", summary = "Current threshold policy",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id")),
+    responses((status = 200, body = ThresholdPolicy)))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,6 +46,33 @@ impl<'de> Deserialize<'de> for PolicyInput {
     }
 }
 
+/// A [`ThresholdPolicy`] as a client writes it: every field but `patient` and
+/// `version`, which the api owns (`policy_input::check_fields` refuses them).
+impl utoipa::PartialSchema for PolicyInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{RefOr, schema::Schema};
+        let mut schema = <ThresholdPolicy as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            for owned in ["patient", "version"] {
+                object.properties.remove(owned);
+                object.required.retain(|field| field != owned);
+            }
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for PolicyInput {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <ThresholdPolicy as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 impl PolicyInput {
     /// The validated policy for `patient`: 400 naming the field whose value has the wrong
     /// shape, 422 naming the field when implausible.
@@ -55,14 +87,21 @@ impl PolicyInput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PutQuery {
     /// Confirms a policy with no rule at all (the patient then raises no alarm).
+    /// Confirms a policy with no rule (the patient would raise no alarm).
     #[serde(default)]
     pub allow_no_alarms: bool,
 }
 
+#[utoipa::path(put, path = "/v1/patients/{id}/thresholds", summary = "New threshold policy version (replaces the whole policy; one with no rule needs allow_no_alarms=true)",
+    extensions(("x-access" = json!(Access::PatientChange))),
+    params(("id" = String, Path, description = "patient id"), PutQuery),
+    request_body = PolicyInput,
+    responses((status = 200, body = ThresholdPolicy)))]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,7 +110,7 @@ pub async fn put(
     body: Result<Json<PolicyInput>, JsonRejection>,
 ) -> Result<Json<ThresholdPolicy>, ApiError> {
     let patient = parse_patient(&id)?;
-    caller.require_patient_to_change(&state, &patient).await?;
+    caller.require_patient(&state, &patient).await?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let policy = input.into_policy(patient.clone())?;
     // PUT replaces the whole policy: an empty or mistyped body would otherwise silence

@@ -15,6 +15,7 @@
 //! phone and email values never reach the audit chain or a log.
 
 use crate::access::Caller;
+use crate::access_rule::Access;
 use crate::accounts;
 use crate::app::AppState;
 use crate::audit_trail::role_name;
@@ -33,7 +34,7 @@ use cw_storage::StoreError;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The body of `PUT /v1/users/{id}`. No `Debug`: it holds contact points.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     #[serde(default)]
@@ -58,7 +59,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// `NotifyPreferences` as a request spells it: unknown fields are refused (400).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyInput {
     #[serde(default)]
@@ -73,7 +74,7 @@ pub struct NotifyInput {
     pub snooze_until_ns: Option<Nanos>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHoursInput {
     pub start_min_utc: u16,
@@ -96,7 +97,7 @@ impl From<NotifyInput> for NotifyPreferences {
 }
 
 /// A user's record as the api answers it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub user: String,
     pub role: Role,
@@ -122,7 +123,7 @@ impl From<User> for UserView {
 }
 
 /// One line of `GET /v1/users`: which contact points are set, not their values.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub user: String,
     pub role: Role,
@@ -153,6 +154,11 @@ impl From<User> for UserSummary {
     }
 }
 
+#[utoipa::path(put, path = "/v1/users/{id}", summary = "Create or change a user's role, phone (E.164), email and notification preferences; fields left out stay, null removes phone/email (admin)",
+    extensions(("x-access" = json!(Access::Admin))),
+    params(("id" = String, Path, description = "user id")),
+    request_body = UserInput,
+    responses((status = 200, body = UserView)))]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -160,7 +166,6 @@ pub async fn put(
     Path(id): Path<String>,
     body: Result<Json<UserInput>, JsonRejection>,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.require_admin()?;
     let target = parse_user(&id)?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let change = UserChange {
@@ -185,6 +190,10 @@ pub async fn put(
     .await
 }
 
+#[utoipa::path(put, path = "/v1/users/me/notify", summary = "Set one's own notification preferences: channels per priority, quiet hours, snooze (high priority always goes to every routed channel)",
+    extensions(("x-access" = json!(Access::AnyRole))),
+    request_body = NotifyInput,
+    responses((status = 200, body = UserView)))]
 pub async fn put_own_notify(
     State(state): State<AppState>,
     caller: Caller,
@@ -214,11 +223,10 @@ pub async fn put_own_notify(
     .await
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<UserSummary>>, ApiError> {
-    caller.require_admin()?;
+#[utoipa::path(get, path = "/v1/users", summary = "User directory: role, active, which contact points are set (admin)",
+    extensions(("x-access" = json!(Access::Admin))),
+    responses((status = 200, body = Vec<UserSummary>)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let mut logins: std::collections::BTreeMap<UserId, Role> =
         state.records.login_roles().await?.into_iter().collect();
     let mut out: Vec<UserSummary> = Vec::new();
@@ -244,16 +252,15 @@ pub async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(get, path = "/v1/users/{id}", summary = "A user's record: role, phone, email, notification preferences (admin, or the user)",
+    extensions(("x-access" = json!(Access::AdminOrSelf))),
+    params(("id" = String, Path, description = "user id")),
+    responses((status = 200, body = UserView)))]
 pub async fn get(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     let target = parse_user(&id)?;
-    // Decided before any read, so another user's id cannot be probed.
-    if caller.role != Role::Admin && caller.user != target {
-        return Err(ApiError::Forbidden);
-    }
     match accounts::account(state.records.as_ref(), &target).await {
         Ok(user) => Ok(Json(user.into())),
         Err(StoreError::NotFound) => Err(ApiError::NotFound("user")),

@@ -9,6 +9,7 @@
 //! server is the way back should two admins disable each other.
 
 use crate::access::Caller;
+use crate::access_rule::Access;
 use crate::accounts::{self, DISABLE_ACTION, ENABLE_ACTION};
 use crate::app::AppState;
 use crate::audit_trail::role_name;
@@ -24,14 +25,14 @@ use cw_core::{Role, User, UserId};
 use cw_storage::StoreError;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisableInput {
     /// Why (3–500 characters; no patient details): kept in the audit log.
     pub reason: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableInput {
     #[serde(default)]
@@ -39,7 +40,7 @@ pub struct EnableInput {
 }
 
 /// An account's state as the two endpoints answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountStatus {
     pub user: String,
     pub role: Role,
@@ -64,6 +65,11 @@ impl From<User> for AccountStatus {
     }
 }
 
+#[utoipa::path(post, path = "/v1/users/{id}/disable", summary = "Disable an account at once, with a reason (admin; not one's own: 409)",
+    extensions(("x-access" = json!(Access::Admin))),
+    params(("id" = String, Path, description = "user id")),
+    request_body = DisableInput,
+    responses((status = 200, body = AccountStatus)))]
 pub async fn disable(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,7 +77,6 @@ pub async fn disable(
     Path(id): Path<String>,
     body: Result<Json<DisableInput>, JsonRejection>,
 ) -> Result<Json<AccountStatus>, ApiError> {
-    caller.require_admin()?;
     let target = parse_user(&id)?;
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let reason = checked_reason(&input.reason)?;
@@ -93,6 +98,11 @@ pub async fn disable(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/users/{id}/enable", summary = "Enable a disabled account (admin; optional {reason})",
+    extensions(("x-access" = json!(Access::Admin))),
+    params(("id" = String, Path, description = "user id")),
+    request_body(content = Option<EnableInput>, description = "optional: `{\"reason\": …}` or no body"),
+    responses((status = 200, body = AccountStatus)))]
 pub async fn enable(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,7 +110,6 @@ pub async fn enable(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<AccountStatus>, ApiError> {
-    caller.require_admin()?;
     let target = parse_user(&id)?;
     // The body is optional: `{"reason": …}` or nothing.
     let input: EnableInput = if body.iter().all(u8::is_ascii_whitespace) {

@@ -2,6 +2,7 @@
 //! numerics in a range: every reading and sensor status, in time order (docs/api.md).
 
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::query::ValidQuery;
@@ -16,7 +17,8 @@ use serde::{Deserialize, Serialize};
 /// most ~1 M readings, so trends over longer spans are read day by day.
 const MAX_RANGE_NS: Nanos = 24 * 3600 * NANOS_PER_SEC;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VitalsQuery {
     pub from_ns: Nanos,
@@ -25,11 +27,16 @@ pub struct VitalsQuery {
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VitalsAnswer {
     pub readings: Vec<VitalReading>,
 }
 
+#[utoipa::path(get, path = "/v1/patients/{id}/vitals",
+    summary = "Vital-sign numerics of a range (≤ 24 h): every reading and sensor status, in time order",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id"), VitalsQuery),
+    responses((status = 200, body = VitalsAnswer)))]
 pub async fn range(
     State(state): State<AppState>,
     caller: Caller,
