@@ -1,6 +1,6 @@
 //! Who may call a route, declared once beside its handler, in its OpenAPI attribute:
 //!
-//! ```ignore
+//! ```text
 //! #[utoipa::path(get, path = "/v1/devices", extensions(("x-access" = json!(Access::Admin))), …)]
 //! ```
 //!
