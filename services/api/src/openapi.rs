@@ -10,10 +10,12 @@
 use crate::access_rule::{Access, EXTENSION};
 use crate::error::ErrorBody;
 use utoipa::openapi::extensions::ExtensionsBuilder;
-use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, ParameterBuilder, ParameterIn,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref,
+    ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref, Required,
     ResponseBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
@@ -98,6 +100,15 @@ fn infra_routes() -> OpenApi {
                     .build(),
             ))
             .response("200", fhir("success"));
+        if path.contains("{id}") {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(String::schema())),
+            );
+        }
         for status in ERROR_STATUSES {
             op = op.response(*status, fhir("an OperationOutcome"));
         }
