@@ -39,8 +39,8 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     let qrs = gross.qrs.expect("mitdb labels beats").qrs();
     // Measured: 99.91 / 99.90.
     assert!(qrs.se() >= 99.85 && qrs.ppv() >= 99.85, "QRS {qrs:?}");
-    // The classifier's VEB and SVEB over the non-paced records (measured: VEB 92.75 /
-    // 95.12, FPR 0.37 %; SVEB 73.56 / 76.21), the same figures as cw-detect's own test.
+    // The classifier's VEB and SVEB over the non-paced records (measured: VEB 92.78 /
+    // 95.03, FPR 0.38 %; SVEB 73.56 / 76.21), the same figures as cw-detect's own test.
     let ectopic = gross.ectopic.expect("labelled");
     let (veb, sveb) = (ectopic.veb(), ectopic.sveb());
     assert!(veb.se() >= 92.0 && veb.ppv() >= 94.5, "VEB {veb:?}");
@@ -61,9 +61,9 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     assert!(gross.vf.detected >= 4, "VF {:?}", gross.vf);
     // Measured: 14 of 39 VT episodes (annotated or runs of ≥ 3 V beats at ≥ 100 bpm)
     // raised a VT alarm of their own (8 before each VT could alarm again, 0 before the VT
-    // rule); 24 of 39 alarmed or counted inside an open VT alert.
+    // rule); 25 of 39 alarmed or counted inside an open VT alert.
     assert!(gross.vt.detected >= 13, "VT {:?}", gross.vt);
-    assert!(gross.vt.detected_or_counted >= 23, "VT {:?}", gross.vt);
+    assert!(gross.vt.detected_or_counted >= 24, "VT {:?}", gross.vt);
     // Measured: 18 false of 90 judged clinical alarms in 12.5 h besides ventricular
     // ectopy (17 of 76 before the VT rule; 3 of its 14 alarms are false).
     let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
@@ -79,12 +79,15 @@ fn mitdb_beats_af_vf_and_false_alarms() {
 fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     let (results, gross) = scored("vfdb");
     assert_eq!(results.len(), 11);
-    // Measured: VT 15/68 (11 before the VT rule: bursts a few seconds apart are counted
-    // inside the open VT alert, 54/68 alarmed or counted) and VF/VFL 11/73 episodes
+    // Measured: VT 16/68 (11 before the VT rule: bursts a few seconds apart are counted
+    // inside the open VT alert, 55/68 alarmed or counted) and VF/VFL 11/73 episodes
     // alarmed (the short bursts of 418 and 421 are most of the misses), 2 false VF alarms
     // in 6.4 h.
-    assert!(gross.vt.detected >= 14, "VT {:?}", gross.vt);
-    assert!(gross.vt.detected_or_counted >= 52, "VT {:?}", gross.vt);
+    assert!(gross.vt.detected >= 15, "VT {:?}", gross.vt);
+    assert!(gross.vt.detected_or_counted >= 54, "VT {:?}", gross.vt);
+    // Measured: 421's 150 s VT raises sustained VT (never before the multiform-VT step).
+    let sustained = gross.alarms.get("sustained_vt").map_or(0, |s| s.true_);
+    assert!(sustained >= 1, "{:?}", gross.alarms.get("sustained_vt"));
     assert!(gross.vf.detected >= 5, "VF {:?}", gross.vf);
     // Measured: VF/VFL episodes of ≥ 10 s 4/13.
     assert!(gross.vf_10s.detected >= 4, "VF ≥ 10 s {:?}", gross.vf_10s);

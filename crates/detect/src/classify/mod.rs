@@ -108,6 +108,9 @@ pub struct BeatClassifier {
     templates: Templates,
     pending: Option<Pending>,
     last_beat: Option<(u64, BeatClass)>,
+    /// The V run up to the last beat holds two consecutive V beats of one shape (a
+    /// ventricular shape confirmed by repetition, not two unrelated odd beats).
+    v_run_confirmed: bool,
     /// Template the last beat went to.
     last_template: Option<usize>,
     last_rr_s: Option<f32>,
@@ -138,6 +141,7 @@ impl BeatClassifier {
             templates: Templates::new(),
             pending: None,
             last_beat: None,
+            v_run_confirmed: false,
             last_template: None,
             last_rr_s: None,
             irregularity: 0.0,
@@ -213,6 +217,7 @@ impl BeatClassifier {
         {
             self.templates.relearn_as_normal(d);
         }
+        let previous_template = self.last_template;
         self.last_template = self.templates.learn(
             &p.shape,
             closest,
@@ -220,7 +225,13 @@ impl BeatClassifier {
             p.rr_before_s,
         );
         self.track_rr(p.rr_before_s, class);
+        let was_v = self.last_beat.is_some_and(|(_, c)| c == BeatClass::V);
         self.last_beat = Some((p.sample, class));
+        self.v_run_confirmed = ventricular
+            && (self.v_run_confirmed
+                || (was_v
+                    && self.last_template.is_some()
+                    && self.last_template == previous_template));
         Some(ClassifiedBeat {
             sample: p.sample,
             class,
@@ -242,12 +253,15 @@ impl BeatClassifier {
                 && m.distance <= MATCH_DISTANCE
                 && self.templates.get(i).is_some_and(|t| t.ventricular >= 0.5)
         });
-        // A run: the last beat was ventricular and this one has its shape.
-        let continues_run = self.last_beat.is_some_and(|(_, c)| c == BeatClass::V)
-            && closest.is_some_and(|(i, m)| {
-                Some(i) == self.last_template && m.distance <= MATCH_DISTANCE
-            });
         let share = |rr: f32| self.normal_rr_s.map(|n| rr / n);
+        // A run: the last beat was ventricular and this one has its shape, or (in a run
+        // with two V beats of one shape already) another shape unlike the normal beat at
+        // the run's fast rate (multiform VT: rules.rs `continues_fast_run`).
+        let continues_run = self.last_beat.is_some_and(|(_, c)| c == BeatClass::V)
+            && (closest.is_some_and(|(i, m)| {
+                Some(i) == self.last_template && m.distance <= MATCH_DISTANCE
+            }) || (self.v_run_confirmed
+                && rules::continues_fast_run(to_normal.distance, p.rr_before_s.and_then(share))));
         Some(Evidence {
             distance: to_normal.distance,
             width_s: p.shape.width_s(),

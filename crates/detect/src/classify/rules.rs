@@ -37,6 +37,15 @@ const PAUSE: f32 = 1.1;
 /// sinus arrhythmia moves normal beats by ±10 %.
 const SV_PREMATURE: f32 = 0.85;
 
+/// Inside a run holding two consecutive ventricular beats of one shape, a beat of another shape continues the
+/// run when it is unlike the normal beat (`NOT_VENTRICULAR_BELOW`) and comes at a
+/// tachycardia pace against the normal rhythm (RR under the second `PREMATURE` level):
+/// multiform VT changes shape from beat to beat (vfdb 421), and a conducted beat after a
+/// PVC or a couplet comes on time or late.
+pub(crate) fn continues_fast_run(distance: f32, prematurity: Option<f32>) -> bool {
+    distance >= NOT_VENTRICULAR_BELOW && prematurity.is_some_and(|p| p < PREMATURE[1])
+}
+
 /// The levels tuned on the MIT-BIH records. Exposed so that a leave-one-record-out check
 /// can retune them (`cargo run -p cw-detect --release --example classify_loo`); use the
 /// defaults.
