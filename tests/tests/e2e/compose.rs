@@ -463,10 +463,12 @@ fn bus_endpoints_connect_to_the_compose_services_that_bind_them() {
             "{binder} binds on all interfaces in its container"
         );
     }
-    assert_eq!(
-        engine.shards,
-        (0..64).collect::<Vec<u16>>(),
-        "the one engine owns all 64 shards"
+    // No pin: the compose engine leases all 64 shards itself (docs/architecture.md,
+    // "Shards"), and a second engine added to the stack takes its share without an edit.
+    assert!(
+        engine.shards.is_empty(),
+        "the compose engine pins no shards: it leases them (got {:?})",
+        engine.shards
     );
 }
 
