@@ -28,41 +28,62 @@ impl Drop for AuthInflux {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 impl AuthInflux {
+    /// Binds both ports to 0 and reads the HTTP address from influxd's own log: a port
+    /// picked beforehand could be taken by a parallel test's influxd, and then this
+    /// test would talk to a server whose admin already exists (CI saw exactly that).
     async fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (http, rpc) = (free_port(), free_port());
         let root = dir.path().display();
         let config = format!(
-            "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:0\"\n\
              [meta]\n  dir = \"{root}/meta\"\n\
              [data]\n  dir = \"{root}/data\"\n  wal-dir = \"{root}/wal\"\n  query-log-enabled = false\n\
-             [http]\n  bind-address = \"127.0.0.1:{http}\"\n  auth-enabled = true\n  log-enabled = false\n\
+             [http]\n  bind-address = \"127.0.0.1:0\"\n  auth-enabled = true\n  log-enabled = false\n\
              [monitor]\n  store-enabled = false\n"
         );
         let config_path = dir.path().join("influxdb.conf");
         std::fs::write(&config_path, config).expect("write influxdb.conf");
+        let log_path = dir.path().join("influxd.log");
+        let log = std::fs::File::create(&log_path).expect("create influxd.log");
         let child = Command::new("influxd")
             .arg("-config")
             .arg(&config_path)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("influxd on PATH (scripts/test installs it)");
-        let server = Self {
+        let mut server = Self {
             child,
-            url: format!("http://127.0.0.1:{http}"),
+            url: String::new(),
             _dir: dir,
         };
+        let addr = server.http_address(&log_path).await;
+        server.url = format!("http://{addr}");
         server.wait_ready().await;
         server
+    }
+
+    /// The `addr=` of influxd's "Listening on HTTP" line.
+    async fn http_address(&mut self, log_path: &std::path::Path) -> String {
+        for _ in 0..300 {
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            let listening = log
+                .lines()
+                .filter(|line| line.contains("Listening on HTTP"))
+                .find_map(|line| {
+                    line.split_whitespace()
+                        .find_map(|f| f.strip_prefix("addr="))
+                });
+            if let Some(addr) = listening {
+                return addr.to_owned();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("influxd exited ({status}) before listening:\n{log}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("influxd did not log its HTTP address in 15 s");
     }
 
     /// `/ping` answers 204 (even with auth on) once the HTTP service is up.
