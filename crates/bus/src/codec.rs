@@ -13,7 +13,7 @@
 //! never depends on a codec's number range; this layout is frozen for version 2.
 //!
 //! Body encodings:
-//! * [`Encoding::Json`] (alert events, live events, config changes): self-describing, so
+//! * [`Encoding::Json`] (alert events, live events, config changes, vitals): self-describing, so
 //!   a reader ignores fields it does not know and defaults the missing ones that are
 //!   `Option` or `#[serde(default)]`: adding such a field to one of these types needs no
 //!   new version, and old and new services read each other's messages.
@@ -49,7 +49,9 @@ impl Kind {
     pub fn encoding(self) -> Encoding {
         match self {
             Kind::Samples => Encoding::Postcard,
-            Kind::AlertEvent | Kind::LiveEvent | Kind::ConfigChange => Encoding::Json,
+            Kind::AlertEvent | Kind::LiveEvent | Kind::ConfigChange | Kind::Vitals => {
+                Encoding::Json
+            }
         }
     }
 }
@@ -165,7 +167,12 @@ mod tests {
         escalations: u32,
     }
 
-    const JSON_KINDS: [Kind; 3] = [Kind::AlertEvent, Kind::LiveEvent, Kind::ConfigChange];
+    const JSON_KINDS: [Kind; 4] = [
+        Kind::AlertEvent,
+        Kind::LiveEvent,
+        Kind::ConfigChange,
+        Kind::Vitals,
+    ];
 
     #[test]
     fn an_older_reader_ignores_a_field_a_newer_writer_added() {
@@ -212,6 +219,7 @@ mod tests {
             Kind::AlertEvent,
             Kind::LiveEvent,
             Kind::ConfigChange,
+            Kind::Vitals,
         ] {
             let plain = encode_v2(kind, &envelope("x".to_string())).expect("encodes");
             let opened: Envelope<String> = decode_v2(kind, &plain).expect("decodes");

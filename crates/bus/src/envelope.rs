@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! byte 0      version (2; see below)
-//! byte 1      kind (samples, alert event, live event, config change)
+//! byte 1      kind (samples, alert event, live event, config change, vitals)
 //! bytes 2..4  key id (u16, big-endian)
 //! bytes 4..28 XChaCha20 nonce (random per message)
 //! bytes 28..  XChaCha20-Poly1305 ciphertext of the plaintext of that version
@@ -51,6 +51,9 @@ pub enum Kind {
     LiveEvent = 3,
     /// Threshold and routing changes, api → alert-engine and notifier (PUB/SUB).
     ConfigChange = 4,
+    /// Vital-sign numerics ingest stored, ingest → alert-engine (PUB/SUB on ingest's
+    /// sample socket, topic `v/{shard}`: readers of `s/` never receive them).
+    Vitals = 5,
 }
 
 /// What every message carries besides its body. (Serde derives are for version 1 only.)

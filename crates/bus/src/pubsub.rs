@@ -72,6 +72,17 @@ impl Publisher {
         ))
     }
 
+    /// A publisher of messages of `kind` on the same socket (ingest's vitals beside its
+    /// samples). Give it topics of its own: a subscriber opens one kind, and one that
+    /// receives another kind on its topics rejects and counts it.
+    pub fn sibling(&self, kind: Kind) -> Self {
+        Self {
+            kind,
+            seqs: Arc::new(Mutex::new(HashMap::new())),
+            ..self.clone()
+        }
+    }
+
     /// Readiness: `Ok` while the socket's task runs (it ends at shutdown).
     pub fn probe(&self) -> Result<(), String> {
         if self.queue.is_closed() {

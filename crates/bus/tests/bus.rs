@@ -65,6 +65,59 @@ async fn subscriber_receives_only_its_topics_sealed_end_to_end() {
     shutdown.cancel();
 }
 
+/// Ingest's numerics ride its sample socket as their own kind on their own topics: the
+/// vitals subscriber receives them, and a samples subscriber (an engine or api of the
+/// release before) neither receives nor rejects them, so it never counts them as bad.
+#[tokio::test]
+async fn a_sibling_kind_on_its_own_topics_reaches_its_readers_and_passes_the_others_by() {
+    let shutdown = CancellationToken::new();
+    let (samples, endpoint) = Publisher::bind(
+        "tcp://127.0.0.1:0",
+        Kind::Samples,
+        sealer(),
+        Arc::new(BusStats::default()),
+        shutdown.clone(),
+    )
+    .await
+    .expect("binds");
+    let vitals = samples.sibling(Kind::Vitals);
+    let sample_stats = Arc::new(BusStats::default());
+    let mut sample_sub = Subscriber::connect(
+        std::slice::from_ref(&endpoint),
+        &["s/".into()],
+        Kind::Samples,
+        sealer(),
+        sample_stats.clone(),
+        shutdown.clone(),
+    );
+    let mut vitals_sub = Subscriber::connect(
+        &[endpoint],
+        &["v/".into()],
+        Kind::Vitals,
+        sealer(),
+        Arc::new(BusStats::default()),
+        shutdown.clone(),
+    );
+    let (mut got_vitals, mut got_samples) = (None, None);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while got_vitals.is_none() || got_samples.is_none() {
+            vitals.publish("v/003", &"spo2".to_string()).expect("queued");
+            samples.publish("s/003", &"ecg".to_string()).expect("queued");
+            tokio::select! {
+                Some((topic, env)) = vitals_sub.recv::<String>() => got_vitals = Some((topic, env.body)),
+                Some((topic, env)) = sample_sub.recv::<String>() => got_samples = Some((topic, env.body)),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    })
+    .await
+    .expect("both arrive");
+    assert_eq!(got_vitals, Some(("v/003".to_owned(), "spo2".to_owned())));
+    assert_eq!(got_samples, Some(("s/003".to_owned(), "ecg".to_owned())));
+    assert_eq!(BusStats::get(&sample_stats.rejected), 0, "nothing rejected");
+    shutdown.cancel();
+}
+
 async fn push_until_received(pusher: &Pusher, puller: &mut Puller, text: &str) -> bool {
     let attempt = async {
         loop {

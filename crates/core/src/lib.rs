@@ -28,7 +28,7 @@ pub use ids::{AlertId, DeviceId, PatientId, UserId};
 pub use patient::{Patient, Role, User};
 pub use policy::{HrLimit, ThresholdPolicy, ValidationError};
 pub use sample::SampleBlock;
-pub use shard::{SHARD_COUNT, shard_of, shard_topic};
+pub use shard::{SHARD_COUNT, shard_of, shard_topic, vitals_topic};
 pub use vitals::{Site, VitalBatch, VitalKind, VitalReading, VitalStatus};
 pub mod fatigue;
 pub mod messages;

@@ -1,7 +1,7 @@
 //! Bodies of bus messages (the bus crate seals them; these say what they mean).
 
 use crate::time::Nanos;
-use crate::{PatientId, SampleBlock};
+use crate::{PatientId, SampleBlock, VitalBatch};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A block ingest stored durably and now shares with the alert-engines (topic: shard).
@@ -9,6 +9,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct SamplesStored {
     pub block: SampleBlock,
     /// When ingest received the frame, for end-to-end latency accounting.
+    pub received_ns: Nanos,
+}
+
+/// Numerics ingest stored durably and now shares with the alert-engines (kind `Vitals`,
+/// topic [`crate::vitals_topic`]). JSON on the bus, so fields may be added the tolerant way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VitalsStored {
+    pub batch: VitalBatch,
+    /// When ingest received the frame.
     pub received_ns: Nanos,
 }
 

@@ -21,6 +21,12 @@ pub fn shard_topic(shard: u16) -> String {
     format!("s/{shard:03}")
 }
 
+/// The bus topic of a shard's vital-sign numerics: `v/007`. Not under `s/`, so a reader
+/// of samples (which opens only that kind) never receives them.
+pub fn vitals_topic(shard: u16) -> String {
+    format!("v/{shard:03}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +38,7 @@ mod tests {
         assert_eq!(shard_of(&id), shard_of(&id.clone()));
         assert!(shard_of(&id) < SHARD_COUNT);
         assert_eq!(shard_topic(7), "s/007");
+        assert_eq!(vitals_topic(7), "v/007");
     }
 
     #[test]

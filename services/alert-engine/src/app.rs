@@ -12,9 +12,9 @@ use anyhow::Context;
 use axum::Router;
 use cw_analysis::{PatientMonitor, RuleEvent};
 use cw_bus::{Kind, Pusher, Sealer, Subscriber};
-use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored};
+use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored, VitalsStored};
 use cw_core::time::{Nanos, now_ns};
-use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic};
+use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic, vitals_topic};
 use cw_storage::{EngineRecords, EngineStores, SampleStore};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ const POLICY_REFRESH: Duration = Duration::from_secs(30);
 const NO_DATA_CHECK: Duration = Duration::from_secs(1);
 /// Every sample topic (`s/{shard:03}`), for an engine whose shards change at run time.
 const SAMPLES_TOPIC_PREFIX: &str = "s/";
+/// Every vitals topic (`v/{shard:03}`), likewise.
+const VITALS_TOPIC_PREFIX: &str = "v/";
 
 pub struct Running {
     pub alert_push_endpoint: String,
@@ -54,6 +56,8 @@ struct Engine {
     /// were already analysed.
     warmed_until: HashMap<PatientId, Nanos>,
     monitors: HashMap<PatientId, PatientMonitor>,
+    /// Per patient, the latest valid value of each vital sign (numerics on the bus).
+    vitals: HashMap<PatientId, cw_analysis::latest_vitals::LatestVitals>,
     view: EngineView,
     records: Arc<dyn EngineRecords>,
     /// Stores and pushes rule events off this loop (`writer.rs`).
@@ -109,10 +113,16 @@ pub async fn start(
     })?;
     // A pinned engine hears only its shards; a leasing one hears every shard and drops
     // the blocks of shards it does not hold, since its set changes at run time.
-    let topics: Vec<String> = if cfg.shards.is_empty() {
-        vec![SAMPLES_TOPIC_PREFIX.to_owned()]
+    let (topics, vital_topics): (Vec<String>, Vec<String>) = if cfg.shards.is_empty() {
+        (
+            vec![SAMPLES_TOPIC_PREFIX.to_owned()],
+            vec![VITALS_TOPIC_PREFIX.to_owned()],
+        )
     } else {
-        cfg.shards.iter().map(|s| shard_topic(*s)).collect()
+        cfg.shards
+            .iter()
+            .map(|s| (shard_topic(*s), vitals_topic(*s)))
+            .unzip()
     };
     let samples = Subscriber::connect(
         &cfg.sample_endpoints,
@@ -120,6 +130,16 @@ pub async fn start(
         Kind::Samples,
         sealer.clone(),
         metrics.samples_bus.clone(),
+        shutdown.clone(),
+    );
+    // Numerics come on ingest's same socket under their own kind and topics; a second
+    // SUB socket, because a subscriber opens one kind.
+    let vitals = Subscriber::connect(
+        &cfg.sample_endpoints,
+        &vital_topics,
+        Kind::Vitals,
+        sealer.clone(),
+        metrics.vitals_bus.clone(),
         shutdown.clone(),
     );
     let config = Subscriber::connect(
@@ -147,6 +167,10 @@ pub async fn start(
         })
         .report("bus.config", {
             let links = config.links();
+            move || std::future::ready(links.probe())
+        })
+        .report("bus.vitals", {
+            let links = vitals.links();
             move || std::future::ready(links.probe())
         });
     let identity = match &cfg.leases.identity {
@@ -191,6 +215,7 @@ pub async fn start(
         warmup_s: cfg.leases.warmup_s,
         warmed_until: HashMap::new(),
         monitors: HashMap::new(),
+        vitals: HashMap::new(),
         view: EngineView::default(),
         records: stores.records.clone(),
         writer,
@@ -219,7 +244,16 @@ pub async fn start(
     tokio::spawn(cw_tls::serve(admin, router, shutdown.clone()));
     tracing::info!(%identity, shards = engine.shards.len(), pinned = !cfg.shards.is_empty(), %alert_push_endpoint, %admin_addr, "alert-engine running");
 
-    let task = tokio::spawn(engine.run(samples, config, retries, writer_task, shutdown));
+    let task = tokio::spawn(engine.run(
+        Inputs {
+            samples,
+            vitals,
+            config,
+            retries,
+        },
+        writer_task,
+        shutdown,
+    ));
     Ok(Running {
         alert_push_endpoint,
         live_publish_endpoint,
@@ -229,15 +263,27 @@ pub async fn start(
     })
 }
 
+/// What the engine's loop listens to besides its timers.
+struct Inputs {
+    samples: Subscriber,
+    vitals: Subscriber,
+    config: Subscriber,
+    retries: mpsc::UnboundedReceiver<Retry>,
+}
+
 impl Engine {
     async fn run(
         mut self,
-        mut samples: Subscriber,
-        mut config: Subscriber,
-        mut retries: tokio::sync::mpsc::UnboundedReceiver<Retry>,
+        inputs: Inputs,
         writer_task: JoinHandle<()>,
         shutdown: CancellationToken,
     ) {
+        let Inputs {
+            mut samples,
+            mut vitals,
+            mut config,
+            mut retries,
+        } = inputs;
         let mut refresh = tokio::time::interval(POLICY_REFRESH);
         refresh.tick().await;
         let mut no_data = tokio::time::interval(NO_DATA_CHECK);
@@ -251,6 +297,11 @@ impl Engine {
                     }
                     None => break,
                 },
+                message = vitals.recv::<VitalsStored>() => {
+                    if let Some((_, envelope)) = message {
+                        self.on_vitals(envelope.body).await;
+                    }
+                }
                 message = config.recv::<ConfigChange>() => {
                     if let Some((_, envelope)) = message {
                         self.on_config(envelope.body).await;
@@ -331,6 +382,7 @@ impl Engine {
         self.shards.remove(&shard);
         let theirs = |p: &PatientId| shard_of(p) != shard;
         self.monitors.retain(|p, _| theirs(p));
+        self.vitals.retain(|p, _| theirs(p));
         self.last_seen.retain(|p, _| theirs(p));
         self.warmed_until.retain(|p, _| theirs(p));
         self.view.policies.retain(|p, _| theirs(p));
@@ -497,6 +549,20 @@ impl Engine {
             self.live.analysis(&block.patient, at, state);
         }
         self.apply_all(&block.patient, events, stamps).await;
+    }
+
+    /// Numerics ingest stored: the latest valid value of each vital sign per patient.
+    async fn on_vitals(&mut self, message: VitalsStored) {
+        let batch = message.batch;
+        if !self.owns(&batch.patient) {
+            self.metrics.foreign_shard_vitals.inc();
+            return;
+        }
+        self.metrics.vitals.add(batch.readings.len() as u64);
+        let latest = self.vitals.entry(batch.patient.clone()).or_default();
+        for reading in &batch.readings {
+            latest.observe(reading);
+        }
     }
 
     /// The patient's monitor, created with its policy and open alerts on first use.

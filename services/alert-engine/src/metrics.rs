@@ -13,6 +13,9 @@ pub struct EngineMetrics {
     pub store_errors: Counter,
     pub push_failures: Counter,
     pub foreign_shard_blocks: Counter,
+    /// Numerics (readings and sensor statuses) received for owned patients.
+    pub vitals: Counter,
+    pub foreign_shard_vitals: Counter,
     /// Shards this engine holds a lease on (`leases.rs`).
     pub shards_owned: AtomicU64,
     /// Shards nobody held a live lease on at the last lease round.
@@ -28,6 +31,7 @@ pub struct EngineMetrics {
     /// Sample received at ingest → alert stored and pushed.
     pub alert_latency: Histogram,
     pub samples_bus: Arc<BusStats>,
+    pub vitals_bus: Arc<BusStats>,
     pub config_bus: Arc<BusStats>,
     pub alerts_bus: Arc<BusStats>,
     pub live_bus: Arc<BusStats>,
@@ -77,6 +81,21 @@ impl EngineMetrics {
                 self.foreign_shard_blocks.get(),
             )
             .counter(
+                "cw_engine_vitals_total",
+                "Vital-sign numerics (readings and sensor statuses) received for owned patients",
+                self.vitals.get(),
+            )
+            .counter(
+                "cw_engine_foreign_shard_vitals_total",
+                "Numerics batches of shards this engine does not own (ignored)",
+                self.foreign_shard_vitals.get(),
+            )
+            .counter(
+                "cw_engine_vitals_bus_lost_total",
+                "Numerics batches lost on PUB/SUB (sequence gaps)",
+                BusStats::get(&self.vitals_bus.lost),
+            )
+            .counter(
                 "cw_engine_samples_bus_lost_total",
                 "Sample blocks lost on PUB/SUB (sequence gaps)",
                 BusStats::get(&self.samples_bus.lost),
@@ -85,6 +104,7 @@ impl EngineMetrics {
                 "cw_engine_bus_rejected_total",
                 "Bus messages that failed to open",
                 BusStats::get(&self.samples_bus.rejected)
+                    + BusStats::get(&self.vitals_bus.rejected)
                     + BusStats::get(&self.config_bus.rejected),
             )
             .counter(

@@ -1,5 +1,6 @@
 //! One frame's path, the same for the stream and the batch endpoint:
-//! decode → validate → durable write → publish (once per device seq) → reply.
+//! decode → validate → durable write → publish (once per device seq) → reply; sample
+//! blocks on `s/{shard}`, numerics on `v/{shard}` of the same PUB socket.
 
 use crate::config::Limits;
 use crate::limits::validate;
@@ -8,9 +9,9 @@ use crate::seqs::{SeqRefusal, SeqWindows};
 use crate::unmonitored::Streaming;
 use crate::writer::Writer;
 use cw_bus::Publisher;
-use cw_core::messages::SamplesStored;
+use cw_core::messages::{SamplesStored, VitalsStored};
 use cw_core::time::now_ns;
-use cw_core::{Device, VitalBatch, shard_of, shard_topic};
+use cw_core::{Device, VitalBatch, shard_of, shard_topic, vitals_topic};
 use cw_protocol::{AnyFrame, Frame, NackCode, NumericsFrame, Reply};
 use cw_storage::VitalStore;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ pub struct Pipeline {
     /// a trickle beside the samples, and must never wait behind (or slow) an ECG batch.
     vitals: Arc<dyn VitalStore>,
     publisher: Publisher,
+    /// The same socket, kind `Vitals` on topics `v/{shard}`.
+    vitals_publisher: Publisher,
     limits: Limits,
     seqs: SeqWindows,
     pub metrics: Arc<IngestMetrics>,
@@ -41,6 +44,7 @@ impl Pipeline {
             writer,
             vitals,
             streaming,
+            vitals_publisher: publisher.sibling(cw_bus::Kind::Vitals),
             publisher,
             seqs: SeqWindows::new(limits.seq_window, limits.max_seq_jump),
             limits,
@@ -118,7 +122,8 @@ impl Pipeline {
     /// sequence window is the one its sample frames use (one counter per device).
     pub async fn handle_numerics(&self, device: &Device, frame: NumericsFrame) -> Reply {
         let seq = frame.seq;
-        let readings = match frame.validate(now_ns(), self.limits.max_clock_skew_s) {
+        let received_ns = now_ns();
+        let readings = match frame.validate(received_ns, self.limits.max_clock_skew_s) {
             Ok(readings) => readings,
             Err(rejection) => {
                 return self.nack(device, Some(seq), rejection.code(), rejection.to_string());
@@ -146,6 +151,16 @@ impl Pipeline {
         }
         self.seqs.stored(&device.id, seq);
         self.metrics.vitals_stored.add(count);
+        if self.seqs.first_publication(&device.id, seq) {
+            let topic = vitals_topic(shard_of(&batch.patient));
+            if let Err(e) = self
+                .vitals_publisher
+                .publish(&topic, &VitalsStored { batch, received_ns })
+            {
+                // Stored already: the engine misses this reading, the store keeps it.
+                tracing::warn!(error = %e, "publish failed");
+            }
+        }
         self.metrics.acks.inc();
         Reply::Ack { seq }
     }
