@@ -76,6 +76,9 @@ enum Command {
     /// Score the analysis on every annotated WFDB record of a directory; prints EC57's
     /// tables (beats, episodes, alarms by rule, onset delays) per record and gross.
     Ec57(cardiowatch::ec57::Ec57Args),
+    /// Replay a WFDB numerics record through the vital-sign rules of the shipped defaults;
+    /// prints alarms per hour per rule for each hold compared.
+    VitalsAlarms(cardiowatch::vitals_alarms::VitalsAlarmsArgs),
     /// Benchmarks printing numbers (`detect`: beat detector throughput on one core).
     Bench {
         #[command(subcommand)]
@@ -270,6 +273,7 @@ impl Cli {
             Command::Ec57(args) => {
                 tokio::task::spawn_blocking(|| cardiowatch::ec57::run(args)).await?
             }
+            Command::VitalsAlarms(args) => cardiowatch::vitals_alarms::run(args),
             Command::Bench {
                 what: BenchCommand::Detect { data, rounds },
             } => cardiowatch::bench::detect(&data, rounds),

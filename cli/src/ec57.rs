@@ -125,7 +125,17 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::Saturation
         | RuleKind::Noise
         | RuleKind::NoData
-        | RuleKind::MonitoringInterrupted => AlarmKind::Technical,
+        | RuleKind::MonitoringInterrupted
+        | RuleKind::SensorOff => AlarmKind::Technical,
+        // Vital-sign rules judge numerics, which an ECG record has none of: never raised
+        // in an EC57 replay, and kept out of the ECG scores like the technical alarms.
+        RuleKind::Spo2Low
+        | RuleKind::RespirationLow
+        | RuleKind::RespirationHigh
+        | RuleKind::SystolicLow
+        | RuleKind::SystolicHigh
+        | RuleKind::TemperatureHigh
+        | RuleKind::TemperatureLow => AlarmKind::Technical,
     }
 }
 

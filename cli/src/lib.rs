@@ -28,4 +28,5 @@ pub mod keys;
 pub mod secrets;
 pub mod store_args;
 pub mod users;
+pub mod vitals_alarms;
 pub mod vitals_record;

@@ -19,6 +19,7 @@ mod measurement_policy;
 pub mod monitor;
 pub mod news2;
 pub mod strip_beats;
+pub mod vital_rules;
 
 mod af;
 mod ectopy;

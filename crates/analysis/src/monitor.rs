@@ -10,9 +10,10 @@ use crate::rhythm::Rhythm;
 use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
 use crate::ventricular::VentricularRuns;
 use crate::ventricular_ectopy::{Kind, VentricularEctopy};
+use crate::vital_rules::VitalState;
 use cw_core::messages::AnalysisState;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
-use cw_core::{Episode, RuleKind, SampleBlock, ThresholdPolicy};
+use cw_core::{Episode, RuleKind, SampleBlock, ThresholdPolicy, VitalReading};
 use cw_detect::{BeatClass, BeatClassifier, HeartRate, HrReading, QrsDetector, SignalQuality};
 
 /// Something a rule decided, at sample time `at`.
@@ -90,6 +91,8 @@ pub struct PatientMonitor {
     beats: Vec<(Nanos, HrReading)>,
     /// The analysis state to tell live views after the last block (see `analysis_news`).
     analysis_news: Option<(Nanos, AnalysisState)>,
+    /// The patient's numerics (latest values, sensor states) for the vital-sign rules.
+    vitals: VitalState,
 }
 
 impl PatientMonitor {
@@ -105,7 +108,26 @@ impl PatientMonitor {
             readings: 0,
             beats: Vec::new(),
             analysis_news: None,
+            vitals: VitalState::default(),
         }
+    }
+
+    /// Feeds one batch of numerics (readings and sensor statuses) to the vital-sign
+    /// rules (`vital_rules.rs`), in time order; returns their rule events.
+    pub fn on_vitals(&mut self, readings: &[VitalReading]) -> Vec<RuleEvent> {
+        let mut ordered: Vec<&VitalReading> = readings.iter().collect();
+        ordered.sort_by_key(|r| r.time_ns);
+        let mut events = Vec::new();
+        for r in ordered {
+            self.rules
+                .on_vital(&self.policy, &mut self.vitals, r, &mut events);
+        }
+        events
+    }
+
+    /// What the numerics so far say (latest values, sensors off).
+    pub fn vitals(&self) -> &VitalState {
+        &self.vitals
     }
 
     /// Marks a rule as already firing (an open alert found in the store at start-up, with

@@ -107,11 +107,28 @@ impl RuleBank {
         value: f32,
         events: &mut Vec<RuleEvent>,
     ) {
+        self.observe_timed(policy, rule, None, at, (active, clear), value, events);
+    }
+
+    /// [`Self::observe`] with the rule's timing replaced by `timing` when given (a cuff
+    /// reading's, `vital_rules.rs`); `condition` is (active, clear).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn observe_timed(
+        &mut self,
+        policy: &ThresholdPolicy,
+        rule: RuleKind,
+        timing: Option<cw_core::rules::Timing>,
+        at: Nanos,
+        (active, clear): (bool, bool),
+        value: f32,
+        events: &mut Vec<RuleEvent>,
+    ) {
         let Some(row) = policy.rule(rule) else {
             return;
         };
+        let timing = timing.unwrap_or(row.timing);
         let state = &mut self.states[index(rule)];
-        match state.observe(rule, row.timing, &policy.flapping, at, active, clear, value) {
+        match state.observe(rule, timing, &policy.flapping, at, active, clear, value) {
             Some(Transition::Fire { started_ns, value }) => events.push(RuleEvent::Fire {
                 rule,
                 started_ns,
@@ -133,7 +150,7 @@ impl RuleBank {
     }
 
     /// Holds a rule: neither crossing nor clear (pending restarts, firing stays open).
-    fn hold(&mut self, policy: &ThresholdPolicy, rule: RuleKind, at: Nanos) {
+    pub(crate) fn hold(&mut self, policy: &ThresholdPolicy, rule: RuleKind, at: Nanos) {
         self.observe(policy, rule, at, false, false, 0.0, &mut Vec::new());
     }
 

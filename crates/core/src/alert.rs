@@ -33,10 +33,21 @@ pub enum RuleKind {
     /// The device streams but no alert-engine analyses the patient (raised by ingest,
     /// docs/architecture.md "Shards"); in no policy, always high priority.
     MonitoringInterrupted,
+    /// Vital-sign limits (issue 18; `cw_core::vital_rules`).
+    Spo2Low,
+    RespirationLow,
+    RespirationHigh,
+    SystolicLow,
+    SystolicHigh,
+    TemperatureHigh,
+    TemperatureLow,
+    /// A vital-sign sensor that gave readings now reports itself off (probe off the
+    /// finger, cuff or line disconnected).
+    SensorOff,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 21] = [
+    pub const ALL: [RuleKind; 29] = [
         Self::HrHigh,
         Self::HrLow,
         Self::Pause,
@@ -58,6 +69,14 @@ impl RuleKind {
         Self::Noise,
         Self::NoData,
         Self::MonitoringInterrupted,
+        Self::Spo2Low,
+        Self::RespirationLow,
+        Self::RespirationHigh,
+        Self::SystolicLow,
+        Self::SystolicHigh,
+        Self::TemperatureHigh,
+        Self::TemperatureLow,
+        Self::SensorOff,
     ];
 
     /// Everything fixed about a rule, in one row per rule: adding a rule is one arm here
@@ -136,6 +155,49 @@ impl RuleKind {
                 Technical,
                 "s",
             ),
+            Self::Spo2Low => ("spo2_low", "SpO2 below limit", Physiological, "%"),
+            Self::RespirationLow => (
+                "respiration_low",
+                "respiration rate below limit",
+                Physiological,
+                "/min",
+            ),
+            Self::RespirationHigh => (
+                "respiration_high",
+                "respiration rate above limit",
+                Physiological,
+                "/min",
+            ),
+            Self::SystolicLow => (
+                "systolic_low",
+                "systolic blood pressure below limit",
+                Physiological,
+                "mmHg",
+            ),
+            Self::SystolicHigh => (
+                "systolic_high",
+                "systolic blood pressure above limit",
+                Physiological,
+                "mmHg",
+            ),
+            Self::TemperatureHigh => (
+                "temperature_high",
+                "temperature above limit",
+                Physiological,
+                "°C",
+            ),
+            Self::TemperatureLow => (
+                "temperature_low",
+                "temperature below limit",
+                Physiological,
+                "°C",
+            ),
+            Self::SensorOff => (
+                "sensor_off",
+                "technical: vital-sign sensor off",
+                Technical,
+                "sensors",
+            ),
         };
         // How an episode's summary names its events and their worst value (None where
         // the value means nothing to a reader: AF's irregularity, a lead index).
@@ -170,13 +232,44 @@ impl RuleKind {
             Self::Noise => (("noisy spell", "noisy spells"), None),
             Self::NoData => (("data gap", "data gaps"), Some("longest")),
             Self::MonitoringInterrupted => (("interruption", "interruptions"), Some("longest")),
+            Self::Spo2Low => (("desaturation", "desaturations"), Some("lowest")),
+            Self::RespirationLow => (
+                ("slow-breathing episode", "slow-breathing episodes"),
+                Some("slowest"),
+            ),
+            Self::RespirationHigh => (
+                ("fast-breathing episode", "fast-breathing episodes"),
+                Some("fastest"),
+            ),
+            Self::SystolicLow => (
+                ("hypotension episode", "hypotension episodes"),
+                Some("lowest"),
+            ),
+            Self::SystolicHigh => (
+                ("hypertension episode", "hypertension episodes"),
+                Some("highest"),
+            ),
+            Self::TemperatureHigh => (("fever episode", "fever episodes"), Some("highest")),
+            Self::TemperatureLow => (
+                ("hypothermia episode", "hypothermia episodes"),
+                Some("lowest"),
+            ),
+            Self::SensorOff => (("sensor-off", "sensors-off"), None),
         };
         RuleInfo {
             name,
             describe,
             technical: matches!(kind, AlarmKind::Technical),
             unit,
-            lower_is_worse: matches!(self, Self::HrLow | Self::BradyRun),
+            lower_is_worse: matches!(
+                self,
+                Self::HrLow
+                    | Self::BradyRun
+                    | Self::Spo2Low
+                    | Self::RespirationLow
+                    | Self::SystolicLow
+                    | Self::TemperatureLow
+            ),
             event,
             worst,
             held_open_when_flapping: !matches!(

@@ -70,6 +70,7 @@ impl Episode {
         // Seconds to a tenth (a pause of 3.2 s vs 3.0 s matters), rates to the beat.
         let value = match info.unit {
             "s" => format!("{:.1} s", self.worst),
+            "°C" => format!("{:.1} °C", self.worst),
             unit => format!("{:.0} {unit}", self.worst),
         };
         Some(match self.count {

@@ -18,6 +18,7 @@ pub mod secret;
 pub mod shard;
 pub mod snooze;
 pub mod time;
+pub mod vital_rules;
 pub mod vitals;
 
 pub use alert::{Alert, AlertEvent, AlertEventKind, AlertState, Priority, RuleKind};

@@ -6,6 +6,7 @@ use crate::rules::{
     PatternFields, PatternRule, PauseRule, PvcRateRule, RuleRow, RunFields, RunRule, Timing,
     VtRule,
 };
+use crate::vital_rules::{DEFAULT_HOLD_S, VITAL_LIMITS, VitalLimit, VitalLimitRule};
 use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
 
@@ -103,6 +104,24 @@ pub struct ThresholdPolicy {
     pub no_data: Option<NoDataRule>,
     #[serde(default)]
     pub flapping: Flapping,
+    /// Vital-sign limits (docs/vitals.md, "Rules"); `None` means the rule is off.
+    #[serde(default)]
+    pub spo2_low: Option<VitalLimit>,
+    #[serde(default)]
+    pub respiration_low: Option<VitalLimit>,
+    #[serde(default)]
+    pub respiration_high: Option<VitalLimit>,
+    #[serde(default)]
+    pub systolic_low: Option<VitalLimit>,
+    #[serde(default)]
+    pub systolic_high: Option<VitalLimit>,
+    #[serde(default)]
+    pub temperature_high: Option<VitalLimit>,
+    #[serde(default)]
+    pub temperature_low: Option<VitalLimit>,
+    /// Technical: a vital-sign sensor that gave readings reports itself off.
+    #[serde(default)]
+    pub sensor_off: Option<ConditionRule>,
 }
 
 fn default_average_beats() -> u8 {
@@ -160,6 +179,64 @@ impl ThresholdPolicy {
             noise: None,
             no_data: None,
             flapping: Flapping::default(),
+            spo2_low: None,
+            respiration_low: None,
+            respiration_high: None,
+            systolic_low: None,
+            systolic_high: None,
+            temperature_high: None,
+            temperature_low: None,
+            sensor_off: None,
+        }
+    }
+
+    /// This policy with every vital-sign rule at its shipped default (docs/vitals.md,
+    /// "Rules"): the limits of [`VITAL_LIMITS`], medium priority, the hold, and the
+    /// sensor-off alarm at low priority after the same hold.
+    pub fn with_recommended_vitals(mut self) -> Self {
+        for limit in &VITAL_LIMITS {
+            *self.vital_limit_mut(limit.rule) = Some(limit.recommended());
+        }
+        self.sensor_off = Some(ConditionRule {
+            priority: Priority::Low,
+            for_s: DEFAULT_HOLD_S,
+            clear_s: 10.0,
+        });
+        self
+    }
+
+    /// Sets the hold of every vital-sign limit that is on (measurements compare holds).
+    pub fn set_vital_hold_s(&mut self, hold_s: f32) {
+        for limit in &VITAL_LIMITS {
+            if let Some(setting) = self.vital_limit_mut(limit.rule) {
+                setting.hold_s = hold_s;
+            }
+        }
+    }
+
+    /// The setting of a vital-sign limit rule; None when it is off or not such a rule.
+    pub fn vital_limit(&self, rule: RuleKind) -> Option<&VitalLimit> {
+        match rule {
+            RuleKind::Spo2Low => self.spo2_low.as_ref(),
+            RuleKind::RespirationLow => self.respiration_low.as_ref(),
+            RuleKind::RespirationHigh => self.respiration_high.as_ref(),
+            RuleKind::SystolicLow => self.systolic_low.as_ref(),
+            RuleKind::SystolicHigh => self.systolic_high.as_ref(),
+            RuleKind::TemperatureHigh => self.temperature_high.as_ref(),
+            RuleKind::TemperatureLow => self.temperature_low.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn vital_limit_mut(&mut self, rule: RuleKind) -> &mut Option<VitalLimit> {
+        match rule {
+            RuleKind::RespirationLow => &mut self.respiration_low,
+            RuleKind::RespirationHigh => &mut self.respiration_high,
+            RuleKind::SystolicLow => &mut self.systolic_low,
+            RuleKind::SystolicHigh => &mut self.systolic_high,
+            RuleKind::TemperatureHigh => &mut self.temperature_high,
+            RuleKind::TemperatureLow => &mut self.temperature_low,
+            _ => &mut self.spo2_low,
         }
     }
 
@@ -190,6 +267,14 @@ impl ThresholdPolicy {
             RuleKind::NoData => self.no_data.as_ref().map(NoDataRule::row),
             // Raised by ingest for every streaming patient, whatever the policy.
             RuleKind::MonitoringInterrupted => None,
+            RuleKind::Spo2Low
+            | RuleKind::RespirationLow
+            | RuleKind::RespirationHigh
+            | RuleKind::SystolicLow
+            | RuleKind::SystolicHigh
+            | RuleKind::TemperatureHigh
+            | RuleKind::TemperatureLow => self.vital_limit(rule).map(VitalLimit::row),
+            RuleKind::SensorOff => self.sensor_off.as_ref().map(ConditionRule::row),
         }
     }
 
@@ -297,7 +382,38 @@ impl ThresholdPolicy {
         if let Some(r) = &self.no_data {
             r.validate()?;
         }
+        self.validate_vital_rules()?;
         self.flapping.validate()
+    }
+
+    fn validate_vital_rules(&self) -> Result<(), ValidationError> {
+        for limit in &VITAL_LIMITS {
+            if let Some(setting) = self.vital_limit(limit.rule) {
+                setting.validate(limit)?;
+            }
+        }
+        let pairs = [
+            (RuleKind::RespirationLow, RuleKind::RespirationHigh),
+            (RuleKind::SystolicLow, RuleKind::SystolicHigh),
+            (RuleKind::TemperatureLow, RuleKind::TemperatureHigh),
+        ];
+        for (low, high) in pairs {
+            if let (Some(l), Some(h), Some(info)) = (
+                self.vital_limit(low),
+                self.vital_limit(high),
+                VitalLimitRule::of(low),
+            ) {
+                check(
+                    l.limit < h.limit,
+                    info.field,
+                    "limit must be below the high limit of the same numeric",
+                )?;
+            }
+        }
+        if let Some(r) = &self.sensor_off {
+            r.validate("sensor_off.for_s", "sensor_off.clear_s")?;
+        }
+        Ok(())
     }
 }
 

@@ -56,8 +56,6 @@ struct Engine {
     /// were already analysed.
     warmed_until: HashMap<PatientId, Nanos>,
     monitors: HashMap<PatientId, PatientMonitor>,
-    /// Per patient, the latest valid value of each vital sign (numerics on the bus).
-    vitals: HashMap<PatientId, cw_analysis::latest_vitals::LatestVitals>,
     view: EngineView,
     records: Arc<dyn EngineRecords>,
     /// Stores and pushes rule events off this loop (`writer.rs`).
@@ -215,7 +213,6 @@ pub async fn start(
         warmup_s: cfg.leases.warmup_s,
         warmed_until: HashMap::new(),
         monitors: HashMap::new(),
-        vitals: HashMap::new(),
         view: EngineView::default(),
         records: stores.records.clone(),
         writer,
@@ -299,7 +296,7 @@ impl Engine {
                 },
                 message = vitals.recv::<VitalsStored>() => {
                     if let Some((_, envelope)) = message {
-                        self.on_vitals(envelope.body).await;
+                        self.on_vitals(envelope.body, envelope.sent_ns).await;
                     }
                 }
                 message = config.recv::<ConfigChange>() => {
@@ -382,7 +379,6 @@ impl Engine {
         self.shards.remove(&shard);
         let theirs = |p: &PatientId| shard_of(p) != shard;
         self.monitors.retain(|p, _| theirs(p));
-        self.vitals.retain(|p, _| theirs(p));
         self.last_seen.retain(|p, _| theirs(p));
         self.warmed_until.retain(|p, _| theirs(p));
         self.view.policies.retain(|p, _| theirs(p));
@@ -551,18 +547,30 @@ impl Engine {
         self.apply_all(&block.patient, events, stamps).await;
     }
 
-    /// Numerics ingest stored: the latest valid value of each vital sign per patient.
-    async fn on_vitals(&mut self, message: VitalsStored) {
+    /// Numerics ingest stored: the patient's vital-sign rules judge them (in the same
+    /// monitor as the ECG, so adoption, retries and policy changes are one path).
+    async fn on_vitals(&mut self, message: VitalsStored, published_ns: Nanos) {
         let batch = message.batch;
         if !self.owns(&batch.patient) {
             self.metrics.foreign_shard_vitals.inc();
             return;
         }
         self.metrics.vitals.add(batch.readings.len() as u64);
-        let latest = self.vitals.entry(batch.patient.clone()).or_default();
-        for reading in &batch.readings {
-            latest.observe(reading);
-        }
+        let now = now_ns();
+        let stamps = BlockStamps {
+            received_ns: message.received_ns,
+            published_ns,
+            engine_ns: now,
+            block_end_ns: batch
+                .readings
+                .iter()
+                .map(|r| r.time_ns)
+                .max()
+                .unwrap_or(now),
+            decided_ns: now,
+        };
+        let events = self.monitor(&batch.patient).on_vitals(&batch.readings);
+        self.apply_all(&batch.patient, events, stamps).await;
     }
 
     /// The patient's monitor, created with its policy and open alerts on first use.
