@@ -76,11 +76,16 @@ impl OwnInflux {
     }
 
     async fn wait_ready(&self) {
+        Self::ping_until_ready(&self.url, &self.log).await;
+    }
+
+    /// Waits until `/ping` answers (204, with auth on too).
+    async fn ping_until_ready(url: &str, log: &Path) {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ping = client
-                .get(format!("{}/ping", self.url))
+                .get(format!("{url}/ping"))
                 .timeout(Duration::from_secs(1))
                 .send()
                 .await;
@@ -90,7 +95,7 @@ impl OwnInflux {
             assert!(
                 Instant::now() < deadline,
                 "influxd did not answer /ping within 30 s; its log:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
+                std::fs::read_to_string(log).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -131,5 +136,98 @@ impl Drop for OwnInflux {
     fn drop(&mut self) {
         // SIGKILL ends a frozen (SIGSTOPped) process too.
         self.kill();
+    }
+}
+
+/// An `influxd` with `auth-enabled = true`, as the `influxdb` image runs with
+/// `INFLUXDB_HTTP_AUTH_ENABLED=true`. Both ports bind to 0 and the HTTP address is read
+/// from influxd's log: a port picked beforehand raced with parallel tests' servers
+/// (crates/storage/tests/conformance/influx_auth.rs, where CI saw it).
+pub struct AuthInflux {
+    pub url: String,
+    log: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl AuthInflux {
+    pub async fn start() -> AuthInflux {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().display();
+        let config = format!(
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:0\"\n\
+             [meta]\n  dir = \"{root}/meta\"\n\
+             [data]\n  dir = \"{root}/data\"\n  wal-dir = \"{root}/wal\"\n  query-log-enabled = false\n\
+             [http]\n  bind-address = \"127.0.0.1:0\"\n  auth-enabled = true\n  log-enabled = false\n\
+             [monitor]\n  store-enabled = false\n"
+        );
+        let config_path = dir.path().join("influxdb.conf");
+        std::fs::write(&config_path, config).expect("influxdb.conf written");
+        let log = dir.path().join("influxd.log");
+        let child = spawn(&config_path, &log);
+        let mut server = AuthInflux {
+            url: String::new(),
+            log,
+            child,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let address = loop {
+            let text = std::fs::read_to_string(&server.log).unwrap_or_default();
+            let listening = text
+                .lines()
+                .filter(|line| line.contains("Listening on HTTP"))
+                .find_map(|line| {
+                    line.split_whitespace()
+                        .find_map(|f| f.strip_prefix("addr="))
+                });
+            if let Some(address) = listening {
+                break address.to_owned();
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("influxd exited ({status}) before listening:\n{text}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "influxd logged no HTTP address in 30 s:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        server.url = format!("http://{address}");
+        let ready = OwnInflux::ping_until_ready(&server.url, &server.log);
+        ready.await;
+        server
+    }
+
+    /// One InfluxQL statement, as `credentials` (none: InfluxDB's bootstrap rule lets the
+    /// first user be created without any).
+    pub async fn query(&self, q: &str, credentials: Option<(&str, &str)>) {
+        let auth: Vec<(&str, &str)> = credentials
+            .map(|(u, p)| vec![("u", u), ("p", p)])
+            .unwrap_or_default();
+        let response = reqwest::Client::new()
+            .post(format!("{}/query", self.url))
+            .query(&auth)
+            .form(&[("q", q)])
+            .send()
+            .await
+            .expect("influx /query answers");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(
+            status.is_success() && !body.contains("\"error\""),
+            "{q}: {status} {body}"
+        );
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for AuthInflux {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

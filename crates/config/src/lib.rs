@@ -4,8 +4,17 @@
 //! defaults, so a missing file or key means "use the documented default". An environment
 //! variable `CW_<SECTION>__<KEY>` overrides key `<section>.<key>` (double underscore walks
 //! into tables; names are lower-cased): `CW_STORAGE__BACKEND=servers`,
-//! `CW_STORAGE__INFLUX__URL=http://influx:8086`. Values are read as TOML literals when
-//! they parse (numbers, booleans, arrays) and as strings otherwise.
+//! `CW_STORAGE__INFLUX__URL=http://influx:8086`. The value of a string key is taken as
+//! it is; others are read as TOML literals when they parse (numbers, booleans, arrays)
+//! and as strings otherwise.
+//!
+//! Every key also has a file variant, `CW_<SECTION>__<KEY>_FILE=/path`: the key's value
+//! is the file's content (one trailing newline dropped). That is how compose and
+//! Kubernetes `secrets:` reach a service without the secret sitting in its environment
+//! (`docker inspect` shows the environment, not the files): e.g.
+//! `CW_STORAGE__INFLUX__PASSWORD_FILE=/run/secrets/influx_password`. A variable that
+//! names a key of its own (`CW_BUS__KEY_FILE`, `storage.audit.checkpoint_file`) keeps
+//! meaning that key.
 
 mod known_keys;
 pub mod reference;
@@ -28,6 +37,14 @@ pub enum ConfigError {
     },
     #[error("environment override {var} cannot apply: {reason}")]
     Env { var: String, reason: String },
+    /// The file of a `CW_*_FILE` variable cannot be read. Names the variable and path,
+    /// never the content.
+    #[error("{var}: cannot read {path}: {source}")]
+    ValueFile {
+        var: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid configuration: {0}")]
     Invalid(Box<toml::de::Error>),
     #[error("config file {path}: unknown key `{key}` (known: {known})")]
@@ -65,9 +82,51 @@ pub fn load_with_env<T: DeserializeOwned>(
         }
         None => toml::Table::new(),
     };
-    for (var, value) in env {
-        if let Some(key) = var.strip_prefix("CW_") {
-            apply_override(&mut root, &var, key, &value)?;
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(var, _)| var.starts_with("CW_"))
+        .collect();
+    let keys = schema::keys::<T>();
+    for (var, value) in &env {
+        let key = &var["CW_".len()..];
+        match file_variant_of(&keys, var) {
+            Some(plain) => {
+                if env.iter().any(|(other, _)| *other == plain) {
+                    return Err(ConfigError::Env {
+                        var: var.clone(),
+                        reason: format!("{plain} is set too; give one of them"),
+                    });
+                }
+                let path = PathBuf::from(value);
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| ConfigError::ValueFile {
+                        var: var.clone(),
+                        path: path.clone(),
+                        source,
+                    })?;
+                let text = text
+                    .strip_suffix('\n')
+                    .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                    .unwrap_or(&text);
+                let target = &plain["CW_".len()..];
+                let literal = match key_kind(&keys, target) {
+                    // A secret is taken verbatim: hex made only of digits stays a string.
+                    Some(schema::Kind::String | schema::Kind::Other) | None => {
+                        toml::Value::String(text.to_owned())
+                    }
+                    Some(_) => parse_literal(text),
+                };
+                insert_override(&mut root, var, target, literal)?;
+            }
+            None => {
+                // A string key takes the text as it is: a phone number like
+                // `+15005550006` or an all-digit hex key must not turn into a number.
+                let literal = match key_kind(&keys, key) {
+                    Some(schema::Kind::String) => toml::Value::String(value.clone()),
+                    _ => parse_literal(value),
+                };
+                insert_override(&mut root, var, key, literal)?;
+            }
         }
     }
     toml::Value::Table(root)
@@ -96,30 +155,45 @@ pub fn unknown_env_vars<T: DeserializeOwned>(
     vars: impl IntoIterator<Item = String>,
 ) -> Vec<String> {
     let keys = schema::keys::<T>();
-    let known = |path: &[String]| {
-        (1..=path.len()).any(|n| {
-            keys.iter().any(|k| {
-                k.path == path[..n]
-                    // Below a map any name is a key; a whole section or array may be set
-                    // as one TOML literal.
-                    && (n == path.len() || k.kind == schema::Kind::Map)
-            })
-        })
-    };
     vars.into_iter()
         .filter(|var| {
             var.starts_with("CW_")
                 && !var.starts_with("CW_TEST_")
                 && !NOT_CONFIG_VARS.contains(&var.as_str())
         })
-        .filter(|var| {
-            let path: Vec<String> = var["CW_".len()..]
-                .split("__")
-                .map(str::to_ascii_lowercase)
-                .collect();
-            !known(&path)
-        })
+        .filter(|var| !names_a_key(&keys, &env_path(var)) && file_variant_of(&keys, var).is_none())
         .collect()
+}
+
+/// `CW_STORAGE__INFLUX__URL` → `["storage", "influx", "url"]`.
+fn env_path(var: &str) -> Vec<String> {
+    var.strip_prefix("CW_")
+        .unwrap_or(var)
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether `path` is a key of the config (or lies below a map, where any name is a key;
+/// a whole section or array may be set as one TOML literal).
+fn names_a_key(keys: &[schema::Key], path: &[String]) -> bool {
+    (1..=path.len()).any(|n| {
+        keys.iter()
+            .any(|k| k.path == path[..n] && (n == path.len() || k.kind == schema::Kind::Map))
+    })
+}
+
+/// For `CW_<KEY>_FILE` where `<KEY>_FILE` is no key but `<KEY>` is: `CW_<KEY>`.
+fn file_variant_of(keys: &[schema::Key], var: &str) -> Option<String> {
+    let plain = var.strip_suffix("_FILE")?;
+    (!names_a_key(keys, &env_path(var)) && names_a_key(keys, &env_path(plain)))
+        .then(|| plain.to_owned())
+}
+
+/// The kind of the key `CW_` + `key` names, if it is one exactly.
+fn key_kind(keys: &[schema::Key], key: &str) -> Option<schema::Kind> {
+    let path = env_path(key);
+    keys.iter().find(|k| k.path == path).map(|k| k.kind.clone())
 }
 
 /// A misspelt top-level key would otherwise be ignored and its default used.
@@ -140,11 +214,11 @@ fn refuse_unknown_top_level_keys<T: DeserializeOwned>(
     }
 }
 
-fn apply_override(
+fn insert_override(
     root: &mut toml::Table,
     var: &str,
     key: &str,
-    raw: &str,
+    value: toml::Value,
 ) -> Result<(), ConfigError> {
     let path: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
     let Some((last, parents)) = path.split_last() else {
@@ -160,7 +234,7 @@ fn apply_override(
             reason: format!("`{part}` is not a table"),
         })?;
     }
-    table.insert(last.clone(), parse_literal(raw));
+    table.insert(last.clone(), value);
     Ok(())
 }
 
@@ -233,6 +307,13 @@ mod tests {
     }
 
     #[test]
+    fn a_string_key_keeps_text_that_looks_like_a_number() {
+        let cfg: Cfg =
+            load_with_env(None, env(&[("CW_INNER__URL", "+15005550006")])).expect("loads");
+        assert_eq!(cfg.inner.url, "+15005550006");
+    }
+
+    #[test]
     fn file_values_are_overridden_by_env() {
         let dir = std::env::temp_dir().join(format!("cw-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
@@ -274,6 +355,68 @@ mod tests {
             unknown_env_vars::<Cfg>(vars),
             vec!["CW_INNER__PROT".to_owned(), "CW_NMAE".to_owned()]
         );
+    }
+
+    #[test]
+    fn a_file_variable_gives_a_key_the_files_content() {
+        let dir = tempfile_dir("file-var");
+        let secret = dir.join("url");
+        // As `docker secret` files often are: one trailing newline.
+        std::fs::write(&secret, "0123\n").expect("write");
+        let port = dir.join("port");
+        std::fs::write(&port, "8086\n").expect("write");
+        let cfg: Cfg = load_with_env(
+            None,
+            env(&[
+                ("CW_INNER__URL_FILE", secret.to_str().expect("utf-8 path")),
+                ("CW_INNER__PORT_FILE", port.to_str().expect("utf-8 path")),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(
+            cfg.inner.url, "0123",
+            "a string key stays a string, verbatim"
+        );
+        assert_eq!(cfg.inner.port, 8086);
+        assert!(
+            unknown_env_vars::<Cfg>(["CW_INNER__URL_FILE".to_owned()]).is_empty(),
+            "a file variable is no unknown variable"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_or_doubly_given_file_variable_is_a_clear_error() {
+        let err = load_with_env::<Cfg>(
+            None,
+            env(&[("CW_INNER__URL_FILE", "/nonexistent/cw-secret")]),
+        )
+        .expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("CW_INNER__URL_FILE") && text.contains("/nonexistent/cw-secret"),
+            "{text}"
+        );
+        let dir = tempfile_dir("file-var-twice");
+        let secret = dir.join("url");
+        std::fs::write(&secret, "x").expect("write");
+        let err = load_with_env::<Cfg>(
+            None,
+            env(&[
+                ("CW_INNER__URL", "y"),
+                ("CW_INNER__URL_FILE", secret.to_str().expect("utf-8 path")),
+            ]),
+        )
+        .expect_err("refused");
+        assert!(
+            err.to_string().contains("CW_INNER__URL is set too"),
+            "{err}"
+        );
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cw-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
     }
 
     #[test]

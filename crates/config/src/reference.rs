@@ -179,8 +179,9 @@ pub fn markdown(services: &[ServiceConfig]) -> String {
          Each service reads one TOML file (`--config FILE`, or `CW_CONFIG`); `deploy/config/*.toml` \
          are the deployment's files, with deploy values, not defaults. A key left out takes the \
          default below. Every key can be set from the environment instead: \
-         `CW_<SECTION>__<KEY>` (double underscore walks into sections; values are read as TOML \
-         literals — numbers, booleans, arrays like `[\"a\",\"b\"]` — and as strings otherwise), \
+         `CW_<SECTION>__<KEY>` (double underscore walks into sections; a string key takes the \
+         value as it is, other values are read as TOML literals — numbers, booleans, arrays \
+         like `[\"a\",\"b\"]` — and as strings otherwise), \
          and the environment wins over the file. An unknown key in the file, or in a section \
          from the environment, stops the service at start with its name; a `CW_*` variable that \
          names no key of the service is a start-up warning naming it. Variables that are not \
@@ -193,8 +194,13 @@ pub fn markdown(services: &[ServiceConfig]) -> String {
          (or `CW_DATA_DIR`, default `.cw-data`: `DIR/cardiowatch.sqlite` with the audit and PHI \
          keys `cardiowatch demo --data-dir DIR` keeps there). `CW_*` variables apply on top \
          either way.\n\n\
+         Every key can also be read from a file: `CW_<SECTION>__<KEY>_FILE=/path` sets the key \
+         to the file's content (one trailing newline dropped), e.g. \
+         `CW_STORAGE__INFLUX__PASSWORD_FILE=/run/secrets/influx_password`; giving both \
+         `CW_<KEY>` and `CW_<KEY>_FILE` is an error, and so is a file that cannot be read. \
          Secrets (keys, passwords, tokens) have no default and print as `<redacted>`: give them \
-         by environment variable or by their `*_file` key (docs/security.md).\n",
+         this way (compose and Kubernetes `secrets:`), by environment variable, or by their \
+         `*_file` key where the table below lists one (docs/security.md).\n",
     );
     for service in services {
         let _ = write!(

@@ -223,12 +223,24 @@ fn config_path(file: &str) -> PathBuf {
     root().join("deploy/config").join(file)
 }
 
-/// Loads `deploy/config/<file>` into the service's own struct, exactly as its binary does
-/// (with no environment overrides).
+/// Loads `deploy/config/<file>` into the service's own struct, exactly as its binary does,
+/// with only the non-secret settings compose takes from `.env` for that service (the
+/// Twilio account and number of the notifier) and a placeholder for its secret files.
 macro_rules! load {
     ($ty:ty, $file:expr) => {{
         let file: &str = $file;
-        cw_config::load_with_env::<$ty>(Some(&config_path(file)), std::iter::empty())
+        let env: Vec<(String, String)> = if file == "notifier.toml" {
+            [
+                ("CW_TWILIO__ACCOUNT_SID", "AC-placeholder"),
+                ("CW_TWILIO__FROM_NUMBER", "+15005550006"),
+                ("CW_TWILIO__AUTH_TOKEN", "placeholder"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec()
+        } else {
+            Vec::new()
+        };
+        cw_config::load_with_env::<$ty>(Some(&config_path(file)), env)
             .unwrap_or_else(|e| panic!("deploy/config/{file} does not load: {e}"))
     }};
 }
@@ -533,10 +545,11 @@ fn deploy_configs_deserialize_into_the_service_config_structs() {
         "one bus key id everywhere: {keys:?}"
     );
     assert!(api.auth.jwt_secret.is_none(), "the JWT secret is env-only");
-    assert!(
-        notifier.twilio.is_none() && notifier.ses.is_none(),
-        "providers are off until ops configure them"
-    );
+    // Paging needs Twilio: on, at Twilio itself; the account comes from .env, the token
+    // from a secret file. Email stays off until ops configure SES.
+    let twilio = notifier.twilio.as_ref().expect("[twilio] is on");
+    assert_eq!(twilio.base_url, "https://api.twilio.com");
+    assert!(notifier.ses.is_none(), "SES is off until ops configure it");
 }
 
 #[test]
@@ -684,10 +697,16 @@ fn every_variable_compose_reads_is_a_cw_variable_documented_in_the_deploy_readme
         .iter()
         .flat_map(|s| interpolated_variables(s))
         .collect();
-    assert!(
-        names.contains("CW_BUS__KEY_HEX") && names.contains("CW_AUTH__JWT_SECRET"),
-        "the bus key and JWT secret come from the environment: {names:?}"
-    );
+    for secret in [
+        "CW_BUS__KEY_HEX",
+        "CW_AUTH__JWT_SECRET",
+        "CW_STORAGE__INFLUX__PASSWORD",
+    ] {
+        assert!(
+            !names.contains(secret),
+            "{secret} is a secret file now, not an environment value"
+        );
+    }
     for name in &names {
         assert!(
             name.starts_with("CW_"),
@@ -739,7 +758,13 @@ fn compose_holds_no_literal_secret_values() {
     let compose = compose();
     for (name, service) in services(&compose) {
         for (key, value) in environment(service) {
-            if looks_secret(&key) {
+            if key.ends_with("_FILE") {
+                assert!(
+                    value.starts_with("/run/secrets/"),
+                    "service `{}`: {key} must name a mounted secret, got {value}",
+                    name_of(name)
+                );
+            } else if looks_secret(&key) {
                 assert!(
                     is_single_interpolation(&value),
                     "service `{}` sets {key} to a literal; use \"${{{key}:?…}}\"",
@@ -757,45 +782,76 @@ fn compose_holds_no_literal_secret_values() {
     }
 }
 
+/// The `CW_*_FILE` variables of a service that read `/run/secrets/NAME`: (variable, NAME).
+fn secret_file_vars(service: &Value) -> Vec<(String, String)> {
+    environment(service)
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let name = v.strip_prefix("/run/secrets/")?.to_owned();
+            Some((k.strip_suffix("_FILE")?.to_owned(), name))
+        })
+        .collect()
+}
+
 #[test]
-fn required_secrets_fail_fast_when_unset() {
+fn required_secrets_are_mounted_secret_files() {
     let compose = compose();
-    for svc in &SERVICES {
-        let env = environment(service(&compose, svc.name));
-        let bus_key = env
-            .iter()
-            .find(|(k, _)| k == "CW_BUS__KEY_HEX")
-            .unwrap_or_else(|| panic!("`{}` gets no CW_BUS__KEY_HEX", svc.name));
+    let defined = compose["secrets"]
+        .as_mapping()
+        .expect("docker-compose.yml has top-level `secrets:`");
+    for (name, secret) in defined {
+        let file = secret["file"].as_str().unwrap_or_default();
         assert!(
-            bus_key.1.starts_with("${CW_BUS__KEY_HEX:?"),
-            "`{}`: compose must refuse to start without the bus key",
-            svc.name
+            file.starts_with("./deploy/secrets/"),
+            "secret `{}` is a file in deploy/secrets (git-ignored): {file}",
+            name_of(name)
         );
+    }
+    for (name, service) in services(&compose) {
+        let mounted = strings(&service["secrets"]);
+        for (var, secret) in secret_file_vars(service) {
+            assert!(
+                mounted.contains(&secret),
+                "service `{}`: {var}_FILE reads secret `{secret}`, which it does not mount",
+                name_of(name)
+            );
+            assert!(
+                defined.contains_key(secret.as_str()),
+                "secret `{secret}` is not defined under `secrets:`"
+            );
+        }
+    }
+    let reads = |name: &str, var: &str| {
+        secret_file_vars(service(&compose, name))
+            .iter()
+            .any(|(v, _)| v == var)
+    };
+    for svc in &SERVICES {
+        for var in ["CW_BUS__KEY_HEX", "CW_STORAGE__INFLUX__PASSWORD"] {
+            assert!(
+                reads(svc.name, var),
+                "`{}` reads {var} from a secret file",
+                svc.name
+            );
+        }
     }
     // Every service that appends audit events refuses to start without the audit key.
     for name in ["ingest", "api", "notifier"] {
         assert!(
-            environment(service(&compose, name)).iter().any(|(k, v)| {
-                k == "CW_STORAGE__AUDIT__KEY_HEX" && v.starts_with("${CW_STORAGE__AUDIT__KEY_HEX:?")
-            }),
-            "`{name}` needs CW_STORAGE__AUDIT__KEY_HEX, required"
+            reads(name, "CW_STORAGE__AUDIT__KEY_HEX"),
+            "`{name}` reads the audit key"
         );
     }
-    let api = environment(service(&compose, "api"));
-    assert!(
-        api.iter()
-            .any(|(k, v)| k == "CW_AUTH__JWT_SECRET" && v.starts_with("${CW_AUTH__JWT_SECRET:?")),
-        "the api needs CW_AUTH__JWT_SECRET, required"
-    );
     // Without a PHI master key the patient endpoints answer 503, so a stack without
     // them cannot register a single patient.
-    for key in ["CW_PHI__MASTER_KEY_HEX", "CW_PHI__LOOKUP_KEY_HEX"] {
-        assert!(
-            api.iter()
-                .any(|(k, v)| k == key && v.starts_with(&format!("${{{key}:?"))),
-            "the api needs {key}, required"
-        );
+    for var in [
+        "CW_AUTH__JWT_SECRET",
+        "CW_PHI__MASTER_KEY_HEX",
+        "CW_PHI__LOOKUP_KEY_HEX",
+    ] {
+        assert!(reads("api", var), "the api reads {var} from a secret file");
     }
+    assert!(reads("notifier", "CW_TWILIO__AUTH_TOKEN"));
 }
 
 #[test]
@@ -865,7 +921,12 @@ fn databases_match_what_the_configs_expect() {
     );
 
     let influx = service(&compose, "influxdb");
-    assert_eq!(influx["image"].as_str(), Some("influxdb:1.8"));
+    assert!(
+        influx["image"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("influxdb:1.")),
+        "InfluxDB 1.x"
+    );
     let env = environment(influx);
     let get = |key: &str| {
         env.iter()
@@ -880,7 +941,7 @@ fn databases_match_what_the_configs_expect() {
         ingest.storage.influx.username,
         "the services log in as the user influxdb creates"
     );
-    assert!(get("INFLUXDB_USER_PASSWORD").starts_with("${CW_STORAGE__INFLUX__PASSWORD"));
+    assert!(get("INFLUXDB_USER_PASSWORD").starts_with("${CW_INFLUXDB_USER_PASSWORD:?"));
     for store in ["mongodb", "influxdb"] {
         assert!(
             published_ports(service(&compose, store)).is_empty(),
@@ -1006,6 +1067,7 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
         "**/.env",
         "**/.env.*",
         "deploy/certs/",
+        "deploy/secrets/",
         "**/*.pem",
     ] {
         assert!(rules.contains(rule), ".dockerignore lacks `{rule}`");
@@ -1020,8 +1082,9 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
     let certs_ignored = read("deploy/.gitignore");
     assert!(
         certs_ignored.lines().any(|l| l.trim() == "certs/")
-            && certs_ignored.lines().any(|l| l.trim() == ".env"),
-        "deploy/.gitignore keeps generated certs and the env file out of git"
+            && certs_ignored.lines().any(|l| l.trim() == ".env")
+            && certs_ignored.lines().any(|l| l.trim() == "secrets/"),
+        "deploy/.gitignore keeps generated certs, secret files and the env file out of git"
     );
 }
 

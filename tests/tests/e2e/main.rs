@@ -21,6 +21,7 @@ mod attacks_audit;
 mod attacks_edge;
 mod attacks_live;
 mod compose;
+mod compose_boot;
 mod config_env;
 mod console_browser;
 mod engine_backtest;

@@ -1,0 +1,226 @@
+//! `docker-compose.yml` booted as compose would boot it, without a docker engine
+//! (`cw_e2e::compose`): the four services as native processes with the file's commands,
+//! environment, secret files, mounted configs and ports, against an InfluxDB with auth
+//! on (initialised by the image's `INFLUXDB_*` variables) and the MongoDB-protocol
+//! server; then the demo profile's gateway simulator streams, and the page reaches the
+//! doctor's phone at the Twilio emulator. A file that cannot boot fails here, naming why.
+
+use cardiowatch::fixture::{self, FixtureSpec};
+use cw_core::Role;
+use cw_e2e::compose::{ComposeError, Operator, Override, Stack};
+use cw_sandbox::TwilioSandbox;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const PHONE: &str = "+15005550142";
+const PATIENT: &str = "compose-patient-100";
+/// Seconds of record 100 the simulator sends, and how much faster than real time: the
+/// compose command streams the whole record at real time (30 min).
+const SECONDS: &str = "40";
+const SPEED: &str = "6";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_owned()
+}
+
+fn compose_text() -> String {
+    std::fs::read_to_string(repo().join("docker-compose.yml")).expect("docker-compose.yml")
+}
+
+async fn up(
+    text: &str,
+    operator: Operator,
+    overrides: Vec<Override>,
+) -> Result<Stack, ComposeError> {
+    Stack::up(&repo(), text, operator, overrides).await
+}
+
+/// The only change to the gateway simulator's command: `--speed` (and a bound), so the
+/// test takes seconds, not the record's 30 minutes.
+fn faster(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--speed" {
+            args.next();
+            continue;
+        }
+        out.push(arg);
+    }
+    out.extend(["--speed", SPEED, "--seconds", SECONDS].map(String::from));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_stack_boots_on_auth_enabled_servers_and_pages_the_doctor() {
+    cw_tls::install_default_crypto();
+    let sandbox = TwilioSandbox::start(0).await.expect("twilio emulator");
+    let operator = Operator::following_the_readme(&repo());
+    let overrides = vec![Override {
+        service: "notifier",
+        var: "CW_TWILIO__BASE_URL",
+        value: sandbox.base_url(),
+    }];
+    let mut stack = up(&compose_text(), operator, overrides)
+        .await
+        .unwrap_or_else(|e| panic!("the compose stack did not boot: {e}"));
+
+    // The doctor, patient and device, written with the api's own config (its secrets).
+    let api: cw_api::ApiConfig = stack.config_of("api");
+    let stores = cw_storage::open(&api.storage)
+        .await
+        .expect("the stores open as the api opens them");
+    let installed = fixture::install(
+        stores.records.as_ref(),
+        &FixtureSpec {
+            patient_id: PATIENT,
+            doctor_id: "dr-compose",
+            device_id: "gw-compose-1",
+            phone: Some(PHONE),
+            email: None,
+            hr_high_bpm: 70.0,
+            for_s: 3.0,
+        },
+    )
+    .await
+    .expect("fixture installed");
+
+    // The doctor sets the limit through the published api (the engine hears of it on
+    // the config bus; it read no policy for this patient at start).
+    let token = cw_api::token::issue(
+        stack.operator.secret("jwt_secret").as_bytes(),
+        "cardiowatch",
+        &installed.doctor.id,
+        Role::Doctor,
+        300,
+    )
+    .expect("token");
+    let ca = std::fs::read(stack.operator.ca_cert()).expect("CA certificate");
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+        .build()
+        .expect("https client");
+    let set = https
+        .put(format!(
+            "https://{}/v1/patients/{PATIENT}/thresholds",
+            stack.published("api", 8444)
+        ))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"hr_high": {"bpm": 70.0, "priority": "high"}}))
+        .send()
+        .await
+        .expect("api answers");
+    assert_eq!(
+        set.status(),
+        200,
+        "{}",
+        set.text().await.unwrap_or_default()
+    );
+
+    // `CW_DEVICE_TOKEN=… docker compose --profile demo up gateway-sim` (deploy/README.md).
+    stack
+        .operator
+        .env
+        .insert("CW_DEVICE_TOKEN".into(), installed.device_token.clone());
+    let (status, log) = stack
+        .run_to_end("gateway-sim", faster, Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("gateway-sim: {e}"));
+    assert!(
+        status.success(),
+        "gateway-sim failed ({status}):\n{log}\n{}",
+        stack.logs()
+    );
+
+    let messages = sandbox.wait_for_messages(1, Duration::from_secs(60)).await;
+    assert!(
+        messages.iter().any(|m| m.to == PHONE),
+        "no SMS to the doctor's phone at the Twilio emulator: {messages:?}\n{}",
+        stack.logs()
+    );
+    assert!(
+        messages[0].body.contains("heart rate above limit"),
+        "{}",
+        messages[0].body
+    );
+
+    // The samples are in InfluxDB, written by the non-admin user with its secret file's
+    // password (asked directly, not through our adapter).
+    let password = stack.operator.secret("influx_password");
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/query", stack.influx_url()))
+        .query(&[
+            ("u", "cardiowatch"),
+            ("p", password.as_str()),
+            ("db", "cardiowatch"),
+            (
+                "q",
+                &format!("SELECT count(\"l0\") FROM ecg WHERE patient = '{PATIENT}'"),
+            ),
+        ])
+        .send()
+        .await
+        .expect("influx answers")
+        .json()
+        .await
+        .expect("json");
+    let points = body["results"][0]["series"][0]["values"][0][1]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(points > 0, "no samples in InfluxDB: {body}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_file_stops_the_stack_before_anything_starts() {
+    let operator = Operator::following_the_readme(&repo());
+    operator.remove_secret("influx_password");
+    let Err(error) = up(&compose_text(), operator, Vec::new()).await else {
+        panic!("the stack came up without deploy/secrets/influx_password");
+    };
+    assert!(
+        matches!(&error, ComposeError::MissingSecretFile { secret, .. } if secret == "influx_password"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("deploy/secrets/influx_password"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_env_value_stops_the_stack_with_composes_message() {
+    let mut operator = Operator::following_the_readme(&repo());
+    operator.env.remove("CW_TWILIO__ACCOUNT_SID");
+    let Err(error) = up(&compose_text(), operator, Vec::new()).await else {
+        panic!("the stack came up without CW_TWILIO__ACCOUNT_SID");
+    };
+    let text = error.to_string();
+    assert!(
+        text.contains("CW_TWILIO__ACCOUNT_SID") && text.contains("deploy/README.md"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_variable_in_compose_fails_the_boot_naming_the_service() {
+    // A misspelt secret variable on ingest (the first service after the stores): it
+    // reaches InfluxDB without a password.
+    let text = compose_text().replacen(
+        "CW_STORAGE__INFLUX__PASSWORD_FILE:",
+        "CW_STORAGE__INFLUX__PASWORD_FILE:",
+        1,
+    );
+    let operator = Operator::following_the_readme(&repo());
+    let Err(error) = up(&text, operator, Vec::new()).await else {
+        panic!("the stack came up with ingest's InfluxDB password variable misspelt");
+    };
+    assert_eq!(error.service(), Some("ingest"), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("CW_STORAGE__INFLUX__PASWORD_FILE") || text.contains("influx"),
+        "the error shows ingest's log naming the cause: {text}"
+    );
+}
