@@ -135,7 +135,9 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::SystolicLow
         | RuleKind::SystolicHigh
         | RuleKind::TemperatureHigh
-        | RuleKind::TemperatureLow => AlarmKind::Technical,
+        | RuleKind::TemperatureLow
+        | RuleKind::News2Urgent
+        | RuleKind::News2Emergency => AlarmKind::Technical,
     }
 }
 

@@ -18,6 +18,7 @@ pub mod latest_vitals;
 mod measurement_policy;
 pub mod monitor;
 pub mod news2;
+pub mod news2_escalation;
 pub mod strip_beats;
 pub mod vital_rules;
 

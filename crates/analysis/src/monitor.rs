@@ -4,6 +4,7 @@
 
 use crate::af::AfRhythm;
 use crate::learning::Learning;
+use crate::news2_escalation::{News2Assessment, assess};
 use crate::noise_gate::NoiseGate;
 use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
@@ -12,6 +13,7 @@ use crate::ventricular::VentricularRuns;
 use crate::ventricular_ectopy::{Kind, VentricularEctopy};
 use crate::vital_rules::VitalState;
 use cw_core::messages::AnalysisState;
+use cw_core::time::secs;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{Episode, RuleKind, SampleBlock, ThresholdPolicy, VitalReading};
 use cw_detect::{BeatClass, BeatClassifier, HeartRate, HrReading, QrsDetector, SignalQuality};
@@ -93,6 +95,8 @@ pub struct PatientMonitor {
     analysis_news: Option<(Nanos, AnalysisState)>,
     /// The patient's numerics (latest values, sensor states) for the vital-sign rules.
     vitals: VitalState,
+    /// NEWS2 after the last batch of numerics, when the policy has NEWS2 escalation.
+    news2: Option<News2Assessment>,
 }
 
 impl PatientMonitor {
@@ -109,6 +113,7 @@ impl PatientMonitor {
             beats: Vec::new(),
             analysis_news: None,
             vitals: VitalState::default(),
+            news2: None,
         }
     }
 
@@ -118,11 +123,31 @@ impl PatientMonitor {
         let mut ordered: Vec<&VitalReading> = readings.iter().collect();
         ordered.sort_by_key(|r| r.time_ns);
         let mut events = Vec::new();
+        let Some(at) = ordered.last().map(|r| r.time_ns) else {
+            return Vec::new();
+        };
         for r in ordered {
             self.rules
                 .on_vital(&self.policy, &mut self.vitals, r, &mut events);
         }
+        if let Some(rule) = &self.policy.news2 {
+            // The ECG's rate stands in for a missing oximeter pulse while the ECG is
+            // current (its last block ended within the age limit).
+            let current = at.saturating_sub(self.next_ns) <= secs(f64::from(rule.max_age_s));
+            let heart_rate = self
+                .last_reading
+                .filter(|_| self.stream.is_some() && current)
+                .map(|r| f64::from(r.average_bpm));
+            let assessment = assess(self.vitals.latest(), at, rule, heart_rate);
+            self.rules.on_news2(&self.policy, &assessment, &mut events);
+            self.news2 = Some(assessment);
+        }
         events
+    }
+
+    /// NEWS2 after the last batch of numerics (None without NEWS2 in the policy).
+    pub fn news2(&self) -> Option<&News2Assessment> {
+        self.news2.as_ref()
     }
 
     /// What the numerics so far say (latest values, sensors off).

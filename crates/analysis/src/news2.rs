@@ -11,29 +11,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which SpO2 band table applies (per patient): scale 2 is for patients with hypercapnic
-/// respiratory failure whose prescribed target saturation is 88–92 %.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Spo2Scale {
-    #[default]
-    Scale1,
-    Scale2,
-}
-
-/// The consciousness parameter: alert, or any of new confusion, voice, pain, unresponsive
-/// (CVPU). A wearable cannot assess it; it comes from a clinician's entry, else `Alert`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Consciousness {
-    #[default]
-    Alert,
-    Cvpu,
-}
+/// The per-patient settings NEWS2 reads live in the policy (`cw_core::vitals`).
+pub use cw_core::vitals::{Consciousness, Spo2Scale};
 
 /// The seven NEWS2 parameters, in the chart's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Parameter {
     RespirationRate,
     Spo2,
@@ -60,6 +44,7 @@ pub struct News2Inputs {
 /// The RCP clinical response the aggregate calls for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Response {
     /// Aggregate 0–4 with no parameter scoring 3: ward-based response.
     Routine,
@@ -71,6 +56,7 @@ pub enum Response {
 
 /// One parameter's score.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Component {
     pub parameter: Parameter,
     pub score: u8,
@@ -79,6 +65,7 @@ pub struct Component {
 /// A NEWS2 score: the aggregate, its components (the parameters that had a value) and the
 /// parameters that had none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct News2 {
     pub total: u8,
     pub components: Vec<Component>,

@@ -118,9 +118,13 @@ mod tests {
 
     const S: Nanos = 1_000_000_000;
 
+    /// The shipped vital-sign rules without NEWS2 escalation (`news2_escalation.rs`).
     fn monitor() -> PatientMonitor {
         let p = PatientId::parse("p").expect("valid");
-        PatientMonitor::new(ThresholdPolicy::empty(p).with_recommended_vitals())
+        PatientMonitor::new(ThresholdPolicy {
+            news2: None,
+            ..ThresholdPolicy::empty(p).with_recommended_vitals()
+        })
     }
 
     fn at(t_s: i64, kind: VitalKind, site: Site, value: Option<f32>) -> VitalReading {

@@ -44,10 +44,14 @@ pub enum RuleKind {
     /// A vital-sign sensor that gave readings now reports itself off (probe off the
     /// finger, cuff or line disconnected).
     SensorOff,
+    /// NEWS2 of the latest numerics at the RCP's urgent response (5–6, or a 3 in one
+    /// parameter) and emergency response (7 or more).
+    News2Urgent,
+    News2Emergency,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 29] = [
+    pub const ALL: [RuleKind; 31] = [
         Self::HrHigh,
         Self::HrLow,
         Self::Pause,
@@ -77,6 +81,8 @@ impl RuleKind {
         Self::TemperatureHigh,
         Self::TemperatureLow,
         Self::SensorOff,
+        Self::News2Urgent,
+        Self::News2Emergency,
     ];
 
     /// Everything fixed about a rule, in one row per rule: adding a rule is one arm here
@@ -198,6 +204,18 @@ impl RuleKind {
                 Technical,
                 "sensors",
             ),
+            Self::News2Urgent => (
+                "news2_urgent",
+                "NEWS2 urgent review (score 5-6 or a 3 in one parameter)",
+                Physiological,
+                "points",
+            ),
+            Self::News2Emergency => (
+                "news2_emergency",
+                "NEWS2 emergency response (score 7 or more)",
+                Physiological,
+                "points",
+            ),
         };
         // How an episode's summary names its events and their worst value (None where
         // the value means nothing to a reader: AF's irregularity, a lead index).
@@ -255,6 +273,9 @@ impl RuleKind {
                 Some("lowest"),
             ),
             Self::SensorOff => (("sensor-off", "sensors-off"), None),
+            Self::News2Urgent | Self::News2Emergency => {
+                (("NEWS2 escalation", "NEWS2 escalations"), Some("highest"))
+            }
         };
         RuleInfo {
             name,

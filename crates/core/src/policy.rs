@@ -6,7 +6,7 @@ use crate::rules::{
     PatternFields, PatternRule, PauseRule, PvcRateRule, RuleRow, RunFields, RunRule, Timing,
     VtRule,
 };
-use crate::vital_rules::{DEFAULT_HOLD_S, VITAL_LIMITS, VitalLimit, VitalLimitRule};
+use crate::vital_rules::{DEFAULT_HOLD_S, News2Rule, VITAL_LIMITS, VitalLimit, VitalLimitRule};
 use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +122,9 @@ pub struct ThresholdPolicy {
     /// Technical: a vital-sign sensor that gave readings reports itself off.
     #[serde(default)]
     pub sensor_off: Option<ConditionRule>,
+    /// NEWS2 escalation from the latest numerics (docs/vitals.md, "NEWS2 escalation").
+    #[serde(default)]
+    pub news2: Option<News2Rule>,
 }
 
 fn default_average_beats() -> u8 {
@@ -187,12 +190,13 @@ impl ThresholdPolicy {
             temperature_high: None,
             temperature_low: None,
             sensor_off: None,
+            news2: None,
         }
     }
 
     /// This policy with every vital-sign rule at its shipped default (docs/vitals.md,
-    /// "Rules"): the limits of [`VITAL_LIMITS`], medium priority, the hold, and the
-    /// sensor-off alarm at low priority after the same hold.
+    /// "Rules"): the limits of [`VITAL_LIMITS`], medium priority, the hold, the
+    /// sensor-off alarm at low priority after the same hold, and NEWS2 escalation.
     pub fn with_recommended_vitals(mut self) -> Self {
         for limit in &VITAL_LIMITS {
             *self.vital_limit_mut(limit.rule) = Some(limit.recommended());
@@ -202,6 +206,7 @@ impl ThresholdPolicy {
             for_s: DEFAULT_HOLD_S,
             clear_s: 10.0,
         });
+        self.news2 = Some(News2Rule::default());
         self
     }
 
@@ -211,6 +216,9 @@ impl ThresholdPolicy {
             if let Some(setting) = self.vital_limit_mut(limit.rule) {
                 setting.hold_s = hold_s;
             }
+        }
+        if let Some(news2) = self.news2.as_mut() {
+            news2.hold_s = hold_s;
         }
     }
 
@@ -275,6 +283,8 @@ impl ThresholdPolicy {
             | RuleKind::TemperatureHigh
             | RuleKind::TemperatureLow => self.vital_limit(rule).map(VitalLimit::row),
             RuleKind::SensorOff => self.sensor_off.as_ref().map(ConditionRule::row),
+            RuleKind::News2Urgent => self.news2.as_ref().map(|n| n.row(false)),
+            RuleKind::News2Emergency => self.news2.as_ref().map(|n| n.row(true)),
         }
     }
 
@@ -412,6 +422,9 @@ impl ThresholdPolicy {
         }
         if let Some(r) = &self.sensor_off {
             r.validate("sensor_off.for_s", "sensor_off.clear_s")?;
+        }
+        if let Some(r) = &self.news2 {
+            r.validate()?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 
 use crate::policy::{ValidationError, check};
 use crate::rules::{RuleRow, Timing};
+use crate::vitals::{Consciousness, Spo2Scale};
 use crate::{Priority, RuleKind, VitalKind};
 use serde::{Deserialize, Serialize};
 
@@ -198,6 +199,92 @@ impl VitalLimit {
                 .is_none_or(|h| h.is_finite() && (0.0..=span / 4.0).contains(&h)),
             rule.field,
             format!("hysteresis must be between 0 and {}", span / 4.0),
+        )
+    }
+}
+
+/// NEWS2 escalation (docs/vitals.md, "NEWS2 escalation"): the score of the latest valid
+/// numerics raises `news2_urgent` (aggregate 5–6, or a 3 in one parameter; medium) and
+/// `news2_emergency` (7 or more; high).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct News2Rule {
+    #[serde(default)]
+    pub spo2_scale: Spo2Scale,
+    /// Supplemental oxygen as a clinician recorded it; None: not recorded, scored as room
+    /// air (0 points) and reported as assumed.
+    #[serde(default)]
+    pub on_oxygen: Option<bool>,
+    /// ACVPU as a clinician recorded it; None: not recorded, scored as alert (0 points)
+    /// and reported as assumed.
+    #[serde(default)]
+    pub consciousness: Option<Consciousness>,
+    /// A numeric older than this no longer counts (the parameter is missing).
+    #[serde(default = "default_news2_max_age_s")]
+    pub max_age_s: f32,
+    /// The response must hold this long before its alert fires.
+    #[serde(default = "default_hold_s")]
+    pub hold_s: f32,
+    #[serde(default = "default_news2_clear_s")]
+    pub clear_s: f32,
+}
+
+/// 30 min: a cuff reading every 15–30 min still counts; an SpO2 from before a probe came
+/// off half an hour ago does not.
+fn default_news2_max_age_s() -> f32 {
+    1800.0
+}
+
+fn default_news2_clear_s() -> f32 {
+    60.0
+}
+
+impl Default for News2Rule {
+    fn default() -> Self {
+        Self {
+            spo2_scale: Spo2Scale::default(),
+            on_oxygen: None,
+            consciousness: None,
+            max_age_s: default_news2_max_age_s(),
+            hold_s: DEFAULT_HOLD_S,
+            clear_s: default_news2_clear_s(),
+        }
+    }
+}
+
+impl News2Rule {
+    /// The row of `news2_urgent` (medium) or `news2_emergency` (high); the limit is the
+    /// aggregate that raises it.
+    pub fn row(&self, emergency: bool) -> RuleRow {
+        RuleRow {
+            priority: if emergency {
+                Priority::High
+            } else {
+                Priority::Medium
+            },
+            limit: if emergency { 7.0 } else { 5.0 },
+            timing: Timing {
+                for_s: self.hold_s,
+                clear_s: self.clear_s,
+            },
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
+        check(
+            self.max_age_s.is_finite() && (60.0..=86_400.0).contains(&self.max_age_s),
+            "news2.max_age_s",
+            "must be between 60 and 86400 s",
+        )?;
+        check(
+            (0.0..=600.0).contains(&self.hold_s),
+            "news2.hold_s",
+            "must be between 0 and 600 s",
+        )?;
+        check(
+            (0.0..=3600.0).contains(&self.clear_s),
+            "news2.clear_s",
+            "must be between 0 and 3600 s",
         )
     }
 }

@@ -73,6 +73,29 @@ pub enum VitalStatus {
     Unreliable,
 }
 
+/// Which NEWS2 SpO2 band table applies (per patient): scale 2 is for patients with
+/// hypercapnic respiratory failure whose prescribed target saturation is 88–92 %
+/// (docs/vitals.md, "NEWS2").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Spo2Scale {
+    #[default]
+    Scale1,
+    Scale2,
+}
+
+/// NEWS2's consciousness parameter: alert, or any of new confusion, voice, pain,
+/// unresponsive (CVPU). A wearable cannot assess it; a clinician records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Consciousness {
+    #[default]
+    Alert,
+    Cvpu,
+}
+
 /// Posture codes (the value of a [`VitalKind::Posture`] reading).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -63,8 +63,20 @@ async fn vitals_range_reads_readings_and_statuses(mode: Mode) {
             {"time_ns": at(2), "kind": "spo2", "site": "unspecified", "status": "valid", "value": 89.5},
         ])
     );
+    // NEWS2 at the last reading: SpO2 89.5 → 90 scores 3, RR 14 scores 0; oxygen and
+    // consciousness were not recorded, so they are scored 0 and listed as assumed.
+    let news2 = &all["news2"];
+    assert_eq!(news2["at_ns"], json!(at(2)));
+    assert_eq!(news2["total"], 3);
+    assert_eq!(news2["response"], "urgent");
+    assert_eq!(news2["assumed"], json!(["air_or_oxygen", "consciousness"]));
+    assert_eq!(
+        news2["missing"],
+        json!(["systolic_bp", "pulse", "temperature"])
+    );
     let (_, spo2) = get(format!("from_ns={}&to_ns={}&kind=spo2", at(1), at(3))).await;
     assert_eq!(spo2["readings"].as_array().expect("list").len(), 2);
+    assert_eq!(spo2["news2"], Value::Null);
     let (status, bad) = get(format!("from_ns={}&to_ns={}&kind=glucose", at(0), at(3))).await;
     assert_eq!(status, 422);
     assert_eq!(bad["error"]["field"], "kind");

@@ -8,9 +8,11 @@ use crate::error::ApiError;
 use crate::query::ValidQuery;
 use axum::Json;
 use axum::extract::{Path, State};
-use cw_core::VitalKind;
-use cw_core::VitalReading;
+use cw_analysis::latest_vitals::LatestVitals;
+use cw_analysis::news2_escalation::{News2Assessment, assess};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
+use cw_core::vital_rules::News2Rule;
+use cw_core::{PatientId, VitalKind, VitalReading};
 use serde::{Deserialize, Serialize};
 
 /// The longest range one request may ask for: a day of 1 Hz numerics of every kind is at
@@ -30,6 +32,11 @@ pub struct VitalsQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VitalsAnswer {
     pub readings: Vec<VitalReading>,
+    /// NEWS2 at the range's last reading, from the latest valid numerics up to it, under
+    /// the patient's NEWS2 settings (their defaults when the policy has none): each
+    /// component, the missing parameters and the assumed ones (docs/vitals.md, "NEWS2
+    /// escalation"). Absent when one `kind` was asked for or the range has no reading.
+    pub news2: Option<News2Assessment>,
 }
 
 #[utoipa::path(get, path = "/v1/patients/{id}/vitals",
@@ -54,10 +61,35 @@ pub async fn range(
         })?),
     };
     let mut readings = state.samples.vitals(&patient, q.from_ns, q.to_ns).await?;
-    if let Some(kind) = kind {
-        readings.retain(|r| r.kind == kind);
+    let news2 = match kind {
+        Some(kind) => {
+            readings.retain(|r| r.kind == kind);
+            None
+        }
+        None => news2_of(&state, &patient, &readings).await?,
+    };
+    Ok(Json(VitalsAnswer { readings, news2 }))
+}
+
+/// NEWS2 at the last of `readings` (time order), under the patient's NEWS2 settings.
+async fn news2_of(
+    state: &AppState,
+    patient: &PatientId,
+    readings: &[VitalReading],
+) -> Result<Option<News2Assessment>, ApiError> {
+    let Some(last) = readings.last() else {
+        return Ok(None);
+    };
+    let rule = match state.records.policy(patient).await {
+        Ok(policy) => policy.news2.unwrap_or_default(),
+        Err(cw_storage::StoreError::NotFound) => News2Rule::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut latest = LatestVitals::default();
+    for r in readings {
+        latest.observe(r);
     }
-    Ok(Json(VitalsAnswer { readings }))
+    Ok(Some(assess(&latest, last.time_ns, &rule, None)))
 }
 
 /// `to` after `from` and at most [`MAX_RANGE_NS`] later; checked, both come from the
