@@ -7,6 +7,7 @@ pub mod env;
 pub mod influxd;
 pub mod ingest;
 pub mod live;
+pub mod mongod;
 pub mod notifier;
 pub mod processes;
 pub mod system;

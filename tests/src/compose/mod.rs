@@ -3,7 +3,8 @@
 //! exactly the command, environment, mounted config files, secret files, volumes and
 //! ports compose gives it, started in `depends_on` order and held to its own
 //! `healthcheck` — against an auth-enabled InfluxDB initialised as the `influxdb` image
-//! does it, and the MongoDB-protocol server `scripts/test` runs.
+//! does it, and the MongoDB-protocol server `scripts/test` runs (an instance of the
+//! stack's own, a single-node replica set).
 //!
 //! What a container would see, mapped onto one host (and nothing else changed):
 //! * each `service:port` of the compose network, and a service's own `0.0.0.0:port` /

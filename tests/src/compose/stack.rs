@@ -5,8 +5,8 @@
 use super::file::{ComposeFile, ServiceSpec};
 use super::mapping::{Mounts, Network};
 use super::{ComposeError, Operator};
-use crate::env::required;
 use crate::influxd::AuthInflux;
+use crate::mongod::OwnMongo;
 use crate::processes::bin_dir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +44,7 @@ pub struct Stack {
     overrides: Vec<Override>,
     running: Vec<Running>,
     influx: Option<AuthInflux>,
+    mongo: Option<OwnMongo>,
     dir: tempfile::TempDir,
 }
 
@@ -66,6 +67,7 @@ impl Stack {
             overrides,
             running: Vec::new(),
             influx: None,
+            mongo: None,
             dir: tempfile::tempdir().expect("temp dir"),
         };
         let active: Vec<ServiceSpec> = stack
@@ -183,7 +185,11 @@ impl Stack {
             self.influx = Some(influx);
             Ok(())
         } else if service.image.starts_with("mongo:") {
-            let uri = required("CW_TEST_MONGO_URI");
+            // A server of the stack's own: the file names its database (`cardiowatch`),
+            // so stacks of tests running at once must not share one.
+            let mongo = OwnMongo::start().await;
+            let uri = mongo.uri.clone();
+            self.mongo = Some(mongo);
             self.network.fix(&service.name, 27017, address_of(&uri));
             // The emulator answers `hello` with its own, fixed replica-set name.
             let set = replica_set_name(&uri).await;
@@ -425,6 +431,9 @@ impl Stack {
             .collect();
         if let Some(influx) = &self.influx {
             out.push_str(&format!("===== influxd =====\n{}\n", influx.log_text()));
+        }
+        if let Some(mongo) = &self.mongo {
+            out.push_str(&format!("===== secantusd =====\n{}\n", mongo.log_text()));
         }
         out
     }

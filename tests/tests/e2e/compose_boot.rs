@@ -219,8 +219,31 @@ async fn a_broken_variable_in_compose_fails_the_boot_naming_the_service() {
     };
     assert_eq!(error.service(), Some("ingest"), "{error}");
     let text = error.to_string();
+    // Ingest's own words, quoted from its log: its config refuses the misspelt key.
     assert!(
-        text.contains("CW_STORAGE__INFLUX__PASWORD_FILE") || text.contains("influx"),
-        "the error shows ingest's log naming the cause: {text}"
+        text.contains("unknown field `pasword_file`") && text.contains("storage.influx"),
+        "the error quotes ingest's log naming the cause: {text}"
     );
+    eprintln!("the harness says:\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_influx_password_unlike_the_secret_file_fails_the_boot_naming_the_store() {
+    // The operator's two copies of the InfluxDB user's password disagree: the image
+    // creates the user with `.env`'s, the services log in with the secret file's.
+    let mut operator = Operator::following_the_readme(&repo());
+    operator
+        .env
+        .insert("CW_INFLUXDB_USER_PASSWORD".into(), "not-the-secret".into());
+    let Err(error) = up(&compose_text(), operator, Vec::new()).await else {
+        panic!("the stack came up although its services cannot log in to InfluxDB");
+    };
+    let text = error.to_string();
+    assert!(
+        matches!(error, ComposeError::Exited { .. })
+            && text.contains("influxdb")
+            && text.contains("401"),
+        "the first service exits naming the store: {text}"
+    );
+    eprintln!("the harness says:\n{text}");
 }
