@@ -198,6 +198,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
                 offset_s: offset,
                 block_ms: 250,
                 window: 64,
+                vitals: None,
             },
             stats.clone(),
             shutdown.clone(),

@@ -429,5 +429,6 @@ fn options(url: String, token: String, ca: &Path, record: &Path, offset_s: f64) 
         offset_s,
         block_ms: BLOCK_MS as u32,
         window: 64,
+        vitals: None,
     }
 }

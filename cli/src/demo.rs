@@ -212,6 +212,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
+            vitals: None,
         },
         stats.clone(),
         shutdown.clone(),

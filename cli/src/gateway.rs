@@ -4,7 +4,7 @@
 
 use anyhow::{Context, bail};
 use cw_core::time::{NANOS_PER_SEC, now_ns};
-use cw_protocol::{Frame, Reply};
+use cw_protocol::{Frame, NumericsFrame, Reply};
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -35,6 +35,8 @@ pub struct GatewayOptions {
     pub block_ms: u32,
     /// Frames in flight before waiting for acks.
     pub window: usize,
+    /// Numerics to stream beside the ECG (`gateway_vitals.rs`); None: ECG only.
+    pub vitals: Option<crate::gateway_vitals::VitalsOptions>,
 }
 
 /// What a gateway has done so far; read concurrently for progress lines.
@@ -49,8 +51,17 @@ pub struct GatewayStats {
 }
 
 struct Prepared {
-    frames: Vec<(u64, Vec<u8>, usize)>, // (seq, encoded frame, samples)
-    frame_duration: Duration,
+    frames: Vec<PreparedFrame>,
+}
+
+/// One encoded frame (samples or numerics) and when it may go out.
+struct PreparedFrame {
+    seq: u64,
+    bytes: Vec<u8>,
+    /// Samples per lead times leads (0 for numerics), for the acked-samples count.
+    samples: usize,
+    /// After the stream's start: a frame goes out once its last reading exists.
+    due: Duration,
 }
 
 /// A WFDB record's samples, read once per process: a simulator with 1,000 patients on
@@ -113,32 +124,69 @@ fn prepare(opts: &GatewayOptions) -> anyhow::Result<Prepared> {
     }
     let start_ns = now_ns() - (lag_s * NANOS_PER_SEC as f64) as i64;
     let rate_hz = fs.round() as u32;
-    let mut frames = Vec::new();
+    // Sample frames first (each due at the end of its span), numerics merged in by due
+    // time; sequence numbers are given in sending order once merged.
+    let mut pending: Vec<(Duration, Pending)> = Vec::new();
     let mut at = first;
+    let frame_duration = Duration::from_secs_f64(per_frame as f64 / fs / opts.speed);
+    while at < first + wanted {
+        let n = per_frame.min(first + wanted - at);
+        let offset_ns = (((at - first) as f64) * NANOS_PER_SEC as f64 / fs) as i64;
+        let due = frame_duration.mul_f64((pending.len() + 1) as f64);
+        pending.push((due, Pending::Samples { at, n, offset_ns }));
+        at += n;
+    }
+    if let Some(vitals) = &opts.vitals {
+        let numerics =
+            crate::gateway_vitals::numerics_frames(vitals, start_ns, duration_s, opts.speed)?;
+        pending.extend(
+            numerics
+                .into_iter()
+                .map(|d| (d.due, Pending::Numerics(d.frame))),
+        );
+        // Stable: a numerics frame due with a sample frame goes after it.
+        pending.sort_by_key(|(due, _)| *due);
+    }
     // Sequence numbers must only grow per device, across runs too (ingest refuses seqs
     // far below the highest it saw as `stale_seq`): a run starts at the wall clock in
     // microseconds, above any earlier run's numbers.
-    let mut seq = u64::try_from(now_ns() / 1_000).unwrap_or(1).max(1);
-    while at < first + wanted {
-        let n = per_frame.min(first + wanted - at);
-        let samples = &all[at * leads..(at + n) * leads];
-        let offset_ns = (((at - first) as f64) * NANOS_PER_SEC as f64 / fs) as i64;
-        let bytes = Frame::encode_i16(
-            seq,
-            start_ns + offset_ns,
-            rate_hz,
-            leads as u8,
-            false,
-            samples,
-        );
-        frames.push((seq, bytes, samples.len()));
-        seq += 1;
-        at += n;
-    }
-    Ok(Prepared {
-        frames,
-        frame_duration: Duration::from_secs_f64(per_frame as f64 / fs / opts.speed),
-    })
+    let first_seq = u64::try_from(now_ns() / 1_000).unwrap_or(1).max(1);
+    let frames = pending
+        .into_iter()
+        .zip(first_seq..)
+        .map(|((due, frame), seq)| match frame {
+            Pending::Samples { at, n, offset_ns } => {
+                let samples = &all[at * leads..(at + n) * leads];
+                let bytes = Frame::encode_i16(
+                    seq,
+                    start_ns + offset_ns,
+                    rate_hz,
+                    leads as u8,
+                    false,
+                    samples,
+                );
+                PreparedFrame {
+                    seq,
+                    bytes,
+                    samples: samples.len(),
+                    due,
+                }
+            }
+            Pending::Numerics(frame) => PreparedFrame {
+                seq,
+                bytes: NumericsFrame { seq, ..frame }.encode(),
+                samples: 0,
+                due,
+            },
+        })
+        .collect();
+    Ok(Prepared { frames })
+}
+
+/// A frame of [`prepare`] before its sequence number is known.
+enum Pending {
+    Samples { at: usize, n: usize, offset_ns: i64 },
+    Numerics(NumericsFrame),
 }
 
 /// Streams until every frame is acknowledged (or nacked for good), or `shutdown`.
@@ -201,7 +249,7 @@ pub async fn stream_record_with(
         for index in resend {
             stats.resent.fetch_add(1, Ordering::Relaxed);
             if sink
-                .send(Message::Binary(prepared.frames[index].1.clone().into()))
+                .send(Message::Binary(prepared.frames[index].bytes.clone().into()))
                 .await
                 .is_err()
             {
@@ -213,16 +261,16 @@ pub async fn stream_record_with(
             // A device can send a block only once its last sample exists: block k goes out
             // at the end of its span, not its start (which would flatter every latency
             // measured from sample time by one block).
-            let due = started + prepared.frame_duration.mul_f64((next + 1) as f64);
+            let due = started + prepared.frames.get(next).map_or(Duration::ZERO, |f| f.due);
             let can_send = next < prepared.frames.len() && unacked.len() < opts.window;
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = tokio::time::sleep_until(due.into()), if can_send => {
-                    let (seq, bytes, _) = &prepared.frames[next];
-                    unacked.insert(*seq, next);
+                    let frame = &prepared.frames[next];
+                    unacked.insert(frame.seq, next);
                     next += 1;
                     stats.frames_sent.fetch_add(1, Ordering::Relaxed);
-                    if sink.send(Message::Binary(bytes.clone().into())).await.is_err() {
+                    if sink.send(Message::Binary(frame.bytes.clone().into())).await.is_err() {
                         failed = true;
                     }
                 }
@@ -234,7 +282,7 @@ pub async fn stream_record_with(
                                 backoff = Duration::from_millis(200);
                                 storage_backoff = Duration::from_millis(500);
                                 stats.acked.fetch_add(1, Ordering::Relaxed);
-                                stats.samples_acked.fetch_add(prepared.frames[index].2 as u64, Ordering::Relaxed);
+                                stats.samples_acked.fetch_add(prepared.frames[index].samples as u64, Ordering::Relaxed);
                             }
                         }
                         Ok(Reply::Nack { seq, code, message }) => {

@@ -22,6 +22,7 @@ pub mod fixture;
 pub mod fleet;
 pub mod gateway;
 pub mod gateway_command;
+pub mod gateway_vitals;
 pub mod health;
 pub mod in_process;
 pub mod keys;

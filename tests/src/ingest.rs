@@ -101,6 +101,7 @@ impl Ingest {
             offset_s: 0.0,
             block_ms: 250,
             window: 1,
+            vitals: None,
         }
     }
 

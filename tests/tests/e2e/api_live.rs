@@ -164,6 +164,7 @@ async fn doctor_watches_live(mode: Mode) {
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
+            vitals: None,
         },
         Arc::new(GatewayStats::default()),
         streaming.clone(),

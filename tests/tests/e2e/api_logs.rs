@@ -127,6 +127,7 @@ async fn the_whole_flow_logs_neither_the_patients_name_nor_mrn() {
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
+            vitals: None,
         },
         stats,
         CancellationToken::new(),

@@ -264,6 +264,7 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
+            vitals: None,
         },
         Arc::new(GatewayStats::default()),
         streaming.clone(),

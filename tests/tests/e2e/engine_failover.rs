@@ -100,6 +100,7 @@ fn stream(system: &System, fixture: &Fixture, seconds: f64) -> tokio::task::Join
         offset_s: 0.0,
         block_ms: 250,
         window: 64,
+        vitals: None,
     };
     tokio::spawn(async move {
         gateway::stream_record(

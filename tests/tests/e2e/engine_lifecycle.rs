@@ -64,6 +64,7 @@ fn stream(
         offset_s: 0.0,
         block_ms: 250,
         window: 64,
+        vitals: None,
     };
     tokio::spawn(async move {
         gateway::stream_record(

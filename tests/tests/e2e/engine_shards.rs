@@ -188,6 +188,7 @@ async fn two_engines_with_disjoint_shards_evaluate_each_patient_exactly_once() {
                 offset_s: 0.0,
                 block_ms: 250,
                 window: 64,
+                vitals: None,
             };
             let stats = stats.clone();
             tokio::spawn(async move {

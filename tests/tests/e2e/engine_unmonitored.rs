@@ -101,6 +101,7 @@ async fn a_streaming_patient_without_an_engine_raises_monitoring_interrupted_unt
         offset_s: 0.0,
         block_ms: 250,
         window: 64,
+        vitals: None,
     };
     let streaming = tokio::spawn(async move {
         gateway::stream_record(

@@ -29,6 +29,7 @@ mod engine_failover;
 mod engine_lifecycle;
 mod engine_shards;
 mod engine_unmonitored;
+mod engine_vitals;
 mod fhir;
 mod ingest;
 mod ingest_backpressure;

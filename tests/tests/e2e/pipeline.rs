@@ -55,6 +55,7 @@ async fn stream(system: &System, fixture: &Fixture) -> (u64, u64) {
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
+            vitals: None,
         },
         stats.clone(),
         CancellationToken::new(),
