@@ -199,7 +199,7 @@ pub fn evaluate_record(
         .collect();
     // Each event an open alert counted after the one that fired it: (rule, when).
     let mut counted: Vec<(RuleKind, f64)> = Vec::new();
-    let report = replay_observed(policy, &frames_of(fs, leads, &uv), |e| {
+    let replayed = replay_observed(policy, &frames_of(fs, leads, &uv), |e| {
         if let RuleEvent::Episode { rule, episode, .. } = e
             && episode.count > 1
             && counted
@@ -211,7 +211,8 @@ pub fn evaluate_record(
             counted.push((*rule, episode.last_ns as f64 / 1e9));
         }
     });
-    let alarms: Vec<Alarm> = report
+    let alarms: Vec<Alarm> = replayed
+        .report
         .alerts
         .iter()
         .map(|a| Alarm {
@@ -235,13 +236,10 @@ pub fn evaluate_record(
             },
         })
         .collect();
-    Ok(RecordResult::score(
-        name,
-        &reference,
-        &test_beats,
-        &alarms,
-        &limits_of(policy),
-    ))
+    let mut result =
+        RecordResult::score(name, &reference, &test_beats, &alarms, &limits_of(policy));
+    result.noise_held_s = replayed.noise_held_s.min(result.duration_s);
+    Ok(result)
 }
 
 /// Every annotated record of `dir`, in name order; progress on stderr.

@@ -41,7 +41,15 @@ pub struct BacktestReport {
 
 /// Replays `frames` (time order; one value per lead) through `policy`.
 pub fn replay(policy: &ThresholdPolicy, frames: &[(Nanos, Vec<i16>)]) -> BacktestReport {
-    replay_observed(policy, frames, |_| {})
+    replay_observed(policy, frames, |_| {}).report
+}
+
+/// A replay as a scorer sees it: the alerts, and what the analysis did besides.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replayed {
+    pub report: BacktestReport,
+    /// Seconds the noise gate held the physiological rules (`PatientMonitor::noise_held_s`).
+    pub noise_held_s: f64,
 }
 
 /// As [`replay`], and shows `observe` every rule event as it happens (a scorer wanting
@@ -50,24 +58,28 @@ pub fn replay_observed(
     policy: &ThresholdPolicy,
     frames: &[(Nanos, Vec<i16>)],
     mut observe: impl FnMut(&RuleEvent),
-) -> BacktestReport {
+) -> Replayed {
     let rate_hz = infer_rate(frames);
-    let mut report = BacktestReport {
-        frames: frames.len(),
-        rate_hz,
-        alerts: Vec::new(),
+    let mut replayed = Replayed {
+        report: BacktestReport {
+            frames: frames.len(),
+            rate_hz,
+            alerts: Vec::new(),
+        },
+        noise_held_s: 0.0,
     };
     if rate_hz == 0 {
-        return report;
+        return replayed;
     }
     let mut monitor = PatientMonitor::new(policy.clone());
     for block in blocks(&policy.patient, frames, rate_hz) {
         for event in monitor.process(&block) {
             observe(&event);
-            record(policy, event, &mut report.alerts);
+            record(policy, event, &mut replayed.report.alerts);
         }
     }
-    report
+    replayed.noise_held_s = monitor.noise_held_s();
+    replayed
 }
 
 /// Stored frames (time order) as the quarter-second blocks a gateway would send, at the

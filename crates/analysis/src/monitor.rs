@@ -229,6 +229,12 @@ impl PatientMonitor {
         events
     }
 
+    /// Seconds the noise gate has held the physiological rules in the current stream
+    /// (since its last restart; docs/clinical-performance.md, "Noise").
+    pub fn noise_held_s(&self) -> f64 {
+        self.stream.as_ref().map_or(0.0, |s| s.gate.held_s())
+    }
+
     /// Feeds one block; returns rule events in time order.
     pub fn process(&mut self, block: &SampleBlock) -> Vec<RuleEvent> {
         let geometry = Geometry {

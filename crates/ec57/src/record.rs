@@ -35,6 +35,9 @@ pub struct RecordResult {
     /// The ventricular-ectopy alarms together (also in `clinical`).
     pub ectopy: AlarmScore,
     pub delays: BTreeMap<String, RuleDelays>,
+    /// Seconds the analysis's noise gate held the physiological rules (set by the
+    /// caller that replayed the record; 0 from `score`).
+    pub noise_held_s: f64,
 }
 
 impl RecordResult {
@@ -161,6 +164,7 @@ impl RecordResult {
                 .into_iter()
                 .map(|(k, d)| (k.to_string(), d))
                 .collect(),
+            noise_held_s: 0.0,
         }
     }
 }
@@ -191,6 +195,7 @@ pub struct Gross {
     pub clinical: AlarmScore,
     pub ectopy: AlarmScore,
     pub delays: BTreeMap<String, RuleDelays>,
+    pub noise_held_s: f64,
 }
 
 fn add_matrix(into: &mut Option<BeatMatrix>, m: &BeatMatrix) {
@@ -221,6 +226,7 @@ impl Gross {
             g.vf_10s.add(&r.vf_10s);
             g.ventricular_false += r.ventricular_false;
             g.ventricular_free_s += r.ventricular_free_s;
+            g.noise_held_s += r.noise_held_s;
             for (rule, s) in &r.alarms {
                 g.alarms.entry(rule.clone()).or_default().add(s);
             }

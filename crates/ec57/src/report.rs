@@ -248,6 +248,21 @@ pub fn render(results: &[RecordResult]) -> String {
     for (kind, d) in &gross.delays {
         delay_line(&mut out, "gross", kind, d);
     }
+
+    let _ = writeln!(
+        out,
+        "\nNoise gate: time the physiological rules were held as noisy (the replay's own measure)\n\
+         record    held s  of record"
+    );
+    let held_line = |out: &mut String, name: &str, held_s: f64, duration_s: f64| {
+        let share =
+            percent(held_s, duration_s).map_or_else(|| "-".to_string(), |p| format!("{p:.2} %"));
+        let _ = writeln!(out, "{name:<8} {held_s:>7.1} {share:>10}");
+    };
+    for r in results {
+        held_line(&mut out, &r.name, r.noise_held_s, r.duration_s);
+    }
+    held_line(&mut out, "gross", gross.noise_held_s, gross.duration_s);
     out
 }
 
@@ -292,10 +307,10 @@ mod tests {
             "{text}"
         );
         // Beats, episodes, episodes counted inside open alerts, targets, 3 alarm lines
-        // (the rule, all clinical, ventricular ectopy), 3 delays.
+        // (the rule, all clinical, ventricular ectopy), 3 delays, the noise gate's time.
         assert_eq!(
             text.lines().filter(|l| l.starts_with("gross")).count(),
-            10,
+            11,
             "{text}"
         );
         assert!(
