@@ -59,11 +59,17 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 83.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.
     assert!(gross.vf.detected >= 4, "VF {:?}", gross.vf);
-    // Measured: 14 of 39 VT episodes (annotated or runs of ≥ 3 V beats at ≥ 100 bpm)
-    // raised a VT alarm of their own (8 before each VT could alarm again, 0 before the VT
-    // rule); 25 of 39 alarmed or counted inside an open VT alert.
-    assert!(gross.vt.detected >= 13, "VT {:?}", gross.vt);
+    // Measured: 21 of 39 VT episodes (annotated or runs of ≥ 3 V beats at ≥ 100 bpm)
+    // raised a VT alarm of their own (14 while an isolated PVC held the VT alert open, 8
+    // before each VT could alarm again, 0 before the VT rule); 25 of 39 alarmed or counted
+    // inside an open VT alert; 4 false VT alarms.
+    assert!(gross.vt.detected >= 20, "VT {:?}", gross.vt);
     assert!(gross.vt.detected_or_counted >= 24, "VT {:?}", gross.vt);
+    let vt = gross
+        .alarms
+        .get("ventricular_tachycardia")
+        .expect("VT alarms");
+    assert!(vt.false_ <= 5, "{vt:?}");
     // Measured: 18 false of 90 judged clinical alarms in 12.5 h besides ventricular
     // ectopy (17 of 76 before the VT rule; 3 of its 14 alarms are false).
     let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
@@ -90,8 +96,16 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     // inside the open VT alert, 55/68 alarmed or counted) and VF/VFL 11/73 episodes
     // alarmed (the short bursts of 418 and 421 are most of the misses), 2 false VF alarms
     // in 6.4 h.
-    assert!(gross.vt.detected >= 15, "VT {:?}", gross.vt);
+    // Since a VT alert clears once no run of 3 V beats is in progress: VT 22/68, 17 false
+    // VT alarms (9 before: the same alerting, split where one alert stayed open for
+    // minutes; docs/clinical-performance.md, "A VT ends when VT ends").
+    assert!(gross.vt.detected >= 21, "VT {:?}", gross.vt);
     assert!(gross.vt.detected_or_counted >= 54, "VT {:?}", gross.vt);
+    let vt = gross
+        .alarms
+        .get("ventricular_tachycardia")
+        .expect("VT alarms");
+    assert!(vt.false_ <= 18, "{vt:?}");
     // Measured: 421's 150 s VT raises sustained VT (never before the multiform-VT step).
     let sustained = gross.alarms.get("sustained_vt").map_or(0, |s| s.true_);
     assert!(sustained >= 1, "{:?}", gross.alarms.get("sustained_vt"));

@@ -297,13 +297,18 @@ impl RuleBank {
         let run = runs.run(facts.fs);
         let is_vt = run.beats >= u32::from(vt.beats) && run.bpm >= vt.bpm;
         let episode_s = runs.episode_s(facts.sample, is_vt, facts.fs);
-        let broken = run.beats == 0;
+        // VT is over once no run of `vt.beats` V beats is in progress: an isolated PVC or
+        // a couplet after it is not VT and must not hold the alert open (on mitdb 203 they
+        // kept it open for minutes, and its later VT salvos were only counted inside it).
+        // A run of enough V beats that has slowed under the rate is neither: the band in
+        // which the alert neither restarts its event nor starts to clear.
+        let over = run.beats < u32::from(vt.beats);
         let rule = RuleKind::VentricularTachycardia;
-        self.observe(policy, rule, at, is_vt, broken, run.bpm, events);
+        self.observe(policy, rule, at, is_vt, over, run.bpm, events);
         let sustained = is_vt && episode_s >= f64::from(vt.sustained_s);
         let value = episode_s as f32;
         let rule = RuleKind::SustainedVt;
-        self.observe(policy, rule, at, sustained, broken, value, events);
+        self.observe(policy, rule, at, sustained, over, value, events);
     }
 
     /// A more severe event seen through a lesser rule (issue 12 item 5). Each rule has its
@@ -596,6 +601,18 @@ mod tests {
             ],
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn isolated_pvcs_after_a_vt_do_not_hold_it_open_so_the_next_vt_alarms_again() {
+        // VT, then 31 s of sinus with a PVC every 5.2 s, then VT again (mitdb 203).
+        let pvcs = format!("{}V", sinus(6)).repeat(6);
+        let beats = format!("{}VVVVV{pvcs}VVVVV{}", sinus(10), sinus(10));
+        let vt: Vec<_> = fired(&replay(&policy(), &beats, 0.8, 0.4, true))
+            .into_iter()
+            .filter(|(r, _)| *r == RuleKind::VentricularTachycardia)
+            .collect();
+        assert_eq!(vt.len(), 2, "{vt:?}");
     }
 
     #[test]
