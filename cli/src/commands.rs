@@ -41,6 +41,15 @@ enum Command {
         /// The demo patient's heart-rate high limit (record 100 runs at ~75 bpm).
         #[arg(long, default_value_t = 70.0)]
         hr_high: f32,
+        /// Numerics streamed beside the ECG, a minute of the record a second from minute
+        /// 1375 (the default, built into the binary, is the ICU record of testdata/vitals:
+        /// its SpO2 probe comes off after 7 s and SpO2 falls under the demo's 96 % limit
+        /// after about 62 s).
+        #[arg(long, default_value = cardiowatch::embedded_record::EMBEDDED_VITALS)]
+        vitals: PathBuf,
+        /// Stream ECG only.
+        #[arg(long)]
+        no_vitals: bool,
         /// How the demo doctor's phone acknowledges the first page (through the
         /// notifier's signed Twilio webhooks).
         #[arg(long, value_enum, default_value = "sms")]
@@ -243,6 +252,8 @@ impl Cli {
                 speed,
                 seconds,
                 hr_high,
+                vitals,
+                no_vitals,
                 phone_ack,
                 phone_after,
             } => {
@@ -254,6 +265,13 @@ impl Cli {
                         speed,
                         duration: seconds.map(Duration::from_secs),
                         hr_high_bpm: hr_high,
+                        vitals: (!no_vitals).then_some(
+                            cardiowatch::gateway_vitals::VitalsOptions {
+                                record: vitals,
+                                step_s: Some(1.0),
+                                offset_s: 1375.0 * 60.0,
+                            },
+                        ),
                         phone_ack,
                         phone_after: Duration::from_secs(phone_after),
                     },

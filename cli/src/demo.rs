@@ -9,7 +9,7 @@ use crate::in_process::{self, Extras, Wiring};
 use crate::secrets::local_secret;
 use anyhow::Context;
 use cw_bus::BusConfig;
-use cw_core::{AlertId, Role};
+use cw_core::{AlertId, Role, ThresholdPolicy};
 use cw_storage::Stores;
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -29,6 +29,9 @@ pub struct DemoOptions {
     pub duration: Option<Duration>,
     /// The demo patient's HR high limit; below the record's rate so an alert fires.
     pub hr_high_bpm: f32,
+    /// Numerics to stream beside the ECG (`embedded:vitals/s00001`, minute 1375 on, a
+    /// minute a second); None: ECG only.
+    pub vitals: Option<crate::gateway_vitals::VitalsOptions>,
     /// How (and how long after the first page) the demo doctor's phone acknowledges.
     pub phone_ack: PhoneAck,
     pub phone_after: Duration,
@@ -65,6 +68,12 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
         },
     )
     .await?;
+    if opts.vitals.is_some() {
+        stores
+            .records
+            .put_policy(&with_demo_vitals(fixture.policy.clone()))
+            .await?;
+    }
 
     let sandbox = cw_sandbox::TwilioSandbox::start(0)
         .await
@@ -212,7 +221,7 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
             offset_s: 0.0,
             block_ms: 250,
             window: 64,
-            vitals: None,
+            vitals: opts.vitals.clone(),
         },
         stats.clone(),
         shutdown.clone(),
@@ -272,6 +281,22 @@ pub async fn run(opts: DemoOptions, shutdown: CancellationToken) -> anyhow::Resu
     }
 }
 
+/// The demo patient's vital-sign rules: the shipped defaults (docs/vitals.md, "Rules"),
+/// but SpO2 low at 96 % — above the record's fall to 95–93 % at minute 1436, so a
+/// desaturation is paged beside the ECG alert (as the HR limit is set below record 100's
+/// rate) — and holds of 1 s, because the demo plays a minute of numerics a second.
+fn with_demo_vitals(policy: ThresholdPolicy) -> ThresholdPolicy {
+    let mut policy = policy.with_recommended_vitals();
+    policy.set_vital_hold_s(1.0);
+    if let Some(spo2) = policy.spo2_low.as_mut() {
+        spo2.limit = 96.0;
+    }
+    if let Some(off) = policy.sensor_off.as_mut() {
+        off.for_s = 2.0;
+    }
+    policy
+}
+
 /// Prints a line a second: samples/s acked, then each new alert and delivery.
 async fn report_progress(
     stores: &Stores,
@@ -317,8 +342,9 @@ async fn report_progress(
         };
         for alert in alerts.iter().rev() {
             if seen_alerts.insert((alert.id.clone(), alert.state.as_str())) {
+                let unit = alert.rule.unit();
                 println!(
-                    "ALERT {} {} {} — {} ({:.0} bpm, limit {:.0}) patient {}",
+                    "ALERT {} {} {} — {} ({:.0} {unit}, limit {:.0} {unit}) patient {}",
                     alert.state.as_str().to_uppercase(),
                     alert.priority.as_str(),
                     alert.id,

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct VitalsOptions {
-    /// The WFDB numerics record (header path without `.hea`), e.g. `testdata/vitals/…`.
+    /// The WFDB numerics record (header path without `.hea`), e.g. `testdata/vitals/…`,
+    /// or `embedded:vitals/s00001` for the one built into the binary.
     pub record: PathBuf,
     /// Stream seconds between consecutive samples of the record; None: the record's own
     /// interval (60 s for one-minute numerics). Less compresses its time (a demo, a test).
@@ -37,7 +38,7 @@ pub fn numerics_frames(
     duration_s: f64,
     speed: f64,
 ) -> anyhow::Result<Vec<DueNumerics>> {
-    let record = cw_wfdb::Record::open(&opts.record)
+    let record = crate::embedded_record::open_vitals(&opts.record)
         .with_context(|| format!("reading numerics record {}", opts.record.display()))?;
     if !(record.fs > 0.0 && record.fs.is_finite()) {
         bail!(
