@@ -54,7 +54,9 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     at_least("AF episode Se", gross.af.se(), 85.0);
     at_least("AF duration Se", gross.af.duration_se(), 87.0);
     at_least("AF episode +P", gross.af.ppv(), 60.0);
-    at_least("AF duration +P", gross.af.duration_ppv(), 73.0);
+    // Duration +P 86.9 % since atrial flutter is left out of it as EC38 does (75.7 %
+    // before; docs/clinical-performance.md, "Atrial flutter in AF scoring").
+    at_least("AF duration +P", gross.af.duration_ppv(), 85.0);
     // Measured: AF episodes of ≥ 30 s 16/18 (88.9 %).
     at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 83.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.

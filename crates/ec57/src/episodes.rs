@@ -6,6 +6,9 @@
 //! - duration sensitivity: reference time covered by alarm episodes / reference time;
 //! - duration positive predictivity: alarm time inside reference episodes / alarm time.
 //!
+//! Both positive predictivities leave out the reference time `excluded` (for AF, atrial
+//! flutter, as `epic` does: docs/clinical-performance.md, "Atrial flutter in AF scoring").
+//!
 //! EC38 counts any overlap as a detection ([`Matching::Overlap`], used for AF). For
 //! VT/VF an alarm that was already open when an episode began must not count for it, so
 //! there an episode is detected only by an alarm that *fires* within [onset − 2 s,
@@ -126,6 +129,10 @@ pub struct EpisodeInput<'a> {
     pub own: &'a [Interval],
     /// Where an alarm of this rule is not false (the reference, or wider).
     pub allowed: &'a [Interval],
+    /// Reference time left out of the positive predictivities (EC38 leaves reference
+    /// atrial flutter out of AF's, as the WFDB `epic` program does): an alarm wholly
+    /// inside it is neither true nor false, and alarm time inside it is not alarm time.
+    pub excluded: &'a [Interval],
     pub matching: Matching,
 }
 
@@ -145,20 +152,30 @@ impl EpisodeScore {
             .iter()
             .filter(|e| is_detected(e) || counted(e))
             .count() as u64;
-        let true_alarms = input
+        let excluded = merge(input.excluded.to_vec());
+        let judged: Vec<&Interval> = input
             .own
+            .iter()
+            .filter(|a| {
+                !excluded
+                    .iter()
+                    .any(|x| x.start <= a.start && a.end <= x.end)
+            })
+            .collect();
+        let true_alarms = judged
             .iter()
             .filter(|a| input.allowed.iter().any(|e| m.hits(a, e)))
             .count() as u64;
         let own = merge(input.own.to_vec());
+        let own_s: f64 = own.iter().map(Interval::len).sum();
         EpisodeScore {
             episodes: input.reference.len() as u64,
             detected,
             detected_or_counted,
-            alarms: input.own.len() as u64,
+            alarms: judged.len() as u64,
             true_alarms,
             reference_s: input.reference.iter().map(Interval::len).sum(),
-            alarm_s: own.iter().map(Interval::len).sum(),
+            alarm_s: own_s - covered(&own, &excluded),
             overlap_s: covered(input.reference, &own),
         }
     }
@@ -227,6 +244,7 @@ mod tests {
             detecting_events: &[],
             own: &alarms,
             allowed: &reference,
+            excluded: &[],
             matching: Matching::Overlap,
         });
         assert_eq!(
@@ -249,6 +267,7 @@ mod tests {
             detecting_events: &[],
             own: &alarms,
             allowed: &reference,
+            excluded: &[],
             matching: Matching::VENTRICULAR,
         });
         assert_eq!((s.detected, s.true_alarms), (1, 1));
@@ -267,10 +286,33 @@ mod tests {
             detecting_events: &[31.0, 50.0],
             own: &alarms,
             allowed: &reference,
+            excluded: &[],
             matching: Matching::VENTRICULAR,
         });
         assert_eq!((s.detected, s.detected_or_counted), (1, 2));
         assert_eq!(s.se_counted(), Some(200.0 / 3.0));
+    }
+
+    #[test]
+    fn flutter_is_left_out_of_the_positive_predictivities_as_ec38_does() {
+        let af = [iv(100.0, 200.0)];
+        let flutter = [iv(200.0, 300.0), iv(400.0, 450.0)];
+        // Over AF into flutter; wholly in flutter; partly in flutter, no AF.
+        let alarms = [iv(150.0, 250.0), iv(410.0, 440.0), iv(350.0, 420.0)];
+        let s = EpisodeScore::compute(&EpisodeInput {
+            reference: &af,
+            detecting: &alarms,
+            detecting_events: &[],
+            own: &alarms,
+            allowed: &af,
+            excluded: &flutter,
+            matching: Matching::Overlap,
+        });
+        assert_eq!((s.detected, s.alarms, s.true_alarms), (1, 2, 1));
+        // Alarm time 100 + 30 + 70 s, of which 50 + 30 + 20 s in flutter.
+        assert_eq!(s.alarm_s, 100.0);
+        assert_eq!(s.duration_ppv(), Some(50.0));
+        assert_eq!(s.duration_se(), Some(50.0));
     }
 
     #[test]

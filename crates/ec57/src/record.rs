@@ -105,6 +105,7 @@ impl RecordResult {
             detecting_events: &ventricular_events,
             own: &vt_alarms,
             allowed: &ventricular_ok,
+            excluded: &[],
             matching: Matching::VENTRICULAR,
         });
         let vf_alarms = intervals(&|a| a.kind == AlarmKind::Vf);
@@ -114,6 +115,7 @@ impl RecordResult {
             detecting_events: &ventricular_events,
             own: &vf_alarms,
             allowed: &ventricular_ok,
+            excluded: &[],
             matching: Matching::VENTRICULAR,
         };
         let vf = EpisodeScore::compute(&vf_input);
@@ -123,16 +125,17 @@ impl RecordResult {
             ..vf_input
         });
         let af_episodes = reference.episodes(Rhythm::Af);
-        // Atrial flutter is neither rewarded nor penalised (EC38).
-        let mut af_ok = af_episodes.clone();
-        af_ok.extend(reference.episodes(Rhythm::Afl));
+        // Atrial flutter is neither rewarded nor penalised: EC38 leaves reference flutter
+        // out of AF positive predictivity (episodes and time), as the WFDB `epic` does.
+        let flutter = reference.episodes(Rhythm::Afl);
         let af_alarms = intervals(&|a| a.kind == AlarmKind::Af);
         let af_input = EpisodeInput {
             reference: &af_episodes,
             detecting: &af_alarms,
             detecting_events: &[],
             own: &af_alarms,
-            allowed: &af_ok,
+            allowed: &af_episodes,
+            excluded: &flutter,
             matching: Matching::Overlap,
         };
         let af = EpisodeScore::compute(&af_input);
