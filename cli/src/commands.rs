@@ -98,8 +98,9 @@ enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
-    /// Accounts (`set-login`: role and password, password from CW_PASSWORD; `disable` /
-    /// `enable`: cut an account off at once, or let it back in).
+    /// Accounts (`set-login`: role and password, password from CW_PASSWORD or the file
+    /// CW_PASSWORD_FILE names; `disable` / `enable`: cut an account off at once, or let
+    /// it back in).
     User {
         #[command(subcommand)]
         what: UserCommand,
@@ -120,7 +121,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET).
+    /// Issue a short-lived access token (reads CW_AUTH__JWT_SECRET or the file
+    /// CW_AUTH__JWT_SECRET_FILE names).
     Token {
         /// The user id the token is for (its `sub`).
         #[arg(long)]
@@ -132,6 +134,10 @@ enum Command {
         /// (one of the two is needed; a flag shows in the process list).
         #[arg(long, env = "CW_AUTH__JWT_SECRET", hide_env_values = true)]
         secret: Option<String>,
+        /// A file holding the secret instead (e.g. the compose secret
+        /// deploy/secrets/jwt_secret).
+        #[arg(long, env = "CW_AUTH__JWT_SECRET_FILE")]
+        secret_file: Option<PathBuf>,
     },
 }
 
@@ -182,7 +188,10 @@ enum UserCommand {
         /// 12 to 1024 characters; prefer the environment variable (a flag's value is
         /// visible to other users in the process list).
         #[arg(long, env = "CW_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
+        /// A file holding the password instead (a secret file).
+        #[arg(long, env = "CW_PASSWORD_FILE")]
+        password_file: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -327,9 +336,18 @@ impl Cli {
                         user,
                         role,
                         password,
+                        password_file,
                         store,
                     },
-            } => cardiowatch::users::set_login(&store, &user, role, password).await,
+            } => {
+                let password = cardiowatch::secret_arg::resolve(
+                    password,
+                    password_file.as_deref(),
+                    "--password (CW_PASSWORD) / --password-file (CW_PASSWORD_FILE)",
+                )?
+                .context("give the password: CW_PASSWORD, CW_PASSWORD_FILE or --password-file")?;
+                cardiowatch::users::set_login(&store, &user, role, password).await
+            }
             Command::User {
                 what:
                     UserCommand::Disable {
@@ -366,11 +384,22 @@ impl Cli {
                 );
                 Ok(())
             }
-            Command::Token { user, role, secret } => {
+            Command::Token {
+                user,
+                role,
+                secret,
+                secret_file,
+            } => {
                 let user = UserId::parse(&user).context("--user")?;
-                let secret = secret.filter(|s| !s.is_empty()).context(
+                let secret = cardiowatch::secret_arg::resolve(
+                    secret,
+                    secret_file.as_deref(),
+                    "--secret (CW_AUTH__JWT_SECRET) / --secret-file (CW_AUTH__JWT_SECRET_FILE)",
+                )?
+                .context(
                     "no signing secret: set CW_AUTH__JWT_SECRET (the api's auth.jwt_secret; \
-                     the demo keeps it in its data dir as jwt.secret) or pass --secret",
+                     the demo keeps it in its data dir as jwt.secret) or CW_AUTH__JWT_SECRET_FILE, \
+                     or pass --secret or --secret-file",
                 )?;
                 println!(
                     "{}",

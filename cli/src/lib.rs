@@ -26,6 +26,7 @@ pub mod gateway_vitals;
 pub mod health;
 pub mod in_process;
 pub mod keys;
+pub mod secret_arg;
 pub mod secrets;
 pub mod store_args;
 pub mod users;

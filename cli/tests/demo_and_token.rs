@@ -46,6 +46,45 @@ fn token_help_does_not_mark_the_secret_required_and_the_env_var_is_enough() {
     assert!(stderr.contains("CW_AUTH__JWT_SECRET"), "{stderr}");
 }
 
+#[test]
+fn token_reads_the_secret_from_the_file_the_compose_secret_variable_names() {
+    // In the compose api container the secret is /run/secrets/jwt_secret, named by
+    // CW_AUTH__JWT_SECRET_FILE (docker-compose.yml), not a value in the environment.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("jwt_secret");
+    std::fs::write(&file, format!("{}\n", "b".repeat(64))).expect("secret written");
+    let out = Command::new(BIN)
+        .args(["token", "--user", "admin-1", "--role", "admin"])
+        .env_remove("CW_AUTH__JWT_SECRET")
+        .env("CW_AUTH__JWT_SECRET_FILE", &file)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let claims = cw_api::token::verify(&"b".repeat(64).into_bytes(), "cardiowatch", &token);
+    assert!(claims.is_ok(), "signed with the file's secret: {claims:?}");
+
+    let both = Command::new(BIN)
+        .args(["token", "--user", "admin-1"])
+        .env("CW_AUTH__JWT_SECRET", "c".repeat(64))
+        .env("CW_AUTH__JWT_SECRET_FILE", &file)
+        .output()
+        .expect("runs");
+    assert!(
+        !both.status.success(),
+        "a value and a file at once is refused"
+    );
+    assert!(
+        String::from_utf8_lossy(&both.stderr).contains("not both"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+}
+
 /// The value after `label` on the first line that has it.
 fn after<'a>(lines: &'a [String], label: &str) -> &'a str {
     lines

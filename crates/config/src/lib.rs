@@ -142,6 +142,7 @@ pub const NOT_CONFIG_VARS: &[&str] = &[
     "CW_LOG_FORMAT",
     "CW_DEVICE_TOKEN",
     "CW_PASSWORD",
+    "CW_PASSWORD_FILE",
     "CW_DATA_DIR",
     "CW_BIN_DIR",
     "CW_TOOLS_DIR",

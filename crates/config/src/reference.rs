@@ -186,7 +186,7 @@ pub fn markdown(services: &[ServiceConfig]) -> String {
          from the environment, stops the service at start with its name; a `CW_*` variable that \
          names no key of the service is a start-up warning naming it. Variables that are not \
          config: `CW_CONFIG`, `CW_LOG_FORMAT` (`json` for JSON log lines), and the `cardiowatch` \
-         command's `CW_DEVICE_TOKEN`, `CW_PASSWORD` and `CW_DATA_DIR`, and the test harness's \
+         command's `CW_DEVICE_TOKEN`, `CW_PASSWORD` (or `CW_PASSWORD_FILE`) and `CW_DATA_DIR`, and the test harness's \
          `CW_BIN_DIR`, `CW_TOOLS_DIR` and `CW_TEST_*`.\n\n\
          The `cardiowatch` subcommands that open stores (`device`, `user`, `audit`, `keys`, \
          `fatigue`, `backtest`) follow one rule: `--config FILE` (or `CW_CONFIG`) reads that \
