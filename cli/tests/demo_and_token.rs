@@ -1,6 +1,7 @@
 //! What a gateway maker needed from the demo and the token command without reading our
 //! code: an admin token (or the command for one) and the batch URL, printed by the demo
-//! and working; `token` usable with the environment variable alone.
+//! and working; `token` usable with the environment variable alone; and the demo's
+//! webhooks refuse acknowledgements signed with a guessable token.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -93,52 +94,80 @@ fn after<'a>(lines: &'a [String], label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no `{label}` line in:\n{}", lines.join("\n")))
 }
 
+/// A running `cardiowatch demo` (killed on drop), its banner read up to "streaming", and a
+/// client trusting its CA.
+struct Demo {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    child: tokio::process::Child,
+    lines: Vec<String>,
+    http: reqwest::Client,
+}
+
+impl Demo {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut child = tokio::process::Command::new(BIN)
+            .arg("demo")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--seconds", "60", "--phone-ack", "none"])
+            // Any directory: the record is built into the binary.
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("demo starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut lines = Vec::new();
+        tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(line) = stdout.next_line().await.expect("stdout readable") {
+                let done = line.starts_with("streaming ");
+                lines.push(line);
+                if done {
+                    return;
+                }
+            }
+            panic!("the demo ended before streaming:\n{}", lines.join("\n"));
+        })
+        .await
+        .expect("the demo printed its banner within 2 min");
+        let ca = std::fs::read(data.join("certs/ca.pem")).expect("the demo's CA");
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+            .build()
+            .expect("client");
+        Self {
+            _dir: dir,
+            data,
+            child,
+            lines,
+            http,
+        }
+    }
+
+    async fn stop(mut self) {
+        self.child.start_kill().expect("demo stopped");
+        let _ = self.child.wait().await;
+    }
+}
+
 #[tokio::test]
 async fn the_demo_prints_an_admin_token_and_the_batch_url_that_work() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
-    let mut demo = tokio::process::Command::new(BIN)
-        .arg("demo")
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["--seconds", "60", "--phone-ack", "none"])
-        // Any directory: the record is built into the binary.
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("demo starts");
-    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout")).lines();
-    let mut lines = Vec::new();
-    tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = stdout.next_line().await.expect("stdout readable") {
-            let done = line.starts_with("streaming ");
-            lines.push(line);
-            if done {
-                return;
-            }
-        }
-        panic!("the demo ended before streaming:\n{}", lines.join("\n"));
-    })
-    .await
-    .expect("the demo printed its banner within 2 min");
-
-    let api = after(&lines, "api:").to_owned();
-    let batches = after(&lines, "ingest batches (HTTPS POST):").to_owned();
-    let admin_token = after(&lines, "admin access token (15 min):").to_owned();
-    let command = after(&lines, "a new one:");
+    let demo = Demo::start().await;
+    let (lines, data, http) = (&demo.lines, &demo.data, &demo.http);
+    let api = after(lines, "api:").to_owned();
+    let batches = after(lines, "ingest batches (HTTPS POST):").to_owned();
+    let admin_token = after(lines, "admin access token (15 min):").to_owned();
+    let command = after(lines, "a new one:");
     assert!(
         command.contains("cardiowatch token --user admin-demo --role admin")
             && command.contains(&data.join("jwt.secret").display().to_string()),
         "{command}"
     );
 
-    let ca = std::fs::read(data.join("certs/ca.pem")).expect("the demo's CA");
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
-        .build()
-        .expect("client");
     let devices = http
         .get(format!("{api}/v1/devices"))
         .bearer_auth(&admin_token)
@@ -178,6 +207,29 @@ async fn the_demo_prints_an_admin_token_and_the_batch_url_that_work() {
     let body: serde_json::Value = refused.json().await.expect("JSON error");
     assert_eq!(body["error"]["code"], "unauthorized", "{body}");
 
-    demo.start_kill().expect("demo stopped");
-    let _ = demo.wait().await;
+    demo.stop().await;
+}
+
+/// Issue 13, finding 17: the demo's Twilio auth token was the constant `sandbox`, so
+/// anyone who reached its webhooks could sign an SMS acknowledgement. Signed with that
+/// constant, a reply is refused as forged: the demo's token is random per run.
+#[tokio::test]
+async fn an_sms_ack_signed_with_the_old_constant_demo_token_is_refused() {
+    let demo = Demo::start().await;
+    let webhooks = after(&demo.lines, "twilio webhooks:")
+        .split_whitespace()
+        .next()
+        .expect("the webhook URL")
+        .to_owned();
+    let signer = cw_sandbox::TwilioSandbox::start(0).await.expect("a signer");
+    let url = format!("{webhooks}{}", cw_notifier::webhooks::SMS_PATH);
+    let (status, body) = signer
+        .reply_sms(&demo.http, "sandbox", &url, "+15005550006", "1")
+        .await
+        .expect("the webhook answers");
+    assert_eq!(
+        status, 403,
+        "a reply signed with `sandbox` was accepted: {body}"
+    );
+    demo.stop().await;
 }
