@@ -110,7 +110,7 @@ pub async fn run(args: BenchApiArgs) -> anyhow::Result<()> {
             },
             ..Default::default()
         },
-        stores.clone(),
+        stores.clone().into(),
         shutdown.clone(),
     )
     .await

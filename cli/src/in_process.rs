@@ -130,7 +130,7 @@ pub async fn start_with(
                 cfg.live.max_connections = max;
             }
             Some(
-                cw_api::start(cfg, stores.clone(), shutdown.clone())
+                cw_api::start(cfg, stores.clone().into(), shutdown.clone())
                     .await
                     .context("starting api")?,
             )

@@ -171,7 +171,7 @@ impl ApiHarness {
             stores.records.open_alert(a).await.expect("open alert");
         }
         let shutdown = CancellationToken::new();
-        let running = cw_api::start(cfg, stores.clone(), shutdown.clone())
+        let running = cw_api::start(cfg, stores.clone().into(), shutdown.clone())
             .await
             .expect("api starts");
         let ca = std::fs::read(&certs.ca_cert).expect("CA readable");

@@ -6,7 +6,7 @@ mod readiness;
 mod service;
 mod signals;
 
-pub use health::{admin_routes, health_routes};
+pub use health::{admin_routes, health_routes, healthz};
 pub use readiness::{CheckOutcome, Readiness, Report};
 pub use service::run_service;
 

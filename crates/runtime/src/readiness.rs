@@ -47,6 +47,7 @@ pub struct Readiness {
 /// `failed` or `timeout`). Failure details go to the service's log, never into this
 /// body, which anyone who reaches the port may read.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Report {
     pub status: &'static str,
     pub not_ready: Vec<&'static str>,
@@ -54,6 +55,7 @@ pub struct Report {
 }
 
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckOutcome {
     pub status: &'static str,
     pub required: bool,

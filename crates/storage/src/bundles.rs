@@ -10,11 +10,21 @@
 //! }
 //! ```
 //!
+//! Nor can the api take a shard lease:
+//!
+//! ```compile_fail
+//! fn lease(stores: &cw_storage::ApiStores) {
+//!     let _leases: &dyn cw_storage::ShardLeases = stores.records.as_ref();
+//! }
+//! ```
+//!
 //! Each bundle trait is a supertrait of [`RecordStore`], so the full record store
 //! narrows to it by trait upcasting (`From<Stores>`), and the adapters need nothing new.
 
 use crate::alert_pages::AlertPages;
 use crate::audit::AuditStore;
+use crate::credentials::CredentialStore;
+use crate::directory::PatientDirectory;
 use crate::monitoring_alarms::MonitoringAlarms;
 use crate::open::Stores;
 use crate::ports::{
@@ -60,6 +70,39 @@ impl<
 {
 }
 
+/// Api: people and their logins and sessions, patients (by MRN too) and their policies,
+/// devices (admin), alerts (read, acknowledged, snoozed, listed by page) and their
+/// deliveries, and the audit chain. No shard leases, no "monitoring interrupted" alarms,
+/// no provider replay guard: those are the engine's, ingest's and the notifier's.
+pub trait ApiRecords:
+    Reachable
+    + AlertStore
+    + AlertPages
+    + DeliveryStore
+    + PolicyStore
+    + PatientStore
+    + PatientDirectory
+    + DeviceStore
+    + CredentialStore
+    + AuditStore
+{
+}
+impl<
+    T: Reachable
+        + AlertStore
+        + AlertPages
+        + DeliveryStore
+        + PolicyStore
+        + PatientStore
+        + PatientDirectory
+        + DeviceStore
+        + CredentialStore
+        + AuditStore
+        + ?Sized,
+> ApiRecords for T
+{
+}
+
 /// Ingest's stores: samples (written) and its records.
 #[derive(Clone)]
 pub struct IngestStores {
@@ -79,6 +122,22 @@ pub struct EngineStores {
 #[derive(Clone)]
 pub struct NotifierStores {
     pub records: Arc<dyn NotifierRecords>,
+}
+
+/// The api's stores: samples (read: ECG, beats, vitals, exports, FHIR) and its records.
+#[derive(Clone)]
+pub struct ApiStores {
+    pub samples: Arc<dyn SampleStore>,
+    pub records: Arc<dyn ApiRecords>,
+}
+
+impl From<Stores> for ApiStores {
+    fn from(stores: Stores) -> Self {
+        Self {
+            samples: stores.samples,
+            records: stores.records,
+        }
+    }
 }
 
 impl From<Stores> for IngestStores {

@@ -24,7 +24,8 @@ mod vital_rows;
 
 pub use audit::AuditStore;
 pub use bundles::{
-    EngineRecords, EngineStores, IngestRecords, IngestStores, NotifierRecords, NotifierStores,
+    ApiRecords, ApiStores, EngineRecords, EngineStores, IngestRecords, IngestStores,
+    NotifierRecords, NotifierStores,
 };
 pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, StorageConfig};
 pub use credentials::CredentialStore;

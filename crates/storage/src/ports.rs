@@ -246,6 +246,7 @@ pub trait RecordStore:
     + crate::replay_guard::ReplayGuard
     + crate::shard_leases::ShardLeases
     // Each service's bundle (bundles.rs), so the whole store narrows to it by upcasting.
+    + crate::bundles::ApiRecords
     + crate::bundles::IngestRecords
     + crate::bundles::EngineRecords
     + crate::bundles::NotifierRecords

@@ -63,11 +63,24 @@ impl Access {
 /// admit is 403, and the rule travels on to [`Caller::require_patient`].
 pub fn guarded(
     state: &AppState,
+    route: UtoipaMethodRouter<AppState>,
+) -> anyhow::Result<UtoipaMethodRouter<AppState>> {
+    guarded_with(state, route, <ApiError as IntoResponse>::into_response)
+}
+
+/// How a route tells a refusal: the JSON error shape for `/v1`, an `OperationOutcome`
+/// for the FHIR facade (`crate::fhir::guarded`).
+pub type Refusal = fn(ApiError) -> Response;
+
+/// [`guarded`], its refusals told by `refusal`.
+pub fn guarded_with(
+    state: &AppState,
     (schemas, paths, router): UtoipaMethodRouter<AppState>,
+    refusal: Refusal,
 ) -> anyhow::Result<UtoipaMethodRouter<AppState>> {
     let access = declared(&paths)?;
     let router = router.route_layer(axum::middleware::from_fn_with_state(
-        (state.clone(), access),
+        (state.clone(), access, refusal),
         enforce,
     ));
     Ok((schemas, paths, router))
@@ -110,7 +123,7 @@ pub fn operations(item: &utoipa::openapi::PathItem) -> Vec<&utoipa::openapi::pat
 }
 
 async fn enforce(
-    State((state, access)): State<(AppState, Access)>,
+    State((state, access, refusal)): State<(AppState, Access, Refusal)>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -120,7 +133,7 @@ async fn enforce(
     let (mut parts, body) = req.into_parts();
     let caller = match Caller::from_request_parts(&mut parts, &state).await {
         Ok(caller) => caller,
-        Err(e) => return e.into_response(),
+        Err(e) => return refusal(e),
     };
     let params = RawPathParams::from_request_parts(&mut parts, &state)
         .await
@@ -130,7 +143,7 @@ async fn enforce(
         .and_then(|p| p.iter().find(|(name, _)| *name == "id").map(|(_, v)| v));
     if !access.admits(&caller, path_id) {
         tracing::warn!(user = %caller.user, ?access, "access denied by the route's rule");
-        return ApiError::Forbidden.into_response();
+        return refusal(ApiError::Forbidden);
     }
     parts.extensions.insert(access);
     next.run(Request::from_parts(parts, body)).await

@@ -6,7 +6,7 @@ use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::patient::Disabled;
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{User, UserId};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{ApiRecords, StoreError};
 
 /// The audit actions of the two changes.
 pub const DISABLE_ACTION: &str = "account_disable";
@@ -40,7 +40,7 @@ pub fn audit_entry(
 /// The account `id` names: its user record, or — for a login made with `set-login` alone,
 /// which has none — a record made from the login (written only when it is disabled).
 /// `NotFound` when the id has neither.
-pub async fn account(records: &dyn RecordStore, id: &UserId) -> Result<User, StoreError> {
+pub async fn account(records: &dyn ApiRecords, id: &UserId) -> Result<User, StoreError> {
     match records.user(id).await {
         Err(StoreError::NotFound) => {}
         found => return found,
@@ -61,7 +61,7 @@ pub async fn account(records: &dyn RecordStore, id: &UserId) -> Result<User, Sto
 /// and ends all its sessions: its refresh tokens are revoked and its access tokens void,
 /// so enabling it later brings back no session opened before.
 pub async fn disable(
-    records: &dyn RecordStore,
+    records: &dyn ApiRecords,
     mut user: User,
     by: &str,
     now: Nanos,
@@ -81,7 +81,7 @@ pub async fn disable(
 }
 
 /// Enables `user` again (nothing to write when it is active).
-pub async fn enable(records: &dyn RecordStore, mut user: User) -> Result<User, StoreError> {
+pub async fn enable(records: &dyn ApiRecords, mut user: User) -> Result<User, StoreError> {
     if user.is_disabled() {
         user.disabled = None;
         records.put_user(&user).await?;
@@ -92,7 +92,7 @@ pub async fn enable(records: &dyn RecordStore, mut user: User) -> Result<User, S
 /// The patients of `doctor` none of whose other doctors is an active account: after
 /// `doctor` is disabled their alarms page nobody until another doctor is assigned.
 pub async fn patients_without_active_doctor(
-    records: &dyn RecordStore,
+    records: &dyn ApiRecords,
     doctor: &UserId,
 ) -> Result<Vec<String>, StoreError> {
     let mut orphaned = Vec::new();

@@ -13,7 +13,7 @@
 
 use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::time::now_ns;
-use cw_storage::RecordStore;
+use cw_storage::ApiRecords;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -64,7 +64,7 @@ impl AnonymousDenials {
     /// Starts the task that writes each window's summaries (and, at shutdown, the last).
     pub fn start(
         cfg: AnonymousDenialsConfig,
-        records: Arc<dyn RecordStore>,
+        records: Arc<dyn ApiRecords>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let denials = Arc::new(Self {
@@ -130,7 +130,7 @@ impl AnonymousDenials {
 
     /// Writes one summary per tally with refusals still unrecorded, and ends every
     /// window. A summary that cannot be written is kept (and retried next window).
-    async fn flush(&self, records: &dyn RecordStore) {
+    async fn flush(&self, records: &dyn ApiRecords) {
         let ended: Vec<(Key, Tally)> = self.lock().drain().collect();
         for ((source, outcome), tally) in ended {
             if tally.more == 0 {

@@ -3,15 +3,14 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, live, patients,
-    reports, thresholds, user_directory, users, vitals,
+    alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, infra, live,
+    patients, reports, thresholds, user_directory, users, vitals,
 };
-use crate::{audit_trail, panic_guard, request_id, request_metrics, security_headers};
+use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
-use axum::Router;
-use axum::routing::get;
+use axum::{Extension, Router};
 use cw_bus::{Kind, Publisher, Sealer};
-use cw_storage::{RecordStore, Stores};
+use cw_storage::{ApiRecords, ApiStores};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
@@ -21,7 +20,7 @@ use utoipa_axum::routes;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub records: Arc<dyn RecordStore>,
+    pub records: Arc<dyn ApiRecords>,
     pub samples: Arc<dyn cw_storage::SampleStore>,
     pub config_publisher: Publisher,
     pub jwt_secret: Arc<cw_core::secret::SecretBox<[u8]>>,
@@ -42,6 +41,8 @@ pub struct AppState {
     pub live: Arc<crate::live::hub::LiveHub>,
     /// Anonymous refusals, aggregated per source and window in the audit chain.
     pub anonymous_denials: Arc<crate::anonymous_denials::AnonymousDenials>,
+    /// `/readyz` (here and on the admin listener).
+    pub readiness: cw_runtime::Readiness,
 }
 
 pub struct Running {
@@ -54,11 +55,17 @@ pub struct Running {
 }
 /// Every api route, each declared once beside its handler with `#[utoipa::path]` (its
 /// schemas and its access rule) and registered through
-/// [`guarded`](crate::access_rule::guarded), one handler per `routes!`, which enforces
-/// that rule; `/openapi.json` is made from the same declarations (`access_rule.rs`).
+/// [`guarded`](crate::access_rule::guarded) (or [`fhir::guarded`], which refuses in
+/// FHIR's shape), one handler per `routes!`, which enforces that rule; `/openapi.json` is
+/// made from the same declarations (`access_rule.rs`). Only the console's static pages
+/// are served beside them, undocumented (docs/api.md).
 fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
     let guarded = |r| crate::access_rule::guarded(state, r);
+    let fhir = |r| fhir::guarded(state, r);
     Ok(OpenApiRouter::new()
+        .routes(guarded(routes!(infra::healthz))?)
+        .routes(guarded(routes!(infra::readyz))?)
+        .routes(guarded(routes!(infra::document))?)
         .routes(guarded(routes!(auth::login))?)
         .routes(guarded(routes!(auth::refresh))?)
         .routes(guarded(routes!(auth::logout))?)
@@ -93,20 +100,25 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(devices::issue_token))?)
         .routes(guarded(routes!(devices::pin_certificate))?)
         .routes(guarded(routes!(audit::list))?)
-        .routes(guarded(routes!(reports::fatigue))?))
+        .routes(guarded(routes!(reports::fatigue))?)
+        .routes(fhir(routes!(fhir::routes::metadata))?)
+        .routes(fhir(routes!(fhir::routes::patient))?)
+        .routes(fhir(routes!(fhir::routes::device))?)
+        .routes(fhir(routes!(fhir::routes::observations))?)
+        .routes(fhir(routes!(fhir::routes::detected_issues))?))
 }
 
 /// Runs the service as its binary does: opens the configured stores, serves until
 /// `shutdown` is cancelled, drains, and returns.
 pub async fn run(cfg: ApiConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stores = cw_storage::open(&cfg.storage).await?;
-    start(cfg, stores, shutdown).await?.task.await?;
+    start(cfg, stores.into(), shutdown).await?.task.await?;
     Ok(())
 }
 
 pub async fn start(
     cfg: ApiConfig,
-    stores: Stores,
+    stores: ApiStores,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     // Every request is audited: without the audit key no event could be sealed.
@@ -127,6 +139,15 @@ pub async fn start(
             cfg.config_publish_endpoint
         )
     })?;
+    // REST needs both stores; threshold changes are announced on the config PUB. Live
+    // views subscribe per watched shard on demand, so they are no readiness check.
+    let readiness = cw_runtime::Readiness::default()
+        .require("sample_store", cw_storage::probe(stores.samples.clone()))
+        .require("record_store", cw_storage::probe(stores.records.clone()))
+        .require("bus.config_pub", {
+            let publisher = config_publisher.clone();
+            move || std::future::ready(publisher.probe())
+        });
     let state = AppState {
         records: stores.records.clone(),
         samples: stores.samples.clone(),
@@ -169,35 +190,16 @@ pub async fn start(
             stores.records.clone(),
             shutdown.clone(),
         ),
+        readiness: readiness.clone(),
     };
-    // REST needs both stores; threshold changes are announced on the config PUB. Live
-    // views subscribe per watched shard on demand, so they are no readiness check.
-    let readiness = cw_runtime::Readiness::default()
-        .require("sample_store", cw_storage::probe(stores.samples.clone()))
-        .require("record_store", cw_storage::probe(stores.records.clone()))
-        .require("bus.config_pub", {
-            let publisher = state.config_publisher.clone();
-            move || std::future::ready(publisher.probe())
-        });
     let metrics = Arc::new(request_metrics::RequestMetrics::default());
     let live = state.live.clone();
     let (api, doc) = api_routes(&state)?.split_for_parts();
     let doc = crate::openapi::finish(doc);
+    let document = infra::Document(serde_json::to_string(&doc)?.into());
     let router = api
-        .route("/openapi.json", crate::openapi::serve(&doc)?)
         .merge(crate::console::routes())
-        .route("/fhir/R4/metadata", get(crate::fhir::routes::metadata))
-        .route("/fhir/R4/Patient/{id}", get(crate::fhir::routes::patient))
-        .route("/fhir/R4/Device/{id}", get(crate::fhir::routes::device))
-        .route(
-            "/fhir/R4/Observation",
-            get(crate::fhir::routes::observations),
-        )
-        .route(
-            "/fhir/R4/DetectedIssue",
-            get(crate::fhir::routes::detected_issues),
-        )
-        .merge(cw_runtime::health_routes(readiness.clone()))
+        .layer(Extension(document))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Inner to outer: a panic becomes a 500 that audit records; audit sees the

@@ -5,12 +5,12 @@
 use crate::accounts::account;
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{Role, UserId};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{ApiRecords, StoreError};
 
 /// Ends session `sid` of `user` (logout), remembered until `until_ns` — when the last
 /// access token it can have issued expires. Nothing to do for an unknown account.
 pub async fn end_one(
-    records: &dyn RecordStore,
+    records: &dyn ApiRecords,
     user: &UserId,
     sid: &str,
     until_ns: Nanos,
@@ -27,7 +27,7 @@ pub async fn end_one(
 /// Gives `user`'s record `role` and, when that changes its role, ends every session of
 /// the account. A new account (no login, no record) has no session to end.
 pub async fn change_role(
-    records: &dyn RecordStore,
+    records: &dyn ApiRecords,
     user: &UserId,
     role: Role,
 ) -> Result<(), StoreError> {

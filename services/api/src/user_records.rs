@@ -10,7 +10,7 @@ use cw_core::contact::{self, ContactError};
 use cw_core::delivery::NotifyPreferences;
 use cw_core::time::Nanos;
 use cw_core::{Role, User, UserId};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{ApiRecords, StoreError};
 
 /// The audit action of a directory change by an admin (or the CLI).
 pub const UPDATE_ACTION: &str = "user_update";
@@ -82,7 +82,7 @@ pub struct Actor<'a> {
 /// Reads `id`'s record (or starts one), applies `change` and checks the result. Bounds:
 /// a user snooze ends within `max_snooze_ns` of `now`.
 pub async fn plan(
-    records: &dyn RecordStore,
+    records: &dyn ApiRecords,
     id: &UserId,
     change: UserChange,
     actor: Actor<'_>,
@@ -162,7 +162,7 @@ pub async fn plan(
 /// Saves a planned change (nothing to write when nothing changes). The record is read
 /// once more just before the write and its `disabled` and `sessions` kept, so a disable
 /// or logout that landed since the plan is not undone by this write.
-pub async fn save(records: &dyn RecordStore, planned: &Planned) -> Result<User, StoreError> {
+pub async fn save(records: &dyn ApiRecords, planned: &Planned) -> Result<User, StoreError> {
     let mut user = planned.user.clone();
     if planned.changed.is_empty() && !planned.created {
         return Ok(user);

@@ -41,7 +41,7 @@ async fn api_on(h: &NotifierHarness) -> (String, reqwest::Client, String) {
     // The api lives as long as the test's runtime.
     let running = cw_api::start(
         cfg,
-        h.stores.clone(),
+        h.stores.clone().into(),
         tokio_util::sync::CancellationToken::new(),
     )
     .await

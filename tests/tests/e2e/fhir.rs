@@ -49,6 +49,27 @@ impl Client<'_> {
     }
 }
 
+impl Client<'_> {
+    /// A refusal as some other caller (`token`, or none) gets it: an OperationOutcome.
+    async fn refused(&mut self, url: &str, token: Option<&str>, status: u16) -> Value {
+        let mut req = self.h.http.get(self.h.url(url));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let r = req.send().await.expect("request");
+        assert_eq!(r.status(), status, "{url}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/fhir+json",
+            "{url}"
+        );
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+        self.seen.push(body.clone());
+        body
+    }
+}
+
 fn validate(resources: &[Value]) {
     let python = required("CW_TEST_PYTHON");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/python/validate_fhir.py");
@@ -200,6 +221,17 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
     // Refusals: an OperationOutcome with the REST api's status.
     let other = c.get(&format!("/fhir/R4/Patient/{}", h.other), 403).await;
     assert_eq!(other["issue"][0]["code"], "forbidden");
+    // The route's guard (its declared x-access) refuses before the handler, in FHIR's
+    // shape too: no token, and a role the rule does not admit (ops).
+    let anonymous = c
+        .refused(&format!("/fhir/R4/Patient/{}", h.own), None, 401)
+        .await;
+    assert_eq!(anonymous["issue"][0]["code"], "login");
+    let ops = h.token(&h.ops, Role::Ops);
+    let ops = c
+        .refused(&format!("/fhir/R4/Patient/{}", h.own), Some(&ops), 403)
+        .await;
+    assert_eq!(ops["issue"][0]["code"], "forbidden");
     let open_ended = c
         .get(
             &format!(

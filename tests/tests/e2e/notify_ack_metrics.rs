@@ -69,7 +69,7 @@ pub(crate) async fn start_api(
             },
             ..Default::default()
         },
-        h.stores.clone(),
+        h.stores.clone().into(),
         shutdown.clone(),
     )
     .await

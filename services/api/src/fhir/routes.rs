@@ -4,8 +4,9 @@
 
 use super::resources::{self, ECG_POTENTIAL, HEART_RATE, LOINC, MDC, RULE_SYSTEM};
 use super::search::{Params, bundle};
-use super::{Fhir, FhirError};
+use super::{Fhir, FhirError, FhirResource};
 use crate::access::{Caller, parse_patient};
+use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::ecg_export::{self, ExportError};
@@ -60,10 +61,18 @@ async fn patient_param(
     Ok(id)
 }
 
+#[utoipa::path(get, path = "/fhir/R4/metadata", summary = "FHIR R4 CapabilityStatement",
+    extensions(("x-access" = json!(Access::Public))),
+    responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn metadata() -> Fhir {
     Fhir(resources::capability_statement(env!("CARGO_PKG_VERSION")))
 }
 
+#[utoipa::path(get, path = "/fhir/R4/Patient/{id}",
+    summary = "FHIR Patient (name, birth date and MRN to those who may read the patient)",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id")),
+    responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn patient(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -81,6 +90,10 @@ pub async fn patient(
     Ok(Fhir(resources::patient(&view)))
 }
 
+#[utoipa::path(get, path = "/fhir/R4/Device/{id}", summary = "FHIR Device (the patch) and its patient",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "device id")),
+    responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn device(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -127,6 +140,16 @@ fn observation_codes(code: Option<&str>) -> Result<(bool, bool), FhirError> {
     Ok((hr, ecg))
 }
 
+#[utoipa::path(get, path = "/fhir/R4/Observation",
+    summary = "FHIR Observation search: heart rate (LOINC 8867-4) per minute and ECG strips (MDC 131328, valueSampledData) over date=ge…&date=lt… (at most an hour); Bundle paging",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(
+        ("patient" = String, Query, description = "Patient/ID or ID"),
+        ("date" = Vec<String>, Query, description = "both ends: ge… and lt… (FHIR dateTime), at most an hour apart"),
+        ("code" = Option<String>, Query, description = "8867-4 and/or 131328, comma-separated, system optional"),
+        ("_count" = Option<u32>, Query, description = "page size"),
+        ("_offset" = Option<u32>, Query, description = "entries skipped")),
+    responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn observations(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,
@@ -179,6 +202,18 @@ pub async fn observations(
     Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
 }
 
+#[utoipa::path(get, path = "/fhir/R4/DetectedIssue",
+    summary = "FHIR DetectedIssue search: the patient's alarms (rule, priority, state, acknowledgement); Bundle paging",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(
+        ("patient" = String, Query, description = "Patient/ID or ID"),
+        ("code" = Option<String>, Query, description = "alarm rule"),
+        ("date" = Option<Vec<String>>, Query, description = "fired: ge… and/or lt…"),
+        ("identified" = Option<Vec<String>>, Query, description = "fired: ge… and/or lt…"),
+        ("_lastUpdated" = Option<Vec<String>>, Query, description = "last change: ge… and/or lt…"),
+        ("_count" = Option<u32>, Query, description = "page size"),
+        ("_offset" = Option<u32>, Query, description = "entries skipped")),
+    responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn detected_issues(
     State(state): State<AppState>,
     caller: Result<Caller, ApiError>,

@@ -17,7 +17,7 @@ use cw_core::messages::{AnalysisState, LiveEvent, SamplesStored, live_topic};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{Alert, AlertId, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
 use cw_runtime::{Counter, MetricsText};
-use cw_storage::RecordStore;
+use cw_storage::ApiRecords;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -113,7 +113,7 @@ impl LiveMetrics {
 pub struct LiveHub {
     pub cfg: LiveConfig,
     sealer: Sealer,
-    records: Arc<dyn RecordStore>,
+    records: Arc<dyn ApiRecords>,
     shutdown: CancellationToken,
     pub metrics: LiveMetrics,
     feeds: Mutex<Feeds>,
@@ -174,7 +174,7 @@ impl LiveHub {
     pub fn start(
         cfg: LiveConfig,
         sealer: Sealer,
-        records: Arc<dyn RecordStore>,
+        records: Arc<dyn ApiRecords>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let hub = Arc::new(Self {

@@ -9,7 +9,7 @@
 //! sockets the user has open.
 
 use cw_core::{User, UserId};
-use cw_storage::{RecordStore, StoreError};
+use cw_storage::{ApiRecords, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -68,7 +68,7 @@ impl Place {
     /// read shared by the user's sockets. A failed read is not kept.
     pub async fn account(
         &self,
-        records: &dyn RecordStore,
+        records: &dyn ApiRecords,
         fresh: Duration,
     ) -> Result<Option<User>, StoreError> {
         // Held across the read, so sockets of one user ticking together read once.
