@@ -143,6 +143,41 @@ async fn a_bare_1_with_several_open_alerts_acknowledges_none_and_asks_which() {
     assert_eq!(stored.acked_by.as_deref(), Some(users[0].id.as_str()));
 }
 
+/// Finding 2, across phones: a page's code acknowledges only from the phone that page
+/// went to. Another doctor who learned it (a forwarded text, a shared screen) replies
+/// with it from their own phone and acknowledges nothing, not even their own alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_code_replied_from_another_phone_acknowledges_nothing() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let (phone_a, phone_b) = ("+15005550931", "+15005550932");
+    let (patient_a, _) = h.chain(&[phone_a]).await;
+    let (patient_b, _) = h.chain(&[phone_b]).await;
+    let alert_a = h.fire(&patient_a.id, Priority::Medium).await;
+    let alert_b = h.fire(&patient_b.id, Priority::Medium).await;
+    h.spawn(&pages());
+    sent_page(&mut h, &alert_a.id, Channel::Sms).await;
+    let code_b = sent_page(&mut h, &alert_b.id, Channel::Sms)
+        .await
+        .page_code();
+    let (status, body) = h.reply_sms(phone_a, &code_b).await;
+    assert_eq!(status, 200, "{body}");
+    for alert in [&alert_a.id, &alert_b.id] {
+        assert_eq!(
+            state(&h, alert).await,
+            AlertState::Firing,
+            "a code paged to another phone acknowledged: {body}"
+        );
+    }
+    let (status, body) = h.reply_sms(phone_b, &code_b).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        state(&h, &alert_b.id).await,
+        AlertState::Acknowledged,
+        "{body}"
+    );
+    assert_eq!(state(&h, &alert_a.id).await, AlertState::Firing);
+}
+
 /// Finding 1, by voice: a captured key press posted again is refused (CallSid seen).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_key_press_is_refused() {
