@@ -145,6 +145,18 @@ impl PatientMonitor {
         events
     }
 
+    /// Takes stored numerics (a warm-up after a takeover) into the latest values and
+    /// sensor states without judging them: NEWS2 and the sensor-off rule resume from them
+    /// at the next live batch, while an episode they show that the last owner already
+    /// alarmed (and maybe resolved) is not raised again.
+    pub fn remember_vitals(&mut self, readings: &[VitalReading]) {
+        let mut ordered: Vec<&VitalReading> = readings.iter().collect();
+        ordered.sort_by_key(|r| r.time_ns);
+        for r in ordered {
+            self.vitals.note(r);
+        }
+    }
+
     /// NEWS2 after the last batch of numerics (None without NEWS2 in the policy).
     pub fn news2(&self) -> Option<&News2Assessment> {
         self.news2.as_ref()

@@ -181,6 +181,29 @@ mod tests {
     }
 
     #[test]
+    fn remembered_numerics_judge_nothing_but_count_in_the_next_score() {
+        let mut m = PatientMonitor::new(policy(News2Rule {
+            hold_s: 0.0,
+            ..News2Rule::default()
+        }));
+        let mut stored = vec![VitalReading {
+            site: Site::Cuff,
+            ..reading(0, VitalKind::Systolic, 85.0)
+        }];
+        stored.extend(batch(0, 26.0, 97.0, 70.0));
+        m.remember_vitals(&stored);
+        assert_eq!(m.news2(), None, "nothing judged");
+        // Ten minutes on, a live SpO2: the remembered cuff reading (3) and RR (3) count.
+        assert_eq!(
+            fired(&mut m, &[vec![reading(600, VitalKind::Spo2, 97.0)]]),
+            vec![RuleKind::News2Urgent]
+        );
+        let a = m.news2().expect("assessed");
+        assert_eq!(a.score.component(Parameter::SystolicBp), Some(3));
+        assert_eq!(a.score.component(Parameter::RespirationRate), Some(3));
+    }
+
+    #[test]
     fn a_reading_older_than_the_age_limit_no_longer_counts() {
         let mut m = PatientMonitor::new(policy(News2Rule {
             max_age_s: 60.0,

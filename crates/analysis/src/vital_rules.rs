@@ -34,7 +34,9 @@ impl VitalState {
         self.sensors.values().filter(|off| **off).count()
     }
 
-    fn note(&mut self, r: &VitalReading) {
+    /// Takes one reading or status into the latest values and sensor states, judging
+    /// nothing (the rules call it first; a warm-up alone, `PatientMonitor::remember_vitals`).
+    pub(crate) fn note(&mut self, r: &VitalReading) {
         self.latest.observe(r);
         let key = (r.kind, r.site);
         match r.status {

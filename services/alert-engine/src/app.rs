@@ -438,6 +438,7 @@ impl Engine {
     /// decisions go to the writer as live ones do (an alert already open is adopted,
     /// not raised again). Returns the blocks replayed.
     async fn warm_up(&mut self, patient: &PatientId, now: Nanos) -> usize {
+        self.warm_up_vitals(patient, now).await;
         let from = now - i64::from(self.warmup_s) * cw_core::time::NANOS_PER_SEC;
         // An hour ahead too: a device clock ahead of ours still counts as stored.
         let to = now + 3_600 * cw_core::time::NANOS_PER_SEC;
@@ -460,6 +461,30 @@ impl Engine {
         }
         self.metrics.warmup_blocks.add(blocks.len() as u64);
         blocks.len()
+    }
+
+    /// The patient's stored numerics, as far back as NEWS2 reads them (`news2.max_age_s`,
+    /// at least the warm-up span), remembered by the monitor without being judged
+    /// (`PatientMonitor::remember_vitals`): NEWS2 and the sensor states resume where the
+    /// last owner was, and an episode it already alarmed is not raised again.
+    async fn warm_up_vitals(&mut self, patient: &PatientId, now: Nanos) {
+        let policy = self.view.policy_for(patient);
+        let back_s = policy
+            .news2
+            .as_ref()
+            .map_or(0.0, |n| f64::from(n.max_age_s))
+            .max(f64::from(self.warmup_s));
+        let from = now - cw_core::time::secs(back_s);
+        let to = now + 3_600 * cw_core::time::NANOS_PER_SEC;
+        match self.samples_store.vitals(patient, from, to).await {
+            Ok(readings) if !readings.is_empty() => {
+                self.monitor(patient).remember_vitals(&readings)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(patient = %patient, error = %e, "no numerics warm-up: stored numerics unreadable")
+            }
+        }
     }
 
     async fn reload_policies(&mut self) -> Result<(), cw_storage::StoreError> {
