@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 pub struct OwnInflux {
     pub url: String,
+    /// `host:port` of the RPC service that `influxd backup` and `restore` talk to.
+    pub rpc: String,
     config: PathBuf,
     log: PathBuf,
     child: Child,
@@ -60,12 +62,13 @@ impl OwnInflux {
     /// Starts influxd and waits until `/ping` answers.
     pub async fn start() -> OwnInflux {
         let dir = tempfile::tempdir().expect("temp dir");
-        let http = free_port();
-        let config = write_config(dir.path(), http, free_port());
+        let (http, rpc) = (free_port(), free_port());
+        let config = write_config(dir.path(), http, rpc);
         let log = dir.path().join("influxd.log");
         let child = spawn(&config, &log);
         let influx = OwnInflux {
             url: format!("http://127.0.0.1:{http}"),
+            rpc: format!("127.0.0.1:{rpc}"),
             config,
             log,
             child,

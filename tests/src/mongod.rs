@@ -1,58 +1,93 @@
 //! A MongoDB-protocol server of a test's own: the SecantusDB that `scripts/test` runs
 //! (`CW_TEST_SECANTUSD`), on a loopback port with its data in a temp dir, for a test
-//! that needs a database name to itself (the compose stack's fixed `cardiowatch`).
+//! that needs a database name to itself (the compose stack's fixed `cardiowatch`), or
+//! that stops it and starts it again on other data (the backup drill's restore).
 
 use crate::env::{free_port, required};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct OwnMongo {
     pub uri: String,
+    port: u16,
     log: PathBuf,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+fn spawn(port: u16, data: &Path, log: &Path) -> Child {
+    let program = required("CW_TEST_SECANTUSD");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(&program)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--storage-path")
+        .arg(data)
+        .args(["--log-level", "WARNING"])
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"))
 }
 
 impl OwnMongo {
     /// Starts the server and waits until it accepts connections.
     pub async fn start() -> OwnMongo {
-        let program = required("CW_TEST_SECANTUSD");
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let log = dir.path().join("secantusd.log");
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(&program)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--storage-path")
-            .arg(dir.path().join("data"))
-            .args(["--log-level", "WARNING"])
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+        let child = spawn(port, &dir.path().join("data"), &log);
         let mut server = OwnMongo {
             uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
+            port,
             log,
             child,
-            _dir: dir,
+            dir,
         };
+        server.wait_listening().await;
+        server
+    }
+
+    async fn wait_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
             .is_err()
         {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("{program} exited ({status}):\n{}", server.log_text());
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("secantusd exited ({status}):\n{}", self.log_text());
             }
             assert!(
                 Instant::now() < deadline,
-                "{program} did not listen on {port} within 30 s:\n{}",
-                server.log_text()
+                "secantusd did not listen on {} within 30 s:\n{}",
+                self.port,
+                self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        server
+    }
+
+    /// The data directory the server started on.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Stops the server (SIGKILL).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server and starts it again on `data` (e.g. a restored directory), on
+    /// the same port.
+    pub async fn restart_on(&mut self, data: &Path) {
+        self.stop();
+        self.child = spawn(self.port, data, &self.log);
+        self.wait_listening().await;
     }
 
     pub fn log_text(&self) -> String {
@@ -62,7 +97,6 @@ impl OwnMongo {
 
 impl Drop for OwnMongo {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

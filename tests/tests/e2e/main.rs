@@ -20,6 +20,7 @@ mod attacks_api;
 mod attacks_audit;
 mod attacks_edge;
 mod attacks_live;
+mod backup_drill;
 mod compose;
 mod compose_boot;
 mod config_env;
