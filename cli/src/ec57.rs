@@ -126,7 +126,8 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::Noise
         | RuleKind::NoData
         | RuleKind::MonitoringInterrupted
-        | RuleKind::SensorOff => AlarmKind::Technical,
+        | RuleKind::SensorOff
+        | RuleKind::BatteryLow => AlarmKind::Technical,
         // Vital-sign rules judge numerics, which an ECG record has none of: never raised
         // in an EC57 replay, and kept out of the ECG scores like the technical alarms.
         RuleKind::Spo2Low
@@ -137,7 +138,8 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::TemperatureHigh
         | RuleKind::TemperatureLow
         | RuleKind::News2Urgent
-        | RuleKind::News2Emergency => AlarmKind::Technical,
+        | RuleKind::News2Emergency
+        | RuleKind::Apnea => AlarmKind::Technical,
     }
 }
 

@@ -58,9 +58,19 @@ const ECTOPY_RULES: [RuleKind; 5] = [
     RuleKind::PvcPerMinute,
 ];
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RuleBank {
     states: [ConditionState; RuleKind::ALL.len()],
+}
+
+// By hand: `Default` is derived for arrays of at most 32 elements, and there are more
+// rules than that.
+impl Default for RuleBank {
+    fn default() -> Self {
+        Self {
+            states: std::array::from_fn(|_| ConditionState::default()),
+        }
+    }
 }
 
 fn index(rule: RuleKind) -> usize {

@@ -203,6 +203,27 @@ mod tests {
     }
 
     #[test]
+    fn apnea_fires_at_its_limit_without_a_hold_and_a_low_battery_is_technical() {
+        let mut m = monitor();
+        let breath = |t, s| at(t, VitalKind::SinceLastBreath, Site::Unspecified, Some(s));
+        let quiet: Vec<_> = (0..25).map(|t| breath(t, t as f32)).collect();
+        assert_eq!(feed(&mut m, &quiet), vec![('F', RuleKind::Apnea)]);
+        assert_eq!(
+            m.policy().rule(RuleKind::Apnea).map(|r| r.priority),
+            Some(cw_core::Priority::High)
+        );
+        // Breathing again (a breath within the last 5 s) for the 30 s clear time.
+        let breathing: Vec<_> = (26..60).map(|t| breath(t, 2.0)).collect();
+        assert_eq!(feed(&mut m, &breathing), vec![('R', RuleKind::Apnea)]);
+        let battery = |t, v| at(t, VitalKind::Battery, Site::Unspecified, Some(v));
+        assert_eq!(
+            feed(&mut m, &[battery(100, 40.0), battery(160, 18.0)]),
+            vec![('F', RuleKind::BatteryLow)]
+        );
+        assert!(RuleKind::BatteryLow.is_technical());
+    }
+
+    #[test]
     fn a_cuff_reading_fires_and_clears_on_its_own() {
         let mut m = monitor();
         let cuff = |t, v| at(t, VitalKind::Systolic, Site::Cuff, Some(v));

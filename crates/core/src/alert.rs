@@ -48,10 +48,14 @@ pub enum RuleKind {
     /// parameter) and emergency response (7 or more).
     News2Urgent,
     News2Emergency,
+    /// No breath for longer than the limit (the time since the last breath).
+    Apnea,
+    /// Technical: a sensor's or patch's battery below the limit.
+    BatteryLow,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 31] = [
+    pub const ALL: [RuleKind; 33] = [
         Self::HrHigh,
         Self::HrLow,
         Self::Pause,
@@ -83,6 +87,8 @@ impl RuleKind {
         Self::SensorOff,
         Self::News2Urgent,
         Self::News2Emergency,
+        Self::Apnea,
+        Self::BatteryLow,
     ];
 
     /// Everything fixed about a rule, in one row per rule: adding a rule is one arm here
@@ -216,6 +222,13 @@ impl RuleKind {
                 Physiological,
                 "points",
             ),
+            Self::Apnea => ("apnea", "apnea (no breath)", Physiological, "s"),
+            Self::BatteryLow => (
+                "battery_low",
+                "technical: sensor battery low",
+                Technical,
+                "%",
+            ),
         };
         // How an episode's summary names its events and their worst value (None where
         // the value means nothing to a reader: AF's irregularity, a lead index).
@@ -276,6 +289,8 @@ impl RuleKind {
             Self::News2Urgent | Self::News2Emergency => {
                 (("NEWS2 escalation", "NEWS2 escalations"), Some("highest"))
             }
+            Self::Apnea => (("apnea", "apneas"), Some("longest")),
+            Self::BatteryLow => (("low-battery spell", "low-battery spells"), Some("lowest")),
         };
         RuleInfo {
             name,
@@ -290,6 +305,7 @@ impl RuleKind {
                     | Self::RespirationLow
                     | Self::SystolicLow
                     | Self::TemperatureLow
+                    | Self::BatteryLow
             ),
             event,
             worst,

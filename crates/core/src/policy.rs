@@ -119,6 +119,11 @@ pub struct ThresholdPolicy {
     pub temperature_high: Option<VitalLimit>,
     #[serde(default)]
     pub temperature_low: Option<VitalLimit>,
+    #[serde(default)]
+    pub apnea: Option<VitalLimit>,
+    /// Technical: a sensor's battery below its limit.
+    #[serde(default)]
+    pub battery_low: Option<VitalLimit>,
     /// Technical: a vital-sign sensor that gave readings reports itself off.
     #[serde(default)]
     pub sensor_off: Option<ConditionRule>,
@@ -189,6 +194,8 @@ impl ThresholdPolicy {
             systolic_high: None,
             temperature_high: None,
             temperature_low: None,
+            apnea: None,
+            battery_low: None,
             sensor_off: None,
             news2: None,
         }
@@ -210,9 +217,11 @@ impl ThresholdPolicy {
         self
     }
 
-    /// Sets the hold of every vital-sign limit that is on (measurements compare holds).
+    /// Sets the hold of every vital-sign limit that is on and held by default (not apnea
+    /// or battery, whose numerics are durations or do not flicker), and NEWS2's
+    /// (measurements compare holds).
     pub fn set_vital_hold_s(&mut self, hold_s: f32) {
-        for limit in &VITAL_LIMITS {
+        for limit in VITAL_LIMITS.iter().filter(|l| l.default_hold_s > 0.0) {
             if let Some(setting) = self.vital_limit_mut(limit.rule) {
                 setting.hold_s = hold_s;
             }
@@ -232,6 +241,8 @@ impl ThresholdPolicy {
             RuleKind::SystolicHigh => self.systolic_high.as_ref(),
             RuleKind::TemperatureHigh => self.temperature_high.as_ref(),
             RuleKind::TemperatureLow => self.temperature_low.as_ref(),
+            RuleKind::Apnea => self.apnea.as_ref(),
+            RuleKind::BatteryLow => self.battery_low.as_ref(),
             _ => None,
         }
     }
@@ -244,6 +255,8 @@ impl ThresholdPolicy {
             RuleKind::SystolicHigh => &mut self.systolic_high,
             RuleKind::TemperatureHigh => &mut self.temperature_high,
             RuleKind::TemperatureLow => &mut self.temperature_low,
+            RuleKind::Apnea => &mut self.apnea,
+            RuleKind::BatteryLow => &mut self.battery_low,
             _ => &mut self.spo2_low,
         }
     }
@@ -281,7 +294,9 @@ impl ThresholdPolicy {
             | RuleKind::SystolicLow
             | RuleKind::SystolicHigh
             | RuleKind::TemperatureHigh
-            | RuleKind::TemperatureLow => self.vital_limit(rule).map(VitalLimit::row),
+            | RuleKind::TemperatureLow
+            | RuleKind::Apnea
+            | RuleKind::BatteryLow => self.vital_limit(rule).map(VitalLimit::row),
             RuleKind::SensorOff => self.sensor_off.as_ref().map(ConditionRule::row),
             RuleKind::News2Urgent => self.news2.as_ref().map(|n| n.row(false)),
             RuleKind::News2Emergency => self.news2.as_ref().map(|n| n.row(true)),

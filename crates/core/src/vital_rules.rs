@@ -69,10 +69,14 @@ pub struct VitalLimitRule {
     pub field: &'static str,
     pub default_limit: f32,
     pub hysteresis: f32,
+    /// The shipped hold (0 where the numeric is itself a duration, or an event) and
+    /// priority.
+    pub default_hold_s: f32,
+    pub default_priority: Priority,
 }
 
 /// Every vital-sign limit rule (docs/vitals.md, "Rules", gives the sources of the limits).
-pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
+pub const VITAL_LIMITS: [VitalLimitRule; 9] = [
     VitalLimitRule {
         rule: RuleKind::Spo2Low,
         kind: VitalKind::Spo2,
@@ -80,6 +84,8 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "spo2_low",
         default_limit: 90.0,
         hysteresis: 2.0,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
     },
     VitalLimitRule {
         rule: RuleKind::RespirationLow,
@@ -88,6 +94,8 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "respiration_low",
         default_limit: 8.0,
         hysteresis: 2.0,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
     },
     VitalLimitRule {
         rule: RuleKind::RespirationHigh,
@@ -96,6 +104,8 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "respiration_high",
         default_limit: 30.0,
         hysteresis: 2.0,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
     },
     VitalLimitRule {
         rule: RuleKind::SystolicLow,
@@ -104,6 +114,8 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "systolic_low",
         default_limit: 90.0,
         hysteresis: 5.0,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
     },
     VitalLimitRule {
         rule: RuleKind::SystolicHigh,
@@ -112,6 +124,8 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "systolic_high",
         default_limit: 180.0,
         hysteresis: 5.0,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
     },
     VitalLimitRule {
         rule: RuleKind::TemperatureHigh,
@@ -120,6 +134,8 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "temperature_high",
         default_limit: 39.0,
         hysteresis: 0.3,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
     },
     VitalLimitRule {
         rule: RuleKind::TemperatureLow,
@@ -128,6 +144,31 @@ pub const VITAL_LIMITS: [VitalLimitRule; 7] = [
         field: "temperature_low",
         default_limit: 35.0,
         hysteresis: 0.3,
+        default_hold_s: DEFAULT_HOLD_S,
+        default_priority: Priority::Medium,
+    },
+    // Apnea: the numeric is already the time without a breath, so no hold; 20 s is the
+    // usual apnea definition and monitor default.
+    VitalLimitRule {
+        rule: RuleKind::Apnea,
+        kind: VitalKind::SinceLastBreath,
+        direction: Direction::Above,
+        field: "apnea",
+        default_limit: 20.0,
+        hysteresis: 15.0,
+        default_hold_s: 0.0,
+        default_priority: Priority::High,
+    },
+    // Technical: the patch will stop soon; a battery gauge does not flicker.
+    VitalLimitRule {
+        rule: RuleKind::BatteryLow,
+        kind: VitalKind::Battery,
+        direction: Direction::Below,
+        field: "battery_low",
+        default_limit: 20.0,
+        hysteresis: 5.0,
+        default_hold_s: 0.0,
+        default_priority: Priority::Low,
     },
 ];
 
@@ -141,8 +182,8 @@ impl VitalLimitRule {
     pub fn recommended(&self) -> VitalLimit {
         VitalLimit {
             limit: self.default_limit,
-            priority: Priority::Medium,
-            hold_s: DEFAULT_HOLD_S,
+            priority: self.default_priority,
+            hold_s: self.default_hold_s,
             hysteresis: None,
             clear_s: DEFAULT_VITAL_CLEAR_S,
         }
