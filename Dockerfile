@@ -12,7 +12,21 @@
 ########################################################################################
 FROM rust:1-bookworm AS build
 WORKDIR /src
-COPY . .
+# Only what the build reads, so an edit to docs/, deploy/ or the tests does not rebuild
+# the image: the workspace manifest and lock, every member's sources, and the files
+# `include_bytes!` embeds (console assets sit in services/api; record 100 and the vitals
+# record in the cardiowatch binary for `cardiowatch demo`).
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+COPY services services
+COPY cli cli
+COPY tools tools
+COPY testdata/mitdb/100.hea testdata/mitdb/100.dat testdata/mitdb/100.atr testdata/mitdb/
+COPY testdata/vitals/s00001-2896-10-10-00-31n.hea testdata/vitals/3975656n.dat testdata/vitals/
+# tests/ (the cw-e2e package) is a workspace member that is not built here: cargo needs
+# its manifest to load the workspace and the lock, and a library target to find.
+COPY tests/Cargo.toml tests/
+RUN mkdir -p tests/src && touch tests/src/lib.rs
 # Cache mounts keep the crates.io download and the target dir between builds; the
 # binaries are copied out of the cache so the next stage can see them.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -37,6 +37,9 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     // Acknowledgements are audited (an ack whose event cannot be sealed fails): without the audit key no event could be sealed.
     cfg.storage.audit.require_key()?;
+    if let Some(w) = &cfg.webhooks {
+        check_public_url(&w.public_url)?;
+    }
     let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg
@@ -226,4 +229,40 @@ async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
         }
     });
     futures::future::join_all(drives).await;
+}
+
+/// Twilio signs each webhook over the URL it called, built from `webhooks.public_url`: an
+/// empty or relative one (compose leaves `CW_WEBHOOKS__PUBLIC_URL` empty until ops set
+/// it, deploy/README.md) would fail every signature, so the notifier refuses to start.
+fn check_public_url(public_url: &str) -> anyhow::Result<()> {
+    let parsed = url::Url::parse(public_url).map_err(|e| {
+        anyhow::anyhow!(
+            "webhooks.public_url `{public_url}` is not an absolute URL ({e}): set it \
+             (CW_WEBHOOKS__PUBLIC_URL) to the https URL Twilio calls this listener at"
+        )
+    })?;
+    anyhow::ensure!(
+        matches!(parsed.scheme(), "https" | "http"),
+        "webhooks.public_url `{public_url}`: Twilio calls http(s) URLs only"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_public_url;
+
+    #[test]
+    fn webhook_public_url_must_be_an_absolute_http_url() {
+        assert!(check_public_url("https://notify.example.org:8445").is_ok());
+        for bad in [
+            "",
+            "notify.example.org:8445/x",
+            "/twilio",
+            "ftp://notify.example.org",
+        ] {
+            let err = check_public_url(bad).expect_err(bad).to_string();
+            assert!(err.contains("webhooks.public_url"), "{bad}: {err}");
+        }
+    }
 }

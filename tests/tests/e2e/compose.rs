@@ -921,11 +921,12 @@ fn databases_match_what_the_configs_expect() {
     );
 
     let influx = service(&compose, "influxdb");
-    assert!(
-        influx["image"]
-            .as_str()
-            .is_some_and(|i| i.starts_with("influxdb:1.")),
-        "InfluxDB 1.x"
+    // 1.11 is the maintained 1.x OSS line; 1.8 gets no fixes. A tag, not `1` or
+    // `latest`, so an upgrade is a reviewed edit (and `influxdb:latest` is 2.x).
+    assert_eq!(
+        influx["image"].as_str(),
+        Some("influxdb:1.11"),
+        "InfluxDB pinned to the maintained 1.11 line"
     );
     let env = environment(influx);
     let get = |key: &str| {
@@ -1064,9 +1065,9 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
     for rule in [
         "target/",
         ".git/",
-        "**/.env",
-        "**/.env.*",
+        "**/.env*",
         "deploy/certs/",
+        "deploy/dev-ca/",
         "deploy/secrets/",
         "**/*.pem",
     ] {
@@ -1083,7 +1084,8 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
     assert!(
         certs_ignored.lines().any(|l| l.trim() == "certs/")
             && certs_ignored.lines().any(|l| l.trim() == ".env")
-            && certs_ignored.lines().any(|l| l.trim() == "secrets/"),
+            && certs_ignored.lines().any(|l| l.trim() == "secrets/")
+            && certs_ignored.lines().any(|l| l.trim() == "dev-ca/"),
         "deploy/.gitignore keeps generated certs, secret files and the env file out of git"
     );
 }
@@ -1101,4 +1103,342 @@ fn dev_cert_script_covers_the_names_the_services_are_reached_by() {
         assert!(script.contains(file), "make-dev-certs.sh writes {file}");
     }
     assert!(Path::new(&root().join("deploy/make-dev-certs.sh")).is_file());
+}
+
+/// `512m`, `1g`, `1.5g` (compose's byte units) in bytes.
+fn bytes(text: &str) -> u64 {
+    let text = text.trim().to_ascii_lowercase();
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    let number: f64 = digits
+        .parse()
+        .unwrap_or_else(|e| panic!("memory `{text}`: {e}"));
+    let scale = match unit {
+        "" | "b" => 1u64,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        other => panic!("memory `{text}`: unknown unit `{other}`"),
+    };
+    (number * scale as f64) as u64
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `ulimits.nofile` as (soft, hard); compose also takes a single number for both.
+fn nofile(service: &Value) -> Option<(u64, u64)> {
+    let nofile = &service["ulimits"]["nofile"];
+    match nofile {
+        Value::Number(n) => n.as_u64().map(|n| (n, n)),
+        Value::Mapping(_) => Some((nofile["soft"].as_u64()?, nofile["hard"].as_u64()?)),
+        _ => None,
+    }
+}
+
+/// Room beside the public listener's connections: the admin listener, bus sockets,
+/// store pools, log and config files.
+const NOFILE_HEADROOM: u64 = 4096;
+
+#[test]
+fn every_service_has_resource_limits_log_rotation_and_an_open_file_limit() {
+    let compose = compose();
+    for (name, service) in services(&compose) {
+        let name = name_of(name);
+        let limits = &service["deploy"]["resources"]["limits"];
+        let memory = scalar_text(&limits["memory"])
+            .unwrap_or_else(|| panic!("`{name}` has no deploy.resources.limits.memory"));
+        assert!(
+            bytes(&memory) >= 64 << 20,
+            "`{name}`: memory limit {memory} is below 64 MiB"
+        );
+        let cpus: f64 = scalar_text(&limits["cpus"])
+            .unwrap_or_else(|| panic!("`{name}` has no deploy.resources.limits.cpus"))
+            .parse()
+            .unwrap_or_else(|e| panic!("`{name}`: cpus: {e}"));
+        assert!(cpus > 0.0, "`{name}`: cpus limit must be positive");
+
+        // Docker's default json-file driver keeps every line forever: rotate.
+        let logging = &service["logging"];
+        assert_eq!(
+            logging["driver"].as_str(),
+            Some("json-file"),
+            "`{name}` logs with the json-file driver"
+        );
+        let max_size = scalar_text(&logging["options"]["max-size"])
+            .unwrap_or_else(|| panic!("`{name}`: logging.options.max-size"));
+        assert!(bytes(&max_size) > 0, "`{name}`: max-size {max_size}");
+        let max_file: u64 = scalar_text(&logging["options"]["max-file"])
+            .unwrap_or_else(|| panic!("`{name}`: logging.options.max-file"))
+            .parse()
+            .unwrap_or_else(|e| panic!("`{name}`: max-file: {e}"));
+        assert!(max_file >= 1, "`{name}`: max-file");
+
+        let (soft, hard) =
+            nofile(service).unwrap_or_else(|| panic!("`{name}` has no ulimits.nofile"));
+        assert!(
+            (1024..=hard).contains(&soft),
+            "`{name}`: nofile soft {soft} must be ≥ 1024 and ≤ hard {hard}"
+        );
+    }
+    // Each TLS connection is a socket: ingest (gateways) and api (browsers, live views)
+    // must be able to hold their listener's cap (docs/architecture.md, "Security
+    // defaults"), or accept() fails with EMFILE before the cap refuses anyone.
+    let (ingest, api, ..) = deploy_configs();
+    for (name, cap) in [
+        ("ingest", ingest.tls.connections.max_connections),
+        ("api", api.tls.connections.max_connections),
+    ] {
+        let (soft, _) = nofile(service(&compose, name)).expect("checked above");
+        let needed = cap as u64 + NOFILE_HEADROOM;
+        assert!(
+            soft >= needed,
+            "`{name}`: nofile {soft} < max_connections {cap} + {NOFILE_HEADROOM}"
+        );
+    }
+}
+
+/// The environment compose gives `service`, with what `.env` and the secret files would
+/// supply replaced by placeholders: enough to load its config as its binary does.
+fn placeholder_env(service: &Value) -> Vec<(String, String)> {
+    environment(service)
+        .into_iter()
+        .map(|(key, value)| match key.strip_suffix("_FILE") {
+            Some(var) => (var.to_owned(), "placeholder".to_owned()),
+            None if value.starts_with("${CW_WEBHOOKS__PUBLIC_URL") => {
+                (key, "https://notify.example.org:8445".to_owned())
+            }
+            None if value.starts_with("${") => (key, "placeholder".to_owned()),
+            None => (key, value),
+        })
+        .filter(|(key, _)| {
+            ![
+                "CW_BUS__KEY_HEX",
+                "CW_STORAGE__AUDIT__KEY_HEX",
+                "CW_LOG_FORMAT",
+            ]
+            .contains(&key.as_str())
+        })
+        .collect()
+}
+
+#[test]
+fn twilio_webhooks_are_published_under_the_webhooks_profile_and_documented() {
+    let compose = compose();
+    let hooks = service(&compose, "notifier-webhooks");
+    let notifier = service(&compose, "notifier");
+    assert_eq!(strings(&hooks["profiles"]), vec!["webhooks".to_owned()]);
+    assert!(
+        strings(&notifier["profiles"]).is_empty(),
+        "the paging notifier runs without a profile"
+    );
+    // The same notifier, plus the listener: one config file, one set of secrets.
+    assert_eq!(strings(&hooks["command"]), strings(&notifier["command"]));
+    assert_eq!(strings(&hooks["volumes"]), strings(&notifier["volumes"]));
+    assert_eq!(strings(&hooks["secrets"]), strings(&notifier["secrets"]));
+    let hooks_env = environment(hooks);
+    for entry in environment(notifier) {
+        assert!(
+            hooks_env.contains(&entry),
+            "notifier-webhooks lacks the notifier's {}",
+            entry.0
+        );
+    }
+
+    let env = placeholder_env(hooks);
+    let cfg: cw_notifier::NotifierConfig =
+        cw_config::load_with_env(Some(&config_path("notifier.toml")), env.clone())
+            .unwrap_or_else(|e| panic!("notifier-webhooks' config does not load: {e}"));
+    let unknown = cw_config::unknown_env_vars::<cw_notifier::NotifierConfig>(
+        environment(hooks).into_iter().map(|(k, _)| k),
+    );
+    assert!(unknown.is_empty(), "variables naming no key: {unknown:?}");
+    let webhooks = cfg
+        .webhooks
+        .as_ref()
+        .expect("CW_WEBHOOKS__* switch the listener on");
+    let port = port_of(&webhooks.listen);
+    assert_eq!(host_of(&webhooks.listen), "0.0.0.0");
+    assert!(
+        !webhooks.tls.insecure_plaintext,
+        "Twilio reaches it over TLS"
+    );
+    assert!(
+        webhooks.tls.cert_path.starts_with(CERT_DIR_IN_CONTAINER)
+            && webhooks.tls.key_path.starts_with(CERT_DIR_IN_CONTAINER),
+        "the listener's certificate comes from the mounted {CERT_DIR_IN_CONTAINER}"
+    );
+    assert_eq!(
+        published_ports(hooks),
+        BTreeSet::from([port]),
+        "notifier-webhooks publishes exactly its webhook port"
+    );
+    assert!(
+        published_ports(notifier).is_empty(),
+        "the notifier without the profile publishes nothing"
+    );
+    // Without the profile nothing needs the URL, so compose must not require it.
+    let url = hooks_env
+        .iter()
+        .find(|(k, _)| k == "CW_WEBHOOKS__PUBLIC_URL")
+        .map(|(_, v)| v.as_str())
+        .expect("the public URL comes from .env");
+    assert_eq!(url, "${CW_WEBHOOKS__PUBLIC_URL:-}");
+    let default_cfg = load!(cw_notifier::NotifierConfig, "notifier.toml");
+    assert!(
+        default_cfg.webhooks.is_none(),
+        "notifier.toml leaves the listener off; the profile switches it on"
+    );
+
+    let readme = read("deploy/README.md");
+    // The URL to paste into Twilio's console, for a host named in CW_WEBHOOKS__PUBLIC_URL.
+    let sms_url = format!(":{port}{}", cw_notifier::webhooks::SMS_PATH);
+    for needle in [
+        "--profile webhooks",
+        &format!("{port}"),
+        "`CW_WEBHOOKS__PUBLIC_URL`",
+        &sms_url,
+    ] {
+        assert!(
+            readme.contains(needle),
+            "deploy/README.md does not say `{needle}`"
+        );
+    }
+}
+
+#[test]
+fn the_dev_ca_key_is_not_mounted_into_any_container() {
+    // Run the script the README tells operators to run, into a scratch project.
+    let project = tempfile::tempdir().expect("temp dir");
+    let deploy = project.path().join("deploy");
+    std::fs::create_dir_all(&deploy).expect("deploy dir");
+    let script = deploy.join("make-dev-certs.sh");
+    std::fs::copy(root().join("deploy/make-dev-certs.sh"), &script).expect("script copied");
+    let made = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("running make-dev-certs.sh");
+    assert!(
+        made.status.success(),
+        "make-dev-certs.sh failed: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let certs = deploy.join("certs");
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(&certs).expect("deploy/certs written") {
+        let path = entry.expect("dir entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("utf-8 name")
+            .to_owned();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            name == "server-key.pem" || !text.contains("PRIVATE KEY"),
+            "deploy/certs/{name} holds a private key; only the server's belongs there"
+        );
+        names.insert(name);
+    }
+    assert_eq!(
+        names,
+        BTreeSet::from(["ca.pem", "server.pem", "server-key.pem"].map(str::to_owned)),
+        "deploy/certs holds the certificates and the server key only"
+    );
+    let ca_key = deploy.join("dev-ca/ca-key.pem");
+    assert!(
+        std::fs::read_to_string(&ca_key).is_ok_and(|t| t.contains("PRIVATE KEY")),
+        "the CA key is kept in deploy/dev-ca"
+    );
+
+    // No container mounts deploy/dev-ca, nor a directory holding it.
+    let compose = compose();
+    for (name, service) in services(&compose) {
+        for (source, target) in bind_mounts(service) {
+            let source = source.trim_end_matches('/');
+            assert!(
+                !"./deploy/dev-ca".starts_with(source) && !source.starts_with("./deploy/dev-ca"),
+                "`{}` mounts {source} at {target}, which holds the dev CA key",
+                name_of(name)
+            );
+        }
+    }
+}
+
+/// Paths of the build stage's `COPY` sources (before the stage's first `FROM … AS
+/// runtime`-like second stage).
+fn build_stage_copy_sources(dockerfile: &str) -> Vec<String> {
+    let mut sources = Vec::new();
+    let mut froms = 0;
+    for line in dockerfile.lines().map(str::trim) {
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("FROM ") {
+            froms += 1;
+        }
+        if froms == 1 && upper.starts_with("COPY ") {
+            let words: Vec<&str> = line[5..]
+                .split_whitespace()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            if let Some((_, from)) = words.split_last() {
+                sources.extend(from.iter().map(|s| (*s).to_owned()));
+            }
+        }
+    }
+    sources
+}
+
+#[test]
+fn the_build_copies_only_what_it_needs() {
+    let dockerfile = read("Dockerfile");
+    let sources = build_stage_copy_sources(&dockerfile);
+    assert!(!sources.is_empty(), "the build stage copies its sources");
+    for source in &sources {
+        assert!(
+            source != "." && source != "./" && !source.contains('*'),
+            "the build stage copies `{source}`: name what the build needs instead"
+        );
+        assert!(
+            root().join(source).exists(),
+            "the Dockerfile copies {source}, which does not exist"
+        );
+    }
+    let copied = |path: &str| {
+        sources
+            .iter()
+            .any(|s| path == s || path.starts_with(&format!("{}/", s.trim_end_matches('/'))))
+    };
+    // Every workspace member: cargo loads them all, and builds the services' and the
+    // CLI's. tests/ (cw-e2e) only needs its manifest.
+    let manifest: toml::Table = read("Cargo.toml").parse().expect("Cargo.toml is TOML");
+    let members = manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace members");
+    for member in members {
+        let member = member.as_str().expect("member path");
+        assert!(
+            copied(&format!("{member}/Cargo.toml")),
+            "the Dockerfile does not copy workspace member {member}"
+        );
+    }
+    // What the binaries embed (`include_bytes!` / `include_str!` outside their crate).
+    let embedded = read("cli/src/embedded_record.rs");
+    let mut rest = embedded.as_str();
+    let mut found = 0;
+    while let Some(at) = rest.find("(\"../../") {
+        let after = &rest[at + 8..];
+        let end = after.find('"').expect("closing quote");
+        let path = &after[..end];
+        assert!(
+            copied(path),
+            "the cardiowatch binary embeds {path}: COPY it"
+        );
+        found += 1;
+        rest = &after[end..];
+    }
+    assert!(found >= 2, "cli/src/embedded_record.rs embeds record 100");
 }
