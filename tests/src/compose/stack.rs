@@ -349,15 +349,8 @@ impl Stack {
         }
     }
 
-    /// A one-shot service (`restart: "no"`, e.g. the demo profile's gateway-sim), run
-    /// to its end with the operator's `.env` as it is now; `edit` may change its
-    /// arguments (say why at the call). Returns its exit status and log.
-    pub async fn run_to_end(
-        &mut self,
-        name: &str,
-        edit: impl FnOnce(Vec<String>) -> Vec<String>,
-        limit: Duration,
-    ) -> Result<(std::process::ExitStatus, String), ComposeError> {
+    /// `name` as compose would read it now (the operator's `.env` as it is), validated.
+    fn spec_now(&self, name: &str) -> Result<ServiceSpec, ComposeError> {
         let file = ComposeFile::parse(&self.text, &self.operator.env)?;
         let service = file
             .services
@@ -368,6 +361,28 @@ impl Stack {
             &service,
             &file.services.values().cloned().collect::<Vec<_>>(),
         )?;
+        Ok(service)
+    }
+
+    /// `docker compose --profile P up -d NAME` on the running stack: a long-running
+    /// service of a profile, started with the operator's `.env` as it is now and held to
+    /// its healthcheck.
+    pub async fn up_service(&mut self, name: &str) -> Result<(), ComposeError> {
+        let service = self.spec_now(name)?;
+        self.start(&service, Vec::new(), |args| args)?;
+        self.wait_healthy(name).await
+    }
+
+    /// A one-shot service (`restart: "no"`, e.g. the demo profile's gateway-sim), run
+    /// to its end with the operator's `.env` as it is now; `edit` may change its
+    /// arguments (say why at the call). Returns its exit status and log.
+    pub async fn run_to_end(
+        &mut self,
+        name: &str,
+        edit: impl FnOnce(Vec<String>) -> Vec<String>,
+        limit: Duration,
+    ) -> Result<(std::process::ExitStatus, String), ComposeError> {
+        let service = self.spec_now(name)?;
         self.start(&service, Vec::new(), edit)?;
         let running = self
             .running

@@ -247,3 +247,55 @@ async fn an_influx_password_unlike_the_secret_file_fails_the_boot_naming_the_sto
     );
     eprintln!("the harness says:\n{text}");
 }
+
+/// `--profile webhooks` (deploy/README.md, "Twilio webhooks"): the second notifier
+/// starts from the file with only `CW_WEBHOOKS__PUBLIC_URL` added to `.env`, is healthy,
+/// and its published listener takes a text signed with the operator's auth token over
+/// that URL and refuses one signed with another token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_profile_serves_twilio_on_its_published_port() {
+    cw_tls::install_default_crypto();
+    let sandbox = TwilioSandbox::start(0).await.expect("twilio emulator");
+    let operator = Operator::following_the_readme(&repo());
+    let overrides = ["notifier", "notifier-webhooks"]
+        .map(|service| Override {
+            service,
+            var: "CW_TWILIO__BASE_URL",
+            value: sandbox.base_url(),
+        })
+        .into();
+    let mut stack = up(&compose_text(), operator, overrides)
+        .await
+        .unwrap_or_else(|e| panic!("the compose stack did not boot: {e}"));
+    let public_url = format!("https://{}", stack.published("notifier-webhooks", 8445));
+    stack
+        .operator
+        .env
+        .insert("CW_WEBHOOKS__PUBLIC_URL".into(), public_url.clone());
+    stack
+        .up_service("notifier-webhooks")
+        .await
+        .unwrap_or_else(|e| panic!("notifier-webhooks did not come up: {e}"));
+
+    let ca = std::fs::read(stack.operator.ca_cert()).expect("CA certificate");
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("CA parses"))
+        .build()
+        .expect("https client");
+    let sms_url = format!("{public_url}{}", cw_notifier::webhooks::SMS_PATH);
+    let token = stack.operator.secret("twilio_auth_token");
+    let (status, body) = sandbox
+        .reply_sms(&https, &token, &sms_url, PHONE, "1")
+        .await
+        .unwrap_or_else(|e| panic!("posting to {sms_url}: {e}"));
+    assert!(
+        (200..300).contains(&status),
+        "a signed text is taken ({status}): {body}\n{}",
+        stack.logs()
+    );
+    let (status, _) = sandbox
+        .reply_sms(&https, "not-the-auth-token", &sms_url, PHONE, "1")
+        .await
+        .unwrap_or_else(|e| panic!("posting to {sms_url}: {e}"));
+    assert_eq!(status, 403, "a text signed with another token is refused");
+}
