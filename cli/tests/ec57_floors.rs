@@ -48,41 +48,45 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     let hundred = results.iter().find(|r| r.name == "100").expect("100");
     let q = hundred.beats.expect("labelled").qrs();
     assert_eq!((q.fn_, q.fp), (0, 0), "record 100 must be 100 %/100 %");
-    // Measured: AF episodes 22/24 (91.7 %), duration Se 89.4 % (92.4 % with the older
-    // 32-beat window and 30 s onset, whose alarms stayed open longer: duration +P 67.9 %),
-    // episode +P 62.5 % (60.0 % before AF was judged on conducted beats only).
-    at_least("AF episode Se", gross.af.se(), 85.0);
-    at_least("AF duration Se", gross.af.duration_se(), 87.0);
+    // Measured: AF episodes 23/24 (95.8 %; 22/24 with the noise gate's beat level at
+    // 0.08, which held one AF episode of 203), duration Se 91.5 % (89.4 % at 0.08; 92.4 %
+    // with the older 32-beat window and 30 s onset, whose alarms stayed open longer:
+    // duration +P 67.9 %), episode +P 62.5 % (60.0 % before AF was judged on conducted
+    // beats only).
+    at_least("AF episode Se", gross.af.se(), 90.0);
+    at_least("AF duration Se", gross.af.duration_se(), 89.0);
     at_least("AF episode +P", gross.af.ppv(), 60.0);
     // Duration +P 86.9 % since atrial flutter is left out of it as EC38 does (75.7 %
     // before; docs/clinical-performance.md, "Atrial flutter in AF scoring").
     at_least("AF duration +P", gross.af.duration_ppv(), 85.0);
-    // Measured: AF episodes of ≥ 30 s 16/18 (88.9 %).
-    at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 83.0);
+    // Measured: AF episodes of ≥ 30 s 17/18 (94.4 %; 16/18 at the beat level 0.08).
+    at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 88.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.
     assert!(gross.vf.detected >= 4, "VF {:?}", gross.vf);
     // Measured: 21 of 39 VT episodes (annotated or runs of ≥ 3 V beats at ≥ 100 bpm)
     // raised a VT alarm of their own (14 while an isolated PVC held the VT alert open, 8
     // before each VT could alarm again, 0 before the VT rule); 25 of 39 alarmed or counted
-    // inside an open VT alert; 4 false VT alarms.
-    assert!(gross.vt.detected >= 20, "VT {:?}", gross.vt);
-    assert!(gross.vt.detected_or_counted >= 24, "VT {:?}", gross.vt);
+    // inside an open VT alert; 4 false VT alarms. With the noise gate's beat level at 0.10
+    // (203's noisy VT no longer held): 23 of 39 alarmed, 26 alarmed or counted.
+    assert!(gross.vt.detected >= 22, "VT {:?}", gross.vt);
+    assert!(gross.vt.detected_or_counted >= 25, "VT {:?}", gross.vt);
     let vt = gross
         .alarms
         .get("ventricular_tachycardia")
         .expect("VT alarms");
     assert!(vt.false_ <= 5, "{vt:?}");
     // Measured: 18 false of 90 judged clinical alarms in 12.5 h besides ventricular
-    // ectopy (17 of 76 before the VT rule; 3 of its 14 alarms are false).
+    // ectopy (17 of 76 before the VT rule; 3 of its 14 alarms are false); 16 at the noise
+    // gate's beat level 0.10 (15 at 0.08).
     let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
     assert!(bedside_false <= 27, "{:?}", gross.clinical);
     // Measured: the ectopy rules (couplet, bigeminy, trigeminy, PVCs per minute, nsvt)
     // raised 112 alarms, 31 false (+P 72.3 %, 2.47 false / h): most are pairs or runs of
-    // beats the classifier called V (docs/clinical-performance.md).
+    // beats the classifier called V (docs/clinical-performance.md). Since: 107, 28 false.
     let ectopy = gross.ectopy;
     assert!(ectopy.false_ <= 34 && ectopy.true_ >= 75, "{ectopy:?}");
-    // Measured: the noise gate held the physiological rules 398.6 s of the 12.54 h
-    // (0.88 %; 203 135 s, 104 108 s, 108 78 s; docs/clinical-performance.md, "Noise").
+    // Measured: the noise gate held the physiological rules 185.7 s of the 12.54 h
+    // (0.41 %; 398.6 s at the beat level 0.08; docs/clinical-performance.md, "Noise").
     assert!(
         gross.noise_held_s <= 600.0,
         "held {:.1} s",
@@ -101,13 +105,15 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     // Since a VT alert clears once no run of 3 V beats is in progress: VT 22/68, 17 false
     // VT alarms (9 before: the same alerting, split where one alert stayed open for
     // minutes; docs/clinical-performance.md, "A VT ends when VT ends").
-    assert!(gross.vt.detected >= 21, "VT {:?}", gross.vt);
+    // With the noise gate's beat level at 0.10: VT 23/68, 21 false VT alarms (17 at 0.08;
+    // the 4 more on 424, which the gate held for 71 % of the record at 0.08).
+    assert!(gross.vt.detected >= 22, "VT {:?}", gross.vt);
     assert!(gross.vt.detected_or_counted >= 54, "VT {:?}", gross.vt);
     let vt = gross
         .alarms
         .get("ventricular_tachycardia")
         .expect("VT alarms");
-    assert!(vt.false_ <= 18, "{vt:?}");
+    assert!(vt.false_ <= 22, "{vt:?}");
     // Measured: 421's 150 s VT raises sustained VT (never before the multiform-VT step).
     let sustained = gross.alarms.get("sustained_vt").map_or(0, |s| s.true_);
     assert!(sustained >= 1, "{:?}", gross.alarms.get("sustained_vt"));
@@ -120,9 +126,10 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
         .expect("VF alarms");
     assert!(vf.false_ <= 6, "{vf:?}");
     // Measured: 1 false AF alarm (8 before AF was judged on conducted beats only and held
-    // while VF is alarmed; docs/clinical-performance.md, "AF robust to ectopy").
+    // while VF is alarmed; docs/clinical-performance.md, "AF robust to ectopy"); 3 with
+    // the noise gate's beat level at 0.10 (2 more on 424, no longer held).
     let af = gross.alarms.get("atrial_fibrillation").expect("AF alarms");
-    assert!(af.false_ <= 2, "{af:?}");
+    assert!(af.false_ <= 4, "{af:?}");
 }
 
 #[test]
@@ -156,8 +163,9 @@ fn mitdb_118_and_119_with_muscle_noise_at_0_db() {
     for r in &results {
         let noise_alarms = r.alarms.get("noise").map_or(0, |s| s.fired);
         assert!(noise_alarms >= 1, "{}: no technical noise alarm", r.name);
-        // Measured: held 748.6 s (118) and 720.9 s (119) of the about 780 s of noisy
-        // segments (the protocol's 2-minute segments from minute 5).
+        // Measured: held 711.6 s (118) and 693.6 s (119) of the about 780 s of noisy
+        // segments (the protocol's 2-minute segments from minute 5; 748.6 and 720.9 s at
+        // the noise gate's beat level 0.08).
         assert!(
             r.noise_held_s >= 600.0,
             "{}: held {:.1} s",
@@ -169,7 +177,8 @@ fn mitdb_118_and_119_with_muscle_noise_at_0_db() {
     let qrs = gross.qrs.expect("labelled").qrs();
     assert!(qrs.se() >= 85.0 && qrs.ppv() >= 84.0, "QRS {qrs:?}");
     // With the VT rule: 36 (6 of them VT: muscle noise makes wide "ventricular" beats;
-    // VT has no noise rejection yet), ventricular ectopy apart.
+    // VT has no noise rejection yet), ventricular ectopy apart. With the noise gate: 1 at
+    // the beat level 0.08, 2 at 0.10 (a VT on 119).
     let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
     assert!(bedside_false <= 36, "{:?}", gross.clinical);
 }

@@ -17,13 +17,12 @@
 /// After the last sign of noise, the rules stay held this long.
 const HOLD_S: f64 = 4.0;
 /// A beat this noisy (the classifier's measure) counts towards a sign… Chosen from 0.06,
-/// 0.08, 0.10, 0.12 on mitdb with and without NSTDB muscle noise and on vfdb
-/// (docs/clinical-performance.md, "Noise"): 0.06 already loses AF and VF episodes on clean
-/// records (f-waves and fibrillation ride on the beats too), 0.10 and 0.12 let 30 and 45
-/// false alarms through at 0 dB SNR where 0.08 lets 17. Leave-one-record-out figures, and
-/// the trade-off 0.10 would make (one AF episode of mitdb 203 for 19 false alarms at
-/// 0 dB), are in the same section.
-const NOISY_BEAT: f32 = 0.08;
+/// 0.08, 0.10, 0.12 by the criterion stated before the figures: the lowest level that loses
+/// no clean AF, VF or VT episode (docs/clinical-performance.md, "Noise"). It picks 0.10 in
+/// all 37 leave-one-record-out folds; 0.08 loses 4 clean episodes (203: one AF, two VT;
+/// 421: one VT). The price, more false alarms with muscle noise at 0 dB SNR, is accepted:
+/// a missed VT or AF weighs more than a false alarm.
+const NOISY_BEAT: f32 = 0.10;
 /// …when at least `NOISY_OF` of the last `RECENT` beats are (one or two noisy beats — a
 /// notched ectopic beat, a motion spike — are not noise on the signal; 2 of 4 at 0.03 lost
 /// 10 of 22 AF episodes on clean records).
@@ -106,12 +105,14 @@ mod tests {
     fn two_noisy_beats_of_four_are_not_noise_three_are_and_the_hold_lasts_its_time() {
         let fs = 250.0;
         let mut gate = NoiseGate::new(fs);
-        for (k, noise) in [0.001, 0.2, 0.001, 0.1].into_iter().enumerate() {
+        // Just at and just above the level count as noisy; the measure is compared, not rounded.
+        let noisy = NOISY_BEAT + 0.01;
+        for (k, noise) in [0.001, 0.2, 0.001, NOISY_BEAT].into_iter().enumerate() {
             gate.on_beat(1000 + 200 * k as u64, noise, false);
         }
         assert!(!gate.holds(1600), "two noisy beats of four");
         assert!(gate.clear_since(0));
-        gate.on_beat(1800, 0.09, false);
+        gate.on_beat(1800, noisy, false);
         assert!(gate.holds(1800), "three of the last four");
         assert!(
             !gate.clear_since(1700),
@@ -121,7 +122,7 @@ mod tests {
         assert!(gate.holds(end - 1) && !gate.holds(end));
         assert!(gate.clear_since(end));
         assert_eq!(gate.held_s(), HOLD_S);
-        gate.on_beat(2000, 0.09, false);
+        gate.on_beat(2000, noisy, false);
         assert_eq!(
             gate.held_s(),
             HOLD_S + 200.0 / fs,
