@@ -456,3 +456,28 @@ fn config_endpoints_are_services_of_the_render() {
     }
     assert!(checked >= 8, "{checked} endpoints checked");
 }
+
+/// The stores run the image compose pins (docker-compose.yml is the one place a store
+/// version is chosen; compose.rs checks that pin), so an upgrade there cannot leave
+/// Kubernetes on the old line (it did: InfluxDB 1.8 here after compose moved to 1.11).
+#[test]
+fn store_images_are_the_ones_compose_pins() {
+    let docs = documents(&render());
+    let compose = compose();
+    for store in ["influxdb", "mongodb"] {
+        let pinned = compose["services"][store]["image"]
+            .as_str()
+            .unwrap_or_else(|| panic!("compose service {store} has no image"));
+        let containers =
+            named(&docs, "StatefulSet", store)["spec"]["template"]["spec"]["containers"]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("StatefulSet {store} has no containers"));
+        for container in containers {
+            assert_eq!(
+                container["image"].as_str(),
+                Some(pinned),
+                "StatefulSet {store} runs another image than compose's"
+            );
+        }
+    }
+}
