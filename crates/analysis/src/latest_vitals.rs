@@ -75,26 +75,35 @@ impl LatestVitals {
     }
 }
 
+/// A reading `t_s` seconds in: valid with `value`, sensor-off without one. Shared by the
+/// vital-sign tests of this crate (here and `vital_rules.rs`).
+#[cfg(test)]
+pub(crate) fn reading_at(
+    t_s: i64,
+    kind: VitalKind,
+    site: Site,
+    value: Option<f32>,
+) -> VitalReading {
+    VitalReading {
+        time_ns: t_s * cw_core::time::NANOS_PER_SEC,
+        kind,
+        site,
+        status: if value.is_some() {
+            VitalStatus::Valid
+        } else {
+            VitalStatus::SensorOff
+        },
+        value,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::reading_at as r;
     use super::*;
     use crate::news2::{Response, Spo2Scale, score};
 
     const S: Nanos = 1_000_000_000;
-
-    fn r(t: i64, kind: VitalKind, site: Site, value: Option<f32>) -> VitalReading {
-        VitalReading {
-            time_ns: t * S,
-            kind,
-            site,
-            status: if value.is_some() {
-                VitalStatus::Valid
-            } else {
-                VitalStatus::SensorOff
-            },
-            value,
-        }
-    }
 
     #[test]
     fn a_sensor_off_status_does_not_replace_the_last_reading_and_old_ones_expire() {

@@ -113,12 +113,7 @@ impl RuleBank {
 mod tests {
     use crate::PatientMonitor;
     use crate::monitor::RuleEvent;
-    use cw_core::time::Nanos;
-    use cw_core::{
-        PatientId, RuleKind, Site, ThresholdPolicy, VitalKind, VitalReading, VitalStatus,
-    };
-
-    const S: Nanos = 1_000_000_000;
+    use cw_core::{PatientId, RuleKind, Site, ThresholdPolicy, VitalKind, VitalReading};
 
     /// The shipped vital-sign rules without NEWS2 escalation (`news2_escalation.rs`).
     fn monitor() -> PatientMonitor {
@@ -129,19 +124,7 @@ mod tests {
         })
     }
 
-    fn at(t_s: i64, kind: VitalKind, site: Site, value: Option<f32>) -> VitalReading {
-        VitalReading {
-            time_ns: t_s * S,
-            kind,
-            site,
-            status: if value.is_some() {
-                VitalStatus::Valid
-            } else {
-                VitalStatus::SensorOff
-            },
-            value,
-        }
-    }
+    use crate::latest_vitals::reading_at as at;
 
     fn spo2(t_s: i64, value: Option<f32>) -> VitalReading {
         at(t_s, VitalKind::Spo2, Site::Unspecified, value)
