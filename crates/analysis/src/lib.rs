@@ -17,6 +17,7 @@ pub mod condition_state;
 pub mod latest_vitals;
 mod measurement_policy;
 pub mod monitor;
+pub mod monitoring_summary;
 pub mod news2;
 pub mod news2_escalation;
 pub mod strip_beats;
