@@ -14,6 +14,7 @@
 
 pub mod backtest;
 pub mod condition_state;
+pub mod hr_trend;
 pub mod latest_vitals;
 mod measurement_policy;
 pub mod monitor;

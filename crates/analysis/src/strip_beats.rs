@@ -42,12 +42,13 @@ pub fn beat_marks(frames: &[(Nanos, Vec<i16>)], from_ns: Nanos) -> Vec<BeatMark>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cw_core::time::NANOS_PER_SEC;
 
-    /// A 250 Hz single-lead trace with a narrow 1.5 mV spike every `rr_s`.
-    fn spikes(seconds: f64, rr_s: f64, t0: Nanos) -> Vec<(Nanos, Vec<i16>)> {
+    /// A 250 Hz single-lead trace with a narrow 1.5 mV spike every `rr_s` (also the
+    /// heart-rate trend's test signal, `hr_trend.rs`).
+    pub(crate) fn spikes(seconds: f64, rr_s: f64, t0: Nanos) -> Vec<(Nanos, Vec<i16>)> {
         let rate = 250.0;
         (0..(seconds * rate) as usize)
             .map(|i| {

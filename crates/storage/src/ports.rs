@@ -198,6 +198,14 @@ pub trait PolicyStore: Send + Sync {
     /// The current policy, or `NotFound`.
     async fn policy(&self, patient: &PatientId) -> Result<ThresholdPolicy>;
 
+    /// The patient's saved versions, newest first, at most `limit` of them (empty for a
+    /// patient with none): the history the console diffs (docs/console.md).
+    async fn policy_history(
+        &self,
+        patient: &PatientId,
+        limit: usize,
+    ) -> Result<Vec<ThresholdPolicy>>;
+
     /// Current policies of all patients (engine start-up and reload).
     async fn all_policies(&self) -> Result<Vec<ThresholdPolicy>>;
 }

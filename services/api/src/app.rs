@@ -3,8 +3,8 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, infra, live,
-    patients, reports, thresholds, user_directory, users, vitals,
+    alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, hr_trend, infra,
+    live, patients, reports, thresholds, user_directory, users, vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -83,11 +83,13 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(patients::assign))?)
         .routes(guarded(routes!(thresholds::get))?)
         .routes(guarded(routes!(thresholds::put))?)
+        .routes(guarded(routes!(thresholds::history))?)
         .routes(guarded(routes!(backtest::post))?)
         .routes(guarded(routes!(break_glass::open))?)
         .routes(guarded(routes!(ecg::range))?)
         .routes(guarded(routes!(ecg_export::export))?)
         .routes(guarded(routes!(beats::range))?)
+        .routes(guarded(routes!(hr_trend::range))?)
         .routes(guarded(routes!(vitals::range))?)
         .routes(guarded(routes!(live::open))?)
         .routes(guarded(routes!(alerts::list))?)

@@ -96,6 +96,7 @@ fn matrix() -> Vec<Row> {
         row(Method::GET,  "/v1/patients",                                    200, None),
         row(Method::GET,  "/v1/patients/{p}/thresholds",                     200, None),
         row(Method::PUT,  "/v1/patients/{p}/thresholds",                     200, Some(limits)),
+        row(Method::GET,  "/v1/patients/{p}/thresholds/history",             200, None),
         // No patient named: the caller's own patients, which only a doctor has.
         Row { answers: Some(Answers { anonymous: 401, doctor: (200, 200), admin: (403, 403), ops: (403, 403) }),
               ..row(Method::GET, "/v1/alerts",                               200, None) },
@@ -126,6 +127,7 @@ fn matrix() -> Vec<Row> {
         // No ECG stored in that second: past authorization, 404.
         row(Method::GET,  "/v1/patients/{p}/ecg/export?from_ns=0&to_ns=1000000000&format=edf", 404, None),
         row(Method::GET,  "/v1/patients/{p}/beats?from_ns=0&to_ns=1000000000", 200, None),
+        row(Method::GET,  "/v1/patients/{p}/hr?from_ns=0&to_ns=1000000000", 200, None),
         row(Method::GET,  "/v1/patients/{p}/vitals?from_ns=0&to_ns=1000000000", 200, None),
         // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
         row(Method::GET,  "/v1/patients/{p}/live",                           426, None),

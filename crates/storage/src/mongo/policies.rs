@@ -46,6 +46,25 @@ impl PolicyStore for MongoRecords {
         from_doc(found.ok_or(StoreError::NotFound)?)
     }
 
+    async fn policy_history(
+        &self,
+        patient: &PatientId,
+        limit: usize,
+    ) -> Result<Vec<ThresholdPolicy>> {
+        // Served by the unique (patient, version desc) index.
+        let docs: Vec<Document> = self
+            .coll(POLICIES)
+            .find(doc! { "patient": patient.as_str() })
+            .sort(doc! { "version": -1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.into_iter().map(from_doc).collect()
+    }
+
     async fn all_policies(&self) -> Result<Vec<ThresholdPolicy>> {
         // Newest version per patient, computed by the server.
         let pipeline = vec![

@@ -54,6 +54,28 @@ impl PolicyStore for SqliteRecords {
             .await
     }
 
+    async fn policy_history(
+        &self,
+        patient: &PatientId,
+        limit: usize,
+    ) -> Result<Vec<ThresholdPolicy>> {
+        let patient = patient.clone();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT doc FROM policies WHERE patient = ?1 ORDER BY version DESC LIMIT ?2",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map(params![patient.as_str(), limit], |row| row.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.map(|row| from_json(&row.map_err(map_err)?)).collect()
+            })
+            .await
+    }
+
     async fn all_policies(&self) -> Result<Vec<ThresholdPolicy>> {
         self.db
             .call(|conn| {

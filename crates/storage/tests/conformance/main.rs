@@ -97,6 +97,7 @@ conformance! {
     policies::put_policy_increments_version,
     policies::policy_of_unknown_patient_is_not_found,
     policies::all_policies_returns_the_current_version_of_each_patient,
+    policies::policy_history_lists_every_version_newest_first_within_the_limit,
     policies::rhythm_and_technical_rules_and_their_alerts_round_trip,
     people::device_by_token_hash_finds_the_device,
     people::device_by_cert_sha256_finds_the_device_and_list_devices_lists_all,

@@ -46,6 +46,35 @@ pub async fn all_policies_returns_the_current_version_of_each_patient(s: &Stores
     assert_eq!(all, expected);
 }
 
+pub async fn policy_history_lists_every_version_newest_first_within_the_limit(s: &Stores) {
+    let (p, other) = (patient_id(), patient_id());
+    assert_eq!(
+        s.records.policy_history(&p, 10).await.expect("history"),
+        Vec::new(),
+        "a patient without a policy has no history"
+    );
+    let mut saved = Vec::new();
+    for bpm in [120.0, 130.0, 125.0] {
+        saved.push(s.records.put_policy(&policy(&p, bpm)).await.expect("put"));
+    }
+    s.records
+        .put_policy(&policy(&other, 150.0))
+        .await
+        .expect("put");
+    let history = s.records.policy_history(&p, 10).await.expect("history");
+    saved.reverse();
+    assert_eq!(
+        history, saved,
+        "every version of this patient, newest first"
+    );
+    assert_eq!(
+        history.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [3, 2, 1]
+    );
+    let newest = s.records.policy_history(&p, 2).await.expect("history");
+    assert_eq!(newest, saved[..2], "the limit keeps the newest");
+}
+
 /// Every rhythm and technical rule, and alerts they raise, survive the store unchanged.
 pub async fn rhythm_and_technical_rules_and_their_alerts_round_trip(s: &Stores) {
     use cw_core::rules::{AfRule, AsystoleRule, ConditionRule, NoDataRule, PauseRule, RunRule};

@@ -7,6 +7,7 @@ pub mod break_glass;
 pub mod devices;
 pub mod ecg;
 pub mod ecg_export;
+pub mod hr_trend;
 pub mod infra;
 pub mod live;
 pub mod patients;

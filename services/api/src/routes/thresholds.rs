@@ -134,6 +134,45 @@ pub async fn put(
     Ok(Json(saved))
 }
 
+/// Versions one history request returns at most.
+const MAX_HISTORY: usize = 500;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Newest versions to return (1–500, default 50).
+    #[serde(default = "default_history")]
+    pub limit: usize,
+}
+
+fn default_history() -> usize {
+    50
+}
+
+#[utoipa::path(get, path = "/v1/patients/{id}/thresholds/history", summary = "Saved threshold policy versions, newest first (the console diffs them)",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(("id" = String, Path, description = "patient id"), HistoryQuery),
+    responses((status = 200, body = Vec<ThresholdPolicy>)))]
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ValidQuery(query): ValidQuery<HistoryQuery>,
+) -> Result<Json<Vec<ThresholdPolicy>>, ApiError> {
+    let patient = parse_patient(&id)?;
+    caller.require_patient(&state, &patient).await?;
+    if !(1..=MAX_HISTORY).contains(&query.limit) {
+        return Err(ApiError::Invalid {
+            field: Some("limit".into()),
+            message: format!("limit is from 1 to {MAX_HISTORY}"),
+        });
+    }
+    Ok(Json(
+        state.records.policy_history(&patient, query.limit).await?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
