@@ -3,6 +3,7 @@
 //! and an alert whose event was lost is still delivered (periodic reconcile).
 
 pub mod ack_tally;
+pub mod acm;
 pub mod config;
 pub mod providers;
 
