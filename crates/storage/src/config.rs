@@ -25,6 +25,9 @@ pub struct StorageConfig {
     pub mongo: MongoConfig,
     /// The audit chain's key and checkpoint sink (`docs/security.md`, "Audit trail").
     pub audit: AuditConfig,
+    /// How long samples and their downsampled series are kept (`docs/operations.md`,
+    /// "Data lifecycle", has the clinical and legal reasoning for the defaults).
+    pub retention: RetentionConfig,
 }
 
 impl Default for StorageConfig {
@@ -35,6 +38,45 @@ impl Default for StorageConfig {
             influx: InfluxConfig::default(),
             mongo: MongoConfig::default(),
             audit: AuditConfig::default(),
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+/// `[storage.retention]`: raw ECG and vitals are kept `raw_days`; before they go, they
+/// are downsampled (ECG: min/max per lead per `ecg_interval_ms`; vitals: mean/min/max
+/// per `vitals_interval_s`) into series kept `downsampled_days`. InfluxDB does it with a
+/// retention policy and continuous queries, the embedded file with a sweep.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days raw ECG and vitals are kept; 0 keeps them forever.
+    pub raw_days: u32,
+    /// Days the downsampled series are kept; 0 keeps them forever.
+    pub downsampled_days: u32,
+    /// ECG downsampling interval: one min and one max per lead per interval.
+    pub ecg_interval_ms: u32,
+    /// Vitals downsampling interval: mean, min and max per kind and site.
+    pub vitals_interval_s: u32,
+    /// How often the downsampling runs.
+    pub every_s: u32,
+    /// How far back each run recomputes, so data a gateway resends late (after a
+    /// reconnect) still reaches the downsampled series.
+    pub late_s: u32,
+    /// Days a delivery row (a page, SMS, call, e-mail) is kept after its last change.
+    pub delivery_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            raw_days: 90,
+            downsampled_days: 0,
+            ecg_interval_ms: 1000,
+            vitals_interval_s: 60,
+            every_s: 60,
+            late_s: 600,
+            delivery_days: 2190,
         }
     }
 }

@@ -27,7 +27,7 @@ pub use bundles::{
     ApiRecords, ApiStores, EngineRecords, EngineStores, IngestRecords, IngestStores,
     NotifierRecords, NotifierStores,
 };
-pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, StorageConfig};
+pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, RetentionConfig, StorageConfig};
 pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;
 pub use monitoring_alarms::MonitoringAlarms;

@@ -44,6 +44,7 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
                 InfluxSamples::connect(&cfg.influx),
                 connect_mongo(&cfg.mongo)
             )?;
+            samples.ensure_lifecycle(&cfg.retention).await;
             Ok(Stores {
                 samples: Arc::new(samples),
                 records: Arc::new(records.with_audit(sealer)),

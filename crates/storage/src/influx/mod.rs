@@ -6,12 +6,14 @@
 //! fields `l0`, `l1`, … (µV), one point per frame at its ns timestamp. The device is not
 //! a tag: the series key is (patient) alone, so a block resent through any device lands
 //! on the same points and overwrites them. Vital-sign numerics are measurement `vitals`
-//! (`vitals.rs`).
+//! (`vitals.rs`). Retention and downsampling: `lifecycle.rs`.
 
 mod client;
+mod lifecycle;
 mod line;
 mod query;
 mod samples;
 mod vitals;
 
+pub use lifecycle::{DOWNSAMPLED_RP, ECG_DOWNSAMPLED, VITALS_DOWNSAMPLED};
 pub use samples::InfluxSamples;

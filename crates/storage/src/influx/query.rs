@@ -86,6 +86,9 @@ pub(super) struct Statement {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Series {
+    /// The measurement, or for `SHOW CONTINUOUS QUERIES` the database.
+    #[serde(default)]
+    pub name: String,
     #[serde(default)]
     pub columns: Vec<String>,
     #[serde(default)]

@@ -3,7 +3,7 @@
 use super::client::Client;
 use super::line::{self, MEASUREMENT};
 use super::query::{self, PAGE_ROWS};
-use crate::config::InfluxConfig;
+use crate::config::{InfluxConfig, RetentionConfig};
 use crate::ports::{Reachable, Result, SampleStore, StoreError};
 use crate::redact;
 use async_trait::async_trait;
@@ -40,6 +40,12 @@ impl InfluxSamples {
             client,
             batch_lines: cfg.batch_lines.max(1),
         })
+    }
+
+    /// Sets up retention and downsampling as `cfg` says, or logs what ops must run
+    /// (`lifecycle.rs`). Never fails: the samples are stored either way.
+    pub async fn ensure_lifecycle(&self, cfg: &RetentionConfig) {
+        super::lifecycle::ensure(&self.client, cfg).await;
     }
 
     pub(super) fn client(&self) -> &Client {

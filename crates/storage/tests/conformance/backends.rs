@@ -1,7 +1,9 @@
 //! A fresh, private store per test, for each backend.
 
 use cw_core::PatientId;
-use cw_storage::{AuditConfig, Backend as Kind, InfluxConfig, MongoConfig, StorageConfig, Stores};
+use cw_storage::{
+    AuditConfig, Backend as Kind, InfluxConfig, MongoConfig, RetentionConfig, StorageConfig, Stores,
+};
 
 pub struct Backend {
     pub stores: Stores,
@@ -32,6 +34,16 @@ fn audit_with_checkpoints(dir: &std::path::Path) -> AuditConfig {
     }
 }
 
+/// The fixtures write at fixed past times (`fixtures::T0`), which a raw window would
+/// refuse (InfluxDB drops points older than its retention policy) or sweep away:
+/// retention has its own tests (`influx_lifecycle.rs`).
+fn keep_forever() -> RetentionConfig {
+    RetentionConfig {
+        raw_days: 0,
+        ..RetentionConfig::default()
+    }
+}
+
 /// Small batches, so that every write test exercises batching too.
 const TEST_BATCH_LINES: usize = 1_000;
 
@@ -43,6 +55,7 @@ impl Backend {
             // A subdirectory that does not exist yet: open() must create it.
             path: dir.path().join("data").join("cardiowatch.sqlite"),
             audit: audit_with_checkpoints(dir.path()),
+            retention: keep_forever(),
             ..StorageConfig::default()
         };
         let stores = cw_storage::open(&cfg).await.expect("open embedded store");
@@ -70,6 +83,7 @@ impl Backend {
                 database,
             },
             audit: audit_with_checkpoints(dir.path()),
+            retention: keep_forever(),
             ..StorageConfig::default()
         };
         let stores = cw_storage::open(&cfg).await.expect("open server stores");

@@ -124,6 +124,20 @@ impl AuthInflux {
         );
     }
 
+    /// `SHOW RETENTION POLICIES` of the database, as the admin: the body as text.
+    async fn retention_policies(&self) -> String {
+        reqwest::Client::new()
+            .get(format!("{}/query", self.url))
+            .query(&[("u", ADMIN.0), ("p", ADMIN.1), ("db", DATABASE)])
+            .query(&[("q", "SHOW RETENTION POLICIES")])
+            .send()
+            .await
+            .expect("influx /query")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// What the image's init does with INFLUXDB_ADMIN_*, INFLUXDB_DB and INFLUXDB_USER_*.
     async fn init_like_the_image(&self, create_database: bool) {
         let admin = format!(
@@ -217,4 +231,26 @@ async fn a_wrong_password_fails_naming_store_url_and_the_credentials_to_check() 
         );
     }
     assert!(!message.contains("wrong-pw"), "password leaked: {message}");
+}
+
+#[tokio::test]
+async fn a_non_admin_user_starts_without_retention_rights_and_an_admin_start_sets_them() {
+    let influx = AuthInflux::start().await;
+    influx.init_like_the_image(true).await;
+
+    // The user may not change retention policies or continuous queries (403): the
+    // service starts anyway and logs what ops must run; nothing changed.
+    cw_storage::open(&influx.storage_as(USER))
+        .await
+        .expect("starts without the rights to set retention");
+    let before = influx.retention_policies().await;
+    assert!(before.contains(r#"["autogen","0s""#), "{before}");
+    assert!(!before.contains("cw_downsampled"), "{before}");
+
+    cw_storage::open(&influx.storage_as(ADMIN))
+        .await
+        .expect("opens as the admin");
+    let after = influx.retention_policies().await;
+    assert!(after.contains(r#"["autogen","2160h0m0s""#), "{after}");
+    assert!(after.contains(r#"["cw_downsampled","0s""#), "{after}");
 }

@@ -19,6 +19,7 @@ mod directory;
 mod embedded_file;
 mod fixtures;
 mod influx_auth;
+mod influx_lifecycle;
 mod influx_wire;
 mod mongo_audit_replicas;
 mod mongo_two_writes;
