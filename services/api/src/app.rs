@@ -4,7 +4,7 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
     alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, hr_trend, infra,
-    live, patients, reports, thresholds, user_directory, users, vitals,
+    live, patients, report, reports, thresholds, user_directory, users, vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -103,6 +103,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(devices::pin_certificate))?)
         .routes(guarded(routes!(audit::list))?)
         .routes(guarded(routes!(reports::fatigue))?)
+        .routes(guarded(routes!(report::get))?)
         .routes(fhir(routes!(fhir::routes::metadata))?)
         .routes(fhir(routes!(fhir::routes::patient))?)
         .routes(fhir(routes!(fhir::routes::device))?)

@@ -18,6 +18,7 @@ mod error;
 mod fhir;
 mod live;
 mod login_limiter;
+pub mod monitoring_report;
 mod oidc;
 mod openapi;
 mod panic_guard;

@@ -11,6 +11,7 @@ pub mod hr_trend;
 pub mod infra;
 pub mod live;
 pub mod patients;
+pub mod report;
 pub mod reports;
 pub mod thresholds;
 pub mod user_directory;

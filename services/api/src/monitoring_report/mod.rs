@@ -1,0 +1,111 @@
+//! Monitoring reports (docs/reports.md): the figures of a range of a patient's monitoring
+//! (`cw_analysis::monitoring_summary`) as JSON, as a PDF ([`pdf::render`]) and as a FHIR
+//! `DiagnosticReport`. [`gather`] reads the stores; the route `GET
+//! /v1/patients/{id}/report`, the FHIR search and `cardiowatch report` all call it and
+//! the one renderer, so the three answer the same figures.
+
+mod paper;
+pub mod pdf;
+
+use cw_analysis::backtest::infer_rate;
+use cw_analysis::monitoring_summary::{MonitoringSummary, Strip, SummaryBuilder};
+use cw_core::rules::AfRule;
+use cw_core::time::{NANOS_PER_SEC, Nanos};
+use cw_core::{Alert, PatientId};
+use cw_storage::{AlertStore, SampleStore, StoreError};
+
+/// The longest range one report covers: a day. A longer study is reported day by day (the
+/// analysis runs at request time, about a minute of CPU per day of two-lead ECG).
+pub const MAX_RANGE_NS: Nanos = 24 * 3600 * NANOS_PER_SEC;
+/// Stored ECG is read and analysed this much at a time, so memory stays bounded.
+const CHUNK_NS: Nanos = 10 * 60 * NANOS_PER_SEC;
+/// Alerts read for the alarm list: the patient's newest ones.
+const ALERTS_READ: usize = 10_000;
+
+/// Which report: a day's, or the one closing a monitoring period. Same figures; the title
+/// says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportKind {
+    Daily,
+    End,
+}
+
+impl ReportKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "daily" => Some(Self::Daily),
+            "end" => Some(Self::End),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::End => "end",
+        }
+    }
+}
+
+/// What the PDF's header says besides the figures.
+#[derive(Clone, Debug)]
+pub struct ReportMeta {
+    pub kind: ReportKind,
+    /// The opaque patient id: the report carries no PHI.
+    pub patient: String,
+    pub made_ns: Nanos,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the analysis worker failed: {0}")]
+    Worker(String),
+}
+
+/// AF as the shipped AF rule judges it (its serde defaults, crates/core `rules.rs`), not
+/// the patient's alarm settings: reports of different patients compare.
+pub fn af_rule() -> AfRule {
+    serde_json::from_str("{}").expect("every field of AfRule has a serde default")
+}
+
+/// The figures and event strips of `patient` over `[from_ns, to_ns)` from the stores.
+pub async fn gather(
+    samples: &dyn SampleStore,
+    alerts: &dyn AlertStore,
+    patient: &PatientId,
+    from_ns: Nanos,
+    to_ns: Nanos,
+) -> Result<(MonitoringSummary, Vec<Strip>), ReportError> {
+    let mut listed: Vec<Alert> = alerts
+        .alerts_for_patients(std::slice::from_ref(patient), None, ALERTS_READ)
+        .await?;
+    listed.retain(|a| (from_ns..to_ns).contains(&a.fired_ns));
+    let mut builder: Option<SummaryBuilder> = None;
+    let mut at = from_ns;
+    while at < to_ns {
+        let end = at.saturating_add(CHUNK_NS).min(to_ns);
+        let frames = samples.frames(patient, at, end).await?;
+        at = end;
+        let mut b = match builder.take() {
+            Some(b) => b,
+            None => match infer_rate(&frames) {
+                // Nothing (or one frame) stored yet: look further.
+                0 => continue,
+                rate => SummaryBuilder::new(from_ns, to_ns, rate, af_rule(), &listed),
+            },
+        };
+        b = tokio::task::spawn_blocking(move || {
+            b.push(&frames);
+            b
+        })
+        .await
+        .map_err(|e| ReportError::Worker(e.to_string()))?;
+        builder = Some(b);
+    }
+    let b = builder.unwrap_or_else(|| SummaryBuilder::new(from_ns, to_ns, 0, af_rule(), &listed));
+    tokio::task::spawn_blocking(move || b.finish(&listed))
+        .await
+        .map_err(|e| ReportError::Worker(e.to_string()))
+}
