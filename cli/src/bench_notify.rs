@@ -62,6 +62,7 @@ fn dispatcher(
         twilio,
         ses,
         None,
+        None,
         Arc::new(NotifierMetrics::default()),
     )
 }

@@ -174,6 +174,11 @@ pub async fn start_with(
             alert_endpoints: vec![engine.alert_push_endpoint.clone()],
             twilio: Some(wiring.twilio.clone()),
             webhooks,
+            // Pages link to the alert in this run's console (docs/console.md).
+            console_url: api
+                .as_ref()
+                .filter(|a| a.scheme == "https")
+                .map(|a| format!("https://{}/console/", a.addr)),
             admin_listen: "127.0.0.1:0".into(),
             admin_tls: tls.clone(),
             storage: storage.clone(),

@@ -37,6 +37,8 @@ pub struct Tuning {
     /// Extra top-level/section TOML, e.g. `[routing]\nmedium = ["sms"]`.
     pub extra: String,
     pub abort_after_provider_accept: bool,
+    /// `console_url`: pages link to their alert under it.
+    pub console_url: Option<String>,
 }
 
 impl NotifierHarness {
@@ -75,6 +77,7 @@ impl NotifierHarness {
         format!(
             r#"alert_endpoints = ["tcp://127.0.0.1:{bus}"]
 admin_listen = "127.0.0.1:{admin}"
+{console}
 sweep_interval_ms = 200
 reconcile_interval_s = 1
 [admin_tls]
@@ -100,6 +103,10 @@ abort_after_provider_accept = {abort}
             hook = webhook_port,
             twilio = self.sandbox.base_url(),
             abort = tuning.abort_after_provider_accept,
+            console = tuning
+                .console_url
+                .as_ref()
+                .map_or(String::new(), |url| format!("console_url = \"{url}\"")),
             storage_and_bus = crate::system::storage_and_bus_toml(
                 &self.storage,
                 &cw_bus::Sealer::generate_key_hex()

@@ -159,9 +159,10 @@ impl System {
             None => String::new(),
         };
         let notifier = format!(
-            "alert_endpoints = [\"tcp://127.0.0.1:{}\"]\nreconcile_interval_s = 2\nadmin_listen = \"127.0.0.1:{}\"\n[twilio]\nbase_url = \"{}\"\naccount_sid = \"AC00000000000000000000000000000000\"\nauth_token = \"test-token\"\nfrom_number = \"+15005550006\"\n{ses}\n{}\n{}",
+            "alert_endpoints = [\"tcp://127.0.0.1:{}\"]\nreconcile_interval_s = 2\nadmin_listen = \"127.0.0.1:{}\"\nconsole_url = \"{}\"\n[twilio]\nbase_url = \"{}\"\naccount_sid = \"AC00000000000000000000000000000000\"\nauth_token = \"test-token\"\nfrom_number = \"+15005550006\"\n{ses}\n{}\n{}",
             p.alerts_push,
             p.notifier_admin,
+            self.api_url("/console/"),
             providers.twilio_base_url,
             storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("admin_tls")

@@ -297,6 +297,18 @@ impl RuleKind {
             describe,
             technical: matches!(kind, AlarmKind::Technical),
             unit,
+            // The policy's condition rules (`ConditionRule`: on or off, no number) and the
+            // monitoring alarm ingest raises whatever the policy; their alerts' `limit` is 0.
+            limited: !matches!(
+                self,
+                Self::VentricularFibrillation
+                    | Self::LeadOff
+                    | Self::FlatLine
+                    | Self::Saturation
+                    | Self::Noise
+                    | Self::SensorOff
+                    | Self::MonitoringInterrupted
+            ),
             lower_is_worse: matches!(
                 self,
                 Self::HrLow
@@ -335,6 +347,17 @@ impl RuleKind {
     pub fn unit(self) -> &'static str {
         self.info().unit
     }
+
+    /// A value of this rule as a doctor reads it: seconds and °C to a tenth (a pause of
+    /// 3.2 s vs 3.0 s matters), everything else to the unit ("150 bpm"); a rule without a
+    /// unit gives the bare number.
+    pub fn reading(self, value: f32) -> String {
+        match self.unit() {
+            "" => format!("{value:.0}"),
+            unit @ ("s" | "°C") => format!("{value:.1} {unit}"),
+            unit => format!("{value:.0} {unit}"),
+        }
+    }
 }
 
 /// Whether an alarm is about the patient or the equipment (IEC 60601-1-8).
@@ -353,6 +376,9 @@ pub struct RuleInfo {
     pub technical: bool,
     /// Unit of the alert's `value` and `limit`.
     pub unit: &'static str,
+    /// The policy sets a numeric limit for it, so its alerts' `limit` means something
+    /// (pages say "limit 120"); false for rules that are only on or off.
+    pub limited: bool,
     /// The episode's worst value is its lowest (slow rates), not its highest.
     pub lower_is_worse: bool,
     /// One event and several, as an episode's summary names them ("pause", "pauses").

@@ -67,12 +67,7 @@ impl Episode {
         let Some(word) = info.worst.filter(|_| self.worst.is_finite()) else {
             return Some(counted);
         };
-        // Seconds to a tenth (a pause of 3.2 s vs 3.0 s matters), rates to the beat.
-        let value = match info.unit {
-            "s" => format!("{:.1} s", self.worst),
-            "°C" => format!("{:.1} °C", self.worst),
-            unit => format!("{:.0} {unit}", self.worst),
-        };
+        let value = rule.reading(self.worst);
         Some(match self.count {
             1 => format!("{counted}, {value}"),
             _ => format!("{counted}, {word} {value}"),

@@ -40,6 +40,7 @@ pub async fn start(
     if let Some(w) = &cfg.webhooks {
         check_public_url(&w.public_url)?;
     }
+    let links = crate::console_link::ConsoleLinks::from_config(cfg.console_url.as_deref())?;
     let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg
@@ -55,6 +56,7 @@ pub async fn start(
     tracing::info!(
         sms_voice = twilio.is_some(),
         email = ses.is_some(),
+        console_links = links.is_some(),
         "notifier channels"
     );
     let callbacks = cfg
@@ -80,6 +82,7 @@ pub async fn start(
         twilio,
         ses,
         callbacks.clone(),
+        links,
         metrics.clone(),
     ));
     let webhook_addr = match (&cfg.webhooks, callbacks, auth_token) {

@@ -31,6 +31,11 @@ pub struct NotifierConfig {
     pub twilio: Option<TwilioConfig>,
     /// SES v2 (email); disabled when absent.
     pub ses: Option<SesConfig>,
+    /// The clinician's console as doctors reach it, e.g.
+    /// `https://cardiowatch.hospital.org:8444/console/`: SMS and email pages link to the
+    /// alert under it (`#/patient/{id}/alert/{id}`, opaque ids only; sign-in first).
+    /// https only. Absent or empty: pages go without a link (docs/console.md).
+    pub console_url: Option<String>,
     pub admin_listen: String,
     pub admin_tls: TlsServerConfig,
     pub storage: StorageConfig,
@@ -50,6 +55,7 @@ impl Default for NotifierConfig {
             faults: Faults::default(),
             twilio: None,
             ses: None,
+            console_url: None,
             admin_listen: "0.0.0.0:9103".into(),
             admin_tls: TlsServerConfig {
                 cert_path: "certs/server.pem".into(),

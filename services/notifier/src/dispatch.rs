@@ -24,6 +24,7 @@
 use crate::backoff;
 use crate::breaker::Breaker;
 use crate::config::{Faults, Reliability, Routing};
+use crate::console_link::ConsoleLinks;
 use crate::message;
 use crate::metrics::NotifierMetrics;
 use crate::outbox_commit::OutboxCommit;
@@ -49,6 +50,8 @@ pub struct Dispatcher {
     pub twilio: Option<TwilioClient>,
     pub ses: Option<SesClient>,
     pub callbacks: Option<CallbackUrls>,
+    /// The console's alert links pages carry; none when `console_url` is unset.
+    pub links: Option<ConsoleLinks>,
     pub metrics: Arc<NotifierMetrics>,
     pub twilio_breaker: Breaker,
     pub ses_breaker: Breaker,
@@ -99,6 +102,7 @@ impl Dispatcher {
         twilio: Option<TwilioClient>,
         ses: Option<SesClient>,
         callbacks: Option<CallbackUrls>,
+        links: Option<ConsoleLinks>,
         metrics: Arc<NotifierMetrics>,
     ) -> Self {
         let reliability_for_breaker = reliability.clone();
@@ -120,6 +124,7 @@ impl Dispatcher {
             twilio,
             ses,
             callbacks,
+            links,
             metrics,
             in_flight: Mutex::new(HashSet::new()),
             rate_limiter,
@@ -531,7 +536,7 @@ impl Dispatcher {
                 twilio
                     .send_sms_with_callback(
                         to,
-                        &message::sms_text(alert, &delivery.page_code()),
+                        &message::sms_text(alert, &delivery.page_code(), self.links.as_ref()),
                         key,
                         status_cb.as_deref(),
                     )
@@ -542,7 +547,7 @@ impl Dispatcher {
                 let to = user.phone.as_deref().ok_or_else(unconfigured)?;
                 let gather = self.callbacks.as_ref().map(|c| c.gather(delivery));
                 let twiml = alert_call_twiml(
-                    &message::call_text(alert, &delivery.page_code()),
+                    &message::call_text(alert, &delivery.page_code(), self.links.as_ref()),
                     gather.as_deref(),
                 );
                 twilio
@@ -561,7 +566,7 @@ impl Dispatcher {
                 ses.send_email(
                     to,
                     &message::subject(alert),
-                    &message::text(alert),
+                    &message::text_with_link(alert, self.links.as_ref()),
                     Some(&threading),
                 )
                 .await

@@ -5,6 +5,7 @@
 pub mod ack_tally;
 pub mod acm;
 pub mod config;
+pub mod console_link;
 pub mod providers;
 
 mod app;

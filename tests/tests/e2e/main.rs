@@ -46,6 +46,7 @@ mod notify_ack;
 mod notify_ack_metrics;
 mod notify_crash;
 mod notify_digest;
+mod notify_evidence;
 mod notify_failover;
 mod notify_outage;
 mod notify_reliability;

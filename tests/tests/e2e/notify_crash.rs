@@ -36,6 +36,7 @@ async fn no_duplicate_after_crash_between_provider_accept_and_record(mode: Mode)
     let crash = Tuning {
         abort_after_provider_accept: true,
         extra: "[reliability]\nclaim_lease_ms = 2000\n".into(),
+        ..Tuning::default()
     };
     h.spawn(&crash);
 
@@ -153,6 +154,7 @@ async fn email_across_a_crash_goes_at_least_once_under_one_message_id() {
     h.spawn(&Tuning {
         abort_after_provider_accept: true,
         extra: extra.clone(),
+        ..Tuning::default()
     });
     died_in_the_crash_window(&mut h).await;
     assert_eq!(
