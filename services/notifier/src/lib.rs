@@ -19,6 +19,7 @@ pub mod metrics;
 mod outbox_commit;
 mod plan;
 mod rate_limit;
+pub mod strip_image;
 mod watchdog;
 pub mod webhooks;
 
