@@ -26,7 +26,7 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
     let sealer = Arc::new(AuditSealer::from_config(&cfg.audit)?);
     match cfg.backend {
         Backend::Embedded => {
-            let (samples, records) = sqlite::open(&cfg.path).await.map_err(|e| {
+            let (samples, records) = sqlite::open(&cfg.path, &cfg.retention).await.map_err(|e| {
                 StoreError::Unavailable(format!(
                     "embedded store at {}: {e}; remedy: check that the directory of storage.path \
                      exists or can be created and is writable by the service's user",
@@ -47,7 +47,7 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
             samples.ensure_lifecycle(&cfg.retention).await;
             Ok(Stores {
                 samples: Arc::new(samples),
-                records: Arc::new(records.with_audit(sealer)),
+                records: Arc::new(records.with_audit(sealer).with_retention(&cfg.retention)),
             })
         }
     }

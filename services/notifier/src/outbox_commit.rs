@@ -85,7 +85,8 @@ mod tests {
             status: DeliveryStatus::Queued,
             provider_id: None,
             error: None,
-            updated_ns: 1,
+            // Now: rows unchanged for `storage.retention.delivery_days` are swept.
+            updated_ns: cw_core::time::now_ns(),
             tries: 0,
             next_try_ns: None,
             version: 0,

@@ -2,7 +2,8 @@
 //! `findOneAndUpdate` filtered on `used: false`, so two racing uses cannot both win;
 //! a login attempt is counted the same way, before its password is checked.
 
-use super::docs::{from_doc, to_doc};
+use super::docs::{expire_at, from_doc, to_doc};
+use super::indexes::REFRESH_TOKENS;
 use super::{MongoRecords, map_err};
 use crate::credentials::{CredentialStore, Login, LoginAttempt, RefreshToken, RefreshUse};
 use crate::ports::{Result, StoreError};
@@ -12,7 +13,6 @@ use cw_core::{Role, UserId};
 use mongodb::bson::doc;
 
 const LOGINS: &str = "logins";
-const REFRESH: &str = "refresh_tokens";
 
 #[async_trait]
 impl CredentialStore for MongoRecords {
@@ -111,8 +111,11 @@ impl CredentialStore for MongoRecords {
     }
 
     async fn insert_refresh(&self, token: &RefreshToken) -> Result<()> {
-        self.coll(REFRESH)
-            .insert_one(to_doc(&token.token_sha256, token)?)
+        // Worthless once expired (the api refuses it): MongoDB's TTL monitor deletes it.
+        let mut doc = to_doc(&token.token_sha256, token)?;
+        expire_at(&mut doc, token.expires_ns);
+        self.coll(REFRESH_TOKENS)
+            .insert_one(doc)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -120,7 +123,7 @@ impl CredentialStore for MongoRecords {
 
     async fn use_refresh(&self, token_sha256: &str) -> Result<RefreshUse> {
         let taken = self
-            .coll(REFRESH)
+            .coll(REFRESH_TOKENS)
             .find_one_and_update(
                 doc! { "_id": token_sha256, "used": false, "revoked": false },
                 doc! { "$set": { "used": true } },
@@ -132,7 +135,7 @@ impl CredentialStore for MongoRecords {
             return Ok(RefreshUse::Fresh(from_doc(doc)?));
         }
         let existing = self
-            .coll(REFRESH)
+            .coll(REFRESH_TOKENS)
             .find_one(doc! { "_id": token_sha256 })
             .await
             .map_err(map_err)?
@@ -141,7 +144,7 @@ impl CredentialStore for MongoRecords {
     }
 
     async fn revoke_refresh_family(&self, family: &str) -> Result<()> {
-        self.coll(REFRESH)
+        self.coll(REFRESH_TOKENS)
             .update_many(
                 doc! { "family": family },
                 doc! { "$set": { "revoked": true } },
@@ -153,7 +156,7 @@ impl CredentialStore for MongoRecords {
 
     async fn revoke_refresh_of_user(&self, user: &UserId) -> Result<()> {
         // No index on `user`: this runs once per account disable.
-        self.coll(REFRESH)
+        self.coll(REFRESH_TOKENS)
             .update_many(
                 doc! { "user": user.as_str() },
                 doc! { "$set": { "revoked": true } },

@@ -1,7 +1,7 @@
 //! The notifier's outbox on MongoDB: `_id` is the idempotency key, so a second claim of
 //! one key fails in the database whichever replica makes it.
 
-use super::docs::{from_doc, to_doc};
+use super::docs::{expire_at, from_doc, to_doc};
 use super::indexes::DELIVERIES;
 use super::{MongoRecords, is_duplicate_key, map_err};
 use crate::ports::{DeliveryStore, Result, StoreError};
@@ -16,7 +16,7 @@ impl DeliveryStore for MongoRecords {
         let key = delivery.idempotency_key();
         match self
             .coll(DELIVERIES)
-            .insert_one(to_doc(&key, delivery)?)
+            .insert_one(self.delivery_doc(&key, delivery)?)
             .await
         {
             Ok(_) => Ok(()),
@@ -44,7 +44,7 @@ impl DeliveryStore for MongoRecords {
         };
         let result = self
             .coll(DELIVERIES)
-            .replace_one(filter, to_doc(&key, &next)?)
+            .replace_one(filter, self.delivery_doc(&key, &next)?)
             .await
             .map_err(map_err)?;
         if result.matched_count == 1 {
@@ -100,6 +100,17 @@ impl DeliveryStore for MongoRecords {
             .await
             .map_err(map_err)?;
         docs.into_iter().map(from_doc).collect()
+    }
+}
+
+impl MongoRecords {
+    /// The row, expiring `delivery_days` after its last change (none when kept forever).
+    fn delivery_doc(&self, key: &str, delivery: &Delivery) -> Result<Document> {
+        let mut doc = to_doc(key, delivery)?;
+        if let Some(ttl) = self.delivery_ttl_ns {
+            expire_at(&mut doc, delivery.updated_ns.saturating_add(ttl));
+        }
+        Ok(doc)
     }
 }
 

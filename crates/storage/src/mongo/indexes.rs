@@ -16,6 +16,10 @@ pub(super) const OPEN_ALERTS: &str = "open_alerts";
 pub(super) const DELIVERIES: &str = "deliveries";
 pub(super) const AUDIT: &str = "audit_events";
 pub(super) const SEEN_REQUESTS: &str = "seen_requests";
+pub(super) const REFRESH_TOKENS: &str = "refresh_tokens";
+/// The field MongoDB's TTL monitor deletes a document by, once its date has passed
+/// (docs/operations.md, "Data lifecycle"); a document without it never expires.
+pub(super) const EXPIRE_AT: &str = "expire_at";
 /// One lease per shard, `_id` = shard (`shard_leases.rs`); no index beyond `_id`.
 pub(super) const SHARD_LEASES: &str = "shard_leases";
 /// Alert-engine heartbeats, `_id` = engine identity.
@@ -49,7 +53,26 @@ fn declared() -> Vec<(&'static str, Document, bool)> {
     ]
 }
 
+/// Collections whose documents expire at their own [`EXPIRE_AT`] (a TTL index with
+/// `expireAfterSeconds: 0`): the expiry is computed per document from the config, so a
+/// changed retention needs no index change.
+const EXPIRING: [&str; 2] = [REFRESH_TOKENS, DELIVERIES];
+
 pub(super) async fn create(db: &Database) -> Result<()> {
+    for collection in EXPIRING {
+        let model = IndexModel::builder()
+            .keys(doc! { EXPIRE_AT: 1 })
+            .options(
+                IndexOptions::builder()
+                    .expire_after(std::time::Duration::ZERO)
+                    .build(),
+            )
+            .build();
+        db.collection::<Document>(collection)
+            .create_index(model)
+            .await
+            .map_err(map_err)?;
+    }
     for (collection, keys, unique) in declared() {
         let model = IndexModel::builder()
             .keys(keys)

@@ -40,6 +40,8 @@ pub struct MongoRecords {
     audit: std::sync::Arc<audit_appender::AuditAppender>,
     /// Seals audit events; unkeyed until [`MongoRecords::with_audit`].
     sealer: std::sync::Arc<crate::audit_sealer::AuditSealer>,
+    /// How long a delivery row lives after its last change; `None` keeps it forever.
+    delivery_ttl_ns: Option<cw_core::time::Nanos>,
 }
 
 impl MongoRecords {
@@ -61,12 +63,21 @@ impl MongoRecords {
             interrupt: Default::default(),
             audit: Default::default(),
             sealer: std::sync::Arc::new(crate::audit_sealer::AuditSealer::unkeyed()),
+            delivery_ttl_ns: None,
         })
     }
 
     /// The same store sealing audit events with `sealer`.
     pub fn with_audit(mut self, sealer: std::sync::Arc<crate::audit_sealer::AuditSealer>) -> Self {
         self.sealer = sealer;
+        self
+    }
+
+    /// The same store expiring delivery rows `retention.delivery_days` after their last
+    /// change (MongoDB's TTL monitor deletes them; docs/operations.md, "Data lifecycle").
+    pub fn with_retention(mut self, retention: &crate::config::RetentionConfig) -> Self {
+        self.delivery_ttl_ns = (retention.delivery_days > 0)
+            .then(|| i64::from(retention.delivery_days) * 86_400 * cw_core::time::NANOS_PER_SEC);
         self
     }
 

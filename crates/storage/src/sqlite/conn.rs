@@ -5,13 +5,22 @@ use super::{file_modes, map_err, schema};
 use crate::ports::{Result, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// One connection to the embedded file. The samples and records adapters each get their
 /// own, so a large sample write does not queue record reads behind it.
 #[derive(Clone)]
 pub(crate) struct Db {
     conn: Arc<Mutex<Connection>>,
+}
+
+/// A [`Db`] that lives only as long as some `Db` of the same connection.
+pub(crate) struct WeakDb(Weak<Mutex<Connection>>);
+
+impl WeakDb {
+    pub(crate) fn upgrade(&self) -> Option<Db> {
+        self.0.upgrade().map(|conn| Db { conn })
+    }
 }
 
 impl Db {
@@ -32,6 +41,11 @@ impl Db {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// A handle that does not keep the connection open (for background tasks).
+    pub(crate) fn downgrade(&self) -> WeakDb {
+        WeakDb(Arc::downgrade(&self.conn))
     }
 
     /// Reads the schema page: the file is still there and readable (readiness).

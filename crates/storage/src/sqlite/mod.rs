@@ -13,27 +13,44 @@ mod people;
 mod policies;
 mod records;
 mod replay_guard;
+mod retention;
 mod samples;
 mod schema;
 mod shard_leases;
 mod vitals;
 
 pub use records::SqliteRecords;
+pub use retention::SweepReport;
 pub use samples::SqliteSamples;
 
 use conn::Db;
 
+use crate::config::RetentionConfig;
 use crate::ports::{Result, StoreError};
+use cw_core::time::Nanos;
 use rusqlite::ErrorCode;
 use std::path::Path;
 
 /// Opens the embedded file for both ports. Each gets its own connection so a large
-/// sample write does not hold up record reads (WAL lets them run side by side).
-pub async fn open(path: &Path) -> Result<(SqliteSamples, SqliteRecords)> {
+/// sample write does not hold up record reads (WAL lets them run side by side). Its
+/// retention sweep runs every `retention.every_s` while they are open.
+pub async fn open(
+    path: &Path,
+    retention: &RetentionConfig,
+) -> Result<(SqliteSamples, SqliteRecords)> {
     let samples = Db::open(path).await?;
     let records = Db::open(path).await?;
+    retention::spawn_sweeper(&samples, &records, retention);
     tracing::info!(path = %path.display(), "embedded store opened");
     Ok((SqliteSamples::new(samples), SqliteRecords::new(records)))
+}
+
+/// One retention sweep of the file at `path` as of `now` (docs/operations.md, "Data
+/// lifecycle"): what the sweeper of an open store does every `every_s`.
+pub async fn sweep(path: &Path, retention: &RetentionConfig, now: Nanos) -> Result<SweepReport> {
+    let samples = Db::open(path).await?;
+    let records = Db::open(path).await?;
+    retention::sweep(&samples, &records, retention, now).await
 }
 
 /// Classifies SQLite errors so callers know whether retrying can help.

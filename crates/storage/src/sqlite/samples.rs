@@ -63,17 +63,26 @@ impl SampleStore for SqliteSamples {
     ) -> Result<Vec<(Nanos, Vec<i16>)>> {
         let patient = patient.clone();
         self.db
-            .call(move |conn| {
-                let mut out = Vec::new();
-                for (block, frames) in overlapping(conn, &patient, from, to, true)? {
-                    for i in frames_within(&block, frames, from, to) {
-                        out.push((block.time_of(i), block.frame(i).to_vec()));
-                    }
-                }
-                Ok(out)
-            })
+            .call(move |conn| frames_in(conn, &patient, from, to))
             .await
     }
+}
+
+/// Frames of `patient` in `[from, to)`, in time order (also what the retention sweep
+/// downsamples).
+pub(super) fn frames_in(
+    conn: &mut Connection,
+    patient: &PatientId,
+    from: Nanos,
+    to: Nanos,
+) -> Result<Vec<(Nanos, Vec<i16>)>> {
+    let mut out = Vec::new();
+    for (block, frames) in overlapping(conn, patient, from, to, true)? {
+        for i in frames_within(&block, frames, from, to) {
+            out.push((block.time_of(i), block.frame(i).to_vec()));
+        }
+    }
+    Ok(out)
 }
 
 fn write_blocks(conn: &mut Connection, blocks: &[SampleBlock]) -> Result<()> {

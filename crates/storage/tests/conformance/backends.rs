@@ -36,7 +36,7 @@ fn audit_with_checkpoints(dir: &std::path::Path) -> AuditConfig {
 
 /// The fixtures write at fixed past times (`fixtures::T0`), which a raw window would
 /// refuse (InfluxDB drops points older than its retention policy) or sweep away:
-/// retention has its own tests (`influx_lifecycle.rs`).
+/// retention has its own tests (`influx_lifecycle.rs`, `embedded_retention.rs`).
 fn keep_forever() -> RetentionConfig {
     RetentionConfig {
         raw_days: 0,

@@ -2,7 +2,7 @@
 
 use crate::fixtures::{T0, alert, block, device_id, patient_id};
 use cw_core::RuleKind;
-use cw_storage::{OpenAlertOutcome, StorageConfig};
+use cw_storage::{OpenAlertOutcome, RetentionConfig, StorageConfig};
 
 /// Two independent opens of one file stand for two service processes: each sees what
 /// the other wrote, and the one-open-alert rule holds across them.
@@ -11,6 +11,11 @@ async fn two_opens_of_one_file_share_samples_and_records() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = StorageConfig {
         path: dir.path().join("shared.sqlite"),
+        // The fixtures' fixed past times would be swept by a raw window.
+        retention: RetentionConfig {
+            raw_days: 0,
+            ..RetentionConfig::default()
+        },
         ..StorageConfig::default()
     };
     let ingest = cw_storage::open(&cfg).await.expect("open");
@@ -52,6 +57,11 @@ async fn reopening_the_file_keeps_what_was_stored() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = StorageConfig {
         path: dir.path().join("restart.sqlite"),
+        // The fixtures' fixed past times would be swept by a raw window.
+        retention: RetentionConfig {
+            raw_days: 0,
+            ..RetentionConfig::default()
+        },
         ..StorageConfig::default()
     };
     let p = patient_id();
