@@ -6,7 +6,8 @@
 //! beats, their classes and quality windows (`cw_detect`) → rate ([`rate`]), runs
 //! ([`rhythm`]), AF on the intervals between conducted beats ([`af`], with [`ectopy`]
 //! undone first), ventricular runs
-//! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]) → each rule of the policy ([`rule_bank`]) → one
+//! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]); fast VT the detector
+//! under-counts, from the signal's own rhythm ([`fast_activity`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
 //!
 //! Vital-sign numerics: the latest valid value of each ([`latest_vitals`]) and the NEWS2
@@ -26,6 +27,7 @@ pub mod vital_rules;
 
 mod af;
 mod ectopy;
+mod fast_activity;
 mod learning;
 mod noise_gate;
 mod rate;

@@ -3,6 +3,7 @@
 //! caller makes it so. The same code runs live and in a backtest.
 
 use crate::af::AfRhythm;
+use crate::fast_activity::{FastActivity, FastVentricularActivity};
 use crate::learning::Learning;
 use crate::news2_escalation::{News2Assessment, assess};
 use crate::noise_gate::NoiseGate;
@@ -76,6 +77,10 @@ struct Stream {
     analysable_since: Option<u64>,
     /// The latest window was analysable (beats in between are judged by it).
     analysable: bool,
+    /// Fast regular activity the detector under-counts (VT the beat path cannot see),
+    /// and what the latest window found.
+    fast: FastVentricularActivity,
+    fast_vt: Option<FastActivity>,
 }
 
 pub struct PatientMonitor {
@@ -272,6 +277,7 @@ impl PatientMonitor {
         for i in 0..block.frames() {
             let frame = block.frame(i);
             stream.learning.on_frame(frame);
+            stream.fast.on_frame(frame);
             let now_sample = stream.frames;
             stream.frames += 1;
             let detected = stream.detector.push(frame);
@@ -308,6 +314,7 @@ impl PatientMonitor {
                     fs: stream.fs,
                     ended,
                     af_trusted,
+                    fast_vt: stream.fast_vt.is_some(),
                 };
                 let at = time_of(self.origin_ns, now_sample);
                 self.rules.on_classified(
@@ -322,6 +329,7 @@ impl PatientMonitor {
             }
             if let Some(beat) = detected {
                 stream.last_beat = Some(beat.sample);
+                stream.fast.on_beat(beat.sample);
                 if stream.analysable {
                     stream.learning.on_beat();
                 }
@@ -404,15 +412,26 @@ impl PatientMonitor {
                     None => stream.learning.without_qrs_energy_s(since, decided),
                 }
             });
+            let noise_hold = stream.gate.holds(window.end_sample);
+            let flutter = stream.detector.flutter();
+            // Judged where the VF path would be, and not in flutter (the VF rule's alarm).
+            let judged =
+                analysable && learned && !noise_hold && !flutter && !window.turning_everywhere();
+            stream.fast_vt = policy.vt.as_ref().and_then(|vt| {
+                let unreported = stream.detector.continuous_activity();
+                let end = window.end_sample;
+                stream.fast.on_window(end, judged, unreported, vt.bpm)
+            });
             let facts = WindowFacts {
                 at,
                 learning: !learned,
                 quality: &window,
                 lead_off: block.lead_off,
                 silent_s,
-                flutter: stream.detector.flutter(),
+                flutter,
                 continuous_activity: stream.detector.continuous_activity(),
-                noise_hold: stream.gate.holds(window.end_sample),
+                noise_hold,
+                fast_vt: stream.fast_vt,
             };
             self.rules.on_window(policy, &facts, &mut events);
         }
@@ -442,6 +461,8 @@ impl PatientMonitor {
             last_beat: None,
             analysable_since: None,
             analysable: true,
+            fast: FastVentricularActivity::new(fs, leads),
+            fast_vt: None,
         });
         self.geometry = Some(geometry);
         self.origin_ns = start_ns;

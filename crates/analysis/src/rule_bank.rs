@@ -5,6 +5,7 @@
 
 use crate::af::{AfJudgement, AfRhythm};
 use crate::condition_state::{ConditionState, Transition};
+use crate::fast_activity::FastActivity;
 use crate::monitor::RuleEvent;
 use crate::rhythm::Rhythm;
 use crate::ventricular::{Ended, VentricularRuns};
@@ -35,6 +36,9 @@ pub struct WindowFacts<'a> {
     /// Noise was seen lately (`noise_gate.rs`): the physiological rules noise fakes are
     /// held (VF here, the others at their beats) and the technical noise alarm speaks.
     pub noise_hold: bool,
+    /// Fast regular activity the detector under-counts, at the VT rate or faster
+    /// (`fast_activity.rs`): VT the beat runs cannot show.
+    pub fast_vt: Option<FastActivity>,
 }
 
 /// One classified beat, for the ventricular rules.
@@ -47,6 +51,9 @@ pub struct ClassFacts {
     pub ended: Option<Ended>,
     /// The interval from the beat classified before this one is trusted for AF.
     pub af_trusted: bool,
+    /// The latest window found VT from the signal's rhythm (`fast_activity.rs`): the few
+    /// beats the detector finds in it do not end the VT.
+    pub fast_vt: bool,
 }
 
 /// The ventricular-ectopy rules: lower priority than VT, judged on every classified beat.
@@ -312,13 +319,36 @@ impl RuleBank {
         // kept it open for minutes, and its later VT salvos were only counted inside it).
         // A run of enough V beats that has slowed under the rate is neither: the band in
         // which the alert neither restarts its event nor starts to clear.
-        let over = run.beats < u32::from(vt.beats);
+        // Nor is it over while the signal's own rhythm is VT (`fast_activity.rs`).
+        let over = run.beats < u32::from(vt.beats) && !facts.fast_vt;
         let rule = RuleKind::VentricularTachycardia;
         self.observe(policy, rule, at, is_vt, over, run.bpm, events);
         let sustained = is_vt && episode_s >= f64::from(vt.sustained_s);
         let value = episode_s as f32;
         let rule = RuleKind::SustainedVt;
         self.observe(policy, rule, at, sustained, over, value, events);
+    }
+
+    /// VT from the signal's own rhythm where the detector under-counts the beats
+    /// (`fast_activity.rs`): raises VT, and sustained VT once it has lasted
+    /// `sustained_s`. Its absence decides nothing: the beat path clears VT.
+    fn on_fast_vt(
+        &mut self,
+        policy: &ThresholdPolicy,
+        at: Nanos,
+        fast: Option<FastActivity>,
+        events: &mut Vec<RuleEvent>,
+    ) {
+        let (Some(vt), Some(fast)) = (&policy.vt, fast) else {
+            return;
+        };
+        let rule = RuleKind::VentricularTachycardia;
+        self.observe(policy, rule, at, true, false, fast.bpm, events);
+        if fast.lasted_s >= f64::from(vt.sustained_s) {
+            let value = fast.lasted_s as f32;
+            let rule = RuleKind::SustainedVt;
+            self.observe(policy, rule, at, true, false, value, events);
+        }
     }
 
     /// A more severe event seen through a lesser rule (issue 12 item 5). Each rule has its
@@ -443,6 +473,7 @@ impl RuleBank {
             let value = lead.map_or(0.0, |l| l as f32);
             self.observe(policy, rule, at, bad, !bad, value, events);
         }
+        self.on_fast_vt(policy, at, facts.fast_vt, events);
         let analysable = !facts.lead_off && q.analysable();
         if !analysable {
             self.hold(policy, RuleKind::Asystole, at);
@@ -508,6 +539,7 @@ mod tests {
     use crate::ventricular_ectopy::Kind;
     use cw_core::PatientId;
     use cw_core::rules::{CoupletRule, NsvtRule, PatternRule, PvcRateRule};
+    use cw_detect::{LeadQuality, QualityWindow};
 
     const FS: f64 = 250.0;
 
@@ -555,6 +587,7 @@ mod tests {
                 fs: FS,
                 ended,
                 af_trusted: analysable,
+                fast_vt: false,
             };
             // Classes are final about one beat later.
             let at = ((t + rr_s) * 1e9) as Nanos;
@@ -676,6 +709,70 @@ mod tests {
         };
         assert_eq!(pvc(&every(7)), vec![(RuleKind::PvcPerMinute, 10.0)]);
         assert!(pvc(&every(9)).is_empty());
+    }
+
+    #[test]
+    fn fast_activity_raises_vt_then_sustained_vt_and_its_few_found_beats_do_not_end_it() {
+        let policy = policy();
+        let mut bank = RuleBank::default();
+        let mut runs = VentricularRuns::default();
+        let ectopy = VentricularEctopy::default();
+        let af = AfRhythm::default();
+        let quality = QualityWindow {
+            end_sample: 0,
+            leads: vec![LeadQuality::Good],
+            turning: vec![false],
+        };
+        let mut events = Vec::new();
+        for second in 1..=40u32 {
+            let at = i64::from(second) * 1_000_000_000;
+            let facts = WindowFacts {
+                at,
+                quality: &quality,
+                lead_off: false,
+                learning: false,
+                silent_s: Some(0.0),
+                flutter: false,
+                continuous_activity: true,
+                noise_hold: false,
+                fast_vt: Some(FastActivity {
+                    bpm: 180.0,
+                    lasted_s: f64::from(second),
+                }),
+            };
+            bank.on_window(&policy, &facts, &mut events);
+            // The detector finds a complex now and then, classed N.
+            let sample = u64::from(second) * 250;
+            let ended = runs.on_beat(sample, false);
+            let facts = ClassFacts {
+                analysable: true,
+                sample,
+                fs: FS,
+                ended,
+                af_trusted: true,
+                fast_vt: true,
+            };
+            bank.on_classified(&policy, at, &facts, &mut runs, &ectopy, &af, &mut events);
+        }
+        let vt: Vec<(RuleKind, f32)> = fired(&events)
+            .into_iter()
+            .filter(|(r, _)| matches!(r, RuleKind::VentricularTachycardia | RuleKind::SustainedVt))
+            .collect();
+        assert_eq!(
+            vt,
+            vec![
+                (RuleKind::VentricularTachycardia, 180.0),
+                (RuleKind::SustainedVt, 30.0)
+            ],
+            "{events:?}"
+        );
+        // One VT all along: neither resolved nor counted again at each found beat.
+        let broken = events.iter().any(|e| match e {
+            RuleEvent::Resolve { .. } => true,
+            RuleEvent::Episode { episode, .. } => episode.count > 1,
+            RuleEvent::Fire { .. } => false,
+        });
+        assert!(!broken, "{events:?}");
     }
 
     #[test]
