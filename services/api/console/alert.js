@@ -6,8 +6,10 @@ import * as api from "./api.js";
 import { clock, el, show } from "./dom.js";
 import { colour, escalation, valueText } from "./worklist.js";
 import { drawStrip } from "./strip.js";
+import { trendFigure } from "./trend.js";
 
 const AROUND_NS = 30e9;
+const TREND_AROUND_NS = 5 * 60e9;
 
 async function findAlert(patient, id) {
   let cursor = "";
@@ -21,7 +23,7 @@ async function findAlert(patient, id) {
 }
 
 /** Raw frames of [from, to) in windows the ECG route answers raw (docs/api.md, paging). */
-async function frames(patient, from, to) {
+export async function frames(patient, from, to) {
   const out = [];
   const step = 20e9;
   for (let t = from; t < to; t += step) {
@@ -61,6 +63,7 @@ export function view(root, patient, id, status) {
     const esc = escalation(deliveries);
     const onset = alert.started_ns;
     const stripBox = el("div", { id: "strip-box", class: "strip-box" }, el("p", {}, "Loading the ECG…"));
+    const trendBox = el("div", { id: "hr-trend", class: "trend-box" }, el("p", {}, "Loading the heart-rate trend…"));
     const ack =
       alert.state === "firing"
         ? el(
@@ -92,8 +95,11 @@ export function view(root, patient, id, status) {
         el("p", {}, `onset ${clock(onset)} · fired ${clock(alert.fired_ns)} · escalation step ${esc.step}`),
         ack,
       ),
+      el("p", {}, el("a", { id: "patient-link", href: `#/patient/${encodeURIComponent(patient)}` }, "Patient view (live ECG, thresholds)")),
       el("h2", {}, "ECG around the onset"),
       stripBox,
+      el("h2", {}, "Heart rate, 5 min either side of the onset"),
+      trendBox,
       el("h2", {}, "Pages"),
       el(
         "table",
@@ -115,6 +121,10 @@ export function view(root, patient, id, status) {
     );
     const from = onset - AROUND_NS;
     const to = onset + AROUND_NS;
+    const trendTo = Math.min(onset + TREND_AROUND_NS, Math.floor(Date.now()) * 1e6);
+    trendFigure(patient, onset - TREND_AROUND_NS, Math.max(trendTo, onset + 1e9), onset).then((figure) => {
+      if (!closed) show(trendBox, figure);
+    });
     try {
       const [data, beats] = await Promise.all([
         frames(patient, from, to),

@@ -102,6 +102,8 @@ export function view(root, status) {
     }
     actions.push(
       el("a", { href: `#/patient/${encodeURIComponent(alert.patient)}/alert/${encodeURIComponent(alert.id)}` }, "Strip"),
+      " ",
+      el("a", { class: "patient-link", href: `#/patient/${encodeURIComponent(alert.patient)}` }, "Patient"),
     );
     return actions;
   }

@@ -28,7 +28,7 @@ const CYAN: &str = "rgb(0, 200, 224)";
 /// CSS fixes 1 mm at 96/25.4 px: the scale the strip declares (width in mm).
 const CSS_PX_PER_MM: f64 = 96.0 / 25.4;
 
-fn admin_token(system: &System) -> String {
+pub(crate) fn admin_token(system: &System) -> String {
     cw_api::token::issue(
         system.jwt_secret.as_bytes(),
         "cardiowatch",
@@ -39,7 +39,12 @@ fn admin_token(system: &System) -> String {
     .expect("token")
 }
 
-async fn admin_call(system: &System, method: reqwest::Method, path: &str, body: Value) -> Value {
+pub(crate) async fn admin_call(
+    system: &System,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
     let response = system
         .https()
         .request(method.clone(), system.api_url(path))

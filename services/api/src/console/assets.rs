@@ -24,6 +24,19 @@ pub const ALL: &[(&str, &str, &[u8])] = &[
     ),
     ("alert.js", JS, include_bytes!("../../console/alert.js")),
     ("strip.js", JS, include_bytes!("../../console/strip.js")),
+    ("patient.js", JS, include_bytes!("../../console/patient.js")),
+    ("sweep.js", JS, include_bytes!("../../console/sweep.js")),
+    ("trend.js", JS, include_bytes!("../../console/trend.js")),
+    (
+        "thresholds.js",
+        JS,
+        include_bytes!("../../console/thresholds.js"),
+    ),
+    (
+        "policy_history.js",
+        JS,
+        include_bytes!("../../console/policy_history.js"),
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
