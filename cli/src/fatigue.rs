@@ -1,5 +1,6 @@
 //! `cardiowatch fatigue --config notifier.toml --days 7`: the alarm-fatigue report
-//! (alarms per patient/rule/day, ack rate, median time-to-ack) from the configured store.
+//! (alarms per patient/rule/day, ack rate, median time-to-ack; false-alarm rate per
+//! rule from clinicians' triage) from the configured store.
 
 use anyhow::Context;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
@@ -26,6 +27,16 @@ pub async fn run(
         println!(
             "{},{},{},{},{}",
             row.day, row.patient, row.rule, row.alarms, row.acked
+        );
+    }
+    println!("rule,alarms,triaged,confirmed,artifact,false,false_alarm_rate");
+    for r in &report.rules {
+        let rate = r
+            .false_alarm_rate
+            .map_or("-".to_owned(), |x| format!("{x:.2}"));
+        println!(
+            "{},{},{},{},{},{},{rate}",
+            r.rule, r.alarms, r.triaged, r.confirmed, r.artifact, r.false_alarms
         );
     }
     let median = report

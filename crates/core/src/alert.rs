@@ -482,6 +482,10 @@ pub struct Alert {
     /// with an empty one (count 0: not recorded).
     #[serde(default)]
     pub episode: crate::Episode,
+    /// A clinician's verdict on the alarm (`POST /v1/alerts/{id}/triage`): confirmed,
+    /// artifact or false, with a note. Boxed: most alerts have none.
+    #[serde(default)]
+    pub triage: Option<Box<crate::triage::Triage>>,
 }
 
 impl Alert {
@@ -507,6 +511,7 @@ impl Alert {
             window_end_ns: fired_ns,
             snooze: None,
             episode: crate::Episode::first(fired_ns, 0.0),
+            triage: None,
         }
     }
 

@@ -1,8 +1,10 @@
 //! The alarm-fatigue report: how many alarms each patient/rule raised per day, how many
-//! were acknowledged, and how fast. Pure over alerts, so the api and the CLI serve the
-//! same figures.
+//! were acknowledged, and how fast; and per rule, how many of the alarms clinicians
+//! triaged were false (`crate::triage`). Pure over alerts, so the api and the CLI serve
+//! the same figures.
 
 use crate::time::NANOS_PER_SEC;
+use crate::triage::Verdict;
 use crate::{Alert, PatientId};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -27,12 +29,50 @@ pub struct FatigueReport {
     pub ack_rate: f64,
     /// Median fired → acknowledged over acknowledged alarms, in seconds.
     pub median_time_to_ack_s: Option<f64>,
+    /// Triage verdicts per rule, by rule name.
+    pub rules: Vec<RuleTriage>,
+}
+
+/// One rule's alarms and what clinicians said of them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RuleTriage {
+    pub rule: String,
+    pub alarms: u32,
+    /// Alarms with a verdict (the rest were not triaged).
+    pub triaged: u32,
+    pub confirmed: u32,
+    pub artifact: u32,
+    /// Verdict `false`.
+    pub false_alarms: u32,
+    /// (artifact + false) / triaged, 0..1: over the triaged alarms only, since an
+    /// untriaged alarm says nothing either way. Null when none was triaged.
+    pub false_alarm_rate: Option<f64>,
 }
 
 pub fn summarize(alerts: &[Alert]) -> FatigueReport {
     let mut groups: BTreeMap<(PatientId, String, i64), (u32, u32)> = BTreeMap::new();
     let mut to_ack: Vec<f64> = Vec::new();
+    let mut rules: BTreeMap<&'static str, RuleTriage> = BTreeMap::new();
     for a in alerts {
+        let rule = rules.entry(a.rule.as_str()).or_insert_with(|| RuleTriage {
+            rule: a.rule.as_str().to_owned(),
+            alarms: 0,
+            triaged: 0,
+            confirmed: 0,
+            artifact: 0,
+            false_alarms: 0,
+            false_alarm_rate: None,
+        });
+        rule.alarms += 1;
+        if let Some(triage) = &a.triage {
+            rule.triaged += 1;
+            match triage.verdict {
+                Verdict::Confirmed => rule.confirmed += 1,
+                Verdict::Artifact => rule.artifact += 1,
+                Verdict::False => rule.false_alarms += 1,
+            }
+        }
         let day = a.fired_ns.div_euclid(86_400 * NANOS_PER_SEC);
         let entry = groups
             .entry((a.patient.clone(), a.rule.as_str().to_owned(), day))
@@ -68,6 +108,14 @@ pub fn summarize(alerts: &[Alert]) -> FatigueReport {
             to_ack.len() as f64 / f64::from(alarms)
         },
         median_time_to_ack_s: median,
+        rules: rules
+            .into_values()
+            .map(|r| RuleTriage {
+                false_alarm_rate: (r.triaged > 0)
+                    .then(|| f64::from(r.artifact + r.false_alarms) / f64::from(r.triaged)),
+                ..r
+            })
+            .collect(),
     }
 }
 
@@ -109,5 +157,50 @@ mod tests {
         assert!((r.ack_rate - 0.75).abs() < 1e-9);
         assert_eq!(r.median_time_to_ack_s, Some(60.0));
         assert_eq!(summarize(&[]).median_time_to_ack_s, None);
+    }
+
+    #[test]
+    fn the_false_alarm_rate_per_rule_counts_triaged_alarms_only() {
+        let p = PatientId::random();
+        let judged = |rule, verdict: Option<Verdict>| Alert {
+            rule,
+            triage: verdict.map(|verdict| {
+                Box::new(crate::triage::Triage {
+                    verdict,
+                    note: None,
+                    by: "dr".into(),
+                    at_ns: 0,
+                })
+            }),
+            ..alert(&p, 20_000, None)
+        };
+        let alerts = [
+            judged(RuleKind::HrHigh, Some(Verdict::Confirmed)),
+            judged(RuleKind::HrHigh, Some(Verdict::Artifact)),
+            judged(RuleKind::HrHigh, Some(Verdict::False)),
+            judged(RuleKind::HrHigh, None),
+            judged(RuleKind::Pause, None),
+        ];
+        let r = summarize(&alerts);
+        assert_eq!(r.rules.len(), 2);
+        let hr = r
+            .rules
+            .iter()
+            .find(|x| x.rule == "hr_high")
+            .expect("hr_high");
+        assert_eq!(
+            (
+                hr.alarms,
+                hr.triaged,
+                hr.confirmed,
+                hr.artifact,
+                hr.false_alarms
+            ),
+            (4, 3, 1, 1, 1)
+        );
+        let rate = hr.false_alarm_rate.expect("triaged");
+        assert!((rate - 2.0 / 3.0).abs() < 1e-9, "{rate}");
+        let pause = r.rules.iter().find(|x| x.rule == "pause").expect("pause");
+        assert_eq!((pause.alarms, pause.false_alarm_rate), (1, None));
     }
 }

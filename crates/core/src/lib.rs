@@ -18,6 +18,7 @@ pub mod secret;
 pub mod shard;
 pub mod snooze;
 pub mod time;
+pub mod triage;
 pub mod vital_rules;
 pub mod vitals;
 

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
+use cw_core::triage::Triage;
 use cw_core::{
     Alert, AlertId, AlertState, Delivery, Device, DeviceId, Episode, Patient, PatientId,
     SampleBlock, ThresholdPolicy, User, UserId, VitalBatch, VitalReading,
@@ -127,6 +128,11 @@ pub trait AlertStore: Send + Sync {
     /// firing (acknowledged or resolved meanwhile) is returned unchanged. Returns the
     /// alert as stored.
     async fn snooze_alert(&self, id: &AlertId, snooze: &AlertSnooze) -> Result<Alert>;
+
+    /// Sets the clinician's verdict on an alert in any state (alarms are often triaged
+    /// after they resolved), replacing an earlier one. `NotFound` for an unknown id.
+    /// Returns the alert as stored.
+    async fn triage_alert(&self, id: &AlertId, triage: &Triage) -> Result<Alert>;
 
     /// Records the episode so far (every event while the alert was open: count, first,
     /// last, worst) on an *open* alert; a resolved alert is returned unchanged. The engine

@@ -3,8 +3,8 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export, hr_trend, infra,
-    live, patients, report, reports, thresholds, user_directory, users, vitals,
+    alert_actions, alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export,
+    hr_trend, infra, live, patients, report, reports, thresholds, user_directory, users, vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -95,6 +95,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(alerts::list))?)
         .routes(guarded(routes!(alerts::acknowledge))?)
         .routes(guarded(routes!(alerts::snooze))?)
+        .routes(guarded(routes!(alert_actions::triage))?)
         .routes(guarded(routes!(alerts::deliveries))?)
         .routes(guarded(routes!(devices::list))?)
         .routes(guarded(routes!(devices::register))?)

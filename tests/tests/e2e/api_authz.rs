@@ -104,6 +104,7 @@ fn matrix() -> Vec<Row> {
         row(Method::GET,  "/v1/alerts/{a}/deliveries",                       200, None),
         // The cast's alerts are high priority: past authorization a snooze is refused 409.
         row(Method::POST, "/v1/alerts/{a}/snooze",                           409, Some(json!({"duration_s": 600, "reason": "reviewing the strip"}))),
+        row(Method::POST, "/v1/alerts/{a}/triage",                           200, Some(json!({"verdict": "artifact", "note": "motion"}))),
         row(Method::POST, "/v1/alerts/{a}/ack",                              200, None),
         row(Method::POST, "/v1/patients",                                    201, Some(json!({"name": "New Patient", "date_of_birth": "1960-02-03", "mrn": "MRN-NEW-{n}"}))),
         row(Method::GET,  "/v1/patients/{p}",                                200, None),

@@ -14,6 +14,7 @@ mod api_logs;
 mod api_oidc;
 mod api_phi;
 mod api_snooze;
+mod api_triage;
 mod api_users;
 mod api_vitals;
 mod attacks_api;

@@ -12,6 +12,7 @@ use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
+use cw_core::triage::Triage;
 use cw_core::{Alert, AlertId, AlertState, Episode, PatientId};
 use futures::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
@@ -160,6 +161,23 @@ impl AlertStore for MongoRecords {
             doc! { "$set": { "snooze": snooze } },
         )
         .await
+    }
+
+    async fn triage_alert(&self, id: &AlertId, triage: &Triage) -> Result<Alert> {
+        // One field of one document: whatever the state, a racing ack or resolve keeps
+        // its own fields.
+        let triage = mongodb::bson::to_bson(triage)
+            .map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+        let updated = self
+            .coll(ALERTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": { "triage": triage } },
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_err)?;
+        from_doc(updated.ok_or(StoreError::NotFound)?)
     }
 
     async fn record_episode(&self, id: &AlertId, episode: &Episode) -> Result<Alert> {

@@ -8,6 +8,7 @@ use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
+use cw_core::triage::Triage;
 use cw_core::{Alert, AlertId, AlertState, Episode, PatientId};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -88,6 +89,20 @@ impl AlertStore for SqliteRecords {
                     alert.snooze = Some(Box::new(snooze));
                     save(&tx, &alert)?;
                 }
+                tx.commit().map_err(map_err)?;
+                Ok(alert)
+            })
+            .await
+    }
+
+    async fn triage_alert(&self, id: &AlertId, triage: &Triage) -> Result<Alert> {
+        let (id, triage) = (id.clone(), triage.clone());
+        self.db
+            .call(move |conn| {
+                let tx = write_tx(conn)?;
+                let mut alert = load(&tx, id.as_str())?;
+                alert.triage = Some(Box::new(triage));
+                save(&tx, &alert)?;
                 tx.commit().map_err(map_err)?;
                 Ok(alert)
             })

@@ -117,7 +117,11 @@ pub async fn list(
 
 /// The alert `raw` names, if the caller may read it — or, on a route declared
 /// `PatientChange`, act on it (acknowledge, snooze: not under break-glass).
-async fn authorized_alert(state: &AppState, caller: &Caller, raw: &str) -> Result<Alert, ApiError> {
+pub(crate) async fn authorized_alert(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<Alert, ApiError> {
     let id = AlertId::parse(raw).map_err(|e| ApiError::Invalid {
         field: Some("alert_id".into()),
         message: e.to_string(),
@@ -239,24 +243,16 @@ pub async fn snooze(
         reason,
     );
     // No audit, no silence: the event (with the reason and the end) comes first.
-    let event = cw_core::audit::AuditEntry {
-        at_ns: now,
-        actor: caller.user.to_string(),
-        role: crate::audit_trail::role_name(caller.role).into(),
-        action: SNOOZE_ACTION.into(),
-        resource: format!("/v1/alerts/{}", alert.id),
-        patient: Some(alert.patient.clone()),
-        outcome: cw_core::audit::AuditOutcome::Allowed,
-        status: 200,
-        source: String::new(),
-        request_id: request_id.0,
-        reason: format!("{reason} (for {} s, until_ns {until_ns})", input.duration_s),
-    };
-    state
-        .records
-        .append_audit(&event)
-        .await
-        .map_err(|_| ApiError::AuditUnavailable)?;
+    crate::routes::alert_actions::audit_alert_change(
+        &state,
+        &caller,
+        request_id,
+        &alert,
+        SNOOZE_ACTION,
+        now,
+        format!("{reason} (for {} s, until_ns {until_ns})", input.duration_s),
+    )
+    .await?;
     let stored = state.records.snooze_alert(&alert.id, &snooze).await?;
     if stored.snooze.as_deref() != Some(&snooze) {
         // Acknowledged or resolved between our read and the write.

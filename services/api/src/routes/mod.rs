@@ -1,3 +1,4 @@
+pub mod alert_actions;
 pub mod alerts;
 pub mod audit;
 pub mod auth;
