@@ -147,6 +147,9 @@ enum BenchCommand {
     Alerts(cardiowatch::bench_alerts::BenchAlertsArgs),
     /// Points/s straight to InfluxDB vs through ingest over TLS; prints `ratio=<b/a>` last.
     Ingest(cardiowatch::bench_ingest::BenchIngestArgs),
+    /// Bytes on disk per ECG sample of a real record, in InfluxDB after compaction and
+    /// in the embedded file, and per patient-year (docs/operations.md).
+    Storage(cardiowatch::bench_storage::BenchStorageArgs),
     /// p50/p99 of the alert list and a 10 s ECG window with N concurrent doctors.
     Api(cardiowatch::bench_api::BenchApiArgs),
     /// Notifier deliveries/s to the local Twilio sandbox, and the latency a
@@ -310,6 +313,9 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Alerts(args),
             } => cardiowatch::bench_alerts::run(args).await,
+            Command::Bench {
+                what: BenchCommand::Storage(args),
+            } => cardiowatch::bench_storage::run(args).await,
             Command::Bench {
                 what: BenchCommand::Api(args),
             } => cardiowatch::bench_api::run(args).await,

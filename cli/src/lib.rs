@@ -11,6 +11,7 @@ pub mod bench_ingest;
 pub mod bench_live;
 pub mod bench_live_stages;
 pub mod bench_notify;
+pub mod bench_storage;
 pub mod config_doc;
 pub mod demo;
 pub mod demo_phone;
