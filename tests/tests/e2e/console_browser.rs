@@ -6,17 +6,14 @@
 //! walks through it all (each browser start costs seconds on two shared cores); every
 //! page is saved under `target/screenshots/`.
 
-use cardiowatch::fixture::{self, FixtureSpec};
-use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
+use crate::console_harness::{Console, admin_call, sign_in};
+use cardiowatch::fixture::FixtureSpec;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
-use cw_core::{Alert, Priority, Role, RuleKind, UserId};
-use cw_e2e::system::{Mode, Providers, System};
+use cw_core::{Alert, Priority, RuleKind};
+use cw_e2e::system::System;
 use cw_e2e::webdriver::{Browser, screenshot_path};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 const PATIENT: &str = "e2e-console-100";
 const DOCTOR: &str = "dr-console";
@@ -27,37 +24,6 @@ const YELLOW: &str = "rgb(255, 213, 0)";
 const CYAN: &str = "rgb(0, 200, 224)";
 /// CSS fixes 1 mm at 96/25.4 px: the scale the strip declares (width in mm).
 const CSS_PX_PER_MM: f64 = 96.0 / 25.4;
-
-pub(crate) fn admin_token(system: &System) -> String {
-    cw_api::token::issue(
-        system.jwt_secret.as_bytes(),
-        "cardiowatch",
-        &UserId::parse("admin-console").expect("id"),
-        Role::Admin,
-        600,
-    )
-    .expect("token")
-}
-
-pub(crate) async fn admin_call(
-    system: &System,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> Value {
-    let response = system
-        .https()
-        .request(method.clone(), system.api_url(path))
-        .bearer_auth(admin_token(system))
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
 
 /// The patient's alerts in `state`, as the api lists them to an admin.
 async fn alerts(system: &System, patient: &str, state: &str) -> Vec<Value> {
@@ -84,55 +50,37 @@ async fn row_colour(browser: &Browser, alert: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_strip_and_cannot_open_another_doctors_patient()
  {
-    let sandbox = cw_sandbox::TwilioSandbox::start(0)
-        .await
-        .expect("twilio sandbox");
-    let mut system = System::prepare(Mode::Embedded).await;
-    let fixture = fixture::install(
-        system.stores.records.as_ref(),
-        &FixtureSpec {
-            patient_id: PATIENT,
-            doctor_id: DOCTOR,
-            device_id: "gw-console-1",
-            phone: Some("+15005550178"),
-            email: None,
-            hr_high_bpm: 70.0,
-            for_s: 2.0,
-        },
-    )
-    .await
-    .expect("fixture installed");
+    let mut console_stack = Console::prepare(&FixtureSpec {
+        patient_id: PATIENT,
+        doctor_id: DOCTOR,
+        device_id: "gw-console-1",
+        phone: Some("+15005550178"),
+        email: None,
+        hr_high_bpm: 70.0,
+        for_s: 2.0,
+    })
+    .await;
     // Another doctor's patient, with an open alarm of its own.
-    let stranger = UserId::parse("dr-stranger").expect("id");
-    let foreign = cw_e2e::api::patient(&[&stranger]);
-    system
-        .stores
-        .records
-        .put_patient(&foreign)
-        .await
-        .expect("foreign patient");
+    let foreign = console_stack.foreign_patient("dr-stranger").await;
     let foreign_alert = Alert::firing(
         foreign.id.clone(),
         RuleKind::HrHigh,
         Priority::High,
         now_ns(),
     );
-    system
+    console_stack
+        .system
         .stores
         .records
         .open_alert(&foreign_alert)
         .await
         .expect("foreign alert");
-    system
-        .start_all(&Providers {
-            twilio_base_url: sandbox.base_url(),
-            ses: None,
-        })
-        .await;
+    console_stack.start().await;
+    let system = &console_stack.system;
 
     // The admin gives the doctor a password and registers a patient whose name is markup.
     admin_call(
-        &system,
+        system,
         reqwest::Method::PUT,
         &format!("/v1/users/{DOCTOR}/login"),
         json!({"role": "doctor", "password": PASSWORD}),
@@ -140,7 +88,7 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
     .await;
     let evil_name = "<script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">Eve";
     let evil = admin_call(
-        &system,
+        system,
         reqwest::Method::POST,
         "/v1/patients",
         json!({"name": evil_name, "date_of_birth": "1950-01-31", "mrn": "MRN-CONSOLE-1", "doctors": [DOCTOR]}),
@@ -257,26 +205,10 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
     );
 
     // A streamed record raises the HR alarm; the open page shows it within 5 s.
-    let streaming = CancellationToken::new();
-    let gateway = tokio::spawn(gateway::stream_record(
-        GatewayOptions {
-            url: system.ingest_url(),
-            device_token: fixture.device_token.clone(),
-            ca_cert: Some(system.ca_cert.clone()),
-            record: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"),
-            speed: 1.0,
-            seconds: Some(90.0),
-            offset_s: 0.0,
-            block_ms: 250,
-            window: 64,
-            vitals: None,
-        },
-        Arc::new(GatewayStats::default()),
-        streaming.clone(),
-    ));
+    let (gateway, streaming) = console_stack.stream_record_100(90.0);
     let deadline = Instant::now() + Duration::from_secs(60);
     let alert = loop {
-        if let Some(a) = alerts(&system, PATIENT, "firing").await.into_iter().next() {
+        if let Some(a) = alerts(system, PATIENT, "firing").await.into_iter().next() {
             break a;
         }
         assert!(
@@ -329,7 +261,7 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
             Duration::from_secs(10),
         )
         .await;
-    let acked = alerts(&system, PATIENT, "acknowledged").await;
+    let acked = alerts(system, PATIENT, "acknowledged").await;
     assert_eq!(acked.len(), 1, "{acked:?}");
     assert_eq!(acked[0]["acked_by"], json!(DOCTOR));
 
@@ -464,10 +396,7 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
 
     // Signed in again on the worklist, the doctor's account is disabled by an admin: the
     // api closes the page's live sockets (4003) and the page signs out at once.
-    browser.goto(&format!("{console}#/worklist")).await;
-    browser.type_into("#user", DOCTOR).await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("#signin-submit").await;
+    sign_in(&browser, &format!("{console}#/worklist"), DOCTOR, PASSWORD).await;
     browser
         .wait_for(
             "the worklist's live sockets",
@@ -479,7 +408,7 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         .await;
     let disabled_at = Instant::now();
     admin_call(
-        &system,
+        system,
         reqwest::Method::POST,
         &format!("/v1/users/{DOCTOR}/disable"),
         json!({"reason": "left the hospital"}),

@@ -7,17 +7,12 @@
 //! is refused by URL. A second test measures the strip and the sweep in the browser
 //! (docs/benchmarks.md, "Console in the browser"): figures printed, no timed assertion.
 
-use crate::console_browser::admin_call;
-use cardiowatch::fixture::{self, FixtureSpec};
-use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
-use cw_core::UserId;
-use cw_e2e::system::{Mode, Providers, System};
+use crate::console_harness::{Console, admin_call, admin_token, sign_in};
+use cardiowatch::fixture::FixtureSpec;
+use cw_e2e::system::{Mode, System};
 use cw_e2e::webdriver::{Browser, screenshot_path};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 const PATIENT: &str = "e2e-console-patient-100";
 const DOCTOR: &str = "dr-console-patient";
@@ -25,21 +20,6 @@ const PASSWORD: &str = "patient view password 1";
 /// Seconds of record 100 streamed at real time: the sweep draws it as it arrives, and
 /// the backtest and the trend read it back from the store.
 const STREAM_S: f64 = 40.0;
-
-async fn sign_in(browser: &Browser, console: &str) {
-    browser.goto(console).await;
-    browser.type_into("#user", DOCTOR).await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("#signin-submit").await;
-    browser
-        .wait_for(
-            "the worklist after sign-in",
-            "const t = document.getElementById('worklist'); return t && t.dataset.ready === '1';",
-            json!([]),
-            Duration::from_secs(10),
-        )
-        .await;
-}
 
 /// Sets an input of the threshold form as typing would (cleared first).
 async fn set_field(browser: &Browser, field: &str, text: &str) {
@@ -70,40 +50,21 @@ async fn policy_body(system: &System) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_saved_and_diffed() {
-    let sandbox = cw_sandbox::TwilioSandbox::start(0)
-        .await
-        .expect("twilio sandbox");
-    let mut system = System::prepare(Mode::Embedded).await;
-    let fixture = fixture::install(
-        system.stores.records.as_ref(),
-        &FixtureSpec {
-            patient_id: PATIENT,
-            doctor_id: DOCTOR,
-            device_id: "gw-console-patient-1",
-            phone: Some("+15005550179"),
-            email: None,
-            hr_high_bpm: 70.0,
-            for_s: 2.0,
-        },
-    )
-    .await
-    .expect("fixture installed");
-    let stranger = UserId::parse("dr-stranger-patient").expect("id");
-    let foreign = cw_e2e::api::patient(&[&stranger]);
-    system
-        .stores
-        .records
-        .put_patient(&foreign)
-        .await
-        .expect("foreign patient");
-    system
-        .start_all(&Providers {
-            twilio_base_url: sandbox.base_url(),
-            ses: None,
-        })
-        .await;
+    let mut console_stack = Console::prepare(&FixtureSpec {
+        patient_id: PATIENT,
+        doctor_id: DOCTOR,
+        device_id: "gw-console-patient-1",
+        phone: Some("+15005550179"),
+        email: None,
+        hr_high_bpm: 70.0,
+        for_s: 2.0,
+    })
+    .await;
+    let foreign = console_stack.foreign_patient("dr-stranger-patient").await;
+    console_stack.start().await;
+    let system = &console_stack.system;
     admin_call(
-        &system,
+        system,
         reqwest::Method::PUT,
         &format!("/v1/users/{DOCTOR}/login"),
         json!({"role": "doctor", "password": PASSWORD}),
@@ -112,7 +73,7 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
 
     let browser = Browser::start(1400, 1000).await;
     let console = system.api_url("/console/");
-    sign_in(&browser, &console).await;
+    sign_in(&browser, &console, DOCTOR, PASSWORD).await;
     browser.goto(&format!("{console}#/patient/{PATIENT}")).await;
     browser
         .wait_for(
@@ -124,23 +85,7 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
         .await;
 
     // The live sweep draws the streamed record as it arrives, with its heart rate.
-    let streaming = CancellationToken::new();
-    let gateway = tokio::spawn(gateway::stream_record(
-        GatewayOptions {
-            url: system.ingest_url(),
-            device_token: fixture.device_token.clone(),
-            ca_cert: Some(system.ca_cert.clone()),
-            record: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"),
-            speed: 1.0,
-            seconds: Some(STREAM_S),
-            offset_s: 0.0,
-            block_ms: 250,
-            window: 64,
-            vitals: None,
-        },
-        Arc::new(GatewayStats::default()),
-        streaming.clone(),
-    ));
+    let (gateway, streaming) = console_stack.stream_record_100(STREAM_S);
     let sweep = browser
         .wait_for(
             "the sweep to draw samples and the heart rate to show",
@@ -198,13 +143,13 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
             Duration::from_secs(10),
         )
         .await;
-    let mut invalid = policy_body(&system).await;
+    let mut invalid = policy_body(system).await;
     invalid["hr_high"]["bpm"] = json!(900);
     let now = cw_core::time::now_ns();
     let refusal = system
         .https()
         .post(system.api_url(&format!("/v1/patients/{PATIENT}/backtest")))
-        .bearer_auth(crate::console_browser::admin_token(&system))
+        .bearer_auth(admin_token(system))
         .json(&json!({"from_ns": now - 3_600_000_000_000, "to_ns": now, "policy": invalid}))
         .send()
         .await
@@ -253,7 +198,7 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
             Duration::from_secs(60),
         )
         .await;
-    let mut edited = policy_body(&system).await;
+    let mut edited = policy_body(system).await;
     let before = edited["hr_high"]["bpm"].clone();
     edited["hr_high"]["bpm"] = json!(60.0);
     let mut answered = 0;
@@ -265,7 +210,7 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
                 .expect("a window bound in ns")
         };
         let report = admin_call(
-            &system,
+            system,
             reqwest::Method::POST,
             &format!("/v1/patients/{PATIENT}/backtest"),
             json!({"from_ns": bound(0), "to_ns": bound(1), "policy": edited}),
@@ -292,7 +237,7 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
 
     // Saving makes a new version; the history shows it with its diff.
     let version_before = admin_call(
-        &system,
+        system,
         reqwest::Method::GET,
         &format!("/v1/patients/{PATIENT}/thresholds"),
         Value::Null,
@@ -319,7 +264,7 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
         "only the edited field changed"
     );
     let saved = admin_call(
-        &system,
+        system,
         reqwest::Method::GET,
         &format!("/v1/patients/{PATIENT}/thresholds/history"),
         Value::Null,

@@ -26,6 +26,7 @@ mod compose;
 mod compose_boot;
 mod config_env;
 mod console_browser;
+mod console_harness;
 mod console_patient;
 mod deploy_k8s;
 mod deploy_prometheus;
