@@ -287,7 +287,10 @@ impl PatientMonitor {
                 let noisy = stream.gate.holds(now_sample);
                 // A "ventricular" beat in noise is not one: it breaks the run.
                 let ventricular = classified.class == BeatClass::V && !noisy;
-                let ended = stream.ventricular.on_beat(classified.sample, ventricular);
+                let noise = classified.noise;
+                let ended = stream
+                    .ventricular
+                    .on_beat(classified.sample, ventricular, noise);
                 // Ventricular rules are physiological: held while learning too.
                 // …and while the noise gate holds them (`noise_gate.rs`).
                 let analysable = stream.analysable && stream.learning.is_done() && !noisy;

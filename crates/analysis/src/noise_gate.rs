@@ -21,8 +21,9 @@ const HOLD_S: f64 = 4.0;
 /// no clean AF, VF or VT episode (docs/clinical-performance.md, "Noise"). It picks 0.10 in
 /// all 37 leave-one-record-out folds; 0.08 loses 4 clean episodes (203: one AF, two VT;
 /// 421: one VT). The price, more false alarms with muscle noise at 0 dB SNR, is accepted:
-/// a missed VT or AF weighs more than a false alarm.
-const NOISY_BEAT: f32 = 0.10;
+/// a missed VT or AF weighs more than a false alarm. A VT run's beats must also stay under
+/// it on average (`rule_bank.rs`, whatever the quality windows say).
+pub(crate) const NOISY_BEAT: f32 = 0.10;
 /// …when at least `NOISY_OF` of the last `RECENT` beats are (one or two noisy beats — a
 /// notched ectopic beat, a motion spike — are not noise on the signal; 2 of 4 at 0.03 lost
 /// 10 of 22 AF episodes on clean records).

@@ -7,6 +7,7 @@ use crate::af::{AfJudgement, AfRhythm};
 use crate::condition_state::{ConditionState, Transition};
 use crate::fast_activity::FastActivity;
 use crate::monitor::RuleEvent;
+use crate::noise_gate::NOISY_BEAT;
 use crate::rhythm::Rhythm;
 use crate::ventricular::{Ended, VentricularRuns};
 use crate::ventricular_ectopy::VentricularEctopy;
@@ -312,7 +313,12 @@ impl RuleBank {
             return;
         }
         let run = runs.run(facts.fs);
-        let is_vt = run.beats >= u32::from(vt.beats) && run.bpm >= vt.bpm;
+        // A run whose beats are noisy on average (the noise gate's level) is not VT: muscle
+        // noise on one lead makes wide "ventricular" beats there while the gate lets the
+        // other, clean lead carry the rhythm (docs/clinical-performance.md, "VT noise
+        // rejection").
+        let clean = run.noise < NOISY_BEAT;
+        let is_vt = run.beats >= u32::from(vt.beats) && run.bpm >= vt.bpm && clean;
         let episode_s = runs.episode_s(facts.sample, is_vt, facts.fs);
         // VT is over once no run of `vt.beats` V beats is in progress: an isolated PVC or
         // a couplet after it is not VT and must not hold the alert open (on mitdb 203 they
@@ -556,9 +562,9 @@ mod tests {
         }
     }
 
-    /// Feeds classified beats as the monitor does: `beats` is a pattern (V, N, or Q for
-    /// an unclassifiable beat), one beat every `rr_s` (V beats every `v_rr_s` after the
-    /// beat before them); `analysable` says whether the signal was.
+    /// Feeds classified beats as the monitor does: `beats` is a pattern (V, N, Q for an
+    /// unclassifiable beat, or W for a noisy V beat), one beat every `rr_s` (V beats every
+    /// `v_rr_s` after the beat before them); `analysable` says whether the signal was.
     fn replay(
         policy: &ThresholdPolicy,
         beats: &str,
@@ -572,9 +578,12 @@ mod tests {
         let mut events = Vec::new();
         let mut t = 0.0;
         for c in beats.chars() {
+            // W: a V beat as noisy as the noise gate's level and more.
+            let noise = if c == 'W' { 2.0 * NOISY_BEAT } else { 0.0 };
+            let c = if c == 'W' { 'V' } else { c };
             t += if c == 'V' { v_rr_s } else { rr_s };
             let sample = (t * FS).round() as u64;
-            let ended = runs.on_beat(sample, c == 'V');
+            let ended = runs.on_beat(sample, c == 'V', noise);
             let kind = match c {
                 'V' if analysable => Kind::Ventricular,
                 'N' if analysable => Kind::Conducted,
@@ -712,6 +721,18 @@ mod tests {
     }
 
     #[test]
+    fn a_fast_run_of_noisy_ventricular_beats_is_not_vt_unless_most_of_it_is_clean() {
+        let vt = |beats: &str| {
+            fired(&replay(&policy(), beats, 0.8, 0.4, true))
+                .into_iter()
+                .filter(|(r, _)| *r == RuleKind::VentricularTachycardia)
+                .count()
+        };
+        assert_eq!(vt(&format!("{}WWWWW{}", sinus(10), sinus(10))), 0);
+        assert_eq!(vt(&format!("{}VWVVV{}", sinus(10), sinus(10))), 1);
+    }
+
+    #[test]
     fn fast_activity_raises_vt_then_sustained_vt_and_its_few_found_beats_do_not_end_it() {
         let policy = policy();
         let mut bank = RuleBank::default();
@@ -743,7 +764,7 @@ mod tests {
             bank.on_window(&policy, &facts, &mut events);
             // The detector finds a complex now and then, classed N.
             let sample = u64::from(second) * 250;
-            let ended = runs.on_beat(sample, false);
+            let ended = runs.on_beat(sample, false, 0.0);
             let facts = ClassFacts {
                 analysable: true,
                 sample,

@@ -12,6 +12,8 @@ pub struct VentricularRuns {
     beats: u32,
     first: u64,
     last: u64,
+    /// Sum of the run's beats' noise (the classifier's per-beat measure).
+    noise: f32,
     /// The VT episode: first and latest sample of a beat that met the VT criteria.
     episode: Option<(u64, u64)>,
 }
@@ -22,6 +24,8 @@ pub struct Run {
     pub beats: u32,
     /// Mean rate from the first to the last beat of the run (IEC 60601-2-27's VT rate).
     pub bpm: f32,
+    /// Mean noise of its beats (the classifier's per-beat measure, `noise_gate.rs`).
+    pub noise: f32,
 }
 
 /// A run of consecutive V beats that the beat just fed ended.
@@ -33,9 +37,9 @@ pub struct Ended {
 }
 
 impl VentricularRuns {
-    /// One classified beat; `ventricular` is its class being V. Returns the run this beat
-    /// ended, if it ended one.
-    pub fn on_beat(&mut self, sample: u64, ventricular: bool) -> Option<Ended> {
+    /// One classified beat; `ventricular` is its class being V, `noise` its noise measure.
+    /// Returns the run this beat ended, if it ended one.
+    pub fn on_beat(&mut self, sample: u64, ventricular: bool, noise: f32) -> Option<Ended> {
         if !ventricular {
             let ended = (self.beats > 0).then(|| Ended {
                 beats: self.beats,
@@ -46,8 +50,10 @@ impl VentricularRuns {
         }
         if self.beats == 0 {
             self.first = sample;
+            self.noise = 0.0;
         }
         self.beats += 1;
+        self.noise += noise;
         self.last = sample;
         None
     }
@@ -62,6 +68,11 @@ impl VentricularRuns {
         Run {
             beats: self.beats,
             bpm,
+            noise: if self.beats > 0 {
+                self.noise / self.beats as f32
+            } else {
+                0.0
+            },
         }
     }
 
@@ -97,26 +108,27 @@ mod tests {
     #[test]
     fn a_run_counts_consecutive_v_beats_and_its_rate_spans_first_to_last() {
         let mut v = VentricularRuns::default();
-        v.on_beat(0, false);
+        v.on_beat(0, false, 0.0);
         for k in 1..=3 {
-            v.on_beat(k * 125, true); // every 0.5 s: 120 bpm
+            v.on_beat(k * 125, true, 0.0); // every 0.5 s: 120 bpm
         }
         assert_eq!(
             v.run(FS),
             Run {
                 beats: 3,
-                bpm: 120.0
+                bpm: 120.0,
+                noise: 0.0
             }
         );
         assert_eq!(
-            v.on_beat(500, false),
+            v.on_beat(500, false, 0.0),
             Some(Ended {
                 beats: 3,
                 span: 250
             })
         );
         assert_eq!(v.run(FS).beats, 0);
-        assert_eq!(v.on_beat(625, false), None, "no run to end");
+        assert_eq!(v.on_beat(625, false, 0.0), None, "no run to end");
     }
 
     #[test]
@@ -124,17 +136,17 @@ mod tests {
         let mut v = VentricularRuns::default();
         // VT at 120 bpm for 9.5 s, one normal beat, VT again: the same episode.
         for k in 0..20 {
-            v.on_beat(k * 125, true);
+            v.on_beat(k * 125, true, 0.0);
             v.episode_s(k * 125, true, FS);
         }
-        v.on_beat(2450, false);
+        v.on_beat(2450, false, 0.0);
         assert_eq!(v.episode_s(2450, false, FS), 0.0);
-        v.on_beat(2500, true);
+        v.on_beat(2500, true, 0.0);
         assert_eq!(v.episode_s(2500, true, FS), 10.0);
         // A normal beat 3 s after the last VT beat ends it.
-        v.on_beat(3250, false);
+        v.on_beat(3250, false, 0.0);
         assert_eq!(v.episode_s(3250, false, FS), 0.0);
-        v.on_beat(3500, true);
+        v.on_beat(3500, true, 0.0);
         assert_eq!(v.episode_s(3500, true, FS), 0.0);
     }
 }
