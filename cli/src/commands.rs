@@ -82,6 +82,9 @@ enum Command {
     },
     /// Replay stored ECG (or a WFDB record) through a candidate policy; prints the alerts.
     Backtest(cardiowatch::backtest::BacktestArgs),
+    /// The monitoring report of a patient's stored range (at most a day) as a PDF, or its
+    /// figures as JSON: the same as `GET /v1/patients/{id}/report` (docs/reports.md).
+    Report(cardiowatch::report::ReportArgs),
     /// Score the analysis on every annotated WFDB record of a directory; prints EC57's
     /// tables (beats, episodes, alarms by rule, onset delays) per record and gross.
     Ec57(cardiowatch::ec57::Ec57Args),
@@ -300,6 +303,7 @@ impl Cli {
             }
             Command::Detect { record } => detect(&record),
             Command::Backtest(args) => cardiowatch::backtest::run(args).await,
+            Command::Report(args) => cardiowatch::report::run(args).await,
             Command::Ec57(args) => {
                 tokio::task::spawn_blocking(|| cardiowatch::ec57::run(args)).await?
             }

@@ -109,7 +109,8 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(fhir(routes!(fhir::routes::patient))?)
         .routes(fhir(routes!(fhir::routes::device))?)
         .routes(fhir(routes!(fhir::routes::observations))?)
-        .routes(fhir(routes!(fhir::routes::detected_issues))?))
+        .routes(fhir(routes!(fhir::routes::detected_issues))?)
+        .routes(fhir(routes!(fhir::routes::diagnostic_reports))?))
 }
 
 /// Runs the service as its binary does: opens the configured stores, serves until

@@ -138,6 +138,7 @@ fn matrix() -> Vec<Row> {
         row(Method::GET,  "/fhir/R4/Device/{v}",                             200, None),
         row(Method::GET,  "/fhir/R4/Observation?patient={p}&date=ge1970-01-01T00:00:00Z&date=lt1970-01-01T00:00:01Z", 200, None),
         row(Method::GET,  "/fhir/R4/DetectedIssue?patient={p}",              200, None),
+        row(Method::GET,  "/fhir/R4/DiagnosticReport?patient={p}&date=ge1970-01-01T00:00:00Z&date=lt1970-01-01T00:00:01Z", 200, None),
         row(Method::GET,  "/v1/devices",                                     200, None),
         row(Method::POST, "/v1/devices",                                     201, Some(json!({"patient": "{p}"}))),
         row(Method::PUT,  "/v1/devices/{v}/certificate",                     200, Some(json!({"cert_sha256": "{n}000000000000000000000000000000000000000000000000000000000000"}))),

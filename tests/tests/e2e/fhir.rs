@@ -70,7 +70,7 @@ impl Client<'_> {
     }
 }
 
-fn validate(resources: &[Value]) {
+pub(crate) fn validate(resources: &[Value]) {
     let python = required("CW_TEST_PYTHON");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/python/validate_fhir.py");
     let mut child = std::process::Command::new(python)

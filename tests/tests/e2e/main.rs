@@ -58,3 +58,4 @@ mod notify_routing;
 mod notify_watchdog;
 mod pipeline;
 mod readiness;
+mod report;

@@ -2,7 +2,10 @@
 //! systems are listed in docs/integration.md.
 
 use crate::ecg_export::Grid;
+use crate::monitoring_report::{ReportKind, pdf};
 use crate::routes::patients::PatientView;
+use base64::Engine;
+use cw_analysis::monitoring_summary::MonitoringSummary;
 use cw_core::time::{NANOS_PER_SEC, Nanos, UtcDateTime};
 use cw_core::{Alert, AlertState, Device, Priority};
 use serde_json::{Value, json};
@@ -17,6 +20,8 @@ pub const RULE_SYSTEM: &str = "https://cardiowatch.example/fhir/CodeSystem/alarm
 pub const MRN_SYSTEM: &str = "https://cardiowatch.example/fhir/NamingSystem/mrn";
 /// Heart rate (LOINC 8867-4).
 pub const HEART_RATE: &str = "8867-4";
+/// Ambulatory cardiac rhythm monitor (Holter) study (LOINC 18754-2): the monitoring report.
+pub const HOLTER_STUDY: &str = "18754-2";
 /// MDC_ECG_ELEC_POTL: ECG electric potential, lead unspecified.
 pub const ECG_POTENTIAL: &str = "131328";
 /// Seconds of ECG in one strip Observation.
@@ -169,6 +174,44 @@ fn patient_tag(patient: &str) -> String {
     hex::encode(&Sha256::digest(patient.as_bytes())[..8])
 }
 
+/// A monitoring report (docs/reports.md) as a DiagnosticReport: its figures as the
+/// `conclusion` (the PDF's own lines) and the PDF itself as `presentedForm`.
+pub fn diagnostic_report(
+    patient: &str,
+    kind: ReportKind,
+    s: &MonitoringSummary,
+    pdf_bytes: &[u8],
+    issued_ns: Nanos,
+) -> Value {
+    let title = match kind {
+        ReportKind::Daily => "Daily monitoring report",
+        ReportKind::End => "End-of-monitoring report",
+    };
+    json!({
+        "resourceType": "DiagnosticReport",
+        "id": format!(
+            "report-{}-{}-{}-{}",
+            patient_tag(patient),
+            kind.as_str(),
+            s.from_ns.div_euclid(NANOS_PER_SEC),
+            s.to_ns.div_euclid(NANOS_PER_SEC)
+        ),
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "EC", "display": "Electrocardiac (e.g., EKG, EEC, Holter)"}]}],
+        "code": {"coding": [{"system": LOINC, "code": HOLTER_STUDY, "display": "Ambulatory cardiac rhythm monitor (Holter) study"}], "text": title},
+        "subject": patient_ref(patient),
+        "effectivePeriod": {"start": instant(s.from_ns), "end": instant(s.to_ns)},
+        "issued": instant(issued_ns),
+        "conclusion": pdf::figure_lines(s).join("; "),
+        "presentedForm": [{
+            "contentType": "application/pdf",
+            "data": base64::engine::general_purpose::STANDARD.encode(pdf_bytes),
+            "title": title,
+            "creation": instant(issued_ns),
+        }],
+    })
+}
+
 /// When an alert last changed: fired, acknowledged or ended.
 pub fn last_updated(a: &Alert) -> Nanos {
     [Some(a.fired_ns), a.acked_ns, a.resolved_ns]
@@ -255,6 +298,8 @@ pub fn capability_statement(software_version: &str) -> Value {
                 {"type": "Device", "interaction": [{"code": "read"}]},
                 {"type": "Observation", "interaction": [{"code": "search-type"}],
                  "searchParam": [search("patient", "reference"), search("code", "token"), search("date", "date"), search("_count", "number")]},
+                {"type": "DiagnosticReport", "interaction": [{"code": "search-type"}],
+                 "searchParam": [search("patient", "reference"), search("date", "date"), search("kind", "token")]},
                 {"type": "DetectedIssue", "interaction": [{"code": "search-type"}],
                  "searchParam": [search("patient", "reference"), search("code", "token"), search("identified", "date"), search("_lastUpdated", "date"), search("_count", "number")]},
             ],

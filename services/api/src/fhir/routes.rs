@@ -11,12 +11,14 @@ use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::ecg_export::{self, ExportError};
 use crate::error::ApiError;
+use crate::monitoring_report::{ReportKind, ReportMeta};
 use crate::routes::ecg::{MAX_RANGE_NS, range_width};
 use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use cw_core::time::Nanos;
 use cw_core::{DeviceId, PatientId};
 use cw_storage::StoreError;
 
@@ -115,6 +117,24 @@ pub async fn device(
         .into_response())
 }
 
+/// The `date` range of a search that needs both ends, at most `max_ns` (`span` in words)
+/// apart.
+fn both_ends(p: &Params, max_ns: Nanos, span: &str) -> Result<(Nanos, Nanos), FhirError> {
+    let (Some(from), Some(to)) = p.range("date")? else {
+        return Err(invalid(
+            "date",
+            &format!("date needs both ends (date=ge…&date=lt…), at most {span} apart"),
+        ));
+    };
+    range_width(from, to, max_ns).map_err(|_| {
+        invalid(
+            "date",
+            &format!("date needs its end after its start, at most {span} later"),
+        )
+    })?;
+    Ok((from, to))
+}
+
 /// Which Observations a `code` parameter asks for: (heart rate, ECG strips).
 fn observation_codes(code: Option<&str>) -> Result<(bool, bool), FhirError> {
     let Some(code) = code else {
@@ -162,18 +182,7 @@ pub async fn observations(
     let patient = patient_param(&state, &caller, &p).await?;
     let (want_hr, want_ecg) = observation_codes(p.one("code")?)?;
     let (offset, count) = p.page()?;
-    let (Some(from), Some(to)) = p.range("date")? else {
-        return Err(invalid(
-            "date",
-            "date needs both ends (date=ge…&date=lt…), at most one hour apart",
-        ));
-    };
-    range_width(from, to, MAX_RANGE_NS).map_err(|_| {
-        invalid(
-            "date",
-            "date needs its end after its start, at most one hour later",
-        )
-    })?;
+    let (from, to) = both_ends(&p, MAX_RANGE_NS, "one hour")?;
     let frames = state.samples.frames(&patient, from, to).await?;
     let id = patient.to_string();
     let all = tokio::task::spawn_blocking(move || {
@@ -259,5 +268,41 @@ pub async fn detected_issues(
         .map(resources::detected_issue)
         .collect();
     let body = bundle(&base(&headers, "DetectedIssue"), &p, all, offset, count);
+    Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
+}
+
+#[utoipa::path(get, path = "/fhir/R4/DiagnosticReport",
+    summary = "FHIR DiagnosticReport search: the monitoring report of date=ge…&date=lt… (at most a day), its figures as the conclusion and its PDF as presentedForm (docs/reports.md)",
+    extensions(("x-access" = json!(Access::PatientRead))),
+    params(
+        ("patient" = String, Query, description = "Patient/ID or ID"),
+        ("date" = Vec<String>, Query, description = "both ends: ge… and lt… (FHIR dateTime), at most a day apart"),
+        ("kind" = Option<String>, Query, description = "daily (default) or end")),
+    responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
+pub async fn diagnostic_reports(
+    State(state): State<AppState>,
+    caller: Result<Caller, ApiError>,
+    headers: HeaderMap,
+    raw: Raw,
+) -> Result<Response, FhirError> {
+    let caller = caller?;
+    let p = params(raw)?;
+    p.only(&["patient", "date", "kind"])?;
+    let patient = patient_param(&state, &caller, &p).await?;
+    let kind = match p.one("kind")? {
+        None => ReportKind::Daily,
+        Some(k) => ReportKind::parse(k).ok_or_else(|| invalid("kind", "kind is daily or end"))?,
+    };
+    let (from, to) = both_ends(&p, crate::monitoring_report::MAX_RANGE_NS, "one day")?;
+    let (summary, strips) = crate::routes::report::summarize(&state, &patient, from, to).await?;
+    let made_ns = cw_core::time::now_ns();
+    let meta = ReportMeta {
+        kind,
+        patient: patient.to_string(),
+        made_ns,
+    };
+    let pdf = crate::routes::report::pdf(meta, summary.clone(), strips).await?;
+    let report = resources::diagnostic_report(patient.as_str(), kind, &summary, &pdf, made_ns);
+    let body = bundle(&base(&headers, "DiagnosticReport"), &p, vec![report], 0, 1);
     Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
 }
