@@ -62,7 +62,7 @@ fn dispatcher(
         twilio,
         ses,
         None,
-        None,
+        cw_notifier::evidence::Evidence::none(),
         Arc::new(NotifierMetrics::default()),
     )
 }

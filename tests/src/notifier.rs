@@ -180,6 +180,18 @@ abort_after_provider_accept = {abort}
             .expect("https client")
     }
 
+    /// The notifier's `/metrics` text (admin listener).
+    pub async fn metrics(&self) -> String {
+        self.https()
+            .get(format!("https://127.0.0.1:{}/metrics", self.admin_port))
+            .send()
+            .await
+            .expect("notifier admin answers")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     pub fn webhook_url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.webhook_port)
     }

@@ -18,6 +18,14 @@
 //! }
 //! ```
 //!
+//! The notifier reads stored ECG (the event strip of an email page) but cannot write it:
+//!
+//! ```compile_fail
+//! async fn write(stores: &cw_storage::NotifierStores, blocks: &[cw_core::SampleBlock]) {
+//!     let _ = stores.samples.write(blocks).await;
+//! }
+//! ```
+//!
 //! Each bundle trait is a supertrait of [`RecordStore`], so the full record store
 //! narrows to it by trait upcasting (`From<Stores>`), and the adapters need nothing new.
 
@@ -32,6 +40,8 @@ use crate::ports::{
 };
 use crate::replay_guard::ReplayGuard;
 use crate::shard_leases::{ShardLeaseView, ShardLeases};
+use cw_core::PatientId;
+use cw_core::time::Nanos;
 use std::sync::Arc;
 
 /// Ingest: authenticates devices, audits refusals, and raises or clears the
@@ -118,10 +128,40 @@ pub struct EngineStores {
     pub records: Arc<dyn EngineRecords>,
 }
 
-/// The notifier's stores: no samples.
+/// The notifier's stores: samples read-only (the event strip of an email page), and its
+/// records.
 #[derive(Clone)]
 pub struct NotifierStores {
+    pub samples: Arc<dyn SampleReader>,
     pub records: Arc<dyn NotifierRecords>,
+}
+
+/// Stored ECG, read only: for a service that shows it and must never write it.
+#[async_trait::async_trait]
+pub trait SampleReader: Send + Sync {
+    /// Frames of a patient in `[from, to)`, in time order: (time, one value per lead, µV).
+    async fn frames(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> crate::ports::Result<Vec<(Nanos, Vec<i16>)>>;
+}
+
+/// The sample store seen through [`SampleReader`]: a newtype rather than trait
+/// upcasting, so `SampleStore` and its callers stay as they are.
+struct ReadOnlySamples(Arc<dyn SampleStore>);
+
+#[async_trait::async_trait]
+impl SampleReader for ReadOnlySamples {
+    async fn frames(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> crate::ports::Result<Vec<(Nanos, Vec<i16>)>> {
+        self.0.frames(patient, from, to).await
+    }
 }
 
 /// The api's stores: samples (read: ECG, beats, vitals, exports, FHIR) and its records.
@@ -161,6 +201,7 @@ impl From<Stores> for EngineStores {
 impl From<Stores> for NotifierStores {
     fn from(stores: Stores) -> Self {
         Self {
+            samples: Arc::new(ReadOnlySamples(stores.samples)),
             records: stores.records,
         }
     }

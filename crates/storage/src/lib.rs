@@ -25,7 +25,7 @@ mod vital_rows;
 pub use audit::AuditStore;
 pub use bundles::{
     ApiRecords, ApiStores, EngineRecords, EngineStores, IngestRecords, IngestStores,
-    NotifierRecords, NotifierStores,
+    NotifierRecords, NotifierStores, SampleReader,
 };
 pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, RetentionConfig, StorageConfig};
 pub use credentials::CredentialStore;

@@ -82,7 +82,10 @@ pub async fn start(
         twilio,
         ses,
         callbacks.clone(),
-        links,
+        crate::evidence::Evidence {
+            links,
+            samples: Some(stores.samples.clone()),
+        },
         metrics.clone(),
     ));
     let webhook_addr = match (&cfg.webhooks, callbacks, auth_token) {

@@ -72,7 +72,7 @@ impl Dispatcher {
             let subject = format!("[cardiowatch LOW] digest: {} alert(s)", rows.len());
             let body = rows
                 .iter()
-                .map(|(_, a)| message::text_with_link(a, self.links.as_ref()))
+                .map(|(_, a)| message::text_with_link(a, self.evidence.links.as_ref()))
                 .collect::<Vec<_>>()
                 .join("\n\n");
             let result = ses.send_email(to, &subject, &body, None).await;

@@ -24,12 +24,12 @@
 use crate::backoff;
 use crate::breaker::Breaker;
 use crate::config::{Faults, Reliability, Routing};
-use crate::console_link::ConsoleLinks;
+use crate::evidence::Evidence;
 use crate::message;
 use crate::metrics::NotifierMetrics;
 use crate::outbox_commit::OutboxCommit;
 use crate::plan::{self, Target};
-use crate::providers::mime::Threading;
+use crate::providers::mime::{InlinePng, Threading};
 use crate::providers::ses::SesClient;
 use crate::providers::twilio::{TwilioClient, alert_call_twiml};
 use crate::providers::{ProviderError, ProviderReceipt};
@@ -42,6 +42,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+/// The file name (and `Content-ID`) of the strip image in an email page.
+const STRIP_NAME: &str = "ecg-strip.png";
+
 pub struct Dispatcher {
     pub records: Arc<dyn NotifierRecords>,
     pub routing: Routing,
@@ -50,8 +53,8 @@ pub struct Dispatcher {
     pub twilio: Option<TwilioClient>,
     pub ses: Option<SesClient>,
     pub callbacks: Option<CallbackUrls>,
-    /// The console's alert links pages carry; none when `console_url` is unset.
-    pub links: Option<ConsoleLinks>,
+    /// The console link pages carry and the strip image of email pages.
+    pub evidence: Evidence,
     pub metrics: Arc<NotifierMetrics>,
     pub twilio_breaker: Breaker,
     pub ses_breaker: Breaker,
@@ -102,7 +105,7 @@ impl Dispatcher {
         twilio: Option<TwilioClient>,
         ses: Option<SesClient>,
         callbacks: Option<CallbackUrls>,
-        links: Option<ConsoleLinks>,
+        evidence: Evidence,
         metrics: Arc<NotifierMetrics>,
     ) -> Self {
         let reliability_for_breaker = reliability.clone();
@@ -124,7 +127,7 @@ impl Dispatcher {
             twilio,
             ses,
             callbacks,
-            links,
+            evidence,
             metrics,
             in_flight: Mutex::new(HashSet::new()),
             rate_limiter,
@@ -536,7 +539,11 @@ impl Dispatcher {
                 twilio
                     .send_sms_with_callback(
                         to,
-                        &message::sms_text(alert, &delivery.page_code(), self.links.as_ref()),
+                        &message::sms_text(
+                            alert,
+                            &delivery.page_code(),
+                            self.evidence.links.as_ref(),
+                        ),
                         key,
                         status_cb.as_deref(),
                     )
@@ -547,7 +554,7 @@ impl Dispatcher {
                 let to = user.phone.as_deref().ok_or_else(unconfigured)?;
                 let gather = self.callbacks.as_ref().map(|c| c.gather(delivery));
                 let twiml = alert_call_twiml(
-                    &message::call_text(alert, &delivery.page_code(), self.links.as_ref()),
+                    &message::call_text(alert, &delivery.page_code(), self.evidence.links.as_ref()),
                     gather.as_deref(),
                 );
                 twilio
@@ -563,11 +570,17 @@ impl Dispatcher {
                     message_id: &message_id,
                     references: &references,
                 };
-                ses.send_email(
+                let strip = self.evidence.strip_png(alert, &self.metrics).await;
+                let image = strip.as_deref().map(|bytes| InlinePng {
+                    name: STRIP_NAME,
+                    bytes,
+                });
+                ses.send_email_with_image(
                     to,
                     &message::subject(alert),
-                    &message::text_with_link(alert, self.links.as_ref()),
+                    &message::email_text(alert, self.evidence.links.as_ref(), image.is_some()),
                     Some(&threading),
+                    image.as_ref(),
                 )
                 .await
             }

@@ -13,6 +13,7 @@ mod backoff;
 mod breaker;
 mod digest;
 pub mod dispatch;
+pub mod evidence;
 pub mod fatigue;
 pub mod message;
 pub mod metrics;

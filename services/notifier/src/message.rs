@@ -71,6 +71,20 @@ pub fn text_with_link(alert: &Alert, links: Option<&ConsoleLinks>) -> String {
     }
 }
 
+/// An email page: [`text_with_link`], and a line saying what the strip image under it
+/// shows, or that there is none, so a missing picture is never mistaken for a flat line.
+pub fn email_text(alert: &Alert, links: Option<&ConsoleLinks>, with_strip: bool) -> String {
+    let strip = if with_strip {
+        format!(
+            "The ECG strip below runs from {} s before the onset (dashed line) at 25 mm/s, 10 mm/mV.",
+            crate::strip_image::BEFORE_ONSET_S
+        )
+    } else {
+        "No ECG strip: no samples were stored around the onset.".to_owned()
+    };
+    format!("{}\n\n{strip}", text_with_link(alert, links))
+}
+
 /// The `Message-ID` (without brackets) of the email of one page, the same for every
 /// send of it — a re-send after a crash included — so a mail client can collapse a
 /// duplicate; and the `References` id shared by every email of the alert, so the

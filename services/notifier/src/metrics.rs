@@ -23,6 +23,9 @@ pub struct NotifierMetrics {
     pub escalations: Counter,
     pub breaker_rejected: Counter,
     pub rate_limited: Counter,
+    /// Email pages sent without their strip image (no ECG stored around the onset, or
+    /// the sample store did not answer).
+    pub strip_missing: Counter,
     pub watchdog_ok: Counter,
     pub watchdog_failed: Counter,
     pub webhook_rejected: Counter,
@@ -154,6 +157,11 @@ impl NotifierMetrics {
                     ("ok", self.watchdog_ok.get()),
                     ("failed", self.watchdog_failed.get()),
                 ],
+            )
+            .counter(
+                "cw_notifier_email_strip_missing_total",
+                "Email pages sent without their ECG strip image (no samples stored around the onset, or the sample store failed)",
+                self.strip_missing.get(),
             )
             .counter(
                 "cw_notifier_rate_limited_total",

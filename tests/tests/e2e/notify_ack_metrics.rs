@@ -10,22 +10,11 @@ use cw_e2e::system::Mode;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-async fn metrics(h: &NotifierHarness) -> String {
-    h.https()
-        .get(format!("https://127.0.0.1:{}/metrics", h.admin_port))
-        .send()
-        .await
-        .expect("notifier admin answers")
-        .text()
-        .await
-        .expect("metrics text")
-}
-
 /// Polls `/metrics` until `name` reaches `want` (10 s at most).
 async fn wait_metric(h: &mut NotifierHarness, name: &str, want: f64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let text = metrics(h).await;
+        let text = h.metrics().await;
         let value = metric(&text, name);
         if value >= want {
             assert_eq!(value, want, "{name} overshot:\n{text}");
@@ -90,7 +79,7 @@ async fn time_to_ack_counts_a_rest_ack_and_an_sms_ack_once_each() {
     })
     .await;
     assert_eq!(
-        metric(&metrics(&h).await, "cw_notifier_time_to_ack_seconds_count"),
+        metric(&h.metrics().await, "cw_notifier_time_to_ack_seconds_count"),
         0.0
     );
 
@@ -128,7 +117,7 @@ async fn time_to_ack_counts_a_rest_ack_and_an_sms_ack_once_each() {
     wait_metric(&mut h, "cw_notifier_time_to_ack_seconds_count", 2.0).await;
     // Several sweeps later: still one count per ack.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let text = metrics(&h).await;
+    let text = h.metrics().await;
     assert_eq!(
         metric(&text, "cw_notifier_time_to_ack_seconds_count"),
         2.0,

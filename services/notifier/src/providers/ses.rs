@@ -1,4 +1,4 @@
-//! Amazon SES v2 email client (`SendEmail` with simple content).
+//! Amazon SES v2 email client (`SendEmail` with raw MIME content).
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use cw_core::secret::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::mime::{self, Threading};
+use super::mime::{self, InlinePng, Threading};
 use super::{ProviderError, ProviderReceipt, error_chain, truncate_message};
 
 /// SES settings. Credentials come from the standard AWS chain (environment, profile,
@@ -114,7 +114,20 @@ impl SesClient {
         text: &str,
         threading: Option<&Threading<'_>>,
     ) -> Result<ProviderReceipt, ProviderError> {
-        let mail = mime::plain_text(&self.from_address, to, subject, text, threading)?;
+        self.send_email_with_image(to, subject, text, threading, None)
+            .await
+    }
+
+    /// [`Self::send_email`] with a PNG shown inline under the text (the event strip).
+    pub async fn send_email_with_image(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        threading: Option<&Threading<'_>>,
+        image: Option<&InlinePng<'_>>,
+    ) -> Result<ProviderReceipt, ProviderError> {
+        let mail = mime::compose(&self.from_address, to, subject, text, threading, image)?;
         let raw = RawMessage::builder()
             .data(Blob::new(mail.into_bytes()))
             .build()
