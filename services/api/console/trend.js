@@ -22,7 +22,7 @@ export function drawTrend({ from, to, points, mark }) {
     viewBox: `0 0 ${W} ${H}`,
     role: "img",
     "aria-label": `heart-rate trend, ${points.length} beats over ${Math.round((to - from) / 60e9)} min`,
-    dataset: { points: String(points.length) },
+    dataset: { points: String(points.length), fromNs: String(from), toNs: String(to) },
   });
   for (let bpm = low; bpm <= high; bpm += 20) {
     chart.append(

@@ -120,19 +120,62 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
     // The trend of the stored minutes, from the api: re-open the view.
     browser.goto(&format!("{console}#/worklist")).await;
     browser.goto(&format!("{console}#/patient/{PATIENT}")).await;
-    let trend_points = browser
+    let trend = browser
         .wait_for(
             "the heart-rate trend",
             "const t = document.querySelector('#hr-trend svg.trend');
-             return t ? Number(t.dataset.points) : null;",
+             return t ? {points: Number(t.dataset.points), from: t.dataset.fromNs,
+                         to: t.dataset.toNs} : null;",
             json!([]),
             Duration::from_secs(20),
         )
         .await;
-    assert!(
-        trend_points.as_u64().expect("points") >= 20,
-        "{trend_points} beats in {STREAM_S} s"
+    // The same window from the route: the page draws every point it answers, and
+    // record 100's rate (about 75 bpm) is what they say.
+    let bound = |key: &str| -> i64 {
+        trend[key]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("ns")
+    };
+    let answer = admin_call(
+        system,
+        reqwest::Method::GET,
+        &format!(
+            "/v1/patients/{PATIENT}/hr?from_ns={}&to_ns={}",
+            bound("from"),
+            bound("to")
+        ),
+        Value::Null,
+    )
+    .await;
+    let points = answer["points"].as_array().expect("points");
+    assert_eq!(trend["points"], json!(points.len()), "{trend}");
+    assert!(points.len() >= 20, "{} beats in {STREAM_S} s", points.len());
+    let mut bpm: Vec<f64> = points
+        .iter()
+        .map(|p| p["bpm"].as_f64().expect("bpm"))
+        .collect();
+    bpm.sort_by(f64::total_cmp);
+    let median = bpm[bpm.len() / 2];
+    assert!((65.0..90.0).contains(&median), "median {median} bpm");
+    assert_eq!(
+        answer["average_beats"],
+        json!(8),
+        "the fixture's default window"
     );
+    let refused = system
+        .https()
+        .get(system.api_url(&format!(
+            "/v1/patients/{PATIENT}/thresholds/history?limit=0"
+        )))
+        .bearer_auth(admin_token(system))
+        .send()
+        .await
+        .expect("history");
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().await.expect("error body");
+    assert_eq!(refused["error"]["field"], json!("limit"));
 
     // An implausible limit: the api's own error, beside its field.
     browser
