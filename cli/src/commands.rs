@@ -178,6 +178,22 @@ enum AuditCommand {
     Verify {
         #[command(flatten)]
         store: StoreArgs,
+        /// Archive files (`audit archive`), oldest first: verified with the live log as
+        /// one chain.
+        #[arg(long = "archive", value_name = "FILE")]
+        archives: Vec<PathBuf>,
+    },
+    /// Move audit events older than --before-days from the live store into a new archive
+    /// file (never the newest event); keep every archive: `verify` needs them all.
+    Archive {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Archive the events older than this many days.
+        #[arg(long, value_name = "DAYS")]
+        before_days: u32,
+        /// The new archive file (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }
 
@@ -333,13 +349,21 @@ impl Cli {
                 cardiowatch::fatigue::run(&store, days, json).await
             }
             Command::Audit {
-                what: AuditCommand::Verify { store },
+                what: AuditCommand::Verify { store, archives },
             } => {
-                if !cardiowatch::audit::verify(&store).await? {
+                if !cardiowatch::audit::verify(&store, &archives).await? {
                     std::process::exit(1);
                 }
                 Ok(())
             }
+            Command::Audit {
+                what:
+                    AuditCommand::Archive {
+                        store,
+                        before_days,
+                        out,
+                    },
+            } => cardiowatch::audit::archive(&store, before_days, &out).await,
             Command::User {
                 what:
                     UserCommand::SetLogin {

@@ -18,6 +18,13 @@ pub trait AuditStore: Send + Sync {
     /// processes: exactly one event gets each `seq`.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditEvent>;
 
+    /// Removes the events up to `through_seq` from the live log once an archive file
+    /// holds them (`audit_archive.rs`), and only when event `through_seq` is still stored
+    /// with `through_hash` (what the archive ends with) and a newer event exists: the
+    /// live chain then always starts by linking to the archive's last hash, and appends
+    /// go on from the live head. Returns how many events left the live log.
+    async fn drop_archived_audit(&self, through_seq: u64, through_hash: &str) -> Result<u64>;
+
     /// Up to `limit` events with `seq >= from_seq`, in `seq` order.
     async fn audit_events(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEvent>>;
 
@@ -47,10 +54,20 @@ pub struct ChainReport {
 /// against its checkpoint sink (`cardiowatch audit verify`). Keyed events with no key
 /// configured are faults (they cannot be checked).
 pub async fn verify_chain(store: &dyn AuditStore, cfg: &AuditConfig) -> Result<ChainReport> {
+    verify_chain_with(store, cfg, Vec::new()).await
+}
+
+/// [`verify_chain`] over the events of the archives (`audit_archive::read`, oldest
+/// first) followed by the live log, as one chain.
+pub async fn verify_chain_with(
+    store: &dyn AuditStore,
+    cfg: &AuditConfig,
+    archived: Vec<AuditEvent>,
+) -> Result<ChainReport> {
     let keys = cfg.keys()?;
     const PAGE: usize = 10_000;
-    let mut events = Vec::new();
-    let mut from = 0;
+    let mut from = archived.last().map_or(0, |e| e.seq + 1);
+    let mut events = archived;
     loop {
         let page = store.audit_events(from, PAGE).await?;
         let full = page.len() == PAGE;

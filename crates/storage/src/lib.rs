@@ -5,6 +5,7 @@
 
 pub mod alert_pages;
 pub mod audit;
+pub mod audit_archive;
 pub mod audit_checkpoints;
 pub mod audit_sealer;
 pub mod bundles;

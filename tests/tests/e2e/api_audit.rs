@@ -173,7 +173,7 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
     )
     .expect("config written");
     assert!(
-        cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config))
+        cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config), &[])
             .await
             .expect("verify runs")
     );
@@ -184,7 +184,7 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
         )
         .expect("tamper");
     assert!(
-        !cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config))
+        !cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config), &[])
             .await
             .expect("verify runs")
     );

@@ -34,7 +34,7 @@ async fn audit_verify_passes(h: &ApiHarness) -> bool {
     let mut root = toml::Table::new();
     root.insert("storage".into(), storage);
     std::fs::write(&config, toml::to_string(&root).expect("TOML")).expect("config written");
-    cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config))
+    cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config), &[])
         .await
         .expect("verify runs")
 }

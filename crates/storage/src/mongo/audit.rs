@@ -7,7 +7,7 @@ use super::audit_appender::from_audit_doc;
 use super::indexes::AUDIT;
 use super::{MongoRecords, map_err};
 use crate::audit::AuditStore;
-use crate::ports::Result;
+use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
 use cw_core::PatientId;
 use cw_core::audit::{AuditEntry, AuditEvent, AuditOutcome};
@@ -19,6 +19,24 @@ use mongodb::bson::{Document, doc};
 impl AuditStore for MongoRecords {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditEvent> {
         self.append_grouped(entry).await
+    }
+
+    async fn drop_archived_audit(&self, through_seq: u64, through_hash: &str) -> Result<u64> {
+        let around = self.audit_events(through_seq, 2).await?;
+        let holds =
+            around.len() == 2 && around[0].seq == through_seq && around[0].hash == through_hash;
+        if !holds {
+            return Err(StoreError::Conflict(format!(
+                "audit event {through_seq} is not the stored one the archive ends with, or is \
+                 the head: nothing dropped"
+            )));
+        }
+        let result = self
+            .coll(AUDIT)
+            .delete_many(doc! { "_id": { "$lte": through_seq as i64 } })
+            .await
+            .map_err(map_err)?;
+        Ok(result.deleted_count)
     }
 
     async fn audit_events(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEvent>> {

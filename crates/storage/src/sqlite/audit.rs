@@ -6,7 +6,7 @@
 use super::records::SqliteRecords;
 use super::{from_json, map_err, to_json};
 use crate::audit::AuditStore;
-use crate::ports::Result;
+use crate::ports::{Result, StoreError};
 use async_trait::async_trait;
 use cw_core::PatientId;
 use cw_core::audit::{AuditEntry, AuditEvent, AuditOutcome, GENESIS_HASH};
@@ -27,7 +27,15 @@ CREATE TABLE IF NOT EXISTS audit_events (
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_events (actor, action, patient, at_ns);
 CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit_events
+-- Events leave only once archived (`audit_archive.rs`): up to the seq recorded here.
+CREATE TABLE IF NOT EXISTS audit_archived (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq INTEGER NOT NULL
+);
+-- Replaced at every start: files made before archiving had an unconditional one.
+DROP TRIGGER IF EXISTS audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events
+WHEN OLD.seq > coalesce((SELECT through_seq FROM audit_archived WHERE id = 1), 0)
 BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
 ";
 
@@ -87,6 +95,54 @@ impl AuditStore for SqliteRecords {
             .await?;
         self.sealer.stored(&event).await;
         Ok(event)
+    }
+
+    async fn drop_archived_audit(&self, through_seq: u64, through_hash: &str) -> Result<u64> {
+        let through_hash = through_hash.to_owned();
+        self.db
+            .call(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(map_err)?;
+                let through = i64::try_from(through_seq)
+                    .map_err(|_| StoreError::Corrupt(format!("seq {through_seq} out of range")))?;
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT doc FROM audit_events WHERE seq = ?1",
+                        [through],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(map_err)?;
+                let newer: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM audit_events WHERE seq > ?1)",
+                        [through],
+                        |row| row.get(0),
+                    )
+                    .map_err(map_err)?;
+                match stored {
+                    Some(doc) if row_event(through, &doc)?.hash == through_hash && newer => {}
+                    _ => {
+                        return Err(StoreError::Conflict(format!(
+                            "audit event {through_seq} is not the stored one the archive ends                              with, or is the head: nothing dropped"
+                        )));
+                    }
+                }
+                tx.execute(
+                    "INSERT INTO audit_archived (id, through_seq) VALUES (1, ?1)
+                     ON CONFLICT (id) DO UPDATE
+                     SET through_seq = max(through_seq, excluded.through_seq)",
+                    [through],
+                )
+                .map_err(map_err)?;
+                let dropped = tx
+                    .execute("DELETE FROM audit_events WHERE seq <= ?1", [through])
+                    .map_err(map_err)?;
+                tx.commit().map_err(map_err)?;
+                Ok(dropped as u64)
+            })
+            .await
     }
 
     async fn audit_events(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEvent>> {

@@ -116,6 +116,7 @@ conformance! {
     audit::appended_events_form_a_chain_that_verifies,
     audit::concurrent_appends_take_distinct_seqs_and_keep_the_chain_intact,
     audit::latest_audit_finds_the_newest_allowed_grant_in_time,
+    audit::archived_events_leave_the_live_log_and_verify_with_it_as_one_chain,
     directory::patient_by_mrn_hash_finds_only_that_patient,
     alert_pages::pages_cover_every_alert_once_newest_first_and_filter,
     credentials::attempts_lock_a_login_at_the_threshold_and_success_clears_them,
