@@ -135,8 +135,12 @@ pub struct Strip {
     pub label: String,
     pub start_ns: Nanos,
     pub end_ns: Nanos,
+    /// When the alarm fired (marked on the paper).
+    pub fired_ns: Nanos,
     /// Frames inside it, in time order (µV per lead).
     pub frames: Vec<(Nanos, Vec<i16>)>,
+    /// The beats the figures counted inside it: time and AAMI class letter.
+    pub beats: Vec<(Nanos, char)>,
 }
 
 /// One run of frames without a gap and with one geometry: its own detector, as the
@@ -252,7 +256,9 @@ impl SummaryBuilder {
                     ),
                     start_ns,
                     end_ns: start_ns + STRIP_S * NANOS_PER_SEC,
+                    fired_ns: a.fired_ns,
                     frames: Vec::new(),
+                    beats: Vec::new(),
                 }
             })
             .collect();
@@ -369,6 +375,14 @@ impl SummaryBuilder {
         let rest: Vec<_> = s.classifier.finish(last).collect();
         s.beats
             .extend(rest.into_iter().map(|b| (b.sample, b.class)));
+        for strip in &mut self.strips {
+            strip.beats.extend(
+                s.beats
+                    .iter()
+                    .map(|(sample, class)| (s.at(*sample), class.code()))
+                    .filter(|(at, _)| (strip.start_ns..strip.end_ns).contains(at)),
+            );
+        }
         let t = &mut self.tally;
         t.monitoring_ns += i128::from(s.frames as i64 * s.period_ns());
         // Whole windows only: the last partial second was never judged.
@@ -660,5 +674,30 @@ mod tests {
         assert_eq!(s.pauses.count, 0);
         assert!(s.ectopy.pvc_burden_pct < 1.0, "{:?}", s.ectopy);
         assert!(s.analysable_s > 290.0, "{}", s.analysable_s);
+    }
+
+    #[test]
+    fn a_strip_holds_its_frames_and_the_beats_counted_inside_it() {
+        let t0 = 9_000 * NANOS_PER_SEC;
+        let beats: Vec<f64> = (0..60).map(f64::from).collect();
+        let frames = trace(&beats, 60.0, t0);
+        let p = PatientId::parse("p-1").expect("id");
+        let alert = Alert::firing(p, RuleKind::Pause, Priority::High, t0 + 30 * NANOS_PER_SEC);
+        let alerts = [alert];
+        let mut b = SummaryBuilder::new(t0, t0 + 60 * NANOS_PER_SEC, 250, af_defaults(), &alerts);
+        b.push(&frames);
+        let (_, strips) = b.finish(&alerts);
+        let strip = &strips[0];
+        assert_eq!(strip.fired_ns, t0 + 30 * NANOS_PER_SEC);
+        assert_eq!(strip.frames.len(), 2500);
+        // 10 s at 1 s RR: the beats at 24 … 33 s (each within a sample or two).
+        assert_eq!(strip.beats.len(), 10, "{:?}", strip.beats);
+        assert!(
+            strip
+                .beats
+                .iter()
+                .all(|(at, _)| (strip.start_ns..strip.end_ns).contains(at))
+        );
+        assert!(strip.beats.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

@@ -1,7 +1,8 @@
 //! Drawing on a report page: event strips on ECG paper at the standard 25 mm/s and
 //! 10 mm/mV in true millimetres (1 mm small squares, 5 mm large ones, a 1 mV calibration
-//! pulse before each lead, as printed ECGs and the console's strip, docs/console.md), and
-//! the heart-rate trend plot.
+//! pulse before each lead, as printed ECGs and the console's strip, docs/console.md; the
+//! alarm's instant dashed, each counted beat's class above the paper), and the heart-rate
+//! trend plot.
 
 use super::pdf::{Page, seconds};
 use cw_analysis::monitoring_summary::{MonitoringSummary, STRIP_S, Strip, TREND_NS, clock};
@@ -24,7 +25,9 @@ pub(super) fn strip(page: &mut Page, strip: &Strip, x: f32, top: f32) -> f32 {
         .map_or(1, |f| f.1.len())
         .clamp(1, MAX_LEADS);
     let width = STRIP_S as f32 * MM_PER_S;
-    let mut band_top = top + 5.0;
+    // The label, then a line of beat classes, then the paper.
+    let paper_top = top + 7.0;
+    let mut band_top = paper_top;
     for lead in 0..leads {
         grid(page, x, band_top, width, LEAD_MM);
         let mid = band_top + LEAD_MM / 2.0;
@@ -48,6 +51,26 @@ pub(super) fn strip(page: &mut Page, strip: &Strip, x: f32, top: f32) -> f32 {
         );
         trace(page, strip, lead, x, mid, band_top, band_top + LEAD_MM);
         band_top += LEAD_MM;
+    }
+    let bottom = paper_top + leads as f32 * LEAD_MM;
+    // The alarm's instant, and each beat's class above the paper (N, S, V, F, Q).
+    let fired = x + seconds(strip.start_ns, strip.fired_ns) * MM_PER_S;
+    page.content
+        .set_stroke_rgb(0.0, 0.3, 0.9)
+        .set_line_width(0.8)
+        .set_dash_pattern([2.0, 2.0], 0.0);
+    page.move_to(fired, paper_top);
+    page.line_to(fired, bottom);
+    page.content.stroke().set_dash_pattern([], 0.0);
+    for (at, class) in &strip.beats {
+        let bx = x + seconds(strip.start_ns, *at) * MM_PER_S;
+        page.text(
+            bx - 0.8,
+            paper_top - 0.8,
+            6.0,
+            *class == 'V',
+            &class.to_string(),
+        );
     }
     if strip.frames.is_empty() {
         page.text(
