@@ -486,6 +486,10 @@ pub struct Alert {
     /// artifact or false, with a note. Boxed: most alerts have none.
     #[serde(default)]
     pub triage: Option<Box<crate::triage::Triage>>,
+    /// The latest "escalate now" (`POST /v1/alerts/{id}/escalate`): the notifier pages
+    /// that step of the chain at once. Boxed: most alerts have none.
+    #[serde(default)]
+    pub escalation: Option<Box<crate::escalation::EscalationRequest>>,
 }
 
 impl Alert {
@@ -512,6 +516,7 @@ impl Alert {
             snooze: None,
             episode: crate::Episode::first(fired_ns, 0.0),
             triage: None,
+            escalation: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod contact;
 pub mod delivery;
 pub mod device;
 pub mod episode;
+pub mod escalation;
 pub mod ids;
 pub mod patient;
 pub mod phi;

@@ -4,6 +4,7 @@
 //! ingest acks a gateway only after `SampleStore::write` returned `Ok`).
 
 use async_trait::async_trait;
+use cw_core::escalation::EscalationRequest;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::triage::Triage;
@@ -128,6 +129,11 @@ pub trait AlertStore: Send + Sync {
     /// firing (acknowledged or resolved meanwhile) is returned unchanged. Returns the
     /// alert as stored.
     async fn snooze_alert(&self, id: &AlertId, snooze: &AlertSnooze) -> Result<Alert>;
+
+    /// Records an "escalate now" on a *firing* alert, replacing any earlier one; an alert
+    /// no longer firing (acknowledged or resolved meanwhile) is returned unchanged.
+    /// Returns the alert as stored.
+    async fn escalate_alert(&self, id: &AlertId, request: &EscalationRequest) -> Result<Alert>;
 
     /// Sets the clinician's verdict on an alert in any state (alarms are often triaged
     /// after they resolved), replacing an earlier one. `NotFound` for an unknown id.

@@ -96,6 +96,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(alerts::acknowledge))?)
         .routes(guarded(routes!(alerts::snooze))?)
         .routes(guarded(routes!(alert_actions::triage))?)
+        .routes(guarded(routes!(alert_actions::escalate))?)
         .routes(guarded(routes!(alerts::deliveries))?)
         .routes(guarded(routes!(devices::list))?)
         .routes(guarded(routes!(devices::register))?)

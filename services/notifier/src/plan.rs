@@ -1,11 +1,13 @@
 //! Who gets paged on which channel, at this moment, for one firing alert: the routed
 //! channels of the primary doctor, then — each time the priority's ack deadline passes
-//! unacknowledged — the next doctor in the chain, by voice as well (the louder channel).
+//! unacknowledged, or at once when a clinician asked to "escalate now" — the next doctor
+//! in the chain, by voice as well (the louder channel).
 //! A channel that gave up for a recipient, or whose provider is down (circuit open),
 //! makes every other channel of theirs go too (failover); a transient failure on a
 //! healthy provider is only retried. Pure: it only reads the alert, the chain and the outbox rows.
 
 use crate::config::{Reliability, Routing};
+use cw_core::snooze::AlertSnooze;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{Alert, Channel, Delivery, DeliveryStatus, Priority, User, UserId};
 use std::collections::HashMap;
@@ -24,24 +26,48 @@ pub struct Target {
 /// The escalation level reached at `now`: 1 until the ack deadline passes, then one more
 /// per deadline, never beyond the chain's length. The deadline clock stands still while
 /// the alert is snoozed (a snooze within the bound), so no escalation happens during one
-/// and it resumes where it was afterwards.
+/// and it resumes where it was afterwards. An "escalate now" (`Alert.escalation`) reaches
+/// its step at once and restarts the clock there: the doctor it brings in gets a whole
+/// deadline before the next one is paged.
 pub fn escalation_level(cfg: &Reliability, alert: &Alert, chain_len: usize, now: Nanos) -> u32 {
     let chain_len = u32::try_from(chain_len).unwrap_or(u32::MAX);
     if chain_len == 0 {
         return 0;
     }
+    let asked = alert.escalation.as_deref();
     let deadline_s = cfg.ack_deadline_s.get(alert.priority);
     if deadline_s == 0 {
-        return 1;
+        return asked.map_or(1, |e| e.level.max(1)).min(chain_len);
     }
-    let paused = alert
+    let max_snooze_ns = cfg.max_snooze_s as Nanos * NANOS_PER_SEC;
+    let snooze = alert
         .snooze
-        .as_ref()
-        .filter(|s| s.until_ns - s.at_ns <= cfg.max_snooze_s as Nanos * NANOS_PER_SEC)
-        .map_or(0, |s| s.paused_ns(now));
-    let elapsed = (now - alert.fired_ns - paused).max(0);
-    let passed = elapsed / (deadline_s as Nanos * NANOS_PER_SEC);
-    u32::try_from(passed + 1).unwrap_or(u32::MAX).min(chain_len)
+        .as_deref()
+        .filter(|s| s.until_ns - s.at_ns <= max_snooze_ns)
+        .and_then(|_| snooze_in_force(alert));
+    // Time on the deadline clock at `t`: since firing, less the time snoozed.
+    let clock =
+        |t: Nanos| (t - alert.fired_ns - snooze.as_ref().map_or(0, |s| s.paused_ns(t))).max(0);
+    let per_step = deadline_s as Nanos * NANOS_PER_SEC;
+    let by_deadline = clock(now) / per_step + 1;
+    let by_request = asked.map_or(0, |e| {
+        Nanos::from(e.level) + (clock(now) - clock(e.at_ns)).max(0) / per_step
+    });
+    u32::try_from(by_deadline.max(by_request))
+        .unwrap_or(u32::MAX)
+        .min(chain_len)
+}
+
+/// The alert's snooze as it stands: an "escalate now" asked after it ends it there (a
+/// request to page louder overrides an earlier one for quiet).
+pub fn snooze_in_force(alert: &Alert) -> Option<AlertSnooze> {
+    let mut snooze = alert.snooze.as_deref()?.clone();
+    if let Some(asked) = alert.escalation.as_deref()
+        && asked.at_ns >= snooze.at_ns
+    {
+        snooze.until_ns = snooze.until_ns.min(asked.at_ns);
+    }
+    Some(snooze)
 }
 
 /// The channels a recipient gets for an alert of `priority` at `now`: their preference
@@ -121,10 +147,7 @@ pub fn targets(situation: &Situation<'_>, provider_down: impl Fn(Channel) -> boo
     // A snoozed alert (never high: the api refuses that) pages in-app only, like a
     // snoozed user, and fails over to nothing louder.
     let alert_snoozed = alert.priority != Priority::High
-        && alert
-            .snooze
-            .as_ref()
-            .is_some_and(|s| s.honoured(now, max_snooze_ns));
+        && snooze_in_force(alert).is_some_and(|s| s.honoured(now, max_snooze_ns));
     for (i, recipient) in chain.iter().take(level as usize).enumerate() {
         let lvl = i as u32 + 1;
         if alert_snoozed {
@@ -347,6 +370,94 @@ mod tests {
         assert!(
             too_long.iter().any(|t| t.channel != Channel::InApp),
             "a snooze beyond the notifier's bound is not honoured"
+        );
+    }
+
+    fn escalate_now(
+        level: u32,
+        at_ns: Nanos,
+    ) -> Option<Box<cw_core::escalation::EscalationRequest>> {
+        Some(Box::new(cw_core::escalation::EscalationRequest {
+            level,
+            at_ns,
+            by: "dr-a".into(),
+        }))
+    }
+
+    #[test]
+    fn escalate_now_reaches_its_step_at_once_and_restarts_the_clock_there() {
+        let cfg = Reliability::default();
+        let s = NANOS_PER_SEC;
+        // High: ack deadline 120 s. Escalated to step 2 at 30 s.
+        let a = Alert {
+            escalation: escalate_now(2, 30 * s),
+            ..alert(Priority::High)
+        };
+        assert_eq!(
+            escalation_level(&cfg, &alert(Priority::High), 3, 100 * s),
+            1
+        );
+        assert_eq!(escalation_level(&cfg, &a, 3, 30 * s), 2, "at once");
+        assert_eq!(
+            escalation_level(&cfg, &a, 3, 149 * s),
+            2,
+            "step 2 gets a whole deadline"
+        );
+        assert_eq!(escalation_level(&cfg, &a, 3, 150 * s), 3);
+        assert_eq!(
+            escalation_level(&cfg, &a, 2, 150 * s),
+            2,
+            "never past the chain"
+        );
+        let low = Alert {
+            escalation: escalate_now(2, 30 * s),
+            ..alert(Priority::Low)
+        };
+        assert_eq!(
+            escalation_level(&cfg, &low, 3, 40 * s),
+            2,
+            "also where the deadline never escalates"
+        );
+    }
+
+    #[test]
+    fn escalate_now_ends_an_earlier_snooze() {
+        let cfg = Reliability::default();
+        let s = NANOS_PER_SEC;
+        // Medium: ack deadline 600 s; snoozed from 300 s to 1,200 s, escalated at 400 s.
+        let a = Alert {
+            snooze: Some(Box::new(cw_core::snooze::AlertSnooze::replacing(
+                None,
+                300 * s,
+                1_200 * s,
+                "dr-a",
+                "seen",
+            ))),
+            escalation: escalate_now(2, 400 * s),
+            ..alert(Priority::Medium)
+        };
+        assert_eq!(escalation_level(&cfg, &a, 3, 500 * s), 2);
+        // The clock stood still 100 s (300–400 s), then runs for step 2: 600 s later.
+        assert_eq!(escalation_level(&cfg, &a, 3, 999 * s), 2);
+        assert_eq!(escalation_level(&cfg, &a, 3, 1_000 * s), 3);
+        let chain = [
+            UserId::parse("dr-a").expect("id"),
+            UserId::parse("dr-b").expect("id"),
+        ];
+        let (routing, users) = (Routing::default(), HashMap::new());
+        let paged = targets(
+            &Situation {
+                now: 500 * s,
+                max_snooze_ns: cfg.max_snooze_s as Nanos * s,
+                ..situation(&routing, &a, &chain, &users, 2)
+            },
+            |_| false,
+        );
+        assert!(
+            paged
+                .iter()
+                .any(|t| t.level == 2 && t.channel == Channel::Voice),
+            "paged aloud despite the snooze: {paged:?}"
         );
     }
 

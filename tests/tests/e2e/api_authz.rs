@@ -105,6 +105,8 @@ fn matrix() -> Vec<Row> {
         // The cast's alerts are high priority: past authorization a snooze is refused 409.
         row(Method::POST, "/v1/alerts/{a}/snooze",                           409, Some(json!({"duration_s": 600, "reason": "reviewing the strip"}))),
         row(Method::POST, "/v1/alerts/{a}/triage",                           200, Some(json!({"verdict": "artifact", "note": "motion"}))),
+        // The cast's patients have one doctor each: past authorization, 409 (nobody next).
+        row(Method::POST, "/v1/alerts/{a}/escalate",                         409, None),
         row(Method::POST, "/v1/alerts/{a}/ack",                              200, None),
         row(Method::POST, "/v1/patients",                                    201, Some(json!({"name": "New Patient", "date_of_birth": "1960-02-03", "mrn": "MRN-NEW-{n}"}))),
         row(Method::GET,  "/v1/patients/{p}",                                200, None),

@@ -14,7 +14,7 @@ use std::time::Duration;
 const SNOOZE_S: u64 = 6;
 
 /// The api on the harness's store, with short snooze bounds for the test.
-async fn api_on(h: &NotifierHarness) -> (String, reqwest::Client, String) {
+pub(crate) async fn api_on(h: &NotifierHarness) -> (String, reqwest::Client, String) {
     let certs = cw_tls::ensure_dev_certs(&h.dir.path().join("certs")).expect("dev certs");
     let secret = cw_bus::Sealer::generate_key_hex();
     let cfg = cw_api::ApiConfig {

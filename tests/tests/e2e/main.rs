@@ -6,6 +6,7 @@ mod api_audit;
 mod api_auth;
 mod api_authz;
 mod api_endpoints;
+mod api_escalate;
 mod api_export;
 mod api_fuzz;
 mod api_live;

@@ -10,6 +10,7 @@ use super::indexes::{ALERTS, OPEN_ALERTS};
 use super::{MongoRecords, is_duplicate_key, map_err};
 use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
+use cw_core::escalation::EscalationRequest;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::triage::Triage;
@@ -159,6 +160,18 @@ impl AlertStore for MongoRecords {
             id,
             AlertState::Firing.as_str(),
             doc! { "$set": { "snooze": snooze } },
+        )
+        .await
+    }
+
+    async fn escalate_alert(&self, id: &AlertId, request: &EscalationRequest) -> Result<Alert> {
+        // Conditional on `firing`, like a snooze: an acknowledged alert is not paged again.
+        let request = mongodb::bson::to_bson(request)
+            .map_err(|e| StoreError::Corrupt(format!("encode: {e}")))?;
+        self.update_alert_if(
+            id,
+            AlertState::Firing.as_str(),
+            doc! { "$set": { "escalation": request } },
         )
         .await
     }

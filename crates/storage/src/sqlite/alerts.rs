@@ -6,6 +6,7 @@ use super::records::SqliteRecords;
 use super::{from_json, map_err, to_json};
 use crate::ports::{AlertStore, OpenAlertOutcome, Result, StoreError};
 use async_trait::async_trait;
+use cw_core::escalation::EscalationRequest;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::triage::Triage;
@@ -87,6 +88,22 @@ impl AlertStore for SqliteRecords {
                 let mut alert = load(&tx, id.as_str())?;
                 if alert.state == AlertState::Firing {
                     alert.snooze = Some(Box::new(snooze));
+                    save(&tx, &alert)?;
+                }
+                tx.commit().map_err(map_err)?;
+                Ok(alert)
+            })
+            .await
+    }
+
+    async fn escalate_alert(&self, id: &AlertId, request: &EscalationRequest) -> Result<Alert> {
+        let (id, request) = (id.clone(), request.clone());
+        self.db
+            .call(move |conn| {
+                let tx = write_tx(conn)?;
+                let mut alert = load(&tx, id.as_str())?;
+                if alert.state == AlertState::Firing {
+                    alert.escalation = Some(Box::new(request));
                     save(&tx, &alert)?;
                 }
                 tx.commit().map_err(map_err)?;

@@ -7,6 +7,7 @@
 
 mod alert_batch;
 mod alert_episode;
+mod alert_escalation;
 mod alert_pages;
 mod alert_snooze;
 mod alert_triage;
@@ -89,6 +90,7 @@ conformance! {
     alert_batch::an_empty_batch_opens_nothing,
     alert_snooze::a_snooze_is_stored_on_a_firing_alert_and_replaced_by_the_next,
     alert_snooze::an_acknowledged_alert_is_not_snoozed,
+    alert_escalation::an_escalation_is_stored_on_a_firing_alert_only,
     alert_triage::a_verdict_is_stored_replaced_and_kept_through_ack_and_resolve,
     alert_triage::a_resolved_alert_takes_a_verdict_and_an_unknown_one_is_not_found,
     alert_episode::an_open_alert_records_its_episode_and_a_resolved_one_keeps_it,

@@ -293,7 +293,7 @@ impl LiveHub {
         if feed.alerts.report(alert) {
             let text = LiveMessage::Alert {
                 event: event_name(alert.state),
-                alert: alert.clone().into(),
+                alert: Box::new(alert.clone().into()),
             }
             .to_text();
             let _ = feed.tx.send(text.into());

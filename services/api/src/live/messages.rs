@@ -25,8 +25,12 @@ pub enum LiveMessage<'a> {
         rr_ms: f64,
     },
     /// An alert of this patient: `event` is `open` (already open when the socket opened),
-    /// `fired`, `acknowledged` or `resolved`; `alert` as the REST api shows it.
-    Alert { event: &'a str, alert: AlertView },
+    /// `fired`, `acknowledged` or `resolved`; `alert` as the REST api shows it. Boxed:
+    /// an alert is by far the largest message.
+    Alert {
+        event: &'a str,
+        alert: Box<AlertView>,
+    },
     /// ECG, min and max µV per lead for each bucket of `bucket_ns`.
     Ecg {
         bucket_ns: Nanos,

@@ -1,7 +1,8 @@
 //! Clinicians' actions on one alarm beyond acknowledging it (issue 16):
 //! `POST /v1/alerts/{id}/triage` records their verdict after reading the strip, counted
-//! per rule by the fatigue report. Each is an audit event written before the change,
-//! like a snooze (docs/api.md, "Alerts").
+//! per rule by the fatigue report; `POST /v1/alerts/{id}/escalate` asks the notifier to
+//! page the next step of the escalation chain now. Each is an audit event written before
+//! the change, like a snooze (docs/api.md, "Alerts").
 
 use crate::access::Caller;
 use crate::access_rule::Access;
@@ -14,10 +15,11 @@ use crate::routes::alerts::authorized_alert;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use cw_core::Alert;
 use cw_core::audit::{AuditEntry, AuditOutcome};
+use cw_core::escalation::EscalationRequest;
 use cw_core::time::{Nanos, now_ns};
 use cw_core::triage::{MAX_NOTE_CHARS, Triage, Verdict};
+use cw_core::{Alert, AlertState};
 use serde::Deserialize;
 
 /// Appends the audit event of a change to `alert` (`action`, with `reason` saying what
@@ -124,5 +126,69 @@ pub async fn triage(
     let stored = state.records.triage_alert(&alert.id, &triage).await?;
     // The note may hold clinical detail: only the verdict is logged.
     tracing::info!(alert = %stored.id, user = %caller.user, verdict = verdict.as_str(), "alert triaged");
+    Ok((Extension(AuditPatient(alert.patient)), Json(stored.into())))
+}
+
+/// The audit action of an "escalate now" (the step asked for is in the event).
+const ESCALATE_ACTION: &str = "alert_escalate";
+
+/// `POST /v1/alerts/{id}/escalate`: page the next step of a firing alert's escalation
+/// chain now. The api pages nobody itself: it stores the request on the alert, and the
+/// notifier's next sweep (`sweep_interval_ms`, 1 s) pages that step, as it stops on an
+/// ack it finds in the store. The step is one past the highest paged so far, so a
+/// second press before the notifier acted asks for the same step again (no doctor is
+/// skipped).
+#[utoipa::path(post, path = "/v1/alerts/{id}/escalate",
+    summary = "Escalate a firing alert now: the notifier pages the next doctor of the chain at once",
+    extensions(("x-access" = json!(Access::PatientChange))),
+    params(("id" = String, Path, description = "alert id")),
+    responses((status = 200, body = AlertView)))]
+pub async fn escalate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Extension(request_id): Extension<RequestId>,
+    Path(id): Path<String>,
+) -> Result<(Extension<AuditPatient>, Json<AlertView>), ApiError> {
+    let alert = authorized_alert(&state, &caller, &id).await?;
+    if alert.state != AlertState::Firing {
+        return Err(ApiError::Conflict("only a firing alert can be escalated"));
+    }
+    let paged = state
+        .records
+        .deliveries_for_alert(&alert.id)
+        .await?
+        .iter()
+        .map(|d| d.attempt)
+        .max()
+        .unwrap_or(0);
+    let level = paged.max(1) + 1;
+    let chain = state.records.patient(&alert.patient).await?.doctors.len();
+    if usize::try_from(level).unwrap_or(usize::MAX) > chain {
+        return Err(ApiError::Conflict(
+            "every doctor of the patient's escalation chain has been paged",
+        ));
+    }
+    let now = now_ns();
+    audit_alert_change(
+        &state,
+        &caller,
+        request_id,
+        &alert,
+        ESCALATE_ACTION,
+        now,
+        format!("escalate now to step {level}"),
+    )
+    .await?;
+    let request = EscalationRequest {
+        level,
+        at_ns: now,
+        by: caller.user.to_string(),
+    };
+    let stored = state.records.escalate_alert(&alert.id, &request).await?;
+    if stored.escalation.as_deref() != Some(&request) {
+        // Acknowledged or resolved between our read and the write.
+        return Err(ApiError::Conflict("only a firing alert can be escalated"));
+    }
+    tracing::info!(alert = %stored.id, user = %caller.user, level, "alert escalated now");
     Ok((Extension(AuditPatient(alert.patient)), Json(stored.into())))
 }

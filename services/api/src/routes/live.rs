@@ -411,7 +411,7 @@ where
     first.extend(open.into_iter().map(|alert| {
         LiveMessage::Alert {
             event: "open",
-            alert: alert.into(),
+            alert: Box::new(alert.into()),
         }
         .to_text()
     }));
