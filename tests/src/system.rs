@@ -26,6 +26,9 @@ pub struct System {
     pub api_port: u16,
     pub ports: Ports,
     pub services: Vec<Service>,
+    /// TOML appended to the notifier's config by [`System::start_all`] (e.g. a short
+    /// `[reliability]` ack deadline for a test).
+    pub notifier_extra: String,
 }
 
 pub struct Ports {
@@ -95,6 +98,7 @@ impl System {
                 api_admin: free_port(),
             },
             services: Vec::new(),
+            notifier_extra: String::new(),
             dir,
         }
     }
@@ -167,6 +171,7 @@ impl System {
             storage_and_bus_toml(&self.storage, &bus_key),
             self.tls_section("admin_tls")
         );
+        let notifier = format!("{notifier}\n{}", self.notifier_extra);
         let logs = self.dir.path().to_path_buf();
         for (name, text) in [
             ("cw-ingest", ingest),

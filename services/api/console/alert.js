@@ -1,10 +1,11 @@
 // One alert: what fired, its pages, and the ECG strip from 30 s before to 30 s after
-// the onset on ECG paper (strip.js). Reached from the worklist or by URL
+// the onset on ECG paper (strip.js); acknowledge, escalate now, and triage it (a verdict
+// and a note) after reading the strip. Reached from the worklist or by URL
 // (#/patient/{patient}/alert/{alert}); the api decides access, so another doctor's
 // patient answers 403 and the page says so and shows nothing else.
 import * as api from "./api.js";
 import { clock, el, show } from "./dom.js";
-import { colour, escalation, valueText } from "./worklist.js";
+import { colour, escalateNow, escalation, triage, valueText, verdictSelect, verdictText } from "./worklist.js";
 import { drawStrip } from "./strip.js";
 import { trendFigure } from "./trend.js";
 
@@ -84,6 +85,68 @@ export function view(root, patient, id, status) {
             "Acknowledge",
           )
         : null;
+    const escalate =
+      alert.state === "firing"
+        ? el(
+            "button",
+            {
+              type: "button",
+              id: "escalate",
+              class: "escalate",
+              onclick: async () => {
+                try {
+                  const asked = await escalateNow(alert);
+                  status(`Escalation asked: step ${asked.escalation.level} is paged now: ${id}`);
+                  load();
+                } catch (e) {
+                  status(`Could not escalate: ${e.message}`);
+                }
+              },
+            },
+            "Escalate now",
+          )
+        : null;
+    const verdict = verdictSelect({ id: "triage-verdict" }, alert.triage && alert.triage.verdict);
+    const note = el("input", {
+      id: "triage-note",
+      type: "text",
+      maxlength: 1000,
+      value: (alert.triage && alert.triage.note) || "",
+    });
+    const triageForm = el(
+      "div",
+      { id: "triage", class: "triage" },
+      el("label", { for: "triage-verdict" }, "Verdict "),
+      verdict,
+      el("label", { for: "triage-note" }, " Note "),
+      note,
+      el(
+        "button",
+        {
+          type: "button",
+          id: "triage-save",
+          onclick: async () => {
+            try {
+              await triage(alert, verdict.value, note.value.trim());
+              status(`Triaged ${verdict.value}: ${id}`);
+              load();
+            } catch (e) {
+              status(`Could not triage: ${e.message}`);
+            }
+          },
+        },
+        "Save verdict",
+      ),
+      el(
+        "p",
+        { id: "triage-shown", dataset: { verdict: alert.triage ? alert.triage.verdict : "" } },
+        alert.triage
+          ? `${verdictText(alert)} by ${alert.triage.by} at ${clock(alert.triage.at_ns)}${
+              alert.triage.note ? ` — ${alert.triage.note}` : ""
+            }`
+          : "Not triaged yet.",
+      ),
+    );
     show(
       page,
       el(
@@ -94,7 +157,10 @@ export function view(root, patient, id, status) {
         alert.summary ? el("p", {}, alert.summary) : null,
         el("p", {}, `onset ${clock(onset)} · fired ${clock(alert.fired_ns)} · escalation step ${esc.step}`),
         ack,
+        escalate,
       ),
+      el("h2", {}, "Triage"),
+      triageForm,
       el("p", {}, el("a", { id: "patient-link", href: `#/patient/${encodeURIComponent(patient)}` }, "Patient view (live ECG, thresholds)")),
       el("h2", {}, "ECG around the onset"),
       stripBox,

@@ -1,11 +1,18 @@
 // The worklist: the caller's open alarms, by priority, in IEC 60601-1-8 colours (red
 // high, yellow medium, cyan low and technical), kept current by each patient's live
-// socket (docs/live.md) and acted on through the REST routes (docs/api.md).
+// socket (docs/live.md) and acted on through the REST routes (docs/api.md): acknowledge,
+// snooze, escalate now and triage.
 import * as api from "./api.js";
 import { age, el, show } from "./dom.js";
 
 const PRIORITY_RANK = { high: 0, medium: 1, low: 2 };
 const SNOOZE_MINUTES = [5, 15, 30];
+/** Triage verdicts as the api names them, and as the page says them. */
+export const VERDICTS = [
+  ["confirmed", "Confirmed"],
+  ["artifact", "Artifact"],
+  ["false", "False alarm"],
+];
 const REPAIR_MS = 15000;
 
 /** The colour class of an alarm: technical alarms are cyan whatever their priority. */
@@ -29,6 +36,36 @@ export function escalation(deliveries) {
   const step = Math.max(...deliveries.map((d) => d.attempt));
   const paged = deliveries.map((d) => `${d.recipient} by ${d.channel} (${d.status})`).join(", ");
   return { step: String(step), paged };
+}
+
+/** "triaged: artifact" for an alert with a verdict, "" without. */
+export function verdictText(alert) {
+  if (!alert.triage) return "";
+  const label = (VERDICTS.find(([v]) => v === alert.triage.verdict) || [, alert.triage.verdict])[1];
+  return `triaged: ${label}`;
+}
+
+/** Records a verdict (docs/api.md, "Alerts"); answers the alert as stored. */
+export function triage(alert, verdict, note) {
+  const body = note ? { verdict, note } : { verdict };
+  return api.call("POST", `/v1/alerts/${encodeURIComponent(alert.id)}/triage`, body);
+}
+
+/**
+ * Asks for the next escalation step now. The api only records the request; the
+ * notifier pages that step at its next sweep (docs/console.md).
+ */
+export function escalateNow(alert) {
+  return api.call("POST", `/v1/alerts/${encodeURIComponent(alert.id)}/escalate`);
+}
+
+/** A verdict picker: a labelled select of VERDICTS. */
+export function verdictSelect(props, current) {
+  return el(
+    "select",
+    props,
+    VERDICTS.map(([value, label]) => el("option", { value, selected: value === current }, label)),
+  );
 }
 
 function order(a, b) {
@@ -83,6 +120,7 @@ export function view(root, status) {
     if (alert.state === "firing") {
       actions.push(
         el("button", { type: "button", class: "ack", onclick: () => acknowledge(alert) }, "Acknowledge"),
+        el("button", { type: "button", class: "escalate", onclick: () => escalate(alert) }, "Escalate now"),
       );
       if (alert.priority !== "high") {
         const minutes = el(
@@ -100,6 +138,14 @@ export function view(root, status) {
         );
       }
     }
+    const verdict = verdictSelect(
+      { class: "triage-verdict", "aria-label": "Triage verdict" },
+      alert.triage && alert.triage.verdict,
+    );
+    actions.push(
+      verdict,
+      el("button", { type: "button", class: "triage", onclick: () => judge(alert, verdict.value) }, "Triage"),
+    );
     actions.push(
       el("a", { href: `#/patient/${encodeURIComponent(alert.patient)}/alert/${encodeURIComponent(alert.id)}` }, "Strip"),
       " ",
@@ -131,8 +177,9 @@ export function view(root, status) {
     cells.age.textContent = age((Date.now() * 1e6 - alert.fired_ns) / 1e9);
     cells.escalation.title = esc.paged;
     cells.escalation.replaceChildren(`step ${esc.step}`, el("div", { class: "paged" }, esc.paged));
-    cells.state.textContent = alert.state;
-    const actionsKey = `${alert.state}/${alert.priority}`;
+    cells.state.replaceChildren(alert.state, alert.triage ? el("div", { class: "verdict" }, verdictText(alert)) : "");
+    cells.state.dataset.verdict = alert.triage ? alert.triage.verdict : "";
+    const actionsKey = `${alert.state}/${alert.priority}/${alert.triage ? alert.triage.verdict : ""}`;
     if (entry.actionsKey !== actionsKey) {
       cells.actions.replaceChildren(...actionsFor(alert));
       entry.actionsKey = actionsKey;
@@ -171,6 +218,34 @@ export function view(root, status) {
       status(`Acknowledged: ${alert.id}`);
     } catch (e) {
       status(`Could not acknowledge: ${e.message}`);
+    }
+  }
+
+  async function escalate(alert) {
+    try {
+      const asked = await escalateNow(alert);
+      upsert(asked);
+      render();
+      status(`Escalation asked: step ${asked.escalation.level} is paged now: ${alert.id}`);
+      // The pages come from the notifier within a sweep or two: show them when they do.
+      for (const wait of [1500, 3000, 6000]) {
+        await new Promise((done) => setTimeout(done, wait));
+        if (closed) return;
+        await loadDeliveries(alert);
+        render();
+      }
+    } catch (e) {
+      status(`Could not escalate: ${e.message}`);
+    }
+  }
+
+  async function judge(alert, verdict) {
+    try {
+      upsert(await triage(alert, verdict));
+      render();
+      status(`Triaged ${verdict}: ${alert.id}`);
+    } catch (e) {
+      status(`Could not triage: ${e.message}`);
     }
   }
 

@@ -26,6 +26,7 @@ mod backup_drill;
 mod compose;
 mod compose_boot;
 mod config_env;
+mod console_actions;
 mod console_browser;
 mod console_harness;
 mod console_patient;
