@@ -362,6 +362,19 @@ pub async fn moto_mails_to(ses_url: &str, to: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The raw MIME of a mail as moto keeps it (whichever field holds it).
+pub fn raw_mime(mail: &serde_json::Value) -> String {
+    fn find(v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::String(s) if s.contains("MIME-Version") => Some(s.clone()),
+            serde_json::Value::Object(m) => m.values().find_map(find),
+            serde_json::Value::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    find(mail).unwrap_or_else(|| panic!("no raw MIME in {mail}"))
+}
+
 /// Makes `from` a sender identity at moto (it refuses mail from others) and returns the
 /// notifier's `[ses]` config section for it.
 pub async fn moto_ses_section(ses_url: &str, from: &str) -> String {

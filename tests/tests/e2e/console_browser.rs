@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 const PATIENT: &str = "e2e-console-100";
 const DOCTOR: &str = "dr-console";
 const PASSWORD: &str = "console test password 1";
+const EMAIL: &str = "dr-console@console.test";
 /// What IEC 60601-1-8 colours look like once the browser computed the style sheet.
 const RED: &str = "rgb(212, 0, 0)";
 const YELLOW: &str = "rgb(255, 213, 0)";
@@ -55,7 +56,7 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         doctor_id: DOCTOR,
         device_id: "gw-console-1",
         phone: Some("+15005550178"),
-        email: None,
+        email: Some(EMAIL),
         hr_high_bpm: 70.0,
         for_s: 2.0,
     })
@@ -75,7 +76,10 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         .open_alert(&foreign_alert)
         .await
         .expect("foreign alert");
-    console_stack.start().await;
+    let ses_url = cw_e2e::env::required("CW_TEST_SES_URL");
+    console_stack
+        .start_with_email(Some((ses_url.clone(), "alerts@console.test".into())))
+        .await;
     let system = &console_stack.system;
 
     // The admin gives the doctor a password and registers a patient whose name is markup.
@@ -394,6 +398,79 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         )
         .await;
 
+    // The pages carry the evidence (docs/console.md, "Deep links in pages"): the email of
+    // the streamed alarm links to it and holds its strip as a PNG; no page names the
+    // patient (the markup-named one was paged too: medium by SMS and email).
+    let link = format!("{console}#/patient/{PATIENT}/alert/{alert_id}");
+    let mail = emailed(&ses_url, &format!("alert/{alert_id}")).await;
+    let emailed_link = mail
+        .split("Open it: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no link in {mail}"));
+    assert_eq!(emailed_link, link);
+    assert!(mail.contains("Content-Type: image/png"), "{mail}");
+    let pause_sms = console_stack
+        .sandbox
+        .wait_for_messages(2, Duration::from_secs(10))
+        .await;
+    let pause_link = format!("{console}#/patient/{evil_id}/alert/{}", pause.id);
+    assert!(
+        pause_sms.iter().any(|m| m.body.contains(&pause_link)),
+        "{pause_sms:#?}"
+    );
+    let mails = cw_e2e::notifier::moto_mails_to(&ses_url, EMAIL).await;
+    // Up to the image: base64 may spell anything.
+    let texts = mails.iter().map(|m| {
+        let mime = cw_e2e::notifier::raw_mime(m);
+        mime.split("Content-Type: image/png")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    });
+    let pages = pause_sms.iter().map(|m| m.body.clone()).chain(texts);
+    for page in pages {
+        for phi in ["Eve", "xss", "1950-01-31", "MRN-CONSOLE-1"] {
+            assert!(!page.contains(phi), "{phi} in a page: {page}");
+        }
+    }
+
+    // Opened signed out (a fresh load, as from a mail client), the link shows the sign-in
+    // form and, once signed in, the alert it names.
+    browser.goto("about:blank").await;
+    browser.goto(emailed_link).await;
+    browser
+        .wait_for(
+            "the sign-in form for the emailed link",
+            "return document.querySelector('form#signin')",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    browser.type_into("#user", DOCTOR).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#signin-submit").await;
+    browser
+        .wait_for(
+            "the emailed alert after sign-in",
+            "return document.querySelector(`.alarm-head[data-alert-id=\"${arguments[0]}\"]`)",
+            json!([alert_id]),
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("console-deeplink.png"))
+        .await;
+    browser.click("#logout").await;
+    browser
+        .wait_for(
+            "the sign-in form after signing out",
+            "return document.querySelector('form#signin')",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+
     // Signed in again on the worklist, the doctor's account is disabled by an admin: the
     // api closes the page's live sockets (4003) and the page signs out at once.
     sign_in(&browser, &format!("{console}#/worklist"), DOCTOR, PASSWORD).await;
@@ -431,4 +508,24 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
     );
     streaming.cancel();
     let _ = gateway.await;
+}
+
+/// The raw MIME of the first mail to [`EMAIL`] at moto holding `needle` (20 s at most).
+async fn emailed(ses_url: &str, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mails = cw_e2e::notifier::moto_mails_to(ses_url, EMAIL).await;
+        if let Some(mime) = mails
+            .iter()
+            .map(cw_e2e::notifier::raw_mime)
+            .find(|m| m.contains(needle))
+        {
+            return mime;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail holding {needle}: {mails:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -53,10 +53,19 @@ impl Console {
 
     /// Starts the four services, paging through the sandbox.
     pub async fn start(&mut self) {
+        self.start_with_email(None).await;
+    }
+
+    /// [`Self::start`], and email through moto's SES at `ses` = (endpoint, sender).
+    pub async fn start_with_email(&mut self, ses: Option<(String, String)>) {
+        if let Some((endpoint, from)) = &ses {
+            // Makes the sender an identity moto accepts mail from.
+            cw_e2e::notifier::moto_ses_section(endpoint, from).await;
+        }
         self.system
             .start_all(&Providers {
                 twilio_base_url: self.sandbox.base_url(),
-                ses: None,
+                ses,
             })
             .await;
     }

@@ -11,7 +11,7 @@ use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{Alert, DeviceId, PatientId, Priority, RuleKind, SampleBlock};
 use cw_e2e::env::required;
 use cw_e2e::ingest::metric;
-use cw_e2e::notifier::{NotifierHarness, Tuning, moto_mails_to, moto_ses_section};
+use cw_e2e::notifier::{NotifierHarness, Tuning, moto_mails_to, moto_ses_section, raw_mime};
 use cw_e2e::system::Mode;
 use std::time::{Duration, Instant};
 
@@ -71,19 +71,6 @@ fn stored_ecg(patient: &PatientId, end_ns: i64) -> Vec<SampleBlock> {
             }
         })
         .collect()
-}
-
-/// The raw MIME of a mail as moto keeps it (whichever field holds it).
-fn raw_mime(mail: &serde_json::Value) -> String {
-    fn find(v: &serde_json::Value) -> Option<String> {
-        match v {
-            serde_json::Value::String(s) if s.contains("MIME-Version") => Some(s.clone()),
-            serde_json::Value::Object(m) => m.values().find_map(find),
-            serde_json::Value::Array(a) => a.iter().find_map(find),
-            _ => None,
-        }
-    }
-    find(mail).unwrap_or_else(|| panic!("no raw MIME in {mail}"))
 }
 
 /// The base64 body of the mail's `image/png` part, decoded.
