@@ -81,19 +81,7 @@ pub async fn archive(
 pub fn read(path: &Path) -> Result<Vec<AuditEvent>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| StoreError::Unavailable(format!("audit archive {}: {e}", path.display())))?;
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "audit archive {} line {}: {e}",
-                    path.display(),
-                    i + 1
-                ))
-            })
-        })
-        .collect()
+    crate::json_lines::parse(&text, "audit archive", path)
 }
 
 /// Writes a file that did not exist, synced with its directory entry before returning.

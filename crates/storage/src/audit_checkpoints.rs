@@ -65,18 +65,6 @@ impl CheckpointSink for FileCheckpoints {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(io_err("read", &self.path, e)),
         };
-        text.lines()
-            .filter(|line| !line.trim().is_empty())
-            .enumerate()
-            .map(|(i, line)| {
-                serde_json::from_str(line).map_err(|e| {
-                    StoreError::Corrupt(format!(
-                        "audit checkpoints {} line {}: {e}",
-                        self.path.display(),
-                        i + 1
-                    ))
-                })
-            })
-            .collect()
+        crate::json_lines::parse(&text, "audit checkpoints", &self.path)
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentials;
 pub mod directory;
 pub mod influx;
+mod json_lines;
 pub mod mongo;
 pub mod monitoring_alarms;
 mod open;

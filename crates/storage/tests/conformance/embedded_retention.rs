@@ -4,7 +4,7 @@
 
 use crate::fixtures::{block, device_id, patient_id};
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
-use cw_core::{PatientId, Site, VitalBatch, VitalKind, VitalReading, VitalStatus};
+use cw_core::{PatientId, SampleBlock, Site, VitalBatch, VitalKind, VitalReading, VitalStatus};
 use cw_storage::{RetentionConfig, StorageConfig, Stores};
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +23,18 @@ async fn open(dir: &Path, retention: RetentionConfig) -> (Stores, StorageConfig)
 /// A whole second `days` ago.
 fn days_ago(days: i64) -> Nanos {
     (now_ns() / NANOS_PER_SEC) * NANOS_PER_SEC - days * DAY
+}
+
+/// One second of one lead of a new patient, stored from `start`.
+async fn one_second_stored(stores: &Stores, start: Nanos) -> (PatientId, SampleBlock) {
+    let p = patient_id();
+    let written = block(&p, &device_id(), 1, start, 250, 1, 250);
+    stores
+        .samples
+        .write(std::slice::from_ref(&written))
+        .await
+        .expect("write");
+    (p, written)
 }
 
 fn spo2(patient: &PatientId, readings: &[(Nanos, f32)]) -> VitalBatch {
@@ -165,13 +177,7 @@ async fn zero_days_keeps_raw_data_forever() {
         ..RetentionConfig::default()
     };
     let (stores, cfg) = open(dir.path(), retention).await;
-    let p = patient_id();
-    let old = block(&p, &device_id(), 1, days_ago(4_000), 250, 1, 250);
-    stores
-        .samples
-        .write(std::slice::from_ref(&old))
-        .await
-        .expect("write");
+    let (p, old) = one_second_stored(&stores, days_ago(4_000)).await;
     cw_storage::sqlite::sweep(&cfg.path, &cfg.retention, now_ns())
         .await
         .expect("sweep");
@@ -192,13 +198,7 @@ async fn an_open_store_sweeps_on_its_own() {
         ..RetentionConfig::default()
     };
     let (stores, _cfg) = open(dir.path(), retention).await;
-    let p = patient_id();
-    let old = block(&p, &device_id(), 1, days_ago(40), 250, 1, 250);
-    stores
-        .samples
-        .write(std::slice::from_ref(&old))
-        .await
-        .expect("write");
+    let (p, old) = one_second_stored(&stores, days_ago(40)).await;
     // The sweeper's effect is the only signal that it ran.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
