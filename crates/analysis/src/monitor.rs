@@ -6,7 +6,7 @@ use crate::af::AfRhythm;
 use crate::fast_activity::{FastActivity, FastVentricularActivity};
 use crate::learning::Learning;
 use crate::news2_escalation::{News2Assessment, assess};
-use crate::noise_gate::NoiseGate;
+use crate::noise_gate::{NOISY_BEAT, NoiseGate};
 use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
 use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
@@ -295,8 +295,11 @@ impl PatientMonitor {
                 // …and while the noise gate holds them (`noise_gate.rs`).
                 let analysable = stream.analysable && stream.learning.is_done() && !noisy;
                 // No ectopy pattern spans a beat the analysis could not judge.
+                // A V call on a beat as noisy as the gate's level is not trusted either
+                // (docs/clinical-performance.md, "VT noise rejection").
+                let trusted_v = classified.noise < NOISY_BEAT;
                 let kind = match classified.class {
-                    BeatClass::V if analysable => Kind::Ventricular,
+                    BeatClass::V if analysable && trusted_v => Kind::Ventricular,
                     BeatClass::N | BeatClass::S if analysable => Kind::Conducted,
                     _ => Kind::Unknown,
                 };

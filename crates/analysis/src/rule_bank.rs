@@ -413,8 +413,11 @@ impl RuleBank {
                 .vt
                 .as_ref()
                 .map_or_else(|| VtRule::default().sustained_s, |vt| vt.sustained_s);
+            // A noisy run is not a ventricular run, as for VT (`on_vt`).
             let run = facts.ended.filter(|e| {
-                e.beats >= u32::from(r.beats) && (e.span as f64 / facts.fs) < f64::from(sustained_s)
+                e.beats >= u32::from(r.beats)
+                    && (e.span as f64 / facts.fs) < f64::from(sustained_s)
+                    && e.noise < NOISY_BEAT
             });
             let value = run.map_or(0.0, |e| e.beats as f32);
             let active = run.is_some();
@@ -721,15 +724,19 @@ mod tests {
     }
 
     #[test]
-    fn a_fast_run_of_noisy_ventricular_beats_is_not_vt_unless_most_of_it_is_clean() {
-        let vt = |beats: &str| {
+    fn a_fast_run_of_noisy_ventricular_beats_is_neither_vt_nor_nsvt_unless_most_of_it_is_clean() {
+        let count = |rule: RuleKind, beats: &str| {
             fired(&replay(&policy(), beats, 0.8, 0.4, true))
                 .into_iter()
-                .filter(|(r, _)| *r == RuleKind::VentricularTachycardia)
+                .filter(|(r, _)| *r == rule)
                 .count()
         };
-        assert_eq!(vt(&format!("{}WWWWW{}", sinus(10), sinus(10))), 0);
-        assert_eq!(vt(&format!("{}VWVVV{}", sinus(10), sinus(10))), 1);
+        let noisy = format!("{}WWWWW{}", sinus(10), sinus(10));
+        assert_eq!(count(RuleKind::VentricularTachycardia, &noisy), 0);
+        assert_eq!(count(RuleKind::Nsvt, &noisy), 0);
+        let mostly_clean = format!("{}VWVVV{}", sinus(10), sinus(10));
+        assert_eq!(count(RuleKind::VentricularTachycardia, &mostly_clean), 1);
+        assert_eq!(count(RuleKind::Nsvt, &mostly_clean), 1);
     }
 
     #[test]

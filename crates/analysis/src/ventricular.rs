@@ -34,6 +34,8 @@ pub struct Ended {
     pub beats: u32,
     /// From its first to its last V beat, in samples.
     pub span: u64,
+    /// Mean noise of its beats, as [`Run::noise`].
+    pub noise: f32,
 }
 
 impl VentricularRuns {
@@ -44,6 +46,7 @@ impl VentricularRuns {
             let ended = (self.beats > 0).then(|| Ended {
                 beats: self.beats,
                 span: self.last.saturating_sub(self.first),
+                noise: self.noise / self.beats as f32,
             });
             self.beats = 0;
             return ended;
@@ -124,7 +127,8 @@ mod tests {
             v.on_beat(500, false, 0.0),
             Some(Ended {
                 beats: 3,
-                span: 250
+                span: 250,
+                noise: 0.0
             })
         );
         assert_eq!(v.run(FS).beats, 0);
