@@ -319,6 +319,45 @@ abort_after_provider_accept = {abort}
             .expect("deliveries")
     }
 
+    /// Waits (at most 30 s) for the notifier to die by itself in the crash window, of the
+    /// fault hook (`faults.abort_after_provider_accept`) and nothing else.
+    pub async fn died_in_the_crash_window(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.is_running() {
+            assert!(
+                Instant::now() < deadline,
+                "fault hook never fired; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            self.log().contains("fault injection"),
+            "died of something else:\n{}",
+            self.log()
+        );
+    }
+
+    /// Polls `/metrics` until `name` reaches `want` exactly (10 s at most; overshooting
+    /// fails).
+    pub async fn wait_metric(&mut self, name: &str, want: f64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.metrics().await;
+            let value = crate::ingest::metric(&text, name);
+            if value >= want {
+                assert_eq!(value, want, "{name} overshot:\n{text}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} stayed at {value}, wanted {want}; notifier log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Polls the store until `done` holds for the alert's deliveries (30 s at most).
     pub async fn wait_deliveries(
         &mut self,

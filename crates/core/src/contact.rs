@@ -117,6 +117,12 @@ pub fn check_notify(
                 Channel::Sms | Channel::Voice => has_phone,
                 Channel::Email => has_email,
                 Channel::InApp => true,
+                Channel::AlertManager => {
+                    return Err(invalid(
+                        name,
+                        "alert_manager is the hospital's alert manager, not a channel to a person",
+                    ));
+                }
             };
             if !reachable {
                 let needs = if *channel == Channel::Email {

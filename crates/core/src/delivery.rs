@@ -12,6 +12,10 @@ pub enum Channel {
     Voice,
     Email,
     InApp,
+    /// A hospital alert manager (IHE PCD ACM, PCD-04 over MLLP): the row's recipient
+    /// names the configured manager and its attempt the alarm state change reported
+    /// (docs/integration.md, "Alert managers"). Not a person's channel.
+    AlertManager,
 }
 
 impl Channel {
@@ -21,6 +25,7 @@ impl Channel {
             Self::Voice => "voice",
             Self::Email => "email",
             Self::InApp => "in_app",
+            Self::AlertManager => "alert_manager",
         }
     }
 }
@@ -86,6 +91,29 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A new outbox row, `queued` at `now`: what a notifier claims before the send.
+    pub fn claim(
+        alert: AlertId,
+        channel: Channel,
+        recipient: UserId,
+        attempt: u32,
+        now: Nanos,
+    ) -> Self {
+        Self {
+            alert,
+            channel,
+            recipient,
+            attempt,
+            status: DeliveryStatus::Queued,
+            provider_id: None,
+            error: None,
+            updated_ns: now,
+            tries: 0,
+            next_try_ns: None,
+            version: 0,
+        }
+    }
+
     /// Unique per (alert, channel, recipient, attempt group): the outbox key that stops a
     /// restart from sending twice.
     pub fn idempotency_key(&self) -> String {

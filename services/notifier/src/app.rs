@@ -8,7 +8,7 @@ use crate::providers::twilio::TwilioClient;
 use anyhow::Context;
 use axum::Router;
 use cw_bus::{Kind, Puller, Sealer};
-use cw_core::{AlertEvent, AlertEventKind, AlertState};
+use cw_core::{AlertEvent, AlertState};
 use cw_storage::NotifierStores;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +41,13 @@ pub async fn start(
         check_public_url(&w.public_url)?;
     }
     let links = crate::console_link::ConsoleLinks::from_config(cfg.console_url.as_deref())?;
+    // Alert managers are configured in [[alert_managers]], not routed to people.
+    anyhow::ensure!(
+        [&cfg.routing.high, &cfg.routing.medium, &cfg.routing.low]
+            .iter()
+            .all(|list| !list.contains(&cw_core::Channel::AlertManager)),
+        "routing: alert_manager is not a channel to a person; configure [[alert_managers]] instead"
+    );
     let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg
@@ -74,20 +81,47 @@ pub async fn start(
         )
         .context("watchdog.identity: at most 40 characters of [A-Za-z0-9_-]")?;
     }
-    let dispatcher = Arc::new(Dispatcher::new(
-        stores.records.clone(),
-        cfg.routing.clone(),
-        cfg.reliability.clone(),
-        cfg.faults.clone(),
-        twilio,
-        ses,
-        callbacks.clone(),
-        crate::evidence::Evidence {
-            links,
-            samples: Some(stores.samples.clone()),
-        },
-        metrics.clone(),
-    ));
+    let (statuses, mut status_rx) = tokio::sync::mpsc::unbounded_channel();
+    let alert_managers = cfg
+        .alert_managers
+        .iter()
+        .map(|am| {
+            crate::acm::mllp::Link::spawn(
+                am.clone(),
+                metrics.clone(),
+                statuses.clone(),
+                shutdown.clone(),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            stores.records.clone(),
+            cfg.routing.clone(),
+            cfg.reliability.clone(),
+            cfg.faults.clone(),
+            twilio,
+            ses,
+            callbacks.clone(),
+            crate::evidence::Evidence {
+                links,
+                samples: Some(stores.samples.clone()),
+            },
+            metrics.clone(),
+        )
+        .with_alert_managers(alert_managers),
+    );
+    {
+        // PCD-05s an alert manager sends after its first answer.
+        let dispatcher = dispatcher.clone();
+        tokio::spawn(async move {
+            while let Some(status) = status_rx.recv().await {
+                if let Err(e) = dispatcher.record_unsolicited(status).await {
+                    tracing::warn!(error = %e, "alert manager status not recorded");
+                }
+            }
+        });
+    }
     let webhook_addr = match (&cfg.webhooks, callbacks, auth_token) {
         (Some(w), Some(urls), Some(auth_token)) => {
             let listener = cw_tls::Listener::bind(&w.listen, &w.tls)
@@ -194,15 +228,15 @@ async fn consume_alerts(
                 let Some(envelope) = event else { break };
                 dispatcher.metrics.alerts_received.inc();
                 let event = envelope.body;
-                if event.kind == AlertEventKind::Fired {
-                    // Off the receive loop: a slow provider must not hold up other alerts.
-                    let dispatcher = dispatcher.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = dispatcher.drive(&event.alert).await {
-                            tracing::warn!(alert = %event.alert.id, error = %e, "notify failed; the sweep will retry");
-                        }
-                    });
-                }
+                // Every kind: an acknowledgement or an end is reported to the alert
+                // managers (a no-op without them: `drive` pages firing alerts only).
+                // Off the receive loop: a slow provider must not hold up other alerts.
+                let dispatcher = dispatcher.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = dispatcher.drive(&event.alert).await {
+                        tracing::warn!(alert = %event.alert.id, error = %e, "notify failed; the sweep will retry");
+                    }
+                });
             }
             _ = reconcile.tick() => reconcile_open_alerts(&dispatcher).await,
         }
@@ -227,8 +261,25 @@ async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
             dispatcher.metrics.time_to_ack.observe(seconds);
         }
     }
-    let firing = alerts.iter().filter(|a| a.state == AlertState::Firing);
-    let drives = firing.map(|alert| async move {
+    // Alert managers hear of acknowledged alerts and of those resolved since the last
+    // sweep too; without them only firing alerts have anything to do.
+    let reported = !dispatcher.alert_managers.is_empty();
+    for ended in dispatcher.ended_since(&alerts) {
+        match dispatcher.records.get_alert(&ended).await {
+            Ok(alert) => {
+                if let Err(e) = dispatcher.drive(&alert).await {
+                    tracing::warn!(alert = %ended, error = %e, "reconcile: end not reported");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(alert = %ended, error = %e, "reconcile: cannot read an ended alert")
+            }
+        }
+    }
+    let due = alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Firing || reported);
+    let drives = due.map(|alert| async move {
         dispatcher.metrics.reconciled.inc();
         if let Err(e) = dispatcher.drive(alert).await {
             tracing::warn!(alert = %alert.id, error = %e, "reconcile: notify failed");

@@ -27,6 +27,9 @@ pub struct NotifierConfig {
     pub watchdog: Option<crate::watchdog::WatchdogConfig>,
     /// Fault injection for crash-safety tests; never set in production.
     pub faults: Faults,
+    /// Hospital alert managers (IHE PCD ACM): every alarm state change goes to each as
+    /// PCD-04 over MLLP (docs/integration.md, "Alert managers"). None by default.
+    pub alert_managers: Vec<crate::acm::mllp::AlertManagerConfig>,
     /// Twilio (SMS and voice); disabled when absent.
     pub twilio: Option<TwilioConfig>,
     /// SES v2 (email); disabled when absent.
@@ -53,6 +56,7 @@ impl Default for NotifierConfig {
             webhooks: None,
             watchdog: None,
             faults: Faults::default(),
+            alert_managers: Vec::new(),
             twilio: None,
             ses: None,
             console_url: None,

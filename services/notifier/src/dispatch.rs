@@ -63,11 +63,15 @@ pub struct Dispatcher {
     in_flight: Mutex<HashSet<String>>,
     rate_limiter: RateLimiter,
     /// Outcomes of concurrent pages share one commit.
-    outbox: OutboxCommit,
+    pub(crate) outbox: OutboxCommit,
+    /// Hospital alert managers every alarm state change is reported to (`acm/`).
+    pub(crate) alert_managers: Vec<crate::acm::mllp::Link>,
+    /// Alerts the reporter saw open, so an end is reported when the bus event is lost.
+    seen_open: Mutex<HashSet<cw_core::AlertId>>,
 }
 
 /// A row's place in `in_flight`, released however `execute` ends.
-struct Flight<'a> {
+pub(crate) struct Flight<'a> {
     set: &'a Mutex<HashSet<String>>,
     key: String,
 }
@@ -132,7 +136,21 @@ impl Dispatcher {
             in_flight: Mutex::new(HashSet::new()),
             rate_limiter,
             outbox: OutboxCommit::default(),
+            alert_managers: Vec::new(),
+            seen_open: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Reports alarm state changes to these alert managers too.
+    pub fn with_alert_managers(mut self, links: Vec<crate::acm::mllp::Link>) -> Self {
+        self.alert_managers = links;
+        self
+    }
+
+    pub(crate) fn lock_seen_open(&self) -> std::sync::MutexGuard<'_, HashSet<cw_core::AlertId>> {
+        self.seen_open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The patient's doctors in escalation order without disabled accounts and without
@@ -173,7 +191,8 @@ impl Dispatcher {
         // resolved, is not paged any further.
         let alert = self.records.get_alert(&alert.id).await?;
         if alert.state != AlertState::Firing {
-            return Ok(());
+            // Its acknowledgement and end still go to the alert managers.
+            return self.report(&alert, 1).await;
         }
         let patient = self.records.patient(&alert.patient).await?;
         let (mut chain, mut users) = self.active_chain(&patient.doctors).await?;
@@ -182,7 +201,7 @@ impl Dispatcher {
             (chain, users) = self.active_chain(&self.routing.fallback).await?;
             if chain.is_empty() {
                 tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor and no fallback is configured; nobody to notify");
-                return Ok(());
+                return self.report(&alert, 1).await;
             }
             tracing::warn!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor; paging routing.fallback");
         }
@@ -278,14 +297,21 @@ impl Dispatcher {
             }
             ready.push((flight, action, user));
         }
-        // High priority goes to every channel at once: the calls run concurrently.
-        let results = futures::future::join_all(
-            ready
-                .into_iter()
-                .map(|(flight, action, user)| self.execute(&alert, flight, action, user)),
-        )
-        .await;
-        results.into_iter().collect::<Result<(), _>>().and(failed)
+        // High priority goes to every channel at once: the calls run concurrently, and
+        // beside them the report to the alert managers.
+        let (results, reported) = futures::join!(
+            futures::future::join_all(
+                ready
+                    .into_iter()
+                    .map(|(flight, action, user)| self.execute(&alert, flight, action, user)),
+            ),
+            self.report(&alert, level)
+        );
+        results
+            .into_iter()
+            .collect::<Result<(), _>>()
+            .and(failed)
+            .and(reported)
     }
 
     /// Records every new claim of one drive in one batch before any provider call (one
@@ -325,19 +351,13 @@ impl Dispatcher {
             .iter()
             .find(|d| d.attempt == t.level && d.channel == t.channel && d.recipient == t.recipient);
         let Some(row) = row else {
-            return Some(Action::Claim(Delivery {
-                alert: alert.id.clone(),
-                channel: t.channel,
-                recipient: t.recipient.clone(),
-                attempt: t.level,
-                status: DeliveryStatus::Queued,
-                provider_id: None,
-                error: None,
-                updated_ns: now,
-                tries: 0,
-                next_try_ns: None,
-                version: 0,
-            }));
+            return Some(Action::Claim(Delivery::claim(
+                alert.id.clone(),
+                t.channel,
+                t.recipient.clone(),
+                t.level,
+                now,
+            )));
         };
         if self.is_in_flight(&row.idempotency_key()) {
             return None;
@@ -456,7 +476,7 @@ impl Dispatcher {
     /// Records a row's outcome as a compare-and-set on the version this call wrote.
     /// `Conflict` means the row moved on meanwhile — a provider status callback, or
     /// another notifier that took it over after `claim_lease_ms` — and that change stands.
-    async fn record(&self, delivery: Delivery) -> Result<(), StoreError> {
+    pub(crate) async fn record(&self, delivery: Delivery) -> Result<(), StoreError> {
         match self.outbox.update(self.records.as_ref(), delivery).await {
             Err(StoreError::Conflict(why)) => {
                 self.metrics.skipped_duplicate.inc();
@@ -474,7 +494,7 @@ impl Dispatcher {
             .contains(key)
     }
 
-    fn enter_flight(&self, key: &str) -> Option<Flight<'_>> {
+    pub(crate) fn enter_flight(&self, key: &str) -> Option<Flight<'_>> {
         let fresh = self
             .in_flight
             .lock()
@@ -491,6 +511,8 @@ impl Dispatcher {
             Channel::Sms | Channel::Voice => self.twilio.is_some() && user.phone.is_some(),
             Channel::Email => self.ses.is_some() && user.email.is_some(),
             Channel::InApp => true,
+            // Not a person's channel: `acm/report.rs` sends those rows.
+            Channel::AlertManager => false,
         }
     }
 
@@ -498,7 +520,7 @@ impl Dispatcher {
         match channel {
             Channel::Sms | Channel::Voice => Some(&self.twilio_breaker),
             Channel::Email => Some(&self.ses_breaker),
-            Channel::InApp => None,
+            Channel::InApp | Channel::AlertManager => None,
         }
     }
 
@@ -588,6 +610,7 @@ impl Dispatcher {
             Channel::InApp => Ok(ProviderReceipt {
                 provider_id: format!("in-app:{key}"),
             }),
+            Channel::AlertManager => Err(unconfigured()),
         }
     }
 }

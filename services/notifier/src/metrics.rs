@@ -42,6 +42,7 @@ pub struct NotifierMetrics {
     pub time_to_ack: Histogram,
     pub acks: crate::ack_tally::AckTally,
     pub bus: std::sync::Arc<BusStats>,
+    pub acm: crate::acm::AcmMetrics,
 }
 
 impl NotifierMetrics {
@@ -51,6 +52,7 @@ impl NotifierMetrics {
             Channel::Voice => self.sent_voice.inc(),
             Channel::Email => self.sent_email.inc(),
             Channel::InApp => self.sent_in_app.inc(),
+            Channel::AlertManager => self.acm.accepted.inc(),
         }
     }
 
@@ -192,6 +194,26 @@ impl NotifierMetrics {
                     ("failed", self.status_failed.get()),
                     ("other", self.status_other.get()),
                 ],
+            )
+            .labelled_counters(
+                "cw_notifier_alert_manager_replies_total",
+                "Answers of alert managers to our PCD-04 messages, by MSA-1 (accept AA/CA, error AE/CE, reject AR/CR)",
+                "code",
+                &[
+                    ("accept", self.acm.accepted.get()),
+                    ("error", self.acm.errors.get()),
+                    ("reject", self.acm.rejected.get()),
+                ],
+            )
+            .counter(
+                "cw_notifier_alert_manager_link_lost_total",
+                "Alert manager links lost (connect failed, no answer in time, keep-alive unanswered)",
+                self.acm.links_lost.get(),
+            )
+            .gauge(
+                "cw_notifier_alert_managers_down",
+                "Configured alert managers whose MLLP link is down now (alert on > 0: alarms do not reach the hospital's alert manager)",
+                self.acm.down.load(std::sync::atomic::Ordering::Relaxed) as f64,
             )
             .histogram(
                 "cw_notifier_time_to_deliver_seconds",

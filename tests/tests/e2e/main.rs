@@ -49,6 +49,7 @@ mod ingest_identity;
 mod ingest_vitals;
 mod notify_ack;
 mod notify_ack_metrics;
+mod notify_acm;
 mod notify_crash;
 mod notify_digest;
 mod notify_evidence;

@@ -7,27 +7,8 @@ use cw_core::{DeliveryStatus, Priority, Role};
 use cw_e2e::ingest::metric;
 use cw_e2e::notifier::{NotifierHarness, Tuning};
 use cw_e2e::system::Mode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Polls `/metrics` until `name` reaches `want` (10 s at most).
-async fn wait_metric(h: &mut NotifierHarness, name: &str, want: f64) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = h.metrics().await;
-        let value = metric(&text, name);
-        if value >= want {
-            assert_eq!(value, want, "{name} overshot:\n{text}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} stayed at {value}, wanted {want}; notifier log:\n{}",
-            h.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// The api in this process, over the notifier's store (as two services share one).
 pub(crate) async fn start_api(
@@ -103,8 +84,10 @@ async fn time_to_ack_counts_a_rest_ack_and_an_sms_ack_once_each() {
         .await
         .expect("api answers");
     assert_eq!(acked.status(), 200);
-    wait_metric(&mut h, "cw_notifier_time_to_ack_seconds_count", 1.0).await;
-    wait_metric(&mut h, "cw_notifier_acks_total{channel=\"other\"}", 1.0).await;
+    h.wait_metric("cw_notifier_time_to_ack_seconds_count", 1.0)
+        .await;
+    h.wait_metric("cw_notifier_acks_total{channel=\"other\"}", 1.0)
+        .await;
 
     // An SMS reply to the second alert: counted by the webhook, not again by the sweep.
     let by_sms = h.fire(&second.id, Priority::Medium).await;
@@ -114,7 +97,8 @@ async fn time_to_ack_counts_a_rest_ack_and_an_sms_ack_once_each() {
     .await;
     let (status, _) = h.reply_sms("+15005550341", "1").await;
     assert_eq!(status, 200);
-    wait_metric(&mut h, "cw_notifier_time_to_ack_seconds_count", 2.0).await;
+    h.wait_metric("cw_notifier_time_to_ack_seconds_count", 2.0)
+        .await;
     // Several sweeps later: still one count per ack.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let text = h.metrics().await;

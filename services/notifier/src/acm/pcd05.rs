@@ -94,6 +94,52 @@ pub fn parse(message: &str) -> Result<Reply, ReplyError> {
     })
 }
 
+/// MSH-9 and MSH-10 of any message, to tell a reply from a message the manager sent on
+/// its own (a keep-alive, a later PCD-05) and to acknowledge the latter.
+pub fn header(message: &str) -> Option<(String, String)> {
+    let first = message
+        .trim_start_matches(['\r', '\n'])
+        .split(['\r', '\n'])
+        .next()?;
+    let rest = first.strip_prefix("MSH")?;
+    let sep = rest.chars().next()?;
+    let msh: Vec<&str> = rest[sep.len_utf8()..].split(sep).collect();
+    Some((
+        bounded(msh.get(7).copied().unwrap_or_default()),
+        bounded(msh.get(8).copied().unwrap_or_default()),
+    ))
+}
+
+/// Our accept acknowledgement (`ACK`, MSA-1 `CA`) of a message the manager sent us.
+pub fn accept(
+    sending_application: &str,
+    their_control_id: &str,
+    our_control_id: &str,
+    at: cw_core::time::Nanos,
+) -> String {
+    use super::hl7::{ENCODING_CHARACTERS, dtm, escape, segment};
+    let time = dtm(at);
+    let app = escape(sending_application);
+    let msh = segment(
+        "MSH",
+        &[
+            ENCODING_CHARACTERS,
+            &app,
+            "",
+            "",
+            "",
+            &time,
+            "",
+            "ACK",
+            &escape(our_control_id),
+            "P",
+            "2.6",
+        ],
+    );
+    let msa = segment("MSA", &["CA", &escape(their_control_id)]);
+    format!("{msh}\r{msa}\r")
+}
+
 fn bounded(text: &str) -> String {
     text.chars()
         .filter(|c| !c.is_control())
@@ -140,6 +186,20 @@ mod tests {
         );
         let long = format!("MSH|^~\\&\rMSA|AR|1|{}\r", "x".repeat(5_000));
         assert_eq!(parse(&long).expect("reject").text.len(), MAX_TEXT);
+    }
+
+    #[test]
+    fn a_message_of_the_manager_is_acknowledged_by_its_control_id() {
+        let (kind, control) =
+            header("MSH|^~\\&|AM|W|||1||ORA^R41^ORA_R41|77|P|2.6\r").expect("msh");
+        assert_eq!((kind.as_str(), control.as_str()), ("ORA^R41^ORA_R41", "77"));
+        let ack = accept("CARDIOWATCH", &control, "cw-1", 0);
+        let reply = parse(&ack).expect("our ack reads back");
+        assert_eq!(
+            (reply.code, reply.control_id.as_str()),
+            (AckCode::Accept, "77")
+        );
+        assert_eq!(header("PID|1"), None);
     }
 
     #[test]

@@ -1,0 +1,268 @@
+//! Alarm state changes through the outbox to the alert managers. One delivery row per
+//! (alert, `Channel::AlertManager`, manager, change): the change's
+//! [`Change::sequence`](super::pcd04::Change::sequence) is the row's attempt, so its
+//! idempotency key names exactly one message and the claim machinery of the pages
+//! (claim before the send, compare-and-set after, orphan re-sent after `claim_lease_ms`)
+//! holds for it too. A re-send carries the same MSH-10, so a manager that saw the first
+//! copy can drop the second: like email, delivery is at-least-once in the window
+//! between the manager's answer and the row's update (docs/architecture.md, notifier).
+//!
+//! Changes go in order per manager: a change waits while an earlier one of the same
+//! alarm is not answered (in flight, retry pending), so the manager never sees an end
+//! before its start.
+
+use super::mllp::{Link, LinkError, Unsolicited};
+use super::pcd04::{self, Change};
+use super::pcd05::{AckCode, Reply};
+use crate::backoff;
+use crate::dispatch::Dispatcher;
+use cw_core::audit::{AuditEntry, AuditOutcome};
+use cw_core::time::{Nanos, now_ns};
+use cw_core::{Alert, AlertId, Channel, Delivery, DeliveryStatus};
+use cw_storage::StoreError;
+
+impl Dispatcher {
+    /// Reports every change of `alert` not yet answered to every alert manager.
+    /// `level` is how far the alert's escalation went (1 for one that is not firing).
+    pub(crate) async fn report(&self, alert: &Alert, level: u32) -> Result<(), StoreError> {
+        if self.alert_managers.is_empty() {
+            return Ok(());
+        }
+        let rows = self.records.deliveries_for_alert(&alert.id).await?;
+        let changes = pcd04::changes(alert, level);
+        let reports = self
+            .alert_managers
+            .iter()
+            .map(|link| self.report_to(link, alert, &changes, &rows));
+        let done = futures::future::join_all(reports)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<bool>, _>>();
+        // Watched until every manager answered its end.
+        let finished = !alert.state.is_open() && done.as_ref().is_ok_and(|d| d.iter().all(|&x| x));
+        let mut seen = self.lock_seen_open();
+        if finished {
+            seen.remove(&alert.id);
+        } else {
+            seen.insert(alert.id.clone());
+        }
+        done.map(|_| ())
+    }
+
+    async fn report_to(
+        &self,
+        link: &Link,
+        alert: &Alert,
+        changes: &[Change],
+        rows: &[Delivery],
+    ) -> Result<bool, StoreError> {
+        let lease = self.reliability.claim_lease_ms as Nanos * 1_000_000;
+        for &change in changes {
+            let now = now_ns();
+            let row = rows.iter().find(|d| {
+                d.channel == Channel::AlertManager
+                    && d.recipient == link.recipient
+                    && d.attempt == change.sequence()
+            });
+            let mut delivery = match row {
+                Some(d) => match d.status {
+                    DeliveryStatus::Sent | DeliveryStatus::Delivered => continue,
+                    // The manager refused its content (AE): sending it again cannot help,
+                    // and the later changes still go.
+                    DeliveryStatus::Failed if d.next_try_ns.is_none() => continue,
+                    DeliveryStatus::Failed if d.next_try_ns.is_some_and(|at| at <= now) => {
+                        d.clone()
+                    }
+                    DeliveryStatus::Queued if now - d.updated_ns >= lease => {
+                        self.metrics.orphans_resent.inc();
+                        d.clone()
+                    }
+                    // Waiting for its retry or in flight elsewhere: later changes wait.
+                    _ => return Ok(false),
+                },
+                None => Delivery::claim(
+                    alert.id.clone(),
+                    Channel::AlertManager,
+                    link.recipient.clone(),
+                    change.sequence(),
+                    now,
+                ),
+            };
+            let key = delivery.idempotency_key();
+            let Some(_flight) = self.enter_flight(&key) else {
+                return Ok(false);
+            };
+            if row.is_none() {
+                match self
+                    .records
+                    .claim_deliveries(std::slice::from_ref(&delivery))
+                    .await
+                    .pop()
+                {
+                    Some(Ok(())) => {}
+                    // Another notifier claimed it: it sends this change and the next.
+                    Some(Err(StoreError::Conflict(_))) => return Ok(false),
+                    Some(Err(e)) => return Err(e),
+                    None => return Err(StoreError::Unavailable("claim without outcome".into())),
+                }
+            } else {
+                // Written before the send, compare-and-set: of notifiers that read the
+                // same due row, one sends it.
+                delivery.status = DeliveryStatus::Queued;
+                delivery.next_try_ns = None;
+                delivery.updated_ns = now;
+                match self
+                    .outbox
+                    .update(self.records.as_ref(), delivery.clone())
+                    .await
+                {
+                    Ok(()) => delivery.version = delivery.version.wrapping_add(1),
+                    Err(StoreError::Conflict(_)) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                self.metrics.retries.inc();
+            }
+            let message = pcd04::oru_r40(&link.parties, alert, change, now_ns());
+            let result = link.send(message, pcd04::control_id(alert, change)).await;
+            if result.is_ok() && self.faults.abort_after_provider_accept {
+                // Test hook: die between the manager's answer and our record of it.
+                tracing::error!("fault injection: aborting after the alert manager answered");
+                std::process::abort();
+            }
+            delivery.tries = delivery.tries.saturating_add(1);
+            self.metrics.attempts.inc();
+            let now = now_ns();
+            delivery.updated_ns = now;
+            let retry = |tries| backoff::next_try(&self.reliability, &key, tries, now, Nanos::MAX);
+            match &result {
+                Ok(reply) => {
+                    self.audit_reply(alert, &link.recipient, reply).await?;
+                    delivery.provider_id = Some(receipt(reply));
+                    match reply.code {
+                        AckCode::Accept => {
+                            delivery.status = DeliveryStatus::Delivered;
+                            delivery.error = None;
+                            self.metrics.count_sent(Channel::AlertManager);
+                        }
+                        AckCode::Error => {
+                            delivery.status = DeliveryStatus::Failed;
+                            delivery.error = Some(format!("alert manager error: {}", reply.text));
+                            delivery.next_try_ns = None;
+                            self.metrics.acm.errors.inc();
+                        }
+                        AckCode::Reject => {
+                            delivery.status = DeliveryStatus::Failed;
+                            delivery.error =
+                                Some(format!("alert manager rejected: {}", reply.text));
+                            delivery.next_try_ns = retry(delivery.tries);
+                            self.metrics.acm.rejected.inc();
+                        }
+                    }
+                }
+                Err(e) => {
+                    delivery.status = DeliveryStatus::Failed;
+                    delivery.error = Some(e.to_string());
+                    delivery.next_try_ns = retry(delivery.tries);
+                    self.metrics.failed.inc();
+                }
+            }
+            tracing::info!(alert = %alert.id, manager = %link.recipient, phase = change.phase(), status = delivery.status.as_str(), "alarm change reported to the alert manager");
+            let delivered = delivery.status == DeliveryStatus::Delivered
+                || (delivery.status == DeliveryStatus::Failed && delivery.next_try_ns.is_none());
+            self.record(delivery).await?;
+            if !delivered || matches!(result, Err(LinkError::Down)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A PCD-05 (or any answer) is in the audit trail: who answered what, for which patient.
+    async fn audit_reply(
+        &self,
+        alert: &Alert,
+        manager: &cw_core::UserId,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let entry = AuditEntry {
+            at_ns: now_ns(),
+            actor: manager.to_string(),
+            role: String::new(),
+            action: format!("alert_manager_{}", reply_kind(reply)),
+            resource: format!("alerts/{}", alert.id),
+            patient: Some(alert.patient.clone()),
+            outcome: match reply.code {
+                AckCode::Accept => AuditOutcome::Allowed,
+                AckCode::Error | AckCode::Reject => AuditOutcome::Failed,
+            },
+            status: 0,
+            source: "alert-manager".to_owned(),
+            request_id: reply.control_id.clone(),
+            reason: reply.text.clone(),
+        };
+        self.records.append_audit(&entry).await.map(|_| ())
+    }
+
+    /// A PCD-05 the manager sent later (a status after its first answer): recorded on
+    /// the row its MSA-2 names and audited.
+    pub(crate) async fn record_unsolicited(&self, status: Unsolicited) -> Result<(), StoreError> {
+        let Some((alert, sequence)) = status.reply.control_id.rsplit_once('.') else {
+            return Ok(());
+        };
+        let (Ok(alert), Some(change)) = (
+            AlertId::parse(alert),
+            sequence.parse().ok().and_then(Change::from_sequence),
+        ) else {
+            return Ok(());
+        };
+        let alert = self.records.get_alert(&alert).await?;
+        self.audit_reply(&alert, &status.manager, &status.reply)
+            .await?;
+        let rows = self.records.deliveries_for_alert(&alert.id).await?;
+        let Some(mut row) = rows.into_iter().find(|d| {
+            d.channel == Channel::AlertManager
+                && d.recipient == status.manager
+                && d.attempt == change.sequence()
+        }) else {
+            return Ok(());
+        };
+        row.provider_id = Some(receipt(&status.reply));
+        row.updated_ns = now_ns();
+        self.record(row).await
+    }
+
+    /// Alerts reported before that are no longer among `open` and whose end is not
+    /// answered yet: resolved since (their bus event may be lost).
+    pub(crate) fn ended_since(&self, open: &[Alert]) -> Vec<AlertId> {
+        if self.alert_managers.is_empty() {
+            return Vec::new();
+        }
+        let seen = self.lock_seen_open();
+        seen.iter()
+            .filter(|id| !open.iter().any(|a| &a.id == *id))
+            .cloned()
+            .collect()
+    }
+}
+
+fn reply_kind(reply: &Reply) -> &'static str {
+    if reply.message_type.starts_with("ORA") {
+        "pcd05"
+    } else {
+        "ack"
+    }
+}
+
+/// What a row keeps of the answer: its type, MSA-1 and MSA-2, and a PCD-05's status.
+fn receipt(reply: &Reply) -> String {
+    let code = match reply.code {
+        AckCode::Accept => "accept",
+        AckCode::Error => "error",
+        AckCode::Reject => "reject",
+    };
+    let mut text = format!("{} {code} {}", reply.message_type, reply.control_id);
+    if let Some(status) = &reply.status {
+        text.push_str(&format!(" status={status}"));
+    }
+    text
+}
