@@ -7,6 +7,7 @@
 //! a triage from the worklist and one with a note from the alert detail are stored and
 //! counted in the fatigue report. Screenshots under `target/screenshots/`.
 
+use crate::console_harness::{admin_call, sign_in};
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{Alert, Patient, Priority, Role, RuleKind, User, UserId};
 use cw_e2e::system::{Mode, Providers, System};
@@ -33,21 +34,6 @@ fn token(system: &System, user: &str, role: Role) -> String {
         600,
     )
     .expect("token")
-}
-
-async fn call(system: &System, method: reqwest::Method, path: &str, body: Value) -> Value {
-    let response = system
-        .https()
-        .request(method.clone(), system.api_url(path))
-        .bearer_auth(token(system, "admin-actions", Role::Admin))
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "{method} {path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// SMS and calls the sandbox received for `to` about `alert` (its id is in each page).
@@ -130,7 +116,7 @@ async fn acknowledging_in_the_console_stops_the_escalation_escalate_now_pages_th
             ses: None,
         })
         .await;
-    call(
+    admin_call(
         &system,
         reqwest::Method::PUT,
         &format!("/v1/users/{DOCTOR}/login"),
@@ -139,10 +125,7 @@ async fn acknowledging_in_the_console_stops_the_escalation_escalate_now_pages_th
     .await;
 
     let browser = Browser::start(1400, 1000).await;
-    browser.goto(&system.api_url("/console/")).await;
-    browser.type_into("#user", DOCTOR).await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("#signin-submit").await;
+    sign_in(&browser, &system.api_url("/console/"), DOCTOR, PASSWORD).await;
     browser
         .wait_for(
             "the worklist watching the three patients",

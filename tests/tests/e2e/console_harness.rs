@@ -1,4 +1,5 @@
-//! What the console's browser tests share (`console_browser.rs`, `console_patient.rs`):
+//! What the console's browser tests share (`console_browser.rs`, `console_patient.rs`,
+//! `console_actions.rs`):
 //! the four service processes on the embedded store with a Twilio sandbox, a patient with
 //! its doctor and device, another doctor's patient, an admin's calls to the api, a
 //! doctor's password sign-in in the page, and record 100 streamed at real time.
