@@ -7,7 +7,7 @@ import * as api from "./api.js";
 import { clock, el, show } from "./dom.js";
 import { colour, escalateNow, escalation, triage, valueText, verdictSelect, verdictText } from "./worklist.js";
 import { drawStrip } from "./strip.js";
-import { trendFigure } from "./trend.js";
+import { trendAround } from "./trend.js";
 
 const AROUND_NS = 30e9;
 const TREND_AROUND_NS = 5 * 60e9;
@@ -188,7 +188,7 @@ export function view(root, patient, id, status) {
     const from = onset - AROUND_NS;
     const to = onset + AROUND_NS;
     const trendTo = Math.min(onset + TREND_AROUND_NS, Math.floor(Date.now()) * 1e6);
-    trendFigure(patient, onset - TREND_AROUND_NS, Math.max(trendTo, onset + 1e9), onset).then((figure) => {
+    trendAround(patient, onset - TREND_AROUND_NS, Math.max(trendTo, onset + 1e9), onset).then((figure) => {
       if (!closed) show(trendBox, figure);
     });
     try {

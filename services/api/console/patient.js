@@ -7,10 +7,11 @@ import * as api from "./api.js";
 import { clock, el, show } from "./dom.js";
 import { colour, valueText } from "./worklist.js";
 import { createSweep } from "./sweep.js";
-import { trendFigure } from "./trend.js";
+import { fetchTrend, trendFigure } from "./trend.js";
 import { editor } from "./thresholds.js";
 
 const TREND_NS = 10 * 60e9;
+const TREND_REDRAW_MS = 5000;
 const RECONNECT_MS = 2000;
 
 export function view(root, patient, status) {
@@ -41,6 +42,23 @@ export function view(root, patient, status) {
     const technical = el("ul", { id: "technical-alarms", class: "state-list" });
     const sweepBox = el("div", { id: "sweep-box", class: "sweep-box" }, el("p", {}, "Waiting for the live ECG…"));
     const trendBox = el("div", { id: "hr-trend", class: "trend-box" }, el("p", {}, "Loading the heart-rate trend…"));
+    // The trend is read once from the api, then carried on with the socket's `hr`
+    // messages: the same rate (docs/live.md), so the page never re-reads the stored ECG.
+    const trend = { points: [], averageBeats: null, loaded: false };
+    let trendTimer = 0;
+    function drawTrendNow() {
+      trendTimer = 0;
+      if (closed || !trend.loaded) return;
+      const now = Math.floor(Date.now()) * 1e6;
+      trend.points = trend.points.filter((p) => p.at_ns >= now - TREND_NS);
+      show(trendBox, trendFigure({ from: now - TREND_NS, to: now, mark: now, ...trend }));
+    }
+    function onBeat(message) {
+      const last = trend.points[trend.points.length - 1];
+      if (last && message.at_ns <= last.at_ns) return; // already in the api's answer
+      trend.points.push({ at_ns: message.at_ns, bpm: message.bpm, instant_bpm: message.instant_bpm });
+      if (!trendTimer) trendTimer = setTimeout(drawTrendNow, TREND_REDRAW_MS);
+    }
 
     function renderAlarms() {
       const rows = (technicalOnes) =>
@@ -75,6 +93,7 @@ export function view(root, patient, status) {
             hr.textContent = String(Math.round(message.bpm));
             hr.dataset.atNs = String(message.at_ns);
             hrAt.textContent = ` bpm at ${clock(message.at_ns)} (this beat ${Math.round(message.instant_bpm)} bpm)`;
+            onBeat(message);
             break;
           case "analysis":
             analysis.textContent =
@@ -130,8 +149,17 @@ export function view(root, patient, status) {
     );
     connect();
     const now = Math.floor(Date.now()) * 1e6;
-    const figure = await trendFigure(patient, now - TREND_NS, now, now);
-    if (!closed) show(trendBox, figure);
+    try {
+      const answer = await fetchTrend(patient, now - TREND_NS, now);
+      // Beats the socket brought meanwhile come after the answer's last one.
+      const lastAt = answer.points.length ? answer.points[answer.points.length - 1].at_ns : -Infinity;
+      trend.points = answer.points.concat(trend.points.filter((p) => p.at_ns > lastAt));
+      trend.averageBeats = answer.averageBeats;
+      trend.loaded = true;
+      if (!closed) show(trendBox, trendFigure({ from: now - TREND_NS, to: now, mark: now, ...trend }));
+    } catch (e) {
+      show(trendBox, el("p", { role: "alert" }, `No heart-rate trend: ${e.message}`));
+    }
   }
 
   load().catch((e) => show(page, el("p", { role: "alert" }, `Could not load the patient: ${e.message}`)));

@@ -8,6 +8,7 @@ import { el, svg } from "./dom.js";
 const W = 600;
 const H = 150;
 const LEFT = 34;
+const RIGHT = 20; // room for the last minute's label
 const BOTTOM = 16;
 
 /** The chart of `points` ({at_ns, bpm}) over [from, to) ns, with `mark` (ns) drawn. */
@@ -15,7 +16,7 @@ export function drawTrend({ from, to, points, mark }) {
   const bpms = points.map((p) => p.bpm).filter(Number.isFinite);
   const low = Math.min(40, ...bpms.map((b) => Math.floor(b / 20) * 20));
   const high = Math.max(160, ...bpms.map((b) => Math.ceil(b / 20) * 20));
-  const x = (t) => LEFT + ((t - from) / (to - from)) * (W - LEFT - 4);
+  const x = (t) => LEFT + ((t - from) / (to - from)) * (W - LEFT - RIGHT);
   const y = (bpm) => 4 + (1 - (bpm - low) / (high - low)) * (H - BOTTOM - 8);
   const chart = svg("svg", {
     class: "trend",
@@ -26,7 +27,7 @@ export function drawTrend({ from, to, points, mark }) {
   });
   for (let bpm = low; bpm <= high; bpm += 20) {
     chart.append(
-      svg("line", { class: "trend-grid", x1: LEFT, y1: y(bpm), x2: W - 4, y2: y(bpm) }),
+      svg("line", { class: "trend-grid", x1: LEFT, y1: y(bpm), x2: W - RIGHT, y2: y(bpm) }),
       svg("text", { class: "trend-label", x: 2, y: y(bpm) + 3 }, String(bpm)),
     );
   }
@@ -36,7 +37,7 @@ export function drawTrend({ from, to, points, mark }) {
     const t = from + m * 60e9;
     const rel = Math.round((t - mark) / 60e9);
     chart.append(
-      svg("text", { class: "trend-label", x: x(t) - 6, y: H - 3 }, `${rel > 0 ? "+" : ""}${rel} min`),
+      svg("text", { class: "trend-label time", x: x(t), y: H - 3 }, `${rel > 0 ? "+" : ""}${rel} min`),
     );
   }
   // A gap of more than 5 s between beats lifts the pen (no signal, not a rate).
@@ -54,25 +55,29 @@ export function drawTrend({ from, to, points, mark }) {
   return chart;
 }
 
-/**
- * The trend of [from, to) ns from the api, as a figure; `mark` is the instant the chart is
- * about (an onset, or now). Errors are shown in its place.
- */
-export async function trendFigure(patient, from, to, mark) {
+/** The trend as the page shows it: the chart and what it is, or why there is none. */
+export function trendFigure({ from, to, mark, points, averageBeats }) {
+  if (points.length === 0) {
+    return el("p", { class: "trend-empty", role: "status" }, "No beats stored in this period.");
+  }
+  return el(
+    "figure",
+    { class: "trend-figure" },
+    drawTrend({ from, to, points, mark }),
+    el("figcaption", {}, `Heart rate (bpm) as the HR rules saw it: trimmed mean of ${averageBeats} beats`),
+  );
+}
+
+/** The points of [from, to) ns from the api: `{points, averageBeats}`. */
+export async function fetchTrend(patient, from, to) {
+  const answer = await api.call("GET", `/v1/patients/${encodeURIComponent(patient)}/hr?from_ns=${from}&to_ns=${to}`);
+  return { points: answer.points, averageBeats: answer.average_beats };
+}
+
+/** The trend of [from, to) ns around `mark` (an onset), fetched; an error shows in its place. */
+export async function trendAround(patient, from, to, mark) {
   try {
-    const answer = await api.call(
-      "GET",
-      `/v1/patients/${encodeURIComponent(patient)}/hr?from_ns=${from}&to_ns=${to}`,
-    );
-    if (answer.points.length === 0) {
-      return el("p", { class: "trend-empty", role: "status" }, "No beats stored in this period.");
-    }
-    return el(
-      "figure",
-      { class: "trend-figure" },
-      drawTrend({ from, to, points: answer.points, mark }),
-      el("figcaption", {}, `Heart rate (bpm) as the HR rules saw it: trimmed mean of ${answer.average_beats} beats`),
-    );
+    return trendFigure({ from, to, mark, ...(await fetchTrend(patient, from, to)) });
   } catch (e) {
     return el("p", { role: "alert" }, `No heart-rate trend: ${e.message}`);
   }

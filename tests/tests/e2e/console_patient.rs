@@ -219,6 +219,12 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
         json!({"text": refusal["error"]["message"], "invalid": "true", "save_disabled": true})
     );
     browser
+        .run(
+            "document.getElementById(arguments[0]).scrollIntoView()",
+            json!(["thresholds-form"]),
+        )
+        .await;
+    browser
         .screenshot(&screenshot_path("console-thresholds-invalid.png"))
         .await;
 
@@ -275,6 +281,12 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
     assert_eq!(preview["strip_leads"], json!(2));
     assert_eq!(preview["save_disabled"], json!(false));
     browser
+        .run(
+            "document.getElementById(arguments[0]).scrollIntoView()",
+            json!(["backtest-preview"]),
+        )
+        .await;
+    browser
         .screenshot(&screenshot_path("console-thresholds-preview.png"))
         .await;
 
@@ -316,6 +328,12 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
     assert_eq!(saved[0]["version"], json!(version_before + 1));
     assert_eq!(saved[0]["hr_high"]["bpm"], json!(60.0));
     assert_eq!(saved[1]["hr_high"]["bpm"], before);
+    browser
+        .run(
+            "document.getElementById(arguments[0]).scrollIntoView()",
+            json!(["policy-history"]),
+        )
+        .await;
     browser
         .screenshot(&screenshot_path("console-thresholds-history.png"))
         .await;
