@@ -143,18 +143,8 @@ fn rusqlite_open(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("raw open")
 }
 
-#[tokio::test]
-async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
-    let h = ApiHarness::start(Mode::Embedded).await;
-    let token = h.token(&h.doctor_a, Role::Doctor);
-    for _ in 0..3 {
-        h.http
-            .get(h.url(&format!("/v1/patients/{}/thresholds", h.own)))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("request");
-    }
+/// The config `cardiowatch audit …` reads: the harness's store and audit key.
+fn cli_config(h: &ApiHarness) -> std::path::PathBuf {
     let config = h.dir.path().join("api.toml");
     std::fs::write(
         &config,
@@ -172,6 +162,22 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
         ),
     )
     .expect("config written");
+    config
+}
+
+#[tokio::test]
+async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    for _ in 0..3 {
+        h.http
+            .get(h.url(&format!("/v1/patients/{}/thresholds", h.own)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+    }
+    let config = cli_config(&h);
     assert!(
         cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config), &[])
             .await
@@ -187,5 +193,54 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
         !cardiowatch::audit::verify(&cardiowatch::store_args::StoreArgs::file(&config), &[])
             .await
             .expect("verify runs")
+    );
+}
+
+/// `cardiowatch audit archive` moves the api's old events into a file; `audit verify`
+/// then needs it, and the api's later appends go on from the live head.
+#[tokio::test]
+async fn audit_archive_command_moves_old_events_and_verify_checks_them_with_the_live_log() {
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let read = || async {
+        h.http
+            .get(h.url(&format!("/v1/patients/{}/thresholds", h.own)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("request");
+    };
+    for _ in 0..3 {
+        read().await;
+    }
+    let config = cli_config(&h);
+    let store = cardiowatch::store_args::StoreArgs::file(&config);
+    let archive = h.dir.path().join("audit-archive-1.jsonl");
+    cardiowatch::audit::archive(&store, 0, &archive)
+        .await
+        .expect("archive runs");
+    let archived = cw_storage::audit_archive::read(&archive).expect("archive reads");
+    // Three reads audited; all but the newest event (new appends link to it) move.
+    assert!(archived.len() >= 2, "{} events archived", archived.len());
+    let archives = [archive.clone()];
+
+    read().await;
+    assert!(
+        cardiowatch::audit::verify(&store, &archives)
+            .await
+            .expect("verify runs"),
+        "archive + live log must be one intact chain"
+    );
+    assert!(
+        !cardiowatch::audit::verify(&store, &[])
+            .await
+            .expect("verify runs"),
+        "the live log alone lacks its start"
+    );
+    assert!(
+        cardiowatch::audit::archive(&store, 0, &archive)
+            .await
+            .is_err(),
+        "an archive file is never overwritten"
     );
 }
