@@ -106,7 +106,16 @@ fn delivered(rows: &[Delivery], n: usize) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_acknowledge_and_end_reach_the_alert_manager_and_its_pcd05_is_recorded() {
-    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    start_acknowledge_and_end(Mode::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_acknowledge_and_end_on_mongodb() {
+    start_acknowledge_and_end(Mode::Servers).await;
+}
+
+async fn start_acknowledge_and_end(mode: Mode) {
+    let mut h = NotifierHarness::new(mode).await;
     let am = AlertManager::start(free_port(), &h.dir.path().join("am.jsonl"));
     let (patient, _) = h.chain(&["+15005550111"]).await;
     h.spawn(&tuning(am.port, ""));
