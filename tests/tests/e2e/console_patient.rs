@@ -109,6 +109,17 @@ async fn the_patient_view_sweeps_live_ecg_and_a_threshold_edit_is_previewed_save
     assert_eq!(sweep["leads"], json!(2), "both leads of record 100");
     let hr = sweep["hr"].as_f64().expect("hr");
     assert!((50.0..110.0).contains(&hr), "record 100's rate: {hr}");
+    // The trend, read when nothing was stored yet, carries on with the socket's beats.
+    let live_trend = browser
+        .wait_for(
+            "the trend to carry on with the live beats",
+            "const t = document.querySelector('#hr-trend svg.trend');
+             return t && Number(t.dataset.points) >= 5 ? Number(t.dataset.points) : null;",
+            json!([]),
+            Duration::from_secs(15),
+        )
+        .await;
+    println!("the open view's trend drew {live_trend} live beats");
     browser
         .screenshot(&screenshot_path("console-patient.png"))
         .await;
