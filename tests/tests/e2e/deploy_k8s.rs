@@ -295,8 +295,10 @@ fn pods_get_the_environment_and_secret_files_compose_gives() {
                     env_keys.contains(key),
                     "{name} reads {key}, not in env.example"
                 );
-                // Compose's form of the same: `${KEY:?message}`.
-                let prefix = format!("${{{key}:?");
+                // Compose's form of the same: `${KEY:?message}` for a required key, or
+                // `${KEY:-default}` for one the pod may go without (`optional: true`).
+                let optional = reference["optional"].as_bool().unwrap_or(false);
+                let prefix = format!("${{{key}:{}", if optional { '-' } else { '?' });
                 want.iter()
                     .find(|(v, w)| *v == var && w.starts_with(&prefix))
                     .map(|(_, w)| w.clone())
