@@ -67,3 +67,15 @@ pub fn audit_key_env(audit: &cw_storage::AuditConfig) -> [(&'static str, String)
         ),
     ]
 }
+
+/// A whole second a day before this test process started, the same for all its tests:
+/// the start of stored fixtures. It must lie inside the stores' raw retention window
+/// (90 days by default, docs/operations.md "Data lifecycle"): InfluxDB refuses older
+/// points once a service has set the window on the database, and the embedded store
+/// sweeps them.
+pub fn recent_second() -> i64 {
+    static SECOND: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+        cw_core::time::now_ns() / cw_core::time::NANOS_PER_SEC - 86_400
+    });
+    *SECOND
+}

@@ -118,7 +118,7 @@ async fn servers_devices_register_pin_reissue_and_revoke() {
 #[tokio::test]
 async fn ecg_range_is_raw_when_short_and_min_max_per_bucket_when_long() {
     let h = ApiHarness::start(Mode::Embedded).await;
-    let start = 1_700_000_000 * NANOS_PER_SEC;
+    let start = cw_e2e::env::recent_second() * NANOS_PER_SEC;
     // 10 s at 250 Hz, two leads; lead 0 spikes to 2000 µV once per second.
     let samples: Vec<i16> = (0..2500)
         .flat_map(|i| [if i % 250 == 0 { 2000 } else { (i % 50) as i16 }, -7])

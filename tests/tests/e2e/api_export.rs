@@ -19,7 +19,9 @@ pub(crate) const SECONDS: i64 = 30;
 /// Seconds [GAP.0, GAP.1) are not stored.
 const GAP: (i64, i64) = (10, 12);
 /// A whole second, so the export's grid starts exactly at it.
-pub(crate) const START_S: i64 = 1_765_000_000;
+pub(crate) fn start_s() -> i64 {
+    cw_e2e::env::recent_second()
+}
 
 fn record_100() -> cw_wfdb::Record {
     cw_wfdb::Record::open(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"))
@@ -35,7 +37,7 @@ pub(crate) async fn store_ecg(h: &ApiHarness) -> Vec<i16> {
         patient: h.own.clone(),
         device: device.clone(),
         seq,
-        start_ns: (START_S + from_s) * NANOS_PER_SEC,
+        start_ns: (start_s() + from_s) * NANOS_PER_SEC,
         rate_hz: FS as u32,
         leads: 2,
         samples_uv: uv[(from_s * FS * 2) as usize..(to_s * FS * 2) as usize].to_vec(),
@@ -51,7 +53,7 @@ pub(crate) async fn store_ecg(h: &ApiHarness) -> Vec<i16> {
 
 /// An alarm that fired at 5 s, was acknowledged at 6 s and ended at 20 s.
 pub(crate) async fn store_alarm(h: &ApiHarness) {
-    let at = |s: i64| (START_S + s) * NANOS_PER_SEC;
+    let at = |s: i64| (start_s() + s) * NANOS_PER_SEC;
     let alert = Alert::firing(h.own.clone(), RuleKind::Pause, Priority::High, at(5));
     h.stores.records.open_alert(&alert).await.expect("open");
     h.stores
@@ -82,8 +84,8 @@ async fn export(h: &ApiHarness, token: &str, query: &str) -> reqwest::Response {
 fn range(format: &str) -> String {
     format!(
         "from_ns={}&to_ns={}&format={format}",
-        START_S * NANOS_PER_SEC,
-        (START_S + SECONDS) * NANOS_PER_SEC
+        start_s() * NANOS_PER_SEC,
+        (start_s() + SECONDS) * NANOS_PER_SEC
     )
 }
 
@@ -99,7 +101,7 @@ async fn edf_export_reads_back_in_pyedflib_sample_for_sample_with_the_gap_marked
     let disposition = r.headers()["content-disposition"].to_str().expect("ascii");
     assert_eq!(
         disposition,
-        format!("attachment; filename=\"cw{START_S}.edf\"")
+        format!("attachment; filename=\"cw{}.edf\"", start_s())
     );
     let request_id = r.headers()["x-request-id"].to_str().expect("id").to_owned();
     let bytes = r.bytes().await.expect("body");
@@ -116,7 +118,9 @@ async fn edf_export_reads_back_in_pyedflib_sample_for_sample_with_the_gap_marked
         String::from_utf8_lossy(&out.stderr)
     );
     let edf: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(edf["start"], "2025-12-06T05:46:40");
+    // EDF's start date and time, to the second (UTC).
+    let start = cw_core::time::UtcDateTime::from_nanos(start_s() * NANOS_PER_SEC).rfc3339_millis();
+    assert_eq!(edf["start"].as_str(), start.get(..19));
     assert_eq!(edf["duration_s"].as_f64(), Some(SECONDS as f64));
     assert_eq!(edf["labels"], serde_json::json!(["ECG 1", "ECG 2"]));
     assert_eq!(edf["fs"], serde_json::json!([360.0, 360.0]));
@@ -175,7 +179,7 @@ async fn wfdb_export_unpacks_with_tar_and_reads_back_samples_beats_and_alarm_eve
         "{}",
         String::from_utf8_lossy(&tar.stderr)
     );
-    let name = format!("cw{START_S}");
+    let name = format!("cw{}", start_s());
     let rec = cw_wfdb::Record::open(dir.join(&name)).expect("our reader opens the export");
     assert_eq!(
         (rec.fs, rec.len(), rec.signal_count()),
@@ -263,7 +267,7 @@ async fn exports_are_refused_for_another_doctors_patient_a_bad_format_and_ranges
         .await
         .expect("request");
     assert_eq!(other.status(), 403);
-    let start = START_S * NANOS_PER_SEC;
+    let start = start_s() * NANOS_PER_SEC;
     for (query, status) in [
         (range("pdf"), 422),
         (

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 async fn vitals_range_reads_readings_and_statuses(mode: Mode) {
     let h = ApiHarness::start(mode).await;
-    let start = 1_700_000_000 * NANOS_PER_SEC;
+    let start = cw_e2e::env::recent_second() * NANOS_PER_SEC;
     let at = |s: i64| start + s * NANOS_PER_SEC;
     let reading = |s, kind, value: Option<f32>| VitalReading {
         time_ns: at(s),

@@ -55,7 +55,7 @@ async fn ecg(h: &ApiHarness, from: i64, to: i64) -> (u16, Value, String) {
 async fn an_overflowing_ecg_range_cannot_read_the_whole_history() {
     let h = ApiHarness::start(Mode::Embedded).await;
     // Two strips a year apart: no one-hour window holds both.
-    let start = 1_700_000_000 * NANOS_PER_SEC;
+    let start = cw_e2e::env::recent_second() * NANOS_PER_SEC;
     write_ecg(&h, start).await;
     write_ecg(&h, start + 365 * 86_400 * NANOS_PER_SEC).await;
     // `to - from` is 1.2e19: past i64::MAX, it wrapped negative and passed the 1 h cap.
@@ -68,7 +68,7 @@ async fn an_overflowing_ecg_range_cannot_read_the_whole_history() {
 #[tokio::test]
 async fn the_widest_ecg_range_is_refused_and_audited_not_a_divide_by_zero_panic() {
     let h = ApiHarness::start(Mode::Embedded).await;
-    write_ecg(&h, 1_700_000_000 * NANOS_PER_SEC).await;
+    write_ecg(&h, cw_e2e::env::recent_second() * NANOS_PER_SEC).await;
     // i64::MIN..i64::MAX: the wrapped width made bucket_ns 0, and the division panicked
     // before the audit middleware wrote its record.
     let (status, body, request_id) = ecg(&h, i64::MIN, i64::MAX).await;

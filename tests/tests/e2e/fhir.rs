@@ -5,7 +5,7 @@
 //! (PyPI, `tests/assets/python/validate_fhir.py`). Refusals come as OperationOutcomes, and
 //! reads are audited with their patient.
 
-use super::api_export::{FS, SECONDS, START_S, store_alarm, store_ecg};
+use super::api_export::{FS, SECONDS, start_s, store_alarm, store_ecg};
 use cw_core::Role;
 use cw_core::audit::AuditOutcome;
 use cw_e2e::api::ApiHarness;
@@ -127,7 +127,11 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
     assert_eq!(dev["status"], "active");
     assert_eq!(dev["patient"]["reference"], format!("Patient/{}", h.own));
 
-    let range = format!("date=ge{}&date=lt{}", iso(START_S), iso(START_S + SECONDS));
+    let range = format!(
+        "date=ge{}&date=lt{}",
+        iso(start_s()),
+        iso(start_s() + SECONDS)
+    );
     let hr = c
         .get(
             &format!(
@@ -197,8 +201,8 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
             &format!(
                 "/fhir/R4/DetectedIssue?patient={}&_lastUpdated=ge{}&_lastUpdated=lt{}",
                 h.own,
-                iso(START_S + 19),
-                iso(START_S + 21)
+                iso(start_s() + 19),
+                iso(start_s() + 21)
             ),
             200,
         )
@@ -208,8 +212,8 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
     assert_eq!(issue["code"]["coding"][0]["code"], "pause");
     assert_eq!(issue["severity"], "high");
     assert_eq!(issue["status"], "final");
-    assert_eq!(issue["identifiedPeriod"]["end"], iso(START_S + 20));
-    assert_eq!(issue["mitigation"][0]["date"], iso(START_S + 6));
+    assert_eq!(issue["identifiedPeriod"]["end"], iso(start_s() + 20));
+    assert_eq!(issue["mitigation"][0]["date"], iso(start_s() + 6));
     let by_code = c
         .get(
             &format!("/fhir/R4/DetectedIssue?patient={}&code=hr_high", h.own),
@@ -237,7 +241,7 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
             &format!(
                 "/fhir/R4/Observation?patient={}&date=ge{}",
                 h.own,
-                iso(START_S)
+                iso(start_s())
             ),
             422,
         )
@@ -255,8 +259,8 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
             &format!(
                 "/fhir/R4/Observation?patient={}&date=ge{}&date=lt{}",
                 h.own,
-                iso(START_S),
-                iso(START_S + 7200)
+                iso(start_s()),
+                iso(start_s() + 7200)
             ),
             422,
         )
