@@ -117,8 +117,18 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     // Measured: VT duration Se 37.9 % before VT from the signal's own rhythm, 44.0 % with
     // it (422's fast VT, which the detector under-counts, stays alarmed as VT;
     // docs/clinical-performance.md, "VT from the signal's own rhythm").
+    // 76.1 % since a regular rhythm at a VT rate is VT even where the detector flags
+    // flutter (611's 904 s VT at 136 bpm was alarmed as VF; docs/clinical-performance.md,
+    // "VT or VF when the detector flags flutter").
     let duration_se = gross.vt.duration_se().unwrap_or(0.0);
-    assert!(duration_se >= 43.0, "VT duration Se {duration_se:.2}");
+    assert!(duration_se >= 75.0, "VT duration Se {duration_se:.2}");
+    let vt611 = results.iter().find(|r| r.name == "611").expect("611");
+    let vf_alarms = vt611.alarms.get("ventricular_fibrillation");
+    assert!(
+        vf_alarms.is_none_or(|a| a.fired == 0),
+        "611 VF {vf_alarms:?}"
+    );
+    at_least("611 VT duration Se", vt611.vt.duration_se(), 95.0);
     // Measured: 421's 150 s VT raises sustained VT (never before the multiform-VT step).
     let sustained = gross.alarms.get("sustained_vt").map_or(0, |s| s.true_);
     assert!(sustained >= 1, "{:?}", gross.alarms.get("sustained_vt"));

@@ -7,13 +7,13 @@
 //! `measurement_policy`, as `cardiowatch ec57` does:
 //! `cargo run -p cw-analysis --release --example vt_misses [-- DIR [RECORD…]]`.
 
-use std::path::{Path, PathBuf};
+#[path = "common/records.rs"]
+mod records;
 
 use cw_analysis::{PatientMonitor, RuleEvent, measurement_policy};
 use cw_core::{DeviceId, PatientId, RuleKind, SampleBlock};
 use cw_detect::{BeatClass, ClassifiedBeat};
-use cw_ec57::{Interval, Reference};
-use cw_wfdb::{Record, read_annotations};
+use cw_ec57::Interval;
 
 /// What the replay raised, in seconds from the record start.
 #[derive(Default)]
@@ -90,32 +90,16 @@ fn longest_v_run(fs: f64, beats: &[&ClassifiedBeat]) -> (usize, f64) {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let dir: PathBuf = args.next().map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/mitdb"),
-        PathBuf::from,
-    );
-    let only: Vec<String> = args.collect();
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("data folder readable")
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let p = e.path();
-            (p.extension()? == "hea" && p.with_extension("atr").is_file())
-                .then(|| p.file_stem()?.to_str().map(str::to_string))?
-        })
-        .filter(|n| only.is_empty() || only.contains(n))
-        .collect();
-    names.sort();
+    let (dir, names) = records::from_args("mitdb");
     let mut tally: std::collections::BTreeMap<&str, usize> = Default::default();
     println!("record  onset_s  len_s  verdict            beats  V/N/S/Q   vrun  vrun_bpm  note");
     for name in names {
-        let path = dir.join(&name);
-        let rec = Record::open(&path).expect("record opens");
-        let ann = read_annotations(path.with_extension("atr")).expect("annotations read");
-        let (fs, leads) = (rec.fs, rec.signal_count().max(1));
-        let reference = Reference::from_annotations(fs, rec.len() as u64, &ann);
-        let uv = rec.microvolts_interleaved();
+        let records::Annotated {
+            fs,
+            leads,
+            reference,
+            uv,
+        } = records::open(&dir, &name);
         let beats = cw_detect::classify_all(fs, leads, &uv);
         let r = replay(fs, leads, &uv, reference.duration_s);
         // BEATS=FROM-TO (seconds): list reference and classified beats there.

@@ -15,6 +15,7 @@
 
 pub mod backtest;
 pub mod condition_state;
+pub mod fast_activity;
 pub mod hr_trend;
 pub mod latest_vitals;
 mod measurement_policy;
@@ -27,7 +28,6 @@ pub mod vital_rules;
 
 mod af;
 mod ectopy;
-mod fast_activity;
 mod learning;
 mod noise_gate;
 mod rate;

@@ -420,14 +420,17 @@ impl PatientMonitor {
             });
             let noise_hold = stream.gate.holds(window.end_sample);
             let flutter = stream.detector.flutter();
-            // Judged where the VF path would be, and not in flutter (the VF rule's alarm).
-            let judged =
-                analysable && learned && !noise_hold && !flutter && !window.turning_everywhere();
+            // Judged where the VF path would be; in flutter it tells VT from VF/VFL.
+            let judged = analysable && learned && !noise_hold && !window.turning_everywhere();
             stream.fast_vt = policy.vt.as_ref().and_then(|vt| {
                 let unreported = stream.detector.continuous_activity();
                 let end = window.end_sample;
-                stream.fast.on_window(end, judged, unreported, vt.bpm)
+                stream
+                    .fast
+                    .on_window(end, judged, (unreported, flutter), vt.bpm)
             });
+            // A flutter flag over a regular rhythm at a VT rate is VT, not VF/VFL.
+            let flutter = flutter && !(policy.vt.is_some() && stream.fast.vt_in_flutter());
             let facts = WindowFacts {
                 at,
                 learning: !learned,

@@ -29,7 +29,8 @@ pub struct WindowFacts<'a> {
     pub learning: bool,
     /// Seconds without a beat over analysable signal (None: some of it was unanalysable).
     pub silent_s: Option<f64>,
-    /// The detector's VF/VFL flag.
+    /// The detector's VF/VFL flag, unless the signal's own rhythm there is VT
+    /// (`fast_activity.rs`: regular, no faster than ventricular flutter).
     pub flutter: bool,
     /// Fast activity the detector does not report as beats (flutter waves, fibrillation,
     /// or noise on a lead that still shows complexes): not silence, whether VF or not.
