@@ -6,6 +6,7 @@
 //! classes, the longest V run and its rate). Replays the engine's `PatientMonitor` with
 //! `measurement_policy`, as `cardiowatch ec57` does:
 //! `cargo run -p cw-analysis --release --example vt_misses [-- DIR [RECORD…]]`.
+//! `EPISODES=vf` does the same for the VF/VFL episodes (`(VF`, `(VFL`, `(VFIB`, `[`…`]`).
 
 #[path = "common/records.rs"]
 mod records;
@@ -136,7 +137,13 @@ fn main() {
                     | RuleKind::VentricularFibrillation
             )
         };
-        for e in reference.vt_episodes() {
+        // `EPISODES=vf`: the VF/VFL episodes instead.
+        let episodes = if std::env::var("EPISODES").is_ok_and(|v| v == "vf") {
+            reference.episodes(cw_ec57::Rhythm::Vf)
+        } else {
+            reference.vt_episodes()
+        };
+        for e in episodes {
             let w: Interval = e.widened(2.0, 1.0);
             let fired = r
                 .alarms
