@@ -397,13 +397,24 @@ mod tests {
         // Regular but faster than `FLUTTER_VT_MAX_BPM`: left to the VF rule.
         let (found, is_vt) = replay_flagged(vt(190.0), 12, None, flutter);
         assert!(found.iter().all(Option::is_none) && !is_vt, "{found:?}");
-        // Fibrillation: waves of wandering rate and size (4–7 Hz), never regular.
+        // Coarse fibrillation at a VT rate: waves of 1.9–2.7 Hz (114–162 bpm) that drift in
+        // and out of phase, so no cycle repeats over the window.
         let fibrillation = |i: usize| {
             let t = i as f64 / FS;
-            let hz = 5.5 + 1.5 * (0.37 * t).sin() * (1.3 * t).cos();
-            let size = 800.0 + 500.0 * (0.9 * t).sin();
-            size * (2.0 * std::f64::consts::PI * hz * t + 3.0 * (0.7 * t).sin()).sin()
+            let wave = |hz: f64, phase: f64| (2.0 * std::f64::consts::PI * hz * t + phase).sin();
+            800.0 * wave(1.9, 0.0) + 700.0 * wave(2.27, 1.0) + 600.0 * wave(2.7, 2.0)
         };
+        // Its dominant cycle is at a VT rate: only its irregularity makes it not VT.
+        let mut fast = FastVentricularActivity::new(FS, 1);
+        for i in 0..12 * FS as usize {
+            fast.on_frame(&[fibrillation(i) as i16]);
+        }
+        let cycle = fast.rhythm(MIN_FLUTTER_LAG);
+        let bpm = cycle.map(|(lag, _)| 60.0 * fast.rate_hz() / lag as f64);
+        assert!(
+            bpm.is_some_and(|b| (100.0..=150.0).contains(&b)),
+            "{cycle:?}"
+        );
         let (found, is_vt) = replay_flagged(fibrillation, 12, None, flutter);
         assert!(found.iter().all(Option::is_none) && !is_vt, "{found:?}");
     }
