@@ -7,7 +7,8 @@
 //! ([`rhythm`]), AF on the intervals between conducted beats ([`af`], with [`ectopy`]
 //! undone first), ventricular runs
 //! ([`ventricular`]) and ectopy patterns ([`ventricular_ectopy`]); fast VT the detector
-//! under-counts, from the signal's own rhythm ([`fast_activity`]) → each rule of the policy ([`rule_bank`]) → one
+//! under-counts, and VT or VF where it flags flutter, from the signal's own rhythm
+//! ([`fast_activity`]) → each rule of the policy ([`rule_bank`]) → one
 //! lifecycle state machine per rule ([`condition_state`]) → [`monitor::RuleEvent`]s.
 //!
 //! Vital-sign numerics: the latest valid value of each ([`latest_vitals`]) and the NEWS2
