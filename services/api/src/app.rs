@@ -109,9 +109,13 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(fhir(routes!(fhir::routes::metadata))?)
         .routes(fhir(routes!(fhir::routes::patient))?)
         .routes(fhir(routes!(fhir::routes::device))?)
+        .routes(fhir(routes!(fhir::record_routes::patients))?)
+        .routes(fhir(routes!(fhir::record_routes::devices))?)
         .routes(fhir(routes!(fhir::routes::observations))?)
         .routes(fhir(routes!(fhir::routes::detected_issues))?)
-        .routes(fhir(routes!(fhir::routes::diagnostic_reports))?))
+        .routes(fhir(routes!(fhir::routes::diagnostic_reports))?)
+        .routes(fhir(routes!(fhir::trail_routes::communications))?)
+        .routes(fhir(routes!(fhir::trail_routes::audit_events))?))
 }
 
 /// Runs the service as its binary does: opens the configured stores, serves until

@@ -173,21 +173,10 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
             .iter()
             .all(|d| d.parse::<i16>().is_ok())
     );
-    let next = strips["link"]
-        .as_array()
-        .and_then(|l| l.iter().find(|l| l["relation"] == "next"))
-        .and_then(|l| l["url"].as_str())
-        .expect("a next link")
-        .to_owned();
+    let next = next_link(&strips).expect("a next link");
     let last = c.get(&next, 200).await;
     assert_eq!(last["entry"].as_array().map(Vec::len), Some(1));
-    assert!(
-        last["link"]
-            .as_array()
-            .expect("links")
-            .iter()
-            .all(|l| l["relation"] != "next")
-    );
+    assert!(next_link(&last).is_none());
 
     let alarms = c
         .get(&format!("/fhir/R4/DetectedIssue?patient={}", h.own), 200)
@@ -281,4 +270,314 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
         .find(|e| e.entry.action == "GET /fhir/R4/Observation" && e.entry.status == 200)
         .expect("the search is audited");
     assert_eq!(searched.entry.patient.as_ref(), Some(&h.own));
+}
+
+/// Stores a delivery of `alert` to `recipient` on `channel`, in `status` at `at_ns`.
+async fn store_delivery(
+    h: &ApiHarness,
+    alert: &cw_core::AlertId,
+    channel: cw_core::Channel,
+    recipient: &str,
+    status: cw_core::DeliveryStatus,
+    at_ns: i64,
+) {
+    let recipient = cw_core::UserId::parse(recipient).expect("recipient");
+    let mut row = cw_core::Delivery::claim(alert.clone(), channel, recipient, 1, at_ns);
+    row.status = status;
+    h.stores
+        .records
+        .claim_delivery(&row)
+        .await
+        .expect("delivery");
+}
+
+/// The `next` paging link of a Bundle.
+fn next_link(bundle: &Value) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == "next")?["url"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn ids(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter_map(|e| e["resource"]["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn patients_devices_pages_and_the_audit_trail_are_searched_as_valid_fhir_within_each_role() {
+    use cw_core::{Channel, DeliveryStatus};
+    let h = ApiHarness::start(Mode::Embedded).await;
+    let mut devices = Vec::new();
+    for patient in [&h.own, &h.other] {
+        let device = cw_core::Device {
+            id: cw_core::DeviceId::random(),
+            patient: patient.clone(),
+            token_sha256: cw_core::device::token_sha256(patient.as_str()),
+            revoked: false,
+            cert_sha256: None,
+        };
+        h.stores.records.put_device(&device).await.expect("device");
+        devices.push(device.id);
+    }
+    let t = |s: i64| (cw_e2e::env::recent_second() + s) * 1_000_000_000;
+    let doctor = h.doctor_a.as_str();
+    store_delivery(
+        &h,
+        &h.own_alert,
+        Channel::Sms,
+        doctor,
+        DeliveryStatus::Delivered,
+        t(10),
+    )
+    .await;
+    store_delivery(
+        &h,
+        &h.own_alert,
+        Channel::InApp,
+        doctor,
+        DeliveryStatus::Sent,
+        t(20),
+    )
+    .await;
+    store_delivery(
+        &h,
+        &h.own_alert,
+        Channel::AlertManager,
+        "ward-3",
+        DeliveryStatus::Failed,
+        t(30),
+    )
+    .await;
+    store_delivery(
+        &h,
+        &h.other_alert,
+        Channel::Sms,
+        h.doctor_b.as_str(),
+        DeliveryStatus::Delivered,
+        t(10),
+    )
+    .await;
+    let mut c = Client {
+        h: &h,
+        token: h.token(&h.doctor_a, Role::Doctor),
+        seen: Vec::new(),
+    };
+
+    // Communication: the pages of the patient's alarms, newest first.
+    let pages = c
+        .get(&format!("/fhir/R4/Communication?patient={}", h.own), 200)
+        .await;
+    assert_eq!(pages["total"], 3, "{pages}");
+    let statuses: Vec<&str> = pages["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["resource"]["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["not-done", "in-progress", "completed"]);
+    let sms = &pages["entry"][2]["resource"];
+    assert_eq!(sms["received"], iso(cw_e2e::env::recent_second() + 10));
+    assert_eq!(sms["medium"][0]["coding"][0]["code"], "SMSWRIT");
+    assert_eq!(
+        sms["recipient"][0]["reference"],
+        format!("Practitioner/{doctor}")
+    );
+    assert_eq!(
+        sms["about"][0]["reference"],
+        format!("DetectedIssue/{}", h.own_alert)
+    );
+    assert_eq!(sms["subject"]["reference"], format!("Patient/{}", h.own));
+    assert_eq!(
+        pages["entry"][0]["resource"]["recipient"][0]["display"],
+        "alert manager ward-3"
+    );
+    // What travels is the rule and priority, never the patient's name or MRN.
+    let text = pages.to_string();
+    assert!(!text.contains(&h.own_mrn), "{text}");
+    let window = |name: &str, from: i64, to: i64| {
+        let s = cw_e2e::env::recent_second();
+        format!("{name}=ge{}&{name}=lt{}", iso(s + from), iso(s + to))
+    };
+    let received = c
+        .get(
+            &format!(
+                "/fhir/R4/Communication?patient={}&{}",
+                h.own,
+                window("received", 0, 15)
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(ids(&received), ids(&pages)[2..]);
+    let sent = c
+        .get(
+            &format!(
+                "/fhir/R4/Communication?patient={}&{}",
+                h.own,
+                window("sent", 0, 60)
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(ids(&sent), ids(&pages)[1..2]);
+    let updated = c
+        .get(
+            &format!(
+                "/fhir/R4/Communication?patient={}&{}&_count=1",
+                h.own,
+                window("_lastUpdated", 15, 60)
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(updated["total"], 2);
+    let rest = c.get(&next_link(&updated).expect("a next page"), 200).await;
+    assert_eq!(ids(&rest), ids(&pages)[1..2]);
+    assert!(next_link(&rest).is_none());
+    c.get(&format!("/fhir/R4/Communication?patient={}", h.other), 403)
+        .await;
+
+    // Patient search: the doctor's own, by MRN, by id; never another doctor's patient.
+    let mine = c.get("/fhir/R4/Patient", 200).await;
+    assert_eq!(ids(&mine), [h.own.to_string()]);
+    assert_eq!(
+        mine["entry"][0]["resource"]["identifier"][0]["value"],
+        h.own_mrn.as_str()
+    );
+    let by_mrn = c
+        .get(
+            &format!(
+                "/fhir/R4/Patient?identifier=https://cardiowatch.example/fhir/NamingSystem/mrn|{}",
+                h.own_mrn
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(ids(&by_mrn), [h.own.to_string()]);
+    let by_id = c.get(&format!("/fhir/R4/Patient?_id={}", h.own), 200).await;
+    assert_eq!(
+        by_id["entry"][0]["resource"]["name"][0]["text"],
+        format!("Patient {}", h.own_mrn)
+    );
+    c.get(&format!("/fhir/R4/Patient?identifier={}", h.other_mrn), 403)
+        .await;
+    c.get("/fhir/R4/Patient?identifier=NO-SUCH-MRN", 403).await;
+    c.get(&format!("/fhir/R4/Patient?_id={}", h.other), 403)
+        .await;
+    let unsupported = c
+        .get("/fhir/R4/Patient?_lastUpdated=ge2026-01-01", 422)
+        .await;
+    assert_eq!(unsupported["issue"][0]["expression"][0], "_lastUpdated");
+
+    // Device search: the patient's patches.
+    let patches = c
+        .get(&format!("/fhir/R4/Device?patient={}", h.own), 200)
+        .await;
+    assert_eq!(ids(&patches), [devices[0].to_string()]);
+    c.get(&format!("/fhir/R4/Device?patient={}", h.other), 403)
+        .await;
+
+    // The audit trail is the admin's, as GET /v1/audit: a doctor and ops are refused.
+    let audit_range = window("date", 86_400 - 3600, 86_400 + 3600);
+    c.get(&format!("/fhir/R4/AuditEvent?{audit_range}"), 403)
+        .await;
+    let ops = h.token(&h.ops, Role::Ops);
+    c.refused(
+        &format!("/fhir/R4/AuditEvent?{audit_range}"),
+        Some(&ops),
+        403,
+    )
+    .await;
+    c.token = h.token(&h.admin, Role::Admin);
+    let everyone = c.get("/fhir/R4/Patient?_count=1", 200).await;
+    assert!(
+        everyone["total"].as_u64().expect("total") >= 2,
+        "{everyone}"
+    );
+    assert_eq!(everyone["entry"].as_array().map(Vec::len), Some(1));
+    let unknown = c.get("/fhir/R4/Patient?identifier=NO-SUCH-MRN", 200).await;
+    assert_eq!(unknown["total"], 0);
+    let trail = c
+        .get(
+            &format!(
+                "/fhir/R4/AuditEvent?{audit_range}&patient=Patient/{}",
+                h.own
+            ),
+            200,
+        )
+        .await;
+    let events: Vec<&Value> = trail["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| &e["resource"])
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["entity"][0]["what"]["reference"] == format!("Patient/{}", h.own)),
+        "{trail}"
+    );
+    let read = events
+        .iter()
+        .find(|e| e["subtype"][0]["code"] == "GET /fhir/R4/Communication")
+        .expect("the doctor's Communication search is in the trail");
+    assert_eq!(
+        read["agent"][0]["who"]["reference"],
+        format!("Practitioner/{doctor}")
+    );
+    assert_eq!(
+        (read["action"].as_str(), read["outcome"].as_str()),
+        (Some("R"), Some("0"))
+    );
+    let denied = events
+        .iter()
+        .find(|e| e["subtype"][0]["code"] == "GET /fhir/R4/Patient" && e["outcome"] == "4");
+    assert!(
+        denied.is_none(),
+        "the refused search named the other patient, not this one"
+    );
+    let paged = c
+        .get(&format!("/fhir/R4/AuditEvent?{audit_range}&_count=2"), 200)
+        .await;
+    assert_eq!(paged["entry"].as_array().map(Vec::len), Some(2));
+    assert!(next_link(&paged).is_some());
+    let open = c
+        .get("/fhir/R4/AuditEvent?date=ge2026-01-01T00:00:00Z", 422)
+        .await;
+    assert_eq!(open["issue"][0]["expression"][0], "date");
+
+    validate(&c.seen);
+
+    let events = h
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    let audit_read = events
+        .iter()
+        .find(|e| e.entry.action == "GET /fhir/R4/AuditEvent" && e.entry.status == 200)
+        .expect("reading the audit trail is audited");
+    assert_eq!(audit_read.entry.actor, h.admin.as_str());
+    assert_eq!(audit_read.entry.patient.as_ref(), Some(&h.own));
+    let lookup = events
+        .iter()
+        .find(|e| e.entry.action == "GET /fhir/R4/Patient" && e.entry.status == 403)
+        .expect("the refused MRN search is audited");
+    assert_eq!(lookup.entry.patient.as_ref(), Some(&h.other));
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.entry.resource.contains(&h.own_mrn))
+    );
 }

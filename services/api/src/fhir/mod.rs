@@ -5,9 +5,14 @@
 //! each declared with `#[utoipa::path]` and registered through [`guarded`] like the `/v1`
 //! routes (`app.rs`), so its access rule is enforced, printed and tested from one place.
 
+pub mod audit_event;
+pub mod communication;
+pub mod record_routes;
+pub mod request;
 pub mod resources;
 pub mod routes;
 pub mod search;
+pub mod trail_routes;
 
 use crate::app::AppState;
 use crate::error::ApiError;

@@ -29,11 +29,11 @@ pub const STRIP_S: i64 = 10;
 /// Seconds over which one heart-rate Observation is measured.
 pub const HR_WINDOW_S: i64 = 60;
 
-fn instant(ns: Nanos) -> String {
+pub(super) fn instant(ns: Nanos) -> String {
     UtcDateTime::from_nanos(ns).rfc3339_millis()
 }
 
-fn patient_ref(id: &str) -> Value {
+pub(super) fn patient_ref(id: &str) -> Value {
     json!({"reference": format!("Patient/{id}")})
 }
 
@@ -96,7 +96,7 @@ pub fn heart_rates(grid: &Grid, beats: &[u64], patient: &str) -> Vec<Value> {
             let t1 = grid.start_ns + (end.min(grid.frames() as u64)) as i64 * NANOS_PER_SEC / fs;
             out.push(json!({
                 "resourceType": "Observation",
-                "id": format!("hr-{}-{}", patient_tag(patient), t0 / NANOS_PER_SEC),
+                "id": format!("hr-{}-{}", tag(patient), t0 / NANOS_PER_SEC),
                 "status": "final",
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs", "display": "Vital Signs"}]}],
                 "code": {"coding": [{"system": LOINC, "code": HEART_RATE, "display": "Heart rate"}], "text": "Heart rate"},
@@ -155,7 +155,7 @@ pub fn ecg_strips(grid: &Grid, patient: &str) -> Vec<Value> {
         let t1 = grid.start_ns + (first + present.len()) as i64 * NANOS_PER_SEC / fs;
         out.push(json!({
             "resourceType": "Observation",
-            "id": format!("ecg-{}-{}", patient_tag(patient), t0 / NANOS_PER_SEC),
+            "id": format!("ecg-{}-{}", tag(patient), t0 / NANOS_PER_SEC),
             "status": "final",
             "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "procedure", "display": "Procedure"}]}],
             "code": {"coding": [{"system": MDC, "code": ECG_POTENTIAL, "display": "MDC_ECG_ELEC_POTL"}], "text": "ECG strip"},
@@ -167,11 +167,12 @@ pub fn ecg_strips(grid: &Grid, patient: &str) -> Vec<Value> {
     out
 }
 
-/// A short, id-safe tag of a patient id (FHIR ids are at most 64 characters, patient ids
-/// alone may be 64): the first 16 hex digits of its SHA-256.
-fn patient_tag(patient: &str) -> String {
+/// A short, id-safe tag of a key (FHIR ids are at most 64 characters of `A-Za-z0-9-.`;
+/// patient ids alone may be 64, delivery keys hold `:`): the first 16 hex digits of its
+/// SHA-256.
+pub(super) fn tag(text: &str) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(patient.as_bytes())[..8])
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
 }
 
 /// A monitoring report (docs/reports.md) as a DiagnosticReport: its figures as the
@@ -191,7 +192,7 @@ pub fn diagnostic_report(
         "resourceType": "DiagnosticReport",
         "id": format!(
             "report-{}-{}-{}-{}",
-            patient_tag(patient),
+            tag(patient),
             kind.as_str(),
             s.from_ns.div_euclid(NANOS_PER_SEC),
             s.to_ns.div_euclid(NANOS_PER_SEC)
@@ -294,14 +295,20 @@ pub fn capability_statement(software_version: &str) -> Value {
             "mode": "server",
             "security": {"description": "Bearer access tokens as for the REST api (docs/api.md); a doctor reaches only assigned patients, ops no patient data."},
             "resource": [
-                {"type": "Patient", "interaction": [{"code": "read"}]},
-                {"type": "Device", "interaction": [{"code": "read"}]},
+                {"type": "Patient", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [search("_id", "token"), search("identifier", "token"), search("_count", "number")]},
+                {"type": "Device", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [search("patient", "reference"), search("_count", "number")]},
                 {"type": "Observation", "interaction": [{"code": "search-type"}],
                  "searchParam": [search("patient", "reference"), search("code", "token"), search("date", "date"), search("_count", "number")]},
                 {"type": "DiagnosticReport", "interaction": [{"code": "search-type"}],
                  "searchParam": [search("patient", "reference"), search("date", "date"), search("kind", "token")]},
                 {"type": "DetectedIssue", "interaction": [{"code": "search-type"}],
                  "searchParam": [search("patient", "reference"), search("code", "token"), search("identified", "date"), search("_lastUpdated", "date"), search("_count", "number")]},
+                {"type": "Communication", "interaction": [{"code": "search-type"}],
+                 "searchParam": [search("patient", "reference"), search("sent", "date"), search("received", "date"), search("_lastUpdated", "date"), search("_count", "number")]},
+                {"type": "AuditEvent", "interaction": [{"code": "search-type"}],
+                 "searchParam": [search("date", "date"), search("_lastUpdated", "date"), search("patient", "reference"), search("_count", "number")]},
             ],
         }],
     })

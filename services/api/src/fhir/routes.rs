@@ -2,8 +2,9 @@
 //! doctors and admins; ops no patient data), names its patient for the audit record, and
 //! answers FHIR JSON or an `OperationOutcome`.
 
+use super::request::{Search, invalid};
 use super::resources::{self, ECG_POTENTIAL, HEART_RATE, LOINC, MDC, RULE_SYSTEM};
-use super::search::{Params, bundle};
+use super::search::within;
 use super::{Fhir, FhirError, FhirResource};
 use crate::access::{Caller, parse_patient};
 use crate::access_rule::Access;
@@ -14,54 +15,14 @@ use crate::error::ApiError;
 use crate::monitoring_report::{ReportKind, ReportMeta};
 use crate::routes::ecg::{MAX_RANGE_NS, range_width};
 use axum::Extension;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use cw_core::DeviceId;
 use cw_core::time::Nanos;
-use cw_core::{DeviceId, PatientId};
 use cw_storage::StoreError;
 
 /// Alerts read for a DetectedIssue search: the patient's newest ones.
-const ALERTS_READ: usize = 500;
-
-type Raw = Result<Query<Vec<(String, String)>>, QueryRejection>;
-
-fn params(raw: Raw) -> Result<Params, FhirError> {
-    raw.map(|Query(pairs)| Params(pairs))
-        .map_err(|e| FhirError(ApiError::BadRequest(e.body_text())))
-}
-
-fn invalid(field: &str, message: &str) -> FhirError {
-    FhirError(ApiError::Invalid {
-        field: Some(field.into()),
-        message: message.into(),
-    })
-}
-
-/// `https://host/fhir/R4/<Type>`: paging links are absolute, on the host the client used.
-fn base(headers: &HeaderMap, kind: &str) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()))
-        .unwrap_or("localhost");
-    format!("https://{host}/fhir/R4/{kind}")
-}
-
-/// The `patient` parameter (`Patient/ID` or `ID`), required, and the caller's right to it.
-async fn patient_param(
-    state: &AppState,
-    caller: &Caller,
-    p: &Params,
-) -> Result<PatientId, FhirError> {
-    let raw = p
-        .one("patient")?
-        .ok_or_else(|| invalid("patient", "patient is required"))?;
-    let id = parse_patient(raw.strip_prefix("Patient/").unwrap_or(raw))?;
-    caller.require_patient(state, &id).await?;
-    Ok(id)
-}
+pub(super) const ALERTS_READ: usize = 500;
 
 #[utoipa::path(get, path = "/fhir/R4/metadata", summary = "FHIR R4 CapabilityStatement",
     extensions(("x-access" = json!(Access::Public))),
@@ -117,10 +78,14 @@ pub async fn device(
         .into_response())
 }
 
-/// The `date` range of a search that needs both ends, at most `max_ns` (`span` in words)
-/// apart.
-fn both_ends(p: &Params, max_ns: Nanos, span: &str) -> Result<(Nanos, Nanos), FhirError> {
-    let (Some(from), Some(to)) = p.range("date")? else {
+/// A `date` range (of [`super::search::Params::range`]) a search needs both ends of, at most `max_ns`
+/// (`span` in words) apart.
+pub(super) fn both_ends(
+    range: (Option<Nanos>, Option<Nanos>),
+    max_ns: Nanos,
+    span: &str,
+) -> Result<(Nanos, Nanos), FhirError> {
+    let (Some(from), Some(to)) = range else {
         return Err(invalid(
             "date",
             &format!("date needs both ends (date=ge…&date=lt…), at most {span} apart"),
@@ -172,17 +137,15 @@ fn observation_codes(code: Option<&str>) -> Result<(bool, bool), FhirError> {
     responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn observations(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
-    headers: HeaderMap,
-    raw: Raw,
+    search: Search,
 ) -> Result<Response, FhirError> {
-    let caller = caller?;
-    let p = params(raw)?;
-    p.only(&["patient", "code", "date", "_count", "_offset"])?;
-    let patient = patient_param(&state, &caller, &p).await?;
+    let patient = search
+        .patient(&state, &["patient", "code", "date", "_count", "_offset"])
+        .await?;
+    let p = &search.params;
     let (want_hr, want_ecg) = observation_codes(p.one("code")?)?;
-    let (offset, count) = p.page()?;
-    let (from, to) = both_ends(&p, MAX_RANGE_NS, "one hour")?;
+    p.page()?;
+    let (from, to) = both_ends(p.range("date")?, MAX_RANGE_NS, "one hour")?;
     let frames = state.samples.frames(&patient, from, to).await?;
     let id = patient.to_string();
     let all = tokio::task::spawn_blocking(move || {
@@ -207,8 +170,7 @@ pub async fn observations(
         FhirError(ApiError::Internal)
     })?
     .map_err(|e| invalid("date", &e.to_string()))?;
-    let body = bundle(&base(&headers, "Observation"), &p, all, offset, count);
-    Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
+    search.answer("Observation", all, Some(patient))
 }
 
 #[utoipa::path(get, path = "/fhir/R4/DetectedIssue",
@@ -225,13 +187,9 @@ pub async fn observations(
     responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn detected_issues(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
-    headers: HeaderMap,
-    raw: Raw,
+    search: Search,
 ) -> Result<Response, FhirError> {
-    let caller = caller?;
-    let p = params(raw)?;
-    p.only(&[
+    let known = [
         "patient",
         "code",
         "date",
@@ -239,9 +197,9 @@ pub async fn detected_issues(
         "_lastUpdated",
         "_count",
         "_offset",
-    ])?;
-    let patient = patient_param(&state, &caller, &p).await?;
-    let (offset, count) = p.page()?;
+    ];
+    let patient = search.patient(&state, &known).await?;
+    let p = &search.params;
     let code = p.one("code")?.map(|c| {
         c.strip_prefix(RULE_SYSTEM)
             .and_then(|c| c.strip_prefix('|'))
@@ -253,9 +211,6 @@ pub async fn detected_issues(
         p.range("identified")?,
         p.range("_lastUpdated")?,
     );
-    let within = |t: i64, (from, to): (Option<i64>, Option<i64>)| {
-        from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e)
-    };
     let alerts = state
         .records
         .alerts_for_patients(std::slice::from_ref(&patient), None, ALERTS_READ)
@@ -267,8 +222,7 @@ pub async fn detected_issues(
         .filter(|a| within(resources::last_updated(a), updated))
         .map(resources::detected_issue)
         .collect();
-    let body = bundle(&base(&headers, "DetectedIssue"), &p, all, offset, count);
-    Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
+    search.answer("DetectedIssue", all, Some(patient))
 }
 
 #[utoipa::path(get, path = "/fhir/R4/DiagnosticReport",
@@ -281,19 +235,19 @@ pub async fn detected_issues(
     responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn diagnostic_reports(
     State(state): State<AppState>,
-    caller: Result<Caller, ApiError>,
-    headers: HeaderMap,
-    raw: Raw,
+    search: Search,
 ) -> Result<Response, FhirError> {
-    let caller = caller?;
-    let p = params(raw)?;
-    p.only(&["patient", "date", "kind"])?;
-    let patient = patient_param(&state, &caller, &p).await?;
+    let patient = search.patient(&state, &["patient", "date", "kind"]).await?;
+    let p = &search.params;
     let kind = match p.one("kind")? {
         None => ReportKind::Daily,
         Some(k) => ReportKind::parse(k).ok_or_else(|| invalid("kind", "kind is daily or end"))?,
     };
-    let (from, to) = both_ends(&p, crate::monitoring_report::MAX_RANGE_NS, "one day")?;
+    let (from, to) = both_ends(
+        p.range("date")?,
+        crate::monitoring_report::MAX_RANGE_NS,
+        "one day",
+    )?;
     let (summary, strips) = crate::routes::report::summarize(&state, &patient, from, to).await?;
     let made_ns = cw_core::time::now_ns();
     let meta = ReportMeta {
@@ -303,6 +257,5 @@ pub async fn diagnostic_reports(
     };
     let pdf = crate::routes::report::pdf(meta, summary.clone(), strips).await?;
     let report = resources::diagnostic_report(patient.as_str(), kind, &summary, &pdf, made_ns);
-    let body = bundle(&base(&headers, "DiagnosticReport"), &p, vec![report], 0, 1);
-    Ok((Extension(AuditPatient(patient)), Fhir(body)).into_response())
+    Ok(search.bundle("DiagnosticReport", vec![report], 0, 1, Some(patient)))
 }

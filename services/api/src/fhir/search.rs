@@ -40,8 +40,14 @@ impl Params {
     /// A `[from, to)` range from every `name` parameter (each `ge|gt|le|lt|eq` + a
     /// dateTime; `eq`, the default, of a date covers that day). Unbounded ends are `None`.
     pub fn range(&self, name: &str) -> Result<(Option<Nanos>, Option<Nanos>), ApiError> {
+        self.range_of(&[name])
+    }
+
+    /// [`Self::range`] of every parameter in `names` together: the instants all of them
+    /// admit (`date` and `_lastUpdated` of an AuditEvent are both its recorded time).
+    pub fn range_of(&self, names: &[&str]) -> Result<(Option<Nanos>, Option<Nanos>), ApiError> {
         let (mut from, mut to): (Option<Nanos>, Option<Nanos>) = (None, None);
-        for (_, v) in self.0.iter().filter(|(k, _)| k == name) {
+        for (name, v) in self.0.iter().filter(|(k, _)| names.contains(&k.as_str())) {
             let (prefix, text) = match v.get(..2) {
                 Some(p @ ("ge" | "gt" | "le" | "lt" | "eq")) => (p, &v[2..]),
                 _ => ("eq", v.as_str()),
@@ -92,10 +98,29 @@ impl Params {
     }
 }
 
+/// Whether `t` lies in a `[from, to)` range of [`Params::range`] (open ends match all).
+pub fn within(t: Nanos, (from, to): (Option<Nanos>, Option<Nanos>)) -> bool {
+    from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e)
+}
+
 /// A searchset Bundle of one page of `all`, with `self` and (when more follow) `next`
 /// links that repeat the query with another `_offset`.
 pub fn bundle(base: &str, params: &Params, all: Vec<Value>, offset: usize, count: usize) -> Value {
     let total = all.len();
+    let page = all.into_iter().skip(offset).take(count).collect();
+    bundle_page(base, params, total, page, offset, count)
+}
+
+/// [`bundle`] of a page made by the caller (`page`, from `offset`, of `total` matches):
+/// for searches that open only the resources shown (a Patient's PHI).
+pub fn bundle_page(
+    base: &str,
+    params: &Params,
+    total: usize,
+    page: Vec<Value>,
+    offset: usize,
+    count: usize,
+) -> Value {
     let link = |offset: usize| {
         let mut query: Vec<String> = params
             .0
@@ -114,10 +139,8 @@ pub fn bundle(base: &str, params: &Params, all: Vec<Value>, offset: usize, count
     if offset > 0 {
         links.push(json!({"relation": "previous", "url": link(offset.saturating_sub(count))}));
     }
-    let entries: Vec<Value> = all
+    let entries: Vec<Value> = page
         .into_iter()
-        .skip(offset)
-        .take(count)
         .map(|resource| {
             let mut entry = json!({"search": {"mode": "match"}});
             if let (Some(t), Some(id)) =
