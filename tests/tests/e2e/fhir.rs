@@ -3,7 +3,8 @@
 //! Patient (with PHI), the Device, heart-rate and ECG-strip Observations (paged), and the
 //! alarms as DetectedIssues; every resource received is validated by `fhir.resources`
 //! (PyPI, `tests/assets/python/validate_fhir.py`). Refusals come as OperationOutcomes, and
-//! reads are audited with their patient.
+//! reads are audited with their patient. Then the searches of patients, devices, the
+//! pages of alarms (Communication) and the audit trail (AuditEvent), on both backends.
 
 use super::api_export::{FS, SECONDS, start_s, store_alarm, store_ecg};
 use cw_core::Role;
@@ -313,9 +314,22 @@ fn ids(bundle: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn patients_devices_pages_and_the_audit_trail_are_searched_as_valid_fhir_within_each_role() {
+async fn embedded_patient_device_page_and_audit_searches_are_valid_fhir_per_role() {
+    searches(Mode::Embedded).await;
+}
+
+/// The same on MongoDB and InfluxDB: the delivery rows, the MRN directory and the audit
+/// chain's binary search read through the servers' stores.
+#[tokio::test]
+async fn servers_patient_device_page_and_audit_searches_are_valid_fhir_per_role() {
+    searches(Mode::Servers).await;
+}
+
+/// Patient, Device, Communication and AuditEvent searches: filters, paging, refusals per
+/// role, every answer valid FHIR, and reading the audit trail audited.
+async fn searches(mode: Mode) {
     use cw_core::{Channel, DeliveryStatus};
-    let h = ApiHarness::start(Mode::Embedded).await;
+    let h = ApiHarness::start(mode).await;
     let mut devices = Vec::new();
     for patient in [&h.own, &h.other] {
         let device = cw_core::Device {
