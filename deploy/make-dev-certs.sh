@@ -33,7 +33,7 @@ mkdir -p "$dir" "$ca_dir"
 umask 077
 chmod 0700 "$ca_dir"
 
-san="DNS:localhost,IP:127.0.0.1,DNS:ingest,DNS:api,DNS:alert-engine,DNS:notifier"
+san="DNS:localhost,IP:127.0.0.1,DNS:ingest,DNS:api,DNS:alert-engine,DNS:notifier,DNS:mongodb"
 for name in "$@"; do
   if [[ "$name" =~ ^[0-9.]+$ || "$name" == *:* ]]; then
     san="$san,IP:$name"

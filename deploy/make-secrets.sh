@@ -4,7 +4,9 @@
 #   deploy/make-secrets.sh [DIR]
 #
 # Writes DIR (default deploy/secrets)/{bus_key, audit_key, jwt_secret, phi_master_key, phi_lookup_key,
-# influx_password} as 32 random bytes in hex each (mode 0600, the directory 0700).
+# influx_password, mongo_root_password, mongo_password_{ingest,alert_engine,notifier,api,admin}}
+# as 32 random bytes in hex each, and mongo_keyfile (the replica set members' shared key,
+# 756 random bytes in base64) (mode 0600, the directory 0700).
 # Existing files are kept: a new bus, audit or PHI key would make what is stored or in
 # flight unreadable (rotation: deploy/README.md, "Secrets"). twilio_auth_token is your
 # Twilio account's auth token: write it yourself, e.g.
@@ -18,7 +20,9 @@ dir="${1:-$(cd "$(dirname "$0")" && pwd)/secrets}"
 umask 077
 mkdir -p "$dir"
 chmod 700 "$dir"
-for name in bus_key audit_key jwt_secret phi_master_key phi_lookup_key influx_password; do
+for name in bus_key audit_key jwt_secret phi_master_key phi_lookup_key influx_password \
+  mongo_root_password mongo_password_ingest mongo_password_alert_engine \
+  mongo_password_notifier mongo_password_api mongo_password_admin; do
   if [[ -s "$dir/$name" ]]; then
     echo "kept $dir/$name"
   else
@@ -26,6 +30,12 @@ for name in bus_key audit_key jwt_secret phi_master_key phi_lookup_key influx_pa
     echo "wrote $dir/$name"
   fi
 done
+if [[ -s "$dir/mongo_keyfile" ]]; then
+  echo "kept $dir/mongo_keyfile"
+else
+  openssl rand -base64 756 > "$dir/mongo_keyfile"
+  echo "wrote $dir/mongo_keyfile"
+fi
 if [[ ! -s "$dir/twilio_auth_token" ]]; then
   echo "still missing: $dir/twilio_auth_token (your Twilio auth token)" >&2
 fi

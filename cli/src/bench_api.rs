@@ -60,6 +60,7 @@ fn storage(
                 mongo: cw_storage::MongoConfig {
                     uri: mongo.clone().into(),
                     database,
+                    ..Default::default()
                 },
                 audit,
                 ..Default::default()

@@ -67,6 +67,10 @@ enum Command {
     /// Check a service's health endpoint (`/healthz` or `/readyz`): exit 0 on 2xx, else
     /// 1; the image's HEALTHCHECK (no curl in the image).
     Health(cardiowatch::health::HealthArgs),
+    /// Create or update the record store's MongoDB users (one per service, and the
+    /// administrator) and their roles, from password files; signed in as the server's
+    /// root user. Idempotent: deployments run it at every start.
+    MongoUsers(cardiowatch::mongo_users::MongoUsersArgs),
     /// Register, revoke and list gateway devices in the configured storage.
     Device {
         #[command(flatten)]
@@ -312,6 +316,7 @@ impl Cli {
             }
             Command::Gateway(args) => cardiowatch::gateway_command::run(args).await,
             Command::Health(args) => cardiowatch::health::run(args).await,
+            Command::MongoUsers(args) => cardiowatch::mongo_users::run(args).await,
             Command::ConfigDoc(args) => cardiowatch::config_doc::run(args),
             Command::Device { store, what } => {
                 let records = cardiowatch::devices::open_records(&store).await?;

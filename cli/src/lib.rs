@@ -27,6 +27,7 @@ pub mod gateway_vitals;
 pub mod health;
 pub mod in_process;
 pub mod keys;
+pub mod mongo_users;
 pub mod report;
 pub mod secret_arg;
 pub mod secrets;

@@ -53,6 +53,7 @@ pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
             mongo: MongoConfig {
                 uri: required("CW_TEST_MONGO_URI").into(),
                 database: unique_name("api"),
+                ..Default::default()
             },
             audit: audit_for(dir),
             ..StorageConfig::default()

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 pub struct OwnMongo {
     pub uri: String,
     port: u16,
+    /// Flags beyond the address, data and log level (`--auth`, TLS), kept across restarts.
+    flags: Vec<String>,
     log: PathBuf,
     child: Child,
     dir: tempfile::TempDir,
 }
 
-fn spawn(port: u16, data: &Path, log: &Path) -> Child {
+fn spawn(port: u16, data: &Path, log: &Path, flags: &[String]) -> Child {
     let program = required("CW_TEST_SECANTUSD");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -28,6 +30,7 @@ fn spawn(port: u16, data: &Path, log: &Path) -> Child {
         .arg("--storage-path")
         .arg(data)
         .args(["--log-level", "WARNING"])
+        .args(flags)
         .stdout(Stdio::null())
         .stderr(file)
         .spawn()
@@ -40,10 +43,11 @@ impl OwnMongo {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let log = dir.path().join("secantusd.log");
-        let child = spawn(port, &dir.path().join("data"), &log);
+        let child = spawn(port, &dir.path().join("data"), &log, &[]);
         let mut server = OwnMongo {
             uri: format!("mongodb://127.0.0.1:{port}/?directConnection=true"),
             port,
+            flags: Vec::new(),
             log,
             child,
             dir,
@@ -86,8 +90,31 @@ impl OwnMongo {
     /// the same port.
     pub async fn restart_on(&mut self, data: &Path) {
         self.stop();
-        self.child = spawn(self.port, data, &self.log);
+        self.child = spawn(self.port, data, &self.log, &self.flags);
         self.wait_listening().await;
+    }
+
+    /// Stops the server and starts it again on its data with `flags` (e.g. `--auth` and
+    /// the TLS files, once the users exist), on the same port. `uri` stays the plain
+    /// address; clients add their credentials and TLS options.
+    pub async fn restart_with(&mut self, flags: Vec<String>) {
+        self.flags = flags;
+        // A clean shutdown, as the mongo image's init ends: what was just written (the
+        // root user) must survive, and the server does not sync every commit.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let data = self.data_dir();
+        self.restart_on(&data).await;
+    }
+
+    /// `host:port` the server listens on.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     pub fn log_text(&self) -> String {

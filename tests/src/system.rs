@@ -68,6 +68,7 @@ impl System {
                 mongo: MongoConfig {
                     uri: required("CW_TEST_MONGO_URI").into(),
                     database: unique_name("e2e"),
+                    ..Default::default()
                 },
                 audit: audit_for(dir.path()),
                 ..StorageConfig::default()

@@ -161,6 +161,9 @@ impl Default for InfluxConfig {
     }
 }
 
+/// `[storage.mongo]`. In a deployment each service signs in as its own user
+/// (`username`, password from `CW_STORAGE__MONGO__PASSWORD_FILE`) over TLS (`tls=true` and
+/// `tlsCAFile=…` in the URI); docs/operations.md, "MongoDB users and TLS".
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MongoConfig {
@@ -168,6 +171,14 @@ pub struct MongoConfig {
     #[serde(serialize_with = "secret::serialize")]
     pub uri: SecretString,
     pub database: String,
+    /// User to authenticate as (SCRAM-SHA-256); none: what the URI says, if anything.
+    pub username: Option<String>,
+    /// That user's password (from a file in a deployment, never in the TOML).
+    #[serde(serialize_with = "secret::serialize_option")]
+    pub password: Option<SecretString>,
+    /// Database the user is defined in; none: `database` (where `cardiowatch
+    /// mongo-users` creates the services' users).
+    pub auth_source: Option<String>,
 }
 
 impl Default for MongoConfig {
@@ -175,6 +186,9 @@ impl Default for MongoConfig {
         Self {
             uri: "mongodb://127.0.0.1:27017".into(),
             database: "cardiowatch".to_owned(),
+            username: None,
+            password: None,
+            auth_source: None,
         }
     }
 }
@@ -194,6 +208,8 @@ mod tests {
             },
             mongo: MongoConfig {
                 uri: "mongodb://u:mongo-secret@host/".into(),
+                username: Some("cw_api".into()),
+                password: Some("mongo-pw-secret".into()),
                 ..MongoConfig::default()
             },
             audit: AuditConfig {
@@ -204,7 +220,13 @@ mod tests {
             ..StorageConfig::default()
         };
         let shown = format!("{cfg:?}");
-        for secret in ["tok-secret", "pw-secret", "mongo-secret", "audit-secret"] {
+        for secret in [
+            "tok-secret",
+            "pw-secret",
+            "mongo-secret",
+            "mongo-pw-secret",
+            "audit-secret",
+        ] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
         }
         assert!(

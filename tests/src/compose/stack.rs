@@ -98,7 +98,16 @@ impl Stack {
                 .ok_or_else(|| ComposeError::Invalid("depends_on has a cycle".into()))?
                 .clone();
             stack.start(&next, Vec::new(), |args| args)?;
-            stack.wait_healthy(&next.name).await?;
+            let awaited_to_end = active.iter().any(|s| {
+                s.depends_on
+                    .iter()
+                    .any(|(d, how)| d == &next.name && how == "service_completed_successfully")
+            });
+            if awaited_to_end {
+                stack.wait_completed(&next.name).await?;
+            } else {
+                stack.wait_healthy(&next.name).await?;
+            }
             started.push(next.name.clone());
         }
         Ok(stack)
@@ -187,12 +196,17 @@ impl Stack {
         } else if service.image.starts_with("mongo:") {
             // A server of the stack's own: the file names its database (`cardiowatch`),
             // so stacks of tests running at once must not share one.
-            let mongo = OwnMongo::start().await;
-            let uri = mongo.uri.clone();
-            self.mongo = Some(mongo);
-            self.network.fix(&service.name, 27017, address_of(&uri));
+            let mut mongo = OwnMongo::start().await;
             // The emulator answers `hello` with its own, fixed replica-set name.
-            let set = replica_set_name(&uri).await;
+            let set = replica_set_name(&mongo.uri).await;
+            init_like_the_mongo_image(&mongo.uri, &env, |p| self.host_path(service, p)).await;
+            mongo
+                .restart_with(secured_like_compose(service, &env, |p| {
+                    self.host_path(service, p)
+                }))
+                .await;
+            self.network.fix(&service.name, 27017, mongo.address());
+            self.mongo = Some(mongo);
             let ours = service
                 .command
                 .iter()
@@ -211,6 +225,61 @@ impl Stack {
         }
     }
 
+    /// The host file behind `path` inside `service`'s container: a mounted secret or a
+    /// file under a bind mount.
+    fn host_path(&self, service: &ServiceSpec, path: &str) -> PathBuf {
+        if let Some(secret) = path.strip_prefix("/run/secrets/") {
+            let file = self
+                .file
+                .secrets
+                .get(secret)
+                .unwrap_or_else(|| panic!("{}: {path} is no secret of the file", service.name));
+            return self.resolve(file);
+        }
+        service
+            .volumes
+            .iter()
+            .filter(|(source, _)| is_bind(source))
+            .find_map(|(source, target)| {
+                let rest = path.strip_prefix(target.as_str())?;
+                Some(self.resolve(source).join(rest.trim_start_matches('/')))
+            })
+            .unwrap_or_else(|| panic!("{}: nothing is mounted at {path}", service.name))
+    }
+
+    /// Waits for a one-shot service another one waits for
+    /// (`service_completed_successfully`) to exit, and requires it to succeed.
+    async fn wait_completed(&mut self, name: &str) -> Result<(), ComposeError> {
+        let running = self
+            .running
+            .iter_mut()
+            .find(|r| r.spec.name == name)
+            .expect("started");
+        let limit = Duration::from_secs(120);
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = running.child.try_wait() {
+                if status.success() {
+                    return Ok(());
+                }
+                return Err(ComposeError::Exited {
+                    service: name.to_owned(),
+                    status: status.to_string(),
+                    log: log_tail(&running.log),
+                });
+            }
+            if started.elapsed() > limit {
+                return Err(ComposeError::Unhealthy {
+                    service: name.to_owned(),
+                    waited_s: limit.as_secs(),
+                    last: "still running; a service waits for it to complete".into(),
+                    log: log_tail(&running.log),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Starts `service` with `args` (its command after the mappings) edited by `edit`.
     fn start(
         &mut self,
@@ -226,10 +295,19 @@ impl Stack {
         for (container, repo) in IMAGE_FILES {
             mounts.add(container, self.repo.join(repo));
         }
+        // /run/secrets holds exactly the service's secrets (a program may be given the
+        // directory, as `cardiowatch mongo-users --passwords` is).
+        let secrets_dir = root.join("run/secrets");
+        std::fs::create_dir_all(&secrets_dir).expect("secrets dir");
         for secret in &service.secrets {
-            let file = &self.file.secrets[secret];
-            mounts.add(&format!("/run/secrets/{secret}"), self.resolve(file));
+            let file = self.resolve(&self.file.secrets[secret]);
+            let link = secrets_dir.join(secret);
+            if !link.exists() {
+                std::os::unix::fs::symlink(&file, &link).expect("secret linked");
+            }
+            mounts.add(&format!("/run/secrets/{secret}"), file);
         }
+        mounts.add("/run/secrets", secrets_dir);
         let mut text_files = Vec::new();
         for (source, target) in &service.volumes {
             if is_bind(source) {
@@ -453,6 +531,12 @@ impl Stack {
         out
     }
 
+    /// `host:port` of the MongoDB-protocol server standing in for the `mongodb` service
+    /// (not published: for a test that checks what its users may do).
+    pub fn mongo_address(&self) -> String {
+        self.mongo.as_ref().expect("mongodb is running").address()
+    }
+
     /// The InfluxDB server standing in for the `influxdb` service.
     pub fn influx_url(&self) -> String {
         self.influx
@@ -523,6 +607,81 @@ async fn init_like_the_influxdb_image(influx: &AuthInflux, env: &BTreeMap<&str, 
             Some(admin),
         )
         .await;
+}
+
+/// What the `mongo` image's first start does with `MONGO_INITDB_ROOT_USERNAME` and
+/// `MONGO_INITDB_ROOT_PASSWORD_FILE`: the root user, in `admin`, before auth is on.
+async fn init_like_the_mongo_image(
+    uri: &str,
+    env: &BTreeMap<&str, &str>,
+    host_path: impl Fn(&str) -> PathBuf,
+) {
+    let user = env
+        .get("MONGO_INITDB_ROOT_USERNAME")
+        .expect("the mongodb service sets MONGO_INITDB_ROOT_USERNAME");
+    let file = host_path(
+        env.get("MONGO_INITDB_ROOT_PASSWORD_FILE")
+            .expect("the mongodb service sets MONGO_INITDB_ROOT_PASSWORD_FILE"),
+    );
+    // The image reads it with `$(< file)`, which drops trailing newlines.
+    let password = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .trim_end_matches('\n')
+        .to_owned();
+    let client = mongodb::Client::with_uri_str(uri)
+        .await
+        .expect("mongo client");
+    client
+        .database("admin")
+        .run_command(mongodb::bson::doc! {
+            "createUser": *user,
+            "pwd": password,
+            "roles": [ { "role": "root", "db": "admin" } ],
+        })
+        .await
+        .expect("the root user is created");
+    client.shutdown().await;
+}
+
+/// The emulator's flags for what the compose command asks of mongod: auth (implied by
+/// `--keyFile`; the emulator has no other members to authenticate, so the keyfile itself
+/// has no stand-in), and TLS with the server's certificate and key (which the service's
+/// entrypoint joins into `--tlsCertificateKeyFile` from `TLS_CERT_PEM` and
+/// `TLS_PRIVATE_PEM`) and `--tlsCAFile`.
+fn secured_like_compose(
+    service: &ServiceSpec,
+    env: &BTreeMap<&str, &str>,
+    host_path: impl Fn(&str) -> PathBuf,
+) -> Vec<String> {
+    let flag = |name: &str| {
+        service
+            .command
+            .iter()
+            .position(|a| a == name)
+            .map(|at| service.command.get(at + 1).cloned().unwrap_or_default())
+    };
+    let mut flags = Vec::new();
+    if flag("--keyFile").is_some() || service.command.iter().any(|a| a == "--auth") {
+        flags.push("--auth".to_owned());
+    }
+    if flag("--tlsMode").as_deref() == Some("requireTLS") {
+        for (var, emulator) in [
+            ("TLS_CERT_PEM", "--tls-cert-file"),
+            ("TLS_PRIVATE_PEM", "--tls-key-file"),
+        ] {
+            let path = env
+                .get(var)
+                .unwrap_or_else(|| panic!("the mongodb service requires TLS but sets no {var}"));
+            flags.extend([emulator.to_owned(), host_path(path).display().to_string()]);
+        }
+        if let Some(ca) = flag("--tlsCAFile") {
+            flags.extend([
+                "--tls-ca-file".to_owned(),
+                host_path(&ca).display().to_string(),
+            ]);
+        }
+    }
+    flags
 }
 
 /// The replica-set name the MongoDB-protocol server reports.

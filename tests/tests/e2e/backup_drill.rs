@@ -154,6 +154,7 @@ async fn backup_wipe_restore_brings_back_points_records_and_an_intact_audit_chai
         mongo: MongoConfig {
             uri: record_server.uri.clone().into(),
             database: DATABASE.into(),
+            ..Default::default()
         },
         audit: audit_for(dir.path()),
         ..StorageConfig::default()

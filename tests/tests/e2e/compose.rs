@@ -499,7 +499,7 @@ fn deploy_configs_deserialize_into_the_service_config_structs() {
         assert_eq!(storage.influx.url, "http://influxdb:8086", "{name}");
         assert_eq!(
             storage.mongo.uri.expose_secret(),
-            "mongodb://mongodb:27017/?replicaSet=rs0",
+            "mongodb://mongodb:27017/?replicaSet=rs0&tls=true&tlsCAFile=/etc/cardiowatch/certs/ca.pem",
             "{name}"
         );
         assert!(
@@ -868,6 +868,16 @@ fn services_wait_for_healthy_dependencies() {
         };
         for (dependency, spec) in depends {
             let dependency = name_of(dependency);
+            // A one-shot dependency (`mongodb-users`) is waited for to end well.
+            if is_one_shot(&compose["services"][dependency]) {
+                assert_eq!(
+                    spec["condition"].as_str(),
+                    Some("service_completed_successfully"),
+                    "`{}` waits for the one-shot `{dependency}` to succeed",
+                    name_of(name)
+                );
+                continue;
+            }
             assert_eq!(
                 spec["condition"].as_str(),
                 Some("service_healthy"),
@@ -884,7 +894,7 @@ fn services_wait_for_healthy_dependencies() {
         let depends = service(&compose, svc.name)["depends_on"]
             .as_mapping()
             .unwrap_or_else(|| panic!("`{}` has no depends_on", svc.name));
-        for store in ["mongodb", "influxdb"] {
+        for store in ["mongodb", "influxdb", "mongodb-users"] {
             assert!(
                 depends.contains_key(store),
                 "`{}` waits for {store}",
@@ -892,6 +902,72 @@ fn services_wait_for_healthy_dependencies() {
             );
         }
     }
+}
+
+/// Each service signs in to MongoDB as its own user of `cardiowatch mongo-users`, with the
+/// password from its own secret file, over TLS; MongoDB itself runs with auth (keyfile)
+/// and TLS only, and `mongodb-users` provisions every account from its password file.
+#[test]
+fn each_service_signs_in_to_mongodb_as_its_own_user_over_tls() {
+    use cw_storage::mongo::accounts::ACCOUNTS;
+    let compose = compose();
+    let (ingest, api, engine, notifier) = deploy_configs();
+    let mut users = BTreeSet::new();
+    for (svc, key, storage) in [
+        ("ingest", "ingest", &ingest.storage),
+        ("api", "api", &api.storage),
+        ("alert-engine", "alert_engine", &engine.storage),
+        ("notifier", "notifier", &notifier.storage),
+    ] {
+        let account = ACCOUNTS
+            .iter()
+            .find(|a| a.key == key)
+            .unwrap_or_else(|| panic!("no MongoDB account for {svc}"));
+        assert_eq!(
+            storage.mongo.username.as_deref(),
+            Some(account.user),
+            "`{svc}` signs in as its own user"
+        );
+        users.insert(account.user);
+        let uri = storage.mongo.uri.expose_secret();
+        assert!(
+            uri.contains("tls=true")
+                && uri.contains(&format!("tlsCAFile={CERT_DIR_IN_CONTAINER}/")),
+            "`{svc}` reaches MongoDB over TLS, trusting the mounted CA: {uri}"
+        );
+        let secret = format!("mongo_password_{key}");
+        assert!(
+            secret_file_vars(service(&compose, svc))
+                .contains(&("CW_STORAGE__MONGO__PASSWORD".to_owned(), secret.clone())),
+            "`{svc}` reads its MongoDB password from the secret {secret}"
+        );
+    }
+    assert_eq!(users.len(), 4, "four services, four users");
+
+    let provisioner = service(&compose, "mongodb-users");
+    assert!(is_one_shot(provisioner));
+    let mounted = strings(&provisioner["secrets"]);
+    for account in ACCOUNTS {
+        let secret = format!("mongo_password_{}", account.key);
+        assert!(
+            mounted.contains(&secret),
+            "mongodb-users reads {secret} for {}",
+            account.user
+        );
+    }
+    let mongo = service(&compose, "mongodb");
+    let command = strings(&mongo["command"]);
+    let arg = |flag: &str| {
+        command
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|at| command.get(at + 1))
+            .cloned()
+            .unwrap_or_else(|| panic!("mongod runs without {flag}: {command:?}"))
+    };
+    assert_eq!(arg("--tlsMode"), "requireTLS");
+    assert!(arg("--keyFile").starts_with('/'));
+    assert!(strings(&mongo["secrets"]).contains(&"mongo_keyfile".to_owned()));
 }
 
 fn service_healthcheck_missing(compose: &Value, name: &str) -> bool {

@@ -171,6 +171,122 @@ async fn the_compose_stack_boots_on_auth_enabled_servers_and_pages_the_doctor() 
         .as_u64()
         .unwrap_or(0);
     assert!(points > 0, "no samples in InfluxDB: {body}");
+
+    mongodb_users_may_do_only_what_they_need(&stack).await;
+}
+
+/// A client of the stack's MongoDB over TLS (trusting the operator's CA), signed in as
+/// `user` when given.
+async fn mongo_client(stack: &Stack, tls: bool, user: Option<(&str, String)>) -> mongodb::Client {
+    use mongodb::options::{AuthMechanism, ClientOptions, Credential};
+    let tls = if tls {
+        format!("&tls=true&tlsCAFile={}", stack.operator.ca_cert().display())
+    } else {
+        String::new()
+    };
+    let uri = format!(
+        "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=3000{tls}",
+        stack.mongo_address()
+    );
+    let mut options = ClientOptions::parse(&uri).await.expect("a MongoDB URI");
+    options.credential = user.map(|(name, password)| {
+        Credential::builder()
+            .username(name.to_owned())
+            .password(password)
+            .source("cardiowatch".to_owned())
+            .mechanism(AuthMechanism::ScramSha256)
+            .build()
+    });
+    mongodb::Client::with_options(options).expect("a client")
+}
+
+/// The server's refusal code of `result`, if it refused.
+fn refusal<T: std::fmt::Debug>(result: mongodb::error::Result<T>) -> Option<i32> {
+    match result {
+        Ok(_) => None,
+        Err(e) => match e.kind.as_ref() {
+            mongodb::error::ErrorKind::Command(c) => Some(c.code),
+            mongodb::error::ErrorKind::Authentication { .. } => Some(18),
+            other => panic!("not a refusal but {other:?}"),
+        },
+    }
+}
+
+/// What compose's MongoDB lets through (docs/operations.md, "MongoDB users and TLS"): TLS
+/// only; nothing without signing in; each service's user reads and writes the records
+/// but cannot drop a collection, the database or create users; a wrong password is
+/// refused. `Unauthorized` is 13, `AuthenticationFailed` 18.
+async fn mongodb_users_may_do_only_what_they_need(stack: &Stack) {
+    use mongodb::bson::{Document, doc};
+    let plain = mongo_client(stack, false, None).await;
+    let answer = plain
+        .database("cardiowatch")
+        .run_command(doc! {"ping": 1})
+        .await;
+    assert!(
+        answer.is_err(),
+        "a plaintext connection was answered: {answer:?}"
+    );
+
+    let anonymous = mongo_client(stack, true, None).await;
+    let db = anonymous.database("cardiowatch");
+    assert_eq!(
+        refusal(
+            db.collection::<Document>("patients")
+                .find_one(doc! {})
+                .await
+        ),
+        Some(13),
+        "read without signing in"
+    );
+
+    for key in ["ingest", "alert_engine", "notifier", "api"] {
+        let user = format!("cw_{key}");
+        let password = stack.operator.secret(&format!("mongo_password_{key}"));
+        let client = mongo_client(stack, true, Some((&user, password))).await;
+        let db = client.database("cardiowatch");
+        let patients = db
+            .collection::<Document>("patients")
+            .count_documents(doc! {})
+            .await
+            .unwrap_or_else(|e| panic!("{user} reads patients: {e}"));
+        assert!(patients >= 1, "{user} sees the patient");
+        for (what, command) in [
+            ("drop the audit log", doc! {"drop": "audit_events"}),
+            (
+                "drop an index",
+                doc! {"dropIndexes": "alerts", "index": "*"},
+            ),
+            ("drop the database", doc! {"dropDatabase": 1}),
+            (
+                "create a user",
+                doc! {"createUser": "intruder", "pwd": "intruder-password", "roles": ["dbOwner"]},
+            ),
+        ] {
+            assert_eq!(
+                refusal(db.run_command(command).await),
+                Some(13),
+                "{user} may not {what}"
+            );
+        }
+    }
+    let reversed = stack
+        .operator
+        .secret("mongo_password_api")
+        .chars()
+        .rev()
+        .collect::<String>();
+    let wrong = mongo_client(stack, true, Some(("cw_api", reversed))).await;
+    assert_eq!(
+        refusal(
+            wrong
+                .database("cardiowatch")
+                .run_command(doc! {"ping": 1})
+                .await
+        ),
+        Some(18),
+        "a wrong password"
+    );
 }
 
 #[tokio::test]

@@ -369,7 +369,8 @@ fn pods_get_the_environment_and_secret_files_compose_gives() {
     }
 }
 
-/// Only the four services reach the databases; everything else is denied by default.
+/// Only the four services reach the databases (and the mongodb-users Job MongoDB);
+/// everything else is denied by default.
 #[test]
 fn network_policies_let_only_the_services_reach_the_stores() {
     let docs = documents(&render());
@@ -385,6 +386,11 @@ fn network_policies_let_only_the_services_reach_the_stores() {
     );
     let services: BTreeSet<String> = SERVICES.iter().map(|(n, _, _)| n.to_string()).collect();
     for store in ["influxdb", "mongodb"] {
+        // MongoDB's users are made by the mongodb-users Job, which reaches only it.
+        let mut services = services.clone();
+        if store == "mongodb" {
+            services.insert("mongodb-users".to_owned());
+        }
         let mut allowed = BTreeSet::new();
         for policy in &policies {
             let selects = &policy["spec"]["podSelector"]["matchLabels"];
@@ -482,4 +488,77 @@ fn store_images_are_the_ones_compose_pins() {
             );
         }
     }
+}
+
+/// The mongodb-users Job runs what compose's one-shot `mongodb-users` runs: the same
+/// command, environment and secret files (no other), and MongoDB runs with auth and TLS
+/// as compose's (the same mongod arguments, root user and files).
+#[test]
+fn mongodb_users_and_mongodb_run_as_in_compose() {
+    let docs = documents(&render());
+    let compose = compose();
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_sequence()
+            .expect("a list")
+            .iter()
+            .map(|s| s.as_str().expect("a string").to_owned())
+            .collect()
+    };
+    let env_pairs = |container: &Value| -> BTreeSet<(String, String)> {
+        env_of(container)
+            .iter()
+            .map(|e| {
+                let value = e["value"].as_str().expect("plain values only here");
+                (
+                    e["name"].as_str().expect("a name").to_owned(),
+                    value.to_owned(),
+                )
+            })
+            .collect()
+    };
+    let compose_env = |name: &str| -> BTreeSet<(String, String)> {
+        compose["services"][name]["environment"]
+            .as_mapping()
+            .expect("environment")
+            .iter()
+            .map(|(k, v)| {
+                let k = k.as_str().expect("a name").to_owned();
+                (k, v.as_str().expect("a string").to_owned())
+            })
+            .collect()
+    };
+    let secret_items = |pod: &Value| -> BTreeSet<String> {
+        pod["volumes"]
+            .as_sequence()
+            .expect("volumes")
+            .iter()
+            .filter(|v| v["name"] == "secrets")
+            .flat_map(|v| v["secret"]["items"].as_sequence().expect("items").iter())
+            .map(|i| i["key"].as_str().expect("a key").to_owned())
+            .collect()
+    };
+    let compose_secrets = |name: &str| -> BTreeSet<String> {
+        strings(&compose["services"][name]["secrets"])
+            .into_iter()
+            .collect()
+    };
+
+    let job = &named(&docs, "Job", "mongodb-users")["spec"]["template"]["spec"];
+    let container = &job["containers"][0];
+    assert_eq!(
+        strings(&container["command"]),
+        strings(&compose["services"]["mongodb-users"]["command"])
+    );
+    assert_eq!(env_pairs(container), compose_env("mongodb-users"));
+    assert_eq!(secret_items(job), compose_secrets("mongodb-users"));
+
+    let mongo = &named(&docs, "StatefulSet", "mongodb")["spec"]["template"]["spec"];
+    let container = &mongo["containers"][0];
+    assert_eq!(
+        strings(&container["args"]),
+        strings(&compose["services"]["mongodb"]["command"]),
+        "mongod's arguments"
+    );
+    assert_eq!(env_pairs(container), compose_env("mongodb"));
+    assert_eq!(secret_items(mongo), compose_secrets("mongodb"));
 }

@@ -52,6 +52,7 @@ async fn the_api_is_not_ready_while_a_store_is_unreachable_and_ready_again_once_
                 .replacen(host_port(&mongo_uri), &mongo.addr.to_string(), 1)
                 .into(),
             database: unique_name("ready"),
+            ..Default::default()
         },
         audit: audit_for(dir.path()),
         ..StorageConfig::default()

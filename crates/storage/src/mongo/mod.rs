@@ -4,6 +4,7 @@
 //! and need neither transactions nor a replica set. A change that writes two
 //! collections runs in a transaction where the server has them (`two_writes.rs`).
 
+pub mod accounts;
 mod alert_pages;
 mod alerts;
 mod audit;
@@ -25,6 +26,7 @@ use crate::config::MongoConfig;
 use crate::ports::{Result, StoreError};
 use cw_core::secret::ExposeSecret;
 use mongodb::bson::Document;
+use mongodb::options::{AuthMechanism, ClientOptions, Credential};
 use mongodb::{Client, Collection, Database};
 
 /// Every record port on one MongoDB database.
@@ -48,10 +50,7 @@ impl MongoRecords {
     /// Connects and creates the indexes (idempotent), so a server that cannot be reached
     /// or refuses us shows at start.
     pub async fn connect(cfg: &MongoConfig) -> Result<Self> {
-        // The driver's parse errors may quote the URI, which can carry a password.
-        let client = Client::with_uri_str(cfg.uri.expose_secret())
-            .await
-            .map_err(|_| StoreError::Unavailable("invalid MongoDB connection string".into()))?;
+        let client = client(cfg).await?;
         let db = client.database(&cfg.database);
         indexes::create(&db).await?;
         let transactions = two_writes::supported(&db).await;
@@ -107,6 +106,34 @@ impl MongoRecords {
     fn coll(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
+}
+
+/// A client for `cfg`: the URI's options (TLS among them), signed in as `username`
+/// when one is configured.
+pub(crate) async fn client(cfg: &MongoConfig) -> Result<Client> {
+    // The driver's parse errors may quote the URI, which can carry a password.
+    let mut options = ClientOptions::parse(cfg.uri.expose_secret())
+        .await
+        .map_err(|_| StoreError::Unavailable("invalid MongoDB connection string".into()))?;
+    match (&cfg.username, &cfg.password) {
+        (Some(username), password) => {
+            options.credential = Some(
+                Credential::builder()
+                    .username(username.clone())
+                    .password(password.as_ref().map(|p| p.expose_secret().to_owned()))
+                    .source(cfg.auth_source.clone().unwrap_or(cfg.database.clone()))
+                    .mechanism(AuthMechanism::ScramSha256)
+                    .build(),
+            );
+        }
+        (None, Some(_)) => {
+            return Err(StoreError::Unavailable(
+                "storage.mongo.password is set but storage.mongo.username is not".into(),
+            ));
+        }
+        (None, None) => {}
+    }
+    Client::with_options(options).map_err(map_err)
 }
 
 #[async_trait::async_trait]

@@ -81,6 +81,7 @@ impl Backend {
             mongo: MongoConfig {
                 uri: required_env("CW_TEST_MONGO_URI").into(),
                 database,
+                ..Default::default()
             },
             audit: audit_with_checkpoints(dir.path()),
             retention: keep_forever(),
@@ -100,6 +101,7 @@ pub fn mongo_config() -> MongoConfig {
     MongoConfig {
         uri: required_env("CW_TEST_MONGO_URI").into(),
         database: format!("cw_test_{}", PatientId::random()),
+        ..Default::default()
     }
 }
 

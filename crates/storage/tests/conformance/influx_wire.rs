@@ -258,6 +258,7 @@ async fn unreachable_mongodb_is_unavailable() {
     let cfg = cw_storage::MongoConfig {
         uri: format!("mongodb://u:s3cret@127.0.0.1:{port}/?serverSelectionTimeoutMS=300").into(),
         database: "x".into(),
+        ..Default::default()
     };
     let err = cw_storage::mongo::MongoRecords::connect(&cfg).await.err();
     assert!(matches!(&err, Some(StoreError::Unavailable(_))), "{err:?}");

@@ -23,6 +23,7 @@ async fn two_replicas_with_many_concurrent_appends_keep_one_intact_chain() {
     let cfg = MongoConfig {
         uri: uri.into(),
         database: format!("cw_audit_replicas_{}", patient_id()),
+        ..Default::default()
     };
     // Two connections with their own appenders, as two api processes would have.
     // Each seals with the same key, as two api processes with one config would.

@@ -31,6 +31,7 @@ impl Mongo {
         let records = MongoRecords::connect(&MongoConfig {
             uri: uri.clone().into(),
             database: database.clone(),
+            ..Default::default()
         })
         .await
         .expect("connect");
