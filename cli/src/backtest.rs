@@ -1,8 +1,9 @@
-//! `cardiowatch backtest`: replay a patient's stored ECG (or a WFDB record) through a
+//! `cardiowatch backtest`: replay a patient's stored ECG and numerics (or a WFDB record,
+//! with numerics from a numerics record or a generated profile beside it) through a
 //! candidate policy with the alert-engine's own monitor; prints the alerts it would have
 //! raised as JSON.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use cw_analysis::backtest::{BacktestReport, replay};
 use cw_core::policy_input;
@@ -25,9 +26,13 @@ pub struct BacktestArgs {
     pub to_ns: Option<Nanos>,
     #[arg(long, default_value_t = 600)]
     pub last_s: u32,
-    /// Replay this WFDB record (path without extension) instead of the stored ECG.
+    /// Replay this WFDB record (path without extension) instead of the stored ECG and
+    /// numerics.
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Numerics replayed beside `--record`, on its time axis (both start at 0).
+    #[command(flatten)]
+    pub vitals: crate::gateway_vitals::VitalsArgs,
     /// Where the stored ECG is: the CLI's one store rule (docs/config.md).
     #[command(flatten)]
     pub store: crate::store_args::StoreArgs,
@@ -46,32 +51,53 @@ pub fn load_policy(path: &Path, patient: &PatientId) -> anyhow::Result<Threshold
 pub async fn report(args: &BacktestArgs) -> anyhow::Result<BacktestReport> {
     let patient = PatientId::parse(&args.patient).context("--patient")?;
     let policy = load_policy(&args.policy, &patient)?;
-    let frames = match &args.record {
-        Some(record) => record_frames(record)?,
+    let (frames, vitals) = match &args.record {
+        Some(record) => {
+            let (fs, frames) = record_frames(record)?;
+            let vitals = match args.vitals.options() {
+                Some(opts) => crate::gateway_vitals::readings(&opts, 0, frames.len() as f64 / fs)?,
+                None => Vec::new(),
+            };
+            (frames, vitals)
+        }
+        None if args.vitals.options().is_some() => {
+            bail!(
+                "--vitals and --vitals-profile go with --record; stored numerics replay by themselves"
+            )
+        }
         None => {
             let to = args.to_ns.unwrap_or_else(now_ns);
             let from = args
                 .from_ns
                 .unwrap_or(to - i64::from(args.last_s) * NANOS_PER_SEC);
             let stores = args.store.open().await?;
-            stores
+            let frames = stores
                 .samples
                 .frames(&patient, from, to)
                 .await
-                .context("reading the stored ECG")?
+                .context("reading the stored ECG")?;
+            let vitals = stores
+                .samples
+                .vitals(&patient, from, to)
+                .await
+                .context("reading the stored numerics")?;
+            (frames, vitals)
         }
     };
-    Ok(tokio::task::spawn_blocking(move || replay(&policy, &frames)).await?)
+    Ok(tokio::task::spawn_blocking(move || replay(&policy, &frames, &vitals)).await?)
 }
 
-fn record_frames(path: &Path) -> anyhow::Result<Vec<(Nanos, Vec<i16>)>> {
+/// Timestamped frames, one value per lead (as the store returns them).
+type Frames = Vec<(Nanos, Vec<i16>)>;
+
+/// The record's sampling rate and its frames from time 0.
+fn record_frames(path: &Path) -> anyhow::Result<(f64, Frames)> {
     let record = cw_wfdb::Record::open(path)
         .with_context(|| format!("opening the record {}", path.display()))?;
     let leads = record.signal_count().max(1);
-    Ok(frames_of(
+    Ok((
         record.fs,
-        leads,
-        &record.microvolts_interleaved(),
+        frames_of(record.fs, leads, &record.microvolts_interleaved()),
     ))
 }
 

@@ -10,15 +10,25 @@
 //!     120 bpm interval;
 //!   * each stage from the engine's fire trace (`bench_alerts_stages.rs`), and the figure
 //!     the target is about: the detecting block's arrival at ingest → provider request.
+//!
+//! With `--vitals` every patient also streams generated numerics at 1 Hz on the same
+//! connection (`vitals_profile.rs`, issue 18 item 6): `--vitals-alerting` of them (the last
+//! ones, never the stepping ones) the `desaturation` course under an `spo2_low` 90 % limit,
+//! timed to cross it inside the stream, the rest `stable`. It then prints the ECG
+//! throughput and the same stages for the SpO2 alarms, from the numerics frame that fired
+//! at ingest to the provider request.
 
 use crate::bench_alerts_stages::{self, percentile};
 use crate::fixture::{self, FixtureSpec};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
+use crate::gateway_vitals::{VitalsOptions, VitalsSource};
 use crate::in_process::{self, Wiring};
+use crate::vitals_profile::VitalsProfile;
 use clap::Args;
 use cw_bus::BusConfig;
-use cw_core::PatientId;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
+use cw_core::vital_rules::VitalLimit;
+use cw_core::{PatientId, Priority};
 use cw_storage::{Backend, StorageConfig};
 use std::collections::HashMap;
 use std::path::Path;
@@ -53,7 +63,21 @@ pub struct BenchAlertsArgs {
     /// separate processes have.
     #[arg(long)]
     pub one_store_connection: bool,
+    /// Every patient also streams numerics at 1 Hz beside the ECG.
+    #[arg(long)]
+    pub vitals: bool,
+    /// With --vitals: how many patients (the last ones) desaturate under their 90 % SpO2
+    /// limit during the stream.
+    #[arg(long, default_value_t = 100, requires = "vitals")]
+    pub vitals_alerting: usize,
 }
+
+/// Course second at which the `desaturation` profile's SpO2 first reads under 90 %
+/// (`vitals_profile.rs`: from 97.5 % at 60 s, 1 % every 5 s).
+const DESAT_UNDER_90_S: f64 = 98.0;
+/// Stream second at which the first desaturating patient crosses the limit; with the
+/// 15 s hold and the stagger every SpO2 alarm fires before the stream ends.
+const DESAT_AT_S: f64 = 10.0;
 
 /// Writes the 80 → 120 bpm record (`step`: else 80 bpm throughout; format 16, 1 µV per
 /// unit) and returns its path.
@@ -113,6 +137,21 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     let step_record = write_record(dir.path(), true)?;
     let steady_record = write_record(dir.path(), false)?;
     let alerting = args.alerting.unwrap_or(args.patients).min(args.patients);
+    let vitals_alerting = if args.vitals {
+        args.vitals_alerting.min(args.patients - alerting)
+    } else {
+        0
+    };
+    if args.vitals && vitals_alerting < args.vitals_alerting {
+        anyhow::bail!(
+            "--vitals-alerting {} needs as many patients that do not step (--alerting {alerting} of {})",
+            args.vitals_alerting,
+            args.patients
+        );
+    }
+    // The desaturating patients are the last ones, never stepping ones: each patient's
+    // first provider request then belongs to one kind of alarm.
+    let first_desaturating = args.patients - vitals_alerting;
     let mut patients = Vec::with_capacity(args.patients);
     for k in 0..args.patients {
         let (id, doctor, device) = (
@@ -133,11 +172,21 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        if let Some(n) = args.average_beats
-            && f.policy.hr_average_beats != n
-        {
-            let mut policy = f.policy.clone();
+        let desaturates = k >= first_desaturating;
+        let mut policy = f.policy.clone();
+        if let Some(n) = args.average_beats {
             policy.hr_average_beats = n;
+        }
+        if desaturates {
+            policy.spo2_low = Some(VitalLimit {
+                limit: 90.0,
+                priority: Priority::High,
+                hold_s: cw_core::vital_rules::DEFAULT_HOLD_S,
+                hysteresis: None,
+                clear_s: 30.0,
+            });
+        }
+        if policy != f.policy {
             stores.records.put_policy(&policy).await?;
         }
         patients.push(f);
@@ -177,6 +226,26 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         let offset = STAGGER_S * slot as f64 / slots.max(1) as f64;
         let started = now_ns();
         let steps = k < alerting;
+        let vitals = args.vitals.then(|| {
+            let (profile, offset_s) = if k >= first_desaturating {
+                // The desaturating patients' crossings spread over the stagger too.
+                let slot = (k - first_desaturating) as f64 / vitals_alerting.max(1) as f64;
+                (
+                    VitalsProfile::Desaturation,
+                    DESAT_UNDER_90_S - DESAT_AT_S - STAGGER_S * slot,
+                )
+            } else {
+                (VitalsProfile::Stable, 0.0)
+            };
+            VitalsOptions {
+                source: VitalsSource::Profile {
+                    profile,
+                    seed: k as u64,
+                },
+                step_s: None,
+                offset_s,
+            }
+        });
         if steps {
             step_ns.insert(
                 f.patient.id.to_string(),
@@ -198,7 +267,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
                 offset_s: offset,
                 block_ms: 250,
                 window: 64,
-                vitals: None,
+                vitals,
             },
             stats.clone(),
             shutdown.clone(),
@@ -210,10 +279,21 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     );
     // Watch the provider: first SMS or call per patient, with the wall time it arrived.
     let mut first: HashMap<String, Nanos> = HashMap::new();
-    let deadline = now_ns() + ((STREAM_S + 15.0) * NANOS_PER_SEC as f64) as Nanos;
+    let streaming_ns = now_ns();
+    let deadline = streaming_ns + ((STREAM_S + 15.0) * NANOS_PER_SEC as f64) as Nanos;
     let mut seen_msgs = 0;
-    while first.len() < alerting && now_ns() < deadline {
+    // ECG samples acked from 5 s in (every patient connected) to the last look.
+    let mut throughput_from: Option<(Nanos, u64)> = None;
+    let acked_samples = || {
+        stats
+            .samples_acked
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    while first.len() < alerting + vitals_alerting && now_ns() < deadline {
         let now = now_ns();
+        if throughput_from.is_none() && now >= streaming_ns + 5 * NANOS_PER_SEC {
+            throughput_from = Some((now, acked_samples()));
+        }
         let messages = sandbox.messages();
         for m in messages.iter().skip(seen_msgs) {
             if let Some(p) = patient_in(&m.body) {
@@ -224,6 +304,9 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         // Each look clones every recorded message: not more often than needed.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let ecg_samples_per_s = throughput_from.map_or(f64::NAN, |(at, acked)| {
+        (acked_samples() - acked) as f64 / ((now_ns() - at) as f64 / 1e9)
+    });
     let fires = services.engine.fire_trace.snapshot();
     let average_beats = patients.first().map_or(0, |f| {
         args.average_beats.unwrap_or(f.policy.hr_average_beats)
@@ -274,6 +357,26 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
         percentile(&step_to_provider, 0.99),
         step_to_provider.last().copied().unwrap_or(f64::NAN)
     );
-    bench_alerts_stages::print(&fires, &first);
+    println!(
+        "ecg_samples_acked_per_s={ecg_samples_per_s:.0} offered={} (from 5 s in to the last provider request; the stream is real time, so ECG keeps up when these agree) vitals={}",
+        args.patients as u32 * FS,
+        if args.vitals {
+            "1 Hz, every patient"
+        } else {
+            "none"
+        },
+    );
+    let (hr_fires, vital_fires): (Vec<_>, Vec<_>) = fires.into_iter().partition(|f| {
+        patients
+            .iter()
+            .position(|p| p.patient.id == f.patient)
+            .is_none_or(|k| k < first_desaturating)
+    });
+    println!("ECG (hr_high) alarms:");
+    bench_alerts_stages::print(&hr_fires, &first);
+    if args.vitals {
+        println!("vital-sign (spo2_low) alarms, {vitals_alerting} patients:");
+        bench_alerts_stages::print(&vital_fires, &first);
+    }
     Ok(())
 }

@@ -302,7 +302,7 @@ impl Cli {
                         hr_high_bpm: hr_high,
                         vitals: (!no_vitals).then_some(
                             cardiowatch::gateway_vitals::VitalsOptions {
-                                record: vitals,
+                                source: cardiowatch::gateway_vitals::VitalsSource::Record(vitals),
                                 step_s: Some(1.0),
                                 offset_s: 1375.0 * 60.0,
                             },

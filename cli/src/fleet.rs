@@ -64,6 +64,7 @@ pub async fn run(
         let mut gw = opts.gateway.clone();
         gw.device_token = token;
         gw.record = opts.records[i % opts.records.len()].clone();
+        gw.vitals = gw.vitals.map(|v| v.for_patient(i));
         gw.offset_s = if room_s > 0.0 {
             (i as f64 * opts.stagger_s) % room_s
         } else {

@@ -1,10 +1,11 @@
 //! `cardiowatch gateway`: one simulated gateway (`--token`), or one per line of
 //! `--tokens-file` (1,000+ patients, staggered record offsets), with a live progress
-//! line on stderr; with `--vitals`, numerics from a WFDB numerics record beside the ECG.
+//! line on stderr; with `--vitals`, numerics from a WFDB numerics record beside the ECG,
+//! with `--vitals-profile` generated ones.
 
 use crate::fleet::{self, FleetOptions};
 use crate::gateway::{self, GatewayOptions, GatewayStats};
-use crate::gateway_vitals::VitalsOptions;
+use crate::gateway_vitals::VitalsArgs;
 use anyhow::bail;
 use clap::Args;
 use std::path::PathBuf;
@@ -54,17 +55,9 @@ pub struct GatewayArgs {
     /// New connections per second at start.
     #[arg(long, default_value_t = 200.0)]
     pub connects_per_s: f64,
-    /// Stream numerics beside the ECG from this WFDB numerics record (path without
-    /// extension), e.g. testdata/vitals/s00001-2896-10-10-00-31n.
-    #[arg(long)]
-    pub vitals: Option<PathBuf>,
-    /// Stream seconds between consecutive numerics samples (default: the record's own
-    /// interval; 1 plays a minute-by-minute record a minute per second).
-    #[arg(long, requires = "vitals")]
-    pub vitals_step_s: Option<f64>,
-    /// Start this many seconds into the numerics record's own time.
-    #[arg(long, requires = "vitals", default_value_t = 0.0)]
-    pub vitals_offset_s: f64,
+    /// Numerics beside the ECG (a WFDB numerics record or a generated profile).
+    #[command(flatten)]
+    pub vitals: VitalsArgs,
 }
 
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
@@ -91,11 +84,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         offset_s: 0.0,
         block_ms: args.block_ms,
         window: args.window,
-        vitals: args.vitals.clone().map(|record| VitalsOptions {
-            record,
-            step_s: args.vitals_step_s,
-            offset_s: args.vitals_offset_s,
-        }),
+        vitals: args.vitals.options(),
     };
     let fs = cw_wfdb::Record::open(&args.record[0])?.fs;
     let frames_per_patient = args

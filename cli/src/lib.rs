@@ -34,4 +34,5 @@ pub mod secrets;
 pub mod store_args;
 pub mod users;
 pub mod vitals_alarms;
+pub mod vitals_profile;
 pub mod vitals_record;

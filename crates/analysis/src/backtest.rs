@@ -1,10 +1,13 @@
-//! Backtest: replay stored frames of one patient through a candidate policy with the same
-//! [`PatientMonitor`] the live engine runs, and list the alerts it would have raised.
-//! Pure: the caller (api, CLI) reads the frames from the `SampleStore`.
+//! Backtest: replay stored frames of one patient, and the numerics beside them, through a
+//! candidate policy with the same [`PatientMonitor`] the live engine runs, and list the
+//! alerts it would have raised. Pure: the caller (api, CLI) reads the frames and numerics
+//! from the `SampleStore`.
 
 use crate::monitor::{PatientMonitor, RuleEvent};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
-use cw_core::{DeviceId, Episode, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy};
+use cw_core::{
+    DeviceId, Episode, PatientId, Priority, RuleKind, SampleBlock, ThresholdPolicy, VitalReading,
+};
 use serde::{Deserialize, Serialize};
 
 /// Blocks of this length are fed to the monitor, as a gateway would send them.
@@ -34,14 +37,24 @@ pub struct WouldAlert {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BacktestReport {
     pub frames: usize,
+    /// Numerics replayed beside the frames (readings and sensor statuses).
+    #[serde(default)]
+    pub vitals: usize,
     /// Sampling rate inferred from the stored timestamps (0 when there were no frames).
     pub rate_hz: u32,
     pub alerts: Vec<WouldAlert>,
 }
 
-/// Replays `frames` (time order; one value per lead) through `policy`.
-pub fn replay(policy: &ThresholdPolicy, frames: &[(Nanos, Vec<i16>)]) -> BacktestReport {
-    replay_observed(policy, frames, |_| {}).report
+/// Replays `frames` (time order; one value per lead) and the `vitals` numerics beside
+/// them through `policy`: each numeric reaches the monitor before the first block that
+/// ends after it, readings of one time together as one batch (as one gateway frame
+/// brings them), so the vital-sign rules and NEWS2 judge them as the engine does live.
+pub fn replay(
+    policy: &ThresholdPolicy,
+    frames: &[(Nanos, Vec<i16>)],
+    vitals: &[VitalReading],
+) -> BacktestReport {
+    replay_all(policy, frames, vitals, |_| {}).report
 }
 
 /// A replay as a scorer sees it: the alerts, and what the analysis did besides.
@@ -57,29 +70,63 @@ pub struct Replayed {
 pub fn replay_observed(
     policy: &ThresholdPolicy,
     frames: &[(Nanos, Vec<i16>)],
+    observe: impl FnMut(&RuleEvent),
+) -> Replayed {
+    replay_all(policy, frames, &[], observe)
+}
+
+fn replay_all(
+    policy: &ThresholdPolicy,
+    frames: &[(Nanos, Vec<i16>)],
+    vitals: &[VitalReading],
     mut observe: impl FnMut(&RuleEvent),
 ) -> Replayed {
     let rate_hz = infer_rate(frames);
     let mut replayed = Replayed {
         report: BacktestReport {
             frames: frames.len(),
+            vitals: vitals.len(),
             rate_hz,
             alerts: Vec::new(),
         },
         noise_held_s: 0.0,
     };
-    if rate_hz == 0 {
-        return replayed;
-    }
+    let mut vitals: Vec<&VitalReading> = vitals.iter().collect();
+    vitals.sort_by_key(|r| r.time_ns);
+    let mut vitals = vitals.as_slice();
     let mut monitor = PatientMonitor::new(policy.clone());
-    for block in blocks(&policy.patient, frames, rate_hz) {
-        for event in monitor.process(&block) {
+    let mut on = |events: Vec<RuleEvent>, alerts: &mut Vec<WouldAlert>| {
+        for event in events {
             observe(&event);
-            record(policy, event, &mut replayed.report.alerts);
+            record(policy, event, alerts);
         }
+    };
+    let blocks = match rate_hz {
+        0 => Vec::new(),
+        rate_hz => blocks(&policy.patient, frames, rate_hz),
+    };
+    for block in blocks {
+        let end = block.end_ns();
+        while let Some(batch) = next_batch(&mut vitals, end) {
+            on(monitor.on_vitals(&batch), &mut replayed.report.alerts);
+        }
+        on(monitor.process(&block), &mut replayed.report.alerts);
+    }
+    while let Some(batch) = next_batch(&mut vitals, Nanos::MAX) {
+        on(monitor.on_vitals(&batch), &mut replayed.report.alerts);
     }
     replayed.noise_held_s = monitor.noise_held_s();
     replayed
+}
+
+/// The readings at the first time in `vitals` (time order) if it is before `before`, taken
+/// off the front.
+fn next_batch(vitals: &mut &[&VitalReading], before: Nanos) -> Option<Vec<VitalReading>> {
+    let at = vitals.first().map(|r| r.time_ns).filter(|t| *t < before)?;
+    let n = vitals.iter().take_while(|r| r.time_ns == at).count();
+    let (batch, rest) = vitals.split_at(n);
+    *vitals = rest;
+    Some(batch.iter().map(|r| **r).collect())
 }
 
 /// Stored frames (time order) as the quarter-second blocks a gateway would send, at the
@@ -224,18 +271,69 @@ mod tests {
             }),
             ..ThresholdPolicy::empty(PatientId::parse("p").expect("id"))
         };
-        let report = replay(&policy, &frames(130.0, 30.0, 250.0));
+        let report = replay(&policy, &frames(130.0, 30.0, 250.0), &[]);
         assert_eq!(report.rate_hz, 250);
         assert_eq!(report.alerts.len(), 1, "{report:?}");
         assert_eq!(report.alerts[0].rule, RuleKind::HrHigh);
         assert_eq!(report.alerts[0].resolved_ns, None);
-        let calm = replay(&policy, &frames(70.0, 30.0, 250.0));
+        let calm = replay(&policy, &frames(70.0, 30.0, 250.0), &[]);
         assert!(calm.alerts.is_empty(), "{calm:?}");
     }
 
     #[test]
     fn no_frames_no_alerts() {
         let policy = ThresholdPolicy::empty(PatientId::parse("p").expect("id"));
-        assert_eq!(replay(&policy, &[]).alerts, vec![]);
+        assert_eq!(replay(&policy, &[], &[]).alerts, vec![]);
+    }
+
+    fn spo2(t_s: i64, value: f32) -> VitalReading {
+        VitalReading {
+            time_ns: 1_000 * NANOS_PER_SEC + t_s * NANOS_PER_SEC,
+            kind: cw_core::VitalKind::Spo2,
+            site: cw_core::Site::Unspecified,
+            status: cw_core::VitalStatus::Valid,
+            value: Some(value),
+        }
+    }
+
+    #[test]
+    fn a_desaturation_in_the_numerics_beside_the_ecg_would_have_fired_spo2_low() {
+        let policy =
+            ThresholdPolicy::empty(PatientId::parse("p").expect("id")).with_recommended_vitals();
+        // 10 s normal, 18 s at 86 % (past the 15 s hold of the shipped 90 % limit), normal.
+        let vitals: Vec<VitalReading> = (0..30)
+            .map(|t| spo2(t, if (10..28).contains(&t) { 86.0 } else { 97.0 }))
+            .collect();
+        let report = replay(&policy, &frames(70.0, 30.0, 250.0), &vitals);
+        assert_eq!(report.vitals, 30);
+        let desats: Vec<&WouldAlert> = report
+            .alerts
+            .iter()
+            .filter(|a| a.rule == RuleKind::Spo2Low)
+            .collect();
+        assert_eq!(desats.len(), 1, "{report:?}");
+        assert_eq!(desats[0].started_ns, spo2(10, 0.0).time_ns);
+        assert_eq!(desats[0].value, 86.0);
+        assert_eq!(desats[0].limit, 90.0);
+        // The same numerics without the desaturation: no alarm.
+        let calm: Vec<VitalReading> = (0..30).map(|t| spo2(t, 97.0)).collect();
+        let report = replay(&policy, &frames(70.0, 30.0, 250.0), &calm);
+        assert!(
+            report.alerts.iter().all(|a| a.rule != RuleKind::Spo2Low),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn numerics_alone_replay_without_ecg() {
+        let policy =
+            ThresholdPolicy::empty(PatientId::parse("p").expect("id")).with_recommended_vitals();
+        let vitals: Vec<VitalReading> = (0..40).map(|t| spo2(t, 85.0)).collect();
+        let report = replay(&policy, &[], &vitals);
+        assert_eq!((report.frames, report.rate_hz), (0, 0));
+        assert!(
+            report.alerts.iter().any(|a| a.rule == RuleKind::Spo2Low),
+            "{report:?}"
+        );
     }
 }

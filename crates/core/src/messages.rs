@@ -58,6 +58,13 @@ pub enum LiveEvent {
         at_ns: Nanos,
         state: AnalysisState,
     },
+    /// NEWS2 after a batch of the patient's numerics (engines whose policy for the
+    /// patient has NEWS2 escalation): `cw_analysis::news2_escalation::News2Assessment` as
+    /// JSON, since this crate knows no analysis types; the api reads it back typed.
+    News2 {
+        patient: PatientId,
+        assessment: serde_json::Value,
+    },
 }
 
 /// Whether physiological alarms can fire yet for a stream (`cw_analysis::learning`).
@@ -80,11 +87,23 @@ impl AnalysisState {
 }
 
 impl LiveEvent {
+    /// A [`LiveEvent::News2`] of `assessment` (a `News2Assessment`).
+    pub fn news2(
+        patient: &PatientId,
+        assessment: &impl Serialize,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self::News2 {
+            patient: patient.clone(),
+            assessment: serde_json::to_value(assessment)?,
+        })
+    }
+
     pub fn patient(&self) -> &PatientId {
         match self {
             LiveEvent::HeartRate { patient, .. } => patient,
             LiveEvent::Alert(event) => &event.alert.patient,
             LiveEvent::Analysis { patient, .. } => patient,
+            LiveEvent::News2 { patient, .. } => patient,
         }
     }
 }

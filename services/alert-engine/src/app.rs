@@ -594,7 +594,11 @@ impl Engine {
                 .unwrap_or(now),
             decided_ns: now,
         };
-        let events = self.monitor(&batch.patient).on_vitals(&batch.readings);
+        let monitor = self.monitor(&batch.patient);
+        let events = monitor.on_vitals(&batch.readings);
+        if let Some(assessment) = monitor.news2().cloned() {
+            self.live.news2(&batch.patient, &assessment);
+        }
         self.apply_all(&batch.patient, events, stamps).await;
     }
 

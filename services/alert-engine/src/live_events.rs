@@ -1,8 +1,10 @@
-//! The events PUB (DESIGN §4): heart rate per beat and alert state changes for live views
-//! (the api subscribes and forwards them to doctors' WebSockets). Fire and forget: the
-//! publisher never waits (a full queue drops and counts), and nothing depends on these
-//! messages arriving — alerts live in the store and reach the notifier by PUSH.
+//! The events PUB (DESIGN §4): heart rate per beat, NEWS2 per batch of numerics and alert
+//! state changes for live views (the api subscribes and forwards them to doctors'
+//! WebSockets). Fire and forget: the publisher never waits (a full queue drops and
+//! counts), and nothing depends on these messages arriving — alerts live in the store and
+//! reach the notifier by PUSH.
 
+use cw_analysis::news2_escalation::News2Assessment;
 use cw_bus::{BusStats, Kind, Publisher, Sealer};
 use cw_core::messages::{AnalysisState, LiveEvent, live_topic};
 use cw_core::time::Nanos;
@@ -52,6 +54,14 @@ impl LiveEvents {
             at_ns,
             state,
         });
+    }
+
+    /// NEWS2 after a batch of numerics, with each component (docs/live.md, `news2`).
+    pub fn news2(&self, patient: &PatientId, assessment: &News2Assessment) {
+        match LiveEvent::news2(patient, assessment) {
+            Ok(event) => self.publish(&event),
+            Err(e) => tracing::debug!(error = %e, "NEWS2 not published"),
+        }
     }
 
     /// An alert fired or resolved (as stored).

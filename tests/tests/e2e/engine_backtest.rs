@@ -1,9 +1,11 @@
-//! `POST /v1/patients/{id}/backtest`: stored ECG replayed through a candidate policy with
-//! the engine's own monitor; the answer lists the alerts it would have raised. Runs on the
-//! embedded store and on the real servers (InfluxDB + MongoDB protocol).
+//! `POST /v1/patients/{id}/backtest`: stored ECG and numerics replayed through a candidate
+//! policy with the engine's own monitor; the answer lists the alerts it would have raised.
+//! Runs on the embedded store and on the real servers (InfluxDB + MongoDB protocol).
 
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
-use cw_core::{DeviceId, Role, SampleBlock};
+use cw_core::{
+    DeviceId, Role, SampleBlock, Site, VitalBatch, VitalKind, VitalReading, VitalStatus,
+};
 use cw_e2e::api::ApiHarness;
 use cw_e2e::system::Mode;
 use serde_json::{Value, json};
@@ -109,6 +111,51 @@ async fn replays_stored_ecg_through_a_candidate_policy(mode: Mode) {
     .await;
     assert_eq!(status, 422, "a range over an hour is refused");
 
+    // Numerics stored beside the ECG: 20 s of SpO2 at 86 % in the middle of the range.
+    let spo2 = |t_s: i64| VitalReading {
+        time_ns: from + t_s * NANOS_PER_SEC,
+        kind: VitalKind::Spo2,
+        site: Site::Unspecified,
+        status: VitalStatus::Valid,
+        value: Some(if (20..40).contains(&t_s) { 86.0 } else { 97.0 }),
+    };
+    h.stores
+        .samples
+        .write_vitals(&[VitalBatch {
+            patient: h.own.clone(),
+            device: DeviceId::parse("gw-backtest").expect("id"),
+            seq: 1_000,
+            readings: (0..60).map(spo2).collect(),
+        }])
+        .await
+        .expect("numerics stored");
+    let desaturation = json!({"spo2_low": {"limit": 90, "hold_s": 15}});
+    let (status, body) = backtest(
+        &h,
+        &doctor,
+        json!({"from_ns": from, "to_ns": to, "policy": desaturation}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["vitals"], 60, "{body}");
+    let alerts = body["alerts"].as_array().expect("alerts");
+    assert_eq!(
+        alerts.len(),
+        1,
+        "the desaturation, and nothing else: {body}"
+    );
+    assert_eq!(alerts[0]["rule"], "spo2_low", "{body}");
+    assert_eq!(alerts[0]["started_ns"], spo2(20).time_ns, "{body}");
+    assert_eq!(alerts[0]["value"], 86.0, "{body}");
+    let (status, body) = backtest(
+        &h,
+        &doctor,
+        json!({"from_ns": from, "to_ns": to, "policy": {"spo2_low": {"limit": 85, "hold_s": 15}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alerts"], json!([]), "86 % is not under 85 %");
+
     let stranger = h.token(&h.doctor_b, Role::Doctor);
     let (status, _) = backtest(
         &h,
@@ -144,6 +191,7 @@ fn cli_args(patient: &str, policy: std::path::PathBuf) -> cardiowatch::backtest:
         to_ns: None,
         last_s: 600,
         record: None,
+        vitals: Default::default(),
         store: cardiowatch::store_args::StoreArgs::file("/dev/null"),
     }
 }
@@ -185,4 +233,25 @@ async fn cli_backtest_replays_the_configured_store_and_wfdb_records() {
     args.policy = policy_file(h.dir.path(), 100);
     let report = cardiowatch::backtest::report(&args).await.expect("replay");
     assert!(report.alerts.is_empty(), "{report:?}");
+
+    // The same record with a generated desaturation beside it (SpO2 under 90 % from about
+    // 98 s to 260 s of the course): the shipped SpO2 limit fires once, the 100 bpm HR
+    // limit still never.
+    let path = h.dir.path().join("policy-spo2.json");
+    let body = json!({"hr_high": {"bpm": 100, "priority": "high", "for_s": 5},
+        "spo2_low": {"limit": 90, "hold_s": 15}});
+    std::fs::write(&path, body.to_string()).expect("policy written");
+    args.policy = path;
+    args.vitals.vitals_profile = Some(cardiowatch::vitals_profile::VitalsProfile::Desaturation);
+    let report = cardiowatch::backtest::report(&args).await.expect("replay");
+    // Four numerics a second at least (SpO2, pulse, respiration, temperature).
+    assert!(report.vitals >= 4 * (report.frames / 360), "{report:?}");
+    assert_eq!(report.alerts.len(), 1, "{report:?}");
+    assert_eq!(report.alerts[0].rule, cw_core::RuleKind::Spo2Low);
+    let started_s = report.alerts[0].started_ns as f64 / NANOS_PER_SEC as f64;
+    assert!((90.0..110.0).contains(&started_s), "{report:?}");
+    assert!(
+        report.alerts[0].resolved_ns.is_some(),
+        "it recovered: {report:?}"
+    );
 }

@@ -8,7 +8,7 @@
 
 use cardiowatch::fixture::{self, FixtureSpec};
 use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
-use cardiowatch::gateway_vitals::VitalsOptions;
+use cardiowatch::gateway_vitals::{VitalsOptions, VitalsSource};
 use cw_core::rules::ConditionRule;
 use cw_core::vital_rules::VitalLimit;
 use cw_core::{Alert, PatientId, Priority, RuleKind};
@@ -104,7 +104,7 @@ async fn icu_numerics_page_a_desaturation_and_a_probe_off_is_only_a_technical_al
             block_ms: 250,
             window: 64,
             vitals: Some(VitalsOptions {
-                record: icu_record(),
+                source: VitalsSource::Record(icu_record()),
                 step_s: Some(1.0),
                 offset_s: OFFSET_MIN * 60.0,
             }),

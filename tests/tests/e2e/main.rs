@@ -11,6 +11,7 @@ mod api_export;
 mod api_fuzz;
 mod api_live;
 mod api_live_slow;
+mod api_live_vitals;
 mod api_logs;
 mod api_oidc;
 mod api_phi;

@@ -1,7 +1,7 @@
 //! Bus subscriptions for live views and the fan-out to sockets.
 //!
-//! Only shards someone watches are subscribed (samples `s/{shard}` from every ingest,
-//! events `l/{shard}` from every alert-engine); the last viewer of a shard leaving drops
+//! Only shards someone watches are subscribed (samples `s/{shard}` and numerics
+//! `v/{shard}` from every ingest, events `l/{shard}` from every alert-engine); the last viewer of a shard leaving drops
 //! its sockets. Each watched patient has one broadcast channel (the bounded per-socket
 //! queue), one ECG decimator and one record of alert states told, so the work per message
 //! is done once however many doctors watch.
@@ -12,10 +12,14 @@ use super::decimate::Decimator;
 use super::messages::LiveMessage;
 use super::stages::LiveStages;
 use axum::extract::ws::Utf8Bytes;
+use cw_analysis::news2_escalation::News2Assessment;
 use cw_bus::{BusStats, Kind, Sealer, Subscriber};
-use cw_core::messages::{AnalysisState, LiveEvent, SamplesStored, live_topic};
+use cw_core::messages::{AnalysisState, LiveEvent, SamplesStored, VitalsStored, live_topic};
 use cw_core::time::{Nanos, now_ns};
-use cw_core::{Alert, AlertId, AlertState, PatientId, SampleBlock, shard_of, shard_topic};
+use cw_core::{
+    Alert, AlertId, AlertState, PatientId, SampleBlock, VitalBatch, shard_of, shard_topic,
+    vitals_topic,
+};
 use cw_runtime::{Counter, MetricsText};
 use cw_storage::ApiRecords;
 use std::collections::HashMap;
@@ -52,6 +56,7 @@ pub struct LiveMetrics {
     pub refused_busy: Counter,
     pub refused_per_user: Counter,
     pub samples_bus: Arc<BusStats>,
+    pub vitals_bus: Arc<BusStats>,
     pub events_bus: Arc<BusStats>,
     pub stages: LiveStages,
 }
@@ -96,13 +101,16 @@ impl LiveMetrics {
             )
             .counter(
                 "cw_api_live_bus_lost_total",
-                "Samples and live events lost on PUB/SUB (sequence gaps)",
-                BusStats::get(&self.samples_bus.lost) + BusStats::get(&self.events_bus.lost),
+                "Samples, numerics and live events lost on PUB/SUB (sequence gaps)",
+                BusStats::get(&self.samples_bus.lost)
+                    + BusStats::get(&self.vitals_bus.lost)
+                    + BusStats::get(&self.events_bus.lost),
             )
             .counter(
                 "cw_api_live_bus_rejected_total",
                 "Live bus messages that failed to open",
                 BusStats::get(&self.samples_bus.rejected)
+                    + BusStats::get(&self.vitals_bus.rejected)
                     + BusStats::get(&self.events_bus.rejected),
             )
             .finish()
@@ -139,6 +147,8 @@ struct PatientFeed {
     /// The analysis state last heard from the engine (it repeats `learning` every
     /// second while learning, so a socket opened then hears it too).
     analysis: Option<(Nanos, AnalysisState)>,
+    /// The NEWS2 last heard from the engine (a socket opened later starts with it).
+    news2: Option<News2Assessment>,
     ecg: Decimator,
 }
 
@@ -228,6 +238,7 @@ impl LiveHub {
                 alerts: AlertStates::default(),
                 open: HashMap::new(),
                 analysis: None,
+                news2: None,
                 ecg: Decimator::new(self.cfg.ecg_max_hz),
             });
         feed.viewers += 1;
@@ -314,6 +325,16 @@ impl LiveHub {
             self.metrics.samples_bus.clone(),
             stop.clone(),
         );
+        // Numerics come on ingest's same socket under their own kind and topic; a second
+        // SUB socket, because a subscriber opens one kind.
+        let mut vitals = Subscriber::connect(
+            &self.cfg.sample_endpoints,
+            &[vitals_topic(shard)],
+            Kind::Vitals,
+            self.sealer.clone(),
+            self.metrics.vitals_bus.clone(),
+            stop.clone(),
+        );
         let mut events = Subscriber::connect(
             &self.cfg.event_endpoints,
             &[live_topic(shard)],
@@ -326,7 +347,8 @@ impl LiveHub {
             !self.cfg.sample_endpoints.is_empty(),
             !self.cfg.event_endpoints.is_empty(),
         );
-        while samples_open || events_open {
+        let mut vitals_open = samples_open;
+        while samples_open || vitals_open || events_open {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 message = samples.recv::<SamplesStored>(), if samples_open => match message {
@@ -338,6 +360,10 @@ impl LiveHub {
                         self.on_block(&stored.block)
                     }
                     None => samples_open = false,
+                },
+                message = vitals.recv::<VitalsStored>(), if vitals_open => match message {
+                    Some((_, envelope)) => self.on_vitals(&envelope.body.batch),
+                    None => vitals_open = false,
                 },
                 message = events.recv::<LiveEvent>(), if events_open => match message {
                     Some((_, envelope)) => {
@@ -365,6 +391,18 @@ impl LiveHub {
         }
     }
 
+    fn on_vitals(&self, batch: &VitalBatch) {
+        let mut feeds = self.feeds();
+        let Some(feed) = feeds.patients.get_mut(&batch.patient) else {
+            return;
+        };
+        let text = LiveMessage::Vitals {
+            readings: &batch.readings,
+        }
+        .to_text();
+        let _ = feed.tx.send(text.into());
+    }
+
     fn on_event(&self, event: &LiveEvent) {
         let mut feeds = self.feeds();
         let Some(feed) = feeds.patients.get_mut(event.patient()) else {
@@ -388,6 +426,17 @@ impl LiveHub {
                 let _ = feed.tx.send(text.into());
             }
             LiveEvent::Alert(event) => Self::tell(feed, &event.alert),
+            LiveEvent::News2 { assessment, .. } => {
+                match serde_json::from_value::<News2Assessment>(assessment.clone()) {
+                    Ok(news2) => {
+                        let text = LiveMessage::News2 { news2: &news2 }.to_text();
+                        let _ = feed.tx.send(text.into());
+                        feed.news2 = Some(news2);
+                    }
+                    // An engine of another version: the view goes without this score.
+                    Err(e) => tracing::warn!(error = %e, "live: unreadable NEWS2 event"),
+                }
+            }
             LiveEvent::Analysis { at_ns, state, .. } => {
                 let changed = feed.analysis.is_none_or(|(_, told)| told != *state);
                 feed.analysis = Some((*at_ns, *state));
@@ -407,6 +456,14 @@ impl LiveHub {
     /// feed started, i.e. no change and no learning since).
     pub fn analysis_of(&self, patient: &PatientId) -> Option<(Nanos, AnalysisState)> {
         self.feeds().patients.get(patient).and_then(|f| f.analysis)
+    }
+
+    /// The NEWS2 last heard for a watched patient (None: none since the feed started).
+    pub fn news2_of(&self, patient: &PatientId) -> Option<News2Assessment> {
+        self.feeds()
+            .patients
+            .get(patient)
+            .and_then(|f| f.news2.clone())
     }
 
     /// Alert state from the store for every watched patient: acks by SMS, call or REST

@@ -3,6 +3,8 @@
 
 use crate::alert_view::AlertView;
 use crate::routes::ecg::Bucket;
+use cw_analysis::news2_escalation::News2Assessment;
+use cw_core::VitalReading;
 use cw_core::time::Nanos;
 use serde::Serialize;
 
@@ -40,6 +42,13 @@ pub enum LiveMessage<'a> {
     /// it started; only asystole and technical alarms can fire) or `analysing`. A
     /// technical state, not an alarm; sent when it changes and at connect when known.
     Analysis { at_ns: Nanos, state: &'a str },
+    /// Numerics of one gateway frame as ingest stored them (readings and sensor
+    /// statuses, as `GET /v1/patients/{id}/vitals` shows them).
+    Vitals { readings: &'a [VitalReading] },
+    /// NEWS2 the alert-engine scored after a batch of numerics, with each component,
+    /// the missing and the assumed parameters (as `GET /v1/patients/{id}/vitals` shows
+    /// it); sent when it arrives and at connect when known.
+    News2 { news2: &'a News2Assessment },
     /// This socket fell behind and `dropped` messages (in total so far) were skipped.
     Dropped { dropped: u64 },
 }

@@ -1,6 +1,6 @@
-//! `POST /v1/patients/{id}/backtest` — replay a stored range of the patient's ECG through a
-//! candidate policy with the engine's own code, and return the alerts it would have raised
-//! (shown to a doctor before a threshold is saved).
+//! `POST /v1/patients/{id}/backtest` — replay a stored range of the patient's ECG and
+//! numerics through a candidate policy with the engine's own code, and return the alerts
+//! it would have raised (shown to a doctor before a threshold is saved).
 
 use crate::access::{Caller, parse_patient};
 use crate::access_rule::Access;
@@ -25,7 +25,7 @@ pub struct BacktestInput {
     pub policy: PolicyInput,
 }
 
-#[utoipa::path(post, path = "/v1/patients/{id}/backtest", summary = "Replay stored ECG against a candidate policy",
+#[utoipa::path(post, path = "/v1/patients/{id}/backtest", summary = "Replay stored ECG and numerics against a candidate policy",
     extensions(("x-access" = json!(Access::PatientRead))),
     params(("id" = String, Path, description = "patient id")),
     request_body = BacktestInput,
@@ -51,12 +51,16 @@ pub async fn post(
         .samples
         .frames(&patient, input.from_ns, input.to_ns)
         .await?;
-    let report = tokio::task::spawn_blocking(move || replay(&policy, &frames))
+    let vitals = state
+        .samples
+        .vitals(&patient, input.from_ns, input.to_ns)
+        .await?;
+    let report = tokio::task::spawn_blocking(move || replay(&policy, &frames, &vitals))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "backtest worker failed");
             ApiError::Internal
         })?;
-    tracing::info!(user = %caller.user, patient = %patient, frames = report.frames, alerts = report.alerts.len(), "backtest run");
+    tracing::info!(user = %caller.user, patient = %patient, frames = report.frames, vitals = report.vitals, alerts = report.alerts.len(), "backtest run");
     Ok(Json(report))
 }

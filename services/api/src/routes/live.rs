@@ -388,7 +388,7 @@ async fn run(
 }
 
 /// The first messages: what the socket carries, the alerts open right now, and the
-/// analysis state when the hub knows it.
+/// analysis state and NEWS2 when the hub knows them.
 async fn greet<S>(
     hub: &LiveHub,
     watch: &mut Watch,
@@ -424,6 +424,9 @@ where
             .to_text(),
         );
     }
+    if let Some(news2) = hub.news2_of(watch.patient()) {
+        first.push(LiveMessage::News2 { news2: &news2 }.to_text());
+    }
     for text in first {
         match tokio::time::timeout(limits.send_timeout, sink.send(text.into())).await {
             Ok(Ok(())) => {}
@@ -445,6 +448,9 @@ each a JSON object with `type`: `hello` {patient, ecg_max_hz, queue, session_s};
 alert}; `ecg` {bucket_ns, buckets: [{start_ns, min: [µV per lead], max: [...]}]}; \
 `analysis` {at_ns, state: learning|analysing}: a technical state, learning while the \
 stream has too little clean signal for physiological alarms (at most 10 s after it starts); \
+`vitals` {readings: [{time_ns, kind, site, status, value}]}: the numerics of one gateway frame \
+as stored; `news2` {news2: {at_ns, total, components, missing, response, assumed}}: the \
+alert-engine's NEWS2 after a batch of numerics (and at connect when known); \
 `dropped` {dropped}: this socket fell behind and skipped that many messages so far. \
 Access is re-checked every `live.access_recheck_s` while the socket is open. \
 At most `live.max_sockets_per_user` sockets per user (more: 429 `live_sockets_per_user`); \
