@@ -77,9 +77,11 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     assert!(vt.false_ <= 5, "{vt:?}");
     // Measured: 18 false of 90 judged clinical alarms in 12.5 h besides ventricular
     // ectopy (17 of 76 before the VT rule; 3 of its 14 alarms are false); 16 at the noise
-    // gate's beat level 0.10 (15 at 0.08).
+    // gate's beat level 0.10 (15 at 0.08); 9 since no pause while VF is alarmed and no
+    // rate-only run from a noisy beat (docs/clinical-performance.md, "False clinical
+    // alarms by cause").
     let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
-    assert!(bedside_false <= 27, "{:?}", gross.clinical);
+    assert!(bedside_false <= 11, "{:?}", gross.clinical);
     // Measured: the ectopy rules (couplet, bigeminy, trigeminy, PVCs per minute, nsvt)
     // raised 112 alarms, 31 false (+P 72.3 %, 2.47 false / h): most are pairs or runs of
     // beats the classifier called V (docs/clinical-performance.md). Since: 107, 28 false.
@@ -156,6 +158,10 @@ fn cudb_cu01_ventricular_fibrillation_is_alarmed_within_10_s() {
         "{:?}",
         gross.vf
     );
+    // Measured: one false clinical alarm (a pause inside the VF), none since a long RR
+    // while VF is alarmed is no pause (docs/clinical-performance.md, "False clinical
+    // alarms by cause").
+    assert_eq!(gross.clinical.false_, 0, "{:?}", gross.clinical);
     let delay = gross.delays.get("vf").and_then(|d| d.max_s());
     // Measured: 5.8 s.
     assert!(delay.is_some_and(|d| d <= 10.0), "VF delay {delay:?}");
@@ -206,6 +212,8 @@ fn mitdb_118_and_119_with_muscle_noise_at_0_db() {
         "{:?}",
         gross.alarms.get("ventricular_tachycardia")
     );
-    let bedside_false = gross.clinical.false_ - gross.ectopy.false_;
-    assert!(bedside_false <= 36, "{:?}", gross.clinical);
+    // Measured: 1 false clinical alarm (a tachycardia run on 119 at the onset of a noisy
+    // segment), none since a rate-only run counts no interval from a noisy beat
+    // (docs/clinical-performance.md, "False clinical alarms by cause").
+    assert_eq!(gross.clinical.false_, 0, "{:?}", gross.clinical);
 }

@@ -283,7 +283,8 @@ impl PatientMonitor {
             let detected = stream.detector.push(frame);
             if let Some(classified) = stream.classifier.push(frame, detected) {
                 let carried = stream.clean_lead_carries;
-                stream.gate.on_beat(now_sample, classified.noise, carried);
+                let (beat, noise) = (classified.sample, classified.noise);
+                stream.gate.on_beat(now_sample, beat, noise, carried);
                 let noisy = stream.gate.holds(now_sample);
                 // A "ventricular" beat in noise is not one: it breaks the run.
                 let ventricular = classified.class == BeatClass::V && !noisy;
@@ -357,7 +358,9 @@ impl PatientMonitor {
                         && stream.learning.is_done()
                         && stream.analysable_since.is_some_and(|s| s <= previous)
                         && stream.gate.clear_since(previous);
-                    if trusted {
+                    // Nor, for the rate-only runs, one from a beat the classifier found
+                    // noisy (`NoiseGate::noisy_beat_since`).
+                    if trusted && !stream.gate.noisy_beat_since(previous) {
                         stream.rhythm.on_rr(reading.instant_bpm, tachy, brady);
                     } else {
                         stream.rhythm.interrupt();

@@ -41,6 +41,8 @@ pub struct NoiseGate {
     /// Samples held so far (holds that overlap counted once), so replays can say how
     /// much monitoring time the gate takes (docs/clinical-performance.md, "Noise").
     held_samples: u64,
+    /// Sample of the latest beat counted noisy (the beat's own, not when it was decided).
+    noisy_beat: Option<u64>,
 }
 
 impl NoiseGate {
@@ -51,6 +53,7 @@ impl NoiseGate {
             next: 0,
             held_until: 0,
             held_samples: 0,
+            noisy_beat: None,
         }
     }
 
@@ -73,13 +76,17 @@ impl NoiseGate {
         }
     }
 
-    /// A classified beat, decided at `now` (about one beat after it), with its noise;
+    /// A classified beat at sample `beat`, decided at `now` (about one beat after it), with its noise;
     /// `clean_lead_carries` when the latest quality window found one lead noisy and
     /// another good without high-frequency activity (`QualityWindow::calm_lead_beside_noise`). The beat's measure sums its leads, so noise on one lead would count
     /// against a beat another lead shows cleanly: then the window's verdict stands and
     /// the clean lead carries the monitoring.
-    pub fn on_beat(&mut self, now: u64, noise: f32, clean_lead_carries: bool) {
-        self.recent[self.next] = !clean_lead_carries && noise >= NOISY_BEAT;
+    pub fn on_beat(&mut self, now: u64, beat: u64, noise: f32, clean_lead_carries: bool) {
+        let noisy = !clean_lead_carries && noise >= NOISY_BEAT;
+        if noisy {
+            self.noisy_beat = Some(beat);
+        }
+        self.recent[self.next] = noisy;
         self.next = (self.next + 1) % RECENT;
         if self.recent.iter().filter(|n| **n).count() >= NOISY_OF {
             self.hold_from(now);
@@ -89,6 +96,15 @@ impl NoiseGate {
     /// The rules that noise fakes are held at `sample`.
     pub fn holds(&self, sample: u64) -> bool {
         sample < self.held_until
+    }
+
+    /// A beat at or after `sample` was counted noisy, held or not: an RR interval from
+    /// there is no clean one for the rate-only runs. At the onset of noise its first
+    /// extra detections make fast intervals before three noisy beats hold the rules
+    /// (classes trail beats by one); one noisy beat breaks a run, as a noisy V beat breaks
+    /// a V run (docs/clinical-performance.md, "False clinical alarms by cause").
+    pub fn noisy_beat_since(&self, sample: u64) -> bool {
+        self.noisy_beat.is_some_and(|b| b >= sample)
     }
 
     /// No hold since `sample` (an RR interval from there to now lies in clean signal:
@@ -109,11 +125,11 @@ mod tests {
         // Just at and just above the level count as noisy; the measure is compared, not rounded.
         let noisy = NOISY_BEAT + 0.01;
         for (k, noise) in [0.001, 0.2, 0.001, NOISY_BEAT].into_iter().enumerate() {
-            gate.on_beat(1000 + 200 * k as u64, noise, false);
+            gate.on_beat(1000 + 200 * k as u64, 800 + 200 * k as u64, noise, false);
         }
         assert!(!gate.holds(1600), "two noisy beats of four");
         assert!(gate.clear_since(0));
-        gate.on_beat(1800, noisy, false);
+        gate.on_beat(1800, 1600, noisy, false);
         assert!(gate.holds(1800), "three of the last four");
         assert!(
             !gate.clear_since(1700),
@@ -123,12 +139,30 @@ mod tests {
         assert!(gate.holds(end - 1) && !gate.holds(end));
         assert!(gate.clear_since(end));
         assert_eq!(gate.held_s(), HOLD_S);
-        gate.on_beat(2000, noisy, false);
+        gate.on_beat(2000, 1800, noisy, false);
         assert_eq!(
             gate.held_s(),
             HOLD_S + 200.0 / fs,
             "an overlapping hold adds only its new time"
         );
+    }
+
+    #[test]
+    fn one_noisy_beat_marks_the_intervals_from_it_and_holds_nothing() {
+        let mut gate = NoiseGate::new(250.0);
+        gate.on_beat(1200, 1000, 0.001, false);
+        assert!(!gate.noisy_beat_since(1000), "a clean beat");
+        gate.on_beat(1400, 1200, NOISY_BEAT, false);
+        assert!(gate.noisy_beat_since(1200) && gate.noisy_beat_since(1000));
+        assert!(
+            !gate.noisy_beat_since(1201),
+            "an interval from a later beat"
+        );
+        assert!(!gate.holds(1400), "one noisy beat of four holds no rule");
+        // Noise beside a calm, clean lead is that lead's, as for the hold.
+        let mut gate = NoiseGate::new(250.0);
+        gate.on_beat(1200, 1000, 1.0, true);
+        assert!(!gate.noisy_beat_since(1000));
     }
 
     #[test]

@@ -220,7 +220,15 @@ impl RuleBank {
         if let Some(p) = &policy.pause {
             let rr = reading.rr_s as f32;
             let long = rr > p.rr_s;
-            self.observe(policy, RuleKind::Pause, at, long, !long, rr, events);
+            // While VF is alarmed a long RR is not a pause: the "beats" are complexes the
+            // detector half-finds in fibrillation or flutter, and the gaps between them
+            // are VF, already alarmed higher (as the AF rule holds; docs/
+            // clinical-performance.md, "False clinical alarms by cause").
+            if long && self.is_firing(RuleKind::VentricularFibrillation) {
+                self.hold(policy, RuleKind::Pause, at);
+            } else {
+                self.observe(policy, RuleKind::Pause, at, long, !long, rr, events);
+            }
             // As the asystole rule itself: activity the detector does not report as
             // beats (fibrillation, or noise on a lead that still shows complexes) means
             // beats may have been missed, not that there were none.
@@ -547,8 +555,10 @@ impl RuleBank {
 mod tests {
     use super::*;
     use crate::ventricular_ectopy::Kind;
-    use cw_core::PatientId;
-    use cw_core::rules::{CoupletRule, NsvtRule, PatternRule, PvcRateRule};
+    use cw_core::rules::{
+        ConditionRule, CoupletRule, NsvtRule, PatternRule, PauseRule, PvcRateRule,
+    };
+    use cw_core::{PatientId, Priority};
     use cw_detect::{LeadQuality, QualityWindow};
 
     const FS: f64 = 250.0;
@@ -740,6 +750,93 @@ mod tests {
         assert_eq!(count(RuleKind::Nsvt, &mostly_clean), 1);
     }
 
+    /// A quality window's facts over analysable signal after the learning period.
+    fn window_facts(
+        at: Nanos,
+        quality: &QualityWindow,
+        flutter: bool,
+        continuous_activity: bool,
+        fast_vt: Option<FastActivity>,
+    ) -> WindowFacts<'_> {
+        WindowFacts {
+            at,
+            quality,
+            lead_off: false,
+            learning: false,
+            silent_s: Some(0.0),
+            flutter,
+            continuous_activity,
+            noise_hold: false,
+            fast_vt,
+        }
+    }
+
+    #[test]
+    fn a_long_rr_while_vf_is_alarmed_is_no_pause_but_one_after_vf_cleared_is() {
+        let policy = ThresholdPolicy {
+            pause: Some(PauseRule {
+                rr_s: 3.0,
+                priority: Priority::Medium,
+                clear_s: 10.0,
+            }),
+            vf: Some(ConditionRule {
+                priority: Priority::High,
+                for_s: 0.0,
+                clear_s: 10.0,
+            }),
+            ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+        };
+        let quality = QualityWindow {
+            end_sample: 0,
+            leads: vec![LeadQuality::Good],
+            turning: vec![false],
+        };
+        let second = |s: i64| s * 1_000_000_000;
+        let window = |bank: &mut RuleBank, at, flutter, events: &mut Vec<RuleEvent>| {
+            let facts = window_facts(at, &quality, flutter, flutter, None);
+            bank.on_window(&policy, &facts, events);
+        };
+        let long_rr = |bank: &mut RuleBank, at, events: &mut Vec<RuleEvent>| {
+            let reading = HrReading {
+                sample: 0,
+                rr_s: 4.5,
+                instant_bpm: 13.3,
+                average_bpm: 40.0,
+            };
+            bank.on_beat(
+                &policy,
+                at,
+                &reading,
+                &Rhythm::default(),
+                true,
+                false,
+                events,
+            );
+        };
+        let mut bank = RuleBank::default();
+        let mut events = Vec::new();
+        for s in 1..=5 {
+            window(&mut bank, second(s), true, &mut events);
+        }
+        assert!(
+            bank.is_firing(RuleKind::VentricularFibrillation),
+            "{events:?}"
+        );
+        // The complexes found in the fibrillation come seconds apart.
+        long_rr(&mut bank, second(5), &mut events);
+        assert!(!bank.is_firing(RuleKind::Pause), "{events:?}");
+        // VF over and cleared: the same interval is a pause.
+        for s in 6..=20 {
+            window(&mut bank, second(s), false, &mut events);
+        }
+        assert!(
+            !bank.is_firing(RuleKind::VentricularFibrillation),
+            "{events:?}"
+        );
+        long_rr(&mut bank, second(21), &mut events);
+        assert!(bank.is_firing(RuleKind::Pause), "{events:?}");
+    }
+
     #[test]
     fn fast_activity_raises_vt_then_sustained_vt_and_its_few_found_beats_do_not_end_it() {
         let policy = policy();
@@ -755,20 +852,11 @@ mod tests {
         let mut events = Vec::new();
         for second in 1..=40u32 {
             let at = i64::from(second) * 1_000_000_000;
-            let facts = WindowFacts {
-                at,
-                quality: &quality,
-                lead_off: false,
-                learning: false,
-                silent_s: Some(0.0),
-                flutter: false,
-                continuous_activity: true,
-                noise_hold: false,
-                fast_vt: Some(FastActivity {
-                    bpm: 180.0,
-                    lasted_s: f64::from(second),
-                }),
+            let fast = FastActivity {
+                bpm: 180.0,
+                lasted_s: f64::from(second),
             };
+            let facts = window_facts(at, &quality, false, true, Some(fast));
             bank.on_window(&policy, &facts, &mut events);
             // The detector finds a complex now and then, classed N.
             let sample = u64::from(second) * 250;
