@@ -2,6 +2,7 @@
 //! as child processes (killed on drop), and gives the test clients for each far end.
 
 pub mod api;
+pub mod axe;
 pub mod compose;
 pub mod env;
 pub mod influxd;

@@ -4,6 +4,7 @@
 // (#/patient/{patient}/alert/{alert}); the api decides access, so another doctor's
 // patient answers 403 and the page says so and shows nothing else.
 import * as api from "./api.js";
+import { denied } from "./breakglass.js";
 import { clock, el, show } from "./dom.js";
 import { colour, escalateNow, escalation, triage, valueText, verdictSelect, verdictText } from "./worklist.js";
 import { drawStrip } from "./strip.js";
@@ -50,7 +51,7 @@ export function view(root, patient, id, status) {
       alert = await findAlert(patient, id);
     } catch (e) {
       if (e.status === 403) {
-        show(page, el("p", { id: "denied", class: "denied", role: "alert" }, "You have no access to this patient."));
+        denied(page, patient, () => load().catch(() => {}));
         return;
       }
       throw e;

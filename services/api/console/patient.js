@@ -4,6 +4,7 @@
 // (thresholds.js). The api decides access: another doctor's patient answers 403 and the
 // page says so and shows nothing else (docs/console.md).
 import * as api from "./api.js";
+import { denied } from "./breakglass.js";
 import { clock, el, show } from "./dom.js";
 import { colour, valueText } from "./worklist.js";
 import { createSweep } from "./sweep.js";
@@ -27,7 +28,7 @@ export function view(root, patient, status) {
       record = await api.call("GET", `/v1/patients/${encodeURIComponent(patient)}`);
     } catch (e) {
       if (e.status === 403) {
-        show(page, el("p", { id: "denied", class: "denied", role: "alert" }, "You have no access to this patient."));
+        denied(page, patient, () => load().catch(() => {}));
         return;
       }
       throw e;

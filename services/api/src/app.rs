@@ -43,6 +43,8 @@ pub struct AppState {
     pub anonymous_denials: Arc<crate::anonymous_denials::AnonymousDenials>,
     /// `/readyz` (here and on the admin listener).
     pub readiness: cw_runtime::Readiness,
+    /// The audit keys and checkpoint file, for `GET /v1/audit/verify`.
+    pub audit: Arc<cw_storage::AuditConfig>,
 }
 
 pub struct Running {
@@ -104,6 +106,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(devices::issue_token))?)
         .routes(guarded(routes!(devices::pin_certificate))?)
         .routes(guarded(routes!(audit::list))?)
+        .routes(guarded(routes!(audit::verify))?)
         .routes(guarded(routes!(reports::fatigue))?)
         .routes(guarded(routes!(report::get))?)
         .routes(fhir(routes!(fhir::routes::metadata))?)
@@ -201,6 +204,7 @@ pub async fn start(
             shutdown.clone(),
         ),
         readiness: readiness.clone(),
+        audit: Arc::new(cfg.storage.audit.clone()),
     };
     let metrics = Arc::new(request_metrics::RequestMetrics::default());
     let live = state.live.clone();

@@ -151,6 +151,7 @@ fn matrix() -> Vec<Row> {
         row(Method::POST, "/v1/devices/{v}/token",                           200, None),
         row(Method::POST, "/v1/devices/{v}/revoke",                          200, None),
         row(Method::GET,  "/v1/audit",                                       200, None),
+        row(Method::GET,  "/v1/audit/verify",                                200, None),
         row(Method::GET,  "/v1/reports/fatigue?days=7",                      200, None),
         row(Method::POST, "/v1/patients/{p}/break-glass",                    200, Some(reason)),
     ]

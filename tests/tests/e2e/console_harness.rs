@@ -1,5 +1,5 @@
 //! What the console's browser tests share (`console_browser.rs`, `console_patient.rs`,
-//! `console_actions.rs`):
+//! `console_actions.rs`, `console_admin.rs`):
 //! the four service processes on the embedded store with a Twilio sandbox, a patient with
 //! its doctor and device, another doctor's patient, an admin's calls to the api, a
 //! doctor's password sign-in in the page, and record 100 streamed at real time.
@@ -133,16 +133,32 @@ pub(crate) async fn admin_call(
 /// Signs `user` in on the page at `url` (the sign-in form must be showing) and waits for
 /// the worklist it opens on.
 pub(crate) async fn sign_in(browser: &Browser, url: &str, user: &str, password: &str) {
+    sign_in_to(
+        browser,
+        url,
+        user,
+        password,
+        "the worklist after sign-in",
+        "const t = document.getElementById('worklist'); return t && t.dataset.ready === '1';",
+    )
+    .await;
+}
+
+/// Signs `user` in on the page at `url` and waits until `ready` (a script) holds: the
+/// first page of the user's role (docs/console.md, "Pages").
+pub(crate) async fn sign_in_to(
+    browser: &Browser,
+    url: &str,
+    user: &str,
+    password: &str,
+    what: &str,
+    ready: &str,
+) {
     browser.goto(url).await;
     browser.type_into("#user", user).await;
     browser.type_into("#password", password).await;
     browser.click("#signin-submit").await;
     browser
-        .wait_for(
-            "the worklist after sign-in",
-            "const t = document.getElementById('worklist'); return t && t.dataset.ready === '1';",
-            json!([]),
-            Duration::from_secs(10),
-        )
+        .wait_for(what, ready, json!([]), Duration::from_secs(10))
         .await;
 }

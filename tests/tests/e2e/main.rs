@@ -28,6 +28,7 @@ mod compose;
 mod compose_boot;
 mod config_env;
 mod console_actions;
+mod console_admin;
 mod console_browser;
 mod console_harness;
 mod console_patient;

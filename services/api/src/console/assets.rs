@@ -37,6 +37,17 @@ pub const ALL: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../../console/policy_history.js"),
     ),
+    (
+        "breakglass.js",
+        JS,
+        include_bytes!("../../console/breakglass.js"),
+    ),
+    ("forms.js", JS, include_bytes!("../../console/forms.js")),
+    ("users.js", JS, include_bytes!("../../console/users.js")),
+    ("devices.js", JS, include_bytes!("../../console/devices.js")),
+    ("audit.js", JS, include_bytes!("../../console/audit.js")),
+    ("chart.js", JS, include_bytes!("../../console/chart.js")),
+    ("fatigue.js", JS, include_bytes!("../../console/fatigue.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
