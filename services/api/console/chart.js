@@ -34,6 +34,7 @@ export function barChart({ id, title, bars, max }) {
     {
       id,
       class: "chart",
+      dataset: { full: String(BAR) },
       role: "img",
       "aria-label": title,
       viewBox: `0 0 ${WIDTH} ${height}`,

@@ -33,10 +33,12 @@ export function view(root, status) {
     status(`${what}: the token of device ${issued.device.id} is shown above the list`);
   }
 
-  async function act(label, run) {
+  /** Runs a device action, re-reads the list, then `then(answer)`: a token shows once its row is current. */
+  async function act(label, run, then = () => {}) {
     try {
-      await run();
+      const answer = await run();
       await load();
+      then(answer);
     } catch (e) {
       status(`Could not ${label}: ${e.message}`);
     }
@@ -55,7 +57,11 @@ export function view(root, status) {
       : [
           el(
             "button",
-            { type: "button", class: "issue-token", onclick: () => act("issue a token", async () => shown(await api.call("POST", `${path}/token`), "New token")) },
+            {
+              type: "button",
+              class: "issue-token",
+              onclick: () => act("issue a token", () => api.call("POST", `${path}/token`), (issued) => shown(issued, "New token")),
+            },
             "Issue token",
           ),
           el("button", { type: "button", class: "revoke", onclick: () => act("revoke", () => api.call("POST", `${path}/revoke`)) }, "Revoke"),
@@ -108,9 +114,9 @@ export function view(root, status) {
     if (cert.input.value.trim()) body.cert_sha256 = cert.input.value.trim();
     try {
       const issued = await api.call("POST", "/v1/devices", body);
+      await load();
       result.say(`Registered ${issued.device.id}.`);
       shown(issued, "Registered");
-      await load();
     } catch (e) {
       result.fail(e);
     }
