@@ -6,6 +6,7 @@ pub mod audit;
 pub mod contact;
 pub mod delivery;
 pub mod device;
+pub mod ecg_paper;
 pub mod episode;
 pub mod escalation;
 pub mod ids;

@@ -7,11 +7,11 @@
 //! 5 px per mm (127 dpi): a large square is 25 px, one second 125 px, one millivolt
 //! 50 px — sharp on a phone and on paper, and 10 s of three leads stays ~1300 × 450 px.
 
+use cw_core::ecg_paper::{
+    CAL_PULSE_HEIGHT_MM, CAL_PULSE_WIDTH_MM, MAJOR_MM, MINOR_MM, MM_PER_MV, MM_PER_S,
+};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 
-/// Paper speed and gain.
-pub const MM_PER_S: usize = 25;
-pub const MM_PER_MV: usize = 10;
 /// Raster resolution.
 pub const PX_PER_MM: usize = 5;
 /// Seconds of ECG in the strip and how many of them come before the onset.
@@ -173,8 +173,9 @@ fn grid(r: &mut Raster, margin: usize) {
     for y in 0..r.height {
         for x in margin..r.width {
             let (gx, gy) = (x - margin, y);
-            let major = gx % (5 * PX_PER_MM) == 0 || gy % (5 * PX_PER_MM) == 0;
-            let minor = gx % PX_PER_MM == 0 || gy % PX_PER_MM == 0;
+            let (major_px, minor_px) = (MAJOR_MM * PX_PER_MM, MINOR_MM * PX_PER_MM);
+            let major = gx % major_px == 0 || gy % major_px == 0;
+            let minor = gx % minor_px == 0 || gy % minor_px == 0;
             if major {
                 r.pixels[y * r.width + x] = MAJOR;
             } else if minor {
@@ -187,8 +188,8 @@ fn grid(r: &mut Raster, margin: usize) {
 /// The 1 mV × 200 ms pulse in the margin, on the band's baseline.
 fn calibration(r: &mut Raster, mid: i64) {
     let px = |mm: usize| (mm * PX_PER_MM) as i64;
-    let top = mid - PX_PER_MV as i64;
-    let (a, b) = (px(2), px(2) + PX_PER_S as i64 / 5);
+    let top = mid - px(CAL_PULSE_HEIGHT_MM);
+    let (a, b) = (px(2), px(2) + px(CAL_PULSE_WIDTH_MM));
     r.line((px(1), mid), (a, mid), INK);
     r.line((a, mid), (a, top), INK);
     r.line((a, top), (b, top), INK);

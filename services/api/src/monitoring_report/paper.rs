@@ -6,11 +6,14 @@
 
 use super::pdf::{Page, seconds};
 use cw_analysis::monitoring_summary::{MonitoringSummary, STRIP_S, Strip, TREND_NS, clock};
+use cw_core::ecg_paper;
 use cw_core::time::NANOS_PER_SEC;
 
-/// Paper speed and gain.
-pub const MM_PER_S: f32 = 25.0;
-pub const MM_PER_MV: f32 = 10.0;
+/// The paper's scale (cw_core::ecg_paper) in the page's unit, millimetres as `f32`.
+const MM_PER_S: f32 = ecg_paper::MM_PER_S as f32;
+const MM_PER_MV: f32 = ecg_paper::MM_PER_MV as f32;
+const CAL_PULSE_HEIGHT_MM: f32 = ecg_paper::CAL_PULSE_HEIGHT_MM as f32;
+const CAL_PULSE_WIDTH_MM: f32 = ecg_paper::CAL_PULSE_WIDTH_MM as f32;
 /// Height of one lead's band: ±1.5 mV.
 const LEAD_MM: f32 = 30.0;
 /// Leads drawn per strip at most.
@@ -35,11 +38,12 @@ pub(super) fn strip(page: &mut Page, strip: &Strip, x: f32, top: f32) -> f32 {
         page.content
             .set_stroke_rgb(0.0, 0.0, 0.0)
             .set_line_width(0.6);
+        let (rise, fall) = (x - 7.5, x - 7.5 + CAL_PULSE_WIDTH_MM);
         page.move_to(x - 9.0, mid);
-        page.line_to(x - 7.5, mid);
-        page.line_to(x - 7.5, mid - MM_PER_MV);
-        page.line_to(x - 2.5, mid - MM_PER_MV);
-        page.line_to(x - 2.5, mid);
+        page.line_to(rise, mid);
+        page.line_to(rise, mid - CAL_PULSE_HEIGHT_MM);
+        page.line_to(fall, mid - CAL_PULSE_HEIGHT_MM);
+        page.line_to(fall, mid);
         page.line_to(x - 1.0, mid);
         page.content.stroke();
         page.text(
@@ -87,9 +91,11 @@ pub(super) fn strip(page: &mut Page, strip: &Strip, x: f32, top: f32) -> f32 {
         7.0,
         false,
         &format!(
-            "{} to {} UTC   25 mm/s   10 mm/mV",
+            "{} to {} UTC   {} mm/s   {} mm/mV",
             clock(strip.start_ns),
-            clock(strip.end_ns)
+            clock(strip.end_ns),
+            ecg_paper::MM_PER_S,
+            ecg_paper::MM_PER_MV
         ),
     );
     band_top + 4.0
@@ -97,7 +103,8 @@ pub(super) fn strip(page: &mut Page, strip: &Strip, x: f32, top: f32) -> f32 {
 
 /// ECG paper: thin lines every millimetre, thicker every 5 mm.
 fn grid(page: &mut Page, x: f32, top: f32, w: f32, h: f32) {
-    for (step, width, shade) in [(1.0_f32, 0.15, 0.85), (5.0, 0.5, 0.55)] {
+    let (minor, major) = (ecg_paper::MINOR_MM as f32, ecg_paper::MAJOR_MM as f32);
+    for (step, width, shade) in [(minor, 0.15, 0.85), (major, 0.5, 0.55)] {
         page.content
             .set_stroke_rgb(1.0, shade, shade)
             .set_line_width(width);
