@@ -33,6 +33,10 @@ const NO_DATA_CHECK: Duration = Duration::from_secs(1);
 const SAMPLES_TOPIC_PREFIX: &str = "s/";
 /// Every vitals topic (`v/{shard:03}`), likewise.
 const VITALS_TOPIC_PREFIX: &str = "v/";
+/// How far past our clock a warm-up reads stored ECG and numerics: a device clock ahead
+/// of ours stamps what it sent in our future, and that is still stored, so an hour ahead
+/// counts too.
+const WARM_UP_AHEAD_NS: Nanos = 3_600 * cw_core::time::NANOS_PER_SEC;
 
 pub struct Running {
     pub alert_push_endpoint: String,
@@ -440,8 +444,7 @@ impl Engine {
     async fn warm_up(&mut self, patient: &PatientId, now: Nanos) -> usize {
         self.warm_up_vitals(patient, now).await;
         let from = now - i64::from(self.warmup_s) * cw_core::time::NANOS_PER_SEC;
-        // An hour ahead too: a device clock ahead of ours still counts as stored.
-        let to = now + 3_600 * cw_core::time::NANOS_PER_SEC;
+        let to = now + WARM_UP_AHEAD_NS;
         let frames = match self.samples_store.frames(patient, from, to).await {
             Ok(frames) => frames,
             Err(e) => {
@@ -475,7 +478,7 @@ impl Engine {
             .map_or(0.0, |n| f64::from(n.max_age_s))
             .max(f64::from(self.warmup_s));
         let from = now - cw_core::time::secs(back_s);
-        let to = now + 3_600 * cw_core::time::NANOS_PER_SEC;
+        let to = now + WARM_UP_AHEAD_NS;
         match self.samples_store.vitals(patient, from, to).await {
             Ok(readings) if !readings.is_empty() => {
                 self.monitor(patient).remember_vitals(&readings)
