@@ -14,13 +14,6 @@ fn sealer() -> Sealer {
     .expect("valid key")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 #[tokio::test]
 async fn subscriber_receives_only_its_topics_sealed_end_to_end() {
     let shutdown = CancellationToken::new();
@@ -139,8 +132,16 @@ async fn push_until_received(pusher: &Pusher, puller: &mut Puller, text: &str) -
 async fn puller_resumes_after_the_pusher_restarts() {
     let shutdown = CancellationToken::new();
     let stats = Arc::new(BusStats::default());
-    let port = free_port();
-    let endpoint = format!("tcp://127.0.0.1:{port}");
+    // The OS picks the port as the pusher binds it (no probe-and-release race with
+    // tests running beside this one); the restart below binds that same endpoint.
+    let (first, endpoint) = Pusher::bind(
+        "tcp://127.0.0.1:0",
+        Kind::AlertEvent,
+        sealer(),
+        stats.clone(),
+    )
+    .await
+    .expect("binds");
     let mut puller = Puller::connect(
         std::slice::from_ref(&endpoint),
         Kind::AlertEvent,
@@ -148,10 +149,6 @@ async fn puller_resumes_after_the_pusher_restarts() {
         stats.clone(),
         shutdown.clone(),
     );
-
-    let (first, _) = Pusher::bind(&endpoint, Kind::AlertEvent, sealer(), stats.clone())
-        .await
-        .expect("binds");
     assert!(
         push_until_received(&first, &mut puller, "before restart").await,
         "first message"
