@@ -149,6 +149,11 @@ pub trait AlertStore: Send + Sync {
     /// Open (firing or acknowledged) alerts, for engine restart and notifier reconcile.
     async fn open_alerts(&self) -> Result<Vec<Alert>>;
 
+    /// Alerts resolved at or after `since`, earliest end first, at most `limit`: the
+    /// notifier reports to the alert managers the end of alarms that ended while no
+    /// notifier ran (docs/integration.md, "Alert managers").
+    async fn alerts_resolved_since(&self, since: Nanos, limit: usize) -> Result<Vec<Alert>>;
+
     /// Alerts of some patients, newest first, optionally filtered by state.
     async fn alerts_for_patients(
         &self,

@@ -41,13 +41,6 @@ pub async fn start(
         check_public_url(&w.public_url)?;
     }
     let links = crate::console_link::ConsoleLinks::from_config(cfg.console_url.as_deref())?;
-    // Alert managers are configured in [[alert_managers]], not routed to people.
-    anyhow::ensure!(
-        [&cfg.routing.high, &cfg.routing.medium, &cfg.routing.low]
-            .iter()
-            .all(|list| !list.contains(&cw_core::Channel::AlertManager)),
-        "routing: alert_manager is not a channel to a person; configure [[alert_managers]] instead"
-    );
     let sealer = Sealer::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg
@@ -221,6 +214,8 @@ async fn consume_alerts(
 ) {
     // The first tick fires at once: alerts that fired while we were down go out first.
     let mut reconcile = tokio::time::interval(interval);
+    // Until the store answered once: alarms that ended while we were down.
+    let mut ended_while_down = !dispatcher.alert_managers.is_empty();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -238,7 +233,15 @@ async fn consume_alerts(
                     }
                 });
             }
-            _ = reconcile.tick() => reconcile_open_alerts(&dispatcher).await,
+            _ = reconcile.tick() => {
+                if ended_while_down {
+                    match dispatcher.watch_ended_while_down().await {
+                        Ok(()) => ended_while_down = false,
+                        Err(e) => tracing::warn!(error = %e, "alarms ended while down: store unavailable; next sweep retries"),
+                    }
+                }
+                reconcile_open_alerts(&dispatcher).await
+            }
         }
     }
     tracing::info!("notifier stopped");

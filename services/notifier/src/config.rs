@@ -76,8 +76,11 @@ impl Default for NotifierConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Routing {
+    #[serde(deserialize_with = "page_channels")]
     pub high: Vec<Channel>,
+    #[serde(deserialize_with = "page_channels")]
     pub medium: Vec<Channel>,
+    #[serde(deserialize_with = "page_channels")]
     pub low: Vec<Channel>,
     /// Who is paged, in escalation order, for a patient with no active assigned doctor
     /// (none assigned, or all disabled): e.g. the on-call physician or charge nurse.
@@ -94,6 +97,34 @@ impl Default for Routing {
             fallback: Vec::new(),
         }
     }
+}
+
+/// The channels that reach a person. `alert_manager` is not one of them: the hospital's
+/// alert managers get every alarm from `[[alert_managers]]` (docs/integration.md, "Alert
+/// managers"), so routing does not accept it and docs/config.md does not list it.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PageChannel {
+    Sms,
+    Voice,
+    Email,
+    InApp,
+}
+
+impl From<PageChannel> for Channel {
+    fn from(channel: PageChannel) -> Self {
+        match channel {
+            PageChannel::Sms => Self::Sms,
+            PageChannel::Voice => Self::Voice,
+            PageChannel::Email => Self::Email,
+            PageChannel::InApp => Self::InApp,
+        }
+    }
+}
+
+fn page_channels<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Channel>, D::Error> {
+    let channels = Vec::<PageChannel>::deserialize(d)?;
+    Ok(channels.into_iter().map(Channel::from).collect())
 }
 
 impl Routing {
@@ -213,4 +244,21 @@ pub struct Faults {
     /// Aborts the process right after a provider accepted a message and before the
     /// outcome is recorded: the crash window the outbox must survive without a duplicate.
     pub abort_after_provider_accept: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routing;
+    use cw_core::Channel;
+
+    #[test]
+    fn routing_takes_the_channels_of_people_and_refuses_alert_manager() {
+        let routing: Routing =
+            serde_json::from_str(r#"{"high": ["sms", "in_app"]}"#).expect("routing");
+        assert_eq!(routing.high, [Channel::Sms, Channel::InApp]);
+        let err = serde_json::from_str::<Routing>(r#"{"high": ["sms", "alert_manager"]}"#)
+            .expect_err("alert_manager is no channel to a person")
+            .to_string();
+        assert!(err.contains("unknown variant `alert_manager`"), "{err}");
+    }
 }

@@ -6,12 +6,17 @@ answers each with a PCD-05 (ORA^R41, MSA-1 AA) and writes one JSON line per mess
 the log file: the control id, the alarm's facets and the problems found (empty when the
 message is conformant).
 
-usage: acm_receiver.py PORT LOGFILE
+usage: acm_receiver.py PORT LOGFILE [--answer AE|AR] [--tls CERT KEY]
+
+--answer: alarm reports (not keep-alives) get this MSA-1 instead, an application error
+or reject with a reason in MSA-3. --tls: the MLLP listener is TLS 1.2+ only (Python's
+ssl), serving CERT/KEY (PEM); each log line then names the negotiated version.
 """
 
+import argparse
 import asyncio
 import json
-import sys
+import ssl
 
 import hl7
 from hl7.mllp import start_hl7_server
@@ -119,21 +124,28 @@ def check(message):
     return record
 
 
-def pcd05(control_id, n):
+def pcd05(control_id, n, code="AA"):
+    reason = {"AA": "", "AE": "|unknown patient", "AR": "|busy, try later"}[code]
     text = "\r".join(
         [
             "MSH|^~\\&|ACM|WARD|CARDIOWATCH||20261207000000+0000||ORA^R41^ORA_R41|am-%d|P|2.6" % n,
-            "MSA|AA|%s" % control_id,
+            "MSA|%s|%s%s" % (code, control_id, reason),
             "OBX|1|ST|68480^MDC_ATTR_ALERT_SOURCE^MDC|1.0.0.0.1|delivered||||||F",
         ]
     )
     return hl7.parse(text)
 
 
-async def main(port, log_path):
+async def main(args):
     counter = [0]
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        tls.load_cert_chain(args.tls[0], args.tls[1])
 
     async def on_connection(reader, writer):
+        ssl_object = writer.get_extra_info("ssl_object")
         try:
             while not writer.is_closing():
                 message = await reader.readmessage()
@@ -142,19 +154,30 @@ async def main(port, log_path):
                     record = check(message)
                 except Exception as e:  # a message the checks could not even walk
                     record = {"control_id": "", "problems": ["unparseable: %r" % e]}
-                with open(log_path, "a") as log:
+                if ssl_object is not None:
+                    record["tls"] = ssl_object.version()
+                code = "AA" if record.get("keep_alive", True) else args.answer
+                record["answered"] = code
+                with open(args.log, "a") as log:
                     log.write(json.dumps(record) + "\n")
-                writer.writemessage(pcd05(record.get("control_id", ""), counter[0]))
+                writer.writemessage(pcd05(record.get("control_id", ""), counter[0], code))
                 await writer.drain()
-        except asyncio.IncompleteReadError:
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         finally:
             writer.close()
 
-    async with await start_hl7_server(on_connection, host="127.0.0.1", port=port) as server:
+    async with await start_hl7_server(
+        on_connection, host="127.0.0.1", port=args.port, ssl=tls
+    ) as server:
         print("listening", flush=True)
         await server.serve_forever()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("log")
+    parser.add_argument("--answer", choices=["AA", "AE", "AR"], default="AA")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    asyncio.run(main(parser.parse_args()))

@@ -24,7 +24,7 @@ fn record_100() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100")
 }
 
-async fn install_fixture(system: &System, email: &str) -> Fixture {
+pub(crate) async fn install_fixture(system: &System, email: &str) -> Fixture {
     fixture::install(
         system.stores.records.as_ref(),
         &FixtureSpec {
@@ -42,7 +42,7 @@ async fn install_fixture(system: &System, email: &str) -> Fixture {
 }
 
 /// Streams the record through the real gateway client; returns (frames, samples per lead) acked.
-async fn stream(system: &System, fixture: &Fixture) -> (u64, u64) {
+pub(crate) async fn stream(system: &System, fixture: &Fixture) -> (u64, u64) {
     let stats = Arc::new(GatewayStats::default());
     gateway::stream_record(
         GatewayOptions {

@@ -222,6 +222,21 @@ impl AlertStore for MongoRecords {
         .await
     }
 
+    async fn alerts_resolved_since(&self, since: Nanos, limit: usize) -> Result<Vec<Alert>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.find_alerts(
+            doc! {
+                "state": AlertState::Resolved.as_str(),
+                "resolved_ns": { "$gte": since },
+            },
+            doc! { "resolved_ns": 1, "_id": 1 },
+            Some(i64::try_from(limit).unwrap_or(i64::MAX)),
+        )
+        .await
+    }
+
     async fn alerts_for_patients(
         &self,
         patients: &[PatientId],

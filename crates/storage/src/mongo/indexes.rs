@@ -39,6 +39,8 @@ fn declared() -> Vec<(&'static str, Document, bool)> {
         (ALERTS, doc! { "patient": 1, "fired_ns": -1 }, false),
         // Open alerts at engine start and notifier reconcile.
         (ALERTS, doc! { "state": 1 }, false),
+        // Alerts resolved since a time, at notifier start (`alerts_resolved_since`).
+        (ALERTS, doc! { "state": 1, "resolved_ns": 1 }, false),
         (DELIVERIES, doc! { "alert": 1 }, false),
         // Lookup by the keyed hash of the MRN.
         (PATIENTS, doc! { "mrn_hash": 1 }, false),

@@ -145,15 +145,27 @@ impl AlertStore for SqliteRecords {
     async fn open_alerts(&self) -> Result<Vec<Alert>> {
         self.db
             .call(|conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT doc FROM alerts WHERE state IN ('firing', 'acknowledged')
-                         ORDER BY fired_ns, id",
-                    )
-                    .map_err(map_err)?;
-                collect(
-                    stmt.query_map([], |row| row.get::<_, String>(0))
-                        .map_err(map_err)?,
+                select(
+                    conn,
+                    "SELECT doc FROM alerts WHERE state IN ('firing', 'acknowledged')
+                     ORDER BY fired_ns, id",
+                    [],
+                )
+            })
+            .await
+    }
+
+    async fn alerts_resolved_since(&self, since: Nanos, limit: usize) -> Result<Vec<Alert>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.db
+            .call(move |conn| {
+                select(
+                    conn,
+                    "SELECT doc FROM alerts
+                     WHERE state = 'resolved' AND json_extract(doc, '$.resolved_ns') >= ?1
+                     ORDER BY json_extract(doc, '$.resolved_ns'), id
+                     LIMIT ?2",
+                    params![since, limit],
                 )
             })
             .await
@@ -176,18 +188,14 @@ impl AlertStore for SqliteRecords {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .call(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(
-                        "SELECT doc FROM alerts
-                         WHERE patient IN (SELECT value FROM json_each(?1))
-                           AND (?2 IS NULL OR state = ?2)
-                         ORDER BY fired_ns DESC, id DESC
-                         LIMIT ?3",
-                    )
-                    .map_err(map_err)?;
-                collect(
-                    stmt.query_map(params![ids, state, limit], |row| row.get::<_, String>(0))
-                        .map_err(map_err)?,
+                select(
+                    conn,
+                    "SELECT doc FROM alerts
+                     WHERE patient IN (SELECT value FROM json_each(?1))
+                       AND (?2 IS NULL OR state = ?2)
+                     ORDER BY fired_ns DESC, id DESC
+                     LIMIT ?3",
+                    params![ids, state, limit],
                 )
             })
             .await
@@ -264,6 +272,11 @@ fn save(conn: &Connection, alert: &Alert) -> Result<()> {
     Ok(())
 }
 
-fn collect(rows: impl Iterator<Item = rusqlite::Result<String>>) -> Result<Vec<Alert>> {
+/// The alerts a `SELECT doc FROM alerts …` finds, in its order.
+fn select(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<Alert>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    let rows = stmt
+        .query_map(params, |row| row.get::<_, String>(0))
+        .map_err(map_err)?;
     rows.map(|row| from_json(&row.map_err(map_err)?)).collect()
 }

@@ -302,3 +302,48 @@ pub async fn unknown_alert_is_not_found(s: &Stores) {
         Err(StoreError::NotFound)
     ));
 }
+
+pub async fn alerts_resolved_since_lists_the_ends_from_then_on_in_order(s: &Stores) {
+    let p = patient_id();
+    let before = alert(&p, RuleKind::HrHigh, T0);
+    let later = alert(&p, RuleKind::HrLow, T0);
+    let first = alert(&p, RuleKind::Pause, T0);
+    let open = alert(&p, RuleKind::Asystole, T0);
+    for a in [&before, &later, &first, &open] {
+        s.records.open_alert(a).await.expect("open");
+    }
+    // Ended in this order: `before`, then `first`, then `later`; `open` never.
+    for (a, at) in [(&before, 10), (&first, 20), (&later, 30)] {
+        s.records
+            .resolve_alert(&a.id, T0 + at * S)
+            .await
+            .expect("resolve");
+    }
+    let mine = |alerts: Vec<cw_core::Alert>| -> Vec<AlertId> {
+        alerts
+            .into_iter()
+            .filter(|a| a.patient == p)
+            .map(|a| a.id)
+            .collect()
+    };
+    let since = s
+        .records
+        .alerts_resolved_since(T0 + 20 * S, 10_000)
+        .await
+        .expect("resolved since");
+    assert!(since.iter().all(|a| a.state == AlertState::Resolved));
+    assert_eq!(mine(since), [first.id.clone(), later.id.clone()]);
+    let none = s
+        .records
+        .alerts_resolved_since(T0 + 31 * S, 10_000)
+        .await
+        .expect("resolved since");
+    assert!(mine(none).is_empty());
+    assert!(
+        s.records
+            .alerts_resolved_since(T0, 0)
+            .await
+            .expect("no limit, no alerts")
+            .is_empty()
+    );
+}

@@ -77,6 +77,7 @@ conformance! {
     alerts::second_open_alert_for_same_patient_and_rule_returns_the_first,
     alerts::other_rules_and_patients_open_independently,
     alerts::after_resolve_a_new_alert_can_open,
+    alerts::alerts_resolved_since_lists_the_ends_from_then_on_in_order,
     alerts::retried_open_of_the_same_alert_is_not_a_duplicate,
     alerts::racing_opens_for_one_key_create_exactly_one_alert,
     alerts::acknowledge_keeps_the_first_ack,

@@ -66,6 +66,11 @@ pub struct AlertManagerConfig {
     /// Longest wait between reconnects (the wait doubles from 0.5 s).
     #[serde(default = "default_reconnect_max_ms")]
     pub reconnect_max_ms: u64,
+    /// Sends of one change at most while the manager rejects it (`AR`/`CR`, a refusal
+    /// of its own that may pass): retried with backoff until the change has been sent
+    /// this often, then failed for good and the alarm's next change goes. At least 1.
+    #[serde(default = "default_max_rejects")]
+    pub max_rejects: u32,
 }
 
 fn default_application() -> String {
@@ -79,6 +84,9 @@ fn default_keep_alive_s() -> u64 {
 }
 fn default_reconnect_max_ms() -> u64 {
     30_000
+}
+fn default_max_rejects() -> u32 {
+    5
 }
 
 /// Why a message did not get its answer.
@@ -111,6 +119,8 @@ pub struct Link {
     /// The manager's name as a delivery row's recipient.
     pub recipient: UserId,
     pub parties: Parties,
+    /// `max_rejects` of its configuration.
+    pub max_rejects: u32,
     requests: mpsc::Sender<Request>,
     up: Arc<AtomicBool>,
 }
@@ -146,6 +156,7 @@ impl Link {
             receiving_application: cfg.receiving_application.clone(),
             receiving_facility: cfg.receiving_facility.clone(),
         };
+        let max_rejects = cfg.max_rejects.max(1);
         let (requests, rx) = mpsc::channel(64);
         let up = Arc::new(AtomicBool::new(false));
         // Down until the first connect: a manager never reached is as unreachable as a lost one.
@@ -165,6 +176,7 @@ impl Link {
         Ok(Self {
             recipient,
             parties,
+            max_rejects,
             requests,
             up,
         })

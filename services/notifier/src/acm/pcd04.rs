@@ -142,8 +142,10 @@ pub fn kind_code(rule: RuleKind) -> &'static str {
     if rule.is_technical() { "ST" } else { "SP" }
 }
 
-/// The MDC event code of a rule where ISO/IEEE 11073-10101 has one we could confirm;
-/// the others go as local codes. Exhaustive on purpose: a new rule decides here.
+/// The MDC event code of a rule where ISO/IEEE 11073-10101 has one, as HL7 `CWE`
+/// (context-free code = partition 3 (events) × 65536 + term code, reference id, `MDC`);
+/// the others go as local codes. Sources per code in docs/integration.md ("MDC event
+/// codes"). Exhaustive on purpose: a new rule decides here.
 fn mdc_event(rule: RuleKind) -> Option<&'static str> {
     use RuleKind::*;
     match rule {
@@ -152,19 +154,22 @@ fn mdc_event(rule: RuleKind) -> Option<&'static str> {
             Some("196670^MDC_EVT_LO^MDC")
         }
         LeadOff => Some("196680^MDC_EVT_LEAD_OFF^MDC"),
-        Pause
-        | Asystole
-        | BradyRun
+        Asystole => Some("199684^MDC_EVT_ECG_ASYSTOLE^MDC"),
+        Pause => Some("199716^MDC_EVT_ECG_PAUSE^MDC"),
+        AtrialFibrillation => Some("199736^MDC_EVT_ECG_ATR_FIB^MDC"),
+        VentricularTachycardia | SustainedVt => Some("199832^MDC_EVT_ECG_V_TACHY^MDC"),
+        Nsvt => Some("199834^MDC_EVT_ECG_V_TACHY_NON_SUST^MDC"),
+        BradyRun => Some("199692^MDC_EVT_ECG_SINUS_BRADY^MDC"),
+        Couplet => Some("199818^MDC_EVT_ECG_V_P_C_PAIR^MDC"),
+        Bigeminy => Some("199690^MDC_EVT_ECG_BIGEM^MDC"),
+        Trigeminy => Some("199844^MDC_EVT_ECG_V_TRIGEM^MDC"),
+        PvcPerMinute => Some("199860^MDC_EVT_ECG_V_P_C_RATE^MDC"),
+        Apnea => Some("199680^MDC_EVT_APNEA^MDC"),
+        // No standard code found: VF has only a manufacturer-private one (VF/VT combined,
+        // above 0xF000), and the only tachycardia event is sinus tachycardia, which a
+        // rate run does not establish.
+        VentricularFibrillation
         | TachyRun
-        | AtrialFibrillation
-        | VentricularFibrillation
-        | VentricularTachycardia
-        | SustainedVt
-        | Nsvt
-        | Couplet
-        | Bigeminy
-        | Trigeminy
-        | PvcPerMinute
         | FlatLine
         | Saturation
         | Noise
@@ -173,7 +178,6 @@ fn mdc_event(rule: RuleKind) -> Option<&'static str> {
         | SensorOff
         | News2Urgent
         | News2Emergency
-        | Apnea
         | BatteryLow => None,
     }
 }
@@ -626,6 +630,75 @@ mod tests {
         }
         assert_eq!(Change::from_sequence(0), None);
         assert_eq!(Change::from_sequence(101), None, "level 1 is the start");
+    }
+
+    /// The arrhythmia rules carry their ISO/IEEE 11073-10101 event: each code is the
+    /// partition-3 term code the sources give (docs/integration.md, "MDC event codes")
+    /// plus 3 × 65536, and the rules without one stay local.
+    #[test]
+    fn arrhythmia_rules_carry_their_mdc_event_and_the_others_stay_local() {
+        const EVENTS: u32 = 3 << 16;
+        let table = [
+            (RuleKind::Asystole, 3076, "MDC_EVT_ECG_ASYSTOLE"),
+            (RuleKind::Pause, 3108, "MDC_EVT_ECG_PAUSE"),
+            (RuleKind::AtrialFibrillation, 3128, "MDC_EVT_ECG_ATR_FIB"),
+            (
+                RuleKind::VentricularTachycardia,
+                3224,
+                "MDC_EVT_ECG_V_TACHY",
+            ),
+            (RuleKind::SustainedVt, 3224, "MDC_EVT_ECG_V_TACHY"),
+            (RuleKind::Nsvt, 3226, "MDC_EVT_ECG_V_TACHY_NON_SUST"),
+            (RuleKind::BradyRun, 3084, "MDC_EVT_ECG_SINUS_BRADY"),
+            (RuleKind::Couplet, 3210, "MDC_EVT_ECG_V_P_C_PAIR"),
+            (RuleKind::Bigeminy, 3082, "MDC_EVT_ECG_BIGEM"),
+            (RuleKind::Trigeminy, 3236, "MDC_EVT_ECG_V_TRIGEM"),
+            (RuleKind::PvcPerMinute, 3252, "MDC_EVT_ECG_V_P_C_RATE"),
+            (RuleKind::Apnea, 3072, "MDC_EVT_APNEA"),
+            (RuleKind::HrHigh, 40, "MDC_EVT_HI"),
+            (RuleKind::HrLow, 62, "MDC_EVT_LO"),
+            (RuleKind::LeadOff, 72, "MDC_EVT_LEAD_OFF"),
+        ];
+        for (rule, term, name) in table {
+            assert_eq!(
+                mdc_event(rule),
+                Some(format!("{}^{name}^MDC", EVENTS + term).as_str()),
+                "{rule:?}"
+            );
+        }
+        for rule in [
+            RuleKind::VentricularFibrillation,
+            RuleKind::TachyRun,
+            RuleKind::Noise,
+        ] {
+            assert_eq!(mdc_event(rule), None, "{rule:?}");
+        }
+        let alert = Alert {
+            value: 4.2,
+            limit: 3.0,
+            ..Alert::firing(PatientId::random(), RuleKind::Asystole, Priority::High, 0)
+        };
+        let m = oru_r40(&parties(), &alert, Change::Start, 0);
+        assert_eq!(
+            field(&m, "OBX", 0, 5),
+            "199684^MDC_EVT_ECG_ASYSTOLE^MDC^asystole^asystole^99CW",
+            "the MDC event first, our rule as the alternate code"
+        );
+        let vf = Alert {
+            value: f32::NAN,
+            limit: f32::NAN,
+            ..Alert::firing(
+                PatientId::random(),
+                RuleKind::VentricularFibrillation,
+                Priority::High,
+                0,
+            )
+        };
+        let m = oru_r40(&parties(), &vf, Change::Start, 0);
+        assert!(
+            field(&m, "OBX", 0, 5).starts_with("ventricular_fibrillation^"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -67,8 +67,8 @@ impl Dispatcher {
             let mut delivery = match row {
                 Some(d) => match d.status {
                     DeliveryStatus::Sent | DeliveryStatus::Delivered => continue,
-                    // The manager refused its content (AE): sending it again cannot help,
-                    // and the later changes still go.
+                    // The manager refused its content (AE), or rejected it `max_rejects`
+                    // times (AR): sending it again cannot help, and the later changes go.
                     DeliveryStatus::Failed if d.next_try_ns.is_none() => continue,
                     DeliveryStatus::Failed if d.next_try_ns.is_some_and(|at| at <= now) => {
                         d.clone()
@@ -150,11 +150,18 @@ impl Dispatcher {
                             delivery.next_try_ns = None;
                             self.metrics.acm.errors.inc();
                         }
+                        // A refusal of the manager's own may pass: retried, but only
+                        // `max_rejects` sends in all, so a manager that always refuses
+                        // cannot hold the alarm's later changes back for ever.
                         AckCode::Reject => {
                             delivery.status = DeliveryStatus::Failed;
                             delivery.error =
                                 Some(format!("alert manager rejected: {}", reply.text));
-                            delivery.next_try_ns = retry(delivery.tries);
+                            delivery.next_try_ns = if delivery.tries >= link.max_rejects {
+                                None
+                            } else {
+                                retry(delivery.tries)
+                            };
                             self.metrics.acm.rejected.inc();
                         }
                     }
@@ -167,8 +174,7 @@ impl Dispatcher {
                 }
             }
             tracing::info!(alert = %alert.id, manager = %link.recipient, phase = change.phase(), status = delivery.status.as_str(), "alarm change reported to the alert manager");
-            let delivered = delivery.status == DeliveryStatus::Delivered
-                || (delivery.status == DeliveryStatus::Failed && delivery.next_try_ns.is_none());
+            let delivered = settled(&delivery);
             self.record(delivery).await?;
             if !delivered || matches!(result, Err(LinkError::Down)) {
                 return Ok(false);
@@ -231,6 +237,46 @@ impl Dispatcher {
         self.record(row).await
     }
 
+    /// Alarms that ended while no notifier ran (the watched set is in memory, so a
+    /// restart forgets it): read from the store, those resolved within
+    /// [`END_LOOKBACK_NS`] of which a manager was told something and has no answered
+    /// end are watched again, so the sweep reports their end. An alarm that fired and
+    /// ended entirely while no notifier ran is not reported, as it is paged to nobody.
+    pub(crate) async fn watch_ended_while_down(&self) -> Result<(), StoreError> {
+        if self.alert_managers.is_empty() {
+            return Ok(());
+        }
+        let since = now_ns().saturating_sub(END_LOOKBACK_NS);
+        let ended = self
+            .records
+            .alerts_resolved_since(since, END_LOOKBACK_LIMIT)
+            .await?;
+        let mut unreported = Vec::new();
+        for alert in ended {
+            let rows = self.records.deliveries_for_alert(&alert.id).await?;
+            let told = rows.iter().any(|d| d.channel == Channel::AlertManager);
+            let end_answered = |link: &Link| {
+                rows.iter().any(|d| {
+                    d.channel == Channel::AlertManager
+                        && d.recipient == link.recipient
+                        && d.attempt == Change::End.sequence()
+                        && settled(d)
+                })
+            };
+            if told && !self.alert_managers.iter().all(end_answered) {
+                unreported.push(alert.id);
+            }
+        }
+        if !unreported.is_empty() {
+            tracing::info!(
+                alarms = unreported.len(),
+                "alarms that ended while no notifier ran: reporting their end"
+            );
+        }
+        self.lock_seen_open().extend(unreported);
+        Ok(())
+    }
+
     /// Alerts reported before that are no longer among `open` and whose end is not
     /// answered yet: resolved since (their bus event may be lost).
     pub(crate) fn ended_since(&self, open: &[Alert]) -> Vec<AlertId> {
@@ -242,6 +288,21 @@ impl Dispatcher {
             .filter(|id| !open.iter().any(|a| &a.id == *id))
             .cloned()
             .collect()
+    }
+}
+
+/// How far back [`Dispatcher::watch_ended_while_down`] looks: a notifier outage longer
+/// than a day leaves the ends before it unreported (docs/integration.md).
+pub(crate) const END_LOOKBACK_NS: Nanos = 24 * 3_600 * 1_000_000_000;
+/// Ends read back at most at one start.
+const END_LOOKBACK_LIMIT: usize = 10_000;
+
+/// A row the reporter will not send again: answered, or given up.
+fn settled(d: &Delivery) -> bool {
+    match d.status {
+        DeliveryStatus::Sent | DeliveryStatus::Delivered => true,
+        DeliveryStatus::Failed => d.next_try_ns.is_none(),
+        DeliveryStatus::Queued => false,
     }
 }
 
