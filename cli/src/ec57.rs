@@ -127,7 +127,8 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::NoData
         | RuleKind::MonitoringInterrupted
         | RuleKind::SensorOff
-        | RuleKind::BatteryLow => AlarmKind::Technical,
+        | RuleKind::BatteryLow
+        | RuleKind::StaleNumerics => AlarmKind::Technical,
         // Vital-sign rules judge numerics, which an ECG record has none of: never raised
         // in an EC57 replay, and kept out of the ECG scores like the technical alarms.
         RuleKind::Spo2Low
@@ -139,7 +140,8 @@ fn alarm_kind(a: &WouldAlert) -> AlarmKind {
         | RuleKind::TemperatureLow
         | RuleKind::News2Urgent
         | RuleKind::News2Emergency
-        | RuleKind::Apnea => AlarmKind::Technical,
+        | RuleKind::Apnea
+        | RuleKind::Fall => AlarmKind::Technical,
     }
 }
 

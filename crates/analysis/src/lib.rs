@@ -25,6 +25,7 @@ pub mod monitoring_summary;
 pub mod news2;
 pub mod news2_escalation;
 pub mod strip_beats;
+pub mod vital_alarms;
 pub mod vital_rules;
 
 mod af;

@@ -123,8 +123,24 @@ impl PatientMonitor {
     }
 
     /// Feeds one batch of numerics (readings and sensor statuses) to the vital-sign
-    /// rules (`vital_rules.rs`), in time order; returns their rule events.
+    /// rules (`vital_rules.rs`), in time order; returns their rule events. The batch is
+    /// taken as received at its latest reading's time (a replay's clock); live, see
+    /// [`Self::on_vitals_received`].
     pub fn on_vitals(&mut self, readings: &[VitalReading]) -> Vec<RuleEvent> {
+        let Some(at) = readings.iter().map(|r| r.time_ns).max() else {
+            return Vec::new();
+        };
+        self.on_vitals_received(readings, at)
+    }
+
+    /// [`Self::on_vitals`] of a batch received at `received_ns` on the caller's clock
+    /// (the engine's wall clock), the clock the stale-numerics alarm measures silence on
+    /// (`vital_alarms.rs`).
+    pub fn on_vitals_received(
+        &mut self,
+        readings: &[VitalReading],
+        received_ns: Nanos,
+    ) -> Vec<RuleEvent> {
         let mut ordered: Vec<&VitalReading> = readings.iter().collect();
         ordered.sort_by_key(|r| r.time_ns);
         let mut events = Vec::new();
@@ -134,7 +150,10 @@ impl PatientMonitor {
         for r in ordered {
             self.rules
                 .on_vital(&self.policy, &mut self.vitals, r, &mut events);
+            self.vitals.clock.heard(r, received_ns);
         }
+        self.rules
+            .on_stale_check(&self.policy, &self.vitals.clock, received_ns, &mut events);
         if let Some(rule) = &self.policy.news2 {
             // The ECG's rate stands in for a missing oximeter pulse while the ECG is
             // current (its last block ended within the age limit).
@@ -150,15 +169,35 @@ impl PatientMonitor {
         events
     }
 
-    /// Takes stored numerics (a warm-up after a takeover) into the latest values and
-    /// sensor states without judging them: NEWS2 and the sensor-off rule resume from them
-    /// at the next live batch, while an episode they show that the last owner already
-    /// alarmed (and maybe resolved) is not raised again.
-    pub fn remember_vitals(&mut self, readings: &[VitalReading]) {
+    /// Clock check of the stale-numerics alarm at `now` (the receipt clock of
+    /// [`Self::on_vitals_received`]): a sensor that stopped sends nothing to judge it on.
+    pub fn on_vitals_clock(&mut self, now: Nanos) -> Vec<RuleEvent> {
+        let mut events = Vec::new();
+        self.rules
+            .on_stale_check(&self.policy, &self.vitals.clock, now, &mut events);
+        events
+    }
+
+    /// Sensors stale at `now` under the policy's stale-numerics rule (0 without it).
+    pub fn stale_sensors(&self, now: Nanos) -> usize {
+        self.policy
+            .stale_numerics
+            .as_ref()
+            .map_or(0, |rule| self.vitals.clock.stale(rule, now))
+    }
+
+    /// Takes stored numerics (a warm-up after a takeover, at `now` on the receipt clock)
+    /// into the latest values and sensor states without judging them: NEWS2 and the
+    /// sensor-off rule resume from them at the next live batch, while an episode they
+    /// show that the last owner already alarmed (and maybe resolved) is not raised again.
+    /// Their sensors count as heard at `now`: a fresh stale-numerics window, as the
+    /// no-data rule gets at a takeover (the stored times are the devices' clocks).
+    pub fn remember_vitals(&mut self, readings: &[VitalReading], now: Nanos) {
         let mut ordered: Vec<&VitalReading> = readings.iter().collect();
         ordered.sort_by_key(|r| r.time_ns);
         for r in ordered {
             self.vitals.note(r);
+            self.vitals.clock.heard(r, now);
         }
     }
 

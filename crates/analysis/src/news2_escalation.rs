@@ -191,7 +191,7 @@ mod tests {
             ..reading(0, VitalKind::Systolic, 85.0)
         }];
         stored.extend(batch(0, 26.0, 97.0, 70.0));
-        m.remember_vitals(&stored);
+        m.remember_vitals(&stored, 0);
         assert_eq!(m.news2(), None, "nothing judged");
         // Ten minutes on, a live SpO2: the remembered cuff reading (3) and RR (3) count.
         assert_eq!(

@@ -8,6 +8,7 @@
 use crate::latest_vitals::LatestVitals;
 use crate::monitor::RuleEvent;
 use crate::rule_bank::RuleBank;
+use crate::vital_alarms::SensorClock;
 use cw_core::rules::Timing;
 use cw_core::vital_rules::VITAL_LIMITS;
 use cw_core::{RuleKind, Site, ThresholdPolicy, VitalKind, VitalReading, VitalStatus};
@@ -21,6 +22,8 @@ pub struct VitalState {
     /// a valid reading: a channel that never did (a module with nothing plugged in) is not
     /// a probe that came off.
     sensors: HashMap<(VitalKind, Site), bool>,
+    /// When each sensor was last heard, for the stale-numerics alarm (`vital_alarms.rs`).
+    pub(crate) clock: SensorClock,
 }
 
 impl VitalState {
@@ -68,6 +71,7 @@ impl RuleBank {
         events: &mut Vec<RuleEvent>,
     ) {
         state.note(r);
+        self.on_fall(policy, r, events);
         for limit in VITAL_LIMITS.iter().filter(|l| l.kind == r.kind) {
             let Some(setting) = policy.vital_limit(limit.rule) else {
                 continue;

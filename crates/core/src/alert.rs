@@ -52,10 +52,14 @@ pub enum RuleKind {
     Apnea,
     /// Technical: a sensor's or patch's battery below the limit.
     BatteryLow,
+    /// The device detected a fall (a `fall` event in the numerics).
+    Fall,
+    /// Technical: a vital-sign sensor that was reporting stopped reporting.
+    StaleNumerics,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 33] = [
+    pub const ALL: [RuleKind; 35] = [
         Self::HrHigh,
         Self::HrLow,
         Self::Pause,
@@ -89,6 +93,8 @@ impl RuleKind {
         Self::News2Emergency,
         Self::Apnea,
         Self::BatteryLow,
+        Self::Fall,
+        Self::StaleNumerics,
     ];
 
     /// Everything fixed about a rule, in one row per rule: adding a rule is one arm here
@@ -229,6 +235,13 @@ impl RuleKind {
                 Technical,
                 "%",
             ),
+            Self::Fall => ("fall", "fall detected", Physiological, ""),
+            Self::StaleNumerics => (
+                "stale_numerics",
+                "technical: vital-sign sensor stopped reporting",
+                Technical,
+                "s",
+            ),
         };
         // How an episode's summary names its events and their worst value (None where
         // the value means nothing to a reader: AF's irregularity, a lead index).
@@ -291,6 +304,8 @@ impl RuleKind {
             }
             Self::Apnea => (("apnea", "apneas"), Some("longest")),
             Self::BatteryLow => (("low-battery spell", "low-battery spells"), Some("lowest")),
+            Self::Fall => (("fall", "falls"), None),
+            Self::StaleNumerics => (("silent sensor", "silent sensors"), Some("longest")),
         };
         RuleInfo {
             name,
@@ -308,6 +323,7 @@ impl RuleKind {
                     | Self::Noise
                     | Self::SensorOff
                     | Self::MonitoringInterrupted
+                    | Self::Fall
             ),
             lower_is_worse: matches!(
                 self,

@@ -21,6 +21,7 @@ pub mod shard;
 pub mod snooze;
 pub mod time;
 pub mod triage;
+pub mod vital_alarms;
 pub mod vital_rules;
 pub mod vitals;
 

@@ -6,6 +6,7 @@ use crate::rules::{
     PatternFields, PatternRule, PauseRule, PvcRateRule, RuleRow, RunFields, RunRule, Timing,
     VtRule,
 };
+use crate::vital_alarms::{FallRule, StaleNumericsRule};
 use crate::vital_rules::{DEFAULT_HOLD_S, News2Rule, VITAL_LIMITS, VitalLimit, VitalLimitRule};
 use crate::{PatientId, Priority, RuleKind};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,12 @@ pub struct ThresholdPolicy {
     /// NEWS2 escalation from the latest numerics (docs/vitals.md, "NEWS2 escalation").
     #[serde(default)]
     pub news2: Option<News2Rule>,
+    /// A fall the device detected (docs/vitals.md, "Falls and stale numerics").
+    #[serde(default)]
+    pub fall: Option<FallRule>,
+    /// Technical: a vital-sign sensor that was reporting stopped reporting.
+    #[serde(default)]
+    pub stale_numerics: Option<StaleNumericsRule>,
 }
 
 fn default_average_beats() -> u8 {
@@ -198,12 +205,15 @@ impl ThresholdPolicy {
             battery_low: None,
             sensor_off: None,
             news2: None,
+            fall: None,
+            stale_numerics: None,
         }
     }
 
     /// This policy with every vital-sign rule at its shipped default (docs/vitals.md,
     /// "Rules"): the limits of [`VITAL_LIMITS`], medium priority, the hold, the
-    /// sensor-off alarm at low priority after the same hold, and NEWS2 escalation.
+    /// sensor-off alarm at low priority after the same hold, NEWS2 escalation, the fall
+    /// alarm and the stale-numerics alarm.
     pub fn with_recommended_vitals(mut self) -> Self {
         for limit in &VITAL_LIMITS {
             *self.vital_limit_mut(limit.rule) = Some(limit.recommended());
@@ -214,6 +224,8 @@ impl ThresholdPolicy {
             clear_s: 10.0,
         });
         self.news2 = Some(News2Rule::default());
+        self.fall = Some(FallRule::default());
+        self.stale_numerics = Some(StaleNumericsRule::default());
         self
     }
 
@@ -300,6 +312,8 @@ impl ThresholdPolicy {
             RuleKind::SensorOff => self.sensor_off.as_ref().map(ConditionRule::row),
             RuleKind::News2Urgent => self.news2.as_ref().map(|n| n.row(false)),
             RuleKind::News2Emergency => self.news2.as_ref().map(|n| n.row(true)),
+            RuleKind::Fall => self.fall.as_ref().map(FallRule::row),
+            RuleKind::StaleNumerics => self.stale_numerics.as_ref().map(StaleNumericsRule::row),
         }
     }
 
@@ -439,6 +453,12 @@ impl ThresholdPolicy {
             r.validate("sensor_off.for_s", "sensor_off.clear_s")?;
         }
         if let Some(r) = &self.news2 {
+            r.validate()?;
+        }
+        if let Some(r) = &self.fall {
+            r.validate()?;
+        }
+        if let Some(r) = &self.stale_numerics {
             r.validate()?;
         }
         Ok(())

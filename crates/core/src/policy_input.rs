@@ -137,6 +137,30 @@ mod tests {
     }
 
     #[test]
+    fn fall_and_stale_numerics_are_read_and_validated_as_the_api_reads_them() {
+        let p = from(json!({"fall": {}, "stale_numerics": {"kinds": {"spo2": 30}}}))
+            .expect("defaults and a per-kind limit");
+        assert_eq!(
+            p.rule(crate::RuleKind::Fall).map(|r| r.priority),
+            Some(crate::Priority::High)
+        );
+        let stale = p.stale_numerics.expect("on");
+        assert_eq!(stale.after_s(crate::VitalKind::Spo2), 30.0);
+        match from(json!({"stale_numerics": {"kinds": {"fall": 60}}})) {
+            Err(PolicyInputError::Invalid(e)) => assert_eq!(e.field, "stale_numerics.kinds"),
+            other => panic!("expected invalid, got {other:?}"),
+        }
+        match from(json!({"stale_numerics": {"kinds": {"spo3": 60}}})) {
+            Err(PolicyInputError::Shape(m)) => assert!(m.starts_with("stale_numerics"), "{m}"),
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+        match from(json!({"fall": {"clear_s": 7200}})) {
+            Err(PolicyInputError::Invalid(e)) => assert_eq!(e.field, "fall.clear_s"),
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn null_means_not_set_and_text_must_be_an_object() {
         assert_eq!(
             from(json!({"flapping": null, "hr_average_beats": null})),

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Policies are re-read this often even without a config message (the bus may drop one).
 const POLICY_REFRESH: Duration = Duration::from_secs(30);
-/// The no-data rule is checked on the wall clock this often.
+/// The no-data and stale-numerics rules are checked on the wall clock this often.
 const NO_DATA_CHECK: Duration = Duration::from_secs(1);
 /// Every sample topic (`s/{shard:03}`), for an engine whose shards change at run time.
 const SAMPLES_TOPIC_PREFIX: &str = "s/";
@@ -313,7 +313,10 @@ impl Engine {
                         tracing::warn!(error = %e, "policy refresh failed");
                     }
                 }
-                _ = no_data.tick() => self.check_no_data().await,
+                _ = no_data.tick() => {
+                    self.check_no_data().await;
+                    self.check_stale_numerics().await;
+                }
                 Some(change) = self.changes.recv() => self.on_shard_changes(change).await,
                 Some(retry) = retries.recv() => self.on_retry(retry),
             }
@@ -481,7 +484,7 @@ impl Engine {
         let to = now + WARM_UP_AHEAD_NS;
         match self.samples_store.vitals(patient, from, to).await {
             Ok(readings) if !readings.is_empty() => {
-                self.monitor(patient).remember_vitals(&readings)
+                self.monitor(patient).remember_vitals(&readings, now)
             }
             Ok(_) => {}
             Err(e) => {
@@ -598,7 +601,7 @@ impl Engine {
             decided_ns: now,
         };
         let monitor = self.monitor(&batch.patient);
-        let events = monitor.on_vitals(&batch.readings);
+        let events = monitor.on_vitals_received(&batch.readings, now);
         if let Some(assessment) = monitor.news2().cloned() {
             self.live.news2(&batch.patient, &assessment);
         }
@@ -652,6 +655,24 @@ impl Engine {
                 Applied::RetryFire(rule) => monitor.reset_rule(rule),
                 Applied::RetryResolve(rule) => monitor.keep_open(rule),
             }
+        }
+    }
+
+    /// Wall-clock stale-numerics check of every monitored patient whose policy has the
+    /// rule: a sensor that stopped sends nothing that would judge it
+    /// (`cw_analysis::vital_alarms`).
+    async fn check_stale_numerics(&mut self) {
+        let now = now_ns();
+        let watched: Vec<PatientId> = self
+            .monitors
+            .iter()
+            .filter(|(_, m)| m.policy().stale_numerics.is_some())
+            .map(|(p, _)| p.clone())
+            .collect();
+        for patient in watched {
+            let events = self.monitor(&patient).on_vitals_clock(now);
+            self.apply_all(&patient, events, BlockStamps::clock(now))
+                .await;
         }
     }
 

@@ -178,7 +178,9 @@ fn mdc_event(rule: RuleKind) -> Option<&'static str> {
         | SensorOff
         | News2Urgent
         | News2Emergency
-        | BatteryLow => None,
+        | BatteryLow
+        | Fall
+        | StaleNumerics => None,
     }
 }
 
