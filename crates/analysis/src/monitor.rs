@@ -100,7 +100,8 @@ pub struct PatientMonitor {
     analysis_news: Option<(Nanos, AnalysisState)>,
     /// The patient's numerics (latest values, sensor states) for the vital-sign rules.
     vitals: VitalState,
-    /// NEWS2 after the last batch of numerics, when the policy has NEWS2 escalation.
+    /// NEWS2 after the last batch of numerics (under the policy's settings or their
+    /// defaults).
     news2: Option<News2Assessment>,
 }
 
@@ -154,18 +155,22 @@ impl PatientMonitor {
         }
         self.rules
             .on_stale_check(&self.policy, &self.vitals.clock, received_ns, &mut events);
-        if let Some(rule) = &self.policy.news2 {
-            // The ECG's rate stands in for a missing oximeter pulse while the ECG is
-            // current (its last block ended within the age limit).
-            let current = at.saturating_sub(self.next_ns) <= secs(f64::from(rule.max_age_s));
-            let heart_rate = self
-                .last_reading
-                .filter(|_| self.stream.is_some() && current)
-                .map(|r| f64::from(r.average_bpm));
-            let assessment = assess(self.vitals.latest(), at, rule, heart_rate);
+        // Scored for every patient with numerics (shown and kept as a trend), under the
+        // policy's NEWS2 settings or their defaults, as the api scores it; escalation
+        // only when the policy has it.
+        let rule = self.policy.news2.clone().unwrap_or_default();
+        // The ECG's rate stands in for a missing oximeter pulse while the ECG is current
+        // (its last block ended within the age limit).
+        let current = at.saturating_sub(self.next_ns) <= secs(f64::from(rule.max_age_s));
+        let heart_rate = self
+            .last_reading
+            .filter(|_| self.stream.is_some() && current)
+            .map(|r| f64::from(r.average_bpm));
+        let assessment = assess(self.vitals.latest(), at, &rule, heart_rate);
+        if self.policy.news2.is_some() {
             self.rules.on_news2(&self.policy, &assessment, &mut events);
-            self.news2 = Some(assessment);
         }
+        self.news2 = Some(assessment);
         events
     }
 
@@ -201,7 +206,7 @@ impl PatientMonitor {
         }
     }
 
-    /// NEWS2 after the last batch of numerics (None without NEWS2 in the policy).
+    /// NEWS2 after the last batch of numerics (None before the first).
     pub fn news2(&self) -> Option<&News2Assessment> {
         self.news2.as_ref()
     }

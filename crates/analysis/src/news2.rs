@@ -11,22 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The score's types, shared with the stores and the api.
+pub use cw_core::news2::{Component, News2, Parameter, Response};
 /// The per-patient settings NEWS2 reads live in the policy (`cw_core::vitals`).
 pub use cw_core::vitals::{Consciousness, Spo2Scale};
-
-/// The seven NEWS2 parameters, in the chart's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Parameter {
-    RespirationRate,
-    Spo2,
-    AirOrOxygen,
-    SystolicBp,
-    Pulse,
-    Consciousness,
-    Temperature,
-}
 
 /// The latest valid value of each parameter; `None` where no valid value is known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -39,53 +27,6 @@ pub struct News2Inputs {
     pub pulse_per_min: Option<f64>,
     pub consciousness: Option<Consciousness>,
     pub temperature_c: Option<f64>,
-}
-
-/// The RCP clinical response the aggregate calls for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Response {
-    /// Aggregate 0–4 with no parameter scoring 3: ward-based response.
-    Routine,
-    /// Aggregate 5–6, or a 3 in any one parameter: urgent review.
-    Urgent,
-    /// Aggregate 7 or more: emergency response.
-    Emergency,
-}
-
-/// One parameter's score.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Component {
-    pub parameter: Parameter,
-    pub score: u8,
-}
-
-/// A NEWS2 score: the aggregate, its components (the parameters that had a value) and the
-/// parameters that had none.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct News2 {
-    pub total: u8,
-    pub components: Vec<Component>,
-    pub missing: Vec<Parameter>,
-    pub response: Response,
-}
-
-impl News2 {
-    /// All seven parameters had a value.
-    pub fn complete(&self) -> bool {
-        self.missing.is_empty()
-    }
-
-    /// The score of one parameter, None when it was missing.
-    pub fn component(&self, parameter: Parameter) -> Option<u8> {
-        self.components
-            .iter()
-            .find(|c| c.parameter == parameter)
-            .map(|c| c.score)
-    }
 }
 
 /// Scores the inputs on the given SpO2 scale.

@@ -11,23 +11,12 @@
 
 use crate::latest_vitals::{ClinicalEntries, LatestVitals};
 use crate::monitor::RuleEvent;
-use crate::news2::{Consciousness, News2, Parameter, Response, score};
+use crate::news2::{Consciousness, Parameter, Response, score};
 use crate::rule_bank::RuleBank;
+pub use cw_core::news2::News2Assessment;
 use cw_core::time::{Nanos, secs};
 use cw_core::vital_rules::News2Rule;
 use cw_core::{RuleKind, ThresholdPolicy};
-use serde::{Deserialize, Serialize};
-
-/// A NEWS2 score at a time, with what it assumed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct News2Assessment {
-    pub at_ns: Nanos,
-    #[serde(flatten)]
-    pub score: News2,
-    /// Parameters no clinician recorded, scored 0 by assumption (air, alert).
-    pub assumed: Vec<Parameter>,
-}
 
 /// NEWS2 of the latest valid numerics at `now` under `rule`'s settings; `heart_rate_bpm`
 /// (the ECG's, when current) stands in for a missing oximeter pulse.

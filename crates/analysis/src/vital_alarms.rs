@@ -132,10 +132,10 @@ mod tests {
     fn kinds(events: Vec<RuleEvent>) -> Vec<(char, RuleKind)> {
         events
             .into_iter()
-            .filter_map(|e| match e {
-                RuleEvent::Fire { rule, .. } => Some(('F', rule)),
-                RuleEvent::Resolve { rule, .. } => Some(('R', rule)),
-                RuleEvent::Episode { rule, .. } => Some(('E', rule)),
+            .map(|e| match e {
+                RuleEvent::Fire { rule, .. } => ('F', rule),
+                RuleEvent::Resolve { rule, .. } => ('R', rule),
+                RuleEvent::Episode { rule, .. } => ('E', rule),
             })
             .collect()
     }

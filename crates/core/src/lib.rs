@@ -10,6 +10,7 @@ pub mod ecg_paper;
 pub mod episode;
 pub mod escalation;
 pub mod ids;
+pub mod news2;
 pub mod patient;
 pub mod phi;
 pub mod policy;

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use cw_core::escalation::EscalationRequest;
+use cw_core::news2::News2Assessment;
 use cw_core::snooze::AlertSnooze;
 use cw_core::time::Nanos;
 use cw_core::triage::Triage;
@@ -70,9 +71,28 @@ pub trait VitalStore: Send + Sync {
     ) -> Result<Vec<VitalReading>>;
 }
 
-/// ECG samples (InfluxDB or the embedded file), and the vital-sign numerics beside them.
+/// NEWS2 as the alert engine scored it, kept as a trend beside the numerics (InfluxDB
+/// measurement `news2`, or the embedded file's `news2` table; docs/vitals.md, "NEWS2
+/// trend").
 #[async_trait]
-pub trait SampleStore: Reachable + VitalStore + Send + Sync {
+pub trait News2Store: Send + Sync {
+    /// Writes each score of `patient`. Idempotent: a score is identified by (patient,
+    /// time), and writing it again overwrites it, never duplicates.
+    async fn write_news2(&self, patient: &PatientId, scores: &[News2Assessment]) -> Result<()>;
+
+    /// Scores of a patient in `[from, to)`, in time order.
+    async fn news2(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> Result<Vec<News2Assessment>>;
+}
+
+/// ECG samples (InfluxDB or the embedded file), and the vital-sign numerics and NEWS2
+/// trend beside them.
+#[async_trait]
+pub trait SampleStore: Reachable + VitalStore + News2Store + Send + Sync {
     /// Writes every frame of every block. Idempotent: writing a block again stores the
     /// same points at the same timestamps, never duplicates.
     async fn write(&self, blocks: &[SampleBlock]) -> Result<()>;

@@ -6,6 +6,7 @@ use crate::fire_trace::{BlockStamps, FireTrace};
 use crate::leases::{Fence, LeaseKeeper, ShardChange};
 use crate::live_events::LiveEvents;
 use crate::metrics::EngineMetrics;
+use crate::news2_trend::News2Trend;
 use crate::policies::EngineView;
 use crate::writer::{self, Retry, Writer};
 use anyhow::Context;
@@ -71,6 +72,8 @@ struct Engine {
     last_seen: HashMap<PatientId, Nanos>,
     started_ns: Nanos,
     live: LiveEvents,
+    /// Stores each patient's NEWS2 as a trend, off this loop (`news2_trend.rs`).
+    news2_trend: News2Trend,
 }
 /// Runs the service as its binary does: opens the configured stores, serves until
 /// `shutdown` is cancelled, drains, and returns.
@@ -210,6 +213,7 @@ pub async fn start(
         live: live.clone(),
         fence,
     });
+    let (news2_trend, news2_task) = News2Trend::spawn(stores.samples.clone(), metrics.clone());
     let mut engine = Engine {
         shards: HashSet::new(),
         changes,
@@ -225,6 +229,7 @@ pub async fn start(
         last_seen: HashMap::new(),
         started_ns: now_ns(),
         live,
+        news2_trend,
     };
     // The first lease round before serving, so a lone engine analyses from its first
     // block; shards held by a dead engine follow once their leases expire.
@@ -252,7 +257,7 @@ pub async fn start(
             config,
             retries,
         },
-        writer_task,
+        [writer_task, news2_task],
         shutdown,
     ));
     Ok(Running {
@@ -276,7 +281,7 @@ impl Engine {
     async fn run(
         mut self,
         inputs: Inputs,
-        writer_task: JoinHandle<()>,
+        drains: [JoinHandle<()>; 2],
         shutdown: CancellationToken,
     ) {
         let Inputs {
@@ -321,9 +326,12 @@ impl Engine {
                 Some(retry) = retries.recv() => self.on_retry(retry),
             }
         }
-        // The writer finishes what the loop decided before the engine reports stopped.
+        // The writer (and the NEWS2 trend) finish what the loop decided before the engine
+        // reports stopped.
         drop(self);
-        let _ = writer_task.await;
+        for task in drains {
+            let _ = task.await;
+        }
         tracing::info!("alert-engine stopped");
     }
 
@@ -392,6 +400,7 @@ impl Engine {
         self.view.open.retain(|(p, _), _| theirs(p));
         self.view.episodes.retain(|(p, _), _| theirs(p));
         self.patients.store(self.monitors.len(), Ordering::Relaxed);
+        self.news2_trend.forget(shard);
         self.writer.forget(shard).await;
     }
 
@@ -604,6 +613,7 @@ impl Engine {
         let events = monitor.on_vitals_received(&batch.readings, now);
         if let Some(assessment) = monitor.news2().cloned() {
             self.live.news2(&batch.patient, &assessment);
+            self.news2_trend.offer(&batch.patient, &assessment);
         }
         self.apply_all(&batch.patient, events, stamps).await;
     }

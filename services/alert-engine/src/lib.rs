@@ -12,6 +12,7 @@ mod app;
 mod leases;
 mod live_events;
 mod metrics;
+mod news2_trend;
 mod policies;
 mod writer;
 

@@ -16,6 +16,9 @@ pub struct EngineMetrics {
     /// Numerics (readings and sensor statuses) received for owned patients.
     pub vitals: Counter,
     pub foreign_shard_vitals: Counter,
+    /// NEWS2 scores stored as the trend, and dropped (queue full or write failed).
+    pub news2_stored: Counter,
+    pub news2_dropped: Counter,
     /// Shards this engine holds a lease on (`leases.rs`).
     pub shards_owned: AtomicU64,
     /// Shards nobody held a live lease on at the last lease round.
@@ -89,6 +92,16 @@ impl EngineMetrics {
                 "cw_engine_foreign_shard_vitals_total",
                 "Numerics batches of shards this engine does not own (ignored)",
                 self.foreign_shard_vitals.get(),
+            )
+            .counter(
+                "cw_engine_news2_stored_total",
+                "NEWS2 scores stored as the trend",
+                self.news2_stored.get(),
+            )
+            .counter(
+                "cw_engine_news2_dropped_total",
+                "NEWS2 trend scores dropped (queue full or write failed)",
+                self.news2_dropped.get(),
             )
             .counter(
                 "cw_engine_vitals_bus_lost_total",

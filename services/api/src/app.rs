@@ -4,7 +4,8 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
     alert_actions, alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export,
-    hr_trend, infra, live, patients, report, reports, thresholds, user_directory, users, vitals,
+    hr_trend, infra, live, news2, patients, report, reports, thresholds, user_directory, users,
+    vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -93,6 +94,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(beats::range))?)
         .routes(guarded(routes!(hr_trend::range))?)
         .routes(guarded(routes!(vitals::range))?)
+        .routes(guarded(routes!(news2::trend))?)
         .routes(guarded(routes!(live::open))?)
         .routes(guarded(routes!(alerts::list))?)
         .routes(guarded(routes!(alerts::acknowledge))?)

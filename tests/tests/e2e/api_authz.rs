@@ -132,6 +132,7 @@ fn matrix() -> Vec<Row> {
         row(Method::GET,  "/v1/patients/{p}/beats?from_ns=0&to_ns=1000000000", 200, None),
         row(Method::GET,  "/v1/patients/{p}/hr?from_ns=0&to_ns=1000000000", 200, None),
         row(Method::GET,  "/v1/patients/{p}/vitals?from_ns=0&to_ns=1000000000", 200, None),
+        row(Method::GET,  "/v1/patients/{p}/news2?from_ns=0&to_ns=1000000000", 200, None),
         row(Method::GET,  "/v1/patients/{p}/report?from_ns=0&to_ns=1000000000&kind=daily&format=json", 200, None),
         // A WebSocket: allowed callers without an upgrade get 426 (api_live.rs opens it).
         row(Method::GET,  "/v1/patients/{p}/live",                           426, None),

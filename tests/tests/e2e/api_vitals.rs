@@ -1,4 +1,5 @@
-//! `GET /v1/patients/{id}/vitals`: numerics read back through the api, on both backends.
+//! `GET /v1/patients/{id}/vitals` and `…/news2`: numerics and the NEWS2 trend read back
+//! through the api, on both backends.
 
 use cw_core::time::NANOS_PER_SEC;
 use cw_core::{DeviceId, Role, Site, VitalBatch, VitalKind, VitalReading, VitalStatus};
@@ -105,4 +106,85 @@ async fn embedded_vitals_range_reads_readings_and_statuses() {
 #[tokio::test]
 async fn servers_vitals_range_reads_readings_and_statuses() {
     vitals_range_reads_readings_and_statuses(Mode::Servers).await;
+}
+
+/// `GET /v1/patients/{id}/news2`: the stored NEWS2 trend with its components, in time
+/// order, for the patient's doctor only; each read is an audited PHI access.
+async fn news2_trend_reads_stored_scores(mode: Mode) {
+    use cw_core::audit::AuditOutcome;
+    use cw_core::news2::{Component, News2, News2Assessment, Parameter, Response};
+    let h = ApiHarness::start(mode).await;
+    let start = cw_e2e::env::recent_second() * NANOS_PER_SEC;
+    let at = |s: i64| start + s * NANOS_PER_SEC;
+    let score = |s, rr: u8| News2Assessment {
+        at_ns: at(s),
+        score: News2 {
+            total: rr,
+            components: vec![Component {
+                parameter: Parameter::RespirationRate,
+                score: rr,
+            }],
+            missing: vec![Parameter::Spo2],
+            response: if rr == 3 {
+                Response::Urgent
+            } else {
+                Response::Routine
+            },
+        },
+        assumed: vec![Parameter::AirOrOxygen],
+    };
+    h.stores
+        .samples
+        .write_news2(&h.own, &[score(5, 3), score(0, 0)])
+        .await
+        .expect("write");
+    let token = h.token(&h.doctor_a, Role::Doctor);
+    let get = |patient: &cw_core::PatientId, from, to| {
+        h.http
+            .get(h.url(&format!(
+                "/v1/patients/{patient}/news2?from_ns={from}&to_ns={to}"
+            )))
+            .bearer_auth(&token)
+            .send()
+    };
+    let r = get(&h.own, at(0), at(10)).await.expect("request");
+    assert_eq!(r.status(), 200);
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_owned();
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        body["scores"],
+        json!([
+            {"at_ns": at(0), "total": 0, "components": [{"parameter": "respiration_rate", "score": 0}],
+             "missing": ["spo2"], "response": "routine", "assumed": ["air_or_oxygen"]},
+            {"at_ns": at(5), "total": 3, "components": [{"parameter": "respiration_rate", "score": 3}],
+             "missing": ["spo2"], "response": "urgent", "assumed": ["air_or_oxygen"]},
+        ])
+    );
+    let events = h.stores.records.audit_events(1, 1000).await.expect("audit");
+    let event = events
+        .iter()
+        .find(|e| e.entry.request_id == id)
+        .expect("the read is audited");
+    assert_eq!(event.entry.action, "GET /v1/patients/{id}/news2");
+    assert_eq!(event.entry.patient.as_ref(), Some(&h.own));
+    assert_eq!(event.entry.outcome, AuditOutcome::Allowed);
+    let r = get(&h.own, at(0), at(25 * 3600)).await.expect("request");
+    assert_eq!(r.status(), 422);
+    let r = get(&h.other, at(0), at(10)).await.expect("request");
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn embedded_news2_trend_reads_stored_scores() {
+    news2_trend_reads_stored_scores(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn servers_news2_trend_reads_stored_scores() {
+    news2_trend_reads_stored_scores(Mode::Servers).await;
 }

@@ -303,6 +303,25 @@ impl cw_storage::VitalStore for FlakySamples {
     }
 }
 
+#[async_trait::async_trait]
+impl cw_storage::News2Store for FlakySamples {
+    async fn write_news2(
+        &self,
+        patient: &cw_core::PatientId,
+        scores: &[cw_core::news2::News2Assessment],
+    ) -> Result<(), cw_storage::StoreError> {
+        self.inner.write_news2(patient, scores).await
+    }
+    async fn news2(
+        &self,
+        patient: &cw_core::PatientId,
+        from: cw_core::time::Nanos,
+        to: cw_core::time::Nanos,
+    ) -> Result<Vec<cw_core::news2::News2Assessment>, cw_storage::StoreError> {
+        self.inner.news2(patient, from, to).await
+    }
+}
+
 fn ecg_frame(seq: u64, start_ns: i64) -> Vec<u8> {
     cw_protocol::Frame::encode_i16(seq, start_ns, 250, 2, false, &[100; 2 * 50])
 }

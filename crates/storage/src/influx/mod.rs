@@ -11,6 +11,7 @@
 mod client;
 mod lifecycle;
 mod line;
+mod news2;
 mod query;
 mod samples;
 mod vitals;

@@ -9,6 +9,7 @@ mod credentials;
 mod deliveries;
 mod directory;
 mod file_modes;
+mod news2;
 mod people;
 mod policies;
 mod records;

@@ -147,6 +147,11 @@ fn sweep_samples(conn: &mut Connection, cfg: &RetentionConfig, now: Nanos) -> Re
         report.raw_vitals_deleted = tx
             .execute("DELETE FROM vitals WHERE time_ns < ?1", [vitals_cut])
             .map_err(map_err)? as u64;
+        // The NEWS2 trend is scored from the raw numerics and is kept as long as they
+        // are, as InfluxDB's raw retention policy keeps its `news2` measurement.
+        report.raw_vitals_deleted += tx
+            .execute("DELETE FROM news2 WHERE time_ns < ?1", [vitals_cut])
+            .map_err(map_err)? as u64;
     }
     if let Some(cut) = days_before(now, cfg.downsampled_days) {
         for patient in &patients {

@@ -34,6 +34,13 @@ CREATE TABLE IF NOT EXISTS vitals (
     value   REAL,
     PRIMARY KEY (patient, time_ns, kind, site)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS news2 (
+    patient TEXT    NOT NULL,
+    time_ns INTEGER NOT NULL,
+    total   INTEGER NOT NULL,
+    doc     TEXT    NOT NULL,
+    PRIMARY KEY (patient, time_ns)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS patients (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS patient_doctors (

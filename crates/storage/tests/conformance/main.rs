@@ -26,6 +26,7 @@ mod influx_lifecycle;
 mod influx_wire;
 mod mongo_audit_replicas;
 mod mongo_two_writes;
+mod news2;
 mod outbox;
 mod outbox_batch;
 mod outbox_cas;
@@ -74,6 +75,8 @@ conformance! {
     vitals::a_resent_reading_overwrites_and_a_later_status_drops_the_value,
     vitals::vitals_respect_the_half_open_range_and_the_patient,
     vitals::many_readings_read_back_whole_across_pages,
+    news2::scores_round_trip_with_their_components_in_time_order,
+    news2::a_rewritten_score_overwrites_and_ranges_are_half_open_per_patient,
     alerts::second_open_alert_for_same_patient_and_rule_returns_the_first,
     alerts::other_rules_and_patients_open_independently,
     alerts::after_resolve_a_new_alert_can_open,

@@ -11,6 +11,7 @@ pub mod ecg_export;
 pub mod hr_trend;
 pub mod infra;
 pub mod live;
+pub mod news2;
 pub mod patients;
 pub mod report;
 pub mod reports;

@@ -92,9 +92,9 @@ async fn news2_of(
     Ok(Some(assess(&latest, last.time_ns, &rule, None)))
 }
 
-/// `to` after `from` and at most [`MAX_RANGE_NS`] later; checked, both come from the
+/// `to` after `from` and at most [`MAX_RANGE_NS`] later (also the NEWS2 trend's, `news2.rs`); checked, both come from the
 /// client (a wrapped width must not pass the cap).
-fn check_range(from_ns: Nanos, to_ns: Nanos) -> Result<(), ApiError> {
+pub(crate) fn check_range(from_ns: Nanos, to_ns: Nanos) -> Result<(), ApiError> {
     match to_ns.checked_sub(from_ns) {
         Some(width) if width > 0 && width <= MAX_RANGE_NS => Ok(()),
         _ => Err(ApiError::Invalid {
