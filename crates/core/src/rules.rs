@@ -314,11 +314,11 @@ impl Default for Flapping {
     }
 }
 
-fn within(x: f32, lo: f32, hi: f32) -> bool {
+pub(crate) fn within(x: f32, lo: f32, hi: f32) -> bool {
     x.is_finite() && (lo..=hi).contains(&x)
 }
 
-fn seconds(x: f32, field: &'static str) -> Result<(), ValidationError> {
+pub(crate) fn seconds(x: f32, field: &'static str) -> Result<(), ValidationError> {
     check(within(x, 0.0, 600.0), field, "must be between 0 and 600 s")
 }
 

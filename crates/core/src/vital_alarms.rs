@@ -4,7 +4,7 @@
 //! defaults, and why, are in docs/vitals.md ("Falls and stale numerics").
 
 use crate::policy::{ValidationError, check};
-use crate::rules::{RuleRow, Timing};
+use crate::rules::{RuleRow, Timing, seconds, within};
 use crate::{Priority, VitalKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -69,7 +69,7 @@ impl FallRule {
 
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         check(
-            self.clear_s.is_finite() && (0.0..=3600.0).contains(&self.clear_s),
+            within(self.clear_s, 0.0, 3600.0),
             "fall.clear_s",
             "must be between 0 and 3600 s",
         )
@@ -128,7 +128,7 @@ impl StaleNumericsRule {
 
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         let (lo, hi) = STALE_RANGE_S;
-        let in_range = |s: f32| s.is_finite() && (lo..=hi).contains(&s);
+        let in_range = |s: f32| within(s, lo, hi);
         check(
             in_range(self.after_s),
             "stale_numerics.after_s",
@@ -149,11 +149,7 @@ impl StaleNumericsRule {
                 format!("{} must be between {lo} and {hi} s", kind.as_str()),
             )?;
         }
-        check(
-            self.clear_s.is_finite() && (0.0..=600.0).contains(&self.clear_s),
-            "stale_numerics.clear_s",
-            "must be between 0 and 600 s",
-        )
+        seconds(self.clear_s, "stale_numerics.clear_s")
     }
 }
 
