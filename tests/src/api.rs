@@ -68,7 +68,12 @@ pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
 }
 
 fn firing_alert(patient: &PatientId) -> Alert {
-    let fired_ns = now_ns();
+    firing(patient, RuleKind::HrHigh, Priority::High, now_ns())
+}
+
+/// A firing alert of `rule` fired at `fired_ns` (onset 5 s before, value 131 over 120),
+/// as the engine would store it.
+pub fn firing(patient: &PatientId, rule: RuleKind, priority: Priority, fired_ns: i64) -> Alert {
     Alert {
         started_ns: fired_ns - 5 * NANOS_PER_SEC,
         value: 131.0,
@@ -76,7 +81,7 @@ fn firing_alert(patient: &PatientId) -> Alert {
         policy_version: 1,
         window_start_ns: fired_ns - 10 * NANOS_PER_SEC,
         window_end_ns: fired_ns + 10 * NANOS_PER_SEC,
-        ..Alert::firing(patient.clone(), RuleKind::HrHigh, Priority::High, fired_ns)
+        ..Alert::firing(patient.clone(), rule, priority, fired_ns)
     }
 }
 

@@ -124,6 +124,27 @@ export async function logout(reason = "logout") {
  * a disabled account (403 account_disabled) is signed out at once.
  */
 export async function call(method, path, body) {
+  const response = await request(method, path, body);
+  return response.status === 204 ? null : response.json();
+}
+
+/**
+ * Every page of a list route (docs/api.md, "Alerts": a full page carries `x-next-cursor`);
+ * `path` already has a query.
+ */
+export async function callAll(path) {
+  const all = [];
+  for (let cursor = null; ; ) {
+    const page = cursor === null ? path : `${path}&cursor=${encodeURIComponent(cursor)}`;
+    const response = await request("GET", page);
+    all.push(...(await response.json()));
+    cursor = response.headers.get("x-next-cursor");
+    if (!cursor) return all;
+  }
+}
+
+/** `call`'s request: the response once it is a success. */
+async function request(method, path, body) {
   for (let attempt = 0; ; attempt++) {
     if (!session) throw new ApiError(401, "unauthorized", "signed out");
     const response = await fetch(path, {
@@ -135,8 +156,7 @@ export async function call(method, path, body) {
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "omit",
     });
-    if (response.status === 204) return null;
-    if (response.ok) return response.json();
+    if (response.ok) return response;
     const error = await errorOf(response);
     if (error.status === 401 && attempt === 0) {
       try {

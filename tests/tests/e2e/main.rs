@@ -32,6 +32,7 @@ mod console_admin;
 mod console_browser;
 mod console_harness;
 mod console_patient;
+mod console_worklist;
 mod deploy_k8s;
 mod deploy_prometheus;
 mod engine_backtest;
