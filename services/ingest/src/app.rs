@@ -62,6 +62,9 @@ pub async fn start(
     .await
     .with_context(|| format!("binding the sample PUB socket at {}", cfg.publish_endpoint))?;
     let writer = Writer::start(stores.samples.clone(), &cfg.writer, metrics.clone());
+    // Numerics live in the sample store's backend, beside the ECG (docs/vitals.md).
+    let vitals_store: Arc<dyn cw_storage::VitalStore> = stores.samples.clone();
+    let vitals = Writer::start(vitals_store, &cfg.writer, metrics.clone());
     // Gateways are acked only after a durable write and authenticated against the
     // records: without either store, or the PUB socket, ingest is not ready.
     let readiness = cw_runtime::Readiness::default()
@@ -74,7 +77,7 @@ pub async fn start(
     let streaming = Arc::new(crate::unmonitored::Streaming::default());
     let pipeline = Arc::new(Pipeline::new(
         writer,
-        stores.samples.clone(),
+        vitals,
         publisher,
         cfg.limits.clone(),
         metrics.clone(),

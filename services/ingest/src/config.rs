@@ -19,7 +19,8 @@ pub struct IngestConfig {
     /// ZeroMQ PUB endpoint the alert-engines and api connect to.
     pub publish_endpoint: String,
     pub limits: Limits,
-    /// The coalescing sample writer and its bounded queues.
+    /// The coalescing writers and their bounded queues: these settings apply to the sample
+    /// writer and, separately, to the numerics writer beside it.
     pub writer: WriterConfig,
     /// The "monitoring interrupted" alarm for streaming patients no engine analyses.
     pub unmonitored: crate::unmonitored::UnmonitoredConfig,

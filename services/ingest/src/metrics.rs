@@ -27,6 +27,9 @@ pub struct IngestMetrics {
     /// Blocks waiting in the writer's queue (a gauge).
     pub queue_depth: AtomicU64,
     pub batches_written: Counter,
+    /// Numerics frames waiting in the numerics writer's queue (a gauge).
+    pub vitals_queue_depth: AtomicU64,
+    pub vitals_batches_written: Counter,
     /// Streaming patients whose shard no engine holds (`unmonitored.rs`; gauges).
     pub unmonitored_patients: AtomicU64,
     pub unmonitored_longest_ms: AtomicU64,
@@ -130,6 +133,16 @@ impl IngestMetrics {
                 "cw_ingest_queue_depth",
                 "Blocks waiting for the sample writer",
                 self.queue_depth.load(Ordering::Relaxed) as f64,
+            )
+            .counter(
+                "cw_ingest_vitals_batches_written_total",
+                "Coalesced numerics batches written to the store",
+                self.vitals_batches_written.get(),
+            )
+            .gauge(
+                "cw_ingest_vitals_queue_depth",
+                "Numerics frames waiting for the numerics writer",
+                self.vitals_queue_depth.load(Ordering::Relaxed) as f64,
             )
             .counter(
                 "cw_ingest_bus_sent_total",

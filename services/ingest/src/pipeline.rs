@@ -11,16 +11,16 @@ use crate::writer::Writer;
 use cw_bus::Publisher;
 use cw_core::messages::{SamplesStored, VitalsStored};
 use cw_core::time::now_ns;
-use cw_core::{Device, VitalBatch, shard_of, shard_topic, vitals_topic};
+use cw_core::{Device, SampleBlock, VitalBatch, shard_of, shard_topic, vitals_topic};
 use cw_protocol::{AnyFrame, Frame, NackCode, NumericsFrame, Reply};
-use cw_storage::VitalStore;
 use std::sync::Arc;
 
 pub struct Pipeline {
-    writer: Writer,
-    /// Numerics are written directly, not through the ECG writer's queue: at 1 Hz they are
-    /// a trickle beside the samples, and must never wait behind (or slow) an ECG batch.
-    vitals: Arc<dyn VitalStore>,
+    writer: Writer<SampleBlock>,
+    /// Numerics have their own coalescing writer: batched like the samples (one store
+    /// write per frame slowed the ECG path, docs/benchmarks.md "Numerics beside the
+    /// ECG"), but never queued behind an ECG batch.
+    vitals: Writer<VitalBatch>,
     publisher: Publisher,
     /// The same socket, kind `Vitals` on topics `v/{shard}`.
     vitals_publisher: Publisher,
@@ -33,8 +33,8 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(
-        writer: Writer,
-        vitals: Arc<dyn VitalStore>,
+        writer: Writer<SampleBlock>,
+        vitals: Writer<VitalBatch>,
         publisher: Publisher,
         limits: Limits,
         metrics: Arc<IngestMetrics>,
@@ -93,12 +93,7 @@ impl Pipeline {
             Ok(block) => block,
             Err(e) => {
                 tracing::warn!(device = %device.id, seq, error = %e, "sample write failed; asking the gateway to resend");
-                return self.nack(
-                    device,
-                    Some(seq),
-                    NackCode::RetryLater,
-                    "storage unavailable, resend later".into(),
-                );
+                return self.retry_later(device, seq);
             }
         };
         self.seqs.stored(&device.id, seq);
@@ -132,25 +127,20 @@ impl Pipeline {
         if let Err(refused) = self.admit_seq(device, seq) {
             return refused;
         }
-        let count = readings.len() as u64;
         let batch = VitalBatch {
             patient: device.patient.clone(),
             device: device.id.clone(),
             seq,
             readings,
         };
-        if let Err(e) = self.vitals.write_vitals(std::slice::from_ref(&batch)).await {
-            self.metrics.store_errors.inc();
-            tracing::warn!(device = %device.id, seq, error = %e, "numerics write failed; asking the gateway to resend");
-            return self.nack(
-                device,
-                Some(seq),
-                NackCode::RetryLater,
-                "storage unavailable, resend later".into(),
-            );
-        }
+        let batch = match self.vitals.write(batch).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(device = %device.id, seq, error = %e, "numerics write failed; asking the gateway to resend");
+                return self.retry_later(device, seq);
+            }
+        };
         self.seqs.stored(&device.id, seq);
-        self.metrics.vitals_stored.add(count);
         if self.seqs.first_publication(&device.id, seq) {
             let topic = vitals_topic(shard_of(&batch.patient));
             if let Err(e) = self
@@ -182,6 +172,16 @@ impl Pipeline {
                 format!("seq {seq} is beyond what this device may send now (at most {limit})"),
             )),
         }
+    }
+
+    /// The nack for a frame whose store write failed: the gateway resends it.
+    fn retry_later(&self, device: &Device, seq: u64) -> Reply {
+        self.nack(
+            device,
+            Some(seq),
+            NackCode::RetryLater,
+            "storage unavailable, resend later".into(),
+        )
     }
 
     /// The reply to a text message on the stream: frames are binary.
