@@ -35,8 +35,8 @@ pub use directory::PatientDirectory;
 pub use monitoring_alarms::MonitoringAlarms;
 pub use open::{Stores, open};
 pub use ports::{
-    AlertStore, DeliveryStore, DeviceStore, News2Store, OpenAlertOutcome, PatientStore,
-    PolicyStore, Reachable, RecordStore, SampleStore, StoreError, VitalStore, probe,
+    AlertStore, DeliveryStore, DeviceStore, EcgEnvelope, News2Store, OpenAlertOutcome,
+    PatientStore, PolicyStore, Reachable, RecordStore, SampleStore, StoreError, VitalStore, probe,
 };
 pub use replay_guard::ReplayGuard;
 pub use shard_leases::{ShardLease, ShardLeaseView, ShardLeases};

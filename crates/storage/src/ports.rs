@@ -107,6 +107,24 @@ pub trait SampleStore: Reachable + VitalStore + News2Store + Send + Sync {
         from: Nanos,
         to: Nanos,
     ) -> Result<Vec<(Nanos, Vec<i16>)>>;
+
+    /// The downsampled ECG of a patient (`retention.ecg_interval_ms` intervals) starting
+    /// in `[from, to)`, in time order: what is left of a range once its raw samples are
+    /// past `retention.raw_days` (docs/operations.md, "Data lifecycle").
+    async fn downsampled(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> Result<Vec<EcgEnvelope>>;
+}
+
+/// One interval of the downsampled ECG: the minimum and maximum of each lead (µV).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcgEnvelope {
+    pub start_ns: Nanos,
+    pub min: Vec<i16>,
+    pub max: Vec<i16>,
 }
 
 /// Result of trying to open an alert.

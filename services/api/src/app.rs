@@ -46,6 +46,8 @@ pub struct AppState {
     pub readiness: cw_runtime::Readiness,
     /// The audit keys and checkpoint file, for `GET /v1/audit/verify`.
     pub audit: Arc<cw_storage::AuditConfig>,
+    /// Where raw ECG ends and only the downsampled series is left (`routes/ecg.rs`).
+    pub ecg_retention: crate::routes::ecg::EcgRetention,
 }
 
 pub struct Running {
@@ -194,6 +196,7 @@ pub async fn start(
             None
         },
         snooze: Arc::new(cfg.snooze.clone()),
+        ecg_retention: crate::routes::ecg::EcgRetention::from(&cfg.storage.retention),
         live: crate::live::hub::LiveHub::start(
             cfg.live.clone(),
             sealer,

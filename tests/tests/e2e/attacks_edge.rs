@@ -278,6 +278,14 @@ impl cw_storage::SampleStore for FlakySamples {
     ) -> Result<Vec<(cw_core::time::Nanos, Vec<i16>)>, cw_storage::StoreError> {
         self.inner.frames(patient, from, to).await
     }
+    async fn downsampled(
+        &self,
+        patient: &cw_core::PatientId,
+        from: cw_core::time::Nanos,
+        to: cw_core::time::Nanos,
+    ) -> Result<Vec<cw_storage::EcgEnvelope>, cw_storage::StoreError> {
+        self.inner.downsampled(patient, from, to).await
+    }
 }
 
 #[async_trait::async_trait]

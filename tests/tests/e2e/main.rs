@@ -5,6 +5,7 @@ mod api_accounts;
 mod api_audit;
 mod api_auth;
 mod api_authz;
+mod api_ecg_downsampled;
 mod api_endpoints;
 mod api_escalate;
 mod api_export;

@@ -1,6 +1,6 @@
 //! InfluxQL text and the JSON that `/query` answers with.
 
-use crate::ports::{Result, StoreError};
+use crate::ports::{EcgEnvelope, Result, StoreError};
 use cw_core::PatientId;
 use cw_core::time::Nanos;
 use serde::Deserialize;
@@ -54,16 +54,11 @@ pub(super) fn count_frames(
     )
 }
 
-/// One page of frames; the next page starts one nanosecond after the last row.
-pub(super) fn frames_page(
-    measurement: &str,
-    patient: &PatientId,
-    from: Nanos,
-    to: Nanos,
-) -> String {
+/// One page of frames from `source` (a quoted measurement, or `"rp"."measurement"`);
+/// the next page starts one nanosecond after the last row.
+pub(super) fn frames_page(source: &str, patient: &PatientId, from: Nanos, to: Nanos) -> String {
     format!(
-        "SELECT * FROM {} WHERE {} ORDER BY time ASC LIMIT {PAGE_ROWS}",
-        quote_ident(measurement),
+        "SELECT * FROM {source} WHERE {} ORDER BY time ASC LIMIT {PAGE_ROWS}",
         range(patient, from, to)
     )
 }
@@ -150,6 +145,23 @@ pub(super) fn parse_count(statement: &Statement) -> Result<u64> {
 /// Frames of one page: (time, leads) where leads are the `lN` columns. A lead missing in
 /// a row (a block with fewer leads) reads as 0 when a higher lead is present.
 pub(super) fn parse_frames(statement: &Statement) -> Result<Vec<(Nanos, Vec<i16>)>> {
+    parse_leads(statement, "l")
+}
+
+/// Downsampled ECG of one page: the `min_lN` and `max_lN` columns the continuous query
+/// writes (`lifecycle.rs`), read like frames.
+pub(super) fn parse_envelopes(statement: &Statement) -> Result<Vec<EcgEnvelope>> {
+    let mins = parse_leads(statement, "min_l")?;
+    let maxs = parse_leads(statement, "max_l")?;
+    Ok(mins
+        .into_iter()
+        .zip(maxs)
+        .map(|((start_ns, min), (_, max))| EcgEnvelope { start_ns, min, max })
+        .collect())
+}
+
+/// (time, leads) of each row, the leads being the columns `{prefix}N`.
+fn parse_leads(statement: &Statement, prefix: &str) -> Result<Vec<(Nanos, Vec<i16>)>> {
     let mut out = Vec::new();
     for series in &statement.series {
         let time = series
@@ -166,7 +178,7 @@ pub(super) fn parse_frames(statement: &Statement) -> Result<Vec<(Nanos, Vec<i16>
             .columns
             .iter()
             .enumerate()
-            .filter_map(|(col, name)| Some((lead_index(name)?, col)))
+            .filter_map(|(col, name)| Some((lead_index(name, prefix)?, col)))
             .collect();
         let width = leads.iter().map(|(lead, _)| lead + 1).max().unwrap_or(0);
         for row in &series.values {
@@ -202,8 +214,8 @@ pub(super) fn parse_frames(statement: &Statement) -> Result<Vec<(Nanos, Vec<i16>
 }
 
 /// `l7` → 7; other columns (time, tags) → None.
-fn lead_index(column: &str) -> Option<usize> {
-    let digits = column.strip_prefix('l')?;
+fn lead_index(column: &str, prefix: &str) -> Option<usize> {
+    let digits = column.strip_prefix(prefix)?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

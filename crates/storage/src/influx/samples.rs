@@ -1,10 +1,11 @@
 //! `SampleStore` on InfluxDB.
 
 use super::client::Client;
+use super::lifecycle::{DOWNSAMPLED_RP, ECG_DOWNSAMPLED};
 use super::line::{self, MEASUREMENT};
 use super::query::{self, PAGE_ROWS};
 use crate::config::{InfluxConfig, RetentionConfig};
-use crate::ports::{Reachable, Result, SampleStore, StoreError};
+use crate::ports::{EcgEnvelope, Reachable, Result, SampleStore, StoreError};
 use crate::redact;
 use async_trait::async_trait;
 use cw_core::time::Nanos;
@@ -104,14 +105,50 @@ impl SampleStore for InfluxSamples {
         from: Nanos,
         to: Nanos,
     ) -> Result<Vec<(Nanos, Vec<i16>)>> {
+        let source = query::quote_ident(MEASUREMENT);
+        self.pages(&source, patient, from, to, query::parse_frames, |f| f.0)
+            .await
+    }
+
+    async fn downsampled(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> Result<Vec<EcgEnvelope>> {
+        let source = format!(
+            "{}.{}",
+            query::quote_ident(DOWNSAMPLED_RP),
+            query::quote_ident(ECG_DOWNSAMPLED)
+        );
+        self.pages(&source, patient, from, to, query::parse_envelopes, |e| {
+            e.start_ns
+        })
+        .await
+    }
+}
+
+impl InfluxSamples {
+    /// Every row of `source` for `patient` in `[from, to)`, read page by page.
+    async fn pages<T>(
+        &self,
+        source: &str,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+        parse: fn(&query::Statement) -> Result<Vec<T>>,
+        time_of: fn(&T) -> Nanos,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {
-            let q = query::frames_page(MEASUREMENT, patient, cursor, to);
+            let q = query::frames_page(source, patient, cursor, to);
             let statement = self.client.query(&q, false).await?.into_statement()?;
             let truncated = statement.partial || statement.series.iter().any(|s| s.partial);
-            let page = query::parse_frames(&statement)?;
-            let Some(&(last, _)) = page.last() else { break };
+            let page = parse(&statement)?;
+            let Some(last) = page.last().map(time_of) else {
+                break;
+            };
             let full = page.len() >= PAGE_ROWS;
             out.extend(page);
             // A short, complete page is the end; a full or server-truncated one is not.

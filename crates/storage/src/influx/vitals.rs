@@ -41,7 +41,7 @@ impl VitalStore for InfluxSamples {
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {
-            let q = query::frames_page(MEASUREMENT, patient, cursor, to);
+            let q = query::frames_page(&query::quote_ident(MEASUREMENT), patient, cursor, to);
             let statement = self.client().query(&q, false).await?.into_statement()?;
             let truncated = statement.partial || statement.series.iter().any(|s| s.partial);
             let mut page = parse(&statement)?;

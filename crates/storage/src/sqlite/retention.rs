@@ -9,9 +9,9 @@
 
 use super::conn::Db;
 use super::map_err;
-use super::samples::frames_in;
+use super::samples::{decode, frames_in};
 use crate::config::RetentionConfig;
-use crate::ports::Result;
+use crate::ports::{EcgEnvelope, Result};
 use cw_core::PatientId;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -278,6 +278,40 @@ fn min_max(frames: &[(Nanos, Vec<i16>)], interval: Nanos) -> BTreeMap<Nanos, (Ve
         }
     }
     out
+}
+
+/// The downsampled ECG of `patient` with starts in `[from, to)`, in time order.
+pub(super) fn downsampled_in(
+    conn: &mut Connection,
+    patient: &PatientId,
+    from: Nanos,
+    to: Nanos,
+) -> Result<Vec<EcgEnvelope>> {
+    let mut select = conn
+        .prepare_cached(
+            "SELECT time_ns, mins, maxs FROM ecg_downsampled
+             WHERE patient = ?1 AND time_ns >= ?2 AND time_ns < ?3 ORDER BY time_ns",
+        )
+        .map_err(map_err)?;
+    let rows = select
+        .query_map(params![patient.as_str(), from, to], |row| {
+            Ok((
+                row.get::<_, Nanos>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, Vec<u8>>(2)?,
+            ))
+        })
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (start_ns, mins, maxs) = row.map_err(map_err)?;
+        out.push(EcgEnvelope {
+            start_ns,
+            min: decode(&mins, Some(mins.len() / 2))?,
+            max: decode(&maxs, Some(maxs.len() / 2))?,
+        });
+    }
+    Ok(out)
 }
 
 fn write_ecg_buckets(

@@ -3,7 +3,7 @@
 
 use super::conn::Db;
 use super::map_err;
-use crate::ports::{Reachable, Result, SampleStore, StoreError};
+use crate::ports::{EcgEnvelope, Reachable, Result, SampleStore, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, PatientId, SampleBlock};
@@ -64,6 +64,18 @@ impl SampleStore for SqliteSamples {
         let patient = patient.clone();
         self.db
             .call(move |conn| frames_in(conn, &patient, from, to))
+            .await
+    }
+
+    async fn downsampled(
+        &self,
+        patient: &PatientId,
+        from: Nanos,
+        to: Nanos,
+    ) -> Result<Vec<EcgEnvelope>> {
+        let patient = patient.clone();
+        self.db
+            .call(move |conn| super::retention::downsampled_in(conn, &patient, from, to))
             .await
     }
 }
@@ -217,7 +229,7 @@ fn overlapping(
 }
 
 /// i16 LE samples; `expected` is the sample count the row claims, checked when given.
-fn decode(blob: &[u8], expected: Option<usize>) -> Result<Vec<i16>> {
+pub(super) fn decode(blob: &[u8], expected: Option<usize>) -> Result<Vec<i16>> {
     let Some(expected) = expected else {
         return Ok(Vec::new());
     };
