@@ -241,6 +241,26 @@ impl ApiHarness {
         format!("{}{path}", self.base)
     }
 
+    /// GETs `path` with `token`: the status and the JSON body, the read most tests make.
+    pub async fn get_json(&self, token: &str, path: impl AsRef<str>) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .get(self.url(path.as_ref()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("json"))
+    }
+
+    /// GETs `path` with `token`, expecting 200: the JSON body.
+    pub async fn get_ok(&self, token: &str, path: impl AsRef<str>) -> serde_json::Value {
+        let (status, body) = self.get_json(token, path).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     /// `path` on the admin listener.
     pub fn admin_url(&self, path: &str) -> String {
         format!("{}{path}", self.admin_base)

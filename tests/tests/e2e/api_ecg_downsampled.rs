@@ -7,7 +7,6 @@ use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{DeviceId, Role, SampleBlock};
 use cw_e2e::api::ApiHarness;
 use cw_e2e::system::Mode;
-use serde_json::Value;
 
 const RATE: u32 = 250;
 const SECONDS: i64 = 20;
@@ -78,21 +77,13 @@ async fn an_old_range_reads_the_downsampled_series(mode: Mode) {
 
     let token = h.token(&h.doctor_a, Role::Doctor);
     let get = |from: i64, to: i64, max: usize| {
-        let url = h.url(&format!(
-            "/v1/patients/{}/ecg?from_ns={from}&to_ns={to}&max_points={max}",
-            h.own
-        ));
-        let (http, token) = (h.http.clone(), token.clone());
-        async move {
-            let r = http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.expect("json")
-        }
+        h.get_ok(
+            &token,
+            format!(
+                "/v1/patients/{}/ecg?from_ns={from}&to_ns={to}&max_points={max}",
+                h.own
+            ),
+        )
     };
 
     // Beyond the raw window: one bucket per second, the second's extremes per lead.

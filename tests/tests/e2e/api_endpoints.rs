@@ -136,22 +136,13 @@ async fn ecg_range_is_raw_when_short_and_min_max_per_bucket_when_long() {
     h.stores.samples.write(&[block]).await.expect("write");
     let token = h.token(&h.doctor_a, Role::Doctor);
     let get = |from: i64, to: i64, max: usize| {
-        let url = h.url(&format!(
-            "/v1/patients/{}/ecg?from_ns={from}&to_ns={to}&max_points={max}",
-            h.own
-        ));
-        let token = token.clone();
-        let http = h.http.clone();
-        async move {
-            let r = http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("request");
-            assert_eq!(r.status(), 200);
-            r.json::<Value>().await.expect("json")
-        }
+        h.get_ok(
+            &token,
+            format!(
+                "/v1/patients/{}/ecg?from_ns={from}&to_ns={to}&max_points={max}",
+                h.own
+            ),
+        )
     };
     let raw = get(start, start + NANOS_PER_SEC, 1000).await;
     assert_eq!(raw["mode"], "raw");

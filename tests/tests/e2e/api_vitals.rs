@@ -39,20 +39,7 @@ async fn vitals_range_reads_readings_and_statuses(mode: Mode) {
         .await
         .expect("write");
     let token = h.token(&h.doctor_a, Role::Doctor);
-    let get = |query: String| {
-        let url = h.url(&format!("/v1/patients/{}/vitals?{query}", h.own));
-        let (http, token) = (h.http.clone(), token.clone());
-        async move {
-            let r = http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("request");
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.expect("json"))
-        }
-    };
+    let get = |query: String| h.get_json(&token, format!("/v1/patients/{}/vitals?{query}", h.own));
     let (status, all) = get(format!("from_ns={}&to_ns={}", at(0), at(3))).await;
     assert_eq!(status, 200);
     assert_eq!(
