@@ -1,6 +1,7 @@
 //! Start-up, logs, metrics, health and shutdown, the same way in every service.
 
 mod health;
+pub mod internal_event;
 pub mod metrics;
 mod readiness;
 mod service;
@@ -10,6 +11,7 @@ pub use health::{admin_routes, health_routes, healthz};
 pub use readiness::{CheckOutcome, Readiness, Report};
 pub use service::run_service;
 
+pub use internal_event::InternalEvent;
 pub use metrics::{Counter, Histogram, MetricsText};
 pub use signals::shutdown_on_signal;
 

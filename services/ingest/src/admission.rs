@@ -4,11 +4,13 @@
 
 use crate::app::AppState;
 use crate::auth::{AuthError, audit_refusal, authenticate};
+use crate::events::DeviceCredentialsRefused;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use cw_core::Device;
+use cw_runtime::InternalEvent;
 use cw_tls::PeerCert;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -26,7 +28,7 @@ pub async fn admit(
         Ok(device) => Ok(device),
         Err(e) => {
             if matches!(e, AuthError::Denied | AuthError::Missing) {
-                state.pipeline.metrics.auth_failures.inc();
+                DeviceCredentialsRefused.emit(&state.pipeline.metrics);
                 audit_refusal(
                     state.records.clone(),
                     headers,

@@ -4,6 +4,7 @@
 
 use crate::admission::admit;
 use crate::app::AppState;
+use crate::events::FrameReceived;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, State};
@@ -11,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use cw_protocol::{NackCode, Reply};
+use cw_runtime::InternalEvent;
 use cw_tls::PeerCert;
 use std::net::SocketAddr;
 
@@ -30,7 +32,7 @@ pub async fn post(
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            state.pipeline.metrics.frames.inc();
+            FrameReceived.emit(&state.pipeline.metrics);
             let reply = state.pipeline.nack(
                 &device,
                 None,
@@ -45,7 +47,7 @@ pub async fn post(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let reply = if is_json {
-        state.pipeline.metrics.frames.inc();
+        FrameReceived.emit(&state.pipeline.metrics);
         match cw_protocol::parse_json(&body) {
             Ok(frame) => state.pipeline.handle_any(&device, frame).await,
             Err(e) => state.pipeline.nack(
@@ -57,7 +59,7 @@ pub async fn post(
         }
     } else if looks_like_json(&body) {
         // Read as a binary frame it would fail on its version byte; say what went wrong.
-        state.pipeline.metrics.frames.inc();
+        FrameReceived.emit(&state.pipeline.metrics);
         state.pipeline.nack(
             &device,
             None,

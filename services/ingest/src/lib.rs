@@ -10,6 +10,7 @@ mod admission;
 mod app;
 mod auth;
 mod batch;
+mod events;
 mod limits;
 mod metrics;
 mod pipeline;

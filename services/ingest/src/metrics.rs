@@ -39,7 +39,8 @@ pub struct IngestMetrics {
 }
 
 impl IngestMetrics {
-    pub fn count_nack(&self, code: NackCode) {
+    /// The counter of nacks with `code`.
+    pub fn nacks(&self, code: NackCode) -> &Counter {
         match code {
             NackCode::BadFrame => &self.nacks_bad_frame,
             NackCode::TooLarge => &self.nacks_too_large,
@@ -52,7 +53,6 @@ impl IngestMetrics {
             NackCode::SeqOutOfRange => &self.nacks_seq_range,
             NackCode::RetryLater => &self.nacks_retry,
         }
-        .inc();
     }
 
     pub fn render(&self) -> String {

@@ -3,6 +3,7 @@
 //! blocks on `s/{shard}`, numerics on `v/{shard}` of the same PUB socket.
 
 use crate::config::Limits;
+use crate::events::{FrameAcked, FrameReceived, FrameRefused};
 use crate::limits::validate;
 use crate::metrics::IngestMetrics;
 use crate::seqs::{SeqRefusal, SeqWindows};
@@ -13,6 +14,7 @@ use cw_core::messages::{SamplesStored, VitalsStored};
 use cw_core::time::now_ns;
 use cw_core::{Device, SampleBlock, VitalBatch, shard_of, shard_topic, vitals_topic};
 use cw_protocol::{AnyFrame, Frame, NackCode, NumericsFrame, Reply};
+use cw_runtime::InternalEvent;
 use std::sync::Arc;
 
 pub struct Pipeline {
@@ -54,7 +56,7 @@ impl Pipeline {
 
     /// Handles one binary frame (samples or numerics) from an authenticated device.
     pub async fn handle_binary(&self, device: &Device, bytes: &[u8]) -> Reply {
-        self.metrics.frames.inc();
+        FrameReceived.emit(&self.metrics);
         match cw_protocol::decode_binary(bytes) {
             Ok(frame) => self.handle_any(device, frame).await,
             Err(e) => {
@@ -108,7 +110,7 @@ impl Pipeline {
                 tracing::warn!(error = %e, "publish failed");
             }
         }
-        self.metrics.acks.inc();
+        FrameAcked.emit(&self.metrics);
         Reply::Ack { seq }
     }
 
@@ -151,7 +153,7 @@ impl Pipeline {
                 tracing::warn!(error = %e, "publish failed");
             }
         }
-        self.metrics.acks.inc();
+        FrameAcked.emit(&self.metrics);
         Reply::Ack { seq }
     }
 
@@ -202,8 +204,13 @@ impl Pipeline {
         code: NackCode,
         message: String,
     ) -> Reply {
-        self.metrics.count_nack(code);
-        tracing::info!(device = %device.id, seq, code = code.as_str(), %message, "frame refused");
+        FrameRefused {
+            device: &device.id,
+            seq,
+            code,
+            message: &message,
+        }
+        .emit(&self.metrics);
         Reply::Nack { seq, code, message }
     }
 }

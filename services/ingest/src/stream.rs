@@ -6,6 +6,7 @@
 
 use crate::admission::admit;
 use crate::app::AppState;
+use crate::events::FrameReceived;
 use axum::Extension;
 use axum::extract::ws::{CloseFrame, close_code};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -14,6 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cw_core::Device;
 use cw_protocol::MAX_FRAME_BYTES;
+use cw_runtime::InternalEvent;
 use cw_storage::StoreError;
 use cw_tls::PeerCert;
 use futures::FutureExt;
@@ -141,7 +143,7 @@ async fn serve(mut socket: WebSocket, device: Device, state: AppState) {
                         continue;
                     }
                     Some(Ok(Message::Text(_))) => {
-                        state.pipeline.metrics.frames.inc();
+                        FrameReceived.emit(&state.pipeline.metrics);
                         let reply = state.pipeline.refuse_text(&device);
                         in_flight.push_back(futures::future::ready(reply).boxed());
                         continue;

@@ -8,9 +8,11 @@
 //! frame, so it knows which patients stream right now, and it must be up for any of
 //! them to stream at all; the lease table tells it whether anyone analyses them.
 
+use crate::events::MonitoringInterrupted;
 use crate::metrics::IngestMetrics;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{PatientId, shard_of};
+use cw_runtime::InternalEvent;
 use cw_storage::IngestRecords;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -154,8 +156,11 @@ impl UnmonitoredWatch {
                 .await
             {
                 Ok(alert) => {
-                    tracing::error!(alert = %alert.id, patient = %patient, shard = shard_of(&patient), "monitoring interrupted: no engine analyses a streaming patient");
-                    self.metrics.monitoring_alarms.inc();
+                    MonitoringInterrupted {
+                        alert: &alert.id,
+                        patient: &patient,
+                    }
+                    .emit(&self.metrics);
                     self.raised.insert(patient);
                 }
                 Err(e) => {

@@ -10,8 +10,10 @@
 //! task stops reading its socket, and TCP pushes back on the gateway. Memory is bounded
 //! by `queue_blocks` plus `writes_in_flight` batches.
 
+use crate::events::{BatchWriteFailed, SamplesWritten, VitalsWritten};
 use crate::metrics::IngestMetrics;
 use cw_core::{SampleBlock, VitalBatch};
+use cw_runtime::InternalEvent;
 use cw_storage::{SampleStore, StoreError, VitalStore};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -52,11 +54,11 @@ impl Batched for SampleBlock {
         &metrics.queue_depth
     }
     fn written(metrics: &IngestMetrics, items: &[Self], elapsed: Duration) {
-        metrics.write_latency.observe(elapsed.as_secs_f64());
-        metrics.batches_written.inc();
-        metrics
-            .samples_stored
-            .add(items.iter().map(|b| b.samples_uv.len() as u64).sum::<u64>());
+        SamplesWritten {
+            samples: items.iter().map(|b| b.samples_uv.len() as u64).sum(),
+            elapsed,
+        }
+        .emit(metrics);
     }
 }
 
@@ -75,10 +77,10 @@ impl Batched for VitalBatch {
         &metrics.vitals_queue_depth
     }
     fn written(metrics: &IngestMetrics, items: &[Self], _elapsed: Duration) {
-        metrics.vitals_batches_written.inc();
-        metrics
-            .vitals_stored
-            .add(items.iter().map(|b| b.readings.len() as u64).sum::<u64>());
+        VitalsWritten {
+            numerics: items.iter().map(|b| b.readings.len() as u64).sum(),
+        }
+        .emit(metrics);
     }
 }
 
@@ -236,10 +238,11 @@ async fn run<T: Batched>(
             drop(slot);
             match &result {
                 Ok(()) => T::written(&metrics, &items, started.elapsed()),
-                Err(e) => {
-                    metrics.store_errors.inc();
-                    tracing::warn!(items = items.len(), error = %e, "batch write failed");
+                Err(e) => BatchWriteFailed {
+                    items: items.len(),
+                    error: e,
                 }
+                .emit(&metrics),
             }
             let outcome = result.map_err(|e| e.to_string());
             for (item, done) in items.into_iter().zip(dones) {
