@@ -134,14 +134,27 @@ fn vfdb_ventricular_episodes_and_false_vf_alarms() {
     // Measured: 421's 150 s VT raises sustained VT (never before the multiform-VT step).
     let sustained = gross.alarms.get("sustained_vt").map_or(0, |s| s.true_);
     assert!(sustained >= 1, "{:?}", gross.alarms.get("sustained_vt"));
-    assert!(gross.vf.detected >= 5, "VF {:?}", gross.vf);
-    // Measured: VF/VFL episodes of ≥ 10 s 4/13.
-    assert!(gross.vf_10s.detected >= 4, "VF ≥ 10 s {:?}", gross.vf_10s);
+    // Measured: VF/VFL episodes of ≥ 10 s with an alarm fired for them (the README's rule)
+    // 9/13, before and since VF alerts close on organised rhythm instead of the flapping
+    // hold; since then 12/13 alarmed, counting those that continue an arrest whose VF
+    // alarm still sounds (docs/clinical-performance.md, "When VF is a new alarm"; 430's
+    // VFL at 398 s is the one left). Any VF/VFL episode: 12/73 before, 23/73 since.
+    assert!(gross.vf_10s.detected >= 9, "VF ≥ 10 s {:?}", gross.vf_10s);
+    assert!(
+        gross.vf_10s_alarmed >= 12,
+        "VF ≥ 10 s alarmed {}",
+        gross.vf_10s_alarmed
+    );
+    assert!(gross.vf.detected >= 22, "VF {:?}", gross.vf);
     let vf = gross
         .alarms
         .get("ventricular_fibrillation")
         .expect("VF alarms");
-    assert!(vf.false_ <= 6, "{vf:?}");
+    // Measured: 3 false VF alarms while the flapping hold kept VF alerts open (a floor of
+    // 6); 8 since each VF after organised rhythm pages again (6 on 418, whose flutter flag
+    // rises a few seconds before several of its 60 VFL bursts: they were events inside one
+    // 25-minute alert; docs/clinical-performance.md, "When VF is a new alarm").
+    assert!(vf.false_ <= 8, "{vf:?}");
     // Measured: 1 false AF alarm (8 before AF was judged on conducted beats only and held
     // while VF is alarmed; docs/clinical-performance.md, "AF robust to ectopy"); 3 with
     // the noise gate's beat level at 0.10 (2 more on 424, no longer held).

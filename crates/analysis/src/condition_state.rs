@@ -3,7 +3,7 @@
 //! Pending for `for_s`, firing, resolved after `clear_s` of clear; a rule that keeps
 //! flapping (fired `fires` times within the window) keeps its alert open until it has been
 //! clear for the whole window, so one episode is one alert (not for the rules
-//! `RuleInfo::held_open_when_flapping` exempts: ventricular tachycardia). While the alert is open every
+//! `RuleInfo::held_open_when_flapping` exempts: ventricular tachycardia and fibrillation). While the alert is open every
 //! new onset of the condition is counted in its [`Episode`] (with the first, last and
 //! worst value), so events inside an open alert are never lost. Pure: the monitor feeds it
 //! conditions and acts on the transitions it returns.

@@ -19,6 +19,10 @@ use cw_detect::{HrReading, LeadQuality, QualityWindow};
 /// AF clears once the irregularity is back under this fraction of the limit.
 const AF_CLEAR_FRACTION: f32 = 0.75;
 
+/// A rhythm is organised (it clears VF) while a beat came within this many seconds: a
+/// longer gap is a pause (the default pause limit), not a rhythm.
+const ORGANISED_SILENCE_S: f64 = 3.0;
+
 /// What one quality window tells the rules.
 pub struct WindowFacts<'a> {
     pub at: Nanos,
@@ -522,8 +526,14 @@ impl RuleBank {
             self.hold(policy, vf, at);
             return;
         }
+        // VF clears only on organised rhythm: no flutter and a beat lately. Silence (the
+        // asystole between VF episodes of one arrest) neither clears nor re-fires it, so
+        // the alert stays open through the arrest and the next VF after organised rhythm
+        // has lasted the clear time pages again (docs/clinical-performance.md, "When VF
+        // is a new alarm").
         let flutter = facts.flutter;
-        self.observe(policy, vf, at, flutter, !flutter, 1.0, events);
+        let organised = !flutter && facts.silent_s.is_some_and(|s| s < ORGANISED_SILENCE_S);
+        self.observe(policy, vf, at, flutter, organised, 1.0, events);
     }
 
     /// Wall-clock check of the gateway's silence (`silent_s` since the last block).
@@ -750,6 +760,27 @@ mod tests {
         assert_eq!(count(RuleKind::Nsvt, &mostly_clean), 1);
     }
 
+    /// One lead, good.
+    fn one_good_lead() -> QualityWindow {
+        QualityWindow {
+            end_sample: 0,
+            leads: vec![LeadQuality::Good],
+            turning: vec![false],
+        }
+    }
+
+    /// The VF rule alone, with `for_s` and a clear time of 10 s.
+    fn vf_policy(for_s: f32) -> ThresholdPolicy {
+        ThresholdPolicy {
+            vf: Some(ConditionRule {
+                priority: Priority::High,
+                for_s,
+                clear_s: 10.0,
+            }),
+            ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+        }
+    }
+
     /// A quality window's facts over analysable signal after the learning period.
     fn window_facts(
         at: Nanos,
@@ -779,18 +810,9 @@ mod tests {
                 priority: Priority::Medium,
                 clear_s: 10.0,
             }),
-            vf: Some(ConditionRule {
-                priority: Priority::High,
-                for_s: 0.0,
-                clear_s: 10.0,
-            }),
-            ..ThresholdPolicy::empty(PatientId::parse("p").expect("valid"))
+            ..vf_policy(0.0)
         };
-        let quality = QualityWindow {
-            end_sample: 0,
-            leads: vec![LeadQuality::Good],
-            turning: vec![false],
-        };
+        let quality = one_good_lead();
         let second = |s: i64| s * 1_000_000_000;
         let window = |bank: &mut RuleBank, at, flutter, events: &mut Vec<RuleEvent>| {
             let facts = window_facts(at, &quality, flutter, flutter, None);
@@ -837,6 +859,44 @@ mod tests {
         assert!(bank.is_firing(RuleKind::Pause), "{events:?}");
     }
 
+    /// VF, 12 s of asystole, VF again: one alert; 10 s of organised rhythm close it, and
+    /// VF after that pages again, however often VF came before (no flapping hold).
+    #[test]
+    fn a_vf_alert_stays_open_through_the_arrest_and_vf_after_organised_rhythm_pages_again() {
+        let policy = vf_policy(2.0);
+        let quality = one_good_lead();
+        // Each second: 'F' flutter flagged, 'A' asystole (no beat for long), 'N' organised.
+        let run = |rhythm: &str| {
+            let mut bank = RuleBank::default();
+            let mut events = Vec::new();
+            let mut silent = 0.0;
+            for (k, c) in rhythm.chars().enumerate() {
+                silent = if c == 'N' { 0.5 } else { silent + 1.0 };
+                let at = (k as i64 + 1) * 1_000_000_000;
+                let mut facts = window_facts(at, &quality, c == 'F', c == 'F', None);
+                facts.silent_s = Some(silent);
+                bank.on_window(&policy, &facts, &mut events);
+            }
+            let count = |f: fn(&RuleEvent) -> bool| events.iter().filter(|e| f(e)).count();
+            (
+                count(|e| matches!(e, RuleEvent::Fire { .. })),
+                count(|e| matches!(e, RuleEvent::Resolve { .. })),
+            )
+        };
+        let vf = "F".repeat(20);
+        let arrest = format!("{vf}{}{vf}", "A".repeat(12));
+        assert_eq!(run(&arrest), (1, 0), "one arrest, one alert");
+        // Organised rhythm shorter than the clear time: still the same arrest.
+        assert_eq!(run(&format!("{vf}{}{vf}", "N".repeat(8))), (1, 0));
+        // Four VF episodes with 15 s of organised rhythm between: four alarms.
+        let episodes = format!("{vf}{}", "N".repeat(15)).repeat(4);
+        assert_eq!(
+            run(&episodes),
+            (4, 4),
+            "each VF after organised rhythm pages"
+        );
+    }
+
     #[test]
     fn fast_activity_raises_vt_then_sustained_vt_and_its_few_found_beats_do_not_end_it() {
         let policy = policy();
@@ -844,11 +904,7 @@ mod tests {
         let mut runs = VentricularRuns::default();
         let ectopy = VentricularEctopy::default();
         let af = AfRhythm::default();
-        let quality = QualityWindow {
-            end_sample: 0,
-            leads: vec![LeadQuality::Good],
-            turning: vec![false],
-        };
+        let quality = one_good_lead();
         let mut events = Vec::new();
         for second in 1..=40u32 {
             let at = i64::from(second) * 1_000_000_000;

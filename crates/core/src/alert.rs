@@ -339,7 +339,7 @@ impl RuleKind {
             worst,
             held_open_when_flapping: !matches!(
                 self,
-                Self::VentricularTachycardia | Self::SustainedVt
+                Self::VentricularTachycardia | Self::SustainedVt | Self::VentricularFibrillation
             ),
         }
     }
@@ -402,9 +402,10 @@ pub struct RuleInfo {
     /// The summary's word for the worst value ("longest"), if it is worth saying.
     pub worst: Option<&'static str>,
     /// A rule that keeps firing has its next alert held open (the policy's `flapping`).
-    /// Not ventricular tachycardia: each VT that begins after the last one cleared is a
-    /// new life-threatening alarm, never a count inside an old alert
-    /// (docs/clinical-performance.md, "VT: the classifier and re-alarming").
+    /// Not ventricular tachycardia or fibrillation: each VT, or VF after organised rhythm
+    /// returned, that begins after the last one cleared is a new life-threatening alarm,
+    /// never a count inside an old alert (docs/clinical-performance.md, "VT: the
+    /// classifier and re-alarming", "When VF is a new alarm").
     pub held_open_when_flapping: bool,
 }
 

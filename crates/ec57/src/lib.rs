@@ -5,6 +5,8 @@
 //! - [`reference`]: what the cardiologists annotated: beats, rhythm episodes, VF markers.
 //! - [`matching`]: beat-by-beat comparison (150 ms window) into EC57's confusion matrix;
 //!   QRS, VEB and SVEB sensitivity and positive predictivity.
+//! - [`arrest`]: when a VF/VFL episode needs an alarm of its own, and when the one
+//!   sounding since the arrest began is it.
 //! - [`episodes`]: episode and duration sensitivity / positive predictivity (EC38 / EC57).
 //! - [`alarms`]: each alarm judged true or false against the reference; false alarms per
 //!   hour and onset-to-alarm delay per rule.
@@ -16,6 +18,7 @@
 
 pub mod aami;
 pub mod alarms;
+pub mod arrest;
 pub mod episodes;
 pub mod matching;
 pub mod noise_stress;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::alarms::{
     AFTER_S, Alarm, AlarmKind, AlarmScore, BEFORE_S, Judge, Limits, RuleDelays, Verdict, delays,
 };
+use crate::arrest;
 use crate::episodes::{EpisodeInput, EpisodeScore, Interval, Matching, covered};
 use crate::matching::{BeatMatrix, TestBeat};
 use crate::reference::{Reference, Rhythm};
@@ -24,6 +25,9 @@ pub struct RecordResult {
     /// (shorter ones left out of the reference, as EC38's `-I` option does).
     pub af_30s: EpisodeScore,
     pub vf_10s: EpisodeScore,
+    /// VF/VFL episodes of ≥ 10 s alarmed: an alarm fired for it, or the VF alarm of the
+    /// same arrest still sounded at its onset (`arrest.rs`).
+    pub vf_10s_alarmed: u64,
     /// Ventricular (VT, VF) alarms that were false, and the time outside VT, VF,
     /// asystole and noise they are counted over (the README's rate).
     pub ventricular_false: u64,
@@ -124,6 +128,12 @@ impl RecordResult {
             reference: &vf_long,
             ..vf_input
         });
+        let vf_10s_alarmed = arrest::alarmed(
+            &vf_long,
+            &arrest::arrests(reference),
+            &ventricular,
+            &vf_alarms,
+        );
         let af_episodes = reference.episodes(Rhythm::Af);
         // Atrial flutter is neither rewarded nor penalised: EC38 leaves reference flutter
         // out of AF positive predictivity (episodes and time), as the WFDB `epic` does.
@@ -158,6 +168,7 @@ impl RecordResult {
             af,
             af_30s,
             vf_10s,
+            vf_10s_alarmed,
             ventricular_false,
             ventricular_free_s,
             alarms: by_rule,
@@ -192,6 +203,7 @@ pub struct Gross {
     pub af: EpisodeScore,
     pub af_30s: EpisodeScore,
     pub vf_10s: EpisodeScore,
+    pub vf_10s_alarmed: u64,
     pub ventricular_false: u64,
     pub ventricular_free_s: f64,
     pub alarms: BTreeMap<String, AlarmScore>,
@@ -227,6 +239,7 @@ impl Gross {
             g.af.add(&r.af);
             g.af_30s.add(&r.af_30s);
             g.vf_10s.add(&r.vf_10s);
+            g.vf_10s_alarmed += r.vf_10s_alarmed;
             g.ventricular_false += r.ventricular_false;
             g.ventricular_free_s += r.ventricular_free_s;
             g.noise_held_s += r.noise_held_s;
