@@ -1,5 +1,6 @@
-//! A client of the api's live WebSocket (`GET /v1/patients/{id}/live`) over TLS, as a
-//! server-side client (bearer header) or as a browser must (token as a subprotocol).
+//! A client of the api's live WebSockets (`GET /v1/patients/{id}/live`, the worklist's
+//! `GET /v1/alerts/live`) over TLS, as a server-side client (bearer header) or as a
+//! browser must (token as a subprotocol).
 
 use std::path::Path;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -25,7 +26,34 @@ pub async fn open_live(
     auth: Auth<'_>,
     recv_buffer: Option<u32>,
 ) -> Result<(Live, Response), tungstenite::Error> {
-    let url = format!("wss://127.0.0.1:{port}/v1/patients/{patient}/live");
+    open_socket(
+        port,
+        ca,
+        &format!("/v1/patients/{patient}/live"),
+        auth,
+        recv_buffer,
+    )
+    .await
+}
+
+/// Opens the worklist's live socket (`GET /v1/alerts/live`) of the api at `port`.
+pub async fn open_worklist(
+    port: u16,
+    ca: &Path,
+    auth: Auth<'_>,
+) -> Result<(Live, Response), tungstenite::Error> {
+    open_socket(port, ca, "/v1/alerts/live", auth, None).await
+}
+
+/// Opens the live socket at `path` of the api at `port` (trusting `ca`).
+pub async fn open_socket(
+    port: u16,
+    ca: &Path,
+    path: &str,
+    auth: Auth<'_>,
+    recv_buffer: Option<u32>,
+) -> Result<(Live, Response), tungstenite::Error> {
+    let url = format!("wss://127.0.0.1:{port}{path}");
     let mut request = url.into_client_request()?;
     let (name, value) = match auth {
         Auth::Header(token) => ("authorization", format!("Bearer {token}")),

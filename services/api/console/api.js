@@ -182,8 +182,17 @@ export async function rules() {
   return rulesCache;
 }
 
-/** The live socket of one patient (docs/live.md): the token travels as a subprotocol. */
+/** A live socket of the api (docs/live.md): the token travels as a subprotocol. */
+function socketAt(path) {
+  return new WebSocket(`wss://${location.host}${path}`, ["cardiowatch.v1", "bearer." + session.access]);
+}
+
+/** The live socket of one patient (docs/live.md). */
 export function liveSocket(patient) {
-  const url = `wss://${location.host}/v1/patients/${encodeURIComponent(patient)}/live`;
-  return new WebSocket(url, ["cardiowatch.v1", "bearer." + session.access]);
+  return socketAt(`/v1/patients/${encodeURIComponent(patient)}/live`);
+}
+
+/** The worklist's one live socket: alert changes of all the caller's patients (docs/live.md). */
+export function worklistSocket() {
+  return socketAt("/v1/alerts/live");
 }

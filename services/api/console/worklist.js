@@ -1,7 +1,7 @@
 // The worklist: the caller's open alarms, by priority, in IEC 60601-1-8 colours (red
-// high, yellow medium, cyan low and technical), kept current by each patient's live
-// socket (docs/live.md) and acted on through the REST routes (docs/api.md): acknowledge,
-// snooze, escalate now and triage.
+// high, yellow medium, cyan low and technical), kept current by one live socket for all
+// the caller's patients (`/v1/alerts/live`, docs/live.md) and acted on through the REST
+// routes (docs/api.md): acknowledge, snooze, escalate now and triage.
 import * as api from "./api.js";
 import { age, el, show } from "./dom.js";
 
@@ -77,6 +77,55 @@ function order(a, b) {
   );
 }
 
+/** `fresh`, or `kept` when it says the same: a row compares what it shows by identity. */
+function same(kept, fresh) {
+  return kept !== undefined && JSON.stringify(kept) === JSON.stringify(fresh) ? kept : fresh;
+}
+
+/**
+ * The longest run of `positions` (ignoring -1) that increases: the indices of rows that
+ * are already in order and need not move.
+ */
+function inOrder(positions) {
+  const tails = [];
+  const before = new Array(positions.length).fill(-1);
+  positions.forEach((p, i) => {
+    if (p < 0) return;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (positions[tails[mid]] < p) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) before[i] = tails[lo - 1];
+    tails[lo] = i;
+  });
+  const keep = new Set();
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = before[i]) keep.add(i);
+  return keep;
+}
+
+/**
+ * Puts `wanted` into `body` in that order, moving as few rows as it can: a new alarm is
+ * one insertion and an acknowledged one one move, not 500 rows taken out and put back
+ * (docs/benchmarks.md, "Worklist with 500 open alarms").
+ */
+function place(body, wanted) {
+  const current = body.children;
+  if (current.length === wanted.length && wanted.every((tr, i) => tr === current[i])) return;
+  const keepRows = new Set(wanted);
+  for (const tr of [...current]) if (!keepRows.has(tr)) tr.remove();
+  const position = new Map();
+  for (let i = 0; i < current.length; i++) position.set(current[i], i);
+  const keep = inOrder(wanted.map((tr) => (position.has(tr) ? position.get(tr) : -1)));
+  let next = null;
+  for (let i = wanted.length - 1; i >= 0; i--) {
+    if (!keep.has(i)) body.insertBefore(wanted[i], next);
+    next = wanted[i];
+  }
+}
+
 async function openAlerts() {
   const [firing, acknowledged] = await Promise.all(
     // Every page: a list over 500 is paged (docs/api.md), and a wall screen can hold more.
@@ -89,7 +138,7 @@ export function view(root, status) {
   const alerts = new Map();
   const deliveries = new Map();
   const names = new Map();
-  const sockets = new Map();
+  let socket = null;
   let rules = {};
   let closed = false;
   const body = el("tbody");
@@ -205,24 +254,26 @@ export function view(root, status) {
     const list = [...alerts.values()].sort(order);
     const wanted = list.map(row);
     for (const id of [...rows.keys()]) if (!alerts.has(id)) rows.delete(id);
-    const current = [...body.children];
-    if (wanted.length !== current.length || wanted.some((tr, i) => tr !== current[i])) {
-      body.replaceChildren(...wanted);
-    }
+    place(body, wanted);
     empty.hidden = list.length > 0;
   }
 
   async function loadDeliveries(alert) {
     try {
-      deliveries.set(alert.id, await api.call("GET", `/v1/alerts/${encodeURIComponent(alert.id)}/deliveries`));
+      const pages = await api.call("GET", `/v1/alerts/${encodeURIComponent(alert.id)}/deliveries`);
+      deliveries.set(alert.id, same(deliveries.get(alert.id), pages));
     } catch {
       deliveries.delete(alert.id);
     }
   }
 
+  /** Applies an alert as the api sent it; `true` when the list changed. */
   function upsert(alert) {
-    if (alert.state === "resolved") alerts.delete(alert.id);
-    else alerts.set(alert.id, alert);
+    if (alert.state === "resolved") return alerts.delete(alert.id);
+    const kept = alerts.get(alert.id);
+    const now = same(kept, alert);
+    alerts.set(alert.id, now);
+    return now !== kept;
   }
 
   async function acknowledge(alert) {
@@ -278,33 +329,36 @@ export function view(root, status) {
     }
   }
 
-  function watch(patient) {
-    if (closed || sockets.has(patient) || !api.signedIn()) return;
-    const socket = api.liveSocket(patient);
-    sockets.set(patient, socket);
-    socket.addEventListener("message", async (event) => {
+  // One socket for every patient (docs/live.md, "Worklist socket"): alert changes as
+  // they happen; a reconnect reloads the list, since changes while it was closed are lost.
+  function watch(again = false) {
+    if (closed || socket || !api.signedIn()) return;
+    const opened = api.worklistSocket();
+    socket = opened;
+    opened.addEventListener("message", async (event) => {
       const message = JSON.parse(event.data);
-      if (message.type !== "alert") return;
-      upsert(message.alert);
+      // The greeting's `open` messages repeat what the list read: nothing to do for those.
+      if (message.type !== "alert" || !upsert(message.alert)) return;
       render();
       await loadDeliveries(message.alert);
       render();
     });
-    socket.addEventListener("open", () => {
-      table.dataset.live = String(Number(table.dataset.live || 0) + 1);
+    opened.addEventListener("open", () => {
+      table.dataset.live = "1";
+      if (again) load().catch(() => {});
     });
-    socket.addEventListener("close", (event) => {
-      sockets.delete(patient);
-      if (event.wasClean || event.code >= 4000) {
-        table.dataset.live = String(Math.max(0, Number(table.dataset.live || 0) - 1));
-      }
+    opened.addEventListener("close", (event) => {
+      socket = null;
+      table.dataset.live = "0";
       if (closed) return;
-      // 4001 (session ended, or the socket's lifetime) and 4003 (access revoked, or the
-      // account disabled): ask the api at once — a disabled account or an ended session
-      // signs the page out on its answer (api.js), instead of at the next reload.
+      // 4001 (session ended, or the socket's lifetime) and 4003 (account disabled): ask
+      // the api at once — a disabled account or an ended session signs the page out on
+      // its answer (api.js), instead of at the next reload.
       if (event.code === 4001 || event.code === 4003) load().catch(() => {});
       // 4003: do not come back; otherwise reconnect with the current token.
-      if (event.code !== 4003) setTimeout(() => watch(patient), 2000);
+      if (event.code !== 4003) {
+        setTimeout(() => watch(true), 2000);
+      }
     });
   }
 
@@ -318,12 +372,14 @@ export function view(root, status) {
       // ops see no patients (no PHI): ids only
     }
     const list = await openAlerts();
+    // A re-read keeps the objects of unchanged alerts, so their rows are left alone.
+    const previous = new Map(alerts);
     alerts.clear();
-    list.forEach(upsert);
+    for (const alert of list) alerts.set(alert.id, same(previous.get(alert.id), alert));
     await Promise.all(list.map(loadDeliveries));
     render();
     table.dataset.ready = "1";
-    for (const patient of new Set([...names.keys(), ...list.map((a) => a.patient)])) watch(patient);
+    watch();
   }
 
   const tick = setInterval(() => {
@@ -339,6 +395,6 @@ export function view(root, status) {
     closed = true;
     clearInterval(tick);
     clearInterval(repair);
-    for (const socket of sockets.values()) socket.close(1000);
+    if (socket) socket.close(1000);
   };
 }

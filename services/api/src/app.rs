@@ -3,9 +3,9 @@
 use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
-    alert_actions, alerts, audit, auth, backtest, beats, break_glass, devices, ecg, ecg_export,
-    hr_trend, infra, live, news2, patients, report, reports, thresholds, user_directory, users,
-    vitals,
+    alert_actions, alerts, alerts_live, audit, auth, backtest, beats, break_glass, devices, ecg,
+    ecg_export, hr_trend, infra, live, news2, patients, report, reports, thresholds,
+    user_directory, users, vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -99,6 +99,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(news2::trend))?)
         .routes(guarded(routes!(live::open))?)
         .routes(guarded(routes!(alerts::list))?)
+        .routes(guarded(routes!(alerts_live::open))?)
         .routes(guarded(routes!(alerts::acknowledge))?)
         .routes(guarded(routes!(alerts::snooze))?)
         .routes(guarded(routes!(alert_actions::triage))?)

@@ -101,6 +101,10 @@ fn matrix() -> Vec<Row> {
         Row { answers: Some(Answers { anonymous: 401, doctor: (200, 200), admin: (403, 403), ops: (403, 403) }),
               ..row(Method::GET, "/v1/alerts",                               200, None) },
         row(Method::GET,  "/v1/alerts?patient={p}",                          200, None),
+        // The worklist's WebSocket, as the list above: without an upgrade, 426
+        // (api_live_worklist.rs opens it).
+        Row { answers: Some(Answers { anonymous: 401, doctor: (426, 426), admin: (403, 403), ops: (403, 403) }),
+              ..row(Method::GET, "/v1/alerts/live",                          426, None) },
         row(Method::GET,  "/v1/alerts/{a}/deliveries",                       200, None),
         // The cast's alerts are high priority: past authorization a snooze is refused 409.
         row(Method::POST, "/v1/alerts/{a}/snooze",                           409, Some(json!({"duration_s": 600, "reason": "reviewing the strip"}))),

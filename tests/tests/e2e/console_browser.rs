@@ -472,13 +472,13 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         .await;
 
     // Signed in again on the worklist, the doctor's account is disabled by an admin: the
-    // api closes the page's live sockets (4003) and the page signs out at once.
+    // api closes the page's live socket (4003) and the page signs out at once.
     sign_in(&browser, &format!("{console}#/worklist"), DOCTOR, PASSWORD).await;
     browser
         .wait_for(
-            "the worklist's live sockets",
+            "the worklist's live socket",
             "const t = document.getElementById('worklist');
-             return t && t.dataset.ready === '1' && Number(t.dataset.live || 0) >= 2;",
+             return t && t.dataset.ready === '1' && t.dataset.live === '1';",
             json!([]),
             Duration::from_secs(10),
         )

@@ -13,6 +13,7 @@ mod api_fuzz;
 mod api_live;
 mod api_live_slow;
 mod api_live_vitals;
+mod api_live_worklist;
 mod api_logs;
 mod api_oidc;
 mod api_phi;

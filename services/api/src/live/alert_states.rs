@@ -4,6 +4,12 @@
 //! in any order. States only move forward (firing → acknowledged → resolved), so
 //! a report is news exactly when it is ahead of what was told: each change goes out once,
 //! and a stale snapshot can never move a view backwards.
+//!
+//! The worklist socket (`GET /v1/alerts/live`) also needs the changes that leave the state
+//! as it is — a snooze, a triage verdict, an "escalate now", a longer episode — and asks
+//! [`AlertStates::revised`] with each record the store poll reads: the store is the only
+//! source of those, and the poll reads it in order, so its record is never older than
+//! the one told.
 
 use cw_core::{Alert, AlertId, AlertState};
 use std::collections::HashMap;
@@ -18,19 +24,35 @@ fn rank(state: AlertState) -> u8 {
 
 #[derive(Default)]
 pub struct AlertStates {
-    /// Alert → (state told, polls since it was resolved).
-    told: HashMap<AlertId, (AlertState, u32)>,
+    /// Alert → (the record told, polls since it was resolved).
+    told: HashMap<AlertId, (Alert, u32)>,
 }
 
 impl AlertStates {
     /// Records a report; `true` when it is news (to be sent).
     pub fn report(&mut self, alert: &Alert) -> bool {
         match self.told.get(&alert.id) {
-            Some((told, _)) if rank(*told) >= rank(alert.state) => false,
+            Some((told, _)) if rank(told.state) >= rank(alert.state) => false,
             _ => {
-                self.told.insert(alert.id.clone(), (alert.state, 0));
+                self.told.insert(alert.id.clone(), (alert.clone(), 0));
                 true
             }
+        }
+    }
+
+    /// Records a record read from the store; `true` when it is news: a state ahead of
+    /// the one told (as [`Self::report`]), or the same state with another record (snoozed,
+    /// triaged, escalated, its episode grown).
+    pub fn revised(&mut self, alert: &Alert) -> bool {
+        match self.told.get_mut(&alert.id) {
+            Some((told, _)) if told.state == alert.state => {
+                if told == alert {
+                    return false;
+                }
+                *told = alert.clone();
+                true
+            }
+            _ => self.report(alert),
         }
     }
 
@@ -39,8 +61,8 @@ impl AlertStates {
     pub fn vanished(&self, open: &[&Alert]) -> Vec<AlertId> {
         self.told
             .iter()
-            .filter(|(id, (state, _))| {
-                *state != AlertState::Resolved && !open.iter().any(|a| &a.id == *id)
+            .filter(|(id, (told, _))| {
+                told.state != AlertState::Resolved && !open.iter().any(|a| &a.id == *id)
             })
             .map(|(id, _)| id.clone())
             .collect()
@@ -49,8 +71,8 @@ impl AlertStates {
     /// After each poll: resolved alerts are forgotten two polls later (a snapshot taken
     /// before the resolve can no longer arrive), so the map stays as small as the open set.
     pub fn age(&mut self) {
-        self.told.retain(|_, (state, polls)| {
-            if *state == AlertState::Resolved {
+        self.told.retain(|_, (told, polls)| {
+            if told.state == AlertState::Resolved {
                 *polls += 1;
                 *polls <= 2
             } else {
@@ -97,6 +119,32 @@ mod tests {
         // A resolve that skipped the ack is still news.
         let other = AlertId::random();
         assert!(states.report(&alert(&other, AlertState::Resolved)));
+    }
+
+    #[test]
+    fn a_changed_record_in_the_same_state_is_news_once_and_an_older_state_never() {
+        let id = AlertId::random();
+        let mut states = AlertStates::default();
+        let firing = alert(&id, AlertState::Firing);
+        assert!(states.revised(&firing));
+        assert!(!states.revised(&firing), "the same record twice");
+        let triaged = Alert {
+            triage: Some(Box::new(cw_core::triage::Triage {
+                verdict: cw_core::triage::Verdict::Artifact,
+                note: None,
+                by: "dr".into(),
+                at_ns: 1,
+            })),
+            ..firing.clone()
+        };
+        assert!(states.revised(&triaged), "a verdict is news");
+        assert!(!states.revised(&triaged));
+        assert!(
+            !states.report(&firing),
+            "an event in the same state is no news"
+        );
+        assert!(states.revised(&alert(&id, AlertState::Acknowledged)));
+        assert!(!states.revised(&triaged), "never backwards");
     }
 
     #[test]

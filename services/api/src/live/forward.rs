@@ -28,12 +28,15 @@ pub enum Ended {
     Behind { dropped: u64 },
 }
 
+/// Forwards the messages `keeps` admits (a worklist socket: its caller's patients only;
+/// a patient's socket: all) until the socket ends.
 pub async fn forward<S>(
     rx: &mut broadcast::Receiver<Text>,
     sink: &mut S,
     limits: &Limits,
     metrics: &LiveMetrics,
     stop: &CancellationToken,
+    keeps: impl Fn(&Text) -> bool,
 ) -> Ended
 where
     S: Sink<Utf8Bytes> + Unpin,
@@ -45,7 +48,8 @@ where
             next = rx.recv() => next,
         };
         let (text, queued_ns) = match next {
-            Ok(text) => (text.body, Some(text.queued_ns)),
+            Ok(text) if keeps(&text) => (text.body, Some(text.queued_ns)),
+            Ok(_) => continue,
             Err(RecvError::Lagged(n)) => {
                 dropped += n;
                 metrics.dropped.add(n);
@@ -101,6 +105,7 @@ mod tests {
             &limits(100),
             &metrics,
             &CancellationToken::new(),
+            |_| true,
         )
         .await;
         assert_eq!(ended, Ended::Stopped);
@@ -129,6 +134,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_socket_sends_only_the_messages_its_scope_keeps() {
+        let (tx, mut rx) = broadcast::channel::<Text>(8);
+        let (mine, theirs) = (cw_core::PatientId::random(), cw_core::PatientId::random());
+        for (i, patient) in [&mine, &theirs, &mine].into_iter().enumerate() {
+            let text = Text {
+                patient: Some(patient.clone()),
+                ..Text::from(format!("m{i}"))
+            };
+            tx.send(text).expect("a receiver");
+        }
+        drop(tx);
+        let (mut sink, client) = mpsc::channel::<Utf8Bytes>(8);
+        let ended = forward(
+            &mut rx,
+            &mut sink,
+            &limits(100),
+            &LiveMetrics::default(),
+            &CancellationToken::new(),
+            |text| text.patient.as_ref() == Some(&mine),
+        )
+        .await;
+        assert_eq!(ended, Ended::Stopped);
+        drop(sink);
+        let got: Vec<String> = client.map(|t| t.as_str().to_owned()).collect().await;
+        assert_eq!(got, vec!["m0".to_owned(), "m2".into()]);
+    }
+
+    #[tokio::test]
     async fn a_socket_that_drops_more_than_the_limit_is_behind() {
         let (tx, mut rx) = broadcast::channel::<Text>(4);
         for i in 0..20 {
@@ -141,6 +174,7 @@ mod tests {
             &limits(10),
             &LiveMetrics::default(),
             &CancellationToken::new(),
+            |_| true,
         )
         .await;
         assert_eq!(ended, Ended::Behind { dropped: 16 });
@@ -161,6 +195,7 @@ mod tests {
             &limits(100),
             &LiveMetrics::default(),
             &CancellationToken::new(),
+            |_| true,
         )
         .await;
         assert_eq!(ended, Ended::Behind { dropped: 0 });

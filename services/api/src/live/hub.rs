@@ -11,6 +11,7 @@ use super::alert_states::AlertStates;
 use super::decimate::Decimator;
 use super::messages::LiveMessage;
 use super::stages::LiveStages;
+use super::worklist_feed::WorklistFeed;
 use axum::extract::ws::Utf8Bytes;
 use cw_analysis::news2_escalation::News2Assessment;
 use cw_bus::{BusStats, Kind, Sealer, Subscriber};
@@ -22,7 +23,7 @@ use cw_core::{
 };
 use cw_runtime::{Counter, MetricsText};
 use cw_storage::ApiRecords;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -35,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 pub struct Text {
     pub body: Utf8Bytes,
     pub queued_ns: Nanos,
+    /// The patient a worklist message is about: each worklist socket sends only its
+    /// caller's (`worklist_feed.rs`). `None` on a patient's own channel.
+    pub patient: Option<PatientId>,
 }
 
 impl From<String> for Text {
@@ -42,6 +46,7 @@ impl From<String> for Text {
         Self {
             body: body.into(),
             queued_ns: now_ns(),
+            patient: None,
         }
     }
 }
@@ -120,8 +125,8 @@ impl LiveMetrics {
 
 pub struct LiveHub {
     pub cfg: LiveConfig,
-    sealer: Sealer,
-    records: Arc<dyn ApiRecords>,
+    pub(super) sealer: Sealer,
+    pub(super) records: Arc<dyn ApiRecords>,
     shutdown: CancellationToken,
     pub metrics: LiveMetrics,
     feeds: Mutex<Feeds>,
@@ -132,10 +137,12 @@ pub struct LiveHub {
 }
 
 #[derive(Default)]
-struct Feeds {
+pub(super) struct Feeds {
     patients: HashMap<PatientId, PatientFeed>,
     /// Shard → (viewers, the token that stops its subscriptions).
     shards: HashMap<u16, (usize, CancellationToken)>,
+    /// Every patient's alert changes, while a worklist socket is open.
+    pub(super) worklist: Option<WorklistFeed>,
 }
 
 struct PatientFeed {
@@ -171,7 +178,7 @@ impl Drop for Watch {
     }
 }
 
-fn event_name(state: AlertState) -> &'static str {
+pub(super) fn event_name(state: AlertState) -> &'static str {
     match state {
         AlertState::Firing => "fired",
         AlertState::Acknowledged => "acknowledged",
@@ -221,7 +228,7 @@ impl LiveHub {
         self.shutdown.clone()
     }
 
-    fn feeds(&self) -> MutexGuard<'_, Feeds> {
+    pub(super) fn feeds(&self) -> MutexGuard<'_, Feeds> {
         self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -302,11 +309,7 @@ impl LiveHub {
 
     fn tell(feed: &mut PatientFeed, alert: &Alert) {
         if feed.alerts.report(alert) {
-            let text = LiveMessage::Alert {
-                event: event_name(alert.state),
-                alert: Box::new(alert.clone().into()),
-            }
-            .to_text();
+            let text = LiveMessage::alert(event_name(alert.state), alert).to_text();
             let _ = feed.tx.send(text.into());
             if alert.state == AlertState::Resolved {
                 feed.open.remove(&alert.id);
@@ -466,16 +469,19 @@ impl LiveHub {
             .and_then(|f| f.news2.clone())
     }
 
-    /// Alert state from the store for every watched patient: acks by SMS, call or REST
-    /// (on any replica), and whatever the bus dropped.
+    /// Alert state from the store for every watched patient and the worklists: acks by
+    /// SMS, call or REST (on any replica), and whatever the bus dropped.
     async fn poll_alerts(&self) -> Result<(), cw_storage::StoreError> {
-        if self.feeds().patients.is_empty() {
-            return Ok(());
+        {
+            let feeds = self.feeds();
+            if feeds.patients.is_empty() && feeds.worklist.is_none() {
+                return Ok(());
+            }
         }
         let open = self.records.open_alerts().await?;
-        let vanished: Vec<_> = {
+        let vanished: BTreeSet<_> = {
             let mut feeds = self.feeds();
-            let mut vanished = Vec::new();
+            let mut vanished = BTreeSet::new();
             for (patient, feed) in feeds.patients.iter_mut() {
                 let mine: Vec<&Alert> = open.iter().filter(|a| &a.patient == patient).collect();
                 for alert in &mine {
@@ -483,16 +489,27 @@ impl LiveHub {
                 }
                 vanished.extend(feed.alerts.vanished(&mine));
             }
+            if let Some(worklist) = feeds.worklist.as_mut() {
+                vanished.extend(worklist.polled(&open));
+            }
             vanished
         };
         for id in vanished {
             let alert = self.records.get_alert(&id).await?;
-            if let Some(feed) = self.feeds().patients.get_mut(&alert.patient) {
+            let mut feeds = self.feeds();
+            if let Some(feed) = feeds.patients.get_mut(&alert.patient) {
                 Self::tell(feed, &alert);
             }
+            if let Some(worklist) = feeds.worklist.as_mut() {
+                worklist.revised(&alert);
+            }
         }
-        for feed in self.feeds().patients.values_mut() {
+        let mut feeds = self.feeds();
+        for feed in feeds.patients.values_mut() {
             feed.alerts.age();
+        }
+        if let Some(worklist) = feeds.worklist.as_mut() {
+            worklist.age();
         }
         Ok(())
     }

@@ -18,6 +18,14 @@ pub enum LiveMessage<'a> {
         queue: usize,
         session_s: u64,
     },
+    /// The worklist socket's first message (`GET /v1/alerts/live`): how many patients it
+    /// carries the alerts of, and its limits.
+    #[serde(rename = "hello")]
+    WorklistHello {
+        patients: usize,
+        queue: usize,
+        session_s: u64,
+    },
     /// Heart rate after a beat at `at_ns` (sample time); `bpm` as the policy's HR rules
     /// see it, `instant_bpm` from this RR interval alone.
     Hr {
@@ -26,9 +34,11 @@ pub enum LiveMessage<'a> {
         instant_bpm: f32,
         rr_ms: f64,
     },
-    /// An alert of this patient: `event` is `open` (already open when the socket opened),
-    /// `fired`, `acknowledged` or `resolved`; `alert` as the REST api shows it. Boxed:
-    /// an alert is by far the largest message.
+    /// An alert of this patient (on the worklist socket: of any of the caller's patients):
+    /// `event` is `open` (already open when the socket opened), `fired`, `acknowledged`
+    /// or `resolved`, and on the worklist socket also `updated` (snoozed, triaged,
+    /// escalated, its episode grown); `alert` as the REST api shows it. Boxed: an alert
+    /// is by far the largest message.
     Alert {
         event: &'a str,
         alert: Box<AlertView>,
@@ -53,7 +63,15 @@ pub enum LiveMessage<'a> {
     Dropped { dropped: u64 },
 }
 
-impl LiveMessage<'_> {
+impl<'a> LiveMessage<'a> {
+    /// An `alert` message: `event` with the alert as the REST api shows it.
+    pub fn alert(event: &'a str, alert: &cw_core::Alert) -> Self {
+        Self::Alert {
+            event,
+            alert: Box::new(alert.clone().into()),
+        }
+    }
+
     pub fn to_text(&self) -> String {
         // Serializing these plain structs cannot fail; an empty object is a safe fallback.
         serde_json::to_string(self).unwrap_or_else(|_| "{}".into())

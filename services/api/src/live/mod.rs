@@ -1,6 +1,8 @@
 //! Live views of one patient over a WebSocket (`GET /v1/patients/{id}/live`, handler in
 //! `routes/live.rs`): heart rate per beat and alert state from the alert-engines' events
-//! PUB, ECG from ingest's samples PUB, min/max-subsampled for a screen.
+//! PUB, ECG from ingest's samples PUB, min/max-subsampled for a screen; and the worklist's
+//! one socket for every patient's alert changes (`GET /v1/alerts/live`,
+//! `worklist_feed.rs`).
 //!
 //! One [`hub::LiveHub`] per api process subscribes only to the shards someone watches and
 //! fans each patient's messages out through one bounded broadcast channel; a slow socket
@@ -15,6 +17,7 @@ pub mod hub;
 pub mod messages;
 pub mod stages;
 pub mod user_sockets;
+pub mod worklist_feed;
 
 use serde::{Deserialize, Serialize};
 

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::error::ErrorBody;
 use crate::live::access_recheck::{Lost, Membership};
 use crate::live::forward::{self, Ended, Limits};
-use crate::live::hub::{LiveHub, Watch};
+use crate::live::hub::{LiveHub, Text, Watch};
 use crate::live::messages::LiveMessage;
 use crate::live::user_sockets::Place;
 use crate::request_id::RequestId;
@@ -40,6 +40,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 /// The subprotocol a live socket speaks (the JSON messages of `crate::live::messages`).
@@ -100,33 +101,72 @@ pub async fn open(
 ) -> Result<Response, ApiError> {
     let patient = parse_patient(&id)?;
     caller.require_patient(&state, &patient).await?;
+    let (ws, viewer) = match admit(&state, caller, &extensions, ws) {
+        Ok(admitted) => admitted,
+        Err(refused) => return Ok(*refused),
+    };
+    tracing::info!(user = %viewer.caller.user, patient = %patient, "live socket opened");
+    Ok(upgrade(
+        &state,
+        ws,
+        move |state, socket, shutdown| async move {
+            let hub = state.live.clone();
+            let scope = PatientScope {
+                membership: hub.rechecks.join(&viewer.caller, &patient),
+                patient,
+            };
+            let mut watch = hub.watch(&scope.patient);
+            let first = greeting(&hub, &mut watch).await;
+            let ended = serve(
+                &state,
+                &viewer,
+                &scope,
+                &mut watch.rx,
+                first,
+                socket,
+                shutdown,
+            )
+            .await;
+            tracing::info!(patient = %scope.patient, ?ended, "live socket closed");
+        },
+    ))
+}
+
+/// Admits an upgrade request whose caller is authorized: a WebSocket upgrade (else 426),
+/// under `max_connections` (else 503) and the caller's `max_sockets_per_user` (else 429:
+/// the patients' sockets and the worklist's count together). The refusal is the
+/// response (boxed: it is large beside the admission).
+pub(crate) fn admit(
+    state: &AppState,
+    caller: Caller,
+    extensions: &axum::http::Extensions,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<(WebSocketUpgrade, Viewer), Box<Response>> {
     let Ok(ws) = ws else {
-        return Ok(refuse(
+        return Err(Box::new(refuse(
             StatusCode::UPGRADE_REQUIRED,
             "upgrade_required",
             "this is a WebSocket endpoint: send a WebSocket upgrade (subprotocol cardiowatch.v1)",
-        ));
+        )));
     };
-    let hub = state.live.clone();
+    let hub = &state.live;
     if hub.metrics.connections.load(Ordering::Relaxed) >= hub.cfg.max_connections {
         hub.metrics.refused_busy.inc();
-        return Ok(refuse(
+        return Err(Box::new(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "live_busy",
             "too many live sockets on this server; try again shortly",
-        ));
+        )));
     }
     let Some(place) = hub.users.take(&caller.user, hub.cfg.max_sockets_per_user) else {
         hub.metrics.refused_per_user.inc();
         tracing::warn!(user = %caller.user, limit = hub.cfg.max_sockets_per_user, "live socket refused: too many open for this user");
-        return Ok(refuse(
+        return Err(Box::new(refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "live_sockets_per_user",
             "too many live sockets open for this user; close one first",
-        ));
+        )));
     };
-    let shutdown = hub.shutdown_token();
-    tracing::info!(user = %caller.user, patient = %patient, "live socket opened");
     let viewer = Viewer {
         caller,
         request_id: extensions
@@ -139,40 +179,83 @@ pub async fn open(
             .unwrap_or_default(),
         place,
     };
-    let max_message = hub.cfg.max_message_bytes;
-    Ok(ws
-        .protocols([SUBPROTOCOL])
+    Ok((ws, viewer))
+}
+
+/// The 101 answer; `session` runs the socket once upgraded (with the api's shutdown).
+pub(crate) fn upgrade<F, Fut>(state: &AppState, ws: WebSocketUpgrade, session: F) -> Response
+where
+    F: FnOnce(AppState, WebSocket, CancellationToken) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let max_message = state.live.cfg.max_message_bytes;
+    let shutdown = state.live.shutdown_token();
+    let state = state.clone();
+    ws.protocols([SUBPROTOCOL])
         // Clients only close and ping: a larger message ends the socket (1009) before
         // it is buffered (issue 13 #8).
         .max_message_size(max_message)
         .max_frame_size(max_message)
-        .on_upgrade(move |socket| session(state, viewer, patient, socket, shutdown)))
+        .on_upgrade(move |socket| session(state, socket, shutdown))
 }
 
 /// Who opened the socket, the upgrade request's audit identifiers, and the socket's
 /// place among its user's (given back when the socket ends).
-struct Viewer {
-    caller: Caller,
+pub(crate) struct Viewer {
+    pub(crate) caller: Caller,
     request_id: String,
     source: String,
     place: Place,
 }
 
-async fn session(
-    state: AppState,
-    viewer: Viewer,
+/// What differs between the kinds of live socket: what it sends, how its access is
+/// re-checked, and what a closing for lost access is audited as. A patient's socket
+/// ([`PatientScope`]) and the worklist's (`routes/alerts_live.rs`) share the rest
+/// ([`serve`]).
+pub(crate) trait Scope {
+    /// The audit record of a closing for lost access: action, resource, patient.
+    fn audited_as(&self) -> (&'static str, String, Option<PatientId>);
+    /// Whether a message of the socket's channel goes to this client.
+    fn keeps(&self, text: &Text) -> bool;
+    /// Asks the access decision again (a decision younger than `fresh` may be reused).
+    async fn recheck(&self, state: &AppState, caller: &Caller, fresh: Duration)
+    -> Result<(), Lost>;
+    /// Resolves when another socket found the shared access gone (never, unshared).
+    async fn lost(&self) -> Lost;
+}
+
+/// One patient's socket: its access decision shared with the user's other sockets on
+/// the patient (`live/access_recheck.rs`).
+struct PatientScope<'a> {
     patient: PatientId,
-    socket: WebSocket,
-    shutdown: CancellationToken,
-) {
-    let hub = state.live.clone();
-    hub.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    hub.metrics.opened.inc();
-    let membership = hub.rechecks.join(&viewer.caller, &patient);
-    let ended = run(&state, &viewer, &membership, &patient, socket, shutdown).await;
-    drop(membership);
-    hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
-    tracing::info!(patient = %patient, ?ended, "live socket closed");
+    membership: Membership<'a>,
+}
+
+impl Scope for PatientScope<'_> {
+    fn audited_as(&self) -> (&'static str, String, Option<PatientId>) {
+        (
+            "GET /v1/patients/{id}/live",
+            format!("/v1/patients/{}/live", self.patient),
+            Some(self.patient.clone()),
+        )
+    }
+
+    fn keeps(&self, _: &Text) -> bool {
+        true
+    }
+
+    async fn recheck(
+        &self,
+        state: &AppState,
+        caller: &Caller,
+        fresh: Duration,
+    ) -> Result<(), Lost> {
+        self.membership.recheck(state, caller, fresh).await
+    }
+
+    async fn lost(&self) -> Lost {
+        self.membership.lost().await
+    }
 }
 
 /// Re-checks access every `live.access_recheck_s` and the session every
@@ -181,7 +264,7 @@ async fn session(
 async fn recheck_access(
     state: &AppState,
     viewer: &Viewer,
-    membership: &Membership<'_>,
+    scope: &impl Scope,
     stop: &CancellationToken,
 ) -> Option<Lost> {
     let interval = |period: Duration| {
@@ -195,9 +278,9 @@ async fn recheck_access(
     let lost = loop {
         tokio::select! {
             _ = stop.cancelled() => return None,
-            lost = membership.lost() => break lost,
+            lost = scope.lost() => break lost,
             _ = tick.tick() => {
-                if let Err(lost) = membership.recheck(state, &viewer.caller, period).await {
+                if let Err(lost) = scope.recheck(state, &viewer.caller, period).await {
                     break lost;
                 }
             }
@@ -236,14 +319,15 @@ async fn session_holds(state: &AppState, viewer: &Viewer, fresh: Duration) -> Re
 }
 
 /// A socket closed for lost access is a denial in the audit chain, like a refused request.
-async fn audit_revoked(state: &AppState, viewer: &Viewer, patient: &PatientId, lost: &Lost) {
+async fn audit_revoked(state: &AppState, viewer: &Viewer, scope: &impl Scope, lost: &Lost) {
+    let (action, resource, patient) = scope.audited_as();
     let entry = AuditEntry {
         at_ns: now_ns(),
         actor: viewer.caller.user.to_string(),
         role: role_name(viewer.caller.role).to_owned(),
-        action: "GET /v1/patients/{id}/live".into(),
-        resource: format!("/v1/patients/{patient}/live"),
-        patient: Some(patient.clone()),
+        action: action.into(),
+        resource,
+        patient,
         outcome: match lost {
             Lost::Revoked | Lost::SessionEnded => AuditOutcome::Denied,
             Lost::Unchecked => AuditOutcome::Failed,
@@ -267,20 +351,40 @@ async fn audit_revoked(state: &AppState, viewer: &Viewer, patient: &PatientId, l
         // The socket closes regardless: nothing more is served to this caller.
         tracing::error!(error = %e, "audit write failed for a revoked live socket");
     }
-    tracing::warn!(user = %viewer.caller.user, patient = %patient, ?lost, "live socket closed: access gone");
+    tracing::warn!(user = %viewer.caller.user, ?lost, "live socket closed: access gone");
+}
+
+/// Runs one socket: `first` (the greeting), then the channel's messages the scope keeps,
+/// until the client leaves, falls behind, its access or session ends, or the server shuts
+/// down; closes it with the code that says which.
+pub(crate) async fn serve(
+    state: &AppState,
+    viewer: &Viewer,
+    scope: &impl Scope,
+    rx: &mut broadcast::Receiver<Text>,
+    first: Vec<String>,
+    socket: WebSocket,
+    shutdown: CancellationToken,
+) -> Ended {
+    let hub = &state.live;
+    hub.metrics.connections.fetch_add(1, Ordering::Relaxed);
+    hub.metrics.opened.inc();
+    let ended = run(state, viewer, scope, rx, first, socket, shutdown).await;
+    hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    ended
 }
 
 async fn run(
     state: &AppState,
     viewer: &Viewer,
-    membership: &Membership<'_>,
-    patient: &PatientId,
+    scope: &impl Scope,
+    watched: &mut broadcast::Receiver<Text>,
+    first: Vec<String>,
     socket: WebSocket,
     shutdown: CancellationToken,
 ) -> Ended {
     let hub = &state.live;
     let (mut tx, mut rx) = socket.split();
-    let mut watch = hub.watch(patient);
     let stop = shutdown.child_token();
     // Inbound: only close (and pings, answered by the library) are expected.
     let reader = {
@@ -320,9 +424,12 @@ async fn run(
             futures::future::ready(Ok::<_, axum::Error>(Message::Text(text)))
         });
         let streaming = async {
-            match greet(hub, &mut watch, &mut texts, &limits).await {
+            match greet(first, &mut texts, &limits).await {
                 Ok(()) => {
-                    forward::forward(&mut watch.rx, &mut texts, &limits, &hub.metrics, &stop).await
+                    forward::forward(watched, &mut texts, &limits, &hub.metrics, &stop, |t| {
+                        scope.keeps(t)
+                    })
+                    .await
                 }
                 Err(ended) => ended,
             }
@@ -334,22 +441,21 @@ async fn run(
                 stop.cancel();
                 ended
             },
-            recheck_access(state, viewer, membership, &stop)
+            recheck_access(state, viewer, scope, &stop)
         )
     };
-    drop(watch);
     stop.cancel();
     reader.abort();
     let session_over = session_over.await.unwrap_or(false);
     if let Some(lost) = &lost {
-        audit_revoked(state, viewer, patient, lost).await;
+        audit_revoked(state, viewer, scope, lost).await;
     }
     let close = match (&ended, &lost) {
         (Ended::Stopped, Some(Lost::Revoked)) => {
             hub.metrics.closed_revoked.inc();
             Some((
                 CLOSE_ACCESS_REVOKED,
-                "access revoked: you may no longer view this patient".to_owned(),
+                "access revoked: you may no longer view this".to_owned(),
             ))
         }
         (Ended::Stopped, Some(Lost::SessionEnded)) => Some((
@@ -387,17 +493,9 @@ async fn run(
     ended
 }
 
-/// The first messages: what the socket carries, the alerts open right now, and the
-/// analysis state and NEWS2 when the hub knows them.
-async fn greet<S>(
-    hub: &LiveHub,
-    watch: &mut Watch,
-    sink: &mut S,
-    limits: &Limits,
-) -> Result<(), Ended>
-where
-    S: futures::Sink<axum::extract::ws::Utf8Bytes> + Unpin,
-{
+/// A patient socket's first messages: what it carries, the alerts open right now, and
+/// the analysis state and NEWS2 when the hub knows them.
+async fn greeting(hub: &LiveHub, watch: &mut Watch) -> Vec<String> {
     let open = hub.greeting(watch).await;
     let mut first = vec![
         LiveMessage::Hello {
@@ -408,13 +506,10 @@ where
         }
         .to_text(),
     ];
-    first.extend(open.into_iter().map(|alert| {
-        LiveMessage::Alert {
-            event: "open",
-            alert: Box::new(alert.into()),
-        }
-        .to_text()
-    }));
+    first.extend(
+        open.iter()
+            .map(|alert| LiveMessage::alert("open", alert).to_text()),
+    );
     if let Some((at_ns, state)) = hub.analysis_of(watch.patient()) {
         first.push(
             LiveMessage::Analysis {
@@ -427,6 +522,14 @@ where
     if let Some(news2) = hub.news2_of(watch.patient()) {
         first.push(LiveMessage::News2 { news2: &news2 }.to_text());
     }
+    first
+}
+
+/// Sends the first messages, each within the send timeout.
+pub(crate) async fn greet<S>(first: Vec<String>, sink: &mut S, limits: &Limits) -> Result<(), Ended>
+where
+    S: futures::Sink<axum::extract::ws::Utf8Bytes> + Unpin,
+{
     for text in first {
         match tokio::time::timeout(limits.send_timeout, sink.send(text.into())).await {
             Ok(Ok(())) => {}

@@ -1,5 +1,6 @@
 pub mod alert_actions;
 pub mod alerts;
+pub mod alerts_live;
 pub mod audit;
 pub mod auth;
 pub mod backtest;
