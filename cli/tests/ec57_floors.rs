@@ -39,11 +39,12 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     let qrs = gross.qrs.expect("mitdb labels beats").qrs();
     // Measured: 99.91 / 99.90.
     assert!(qrs.se() >= 99.85 && qrs.ppv() >= 99.85, "QRS {qrs:?}");
-    // The classifier's VEB and SVEB over the non-paced records (measured: VEB 92.78 /
-    // 95.03, FPR 0.38 %; SVEB 73.56 / 76.21), the same figures as cw-detect's own test.
+    // The classifier's VEB and SVEB over the non-paced records (measured: VEB 95.24 /
+    // 95.15, FPR 0.38 %; SVEB 73.56 / 76.29; VEB 92.78 / 95.03 before runs alternating two
+    // ventricular shapes were followed), the same figures as cw-detect's own test.
     let ectopic = gross.ectopic.expect("labelled");
     let (veb, sveb) = (ectopic.veb(), ectopic.sveb());
-    assert!(veb.se() >= 92.0 && veb.ppv() >= 94.5, "VEB {veb:?}");
+    assert!(veb.se() >= 94.5 && veb.ppv() >= 94.5, "VEB {veb:?}");
     assert!(sveb.se() >= 73.0 && sveb.ppv() >= 75.5, "SVEB {sveb:?}");
     let hundred = results.iter().find(|r| r.name == "100").expect("100");
     let q = hundred.beats.expect("labelled").qrs();

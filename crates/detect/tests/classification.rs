@@ -45,24 +45,25 @@ fn assert_floor(what: &str, s: Counts, se: f64, ppv: f64) {
 #[test]
 fn mitdb_classes_at_native_rate() {
     let t = run(None);
-    // Reached: VEB 92.75 / 95.12 (FPR 0.37 %), SVEB 73.56 / 76.21. Leave-one-record-out:
-    // `cargo run -p cw-detect --release --example classify_loo`.
-    assert_floor("VEB", t.gross.veb(), 92.0, 94.5);
+    // Reached: VEB 95.24 / 95.15 (FPR 0.38 %), SVEB 73.56 / 76.29 (VEB 92.78 / 95.03 before
+    // a clean beat after a V beat, unlike the normal one and not narrower, continued the
+    // run). Leave-one-record-out: `cargo run -p cw-detect --release --example classify_loo`.
+    assert_floor("VEB", t.gross.veb(), 94.5, 94.5);
     assert_floor("SVEB", t.gross.sveb(), 73.0, 75.5);
 }
 
 #[test]
 fn mitdb_classes_at_250_hz() {
     let t = run(Some(250.0));
-    // Reached: VEB 92.44 / 95.23, SVEB 72.70 / 76.42.
-    assert_floor("VEB", t.gross.veb(), 91.8, 94.5);
+    // Reached: VEB 95.15 / 95.09, SVEB 72.70 / 76.60.
+    assert_floor("VEB", t.gross.veb(), 94.5, 94.5);
     assert_floor("SVEB", t.gross.sveb(), 72.0, 75.5);
 }
 
 #[test]
 fn mitdb_classes_at_125_hz() {
     let t = run(Some(125.0));
-    // Reached: VEB 92.35 / 95.22, SVEB 71.07 / 76.28.
-    assert_floor("VEB", t.gross.veb(), 91.8, 94.5);
+    // Reached: VEB 94.87 / 94.78, SVEB 71.07 / 76.46.
+    assert_floor("VEB", t.gross.veb(), 94.2, 94.5);
     assert_floor("SVEB", t.gross.sveb(), 70.5, 75.5);
 }

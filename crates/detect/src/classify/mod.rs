@@ -263,6 +263,7 @@ impl BeatClassifier {
             }) || (self.v_run_confirmed
                 && rules::continues_fast_run(to_normal.distance, p.rr_before_s.and_then(share))));
         Some(Evidence {
+            follows_v: self.last_beat.is_some_and(|(_, c)| c == BeatClass::V),
             distance: to_normal.distance,
             width_s: p.shape.width_s(),
             normal_width_s: normal.width_s,

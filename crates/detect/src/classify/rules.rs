@@ -7,7 +7,8 @@
 //! in shape, sinus arrhythmia and AF make normal beats premature, a fiducial misplaced by
 //! noise widens a normal beat, and ventricular beats in AF need not be followed by a
 //! pause. A beat that matches a template whose beats were mostly ventricular, or that
-//! continues a run of ventricular beats with its shape, needs fewer points; a noisy beat
+//! continues a run of ventricular beats (with its shape, or clean, unlike the normal beat
+//! and not narrower than it), needs fewer points; a noisy beat
 //! needs more (and is Q, unclassifiable, when it would be V on a clean signal).
 //!
 //! A premature beat that is not ventricular is supraventricular (S), unless the rhythm is
@@ -61,8 +62,9 @@ pub struct RuleLevels {
     /// width and moves its fiducial, so those signs count less.
     pub noisy: f32,
     pub noisy_extra_points: u32,
-    /// Points for continuing a run of ventricular beats with the same shape: inside a run
-    /// beats are no longer premature against each other and no pause follows them.
+    /// Points for continuing a run of ventricular beats (with the same shape, or
+    /// `after_ventricular_unlike_normal`): inside a run beats are no longer premature
+    /// against each other and no pause follows them.
     pub run_points: u32,
 }
 
@@ -89,6 +91,8 @@ pub(crate) struct Evidence {
     pub known_ventricular: bool,
     /// The last beat was ventricular and this one has its shape.
     pub continues_run: bool,
+    /// The last beat was ventricular.
+    pub follows_v: bool,
     /// High-frequency activity around the QRS over its size (shape.rs).
     pub noise: f32,
     /// The rhythm is irregular: prematurity says nothing of an atrial origin.
@@ -128,6 +132,22 @@ impl Evidence {
         BeatClass::N
     }
 
+    /// A clean beat right after a ventricular beat, unlike the normal beat and at least as
+    /// wide, continues the ventricular run although it has another shape: a run whose
+    /// beats alternate between two ventricular shapes (223's bigeminal runs, bidirectional
+    /// VT) never has two consecutive beats of one shape for `continues_run`, and its beats
+    /// come on time. A conducted beat after a PVC has the normal shape; an aberrant or
+    /// pre-excited one is narrower than a ventricular beat (ventricular activation
+    /// outside the conduction system is the slowest: docs/clinical-performance.md,
+    /// "Beat classification"). Noise changes shape and width, so a noisy beat does not
+    /// qualify.
+    fn after_ventricular_unlike_normal(&self, levels: &RuleLevels) -> bool {
+        self.follows_v
+            && self.distance >= DIFFERENT[0]
+            && self.width_s >= self.normal_width_s
+            && self.noise < levels.noisy
+    }
+
     fn ventricular_points(&self, levels: &RuleLevels) -> u32 {
         let count = |levels: &[f32], passes: &dyn Fn(f32) -> bool| {
             levels.iter().filter(|&&l| passes(l)).count() as u32
@@ -138,6 +158,7 @@ impl Evidence {
             + count(&WIDER_S, &|l| wider >= l)
             + count(&PREMATURE, &|l| self.prematurity.is_some_and(|p| p < l))
             + u32::from(premature_beat && self.pause.is_none_or(|p| p > PAUSE))
-            + levels.run_points * u32::from(self.continues_run)
+            + levels.run_points
+                * u32::from(self.continues_run || self.after_ventricular_unlike_normal(levels))
     }
 }
