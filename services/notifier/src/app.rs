@@ -2,6 +2,7 @@
 
 use crate::config::NotifierConfig;
 use crate::dispatch::Dispatcher;
+use crate::events::{AckedElsewhere, AlertEventReceived, OpenAlertReconciled};
 use crate::metrics::NotifierMetrics;
 use crate::providers::ses::SesClient;
 use crate::providers::twilio::TwilioClient;
@@ -9,6 +10,7 @@ use anyhow::Context;
 use axum::Router;
 use cw_bus::{Kind, Puller, Sealer};
 use cw_core::{AlertEvent, AlertState};
+use cw_runtime::InternalEvent;
 use cw_storage::NotifierStores;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -221,7 +223,7 @@ async fn consume_alerts(
             _ = shutdown.cancelled() => break,
             event = puller.recv::<AlertEvent>() => {
                 let Some(envelope) = event else { break };
-                dispatcher.metrics.alerts_received.inc();
+                AlertEventReceived.emit(&dispatcher.metrics);
                 let event = envelope.body;
                 // Every kind: an acknowledgement or an end is reported to the alert
                 // managers (a no-op without them: `drive` pages firing alerts only).
@@ -259,10 +261,10 @@ async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
     };
     // Acks made elsewhere (REST api, another replica) show here first.
     for acked in dispatcher.metrics.acks.unseen(&alerts) {
-        dispatcher.metrics.acked_other.inc();
-        if let Some(seconds) = crate::ack_tally::seconds_to_ack(acked) {
-            dispatcher.metrics.time_to_ack.observe(seconds);
+        AckedElsewhere {
+            seconds_to_ack: crate::ack_tally::seconds_to_ack(acked),
         }
+        .emit(&dispatcher.metrics);
     }
     // Alert managers hear of acknowledged alerts and of those resolved since the last
     // sweep too; without them only firing alerts have anything to do.
@@ -283,7 +285,7 @@ async fn reconcile_open_alerts(dispatcher: &Dispatcher) {
         .iter()
         .filter(|a| a.state == AlertState::Firing || reported);
     let drives = due.map(|alert| async move {
-        dispatcher.metrics.reconciled.inc();
+        OpenAlertReconciled.emit(&dispatcher.metrics);
         if let Err(e) = dispatcher.drive(alert).await {
             tracing::warn!(alert = %alert.id, error = %e, "reconcile: notify failed");
         }

@@ -7,9 +7,11 @@
 //! claim and send drops those alerts from email; they were delivered in-app already.)
 
 use crate::dispatch::Dispatcher;
+use crate::events::{DigestRowOutcome, ProviderCalled};
 use crate::message;
 use cw_core::time::now_ns;
 use cw_core::{Alert, AlertState, Channel, Delivery, DeliveryStatus, Priority, UserId};
+use cw_runtime::InternalEvent;
 use cw_storage::StoreError;
 use std::collections::BTreeMap;
 
@@ -76,21 +78,23 @@ impl Dispatcher {
                 .collect::<Vec<_>>()
                 .join("\n\n");
             let result = ses.send_email(to, &subject, &body, None).await;
-            self.metrics.attempts.inc();
+            ProviderCalled.emit(&self.metrics);
             for (mut row, _) in rows {
                 row.updated_ns = now_ns();
                 match &result {
                     Ok(receipt) => {
                         row.status = DeliveryStatus::Sent;
                         row.provider_id = Some(receipt.provider_id.clone());
-                        self.metrics.count_sent(Channel::Email);
                     }
                     Err(e) => {
                         row.status = DeliveryStatus::Failed;
                         row.error = Some(e.to_string());
-                        self.metrics.failed.inc();
                     }
                 }
+                DigestRowOutcome {
+                    sent: result.is_ok(),
+                }
+                .emit(&self.metrics);
                 self.records.update_delivery(&row).await?;
             }
             tracing::info!(recipient = %doctor, ok = result.is_ok(), "low-priority digest");

@@ -24,6 +24,10 @@
 use crate::backoff;
 use crate::breaker::Breaker;
 use crate::config::{Faults, Reliability, Routing};
+use crate::events::{
+    BreakerRejected, DeliveryFailed, DeliveryRetried, DeliverySent, DuplicateSkipped, Escalated,
+    Fallback, NoActiveDoctor, OrphanedClaimResent, OutcomeSuperseded, ProviderCalled, RateLimited,
+};
 use crate::evidence::Evidence;
 use crate::message;
 use crate::metrics::NotifierMetrics;
@@ -37,6 +41,7 @@ use crate::rate_limit::RateLimiter;
 use crate::webhooks::CallbackUrls;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{Alert, AlertState, Channel, Delivery, DeliveryStatus, User, UserId};
+use cw_runtime::InternalEvent;
 use cw_storage::{NotifierRecords, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -197,13 +202,21 @@ impl Dispatcher {
         let patient = self.records.patient(&alert.patient).await?;
         let (mut chain, mut users) = self.active_chain(&patient.doctors).await?;
         if chain.is_empty() {
-            self.metrics.no_recipient.inc();
-            (chain, users) = self.active_chain(&self.routing.fallback).await?;
+            let fallback = self.active_chain(&self.routing.fallback).await;
+            NoActiveDoctor {
+                alert: &alert.id,
+                patient: &alert.patient,
+                fallback: match &fallback {
+                    Ok((chain, _)) if chain.is_empty() => Fallback::Nobody,
+                    Ok(_) => Fallback::Paged,
+                    Err(_) => Fallback::Unread,
+                },
+            }
+            .emit(&self.metrics);
+            (chain, users) = fallback?;
             if chain.is_empty() {
-                tracing::error!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor and no fallback is configured; nobody to notify");
                 return self.report(&alert, 1).await;
             }
-            tracing::warn!(alert = %alert.id, patient = %alert.patient, "patient has no active assigned doctor; paging routing.fallback");
         }
         let now = now_ns();
         let rows = self.records.deliveries_for_alert(&alert.id).await?;
@@ -243,7 +256,7 @@ impl Dispatcher {
                 && target.channel != Channel::InApp
                 && !self.rate_limiter.allow(&target.recipient)
             {
-                self.metrics.rate_limited.inc();
+                RateLimited.emit(&self.metrics);
                 if let Some(in_app) = self.action_for(
                     &alert,
                     &Target {
@@ -282,7 +295,7 @@ impl Dispatcher {
                 match claimed.next() {
                     Some(Ok(())) => {}
                     Some(Err(StoreError::Conflict(_))) => {
-                        self.metrics.skipped_duplicate.inc();
+                        DuplicateSkipped.emit(&self.metrics);
                         continue;
                     }
                     Some(Err(e)) => {
@@ -334,7 +347,7 @@ impl Dispatcher {
         let outcomes = self.records.claim_deliveries(&claims).await;
         for (claim, outcome) in claims.iter().zip(&outcomes) {
             if outcome.is_ok() && claim.attempt >= 2 {
-                self.metrics.escalations.inc();
+                Escalated.emit(&self.metrics);
             }
         }
         outcomes
@@ -370,8 +383,11 @@ impl Dispatcher {
         let lease = self.reliability.claim_lease_ms as Nanos * 1_000_000;
         match row.status {
             DeliveryStatus::Queued if now - row.updated_ns >= lease => {
-                self.metrics.orphans_resent.inc();
-                tracing::warn!(alert = %alert.id, channel = t.channel.as_str(), "claim orphaned by a crash; sending again with the same idempotency key");
+                OrphanedClaimResent {
+                    alert: &alert.id,
+                    channel: t.channel,
+                }
+                .emit(&self.metrics);
                 Some(Action::Retry(row.clone()))
             }
             DeliveryStatus::Failed if row.next_try_ns.is_some_and(|at| at <= now) => {
@@ -405,12 +421,12 @@ impl Dispatcher {
                 match self.outbox.update(self.records.as_ref(), d.clone()).await {
                     Ok(()) => d.version = d.version.wrapping_add(1),
                     Err(StoreError::Conflict(_)) => {
-                        self.metrics.skipped_duplicate.inc();
+                        DuplicateSkipped.emit(&self.metrics);
                         return Ok(());
                     }
                     Err(e) => return Err(e),
                 }
-                self.metrics.retries.inc();
+                DeliveryRetried.emit(&self.metrics);
                 d
             }
         };
@@ -419,7 +435,6 @@ impl Dispatcher {
         if let Some(wait) = self.breaker(delivery.channel).and_then(Breaker::closes_in) {
             // Not a try: the provider was not called. The row is due again when the
             // circuit closes, as long as that is within the deadline.
-            self.metrics.breaker_rejected.inc();
             let now = now_ns();
             let at = now.saturating_add(Nanos::try_from(wait.as_nanos()).unwrap_or(Nanos::MAX));
             delivery.updated_ns = now;
@@ -429,12 +444,17 @@ impl Dispatcher {
                 delivery.channel.as_str()
             ));
             delivery.next_try_ns = (at <= deadline).then_some(at);
-            tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), will_retry = delivery.next_try_ns.is_some(), "provider circuit open; delivery waits without spending a try");
+            BreakerRejected {
+                alert: &alert.id,
+                channel: delivery.channel,
+                will_retry: delivery.next_try_ns.is_some(),
+            }
+            .emit(&self.metrics);
             return self.record(delivery).await;
         }
         let result = self.send(alert, &delivery, &user, &key).await;
         delivery.tries = delivery.tries.saturating_add(1);
-        self.metrics.attempts.inc();
+        ProviderCalled.emit(&self.metrics);
         let now = now_ns();
         delivery.updated_ns = now;
         match result {
@@ -452,11 +472,15 @@ impl Dispatcher {
                 };
                 delivery.provider_id = Some(receipt.provider_id);
                 delivery.error = None;
-                self.metrics.count_sent(delivery.channel);
-                self.metrics
-                    .time_to_deliver
-                    .observe((now - alert.fired_ns) as f64 / 1e9);
-                tracing::info!(alert = %alert.id, channel = delivery.channel.as_str(), recipient = %user.id, level = delivery.attempt, tries = delivery.tries, "delivery sent");
+                DeliverySent {
+                    alert: &alert.id,
+                    channel: delivery.channel,
+                    recipient: &user.id,
+                    level: delivery.attempt,
+                    tries: delivery.tries,
+                    seconds_since_fired: (now - alert.fired_ns) as f64 / 1e9,
+                }
+                .emit(&self.metrics);
             }
             Err(e) => {
                 delivery.status = DeliveryStatus::Failed;
@@ -466,8 +490,14 @@ impl Dispatcher {
                 } else {
                     None
                 };
-                self.metrics.failed.inc();
-                tracing::warn!(alert = %alert.id, channel = delivery.channel.as_str(), retryable = e.is_retryable(), will_retry = delivery.next_try_ns.is_some(), error = %e, "delivery failed");
+                DeliveryFailed {
+                    alert: &alert.id,
+                    channel: delivery.channel,
+                    retryable: e.is_retryable(),
+                    will_retry: delivery.next_try_ns.is_some(),
+                    error: &e,
+                }
+                .emit(&self.metrics);
             }
         }
         self.record(delivery).await
@@ -479,8 +509,7 @@ impl Dispatcher {
     pub(crate) async fn record(&self, delivery: Delivery) -> Result<(), StoreError> {
         match self.outbox.update(self.records.as_ref(), delivery).await {
             Err(StoreError::Conflict(why)) => {
-                self.metrics.skipped_duplicate.inc();
-                tracing::info!(%why, "outcome not recorded: the row moved on meanwhile");
+                OutcomeSuperseded { why: &why }.emit(&self.metrics);
                 Ok(())
             }
             other => other,

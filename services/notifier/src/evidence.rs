@@ -7,9 +7,11 @@
 //! `cw_notifier_email_strip_missing_total` — a doctor must never wait for a picture.
 
 use crate::console_link::ConsoleLinks;
+use crate::events::StripMissing;
 use crate::metrics::NotifierMetrics;
 use crate::strip_image::{self, StripSource};
 use cw_core::Alert;
+use cw_runtime::InternalEvent;
 use cw_storage::SampleReader;
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,8 +59,11 @@ impl Evidence {
             Ok(Err(e)) => format!("sample store: {e}"),
             Err(_) => format!("sample store did not answer within {READ_TIMEOUT:?}"),
         };
-        metrics.strip_missing.inc();
-        tracing::warn!(alert = %alert.id, reason = %why, "email page goes without its strip image");
+        StripMissing {
+            alert: &alert.id,
+            reason: &why,
+        }
+        .emit(metrics);
         None
     }
 }

@@ -13,6 +13,7 @@ mod backoff;
 mod breaker;
 mod digest;
 pub mod dispatch;
+mod events;
 pub mod evidence;
 pub mod fatigue;
 pub mod message;

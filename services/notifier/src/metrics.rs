@@ -46,30 +46,31 @@ pub struct NotifierMetrics {
 }
 
 impl NotifierMetrics {
-    pub fn count_sent(&self, channel: Channel) {
+    /// The counter of deliveries the provider accepted on `channel`.
+    pub fn sent(&self, channel: Channel) -> &Counter {
         match channel {
-            Channel::Sms => self.sent_sms.inc(),
-            Channel::Voice => self.sent_voice.inc(),
-            Channel::Email => self.sent_email.inc(),
-            Channel::InApp => self.sent_in_app.inc(),
-            Channel::AlertManager => self.acm.accepted.inc(),
+            Channel::Sms => &self.sent_sms,
+            Channel::Voice => &self.sent_voice,
+            Channel::Email => &self.sent_email,
+            Channel::InApp => &self.sent_in_app,
+            Channel::AlertManager => &self.acm.accepted,
         }
     }
 
-    pub fn count_ack(&self, channel: Channel) {
+    /// The counter of webhook acks made on `channel`.
+    pub fn acked(&self, channel: Channel) -> &Counter {
         match channel {
-            Channel::Voice => self.acked_voice.inc(),
-            _ => self.acked_sms.inc(),
+            Channel::Voice => &self.acked_voice,
+            _ => &self.acked_sms,
         }
     }
 
-    pub fn count_status(&self, raw: &str) {
+    /// The counter of status callbacks whose provider status is `raw`.
+    pub fn status(&self, raw: &str) -> &Counter {
         match raw {
-            "delivered" | "completed" | "read" => self.status_delivered.inc(),
-            "failed" | "undelivered" | "busy" | "no-answer" | "canceled" => {
-                self.status_failed.inc()
-            }
-            _ => self.status_other.inc(),
+            "delivered" | "completed" | "read" => &self.status_delivered,
+            "failed" | "undelivered" | "busy" | "no-answer" | "canceled" => &self.status_failed,
+            _ => &self.status_other,
         }
     }
 

@@ -7,6 +7,7 @@
 //! store keeps one open alert per (patient, rule), so replicas sharing one patient
 //! refused each other's synthetic alerts and paged ops falsely (docs/architecture.md).
 
+use crate::events::{WatchdogFailed, WatchdogPassed};
 use crate::metrics::NotifierMetrics;
 use crate::providers::twilio::TwilioClient;
 use cw_core::ids::InvalidId;
@@ -14,6 +15,7 @@ use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{
     Alert, Channel, DeliveryStatus, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
 };
+use cw_runtime::InternalEvent;
 use cw_storage::{NotifierRecords, StoreError};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -90,14 +92,13 @@ pub fn spawn(
                 _ = tick.tick() => {}
             }
             match round(&cfg, &me, records.as_ref()).await {
-                Ok(true) => metrics.watchdog_ok.inc(),
+                Ok(true) => WatchdogPassed.emit(&metrics),
                 Ok(false) => {
-                    metrics.watchdog_failed.inc();
+                    WatchdogFailed { error: None }.emit(&metrics);
                     page_ops(&cfg, &me, records.as_ref(), twilio.as_ref()).await;
                 }
                 Err(e) => {
-                    metrics.watchdog_failed.inc();
-                    tracing::error!(error = %e, "watchdog: store unavailable");
+                    WatchdogFailed { error: Some(&e) }.emit(&metrics);
                     page_ops(&cfg, &me, records.as_ref(), twilio.as_ref()).await;
                 }
             }

@@ -16,9 +16,11 @@
 
 use super::pcd04::{self, Parties};
 use super::pcd05::{self, Reply, ReplyError};
+use crate::events::AlertManagerLinkLost;
 use crate::metrics::NotifierMetrics;
 use cw_core::UserId;
 use cw_core::time::now_ns;
+use cw_runtime::InternalEvent;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -236,8 +238,12 @@ impl Connection {
             }
             if self.up.swap(false, Ordering::Relaxed) {
                 self.metrics.acm.down.fetch_add(1, Ordering::Relaxed);
-                self.metrics.acm.links_lost.inc();
-                tracing::error!(manager = %self.recipient, address = %self.cfg.address, reason = %why, "alert manager link lost: alarm reports wait in the outbox until it is back");
+                AlertManagerLinkLost {
+                    manager: &self.recipient,
+                    address: &self.cfg.address,
+                    reason: &why,
+                }
+                .emit(&self.metrics);
             } else {
                 tracing::warn!(manager = %self.recipient, address = %self.cfg.address, reason = %why, retry_in_ms = wait.as_millis() as u64, "alert manager unreachable");
             }

@@ -16,9 +16,11 @@ use super::pcd04::{self, Change};
 use super::pcd05::{AckCode, Reply};
 use crate::backoff;
 use crate::dispatch::Dispatcher;
+use crate::events::{AlertManagerAnswered, DeliveryRetried, OrphanedClaimResent, ProviderCalled};
 use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{Alert, AlertId, Channel, Delivery, DeliveryStatus};
+use cw_runtime::InternalEvent;
 use cw_storage::StoreError;
 
 impl Dispatcher {
@@ -74,7 +76,11 @@ impl Dispatcher {
                         d.clone()
                     }
                     DeliveryStatus::Queued if now - d.updated_ns >= lease => {
-                        self.metrics.orphans_resent.inc();
+                        OrphanedClaimResent {
+                            alert: &alert.id,
+                            channel: Channel::AlertManager,
+                        }
+                        .emit(&self.metrics);
                         d.clone()
                     }
                     // Waiting for its retry or in flight elsewhere: later changes wait.
@@ -120,7 +126,7 @@ impl Dispatcher {
                     Err(StoreError::Conflict(_)) => return Ok(false),
                     Err(e) => return Err(e),
                 }
-                self.metrics.retries.inc();
+                DeliveryRetried.emit(&self.metrics);
             }
             let message = pcd04::oru_r40(&link.parties, alert, change, now_ns());
             let result = link.send(message, pcd04::control_id(alert, change)).await;
@@ -130,7 +136,7 @@ impl Dispatcher {
                 std::process::abort();
             }
             delivery.tries = delivery.tries.saturating_add(1);
-            self.metrics.attempts.inc();
+            ProviderCalled.emit(&self.metrics);
             let now = now_ns();
             delivery.updated_ns = now;
             let retry = |tries| backoff::next_try(&self.reliability, &key, tries, now, Nanos::MAX);
@@ -142,13 +148,11 @@ impl Dispatcher {
                         AckCode::Accept => {
                             delivery.status = DeliveryStatus::Delivered;
                             delivery.error = None;
-                            self.metrics.count_sent(Channel::AlertManager);
                         }
                         AckCode::Error => {
                             delivery.status = DeliveryStatus::Failed;
                             delivery.error = Some(format!("alert manager error: {}", reply.text));
                             delivery.next_try_ns = None;
-                            self.metrics.acm.errors.inc();
                         }
                         // A refusal of the manager's own may pass: retried, but only
                         // `max_rejects` sends in all, so a manager that always refuses
@@ -162,7 +166,6 @@ impl Dispatcher {
                             } else {
                                 retry(delivery.tries)
                             };
-                            self.metrics.acm.rejected.inc();
                         }
                     }
                 }
@@ -170,9 +173,12 @@ impl Dispatcher {
                     delivery.status = DeliveryStatus::Failed;
                     delivery.error = Some(e.to_string());
                     delivery.next_try_ns = retry(delivery.tries);
-                    self.metrics.failed.inc();
                 }
             }
+            AlertManagerAnswered {
+                code: result.as_ref().ok().map(|reply| reply.code),
+            }
+            .emit(&self.metrics);
             tracing::info!(alert = %alert.id, manager = %link.recipient, phase = change.phase(), status = delivery.status.as_str(), "alarm change reported to the alert manager");
             let delivered = settled(&delivery);
             self.record(delivery).await?;

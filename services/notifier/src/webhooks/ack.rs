@@ -1,11 +1,13 @@
 //! Acknowledging an alert from a channel: writes the store (the same transition the
 //! api's REST ack makes), which stops escalation at the next sweep.
 
+use crate::events::{AlertAcknowledged, WebhookRefusal, WebhookRejected};
 use crate::metrics::NotifierMetrics;
 use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::delivery::{PAGE_CODE_ALPHABET, PAGE_CODE_LEN};
 use cw_core::time::now_ns;
 use cw_core::{Alert, AlertId, AlertState, Channel, DeliveryStatus, UserId};
+use cw_runtime::InternalEvent;
 use cw_storage::{NotifierRecords, StoreError};
 use std::collections::HashMap;
 
@@ -65,13 +67,16 @@ pub async fn acknowledge(
     if !ours {
         return Ok(AckOutcome::AlreadyDone);
     }
-    metrics.count_ack(via);
-    if metrics.acks.claim(alert) {
-        metrics
-            .time_to_ack
-            .observe((at - acked.fired_ns).max(0) as f64 / 1e9);
+    AlertAcknowledged {
+        alert,
+        by,
+        via,
+        seconds_to_ack: metrics
+            .acks
+            .claim(alert)
+            .then(|| (at - acked.fired_ns).max(0) as f64 / 1e9),
     }
-    tracing::info!(alert = %alert, by = %by, via = via.as_str(), "alert acknowledged");
+    .emit(metrics);
     Ok(AckOutcome::Acknowledged)
 }
 
@@ -173,7 +178,6 @@ pub async fn first_use(
     if records.first_use(request_id, now_ns()).await? {
         return Ok(true);
     }
-    metrics.webhook_rejected.inc();
     let mut entry = audit_entry(
         "anonymous",
         &format!("ack_by_{}", via.as_str()),
@@ -184,11 +188,7 @@ pub async fn first_use(
     entry.status = 409;
     entry.reason = "replayed provider request id".to_owned();
     records.append_audit(&entry).await?;
-    tracing::warn!(
-        via = via.as_str(),
-        request_id,
-        "replayed twilio request refused"
-    );
+    WebhookRejected(WebhookRefusal::Replayed { via, request_id }).emit(metrics);
     Ok(false)
 }
 

@@ -4,6 +4,7 @@
 
 use super::ack::{self, AckOutcome, Reply};
 use super::{CallbackUrls, signature};
+use crate::events::{StatusCallback, WebhookRefusal, WebhookRejected};
 use crate::metrics::NotifierMetrics;
 use axum::Router;
 use axum::extract::{Form, State};
@@ -13,6 +14,7 @@ use axum::routing::post;
 use cw_core::secret::{ExposeSecret, SecretString};
 use cw_core::time::now_ns;
 use cw_core::{AlertId, Channel, Delivery, DeliveryStatus};
+use cw_runtime::InternalEvent;
 use cw_storage::{NotifierRecords, StoreError};
 use std::sync::Arc;
 
@@ -107,11 +109,7 @@ fn signature_ok(
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
     else {
-        state.metrics.webhook_rejected.inc();
-        tracing::warn!(
-            path = uri.path(),
-            "twilio webhook without a signature rejected"
-        );
+        WebhookRejected(WebhookRefusal::NoSignature { path: uri.path() }).emit(&state.metrics);
         return false;
     };
     let path_and_query = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
@@ -122,11 +120,7 @@ fn signature_ok(
         sig,
     );
     if !ok {
-        state.metrics.webhook_rejected.inc();
-        tracing::warn!(
-            path = uri.path(),
-            "twilio webhook with a bad signature rejected"
-        );
+        WebhookRejected(WebhookRefusal::BadSignature { path: uri.path() }).emit(&state.metrics);
     }
     ok
 }
@@ -174,7 +168,7 @@ async fn status_callback(
     let raw = param(&params, "MessageStatus")
         .or(param(&params, "CallStatus"))
         .unwrap_or("");
-    state.metrics.count_status(raw);
+    StatusCallback { raw }.emit(&state.metrics);
     let Some(status) = status_from(raw) else {
         return StatusCode::NO_CONTENT.into_response();
     };
