@@ -1,5 +1,8 @@
 //! Making rule decisions durable and known: store first, then push (DESIGN §2).
 
+use crate::events::{
+    AlertFired, AlertPushFailed, AlertPushed, AlertResolved, StoreFailed, StoreFailure, WriteFenced,
+};
 use crate::fire_trace::{BlockStamps, FireTiming, FireTrace};
 use crate::leases::Fence;
 use crate::metrics::EngineMetrics;
@@ -10,6 +13,7 @@ use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{
     Alert, AlertEvent, AlertEventKind, AlertId, Episode, PatientId, RuleKind, ThresholdPolicy,
 };
+use cw_runtime::InternalEvent;
 use cw_storage::{EngineRecords, OpenAlertOutcome};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -124,9 +128,14 @@ impl Actions {
             let rule = alert.rule;
             let result = match outcome {
                 Ok(OpenAlertOutcome::Created) => {
-                    tracing::info!(alert = %alert.id, patient = %patient, rule = rule.as_str(), value = alert.value, "alert fired");
+                    AlertFired {
+                        alert: &alert.id,
+                        patient: &patient,
+                        rule,
+                        value: alert.value,
+                    }
+                    .emit(&self.metrics);
                     open.insert((patient.clone(), rule), alert.id.clone());
-                    self.metrics.alerts_fired.inc();
                     let (id, at) = (alert.id.clone(), alert.fired_ns);
                     self.push(AlertEventKind::Fired, alert, stamps.received_ns)
                         .await;
@@ -147,8 +156,14 @@ impl Actions {
                     Applied::Done
                 }
                 Err(e) => {
-                    self.metrics.store_errors.inc();
-                    tracing::error!(patient = %patient, rule = rule.as_str(), error = %e, "could not store alert; will retry");
+                    StoreFailed {
+                        failure: StoreFailure::OpenAlert {
+                            patient: &patient,
+                            rule,
+                        },
+                        error: &e,
+                    }
+                    .emit(&self.metrics);
                     Applied::RetryFire(rule)
                 }
             };
@@ -190,8 +205,11 @@ impl Actions {
                         tracing::info!(alert = %id, patient = %patient, rule = rule.as_str(), events = episode.count, worst = episode.worst, "alert episode recorded");
                     }
                     Err(e) => {
-                        self.metrics.store_errors.inc();
-                        tracing::warn!(alert = %id, error = %e, "could not record the alert's episode; the next one carries it");
+                        StoreFailed {
+                            failure: StoreFailure::Episode { alert: &id },
+                            error: &e,
+                        }
+                        .emit(&self.metrics);
                     }
                 }
                 Applied::Done
@@ -209,15 +227,22 @@ impl Actions {
                 match self.records.resolve_alert(&id, at).await {
                     Ok(alert) => {
                         open.remove(&(patient.clone(), rule));
-                        tracing::info!(alert = %id, patient = %patient, rule = rule.as_str(), "alert resolved");
-                        self.metrics.alerts_resolved.inc();
+                        AlertResolved {
+                            alert: &id,
+                            patient,
+                            rule,
+                        }
+                        .emit(&self.metrics);
                         self.push(AlertEventKind::Resolved, alert, stamps.received_ns)
                             .await;
                         Applied::Done
                     }
                     Err(e) => {
-                        self.metrics.store_errors.inc();
-                        tracing::error!(alert = %id, error = %e, "could not resolve alert; will retry");
+                        StoreFailed {
+                            failure: StoreFailure::Resolve { alert: &id },
+                            error: &e,
+                        }
+                        .emit(&self.metrics);
                         Applied::RetryResolve(rule)
                     }
                 }
@@ -231,22 +256,21 @@ impl Actions {
     /// the old owner still passes this check, up to the round trip of the write itself.
     async fn lease(&self, shard: u16) -> Lease {
         let Some(epoch) = self.fence.epoch(shard) else {
-            self.metrics.fenced_writes.inc();
+            WriteFenced { shard: None }.emit(&self.metrics);
             return Lease::Lost;
         };
         match self.records.shard_lease(shard).await {
             Ok(Some(l)) if l.owner == self.fence.identity() && l.epoch == epoch => Lease::Held,
             Ok(_) => {
-                self.metrics.fenced_writes.inc();
-                tracing::warn!(
-                    shard,
-                    "alert write dropped: the shard's lease is no longer ours"
-                );
+                WriteFenced { shard: Some(shard) }.emit(&self.metrics);
                 Lease::Lost
             }
             Err(e) => {
-                self.metrics.store_errors.inc();
-                tracing::warn!(shard, error = %e, "shard lease unreadable; the write waits");
+                StoreFailed {
+                    failure: StoreFailure::LeaseRead { shard },
+                    error: &e,
+                }
+                .emit(&self.metrics);
                 Lease::Unknown
             }
         }
@@ -261,12 +285,13 @@ impl Actions {
         self.live.alert(&event);
         match self.pusher.push(&event).await {
             Ok(()) => {
-                let latency_s = (now_ns() - received_ns) as f64 / 1e9;
-                self.metrics.alert_latency.observe(latency_s);
+                AlertPushed {
+                    latency_s: (now_ns() - received_ns) as f64 / 1e9,
+                }
+                .emit(&self.metrics);
             }
             Err(e) => {
-                self.metrics.push_failures.inc();
-                tracing::warn!(error = %e, "alert event not pushed; the notifier will reconcile it from the store");
+                AlertPushFailed { error: &e }.emit(&self.metrics);
             }
         }
     }

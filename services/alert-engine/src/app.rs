@@ -2,6 +2,10 @@
 
 use crate::actions::{Actions, Applied};
 use crate::config::AlertEngineConfig;
+use crate::events::{
+    BeatsRead, BlockAnalysed, ForeignBlockDropped, ForeignVitalsDropped, VitalsJudged,
+    WarmupReplayed,
+};
 use crate::fire_trace::{BlockStamps, FireTrace};
 use crate::leases::{Fence, LeaseKeeper, ShardChange};
 use crate::live_events::LiveEvents;
@@ -16,6 +20,7 @@ use cw_bus::{Kind, Pusher, Sealer, Subscriber};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored, VitalsStored};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic, vitals_topic};
+use cw_runtime::InternalEvent;
 use cw_storage::{EngineRecords, EngineStores, SampleStore};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -474,7 +479,10 @@ impl Engine {
             self.apply_all(patient, events, BlockStamps::clock(now))
                 .await;
         }
-        self.metrics.warmup_blocks.add(blocks.len() as u64);
+        WarmupReplayed {
+            blocks: blocks.len() as u64,
+        }
+        .emit(&self.metrics);
         blocks.len()
     }
 
@@ -546,7 +554,7 @@ impl Engine {
     async fn on_samples(&mut self, message: SamplesStored, published_ns: Nanos) {
         let block = message.block;
         if !self.owns(&block.patient) {
-            self.metrics.foreign_shard_blocks.inc();
+            ForeignBlockDropped.emit(&self.metrics);
             return;
         }
         if let Some(until) = self.warmed_until.get(&block.patient) {
@@ -556,8 +564,10 @@ impl Engine {
             }
             self.warmed_until.remove(&block.patient);
         }
-        self.metrics.blocks.inc();
-        self.metrics.samples.add(block.frames() as u64);
+        BlockAnalysed {
+            samples: block.frames() as u64,
+        }
+        .emit(&self.metrics);
         let now = now_ns();
         let stamps = BlockStamps {
             received_ns: message.received_ns,
@@ -577,7 +587,7 @@ impl Engine {
         let before = monitor.readings();
         let events = monitor.process(&block);
         let beats = monitor.readings() - before;
-        self.metrics.beats.add(beats);
+        BeatsRead { beats }.emit(&self.metrics);
         for (at, reading) in monitor.beats() {
             self.live.heart_rate(&block.patient, reading, *at);
         }
@@ -592,10 +602,13 @@ impl Engine {
     async fn on_vitals(&mut self, message: VitalsStored, published_ns: Nanos) {
         let batch = message.batch;
         if !self.owns(&batch.patient) {
-            self.metrics.foreign_shard_vitals.inc();
+            ForeignVitalsDropped.emit(&self.metrics);
             return;
         }
-        self.metrics.vitals.add(batch.readings.len() as u64);
+        VitalsJudged {
+            readings: batch.readings.len() as u64,
+        }
+        .emit(&self.metrics);
         let now = now_ns();
         let stamps = BlockStamps {
             received_ns: message.received_ns,

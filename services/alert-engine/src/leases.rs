@@ -8,9 +8,11 @@
 //! paging for a shard before any other engine can take it over.
 
 use crate::config::LeaseConfig;
+use crate::events::{ShardLost, ShardTaken, StoreFailed, StoreFailure};
 use crate::metrics::EngineMetrics;
 use cw_core::SHARD_COUNT;
 use cw_core::time::{Nanos, now_ns};
+use cw_runtime::InternalEvent;
 use cw_storage::{EngineRecords, ShardLease, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
@@ -191,14 +193,11 @@ impl LeaseKeeper {
                 if self.held.contains_key(&lease.shard) {
                     self.lose(lease.shard);
                 }
-                if lease.epoch > 1 {
-                    self.metrics.shard_takeovers.inc();
+                ShardTaken {
+                    shard: lease.shard,
+                    epoch: lease.epoch,
                 }
-                tracing::info!(
-                    shard = lease.shard,
-                    epoch = lease.epoch,
-                    "shard lease taken"
-                );
+                .emit(&self.metrics);
                 let _ = self.changes.send(ShardChange::Gained {
                     shard: lease.shard,
                     epoch: lease.epoch,
@@ -224,7 +223,7 @@ impl LeaseKeeper {
     fn lose(&mut self, shard: u16) {
         self.fence.remove(shard);
         if self.held.remove(&shard).is_some() {
-            self.metrics.shards_lost.inc();
+            ShardLost.emit(&self.metrics);
             let _ = self.changes.send(ShardChange::Lost { shard });
         }
         self.metrics
@@ -243,8 +242,11 @@ impl LeaseKeeper {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {
                     if let Err(e) = self.round().await {
-                        self.metrics.store_errors.inc();
-                        tracing::warn!(error = %e, "shard lease round failed");
+                        StoreFailed {
+                            failure: StoreFailure::LeaseRound,
+                            error: &e,
+                        }
+                        .emit(&self.metrics);
                         self.drop_lapsed();
                     }
                 }

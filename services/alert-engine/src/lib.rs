@@ -9,6 +9,7 @@ pub mod fire_trace;
 
 mod actions;
 mod app;
+mod events;
 mod leases;
 mod live_events;
 mod metrics;

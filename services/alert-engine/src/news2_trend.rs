@@ -7,10 +7,12 @@
 //! point and counts it (`cw_engine_news2_dropped_total`): the trend is a record for
 //! people to read, never what pages (the escalation rules are judged in the monitor).
 
+use crate::events::{News2Dropped, News2Stored};
 use crate::metrics::EngineMetrics;
 use cw_core::news2::News2Assessment;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_core::{PatientId, shard_of};
+use cw_runtime::InternalEvent;
 use cw_storage::SampleStore;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,7 +55,11 @@ impl News2Trend {
         }
         self.last.insert(patient.clone(), score.clone());
         if self.tx.try_send((patient.clone(), score.clone())).is_err() {
-            self.metrics.news2_dropped.inc();
+            News2Dropped {
+                scores: 1,
+                failed_write: None,
+            }
+            .emit(&self.metrics);
         }
     }
 
@@ -89,10 +95,16 @@ async fn store_all(
         }
         for (patient, scores) in by_patient {
             if let Err(e) = store.write_news2(&patient, &scores).await {
-                metrics.news2_dropped.add(scores.len() as u64);
-                tracing::warn!(patient = %patient, error = %e, "NEWS2 trend not stored");
+                News2Dropped {
+                    scores: scores.len() as u64,
+                    failed_write: Some((&patient, &e)),
+                }
+                .emit(&metrics);
             } else {
-                metrics.news2_stored.add(scores.len() as u64);
+                News2Stored {
+                    scores: scores.len() as u64,
+                }
+                .emit(&metrics);
             }
         }
     }
