@@ -39,12 +39,14 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
        target/release/cw-notifier target/release/cardiowatch /out/
 
 ########################################################################################
-# runtime: debian slim and CA roots (Twilio, SES, TLS to the stores); healthchecks run
-# `cardiowatch health` (no HTTP client package needed)
+# runtime: debian slim and CA roots (Twilio, SES, TLS to the stores), and OpenSSL's
+# libcrypto for the embedded store's SQLCipher (the build stage's image has its headers,
+# libssl-dev; TLS itself is rustls); healthchecks run `cardiowatch health` (no HTTP
+# client package needed)
 ########################################################################################
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 cardiowatch \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/cardiowatch \

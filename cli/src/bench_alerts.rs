@@ -130,6 +130,7 @@ pub async fn run(args: BenchAlertsArgs) -> anyhow::Result<()> {
     let storage = StorageConfig {
         backend: Backend::Embedded,
         path: dir.path().join("bench.sqlite"),
+        key_hex: Some(crate::secrets::random_secret().into()),
         audit: crate::secrets::local_audit(dir.path())?,
         ..StorageConfig::default()
     };

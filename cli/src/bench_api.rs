@@ -69,6 +69,7 @@ fn storage(
         _ => cw_storage::StorageConfig {
             backend: cw_storage::Backend::Embedded,
             path: dir.join("bench.sqlite"),
+            key_hex: Some(crate::secrets::random_secret().into()),
             audit,
             ..Default::default()
         },

@@ -114,6 +114,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs"))?;
     let storage = cw_storage::StorageConfig {
         path: dir.path().join("records.sqlite"),
+        key_hex: Some(crate::secrets::random_secret().into()),
         audit: crate::secrets::local_audit(dir.path())?,
         ..Default::default()
     };

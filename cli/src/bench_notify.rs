@@ -71,6 +71,7 @@ async fn setup(args: &BenchNotifyArgs) -> anyhow::Result<Bench> {
     let dir = tempfile::tempdir()?;
     let storage = cw_storage::StorageConfig {
         path: dir.path().join("bench.sqlite"),
+        key_hex: Some(crate::secrets::random_secret().into()),
         audit: crate::secrets::local_audit(dir.path())?,
         ..Default::default()
     };

@@ -118,8 +118,10 @@ pub async fn run(args: BenchStorageArgs) -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bench.sqlite");
+    let key = cw_storage::StoreKey::from_hex(&crate::secrets::random_secret(), "the bench")?;
     let (embedded, records) = cw_storage::sqlite::open(
         &path,
+        &key,
         &RetentionConfig {
             every_s: 86_400,
             ..RetentionConfig::default()

@@ -112,6 +112,12 @@ enum Command {
         #[command(subcommand)]
         what: UserCommand,
     },
+    /// The embedded store (`encrypt`: encrypt a store from before encryption in place
+    /// with the configured key; stop the services using it first).
+    Store {
+        #[command(subcommand)]
+        what: StoreCommand,
+    },
     /// PHI master keys (`rotate`: re-wrap every record under `phi.key_id`).
     Keys {
         #[command(subcommand)]
@@ -173,6 +179,16 @@ enum BenchCommand {
         /// Passes over the folder; the rates are over all of them.
         #[arg(long, default_value_t = 3)]
         rounds: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Encrypt a clear embedded store (from before encryption) with storage.key_file /
+    /// CW_STORAGE__KEY_HEX, or the data dir's store.key.
+    Encrypt {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -353,6 +369,9 @@ impl Cli {
             Command::Fatigue { store, days, json } => {
                 cardiowatch::fatigue::run(&store, days, json).await
             }
+            Command::Store {
+                what: StoreCommand::Encrypt { store },
+            } => cardiowatch::store_encrypt::run(&store).await,
             Command::Audit {
                 what: AuditCommand::Verify { store, archives },
             } => {

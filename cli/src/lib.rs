@@ -32,6 +32,7 @@ pub mod report;
 pub mod secret_arg;
 pub mod secrets;
 pub mod store_args;
+pub mod store_encrypt;
 pub mod users;
 pub mod vitals_alarms;
 pub mod vitals_profile;

@@ -1,5 +1,5 @@
 //! The one rule by which every store-opening subcommand (`device`, `user`, `audit`,
-//! `keys`, `fatigue`, `backtest`) finds its stores (docs/config.md, "The CLI's stores"):
+//! `keys`, `fatigue`, `backtest`, `store`) finds its stores (docs/config.md, "The CLI's stores"):
 //! `--config FILE` (or `CW_CONFIG`) reads that service config file; without it, the
 //! embedded store of `--data-dir DIR` (or `CW_DATA_DIR`, default `.cw-data`, what
 //! `cardiowatch demo` uses) with the demo's local audit and PHI keys. `CW_*` variables
@@ -18,8 +18,9 @@ pub struct StoreArgs {
     /// --data-dir.
     #[arg(long, env = "CW_CONFIG", global = true)]
     pub config: Option<PathBuf>,
-    /// Without --config: the embedded store in this directory (DIR/cardiowatch.sqlite and
-    /// its audit key), the one `cardiowatch demo --data-dir DIR` runs on.
+    /// Without --config: the embedded store in this directory (DIR/cardiowatch.sqlite,
+    /// its key DIR/store.key and its audit key), the one `cardiowatch demo --data-dir
+    /// DIR` runs on.
     #[arg(long, env = "CW_DATA_DIR", default_value = ".cw-data", global = true)]
     pub data_dir: PathBuf,
 }
@@ -74,12 +75,18 @@ pub fn private_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The embedded store of a data dir, as `cardiowatch demo` opens it.
+/// The embedded store of a data dir, as `cardiowatch demo` opens it: encrypted with the
+/// key `DIR/store.key`, made (0600) on first use like the demo's other local keys. A
+/// production store keeps its key off the store's disk (docs/operations.md, "Encryption
+/// at rest").
 pub fn data_dir_storage(dir: &Path) -> anyhow::Result<StorageConfig> {
     private_data_dir(dir)?;
+    let key_file = dir.join("store.key");
+    crate::secrets::local_secret(&key_file)?;
     Ok(StorageConfig {
         backend: Backend::Embedded,
         path: dir.join("cardiowatch.sqlite"),
+        key_file: Some(key_file),
         audit: crate::secrets::local_audit(dir)?,
         ..StorageConfig::default()
     })
@@ -96,7 +103,7 @@ pub fn data_dir_phi(dir: &Path) -> cw_phi::KeyConfig {
 }
 
 /// Points an embedded store the environment did not place (`CW_STORAGE__PATH`) at the
-/// data dir's, with its local audit key unless the environment gave one. A store placed
+/// data dir's, with its local store and audit keys unless the environment gave them. A store placed
 /// by the environment is left as given: nothing is created in the data dir for it.
 fn storage_from_data_dir(storage: &mut StorageConfig, dir: &Path) -> anyhow::Result<()> {
     if storage.backend != Backend::Embedded || storage.path != StorageConfig::default().path {
@@ -104,6 +111,9 @@ fn storage_from_data_dir(storage: &mut StorageConfig, dir: &Path) -> anyhow::Res
     }
     let local = data_dir_storage(dir)?;
     storage.path = local.path;
+    if storage.key_hex.is_none() && storage.key_file.is_none() {
+        storage.key_file = local.key_file;
+    }
     if storage.audit.key_hex.is_none() && storage.audit.key_file.is_none() {
         storage.audit = local.audit;
     }

@@ -89,8 +89,9 @@ fn set_login_and_audit_verify_and_device_list_open_the_same_store_by_one_rule() 
     std::fs::write(
         &config,
         format!(
-            "[storage]\nbackend = \"embedded\"\npath = {:?}\n[storage.audit]\nkey_id = \"local-1\"\nkey_file = {:?}\ncheckpoint_file = {:?}\n",
+            "[storage]\nbackend = \"embedded\"\npath = {:?}\nkey_file = {:?}\n[storage.audit]\nkey_id = \"local-1\"\nkey_file = {:?}\ncheckpoint_file = {:?}\n",
             store.join("cardiowatch.sqlite"),
+            store.join("store.key"),
             store.join("audit.key"),
             store.join("audit-checkpoints.jsonl"),
         ),

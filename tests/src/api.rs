@@ -61,6 +61,7 @@ pub fn storage_for(mode: Mode, dir: &std::path::Path) -> StorageConfig {
         Mode::Embedded => StorageConfig {
             backend: Backend::Embedded,
             path: dir.join("cardiowatch.sqlite"),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             audit: audit_for(dir),
             ..StorageConfig::default()
         },

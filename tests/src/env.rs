@@ -68,6 +68,35 @@ pub fn audit_key_env(audit: &cw_storage::AuditConfig) -> [(&'static str, String)
     ]
 }
 
+/// The environment that points a CLI process at the embedded store of `storage`, with
+/// its key (as an operator sets them: `CW_STORAGE__*`).
+pub fn embedded_store_env(storage: &cw_storage::StorageConfig) -> [(&'static str, String); 3] {
+    [
+        ("CW_STORAGE__BACKEND", "embedded".to_owned()),
+        ("CW_STORAGE__PATH", storage.path.display().to_string()),
+        (
+            "CW_STORAGE__KEY_HEX",
+            storage
+                .key_hex
+                .as_ref()
+                .map_or_else(String::new, |key| key.expose_secret().to_owned()),
+        ),
+    ]
+}
+
+/// The `[storage]` table's first lines for a config file naming the embedded store of
+/// `storage`, with its key (sub-tables such as `[storage.audit]` may follow).
+pub fn embedded_store_toml(storage: &cw_storage::StorageConfig) -> String {
+    format!(
+        "[storage]\nbackend = \"embedded\"\npath = {:?}\nkey_hex = \"{}\"\n",
+        storage.path.display().to_string(),
+        storage
+            .key_hex
+            .as_ref()
+            .map_or("", |key| key.expose_secret()),
+    )
+}
+
 /// A whole second a day before this test process started, the same for all its tests:
 /// the start of stored fixtures. It must lie inside the stores' raw retention window
 /// (90 days by default, docs/operations.md "Data lifecycle"): InfluxDB refuses older

@@ -14,6 +14,8 @@ pub use gateway::Socket;
 pub struct Ingest {
     pub dir: tempfile::TempDir,
     pub stores: cw_storage::Stores,
+    /// The embedded store's settings (path, key) the stores were opened with.
+    pub storage: cw_storage::StorageConfig,
     /// `wss://127.0.0.1:port/v1/stream`
     pub url: String,
     pub ca: PathBuf,
@@ -33,6 +35,7 @@ pub async fn start(
     let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("certs");
     let storage = cw_storage::StorageConfig {
         path: dir.path().join("store.sqlite"),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
         audit: crate::env::audit_for(dir.path()),
         ..Default::default()
     };
@@ -45,7 +48,7 @@ pub async fn start(
         tls: certs.server_tls(),
         admin_listen: "127.0.0.1:0".into(),
         publish_endpoint: "tcp://127.0.0.1:0".into(),
-        storage,
+        storage: storage.clone(),
         bus: cw_bus::BusConfig {
             key_id: 1,
             key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
@@ -64,6 +67,7 @@ pub async fn start(
         admin_addr: running.admin_addr,
         ca: certs.ca_cert,
         stores,
+        storage,
         dir,
         _shutdown: shutdown.drop_guard(),
     }

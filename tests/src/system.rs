@@ -76,6 +76,7 @@ impl System {
             Mode::Embedded => StorageConfig {
                 backend: Backend::Embedded,
                 path: dir.path().join("cardiowatch.sqlite"),
+                key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
                 audit: audit_for(dir.path()),
                 ..StorageConfig::default()
             },
@@ -258,6 +259,7 @@ pub fn storage_and_bus_toml(storage: &StorageConfig, bus_key: &str) -> String {
 [storage]
 backend = "{backend}"
 path = "{path}"
+{store_key}
 [storage.influx]
 url = "{influx_url}"
 database = "{influx_db}"
@@ -275,6 +277,13 @@ key_id = 1
 key_hex = "{bus_key}"
 "#,
         path = storage.path.display(),
+        store_key = storage
+            .key_hex
+            .as_ref()
+            .map_or_else(String::new, |key| format!(
+                "key_hex = \"{}\"",
+                key.expose_secret()
+            )),
         influx_url = storage.influx.url,
         influx_db = storage.influx.database,
         mongo_uri = storage.mongo.uri.expose_secret(),

@@ -189,10 +189,10 @@ pub fn markdown(services: &[ServiceConfig]) -> String {
          command's `CW_DEVICE_TOKEN`, `CW_PASSWORD` (or `CW_PASSWORD_FILE`) and `CW_DATA_DIR`, and the test harness's \
          `CW_BIN_DIR`, `CW_TOOLS_DIR` and `CW_TEST_*`.\n\n\
          The `cardiowatch` subcommands that open stores (`device`, `user`, `audit`, `keys`, \
-         `fatigue`, `backtest`) follow one rule: `--config FILE` (or `CW_CONFIG`) reads that \
+         `fatigue`, `backtest`, `store encrypt`) follow one rule: `--config FILE` (or `CW_CONFIG`) reads that \
          service file, as a service would; without it, the embedded store of `--data-dir DIR` \
-         (or `CW_DATA_DIR`, default `.cw-data`: `DIR/cardiowatch.sqlite` with the audit and PHI \
-         keys `cardiowatch demo --data-dir DIR` keeps there). `CW_*` variables apply on top \
+         (or `CW_DATA_DIR`, default `.cw-data`: `DIR/cardiowatch.sqlite` with the store, audit \
+         and PHI keys `cardiowatch demo --data-dir DIR` keeps there). `CW_*` variables apply on top \
          either way.\n\n\
          Every key can also be read from a file: `CW_<SECTION>__<KEY>_FILE=/path` sets the key \
          to the file's content (one trailing newline dropped), e.g. \

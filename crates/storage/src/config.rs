@@ -19,8 +19,16 @@ pub enum Backend {
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     pub backend: Backend,
-    /// The embedded store's file (its directory is created when missing).
+    /// The embedded store's file (its directory is created when missing). It is always
+    /// encrypted (SQLCipher) with the key below (`docs/operations.md`, "Encryption at
+    /// rest").
     pub path: PathBuf,
+    /// The embedded store's key, 32 bytes as 64 hex characters; prefer `key_file`.
+    #[serde(serialize_with = "secret::serialize_option")]
+    pub key_hex: Option<SecretString>,
+    /// File holding the embedded store's key (64 hex characters, whitespace ignored),
+    /// kept off the store's disk. `cardiowatch demo` makes `DIR/store.key`.
+    pub key_file: Option<PathBuf>,
     pub influx: InfluxConfig,
     pub mongo: MongoConfig,
     /// The audit chain's key and checkpoint sink (`docs/security.md`, "Audit trail").
@@ -35,6 +43,8 @@ impl Default for StorageConfig {
         Self {
             backend: Backend::Embedded,
             path: PathBuf::from(".cw-data/cardiowatch.sqlite"),
+            key_hex: None,
+            key_file: None,
             influx: InfluxConfig::default(),
             mongo: MongoConfig::default(),
             audit: AuditConfig::default(),
@@ -212,6 +222,7 @@ mod tests {
                 password: Some("mongo-pw-secret".into()),
                 ..MongoConfig::default()
             },
+            key_hex: Some("store-key-secret".into()),
             audit: AuditConfig {
                 key_hex: Some("audit-secret".into()),
                 previous_keys: vec!["0:old-audit-secret".into()],
@@ -226,6 +237,7 @@ mod tests {
             "mongo-secret",
             "mongo-pw-secret",
             "audit-secret",
+            "store-key-secret",
         ] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
         }

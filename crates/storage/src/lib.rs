@@ -22,6 +22,7 @@ pub mod redact;
 pub mod replay_guard;
 pub mod shard_leases;
 pub mod sqlite;
+mod store_key;
 mod vital_rows;
 
 pub use audit::AuditStore;
@@ -40,3 +41,4 @@ pub use ports::{
 };
 pub use replay_guard::ReplayGuard;
 pub use shard_leases::{ShardLease, ShardLeaseView, ShardLeases};
+pub use store_key::StoreKey;

@@ -26,13 +26,21 @@ pub async fn open(cfg: &StorageConfig) -> Result<Stores, StoreError> {
     let sealer = Arc::new(AuditSealer::from_config(&cfg.audit)?);
     match cfg.backend {
         Backend::Embedded => {
-            let (samples, records) = sqlite::open(&cfg.path, &cfg.retention).await.map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "embedded store at {}: {e}; remedy: check that the directory of storage.path \
-                     exists or can be created and is writable by the service's user",
-                    cfg.path.display()
-                ))
-            })?;
+            // A missing, unreadable or wrong key names its own file and remedy.
+            let key = cfg.store_key()?;
+            let (samples, records) = sqlite::open(&cfg.path, &key, &cfg.retention)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Unavailable(why) if why.contains("remedy:") => {
+                        StoreError::Unavailable(format!("embedded store: {why}"))
+                    }
+                    e => StoreError::Unavailable(format!(
+                        "embedded store at {}: {e}; remedy: check that the directory of \
+                         storage.path exists or can be created and is writable by the \
+                         service's user",
+                        cfg.path.display()
+                    )),
+                })?;
             Ok(Stores {
                 samples: Arc::new(samples),
                 records: Arc::new(records.with_audit(sealer)),

@@ -183,6 +183,7 @@ mod tests {
         let stores = cw_storage::open(&StorageConfig {
             backend: Backend::Embedded,
             path: dir.path().join("writer.sqlite"),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             ..StorageConfig::default()
         })
         .await

@@ -276,6 +276,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let stores = cw_storage::open(&cw_storage::StorageConfig {
             path: dir.path().join("s.sqlite"),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             ..Default::default()
         })
         .await
@@ -339,6 +340,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let stores = cw_storage::open(&cw_storage::StorageConfig {
             path: dir.path().join("s.sqlite"),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             ..Default::default()
         })
         .await

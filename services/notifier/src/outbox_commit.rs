@@ -99,6 +99,7 @@ mod tests {
         let stores = cw_storage::open(&StorageConfig {
             backend: Backend::Embedded,
             path: dir.path().join("outbox.sqlite"),
+            key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
             ..StorageConfig::default()
         })
         .await

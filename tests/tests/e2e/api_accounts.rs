@@ -394,13 +394,11 @@ async fn the_cli_disables_and_enables_an_account_the_api_honours() {
         "{} is missing: build the binaries first (scripts/test does)",
         bin.display()
     );
-    let store = &h.storage.path;
     let cli = |args: &[&str]| {
         let out = std::process::Command::new(&bin)
             .args(args)
             .args(["--config", "/dev/null"])
-            .env("CW_STORAGE__BACKEND", "embedded")
-            .env("CW_STORAGE__PATH", store)
+            .envs(cw_e2e::env::embedded_store_env(&h.storage))
             .envs(cw_e2e::env::audit_key_env(&h.storage.audit))
             .output()
             .expect("cardiowatch runs");

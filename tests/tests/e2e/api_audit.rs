@@ -15,7 +15,7 @@ async fn a_request_fails_when_its_audit_write_fails() {
     let token = h.token(&h.doctor_a, Role::Doctor);
     // Make the real store refuse audit inserts (a full disk or a lost server looks the
     // same to the api: the append returns an error).
-    let conn = rusqlite_open(&h.storage.path);
+    let conn = rusqlite_open(&h.storage);
     conn.execute_batch(
         "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events
          BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
@@ -139,8 +139,8 @@ async fn break_glass_needs_a_reason_expires_and_is_audited() {
     assert_eq!(get_other().await, 403, "the grant expired");
 }
 
-fn rusqlite_open(path: &std::path::Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(path).expect("raw open")
+fn rusqlite_open(storage: &cw_storage::StorageConfig) -> rusqlite::Connection {
+    cw_storage::sqlite::connect(storage).expect("raw open")
 }
 
 /// The config `cardiowatch audit …` reads: the harness's store and audit key.
@@ -149,9 +149,8 @@ fn cli_config(h: &ApiHarness) -> std::path::PathBuf {
     std::fs::write(
         &config,
         format!(
-            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n\
-             [storage.audit]\nkey_id = \"{}\"\nkey_hex = \"{}\"\n",
-            h.storage.path.display(),
+            "{}[storage.audit]\nkey_id = \"{}\"\nkey_hex = \"{}\"\n",
+            cw_e2e::env::embedded_store_toml(&h.storage),
             h.storage.audit.key_id,
             h.storage
                 .audit
@@ -183,7 +182,7 @@ async fn audit_verify_command_passes_an_intact_log_and_fails_a_tampered_one() {
             .await
             .expect("verify runs")
     );
-    rusqlite_open(&h.storage.path)
+    rusqlite_open(&h.storage)
         .execute_batch(
             "DROP TRIGGER audit_no_update;
              UPDATE audit_events SET doc = json_set(doc, '$.outcome', 'denied') WHERE seq = 2;",

@@ -182,14 +182,7 @@ async fn only_admins_set_logins_and_short_passwords_are_refused() {
 async fn a_login_set_by_the_cli_logs_in_through_the_api() {
     let h = ApiHarness::start(Mode::Embedded).await;
     let config = h.dir.path().join("api.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n",
-            h.storage.path.display()
-        ),
-    )
-    .expect("config written");
+    std::fs::write(&config, cw_e2e::env::embedded_store_toml(&h.storage)).expect("config written");
     cardiowatch::users::set_login(
         &cardiowatch::store_args::StoreArgs::file(&config),
         "first-admin",

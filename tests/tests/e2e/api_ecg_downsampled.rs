@@ -23,7 +23,7 @@ fn sample(i: usize) -> (i16, i16) {
 async fn downsample(h: &ApiHarness, mode: Mode, patient: &str, from: i64, to: i64) {
     match mode {
         Mode::Embedded => {
-            let report = cw_storage::sqlite::sweep(&h.storage.path, &h.storage.retention, now_ns())
+            let report = cw_storage::sqlite::sweep(&h.storage, now_ns())
                 .await
                 .expect("the sweep runs");
             assert!(report.ecg_downsampled > 0, "{report:?}");

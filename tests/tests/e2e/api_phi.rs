@@ -109,10 +109,43 @@ async fn raw_mongodb_documents_hold_no_plaintext_phi() {
     client.shutdown().await;
 }
 
+/// The embedded file is encrypted (docs/operations.md, "Encryption at rest"): beside the
+/// PHI fields the api seals itself, the patient's id and ECG — stored as the store's own
+/// rows — are in no byte of the file, its WAL or SHM; the key opens it again, and
+/// without the key it does not open.
 #[tokio::test]
 async fn the_sqlite_file_holds_no_plaintext_phi() {
     let h = ApiHarness::start(Mode::Embedded).await;
-    create_and_read(&h).await;
+    let id = create_and_read(&h).await;
+    let patient = cw_core::PatientId::parse(&id).expect("the api made a valid id");
+    let samples_uv: Vec<i16> = (0..2_500)
+        .map(|i| ((i * 37) % 4_001 - 2_000) as i16)
+        .collect();
+    let start = cw_e2e::env::recent_second() * cw_core::time::NANOS_PER_SEC;
+    let block = cw_core::SampleBlock {
+        patient: patient.clone(),
+        device: cw_core::DeviceId::random(),
+        seq: 1,
+        start_ns: start,
+        rate_hz: 250,
+        leads: 1,
+        samples_uv: samples_uv.clone(),
+        lead_off: false,
+    };
+    h.stores
+        .samples
+        .write(std::slice::from_ref(&block))
+        .await
+        .expect("ECG stored");
+    assert_eq!(
+        h.stores
+            .samples
+            .count_frames(&patient, start, block.end_ns())
+            .await
+            .expect("count"),
+        2_500,
+        "the ECG is there for whoever has the key"
+    );
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
         let path = format!("{}{suffix}", h.storage.path.display());
@@ -122,6 +155,36 @@ async fn the_sqlite_file_holds_no_plaintext_phi() {
     }
     assert!(bytes.len() > 4096, "the file was read");
     assert_no_phi(&String::from_utf8_lossy(&bytes), "the SQLite file");
+    let ecg: Vec<u8> = samples_uv[100..132]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    for (what, needle) in [
+        ("the patient id", id.as_bytes()),
+        ("the ECG samples", ecg.as_slice()),
+        ("a clear SQLite header", b"SQLite format 3".as_slice()),
+    ] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "the SQLite file holds {what} in clear"
+        );
+    }
+
+    drop(
+        cw_storage::open(&h.storage)
+            .await
+            .expect("the key opens it again"),
+    );
+    let keyless = cw_storage::StorageConfig {
+        key_hex: None,
+        ..h.storage.clone()
+    };
+    let refused = cw_storage::open(&keyless)
+        .await
+        .err()
+        .expect("no key, no store")
+        .to_string();
+    assert!(refused.contains("CW_STORAGE__KEY_FILE"), "{refused}");
 }
 
 #[tokio::test]
@@ -138,10 +201,9 @@ async fn keys_rotate_rewraps_every_record_so_the_old_key_can_be_dropped() {
         std::fs::write(
             &config,
             format!(
-                "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n\
-                 [phi]\nkey_id = \"k2\"\nmaster_key_hex = \"{new_key}\"\n\
+                "{}[phi]\nkey_id = \"k2\"\nmaster_key_hex = \"{new_key}\"\n\
                  lookup_key_hex = \"{lookup}\"\nprevious_keys = [{previous}]\n",
-                h.storage.path.display()
+                cw_e2e::env::embedded_store_toml(&h.storage)
             ),
         )
         .expect("config written");

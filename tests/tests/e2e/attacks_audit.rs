@@ -73,7 +73,7 @@ fn reseal_without_the_key(events: &[AuditEvent], edit: impl Fn(&mut AuditEvent))
 async fn overwrite_raw(h: &ApiHarness, mode: Mode, docs: &[Value]) {
     match mode {
         Mode::Embedded => {
-            let conn = rusqlite::Connection::open(&h.storage.path).expect("raw open");
+            let conn = cw_storage::sqlite::connect(&h.storage).expect("raw open");
             conn.execute_batch("DROP TRIGGER audit_no_update;")
                 .expect("drop trigger");
             for doc in docs {
@@ -162,7 +162,7 @@ async fn a_store_insider_who_cuts_off_the_newest_audit_events_is_detected() {
     some_audited_reads(&h, 6).await;
     assert!(audit_verify_passes(&h).await, "the untouched log verifies");
     let head = all_events(&h).await.last().expect("events").seq;
-    let conn = rusqlite::Connection::open(&h.storage.path).expect("raw open");
+    let conn = cw_storage::sqlite::connect(&h.storage).expect("raw open");
     conn.execute_batch("DROP TRIGGER audit_no_delete;")
         .expect("drop trigger");
     conn.execute(

@@ -376,6 +376,7 @@ async fn a_frame_whose_write_failed_does_not_move_the_seq_window() {
     let dir = tempfile::tempdir().expect("temp dir");
     let real = cw_storage::open(&cw_storage::StorageConfig {
         path: dir.path().join("samples.sqlite"),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
         ..Default::default()
     })
     .await

@@ -490,6 +490,43 @@ fn store_images_are_the_ones_compose_pins() {
     }
 }
 
+/// Neither InfluxDB OSS nor MongoDB Community encrypts its files: every volume of the
+/// databases is claimed from the StorageClass the operator makes encrypted
+/// (docs/operations.md, "Encryption at rest"), so none lands on a cluster's default,
+/// possibly unencrypted, class; and each of compose's database volumes is one of them.
+#[test]
+fn the_databases_claim_only_the_encrypted_storage_class() {
+    let docs = documents(&render());
+    let mut claimed = BTreeSet::new();
+    for store in ["influxdb", "mongodb"] {
+        let templates = named(&docs, "StatefulSet", store)["spec"]["volumeClaimTemplates"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("StatefulSet {store} claims no volume"));
+        for template in templates {
+            let name = template["metadata"]["name"].as_str().unwrap_or_default();
+            assert_eq!(
+                template["spec"]["storageClassName"].as_str(),
+                Some("cardiowatch-encrypted"),
+                "StatefulSet {store} volume {name} may land on unencrypted storage"
+            );
+            claimed.insert(format!("{store}-{name}"));
+        }
+    }
+    let compose = compose();
+    let compose_volumes: BTreeSet<String> = compose["volumes"]
+        .as_mapping()
+        .expect("compose declares volumes")
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|v| v.starts_with("influxdb") || v.starts_with("mongodb"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        compose_volumes, claimed,
+        "compose's database volumes and the encrypted claims differ"
+    );
+}
+
 /// The mongodb-users Job runs what compose's one-shot `mongodb-users` runs: the same
 /// command, environment and secret files (no other), and MongoDB runs with auth and TLS
 /// as compose's (the same mongod arguments, root user and files).

@@ -206,14 +206,7 @@ async fn cli_backtest_replays_the_configured_store_and_wfdb_records() {
         .await
         .expect("samples stored");
     let config = h.dir.path().join("backtest.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[storage]\nbackend = \"embedded\"\npath = \"{}\"\n",
-            h.storage.path.display()
-        ),
-    )
-    .expect("config written");
+    std::fs::write(&config, cw_e2e::env::embedded_store_toml(&h.storage)).expect("config written");
     let mut args = cli_args(h.own.as_str(), policy_file(h.dir.path(), 110));
     args.store = cardiowatch::store_args::StoreArgs::file(config);
     args.from_ns = Some(from);

@@ -6,7 +6,7 @@ use cw_e2e::ingest;
 use cw_e2e::processes::bin_dir;
 use std::process::Command;
 
-fn run_cardiowatch(store: &std::path::Path, args: &[&str]) -> std::process::Output {
+fn run_cardiowatch(store: &cw_storage::StorageConfig, args: &[&str]) -> std::process::Output {
     let bin = bin_dir().join("cardiowatch");
     assert!(
         bin.exists(),
@@ -15,13 +15,12 @@ fn run_cardiowatch(store: &std::path::Path, args: &[&str]) -> std::process::Outp
     );
     Command::new(bin)
         .args(args)
-        .env("CW_STORAGE__BACKEND", "embedded")
-        .env("CW_STORAGE__PATH", store)
+        .envs(cw_e2e::env::embedded_store_env(store))
         .output()
         .expect("cardiowatch runs")
 }
 
-fn cardiowatch(store: &std::path::Path, args: &[&str]) -> String {
+fn cardiowatch(store: &cw_storage::StorageConfig, args: &[&str]) -> String {
     let out = run_cardiowatch(store, args);
     assert!(
         out.status.success(),
@@ -34,7 +33,7 @@ fn cardiowatch(store: &std::path::Path, args: &[&str]) -> String {
 #[tokio::test]
 async fn a_device_added_by_the_cli_streams_and_after_revoke_is_refused() {
     let ingest = ingest::start(None, |_| {}).await;
-    let store = ingest.dir.path().join("store.sqlite");
+    let store = ingest.storage.clone();
     // A patient to attach the new device to (registered with its own gateway gw-1).
     let (patient, _) = ingest.device(1).await;
 
@@ -114,7 +113,7 @@ async fn a_device_added_by_the_cli_streams_and_after_revoke_is_refused() {
 #[tokio::test]
 async fn the_cli_refuses_a_device_for_an_unknown_patient_and_stores_nothing() {
     let ingest = ingest::start(None, |_| {}).await;
-    let store = ingest.dir.path().join("store.sqlite");
+    let store = ingest.storage.clone();
     let out = run_cardiowatch(
         &store,
         &[

@@ -98,6 +98,7 @@ async fn an_engine_is_not_ready_until_it_hears_an_ingest() {
     let certs = cw_tls::ensure_dev_certs(&dir.path().join("certs")).expect("certs");
     let storage = StorageConfig {
         path: dir.path().join("store.sqlite"),
+        key_hex: Some(cw_bus::Sealer::generate_key_hex().into()),
         audit: audit_for(dir.path()),
         ..StorageConfig::default()
     };

@@ -457,8 +457,7 @@ async fn cardiowatch_report_writes_the_same_pdf_and_figures_as_the_api() {
         args.extend_from_slice(extra);
         let out = Command::new(bin_dir().join("cardiowatch"))
             .args(&args)
-            .env("CW_STORAGE__BACKEND", "embedded")
-            .env("CW_STORAGE__PATH", &h.storage.path)
+            .envs(cw_e2e::env::embedded_store_env(&h.storage))
             .output()
             .expect("cardiowatch runs");
         assert!(

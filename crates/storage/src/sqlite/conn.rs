@@ -1,8 +1,9 @@
 //! A SQLite connection used from async code: every call runs on the blocking pool so a
 //! slow disk or a busy wait never stalls the runtime.
 
-use super::{file_modes, map_err, schema};
+use super::{cipher, file_modes, map_err, schema};
 use crate::ports::{Result, StoreError};
+use crate::store_key::StoreKey;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -24,15 +25,18 @@ impl WeakDb {
 }
 
 impl Db {
-    /// Opens (creating when missing) the file and brings its schema up to date.
-    pub(crate) async fn open(path: &Path) -> Result<Self> {
+    /// Opens (creating when missing) the file encrypted with `key` and brings its schema
+    /// up to date.
+    pub(crate) async fn open(path: &Path, key: &StoreKey) -> Result<Self> {
         let path = path.to_owned();
+        let key = key.clone();
         let conn = tokio::task::spawn_blocking(move || -> Result<Connection> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 file_modes::private_dir(dir)?;
             }
             file_modes::private_files(&path)?;
             let mut conn = Connection::open(&path).map_err(map_err)?;
+            cipher::unlock(&conn, &path, &key)?;
             schema::prepare(&mut conn).map_err(map_err)?;
             Ok(conn)
         })

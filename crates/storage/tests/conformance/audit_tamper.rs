@@ -38,7 +38,7 @@ const EXPECTED: [ChainFault; 6] = [
 async fn embedded_verify_finds_an_edited_a_deleted_and_a_reordered_record() {
     let b = Backend::embedded().await;
     append_twelve(&b).await;
-    let conn = rusqlite::Connection::open(&b.cfg.path).expect("raw open");
+    let conn = cw_storage::sqlite::connect(&b.cfg).expect("raw open");
     // The file refuses changes through its triggers...
     assert!(
         conn.execute("DELETE FROM audit_events WHERE seq = 6", [])
@@ -134,7 +134,7 @@ mod raw {
     }
 
     fn sqlite(b: &Backend) -> rusqlite::Connection {
-        let conn = rusqlite::Connection::open(&b.cfg.path).expect("raw open");
+        let conn = cw_storage::sqlite::connect(&b.cfg).expect("raw open");
         conn.execute_batch(
             "DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;",
         )
@@ -320,6 +320,7 @@ async fn without_an_audit_key_appends_are_refused_and_services_do_not_start() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = cw_storage::StorageConfig {
         path: dir.path().join("store.sqlite"),
+        key_hex: crate::backends::store_key(),
         ..cw_storage::StorageConfig::default()
     };
     assert!(cfg.audit.require_key().is_err());

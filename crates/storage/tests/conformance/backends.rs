@@ -37,6 +37,11 @@ fn audit_with_checkpoints(dir: &std::path::Path) -> AuditConfig {
 /// The fixtures write at fixed past times (`fixtures::T0`), which a raw window would
 /// refuse (InfluxDB drops points older than its retention policy) or sweep away:
 /// retention has its own tests (`influx_lifecycle.rs`, `embedded_retention.rs`).
+/// The embedded store's key in these tests (a temp file's; production keys are random).
+pub fn store_key() -> Option<cw_core::secret::SecretString> {
+    Some("5f2c8e1a9b7d4c3e6a0f1b2d3c4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60".into())
+}
+
 fn keep_forever() -> RetentionConfig {
     RetentionConfig {
         raw_days: 0,
@@ -54,6 +59,7 @@ impl Backend {
             backend: Kind::Embedded,
             // A subdirectory that does not exist yet: open() must create it.
             path: dir.path().join("data").join("cardiowatch.sqlite"),
+            key_hex: store_key(),
             audit: audit_with_checkpoints(dir.path()),
             retention: keep_forever(),
             ..StorageConfig::default()

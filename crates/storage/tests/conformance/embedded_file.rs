@@ -11,6 +11,7 @@ async fn two_opens_of_one_file_share_samples_and_records() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = StorageConfig {
         path: dir.path().join("shared.sqlite"),
+        key_hex: crate::backends::store_key(),
         // The fixtures' fixed past times would be swept by a raw window.
         retention: RetentionConfig {
             raw_days: 0,
@@ -57,6 +58,7 @@ async fn reopening_the_file_keeps_what_was_stored() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = StorageConfig {
         path: dir.path().join("restart.sqlite"),
+        key_hex: crate::backends::store_key(),
         // The fixtures' fixed past times would be swept by a raw window.
         retention: RetentionConfig {
             raw_days: 0,

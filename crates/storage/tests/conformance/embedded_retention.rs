@@ -14,6 +14,7 @@ const DAY: Nanos = 86_400 * NANOS_PER_SEC;
 async fn open(dir: &Path, retention: RetentionConfig) -> (Stores, StorageConfig) {
     let cfg = StorageConfig {
         path: dir.join("retention.sqlite"),
+        key_hex: crate::backends::store_key(),
         retention,
         ..StorageConfig::default()
     };
@@ -56,8 +57,8 @@ fn spo2(patient: &PatientId, readings: &[(Nanos, f32)]) -> VitalBatch {
 }
 
 /// (time, mins, maxs) of a patient's downsampled ECG, read from the file itself.
-fn ecg_downsampled(path: &Path, patient: &PatientId) -> Vec<(Nanos, Vec<i16>, Vec<i16>)> {
-    let conn = rusqlite::Connection::open(path).expect("open file");
+fn ecg_downsampled(cfg: &StorageConfig, patient: &PatientId) -> Vec<(Nanos, Vec<i16>, Vec<i16>)> {
+    let conn = cw_storage::sqlite::connect(cfg).expect("open file");
     let mut stmt = conn
         .prepare(
             "SELECT time_ns, mins, maxs FROM ecg_downsampled WHERE patient = ?1 ORDER BY time_ns",
@@ -76,8 +77,8 @@ fn ecg_downsampled(path: &Path, patient: &PatientId) -> Vec<(Nanos, Vec<i16>, Ve
     .expect("rows")
 }
 
-fn vitals_downsampled(path: &Path, patient: &PatientId) -> Vec<(Nanos, f64, f64, f64)> {
-    let conn = rusqlite::Connection::open(path).expect("open file");
+fn vitals_downsampled(cfg: &StorageConfig, patient: &PatientId) -> Vec<(Nanos, f64, f64, f64)> {
+    let conn = cw_storage::sqlite::connect(cfg).expect("open file");
     let mut stmt = conn
         .prepare(
             "SELECT time_ns, mean, min, max FROM vitals_downsampled WHERE patient = ?1 \
@@ -121,7 +122,7 @@ async fn the_sweep_downsamples_then_drops_raw_data_past_the_window_and_keeps_the
         .await
         .expect("write vitals");
 
-    let report = cw_storage::sqlite::sweep(&cfg.path, &cfg.retention, now_ns())
+    let report = cw_storage::sqlite::sweep(&cfg, now_ns())
         .await
         .expect("sweep");
     assert_eq!(report.raw_blocks_deleted, 1, "{report:?}");
@@ -143,7 +144,7 @@ async fn the_sweep_downsamples_then_drops_raw_data_past_the_window_and_keeps_the
     );
 
     // The old block lives on as min/max per lead per second (and so does the recent one).
-    let seconds = ecg_downsampled(&cfg.path, &p);
+    let seconds = ecg_downsampled(&cfg, &p);
     assert_eq!(seconds.len(), 3 + 2, "{seconds:?}");
     for (k, (at, mins, maxs)) in seconds.iter().take(3).enumerate() {
         assert_eq!(*at, old_start + k as i64 * NANOS_PER_SEC);
@@ -156,16 +157,16 @@ async fn the_sweep_downsamples_then_drops_raw_data_past_the_window_and_keeps_the
         }
     }
     assert_eq!(
-        vitals_downsampled(&cfg.path, &p),
+        vitals_downsampled(&cfg, &p),
         vec![(minute, 95.0, 93.0, 97.0)]
     );
 
     // A second sweep changes nothing more.
-    let again = cw_storage::sqlite::sweep(&cfg.path, &cfg.retention, now_ns())
+    let again = cw_storage::sqlite::sweep(&cfg, now_ns())
         .await
         .expect("sweep again");
     assert_eq!(again.raw_blocks_deleted + again.raw_vitals_deleted, 0);
-    assert_eq!(ecg_downsampled(&cfg.path, &p).len(), 5);
+    assert_eq!(ecg_downsampled(&cfg, &p).len(), 5);
 }
 
 #[tokio::test]
@@ -178,7 +179,7 @@ async fn zero_days_keeps_raw_data_forever() {
     };
     let (stores, cfg) = open(dir.path(), retention).await;
     let (p, old) = one_second_stored(&stores, days_ago(4_000)).await;
-    cw_storage::sqlite::sweep(&cfg.path, &cfg.retention, now_ns())
+    cw_storage::sqlite::sweep(&cfg, now_ns())
         .await
         .expect("sweep");
     let kept = stores

@@ -18,6 +18,7 @@ mod backends;
 mod credentials;
 mod device_register;
 mod directory;
+mod embedded_encryption;
 mod embedded_file;
 mod embedded_retention;
 mod fixtures;

@@ -76,7 +76,7 @@ async fn embedded_sweep_deletes_expired_tokens_and_old_deliveries_only() {
     let backend = Backend::embedded().await;
     let seeded = seed(&backend).await;
     assert_eq!(backend.cfg.backend, Kind::Embedded);
-    let report = cw_storage::sqlite::sweep(&backend.cfg.path, &backend.cfg.retention, now_ns())
+    let report = cw_storage::sqlite::sweep(&backend.cfg, now_ns())
         .await
         .expect("sweep");
     assert_eq!(
