@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod axe;
+pub mod cluster;
 pub mod compose;
 pub mod env;
 pub mod influxd;
@@ -12,5 +13,6 @@ pub mod mongod;
 pub mod notifier;
 pub mod processes;
 pub mod system;
+pub mod tcp_balancer;
 pub mod tcp_proxy;
 pub mod webdriver;

@@ -106,12 +106,7 @@ impl System {
     }
 
     fn tls_section(&self, section: &str) -> String {
-        let certs = self.dir.path().join("certs");
-        format!(
-            "[{section}]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
-            certs.join("server.pem").display(),
-            certs.join("server-key.pem").display()
-        )
+        tls_toml(&self.dir.path().join("certs"), section)
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -246,6 +241,15 @@ impl System {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// A `[section]` naming the dev server certificate and key in `certs`.
+pub fn tls_toml(certs: &Path, section: &str) -> String {
+    format!(
+        "[{section}]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
+        certs.join("server.pem").display(),
+        certs.join("server-key.pem").display()
+    )
 }
 
 /// The `[storage]` and `[bus]` sections every service's config file shares.

@@ -286,7 +286,8 @@ pub fn plan(identity: &str, engines: &[String], leases: &[ShardLease], now: Nano
     let available = usize::from(SHARD_COUNT).saturating_sub(elsewhere);
     let rank = engines.iter().position(|e| *e == identity).unwrap_or(0);
     let n = engines.len();
-    let share = available / n + usize::from(rank < available % n);
+    let share_of = |r: usize| available / n + usize::from(r < available % n);
+    let share = share_of(rank);
     let mut want: Vec<u16> = live
         .iter()
         .filter(|l| l.owner == identity)
@@ -294,13 +295,29 @@ pub fn plan(identity: &str, engines: &[String], leases: &[ShardLease], now: Nano
         .collect();
     want.sort_unstable();
     want.truncate(share);
-    let free = (0..SHARD_COUNT).filter(|s| !live.iter().any(|l| l.shard == *s));
-    for shard in free {
-        if want.len() >= share {
-            break;
-        }
-        want.push(shard);
-    }
+    let free: Vec<u16> = (0..SHARD_COUNT)
+        .filter(|s| !live.iter().any(|l| l.shard == *s))
+        .collect();
+    // The free shards are laid out in rank order, each engine taking as many as it lacks
+    // after the ones ranked before it: the survivors of a killed engine then claim
+    // different shards in the same round, instead of all racing for the lowest ones and
+    // winning about half of them per round (docs/chaos.md, "Found").
+    let lacking = |(r, e): (usize, &&str)| {
+        share_of(r).saturating_sub(live.iter().filter(|l| l.owner == **e).count())
+    };
+    let offset = engines[..rank]
+        .iter()
+        .enumerate()
+        .map(lacking)
+        .sum::<usize>();
+    let start = if free.is_empty() {
+        0
+    } else {
+        offset % free.len()
+    };
+    let missing = share.saturating_sub(want.len());
+    want.extend(free[start..].iter().chain(&free[..start]).take(missing));
+    want.sort_unstable();
     want
 }
 
@@ -349,6 +366,30 @@ mod tests {
         let b = plan("b", &engines, &pinned, 0);
         assert_eq!((a.len(), b.len()), (21, 21), "62 shared by 3");
         assert!(!a.contains(&0) && !a.contains(&1));
+    }
+
+    #[test]
+    fn survivors_of_a_killed_engine_claim_disjoint_shards_in_one_round() {
+        // c held 20..42 and died; a and b hold the rest, each under its share of 32.
+        let owner = |s: u16| match s {
+            0..20 => ("a", 10),
+            20..42 => ("c", 5),
+            _ => ("b", 10),
+        };
+        let leases: Vec<ShardLease> = (0..SHARD_COUNT)
+            .map(|s| lease(s, owner(s).0, owner(s).1))
+            .collect();
+        let engines = vec!["a".to_owned(), "b".to_owned()];
+        let a: Vec<u16> = plan("a", &engines, &leases, 5)
+            .into_iter()
+            .filter(|s| (20..42).contains(s))
+            .collect();
+        let b: Vec<u16> = plan("b", &engines, &leases, 5)
+            .into_iter()
+            .filter(|s| (20..42).contains(s))
+            .collect();
+        assert!(a.iter().all(|s| !b.contains(s)), "{a:?} and {b:?} overlap");
+        assert_eq!(a.len() + b.len(), 22, "every dead shard asked for at once");
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod attacks_audit;
 mod attacks_edge;
 mod attacks_live;
 mod backup_drill;
+mod chaos;
 mod compose;
 mod compose_boot;
 mod config_env;
