@@ -238,6 +238,24 @@ impl ApiHarness {
         .expect("token issues")
     }
 
+    /// Stores a user record for `id` in `role` (no contact points, enabled): the local
+    /// account an OIDC identity must map to.
+    pub async fn put_user(&self, id: &UserId, role: Role) {
+        self.stores
+            .records
+            .put_user(&cw_core::User {
+                id: id.clone(),
+                role,
+                phone: None,
+                email: None,
+                notify: Default::default(),
+                disabled: None,
+                sessions: Default::default(),
+            })
+            .await
+            .expect("user record");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -6,6 +6,7 @@ pub mod axe;
 pub mod cluster;
 pub mod compose;
 pub mod env;
+pub mod idp;
 pub mod influxd;
 pub mod ingest;
 pub mod live;

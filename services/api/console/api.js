@@ -77,10 +77,52 @@ async function post(path, body) {
 export async function login(userId, password) {
   const response = await post("/v1/auth/login", { user: userId, password });
   if (!response.ok) throw await errorOf(response);
-  adopt(await response.json());
+  begin(await response.json());
+}
+
+function begin(tokens) {
+  adopt(tokens);
   for (const kind of ["pointerdown", "keydown", "wheel"]) {
     document.addEventListener(kind, touch, { passive: true });
   }
+}
+
+/** How this api lets one sign in: `{password, oidc: {name, start} | null}`. */
+export async function signInOptions() {
+  const response = await fetch("/v1/auth/config", { credentials: "omit" });
+  if (!response.ok) throw await errorOf(response);
+  return response.json();
+}
+
+/**
+ * Where the provider's sign-in starts, coming back to `page` (a `#/…` hash) of the
+ * console. The api refuses any return path but the console's.
+ */
+export function oidcStartUrl(start, page) {
+  const plain = /^#[A-Za-z0-9/_.~%-]*$/.test(page || "") && !/\.\.|\/\//.test(page);
+  return `${start}?return_to=${encodeURIComponent("/console/" + (plain ? page : ""))}`;
+}
+
+/**
+ * Whether this load is the end of an OIDC sign-in (the api's callback sent the browser
+ * to `/console/?signin=oidc`); the marker leaves the address bar either way.
+ */
+export function returningFromOidc() {
+  const params = new URLSearchParams(location.search);
+  if (params.get("signin") !== "oidc") return false;
+  history.replaceState(null, "", location.pathname + location.hash);
+  return true;
+}
+
+/**
+ * Takes over the session the OIDC callback began: its one-time, HttpOnly cookie is the
+ * only credential this call sends; the tokens it answers live in memory like a
+ * password login's.
+ */
+export async function finishOidc() {
+  const response = await fetch("/v1/auth/oidc/session", { method: "POST", credentials: "same-origin" });
+  if (!response.ok) throw await errorOf(response);
+  begin(await response.json());
 }
 
 /** Trades the refresh token for a new pair (rotation). */

@@ -81,4 +81,11 @@ api.onSignedOut((reason) => {
 document.getElementById("logout").addEventListener("click", () => api.logout("logout"));
 window.addEventListener("hashchange", route);
 show(root);
-route();
+if (api.returningFromOidc()) {
+  api.finishOidc().then(route, (e) => {
+    signedOutReason = e.code === "account_disabled" ? "disabled" : "oidc";
+    route();
+  });
+} else {
+  route();
+}

@@ -1,4 +1,6 @@
-// Sign-in with a password (POST /v1/auth/login).
+// Sign-in with a password (POST /v1/auth/login) and, when the api has a provider
+// configured (GET /v1/auth/config), "Sign in with <provider>": a link to the api's
+// OIDC start route, which comes back to the page that was asked for.
 import * as api from "./api.js";
 import { el, show } from "./dom.js";
 
@@ -7,6 +9,7 @@ const REASONS = {
   expired: "Your session ended. Please sign in again.",
   disabled: "This account is disabled.",
   logout: "You signed out.",
+  oidc: "Signing in through your organisation failed. Please try again.",
 };
 
 export function view(root, reason, done) {
@@ -51,5 +54,22 @@ export function view(root, reason, done) {
   });
   show(root, form);
   userInput.focus();
-  return () => {};
+  let left = false;
+  api
+    .signInOptions()
+    .then((options) => {
+      if (left || !options.oidc) return;
+      const link = el(
+        "a",
+        { id: "signin-oidc", class: "button", href: api.oidcStartUrl(options.oidc.start, location.hash) },
+        `Sign in with ${options.oidc.name}`,
+      );
+      form.append(el("p", { class: "or" }, "or"), link);
+    })
+    .catch(() => {
+      // Password sign-in stays; the provider's button is only an addition.
+    });
+  return () => {
+    left = true;
+  };
 }

@@ -4,13 +4,14 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
     alert_actions, alerts, alerts_live, audit, auth, backtest, beats, break_glass, devices, ecg,
-    ecg_export, hr_trend, infra, live, news2, patients, report, reports, thresholds,
+    ecg_export, hr_trend, infra, live, news2, oidc_signin, patients, report, reports, thresholds,
     user_directory, users, vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
 use axum::{Extension, Router};
 use cw_bus::{Kind, Publisher, Sealer};
+use cw_core::secret::ExposeSecret;
 use cw_storage::{ApiRecords, ApiStores};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub phi: Option<Arc<cw_phi::PhiVault>>,
     /// `None` unless `[oidc]` is enabled.
     pub oidc: Option<Arc<crate::oidc::OidcVerifier>>,
+    /// The console's sign-in through that provider: `None` unless `oidc.client_id` is set.
+    pub oidc_flow: Option<Arc<crate::oidc_flow::CodeFlow>>,
     /// Bounds of alert snoozes.
     pub snooze: Arc<crate::config::SnoozeConfig>,
     /// Live views (`GET /v1/patients/{id}/live`).
@@ -74,6 +77,10 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(auth::login))?)
         .routes(guarded(routes!(auth::refresh))?)
         .routes(guarded(routes!(auth::logout))?)
+        .routes(guarded(routes!(oidc_signin::options))?)
+        .routes(guarded(routes!(oidc_signin::start))?)
+        .routes(guarded(routes!(oidc_signin::callback))?)
+        .routes(guarded(routes!(oidc_signin::session))?)
         .routes(guarded(routes!(auth::set_login))?)
         .routes(guarded(routes!(users::disable))?)
         .routes(guarded(routes!(users::enable))?)
@@ -143,6 +150,20 @@ pub async fn start(
     cfg.storage.audit.require_key()?;
     let sealer = Sealer::from_config(&cfg.bus)?;
     let jwt_secret = cfg.auth.secret()?;
+    let oidc = if cfg.oidc.enabled {
+        Some(Arc::new(
+            crate::oidc::OidcVerifier::new(&cfg.oidc).context("[oidc]")?,
+        ))
+    } else {
+        None
+    };
+    let oidc_flow = match &oidc {
+        Some(verifier) if !cfg.oidc.client_id.is_empty() => Some(Arc::new(
+            crate::oidc_flow::CodeFlow::new(verifier.clone(), jwt_secret.expose_secret())
+                .context("[oidc] sign-in")?,
+        )),
+        _ => None,
+    };
     let (config_publisher, config_publish_endpoint) = Publisher::bind(
         &cfg.config_publish_endpoint,
         Kind::ConfigChange,
@@ -189,13 +210,8 @@ pub async fn start(
             tracing::warn!("no PHI master key configured: patient PHI endpoints answer 503");
             None
         },
-        oidc: if cfg.oidc.enabled {
-            Some(Arc::new(
-                crate::oidc::OidcVerifier::new(&cfg.oidc).context("[oidc]")?,
-            ))
-        } else {
-            None
-        },
+        oidc,
+        oidc_flow,
         snooze: Arc::new(cfg.snooze.clone()),
         ecg_retention: crate::routes::ecg::EcgRetention::from(&cfg.storage.retention),
         live: crate::live::hub::LiveHub::start(

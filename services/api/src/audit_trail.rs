@@ -24,6 +24,11 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug)]
 pub struct AuditPatient(pub PatientId);
 
+/// Set on a response by a handler that signed an anonymous caller in (the OIDC
+/// callback): the record names who that became.
+#[derive(Clone, Debug)]
+pub struct AuditActor(pub cw_core::UserId, pub cw_core::Role);
+
 pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !(req.uri().path().starts_with("/v1/") || req.uri().path().starts_with("/fhir/")) {
         return next.run(req).await;
@@ -68,12 +73,25 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     if let Some(AuditPatient(patient)) = response.extensions().get::<AuditPatient>() {
         entry.patient = Some(patient.clone());
     }
+    let anonymous = match response.extensions().get::<AuditActor>() {
+        Some(AuditActor(user, role)) => {
+            entry.actor = user.to_string();
+            entry.role = role_name(*role).to_owned();
+            false
+        }
+        None => anonymous,
+    };
     let status = response.status();
     entry.status = status.as_u16();
     entry.outcome = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AuditOutcome::Denied,
-        // 101: a WebSocket (live view) was opened.
-        s if s.is_success() || s == StatusCode::SWITCHING_PROTOCOLS => AuditOutcome::Allowed,
+        // 101: a WebSocket (live view) was opened; 303: the OIDC sign-in's redirects.
+        s if s.is_success()
+            || s == StatusCode::SWITCHING_PROTOCOLS
+            || s == StatusCode::SEE_OTHER =>
+        {
+            AuditOutcome::Allowed
+        }
         _ => AuditOutcome::Failed,
     };
     entry.at_ns = now_ns();

@@ -157,17 +157,28 @@ async fn from_oidc(state: &AppState, oidc: &OidcVerifier, token: &str) -> Result
         tracing::info!(error = %e, "OIDC token rejected");
         ApiError::Unauthorized(format!("invalid OIDC token: {e}"))
     })?;
-    let user = local_user(oidc, &claims)?;
+    let found = oidc_account(state, oidc, &claims).await?;
+    Ok(Caller {
+        user: found.id,
+        role: found.role,
+        session: None,
+        rule: None,
+    })
+}
+
+/// The local account a verified OIDC identity is, and only an active one: a bearer
+/// token's and the console's sign-in (`routes/oidc_signin.rs`) alike. No account is 401.
+pub async fn oidc_account(
+    state: &AppState,
+    oidc: &OidcVerifier,
+    claims: &OidcClaims,
+) -> Result<User, ApiError> {
+    let user = local_user(oidc, claims)?;
     match state.records.user(&user).await {
         Ok(found) => {
             // The user is read here anyway: no second read for the disabled check.
             refuse_disabled(&found)?;
-            Ok(Caller {
-                user: found.id,
-                role: found.role,
-                session: None,
-                rule: None,
-            })
+            Ok(found)
         }
         Err(StoreError::NotFound) => {
             tracing::warn!(user = %user, "OIDC identity without a local account refused");

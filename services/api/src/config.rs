@@ -23,7 +23,8 @@ pub struct ApiConfig {
     pub live: crate::live::LiveConfig,
     /// Master and lookup keys for PHI at rest; without them PHI endpoints answer 503.
     pub phi: cw_phi::KeyConfig,
-    /// Bearer tokens from an OpenID Connect provider, besides our own (off by default).
+    /// An OpenID Connect provider: its bearer tokens besides our own, and with `client_id`
+    /// the console's sign-in through it (off by default).
     pub oidc: OidcConfig,
     /// Bounds of `POST /v1/alerts/{id}/snooze`.
     pub snooze: SnoozeConfig,
@@ -59,10 +60,16 @@ impl Default for ApiConfig {
 /// with our `issuer` and `audience` and unexpired, authenticates the local user its
 /// `user_claim` maps to. Roles and patient assignments stay ours: an identity with no
 /// local user is refused, never created.
+///
+/// With `client_id` set, the console also signs in through the provider: the
+/// authorization-code flow with PKCE (`oidc_flow.rs`, docs/security.md, "OIDC sign-in"),
+/// which ends in a session of ours like a password login.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcConfig {
     pub enabled: bool,
+    /// The provider's name on the console's button ("Sign in with <name>").
+    pub name: String,
     /// Exact `iss` of the provider's tokens.
     pub issuer: String,
     /// The `aud` our tokens must carry (the client id registered for cardiowatch).
@@ -88,12 +95,30 @@ pub struct OidcConfig {
     /// Clock skew allowed on `exp` / `nbf`.
     pub leeway_s: u64,
     pub http_timeout_ms: u64,
+    /// The client id cardiowatch is registered under for the console's sign-in (the ID
+    /// token's `aud`); empty: no sign-in through the provider, bearer tokens only. The
+    /// authorization and token endpoints come from `<issuer>/.well-known/openid-configuration`.
+    pub client_id: String,
+    /// The client secret (`CW_OIDC__CLIENT_SECRET`) or a file holding it; sent to the
+    /// token endpoint only (HTTP Basic), never logged.
+    // Serialised only for docs/config.md's defaults: a secret is never written out.
+    #[serde(skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<PathBuf>,
+    /// Our callback as registered at the provider:
+    /// `https://<the api's public host>/v1/auth/oidc/callback`.
+    pub redirect_uri: String,
+    /// Scopes asked for at sign-in (`openid` always; `email` for `user_claim = "email"`).
+    pub scopes: Vec<String>,
+    /// How long a started sign-in may take to come back (the `state`'s lifetime).
+    pub flow_ttl_s: u64,
 }
 
 impl Default for OidcConfig {
     fn default() -> Self {
         Self {
             enabled: false,
+            name: "your organisation".into(),
             issuer: String::new(),
             audience: String::new(),
             jwks_url: String::new(),
@@ -106,6 +131,33 @@ impl Default for OidcConfig {
             jwks_min_refetch_s: 30,
             leeway_s: 30,
             http_timeout_ms: 5000,
+            client_id: String::new(),
+            client_secret: None,
+            client_secret_file: None,
+            redirect_uri: String::new(),
+            scopes: vec!["openid".into(), "email".into()],
+            flow_ttl_s: 600,
+        }
+    }
+}
+
+impl OidcConfig {
+    /// The client secret, from the config (env) or `client_secret_file`.
+    pub fn client_secret(&self) -> anyhow::Result<SecretString> {
+        match (&self.client_secret, &self.client_secret_file) {
+            (Some(secret), _) => Ok(secret.clone()),
+            (None, Some(path)) => Ok(std::fs::read_to_string(path)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read oidc.client_secret_file {}: {e}",
+                        path.display()
+                    )
+                })?
+                .trim()
+                .into()),
+            (None, None) => anyhow::bail!(
+                "oidc.client_id is set but no client secret: set CW_OIDC__CLIENT_SECRET or oidc.client_secret_file"
+            ),
         }
     }
 }

@@ -65,6 +65,8 @@ pub enum ApiError {
     /// An admin disabled this account (the id is for the audit record, not the message).
     #[error("this account is disabled; an administrator must enable it")]
     AccountDisabled(cw_core::UserId),
+    #[error("the identity provider cannot be used now: {0}")]
+    ProviderUnavailable(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -101,6 +103,9 @@ impl IntoResponse for ApiError {
             Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Locked => (StatusCode::LOCKED, "locked"),
             Self::AccountDisabled(_) => (StatusCode::FORBIDDEN, "account_disabled"),
+            Self::ProviderUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable")
+            }
         };
         let field = match &self {
             Self::Invalid { field, .. } => field.clone(),

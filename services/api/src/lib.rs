@@ -20,6 +20,7 @@ mod live;
 mod login_limiter;
 pub mod monitoring_report;
 mod oidc;
+mod oidc_flow;
 mod openapi;
 mod panic_guard;
 pub mod password;

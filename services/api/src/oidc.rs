@@ -20,6 +20,9 @@ pub struct OidcClaims {
     pub email: Option<String>,
     #[serde(default)]
     pub email_verified: Option<bool>,
+    /// An ID token's answer to the `nonce` of its sign-in (`oidc_flow.rs`).
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,8 +116,28 @@ impl OidcVerifier {
         jsonwebtoken::decode_header(token).is_ok_and(|h| self.algorithms.contains(&h.alg))
     }
 
+    /// The client that fetches the provider's documents (timeout, `ca_file`, no redirects).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// Signature by a key of the provider's set, algorithm, issuer, audience, expiry.
     pub async fn verify(&self, token: &str) -> Result<OidcClaims, OidcError> {
+        self.verify_for(token, &self.cfg.audience).await
+    }
+
+    /// An ID token of the console's sign-in: as [`Self::verify`], for our `client_id`,
+    /// and carrying the `nonce` that sign-in sent (so a token minted for another
+    /// sign-in cannot be played into this one).
+    pub async fn verify_id_token(&self, token: &str, nonce: &str) -> Result<OidcClaims, OidcError> {
+        let claims = self.verify_for(token, &self.cfg.client_id).await?;
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(OidcError::Invalid("the nonce is not this sign-in's".into()));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_for(&self, token: &str, audience: &str) -> Result<OidcClaims, OidcError> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| OidcError::Malformed(e.to_string()))?;
         if !self.algorithms.contains(&header.alg) {
@@ -129,7 +152,7 @@ impl OidcVerifier {
         }
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[&self.cfg.issuer]);
-        validation.set_audience(&[&self.cfg.audience]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.cfg.leeway_s;

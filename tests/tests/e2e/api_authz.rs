@@ -119,6 +119,12 @@ fn matrix() -> Vec<Row> {
         row(Method::POST, "/v1/auth/login",                                  401, Some(json!({"user": "{d}", "password": "not the password"}))),
         row(Method::POST, "/v1/auth/refresh",                                401, Some(json!({"refresh_token": "never-issued"}))),
         row(Method::POST, "/v1/auth/logout",                                 204, Some(json!({"refresh_token": "never-issued"}))),
+        // OIDC sign-in, anonymous by declaration; this api has no provider: past
+        // authorization, 404 (api_oidc_signin.rs signs in through a real one).
+        row(Method::GET,  "/v1/auth/config",                                 200, None),
+        row(Method::GET,  "/v1/auth/oidc/start?return_to=/console/",         404, None),
+        row(Method::GET,  "/v1/auth/oidc/callback?code=c&state=s",           404, None),
+        row(Method::POST, "/v1/auth/oidc/session",                           404, None),
         row(Method::PUT,  "/v1/users/{d}/login",                             204, Some(json!({"role": "doctor", "password": "correct horse battery staple"}))),
         // The admin disables doctor A (own) and B (other), then enables them again: in
         // between, doctor A's own request to enable is refused as a disabled account (403).

@@ -195,19 +195,7 @@ async fn oidc_tokens_are_checked_against_the_providers_jwks_and_map_to_local_use
         (h.doctor_a.clone(), Role::Doctor),
         (UserId::parse("dr-mapped").expect("id"), Role::Doctor),
     ] {
-        h.stores
-            .records
-            .put_user(&User {
-                id,
-                role,
-                phone: None,
-                email: None,
-                notify: Default::default(),
-                disabled: None,
-                sessions: Default::default(),
-            })
-            .await
-            .expect("user");
+        h.put_user(&id, role).await;
     }
     let own = format!("/v1/alerts?patient={}", h.own);
     let other = format!("/v1/alerts?patient={}", h.other);
@@ -433,19 +421,7 @@ async fn an_https_key_set_behind_a_private_ca_needs_that_ca_in_ca_file() {
             cfg.oidc.ca_file = trusted.then_some(ca);
         })
         .await;
-        h.stores
-            .records
-            .put_user(&User {
-                id: h.doctor_a.clone(),
-                role: Role::Doctor,
-                phone: None,
-                email: None,
-                notify: Default::default(),
-                disabled: None,
-                sessions: Default::default(),
-            })
-            .await
-            .expect("user");
+        h.put_user(&h.doctor_a, Role::Doctor).await;
         let token = sign(&key, "e1", &claims(h.doctor_a.as_str()));
         let (status, body) = get(&h, &format!("/v1/alerts?patient={}", h.own), &token).await;
         if trusted {

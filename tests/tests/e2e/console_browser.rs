@@ -529,3 +529,99 @@ async fn emailed(ses_url: &str, needle: &str) -> String {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Sign-in through the hospital's OpenID provider in the page (issue 16 item 2): the
+/// sign-in page offers "Sign in with <provider>" beside the password form, the
+/// provider's own login page (panva's oidc-provider, `cw_e2e::idp`) takes the login,
+/// and the browser lands on the worklist it asked for, the tokens in the page's memory
+/// only (no storage, no script-readable cookie). The api alone serves the console here.
+#[tokio::test]
+async fn a_clinician_signs_in_through_the_oidc_providers_page_and_lands_on_the_worklist() {
+    let port = cw_e2e::env::free_port();
+    let base = format!("https://127.0.0.1:{port}");
+    let callback = format!("{base}/v1/auth/oidc/callback");
+    let idp = cw_e2e::idp::Idp::start(&callback);
+    let h = cw_e2e::api::ApiHarness::start_with(cw_e2e::system::Mode::Embedded, |cfg| {
+        cfg.listen = format!("127.0.0.1:{port}");
+        idp.configure(cfg, &callback);
+    })
+    .await;
+    h.put_user(&h.doctor_a, cw_core::Role::Doctor).await;
+    let browser = Browser::start(1280, 900).await;
+    browser.goto(&h.url("/console/#/worklist")).await;
+    browser
+        .wait_for(
+            "the provider's sign-in button",
+            "return !!document.getElementById('signin-oidc');",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await;
+    let label = browser
+        .run(
+            "return document.getElementById('signin-oidc').textContent;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(label, "Sign in with Hospital IdP");
+    browser
+        .screenshot(&screenshot_path("console-signin-oidc.png"))
+        .await;
+    browser.click("#signin-oidc").await;
+    browser
+        .wait_for(
+            "the provider's login page",
+            "return location.origin !== arguments[0] && !!document.querySelector('input[name=login]');",
+            json!([base]),
+            Duration::from_secs(10),
+        )
+        .await;
+    browser
+        .screenshot(&screenshot_path("console-oidc-provider.png"))
+        .await;
+    browser
+        .type_into("input[name=login]", h.doctor_a.as_str())
+        .await;
+    browser.type_into("input[name=password]", "any").await;
+    browser.click("button[type=submit]").await;
+    browser
+        .wait_for(
+            "the worklist after the provider's sign-in",
+            "const t = document.getElementById('worklist'); return t && t.dataset.ready === '1';",
+            json!([]),
+            Duration::from_secs(15),
+        )
+        .await;
+    let after = browser
+        .run(
+            "return [location.href, document.getElementById('who').textContent, \
+             localStorage.length, sessionStorage.length, document.cookie];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        after,
+        json!([
+            format!("{base}/console/#/worklist"),
+            format!("{} (doctor)", h.doctor_a),
+            0,
+            0,
+            ""
+        ]),
+        "on the worklist as the mapped doctor, tokens in memory only"
+    );
+    assert!(
+        browser
+            .run(
+                "return document.querySelectorAll('#worklist tr.alarm').length;",
+                json!([])
+            )
+            .await
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "the doctor's open alarm is listed"
+    );
+    browser
+        .screenshot(&screenshot_path("console-oidc-worklist.png"))
+        .await;
+}

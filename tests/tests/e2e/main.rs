@@ -16,6 +16,7 @@ mod api_live_vitals;
 mod api_live_worklist;
 mod api_logs;
 mod api_oidc;
+mod api_oidc_signin;
 mod api_phi;
 mod api_snooze;
 mod api_triage;

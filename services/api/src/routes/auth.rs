@@ -65,13 +65,19 @@ fn unauthorized() -> ApiError {
 }
 
 /// A new access token and a new refresh token in `family` (the session), for an active
-/// account: role and session generation as its user record has them now.
-async fn issue(state: &AppState, login: &Login, family: String) -> Result<Tokens, ApiError> {
-    let (role, generation) = crate::authn::current_account(state, &login.user, login.role).await?;
+/// account: role and session generation as its user record has them now (`role` only
+/// for an account with a login and no user record yet). Password and OIDC sign-in alike.
+pub(crate) async fn issue(
+    state: &AppState,
+    user: &UserId,
+    role: Role,
+    family: String,
+) -> Result<Tokens, ApiError> {
+    let (role, generation) = crate::authn::current_account(state, user, role).await?;
     let access = token::issue_in_session(
         state.jwt_secret.expose_secret(),
         &state.issuer,
-        &login.user,
+        user,
         role,
         token::ACCESS_TTL_S,
         &token::TokenSession {
@@ -85,7 +91,7 @@ async fn issue(state: &AppState, login: &Login, family: String) -> Result<Tokens
         .records
         .insert_refresh(&RefreshToken {
             token_sha256: sha256_hex(&refresh),
-            user: login.user.clone(),
+            user: user.clone(),
             family,
             expires_ns: now_ns() + state.auth.refresh_ttl_s as i64 * NANOS_PER_SEC,
             used: false,
@@ -160,7 +166,13 @@ pub async fn login(
     }
     // After the password: whether an account is disabled is told only to its holder
     // (`issue` refuses it).
-    let tokens = issue(&state, &login, ulid::Ulid::new().to_string()).await?;
+    let tokens = issue(
+        &state,
+        &login.user,
+        login.role,
+        ulid::Ulid::new().to_string(),
+    )
+    .await?;
     state.records.clear_login_failures(&login.user).await?;
     tracing::info!(user = %login.user, "login");
     Ok(Json(tokens))
@@ -175,11 +187,14 @@ pub async fn refresh(
     body: Result<Json<RefreshInput>, JsonRejection>,
 ) -> Result<Json<Tokens>, ApiError> {
     let Json(input) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let used = match state
-        .records
-        .use_refresh(&sha256_hex(&input.refresh_token))
-        .await
-    {
+    Ok(Json(rotate(&state, &input.refresh_token).await?))
+}
+
+/// Spends refresh token `raw` and issues the next pair of its family: a used one (a
+/// stolen copy, or the holder's replay) revokes the family instead. Also how the
+/// console takes over a session the OIDC callback began (`routes/oidc_signin.rs`).
+pub(crate) async fn rotate(state: &AppState, raw: &str) -> Result<Tokens, ApiError> {
+    let used = match state.records.use_refresh(&sha256_hex(raw)).await {
         Ok(used) => used,
         Err(StoreError::NotFound) => return Err(unauthorized()),
         Err(e) => return Err(e.into()),
@@ -197,13 +212,18 @@ pub async fn refresh(
         return Err(unauthorized());
     }
     // Disabling revoked the account's refresh tokens; `issue` refuses one issued in a
-    // race with it (the token is spent now either way).
-    let login = match state.records.login(&token.user).await {
-        Ok(login) => login,
-        Err(StoreError::NotFound) => return Err(unauthorized()),
+    // race with it (the token is spent now either way). An account signed in through
+    // OIDC may have no password login: its user record names its role.
+    let role = match state.records.login(&token.user).await {
+        Ok(login) => login.role,
+        Err(StoreError::NotFound) => match state.records.user(&token.user).await {
+            Ok(user) => user.role,
+            Err(StoreError::NotFound) => return Err(unauthorized()),
+            Err(e) => return Err(e.into()),
+        },
         Err(e) => return Err(e.into()),
     };
-    Ok(Json(issue(&state, &login, token.family).await?))
+    issue(state, &token.user, role, token.family).await
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", summary = "Revoke a refresh token's family",

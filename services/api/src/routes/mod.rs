@@ -13,6 +13,7 @@ pub mod hr_trend;
 pub mod infra;
 pub mod live;
 pub mod news2;
+pub mod oidc_signin;
 pub mod patients;
 pub mod report;
 pub mod reports;
