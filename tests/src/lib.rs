@@ -5,6 +5,7 @@ pub mod api;
 pub mod axe;
 pub mod cluster;
 pub mod compose;
+pub mod dnsmasq;
 pub mod env;
 pub mod idp;
 pub mod influxd;

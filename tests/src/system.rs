@@ -105,7 +105,8 @@ impl System {
         }
     }
 
-    fn tls_section(&self, section: &str) -> String {
+    /// A `[section]` naming the dev certificate and key (a listener's TLS).
+    pub fn tls_section(&self, section: &str) -> String {
         tls_toml(&self.dir.path().join("certs"), section)
     }
 

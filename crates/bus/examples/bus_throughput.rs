@@ -7,7 +7,7 @@
 //! the points/s one PUB→SUB pair carries over loopback TCP. Ingest publishes up to
 //! ~1 M points/s, so the samples path must stay far above that.
 
-use cw_bus::{BusConfig, BusStats, Envelope, Kind, Publisher, Sealer, Subscriber};
+use cw_bus::{BusConfig, BusStats, Discovery, Envelope, Kind, Publisher, Sealer, Subscriber};
 use cw_core::messages::{LiveEvent, SamplesStored};
 use cw_core::{
     Alert, AlertEvent, AlertEventKind, DeviceId, PatientId, Priority, RuleKind, SampleBlock,
@@ -177,6 +177,7 @@ async fn pub_sub(blocks: usize, sealer: Sealer) {
         Kind::Samples,
         sealer,
         stats.clone(),
+        &Discovery::default(),
         shutdown.clone(),
     );
     // Slow joiner: publish until the subscription is live.

@@ -2,9 +2,10 @@ use cw_core::secret::{self, SecretString};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// Bus sealing keys. The key itself comes only from the environment
-/// (`CW_BUS__KEY_HEX`) or a file (`key_file`), never from a checked-in config.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Bus sealing keys and how endpoints named by DNS are followed. The key itself comes
+/// only from the environment (`CW_BUS__KEY_HEX`) or a file (`key_file`), never from a
+/// checked-in config.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
     /// Id of the key used to seal; receivers pick the key by the id in the header, so
@@ -21,4 +22,26 @@ pub struct BusConfig {
     /// Envelope version to write (default: the newest, 2). Set 1 only while services
     /// that open only version 1 are still running during a rolling upgrade.
     pub seal_version: Option<u8>,
+    /// Seconds between re-resolutions of an endpoint whose host is a DNS name (e.g. a
+    /// Kubernetes headless Service): every address it resolves to is connected, and
+    /// addresses that vanish are dropped (docs/architecture.md, "Discovery"). At least 1.
+    pub discovery_interval_s: u64,
+    /// DNS server (`"IP:port"`, e.g. `"10.96.0.10:53"`) asked for those names instead
+    /// of the system resolver; default: the system resolver (`/etc/hosts`,
+    /// `/etc/resolv.conf`).
+    pub nameserver: Option<String>,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            key_id: 0,
+            key_hex: None,
+            key_file: None,
+            previous_keys: Vec::new(),
+            seal_version: None,
+            discovery_interval_s: 10,
+            nameserver: None,
+        }
+    }
 }

@@ -13,6 +13,8 @@
 pub mod codec;
 pub mod config;
 pub mod dedupe;
+pub mod discovery;
+mod dns;
 pub mod envelope;
 mod links;
 pub mod pubsub;
@@ -23,6 +25,7 @@ pub mod stats;
 pub use codec::Encoding;
 pub use config::BusConfig;
 pub use dedupe::Deduper;
+pub use discovery::Discovery;
 pub use envelope::{Envelope, Kind, Sealer};
 pub use links::Links;
 pub use pubsub::{Publisher, Subscriber};

@@ -2,6 +2,7 @@
 //! live events and config changes — never as the only copy of anything.
 
 use crate::BusError;
+use crate::discovery::{Discovery, spawn_peers};
 use crate::envelope::{Envelope, Kind, Sealer, random_id, random_u64};
 use crate::links::Links;
 use crate::stats::BusStats;
@@ -146,26 +147,27 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// Connects (in the background, retrying until each publisher is up) to every
-    /// endpoint, subscribed to `topics` (prefixes; `""` is everything).
+    /// endpoint, subscribed to `topics` (prefixes; `""` is everything). An endpoint
+    /// whose host is a DNS name is followed: every address it resolves to is a publisher
+    /// (`discovery`).
     pub fn connect(
         endpoints: &[String],
         topics: &[String],
         kind: Kind,
         sealer: Sealer,
         stats: Arc<BusStats>,
+        discovery: &Discovery,
         shutdown: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        let links = Arc::new(Links::new(endpoints.len()));
-        for endpoint in endpoints {
-            tokio::spawn(subscribe_one(
-                endpoint.clone(),
-                topics.to_vec(),
-                tx.clone(),
-                links.clone(),
-                shutdown.clone(),
-            ));
-        }
+        let links = Arc::new(Links::new(endpoints.len(), stats.clone()));
+        let topics: Arc<[String]> = topics.into();
+        spawn_peers(endpoints, discovery, &stats, &shutdown, {
+            let links = links.clone();
+            move |endpoint, stop| {
+                subscribe_one(endpoint, topics.clone(), tx.clone(), links.clone(), stop)
+            }
+        });
         Self {
             rx,
             sealer,
@@ -178,7 +180,8 @@ impl Subscriber {
     }
 
     /// Its connections to the publishers, for readiness. A SUB connection counts from
-    /// its first successful connect (zmq.rs reconnects it by itself afterwards).
+    /// its first successful connect (zmq.rs reconnects it by itself afterwards) until it
+    /// is dropped (its address left DNS) or shut down.
     pub fn links(&self) -> Arc<Links> {
         self.links.clone()
     }
@@ -211,9 +214,11 @@ impl Subscriber {
     }
 }
 
+/// One SUB socket to one publisher address, until `shutdown` (which is also how
+/// discovery drops the peer: the socket is dropped and its connection closed).
 async fn subscribe_one(
     endpoint: String,
-    topics: Vec<String>,
+    topics: Arc<[String]>,
     tx: mpsc::Sender<(Bytes, Bytes)>,
     links: Arc<Links>,
     shutdown: CancellationToken,
@@ -222,7 +227,7 @@ async fn subscribe_one(
     let mut socket = loop {
         let mut socket = SubSocket::new();
         let mut ok = true;
-        for topic in &topics {
+        for topic in topics.iter() {
             if let Err(e) = socket.subscribe(topic).await {
                 tracing::warn!(error = %e, "subscribe failed");
                 ok = false;
@@ -244,7 +249,7 @@ async fn subscribe_one(
         backoff = (backoff * 2).min(Duration::from_secs(5));
     };
     tracing::info!(%endpoint, "subscribed");
-    links.connected();
+    let _connected = links.connected();
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => return,

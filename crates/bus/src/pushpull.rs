@@ -7,6 +7,7 @@
 
 use crate::BusError;
 use crate::dedupe::Deduper;
+use crate::discovery::{Discovery, spawn_peers};
 use crate::envelope::{Envelope, Kind, Sealer, random_id, random_u64};
 use crate::links::Links;
 use crate::pubsub::now_ns;
@@ -101,23 +102,22 @@ pub struct Puller {
 }
 
 impl Puller {
+    /// Connects to every endpoint in the background; an endpoint whose host is a DNS
+    /// name is followed: every address it resolves to is a pusher (`discovery`).
     pub fn connect(
         endpoints: &[String],
         kind: Kind,
         sealer: Sealer,
         stats: Arc<BusStats>,
+        discovery: &Discovery,
         shutdown: CancellationToken,
     ) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        let links = Arc::new(Links::new(endpoints.len()));
-        for endpoint in endpoints {
-            tokio::spawn(pull_one(
-                endpoint.clone(),
-                tx.clone(),
-                links.clone(),
-                shutdown.clone(),
-            ));
-        }
+        let links = Arc::new(Links::new(endpoints.len(), stats.clone()));
+        spawn_peers(endpoints, discovery, &stats, &shutdown, {
+            let links = links.clone();
+            move |endpoint, stop| pull_one(endpoint, tx.clone(), links.clone(), stop)
+        });
         Self {
             rx,
             sealer,
@@ -153,7 +153,8 @@ impl Puller {
     }
 }
 
-/// One connection to one pusher, rebuilt from scratch whenever the pusher goes away.
+/// One connection to one pusher address, rebuilt from scratch whenever the pusher goes
+/// away, until `shutdown` (which is also how discovery drops the peer).
 async fn pull_one(
     endpoint: String,
     tx: mpsc::Sender<Bytes>,
@@ -179,9 +180,8 @@ async fn pull_one(
         }
         tracing::info!(%endpoint, "connected to pusher");
         backoff = Duration::from_millis(100);
-        links.connected();
         // Counted down however this connection ends (pusher gone, error, shutdown).
-        let _down = links.disconnect_on_drop();
+        let _connected = links.connected();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,

@@ -15,6 +15,10 @@ pub struct BusStats {
     pub duplicates: AtomicU64,
     /// PUSH with no reader: the caller keeps the message (the store is the source of truth).
     pub send_failed: AtomicU64,
+    /// Re-resolutions of an endpoint's DNS name that failed; its last peers were kept.
+    pub resolve_failed: AtomicU64,
+    /// Peers connected now, a gauge (`Links`): summed over the sockets sharing these stats.
+    pub peers: AtomicU64,
 }
 
 impl BusStats {

@@ -1,6 +1,6 @@
 //! The bus over real ZeroMQ TCP sockets on loopback.
 
-use cw_bus::{BusConfig, BusStats, Kind, Publisher, Puller, Pusher, Sealer, Subscriber};
+use cw_bus::{BusConfig, BusStats, Discovery, Kind, Publisher, Puller, Pusher, Sealer, Subscriber};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +33,7 @@ async fn subscriber_receives_only_its_topics_sealed_end_to_end() {
         Kind::Samples,
         sealer(),
         stats.clone(),
+        &Discovery::default(),
         shutdown.clone(),
     );
     // Slow joiner: publish until the subscription is live.
@@ -81,6 +82,7 @@ async fn a_sibling_kind_on_its_own_topics_reaches_its_readers_and_passes_the_oth
         Kind::Samples,
         sealer(),
         sample_stats.clone(),
+        &Discovery::default(),
         shutdown.clone(),
     );
     let mut vitals_sub = Subscriber::connect(
@@ -89,6 +91,7 @@ async fn a_sibling_kind_on_its_own_topics_reaches_its_readers_and_passes_the_oth
         Kind::Vitals,
         sealer(),
         Arc::new(BusStats::default()),
+        &Discovery::default(),
         shutdown.clone(),
     );
     let (mut got_vitals, mut got_samples) = (None, None);
@@ -147,6 +150,7 @@ async fn puller_resumes_after_the_pusher_restarts() {
         Kind::AlertEvent,
         sealer(),
         stats.clone(),
+        &Discovery::default(),
         shutdown.clone(),
     );
     assert!(
@@ -191,6 +195,7 @@ async fn messages_sealed_with_another_key_are_dropped_and_counted() {
         Kind::ConfigChange,
         sealer(),
         stats.clone(),
+        &Discovery::default(),
         shutdown.clone(),
     );
     for _ in 0..50 {
@@ -265,6 +270,7 @@ async fn a_subscriber_reads_publishers_of_other_releases_during_a_rolling_upgrad
         Kind::LiveEvent,
         sealer(),
         stats.clone(),
+        &Discovery::default(),
         shutdown.clone(),
     );
     let from_newer = NewerEvent {

@@ -16,7 +16,7 @@ use crate::writer::{self, Retry, Writer};
 use anyhow::Context;
 use axum::Router;
 use cw_analysis::{PatientMonitor, RuleEvent};
-use cw_bus::{Kind, Pusher, Sealer, Subscriber};
+use cw_bus::{Discovery, Kind, Pusher, Sealer, Subscriber};
 use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored, VitalsStored};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic, vitals_topic};
@@ -94,6 +94,7 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let sealer = Sealer::from_config(&cfg.bus)?;
+    let discovery = Discovery::from_config(&cfg.bus)?;
     let metrics = Arc::new(EngineMetrics::default());
     let (pusher, alert_push_endpoint) = Pusher::bind(
         &cfg.alert_push_endpoint,
@@ -140,6 +141,7 @@ pub async fn start(
         Kind::Samples,
         sealer.clone(),
         metrics.samples_bus.clone(),
+        &discovery,
         shutdown.clone(),
     );
     // Numerics come on ingest's same socket under their own kind and topics; a second
@@ -150,6 +152,7 @@ pub async fn start(
         Kind::Vitals,
         sealer.clone(),
         metrics.vitals_bus.clone(),
+        &discovery,
         shutdown.clone(),
     );
     let config = Subscriber::connect(
@@ -158,6 +161,7 @@ pub async fn start(
         Kind::ConfigChange,
         sealer,
         metrics.config_bus.clone(),
+        &discovery,
         shutdown.clone(),
     );
 

@@ -113,6 +113,18 @@ impl EngineMetrics {
                 "Sample blocks lost on PUB/SUB (sequence gaps)",
                 BusStats::get(&self.samples_bus.lost),
             )
+            .gauge(
+                "cw_engine_samples_bus_peers",
+                "Ingest PUB sockets connected (each address of a DNS-named endpoint counts)",
+                BusStats::get(&self.samples_bus.peers) as f64,
+            )
+            .counter(
+                "cw_engine_bus_resolve_failures_total",
+                "Failed re-resolutions of bus endpoints named by DNS (last peers kept)",
+                BusStats::get(&self.samples_bus.resolve_failed)
+                    + BusStats::get(&self.vitals_bus.resolve_failed)
+                    + BusStats::get(&self.config_bus.resolve_failed),
+            )
             .counter(
                 "cw_engine_bus_rejected_total",
                 "Bus messages that failed to open",

@@ -217,6 +217,7 @@ pub async fn start(
         live: crate::live::hub::LiveHub::start(
             cfg.live.clone(),
             sealer,
+            cw_bus::Discovery::from_config(&cfg.bus)?,
             stores.records.clone(),
             shutdown.clone(),
         ),

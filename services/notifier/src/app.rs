@@ -8,7 +8,7 @@ use crate::providers::ses::SesClient;
 use crate::providers::twilio::TwilioClient;
 use anyhow::Context;
 use axum::Router;
-use cw_bus::{Kind, Puller, Sealer};
+use cw_bus::{Discovery, Kind, Puller, Sealer};
 use cw_core::{AlertEvent, AlertState};
 use cw_runtime::InternalEvent;
 use cw_storage::NotifierStores;
@@ -44,6 +44,7 @@ pub async fn start(
     }
     let links = crate::console_link::ConsoleLinks::from_config(cfg.console_url.as_deref())?;
     let sealer = Sealer::from_config(&cfg.bus)?;
+    let discovery = Discovery::from_config(&cfg.bus)?;
     let metrics = Arc::new(NotifierMetrics::default());
     let twilio = cfg
         .twilio
@@ -151,6 +152,7 @@ pub async fn start(
         Kind::AlertEvent,
         sealer,
         metrics.bus.clone(),
+        &discovery,
         shutdown.clone(),
     );
 

@@ -127,6 +127,16 @@ impl NotifierMetrics {
                 "Alert events that failed to open",
                 BusStats::get(&self.bus.rejected),
             )
+            .gauge(
+                "cw_notifier_bus_peers",
+                "Alert-engine PUSH sockets connected (each address of a DNS-named endpoint counts)",
+                BusStats::get(&self.bus.peers) as f64,
+            )
+            .counter(
+                "cw_notifier_bus_resolve_failures_total",
+                "Failed re-resolutions of alert endpoints named by DNS (last peers kept)",
+                BusStats::get(&self.bus.resolve_failed),
+            )
             .counter(
                 "cw_notifier_attempts_total",
                 "Provider calls made",

@@ -222,17 +222,46 @@ fn every_service_is_probed_limited_and_locked_down() {
         assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "Deployment");
         assert_eq!(hpa["spec"]["scaleTargetRef"]["name"], name);
     }
-    // Engines subscribe to ingest through one Service: a second ingest replica's
-    // samples would reach no engine (deploy/k8s/ingest.yaml).
-    let engine = config("alert-engine.toml");
-    let endpoints = engine["sample_endpoints"].as_array().expect("endpoints");
-    if endpoints.len() == 1 {
-        let hpa = named(&docs, "HorizontalPodAutoscaler", "ingest");
-        assert_eq!(hpa["spec"]["maxReplicas"].as_u64(), Some(1));
-        let ingest = &named(&docs, "Deployment", "ingest")["spec"];
-        assert_eq!(ingest["replicas"].as_u64(), Some(1));
-        assert_eq!(ingest["strategy"]["type"], "Recreate");
+}
+
+/// Every bus endpoint the deploy configs connect to names a headless Service, so its name
+/// resolves to every pod and the bus connects to each (docs/architecture.md,
+/// "Discovery"): more ingest, engine or api pods are heard without restarting anyone.
+/// Through a ClusterIP a second ingest's samples would reach no engine.
+#[test]
+fn bus_endpoints_name_headless_services_so_every_pod_is_a_peer() {
+    let docs = documents(&render());
+    let mut checked = BTreeSet::new();
+    for (_, _, file) in SERVICES {
+        let text = toml::to_string(&config(file)).expect("TOML");
+        for found in text.split("tcp://").skip(1) {
+            let authority = found.split(['"', ',', '\n']).next().unwrap_or_default();
+            let Some((host, _)) = authority.rsplit_once(':') else {
+                continue;
+            };
+            // Bind addresses (0.0.0.0) are where the service listens, not a peer.
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                continue;
+            }
+            let service = &named(&docs, "Service", host)["spec"];
+            assert_eq!(
+                service["clusterIP"], "None",
+                "{file} connects to tcp://{authority}: the Service {host} must be headless"
+            );
+            assert_eq!(service["publishNotReadyAddresses"], true, "{host}");
+            checked.insert(host.to_owned());
+        }
     }
+    assert_eq!(
+        checked,
+        BTreeSet::from(["alert-engine", "api", "ingest"].map(str::to_owned)),
+        "the bus peers named by the deploy configs"
+    );
+    // With every ingest heard, ingest scales and rolls with a surge pod.
+    let hpa = named(&docs, "HorizontalPodAutoscaler", "ingest");
+    assert!(hpa["spec"]["maxReplicas"].as_u64() > Some(1), "{hpa:?}");
+    let ingest = &named(&docs, "Deployment", "ingest")["spec"];
+    assert_eq!(ingest["strategy"]["type"], "RollingUpdate");
 }
 
 fn env_of(container: &Value) -> Vec<&Value> {

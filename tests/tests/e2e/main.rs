@@ -27,6 +27,7 @@ mod attacks_audit;
 mod attacks_edge;
 mod attacks_live;
 mod backup_drill;
+mod bus_discovery;
 mod chaos;
 mod compose;
 mod compose_boot;

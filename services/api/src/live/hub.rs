@@ -14,7 +14,7 @@ use super::stages::LiveStages;
 use super::worklist_feed::WorklistFeed;
 use axum::extract::ws::Utf8Bytes;
 use cw_analysis::news2_escalation::News2Assessment;
-use cw_bus::{BusStats, Kind, Sealer, Subscriber};
+use cw_bus::{BusStats, Discovery, Kind, Sealer, Subscriber};
 use cw_core::messages::{AnalysisState, LiveEvent, SamplesStored, VitalsStored, live_topic};
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{
@@ -112,6 +112,13 @@ impl LiveMetrics {
                     + BusStats::get(&self.events_bus.lost),
             )
             .counter(
+                "cw_api_live_bus_resolve_failures_total",
+                "Failed re-resolutions of bus endpoints named by DNS (last peers kept)",
+                BusStats::get(&self.samples_bus.resolve_failed)
+                    + BusStats::get(&self.vitals_bus.resolve_failed)
+                    + BusStats::get(&self.events_bus.resolve_failed),
+            )
+            .counter(
                 "cw_api_live_bus_rejected_total",
                 "Live bus messages that failed to open",
                 BusStats::get(&self.samples_bus.rejected)
@@ -126,6 +133,7 @@ impl LiveMetrics {
 pub struct LiveHub {
     pub cfg: LiveConfig,
     pub(super) sealer: Sealer,
+    pub(super) discovery: Discovery,
     pub(super) records: Arc<dyn ApiRecords>,
     shutdown: CancellationToken,
     pub metrics: LiveMetrics,
@@ -191,12 +199,14 @@ impl LiveHub {
     pub fn start(
         cfg: LiveConfig,
         sealer: Sealer,
+        discovery: Discovery,
         records: Arc<dyn ApiRecords>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         let hub = Arc::new(Self {
             cfg,
             sealer,
+            discovery,
             records,
             shutdown: shutdown.clone(),
             metrics: LiveMetrics::default(),
@@ -326,6 +336,7 @@ impl LiveHub {
             Kind::Samples,
             self.sealer.clone(),
             self.metrics.samples_bus.clone(),
+            &self.discovery,
             stop.clone(),
         );
         // Numerics come on ingest's same socket under their own kind and topic; a second
@@ -336,6 +347,7 @@ impl LiveHub {
             Kind::Vitals,
             self.sealer.clone(),
             self.metrics.vitals_bus.clone(),
+            &self.discovery,
             stop.clone(),
         );
         let mut events = Subscriber::connect(
@@ -344,6 +356,7 @@ impl LiveHub {
             Kind::LiveEvent,
             self.sealer.clone(),
             self.metrics.events_bus.clone(),
+            &self.discovery,
             stop.clone(),
         );
         let (mut samples_open, mut events_open) = (

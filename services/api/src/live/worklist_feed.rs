@@ -167,6 +167,7 @@ impl LiveHub {
             Kind::LiveEvent,
             self.sealer.clone(),
             self.metrics.events_bus.clone(),
+            &self.discovery,
             stop.clone(),
         );
         loop {
