@@ -15,6 +15,7 @@ mod authn;
 mod console;
 mod ecg_export;
 mod error;
+mod events;
 mod fhir;
 mod live;
 mod login_limiter;

@@ -7,7 +7,9 @@
 
 use super::hub::{LiveMetrics, Text};
 use super::messages::LiveMessage;
+use crate::events::LiveDropped;
 use axum::extract::ws::Utf8Bytes;
+use cw_runtime::InternalEvent;
 use futures::{Sink, SinkExt};
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -52,7 +54,7 @@ where
             Ok(_) => continue,
             Err(RecvError::Lagged(n)) => {
                 dropped += n;
-                metrics.dropped.add(n);
+                LiveDropped { messages: n }.emit(metrics);
                 if dropped > limits.max_dropped {
                     return Ended::Behind { dropped };
                 }

@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::audit_trail::role_name;
 use crate::error::ApiError;
 use crate::error::ErrorBody;
+use crate::events::{LiveClose, LiveClosed, LiveOpened, LiveRefusedBusy, LiveRefusedPerUser};
 use crate::live::access_recheck::{Lost, Membership};
 use crate::live::forward::{self, Ended, Limits};
 use crate::live::hub::{LiveHub, Text, Watch};
@@ -35,6 +36,7 @@ use axum::response::{IntoResponse, Response};
 use cw_core::PatientId;
 use cw_core::audit::{AuditEntry, AuditOutcome};
 use cw_core::time::now_ns;
+use cw_runtime::InternalEvent;
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use std::net::SocketAddr;
@@ -151,7 +153,7 @@ pub(crate) fn admit(
     };
     let hub = &state.live;
     if hub.metrics.connections.load(Ordering::Relaxed) >= hub.cfg.max_connections {
-        hub.metrics.refused_busy.inc();
+        LiveRefusedBusy.emit(&hub.metrics);
         return Err(Box::new(refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "live_busy",
@@ -159,8 +161,11 @@ pub(crate) fn admit(
         )));
     }
     let Some(place) = hub.users.take(&caller.user, hub.cfg.max_sockets_per_user) else {
-        hub.metrics.refused_per_user.inc();
-        tracing::warn!(user = %caller.user, limit = hub.cfg.max_sockets_per_user, "live socket refused: too many open for this user");
+        LiveRefusedPerUser {
+            user: &caller.user,
+            limit: hub.cfg.max_sockets_per_user,
+        }
+        .emit(&hub.metrics);
         return Err(Box::new(refuse(
             StatusCode::TOO_MANY_REQUESTS,
             "live_sockets_per_user",
@@ -368,7 +373,7 @@ pub(crate) async fn serve(
 ) -> Ended {
     let hub = &state.live;
     hub.metrics.connections.fetch_add(1, Ordering::Relaxed);
-    hub.metrics.opened.inc();
+    LiveOpened.emit(&hub.metrics);
     let ended = run(state, viewer, scope, rx, first, socket, shutdown).await;
     hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
     ended
@@ -452,7 +457,7 @@ async fn run(
     }
     let close = match (&ended, &lost) {
         (Ended::Stopped, Some(Lost::Revoked)) => {
-            hub.metrics.closed_revoked.inc();
+            LiveClosed(LiveClose::Revoked).emit(&hub.metrics);
             Some((
                 CLOSE_ACCESS_REVOKED,
                 "access revoked: you may no longer view this".to_owned(),
@@ -467,7 +472,7 @@ async fn run(
             "access could not be re-checked; reconnect shortly".to_owned(),
         )),
         (Ended::Behind { dropped }, _) => {
-            hub.metrics.closed_behind.inc();
+            LiveClosed(LiveClose::Behind).emit(&hub.metrics);
             Some((
                 CLOSE_BEHIND,
                 format!("client too slow ({dropped} messages dropped)"),
