@@ -6,7 +6,7 @@
 //! walks through it all (each browser start costs seconds on two shared cores); every
 //! page is saved under `target/screenshots/`.
 
-use crate::console_harness::{Console, admin_call, sign_in};
+use crate::console_harness::{Console, admin_call, record_100_path, sign_in};
 use cardiowatch::fixture::FixtureSpec;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{Alert, Priority, RuleKind};
@@ -209,7 +209,9 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
     );
 
     // A streamed record raises the HR alarm; the open page shows it within 5 s.
+    let streamed_after = now_ns() - NANOS_PER_SEC;
     let (gateway, streaming) = console_stack.stream_record_100(90.0);
+    let record_start_ns = console_stack.record_100_start_ns(streamed_after).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let alert = loop {
         if let Some(a) = alerts(system, PATIENT, "firing").await.into_iter().next() {
@@ -321,26 +323,38 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         );
     }
 
-    // Calipers between two neighbouring beat marks in view (each click 1 px off the mark,
-    // within the snap) read their RR within 10 ms.
-    let pair = browser
+    // Calipers on the cardiologists' beats (issue 16 item 8): two neighbouring annotated
+    // beats of 100.atr, dated as the gateway streamed them, clicked where the strip's own
+    // time → px scale puts them, read their annotated RR within 10 ms.
+    let pair = annotated_pair(&browser, record_start_ns).await;
+    let rr_ms = pair.rr_ms;
+    let clicks = browser
         .run(
             "const svg = document.querySelector('svg#strip');
+             const scroll = svg.parentElement;
+             const pxPerMm = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+             const [aMm, bMm] = arguments;
+             scroll.scrollLeft = ((aMm + bMm) / 2) * pxPerMm - scroll.clientWidth / 2;
              const box = svg.getBoundingClientRect();
-             const view = svg.parentElement.getBoundingClientRect();
-             const marks = [...svg.querySelectorAll('g.beat')].map(g => ({
-                 at_ns: Number(g.dataset.atNs),
-                 x: g.querySelector('line').getBoundingClientRect().left}))
-                 .filter(m => m.x > view.left + 5 && m.x < view.right - 5);
-             return {a: marks[marks.length - 2], b: marks[marks.length - 1],
-                     y: box.top + box.height / 2};",
-            json!([]),
+             const view = scroll.getBoundingClientRect();
+             return {a: box.left + aMm * pxPerMm, b: box.left + bMm * pxPerMm,
+                     y: box.top + box.height / 2, left: view.left, right: view.right};",
+            json!([pair.a_mm, pair.b_mm]),
         )
         .await;
-    let y = pair["y"].as_f64().expect("y");
-    let (a, b) = (&pair["a"], &pair["b"]);
-    browser.click_at(a["x"].as_f64().expect("x") + 1.0, y).await;
-    browser.click_at(b["x"].as_f64().expect("x") - 1.0, y).await;
+    let num = |key: &str| {
+        clicks[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}: {clicks}"))
+    };
+    for key in ["a", "b"] {
+        assert!(
+            num(key) > num("left") + 1.0 && num(key) < num("right") - 1.0,
+            "the annotated beat {key} is not in view: {clicks}"
+        );
+    }
+    browser.click_at(num("a"), num("y")).await;
+    browser.click_at(num("b"), num("y")).await;
     let caliper_ms: f64 = browser
         .wait_for(
             "the caliper readout",
@@ -352,11 +366,18 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         .as_str()
         .and_then(|v| v.parse().ok())
         .expect("caliper ms");
-    let rr_ms = (b["at_ns"].as_f64().expect("at") - a["at_ns"].as_f64().expect("at")) / 1e6;
+    println!("calipers read {caliper_ms} ms between annotated beats {rr_ms:.1} ms apart");
     assert!(
         (caliper_ms - rr_ms).abs() < 10.0,
-        "calipers read {caliper_ms} ms for an RR of {rr_ms} ms"
+        "calipers read {caliper_ms} ms for the annotated RR of {rr_ms:.1} ms"
     );
+    // The pair was picked so that a measurement one beat off reads another RR.
+    for other in pair.neighbour_rrs_ms {
+        assert!(
+            (caliper_ms - other).abs() > 10.0,
+            "the neighbouring RR {other:.1} ms is as close as the annotated one"
+        );
+    }
     browser
         .screenshot(&screenshot_path("console-calipers.png"))
         .await;
@@ -508,6 +529,73 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
     );
     streaming.cancel();
     let _ = gateway.await;
+}
+
+/// Two neighbouring beats of record 100's reference annotations on the drawn strip.
+struct AnnotatedPair {
+    /// Where the strip draws them: x in its millimetres (its viewBox unit).
+    a_mm: f64,
+    b_mm: f64,
+    /// Their annotated RR, and the RRs just before and after it.
+    rr_ms: f64,
+    neighbour_rrs_ms: [f64; 2],
+}
+
+/// Of the annotated beats (`100.atr`, beat codes only) dated from `record_start_ns` (sample
+/// `i` at `i` / 360 s) between the strip's first and last beat marks (where ECG is
+/// drawn), the neighbouring pair whose RR differs most from the RRs either side, so that
+/// a measurement one beat off would read another RR; placed with the strip's own scale
+/// (`data-from-ns`, `data-left-mm`, `data-mm-per-s`: strip.js).
+async fn annotated_pair(browser: &Browser, record_start_ns: i64) -> AnnotatedPair {
+    let strip = browser
+        .run(
+            "const svg = document.querySelector('svg#strip');
+             const marks = [...svg.querySelectorAll('g.beat')].map(g => g.dataset.atNs);
+             return {from_ns: svg.dataset.fromNs, left_mm: Number(svg.dataset.leftMm),
+                     mm_per_s: Number(svg.dataset.mmPerS),
+                     first_mark: marks[0], last_mark: marks[marks.length - 1]};",
+            json!([]),
+        )
+        .await;
+    let ns = |key: &str| -> i64 {
+        strip[key]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{key}: {strip}"))
+    };
+    let (from_ns, first_mark, last_mark) = (ns("from_ns"), ns("first_mark"), ns("last_mark"));
+    let left_mm = strip["left_mm"].as_f64().expect("left_mm");
+    let mm_per_s = strip["mm_per_s"].as_f64().expect("mm_per_s");
+    let record = record_100_path();
+    let annotations =
+        cw_wfdb::read_annotations(record.with_extension("atr")).expect("100.atr read");
+    let beats: Vec<i64> = annotations
+        .iter()
+        .filter(|a| cw_wfdb::is_beat(a.code))
+        .map(|a| record_start_ns + (a.sample as i64 * NANOS_PER_SEC) / 360)
+        .filter(|t| (first_mark..=last_mark).contains(t))
+        .collect();
+    let ms = |a: i64, b: i64| (b - a) as f64 / 1e6;
+    let (k, distinct) = (1..beats.len().saturating_sub(2))
+        .map(|k| {
+            let rr = ms(beats[k], beats[k + 1]);
+            let before = (rr - ms(beats[k - 1], beats[k])).abs();
+            let after = (rr - ms(beats[k + 1], beats[k + 2])).abs();
+            (k, before.min(after))
+        })
+        .max_by(|x, y| x.1.total_cmp(&y.1))
+        .unwrap_or_else(|| panic!("too few annotated beats on the strip: {beats:?}"));
+    assert!(
+        distinct > 20.0,
+        "no annotated RR on the strip differs from its neighbours by over 20 ms ({distinct:.1})"
+    );
+    let mm = |t: i64| left_mm + (t - from_ns) as f64 / NANOS_PER_SEC as f64 * mm_per_s;
+    AnnotatedPair {
+        a_mm: mm(beats[k]),
+        b_mm: mm(beats[k + 1]),
+        rr_ms: ms(beats[k], beats[k + 1]),
+        neighbour_rrs_ms: [ms(beats[k - 1], beats[k]), ms(beats[k + 1], beats[k + 2])],
+    }
 }
 
 /// The raw MIME of the first mail to [`EMAIL`] at moto holding `needle` (20 s at most).

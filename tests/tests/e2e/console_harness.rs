@@ -6,6 +6,7 @@
 
 use cardiowatch::fixture::{self, Fixture, FixtureSpec};
 use cardiowatch::gateway::{self, GatewayOptions, GatewayStats};
+use cw_core::time::{Nanos, now_ns};
 use cw_core::{Patient, Role, UserId};
 use cw_e2e::system::{Mode, Providers, System};
 use cw_e2e::webdriver::Browser;
@@ -13,7 +14,7 @@ use cw_sandbox::TwilioSandbox;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -83,7 +84,7 @@ impl Console {
                 url: self.system.ingest_url(),
                 device_token: self.fixture.device_token.clone(),
                 ca_cert: Some(self.system.ca_cert.clone()),
-                record: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100"),
+                record: record_100_path(),
                 speed: 1.0,
                 seconds: Some(seconds),
                 offset_s: 0.0,
@@ -96,6 +97,44 @@ impl Console {
         ));
         (task, streaming)
     }
+
+    /// The time the gateway gave record 100's sample 0 in a stream started after `since`:
+    /// the first frame stored for the fixture's patient (the gateway dates sample `i` at
+    /// its start plus `i` / 360 s: `cardiowatch::gateway`), checked to hold the record's
+    /// first samples, so it is sample 0 and not a later one. Waits up to 10 s for it.
+    pub async fn record_100_start_ns(&self, since: Nanos) -> Nanos {
+        let record = cw_wfdb::Record::open(record_100_path()).expect("record 100");
+        let leads = record.signal_count();
+        let first: Vec<i16> = record.microvolts_interleaved()[..4 * leads].to_vec();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stored = self
+                .system
+                .stores
+                .samples
+                .frames(&self.fixture.patient.id, since, now_ns())
+                .await
+                .expect("stored frames");
+            if stored.len() >= 4 {
+                let values: Vec<i16> = stored[..4].iter().flat_map(|(_, v)| v.clone()).collect();
+                assert_eq!(
+                    values, first,
+                    "the first stored frames are record 100's first samples"
+                );
+                return stored[0].0;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "record 100's first samples were not stored"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Record 100 of the MIT-BIH database as the tests stream it (its `.atr` beside it).
+pub(crate) fn record_100_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/mitdb/100")
 }
 
 pub(crate) fn admin_token(system: &System) -> String {
