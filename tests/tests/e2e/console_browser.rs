@@ -35,6 +35,17 @@ async fn alerts(system: &System, patient: &str, state: &str) -> Vec<Value> {
     }
 }
 
+/// Whether the header bar takes up room on the page (not `display: none`, some height).
+async fn bar_shown(browser: &Browser) -> Value {
+    browser
+        .run(
+            "const bar = document.getElementById('bar');
+             return getComputedStyle(bar).display !== 'none' && bar.getBoundingClientRect().height > 0;",
+            json!([]),
+        )
+        .await
+}
+
 /// The background colour of the priority cell of the alert's worklist row.
 async fn row_colour(browser: &Browser, alert: &str) -> Value {
     browser
@@ -138,6 +149,13 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         .map(str::to_owned)
         .expect("a CSP header");
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    // Signed out, the page shows no header bar (its nav, name and Sign out are for a
+    // session): `hidden` wins over the bar's `display: flex`.
+    assert_eq!(
+        bar_shown(&browser).await,
+        json!(false),
+        "the header bar before sign-in"
+    );
     browser.type_into("#user", DOCTOR).await;
     browser.type_into("#password", "not the password").await;
     browser.click("#signin-submit").await;
@@ -170,6 +188,11 @@ async fn a_clinician_signs_in_sees_a_streamed_alarm_acknowledges_it_reads_its_st
         )
         .await;
     assert_eq!(who, json!(format!("{DOCTOR} (doctor)")));
+    assert_eq!(
+        bar_shown(&browser).await,
+        json!(true),
+        "the header bar signed in"
+    );
     let stored_token = browser
         .run(
             "return JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie",
