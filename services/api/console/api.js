@@ -115,6 +115,19 @@ export function returningFromOidc() {
 }
 
 /**
+ * The code of a refused OIDC sign-in, when the api sent the browser back to
+ * `/console/?signin_error=<code>` (docs/console.md, "Sign-in"), else null; the marker
+ * leaves the address bar either way. Only a code: the sign-in page says what it means.
+ */
+export function oidcRefusal() {
+  const params = new URLSearchParams(location.search);
+  const code = params.get("signin_error");
+  if (code === null) return null;
+  history.replaceState(null, "", location.pathname + location.hash);
+  return code;
+}
+
+/**
  * Takes over the session the OIDC callback began: its one-time, HttpOnly cookie is the
  * only credential this call sends; the tokens it answers live in memory like a
  * password login's.

@@ -81,6 +81,8 @@ api.onSignedOut((reason) => {
 document.getElementById("logout").addEventListener("click", () => api.logout("logout"));
 window.addEventListener("hashchange", route);
 show(root);
+const refusal = api.oidcRefusal();
+if (refusal !== null) signedOutReason = `oidc:${refusal}`;
 if (api.returningFromOidc()) {
   api.finishOidc().then(route, (e) => {
     signedOutReason = e.code === "account_disabled" ? "disabled" : "oidc";

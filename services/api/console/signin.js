@@ -12,8 +12,38 @@ const REASONS = {
   oidc: "Signing in through your organisation failed. Please try again.",
 };
 
+// What a refused OIDC sign-in's code (the api's callback: docs/console.md, "Sign-in")
+// means to the person signing in. Plain words of our own: the provider's text never
+// reaches the page.
+const STARTED_OVER = "This sign-in attempt expired or was already used.";
+const OIDC_REFUSALS = {
+  denied: "The sign-in was cancelled or declined at your organisation's sign-in page.",
+  no_flow: STARTED_OVER,
+  expired: STARTED_OVER,
+  state: STARTED_OVER,
+  replayed: STARTED_OVER,
+  missing: STARTED_OVER,
+  no_account: "Your organisation's account is not linked to a cardiowatch user. Ask an administrator to add you.",
+  disabled: "This account is disabled.",
+  unavailable: "Your organisation's sign-in service cannot be reached right now.",
+};
+const OIDC_REFUSED = "Signing in through your organisation did not work.";
+
+/** The refused OIDC sign-in's panel: what happened and a link to start again. */
+function refusalPanel(code) {
+  const retry = el("a", { id: "signin-retry", href: "/console/" }, "Try again");
+  const panel = el(
+    "div",
+    { id: "signin-error", class: "signin-error", role: "alert" },
+    el("p", {}, OIDC_REFUSALS[code] || OIDC_REFUSED),
+    retry,
+  );
+  return { panel, retry };
+}
+
 export function view(root, reason, done) {
   const message = el("p", { id: "signin-message", role: "status" }, REASONS[reason] || "");
+  const refusal = reason.startsWith("oidc:") ? refusalPanel(reason.slice(5)) : null;
   const userInput = el("input", { id: "user", name: "user", autocomplete: "username", required: true });
   const passwordInput = el("input", {
     id: "password",
@@ -26,6 +56,7 @@ export function view(root, reason, done) {
     "form",
     { id: "signin", class: "card" },
     el("h1", {}, "Sign in"),
+    refusal ? refusal.panel : null,
     el("label", { for: "user" }, "User"),
     userInput,
     el("label", { for: "password" }, "Password"),
@@ -59,11 +90,9 @@ export function view(root, reason, done) {
     .signInOptions()
     .then((options) => {
       if (left || !options.oidc) return;
-      const link = el(
-        "a",
-        { id: "signin-oidc", class: "button", href: api.oidcStartUrl(options.oidc.start, location.hash) },
-        `Sign in with ${options.oidc.name}`,
-      );
+      const start = api.oidcStartUrl(options.oidc.start, location.hash);
+      const link = el("a", { id: "signin-oidc", class: "button", href: start }, `Sign in with ${options.oidc.name}`);
+      if (refusal) refusal.retry.href = start;
       form.append(el("p", { class: "or" }, "or"), link);
     })
     .catch(() => {

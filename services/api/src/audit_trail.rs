@@ -29,6 +29,11 @@ pub struct AuditPatient(pub PatientId);
 #[derive(Clone, Debug)]
 pub struct AuditActor(pub cw_core::UserId, pub cw_core::Role);
 
+/// Set on a response that stands for a refusal the browser sees as a redirect (a refused
+/// OIDC sign-in goes to the console's sign-in page): the record keeps this status.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditStatus(pub StatusCode);
+
 pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !(req.uri().path().starts_with("/v1/") || req.uri().path().starts_with("/fhir/")) {
         return next.run(req).await;
@@ -81,7 +86,10 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
         }
         None => anonymous,
     };
-    let status = response.status();
+    let status = response
+        .extensions()
+        .get::<AuditStatus>()
+        .map_or(response.status(), |s| s.0);
     entry.status = status.as_u16();
     entry.outcome = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => AuditOutcome::Denied,

@@ -54,6 +54,8 @@ pub enum FlowError {
     Replayed,
     #[error("the callback names another issuer than the configured provider")]
     Issuer,
+    #[error("the user or the identity provider declined the sign-in: {0}")]
+    Denied(String),
     #[error("the identity provider refused the sign-in: {0}")]
     Provider(String),
     #[error("the callback has no {0}")]
@@ -64,6 +66,28 @@ pub enum FlowError {
     Exchange(String),
     #[error("the ID token was refused: {0}")]
     IdToken(#[from] OidcError),
+}
+
+impl FlowError {
+    /// A fixed word for what went wrong, which the console's sign-in page turns into a
+    /// message of its own (`signin.js`, docs/console.md "Sign-in"): the browser never
+    /// gets the provider's text or ours.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ReturnTo => "return_to",
+            Self::NoFlow => "no_flow",
+            Self::Expired => "expired",
+            Self::StateMismatch => "state",
+            Self::Replayed => "replayed",
+            Self::Issuer => "issuer",
+            Self::Denied(_) => "denied",
+            Self::Provider(_) => "provider",
+            Self::Missing(_) => "missing",
+            Self::Discovery(_) => "unavailable",
+            Self::Exchange(_) => "exchange",
+            Self::IdToken(_) => "id_token",
+        }
+    }
 }
 
 /// What the provider sent back to the callback (query parameters).
@@ -244,9 +268,13 @@ impl CodeFlow {
         }
         if let Some(error) = &callback.error {
             let description = callback.error_description.as_deref().unwrap_or_default();
-            return Err(FlowError::Provider(
-                printable(&format!("{error} ({description})")).to_owned(),
-            ));
+            let text = printable(&format!("{error} ({description})")).to_owned();
+            // RFC 6749 4.1.2.1: the person (or the provider's policy) said no.
+            return Err(if error == "access_denied" {
+                FlowError::Denied(text)
+            } else {
+                FlowError::Provider(text)
+            });
         }
         let code = callback.code.as_deref().ok_or(FlowError::Missing("code"))?;
         let id_token = self.redeem(code, &pending.verifier).await?;

@@ -3,9 +3,11 @@
 //! a browser — it keeps each origin's cookies, follows redirects and posts the
 //! provider's login form. On both backends: the whole dance ends with our own access
 //! and refresh tokens, which read `GET /v1/alerts` and rotate; a wrong state, a replayed
-//! state, an authorization request without PKCE, a callback in another browser, a
-//! `return_to` to another origin and an identity with no local account are each refused
-//! with a clear JSON error, and the audit chain names the user who signed in.
+//! state, an authorization request without PKCE, a callback in another browser and an
+//! identity with no local account each send the browser to the console's sign-in page
+//! with a code naming why (and no session), a `return_to` to another origin is refused
+//! with a clear JSON error, and the audit chain names the user who signed in and keeps
+//! each refusal as one.
 
 use cw_core::Role;
 use cw_e2e::api::ApiHarness;
@@ -159,23 +161,23 @@ impl Agent {
     }
 }
 
-fn error_of(answer: &Answer) -> (String, String) {
-    let body: Value = serde_json::from_str(&answer.body).unwrap_or_else(|_| {
-        panic!(
-            "not the JSON error shape: {} {}",
-            answer.status, answer.body
-        )
-    });
-    (
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
+/// The code a refused callback sends the browser to the console's sign-in page with
+/// (`/console/?signin_error=<code>`), having begun no session in `agent`.
+fn refusal_of(agent: &Agent, answer: &Answer) -> String {
+    assert_eq!(answer.status, 303, "{answer:?}");
+    let to = answer.location.as_ref().expect("a location");
+    assert_eq!(to.path(), "/console/", "{to}");
+    assert!(
+        agent
+            .jar
+            .values()
+            .all(|cookies| !cookies.contains_key("__Host-cw-oidc-session")),
+        "a refused sign-in begins no session"
+    );
+    to.query_pairs()
+        .find(|(k, _)| k == "signin_error")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no signin_error in {to}"))
 }
 
 async fn signs_in_through_a_real_provider(mode: Mode) {
@@ -186,6 +188,8 @@ async fn signs_in_through_a_real_provider(mode: Mode) {
     let h = ApiHarness::start_with(mode, |cfg| {
         cfg.listen = format!("127.0.0.1:{port}");
         idp.configure(cfg, &callback);
+        // Every anonymous refusal its own record, so the refused callbacks can be found.
+        cfg.anonymous_denials.window_s = 0;
     })
     .await;
     assert_eq!(h.url(""), base);
@@ -273,10 +277,7 @@ async fn signs_in_through_a_real_provider(mode: Mode) {
     let replayed = replayer
         .send(reqwest::Method::GET, &at_callback, None)
         .await;
-    assert_eq!(replayed.status, 401, "{}", replayed.body);
-    let (code, message) = error_of(&replayed);
-    assert_eq!(code, "unauthorized");
-    assert!(message.contains("already completed"), "{message}");
+    assert_eq!(refusal_of(&replayer, &replayed), "replayed");
 
     // A wrong state.
     let mut browser = Agent::new(&h);
@@ -297,24 +298,14 @@ async fn signs_in_through_a_real_provider(mode: Mode) {
         .collect();
     wrong.query_pairs_mut().clear().extend_pairs(pairs);
     let refused = browser.send(reqwest::Method::GET, &wrong, None).await;
-    assert_eq!(refused.status, 401, "{}", refused.body);
-    assert!(
-        error_of(&refused).1.contains("state does not match"),
-        "{}",
-        refused.body
-    );
+    assert_eq!(refusal_of(&browser, &refused), "state");
 
     // The right callback in another browser (no sign-in cookie): refused.
     let mut elsewhere = Agent::new(&h);
     let refused = elsewhere
         .send(reqwest::Method::GET, &at_callback, None)
         .await;
-    assert_eq!(refused.status, 401, "{}", refused.body);
-    assert!(
-        error_of(&refused).1.contains("no sign-in in progress"),
-        "{}",
-        refused.body
-    );
+    assert_eq!(refusal_of(&elsewhere, &refused), "no_flow");
 
     // An authorization request stripped of PKCE: the provider refuses, and so do we.
     let mut browser = Agent::new(&h);
@@ -332,13 +323,13 @@ async fn signs_in_through_a_real_provider(mode: Mode) {
         .follow(&stripped, &callback)
         .await
         .expect("back to us");
+    let error = back
+        .query_pairs()
+        .find(|(k, _)| k == "error")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(error.as_deref(), Some("invalid_request"), "{back}");
     let refused = browser.send(reqwest::Method::GET, &back, None).await;
-    assert_eq!(refused.status, 401, "{}", refused.body);
-    let message = error_of(&refused).1;
-    assert!(
-        message.contains("refused the sign-in") && message.contains("PKCE"),
-        "{message}"
-    );
+    assert_eq!(refusal_of(&browser, &refused), "provider");
 
     // return_to elsewhere than a console path: refused before anything else.
     for elsewhere in [
@@ -362,12 +353,7 @@ async fn signs_in_through_a_real_provider(mode: Mode) {
     let refused = stranger
         .send(reqwest::Method::GET, &at_callback, None)
         .await;
-    assert_eq!(refused.status, 401, "{}", refused.body);
-    assert!(
-        error_of(&refused).1.contains("no cardiowatch account"),
-        "{}",
-        refused.body
-    );
+    assert_eq!(refusal_of(&stranger, &refused), "no_account");
 
     // The sign-in is in the audit chain under the local user.
     let events = h
@@ -381,6 +367,14 @@ async fn signs_in_through_a_real_provider(mode: Mode) {
             && e.entry.action == "GET /v1/auth/oidc/callback"
             && e.entry.status == 303),
         "the callback is audited under the user it signed in"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.entry.action == "GET /v1/auth/oidc/callback"
+                && e.entry.status == 401
+                && e.entry.outcome == cw_core::audit::AuditOutcome::Denied),
+        "a refused callback is audited as a refusal, not as its redirect"
     );
 }
 

@@ -678,15 +678,42 @@ async fn a_clinician_signs_in_through_the_oidc_providers_page_and_lands_on_the_w
     browser
         .screenshot(&screenshot_path("console-signin-oidc.png"))
         .await;
+
+    // Declined at the provider (its Cancel link answers `access_denied`): back on the
+    // console's own sign-in page, a plain message and a way to try again; none of the
+    // provider's text, no header bar, the marker gone from the address.
     browser.click("#signin-oidc").await;
+    provider_login_page(&browser, &base).await;
+    browser.click("a[href$='/abort']").await;
+    let denied = refusal_shown(&browser).await;
+    assert_eq!(
+        denied,
+        json!({
+            "message": "The sign-in was cancelled or declined at your organisation's sign-in page.",
+            "retry": "/v1/auth/oidc/start?return_to=%2Fconsole%2F",
+            "href": format!("{base}/console/"),
+            "bar": false,
+            "provider_text": false,
+        })
+    );
     browser
-        .wait_for(
-            "the provider's login page",
-            "return location.origin !== arguments[0] && !!document.querySelector('input[name=login]');",
-            json!([base]),
-            Duration::from_secs(10),
-        )
+        .screenshot(&screenshot_path("console-oidc-denied.png"))
         .await;
+    // A callback with a state of no sign-in of this browser (forged, or used up).
+    browser
+        .goto(&format!("{callback}?code=forged&state=forged"))
+        .await;
+    let stale = refusal_shown(&browser).await;
+    assert_eq!(
+        stale["message"],
+        json!("This sign-in attempt expired or was already used."),
+        "{stale}"
+    );
+    assert_eq!(stale["href"], json!(format!("{base}/console/")), "{stale}");
+
+    // Try again: the provider's page once more, and this time the sign-in goes through.
+    browser.click("#signin-retry").await;
+    provider_login_page(&browser, &base).await;
     browser
         .screenshot(&screenshot_path("console-oidc-provider.png"))
         .await;
@@ -735,4 +762,38 @@ async fn a_clinician_signs_in_through_the_oidc_providers_page_and_lands_on_the_w
     browser
         .screenshot(&screenshot_path("console-oidc-worklist.png"))
         .await;
+}
+
+/// Waits for the OpenID provider's own login page (another origin than `base`).
+async fn provider_login_page(browser: &Browser, base: &str) {
+    browser
+        .wait_for(
+            "the provider's login page",
+            "return location.origin !== arguments[0] && !!document.querySelector('input[name=login]');",
+            json!([base]),
+            Duration::from_secs(10),
+        )
+        .await;
+}
+
+/// The console's sign-in page after a refused OIDC sign-in, once its "Try again" link
+/// leads to the provider: the message, that link, the address, whether the header bar
+/// shows and whether any of the provider's own text reached the page.
+async fn refusal_shown(browser: &Browser) -> Value {
+    browser
+        .wait_for(
+            "the refused sign-in's message on the console's sign-in page",
+            "const panel = document.getElementById('signin-error');
+             const retry = document.getElementById('signin-retry');
+             if (!panel || !retry || !retry.getAttribute('href').startsWith('/v1/')) return null;
+             const bar = document.getElementById('bar');
+             return {message: panel.querySelector('p').textContent,
+                     retry: retry.getAttribute('href'),
+                     href: location.href,
+                     bar: getComputedStyle(bar).display !== 'none',
+                     provider_text: /access_denied|End-User|forged/.test(document.body.textContent)};",
+            json!([]),
+            Duration::from_secs(10),
+        )
+        .await
 }

@@ -4,11 +4,14 @@
 //! /v1/auth/oidc/callback` takes it back and begins a session of ours, and `POST
 //! /v1/auth/oidc/session` hands that session (access + rotating refresh token, as a
 //! password login gets) to the page. All anonymous by declaration: they are how one
-//! signs in. A refusal is the JSON error shape, logged with its reason (no token, no code).
+//! signs in. A refusal is logged with its reason (no token, no code); where a browser is
+//! sent (the provider's callback, the start once the provider cannot be reached) it
+//! lands on the console's sign-in page, which says in plain words what happened; an
+//! API call gets the JSON error shape.
 
 use crate::access_rule::Access;
 use crate::app::AppState;
-use crate::audit_trail::AuditActor;
+use crate::audit_trail::{AuditActor, AuditStatus};
 use crate::error::ApiError;
 use crate::oidc_flow::{
     CodeFlow, FLOW_COOKIE, FlowError, HANDOFF_COOKIE, HANDOFF_TTL_S, cookie, landing, set_cookie,
@@ -69,7 +72,15 @@ pub async fn start(
 ) -> Result<Response, ApiError> {
     let flow = configured(&state)?;
     let return_to = query.return_to.as_deref().unwrap_or("/console/");
-    let (authorize, sealed) = flow.begin(return_to).await.map_err(refused)?;
+    let (authorize, sealed) = match flow.begin(return_to).await {
+        Ok(begun) => begun,
+        // The link on the sign-in page: say so there, not in JSON.
+        Err(e @ FlowError::Discovery(_)) => {
+            let code = e.code();
+            return refused_page(code, refused(e), None);
+        }
+        Err(e) => return Err(refused(e)),
+    };
     let mut response = see_other(&authorize)?;
     add_cookie(
         &mut response,
@@ -81,7 +92,7 @@ pub async fn start(
 #[utoipa::path(get, path = "/v1/auth/oidc/callback", summary = "The provider's answer: check state, redeem the code, begin a session",
     extensions(("x-access" = json!(Access::Public))),
     params(crate::oidc_flow::Callback),
-    responses((status = 303, description = "to the console path the sign-in began with; the session waits in a cookie for POST /v1/auth/oidc/session")))]
+    responses((status = 303, description = "to the console path the sign-in began with; the session waits in a cookie for POST /v1/auth/oidc/session. A refused sign-in goes to the console's sign-in page instead: /console/?signin_error=<code> (docs/console.md, \"Sign-in\")")))]
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -95,18 +106,17 @@ pub async fn callback(
         Ok((claims, return_to)) => {
             match crate::authn::oidc_account(&state, flow.verifier(), &claims).await {
                 Ok(user) => Ok((user, return_to)),
-                Err(e) => Err(e),
+                Err(e) => {
+                    tracing::warn!(reason = %e, "OIDC sign-in refused: no usable account");
+                    Err((account_refusal(&e), e))
+                }
             }
         }
-        Err(e) => Err(refused(e)),
+        Err(e) => Err((e.code(), refused(e))),
     };
     let (user, return_to) = match signed_in {
         Ok(found) => found,
-        Err(e) => {
-            let mut response = e.into_response();
-            add_cookie(&mut response, &clear)?;
-            return Ok(response);
-        }
+        Err((code, e)) => return refused_page(code, e, Some(&clear)),
     };
     let tokens = issue(&state, &user.id, user.role, ulid::Ulid::new().to_string()).await?;
     let mut response = see_other(&landing(&return_to))?;
@@ -167,6 +177,32 @@ fn refused(e: FlowError) -> ApiError {
         FlowError::Missing(_) => ApiError::BadRequest(e.to_string()),
         FlowError::Discovery(_) => ApiError::ProviderUnavailable(e.to_string()),
         other => ApiError::Unauthorized(other.to_string()),
+    }
+}
+
+/// Where a refused sign-in sends the browser: the console's sign-in page, which turns
+/// the code into a message and offers to try again (`signin.js`).
+pub const REFUSED_LANDING: &str = "/console/?signin_error=";
+
+/// A refused sign-in as the browser sees it: a redirect to [`REFUSED_LANDING`] with a
+/// fixed `code` — never the provider's text — and `clear` (the sign-in cookie's removal).
+/// The audit records the refusal's own status, so forged callbacks count as refusals.
+fn refused_page(code: &str, e: ApiError, clear: Option<&str>) -> Result<Response, ApiError> {
+    let status = e.into_response().status();
+    let mut response = see_other(&format!("{REFUSED_LANDING}{code}"))?;
+    if let Some(clear) = clear {
+        add_cookie(&mut response, clear)?;
+    }
+    response.extensions_mut().insert(AuditStatus(status));
+    Ok(response)
+}
+
+/// The code of a verified identity that cannot sign in (`authn::oidc_account`).
+fn account_refusal(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::AccountDisabled(_) => "disabled",
+        ApiError::Unauthorized(_) => "no_account",
+        _ => "unavailable",
     }
 }
 
