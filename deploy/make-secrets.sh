@@ -8,7 +8,9 @@
 # as 32 random bytes in hex each, and mongo_keyfile (the replica set members' shared key,
 # 756 random bytes in base64) (mode 0600, the directory 0700).
 # Existing files are kept: a new bus, audit or PHI key would make what is stored or in
-# flight unreadable (rotation: deploy/README.md, "Secrets"). twilio_auth_token is your
+# flight unreadable (rotation: deploy/README.md, "Secrets"). oidc_client_secret is made
+# empty (no console sign-in through an OpenID provider); to use one, write the client
+# secret it gave the api there (docs/operations.md, "OIDC sign-in"). twilio_auth_token is your
 # Twilio account's auth token: write it yourself, e.g.
 #   printf '%s' "$TOKEN" > deploy/secrets/twilio_auth_token
 # and put the same InfluxDB password in .env as CW_INFLUXDB_USER_PASSWORD (the influxdb
@@ -35,6 +37,12 @@ if [[ -s "$dir/mongo_keyfile" ]]; then
 else
   openssl rand -base64 756 > "$dir/mongo_keyfile"
   echo "wrote $dir/mongo_keyfile"
+fi
+if [[ -e "$dir/oidc_client_secret" ]]; then
+  echo "kept $dir/oidc_client_secret"
+else
+  : > "$dir/oidc_client_secret"
+  echo "wrote $dir/oidc_client_secret (empty: no OIDC sign-in until you fill it in)"
 fi
 if [[ ! -s "$dir/twilio_auth_token" ]]; then
   echo "still missing: $dir/twilio_auth_token (your Twilio auth token)" >&2

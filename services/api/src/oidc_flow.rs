@@ -154,6 +154,11 @@ impl CodeFlow {
             "oidc.flow_ttl_s must be at least 1 second"
         );
         let client_secret = cfg.client_secret()?;
+        // deploy/make-secrets.sh leaves the secret file empty until a provider is set up.
+        anyhow::ensure!(
+            !client_secret.expose_secret().trim().is_empty(),
+            "oidc.client_id is set but the client secret is empty: write the provider's client secret to oidc.client_secret_file"
+        );
         let mut key = Sha256::new();
         key.update(b"cardiowatch oidc sign-in cookies v1\0");
         key.update(jwt_secret);
@@ -602,6 +607,10 @@ mod tests {
             },
             OidcConfig {
                 client_secret: None,
+                ..base.clone()
+            },
+            OidcConfig {
+                client_secret: Some(" ".into()),
                 ..base.clone()
             },
         ] {
