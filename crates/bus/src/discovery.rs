@@ -13,8 +13,10 @@
 //! A literal address (`tcp://10.0.0.5:5550`, `tcp://[fd00::5]:5550`) or another
 //! transport is connected as given, exactly as before discovery existed.
 
+use crate::events::ResolveFailed;
 use crate::stats::BusStats;
 use crate::{BusConfig, BusError, dns};
+use cw_runtime::InternalEvent;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -184,8 +186,12 @@ async fn follow<F, Fut>(
                 }
             }
             Err(error) => {
-                BusStats::add(&stats.resolve_failed, 1);
-                tracing::warn!(%endpoint, %error, kept = peers.len(), "resolving a bus endpoint failed; keeping its last peers");
+                ResolveFailed {
+                    endpoint: &endpoint,
+                    error: &error,
+                    kept: peers.len(),
+                }
+                .emit(&stats);
             }
         }
         let wait = if resolved_once {

@@ -16,6 +16,7 @@ pub mod dedupe;
 pub mod discovery;
 mod dns;
 pub mod envelope;
+mod events;
 mod links;
 pub mod pubsub;
 pub mod pushpull;

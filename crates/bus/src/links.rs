@@ -27,7 +27,7 @@ impl Links {
     /// peer went away, was dropped from DNS, or shutdown).
     pub(crate) fn connected(self: &Arc<Self>) -> Connection {
         self.connected.fetch_add(1, Ordering::Relaxed);
-        BusStats::add(&self.stats.peers, 1);
+        self.stats.peers.fetch_add(1, Ordering::Relaxed);
         Connection(self.clone())
     }
 
@@ -54,9 +54,6 @@ pub(crate) struct Connection(Arc<Links>);
 impl Drop for Connection {
     fn drop(&mut self) {
         self.0.connected.fetch_sub(1, Ordering::Relaxed);
-        self.0
-            .stats
-            .peers
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.stats.peers.fetch_sub(1, Ordering::Relaxed);
     }
 }

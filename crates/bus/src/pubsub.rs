@@ -4,9 +4,11 @@
 use crate::BusError;
 use crate::discovery::{Discovery, spawn_peers};
 use crate::envelope::{Envelope, Kind, Sealer, random_id, random_u64};
+use crate::events::{MessageReceived, MessageRejected, MessageSent, MessagesLost, SendFailed};
 use crate::links::Links;
 use crate::stats::BusStats;
 use bytes::Bytes;
+use cw_runtime::InternalEvent;
 use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -114,11 +116,11 @@ impl Publisher {
         let sealed = self.sealer.seal(self.kind, topic.as_bytes(), &envelope)?;
         match self.queue.try_send((topic.to_owned(), sealed)) {
             Ok(()) => {
-                BusStats::add(&self.stats.sent, 1);
+                MessageSent.emit(&self.stats);
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
-                BusStats::add(&self.stats.send_failed, 1);
+                SendFailed.emit(&self.stats);
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(BusError::Closed),
@@ -193,14 +195,15 @@ impl Subscriber {
             let (topic, payload) = self.rx.recv().await?;
             match self.sealer.open::<T>(self.kind, &topic, &payload) {
                 Ok(envelope) => {
-                    BusStats::add(&self.stats.received, 1);
+                    MessageReceived.emit(&self.stats);
                     self.count_gap(envelope.publisher, &topic, envelope.seq);
                     return Some((String::from_utf8_lossy(&topic).into_owned(), envelope));
                 }
-                Err(e) => {
-                    BusStats::add(&self.stats.rejected, 1);
-                    self.reject_log.rejected(&e);
+                Err(error) => MessageRejected {
+                    error: &error,
+                    log: &mut self.reject_log,
                 }
+                .emit(&self.stats),
             }
         }
     }
@@ -209,7 +212,10 @@ impl Subscriber {
         if let Some(last) = self.last_seq.insert((publisher, topic.clone()), seq)
             && seq > last + 1
         {
-            BusStats::add(&self.stats.lost, seq - last - 1);
+            MessagesLost {
+                messages: seq - last - 1,
+            }
+            .emit(&self.stats);
         }
     }
 }

@@ -9,10 +9,12 @@ use crate::BusError;
 use crate::dedupe::Deduper;
 use crate::discovery::{Discovery, spawn_peers};
 use crate::envelope::{Envelope, Kind, Sealer, random_id, random_u64};
+use crate::events::{DuplicateDropped, MessageReceived, MessageRejected, MessageSent, SendFailed};
 use crate::links::Links;
 use crate::pubsub::now_ns;
 use crate::stats::BusStats;
 use bytes::Bytes;
+use cw_runtime::InternalEvent;
 use futures::StreamExt;
 use serde::{Serialize, de::DeserializeOwned};
 use std::sync::Arc;
@@ -78,11 +80,11 @@ impl Pusher {
         .await;
         match result {
             Ok(Ok(())) => {
-                BusStats::add(&self.stats.sent, 1);
+                MessageSent.emit(&self.stats);
                 Ok(())
             }
             Ok(Err(_)) | Err(_) => {
-                BusStats::add(&self.stats.send_failed, 1);
+                SendFailed.emit(&self.stats);
                 Err(BusError::NoPeer)
             }
         }
@@ -140,14 +142,15 @@ impl Puller {
             let payload = self.rx.recv().await?;
             match self.sealer.open::<T>(self.kind, b"", &payload) {
                 Ok(envelope) if self.dedupe.first_time(envelope.id) => {
-                    BusStats::add(&self.stats.received, 1);
+                    MessageReceived.emit(&self.stats);
                     return Some(envelope);
                 }
-                Ok(_) => BusStats::add(&self.stats.duplicates, 1),
-                Err(e) => {
-                    BusStats::add(&self.stats.rejected, 1);
-                    self.reject_log.rejected(&e);
+                Ok(_) => DuplicateDropped.emit(&self.stats),
+                Err(error) => MessageRejected {
+                    error: &error,
+                    log: &mut self.reject_log,
                 }
+                .emit(&self.stats),
             }
         }
     }

@@ -1,4 +1,5 @@
-//! Counters a service exports as metrics: what the bus dropped and why.
+//! Counters a service exports as metrics: what the bus dropped and why. Only the bus's
+//! events (`events.rs`) move them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,10 +23,6 @@ pub struct BusStats {
 }
 
 impl BusStats {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }

@@ -17,6 +17,49 @@ pub trait InternalEvent<M: ?Sized> {
     fn emit(self, metrics: &M);
 }
 
+/// Declares events that only move one counter by one and write no log line (a frame
+/// received, a page escalated), one line each instead of a struct and an impl apiece:
+///
+/// ```ignore
+/// cw_runtime::counting_events! {
+///     IngestMetrics {
+///         /// A frame arrived (before it is checked).
+///         pub struct FrameReceived => frames;
+///     }
+/// }
+/// ```
+///
+/// An event that logs, or moves more than one counter, is written out by hand.
+#[macro_export]
+macro_rules! counting_events {
+    ($metrics:ty { $( $(#[$doc:meta])* $vis:vis struct $event:ident => $counter:ident; )+ }) => {
+        $(
+            $(#[$doc])*
+            $vis struct $event;
+
+            impl $crate::InternalEvent<$metrics> for $event {
+                fn emit(self, metrics: &$metrics) {
+                    metrics.$counter.inc();
+                }
+            }
+        )+
+    };
+}
+
+/// The lint test every service runs (`events::tests::metrics_move_only_in_events`):
+/// panics naming each metric moved outside `events.rs` under `manifest_dir/src`. Call it
+/// with `env!("CARGO_MANIFEST_DIR")`.
+pub fn assert_metrics_move_only_in_events(manifest_dir: &str) {
+    let src = Path::new(manifest_dir).join("src");
+    match metric_moves_outside_events(&src) {
+        Ok(outside) => assert!(
+            outside.is_empty(),
+            "emit an event from events.rs instead: {outside:#?}"
+        ),
+        Err(e) => panic!("cannot read {}: {e}", src.display()),
+    }
+}
+
 /// The places under `src` (a service's source directory) that move a metric outside its
 /// `events.rs` (or `internal_events/`) and `metrics.rs`: `metrics.<field>.inc()`,
 /// `.add(…)` or `.observe(…)`, across line breaks. Each service's lint test asserts it is
@@ -94,6 +137,13 @@ mod tests {
         }
     }
 
+    crate::counting_events! {
+        Things {
+            /// Seen once.
+            struct SeenOnce => seen;
+        }
+    }
+
     #[test]
     fn an_emitted_event_moves_its_metric() {
         let things = Things {
@@ -102,6 +152,27 @@ mod tests {
         Seen(2).emit(&things);
         Seen(3).emit(&things);
         assert_eq!(things.seen.get(), 5);
+        SeenOnce.emit(&things);
+        assert_eq!(
+            things.seen.get(),
+            6,
+            "a counting event moves its counter by one"
+        );
+    }
+
+    #[test]
+    fn the_lint_passes_moves_in_events_and_fails_one_elsewhere() {
+        let dir = std::env::temp_dir().join(format!("cw-lint-{}", std::process::id()));
+        let src = dir.join("src");
+        std::fs::create_dir_all(&src).expect("temp dir");
+        std::fs::write(src.join("events.rs"), "metrics.seen.inc();").expect("write");
+        assert_metrics_move_only_in_events(dir.to_str().expect("utf-8 temp dir"));
+        std::fs::write(src.join("handler.rs"), "self.metrics.seen.add(2);").expect("write");
+        let caught = std::panic::catch_unwind(|| {
+            assert_metrics_move_only_in_events(dir.to_str().expect("utf-8 temp dir"))
+        });
+        std::fs::remove_dir_all(&dir).expect("temp dir removed");
+        assert!(caught.is_err(), "a move in handler.rs fails the lint");
     }
 
     #[test]

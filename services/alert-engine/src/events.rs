@@ -29,12 +29,14 @@ impl InternalEvent<EngineMetrics> for BeatsRead {
     }
 }
 
-/// A sample block of a shard another engine holds, dropped.
-pub struct ForeignBlockDropped;
-
-impl InternalEvent<EngineMetrics> for ForeignBlockDropped {
-    fn emit(self, metrics: &EngineMetrics) {
-        metrics.foreign_shard_blocks.inc();
+cw_runtime::counting_events! {
+    EngineMetrics {
+        /// A sample block of a shard another engine holds, dropped.
+        pub struct ForeignBlockDropped => foreign_shard_blocks;
+        /// A numerics batch of a shard another engine holds, dropped.
+        pub struct ForeignVitalsDropped => foreign_shard_vitals;
+        /// A shard this engine held is no longer analysed here.
+        pub struct ShardLost => shards_lost;
     }
 }
 
@@ -46,15 +48,6 @@ pub struct VitalsJudged {
 impl InternalEvent<EngineMetrics> for VitalsJudged {
     fn emit(self, metrics: &EngineMetrics) {
         metrics.vitals.add(self.readings);
-    }
-}
-
-/// A numerics batch of a shard another engine holds, dropped.
-pub struct ForeignVitalsDropped;
-
-impl InternalEvent<EngineMetrics> for ForeignVitalsDropped {
-    fn emit(self, metrics: &EngineMetrics) {
-        metrics.foreign_shard_vitals.inc();
     }
 }
 
@@ -230,15 +223,6 @@ impl InternalEvent<EngineMetrics> for ShardTaken {
     }
 }
 
-/// A shard this engine held is no longer analysed here.
-pub struct ShardLost;
-
-impl InternalEvent<EngineMetrics> for ShardLost {
-    fn emit(self, metrics: &EngineMetrics) {
-        metrics.shards_lost.inc();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,12 +349,6 @@ mod tests {
 
     #[test]
     fn metrics_move_only_in_events() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let outside = cw_runtime::internal_event::metric_moves_outside_events(&src)
-            .expect("readable sources");
-        assert!(
-            outside.is_empty(),
-            "emit an event from events.rs instead: {outside:#?}"
-        );
+        cw_runtime::internal_event::assert_metrics_move_only_in_events(env!("CARGO_MANIFEST_DIR"));
     }
 }

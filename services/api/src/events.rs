@@ -5,12 +5,12 @@ use crate::live::hub::LiveMetrics;
 use cw_core::UserId;
 use cw_runtime::InternalEvent;
 
-/// A live socket was refused: the server's `max_connections` are open.
-pub struct LiveRefusedBusy;
-
-impl InternalEvent<LiveMetrics> for LiveRefusedBusy {
-    fn emit(self, metrics: &LiveMetrics) {
-        metrics.refused_busy.inc();
+cw_runtime::counting_events! {
+    LiveMetrics {
+        /// A live socket was refused: the server's `max_connections` are open.
+        pub struct LiveRefusedBusy => refused_busy;
+        /// A live socket was opened.
+        pub struct LiveOpened => opened;
     }
 }
 
@@ -24,15 +24,6 @@ impl InternalEvent<LiveMetrics> for LiveRefusedPerUser<'_> {
     fn emit(self, metrics: &LiveMetrics) {
         metrics.refused_per_user.inc();
         tracing::warn!(user = %self.user, limit = self.limit, "live socket refused: too many open for this user");
-    }
-}
-
-/// A live socket was opened.
-pub struct LiveOpened;
-
-impl InternalEvent<LiveMetrics> for LiveOpened {
-    fn emit(self, metrics: &LiveMetrics) {
-        metrics.opened.inc();
     }
 }
 
@@ -119,12 +110,6 @@ mod tests {
 
     #[test]
     fn metrics_move_only_in_events() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let outside = cw_runtime::internal_event::metric_moves_outside_events(&src)
-            .expect("readable sources");
-        assert!(
-            outside.is_empty(),
-            "emit an event from events.rs instead: {outside:#?}"
-        );
+        cw_runtime::internal_event::assert_metrics_move_only_in_events(env!("CARGO_MANIFEST_DIR"));
     }
 }

@@ -8,21 +8,14 @@ use cw_protocol::NackCode;
 use cw_runtime::InternalEvent;
 use std::time::Duration;
 
-/// A frame arrived from an authenticated device (binary, JSON or a refused text message).
-pub struct FrameReceived;
-
-impl InternalEvent<IngestMetrics> for FrameReceived {
-    fn emit(self, metrics: &IngestMetrics) {
-        metrics.frames.inc();
-    }
-}
-
-/// A frame was acked after its durable write.
-pub struct FrameAcked;
-
-impl InternalEvent<IngestMetrics> for FrameAcked {
-    fn emit(self, metrics: &IngestMetrics) {
-        metrics.acks.inc();
+cw_runtime::counting_events! {
+    IngestMetrics {
+        /// A frame arrived from an authenticated device (binary, JSON or a refused text message).
+        pub struct FrameReceived => frames;
+        /// A frame was acked after its durable write.
+        pub struct FrameAcked => acks;
+        /// Missing, unknown or revoked device credentials (the refusal itself is audited).
+        pub struct DeviceCredentialsRefused => auth_failures;
     }
 }
 
@@ -44,15 +37,6 @@ impl InternalEvent<IngestMetrics> for FrameRefused<'_> {
         } = self;
         metrics.nacks(code).inc();
         tracing::info!(device = %device, seq, code = code.as_str(), %message, "frame refused");
-    }
-}
-
-/// Missing, unknown or revoked device credentials (the refusal itself is audited).
-pub struct DeviceCredentialsRefused;
-
-impl InternalEvent<IngestMetrics> for DeviceCredentialsRefused {
-    fn emit(self, metrics: &IngestMetrics) {
-        metrics.auth_failures.inc();
     }
 }
 
@@ -199,12 +183,6 @@ mod tests {
 
     #[test]
     fn metrics_move_only_in_events() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let outside = cw_runtime::internal_event::metric_moves_outside_events(&src)
-            .expect("readable sources");
-        assert!(
-            outside.is_empty(),
-            "emit an event from events.rs instead: {outside:#?}"
-        );
+        cw_runtime::internal_event::assert_metrics_move_only_in_events(env!("CARGO_MANIFEST_DIR"));
     }
 }

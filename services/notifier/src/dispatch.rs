@@ -25,8 +25,9 @@ use crate::backoff;
 use crate::breaker::Breaker;
 use crate::config::{Faults, Reliability, Routing};
 use crate::events::{
-    BreakerRejected, DeliveryFailed, DeliveryRetried, DeliverySent, DuplicateSkipped, Escalated,
-    Fallback, NoActiveDoctor, OrphanedClaimResent, OutcomeSuperseded, ProviderCalled, RateLimited,
+    BreakerRejected, ChannelSkipped, DeliveryFailed, DeliveryRetried, DeliverySent,
+    DuplicateSkipped, Escalated, Fallback, NoActiveDoctor, OrphanedClaimResent, OutcomeSuperseded,
+    ProviderCalled, RateLimited, Unreachable,
 };
 use crate::evidence::Evidence;
 use crate::message;
@@ -243,7 +244,14 @@ impl Dispatcher {
             let Some(user) = users.get(&target.recipient) else {
                 continue;
             };
-            if !self.can_deliver(target.channel, user) {
+            if let Some(why) = self.unreachable(target.channel, user) {
+                ChannelSkipped {
+                    alert: &alert.id,
+                    recipient: &target.recipient,
+                    channel: target.channel,
+                    why,
+                }
+                .emit(&self.metrics);
                 continue;
             }
             let Some(action) = self.action_for(&alert, &target, &rows, now) else {
@@ -535,13 +543,19 @@ impl Dispatcher {
         })
     }
 
-    fn can_deliver(&self, channel: Channel, user: &User) -> bool {
-        match channel {
-            Channel::Sms | Channel::Voice => self.twilio.is_some() && user.phone.is_some(),
-            Channel::Email => self.ses.is_some() && user.email.is_some(),
-            Channel::InApp => true,
+    /// Why `user` cannot be paged on `channel` here, if it cannot.
+    fn unreachable(&self, channel: Channel, user: &User) -> Option<Unreachable> {
+        let (configured, contact) = match channel {
+            Channel::Sms | Channel::Voice => (self.twilio.is_some(), user.phone.is_some()),
+            Channel::Email => (self.ses.is_some(), user.email.is_some()),
+            Channel::InApp => (true, true),
             // Not a person's channel: `acm/report.rs` sends those rows.
-            Channel::AlertManager => false,
+            Channel::AlertManager => (false, true),
+        };
+        match (configured, contact) {
+            (false, _) => Some(Unreachable::NotConfigured),
+            (true, false) => Some(Unreachable::NoContact),
+            (true, true) => None,
         }
     }
 

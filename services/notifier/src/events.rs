@@ -8,21 +8,54 @@ use cw_core::{AlertId, Channel, PatientId, UserId};
 use cw_runtime::InternalEvent;
 use std::fmt::Display;
 
-/// An alert event arrived on the bus.
-pub struct AlertEventReceived;
-
-impl InternalEvent<NotifierMetrics> for AlertEventReceived {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.alerts_received.inc();
+cw_runtime::counting_events! {
+    NotifierMetrics {
+        /// An alert event arrived on the bus.
+        pub struct AlertEventReceived => alerts_received;
+        /// The sweep drove an open alert read from the store.
+        pub struct OpenAlertReconciled => reconciled;
+        /// A new page went in-app only: the recipient's hourly budget was spent.
+        pub struct RateLimited => rate_limited;
+        /// A delivery another task or notifier already claimed: not sent a second time.
+        pub struct DuplicateSkipped => skipped_duplicate;
+        /// A page to a later doctor in the escalation chain was claimed.
+        pub struct Escalated => escalations;
+        /// A failed delivery is tried again.
+        pub struct DeliveryRetried => retries;
+        /// A provider (Twilio, SES, an alert manager) was called.
+        pub struct ProviderCalled => attempts;
+        /// A watchdog round's synthetic alert went through the outbox.
+        pub struct WatchdogPassed => watchdog_ok;
     }
 }
 
-/// The sweep drove an open alert read from the store.
-pub struct OpenAlertReconciled;
+/// Why a planned page was not sent on its channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// The channel's provider (Twilio, SES) is not configured in this notifier.
+    NotConfigured,
+    /// The recipient has no phone number (SMS, voice) or email address.
+    NoContact,
+}
 
-impl InternalEvent<NotifierMetrics> for OpenAlertReconciled {
+/// A page the routing asks for was skipped: its channel cannot reach the recipient here.
+/// Counted per attempt, like `NoActiveDoctor` (every drive of the alert meets it again);
+/// the other channels of the plan still page. Logged at debug for the same reason.
+pub struct ChannelSkipped<'a> {
+    pub alert: &'a AlertId,
+    pub recipient: &'a UserId,
+    pub channel: Channel,
+    pub why: Unreachable,
+}
+
+impl InternalEvent<NotifierMetrics> for ChannelSkipped<'_> {
     fn emit(self, metrics: &NotifierMetrics) {
-        metrics.reconciled.inc();
+        metrics.skipped_unconfigured.inc();
+        let why = match self.why {
+            Unreachable::NotConfigured => "provider not configured",
+            Unreachable::NoContact => "recipient has no contact on this channel",
+        };
+        tracing::debug!(alert = %self.alert, recipient = %self.recipient, channel = self.channel.as_str(), why, "page skipped on this channel");
     }
 }
 
@@ -95,24 +128,6 @@ impl InternalEvent<NotifierMetrics> for NoActiveDoctor<'_> {
     }
 }
 
-/// A new page went in-app only: the recipient's hourly budget was spent.
-pub struct RateLimited;
-
-impl InternalEvent<NotifierMetrics> for RateLimited {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.rate_limited.inc();
-    }
-}
-
-/// A delivery another task or notifier already claimed: not sent a second time.
-pub struct DuplicateSkipped;
-
-impl InternalEvent<NotifierMetrics> for DuplicateSkipped {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.skipped_duplicate.inc();
-    }
-}
-
 /// A delivery's outcome was not recorded: its row moved on meanwhile (a status callback,
 /// or another notifier that took it over), and that change stands.
 pub struct OutcomeSuperseded<'a> {
@@ -123,15 +138,6 @@ impl InternalEvent<NotifierMetrics> for OutcomeSuperseded<'_> {
     fn emit(self, metrics: &NotifierMetrics) {
         metrics.skipped_duplicate.inc();
         tracing::info!(why = %self.why, "outcome not recorded: the row moved on meanwhile");
-    }
-}
-
-/// A page to a later doctor in the escalation chain was claimed.
-pub struct Escalated;
-
-impl InternalEvent<NotifierMetrics> for Escalated {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.escalations.inc();
     }
 }
 
@@ -148,15 +154,6 @@ impl InternalEvent<NotifierMetrics> for OrphanedClaimResent<'_> {
     }
 }
 
-/// A failed delivery is tried again.
-pub struct DeliveryRetried;
-
-impl InternalEvent<NotifierMetrics> for DeliveryRetried {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.retries.inc();
-    }
-}
-
 /// A delivery waits for its provider's open circuit, spending no try.
 pub struct BreakerRejected<'a> {
     pub alert: &'a AlertId,
@@ -168,15 +165,6 @@ impl InternalEvent<NotifierMetrics> for BreakerRejected<'_> {
     fn emit(self, metrics: &NotifierMetrics) {
         metrics.breaker_rejected.inc();
         tracing::warn!(alert = %self.alert, channel = self.channel.as_str(), will_retry = self.will_retry, "provider circuit open; delivery waits without spending a try");
-    }
-}
-
-/// A provider (Twilio, SES, an alert manager) was called.
-pub struct ProviderCalled;
-
-impl InternalEvent<NotifierMetrics> for ProviderCalled {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.attempts.inc();
     }
 }
 
@@ -260,15 +248,6 @@ impl InternalEvent<NotifierMetrics> for AlertManagerLinkLost<'_> {
     fn emit(self, metrics: &NotifierMetrics) {
         metrics.acm.links_lost.inc();
         tracing::error!(manager = %self.manager, address = %self.address, reason = %self.reason, "alert manager link lost: alarm reports wait in the outbox until it is back");
-    }
-}
-
-/// A watchdog round's synthetic alert went through the outbox.
-pub struct WatchdogPassed;
-
-impl InternalEvent<NotifierMetrics> for WatchdogPassed {
-    fn emit(self, metrics: &NotifierMetrics) {
-        metrics.watchdog_ok.inc();
     }
 }
 
@@ -368,6 +347,18 @@ mod tests {
             (
                 "cw_notifier_reconciled_total 1",
                 Box::new(|m| OpenAlertReconciled.emit(m)),
+            ),
+            (
+                "cw_notifier_unconfigured_skipped_total 1",
+                Box::new(|m| {
+                    ChannelSkipped {
+                        alert: &alert,
+                        recipient: &user,
+                        channel: Channel::Sms,
+                        why: Unreachable::NotConfigured,
+                    }
+                    .emit(m)
+                }),
             ),
             (
                 "cw_notifier_acks_total{channel=\"other\"} 1",
@@ -600,12 +591,6 @@ mod tests {
 
     #[test]
     fn metrics_move_only_in_events() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let outside = cw_runtime::internal_event::metric_moves_outside_events(&src)
-            .expect("readable sources");
-        assert!(
-            outside.is_empty(),
-            "emit an event from events.rs instead: {outside:#?}"
-        );
+        cw_runtime::internal_event::assert_metrics_move_only_in_events(env!("CARGO_MANIFEST_DIR"));
     }
 }
