@@ -35,7 +35,8 @@ function refusalPanel(code) {
   const panel = el(
     "div",
     { id: "signin-error", class: "signin-error", role: "alert" },
-    el("p", {}, OIDC_REFUSALS[code] || OIDC_REFUSED),
+    // The code comes from the address: only the table's own keys (not "constructor").
+    el("p", {}, Object.hasOwn(OIDC_REFUSALS, code) ? OIDC_REFUSALS[code] : OIDC_REFUSED),
     retry,
   );
   return { panel, retry };

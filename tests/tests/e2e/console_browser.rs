@@ -711,6 +711,17 @@ async fn a_clinician_signs_in_through_the_oidc_providers_page_and_lands_on_the_w
     );
     assert_eq!(stale["href"], json!(format!("{base}/console/")), "{stale}");
 
+    // A code the page does not know (anyone can write the address): the general message.
+    browser
+        .goto(&format!("{base}/console/?signin_error=constructor"))
+        .await;
+    let unknown = refusal_shown(&browser).await;
+    assert_eq!(
+        unknown["message"],
+        json!("Signing in through your organisation did not work."),
+        "{unknown}"
+    );
+
     // Try again: the provider's page once more, and this time the sign-in goes through.
     browser.click("#signin-retry").await;
     provider_login_page(&browser, &base).await;
