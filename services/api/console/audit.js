@@ -1,7 +1,9 @@
 // The audit log (admin; docs/console.md, "Admin and ops"): the chain's verification
 // status — the api checks the keyed hash chain and its signed checkpoints with its own
 // keys (GET /v1/audit/verify; the browser holds no key and checks nothing itself) —
-// and the newest events (GET /v1/audit), newest first.
+// and the events (GET /v1/audit), newest first, a page of 100 at a time: "Older" and
+// "Newer" move the page by its sequence numbers (the route's `from_seq` cursor), so a
+// page stays the same events while new ones are appended.
 import * as api from "./api.js";
 import { el, show } from "./dom.js";
 import { dataTable, refusal } from "./forms.js";
@@ -45,25 +47,59 @@ function row(e) {
   );
 }
 
+/**
+ * The page of events ending at `end` (the newest seq it shows): `from` and `limit` for
+ * GET /v1/audit, never below `floor` (the first live event).
+ */
+export function pageRange(end, floor) {
+  const from = Math.max(floor, end - SHOWN + 1);
+  return { from, limit: Math.max(1, end - from + 1) };
+}
+
 export function view(root, status) {
   const page = el("section", { id: "audit-page" }, el("h1", {}, "Audit log"), el("p", {}, "Verifying the chain…"));
   show(root, page);
   let closed = false;
+  let chain = null;
+  // The newest seq of the page shown; null: the newest page.
+  let end = null;
 
-  async function load() {
-    let chain;
+  async function verify() {
     try {
       chain = await api.call("GET", "/v1/audit/verify");
     } catch (e) {
       show(page, el("h1", {}, "Audit log"), refusal(e));
-      return;
+      return false;
     }
-    const from = Math.max(chain.archived_before_seq || 1, (chain.head_seq || 1) - SHOWN + 1);
-    const events = await api.call("GET", `/v1/audit?from_seq=${from}&limit=${SHOWN}`);
+    return true;
+  }
+
+  async function load() {
+    if (!chain && !(await verify())) return;
+    const floor = chain.archived_before_seq || 1;
+    const head = chain.head_seq || 0;
+    const last = end === null ? head : Math.min(end, head);
+    const { from, limit } = pageRange(Math.max(last, floor), floor);
+    const events = head ? await api.call("GET", `/v1/audit?from_seq=${from}&limit=${limit}`) : [];
     if (closed) return;
+    const newest = events.length ? events[events.length - 1].seq : last;
+    const oldest = events.length ? events[0].seq : floor;
+    const older = el(
+      "button",
+      { type: "button", id: "audit-older", disabled: oldest <= floor, onclick: () => move(oldest - 1) },
+      "Older",
+    );
+    const newer = el(
+      "button",
+      { type: "button", id: "audit-newer", disabled: newest >= head, onclick: () => move(Math.min(head, newest + SHOWN)) },
+      "Newer",
+    );
+    const caption = events.length
+      ? `Events ${oldest} to ${newest} of ${head}, newest first`
+      : "No events";
     const table = dataTable(
-      { id: "audit-events" },
-      `The newest ${events.length} events, newest first`,
+      { id: "audit-events", dataset: { oldest: String(oldest), newest: String(newest) } },
+      caption,
       ["Seq", "Time (UTC)", "Actor", "Role", "Action", "Resource", "Outcome", "Reason"],
       el("tbody", {}, events.reverse().map(row)),
     );
@@ -71,9 +107,22 @@ export function view(root, status) {
       page,
       el("h1", {}, "Audit log"),
       verdict(chain),
-      el("button", { type: "button", id: "audit-reload", onclick: () => load().catch(fail) }, "Verify again"),
+      el("button", { type: "button", id: "audit-reload", onclick: () => again() }, "Verify again"),
+      el("nav", { class: "pager", "aria-label": "Audit pages" }, newer, " ", older),
       table,
     );
+  }
+
+  function move(to) {
+    end = to;
+    load().catch(fail);
+  }
+
+  /** Verifies the chain again and shows the newest page. */
+  function again() {
+    chain = null;
+    end = null;
+    load().catch(fail);
   }
 
   function fail(e) {

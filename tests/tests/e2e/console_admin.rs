@@ -105,6 +105,104 @@ async fn page_text(browser: &Browser) -> String {
         .to_owned()
 }
 
+/// The sequence numbers of the audit rows shown, top to bottom.
+async fn audit_rows(browser: &Browser) -> Vec<u64> {
+    let seqs = browser
+        .run(
+            "return [...document.querySelectorAll('#audit-events tbody tr')].map((r) => Number(r.dataset.seq))",
+            json!([]),
+        )
+        .await;
+    serde_json::from_value(seqs).expect("seq numbers")
+}
+
+/// Pages through the audit log: the newest page first, "Older" to the page before it
+/// (contiguous, no event twice), "Newer" back; the chain's status shown on each page.
+async fn audit_pages(system: &System, browser: &Browser) {
+    let stored = system
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    let newest = audit_rows(browser).await;
+    assert_eq!(newest.len(), 100, "a full first page");
+    assert!(
+        newest.windows(2).all(|w| w[0] == w[1] + 1),
+        "newest first, contiguous: {newest:?}"
+    );
+    let head = newest[0];
+    let said = browser
+        .run(
+            "return document.getElementById('chain-status').textContent",
+            json!([]),
+        )
+        .await;
+    assert!(
+        said.as_str()
+            .is_some_and(|t| t.contains(&format!("head {head};"))),
+        "the first page ends at the head the api verified: {said}"
+    );
+    let disabled = |id: &'static str| {
+        let script = format!("return document.getElementById('{id}').disabled");
+        async move { browser.run(&script, json!([])).await }
+    };
+    assert_eq!(
+        disabled("audit-newer").await,
+        json!(true),
+        "nothing newer than the head"
+    );
+    assert_eq!(disabled("audit-older").await, json!(false));
+    browser.click("#audit-older").await;
+    let bottom = newest[newest.len() - 1];
+    let older = wait_ready(
+        browser,
+        "the older page",
+        &format!("const t = document.getElementById('audit-events'); return t && t.dataset.newest === '{}';", bottom - 1),
+    )
+    .await;
+    assert_eq!(older, json!(true));
+    let rows = audit_rows(browser).await;
+    assert_eq!(
+        rows.first(),
+        Some(&(bottom - 1)),
+        "the page before the first: {rows:?}"
+    );
+    assert_eq!(rows.len() as u64, (bottom - 1).min(100), "{rows:?}");
+    assert!(rows.windows(2).all(|w| w[0] == w[1] + 1), "{rows:?}");
+    for (seq, event) in rows
+        .iter()
+        .zip(stored.iter().rev().skip_while(|e| e.seq > bottom - 1))
+    {
+        assert_eq!(*seq, event.seq, "the rows are the store's events");
+    }
+    let chain = browser
+        .run(
+            "return document.getElementById('chain-status').dataset.intact",
+            json!([]),
+        )
+        .await;
+    assert_eq!(chain, json!("1"), "the chain's status on every page");
+    if rows.last() == Some(&1) {
+        assert_eq!(
+            disabled("audit-older").await,
+            json!(true),
+            "nothing older than seq 1"
+        );
+    }
+    browser
+        .screenshot(&screenshot_path("console-admin-audit-older.png"))
+        .await;
+    browser.click("#audit-newer").await;
+    wait_ready(
+        browser,
+        "the newest page again",
+        &format!("const t = document.getElementById('audit-events'); return t && t.dataset.newest === '{head}';"),
+    )
+    .await;
+    assert_eq!(audit_rows(browser).await, newest);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn admins_manage_users_devices_and_read_the_verified_audit_log_ops_see_charts_without_phi_and_break_glass_asks_a_reason()
  {
@@ -159,6 +257,11 @@ async fn admins_manage_users_devices_and_read_the_verified_audit_log_ops_see_cha
         json!({"verdict": "false"}),
     )
     .await;
+
+    // More than a page of audit events: 120 audited reads before the walk's own.
+    for _ in 0..120 {
+        admin_call(system, reqwest::Method::GET, "/v1/users", Value::Null).await;
+    }
 
     let browser = Browser::start(1400, 1000).await;
     let console = system.api_url("/console/");
@@ -377,6 +480,7 @@ async fn admins_manage_users_devices_and_read_the_verified_audit_log_ops_see_cha
     browser
         .screenshot(&screenshot_path("console-admin-audit.png"))
         .await;
+    audit_pages(system, &browser).await;
     sign_out(&browser).await;
 
     // --- Ops: the fatigue charts, and no PHI anywhere the role can go.
