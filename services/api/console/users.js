@@ -1,9 +1,10 @@
 // Users, roles and assignments (admin; docs/console.md, "Admin and ops"): the directory
 // (GET /v1/users), a new sign-in with its role (PUT /v1/users/{id}/login) and contact
-// points (PUT /v1/users/{id}), disable/enable with a reason (POST /v1/users/{id}/disable
-// | enable), and a patient assigned to a doctor (PUT /v1/patients/{id}/doctors, after
-// reading the patient's current doctors). The api validates everything; its message is
-// shown beside the form that sent it.
+// points (PUT /v1/users/{id}), an existing user's contact points and role edited (GET
+// then PUT /v1/users/{id} with only the changed fields), disable/enable with a reason
+// (POST /v1/users/{id}/disable | enable), and a patient assigned to a doctor (PUT
+// /v1/patients/{id}/doctors, after reading the patient's current doctors). The api
+// validates everything; its message is shown beside the field it names, or the form.
 import * as api from "./api.js";
 import { el, show } from "./dom.js";
 import { dataTable, refusal, resultLine, textField } from "./forms.js";
@@ -28,7 +29,7 @@ export function view(root, status) {
   const table = dataTable(
     { id: "users", dataset: { ready: "0" } },
     "Everyone who can sign in or be paged",
-    ["User", "Role", "Active", "Password", "Paging", "Disable / enable"],
+    ["User", "Role", "Active", "Password", "Paging", "Edit", "Disable / enable"],
     body,
   );
   const doctors = el("select", { id: "assign-doctor", name: "doctor" });
@@ -47,6 +48,7 @@ export function view(root, status) {
       el("td", { class: "active" }, u.active ? "yes" : "disabled"),
       el("td", {}, u.has_login ? "set" : "none"),
       el("td", {}, paging),
+      el("td", {}, el("button", { type: "button", class: "edit", onclick: () => edit(u) }, `Edit ${u.user}`)),
       el("td", {}, reason, toggle),
     );
   }
@@ -121,6 +123,99 @@ export function view(root, status) {
     }
   });
 
+  // An existing user's contact points and role: the record as stored fills the form,
+  // and only what the admin changed is sent (an emptied phone or email is removed).
+  const editing = { user: null, before: null };
+  const editRole = el("select", { id: "edit-user-role", name: "role" }, ROLES.map((r) => el("option", { value: r }, r)));
+  const fields = {
+    role: { input: editRole, row: el("div", { class: "field-row" }, el("label", { for: "edit-user-role" }, "Role"), editRole) },
+    phone: textField("edit-user-phone", "Phone (E.164; empty removes it)", { type: "tel", autocomplete: "off" }),
+    email: textField("edit-user-email", "Email (empty removes it)", { type: "email", autocomplete: "off" }),
+  };
+  for (const [name, field] of Object.entries(fields)) {
+    field.error = el("span", { class: "field-error", role: "alert", id: `edit-user-${name}-error` });
+    field.row.append(field.error);
+  }
+  const edited = resultLine("edit-user-result");
+  const editTitle = el("h2", {}, "Edit a user");
+  const editForm = el(
+    "form",
+    { id: "edit-user", class: "admin-form", hidden: true },
+    editTitle,
+    Object.values(fields).map((f) => f.row),
+    el("button", { type: "submit", id: "edit-user-submit" }, "Save changes"),
+    edited.node,
+  );
+
+  function clearErrors() {
+    for (const field of Object.values(fields)) {
+      field.error.textContent = "";
+      field.input.removeAttribute("aria-invalid");
+    }
+  }
+
+  /** A user's record to edit; a login with no record yet starts empty in its role. */
+  async function record(u) {
+    try {
+      return await api.call("GET", `/v1/users/${encodeURIComponent(u.user)}`);
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      return { role: u.role, phone: null, email: null };
+    }
+  }
+
+  async function edit(u) {
+    const user = u.user;
+    try {
+      const found = await record(u);
+      editing.user = user;
+      editing.before = found;
+      editTitle.textContent = `Edit ${user}`;
+      editRole.value = found.role;
+      fields.phone.input.value = found.phone || "";
+      fields.email.input.value = found.email || "";
+      clearErrors();
+      edited.node.textContent = "";
+      delete edited.node.dataset.outcome;
+      editForm.hidden = false;
+      editForm.dataset.user = user;
+      fields.phone.input.focus();
+    } catch (e) {
+      status(`Could not read ${user}: ${e.message}`);
+    }
+  }
+
+  editForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { user, before } = editing;
+    const change = {};
+    if (editRole.value !== before.role) change.role = editRole.value;
+    for (const name of ["phone", "email"]) {
+      const value = fields[name].input.value.trim();
+      if (value !== (before[name] || "")) change[name] = value || null;
+    }
+    clearErrors();
+    if (Object.keys(change).length === 0) {
+      edited.say(`Nothing changed for ${user}.`);
+      return;
+    }
+    try {
+      editing.before = await api.call("PUT", `/v1/users/${encodeURIComponent(user)}`, change);
+      edited.say(`Saved ${user}: ${Object.keys(change).join(", ")}.`);
+      await load();
+    } catch (e) {
+      const field = e.field && fields[e.field];
+      if (field) {
+        field.error.textContent = e.message;
+        field.input.setAttribute("aria-invalid", "true");
+        edited.node.dataset.outcome = "error";
+        edited.node.textContent = `Not saved: ${e.field} is not valid.`;
+      } else {
+        edited.fail(e);
+      }
+    }
+  });
+
   // A patient assigned to a doctor: the patient's doctors as they are, plus this one.
   const patient = textField("assign-patient", "Patient (id or MRN)", { autocomplete: "off" });
   const assigned = resultLine("assign-result");
@@ -145,7 +240,7 @@ export function view(root, status) {
     }
   });
 
-  show(page, el("h1", {}, "Users and roles"), table, create, assign);
+  show(page, el("h1", {}, "Users and roles"), table, editForm, create, assign);
   load().catch((e) => status(`Could not load the users: ${e.message}`));
   return () => {
     closed = true;

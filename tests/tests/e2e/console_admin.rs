@@ -11,7 +11,7 @@
 use crate::console_harness::{Console, admin_call, sign_in, sign_in_to};
 use cardiowatch::fixture::FixtureSpec;
 use cw_core::time::{NANOS_PER_SEC, now_ns};
-use cw_core::{Alert, DeviceId, PatientId, Priority, RuleKind, SampleBlock};
+use cw_core::{Alert, DeviceId, PatientId, Priority, RuleKind, SampleBlock, UserId};
 use cw_e2e::system::System;
 use cw_e2e::webdriver::{Browser, screenshot_path};
 use serde_json::{Value, json};
@@ -103,6 +103,138 @@ async fn page_text(browser: &Browser) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+const NEW_PHONE: &str = "+15005550181";
+
+/// Sets an input's text (cleared first) as key presses.
+async fn retype(browser: &Browser, css: &str, text: &str) {
+    browser
+        .run(
+            "document.querySelector(arguments[0]).value = ''; return true;",
+            json!([css]),
+        )
+        .await;
+    browser.type_into(css, text).await;
+}
+
+/// The new doctor's phone edited on the users page: a malformed number gets the api's own
+/// field error beside the input and changes nothing; a good one is stored, and the next
+/// page to that doctor (the medium alarm `alert` escalated to its second doctor) goes to
+/// the new number at the Twilio sandbox, none to the old one.
+async fn edit_phone_then_page(
+    sandbox: &cw_sandbox::TwilioSandbox,
+    system: &System,
+    browser: &Browser,
+    alert: &Alert,
+) {
+    browser
+        .click(&format!(
+            "#users tr[data-user=\"{NEW_DOCTOR}\"] button.edit"
+        ))
+        .await;
+    let shown = wait_ready(
+        browser,
+        "the edit form with the stored phone",
+        "const f = document.getElementById('edit-user'); return f && !f.hidden && document.getElementById('edit-user-phone').value;",
+    )
+    .await;
+    assert_eq!(shown, json!("+15005550180"));
+    retype(browser, "#edit-user-phone", "12345").await;
+    browser.click("#edit-user-submit").await;
+    let refused = wait_ready(
+        browser,
+        "the phone's field error",
+        "const e = document.getElementById('edit-user-phone-error'); return e && e.textContent ? [e.textContent, document.getElementById('edit-user-phone').getAttribute('aria-invalid')] : null;",
+    )
+    .await;
+    // The api's own answer to the same change, in the JSON error shape.
+    let answer = system
+        .https()
+        .put(system.api_url(&format!("/v1/users/{NEW_DOCTOR}")))
+        .bearer_auth(crate::console_harness::admin_token(system))
+        .json(&json!({"phone": "12345"}))
+        .send()
+        .await
+        .expect("PUT /v1/users");
+    assert_eq!(answer.status().as_u16(), 422);
+    let error: Value = answer.json().await.expect("JSON error");
+    assert_eq!(error["error"]["field"], json!("phone"), "{error}");
+    assert_eq!(
+        refused,
+        json!([error["error"]["message"], "true"]),
+        "{refused}"
+    );
+    let user = UserId::parse(NEW_DOCTOR).expect("id");
+    let stored = system.stores.records.user(&user).await.expect("user");
+    assert_eq!(
+        stored.phone.as_deref(),
+        Some("+15005550180"),
+        "a refused edit changes nothing"
+    );
+
+    retype(browser, "#edit-user-phone", NEW_PHONE).await;
+    browser.click("#edit-user-submit").await;
+    let saved = wait_ready(
+        browser,
+        "the saved edit",
+        "const r = document.getElementById('edit-user-result'); return r && r.dataset.outcome === 'ok' ? r.textContent : null;",
+    )
+    .await;
+    assert_eq!(saved, json!(format!("Saved {NEW_DOCTOR}: phone.")));
+    let invalid = browser
+        .run(
+            "return document.getElementById('edit-user-phone').getAttribute('aria-invalid')",
+            json!([]),
+        )
+        .await;
+    assert_eq!(invalid, Value::Null, "the field error is cleared");
+    let stored = system.stores.records.user(&user).await.expect("user");
+    assert_eq!(stored.phone.as_deref(), Some(NEW_PHONE));
+    assert_eq!(stored.role, cw_core::Role::Doctor, "the role is kept");
+    let audited = system
+        .stores
+        .records
+        .audit_events(1, 10_000)
+        .await
+        .expect("audit");
+    let resource = format!("/v1/users/{NEW_DOCTOR}");
+    assert!(
+        audited.iter().any(|e| e.entry.action == "user_update"
+            && e.entry.resource == resource
+            && e.entry.reason == "fields: phone"),
+        "the edit is audited by field name"
+    );
+
+    // The next page to this doctor: the medium alarm escalated to its second step.
+    admin_call(
+        system,
+        reqwest::Method::POST,
+        &format!("/v1/alerts/{}/escalate", alert.id),
+        Value::Null,
+    )
+    .await;
+    let id = alert.id.as_str();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !sandbox
+        .messages()
+        .iter()
+        .any(|m| m.to == NEW_PHONE && m.body.contains(id))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no SMS for {id} at {NEW_PHONE}: {:?}",
+            sandbox.messages().iter().map(|m| &m.to).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !sandbox
+            .messages()
+            .iter()
+            .any(|m| m.to == "+15005550180" && m.body.contains(id)),
+        "nothing to the old number"
+    );
 }
 
 /// The sequence numbers of the audit rows shown, top to bottom.
@@ -363,6 +495,7 @@ async fn admins_manage_users_devices_and_read_the_verified_audit_log_ops_see_cha
     browser
         .screenshot(&screenshot_path("console-admin-users.png"))
         .await;
+    edit_phone_then_page(&stack.sandbox, system, &browser, &open).await;
 
     // --- Devices: register, issue a token, pin a certificate, revoke.
     browser.click("#nav a[href='#/admin/devices']").await;
