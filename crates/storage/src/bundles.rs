@@ -82,10 +82,12 @@ impl<
 
 /// Api: people and their logins and sessions, patients (by MRN too) and their policies,
 /// devices (admin), alerts (read, acknowledged, snoozed, listed by page) and their
-/// deliveries, and the audit chain. No shard leases, no "monitoring interrupted" alarms,
-/// no provider replay guard: those are the engine's, ingest's and the notifier's.
+/// deliveries, the audit chain, and the lease table read only (`GET /v1/shards`). No
+/// shard lease taken, no "monitoring interrupted" alarm raised, no provider replay
+/// guard: those are the engine's, ingest's and the notifier's.
 pub trait ApiRecords:
     Reachable
+    + ShardLeaseView
     + AlertStore
     + AlertPages
     + DeliveryStore
@@ -99,6 +101,7 @@ pub trait ApiRecords:
 }
 impl<
     T: Reachable
+        + ShardLeaseView
         + AlertStore
         + AlertPages
         + DeliveryStore

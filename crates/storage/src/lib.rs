@@ -40,5 +40,5 @@ pub use ports::{
     PatientStore, PolicyStore, Reachable, RecordStore, SampleStore, StoreError, VitalStore, probe,
 };
 pub use replay_guard::ReplayGuard;
-pub use shard_leases::{ShardLease, ShardLeaseView, ShardLeases};
+pub use shard_leases::{EngineBeat, ShardLease, ShardLeaseView, ShardLeases};
 pub use store_key::StoreKey;

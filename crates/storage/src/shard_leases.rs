@@ -31,7 +31,20 @@ impl ShardLease {
     }
 }
 
-/// Reading the lease table (ingest's unmonitored-patient check, the api).
+/// One engine's membership heartbeat as stored (the `engines` table / collection).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineBeat {
+    /// The engine's identity, as on its leases.
+    pub identity: String,
+    /// When the engine sent this heartbeat (0: stored by a version that did not say).
+    pub beat_ns: Nanos,
+    /// The engine counts as alive until then (0: it left).
+    pub expires_ns: Nanos,
+    /// It takes a configured shard list (`shards`) and stays out of the fair share.
+    pub pinned: bool,
+}
+
+/// Reading the lease table (ingest's unmonitored-patient check, the api's `GET /v1/shards`).
 #[async_trait]
 pub trait ShardLeaseView: Send + Sync {
     /// The stored lease of one shard (live or not), or None when it was never leased.
@@ -39,6 +52,9 @@ pub trait ShardLeaseView: Send + Sync {
 
     /// Every stored lease, by shard.
     async fn shard_leases(&self) -> Result<Vec<ShardLease>>;
+
+    /// Every stored engine heartbeat (live, expired or left), by identity.
+    async fn engines(&self) -> Result<Vec<EngineBeat>>;
 }
 
 #[async_trait]
@@ -60,10 +76,11 @@ pub trait ShardLeases: ShardLeaseView {
     /// `lease.epoch`; a lease that changed hands meanwhile is left alone.
     async fn release_shard(&self, lease: &ShardLease) -> Result<()>;
 
-    /// Records that engine `owner` is alive until `expires_ns` (0: it left).
-    async fn engine_heartbeat(&self, owner: &str, expires_ns: Nanos) -> Result<()>;
+    /// Records that engine `beat.identity` is alive until `beat.expires_ns` (0: it left).
+    async fn engine_heartbeat(&self, beat: &EngineBeat) -> Result<()>;
 
-    /// Engines whose heartbeat is live at `now`, sorted by identity.
+    /// Engines in the fair share (not pinned) whose heartbeat is live at `now`, sorted
+    /// by identity.
     async fn live_engines(&self, now: Nanos) -> Result<Vec<String>>;
 }
 

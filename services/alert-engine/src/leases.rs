@@ -13,7 +13,7 @@ use crate::metrics::EngineMetrics;
 use cw_core::SHARD_COUNT;
 use cw_core::time::{Nanos, now_ns};
 use cw_runtime::InternalEvent;
-use cw_storage::{EngineRecords, ShardLease, StoreError};
+use cw_storage::{EngineBeat, EngineRecords, ShardLease, StoreError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -146,12 +146,19 @@ impl LeaseKeeper {
         self.metrics
             .shards_unowned
             .store(unowned as u64, Ordering::Relaxed);
+        // Pinned engines heartbeat too, so the api can show them (`GET /v1/shards`);
+        // the fair share ranks only the others (`live_engines`).
+        self.records
+            .engine_heartbeat(&EngineBeat {
+                identity: identity.clone(),
+                beat_ns: now,
+                expires_ns: now + self.ttl_ns(),
+                pinned: self.pinned.is_some(),
+            })
+            .await?;
         let want = match &self.pinned {
             Some(pinned) => pinned.clone(),
             None => {
-                self.records
-                    .engine_heartbeat(&identity, now + self.ttl_ns())
-                    .await?;
                 let engines = self.records.live_engines(now).await?;
                 plan(&identity, &engines, &leases, now)
             }
@@ -259,11 +266,14 @@ impl LeaseKeeper {
                 tracing::warn!(shard = lease.shard, error = %e, "lease not released; it expires");
             }
         }
-        if self.pinned.is_none() {
-            let _ = self
-                .records
-                .engine_heartbeat(self.fence.identity(), 0)
-                .await;
+        let left = EngineBeat {
+            identity: self.fence.identity().to_owned(),
+            beat_ns: now_ns(),
+            expires_ns: 0,
+            pinned: self.pinned.is_some(),
+        };
+        if let Err(e) = self.records.engine_heartbeat(&left).await {
+            tracing::warn!(error = %e, "leaving not recorded; the heartbeat expires");
         }
     }
 }

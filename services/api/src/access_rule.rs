@@ -32,6 +32,8 @@ pub enum Access {
     AnyRole,
     /// Admins only.
     Admin,
+    /// Admins and ops: operational reads that name no patient (`GET /v1/shards`).
+    AdminOrOps,
     /// Doctors only.
     Doctor,
     /// Admins, or the user the path's `{id}` names.
@@ -49,7 +51,8 @@ impl Access {
     fn admits(self, caller: &Caller, path_id: Option<&str>) -> bool {
         match (self, caller.role) {
             (Self::Public | Self::AnyRole, _)
-            | (Self::Admin | Self::AdminOrSelf, Role::Admin)
+            | (Self::Admin | Self::AdminOrSelf | Self::AdminOrOps, Role::Admin)
+            | (Self::AdminOrOps, Role::Ops)
             | (Self::Doctor, Role::Doctor)
             | (Self::PatientRead | Self::PatientChange, Role::Admin | Role::Doctor) => true,
             (Self::AdminOrSelf, _) => path_id == Some(caller.user.as_str()),

@@ -4,8 +4,8 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::routes::{
     alert_actions, alerts, alerts_live, audit, auth, backtest, beats, break_glass, devices, ecg,
-    ecg_export, hr_trend, infra, live, news2, oidc_signin, patients, report, reports, thresholds,
-    user_directory, users, vitals,
+    ecg_export, hr_trend, infra, live, news2, oidc_signin, patients, report, reports, shards,
+    thresholds, user_directory, users, vitals,
 };
 use crate::{audit_trail, fhir, panic_guard, request_id, request_metrics, security_headers};
 use anyhow::Context;
@@ -121,6 +121,7 @@ fn api_routes(state: &AppState) -> anyhow::Result<OpenApiRouter<AppState>> {
         .routes(guarded(routes!(audit::verify))?)
         .routes(guarded(routes!(reports::fatigue))?)
         .routes(guarded(routes!(report::get))?)
+        .routes(guarded(routes!(shards::map))?)
         .routes(fhir(routes!(fhir::routes::metadata))?)
         .routes(fhir(routes!(fhir::routes::patient))?)
         .routes(fhir(routes!(fhir::routes::device))?)

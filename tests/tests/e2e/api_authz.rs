@@ -75,6 +75,7 @@ fn answers(access: &str, ok: u16) -> Answers {
         },
         "any_role" => denied((ok, ok), (ok, ok), (ok, ok)),
         "admin" => denied((no, no), (ok, ok), (no, no)),
+        "admin_or_ops" => denied((no, no), (ok, ok), (ok, ok)),
         "doctor" => denied((ok, ok), (no, no), (no, no)),
         "admin_or_self" | "patient_read" | "patient_change" => denied(mine, (ok, ok), (no, no)),
         other => panic!("unknown x-access {other:?}"),
@@ -164,6 +165,7 @@ fn matrix() -> Vec<Row> {
         row(Method::GET,  "/v1/audit",                                       200, None),
         row(Method::GET,  "/v1/audit/verify",                                200, None),
         row(Method::GET,  "/v1/reports/fatigue?days=7",                      200, None),
+        row(Method::GET,  "/v1/shards",                                      200, None),
         row(Method::POST, "/v1/patients/{p}/break-glass",                    200, Some(reason)),
     ]
 }

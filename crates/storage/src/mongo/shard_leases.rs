@@ -8,7 +8,7 @@
 use super::indexes::{ENGINES, SHARD_LEASES};
 use super::{MongoRecords, is_duplicate_key, map_err};
 use crate::ports::{Result, StoreError};
-use crate::shard_leases::{ShardLease, ShardLeaseView, ShardLeases, next_lease};
+use crate::shard_leases::{EngineBeat, ShardLease, ShardLeaseView, ShardLeases, next_lease};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use futures::TryStreamExt;
@@ -144,11 +144,16 @@ impl ShardLeases for MongoRecords {
         Ok(())
     }
 
-    async fn engine_heartbeat(&self, owner: &str, expires_ns: Nanos) -> Result<()> {
+    async fn engine_heartbeat(&self, beat: &EngineBeat) -> Result<()> {
         self.coll(ENGINES)
             .replace_one(
-                doc! { "_id": owner },
-                doc! { "_id": owner, "expires_ns": expires_ns },
+                doc! { "_id": &beat.identity },
+                doc! {
+                    "_id": &beat.identity,
+                    "expires_ns": beat.expires_ns,
+                    "beat_ns": beat.beat_ns,
+                    "pinned": beat.pinned,
+                },
             )
             .upsert(true)
             .await
@@ -159,7 +164,7 @@ impl ShardLeases for MongoRecords {
     async fn live_engines(&self, now: Nanos) -> Result<Vec<String>> {
         let docs: Vec<Document> = self
             .coll(ENGINES)
-            .find(doc! { "expires_ns": { "$gt": now } })
+            .find(doc! { "expires_ns": { "$gt": now }, "pinned": { "$ne": true } })
             .sort(doc! { "_id": 1 })
             .await
             .map_err(map_err)?
@@ -193,5 +198,31 @@ impl ShardLeaseView for MongoRecords {
             .await
             .map_err(map_err)?;
         docs.iter().map(from_doc).collect()
+    }
+
+    async fn engines(&self) -> Result<Vec<EngineBeat>> {
+        let docs: Vec<Document> = self
+            .coll(ENGINES)
+            .find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.iter()
+            .map(|d| {
+                let bad = |e: mongodb::bson::document::ValueAccessError| {
+                    StoreError::Corrupt(format!("engine heartbeat: {e}"))
+                };
+                Ok(EngineBeat {
+                    identity: d.get_str("_id").map_err(bad)?.to_owned(),
+                    expires_ns: d.get_i64("expires_ns").map_err(bad)?,
+                    // Absent in a heartbeat stored before `GET /v1/shards`: not said.
+                    beat_ns: d.get_i64("beat_ns").unwrap_or(0),
+                    pinned: d.get_bool("pinned").unwrap_or(false),
+                })
+            })
+            .collect()
     }
 }

@@ -139,4 +139,5 @@ conformance! {
     shard_leases::racing_claims_of_a_free_shard_let_exactly_one_engine_win,
     shard_leases::a_released_lease_is_free_at_once_and_a_stale_release_changes_nothing,
     shard_leases::live_engines_lists_only_fresh_heartbeats,
+    shard_leases::engines_lists_every_heartbeat_with_its_time_and_pin,
 }

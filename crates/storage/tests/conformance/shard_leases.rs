@@ -2,7 +2,7 @@
 //! takeover after expiry raises it (the fence), racing claimers let exactly one win.
 
 use crate::fixtures::T0;
-use cw_storage::Stores;
+use cw_storage::{EngineBeat, Stores};
 
 const TTL: i64 = 5_000_000_000;
 
@@ -90,26 +90,42 @@ pub async fn a_released_lease_is_free_at_once_and_a_stale_release_changes_nothin
     assert_eq!(stored, Some(taken));
 }
 
+fn beat(identity: &str, beat_ns: i64, expires_ns: i64, pinned: bool) -> EngineBeat {
+    EngineBeat {
+        identity: identity.into(),
+        beat_ns,
+        expires_ns,
+        pinned,
+    }
+}
+
 pub async fn live_engines_lists_only_fresh_heartbeats(s: &Stores) {
-    s.records
-        .engine_heartbeat("engine-b", T0 + TTL)
-        .await
-        .expect("b");
-    s.records
-        .engine_heartbeat("engine-a", T0 + TTL)
-        .await
-        .expect("a");
-    s.records
-        .engine_heartbeat("engine-c", T0 + 1)
-        .await
-        .expect("c");
+    for b in [
+        beat("engine-b", T0, T0 + TTL, false),
+        beat("engine-a", T0, T0 + TTL, false),
+        beat("engine-c", T0 - TTL, T0 + 1, false),
+        // Pinned engines stay out of the fair share.
+        beat("engine-p", T0, T0 + TTL, true),
+    ] {
+        s.records.engine_heartbeat(&b).await.expect("heartbeat");
+    }
     let live = s.records.live_engines(T0 + 2).await.expect("live");
     assert_eq!(live, ["engine-a", "engine-b"]);
     // Leaving is a heartbeat that expired.
-    s.records
-        .engine_heartbeat("engine-a", 0)
-        .await
-        .expect("leave");
+    let left = beat("engine-a", T0 + 3, 0, false);
+    s.records.engine_heartbeat(&left).await.expect("leave");
     let live = s.records.live_engines(T0 + 2).await.expect("live");
     assert_eq!(live, ["engine-b"]);
+}
+
+pub async fn engines_lists_every_heartbeat_with_its_time_and_pin(s: &Stores) {
+    let first = beat("engine-b", T0, T0 + TTL, false);
+    s.records.engine_heartbeat(&first).await.expect("b");
+    let pinned = beat("engine-a", T0 + 1, T0 + 1 + TTL, true);
+    s.records.engine_heartbeat(&pinned).await.expect("a");
+    // A later heartbeat replaces the earlier one; one that left stays listed.
+    let left = beat("engine-b", T0 + 2, 0, false);
+    s.records.engine_heartbeat(&left).await.expect("b leaves");
+    let engines = s.records.engines().await.expect("engines");
+    assert_eq!(engines, [pinned, left]);
 }

@@ -17,6 +17,7 @@ pub mod oidc_signin;
 pub mod patients;
 pub mod report;
 pub mod reports;
+pub mod shards;
 pub mod thresholds;
 pub mod user_directory;
 pub mod users;
