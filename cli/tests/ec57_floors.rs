@@ -85,9 +85,11 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     assert!(bedside_false <= 11, "{:?}", gross.clinical);
     // Measured: the ectopy rules (couplet, bigeminy, trigeminy, PVCs per minute, nsvt)
     // raised 112 alarms, 31 false (+P 72.3 %, 2.47 false / h): most are pairs or runs of
-    // beats the classifier called V (docs/clinical-performance.md). Since: 107, 28 false.
+    // beats the classifier called V (docs/clinical-performance.md). Since: 107, 28 false;
+    // 104, 26 false (78 true) once the single-beat ectopy rules are held while the noise
+    // alarm sounds ("Ventricular ectopy while the noise alarm sounds").
     let ectopy = gross.ectopy;
-    assert!(ectopy.false_ <= 34 && ectopy.true_ >= 75, "{ectopy:?}");
+    assert!(ectopy.false_ <= 30 && ectopy.true_ >= 75, "{ectopy:?}");
     // Measured: the noise gate held the physiological rules 185.7 s of the 12.54 h
     // (0.41 %; 398.6 s at the beat level 0.08; docs/clinical-performance.md, "Noise").
     assert!(

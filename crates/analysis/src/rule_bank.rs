@@ -436,6 +436,17 @@ impl RuleBank {
             let active = run.is_some();
             self.observe(policy, RuleKind::Nsvt, at, active, !active, value, events);
         }
+        // Couplets, bigeminy, trigeminy and PVCs per minute count single V calls, which
+        // muscle noise fakes beat by beat below the noise gate's level: while the noise
+        // alarm sounds they are held, as a bedside monitor suspends its ectopy counts on a
+        // noisy ECG (docs/clinical-performance.md, "Ventricular ectopy while the noise
+        // alarm sounds"). A run (NSVT, VT) has its own noise test (`on_vt`).
+        if self.is_firing(RuleKind::Noise) {
+            for rule in ECTOPY_RULES.into_iter().filter(|r| *r != RuleKind::Nsvt) {
+                self.hold(policy, rule, at);
+            }
+            return;
+        }
         if policy.couplet.is_some() {
             let active = ectopy.couplet();
             self.observe(policy, RuleKind::Couplet, at, active, !active, 2.0, events);
@@ -596,7 +607,25 @@ mod tests {
         v_rr_s: f64,
         analysable: bool,
     ) -> Vec<RuleEvent> {
-        let mut bank = RuleBank::default();
+        replay_in(
+            &mut RuleBank::default(),
+            policy,
+            beats,
+            rr_s,
+            v_rr_s,
+            analysable,
+        )
+    }
+
+    /// [`replay`] into a bank that has seen something already (an open noise alert).
+    fn replay_in(
+        bank: &mut RuleBank,
+        policy: &ThresholdPolicy,
+        beats: &str,
+        rr_s: f64,
+        v_rr_s: f64,
+        analysable: bool,
+    ) -> Vec<RuleEvent> {
         let mut runs = VentricularRuns::default();
         let mut ectopy = VentricularEctopy::default();
         let mut events = Vec::new();
@@ -662,6 +691,51 @@ mod tests {
             })
             .count();
         assert_eq!(resolved, 1, "{events:?}");
+    }
+
+    #[test]
+    fn while_the_noise_alarm_sounds_single_v_calls_raise_no_ectopy_alarm_but_a_run_still_does() {
+        let policy = ThresholdPolicy {
+            noise: Some(ConditionRule {
+                priority: Priority::Low,
+                for_s: 0.0,
+                clear_s: 10.0,
+            }),
+            ..policy()
+        };
+        let quality = one_good_lead();
+        let mut bank = RuleBank::default();
+        let mut noisy = window_facts(0, &quality, false, false, None);
+        noisy.noise_hold = true;
+        bank.on_window(&policy, &noisy, &mut Vec::new());
+        assert!(bank.is_firing(RuleKind::Noise));
+        // Bigeminy for 12 cycles, a couplet, 11 PVCs in the minute: all held.
+        let beats = format!("{}{}NVV{}", sinus(4), "NV".repeat(12), sinus(4));
+        let events = replay_in(&mut bank, &policy, &beats, 0.8, 0.5, true);
+        assert_eq!(fired(&events), vec![], "{events:?}");
+        // A fast run is a run, noise alarm or not: VT, and NSVT when it ends.
+        let run = format!("{}VVVV{}", sinus(4), sinus(4));
+        let rules: Vec<RuleKind> = fired(&replay_in(&mut bank, &policy, &run, 0.8, 0.4, true))
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        assert_eq!(
+            rules,
+            vec![RuleKind::VentricularTachycardia, RuleKind::Nsvt],
+            "{rules:?}"
+        );
+        // Without the noise alarm the same beats raise the ectopy alarms.
+        let rules: Vec<RuleKind> = fired(&replay(&policy, &beats, 0.8, 0.5, true))
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        for rule in [
+            RuleKind::Bigeminy,
+            RuleKind::Couplet,
+            RuleKind::PvcPerMinute,
+        ] {
+            assert!(rules.contains(&rule), "{rule:?} in {rules:?}");
+        }
     }
 
     #[test]
