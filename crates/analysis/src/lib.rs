@@ -1,5 +1,5 @@
 //! cardiowatch clinical analysis: one home for the logic that turns a patient's ECG into
-//! alarm decisions (DESIGN §13). Pure, no I/O: the alert-engine service wires it to the
+//! alarm decisions (docs/clinical-performance.md). Pure, no I/O: the alert-engine service wires it to the
 //! bus and the stores, and the api and CLI replay stored or recorded ECG through the very
 //! same code (`backtest`).
 //!

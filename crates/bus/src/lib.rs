@@ -1,4 +1,4 @@
-//! The bus between cardiowatch services (DESIGN §4).
+//! The bus between cardiowatch services (docs/architecture.md, "Processes and the bus").
 //!
 //! Every message is an [`envelope`]: a clear header (version, kind, key id, nonce) and an
 //! XChaCha20-Poly1305-sealed body, because zmq.rs has no CURVE and the bus crosses hosts.

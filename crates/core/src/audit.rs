@@ -1,4 +1,4 @@
-//! The audit trail (DESIGN §3 `AuditEvent`): who did what to which patient's data, and
+//! The audit trail (docs/security.md, "Audit trail"): who did what to which patient's data, and
 //! whether it was allowed. Events form a hash chain — each hash covers the event's
 //! canonical encoding and the previous event's hash — so an edited, deleted or reordered
 //! record is detectable by [`verify`] without trusting the store.

@@ -1,5 +1,5 @@
 //! Protected health information of a patient: the plaintext form (only ever in memory)
-//! and the sealed form that is stored (DESIGN §3: PHI stored encrypted). Sealing and key
+//! and the sealed form that is stored (PHI is stored encrypted: docs/architecture.md, "API security"). Sealing and key
 //! handling live in `cw-phi`; here is only the data.
 
 use serde::{Deserialize, Serialize};

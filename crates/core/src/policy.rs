@@ -64,7 +64,7 @@ pub struct ThresholdPolicy {
     /// a plain mean of ~12 does and answers a rate step sooner.
     #[serde(default = "default_average_beats")]
     pub hr_average_beats: u8,
-    /// Rhythm rules (DESIGN §13); `None` means the rule is off.
+    /// Rhythm rules (docs/clinical-performance.md); `None` means the rule is off.
     #[serde(default)]
     pub pause: Option<PauseRule>,
     #[serde(default)]

@@ -1,4 +1,4 @@
-//! Settings of the rhythm and technical rules of a [`crate::ThresholdPolicy`] (DESIGN §13),
+//! Settings of the rhythm and technical rules of a [`crate::ThresholdPolicy`] (docs/clinical-performance.md),
 //! beside the heart-rate limits. Every field has a serde default so a policy stored before
 //! a setting existed still loads; a rule that is `None` in the policy never fires.
 

@@ -1,4 +1,4 @@
-//! PHI at rest (DESIGN §3, §6): envelope encryption of patient PHI fields.
+//! PHI at rest (docs/architecture.md, "API security"): envelope encryption of patient PHI fields.
 //!
 //! Each record gets a fresh random 256-bit data key; the PHI is sealed with it
 //! (AES-256-GCM, the patient id as associated data so a sealed blob cannot be moved to

@@ -1,4 +1,4 @@
-//! The audit port: an append-only, hash-chained log (DESIGN §3 `AuditEvent`). There is
+//! The audit port: an append-only, hash-chained log (docs/security.md, "Audit trail"). There is
 //! no update or delete: the port offers none, the embedded file refuses them by trigger,
 //! and whatever slips past (someone with raw database access) breaks the chain — sealed
 //! with a key the store does not hold (`audit_sealer.rs`) — or disagrees with the signed

@@ -1,4 +1,4 @@
-//! Making rule decisions durable and known: store first, then push (DESIGN §2).
+//! Making rule decisions durable and known: store first, then push (docs/architecture.md, "Processes and the bus").
 
 use crate::events::{
     AlertFired, AlertPushFailed, AlertPushed, AlertResolved, StoreFailed, StoreFailure, WriteFenced,

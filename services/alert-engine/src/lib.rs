@@ -1,4 +1,4 @@
-//! cardiowatch alert-engine (DESIGN §13).
+//! cardiowatch alert-engine (docs/architecture.md, "Services").
 //!
 //! Subscribes to the sample shards it owns, runs one `cw_analysis::PatientMonitor` per
 //! patient (all clinical logic lives in `crates/analysis`), and for every transition writes

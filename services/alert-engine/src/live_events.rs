@@ -1,4 +1,4 @@
-//! The events PUB (DESIGN §4): heart rate per beat, NEWS2 per batch of numerics and alert
+//! The events PUB (docs/live.md): heart rate per beat, NEWS2 per batch of numerics and alert
 //! state changes for live views (the api subscribes and forwards them to doctors'
 //! WebSockets). Fire and forget: the publisher never waits (a full queue drops and
 //! counts), and nothing depends on these messages arriving — alerts live in the store and

@@ -1,4 +1,4 @@
-//! cardiowatch api: what doctors use (DESIGN §8). TLS only, JWT bearer auth, and a doctor
+//! cardiowatch api: what doctors use (docs/api.md). TLS only, JWT bearer auth, and a doctor
 //! reaches only the patients assigned to them.
 
 pub mod config;

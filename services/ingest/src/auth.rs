@@ -67,7 +67,7 @@ async fn by_certificate(cert: &PeerCert, devices: &dyn DeviceStore) -> Result<De
     }
 }
 
-/// Records a refused device in the audit trail (DESIGN §5: unknown device → rejected,
+/// Records a refused device in the audit trail (docs/ingest-protocol.md, "Authentication": unknown device → rejected,
 /// audited). In the background, so a refusal costs the caller no store round trip. The
 /// actor names the credential by hash only: a token's SHA-256 prefix (what the registry
 /// stores, useless to an attacker) or the certificate fingerprint.

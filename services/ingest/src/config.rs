@@ -53,7 +53,7 @@ impl Default for IngestConfig {
     }
 }
 
-/// The protocol limits of DESIGN §5; each violation is a typed nack.
+/// The protocol limits of docs/ingest-protocol.md; each violation is a typed nack.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {

@@ -1,4 +1,4 @@
-//! cardiowatch ingest: the TLS endpoint gateways stream ECG to (DESIGN §5).
+//! cardiowatch ingest: the TLS endpoint gateways stream ECG to (docs/ingest-protocol.md).
 //!
 //! A frame is acked only after the sample store said it is durable; then it is published
 //! on the bus for the alert-engines. A bad frame is nacked with a typed code and harms

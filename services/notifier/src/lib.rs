@@ -1,4 +1,4 @@
-//! cardiowatch notifier (DESIGN §7): PULLs alert events and reaches the patient's doctor
+//! cardiowatch notifier (docs/architecture.md, "Services"): PULLs alert events and reaches the patient's doctor
 //! on every routed channel, through an outbox in the store so a restart never sends twice
 //! and an alert whose event was lost is still delivered (periodic reconcile).
 
