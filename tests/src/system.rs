@@ -266,8 +266,7 @@ backend = "{backend}"
 path = "{path}"
 {store_key}
 [storage.influx]
-url = "{influx_url}"
-database = "{influx_db}"
+{influx_nodes}database = "{influx_db}"
 [storage.mongo]
 uri = "{mongo_uri}"
 database = "{mongo_db}"
@@ -289,7 +288,7 @@ key_hex = "{bus_key}"
                 "key_hex = \"{}\"",
                 key.expose_secret()
             )),
-        influx_url = storage.influx.url,
+        influx_nodes = influx_nodes_toml(&storage.influx),
         influx_db = storage.influx.database,
         mongo_uri = storage.mongo.uri.expose_secret(),
         mongo_db = storage.mongo.database,
@@ -307,4 +306,18 @@ key_hex = "{bus_key}"
             .display(),
         audit_every = storage.audit.checkpoint_every_events,
     )
+}
+
+/// `url = …`, or the node list (an inline array, as it sits among `[storage.influx]`'s
+/// keys) when the samples are spread over several nodes.
+fn influx_nodes_toml(influx: &cw_storage::InfluxConfig) -> String {
+    if influx.nodes.is_empty() {
+        return format!("url = \"{}\"\n", influx.url);
+    }
+    let nodes: Vec<String> = influx
+        .nodes
+        .iter()
+        .map(|node| format!("{{ url = \"{}\" }}", node.url))
+        .collect();
+    format!("nodes = [{}]\n", nodes.join(", "))
 }

@@ -137,8 +137,14 @@ impl Default for AuditConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InfluxConfig {
-    /// Base URL; `https://` for TLS to InfluxDB.
+    /// Base URL; `https://` for TLS to InfluxDB. One node, or a cluster behind one URL
+    /// (InfluxDB Enterprise, Cloud, 3). Leave it out when `nodes` is set.
     pub url: String,
+    /// Several InfluxDB nodes, patients spread over them by shard: node `i` of `n` holds
+    /// the shards `s` with `⌊s·n/64⌋ = i` (2 nodes: shards 0–31 and 32–63;
+    /// docs/operations.md, "Several InfluxDB nodes"). The order is the mapping: changing
+    /// it, or the number of nodes, is a migration. Empty: the one node at `url`.
+    pub nodes: Vec<InfluxNodeConfig>,
     /// Database (1.x) or DBRP-mapped database name (2.x / 3.x v1 API).
     pub database: String,
     /// Sent as `Authorization: Token …` (2.x / 3.x, or 1.x with a token proxy).
@@ -156,10 +162,30 @@ pub struct InfluxConfig {
     pub timeout_ms: u64,
 }
 
+/// `[[storage.influx.nodes]]`: one node of a sharded sample store. Its credentials come
+/// from files (a list cannot be set per item from the environment); without them the
+/// node uses the shared `token` / `username` / `password` of `[storage.influx]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InfluxNodeConfig {
+    /// Base URL of this node.
+    pub url: String,
+    /// 1.x user on this node; none: the shared `username`.
+    pub username: Option<String>,
+    /// File holding this node's password (one trailing newline dropped).
+    pub password_file: Option<PathBuf>,
+    /// File holding this node's token (one trailing newline dropped).
+    pub token_file: Option<PathBuf>,
+}
+
+/// The default `url`: set and different from it, `url` and `nodes` conflict.
+pub(crate) const DEFAULT_INFLUX_URL: &str = "http://127.0.0.1:8086";
+
 impl Default for InfluxConfig {
     fn default() -> Self {
         Self {
-            url: "http://127.0.0.1:8086".to_owned(),
+            url: DEFAULT_INFLUX_URL.to_owned(),
+            nodes: Vec::new(),
             database: "cardiowatch".to_owned(),
             token: None,
             username: None,

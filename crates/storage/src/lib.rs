@@ -30,7 +30,10 @@ pub use bundles::{
     ApiRecords, ApiStores, EngineRecords, EngineStores, IngestRecords, IngestStores,
     NotifierRecords, NotifierStores, SampleReader,
 };
-pub use config::{AuditConfig, Backend, InfluxConfig, MongoConfig, RetentionConfig, StorageConfig};
+pub use config::{
+    AuditConfig, Backend, InfluxConfig, InfluxNodeConfig, MongoConfig, RetentionConfig,
+    StorageConfig,
+};
 pub use credentials::CredentialStore;
 pub use directory::PatientDirectory;
 pub use monitoring_alarms::MonitoringAlarms;

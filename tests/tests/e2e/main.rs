@@ -47,6 +47,7 @@ mod engine_shards;
 mod engine_unmonitored;
 mod engine_vitals;
 mod fhir;
+mod influx_nodes;
 mod ingest;
 mod ingest_backpressure;
 mod ingest_batches;

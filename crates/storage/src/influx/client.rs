@@ -1,8 +1,10 @@
 //! HTTP to InfluxDB: auth, gzip, and turning HTTP outcomes into `StoreError`s.
 
+use super::nodes::NodeSpec;
 use super::query::Response;
 use crate::config::InfluxConfig;
 use crate::ports::{Result, StoreError};
+use crate::redact;
 use cw_core::secret::{ExposeSecret, SecretString};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -21,18 +23,22 @@ enum Auth {
 pub(super) struct Client {
     http: reqwest::Client,
     base: String,
+    /// `base` without credentials, for logs and errors.
+    shown: String,
     database: String,
     auth: Auth,
     gzip: bool,
 }
 
 impl Client {
-    pub(super) fn new(cfg: &InfluxConfig) -> Result<Self> {
+    /// A client of the node `node` (`nodes::resolve`), with `cfg`'s database and
+    /// request settings.
+    pub(super) fn new(cfg: &InfluxConfig, node: &NodeSpec) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(cfg.timeout_ms.max(1)))
             .build()
             .map_err(|e| StoreError::Unavailable(format!("http client: {}", e.without_url())))?;
-        let auth = match (&cfg.token, &cfg.username, &cfg.password) {
+        let auth = match (&node.token, &node.username, &node.password) {
             (Some(token), _, _) => Auth::Token(token.clone()),
             (None, Some(user), password) => {
                 Auth::UserPassword(user.clone(), password.clone().unwrap_or_default())
@@ -41,11 +47,17 @@ impl Client {
         };
         Ok(Self {
             http,
-            base: cfg.url.trim_end_matches('/').to_owned(),
+            base: node.url.trim_end_matches('/').to_owned(),
+            shown: redact::url(&node.url),
             database: cfg.database.clone(),
             auth,
             gzip: cfg.gzip,
         })
+    }
+
+    /// The node's URL without credentials.
+    pub(super) fn url(&self) -> &str {
+        &self.shown
     }
 
     pub(super) fn database(&self) -> &str {

@@ -25,7 +25,7 @@ impl News2Store for InfluxSamples {
         if body.is_empty() {
             return Ok(());
         }
-        self.client().write(body).await
+        self.node_of(patient).write(body).await
     }
 
     async fn news2(
@@ -34,11 +34,12 @@ impl News2Store for InfluxSamples {
         from: Nanos,
         to: Nanos,
     ) -> Result<Vec<News2Assessment>> {
+        let client = self.node_of(patient);
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {
             let q = query::frames_page(MEASUREMENT, patient, cursor, to);
-            let statement = self.client().query(&q, false).await?.into_statement()?;
+            let statement = client.query(&q, false).await?.into_statement()?;
             let page = parse(&statement)?;
             let Some(last) = page.last().map(|s| s.at_ns) else {
                 break;

@@ -3,57 +3,73 @@
 use super::client::Client;
 use super::lifecycle::{DOWNSAMPLED_RP, ECG_DOWNSAMPLED};
 use super::line::{self, MEASUREMENT};
+use super::nodes::{self, NodeSpec, Nodes};
 use super::query::{self, PAGE_ROWS};
 use crate::config::{InfluxConfig, RetentionConfig};
 use crate::ports::{EcgEnvelope, Reachable, Result, SampleStore, StoreError};
-use crate::redact;
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{PatientId, SampleBlock};
 use futures::{StreamExt, TryStreamExt};
 use std::ops::Range;
 
-/// Concurrent `/write` requests per `write` call. All must succeed for `Ok`; a failure
-/// leaves some batches written, which is harmless because a resend overwrites them.
+/// Concurrent `/write` requests per node per `write` call. All must succeed for `Ok`; a
+/// failure leaves some batches written, which is harmless because a resend overwrites
+/// them.
 const WRITES_IN_FLIGHT: usize = 4;
 
+/// Samples on one InfluxDB, or spread over several by patient shard (`nodes.rs`): every
+/// write and read of a patient goes to that patient's node; set-up and probes go to all.
 pub struct InfluxSamples {
-    client: Client,
+    nodes: Nodes,
     batch_lines: usize,
 }
 
 impl InfluxSamples {
-    /// Connects and makes sure the database exists, so a failure to reach or
-    /// authenticate to InfluxDB shows at start, naming the store, its URL and the remedy.
+    /// Connects to every node and makes sure the database exists on each, so a failure
+    /// to reach or authenticate to any shows at start, naming the node, its URL and the
+    /// remedy; then checks that the data on the nodes agrees with the node list.
     pub async fn connect(cfg: &InfluxConfig) -> Result<Self> {
-        let client = Client::new(cfg)?;
-        let url = redact::url(&cfg.url);
-        ensure_database(&client).await.map_err(|(step, e)| {
-            StoreError::Unavailable(format!(
-                "influxdb at {url} (database {}): {}; remedy: {}",
-                client.database(),
-                describe(&e),
-                step.remedy()
-            ))
-        })?;
-        tracing::info!(%url, database = client.database(), "influxdb sample store ready");
+        let specs = nodes::resolve(cfg)?;
+        let count = specs.len();
+        let clients = futures::future::try_join_all(
+            specs
+                .iter()
+                .enumerate()
+                .map(|(index, spec)| connect_node(cfg, spec, index, count)),
+        )
+        .await?;
+        let nodes = Nodes::new(clients);
+        nodes::check_layout(&nodes).await?;
         Ok(Self {
-            client,
+            nodes,
             batch_lines: cfg.batch_lines.max(1),
         })
     }
 
-    /// Sets up retention and downsampling as `cfg` says, or logs what ops must run
-    /// (`lifecycle.rs`). Never fails: the samples are stored either way.
+    /// Sets up retention and downsampling as `cfg` says on every node, or logs what ops
+    /// must run (`lifecycle.rs`). Never fails: the samples are stored either way.
     pub async fn ensure_lifecycle(&self, cfg: &RetentionConfig) {
-        super::lifecycle::ensure(&self.client, cfg).await;
+        for client in self.nodes.all() {
+            super::lifecycle::ensure(client, cfg).await;
+        }
     }
 
-    pub(super) fn client(&self) -> &Client {
-        &self.client
+    /// The node that holds `patient`'s points.
+    pub(super) fn node_of(&self, patient: &PatientId) -> &Client {
+        self.nodes.of(patient)
     }
 
-    async fn write_batch(&self, blocks: &[SampleBlock], batch: Batch) -> Result<()> {
+    /// Which node (0-based) holds `patient`'s points.
+    pub(super) fn node_index_of(&self, patient: &PatientId) -> usize {
+        self.nodes.index_of(patient)
+    }
+
+    pub(super) fn all_nodes(&self) -> &[Client] {
+        self.nodes.all()
+    }
+
+    async fn write_batch(&self, blocks: &[SampleBlock], node: usize, batch: Batch) -> Result<()> {
         let mut body = String::with_capacity(batch.lines * 48);
         for (index, frames) in batch.parts {
             let block = &blocks[index];
@@ -62,31 +78,91 @@ impl InfluxSamples {
                 line::push_frame(&mut body, &prefix, block, i);
             }
         }
-        self.client.write(body).await
+        self.nodes.all()[node].write(body).await
     }
+}
+
+/// How a node is named in errors: by its place in the list when there are several.
+fn node_name(client: &Client, index: usize, count: usize) -> String {
+    if count == 1 {
+        format!("influxdb at {}", client.url())
+    } else {
+        format!("influxdb node {} of {count} at {}", index + 1, client.url())
+    }
+}
+
+async fn connect_node(
+    cfg: &InfluxConfig,
+    spec: &NodeSpec,
+    index: usize,
+    count: usize,
+) -> Result<Client> {
+    let client = Client::new(cfg, spec)?;
+    ensure_database(&client).await.map_err(|(step, e)| {
+        StoreError::Unavailable(format!(
+            "{} (database {}): {}; remedy: {}",
+            node_name(&client, index, count),
+            client.database(),
+            describe(&e),
+            step.remedy()
+        ))
+    })?;
+    tracing::info!(
+        url = client.url(),
+        node = index + 1,
+        nodes = count,
+        database = client.database(),
+        "influxdb sample store ready"
+    );
+    Ok(client)
 }
 
 #[async_trait]
 impl Reachable for InfluxSamples {
-    /// A read of the database's measurements: needs the server, our credentials and the
-    /// database (a `/ping` would answer without the last two).
+    /// A read of the database's measurements on every node: needs the server, our
+    /// credentials and the database (a `/ping` would answer without the last two). Any
+    /// node down fails it, and the error names that node.
     async fn ping(&self) -> Result<()> {
-        self.client
-            .query("SHOW MEASUREMENTS LIMIT 1", false)
-            .await?
-            .into_statement()
-            .map(drop)
+        let count = self.nodes.len();
+        futures::future::try_join_all(self.nodes.all().iter().enumerate().map(
+            |(index, client)| async move {
+                let answer = client.query("SHOW MEASUREMENTS LIMIT 1", false).await;
+                answer
+                    .and_then(|response| response.into_statement().map(drop))
+                    .map_err(|e| {
+                        let name = node_name(client, index, count);
+                        match e {
+                            StoreError::Corrupt(m) => StoreError::Corrupt(format!("{name}: {m}")),
+                            other => {
+                                StoreError::Unavailable(format!("{name}: {}", describe(&other)))
+                            }
+                        }
+                    })
+            },
+        ))
+        .await
+        .map(drop)
     }
 }
 
 #[async_trait]
 impl SampleStore for InfluxSamples {
     async fn write(&self, blocks: &[SampleBlock]) -> Result<()> {
+        let mut by_node = vec![Vec::new(); self.nodes.len()];
+        for (index, block) in blocks.iter().enumerate() {
+            by_node[self.nodes.index_of(&block.patient)].push(index);
+        }
+        let mut work = Vec::new();
+        for (node, indices) in by_node.iter().enumerate() {
+            for batch in batches(blocks, indices, self.batch_lines) {
+                work.push((node, batch));
+            }
+        }
         // Each batch is encoded when its request starts, so encoding (and gzip) of one
         // batch overlaps the round trip of the others.
-        futures::stream::iter(batches(blocks, self.batch_lines))
-            .map(|batch| self.write_batch(blocks, batch))
-            .buffer_unordered(WRITES_IN_FLIGHT)
+        futures::stream::iter(work)
+            .map(|(node, batch)| self.write_batch(blocks, node, batch))
+            .buffer_unordered(WRITES_IN_FLIGHT * self.nodes.len())
             .try_collect::<()>()
             .await
     }
@@ -96,7 +172,8 @@ impl SampleStore for InfluxSamples {
             return Ok(0);
         }
         let q = query::count_frames(MEASUREMENT, patient, from, to);
-        query::parse_count(&self.client.query(&q, false).await?.into_statement()?)
+        let client = self.node_of(patient);
+        query::parse_count(&client.query(&q, false).await?.into_statement()?)
     }
 
     async fn frames(
@@ -139,11 +216,12 @@ impl InfluxSamples {
         parse: fn(&query::Statement) -> Result<Vec<T>>,
         time_of: fn(&T) -> Nanos,
     ) -> Result<Vec<T>> {
+        let client = self.node_of(patient);
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {
             let q = query::frames_page(source, patient, cursor, to);
-            let statement = self.client.query(&q, false).await?.into_statement()?;
+            let statement = client.query(&q, false).await?.into_statement()?;
             let truncated = statement.partial || statement.series.iter().any(|s| s.partial);
             let page = parse(&statement)?;
             let Some(last) = page.last().map(time_of) else {
@@ -167,14 +245,16 @@ struct Batch {
     lines: usize,
 }
 
-/// Splits the frames of `blocks` into batches of at most `batch_lines` lines.
-fn batches(blocks: &[SampleBlock], batch_lines: usize) -> Vec<Batch> {
+/// Splits the frames of the blocks at `indices` into batches of at most `batch_lines`
+/// lines.
+fn batches(blocks: &[SampleBlock], indices: &[usize], batch_lines: usize) -> Vec<Batch> {
     let mut out = Vec::new();
     let mut current = Batch {
         parts: Vec::new(),
         lines: 0,
     };
-    for (index, block) in blocks.iter().enumerate() {
+    for &index in indices {
+        let block = &blocks[index];
         let mut start = 0;
         let frames = block.frames();
         while start < frames {
@@ -220,15 +300,21 @@ mod tests {
     #[test]
     fn batches_cut_across_blocks_and_never_exceed_the_limit() {
         let blocks = [block(5), block(0), block(4)];
-        let sizes: Vec<usize> = batches(&blocks, 3).iter().map(|b| b.lines).collect();
+        let all = [0, 1, 2];
+        let sizes: Vec<usize> = batches(&blocks, &all, 3).iter().map(|b| b.lines).collect();
         assert_eq!(sizes, vec![3, 3, 3]);
-        let second: Vec<Range<usize>> = batches(&blocks, 3)[1]
+        let second: Vec<Range<usize>> = batches(&blocks, &all, 3)[1]
             .parts
             .iter()
             .map(|(_, r)| r.clone())
             .collect();
         assert_eq!(second, vec![3..5, 0..1]);
-        assert!(batches(&[], 3).is_empty());
+        assert!(batches(&[], &[], 3).is_empty());
+        let only_last: Vec<usize> = batches(&blocks, &[2], 3)
+            .iter()
+            .flat_map(|b| b.parts.iter().map(|(index, _)| *index))
+            .collect();
+        assert_eq!(only_last, vec![2, 2], "only the blocks named");
     }
 }
 
@@ -281,8 +367,8 @@ impl StartupStep {
     fn remedy(self) -> &'static str {
         match self {
             StartupStep::Connect => {
-                "check that InfluxDB runs at storage.influx.url and that \
-                 storage.influx.username/password (or token) are right"
+                "check that InfluxDB runs at storage.influx.url (or that node of \
+                 storage.influx.nodes) and that its username/password (or token) are right"
             }
             StartupStep::Create => {
                 "the database is missing and this user may not create it: create it as an \

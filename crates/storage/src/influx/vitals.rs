@@ -16,20 +16,27 @@ pub(super) const MEASUREMENT: &str = "vitals";
 #[async_trait]
 impl VitalStore for InfluxSamples {
     async fn write_vitals(&self, batches: &[VitalBatch]) -> Result<()> {
-        let mut body = String::new();
+        // One body per node: each batch goes to its patient's node.
+        let mut bodies = vec![String::new(); self.all_nodes().len()];
         for batch in batches {
             let prefix = format!(
                 "{MEASUREMENT},patient={}",
                 escape_tag(batch.patient.as_str())
             );
+            let body = &mut bodies[self.node_index_of(&batch.patient)];
             for r in &batch.readings {
-                push_line(&mut body, &prefix, r);
+                push_line(body, &prefix, r);
             }
         }
-        if body.is_empty() {
-            return Ok(());
-        }
-        self.client().write(body).await
+        futures::future::try_join_all(
+            self.all_nodes()
+                .iter()
+                .zip(bodies)
+                .filter(|(_, body)| !body.is_empty())
+                .map(|(client, body)| client.write(body)),
+        )
+        .await
+        .map(drop)
     }
 
     async fn vitals(
@@ -38,11 +45,12 @@ impl VitalStore for InfluxSamples {
         from: Nanos,
         to: Nanos,
     ) -> Result<Vec<VitalReading>> {
+        let client = self.node_of(patient);
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {
             let q = query::frames_page(&query::quote_ident(MEASUREMENT), patient, cursor, to);
-            let statement = self.client().query(&q, false).await?.into_statement()?;
+            let statement = client.query(&q, false).await?.into_statement()?;
             let truncated = statement.partial || statement.series.iter().any(|s| s.partial);
             let mut page = parse(&statement)?;
             let full = page.len() >= PAGE_ROWS;

@@ -2,7 +2,8 @@
 
 use cw_core::PatientId;
 use cw_storage::{
-    AuditConfig, Backend as Kind, InfluxConfig, MongoConfig, RetentionConfig, StorageConfig, Stores,
+    AuditConfig, Backend as Kind, InfluxConfig, InfluxNodeConfig, MongoConfig, RetentionConfig,
+    StorageConfig, Stores,
 };
 
 pub struct Backend {
@@ -72,14 +73,29 @@ impl Backend {
         }
     }
 
+    /// As [`Backend::servers`], with the samples spread over the two InfluxDB nodes
+    /// `scripts/test` starts (`CW_TEST_INFLUX_URL`, `CW_TEST_INFLUX_URL_2`).
+    pub async fn two_influx_nodes() -> Self {
+        Self::servers_with(two_nodes()).await
+    }
+
     pub async fn servers() -> Self {
+        Self::servers_with(Vec::new()).await
+    }
+
+    async fn servers_with(nodes: Vec<InfluxNodeConfig>) -> Self {
         // A database per test (random suffix) so parallel tests never see each other.
         let database = format!("cw_test_{}", PatientId::random());
         let dir = tempfile::tempdir().expect("temp dir");
         let cfg = StorageConfig {
             backend: Kind::Servers,
             influx: InfluxConfig {
-                url: required_env("CW_TEST_INFLUX_URL"),
+                url: if nodes.is_empty() {
+                    required_env("CW_TEST_INFLUX_URL")
+                } else {
+                    InfluxConfig::default().url
+                },
+                nodes,
                 database: database.clone(),
                 batch_lines: TEST_BATCH_LINES,
                 ..InfluxConfig::default()
@@ -119,7 +135,26 @@ fn required_env(name: &str) -> String {
         _ => panic!(
             "{name} is not set: the server conformance tests need InfluxDB and MongoDB. \
              Run them with `scripts/test -p cw-storage`, which starts the servers and sets \
-             CW_TEST_INFLUX_URL and CW_TEST_MONGO_URI."
+             CW_TEST_INFLUX_URL, CW_TEST_INFLUX_URL_2 and CW_TEST_MONGO_URI."
         ),
     }
+}
+
+/// The two InfluxDB nodes of `scripts/test`, in this order: node 1 holds shards 0–31,
+/// node 2 shards 32–63.
+pub fn two_nodes() -> Vec<InfluxNodeConfig> {
+    two_node_urls()
+        .into_iter()
+        .map(|url| InfluxNodeConfig {
+            url,
+            ..InfluxNodeConfig::default()
+        })
+        .collect()
+}
+
+pub fn two_node_urls() -> [String; 2] {
+    [
+        required_env("CW_TEST_INFLUX_URL"),
+        required_env("CW_TEST_INFLUX_URL_2"),
+    ]
 }

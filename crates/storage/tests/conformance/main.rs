@@ -24,6 +24,7 @@ mod embedded_retention;
 mod fixtures;
 mod influx_auth;
 mod influx_lifecycle;
+mod influx_nodes;
 mod influx_wire;
 mod mongo_audit_replicas;
 mod mongo_two_writes;
@@ -40,10 +41,21 @@ mod shard_leases;
 mod vitals;
 
 /// Instantiates each behaviour once per backend: `embedded::<name>` and
-/// `servers::<name>`, each on a fresh, private store.
+/// `servers::<name>`, each on a fresh, private store; the sample behaviours also as
+/// `two_influx_nodes::<name>`, on samples spread over two InfluxDB nodes by shard.
 macro_rules! conformance {
-    ($($module:ident :: $name:ident),* $(,)?) => {
+    (
+        samples { $($smodule:ident :: $sname:ident),* $(,)? }
+        records { $($module:ident :: $name:ident),* $(,)? }
+    ) => {
         mod embedded {
+            $(
+                #[tokio::test]
+                async fn $sname() {
+                    let backend = crate::backends::Backend::embedded().await;
+                    crate::$smodule::$sname(&backend.stores).await;
+                }
+            )*
             $(
                 #[tokio::test]
                 async fn $name() {
@@ -55,9 +67,25 @@ macro_rules! conformance {
         mod servers {
             $(
                 #[tokio::test]
+                async fn $sname() {
+                    let backend = crate::backends::Backend::servers().await;
+                    crate::$smodule::$sname(&backend.stores).await;
+                }
+            )*
+            $(
+                #[tokio::test]
                 async fn $name() {
                     let backend = crate::backends::Backend::servers().await;
                     crate::$module::$name(&backend.stores).await;
+                }
+            )*
+        }
+        mod two_influx_nodes {
+            $(
+                #[tokio::test]
+                async fn $sname() {
+                    let backend = crate::backends::Backend::two_influx_nodes().await;
+                    crate::$smodule::$sname(&backend.stores).await;
                 }
             )*
         }
@@ -65,6 +93,7 @@ macro_rules! conformance {
 }
 
 conformance! {
+    samples {
     samples::resent_block_is_idempotent,
     samples::block_resent_through_another_device_is_not_duplicated,
     samples::counts_and_frames_respect_the_half_open_range,
@@ -78,6 +107,8 @@ conformance! {
     vitals::many_readings_read_back_whole_across_pages,
     news2::scores_round_trip_with_their_components_in_time_order,
     news2::a_rewritten_score_overwrites_and_ranges_are_half_open_per_patient,
+    }
+    records {
     alerts::second_open_alert_for_same_patient_and_rule_returns_the_first,
     alerts::other_rules_and_patients_open_independently,
     alerts::after_resolve_a_new_alert_can_open,
@@ -140,4 +171,5 @@ conformance! {
     shard_leases::a_released_lease_is_free_at_once_and_a_stale_release_changes_nothing,
     shard_leases::live_engines_lists_only_fresh_heartbeats,
     shard_leases::engines_lists_every_heartbeat_with_its_time_and_pin,
+    }
 }

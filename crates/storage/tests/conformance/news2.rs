@@ -6,7 +6,7 @@ use cw_core::news2::{Component, News2, News2Assessment, Parameter, Response};
 use cw_core::time::{NANOS_PER_SEC, Nanos};
 use cw_storage::Stores;
 
-fn score(at_ns: Nanos, respiration: u8, spo2: u8) -> News2Assessment {
+pub fn score(at_ns: Nanos, respiration: u8, spo2: u8) -> News2Assessment {
     let total = respiration + spo2;
     News2Assessment {
         at_ns,
