@@ -242,6 +242,11 @@ pub trait DeliveryStore: Send + Sync {
     }
 
     async fn deliveries_for_alert(&self, alert: &AlertId) -> Result<Vec<Delivery>>;
+
+    /// The deliveries of several alerts in one read, by alert then idempotency key: the
+    /// api's live hub follows the pages of every open alert a worklist shows with one
+    /// query per poll, not one per alert (docs/live.md, "Worklist socket").
+    async fn deliveries_for_alerts(&self, alerts: &[AlertId]) -> Result<Vec<Delivery>>;
 }
 
 #[async_trait]

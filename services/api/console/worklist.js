@@ -1,7 +1,8 @@
 // The worklist: the caller's open alarms, by priority, in IEC 60601-1-8 colours (red
 // high, yellow medium, cyan low and technical), kept current by one live socket for all
-// the caller's patients (`/v1/alerts/live`, docs/live.md) and acted on through the REST
-// routes (docs/api.md): acknowledge, snooze, escalate now and triage.
+// the caller's patients (`/v1/alerts/live`, docs/live.md): alert changes and who has been
+// paged by what channel (its `delivery` messages), and acted on through the REST routes
+// (docs/api.md): acknowledge, snooze, escalate now and triage.
 import * as api from "./api.js";
 import { age, el, show } from "./dom.js";
 
@@ -36,6 +37,20 @@ export function escalation(deliveries) {
   const step = Math.max(...deliveries.map((d) => d.attempt));
   const paged = deliveries.map((d) => `${d.recipient} by ${d.channel} (${d.status})`).join(", ");
   return { step: String(step), paged };
+}
+
+/** The key of a page: one row per channel, recipient and escalation step. */
+function pageKey(d) {
+  return `${d.attempt}/${d.channel}/${d.recipient}`;
+}
+
+/** `pages` with `page` added or replacing its own row, in step order: a new array. */
+export function withPage(pages, page) {
+  const key = pageKey(page);
+  return (pages || [])
+    .filter((d) => pageKey(d) !== key)
+    .concat([page])
+    .sort((a, b) => a.attempt - b.attempt || pageKey(a).localeCompare(pageKey(b)));
 }
 
 /** "triaged: artifact" for an alert with a verdict, "" without. */
@@ -258,18 +273,27 @@ export function view(root, status) {
     empty.hidden = list.length > 0;
   }
 
-  async function loadDeliveries(alert) {
-    try {
-      const pages = await api.call("GET", `/v1/alerts/${encodeURIComponent(alert.id)}/deliveries`);
-      deliveries.set(alert.id, same(deliveries.get(alert.id), pages));
-    } catch {
-      deliveries.delete(alert.id);
-    }
+  // Pages come in bursts (every open alarm's at connect, a step's channels at once): one
+  // render for what arrived together.
+  let renderSoon = null;
+  function paged(page) {
+    const kept = deliveries.get(page.alert) || [];
+    // A repeat (the greeting after a reconnect) leaves the row alone.
+    if (kept.some((d) => JSON.stringify(d) === JSON.stringify(page))) return;
+    deliveries.set(page.alert, withPage(kept, page));
+    if (!alerts.has(page.alert) || renderSoon) return;
+    renderSoon = setTimeout(() => {
+      renderSoon = null;
+      if (!closed) render();
+    }, 0);
   }
 
   /** Applies an alert as the api sent it; `true` when the list changed. */
   function upsert(alert) {
-    if (alert.state === "resolved") return alerts.delete(alert.id);
+    if (alert.state === "resolved") {
+      deliveries.delete(alert.id);
+      return alerts.delete(alert.id);
+    }
     const kept = alerts.get(alert.id);
     const now = same(kept, alert);
     alerts.set(alert.id, now);
@@ -291,14 +315,8 @@ export function view(root, status) {
       const asked = await escalateNow(alert);
       upsert(asked);
       render();
+      // The pages come from the notifier within a sweep or two, on the socket.
       status(`Escalation asked: step ${asked.escalation.level} is paged now: ${alert.id}`);
-      // The pages come from the notifier within a sweep or two: show them when they do.
-      for (const wait of [1500, 3000, 6000]) {
-        await new Promise((done) => setTimeout(done, wait));
-        if (closed) return;
-        await loadDeliveries(alert);
-        render();
-      }
     } catch (e) {
       status(`Could not escalate: ${e.message}`);
     }
@@ -335,12 +353,14 @@ export function view(root, status) {
     if (closed || socket || !api.signedIn()) return;
     const opened = api.worklistSocket();
     socket = opened;
-    opened.addEventListener("message", async (event) => {
+    opened.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
+      if (message.type === "delivery") {
+        paged(message.delivery);
+        return;
+      }
       // The greeting's `open` messages repeat what the list read: nothing to do for those.
       if (message.type !== "alert" || !upsert(message.alert)) return;
-      render();
-      await loadDeliveries(message.alert);
       render();
     });
     opened.addEventListener("open", () => {
@@ -376,7 +396,6 @@ export function view(root, status) {
     const previous = new Map(alerts);
     alerts.clear();
     for (const alert of list) alerts.set(alert.id, same(previous.get(alert.id), alert));
-    await Promise.all(list.map(loadDeliveries));
     render();
     table.dataset.ready = "1";
     watch();
@@ -393,6 +412,7 @@ export function view(root, status) {
 
   return () => {
     closed = true;
+    clearTimeout(renderSoon);
     clearInterval(tick);
     clearInterval(repair);
     if (socket) socket.close(1000);

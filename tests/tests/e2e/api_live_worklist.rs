@@ -1,13 +1,13 @@
 //! The worklist's one live socket, `GET /v1/alerts/live` (docs/live.md, "Worklist
 //! socket"), on both backends: a doctor's socket carries the alert changes of their own
-//! patients (fired, acknowledged, `updated` by a triage) and never another doctor's
-//! patient's; it counts as one socket against the per-user cap; a patient unassigned
+//! patients (fired, acknowledged, `updated` by a triage) and their pages (`delivery`:
+//! channel, step, status as it moves on) and never another doctor's patient's; it counts as one socket against the per-user cap; a patient unassigned
 //! while it is open stops being sent; a disabled account is thrown out (4003); admins and
 //! ops are refused as on `GET /v1/alerts`; opening and closing are audited.
 
 use cw_core::audit::AuditOutcome;
 use cw_core::time::now_ns;
-use cw_core::{Priority, Role, RuleKind};
+use cw_core::{Channel, DeliveryStatus, Priority, Role, RuleKind};
 use cw_e2e::api::{ApiHarness, firing};
 use cw_e2e::live::{Auth, Live, close_code, open_live, open_worklist};
 use cw_e2e::system::Mode;
@@ -216,6 +216,59 @@ async fn worklist_socket(mode: Mode) {
             "each change told once: {told:?}"
         );
     }
+
+    // Pages: the notifier's rows as it writes them. A's alarm's SMS is sent with its
+    // channel and step, and again when it moves on; the foreign alarm's page is not sent.
+    let doctor_a = h.doctor_a.clone();
+    let sms = cw_core::Delivery::claim(mine.id.clone(), Channel::Sms, doctor_a, 1, now_ns());
+    let theirs = cw_core::Delivery::claim(
+        foreign.id.clone(),
+        Channel::Sms,
+        h.doctor_b.clone(),
+        1,
+        now_ns(),
+    );
+    for row in [&theirs, &sms] {
+        h.stores.records.claim_delivery(row).await.expect("claimed");
+    }
+    let page = |m: &Value, status: &str| {
+        m["type"] == "delivery"
+            && m["delivery"]["alert"] == mine_id.as_str()
+            && m["delivery"]["status"] == status
+    };
+    let mut pages = read_until(&mut socket, Duration::from_secs(5), "the queued SMS", |m| {
+        page(m, "queued")
+    })
+    .await;
+    let queued = &pages.last().expect("the page")["delivery"];
+    assert_eq!(
+        (&queued["channel"], &queued["attempt"], &queued["recipient"]),
+        (&json!("sms"), &json!(1), &json!(h.doctor_a.as_str())),
+        "{queued}"
+    );
+    h.stores
+        .records
+        .update_delivery(&cw_core::Delivery {
+            status: DeliveryStatus::Sent,
+            provider_id: Some("SM-worklist-socket".into()),
+            updated_ns: now_ns(),
+            ..sms.clone()
+        })
+        .await
+        .expect("sent");
+    pages.extend(
+        read_until(&mut socket, Duration::from_secs(5), "the sent SMS", |m| {
+            page(m, "sent")
+        })
+        .await,
+    );
+    pages.extend(read_for(&mut socket, Duration::from_millis(600)).await);
+    let delivered: Vec<&Value> = pages.iter().filter(|m| m["type"] == "delivery").collect();
+    assert_eq!(
+        delivered.len(),
+        2,
+        "queued then sent, each once, and nothing of the foreign alarm: {pages:?}"
+    );
 
     // A's patient given to doctor B alone: after the re-check its alarms are not sent.
     let reassigned = h

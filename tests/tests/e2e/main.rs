@@ -38,6 +38,7 @@ mod console_browser;
 mod console_harness;
 mod console_patient;
 mod console_worklist;
+mod console_worklist_pages;
 mod deploy_k8s;
 mod deploy_prometheus;
 mod engine_backtest;

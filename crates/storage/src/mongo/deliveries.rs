@@ -101,6 +101,25 @@ impl DeliveryStore for MongoRecords {
             .map_err(map_err)?;
         docs.into_iter().map(from_doc).collect()
     }
+
+    async fn deliveries_for_alerts(&self, alerts: &[AlertId]) -> Result<Vec<Delivery>> {
+        if alerts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = alerts.iter().map(AlertId::as_str).collect();
+        // `_id` begins with the alert id (the idempotency key), so this order is by alert,
+        // then key, as the embedded store answers.
+        let docs: Vec<Document> = self
+            .coll(DELIVERIES)
+            .find(doc! { "alert": { "$in": ids } })
+            .sort(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        docs.into_iter().map(from_doc).collect()
+    }
 }
 
 impl MongoRecords {

@@ -57,6 +57,30 @@ impl DeliveryStore for SqliteRecords {
             })
             .await
     }
+
+    async fn deliveries_for_alerts(&self, alerts: &[AlertId]) -> Result<Vec<Delivery>> {
+        if alerts.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One bound parameter, a JSON array of the ids, whatever their number (SQLite
+        // caps bound parameters; `json_each` has no such cap).
+        let ids = to_json(&alerts.iter().map(AlertId::as_str).collect::<Vec<_>>())?;
+        self.db
+            .call(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT doc FROM deliveries
+                         WHERE alert_id IN (SELECT value FROM json_each(?1))
+                         ORDER BY alert_id, idempotency_key",
+                    )
+                    .map_err(map_err)?;
+                let rows = stmt
+                    .query_map([ids], |row| row.get::<_, String>(0))
+                    .map_err(map_err)?;
+                rows.map(|row| from_json(&row.map_err(map_err)?)).collect()
+            })
+            .await
+    }
 }
 
 /// Inserts a `queued` row unless its idempotency key exists (then `Conflict`).

@@ -138,6 +138,7 @@ conformance! {
     outbox_cas::a_write_from_a_stale_snapshot_conflicts_and_changes_nothing,
     outbox_cas::a_batch_reports_a_stale_row_and_stores_the_others,
     outbox::update_of_an_unclaimed_delivery_is_not_found,
+    outbox::deliveries_of_several_alerts_come_in_one_read_by_alert,
     policies::put_policy_increments_version,
     policies::policy_of_unknown_patient_is_not_found,
     policies::all_policies_returns_the_current_version_of_each_patient,

@@ -85,3 +85,41 @@ pub async fn update_of_an_unclaimed_delivery_is_not_found(s: &Stores) {
             .is_empty()
     );
 }
+
+pub async fn deliveries_of_several_alerts_come_in_one_read_by_alert(s: &Stores) {
+    let (a, b, other, doctor) = (
+        AlertId::random(),
+        AlertId::random(),
+        AlertId::random(),
+        UserId::random(),
+    );
+    let rows = [
+        delivery(&b, Channel::Sms, &doctor, 1),
+        delivery(&a, Channel::Voice, &doctor, 2),
+        delivery(&a, Channel::Sms, &doctor, 1),
+        delivery(&other, Channel::Sms, &doctor, 1),
+    ];
+    for row in &rows {
+        s.records.claim_delivery(row).await.expect("claim");
+    }
+    let mut wanted = [a.clone(), b.clone()];
+    wanted.sort();
+    let got = s
+        .records
+        .deliveries_for_alerts(&wanted)
+        .await
+        .expect("list");
+    let mut expected: Vec<cw_core::Delivery> = rows[..3].to_vec();
+    expected.sort_by_key(|d| (d.alert.clone(), d.idempotency_key()));
+    assert_eq!(
+        got, expected,
+        "the named alerts' rows only, by alert then key"
+    );
+    assert!(
+        s.records
+            .deliveries_for_alerts(&[])
+            .await
+            .expect("none asked")
+            .is_empty()
+    );
+}

@@ -483,7 +483,8 @@ impl LiveHub {
     }
 
     /// Alert state from the store for every watched patient and the worklists: acks by
-    /// SMS, call or REST (on any replica), and whatever the bus dropped.
+    /// SMS, call or REST (on any replica), and whatever the bus dropped; and for the
+    /// worklists, the open alerts' pages.
     async fn poll_alerts(&self) -> Result<(), cw_storage::StoreError> {
         {
             let feeds = self.feeds();
@@ -517,12 +518,22 @@ impl LiveHub {
                 worklist.revised(&alert);
             }
         }
-        let mut feeds = self.feeds();
-        for feed in feeds.patients.values_mut() {
-            feed.alerts.age();
-        }
-        if let Some(worklist) = feeds.worklist.as_mut() {
-            worklist.age();
+        let paged = {
+            let mut feeds = self.feeds();
+            for feed in feeds.patients.values_mut() {
+                feed.alerts.age();
+            }
+            feeds.worklist.as_mut().map(|worklist| {
+                worklist.age();
+                worklist.open_ids()
+            })
+        };
+        // The open alerts' pages, one read for all of them (`worklist_feed.rs`).
+        if let Some(ids) = paged.filter(|ids| !ids.is_empty()) {
+            let rows = self.records.deliveries_for_alerts(&ids).await?;
+            if let Some(worklist) = self.feeds().worklist.as_mut() {
+                worklist.paged(rows);
+            }
         }
         Ok(())
     }

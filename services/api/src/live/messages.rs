@@ -59,6 +59,11 @@ pub enum LiveMessage<'a> {
     /// the missing and the assumed parameters (as `GET /v1/patients/{id}/vitals` shows
     /// it); sent when it arrives and at connect when known.
     News2 { news2: &'a News2Assessment },
+    /// A page of an open alert on the worklist socket, as `GET /v1/alerts/{id}/deliveries`
+    /// lists it (channel, recipient, escalation step `attempt`, status): sent when the
+    /// notifier records it or moves it on (sent, delivered, failed, acknowledged), and at
+    /// connect for each open alert's pages.
+    Delivery { delivery: &'a cw_core::Delivery },
     /// This socket fell behind and `dropped` messages (in total so far) were skipped.
     Dropped { dropped: u64 },
 }

@@ -5,17 +5,19 @@
 //! It lives in the hub beside the patients' feeds and is fed by the same two sources: the
 //! alert-engines' events (here subscribed for every shard, `l/`, while a worklist is open:
 //! fired and resolved reach the page in tens of milliseconds) and the hub's store poll
-//! (acks, snoozes, triage verdicts, "escalate now", and whatever the bus dropped). Each
-//! message carries its patient; each socket sends only its caller's
-//! ([`Text::patient`]), so the work per change is done once however many worklists
-//! are open.
+//! (acks, snoozes, triage verdicts, "escalate now", and whatever the bus dropped). The
+//! pages (deliveries) of the open alerts come from that same poll: the notifier writes
+//! them to the store and publishes nothing the api hears, so one read of every open
+//! alert's deliveries per poll tells each new or changed row. Each message carries its
+//! patient; each socket sends only its caller's ([`Text::patient`]), so the work per
+//! change is done once however many worklists are open.
 
 use super::alert_states::AlertStates;
 use super::hub::{LiveHub, Text, event_name};
 use super::messages::LiveMessage;
 use cw_bus::{Kind, Subscriber};
 use cw_core::messages::LiveEvent;
-use cw_core::{Alert, AlertId, AlertState};
+use cw_core::{Alert, AlertId, AlertState, Delivery};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -30,6 +32,8 @@ pub struct WorklistFeed {
     alerts: AlertStates,
     /// Alerts told as open, as last told: a new socket's first `open` messages.
     open: HashMap<AlertId, Alert>,
+    /// The pages of the open alerts as last told, by idempotency key.
+    pages: HashMap<AlertId, HashMap<String, Delivery>>,
     /// Stops the events subscription when the last worklist closes.
     stop: CancellationToken,
 }
@@ -77,6 +81,7 @@ impl WorklistFeed {
         let _ = self.tx.send(text);
         if alert.state == AlertState::Resolved {
             self.open.remove(&alert.id);
+            self.pages.remove(&alert.id);
         } else {
             self.open.insert(alert.id.clone(), alert.clone());
         }
@@ -104,6 +109,33 @@ impl WorklistFeed {
     pub(super) fn age(&mut self) {
         self.alerts.age();
     }
+
+    /// The alerts told as open: whose pages the poll reads.
+    pub(super) fn open_ids(&self) -> Vec<AlertId> {
+        self.open.keys().cloned().collect()
+    }
+
+    /// The open alerts' deliveries as the store has them now: each row new or changed
+    /// since last told is sent, with its alert's patient.
+    pub(super) fn paged(&mut self, rows: Vec<Delivery>) {
+        for row in rows {
+            let Some(alert) = self.open.get(&row.alert) else {
+                continue; // resolved since the read
+            };
+            let patient = alert.patient.clone();
+            let told = self.pages.entry(row.alert.clone()).or_default();
+            let key = row.idempotency_key();
+            if told.get(&key) == Some(&row) {
+                continue;
+            }
+            let text = Text {
+                patient: Some(patient),
+                ..LiveMessage::Delivery { delivery: &row }.to_text().into()
+            };
+            let _ = self.tx.send(text);
+            told.insert(key, row);
+        }
+    }
 }
 
 impl LiveHub {
@@ -119,6 +151,7 @@ impl LiveHub {
                 viewers: 0,
                 alerts: AlertStates::default(),
                 open: HashMap::new(),
+                pages: HashMap::new(),
                 stop,
             }
         });
@@ -133,7 +166,10 @@ impl LiveHub {
     /// told to the other worklists if news to them), oldest first, and the socket's
     /// receiver renewed at that same moment — as [`LiveHub::greeting`] for a patient.
     /// The route keeps the caller's.
-    pub async fn worklist_greeting(&self, watch: &mut WorklistWatch) -> Vec<Alert> {
+    pub async fn worklist_greeting(
+        &self,
+        watch: &mut WorklistWatch,
+    ) -> (Vec<Alert>, Vec<Delivery>) {
         let stored = match self.records.open_alerts().await {
             Ok(open) => open,
             Err(e) => {
@@ -144,7 +180,7 @@ impl LiveHub {
         };
         let mut feeds = self.feeds();
         let Some(feed) = feeds.worklist.as_mut() else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         // Not `revised`: this read may be older than the poll's last (it ran concurrently).
         for alert in &stored {
@@ -153,7 +189,13 @@ impl LiveHub {
         watch.rx = feed.tx.subscribe();
         let mut open: Vec<Alert> = feed.open.values().cloned().collect();
         open.sort_by_key(|a| a.fired_ns);
-        open
+        // The pages told so far; the ones the poll has not read yet come as messages.
+        let pages = open
+            .iter()
+            .filter_map(|a| feed.pages.get(&a.id))
+            .flat_map(|rows| rows.values().cloned())
+            .collect();
+        (open, pages)
     }
 
     /// The engines' alert events of every shard, while a worklist is open.
@@ -200,6 +242,7 @@ mod tests {
                 viewers: 1,
                 alerts: AlertStates::default(),
                 open: HashMap::new(),
+                pages: HashMap::new(),
                 stop: CancellationToken::new(),
             },
             rx,
@@ -263,5 +306,61 @@ mod tests {
             ]
         );
         assert_eq!(feed.open.len(), 1, "only b is open");
+    }
+
+    #[test]
+    fn each_page_of_an_open_alert_is_told_once_per_change_with_its_patient() {
+        use cw_core::{Channel, DeliveryStatus, UserId};
+        let (mut feed, mut rx) = feed();
+        let p = PatientId::random();
+        let a = Alert::firing(p.clone(), RuleKind::HrHigh, Priority::High, now_ns());
+        let gone = AlertId::random();
+        assert!(feed.polled(std::slice::from_ref(&a)).is_empty());
+        let _ = told(&mut rx);
+        let doctor = UserId::random();
+        let sms = Delivery::claim(a.id.clone(), Channel::Sms, doctor.clone(), 1, 1);
+        let stray = Delivery::claim(gone, Channel::Sms, doctor, 1, 1);
+        feed.paged(vec![sms.clone(), stray]);
+        feed.paged(vec![sms.clone()]);
+        let sent = Delivery {
+            status: DeliveryStatus::Sent,
+            version: 1,
+            ..sms.clone()
+        };
+        feed.paged(vec![sent]);
+        let mut seen = Vec::new();
+        while let Ok(text) = rx.try_recv() {
+            let message: serde_json::Value =
+                serde_json::from_str(text.body.as_str()).expect("JSON");
+            assert_eq!(message["type"], "delivery");
+            assert_eq!(text.patient.as_ref(), Some(&p), "told with its patient");
+            seen.push((
+                message["delivery"]["channel"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                message["delivery"]["attempt"].as_u64(),
+                message["delivery"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        }
+        assert_eq!(
+            seen,
+            vec![
+                ("sms".into(), Some(1), "queued".into()),
+                ("sms".into(), Some(1), "sent".into()),
+            ],
+            "new, then changed; the unchanged repeat and the stray alert's row are not told"
+        );
+        feed.revised(&Alert {
+            state: AlertState::Resolved,
+            ..a
+        });
+        assert!(
+            feed.pages.is_empty(),
+            "a resolved alert's pages are forgotten"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /v1/alerts/live` — the worklist's one WebSocket: alert changes (fired,
-//! acknowledged, resolved, and `updated`: snoozed, triaged, escalated) of every patient the
-//! caller may see, so a worklist of any length holds one socket, not one per patient
+//! acknowledged, resolved, and `updated`: snoozed, triaged, escalated) and the pages
+//! (deliveries) of the open alerts of every patient the caller may see, so a worklist of
+//! any length holds one socket, not one per patient
 //! (docs/live.md, "Worklist socket"; the hub's side in `live/worklist_feed.rs`).
 //!
 //! Who sees what is `GET /v1/alerts`'s rule without a patient named
@@ -56,7 +57,7 @@ pub async fn open(
                 patients: Mutex::new(patients.into_iter().collect()),
             };
             let mut watch = hub.watch_worklist();
-            let open = hub.worklist_greeting(&mut watch).await;
+            let (open, pages) = hub.worklist_greeting(&mut watch).await;
             let mut first = vec![
                 LiveMessage::WorklistHello {
                     patients: scope.patients().len(),
@@ -67,10 +68,21 @@ pub async fn open(
             ];
             {
                 let mine = scope.patients();
+                let shown: HashSet<&cw_core::AlertId> = open
+                    .iter()
+                    .filter(|alert| mine.contains(&alert.patient))
+                    .map(|alert| &alert.id)
+                    .collect();
                 first.extend(
                     open.iter()
-                        .filter(|alert| mine.contains(&alert.patient))
+                        .filter(|alert| shown.contains(&alert.id))
                         .map(|alert| LiveMessage::alert("open", alert).to_text()),
+                );
+                first.extend(
+                    pages
+                        .iter()
+                        .filter(|page| shown.contains(&page.alert))
+                        .map(|delivery| LiveMessage::Delivery { delivery }.to_text()),
                 );
             }
             let ended = serve(
@@ -150,7 +162,10 @@ and `bearer.<access token>`); audited; counted against `live.max_sockets_per_use
 socket. Without an upgrade: 426. Text messages: `hello` {patients (how many), queue, \
 session_s}; `alert` {event: open|fired|acknowledged|resolved|updated, alert} (as \
 `GET /v1/alerts` shows it; `open` for each alert open at connect; `updated`: snoozed, \
-triaged, escalated or its episode grown); `dropped` {dropped}. The caller's patients are \
+triaged, escalated or its episode grown); `delivery` {delivery} (a page of an open alert \
+as `GET /v1/alerts/{id}/deliveries` lists it: channel, recipient, attempt = escalation \
+step, status; each open alert's pages after the `open` messages, then each page the \
+notifier records or moves on, within `live.alert_poll_ms`); `dropped` {dropped}. The caller's patients are \
 re-read every `live.access_recheck_s` (an unassigned patient's changes stop; a newly \
 assigned one's start) and the session every `live.session_recheck_ms`. Close codes as \
 for `/v1/patients/{id}/live`: 4003 account disabled, 4001 session over or ended, 4008 \
