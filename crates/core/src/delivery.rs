@@ -74,6 +74,12 @@ pub struct Delivery {
     pub status: DeliveryStatus,
     /// Twilio SID or SES MessageId once the provider accepted it.
     pub provider_id: Option<String>,
+    /// When the provider accepted the message (Twilio/SES answered with its id, the
+    /// alert manager with an accept, an in-app page was stored): recorded by the
+    /// notifier, kept through later status changes (`updated_ns` moves on with each).
+    /// `None` until then, and on rows written before it was recorded.
+    #[serde(default)]
+    pub sent_ns: Option<Nanos>,
     pub error: Option<String>,
     pub updated_ns: Nanos,
     /// Provider calls made for this row so far (0 for rows written before retries).
@@ -106,6 +112,7 @@ impl Delivery {
             attempt,
             status: DeliveryStatus::Queued,
             provider_id: None,
+            sent_ns: None,
             error: None,
             updated_ns: now,
             tries: 0,
@@ -199,6 +206,19 @@ impl QuietHours {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_stored_before_acceptance_times_reads_with_none() {
+        let old = r#"{"alert":"01J0000000000000000000000A","channel":"sms","recipient":"dr-a",
+            "attempt":1,"status":"sent","provider_id":"SM1","error":null,"updated_ns":5}"#;
+        let row: Delivery = serde_json::from_str(old).expect("an old row reads");
+        assert_eq!((row.sent_ns, row.tries, row.version), (None, 0, 0));
+        let mut row = row;
+        row.sent_ns = Some(4);
+        let back: Delivery =
+            serde_json::from_str(&serde_json::to_string(&row).expect("json")).expect("reads");
+        assert_eq!(back.sent_ns, Some(4));
+    }
 
     #[test]
     fn quiet_hours_wrap_past_midnight() {

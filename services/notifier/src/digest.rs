@@ -56,6 +56,7 @@ impl Dispatcher {
                     attempt: DIGEST_GROUP,
                     status: DeliveryStatus::Queued,
                     provider_id: None,
+                    sent_ns: None,
                     error: None,
                     updated_ns: now_ns(),
                     tries: 1,
@@ -85,6 +86,7 @@ impl Dispatcher {
                     Ok(receipt) => {
                         row.status = DeliveryStatus::Sent;
                         row.provider_id = Some(receipt.provider_id.clone());
+                        row.sent_ns = Some(row.updated_ns);
                     }
                     Err(e) => {
                         row.status = DeliveryStatus::Failed;

@@ -479,6 +479,7 @@ impl Dispatcher {
                     DeliveryStatus::Sent
                 };
                 delivery.provider_id = Some(receipt.provider_id);
+                delivery.sent_ns = Some(now);
                 delivery.error = None;
                 DeliverySent {
                     alert: &alert.id,

@@ -84,6 +84,7 @@ mod tests {
             attempt: 1,
             status: DeliveryStatus::Queued,
             provider_id: None,
+            sent_ns: None,
             error: None,
             // Now: rows unchanged for `storage.retention.delivery_days` are swept.
             updated_ns: cw_core::time::now_ns(),

@@ -488,6 +488,7 @@ mod tests {
             attempt: 1,
             status: DeliveryStatus::Failed,
             provider_id: None,
+            sent_ns: None,
             error: None,
             updated_ns: 0,
             tries: 1,

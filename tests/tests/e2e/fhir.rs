@@ -273,7 +273,8 @@ async fn a_doctor_reads_patient_device_observations_and_alarms_as_valid_fhir_wit
     assert_eq!(searched.entry.patient.as_ref(), Some(&h.own));
 }
 
-/// Stores a delivery of `alert` to `recipient` on `channel`, in `status` at `at_ns`.
+/// Stores a delivery of `alert` to `recipient` on `channel`, in `status` at `at_ns`,
+/// accepted by the provider at `sent_ns`.
 async fn store_delivery(
     h: &ApiHarness,
     alert: &cw_core::AlertId,
@@ -281,10 +282,12 @@ async fn store_delivery(
     recipient: &str,
     status: cw_core::DeliveryStatus,
     at_ns: i64,
+    sent_ns: Option<i64>,
 ) {
     let recipient = cw_core::UserId::parse(recipient).expect("recipient");
     let mut row = cw_core::Delivery::claim(alert.clone(), channel, recipient, 1, at_ns);
     row.status = status;
+    row.sent_ns = sent_ns;
     h.stores
         .records
         .claim_delivery(&row)
@@ -351,6 +354,7 @@ async fn searches(mode: Mode) {
         doctor,
         DeliveryStatus::Delivered,
         t(10),
+        Some(t(4)),
     )
     .await;
     store_delivery(
@@ -360,6 +364,7 @@ async fn searches(mode: Mode) {
         doctor,
         DeliveryStatus::Sent,
         t(20),
+        None,
     )
     .await;
     store_delivery(
@@ -369,6 +374,7 @@ async fn searches(mode: Mode) {
         "ward-3",
         DeliveryStatus::Failed,
         t(30),
+        None,
     )
     .await;
     store_delivery(
@@ -378,6 +384,7 @@ async fn searches(mode: Mode) {
         h.doctor_b.as_str(),
         DeliveryStatus::Delivered,
         t(10),
+        Some(t(4)),
     )
     .await;
     let mut c = Client {
@@ -400,6 +407,8 @@ async fn searches(mode: Mode) {
     assert_eq!(statuses, ["not-done", "in-progress", "completed"]);
     let sms = &pages["entry"][2]["resource"];
     assert_eq!(sms["received"], iso(cw_e2e::env::recent_second() + 10));
+    // When the provider accepted it, kept once it is delivered.
+    assert_eq!(sms["sent"], iso(cw_e2e::env::recent_second() + 4));
     assert_eq!(sms["medium"][0]["coding"][0]["code"], "SMSWRIT");
     assert_eq!(
         sms["recipient"][0]["reference"],
@@ -442,7 +451,20 @@ async fn searches(mode: Mode) {
             200,
         )
         .await;
-    assert_eq!(ids(&sent), ids(&pages)[1..2]);
+    // The delivered SMS by its acceptance time, the in-app row (written without one) by
+    // its `sent` status time.
+    assert_eq!(ids(&sent), ids(&pages)[1..3]);
+    let accepted = c
+        .get(
+            &format!(
+                "/fhir/R4/Communication?patient={}&{}",
+                h.own,
+                window("sent", 0, 5)
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(ids(&accepted), ids(&pages)[2..]);
     let updated = c
         .get(
             &format!(

@@ -207,6 +207,10 @@ async fn start_acknowledge_and_end(mode: Mode) {
             receipt.starts_with("ORA^R41^ORA_R41 accept") && receipt.ends_with("status=delivered"),
             "the PCD-05 is on the row: {row:?}"
         );
+        assert!(
+            row.sent_ns.is_some(),
+            "the manager's accept is timed: {row:?}"
+        );
         assert_eq!(row.recipient.as_str(), "ward-3");
     }
 }

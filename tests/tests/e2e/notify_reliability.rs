@@ -46,6 +46,15 @@ async fn retry_with_backoff_after_provider_5xx_sends_one_sms() {
         rows[0].provider_id.as_deref(),
         Some(messages[0].sid.as_str())
     );
+    // The acceptance time is the third try's, after the alarm fired and not after the
+    // row's latest change.
+    let sent = rows[0]
+        .sent_ns
+        .expect("the provider's acceptance is recorded");
+    assert!(
+        alert.fired_ns < sent && sent <= rows[0].updated_ns,
+        "{rows:#?}"
+    );
 }
 
 /// The provider took the message but its answer came after our timeout: the retry
@@ -65,10 +74,13 @@ async fn retry_after_timeout_does_not_send_twice() {
         .wait_for_messages(1, Duration::from_secs(20))
         .await;
     assert_eq!(first.len(), 1, "log:\n{}", h.log());
-    h.wait_deliveries(&alert.id, "the timed-out try recorded as failed", |rows| {
-        rows.iter().any(|d| d.status == DeliveryStatus::Failed)
-    })
-    .await;
+    let failed = h
+        .wait_deliveries(&alert.id, "the timed-out try recorded as failed", |rows| {
+            rows.iter().any(|d| d.status == DeliveryStatus::Failed)
+        })
+        .await;
+    // No answer, no acceptance time.
+    assert!(failed.iter().all(|d| d.sent_ns.is_none()), "{failed:#?}");
     h.sandbox.delay_answers(None);
     let rows = h
         .wait_deliveries(&alert.id, "sms sent by the retry", |rows| {
@@ -83,6 +95,7 @@ async fn retry_after_timeout_does_not_send_twice() {
     );
     assert!(rows[0].tries >= 2, "{rows:#?}");
     assert_eq!(rows[0].provider_id.as_deref(), Some(first[0].sid.as_str()));
+    assert!(rows[0].sent_ns.is_some(), "{rows:#?}");
 }
 
 /// Twilio is down: the SMS fails, the doctor is reached in-app at once, the circuit

@@ -78,6 +78,7 @@ pub fn delivery(alert: &AlertId, channel: Channel, recipient: &UserId, attempt: 
         attempt,
         status: DeliveryStatus::Queued,
         provider_id: None,
+        sent_ns: None,
         error: None,
         updated_ns: T0,
         tries: 0,

@@ -38,6 +38,7 @@ pub async fn update_delivery_changes_status_and_provider_id(s: &Stores) {
     let sent = cw_core::Delivery {
         status: DeliveryStatus::Sent,
         provider_id: Some("SM0123456789abcdef".into()),
+        sent_ns: Some(T0 + 1),
         updated_ns: T0 + 1,
         ..queued.clone()
     };

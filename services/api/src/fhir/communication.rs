@@ -46,8 +46,8 @@ fn medium(channel: Channel) -> (&'static str, &'static str) {
 
 /// A delivery of `alert` as a Communication: `about` the alarm's DetectedIssue, `subject`
 /// its patient, `recipient` the doctor (`Practitioner/<user id>`) or the alert manager by
-/// name. The row keeps only the time of its latest status, so `sent` is given while it
-/// is `sent` and `received` once `delivered`. The payload names the rule and priority
+/// name. `sent` is when the provider accepted the page (`Delivery::sent_ns`), kept once
+/// it is `delivered` too; `received` is the time of the `delivered` status. The payload names the rule and priority
 /// only: what was paged to a phone is not stored, and nothing here is PHI.
 pub fn communication(d: &Delivery, alert: &Alert) -> Value {
     let (status, reason) = status(d);
@@ -94,9 +94,12 @@ pub fn communication(d: &Delivery, alert: &Alert) -> Value {
     c
 }
 
-/// `sent`: the time of a row the provider has taken and not yet confirmed.
+/// `sent`: when the provider accepted the page, as the notifier recorded it. A row
+/// written before that was recorded has only the time of its latest status, which is
+/// the acceptance while it is still `sent`.
 pub fn sent_ns(d: &Delivery) -> Option<Nanos> {
-    (d.status == DeliveryStatus::Sent).then_some(d.updated_ns)
+    d.sent_ns
+        .or_else(|| (d.status == DeliveryStatus::Sent).then_some(d.updated_ns))
 }
 
 /// `received`: the time a row was confirmed delivered.
@@ -118,12 +121,21 @@ mod tests {
         let queued = communication(&d, &alert);
         assert_eq!(queued["status"], "preparation");
         assert!(queued.get("sent").is_none() && queued.get("received").is_none());
+        // A row from before acceptance times were recorded: `sent` is its status time.
+        d.status = DeliveryStatus::Sent;
+        d.updated_ns = 2_500_000_000;
+        assert_eq!(sent_ns(&d), Some(2_500_000_000));
+        d.sent_ns = Some(2_400_000_000);
         d.status = DeliveryStatus::Delivered;
         d.updated_ns = 3_000_000_000;
         let c = communication(&d, &alert);
         assert_eq!(c["status"], "completed");
+        assert_eq!(c["sent"], "1970-01-01T00:00:02.400Z");
         assert_eq!(c["received"], "1970-01-01T00:00:03.000Z");
-        assert_eq!((sent_ns(&d), received_ns(&d)), (None, Some(3_000_000_000)));
+        assert_eq!(
+            (sent_ns(&d), received_ns(&d)),
+            (Some(2_400_000_000), Some(3_000_000_000))
+        );
         assert_eq!(c["medium"][0]["coding"][0]["code"], "SMSWRIT");
         assert_eq!(c["recipient"][0]["reference"], "Practitioner/dr-a");
         assert_eq!(

@@ -147,6 +147,7 @@ impl Dispatcher {
                     match reply.code {
                         AckCode::Accept => {
                             delivery.status = DeliveryStatus::Delivered;
+                            delivery.sent_ns = Some(now);
                             delivery.error = None;
                         }
                         AckCode::Error => {

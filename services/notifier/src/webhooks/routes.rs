@@ -192,6 +192,12 @@ async fn status_callback(
         if row.provider_id.is_none() {
             row.provider_id = sid.map(str::to_owned);
         }
+        // Likewise its acceptance time: a sent or delivered status means the provider
+        // took the message by now at the latest (the notifier's own, earlier record of
+        // it lost the race and is dropped as superseded).
+        if row.sent_ns.is_none() && status != DeliveryStatus::Failed {
+            row.sent_ns = Some(row.updated_ns);
+        }
         if status == DeliveryStatus::Failed {
             row.next_try_ns = None;
             let code = param(&params, "ErrorCode").unwrap_or("");
