@@ -4,9 +4,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use cw_api::monitoring_report::{self, MAX_RANGE_NS, ReportKind, ReportMeta};
+use cw_api::monitoring_report::{self, ReportKind, ReportMeta, days};
 use cw_core::PatientId;
-use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
+use cw_core::time::{Nanos, now_ns};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -14,7 +14,8 @@ pub struct ReportArgs {
     /// The patient (opaque id).
     #[arg(long)]
     pub patient: String,
-    /// Range start and end (ns since the epoch), at most a day apart.
+    /// Range start and end (ns since the epoch): at most a day apart, or whole UTC days
+    /// (both at 00:00 UTC) up to 31.
     #[arg(long)]
     pub from_ns: Nanos,
     #[arg(long)]
@@ -36,17 +37,15 @@ pub struct ReportArgs {
 pub async fn run(args: ReportArgs) -> anyhow::Result<()> {
     let patient = PatientId::parse(&args.patient).context("--patient")?;
     let kind = ReportKind::parse(&args.kind).context("--kind is daily or end")?;
-    let width = args.to_ns.checked_sub(args.from_ns);
-    anyhow::ensure!(
-        width.is_some_and(|w| w > 0 && w <= MAX_RANGE_NS),
-        "--to-ns is after --from-ns and at most {} s later",
-        MAX_RANGE_NS / NANOS_PER_SEC
-    );
+    days::by_days(args.from_ns, args.to_ns)
+        .map_err(|e| anyhow::anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
     let stores = args.store.open().await?;
     let alerts: &dyn cw_storage::AlertStore = stores.records.as_ref();
+    let summaries: &dyn cw_storage::ReportDays = stores.records.as_ref();
     let (summary, strips) = monitoring_report::gather(
         stores.samples.as_ref(),
         alerts,
+        summaries,
         &patient,
         args.from_ns,
         args.to_ns,

@@ -28,7 +28,7 @@ pub const MAX_STRIPS: usize = 6;
 /// Seconds of ECG in an event strip (25 cm of paper at 25 mm/s) and how much of it comes
 /// before the alarm fired.
 pub const STRIP_S: i64 = 10;
-const STRIP_BEFORE_S: i64 = 6;
+pub const STRIP_BEFORE_S: i64 = 6;
 
 /// Heart rate over the analysable signal.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -205,19 +205,137 @@ impl Segment {
     }
 }
 
-/// Everything the segments gave, folded as each one ends.
-#[derive(Default)]
-struct Tally {
-    monitoring_ns: i128,
-    analysable_windows_s: f64,
-    beats: u64,
-    rr_sum_s: f64,
-    rr_count: u64,
-    /// Per trend minute (index from `from_ns`): (sum of RR s, intervals).
-    minutes: std::collections::BTreeMap<i64, (f64, u32)>,
-    af: AfSummary,
-    ectopy: EctopySummary,
-    pauses: PauseSummary,
+/// The version of [`SummaryPart`]'s meaning: bumped whenever the analysis or the part
+/// changes, so a stored part of another version is computed again (docs/reports.md).
+pub const PART_VERSION: u32 = 1;
+
+/// Everything the segments of a range gave, unrounded: what a report is made from
+/// ([`SummaryPart::summary`]), and what parts of adjacent ranges merge into
+/// ([`SummaryPart::merge`]) — the per-day summaries of a report over many days
+/// (docs/reports.md, "Reports over many days").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryPart {
+    /// Covered by stored frames (frames × period).
+    pub monitoring_ns: i64,
+    pub analysable_windows_s: f64,
+    pub beats: u64,
+    pub rr_sum_s: f64,
+    pub rr_count: u64,
+    /// Per trend minute, by the time it begins: (sum of RR s, intervals).
+    pub minutes: std::collections::BTreeMap<Nanos, (f64, u32)>,
+    /// AF seconds, episodes and the longest (unrounded; `burden_pct` unset).
+    pub af: AfSummary,
+    /// Counts (`pvc_burden_pct` unset).
+    pub ectopy: EctopySummary,
+    pub pauses: PauseSummary,
+}
+
+impl SummaryPart {
+    /// Nothing yet, pauses counted from [`PAUSE_S`].
+    pub fn new() -> Self {
+        Self {
+            pauses: PauseSummary {
+                threshold_s: PAUSE_S,
+                ..PauseSummary::default()
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Adds the part of the range that follows, which starts a whole number of trend
+    /// minutes after this one (days do), so their minutes coincide. Counts and sums add,
+    /// longest and largest take the greater (the earlier on a tie); an episode or a run
+    /// that crosses from one part into the next counts in each, as at a gap in the ECG.
+    pub fn merge(&mut self, next: &SummaryPart) {
+        self.monitoring_ns += next.monitoring_ns;
+        self.analysable_windows_s += next.analysable_windows_s;
+        self.beats += next.beats;
+        self.rr_sum_s += next.rr_sum_s;
+        self.rr_count += next.rr_count;
+        for (at, (sum, n)) in &next.minutes {
+            let m = self.minutes.entry(*at).or_insert((0.0, 0));
+            m.0 += sum;
+            m.1 += n;
+        }
+        let (a, b) = (&mut self.af, &next.af);
+        a.af_s += b.af_s;
+        a.episodes += b.episodes;
+        if b.longest_s > a.longest_s {
+            a.longest_s = b.longest_s;
+            a.longest_start_ns = b.longest_start_ns;
+        }
+        let (a, b) = (&mut self.ectopy, &next.ectopy);
+        a.classified_beats += b.classified_beats;
+        a.pvcs += b.pvcs;
+        a.svebs += b.svebs;
+        a.isolated_pvcs += b.isolated_pvcs;
+        a.couplets += b.couplets;
+        a.runs += b.runs;
+        a.longest_run_beats = a.longest_run_beats.max(b.longest_run_beats);
+        let (a, b) = (&mut self.pauses, &next.pauses);
+        a.threshold_s = b.threshold_s;
+        a.count += b.count;
+        if b.longest_s > a.longest_s {
+            a.longest_s = b.longest_s;
+            a.longest_at_ns = b.longest_at_ns;
+        }
+    }
+
+    /// The figures over `[from_ns, to_ns)`, with `alerts` (any order; those that fired
+    /// in the range are listed), rounded once, here.
+    pub fn summary(&self, from_ns: Nanos, to_ns: Nanos, alerts: &[Alert]) -> MonitoringSummary {
+        let t = self;
+        let heart_rate = heart_rate(t);
+        let hr_trend = t
+            .minutes
+            .iter()
+            .filter(|(_, (_, n))| *n >= TREND_MIN_INTERVALS)
+            .map(|(at, (sum, n))| TrendPoint {
+                at_ns: *at,
+                bpm: (60.0 * f64::from(*n) / sum).round(),
+            })
+            .collect();
+        let analysable_s = t.analysable_windows_s;
+        let mut af = t.af.clone();
+        af.burden_pct = percent(af.af_s, analysable_s);
+        af.af_s = tenth(af.af_s);
+        af.longest_s = tenth(af.longest_s);
+        let mut ectopy = t.ectopy.clone();
+        ectopy.pvc_burden_pct = percent(ectopy.pvcs as f64, ectopy.classified_beats as f64);
+        let mut pauses = t.pauses.clone();
+        pauses.longest_s = tenth(pauses.longest_s);
+        let mut alarms: Vec<AlarmRow> = alerts
+            .iter()
+            .filter(|a| (from_ns..to_ns).contains(&a.fired_ns))
+            .map(|a| AlarmRow {
+                id: a.id.to_string(),
+                rule: a.rule,
+                priority: a.priority,
+                technical: a.rule.is_technical(),
+                fired_ns: a.fired_ns,
+                acked_ns: a.acked_ns,
+                acked_by: a.acked_by.clone(),
+                ack_after_s: a
+                    .acked_ns
+                    .map(|at| tenth((at - a.fired_ns) as f64 / NANOS_PER_SEC as f64)),
+                resolved_ns: a.resolved_ns,
+            })
+            .collect();
+        alarms.sort_by_key(|a| a.fired_ns);
+        MonitoringSummary {
+            from_ns,
+            to_ns,
+            monitoring_s: tenth(t.monitoring_ns as f64 / NANOS_PER_SEC as f64),
+            analysable_s: tenth(analysable_s),
+            beats: t.beats,
+            heart_rate,
+            hr_trend,
+            af,
+            ectopy,
+            pauses,
+            alarms,
+        }
+    }
 }
 
 /// Folds stored frames into a [`MonitoringSummary`].
@@ -227,7 +345,7 @@ pub struct SummaryBuilder {
     af: AfRule,
     rate_hz: u32,
     segment: Option<Segment>,
-    tally: Tally,
+    tally: SummaryPart,
     strips: Vec<Strip>,
 }
 
@@ -236,14 +354,7 @@ impl SummaryBuilder {
     /// from the first chunk, `backtest::infer_rate`), with AF judged as `af` sets it, and
     /// event strips for `alerts` (the highest priority first, at most [`MAX_STRIPS`]).
     pub fn new(from_ns: Nanos, to_ns: Nanos, rate_hz: u32, af: AfRule, alerts: &[Alert]) -> Self {
-        let mut chosen: Vec<&Alert> = alerts
-            .iter()
-            .filter(|a| (from_ns..to_ns).contains(&a.fired_ns))
-            .collect();
-        chosen.sort_by_key(|a| (rank(a.priority), a.fired_ns));
-        chosen.truncate(MAX_STRIPS);
-        chosen.sort_by_key(|a| a.fired_ns);
-        let strips = chosen
+        let strips = strip_alerts(alerts, from_ns, to_ns)
             .iter()
             .map(|a| {
                 let start_ns = a.fired_ns - STRIP_BEFORE_S * NANOS_PER_SEC;
@@ -268,13 +379,7 @@ impl SummaryBuilder {
             af,
             rate_hz,
             segment: None,
-            tally: Tally {
-                pauses: PauseSummary {
-                    threshold_s: PAUSE_S,
-                    ..PauseSummary::default()
-                },
-                ..Tally::default()
-            },
+            tally: SummaryPart::new(),
             strips,
         }
     }
@@ -310,60 +415,17 @@ impl SummaryBuilder {
 
     /// The figures, with `alerts` (any order; those that fired in the range are listed),
     /// and the event strips.
-    pub fn finish(mut self, alerts: &[Alert]) -> (MonitoringSummary, Vec<Strip>) {
+    pub fn finish(self, alerts: &[Alert]) -> (MonitoringSummary, Vec<Strip>) {
+        let (from_ns, to_ns) = (self.from_ns, self.to_ns);
+        let (part, strips) = self.finish_part();
+        (part.summary(from_ns, to_ns, alerts), strips)
+    }
+
+    /// The unrounded part of the range (to merge with the parts of other ranges), and the
+    /// event strips.
+    pub fn finish_part(mut self) -> (SummaryPart, Vec<Strip>) {
         self.close_segment();
-        let t = &self.tally;
-        let heart_rate = heart_rate(t, self.from_ns);
-        let hr_trend = t
-            .minutes
-            .iter()
-            .filter(|(_, (_, n))| *n >= TREND_MIN_INTERVALS)
-            .map(|(m, (sum, n))| TrendPoint {
-                at_ns: self.from_ns + m * TREND_NS,
-                bpm: (60.0 * f64::from(*n) / sum).round(),
-            })
-            .collect();
-        let analysable_s = t.analysable_windows_s;
-        let mut af = t.af.clone();
-        af.burden_pct = percent(af.af_s, analysable_s);
-        af.af_s = tenth(af.af_s);
-        af.longest_s = tenth(af.longest_s);
-        let mut ectopy = t.ectopy.clone();
-        ectopy.pvc_burden_pct = percent(ectopy.pvcs as f64, ectopy.classified_beats as f64);
-        let mut pauses = t.pauses.clone();
-        pauses.longest_s = tenth(pauses.longest_s);
-        let mut alarms: Vec<AlarmRow> = alerts
-            .iter()
-            .filter(|a| (self.from_ns..self.to_ns).contains(&a.fired_ns))
-            .map(|a| AlarmRow {
-                id: a.id.to_string(),
-                rule: a.rule,
-                priority: a.priority,
-                technical: a.rule.is_technical(),
-                fired_ns: a.fired_ns,
-                acked_ns: a.acked_ns,
-                acked_by: a.acked_by.clone(),
-                ack_after_s: a
-                    .acked_ns
-                    .map(|at| tenth((at - a.fired_ns) as f64 / NANOS_PER_SEC as f64)),
-                resolved_ns: a.resolved_ns,
-            })
-            .collect();
-        alarms.sort_by_key(|a| a.fired_ns);
-        let summary = MonitoringSummary {
-            from_ns: self.from_ns,
-            to_ns: self.to_ns,
-            monitoring_s: tenth(t.monitoring_ns as f64 / NANOS_PER_SEC as f64),
-            analysable_s: tenth(analysable_s),
-            beats: t.beats,
-            heart_rate,
-            hr_trend,
-            af,
-            ectopy,
-            pauses,
-            alarms,
-        };
-        (summary, self.strips)
+        (self.tally, self.strips)
     }
 
     /// Folds the segment in progress into the tally.
@@ -384,7 +446,7 @@ impl SummaryBuilder {
             );
         }
         let t = &mut self.tally;
-        t.monitoring_ns += i128::from(s.frames as i64 * s.period_ns());
+        t.monitoring_ns += s.frames as i64 * s.period_ns();
         // Whole windows only: the last partial second was never judged.
         t.analysable_windows_s += s.windows.iter().filter(|&&ok| ok).count() as f64
             * (f64::from(s.rate_hz).round() / f64::from(s.rate_hz));
@@ -413,7 +475,7 @@ impl SummaryBuilder {
             let rr = (b - a) as f64 / fs;
             t.rr_sum_s += rr;
             t.rr_count += 1;
-            let minute = (s.at(b) - self.from_ns).div_euclid(TREND_NS);
+            let minute = self.from_ns + (s.at(b) - self.from_ns).div_euclid(TREND_NS) * TREND_NS;
             let m = t.minutes.entry(minute).or_insert((0.0, 0));
             m.0 += rr;
             m.1 += 1;
@@ -436,6 +498,19 @@ impl SummaryBuilder {
         }
         end_episode(&mut episode, &mut t.af);
     }
+}
+
+/// The alerts of `[from_ns, to_ns)` that get an event strip: the highest priority first
+/// (then the oldest), at most [`MAX_STRIPS`], in the order they fired.
+pub fn strip_alerts(alerts: &[Alert], from_ns: Nanos, to_ns: Nanos) -> Vec<&Alert> {
+    let mut chosen: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| (from_ns..to_ns).contains(&a.fired_ns))
+        .collect();
+    chosen.sort_by_key(|a| (rank(a.priority), a.fired_ns));
+    chosen.truncate(MAX_STRIPS);
+    chosen.sort_by_key(|a| a.fired_ns);
+    chosen
 }
 
 /// Every beat's class counted once; a run of V beats is counted where it ends (a beat of
@@ -474,20 +549,20 @@ fn ectopy(beats: &[(u64, BeatClass)], e: &mut EctopySummary) {
     end_run(&mut run, e);
 }
 
-fn heart_rate(t: &Tally, from_ns: Nanos) -> Option<HeartRateSummary> {
-    let minutes: Vec<(i64, f64)> = t
+fn heart_rate(t: &SummaryPart) -> Option<HeartRateSummary> {
+    let minutes: Vec<(Nanos, f64)> = t
         .minutes
         .iter()
         .filter(|(_, (_, n))| *n >= TREND_MIN_INTERVALS)
-        .map(|(m, (sum, n))| (*m, (60.0 * f64::from(*n) / sum).round()))
+        .map(|(at, (sum, n))| (*at, (60.0 * f64::from(*n) / sum).round()))
         .collect();
     let min = minutes.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
     let max = minutes.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
     Some(HeartRateSummary {
         min_bpm: min.1,
-        min_at_ns: from_ns + min.0 * TREND_NS,
+        min_at_ns: min.0,
         max_bpm: max.1,
-        max_at_ns: from_ns + max.0 * TREND_NS,
+        max_at_ns: max.0,
         mean_bpm: (60.0 * t.rr_count as f64 / t.rr_sum_s).round(),
     })
 }
@@ -600,6 +675,31 @@ mod tests {
         assert_eq!(s.monitoring_s, 96.0);
         assert_eq!(s.pauses.count, 0);
         assert_eq!(s.heart_rate.expect("rate").mean_bpm, 75.0);
+    }
+
+    #[test]
+    fn parts_on_either_side_of_a_gap_merge_into_the_whole_ranges_figures() {
+        let t0 = 5_000 * NANOS_PER_SEC;
+        let mut beats: Vec<f64> = (0..60).map(|k| f64::from(k) * 0.8).collect();
+        beats.extend((0..20).map(|k| 50.0 + f64::from(k) * 0.5));
+        let first = trace(&beats, 60.0, t0);
+        let second = trace(&beats, 60.0, t0 + 120 * NANOS_PER_SEC);
+        // The parts meet on a whole minute of the range, as days do.
+        let (mid, end) = (t0 + 120 * NANOS_PER_SEC, t0 + 240 * NANOS_PER_SEC);
+        let mut whole = SummaryBuilder::new(t0, end, 250, af_defaults(), &[]);
+        whole.push(&first);
+        whole.push(&second);
+        let (expected, _) = whole.finish(&[]);
+        let mut a = SummaryBuilder::new(t0, mid, 250, af_defaults(), &[]);
+        a.push(&first);
+        let mut b = SummaryBuilder::new(mid, end, 250, af_defaults(), &[]);
+        b.push(&second);
+        let (mut part, _) = a.finish_part();
+        let (later, _) = b.finish_part();
+        part.merge(&later);
+        assert_eq!(part.summary(t0, end, &[]), expected);
+        assert_eq!(expected.monitoring_s, 120.0);
+        assert!(expected.hr_trend.len() >= 2, "{expected:?}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ use crate::ports::{
     AlertStore, DeliveryStore, DeviceStore, PatientStore, PolicyStore, Reachable, SampleStore,
 };
 use crate::replay_guard::ReplayGuard;
+use crate::report_days::ReportDays;
 use crate::shard_leases::{ShardLeaseView, ShardLeases};
 use cw_core::PatientId;
 use cw_core::time::Nanos;
@@ -82,9 +83,10 @@ impl<
 
 /// Api: people and their logins and sessions, patients (by MRN too) and their policies,
 /// devices (admin), alerts (read, acknowledged, snoozed, listed by page) and their
-/// deliveries, the audit chain, and the lease table read only (`GET /v1/shards`). No
-/// shard lease taken, no "monitoring interrupted" alarm raised, no provider replay
-/// guard: those are the engine's, ingest's and the notifier's.
+/// deliveries, the audit chain, the lease table read only (`GET /v1/shards`), and the
+/// per-day report summaries it computes. No shard lease taken, no "monitoring
+/// interrupted" alarm raised, no provider replay guard: those are the engine's, ingest's
+/// and the notifier's.
 pub trait ApiRecords:
     Reachable
     + ShardLeaseView
@@ -97,6 +99,7 @@ pub trait ApiRecords:
     + DeviceStore
     + CredentialStore
     + AuditStore
+    + ReportDays
 {
 }
 impl<
@@ -111,6 +114,7 @@ impl<
         + DeviceStore
         + CredentialStore
         + AuditStore
+        + ReportDays
         + ?Sized,
 > ApiRecords for T
 {

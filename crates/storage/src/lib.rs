@@ -20,6 +20,7 @@ mod open;
 pub mod ports;
 pub mod redact;
 pub mod replay_guard;
+pub mod report_days;
 pub mod shard_leases;
 pub mod sqlite;
 mod store_key;
@@ -43,5 +44,6 @@ pub use ports::{
     PatientStore, PolicyStore, Reachable, RecordStore, SampleStore, StoreError, VitalStore, probe,
 };
 pub use replay_guard::ReplayGuard;
+pub use report_days::{ReportDay, ReportDays};
 pub use shard_leases::{EngineBeat, ShardLease, ShardLeaseView, ShardLeases};
 pub use store_key::StoreKey;

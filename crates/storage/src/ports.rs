@@ -313,6 +313,7 @@ pub trait RecordStore:
     + crate::alert_pages::AlertPages
     + crate::replay_guard::ReplayGuard
     + crate::shard_leases::ShardLeases
+    + crate::report_days::ReportDays
     // Each service's bundle (bundles.rs), so the whole store narrows to it by upcasting.
     + crate::bundles::ApiRecords
     + crate::bundles::IngestRecords
@@ -333,7 +334,8 @@ impl<
         + crate::credentials::CredentialStore
         + crate::alert_pages::AlertPages
         + crate::replay_guard::ReplayGuard
-        + crate::shard_leases::ShardLeases,
+        + crate::shard_leases::ShardLeases
+        + crate::report_days::ReportDays,
 > RecordStore for T
 {
 }

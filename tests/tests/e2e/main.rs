@@ -72,3 +72,4 @@ mod notify_watchdog;
 mod pipeline;
 mod readiness;
 mod report;
+mod report_days;

@@ -16,6 +16,8 @@ pub(super) const OPEN_ALERTS: &str = "open_alerts";
 pub(super) const DELIVERIES: &str = "deliveries";
 pub(super) const AUDIT: &str = "audit_events";
 pub(super) const SEEN_REQUESTS: &str = "seen_requests";
+/// Per-day report summaries, `_id` = `<patient>:<day_ns>` (`report_days.rs`).
+pub(super) const REPORT_DAYS: &str = "report_days";
 pub(super) const REFRESH_TOKENS: &str = "refresh_tokens";
 /// The field MongoDB's TTL monitor deletes a document by, once its date has passed
 /// (docs/operations.md, "Data lifecycle"); a document without it never expires.
@@ -46,6 +48,8 @@ fn declared() -> Vec<(&'static str, Document, bool)> {
         (PATIENTS, doc! { "mrn_hash": 1 }, false),
         // Pruning the replay guard by age.
         (SEEN_REQUESTS, doc! { "at_ns": 1 }, false),
+        // A report's days of one patient.
+        (REPORT_DAYS, doc! { "patient": 1, "day_ns": 1 }, false),
         // Break-glass grants: an actor's newest action on a patient.
         (
             AUDIT,

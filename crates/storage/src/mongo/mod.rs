@@ -17,6 +17,7 @@ mod indexes;
 mod people;
 mod policies;
 mod replay_guard;
+mod report_days;
 mod shard_leases;
 mod two_writes;
 

@@ -15,6 +15,7 @@ mod people;
 mod policies;
 mod records;
 mod replay_guard;
+mod report_days;
 mod retention;
 mod samples;
 mod schema;

@@ -36,6 +36,7 @@ mod people;
 mod policies;
 mod record_expiry;
 mod replay_guard;
+mod report_days;
 mod samples;
 mod shard_leases;
 mod vitals;
@@ -172,5 +173,6 @@ conformance! {
     shard_leases::a_released_lease_is_free_at_once_and_a_stale_release_changes_nothing,
     shard_leases::live_engines_lists_only_fresh_heartbeats,
     shard_leases::engines_lists_every_heartbeat_with_its_time_and_pin,
+    report_days::days_round_trip_replace_and_read_by_patient_and_range,
     }
 }

@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::audit_trail::AuditPatient;
 use crate::ecg_export::{self, ExportError};
 use crate::error::ApiError;
+use crate::monitoring_report::days;
 use crate::monitoring_report::{ReportKind, ReportMeta};
 use crate::routes::ecg::{MAX_RANGE_NS, range_width};
 use axum::Extension;
@@ -226,11 +227,11 @@ pub async fn detected_issues(
 }
 
 #[utoipa::path(get, path = "/fhir/R4/DiagnosticReport",
-    summary = "FHIR DiagnosticReport search: the monitoring report of date=ge…&date=lt… (at most a day), its figures as the conclusion and its PDF as presentedForm (docs/reports.md)",
+    summary = "FHIR DiagnosticReport search: the monitoring report of date=ge…&date=lt… (at most a day, or up to 31 whole UTC days), its figures as the conclusion and its PDF as presentedForm (docs/reports.md)",
     extensions(("x-access" = json!(Access::PatientRead))),
     params(
         ("patient" = String, Query, description = "Patient/ID or ID"),
-        ("date" = Vec<String>, Query, description = "both ends: ge… and lt… (FHIR dateTime), at most a day apart"),
+        ("date" = Vec<String>, Query, description = "both ends: ge… and lt… (FHIR dateTime), at most a day apart or whole UTC days up to 31"),
         ("kind" = Option<String>, Query, description = "daily (default) or end")),
     responses((status = 200, body = FhirResource, content_type = "application/fhir+json")))]
 pub async fn diagnostic_reports(
@@ -243,11 +244,7 @@ pub async fn diagnostic_reports(
         None => ReportKind::Daily,
         Some(k) => ReportKind::parse(k).ok_or_else(|| invalid("kind", "kind is daily or end"))?,
     };
-    let (from, to) = both_ends(
-        p.range("date")?,
-        crate::monitoring_report::MAX_RANGE_NS,
-        "one day",
-    )?;
+    let (from, to) = both_ends(p.range("date")?, days::MAX_DAYS * days::DAY_NS, "31 days")?;
     let (summary, strips) = crate::routes::report::summarize(&state, &patient, from, to).await?;
     let made_ns = cw_core::time::now_ns();
     let meta = ReportMeta {

@@ -1,5 +1,5 @@
 //! `GET /v1/patients/{id}/report?from_ns=&to_ns=&kind=daily|end[&format=pdf|json]` — the
-//! monitoring report of a range (at most a day): a PDF, or its figures as JSON (`format=json`
+//! monitoring report of a range (at most a day, or up to 31 whole UTC days): a PDF, or its figures as JSON (`format=json`
 //! or `Accept: application/json`), both from one summary (docs/reports.md). Authorized as
 //! the patient's ECG, audited by the audit middleware.
 
@@ -7,9 +7,8 @@ use crate::access::{Caller, parse_patient};
 use crate::access_rule::Access;
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::monitoring_report::{self, MAX_RANGE_NS, ReportError, ReportKind, ReportMeta};
+use crate::monitoring_report::{self, ReportError, ReportKind, ReportMeta, days};
 use crate::query::ValidQuery;
-use crate::routes::ecg::range_width;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
@@ -47,17 +46,28 @@ pub(crate) async fn summarize(
     from_ns: Nanos,
     to_ns: Nanos,
 ) -> Result<(MonitoringSummary, Vec<Strip>), ApiError> {
-    range_width(from_ns, to_ns, MAX_RANGE_NS)?;
+    days::by_days(from_ns, to_ns).map_err(|e| ApiError::Invalid {
+        field: Some(e.field.into()),
+        message: e.message,
+    })?;
     let alerts: &dyn cw_storage::AlertStore = state.records.as_ref();
-    monitoring_report::gather(state.samples.as_ref(), alerts, patient, from_ns, to_ns)
-        .await
-        .map_err(|e| match e {
-            ReportError::Store(e) => e.into(),
-            ReportError::Worker(detail) => {
-                tracing::error!(%detail, "report worker failed");
-                ApiError::Internal
-            }
-        })
+    let summaries: &dyn cw_storage::ReportDays = state.records.as_ref();
+    monitoring_report::gather(
+        state.samples.as_ref(),
+        alerts,
+        summaries,
+        patient,
+        from_ns,
+        to_ns,
+    )
+    .await
+    .map_err(|e| match e {
+        ReportError::Store(e) => e.into(),
+        ReportError::Worker(detail) => {
+            tracing::error!(%detail, "report worker failed");
+            ApiError::Internal
+        }
+    })
 }
 
 /// The PDF of a summary, made off the async workers.
@@ -75,7 +85,7 @@ pub(crate) async fn pdf(
 }
 
 #[utoipa::path(get, path = "/v1/patients/{id}/report",
-    summary = "Monitoring report of a range (at most a day): PDF, or its figures as JSON",
+    summary = "Monitoring report of a range (at most a day, or 2 to 31 whole UTC days): PDF, or its figures as JSON",
     extensions(("x-access" = json!(Access::PatientRead))),
     params(("id" = String, Path, description = "patient id"), ReportQuery),
     responses((status = 200, description = "the PDF (Content-Disposition names it), or the figures", content(
