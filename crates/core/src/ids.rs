@@ -50,6 +50,17 @@ opaque_id!(
     /// A monitored patient.
     PatientId
 );
+/// The prefix of the notifier watchdog's synthetic patients (`cw-watchdog-{identity}`).
+/// Ids the api makes are random and never start with it (docs/architecture.md, watchdog).
+pub const SYNTHETIC_PATIENT_PREFIX: &str = "cw-watchdog-";
+
+impl PatientId {
+    /// A watchdog's synthetic patient: kept out of every clinical view and figure.
+    pub fn is_synthetic(&self) -> bool {
+        self.as_str().starts_with(SYNTHETIC_PATIENT_PREFIX)
+    }
+}
+
 opaque_id!(
     /// An ECG gateway (phone or bedside hub).
     DeviceId
@@ -78,5 +89,18 @@ mod tests {
         assert_eq!(PatientId::parse("a/b"), Err(InvalidId));
         assert_eq!(PatientId::parse(""), Err(InvalidId));
         assert_eq!(PatientId::parse("x'; drop"), Err(InvalidId));
+    }
+
+    #[test]
+    fn only_watchdog_patients_are_synthetic() {
+        let synthetic = format!("{SYNTHETIC_PATIENT_PREFIX}pod-0");
+        assert!(PatientId::parse(&synthetic).expect("id").is_synthetic());
+        assert!(!PatientId::random().is_synthetic());
+        assert!(!PatientId::parse("cw-watchdog").expect("id").is_synthetic());
+        assert!(
+            !PatientId::parse("demo-patient-100")
+                .expect("id")
+                .is_synthetic()
+        );
     }
 }

@@ -7,13 +7,13 @@ use cw_storage::{RecordStore, StoreError};
 
 pub use cw_core::fatigue::{FatigueReport, FatigueRow, summarize};
 
-/// Every patient's alerts fired since `since_ns`, summarized.
+/// Every real patient's alerts fired since `since_ns`, summarized (synthetic ones excluded).
 pub async fn report(
     records: &dyn RecordStore,
     since_ns: Nanos,
 ) -> Result<FatigueReport, StoreError> {
     let patients: Vec<PatientId> = records
-        .all_patients()
+        .clinical_patients()
         .await?
         .into_iter()
         .map(|p| p.id)

@@ -6,11 +6,13 @@
 //! Each notifier has its own synthetic patient and sink (`cw-watchdog-{identity}`): the
 //! store keeps one open alert per (patient, rule), so replicas sharing one patient
 //! refused each other's synthetic alerts and paged ops falsely (docs/architecture.md).
+//! Its prefix marks the patient synthetic (`PatientId::is_synthetic`), which keeps it out
+//! of every clinical view and figure.
 
 use crate::events::{WatchdogFailed, WatchdogPassed};
 use crate::metrics::NotifierMetrics;
 use crate::providers::twilio::TwilioClient;
-use cw_core::ids::InvalidId;
+use cw_core::ids::{InvalidId, SYNTHETIC_PATIENT_PREFIX};
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{
     Alert, Channel, DeliveryStatus, Patient, PatientId, Priority, Role, RuleKind, User, UserId,
@@ -22,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const PATIENT_PREFIX: &str = "cw-watchdog-";
 const SINK_PREFIX: &str = "cw-watchdog-sink-";
 
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
@@ -60,7 +61,7 @@ impl Identity {
             None => UserId::random().to_string(),
         };
         Ok(Self {
-            patient: PatientId::parse(&format!("{PATIENT_PREFIX}{name}"))?,
+            patient: PatientId::parse(&format!("{SYNTHETIC_PATIENT_PREFIX}{name}"))?,
             sink: UserId::parse(&format!("{SINK_PREFIX}{name}"))?,
         })
     }

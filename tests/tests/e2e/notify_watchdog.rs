@@ -2,8 +2,10 @@
 //! on a schedule; when it is not delivered in time, ops are paged by SMS.
 
 use cw_core::{Channel, DeliveryStatus, PatientId, Role, User, UserId};
+use cw_e2e::api::ApiHarness;
 use cw_e2e::notifier::{NotifierHarness, Tuning};
 use cw_e2e::system::Mode;
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
 async fn ops_user(h: &NotifierHarness) -> User {
@@ -84,6 +86,64 @@ async fn watchdog_pages_ops_when_the_synthetic_alert_is_not_delivered_in_time() 
     assert!(!messages.is_empty(), "ops paged; log:\n{}", h.log());
     assert_eq!(messages[0].to, "+15005550900");
     assert!(messages[0].body.contains("watchdog"));
+}
+
+/// The synthetic patient of a round that came back stays out of what ops and admins
+/// read: the fatigue report counts only the two real patients' alarms, and FHIR Patient
+/// search across all patients finds only them (docs/architecture.md, watchdog). Doctor
+/// views start from the doctor's own patients, which never include a synthetic one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_patients_stay_out_of_clinical_views() {
+    let mut n = NotifierHarness::new(Mode::Servers).await;
+    let ops = ops_user(&n).await;
+    n.spawn(&watchdog(&ops, 10_000, Some("views")));
+    let synthetic = PatientId::parse("cw-watchdog-views").expect("id");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let resolved = n
+            .stores
+            .records
+            .alerts_for_patients(std::slice::from_ref(&synthetic), None, 10)
+            .await
+            .expect("alerts")
+            .iter()
+            .filter(|a| a.resolved_ns.is_some())
+            .count();
+        if resolved >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no watchdog rounds; log:\n{}",
+            n.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The api on the notifier's store, with its two real patients and an alert each.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let h = ApiHarness::start_on(dir, n.storage.clone(), |_| {}).await;
+    let get = |path: &str, token: String| {
+        let request = h.http.get(h.url(path)).bearer_auth(token);
+        async move {
+            let r = request.send().await.expect("request");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let real = [h.own.to_string(), h.other.to_string()];
+    for token in [h.token(&h.ops, Role::Ops), h.token(&h.admin, Role::Admin)] {
+        let report = get("/v1/reports/fatigue?days=7", token).await;
+        assert_eq!(report["alarms"], 2, "only real patients' alarms: {report}");
+        let rows = report["rows"].as_array().expect("rows");
+        assert!(
+            rows.iter()
+                .all(|r| real.iter().any(|p| r["patient"] == p.as_str())),
+            "{report}"
+        );
+    }
+    let everyone = get("/fhir/R4/Patient", h.token(&h.admin, Role::Admin)).await;
+    assert_eq!(everyone["total"], 2, "only real patients: {everyone}");
+    assert!(!everyone.to_string().contains("cw-watchdog-"), "{everyone}");
 }
 
 /// Two notifiers on one store, each with its own watchdog: every round of both comes

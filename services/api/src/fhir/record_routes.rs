@@ -120,7 +120,7 @@ pub async fn patients(
     }
     let found = match search.caller.role {
         Role::Doctor => state.records.patients_of(&search.caller.user).await?,
-        Role::Admin => state.records.all_patients().await?,
+        Role::Admin => state.records.clinical_patients().await?,
         // The route's rule refuses ops before this runs.
         Role::Ops => return Err(ApiError::Forbidden.into()),
     };

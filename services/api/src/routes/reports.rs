@@ -48,7 +48,7 @@ pub async fn fatigue(
         Role::Doctor => caller.patients(&state).await?,
         Role::Admin | Role::Ops => state
             .records
-            .all_patients()
+            .clinical_patients()
             .await?
             .into_iter()
             .map(|p| p.id)
