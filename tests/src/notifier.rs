@@ -39,6 +39,8 @@ pub struct Tuning {
     pub abort_after_provider_accept: bool,
     /// `console_url`: pages link to their alert under it.
     pub console_url: Option<String>,
+    /// `twilio.base_url` instead of the sandbox's (e.g. a URL nothing answers at).
+    pub twilio_base_url: Option<String>,
 }
 
 impl NotifierHarness {
@@ -101,7 +103,10 @@ abort_after_provider_accept = {abort}
             bus = self.bus_port,
             admin = admin_port,
             hook = webhook_port,
-            twilio = self.sandbox.base_url(),
+            twilio = tuning
+                .twilio_base_url
+                .clone()
+                .unwrap_or_else(|| self.sandbox.base_url()),
             abort = tuning.abort_after_provider_accept,
             console = tuning
                 .console_url

@@ -1,4 +1,5 @@
-//! HTTP side of the Twilio sandbox: the two resources the notifier posts to, checked
+//! HTTP side of the Twilio sandbox: the two resources the notifier posts to (and the
+//! account it reads in its start-up check), checked
 //! the way Twilio checks them, answered in Twilio's JSON shapes.
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // `{AccountSid}.json`: the router captures whole segments only.
+        .route("/2010-04-01/Accounts/{account}", get(fetch_account))
         .route(
             "/2010-04-01/Accounts/{account_sid}/Messages.json",
             post(create_message),
@@ -85,6 +88,39 @@ async fn create_message(
     tracing::debug!(sid = %answer["sid"], "sandbox recorded message");
     hold_if_slow(&shared).await;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// The account resource, as Twilio's "Fetch an Account" answers it (the fields a client
+/// could read; the notifier's start-up check needs the `sid`).
+async fn fetch_account(
+    State(shared): State<Arc<Shared>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, TwilioError> {
+    if !has_basic_auth(&headers) {
+        return Err(TwilioError::unauthenticated());
+    }
+    refuse_if_faulty(&shared)?;
+    let Some(account_sid) = account.strip_suffix(".json") else {
+        return Err(TwilioError {
+            status: StatusCode::NOT_FOUND,
+            code: 20404,
+            message: "The requested resource was not found".to_owned(),
+        });
+    };
+    let now = now_rfc2822();
+    let answer = json!({
+        "auth_token": null,
+        "date_created": now,
+        "date_updated": now,
+        "friendly_name": "cardiowatch sandbox",
+        "owner_account_sid": account_sid,
+        "sid": account_sid,
+        "status": "active",
+        "type": "Full",
+        "uri": format!("/{API_VERSION}/Accounts/{account_sid}.json"),
+    });
+    Ok((StatusCode::OK, Json(answer)).into_response())
 }
 
 async fn create_call(

@@ -62,6 +62,14 @@ pub async fn start(
         console_links = links.is_some(),
         "notifier channels"
     );
+    // In the background: a provider that does not answer must not hold up start-up (its
+    // timeout can be seconds), and its failure only warns (provider_check.rs).
+    {
+        let (twilio, ses, metrics) = (twilio.clone(), ses.clone(), metrics.clone());
+        tokio::spawn(async move {
+            crate::provider_check::check_providers(twilio.as_ref(), ses.as_ref(), &metrics).await;
+        });
+    }
     let callbacks = cfg
         .webhooks
         .as_ref()

@@ -278,6 +278,51 @@ impl InternalEvent<NotifierMetrics> for StripMissing<'_> {
     }
 }
 
+/// A provider's start-up check passed (`provider_check.rs`).
+pub struct ProviderCheckPassed<'a> {
+    pub provider: &'static str,
+    /// The provider's URL without credentials.
+    pub url: &'a str,
+}
+
+impl InternalEvent<NotifierMetrics> for ProviderCheckPassed<'_> {
+    fn emit(self, metrics: &NotifierMetrics) {
+        metrics.provider_check_ok.inc();
+        tracing::info!(provider = self.provider, url = %self.url, "provider start-up check ok");
+    }
+}
+
+/// A provider's start-up check failed; the notifier keeps running (`provider_check.rs`).
+pub struct ProviderCheckFailed<'a> {
+    pub provider: &'static str,
+    /// The provider's URL without credentials.
+    pub url: &'a str,
+    /// What failed: "credentials rejected", "unreachable" or "unexpected answer".
+    pub failure: &'static str,
+    /// Rejected credentials are logged at error: they will not fix themselves.
+    pub loud: bool,
+    pub remedy: &'static str,
+    pub error: &'a dyn Display,
+}
+
+impl InternalEvent<NotifierMetrics> for ProviderCheckFailed<'_> {
+    fn emit(self, metrics: &NotifierMetrics) {
+        metrics.provider_check_failed.inc();
+        let (provider, url, failed, remedy, error) = (
+            self.provider,
+            self.url,
+            self.failure,
+            self.remedy,
+            self.error,
+        );
+        if self.loud {
+            tracing::error!(provider, url = %url, failed, remedy, error = %error, "provider start-up check failed: CREDENTIALS REJECTED; pages on this provider's channels will fail until fixed, the other channels still page");
+        } else {
+            tracing::warn!(provider, url = %url, failed, remedy, error = %error, "provider start-up check failed; the notifier keeps running and pages by its other channels meanwhile");
+        }
+    }
+}
+
 /// Why a Twilio webhook request was refused before it could act.
 pub enum WebhookRefusal<'a> {
     NoSignature {
@@ -556,6 +601,30 @@ mod tests {
                     StripMissing {
                         alert: &alert,
                         reason: "none stored",
+                    }
+                    .emit(m)
+                }),
+            ),
+            (
+                "cw_notifier_provider_checks_total{outcome=\"ok\"} 1",
+                Box::new(|m| {
+                    ProviderCheckPassed {
+                        provider: "twilio",
+                        url: "https://api.twilio.com/",
+                    }
+                    .emit(m)
+                }),
+            ),
+            (
+                "cw_notifier_provider_checks_total{outcome=\"failed\"} 1",
+                Box::new(|m| {
+                    ProviderCheckFailed {
+                        provider: "ses",
+                        url: "https://email.us-east-1.amazonaws.com",
+                        failure: "unreachable",
+                        loud: false,
+                        remedy: "check ses.region",
+                        error: &"connection refused",
                     }
                     .emit(m)
                 }),

@@ -20,6 +20,7 @@ pub mod message;
 pub mod metrics;
 mod outbox_commit;
 mod plan;
+mod provider_check;
 mod rate_limit;
 pub mod strip_image;
 mod watchdog;

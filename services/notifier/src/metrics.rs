@@ -26,6 +26,8 @@ pub struct NotifierMetrics {
     /// Email pages sent without their strip image (no ECG stored around the onset, or
     /// the sample store did not answer).
     pub strip_missing: Counter,
+    pub provider_check_ok: Counter,
+    pub provider_check_failed: Counter,
     pub watchdog_ok: Counter,
     pub watchdog_failed: Counter,
     pub webhook_rejected: Counter,
@@ -161,6 +163,15 @@ impl NotifierMetrics {
                 "cw_notifier_breaker_rejected_total",
                 "Provider calls not made because the provider's circuit was open",
                 self.breaker_rejected.get(),
+            )
+            .labelled_counters(
+                "cw_notifier_provider_checks_total",
+                "Start-up checks of the configured providers (Twilio, SES), by outcome",
+                "outcome",
+                &[
+                    ("ok", self.provider_check_ok.get()),
+                    ("failed", self.provider_check_failed.get()),
+                ],
             )
             .labelled_counters(
                 "cw_notifier_watchdog_rounds_total",

@@ -77,6 +77,14 @@ async fn ses_at(endpoint: &str, from_address: &str, timeout_ms: u64) -> SesClien
     .expect("valid ses config")
 }
 
+/// A loopback address nothing listens on (bound, then dropped).
+async fn nothing_listens() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    listener.local_addr().expect("addr")
+}
+
 /// Serves `router` on a free loopback port; returns its base URL.
 async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -282,12 +290,7 @@ async fn twilio_timeout_is_unavailable_and_retryable() {
 
 #[tokio::test]
 async fn unreachable_twilio_is_unavailable_and_retryable() {
-    // Bind and drop: the port is free and nothing listens on it.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
+    let addr = nothing_listens().await;
     let err = twilio(&format!("http://{addr}"))
         .send_sms(TO, "x", &unique("sms"))
         .await
@@ -375,11 +378,7 @@ async fn email_from_unverified_sender_is_rejected() {
 
 #[tokio::test]
 async fn unreachable_ses_is_unavailable_and_retryable() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
+    let addr = nothing_listens().await;
     let client = ses_at(&format!("http://{addr}"), "alerts@cardiowatch.test", 2_000).await;
     let err = client
         .send_email("dr@hospital.test", "s", "t", None)
@@ -387,6 +386,66 @@ async fn unreachable_ses_is_unavailable_and_retryable() {
         .expect_err("refused");
     assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
     assert!(err.is_retryable());
+}
+
+// ---- Start-up checks (docs/operations.md, "Provider checks at start-up") ----
+
+#[tokio::test]
+async fn twilio_check_passes_at_prism_and_the_sandbox() {
+    // Prism checks the request against Twilio's own description of "Fetch an Account".
+    twilio(&server_url("CW_TEST_TWILIO_URL"))
+        .check()
+        .await
+        .expect("prism serves the account resource");
+    let sandbox = TwilioSandbox::start(0).await.expect("sandbox starts");
+    twilio(&sandbox.base_url())
+        .check()
+        .await
+        .expect("the sandbox serves the account resource");
+}
+
+#[tokio::test]
+async fn twilio_check_reports_rejected_credentials() {
+    let base = serve(Router::new().fallback(axum::routing::get(|| async {
+        (
+            StatusCode::UNAUTHORIZED,
+            r#"{"code":20003,"message":"Authenticate","status":401}"#,
+        )
+    })))
+    .await;
+    let err = twilio(&base).check().await.expect_err("401");
+    assert!(
+        matches!(&err, ProviderError::Rejected { status: 401, message } if message.contains("20003")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn twilio_check_reports_an_unreachable_url() {
+    let addr = nothing_listens().await;
+    let client = twilio(&format!("http://{addr}"));
+    let err = client.check().await.expect_err("refused");
+    assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn twilio_endpoint_for_logs_drops_credentials() {
+    let client = twilio("https://AC1:hunter2@api.twilio.com/");
+    assert_eq!(client.endpoint(), "https://api.twilio.com/");
+}
+
+#[tokio::test]
+async fn ses_check_passes_at_moto_and_reports_an_unreachable_url() {
+    ses("alerts@cardiowatch.test")
+        .await
+        .check()
+        .await
+        .expect("moto answers ListEmailIdentities");
+    let addr = nothing_listens().await;
+    let client = ses_at(&format!("http://{addr}"), "alerts@cardiowatch.test", 2_000).await;
+    assert_eq!(client.endpoint(), format!("http://{addr}/"));
+    let err = client.check().await.expect_err("refused");
+    assert!(matches!(err, ProviderError::Unavailable(_)), "{err:?}");
 }
 
 // ---- TLS set-up ----

@@ -65,6 +65,7 @@ mod notify_digest;
 mod notify_evidence;
 mod notify_failover;
 mod notify_outage;
+mod notify_provider_check;
 mod notify_reliability;
 mod notify_replicas;
 mod notify_routing;

@@ -88,3 +88,17 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     }
     truncate_message(&text)
 }
+
+/// `url` with any `user:password@` removed, for log lines; an unparsable URL is shown as
+/// "(unparsable URL)" rather than risk printing credentials embedded in it.
+pub(crate) fn without_credentials(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            // Both fail only for URLs that cannot carry credentials in the first place.
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
+}

@@ -60,6 +60,7 @@ fn default_timeout_ms() -> u64 {
 pub struct SesClient {
     client: aws_sdk_sesv2::Client,
     from_address: String,
+    endpoint: String,
 }
 
 impl SesClient {
@@ -93,9 +94,14 @@ impl SesClient {
             ));
         }
         let sdk_config = loader.load().await;
+        let endpoint = match &cfg.endpoint_url {
+            Some(url) => super::without_credentials(url),
+            None => format!("https://email.{}.amazonaws.com", cfg.region),
+        };
         Ok(Self {
             client: aws_sdk_sesv2::Client::new(&sdk_config),
             from_address: cfg.from_address,
+            endpoint,
         })
     }
 
@@ -154,6 +160,26 @@ impl SesClient {
                 "SendEmail without a MessageId".to_owned(),
             )),
         }
+    }
+
+    /// Where requests go (the endpoint override without credentials, or SES's regional
+    /// endpoint), for log lines.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The start-up check (docs/operations.md, "Provider checks at start-up"): one
+    /// signed read, `ListEmailIdentities` with a page of one, which proves the endpoint
+    /// answers as SES and the credentials are accepted, without sending mail. (moto
+    /// serves no `GetAccount`; needs `ses:ListEmailIdentities`.)
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        self.client
+            .list_email_identities()
+            .page_size(1)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| map_sdk_error("ListEmailIdentities", e))
     }
 
     /// Makes sure `address` exists as an SES email identity (CreateEmailIdentity),

@@ -54,6 +54,7 @@ fn default_timeout_ms() -> u64 {
 #[derive(Debug, Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
+    account_url: Url,
     messages_url: Url,
     calls_url: Url,
     cfg: TwilioConfig,
@@ -84,6 +85,7 @@ impl TwilioClient {
                 "twilio from_number must be set".to_owned(),
             ));
         }
+        let account_url = account_url(&cfg.base_url, &cfg.account_sid)?;
         let messages_url = resource_url(&cfg.base_url, &cfg.account_sid, "Messages.json")?;
         let calls_url = resource_url(&cfg.base_url, &cfg.account_sid, "Calls.json")?;
         let http = reqwest::Client::builder()
@@ -94,6 +96,7 @@ impl TwilioClient {
             .map_err(|e| ProviderError::Config(format!("twilio http client: {e}")))?;
         Ok(Self {
             http,
+            account_url,
             messages_url,
             calls_url,
             cfg,
@@ -164,6 +167,34 @@ impl TwilioClient {
             status_callback,
         )
         .await
+    }
+
+    /// The start-up check (docs/operations.md, "Provider checks at start-up"): fetches the
+    /// account resource with our credentials, which proves the base URL answers as Twilio
+    /// and the SID/token pair is accepted, without sending anything to anyone.
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        let response = self
+            .http
+            .get(self.account_url.clone())
+            .basic_auth(
+                &self.cfg.account_sid,
+                Some(self.cfg.auth_token.expose_secret()),
+            )
+            .send()
+            .await
+            .map_err(|e| transport_error("account", &e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error("account", &e))?;
+        interpret(status, &headers, &bytes).map(|_| ())
+    }
+
+    /// The configured base URL without any user or password in it, for log lines.
+    pub fn endpoint(&self) -> String {
+        super::without_credentials(&self.cfg.base_url)
     }
 
     /// The auth token, for verifying `X-Twilio-Signature` on Twilio's requests to us.
@@ -240,13 +271,26 @@ impl TwilioClient {
 /// `{base}/2010-04-01/Accounts/{sid}/{leaf}`, with the SID pushed as one escaped path
 /// segment so that a malformed SID cannot change which resource we post to.
 fn resource_url(base: &str, account_sid: &str, leaf: &str) -> Result<Url, ProviderError> {
+    api_url(base, &[API_VERSION, "Accounts", account_sid, leaf])
+}
+
+/// `base` with `segments` appended, each escaped as one path segment.
+fn api_url(base: &str, segments: &[&str]) -> Result<Url, ProviderError> {
     let mut url = Url::parse(base)
         .map_err(|e| ProviderError::Config(format!("twilio base_url {base:?}: {e}")))?;
     url.path_segments_mut()
         .map_err(|()| ProviderError::Config(format!("twilio base_url {base:?} cannot be a base")))?
         .pop_if_empty()
-        .extend([API_VERSION, "Accounts", account_sid, leaf]);
+        .extend(segments);
     Ok(url)
+}
+
+/// `{base}/2010-04-01/Accounts/{sid}.json`, the account resource itself.
+fn account_url(base: &str, account_sid: &str) -> Result<Url, ProviderError> {
+    api_url(
+        base,
+        &[API_VERSION, "Accounts", &format!("{account_sid}.json")],
+    )
 }
 
 fn transport_error(kind: &str, err: &reqwest::Error) -> ProviderError {
