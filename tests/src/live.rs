@@ -2,7 +2,12 @@
 //! `GET /v1/alerts/live`) over TLS, as a server-side client (bearer header) or as a
 //! browser must (token as a subprotocol).
 
+use futures::StreamExt;
+use serde_json::Value;
 use std::path::Path;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, handshake::client::Response};
@@ -92,6 +97,32 @@ pub async fn close_code(socket: &mut Live, within: std::time::Duration) -> u16 {
             }
             Ok(Some(Ok(_))) => continue,
             other => panic!("the socket must be closed with a close frame: {other:?}"),
+        }
+    }
+}
+
+/// The socket's messages until `done` holds for one (all of them, in order); panics when
+/// that takes more than `within` or the socket ends.
+pub async fn read_until(
+    socket: &mut Live,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let message: Value = serde_json::from_str(&text).expect("JSON message");
+                let found = done(&message);
+                seen.push(message);
+                if found {
+                    return seen;
+                }
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("waiting for {what}: {other:?}; seen {seen:?}"),
         }
     }
 }

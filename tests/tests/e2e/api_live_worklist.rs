@@ -9,7 +9,7 @@ use cw_core::audit::AuditOutcome;
 use cw_core::time::now_ns;
 use cw_core::{Channel, DeliveryStatus, Priority, Role, RuleKind};
 use cw_e2e::api::{ApiHarness, firing};
-use cw_e2e::live::{Auth, Live, close_code, open_live, open_worklist};
+use cw_e2e::live::{Auth, Live, close_code, open_live, open_worklist, read_until};
 use cw_e2e::system::Mode;
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -27,32 +27,6 @@ async fn embedded_the_worklist_socket_carries_only_the_callers_patients_alerts_a
 async fn servers_the_worklist_socket_carries_only_the_callers_patients_alerts_and_ends_for_a_disabled_account()
  {
     worklist_socket(Mode::Servers).await;
-}
-
-/// The socket's messages until `done` holds for one (all of them, in order); panics when
-/// that takes more than `within` or the socket ends.
-async fn read_until(
-    socket: &mut Live,
-    within: Duration,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Vec<Value> {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                let message: Value = serde_json::from_str(&text).expect("JSON message");
-                let found = done(&message);
-                seen.push(message);
-                if found {
-                    return seen;
-                }
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("waiting for {what}: {other:?}; seen {seen:?}"),
-        }
-    }
 }
 
 /// Every message within `within` (the socket must stay open).

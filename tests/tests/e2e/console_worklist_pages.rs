@@ -8,43 +8,15 @@
 
 use crate::console_harness::{Console, admin_call, sign_in};
 use cardiowatch::fixture::FixtureSpec;
-use cw_e2e::live::{Auth, Live, open_worklist};
+use cw_e2e::live::{Auth, open_worklist, read_until};
 use cw_e2e::webdriver::{Browser, screenshot_path};
-use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 const PATIENT: &str = "e2e-console-pages";
 const DOCTOR: &str = "dr-console-pages";
 const PHONE: &str = "+15005550177";
 const PASSWORD: &str = "worklist pages password 1";
-
-/// The socket's messages until `done` holds for one; panics after `within`.
-async fn read_until(
-    socket: &mut Live,
-    within: Duration,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Vec<Value> {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => {
-                let message: Value = serde_json::from_str(&text).expect("JSON message");
-                let found = done(&message);
-                seen.push(message);
-                if found {
-                    return seen;
-                }
-            }
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("waiting for {what}: {other:?}; seen {seen:?}"),
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn console_worklist_a_streamed_alarms_sms_page_reaches_the_socket_and_the_open_row() {

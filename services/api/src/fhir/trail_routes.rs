@@ -13,8 +13,11 @@ use crate::access_rule::Access;
 use crate::app::AppState;
 use axum::extract::State;
 use axum::response::Response;
+use cw_core::AlertId;
+use cw_core::alert::Alert;
 use cw_core::audit::AuditEvent;
 use cw_core::time::{NANOS_PER_SEC, Nanos};
+use std::collections::HashMap;
 
 /// Whether an element's instant (`None`: the resource has none) matches a search range;
 /// with no range given everything matches, with one a resource lacking it does not.
@@ -56,15 +59,19 @@ pub async fn communications(
         .records
         .alerts_for_patients(std::slice::from_ref(&patient), None, ALERTS_READ)
         .await?;
+    // One read for the pages of every alert, not one per alert (up to ALERTS_READ).
+    let ids: Vec<AlertId> = alerts.iter().map(|a| a.id.clone()).collect();
+    let by_id: HashMap<&AlertId, &Alert> = alerts.iter().map(|a| (&a.id, a)).collect();
     let mut rows = Vec::new();
-    for alert in &alerts {
-        for d in state.records.deliveries_for_alert(&alert.id).await? {
-            if matches(sent_ns(&d), sent)
-                && matches(received_ns(&d), received)
-                && within(d.updated_ns, updated)
-            {
-                rows.push((d.updated_ns, communication(&d, alert)));
-            }
+    for d in state.records.deliveries_for_alerts(&ids).await? {
+        let Some(alert) = by_id.get(&d.alert) else {
+            continue;
+        };
+        if matches(sent_ns(&d), sent)
+            && matches(received_ns(&d), received)
+            && within(d.updated_ns, updated)
+        {
+            rows.push((d.updated_ns, communication(&d, alert)));
         }
     }
     rows.sort_by_key(|r| std::cmp::Reverse(r.0));
