@@ -5,11 +5,16 @@
 //! A change is planned first (read, merge, validate with `cw_core::contact`), audited by
 //! the caller with the names of the fields it changes — never their values — and only
 //! then saved. `disabled` is never changed here: only disable/enable do that.
+//!
+//! A role change of a user with a password login changes the login's role in the same
+//! change (`login.role` in the audit reason), so the record and the login never disagree
+//! (`docs/api.md`, user directory), and ends the account's sessions.
 
 use cw_core::contact::{self, ContactError};
 use cw_core::delivery::NotifyPreferences;
 use cw_core::time::Nanos;
 use cw_core::{Role, User, UserId};
+use cw_storage::credentials::Login;
 use cw_storage::{ApiRecords, StoreError};
 
 /// The audit action of a directory change by an admin (or the CLI).
@@ -32,12 +37,6 @@ pub enum ChangeError {
     /// A field's value breaks a rule (422 naming the field).
     #[error(transparent)]
     Invalid(#[from] ContactError),
-    /// The role given differs from the role of the user's login, which is what their
-    /// tokens carry: the two would disagree.
-    #[error(
-        "the role differs from the role of this user's login; change both with PUT /v1/users/{{id}}/login first"
-    )]
-    RoleConflict,
     /// An admin may not change their own role (they could demote the last admin).
     #[error("an admin cannot change their own role; another admin can")]
     OwnRole,
@@ -50,8 +49,11 @@ pub struct Planned {
     pub user: User,
     /// Whether no record existed (created from the login, or from scratch).
     pub created: bool,
-    /// The names of the fields that change (`role`, `phone`, `notify.quiet_hours`…).
+    /// The names of the fields that change (`role`, `login.role`, `phone`,
+    /// `notify.quiet_hours`…).
     pub changed: Vec<&'static str>,
+    /// Whether the user's password login gets the new role too (it had another).
+    pub login_role_changes: bool,
 }
 
 impl Planned {
@@ -99,11 +101,6 @@ pub async fn plan(
         Err(StoreError::NotFound) => (None, true),
         Err(e) => return Err(e.into()),
     };
-    if let (Some(role), Some(login)) = (change.role, login_role)
-        && role != login
-    {
-        return Err(ChangeError::RoleConflict);
-    }
     let role = change
         .role
         .or(before.as_ref().map(|u| u.role))
@@ -113,9 +110,11 @@ pub async fn plan(
             field: "role".into(),
             message: "a new user needs a role: doctor, admin or ops".into(),
         })?;
-    if let (Some(old), Some(me)) = (&before, actor.user)
+    // The role the account acts with today: its record's, else its login's.
+    let old_role = before.as_ref().map(|u| u.role).or(login_role);
+    if let (Some(old), Some(me)) = (old_role, actor.user)
         && me == id
-        && old.role != role
+        && old != role
     {
         return Err(ChangeError::OwnRole);
     }
@@ -151,17 +150,24 @@ pub async fn plan(
         now,
         max_snooze_ns,
     )?;
-    let changed = changed_fields(before.as_ref(), &user);
+    let login_role_changes = login_role.is_some_and(|login| login != role);
+    let mut changed = changed_fields(before.as_ref(), &user);
+    if login_role_changes {
+        changed.push("login.role");
+    }
     Ok(Planned {
         user,
         created,
         changed,
+        login_role_changes,
     })
 }
 
 /// Saves a planned change (nothing to write when nothing changes). The record is read
 /// once more just before the write and its `disabled` and `sessions` kept, so a disable
-/// or logout that landed since the plan is not undone by this write.
+/// or logout that landed since the plan is not undone by this write. A new role goes to
+/// the record first, then to the login: the record's role is the one sign-in and every
+/// request use (`authn`), so from the first write on no token acts in the old role.
 pub async fn save(records: &dyn ApiRecords, planned: &Planned) -> Result<User, StoreError> {
     let mut user = planned.user.clone();
     if planned.changed.is_empty() && !planned.created {
@@ -175,11 +181,32 @@ pub async fn save(records: &dyn ApiRecords, planned: &Planned) -> Result<User, S
         Err(StoreError::NotFound) => {}
         Err(e) => return Err(e),
     }
-    // A role change ends the account's sessions (their tokens carry the old role).
-    if !planned.created && planned.changed.contains(&"role") {
+    // A role change ends the account's sessions and refresh tokens, as a disable does
+    // (their tokens carry the old role).
+    let role_changes =
+        (!planned.created && planned.changed.contains(&"role")) || planned.login_role_changes;
+    if role_changes {
         user.sessions.end_all();
     }
     records.put_user(&user).await?;
+    if role_changes {
+        records.revoke_refresh_of_user(&user.id).await?;
+    }
+    if planned.login_role_changes {
+        match records.login(&user.id).await {
+            Ok(login) => {
+                records
+                    .put_login(&Login {
+                        role: user.role,
+                        ..login
+                    })
+                    .await?
+            }
+            // Removed since the plan: no login left to disagree.
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
     Ok(user)
 }
 

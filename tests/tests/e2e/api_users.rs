@@ -412,7 +412,7 @@ async fn only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preference
         "no numbers in the list"
     );
 
-    // Roles: not one's own, and not one that differs from the login's.
+    // Roles: not one's own.
     let (status, body) = put(
         &h,
         &format!("/v1/users/{}", h.admin),
@@ -428,17 +428,6 @@ async fn only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preference
         json!({"role": "doctor"}),
     )
     .await;
-    assert_eq!(status, 409, "{body}");
-    let (status, _) = call(
-        &h.http,
-        Method::PUT,
-        h.url(&format!("{other}/login")),
-        Some(&admin),
-        Some(json!({"role": "doctor", "password": "correct horse battery staple"}).to_string()),
-    )
-    .await;
-    assert_eq!(status, 204);
-    let (status, body) = put(&h, &other, &admin, json!({"role": "admin"})).await;
     assert_eq!(status, 409, "{body}");
 
     // Disabled stays disabled through a contact change; only enable changes it.
@@ -492,6 +481,98 @@ async fn embedded_only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_p
 #[tokio::test]
 async fn servers_only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preferences() {
     only_an_admin_sets_contacts_and_a_doctor_sets_only_their_own_preferences(Mode::Servers).await;
+}
+
+/// A doctor with a password login made ops by `PUT /v1/users/{id}`: the record and the
+/// login both say ops after the one change (audited once with both fields), the doctor's
+/// access and refresh tokens stop working at once, and a fresh sign-in acts as ops.
+async fn a_role_change_reaches_the_login_and_ends_the_sessions(mode: Mode) {
+    const PASSWORD: &str = "correct horse battery staple";
+    let h = ApiHarness::start(mode).await;
+    let admin = h.token(&h.admin, Role::Admin);
+    let doctor = h.doctor_a.clone();
+    let own = format!("/v1/users/{doctor}");
+    let (status, _) = put(
+        &h,
+        &format!("{own}/login"),
+        &admin,
+        json!({"role": "doctor", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let sign_in = json!({"user": doctor.as_str(), "password": PASSWORD}).to_string();
+    let (status, tokens) = call(
+        &h.http,
+        Method::POST,
+        h.url("/v1/auth/login"),
+        None,
+        Some(sign_in.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(
+        get(&h, &own, Some(&access)).await.0,
+        200,
+        "the doctor reads their record"
+    );
+
+    let (status, body) = put(&h, &own, &admin, json!({"role": "ops"})).await;
+    assert_eq!(status, 200, "the admin makes the doctor ops: {body}");
+    assert_eq!(body["role"], "ops");
+    assert_eq!(
+        get(&h, &own, Some(&access)).await.0,
+        401,
+        "the doctor-role access token is refused at once"
+    );
+    let (status, _) = call(
+        &h.http,
+        Method::POST,
+        h.url("/v1/auth/refresh"),
+        None,
+        Some(json!({"refresh_token": refresh}).to_string()),
+    )
+    .await;
+    assert_eq!(status, 401, "the refresh token ended with the sessions");
+    let records = h.stores.records.as_ref();
+    assert_eq!(records.login(&doctor).await.expect("login").role, Role::Ops);
+    assert_eq!(records.user(&doctor).await.expect("record").role, Role::Ops);
+
+    let (status, tokens) = call(
+        &h.http,
+        Method::POST,
+        h.url("/v1/auth/login"),
+        None,
+        Some(sign_in),
+    )
+    .await;
+    assert_eq!(status, 200, "the same password signs in: {tokens}");
+    let fresh = tokens["access_token"].as_str().expect("access");
+    let claims =
+        cw_api::token::verify(h.secret.as_bytes(), "cardiowatch", fresh).expect("our token");
+    assert_eq!(claims.role, Role::Ops);
+    assert_eq!(get(&h, &own, Some(fresh)).await.0, 200);
+
+    let events = audit_events(h.stores.records.as_ref()).await;
+    let reasons: Vec<&str> = changes_of(&events, "user_update", &doctor)
+        .iter()
+        .map(|e| e.entry.reason.as_str())
+        .collect();
+    assert_eq!(reasons, ["created; fields: role, login.role"]);
+}
+
+#[tokio::test]
+async fn embedded_a_role_change_reaches_the_login_and_ends_the_sessions() {
+    a_role_change_reaches_the_login_and_ends_the_sessions(Mode::Embedded).await;
+}
+
+#[tokio::test]
+async fn servers_a_role_change_reaches_the_login_and_ends_the_sessions() {
+    a_role_change_reaches_the_login_and_ends_the_sessions(Mode::Servers).await;
 }
 
 /// `cardiowatch user set-contact` on the store: the api shows what it set, a bad phone is

@@ -237,6 +237,46 @@ async fn edit_phone_then_page(
     );
 }
 
+/// The new doctor (who signs in with a password) made ops in the Edit form: saved without
+/// an error, and the record and the password login both hold the new role (one change).
+async fn edit_role_of_a_password_user(system: &System, browser: &Browser) {
+    browser
+        .click(&format!(
+            "#users tr[data-user=\"{NEW_DOCTOR}\"] button.edit"
+        ))
+        .await;
+    let shown = wait_ready(
+        browser,
+        "the edit form with the stored role",
+        "const f = document.getElementById('edit-user'); return f && !f.hidden && document.getElementById('edit-user-role').value;",
+    )
+    .await;
+    assert_eq!(shown, json!("doctor"));
+    browser.click("#edit-user-role option[value='ops']").await;
+    browser.click("#edit-user-submit").await;
+    let said = wait_ready(
+        browser,
+        "the saved role",
+        "const r = document.getElementById('edit-user-result'); return r && r.dataset.outcome && r.textContent.includes('role') ? [r.dataset.outcome, r.textContent] : null;",
+    )
+    .await;
+    assert_eq!(
+        said,
+        json!(["ok", format!("Saved {NEW_DOCTOR}: role.")]),
+        "{said}"
+    );
+    let user = UserId::parse(NEW_DOCTOR).expect("id");
+    let records = system.stores.records.as_ref();
+    let stored = records.user(&user).await.expect("user");
+    assert_eq!(stored.role, cw_core::Role::Ops);
+    let login = records.login(&user).await.expect("login");
+    assert_eq!(
+        login.role,
+        cw_core::Role::Ops,
+        "the login has the new role too"
+    );
+}
+
 /// The sequence numbers of the audit rows shown, top to bottom.
 async fn audit_rows(browser: &Browser) -> Vec<u64> {
     let seqs = browser
@@ -496,6 +536,7 @@ async fn admins_manage_users_devices_and_read_the_verified_audit_log_ops_see_cha
         .screenshot(&screenshot_path("console-admin-users.png"))
         .await;
     edit_phone_then_page(&stack.sandbox, system, &browser, &open).await;
+    edit_role_of_a_password_user(system, &browser).await;
 
     // --- Devices: register, issue a token, pin a certificate, revoke.
     browser.click("#nav a[href='#/admin/devices']").await;

@@ -2,7 +2,8 @@
 //!
 //! * `PUT /v1/users/{id}` (admin): create or change a user's record — role, phone (E.164),
 //!   email, notification preferences. Fields left out stay as they are; `"phone": null`
-//!   removes the phone. `disabled` is never changed here (disable/enable do that).
+//!   removes the phone. `disabled` is never changed here (disable/enable do that). A new
+//!   role goes to the user's password login too and ends the account's sessions.
 //! * `GET /v1/users` (admin): every user record, with role, whether active, and which
 //!   contact points are set (not their values).
 //! * `GET /v1/users/{id}` (admin, or the user themselves): the record.
@@ -288,9 +289,6 @@ async fn apply(
                 field: Some(e.field),
                 message: e.message,
             },
-            ChangeError::RoleConflict => ApiError::Conflict(
-                "the role differs from the role of this user's login; change it with PUT /v1/users/{id}/login first",
-            ),
             ChangeError::OwnRole => {
                 ApiError::Conflict("an admin cannot change their own role; another admin can")
             }
