@@ -113,16 +113,20 @@ impl MongoRecords {
 
     /// Every document of `collection`, in id order.
     pub(super) async fn all_by_id<T: DeserializeOwned>(&self, collection: &str) -> Result<Vec<T>> {
-        let docs: Vec<Document> = self
-            .coll(collection)
+        let docs = self.all_docs_by_id(collection).await?;
+        docs.into_iter().map(from_doc).collect()
+    }
+
+    /// Every raw document of `collection`, in id order (for collections decoded by hand).
+    pub(super) async fn all_docs_by_id(&self, collection: &str) -> Result<Vec<Document>> {
+        self.coll(collection)
             .find(doc! {})
             .sort(doc! { "_id": 1 })
             .await
             .map_err(map_err)?
             .try_collect()
             .await
-            .map_err(map_err)?;
-        docs.into_iter().map(from_doc).collect()
+            .map_err(map_err)
     }
 
     async fn one<T: DeserializeOwned>(&self, collection: &str, filter: Document) -> Result<T> {

@@ -188,28 +188,12 @@ impl ShardLeaseView for MongoRecords {
     }
 
     async fn shard_leases(&self) -> Result<Vec<ShardLease>> {
-        let docs: Vec<Document> = self
-            .coll(SHARD_LEASES)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect()
-            .await
-            .map_err(map_err)?;
+        let docs = self.all_docs_by_id(SHARD_LEASES).await?;
         docs.iter().map(from_doc).collect()
     }
 
     async fn engines(&self) -> Result<Vec<EngineBeat>> {
-        let docs: Vec<Document> = self
-            .coll(ENGINES)
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .map_err(map_err)?
-            .try_collect()
-            .await
-            .map_err(map_err)?;
+        let docs = self.all_docs_by_id(ENGINES).await?;
         docs.iter()
             .map(|d| {
                 let bad = |e: mongodb::bson::document::ValueAccessError| {
