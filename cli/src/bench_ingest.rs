@@ -8,6 +8,7 @@
 //! so this process's CPU time and peak RSS during (b) are ingest's; the simulator's are
 //! not counted. Each phase writes to its own fresh database, so neither overwrites.
 
+use crate::proc_stats::{process_cpu_seconds, rss_kib};
 use anyhow::{Context, bail};
 use clap::Args;
 use cw_core::device::token_sha256;
@@ -167,7 +168,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     .await?;
     let url = format!("wss://127.0.0.1:{}/v1/stream", ingest.addr.port());
     reset_peak_rss();
-    let cpu_before = cpu_seconds();
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let curve = tokio::spawn(rss_curve(started, args.stall_pid.zip(args.stall_s)));
     let status = tokio::process::Command::new(std::env::current_exe()?)
@@ -190,7 +191,7 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         .await
         .context("running the gateway simulator")?;
     let ingest_s = started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu_before;
+    let cpu = process_cpu_seconds() - cpu_before;
     let peak_rss_mib = peak_rss_kib() as f64 / 1024.0;
     curve.abort();
     if let Some(pid) = args.stall_pid {
@@ -257,33 +258,6 @@ async fn count_points(samples: &dyn SampleStore, patients: usize) -> anyhow::Res
     Ok(total)
 }
 
-/// User + system CPU seconds of this process (Linux `/proc/self/stat`; 0 elsewhere).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the parenthesised command name; utime and stime are 14th and 15th.
-    let Some(rest) = stat.rsplit(')').next() else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<f64>().ok()))
-        .sum();
-    ticks / clock_ticks_per_s()
-}
-
-fn clock_ticks_per_s() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 /// Samples this process's RSS every 500 ms while phase (b) runs (printed every 5 s),
 /// freezing `stall` = (pid, seconds) from 2 s in, and thawing it after.
 async fn rss_curve(started: Instant, stall: Option<(u32, f64)>) {
@@ -331,17 +305,4 @@ fn reset_peak_rss() {
 
 fn peak_rss_kib() -> u64 {
     rss_kib("VmHWM:")
-}
-
-/// A `/proc/self/status` memory field in KiB (0 when unreadable).
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }

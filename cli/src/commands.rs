@@ -171,6 +171,9 @@ enum BenchCommand {
     /// N real-time patients × V live WebSockets each: sent → socket p50/p99 for HR
     /// and ECG messages, and messages dropped.
     Live(cardiowatch::bench_live::BenchLiveArgs),
+    /// Patients analysed in real time per engine core, and 1 → 2 → 3 engines side by
+    /// side: engine threads splitting the shards by the lease plan (docs/scaling.md).
+    Engines(cardiowatch::bench_engines::BenchEnginesArgs),
     /// Detector frames/s and lead-samples/s over a folder of WFDB records.
     Detect {
         /// Folder of WFDB records (every `.hea` in it).
@@ -366,6 +369,9 @@ impl Cli {
             Command::Bench {
                 what: BenchCommand::Live(args),
             } => cardiowatch::bench_live::run(args).await,
+            Command::Bench {
+                what: BenchCommand::Engines(args),
+            } => cardiowatch::bench_engines::run(args),
             Command::Fatigue { store, days, json } => {
                 cardiowatch::fatigue::run(&store, days, json).await
             }

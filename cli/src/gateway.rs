@@ -66,14 +66,14 @@ struct PreparedFrame {
 
 /// A WFDB record's samples, read once per process: a simulator with 1,000 patients on
 /// one record must not hold 1,000 copies.
-struct LoadedRecord {
-    fs: f64,
-    leads: usize,
-    frames: usize,
-    samples_uv: Vec<i16>,
+pub(crate) struct LoadedRecord {
+    pub(crate) fs: f64,
+    pub(crate) leads: usize,
+    pub(crate) frames: usize,
+    pub(crate) samples_uv: Vec<i16>,
 }
 
-fn load_record(path: &std::path::Path) -> anyhow::Result<Arc<LoadedRecord>> {
+pub(crate) fn load_record(path: &std::path::Path) -> anyhow::Result<Arc<LoadedRecord>> {
     static CACHE: std::sync::Mutex<BTreeMap<PathBuf, Arc<LoadedRecord>>> =
         std::sync::Mutex::new(BTreeMap::new());
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());

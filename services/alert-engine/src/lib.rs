@@ -19,3 +19,5 @@ mod writer;
 
 pub use app::{Running, run, start};
 pub use config::AlertEngineConfig;
+/// Which shards an engine takes; `cardiowatch bench engines` splits shards with it too.
+pub use leases::plan as lease_plan;
