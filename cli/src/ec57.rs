@@ -243,6 +243,9 @@ pub fn evaluate_record(
     let mut result =
         RecordResult::score(name, &reference, &test_beats, &alarms, &limits_of(policy));
     result.noise_held_s = replayed.noise_held_s.min(result.duration_s);
+    if noise.is_some() {
+        cw_ec57::false_alarms::mark_stressed(&mut result.placed);
+    }
     Ok(result)
 }
 

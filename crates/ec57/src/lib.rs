@@ -10,6 +10,7 @@
 //! - [`episodes`]: episode and duration sensitivity / positive predictivity (EC38 / EC57).
 //! - [`alarms`]: each alarm judged true or false against the reference; false alarms per
 //!   hour and onset-to-alarm delay per rule.
+//! - [`false_alarms`]: each false clinical alarm and where it fell (noise alarm, noise).
 //! - [`noise_stress`]: NSTDB noise added at a signal-to-noise ratio (`nst`'s protocol).
 //! - [`record`]: all of that for one record, and the gross (sums of counts).
 //! - [`report`]: EC57's table layout, per record and gross.
@@ -20,6 +21,7 @@ pub mod aami;
 pub mod alarms;
 pub mod arrest;
 pub mod episodes;
+pub mod false_alarms;
 pub mod matching;
 pub mod noise_stress;
 pub mod record;

@@ -7,6 +7,7 @@ use crate::alarms::{
 };
 use crate::arrest;
 use crate::episodes::{EpisodeInput, EpisodeScore, Interval, Matching, covered};
+use crate::false_alarms::{self, PlacedAlarm};
 use crate::matching::{BeatMatrix, TestBeat};
 use crate::reference::{Reference, Rhythm};
 
@@ -42,6 +43,8 @@ pub struct RecordResult {
     /// Seconds the analysis's noise gate held the physiological rules (set by the
     /// caller that replayed the record; 0 from `score`).
     pub noise_held_s: f64,
+    /// Each judged clinical alarm and where it fell (`false_alarms.rs`).
+    pub placed: Vec<PlacedAlarm>,
 }
 
 impl RecordResult {
@@ -179,6 +182,7 @@ impl RecordResult {
                 .map(|(k, d)| (k.to_string(), d))
                 .collect(),
             noise_held_s: 0.0,
+            placed: false_alarms::placed(&judge, alarms),
         }
     }
 }

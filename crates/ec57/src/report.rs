@@ -251,6 +251,12 @@ pub fn render(results: &[RecordResult]) -> String {
         gross.clinical.fired
     );
 
+    let listed: Vec<(&str, &[crate::false_alarms::PlacedAlarm])> = results
+        .iter()
+        .map(|r| (r.name.as_str(), r.placed.as_slice()))
+        .collect();
+    crate::false_alarms::render(&mut out, &listed);
+
     let _ = writeln!(
         out,
         "\nOnset-to-alarm delay (first alarm of the rule fired in [onset − 2 s, end + 1 s])\n\
