@@ -68,9 +68,12 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     // raised a VT alarm of their own (14 while an isolated PVC held the VT alert open, 8
     // before each VT could alarm again, 0 before the VT rule); 25 of 39 alarmed or counted
     // inside an open VT alert; 4 false VT alarms. With the noise gate's beat level at 0.10
-    // (203's noisy VT no longer held): 23 of 39 alarmed, 26 alarmed or counted.
-    assert!(gross.vt.detected >= 22, "VT {:?}", gross.vt);
-    assert!(gross.vt.detected_or_counted >= 25, "VT {:?}", gross.vt);
+    // (203's noisy VT no longer held): 23 of 39 alarmed, 26 alarmed or counted. With runs
+    // alternating two ventricular shapes: 26 and 29. Since a clean V beat continues the run
+    // through a noise hold (203 at 741 s; docs/clinical-performance.md, "VT through a
+    // noise hold"): 27 and 30.
+    assert!(gross.vt.detected >= 27, "VT {:?}", gross.vt);
+    assert!(gross.vt.detected_or_counted >= 30, "VT {:?}", gross.vt);
     let vt = gross
         .alarms
         .get("ventricular_tachycardia")

@@ -10,7 +10,7 @@ use crate::noise_gate::{NOISY_BEAT, NoiseGate};
 use crate::rate::RobustRate;
 use crate::rhythm::Rhythm;
 use crate::rule_bank::{ClassFacts, RuleBank, WindowFacts};
-use crate::ventricular::VentricularRuns;
+use crate::ventricular::{VentricularRuns, counts_as_ventricular};
 use crate::ventricular_ectopy::{Kind, VentricularEctopy};
 use crate::vital_rules::VitalState;
 use cw_core::messages::AnalysisState;
@@ -330,8 +330,8 @@ impl PatientMonitor {
                 let (beat, noise) = (classified.sample, classified.noise);
                 stream.gate.on_beat(now_sample, beat, noise, carried);
                 let noisy = stream.gate.holds(now_sample);
-                // A "ventricular" beat in noise is not one: it breaks the run.
-                let ventricular = classified.class == BeatClass::V && !noisy;
+                // A "ventricular" beat in noise is not one unless it is clean itself.
+                let ventricular = counts_as_ventricular(classified.class, classified.noise, noisy);
                 let noise = classified.noise;
                 let ended = stream
                     .ventricular

@@ -2,6 +2,9 @@
 //! consecutive V beats in progress, its rate, and how long ventricular tachycardia has
 //! lasted. Bounded state: a few numbers per patient.
 
+use crate::noise_gate::NOISY_BEAT;
+use cw_detect::BeatClass;
+
 /// A VT episode goes on through runs broken by at most this much time without a VT beat
 /// (one misclassified or fused beat inside a long VT must not restart the 30 s clock).
 const EPISODE_GAP_S: f64 = 2.0;
@@ -36,6 +39,16 @@ pub struct Ended {
     pub span: u64,
     /// Mean noise of its beats, as [`Run::noise`].
     pub noise: f32,
+}
+
+/// Whether a classified beat is V to the run. A V call on a beat in noise — while the
+/// noise gate holds the rules (`noise_gate.rs`) — is not trusted and breaks the run,
+/// unless the beat itself is clean (its own noise under the gate's beat level): the gate
+/// holds for seconds after the noise, and a VT starting in them (mitdb 203 at 741 s) is
+/// VT. The VT rule stays held while the gate holds; it judges the run once the gate
+/// clears (docs/clinical-performance.md, "VT through a noise hold").
+pub fn counts_as_ventricular(class: BeatClass, noise: f32, gate_holds: bool) -> bool {
+    class == BeatClass::V && (!gate_holds || noise < NOISY_BEAT)
 }
 
 impl VentricularRuns {
@@ -133,6 +146,18 @@ mod tests {
         );
         assert_eq!(v.run(FS).beats, 0);
         assert_eq!(v.on_beat(625, false, 0.0), None, "no run to end");
+    }
+
+    #[test]
+    fn in_a_noise_hold_only_a_clean_v_beat_continues_the_run() {
+        assert!(counts_as_ventricular(BeatClass::V, 0.03, true));
+        assert!(!counts_as_ventricular(BeatClass::V, NOISY_BEAT, true));
+        assert!(!counts_as_ventricular(BeatClass::V, 0.3, true));
+        // Outside a hold the run's mean noise is the VT rule's to judge (`rule_bank.rs`).
+        assert!(counts_as_ventricular(BeatClass::V, 0.3, false));
+        for class in [BeatClass::N, BeatClass::S, BeatClass::Q, BeatClass::F] {
+            assert!(!counts_as_ventricular(class, 0.0, false));
+        }
     }
 
     #[test]
