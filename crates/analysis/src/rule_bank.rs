@@ -200,7 +200,13 @@ impl RuleBank {
             asystole.worsen(RuleKind::Asystole, reading.rr_s as f32);
         }
         self.observe(policy, RuleKind::Asystole, at, false, true, 0.0, events);
-        if !trusted {
+        // While the noise alarm sounds the rate and pause rules are held as over an
+        // untrusted interval: the alarm outlasts the noise gate's hold by its clear time,
+        // and in those seconds the detector has not recovered from the burst (extra or
+        // missed beats make fast, slow and long intervals). The monitor says "noisy ECG"
+        // instead (docs/clinical-performance.md, "Rate rules while the noise alarm
+        // sounds"). Asystole is not held: noise is not silence.
+        if !trusted || self.is_firing(RuleKind::Noise) {
             for rule in [
                 RuleKind::HrHigh,
                 RuleKind::HrLow,
@@ -579,7 +585,7 @@ mod tests {
     use cw_core::rules::{
         ConditionRule, CoupletRule, NsvtRule, PatternRule, PauseRule, PvcRateRule,
     };
-    use cw_core::{PatientId, Priority};
+    use cw_core::{HrLimit, PatientId, Priority};
     use cw_detect::{LeadQuality, QualityWindow};
 
     const FS: f64 = 250.0;
@@ -931,6 +937,68 @@ mod tests {
         );
         long_rr(&mut bank, second(21), &mut events);
         assert!(bank.is_firing(RuleKind::Pause), "{events:?}");
+    }
+
+    #[test]
+    fn while_the_noise_alarm_sounds_rate_and_pause_rules_hold_and_after_it_a_fast_rate_fires() {
+        let policy = ThresholdPolicy {
+            noise: Some(ConditionRule {
+                priority: Priority::Low,
+                for_s: 0.0,
+                clear_s: 10.0,
+            }),
+            pause: Some(PauseRule {
+                rr_s: 3.0,
+                priority: Priority::Medium,
+                clear_s: 10.0,
+            }),
+            hr_high: Some(HrLimit {
+                bpm: 120.0,
+                priority: Priority::High,
+                for_s: 0.0,
+                hysteresis_bpm: 5.0,
+                clear_s: 10.0,
+            }),
+            ..vf_policy(0.0)
+        };
+        let quality = one_good_lead();
+        let second = |s: i64| s * 1_000_000_000;
+        let beat = |bank: &mut RuleBank, at, rr_s: f64, events: &mut Vec<RuleEvent>| {
+            let bpm = (60.0 / rr_s) as f32;
+            let reading = HrReading {
+                sample: 0,
+                rr_s,
+                instant_bpm: bpm,
+                average_bpm: bpm,
+            };
+            let rhythm = Rhythm::default();
+            bank.on_beat(&policy, at, &reading, &rhythm, true, false, events);
+        };
+        let mut bank = RuleBank::default();
+        let mut events = Vec::new();
+        let mut noisy = window_facts(second(1), &quality, false, false, None);
+        noisy.noise_hold = true;
+        bank.on_window(&policy, &noisy, &mut events);
+        assert!(bank.is_firing(RuleKind::Noise), "{events:?}");
+        // The gate has let go (no hold), the noise alarm still sounds: 150 bpm and a
+        // 4.5 s interval raise nothing.
+        bank.on_window(
+            &policy,
+            &window_facts(second(2), &quality, false, false, None),
+            &mut events,
+        );
+        beat(&mut bank, second(2), 0.4, &mut events);
+        beat(&mut bank, second(3), 4.5, &mut events);
+        assert!(bank.is_firing(RuleKind::Noise), "{events:?}");
+        assert_eq!(fired(&events), vec![(RuleKind::Noise, 0.0)], "{events:?}");
+        // Once the noise alarm has cleared, the same rate is alarmed.
+        for s in 3..=13 {
+            let facts = window_facts(second(s), &quality, false, false, None);
+            bank.on_window(&policy, &facts, &mut events);
+        }
+        assert!(!bank.is_firing(RuleKind::Noise), "{events:?}");
+        beat(&mut bank, second(14), 0.4, &mut events);
+        assert!(bank.is_firing(RuleKind::HrHigh), "{events:?}");
     }
 
     /// VF, 12 s of asystole, VF again: one alert; 10 s of organised rhythm close it, and
