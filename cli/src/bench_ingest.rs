@@ -47,6 +47,10 @@ pub struct BenchIngestArgs {
     /// Ingest's writer: writes in flight at once (default: ingest's own default).
     #[arg(long)]
     pub writes_in_flight: Option<usize>,
+    /// gzip the `/write` bodies of both phases (`true`/`false`); default: the store's
+    /// own choice (`storage.influx.gzip`: off to a loopback URL, on to another host).
+    #[arg(long)]
+    pub gzip: Option<bool>,
 }
 
 const BLOCK_MS: u32 = 250;
@@ -74,7 +78,12 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
     );
 
     // (a) straight to InfluxDB.
-    let direct = influx(&args.influx_url, &format!("bench_direct_{run_id}")).await?;
+    let direct = influx(
+        &args.influx_url,
+        &format!("bench_direct_{run_id}"),
+        args.gzip,
+    )
+    .await?;
     let start_ns = now_ns() - (args.seconds * NANOS_PER_SEC as f64) as i64;
     let per_block = (fs * f64::from(BLOCK_MS) / 1000.0).round() as usize;
     let mut blocks = Vec::new();
@@ -120,7 +129,14 @@ pub async fn run(args: BenchIngestArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let mut stores = cw_storage::open(&storage).await?;
-    stores.samples = Arc::new(influx(&args.influx_url, &format!("bench_ingest_{run_id}")).await?);
+    stores.samples = Arc::new(
+        influx(
+            &args.influx_url,
+            &format!("bench_ingest_{run_id}"),
+            args.gzip,
+        )
+        .await?,
+    );
     let mut tokens = String::new();
     for p in 0..args.patients {
         let token = crate::secrets::device_token();
@@ -238,10 +254,15 @@ fn offset_frames(patient: usize, stagger_s: f64, fs: f64, room: usize) -> usize 
     }
 }
 
-async fn influx(url: &str, database: &str) -> anyhow::Result<cw_storage::influx::InfluxSamples> {
+async fn influx(
+    url: &str,
+    database: &str,
+    gzip: Option<bool>,
+) -> anyhow::Result<cw_storage::influx::InfluxSamples> {
     cw_storage::influx::InfluxSamples::connect(&InfluxConfig {
         url: url.to_owned(),
         database: database.to_owned(),
+        gzip,
         ..Default::default()
     })
     .await

@@ -156,8 +156,11 @@ pub struct InfluxConfig {
     pub password: Option<SecretString>,
     /// Lines per `/write` request (InfluxDB recommends 5,000).
     pub batch_lines: usize,
-    /// Compress `/write` bodies (line protocol shrinks ~5–10×).
-    pub gzip: bool,
+    /// Compress `/write` bodies (line protocol shrinks ~5–10×). None: only to a node
+    /// that is not on this host (a loopback URL gets plain bodies: there gzip costs both
+    /// processes CPU and saves no link; docs/benchmarks.md, "gzip only where the link
+    /// needs it"). A node's own `gzip` wins.
+    pub gzip: Option<bool>,
     /// Per-request timeout.
     pub timeout_ms: u64,
 }
@@ -176,6 +179,8 @@ pub struct InfluxNodeConfig {
     pub password_file: Option<PathBuf>,
     /// File holding this node's token (one trailing newline dropped).
     pub token_file: Option<PathBuf>,
+    /// Compress `/write` bodies to this node; none: the shared `gzip`.
+    pub gzip: Option<bool>,
 }
 
 /// The default `url`: set and different from it, `url` and `nodes` conflict.
@@ -191,7 +196,7 @@ impl Default for InfluxConfig {
             username: None,
             password: None,
             batch_lines: 5000,
-            gzip: true,
+            gzip: None,
             timeout_ms: 10_000,
         }
     }
@@ -279,7 +284,7 @@ mod tests {
         assert_eq!(cfg.backend, Backend::Embedded);
         assert_eq!(cfg.path, PathBuf::from(".cw-data/cardiowatch.sqlite"));
         assert_eq!(cfg.influx.batch_lines, 5000);
-        assert!(cfg.influx.gzip);
+        assert_eq!(cfg.influx.gzip, None);
     }
 
     #[test]

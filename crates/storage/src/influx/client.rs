@@ -51,7 +51,7 @@ impl Client {
             shown: redact::url(&node.url),
             database: cfg.database.clone(),
             auth,
-            gzip: cfg.gzip,
+            gzip: node.gzip,
         })
     }
 

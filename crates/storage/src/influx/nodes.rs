@@ -25,6 +25,8 @@ pub(super) struct NodeSpec {
     pub token: Option<SecretString>,
     pub username: Option<String>,
     pub password: Option<SecretString>,
+    /// Whether `/write` bodies to this node are gzipped.
+    pub gzip: bool,
 }
 
 /// The nodes `cfg` names: `nodes`, or the one at `url`. A node's own credential files
@@ -32,6 +34,7 @@ pub(super) struct NodeSpec {
 pub(super) fn resolve(cfg: &InfluxConfig) -> Result<Vec<NodeSpec>> {
     if cfg.nodes.is_empty() {
         return Ok(vec![NodeSpec {
+            gzip: cfg.gzip.unwrap_or_else(|| !is_loopback(&cfg.url)),
             url: cfg.url.clone(),
             token: cfg.token.clone(),
             username: cfg.username.clone(),
@@ -77,10 +80,26 @@ pub(super) fn resolve(cfg: &InfluxConfig) -> Result<Vec<NodeSpec>> {
                 Some(path) => Some(read_secret(path, "password_file")?),
                 None => cfg.password.clone(),
             },
+            gzip: node.gzip.or(cfg.gzip).unwrap_or_else(|| !is_loopback(&url)),
             url,
         });
     }
     Ok(out)
+}
+
+/// Whether `url` names this host (`localhost`, 127.0.0.0/8, `::1`): a link where gzip
+/// only costs CPU, both ours and InfluxDB's (docs/benchmarks.md, "gzip only where the
+/// link needs it"). An unparsable URL counts as remote; the connection reports it.
+fn is_loopback(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = parsed.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn read_secret(path: &Path, key: &str) -> Result<SecretString> {
@@ -272,6 +291,45 @@ mod tests {
             resolve(&cfg).is_err(),
             "an unreadable credential file fails"
         );
+    }
+
+    #[test]
+    fn gzip_is_off_to_this_host_on_to_others_unless_configured() {
+        let gzip = |cfg: &InfluxConfig| -> Vec<bool> {
+            resolve(cfg)
+                .expect("valid")
+                .iter()
+                .map(|s| s.gzip)
+                .collect()
+        };
+        for local in [
+            "http://127.0.0.1:8086",
+            "http://127.3.4.5:8086",
+            "https://LOCALHOST:8086",
+            "http://[::1]:8086",
+        ] {
+            let cfg = InfluxConfig {
+                url: local.into(),
+                ..InfluxConfig::default()
+            };
+            assert_eq!(gzip(&cfg), [false], "{local}");
+        }
+        for remote in [
+            "http://influx:8086",
+            "https://10.0.0.7:8086",
+            "http://[fd00::1]",
+        ] {
+            let cfg = InfluxConfig {
+                url: remote.into(),
+                ..InfluxConfig::default()
+            };
+            assert_eq!(gzip(&cfg), [true], "{remote}");
+        }
+        let mut cfg = nodes_cfg(&["http://127.0.0.1:8086", "http://b:8086", "http://c:8086"]);
+        assert_eq!(gzip(&cfg), [false, true, true]);
+        cfg.gzip = Some(true);
+        cfg.nodes[2].gzip = Some(false);
+        assert_eq!(gzip(&cfg), [true, true, false], "a node's own setting wins");
     }
 
     #[test]

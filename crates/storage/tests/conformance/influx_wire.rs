@@ -128,6 +128,8 @@ async fn writes_are_gzipped_line_protocol_batches_with_token_auth() {
         database: "ecgdb".into(),
         token: Some("tok-123".into()),
         batch_lines: 3,
+        // Loopback would send plain bodies by default (`nodes.rs`, `is_loopback`).
+        gzip: Some(true),
         ..InfluxConfig::default()
     };
     let store = InfluxSamples::connect(&cfg).await.expect("connect");
@@ -180,7 +182,7 @@ async fn user_and_password_go_as_u_and_p_parameters_when_no_token() {
         url,
         username: Some("ingest".into()),
         password: Some("s3cret".into()),
-        gzip: false,
+        // Not set: a loopback node gets plain bodies by default.
         ..InfluxConfig::default()
     };
     let store = InfluxSamples::connect(&cfg).await.expect("connect");
