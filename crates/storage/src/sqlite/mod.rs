@@ -17,6 +17,7 @@ mod records;
 mod replay_guard;
 mod report_days;
 mod retention;
+mod sample_writes;
 mod samples;
 mod schema;
 mod shard_leases;

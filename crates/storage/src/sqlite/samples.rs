@@ -3,6 +3,7 @@
 
 use super::conn::Db;
 use super::map_err;
+use super::sample_writes::SampleWrites;
 use crate::ports::{EcgEnvelope, Reachable, Result, SampleStore, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
@@ -13,11 +14,15 @@ use std::ops::Range;
 #[derive(Clone)]
 pub struct SqliteSamples {
     db: Db,
+    writes: SampleWrites,
 }
 
 impl SqliteSamples {
     pub(super) fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            writes: SampleWrites::default(),
+        }
     }
 
     pub(super) fn db(&self) -> &Db {
@@ -35,11 +40,7 @@ impl Reachable for SqliteSamples {
 #[async_trait]
 impl SampleStore for SqliteSamples {
     async fn write(&self, blocks: &[SampleBlock]) -> Result<()> {
-        let blocks: Vec<SampleBlock> = blocks.iter().filter(|b| b.frames() > 0).cloned().collect();
-        if blocks.is_empty() {
-            return Ok(());
-        }
-        self.db.call(move |conn| write_blocks(conn, &blocks)).await
+        self.writes.write(&self.db, blocks).await
     }
 
     async fn count_frames(&self, patient: &PatientId, from: Nanos, to: Nanos) -> Result<u64> {
@@ -95,57 +96,6 @@ pub(super) fn frames_in(
         }
     }
     Ok(out)
-}
-
-fn write_blocks(conn: &mut Connection, blocks: &[SampleBlock]) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(map_err)?;
-    {
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO sample_blocks
-                 (patient, start_ns, end_ns, device, seq, rate_hz, leads, frames, samples)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .map_err(map_err)?;
-        // Remembers each patient's longest block so range queries can bound their scan
-        // of the (patient, start_ns) key instead of reading the patient's whole history.
-        let mut span = tx
-            .prepare_cached(
-                "INSERT INTO sample_spans (patient, max_span_ns) VALUES (?1, ?2)
-                 ON CONFLICT (patient) DO UPDATE
-                 SET max_span_ns = max(max_span_ns, excluded.max_span_ns)",
-            )
-            .map_err(map_err)?;
-        for block in blocks {
-            let frames = block.frames();
-            // Only whole frames are stored: a trailing partial frame has no timestamp.
-            let samples = &block.samples_uv[..frames * usize::from(block.leads)];
-            let blob: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-            let seq = i64::try_from(block.seq)
-                .map_err(|_| StoreError::Corrupt(format!("seq {} out of range", block.seq)))?;
-            insert
-                .execute(params![
-                    block.patient.as_str(),
-                    block.start_ns,
-                    block.end_ns(),
-                    block.device.as_str(),
-                    seq,
-                    block.rate_hz,
-                    block.leads,
-                    frames as i64,
-                    blob,
-                ])
-                .map_err(map_err)?;
-            span.execute(params![
-                block.patient.as_str(),
-                block.end_ns() - block.start_ns
-            ])
-            .map_err(map_err)?;
-        }
-    }
-    tx.commit().map_err(map_err)
 }
 
 /// Blocks of `patient` with at least one frame time in `[from, to)`, in time order, with

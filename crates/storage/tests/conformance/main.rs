@@ -102,6 +102,8 @@ conformance! {
     samples::frames_round_trip_two_leads_in_time_order,
     samples::an_empty_or_inverted_range_holds_nothing,
     samples::large_writes_span_batches_and_read_back_whole,
+    samples::concurrent_writes_of_many_patients_are_each_stored_when_they_return,
+    samples::a_longer_block_written_later_is_found_from_inside_it,
     vitals::readings_and_statuses_round_trip_in_time_order,
     vitals::a_resent_reading_overwrites_and_a_later_status_drops_the_value,
     vitals::vitals_respect_the_half_open_range_and_the_patient,

@@ -204,3 +204,55 @@ pub async fn large_writes_span_batches_and_read_back_whole(s: &Stores) {
         expected_frames(&refs, T0, end)
     );
 }
+
+pub async fn concurrent_writes_of_many_patients_are_each_stored_when_they_return(s: &Stores) {
+    // Ingest's writer runs several batches at once; the embedded store commits those
+    // that meet in one transaction. Each call must still return only once its own blocks
+    // are readable.
+    let d = device_id();
+    let patients: Vec<_> = (0..24).map(|_| patient_id()).collect();
+    let writes = patients.iter().enumerate().map(|(i, p)| {
+        let blocks = [
+            block(p, &d, 1, T0, 250, 1, 60 + i),
+            block(p, &d, 2, T0 + NANOS_PER_SEC, 250, 1, 60 + i),
+        ];
+        async move {
+            s.samples.write(&blocks).await.expect("write");
+            let stored = s
+                .samples
+                .count_frames(p, T0, T0 + 2 * NANOS_PER_SEC)
+                .await
+                .expect("count");
+            assert_eq!(stored, 2 * (60 + i) as u64, "patient {i}");
+        }
+    });
+    futures::future::join_all(writes).await;
+}
+
+pub async fn a_longer_block_written_later_is_found_from_inside_it(s: &Stores) {
+    // Reads bound their scan by the patient's longest block: a block longer than every
+    // earlier one must still be found by a range that starts in its middle.
+    let (p, d) = (patient_id(), device_id());
+    let short = block(&p, &d, 1, T0, 250, 1, 25);
+    s.samples.write(&[short]).await.expect("write");
+    let long = block(&p, &d, 2, T0 + 10 * NANOS_PER_SEC, 250, 1, 2_500);
+    s.samples
+        .write(std::slice::from_ref(&long))
+        .await
+        .expect("write");
+    let from = long.time_of(2_000);
+    assert_eq!(
+        s.samples
+            .count_frames(&p, from, long.end_ns())
+            .await
+            .expect("count"),
+        500
+    );
+    assert_eq!(
+        s.samples
+            .frames(&p, from, long.end_ns())
+            .await
+            .expect("frames"),
+        expected_frames(&[&long], from, long.end_ns())
+    );
+}
