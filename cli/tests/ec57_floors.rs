@@ -53,13 +53,16 @@ fn mitdb_beats_af_vf_and_false_alarms() {
     // 0.08, which held one AF episode of 203), duration Se 91.5 % (89.4 % at 0.08; 92.4 %
     // with the older 32-beat window and 30 s onset, whose alarms stayed open longer:
     // duration +P 67.9 %), episode +P 62.5 % (60.0 % before AF was judged on conducted
-    // beats only).
+    // beats only); 100 % (5 of 5) and duration 91.0 / 92.3 % since an AF event begins only
+    // when the steady beats are irregular too (201's two false alarms on APCs called N;
+    // docs/clinical-performance.md, "AF begins only when the steady beats are irregular").
     at_least("AF episode Se", gross.af.se(), 90.0);
     at_least("AF duration Se", gross.af.duration_se(), 89.0);
-    at_least("AF episode +P", gross.af.ppv(), 60.0);
+    at_least("AF episode +P", gross.af.ppv(), 95.0);
     // Duration +P 86.9 % since atrial flutter is left out of it as EC38 does (75.7 %
-    // before; docs/clinical-performance.md, "Atrial flutter in AF scoring").
-    at_least("AF duration +P", gross.af.duration_ppv(), 85.0);
+    // before; docs/clinical-performance.md, "Atrial flutter in AF scoring"); 92.3 % since
+    // the steady-beat check.
+    at_least("AF duration +P", gross.af.duration_ppv(), 90.0);
     // Measured: AF episodes of ≥ 30 s 17/18 (94.4 %; 16/18 at the beat level 0.08).
     at_least("AF ≥ 30 s episode Se", gross.af_30s.se(), 88.0);
     // Measured: the flutter of 207, 4 of 6 episodes alarmed.

@@ -7,6 +7,15 @@
 //! atria, and bigeminy, trigeminy and frequent PVCs made the raw series look irregular
 //! (issue 12). So those intervals are dropped, and a window in which too few intervals
 //! are left is not judged at all (the rule is held): ventricular bigeminy leaves none.
+//!
+//! Atrial premature beats the classifier calls N (MIT-BIH 201: frequent APCs, aberrated
+//! ones called V, blocked ones) make sinus rhythm as irregular as AF. So an AF event
+//! only *begins* when the intervals between steady beats — conducted beats that did not
+//! come early (under [`PREMATURE`] × the recent median interval) after a steady one — are
+//! irregular too; once begun it goes on, and clears, on all conducted intervals as
+//! before, so AF itself, whose shortest intervals this drops as well, is neither delayed
+//! by a flickering check nor cut short (docs/clinical-performance.md, "AF begins only
+//! when the steady beats are irregular").
 
 use cw_detect::BeatClass;
 
@@ -22,6 +31,11 @@ const CONTEXT: usize = 8;
 /// intervals: ventricular trigeminy (one interval in three between conducted beats) is
 /// still judged, on its sinus intervals; bigeminy (none) is not.
 const MIN_CONDUCTED: f32 = 0.3;
+/// A beat whose interval is under this fraction of the median of the last [`REFERENCE`]
+/// intervals came early: an atrial premature beat if the classifier called it N.
+const PREMATURE: f32 = 0.6;
+/// Intervals (of any beats) whose median a beat's prematurity is judged against.
+const REFERENCE: usize = 8;
 
 /// What the last window says about AF.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,10 +53,13 @@ pub enum AfJudgement {
 pub struct AfRhythm {
     rr: Box<[f32; RR_KEPT]>,
     conducted: Box<[bool; RR_KEPT]>,
+    /// Conducted, and neither beat came early (see the module's note).
+    steady: Box<[bool; RR_KEPT]>,
     next: usize,
     filled: usize,
-    /// The last classified beat: its sample and whether it was conducted.
-    last: Option<(u64, bool)>,
+    /// The last classified beat: its sample, whether it was conducted, and whether it
+    /// was steady (conducted, not early).
+    last: Option<(u64, bool, bool)>,
 }
 
 impl Default for AfRhythm {
@@ -50,6 +67,7 @@ impl Default for AfRhythm {
         Self {
             rr: Box::new([0.0; RR_KEPT]),
             conducted: Box::new([false; RR_KEPT]),
+            steady: Box::new([false; RR_KEPT]),
             next: 0,
             filled: 0,
             last: None,
@@ -60,7 +78,7 @@ impl Default for AfRhythm {
 impl AfRhythm {
     /// The sample of the last classified beat (the start of the next interval).
     pub fn last_beat(&self) -> Option<u64> {
-        self.last.map(|(sample, _)| sample)
+        self.last.map(|(sample, _, _)| sample)
     }
 
     /// One classified beat at `sample`; `trusted` when the interval from the last beat to
@@ -73,16 +91,39 @@ impl AfRhythm {
             // not the rhythm's own (frequent SVEs must not read as AF).
             _ => false,
         };
-        if let Some((previous, was_conducted)) = self.last
+        let mut steady = conducted;
+        if let Some((previous, was_conducted, was_steady)) = self.last
             && trusted
             && sample > previous
         {
-            self.rr[self.next] = ((sample - previous) as f64 / fs) as f32;
+            let rr = ((sample - previous) as f64 / fs) as f32;
+            steady &= self.reference().is_none_or(|r| rr >= PREMATURE * r);
+            self.rr[self.next] = rr;
             self.conducted[self.next] = was_conducted && conducted;
+            self.steady[self.next] = was_steady && steady;
             self.next = (self.next + 1) % RR_KEPT;
             self.filled = (self.filled + 1).min(RR_KEPT);
         }
-        self.last = Some((sample, conducted));
+        self.last = Some((sample, conducted, steady));
+    }
+
+    /// The median of the last [`REFERENCE`] intervals (None until there are that many).
+    fn reference(&self) -> Option<f32> {
+        if self.filled < REFERENCE {
+            return None;
+        }
+        let mut recent: [f32; REFERENCE] =
+            std::array::from_fn(|k| self.rr[(self.next + RR_KEPT - 1 - k) % RR_KEPT]);
+        recent.sort_by(f32::total_cmp);
+        Some(recent[REFERENCE / 2])
+    }
+
+    /// The irregularity over the last `window` intervals between steady beats (as
+    /// [`Self::judge`] over conducted ones): AF is raised only when these are irregular
+    /// too, so sinus rhythm with frequent atrial premature beats called N does not raise
+    /// it (module note).
+    pub fn judge_steady(&self, window: usize) -> AfJudgement {
+        self.judge_over(window, &self.steady)
     }
 
     /// Irregularity over the last `window` intervals between conducted beats: the median,
@@ -94,6 +135,11 @@ impl AfRhythm {
     /// with varying coupling or couplets are first undone (`ectopy.rs`). AF is irregularly
     /// irregular: no earlier interval matches.
     pub fn judge(&self, window: usize) -> AfJudgement {
+        self.judge_over(window, &self.conducted)
+    }
+
+    /// [`Self::judge`] over the intervals `kept` marks.
+    fn judge_over(&self, window: usize, kept: &[bool; RR_KEPT]) -> AfJudgement {
         let window = window.clamp(2, RR_KEPT - LAGS - CONTEXT);
         let want = window + LAGS;
         if self.filled < want {
@@ -109,7 +155,7 @@ impl AfRhythm {
             if picked.len() >= want + CONTEXT {
                 break;
             }
-            if self.conducted[at(back)] {
+            if kept[at(back)] {
                 if back <= reach {
                     found += 1;
                 } else if found < want {
@@ -256,6 +302,52 @@ mod tests {
         );
         let irr = irregularity(&r);
         assert!(irr > 0.04, "{irr}");
+    }
+
+    #[test]
+    fn frequent_atrial_premature_beats_called_n_leave_the_steady_beats_regular() {
+        // Sinus at 1.2 s; an APC every 2 to 4 beats, coupled at 0.45–0.6 s, resetting
+        // the sinus node (the interval after it about one cycle), sometimes a couplet of
+        // them: all called N, as the classifier did on MIT-BIH 201.
+        let mut r = AfRhythm::default();
+        let mut x: u32 = 5;
+        let mut next = || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            f64::from((x >> 16) % 1000) / 1000.0
+        };
+        let mut beats = Vec::new();
+        while beats.len() < 120 {
+            for _ in 0..2 + (next() * 3.0) as usize {
+                beats.push((1.2 + 0.04 * (next() - 0.5), BeatClass::N));
+            }
+            beats.push((0.45 + 0.15 * next(), BeatClass::N));
+            if next() < 0.3 {
+                beats.push((0.4 + 0.1 * next(), BeatClass::N));
+            }
+            beats.push((1.3 + 0.2 * next(), BeatClass::N));
+        }
+        feed(&mut r, beats);
+        let irr = irregularity(&r);
+        assert!(irr > 0.06, "{irr}: conducted intervals look like AF");
+        match r.judge_steady(32) {
+            AfJudgement::Irregularity(steady) => assert!(steady < 0.03, "{steady}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn in_af_the_steady_beats_are_irregular_too() {
+        let mut r = AfRhythm::default();
+        feed(
+            &mut r,
+            af_intervals(7, 120)
+                .into_iter()
+                .map(|rr| (rr, BeatClass::N)),
+        );
+        match r.judge_steady(32) {
+            AfJudgement::Irregularity(steady) => assert!(steady > 0.06, "{steady}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

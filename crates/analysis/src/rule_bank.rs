@@ -304,8 +304,16 @@ impl RuleBank {
             AfJudgement::Filling => {}
             AfJudgement::Unjudgeable => self.hold(policy, rule, at),
             AfJudgement::Irregularity(irr) => {
+                // An AF event begins only if the steady beats are irregular too (`af.rs`:
+                // atrial premature beats called N); once begun it goes on and clears on
+                // all conducted intervals, so the check cannot restart its onset time.
+                let steady = || {
+                    matches!(rhythm.judge_steady(usize::from(af.window_beats)),
+                        AfJudgement::Irregularity(s) if s > af.irregularity)
+                };
+                let started = self.states[index(rule)].in_event();
                 let (active, clear) = (
-                    irr > af.irregularity,
+                    irr > af.irregularity && (started || steady()),
                     irr < af.irregularity * AF_CLEAR_FRACTION,
                 );
                 self.observe(policy, rule, at, active, clear, irr, events);
