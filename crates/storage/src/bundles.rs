@@ -41,6 +41,7 @@ use crate::ports::{
 use crate::replay_guard::ReplayGuard;
 use crate::report_days::ReportDays;
 use crate::shard_leases::{ShardLeaseView, ShardLeases};
+use crate::watchdog_probes::{ProbeAnswers, ProbeRequests};
 use cw_core::PatientId;
 use cw_core::time::Nanos;
 use std::sync::Arc;
@@ -58,14 +59,24 @@ impl<T: Reachable + DeviceStore + AuditStore + ShardLeaseView + MonitoringAlarms
 }
 
 /// Alert engine: opens and resolves alerts under each patient's policy, for the shards
-/// it holds leases on.
-pub trait EngineRecords: Reachable + AlertStore + PolicyStore + ShardLeases {}
-impl<T: Reachable + AlertStore + PolicyStore + ShardLeases + ?Sized> EngineRecords for T {}
+/// it holds leases on, and answers the notifier watchdog's probes for those shards.
+pub trait EngineRecords: Reachable + AlertStore + PolicyStore + ShardLeases + ProbeAnswers {}
+impl<T: Reachable + AlertStore + PolicyStore + ShardLeases + ProbeAnswers + ?Sized> EngineRecords
+    for T
+{
+}
 
 /// Notifier: alerts (ack by reply), their outbox, who to page, which pages went to which
-/// phone, provider request ids seen, and the audit of acks.
+/// phone, provider request ids seen, the audit of acks, and its watchdog's probe requests.
 pub trait NotifierRecords:
-    Reachable + AlertStore + DeliveryStore + PatientStore + AuditStore + AlertPages + ReplayGuard
+    Reachable
+    + AlertStore
+    + DeliveryStore
+    + PatientStore
+    + AuditStore
+    + AlertPages
+    + ReplayGuard
+    + ProbeRequests
 {
 }
 impl<
@@ -76,6 +87,7 @@ impl<
         + AuditStore
         + AlertPages
         + ReplayGuard
+        + ProbeRequests
         + ?Sized,
 > NotifierRecords for T
 {

@@ -25,6 +25,7 @@ pub mod shard_leases;
 pub mod sqlite;
 mod store_key;
 mod vital_rows;
+pub mod watchdog_probes;
 
 pub use audit::AuditStore;
 pub use bundles::{
@@ -47,3 +48,4 @@ pub use replay_guard::ReplayGuard;
 pub use report_days::{ReportDay, ReportDays};
 pub use shard_leases::{EngineBeat, ShardLease, ShardLeaseView, ShardLeases};
 pub use store_key::StoreKey;
+pub use watchdog_probes::{ProbeAnswers, ProbeRequests, WatchdogProbe};

@@ -314,6 +314,8 @@ pub trait RecordStore:
     + crate::replay_guard::ReplayGuard
     + crate::shard_leases::ShardLeases
     + crate::report_days::ReportDays
+    + crate::watchdog_probes::ProbeRequests
+    + crate::watchdog_probes::ProbeAnswers
     // Each service's bundle (bundles.rs), so the whole store narrows to it by upcasting.
     + crate::bundles::ApiRecords
     + crate::bundles::IngestRecords
@@ -335,7 +337,9 @@ impl<
         + crate::alert_pages::AlertPages
         + crate::replay_guard::ReplayGuard
         + crate::shard_leases::ShardLeases
-        + crate::report_days::ReportDays,
+        + crate::report_days::ReportDays
+        + crate::watchdog_probes::ProbeRequests
+        + crate::watchdog_probes::ProbeAnswers,
 > RecordStore for T
 {
 }

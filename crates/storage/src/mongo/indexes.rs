@@ -26,6 +26,9 @@ pub(super) const EXPIRE_AT: &str = "expire_at";
 pub(super) const SHARD_LEASES: &str = "shard_leases";
 /// Alert-engine heartbeats, `_id` = engine identity.
 pub(super) const ENGINES: &str = "engines";
+/// The watchdog's probes, `_id` = synthetic patient (`watchdog_probes.rs`); one row per
+/// notifier identity, so no index beyond `_id`.
+pub(super) const WATCHDOG_PROBES: &str = "watchdog_probes";
 
 /// (collection, keys, unique). `open_alerts` and `deliveries` need none beyond `_id`:
 /// their `_id` is the dedup / idempotency key.

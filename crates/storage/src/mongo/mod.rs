@@ -20,6 +20,7 @@ mod replay_guard;
 mod report_days;
 mod shard_leases;
 mod two_writes;
+mod watchdog_probes;
 
 pub use two_writes::Interrupt;
 

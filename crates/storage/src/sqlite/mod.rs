@@ -22,6 +22,7 @@ mod samples;
 mod schema;
 mod shard_leases;
 mod vitals;
+mod watchdog_probes;
 
 pub use cipher::{ENCRYPT_COMMAND, encrypt_clear};
 pub use records::SqliteRecords;

@@ -110,6 +110,7 @@ pub(super) fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.execute_batch(super::report_days::TABLES)?;
     tx.execute_batch(super::shard_leases::TABLES)?;
     super::shard_leases::upgrade(&tx)?;
+    tx.execute_batch(super::watchdog_probes::TABLES)?;
     tx.execute_batch(super::retention::TABLES)?;
     tx.commit()
 }

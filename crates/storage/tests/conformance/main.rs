@@ -40,6 +40,7 @@ mod report_days;
 mod samples;
 mod shard_leases;
 mod vitals;
+mod watchdog_probes;
 
 /// Instantiates each behaviour once per backend: `embedded::<name>` and
 /// `servers::<name>`, each on a fresh, private store; the sample behaviours also as
@@ -176,5 +177,8 @@ conformance! {
     shard_leases::live_engines_lists_only_fresh_heartbeats,
     shard_leases::engines_lists_every_heartbeat_with_its_time_and_pin,
     report_days::days_round_trip_replace_and_read_by_patient_and_range,
+    watchdog_probes::a_probe_is_pending_until_answered_once_and_reads_back_its_alert,
+    watchdog_probes::a_new_round_replaces_the_old_and_a_late_answer_of_the_old_changes_nothing,
+    watchdog_probes::a_probe_past_its_wait_is_no_longer_pending,
     }
 }
