@@ -26,9 +26,13 @@ pub struct NotifierHarness {
     pub admin_port: u16,
     pub webhook_port: u16,
     bus_port: u16,
+    /// One bus key for every process of the harness, so an engine's pushes open.
+    bus_key: String,
     pub service: Option<Service>,
     /// More notifiers on the same store (`spawn_replica`), each with its own ports.
     pub replicas: Vec<Service>,
+    /// An alert-engine on the same store pushing to the notifiers (`spawn_engine`).
+    pub engine: Option<Service>,
 }
 
 /// Knobs a test turns in the notifier's config (TOML lines appended to the file).
@@ -60,8 +64,10 @@ impl NotifierHarness {
             admin_port: free_port(),
             webhook_port: free_port(),
             bus_port: free_port(),
+            bus_key: cw_bus::Sealer::generate_key_hex(),
             service: None,
             replicas: Vec::new(),
+            engine: None,
         }
     }
 
@@ -112,10 +118,7 @@ abort_after_provider_accept = {abort}
                 .console_url
                 .as_ref()
                 .map_or(String::new(), |url| format!("console_url = \"{url}\"")),
-            storage_and_bus = crate::system::storage_and_bus_toml(
-                &self.storage,
-                &cw_bus::Sealer::generate_key_hex()
-            ),
+            storage_and_bus = crate::system::storage_and_bus_toml(&self.storage, &self.bus_key),
             extra = tuning.extra,
         )
     }
@@ -147,6 +150,52 @@ abort_after_provider_accept = {abort}
         std::fs::create_dir_all(&logs).expect("log dir");
         self.replicas
             .push(Service::spawn("cw-notifier", &config, &logs));
+    }
+
+    /// Starts an alert-engine process on the same store, its alert PUSH socket where the
+    /// notifiers connect, and waits until it answers: it leases all 64 shards (no
+    /// ingest, so it analyses nothing, but answers the watchdog's probes).
+    pub async fn spawn_engine(&mut self) {
+        let admin = free_port();
+        let text = format!(
+            "sample_endpoints = [\"tcp://127.0.0.1:{}\"]\nconfig_endpoints = [\"tcp://127.0.0.1:{}\"]\nalert_push_endpoint = \"tcp://127.0.0.1:{}\"\nlive_publish_endpoint = \"tcp://127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n{}\n{}",
+            free_port(),
+            free_port(),
+            self.bus_port,
+            free_port(),
+            crate::system::storage_and_bus_toml(&self.storage, &self.bus_key),
+            crate::system::tls_toml(&self.dir.path().join("certs"), "admin_tls"),
+        );
+        let config = self.dir.path().join("cw-alert-engine.toml");
+        std::fs::write(&config, text).expect("config written");
+        let logs = self.dir.path().join(format!("engine-{}", now_ns()));
+        std::fs::create_dir_all(&logs).expect("log dir");
+        let mut engine = Service::spawn("cw-alert-engine", &config, &logs);
+        let client = self.https();
+        let url = format!("https://127.0.0.1:{admin}/healthz");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(&url).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(
+                engine.is_running() && Instant::now() < deadline,
+                "alert-engine did not come up; its log:\n{}",
+                engine.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.engine = Some(engine);
+    }
+
+    /// The engine's log, for a failing assertion.
+    pub fn engine_log(&self) -> String {
+        self.engine
+            .as_ref()
+            .map(Service::log_text)
+            .unwrap_or_default()
     }
 
     /// The replicas' logs, for a failing assertion.

@@ -1,7 +1,8 @@
 //! Making rule decisions durable and known: store first, then push (docs/architecture.md, "Processes and the bus").
 
 use crate::events::{
-    AlertFired, AlertPushFailed, AlertPushed, AlertResolved, StoreFailed, StoreFailure, WriteFenced,
+    AlertFired, AlertPushFailed, AlertPushed, AlertResolved, ProbeAnswered, StoreFailed,
+    StoreFailure, WriteFenced,
 };
 use crate::fire_trace::{BlockStamps, FireTiming, FireTrace};
 use crate::leases::Fence;
@@ -11,10 +12,11 @@ use cw_bus::Pusher;
 use cw_core::shard_of;
 use cw_core::time::{NANOS_PER_SEC, Nanos, now_ns};
 use cw_core::{
-    Alert, AlertEvent, AlertEventKind, AlertId, Episode, PatientId, RuleKind, ThresholdPolicy,
+    Alert, AlertEvent, AlertEventKind, AlertId, Episode, PatientId, Priority, RuleKind,
+    ThresholdPolicy,
 };
 use cw_runtime::InternalEvent;
-use cw_storage::{EngineRecords, OpenAlertOutcome};
+use cw_storage::{EngineRecords, OpenAlertOutcome, WatchdogProbe};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -247,6 +249,61 @@ impl Actions {
                     }
                 }
             }
+        }
+    }
+
+    /// A notifier watchdog round for a shard this engine holds: its synthetic alert goes
+    /// through the same fence, store and push as a clinical one, so a round proves the
+    /// lease, this engine's loop and writer, its store writes and the bus to the
+    /// notifier (docs/architecture.md, "The watchdog's probe"). It is no clinical alarm:
+    /// no rule state, no fire metric or trace, no live view. A failure is left for the
+    /// next lease round, which offers the still-pending probe again.
+    pub async fn answer_probe(&self, probe: WatchdogProbe) {
+        let WatchdogProbe {
+            patient,
+            requested_ns,
+            ..
+        } = probe;
+        match self.lease(shard_of(&patient)).await {
+            Lease::Held => {}
+            Lease::Lost | Lease::Unknown => return,
+        }
+        // Low priority: the routing sends it in-app, and its only recipient is the
+        // notifier's synthetic sink, which has no phone or email.
+        let alert = Alert::firing(patient.clone(), RuleKind::HrHigh, Priority::Low, now_ns());
+        let failed = |e: &dyn std::fmt::Display| {
+            StoreFailed {
+                failure: StoreFailure::Probe { patient: &patient },
+                error: e,
+            }
+            .emit(&self.metrics)
+        };
+        let id = match self.records.open_alert(&alert).await {
+            Ok(OpenAlertOutcome::Created) => {
+                let id = alert.id.clone();
+                let event = AlertEvent {
+                    kind: AlertEventKind::Fired,
+                    alert,
+                    sample_received_ns: None,
+                };
+                if let Err(e) = self.pusher.push(&event).await {
+                    AlertPushFailed { error: &e }.emit(&self.metrics);
+                }
+                id
+            }
+            // An earlier offer of this round opened it: the notifier has it already.
+            Ok(OpenAlertOutcome::AlreadyOpen(open)) => open.id,
+            Err(e) => return failed(&e),
+        };
+        match self.records.answer_probe(&patient, requested_ns, &id).await {
+            Ok(true) => ProbeAnswered {
+                patient: &patient,
+                alert: &id,
+            }
+            .emit(&self.metrics),
+            // Answered by an earlier offer, or the notifier moved on to a new round.
+            Ok(false) => {}
+            Err(e) => failed(&e),
         }
     }
 

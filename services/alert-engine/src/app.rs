@@ -7,7 +7,7 @@ use crate::events::{
     WarmupReplayed,
 };
 use crate::fire_trace::{BlockStamps, FireTrace};
-use crate::leases::{Fence, LeaseKeeper, ShardChange};
+use crate::leases::{Fence, KeeperOutputs, LeaseKeeper, ShardChange};
 use crate::live_events::LiveEvents;
 use crate::metrics::EngineMetrics;
 use crate::news2_trend::News2Trend;
@@ -21,7 +21,7 @@ use cw_core::messages::{CONFIG_TOPIC, ConfigChange, SamplesStored, VitalsStored}
 use cw_core::time::{Nanos, now_ns};
 use cw_core::{PatientId, ThresholdPolicy, shard_of, shard_topic, vitals_topic};
 use cw_runtime::InternalEvent;
-use cw_storage::{EngineRecords, EngineStores, SampleStore};
+use cw_storage::{EngineRecords, EngineStores, SampleStore, WatchdogProbe};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -194,12 +194,16 @@ pub async fn start(
     };
     let fence = Arc::new(Fence::new(identity.clone()));
     let (changes_tx, changes) = mpsc::unbounded_channel();
+    let (probes_tx, probes) = mpsc::unbounded_channel();
     let mut keeper = LeaseKeeper::new(
         stores.records.clone(),
         cfg.leases.clone(),
         &cfg.shards,
         fence.clone(),
-        changes_tx,
+        KeeperOutputs {
+            changes: changes_tx,
+            probes: probes_tx,
+        },
         metrics.clone(),
     );
     let readiness = readiness.report("shards", {
@@ -265,6 +269,7 @@ pub async fn start(
             vitals,
             config,
             retries,
+            probes,
         },
         [writer_task, news2_task],
         shutdown,
@@ -284,6 +289,8 @@ struct Inputs {
     vitals: Subscriber,
     config: Subscriber,
     retries: mpsc::UnboundedReceiver<Retry>,
+    /// The notifier watchdog's rounds for held shards, from the lease keeper.
+    probes: mpsc::UnboundedReceiver<WatchdogProbe>,
 }
 
 impl Engine {
@@ -298,6 +305,7 @@ impl Engine {
             mut vitals,
             mut config,
             mut retries,
+            mut probes,
         } = inputs;
         let mut refresh = tokio::time::interval(POLICY_REFRESH);
         refresh.tick().await;
@@ -333,6 +341,8 @@ impl Engine {
                 }
                 Some(change) = self.changes.recv() => self.on_shard_changes(change).await,
                 Some(retry) = retries.recv() => self.on_retry(retry),
+                // Through this loop, so a stuck loop fails the watchdog's round too.
+                Some(probe) = probes.recv() => self.writer.probe(probe).await,
             }
         }
         // The writer (and the NEWS2 trend) finish what the loop decided before the engine
@@ -430,8 +440,12 @@ impl Engine {
         }
         let mut adopted = HashMap::new();
         for alert in self.records.open_alerts().await? {
-            // Ingest raises and clears this one (`cw_ingest::unmonitored`).
-            if ours(&alert.patient) && alert.rule != cw_core::RuleKind::MonitoringInterrupted {
+            // Ingest raises and clears this one (`cw_ingest::unmonitored`); a watchdog's
+            // synthetic alert is its notifier's to resolve and no patient to analyse.
+            if ours(&alert.patient)
+                && alert.rule != cw_core::RuleKind::MonitoringInterrupted
+                && !alert.patient.is_synthetic()
+            {
                 let key = (alert.patient.clone(), alert.rule);
                 patients.insert(alert.patient.clone());
                 self.view.open.insert(key.clone(), alert.id.clone());

@@ -106,6 +106,10 @@ pub enum StoreFailure<'a> {
     LeaseRead { shard: u16 },
     /// A lease round (heartbeat, claim, renew): lapsed leases are dropped.
     LeaseRound,
+    /// Reading the watchdog's pending probes: the next round reads them again.
+    ProbeRead,
+    /// Opening or recording a watchdog round's synthetic alert: the next round retries.
+    Probe { patient: &'a PatientId },
 }
 
 /// A record-store call failed.
@@ -134,7 +138,27 @@ impl InternalEvent<EngineMetrics> for StoreFailed<'_> {
             StoreFailure::LeaseRound => {
                 tracing::warn!(error = %error, "shard lease round failed")
             }
+            StoreFailure::ProbeRead => {
+                tracing::warn!(error = %error, "watchdog probes unreadable; read again next round")
+            }
+            StoreFailure::Probe { patient } => {
+                tracing::warn!(patient = %patient, error = %error, "watchdog probe not answered; retried next round")
+            }
         }
+    }
+}
+
+/// A notifier watchdog round answered: its synthetic alert is open in the store (and
+/// pushed, when this engine opened it) and recorded on the probe.
+pub struct ProbeAnswered<'a> {
+    pub patient: &'a PatientId,
+    pub alert: &'a AlertId,
+}
+
+impl InternalEvent<EngineMetrics> for ProbeAnswered<'_> {
+    fn emit(self, metrics: &EngineMetrics) {
+        metrics.watchdog_probes.inc();
+        tracing::info!(patient = %self.patient, alert = %self.alert, "watchdog probe answered");
     }
 }
 
@@ -333,6 +357,16 @@ mod tests {
             (
                 "cw_engine_shard_takeovers_total 0",
                 Box::new(|m| ShardTaken { shard: 3, epoch: 1 }.emit(m)),
+            ),
+            (
+                "cw_engine_watchdog_probes_total 1",
+                Box::new(|m| {
+                    ProbeAnswered {
+                        patient: &patient,
+                        alert: &alert,
+                    }
+                    .emit(m)
+                }),
             ),
             (
                 "cw_engine_shards_lost_total 1",

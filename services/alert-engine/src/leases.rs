@@ -2,7 +2,8 @@
 //!
 //! Every `renew_ms` the keeper heartbeats this engine, plans its share of the 64 shards
 //! (or its pinned list), claims and renews those leases in one call, gives up the ones
-//! over its share, and tells the analysis loop what it gained and lost. The [`Fence`]
+//! over its share, and tells the analysis loop what it gained and lost, and which of
+//! the notifier watchdog's rounds fall in its shards. The [`Fence`]
 //! says which shards this engine may act on right now: a lease counts only until
 //! `ttl − margin` after the renewal was *sent*, so an engine cut off from the store stops
 //! paging for a shard before any other engine can take it over.
@@ -10,10 +11,10 @@
 use crate::config::LeaseConfig;
 use crate::events::{ShardLost, ShardTaken, StoreFailed, StoreFailure};
 use crate::metrics::EngineMetrics;
-use cw_core::SHARD_COUNT;
 use cw_core::time::{Nanos, now_ns};
+use cw_core::{SHARD_COUNT, shard_of};
 use cw_runtime::InternalEvent;
-use cw_storage::{EngineBeat, EngineRecords, ShardLease, StoreError};
+use cw_storage::{EngineBeat, EngineRecords, ShardLease, StoreError, WatchdogProbe};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -98,8 +99,16 @@ pub struct LeaseKeeper {
     pinned: Option<Vec<u16>>,
     fence: Arc<Fence>,
     changes: mpsc::UnboundedSender<ShardChange>,
+    /// Notifier watchdog rounds for shards this engine holds, to the analysis loop.
+    probes: mpsc::UnboundedSender<WatchdogProbe>,
     held: BTreeMap<u16, ShardLease>,
     metrics: Arc<EngineMetrics>,
+}
+
+/// Where the keeper sends what the analysis loop must act on.
+pub struct KeeperOutputs {
+    pub changes: mpsc::UnboundedSender<ShardChange>,
+    pub probes: mpsc::UnboundedSender<WatchdogProbe>,
 }
 
 impl LeaseKeeper {
@@ -108,16 +117,18 @@ impl LeaseKeeper {
         cfg: LeaseConfig,
         pinned: &[u16],
         fence: Arc<Fence>,
-        changes: mpsc::UnboundedSender<ShardChange>,
+        outputs: KeeperOutputs,
         metrics: Arc<EngineMetrics>,
     ) -> Self {
         let pinned = (!pinned.is_empty()).then(|| pinned.to_vec());
+        let KeeperOutputs { changes, probes } = outputs;
         Self {
             records,
             cfg,
             pinned,
             fence,
             changes,
+            probes,
             held: BTreeMap::new(),
             metrics,
         }
@@ -216,7 +227,29 @@ impl LeaseKeeper {
         self.metrics
             .shards_owned
             .store(self.held.len() as u64, Ordering::Relaxed);
+        self.offer_probes(now).await;
         Ok(())
+    }
+
+    /// The notifier watchdog's pending rounds whose synthetic patient lies in a shard this
+    /// engine now holds go to the loop, which opens their alerts through the fenced writer
+    /// (docs/architecture.md, "The watchdog's probe"). A round stays pending until
+    /// answered, so one lost here is offered again next round.
+    async fn offer_probes(&self, now: Nanos) {
+        match self.records.pending_probes(now).await {
+            Ok(probes) => {
+                for probe in probes {
+                    if self.fence.epoch(shard_of(&probe.patient)).is_some() {
+                        let _ = self.probes.send(probe);
+                    }
+                }
+            }
+            Err(e) => StoreFailed {
+                failure: StoreFailure::ProbeRead,
+                error: &e,
+            }
+            .emit(&self.metrics),
+        }
     }
 
     /// Leases whose local validity ran out without a renewal: stop acting on them.

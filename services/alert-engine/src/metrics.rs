@@ -31,6 +31,8 @@ pub struct EngineMetrics {
     pub fenced_writes: Counter,
     /// Stored blocks replayed to warm up taken-over patients.
     pub warmup_blocks: Counter,
+    /// Notifier watchdog rounds answered with a synthetic alert (`watchdog_probes`).
+    pub watchdog_probes: Counter,
     /// Sample received at ingest → alert stored and pushed.
     pub alert_latency: Histogram,
     pub samples_bus: Arc<BusStats>,
@@ -171,6 +173,11 @@ impl EngineMetrics {
                 "cw_engine_warmup_blocks_total",
                 "Stored blocks replayed to warm up taken-over patients",
                 self.warmup_blocks.get(),
+            )
+            .counter(
+                "cw_engine_watchdog_probes_total",
+                "Notifier watchdog rounds this engine answered with a synthetic alert",
+                self.watchdog_probes.get(),
             )
             .gauge(
                 "cw_engine_patients",

@@ -16,6 +16,7 @@ use crate::actions::{Actions, Applied};
 use crate::fire_trace::BlockStamps;
 use cw_analysis::RuleEvent;
 use cw_core::{AlertId, PatientId, RuleKind, ThresholdPolicy};
+use cw_storage::WatchdogProbe;
 use std::collections::HashMap;
 use std::mem::take;
 use tokio::sync::mpsc;
@@ -34,6 +35,8 @@ enum Job {
     /// A shard was lost: its open alerts are the new owner's to resolve.
     Forget(u16),
     Apply(Box<ApplyJob>),
+    /// A notifier watchdog round for a shard this engine holds (`Actions::answer_probe`).
+    Probe(WatchdogProbe),
 }
 
 struct ApplyJob {
@@ -107,6 +110,12 @@ pub fn spawn(actions: Actions) -> (Writer, mpsc::UnboundedReceiver<Retry>, JoinH
                         }
                         open.extend(found);
                     }
+                    Job::Probe(probe) => {
+                        for (p, applied) in actions.open_batch(take(&mut fires), &mut open).await {
+                            retry(p, applied);
+                        }
+                        actions.answer_probe(probe).await;
+                    }
                     Job::Forget(shard) => {
                         for (p, applied) in actions.open_batch(take(&mut fires), &mut open).await {
                             retry(p, applied);
@@ -126,6 +135,10 @@ pub fn spawn(actions: Actions) -> (Writer, mpsc::UnboundedReceiver<Retry>, JoinH
 impl Writer {
     pub async fn adopt(&self, open: HashMap<(PatientId, RuleKind), AlertId>) {
         self.send(Job::Adopt(open)).await;
+    }
+
+    pub async fn probe(&self, probe: WatchdogProbe) {
+        self.send(Job::Probe(probe)).await;
     }
 
     pub async fn forget(&self, shard: u16) {
@@ -219,7 +232,10 @@ mod tests {
             crate::config::LeaseConfig::default(),
             &[],
             fence.clone(),
-            mpsc::unbounded_channel().0,
+            crate::leases::KeeperOutputs {
+                changes: mpsc::unbounded_channel().0,
+                probes: mpsc::unbounded_channel().0,
+            },
             metrics.clone(),
         );
         keeper.round().await.expect("every shard leased");

@@ -75,16 +75,7 @@ pub async fn start(
         .as_ref()
         .map(|w| crate::webhooks::CallbackUrls::new(&w.public_url));
     let auth_token = twilio.as_ref().map(|t| t.auth_token().clone());
-    if let Some(w) = cfg.watchdog.clone() {
-        crate::watchdog::spawn(
-            w,
-            stores.records.clone(),
-            twilio.clone(),
-            metrics.clone(),
-            shutdown.clone(),
-        )
-        .context("watchdog.identity: at most 40 characters of [A-Za-z0-9_-]")?;
-    }
+    let watchdog_twilio = twilio.clone();
     let (statuses, mut status_rx) = tokio::sync::mpsc::unbounded_channel();
     let alert_managers = cfg
         .alert_managers
@@ -168,6 +159,18 @@ pub async fn start(
         .await
         .with_context(|| format!("binding the admin listener at {}", cfg.admin_listen))?;
     let admin_addr = admin.local_addr()?;
+    // After the admin bind: its port names this replica's synthetic patient by default.
+    if let Some(w) = cfg.watchdog.clone() {
+        crate::watchdog::spawn(
+            w,
+            admin_addr.port(),
+            stores.records.clone(),
+            watchdog_twilio,
+            metrics.clone(),
+            shutdown.clone(),
+        )
+        .context("watchdog.identity: at most 40 characters of [A-Za-z0-9_-]")?;
+    }
     // Pages are driven from the store (the sweep); the alert bus only makes them
     // faster, and the webhooks must keep answering acks while an engine restarts: its
     // links are reported, not required.

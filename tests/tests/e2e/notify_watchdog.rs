@@ -1,5 +1,7 @@
-//! The notifier's self-watchdog: a synthetic alert goes through the store and the outbox
-//! on a schedule; when it is not delivered in time, ops are paged by SMS.
+//! The notifier's self-watchdog: on a schedule a synthetic alert goes through an
+//! alert-engine (which opens it, asked by a probe in the store), the store and the outbox;
+//! when no engine opens it or it is not delivered in time, ops are paged by SMS
+//! (docs/architecture.md, "The watchdog's probe").
 
 use cw_core::{Channel, DeliveryStatus, PatientId, Role, User, UserId};
 use cw_e2e::api::ApiHarness;
@@ -39,6 +41,7 @@ fn watchdog(ops: &User, timeout_ms: u64, identity: Option<&str>) -> Tuning {
 async fn watchdog_alert_comes_back_delivered_and_pages_nobody() {
     let mut h = NotifierHarness::new(Mode::Embedded).await;
     let ops = ops_user(&h).await;
+    h.spawn_engine().await;
     h.spawn(&watchdog(&ops, 10_000, Some("e2e")));
     let patient = PatientId::parse("cw-watchdog-e2e").expect("id");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -62,15 +65,63 @@ async fn watchdog_alert_comes_back_delivered_and_pages_nobody() {
         }
         assert!(
             Instant::now() < deadline,
-            "no synthetic alert came back; log:\n{}",
-            h.log()
+            "no synthetic alert came back; log:\n{}\nengine:\n{}",
+            h.log(),
+            h.engine_log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Opened by the engine, through its fenced writer: the notifier only asked.
+    assert!(
+        plain(&h.engine_log()).contains("watchdog probe answered"),
+        "{}",
+        h.engine_log()
+    );
+    assert!(
+        h.sandbox.messages().is_empty(),
+        "ops not paged when all is well"
+    );
+}
+
+/// A round passes with the engine up; once the only engine is killed (kill -9) nobody
+/// opens the synthetic alert, the round fails and ops get the SMS at the Twilio sandbox,
+/// naming the engine side. (The notifier and its outbox are fine throughout.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchdog_pages_ops_when_the_only_engine_is_killed() {
+    let mut h = NotifierHarness::new(Mode::Embedded).await;
+    let ops = ops_user(&h).await;
+    h.spawn_engine().await;
+    h.spawn(&watchdog(&ops, 3_000, Some("engine-kill")));
+    let came_back = |log: &str| plain(log).matches("came_back=true").count();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while came_back(&h.log()) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no round came back with the engine up; log:\n{}\nengine:\n{}",
+            h.log(),
+            h.engine_log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
         h.sandbox.messages().is_empty(),
-        "ops not paged when all is well"
+        "nobody paged while it works"
     );
+    if let Some(engine) = h.engine.as_mut() {
+        engine.kill();
+    }
+    let messages = h
+        .sandbox
+        .wait_for_messages(1, Duration::from_secs(30))
+        .await;
+    assert!(!messages.is_empty(), "ops paged; log:\n{}", h.log());
+    assert_eq!(messages[0].to, "+15005550900");
+    assert!(
+        messages[0].body.contains("no alert-engine opened"),
+        "{:?}",
+        messages[0].body
+    );
+    assert!(plain(&h.log()).contains("came_back=false"), "{}", h.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,6 +147,7 @@ async fn watchdog_pages_ops_when_the_synthetic_alert_is_not_delivered_in_time() 
 async fn watchdog_patients_stay_out_of_clinical_views() {
     let mut n = NotifierHarness::new(Mode::Servers).await;
     let ops = ops_user(&n).await;
+    n.spawn_engine().await;
     n.spawn(&watchdog(&ops, 10_000, Some("views")));
     let synthetic = PatientId::parse("cw-watchdog-views").expect("id");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -146,13 +198,15 @@ async fn watchdog_patients_stay_out_of_clinical_views() {
     assert!(!everyone.to_string().contains("cw-watchdog-"), "{everyone}");
 }
 
-/// Two notifiers on one store, each with its own watchdog: every round of both comes
-/// back delivered and ops are never paged. (With one shared synthetic patient the second
+/// Two notifiers on one store and one engine, each notifier with its own watchdog: every
+/// round of both comes back delivered and ops are never paged. (With one shared synthetic patient the second
 /// notifier's alert was refused — one open alert per patient and rule — every round.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_notifiers_watchdogs_page_nobody() {
     let mut h = NotifierHarness::new(Mode::Servers).await;
     let ops = ops_user(&h).await;
+    h.spawn_engine().await;
+    // Default identities: this host's name and each one's admin port, so they differ.
     h.spawn(&watchdog(&ops, 10_000, None));
     h.spawn_replica(&watchdog(&ops, 10_000, None));
     let rounds = |log: &str| plain(log).matches("came_back=true").count();
@@ -160,9 +214,10 @@ async fn two_notifiers_watchdogs_page_nobody() {
     while rounds(&h.log()) < 4 || rounds(&h.replica_logs()) < 4 {
         assert!(
             Instant::now() < deadline,
-            "both watchdogs should come back 4 times; first:\n{}\nsecond:\n{}",
+            "both watchdogs should come back 4 times; first:\n{}\nsecond:\n{}\nengine:\n{}",
             h.log(),
-            h.replica_logs()
+            h.replica_logs(),
+            h.engine_log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
