@@ -42,7 +42,8 @@ pub use monitoring_alarms::MonitoringAlarms;
 pub use open::{Stores, open};
 pub use ports::{
     AlertStore, DeliveryStore, DeviceStore, EcgEnvelope, News2Store, OpenAlertOutcome,
-    PatientStore, PolicyStore, Reachable, RecordStore, SampleStore, StoreError, VitalStore, probe,
+    PatientStore, PolicyStore, Reachable, RecordStore, SampleNodes, SampleStore, StoreError,
+    VitalStore, probe, probe_any_node,
 };
 pub use replay_guard::ReplayGuard;
 pub use report_days::{ReportDay, ReportDays};

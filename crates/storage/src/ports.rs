@@ -53,10 +53,63 @@ pub fn probe<S: Reachable + ?Sized + 'static>(
     }
 }
 
+/// Which node of the sample store's backend holds a patient's points. InfluxDB may be
+/// spread over several nodes by patient shard (docs/operations.md, "Several InfluxDB
+/// nodes"); the embedded file is one node. Ingest writes, and acks, each node's patients
+/// apart, so a node that is down holds up only its own patients' gateways.
+#[async_trait]
+pub trait SampleNodes: Reachable {
+    /// How many nodes there are (at least 1).
+    fn node_count(&self) -> usize {
+        1
+    }
+
+    /// The node (0-based) that holds `patient`'s points.
+    fn node_of(&self, _patient: &PatientId) -> usize {
+        0
+    }
+
+    /// Whether node `node` answers, as [`Reachable::ping`] asks of all of them.
+    async fn ping_node(&self, _node: usize) -> Result<()> {
+        self.ping().await
+    }
+}
+
+/// A readiness probe of a sample store that passes while **any** of its nodes answers:
+/// ingest stores and acks each node's patients apart, so it can serve while one node is
+/// down; the nodes that fail are named in the error when all do, and each failed write
+/// is logged naming its node.
+pub fn probe_any_node<S: SampleNodes + ?Sized + 'static>(
+    store: std::sync::Arc<S>,
+) -> impl Fn() -> futures::future::BoxFuture<'static, std::result::Result<(), String>>
++ Send
++ Sync
++ 'static {
+    move || {
+        let store = store.clone();
+        Box::pin(async move {
+            use futures::StreamExt;
+            // The first node to answer decides: a frozen node's ping would outlast the
+            // readiness probe's own timeout.
+            let mut answers: futures::stream::FuturesUnordered<_> = (0..store.node_count().max(1))
+                .map(|node| store.ping_node(node))
+                .collect();
+            let mut errors = Vec::new();
+            while let Some(answer) = answers.next().await {
+                match answer {
+                    Ok(()) => return Ok(()),
+                    Err(e) => errors.push(e.to_string()),
+                }
+            }
+            Err(errors.join("; "))
+        })
+    }
+}
+
 /// Vital-sign numerics, kept by the sample store's backend beside the ECG (InfluxDB
 /// measurement `vitals`, or the embedded file's `vitals` table; docs/architecture.md).
 #[async_trait]
-pub trait VitalStore: Send + Sync {
+pub trait VitalStore: SampleNodes + Send + Sync {
     /// Writes every reading (and every sensor status) of every batch. Idempotent: a
     /// reading is identified by (patient, kind, site, time), and writing it again
     /// overwrites it, never duplicates.

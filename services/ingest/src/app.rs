@@ -66,9 +66,14 @@ pub async fn start(
     let vitals_store: Arc<dyn cw_storage::VitalStore> = stores.samples.clone();
     let vitals = Writer::start(vitals_store, &cfg.writer, metrics.clone());
     // Gateways are acked only after a durable write and authenticated against the
-    // records: without either store, or the PUB socket, ingest is not ready.
+    // records: without either store, or the PUB socket, ingest is not ready. With the
+    // samples on several nodes one that answers is enough: the writer acks each node's
+    // patients apart (writer.rs), and an unready ingest would cut off every gateway.
     let readiness = cw_runtime::Readiness::default()
-        .require("sample_store", cw_storage::probe(stores.samples.clone()))
+        .require(
+            "sample_store",
+            cw_storage::probe_any_node(stores.samples.clone()),
+        )
         .require("record_store", cw_storage::probe(stores.records.clone()))
         .require("bus.samples_pub", {
             let publisher = publisher.clone();

@@ -40,8 +40,9 @@ impl InternalEvent<IngestMetrics> for FrameRefused<'_> {
     }
 }
 
-/// A coalesced batch of sample blocks was written.
+/// A coalesced batch of sample blocks was written to sample-store node `node` (0-based).
 pub struct SamplesWritten {
+    pub node: usize,
     pub samples: u64,
     pub elapsed: Duration,
 }
@@ -51,11 +52,15 @@ impl InternalEvent<IngestMetrics> for SamplesWritten {
         metrics.write_latency.observe(self.elapsed.as_secs_f64());
         metrics.batches_written.inc();
         metrics.samples_stored.add(self.samples);
+        if let Some(node) = metrics.node(self.node) {
+            node.batches_written.inc();
+        }
     }
 }
 
-/// A coalesced batch of numerics frames was written.
+/// A coalesced batch of numerics frames was written to sample-store node `node`.
 pub struct VitalsWritten {
+    pub node: usize,
     pub numerics: u64,
 }
 
@@ -63,11 +68,16 @@ impl InternalEvent<IngestMetrics> for VitalsWritten {
     fn emit(self, metrics: &IngestMetrics) {
         metrics.vitals_batches_written.inc();
         metrics.vitals_stored.add(self.numerics);
+        if let Some(node) = metrics.node(self.node) {
+            node.batches_written.inc();
+        }
     }
 }
 
-/// A batch write (samples or numerics) failed; each of its frames is nacked `retry_later`.
+/// A batch write (samples or numerics) to sample-store node `node` failed; each of its
+/// frames is nacked `retry_later`. Only that node's patients are in the batch.
 pub struct BatchWriteFailed<'a> {
+    pub node: usize,
     pub items: usize,
     pub error: &'a dyn std::fmt::Display,
 }
@@ -75,7 +85,11 @@ pub struct BatchWriteFailed<'a> {
 impl InternalEvent<IngestMetrics> for BatchWriteFailed<'_> {
     fn emit(self, metrics: &IngestMetrics) {
         metrics.store_errors.inc();
-        tracing::warn!(items = self.items, error = %self.error, "batch write failed");
+        if let Some(node) = metrics.node(self.node) {
+            node.write_failures.inc();
+        }
+        // The error names the node and its URL (cw_storage); the frames are resent.
+        tracing::warn!(node = self.node + 1, items = self.items, error = %self.error, "batch write to a sample-store node failed; its patients' frames are nacked retry_later");
     }
 }
 
@@ -109,7 +123,7 @@ mod tests {
         let device = DeviceId::parse("d1").expect("valid");
         let patient = PatientId::parse("p1").expect("valid");
         let alert = AlertId::parse("01m98").expect("valid");
-        let cases: [(&str, Emit); 8] = [
+        let cases: [(&str, Emit); 10] = [
             (
                 "cw_ingest_frames_total 1",
                 Box::new(|m| FrameReceived.emit(m)),
@@ -135,6 +149,7 @@ mod tests {
                 "cw_ingest_samples_stored_total 12",
                 Box::new(|m| {
                     SamplesWritten {
+                        node: 0,
                         samples: 12,
                         elapsed: Duration::from_millis(3),
                     }
@@ -143,14 +158,44 @@ mod tests {
             ),
             (
                 "cw_ingest_vitals_stored_total 4",
-                Box::new(|m| VitalsWritten { numerics: 4 }.emit(m)),
+                Box::new(|m| {
+                    VitalsWritten {
+                        node: 0,
+                        numerics: 4,
+                    }
+                    .emit(m)
+                }),
             ),
             (
                 "cw_ingest_store_errors_total 1",
                 Box::new(|m| {
                     BatchWriteFailed {
+                        node: 0,
                         items: 2,
                         error: &"down",
+                    }
+                    .emit(m)
+                }),
+            ),
+            (
+                "cw_ingest_node_write_failures_total{node=\"2\"} 1",
+                Box::new(|m| {
+                    m.count_nodes(2);
+                    BatchWriteFailed {
+                        node: 1,
+                        items: 2,
+                        error: &"down",
+                    }
+                    .emit(m)
+                }),
+            ),
+            (
+                "cw_ingest_node_batches_written_total{node=\"2\"} 1",
+                Box::new(|m| {
+                    m.count_nodes(2);
+                    VitalsWritten {
+                        node: 1,
+                        numerics: 4,
                     }
                     .emit(m)
                 }),
@@ -172,6 +217,7 @@ mod tests {
         }
         let both = rendered(|m| {
             SamplesWritten {
+                node: 0,
                 samples: 1,
                 elapsed: Duration::from_millis(3),
             }

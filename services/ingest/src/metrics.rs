@@ -3,10 +3,20 @@
 use cw_bus::BusStats;
 use cw_protocol::NackCode;
 use cw_runtime::{Counter, Histogram, MetricsText};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What is counted per sample-store node (label `node`, 1 to at most 64: bounded).
+#[derive(Default)]
+pub struct NodeMetrics {
+    pub batches_written: Counter,
+    pub write_failures: Counter,
+}
 
 #[derive(Default)]
 pub struct IngestMetrics {
+    /// Per sample-store node, by node (0-based); sized when the writers start.
+    nodes: OnceLock<Box<[NodeMetrics]>>,
     pub frames: Counter,
     pub acks: Counter,
     pub samples_stored: Counter,
@@ -39,6 +49,32 @@ pub struct IngestMetrics {
 }
 
 impl IngestMetrics {
+    /// Sizes the per-node counters for a store of `nodes` nodes (the first call wins:
+    /// the sample and numerics writers share one store).
+    pub fn count_nodes(&self, nodes: usize) {
+        self.nodes
+            .get_or_init(|| (0..nodes).map(|_| NodeMetrics::default()).collect());
+    }
+
+    /// The counters of node `node` (0-based), once sized.
+    pub fn node(&self, node: usize) -> Option<&NodeMetrics> {
+        self.nodes.get()?.get(node)
+    }
+
+    /// (label, value) of `counter` for every node, labelled from 1 as the docs count.
+    fn per_node(&self, counter: fn(&NodeMetrics) -> &Counter) -> Vec<(String, u64)> {
+        self.nodes
+            .get()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| ((i + 1).to_string(), counter(n).get()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The counter of nacks with `code`.
     pub fn nacks(&self, code: NackCode) -> &Counter {
         match code {
@@ -56,7 +92,21 @@ impl IngestMetrics {
     }
 
     pub fn render(&self) -> String {
+        let batches = self.per_node(|n| &n.batches_written);
+        let failures = self.per_node(|n| &n.write_failures);
         MetricsText::default()
+            .labelled_counters(
+                "cw_ingest_node_batches_written_total",
+                "Batches (samples and numerics) written, by sample-store node (1-based, in the order of storage.influx.nodes)",
+                "node",
+                &labelled(&batches),
+            )
+            .labelled_counters(
+                "cw_ingest_node_write_failures_total",
+                "Batch writes that failed, by sample-store node; that node's patients' frames were nacked retry_later",
+                "node",
+                &labelled(&failures),
+            )
             .gauge(
                 "cw_ingest_unmonitored_patients",
                 "Streaming patients whose shard no alert-engine holds",
@@ -156,4 +206,9 @@ impl IngestMetrics {
             )
             .finish()
     }
+}
+
+/// `(label, value)` pairs as [`MetricsText::labelled_counters`] takes them.
+fn labelled(values: &[(String, u64)]) -> Vec<(&str, u64)> {
+    values.iter().map(|(l, v)| (l.as_str(), *v)).collect()
 }

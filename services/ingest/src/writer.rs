@@ -6,15 +6,21 @@
 //! store write (on the embedded store a transaction and fsync) of its own nor waits
 //! behind an ECG batch (docs/benchmarks.md, "Numerics beside the ECG").
 //!
-//! Backpressure: when the store is slow the queue fills, `submit` waits, the connection
-//! task stops reading its socket, and TCP pushes back on the gateway. Memory is bounded
-//! by `queue_blocks` plus `writes_in_flight` batches.
+//! One lane per node of the store (`SampleNodes`: the InfluxDB nodes the patients are
+//! spread over by shard, docs/operations.md "Several InfluxDB nodes"): each node has its
+//! own queue, batches and write slots, so a batch holds one node's patients and a frame
+//! is acked when its own node stored it. A node that is down or frozen fails or holds
+//! up only its own patients' frames; the other nodes' patients are acked on.
+//!
+//! Backpressure: when a node is slow its queue fills, `write` waits, the connections of
+//! its patients stop reading their sockets, and TCP pushes back on those gateways.
+//! Memory is bounded per node by `queue_blocks` plus `writes_in_flight` batches.
 
 use crate::events::{BatchWriteFailed, SamplesWritten, VitalsWritten};
 use crate::metrics::IngestMetrics;
-use cw_core::{SampleBlock, VitalBatch};
+use cw_core::{PatientId, SampleBlock, VitalBatch};
 use cw_runtime::InternalEvent;
-use cw_storage::{SampleStore, StoreError, VitalStore};
+use cw_storage::{SampleNodes, SampleStore, StoreError, VitalStore};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::sync::Arc;
@@ -25,9 +31,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 /// What a writer batches: its weight against `batch_lines`, the store write of a batch,
 /// and what is counted.
 pub trait Batched: Send + Sync + Sized + 'static {
-    type Store: ?Sized + Send + Sync + 'static;
+    type Store: ?Sized + SampleNodes + Send + Sync + 'static;
     /// Points this item adds to a batch.
     fn weight(&self) -> usize;
+    /// Whose item this is: it decides the node (lane) it is written to.
+    fn patient(&self) -> &PatientId;
     /// Writes a batch durably.
     fn write<'a>(
         store: &'a Self::Store,
@@ -35,14 +43,17 @@ pub trait Batched: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
     /// The gauge of items waiting for this writer.
     fn queue_depth(metrics: &IngestMetrics) -> &AtomicU64;
-    /// Counts a batch written in `elapsed`.
-    fn written(metrics: &IngestMetrics, items: &[Self], elapsed: Duration);
+    /// Counts a batch written to `node` in `elapsed`.
+    fn written(metrics: &IngestMetrics, node: usize, items: &[Self], elapsed: Duration);
 }
 
 impl Batched for SampleBlock {
     type Store = dyn SampleStore;
     fn weight(&self) -> usize {
         self.frames()
+    }
+    fn patient(&self) -> &PatientId {
+        &self.patient
     }
     fn write<'a>(
         store: &'a Self::Store,
@@ -53,8 +64,9 @@ impl Batched for SampleBlock {
     fn queue_depth(metrics: &IngestMetrics) -> &AtomicU64 {
         &metrics.queue_depth
     }
-    fn written(metrics: &IngestMetrics, items: &[Self], elapsed: Duration) {
+    fn written(metrics: &IngestMetrics, node: usize, items: &[Self], elapsed: Duration) {
         SamplesWritten {
+            node,
             samples: items.iter().map(|b| b.samples_uv.len() as u64).sum(),
             elapsed,
         }
@@ -67,6 +79,9 @@ impl Batched for VitalBatch {
     fn weight(&self) -> usize {
         self.readings.len().max(1)
     }
+    fn patient(&self) -> &PatientId {
+        &self.patient
+    }
     fn write<'a>(
         store: &'a Self::Store,
         items: &'a [Self],
@@ -76,8 +91,9 @@ impl Batched for VitalBatch {
     fn queue_depth(metrics: &IngestMetrics) -> &AtomicU64 {
         &metrics.vitals_queue_depth
     }
-    fn written(metrics: &IngestMetrics, items: &[Self], _elapsed: Duration) {
+    fn written(metrics: &IngestMetrics, node: usize, items: &[Self], _elapsed: Duration) {
         VitalsWritten {
+            node,
             numerics: items.iter().map(|b| b.readings.len() as u64).sum(),
         }
         .emit(metrics);
@@ -87,14 +103,14 @@ impl Batched for VitalBatch {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WriterConfig {
-    /// Blocks waiting for a batch, across all connections; when full, connections stop
-    /// reading.
+    /// Blocks waiting for a batch, across all connections, per sample-store node; when
+    /// full, the connections of that node's patients stop reading.
     pub queue_blocks: usize,
     /// Points (one per sample instant) in one store write.
     pub batch_lines: usize,
     /// How long a batch waits for more blocks before it is written anyway.
     pub linger_ms: u64,
-    /// Store writes running at once.
+    /// Store writes running at once, per sample-store node.
     pub writes_in_flight: usize,
     /// Frames one connection may have in flight (read, not yet answered).
     pub frames_in_flight_per_connection: usize,
@@ -121,28 +137,42 @@ struct Job<T> {
     done: Done<T>,
 }
 
-/// Handle to a writer task; cheap to clone.
+/// Handle to the writer tasks, one per node of the store; cheap to clone.
 pub struct Writer<T: Batched> {
-    queue: mpsc::Sender<Job<T>>,
+    /// The queue of each node's writer task, by node.
+    lanes: Arc<[mpsc::Sender<Job<T>>]>,
+    store: Arc<T::Store>,
     metrics: Arc<IngestMetrics>,
 }
 
 impl<T: Batched> Clone for Writer<T> {
     fn clone(&self) -> Self {
         Self {
-            queue: self.queue.clone(),
+            lanes: self.lanes.clone(),
+            store: self.store.clone(),
             metrics: self.metrics.clone(),
         }
     }
 }
 
 impl<T: Batched> Writer<T> {
-    /// Starts the writer task; it ends when every `Writer` handle is dropped, after
-    /// writing what is queued (graceful drain).
+    /// Starts one writer task per node of `store`; each ends when every `Writer` handle
+    /// is dropped, after writing what is queued (graceful drain).
     pub fn start(store: Arc<T::Store>, cfg: &WriterConfig, metrics: Arc<IngestMetrics>) -> Self {
-        let (queue, rx) = mpsc::channel(cfg.queue_blocks.max(1));
-        tokio::spawn(run(store, cfg.clone(), rx, metrics.clone()));
-        Self { queue, metrics }
+        let nodes = store.node_count().max(1);
+        metrics.count_nodes(nodes);
+        let lanes: Arc<[mpsc::Sender<Job<T>>]> = (0..nodes)
+            .map(|node| {
+                let (queue, rx) = mpsc::channel(cfg.queue_blocks.max(1));
+                tokio::spawn(run(store.clone(), node, cfg.clone(), rx, metrics.clone()));
+                queue
+            })
+            .collect();
+        Self {
+            lanes,
+            store,
+            metrics,
+        }
     }
 
     /// Queues an item and waits until the batch holding it is durable (or failed); hands
@@ -153,7 +183,15 @@ impl<T: Batched> Writer<T> {
         // Counted while waiting for room too; the guard uncounts an item that never got
         // in (writer gone, or this future dropped because its connection closed).
         let waiting = Waiting::new(T::queue_depth(&self.metrics));
-        if self.queue.send(Job { item, done }).await.is_err() {
+        let node = self.store.node_of(item.patient());
+        let Some(lane) = self.lanes.get(node) else {
+            return Err(StoreError::Unavailable(format!(
+                "the sample store named node {} of {}",
+                node + 1,
+                self.lanes.len()
+            )));
+        };
+        if lane.send(Job { item, done }).await.is_err() {
             return Err(StoreError::Unavailable("ingest writer stopped".into()));
         }
         // Queued: the writer uncounts it when it takes it.
@@ -194,8 +232,11 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// The writer of node `node`: batches what its queue holds (only that node's patients)
+/// and writes it.
 async fn run<T: Batched>(
     store: Arc<T::Store>,
+    node: usize,
     cfg: WriterConfig,
     mut rx: mpsc::Receiver<Job<T>>,
     metrics: Arc<IngestMetrics>,
@@ -237,8 +278,9 @@ async fn run<T: Batched>(
             let result = T::write(&store, &items).await;
             drop(slot);
             match &result {
-                Ok(()) => T::written(&metrics, &items, started.elapsed()),
+                Ok(()) => T::written(&metrics, node, &items, started.elapsed()),
                 Err(e) => BatchWriteFailed {
+                    node,
                     items: items.len(),
                     error: e,
                 }

@@ -252,6 +252,9 @@ impl cw_storage::Reachable for FlakySamples {
     }
 }
 
+/// One node, as the embedded store it wraps.
+impl cw_storage::SampleNodes for FlakySamples {}
+
 #[async_trait::async_trait]
 impl cw_storage::SampleStore for FlakySamples {
     async fn write(&self, blocks: &[cw_core::SampleBlock]) -> Result<(), cw_storage::StoreError> {

@@ -98,6 +98,9 @@ async fn patients_on_two_influx_nodes_are_stored_on_their_own_node_and_alert() {
     let first = required("CW_TEST_INFLUX_URL");
     let mut system = System::prepare(Mode::Servers).await;
     system.storage.influx.url = InfluxConfig::default().url;
+    // A database of its own: the one `prepare` opened on one node recorded that list
+    // (docs/operations.md, "Several InfluxDB nodes"), and two nodes are another.
+    system.storage.influx.database = format!("{}_nodes", system.storage.influx.database);
     system.storage.influx.nodes = [&first, &second.url]
         .into_iter()
         .map(|url| InfluxNodeConfig {

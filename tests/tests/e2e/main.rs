@@ -56,6 +56,7 @@ mod ingest_devices_cli;
 mod ingest_durability;
 mod ingest_fleet;
 mod ingest_identity;
+mod ingest_node_down;
 mod ingest_vitals;
 mod notify_ack;
 mod notify_ack_metrics;

@@ -25,7 +25,7 @@ impl News2Store for InfluxSamples {
         if body.is_empty() {
             return Ok(());
         }
-        self.node_of(patient).write(body).await
+        self.client_of(patient).write(body).await
     }
 
     async fn news2(
@@ -34,7 +34,7 @@ impl News2Store for InfluxSamples {
         from: Nanos,
         to: Nanos,
     ) -> Result<Vec<News2Assessment>> {
-        let client = self.node_of(patient);
+        let client = self.client_of(patient);
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {

@@ -144,35 +144,86 @@ impl Nodes {
     }
 }
 
-/// Patients sampled per node by [`check_layout`]: enough to catch a changed node list,
-/// which misplaces about half of every node's patients, and still one cheap index read.
+/// Patients sampled per node by [`check_layout`] when a node has no marker yet: enough
+/// to catch a changed node list, which misplaces about half of every node's patients,
+/// and still one cheap index read.
 const LAYOUT_SAMPLE: usize = 1000;
 
-/// Refuses a node list that disagrees with the data: a node that holds patients the
-/// mapping gives to another node means the list, its order or its length changed without
-/// the migration, and reads would silently miss their samples. The error names the node.
+/// The measurement in which each node records its place in the list: fields `node`
+/// (1-based) and `nodes` (the list's length), no tags. Rewritten at every start.
+pub(super) const MARKER: &str = "cw_node";
+
+/// Refuses a node list that disagrees with the data, naming the node, so that reads
+/// never silently miss samples stored under another list:
+/// - each node's marker (its place and the list's length when a service last started)
+///   must match its place now: a node dropped, added or moved changes the length or the
+///   places of all the others, whichever node it was;
+/// - a node without a marker (set up before markers, or after a migration dropped them)
+///   must not hold patients the mapping gives to another node (a sample of its ids).
+///
+/// Then every node records its place. A failure to record is logged, not fatal: the
+/// check above has passed, and the next start records it.
 pub(super) async fn check_layout(nodes: &Nodes) -> Result<()> {
-    if nodes.len() < 2 {
-        return Ok(());
-    }
-    let q = format!("SHOW TAG VALUES WITH KEY = \"patient\" LIMIT {LAYOUT_SAMPLE}");
+    let count = nodes.len();
     for (index, client) in nodes.all().iter().enumerate() {
-        let statement = client.query(&q, false).await?.into_statement()?;
-        if let Some((patient, owner)) = misplaced(&statement, index, nodes.len()) {
-            return Err(StoreError::Unavailable(format!(
-                "influxdb node {} of {} ({}) holds samples of shard {}, which the node list \
-                 maps to node {}: the list, its order or its length changed without moving \
-                 the data; remedy: restore the node list, or migrate (docs/operations.md, \
-                 \"Several InfluxDB nodes\")",
-                index + 1,
-                nodes.len(),
-                client.url(),
-                shard_of(&patient),
-                owner + 1
-            )));
+        let here = format!("influxdb node {} of {count} ({})", index + 1, client.url());
+        match read_marker(client).await? {
+            Some(recorded) if recorded != (index + 1, count) => {
+                return Err(StoreError::Unavailable(format!(
+                    "{here} was set up as node {} of {}: a node was added, dropped or moved \
+                     in storage.influx.nodes without moving the data; remedy: restore the \
+                     node list, or migrate and then DROP MEASUREMENT \"{MARKER}\" on every \
+                     node (docs/operations.md, \"Several InfluxDB nodes\")",
+                    recorded.0, recorded.1
+                )));
+            }
+            Some(_) => {}
+            None if count > 1 => check_sample(client, &here, index, count).await?,
+            None => {}
+        }
+    }
+    let at = cw_core::time::now_ns();
+    for (index, client) in nodes.all().iter().enumerate() {
+        let line = format!("{MARKER} node={}i,nodes={count}i {at}\n", index + 1);
+        if let Err(e) = client.write(line).await {
+            tracing::warn!(node = index + 1, nodes = count, url = client.url(), error = %e, "could not record this node's place in the node list; the next start tries again");
         }
     }
     Ok(())
+}
+
+/// The (node, nodes) a node last recorded, if any.
+async fn read_marker(client: &Client) -> Result<Option<(usize, usize)>> {
+    let q = format!("SELECT \"node\", \"nodes\" FROM \"{MARKER}\" ORDER BY time DESC LIMIT 1");
+    let statement = client.query(&q, false).await?.into_statement()?;
+    Ok(marker_of(&statement))
+}
+
+fn marker_of(statement: &Statement) -> Option<(usize, usize)> {
+    let series = statement.series.first()?;
+    let row = series.values.first()?;
+    let field = |name: &str| -> Option<usize> {
+        let column = series.columns.iter().position(|c| c == name)?;
+        usize::try_from(row.get(column)?.as_u64()?).ok()
+    };
+    Some((field("node")?, field("nodes")?))
+}
+
+/// The data check of a node without a marker.
+async fn check_sample(client: &Client, here: &str, index: usize, count: usize) -> Result<()> {
+    let q = format!("SHOW TAG VALUES WITH KEY = \"patient\" LIMIT {LAYOUT_SAMPLE}");
+    let statement = client.query(&q, false).await?.into_statement()?;
+    match misplaced(&statement, index, count) {
+        Some((patient, owner)) => Err(StoreError::Unavailable(format!(
+            "{here} holds samples of shard {}, which the node list maps to node {}: the \
+             list, its order or its length changed without moving the data; remedy: \
+             restore the node list, or migrate (docs/operations.md, \"Several InfluxDB \
+             nodes\")",
+            shard_of(&patient),
+            owner + 1
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The first patient listed in `statement` (a `SHOW TAG VALUES` answer from node
@@ -330,6 +381,19 @@ mod tests {
         cfg.gzip = Some(true);
         cfg.nodes[2].gzip = Some(false);
         assert_eq!(gzip(&cfg), [true, true, false], "a node's own setting wins");
+    }
+
+    #[test]
+    fn a_marker_reads_as_its_place_and_the_lists_length() {
+        let parse = |body: serde_json::Value| {
+            let response: query::Response = serde_json::from_value(body).expect("parses");
+            marker_of(&response.into_statement().expect("ok"))
+        };
+        let marked = serde_json::json!({"results": [{"statement_id": 0, "series": [
+            {"name": MARKER, "columns": ["time", "node", "nodes"], "values": [[1, 2, 3]]}]}]});
+        assert_eq!(parse(marked), Some((2, 3)));
+        let none = serde_json::json!({"results": [{"statement_id": 0}]});
+        assert_eq!(parse(none), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::line::{self, MEASUREMENT};
 use super::nodes::{self, NodeSpec, Nodes};
 use super::query::{self, PAGE_ROWS};
 use crate::config::{InfluxConfig, RetentionConfig};
-use crate::ports::{EcgEnvelope, Reachable, Result, SampleStore, StoreError};
+use crate::ports::{EcgEnvelope, Reachable, Result, SampleNodes, SampleStore, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{PatientId, SampleBlock};
@@ -15,7 +15,8 @@ use std::ops::Range;
 
 /// Concurrent `/write` requests per node per `write` call. All must succeed for `Ok`; a
 /// failure leaves some batches written, which is harmless because a resend overwrites
-/// them.
+/// them. Ingest calls `write` with one node's blocks at a time (`SampleNodes`), so a
+/// node that is down fails only the calls for its own patients.
 const WRITES_IN_FLIGHT: usize = 4;
 
 /// Samples on one InfluxDB, or spread over several by patient shard (`nodes.rs`): every
@@ -55,14 +56,9 @@ impl InfluxSamples {
         }
     }
 
-    /// The node that holds `patient`'s points.
-    pub(super) fn node_of(&self, patient: &PatientId) -> &Client {
+    /// The client of the node that holds `patient`'s points.
+    pub(super) fn client_of(&self, patient: &PatientId) -> &Client {
         self.nodes.of(patient)
-    }
-
-    /// Which node (0-based) holds `patient`'s points.
-    pub(super) fn node_index_of(&self, patient: &PatientId) -> usize {
-        self.nodes.index_of(patient)
     }
 
     pub(super) fn all_nodes(&self) -> &[Client] {
@@ -78,7 +74,32 @@ impl InfluxSamples {
                 line::push_frame(&mut body, &prefix, block, i);
             }
         }
-        self.nodes.all()[node].write(body).await
+        let client = &self.nodes.all()[node];
+        client
+            .write(body)
+            .await
+            .map_err(|e| self.naming_node(node, e))
+    }
+
+    /// `error` with the node it came from named (its place in the list and URL, never
+    /// credentials), so a log line says which node failed.
+    pub(super) fn naming_node(&self, node: usize, error: StoreError) -> StoreError {
+        let name = node_name(&self.nodes.all()[node], node, self.nodes.len());
+        match error {
+            StoreError::Corrupt(m) => StoreError::Corrupt(format!("{name}: {m}")),
+            other => StoreError::Unavailable(format!("{name}: {}", describe(&other))),
+        }
+    }
+
+    /// A read of the database's measurements on node `node`: needs the server, our
+    /// credentials and the database (a `/ping` would answer without the last two).
+    async fn ping_one(&self, node: usize) -> Result<()> {
+        let answer = self.nodes.all()[node]
+            .query("SHOW MEASUREMENTS LIMIT 1", false)
+            .await;
+        answer
+            .and_then(|response| response.into_statement().map(drop))
+            .map_err(|e| self.naming_node(node, e))
     }
 }
 
@@ -119,29 +140,34 @@ async fn connect_node(
 
 #[async_trait]
 impl Reachable for InfluxSamples {
-    /// A read of the database's measurements on every node: needs the server, our
-    /// credentials and the database (a `/ping` would answer without the last two). Any
-    /// node down fails it, and the error names that node.
+    /// Every node answers ([`InfluxSamples::ping_one`]); the error names the first that
+    /// does not.
     async fn ping(&self) -> Result<()> {
-        let count = self.nodes.len();
-        futures::future::try_join_all(self.nodes.all().iter().enumerate().map(
-            |(index, client)| async move {
-                let answer = client.query("SHOW MEASUREMENTS LIMIT 1", false).await;
-                answer
-                    .and_then(|response| response.into_statement().map(drop))
-                    .map_err(|e| {
-                        let name = node_name(client, index, count);
-                        match e {
-                            StoreError::Corrupt(m) => StoreError::Corrupt(format!("{name}: {m}")),
-                            other => {
-                                StoreError::Unavailable(format!("{name}: {}", describe(&other)))
-                            }
-                        }
-                    })
-            },
-        ))
-        .await
-        .map(drop)
+        futures::future::try_join_all((0..self.nodes.len()).map(|node| self.ping_one(node)))
+            .await
+            .map(drop)
+    }
+}
+
+#[async_trait]
+impl SampleNodes for InfluxSamples {
+    fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn node_of(&self, patient: &PatientId) -> usize {
+        self.nodes.index_of(patient)
+    }
+
+    async fn ping_node(&self, node: usize) -> Result<()> {
+        if node >= self.nodes.len() {
+            return Err(StoreError::Unavailable(format!(
+                "no influxdb node {} of {}",
+                node + 1,
+                self.nodes.len()
+            )));
+        }
+        self.ping_one(node).await
     }
 }
 
@@ -172,7 +198,7 @@ impl SampleStore for InfluxSamples {
             return Ok(0);
         }
         let q = query::count_frames(MEASUREMENT, patient, from, to);
-        let client = self.node_of(patient);
+        let client = self.client_of(patient);
         query::parse_count(&client.query(&q, false).await?.into_statement()?)
     }
 
@@ -216,7 +242,7 @@ impl InfluxSamples {
         parse: fn(&query::Statement) -> Result<Vec<T>>,
         time_of: fn(&T) -> Nanos,
     ) -> Result<Vec<T>> {
-        let client = self.node_of(patient);
+        let client = self.client_of(patient);
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {

@@ -5,7 +5,7 @@
 use super::line::escape_tag;
 use super::query::{self, PAGE_ROWS, Statement};
 use super::samples::InfluxSamples;
-use crate::ports::{Result, StoreError, VitalStore};
+use crate::ports::{Result, SampleNodes, StoreError, VitalStore};
 use crate::vital_rows::reading;
 use async_trait::async_trait;
 use cw_core::time::Nanos;
@@ -23,7 +23,7 @@ impl VitalStore for InfluxSamples {
                 "{MEASUREMENT},patient={}",
                 escape_tag(batch.patient.as_str())
             );
-            let body = &mut bodies[self.node_index_of(&batch.patient)];
+            let body = &mut bodies[self.node_of(&batch.patient)];
             for r in &batch.readings {
                 push_line(body, &prefix, r);
             }
@@ -32,8 +32,14 @@ impl VitalStore for InfluxSamples {
             self.all_nodes()
                 .iter()
                 .zip(bodies)
-                .filter(|(_, body)| !body.is_empty())
-                .map(|(client, body)| client.write(body)),
+                .enumerate()
+                .filter(|(_, (_, body))| !body.is_empty())
+                .map(|(node, (client, body))| async move {
+                    client
+                        .write(body)
+                        .await
+                        .map_err(|e| self.naming_node(node, e))
+                }),
         )
         .await
         .map(drop)
@@ -45,7 +51,7 @@ impl VitalStore for InfluxSamples {
         from: Nanos,
         to: Nanos,
     ) -> Result<Vec<VitalReading>> {
-        let client = self.node_of(patient);
+        let client = self.client_of(patient);
         let mut out = Vec::new();
         let mut cursor = from;
         while cursor < to {

@@ -4,7 +4,7 @@
 use super::conn::Db;
 use super::map_err;
 use super::sample_writes::SampleWrites;
-use crate::ports::{EcgEnvelope, Reachable, Result, SampleStore, StoreError};
+use crate::ports::{EcgEnvelope, Reachable, Result, SampleNodes, SampleStore, StoreError};
 use async_trait::async_trait;
 use cw_core::time::Nanos;
 use cw_core::{DeviceId, PatientId, SampleBlock};
@@ -36,6 +36,9 @@ impl Reachable for SqliteSamples {
         self.db.ping().await
     }
 }
+
+/// One file: one node.
+impl SampleNodes for SqliteSamples {}
 
 #[async_trait]
 impl SampleStore for SqliteSamples {

@@ -2,7 +2,9 @@
 //! patient's points are on exactly the node the documented mapping names (node 1: shards
 //! 0–31, node 2: 32–63; docs/operations.md, "Several InfluxDB nodes"), asked of each
 //! `influxd` directly; reads through the store return them; a node list that disagrees
-//! with the data, or a node that does not answer, is refused at start naming the node.
+//! with the data, or a node that does not answer, is refused at start naming the node:
+//! by the marker each node records of its place in the list (a dropped node too, whose
+//! data no other node could betray), or, on nodes without one, by misplaced patients.
 
 use crate::backends::{Backend, two_node_urls};
 use crate::fixtures::{T0, block, device_id, expected_frames};
@@ -209,4 +211,70 @@ async fn a_node_that_does_not_answer_fails_the_start_naming_it() {
         text.contains("node 3 of 3") && text.contains(&dead),
         "{text}"
     );
+}
+
+/// `q` on `database` of the node at `url`, as POST (statements that change the server).
+async fn execute_at(url: &str, database: &str, q: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/query"))
+        .form(&[("db", database), ("q", q)])
+        .send()
+        .await
+        .expect("influxd answers");
+    assert!(response.status().is_success(), "{q}: {}", response.status());
+}
+
+#[tokio::test]
+async fn a_dropped_node_is_refused_by_the_marker_of_a_node_that_stays() {
+    let backend = Backend::two_influx_nodes().await;
+    // Patients of node 1 only: no node holds anything misplaced, whichever is dropped.
+    let p = patients_on(0, 1).remove(0);
+    let b = block(&p, &device_id(), 0, T0, 250, 1, 10);
+    backend.stores.samples.write(&[b]).await.expect("write");
+    let urls = two_node_urls();
+
+    for (dropped, stays, was) in [(1, 0, "node 1 of 2"), (0, 1, "node 2 of 2")] {
+        let mut cfg: StorageConfig = backend.cfg.clone();
+        cfg.influx.nodes.remove(dropped);
+        let Err(error) = cw_storage::open(&cfg).await else {
+            panic!("a list without node {} must be refused", dropped + 1)
+        };
+        let text = error.to_string();
+        for needed in [
+            "node 1 of 1",
+            urls[stays].as_str(),
+            &format!("was set up as {was}"),
+            "Several InfluxDB nodes",
+        ] {
+            assert!(text.contains(needed), "{needed} missing from: {text}");
+        }
+    }
+    // The list as it was still opens.
+    cw_storage::open(&backend.cfg).await.expect("reopens");
+}
+
+#[tokio::test]
+async fn without_markers_a_misplaced_patient_still_refuses_the_list() {
+    let backend = Backend::two_influx_nodes().await;
+    let p = patients_on(1, 1).remove(0);
+    let b = block(&p, &device_id(), 0, T0, 250, 1, 10);
+    backend.stores.samples.write(&[b]).await.expect("write");
+    // As after a migration, or on nodes set up before the markers: none recorded.
+    let database = backend.cfg.influx.database.clone();
+    for url in two_node_urls() {
+        execute_at(&url, &database, "DROP MEASUREMENT \"cw_node\"").await;
+    }
+    let mut swapped: StorageConfig = backend.cfg.clone();
+    swapped.influx.nodes.reverse();
+    let Err(error) = cw_storage::open(&swapped).await else {
+        panic!("a swapped node list must be refused by the data")
+    };
+    let text = error.to_string();
+    for needed in [
+        "node 1 of 2",
+        "holds samples of shard",
+        "Several InfluxDB nodes",
+    ] {
+        assert!(text.contains(needed), "{needed} missing from: {text}");
+    }
 }

@@ -111,11 +111,14 @@ async fn recording_server(
     (url, seen)
 }
 
+/// The `/write` requests of samples: without the one that records the node's place in
+/// the node list at start (measurement `cw_node`; docs/operations.md, "Several InfluxDB
+/// nodes").
 fn writes(seen: &Mutex<Vec<Request>>) -> Vec<Request> {
     seen.lock()
         .expect("log")
         .iter()
-        .filter(|r| r.target.starts_with("/write"))
+        .filter(|r| r.target.starts_with("/write") && !r.text_body().starts_with("cw_node "))
         .cloned()
         .collect()
 }
@@ -158,7 +161,8 @@ async fn writes_are_gzipped_line_protocol_batches_with_token_auth() {
         .collect();
     assert_eq!(lines, expected);
     // At start the databases are listed (GET) and, this one missing, it is created by
-    // POST (InfluxDB refuses writes via GET).
+    // POST (InfluxDB refuses writes via GET); then the node's recorded place is read,
+    // and (none answered) recorded: node 1 of 1.
     let queries: Vec<_> = seen
         .lock()
         .expect("log")
@@ -166,13 +170,30 @@ async fn writes_are_gzipped_line_protocol_batches_with_token_auth() {
         .filter(|r| r.target.starts_with("/query"))
         .cloned()
         .collect();
-    assert_eq!(queries.len(), 2);
+    assert_eq!(queries.len(), 3);
     assert!(
         queries[0].target.contains("SHOW+DATABASES"),
         "{}",
         queries[0].target
     );
     assert!(String::from_utf8_lossy(&queries[1].body).contains("CREATE+DATABASE"));
+    assert!(
+        queries[2].target.contains("cw_node"),
+        "{}",
+        queries[2].target
+    );
+    let marker: Vec<String> = seen
+        .lock()
+        .expect("log")
+        .iter()
+        .filter(|r| r.target.starts_with("/write") && r.text_body().starts_with("cw_node "))
+        .map(|r| r.text_body())
+        .collect();
+    assert_eq!(marker.len(), 1, "{marker:?}");
+    assert!(
+        marker[0].starts_with("cw_node node=1i,nodes=1i "),
+        "{marker:?}"
+    );
 }
 
 #[tokio::test]
