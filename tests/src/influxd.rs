@@ -234,3 +234,21 @@ impl Drop for AuthInflux {
         let _ = self.child.wait();
     }
 }
+
+/// ECG points of `patient` in `database` on the InfluxDB node at `url`, asked of that node
+/// directly (not through the store's routing), so a test sees where samples really are.
+pub async fn ecg_points_at(url: &str, database: &str, patient: &str) -> u64 {
+    let q = format!("SELECT count(\"l0\") FROM ecg WHERE patient = '{patient}'");
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/query"))
+        .query(&[("db", database), ("q", q.as_str())])
+        .send()
+        .await
+        .expect("influxd answers")
+        .json()
+        .await
+        .expect("json");
+    body["results"][0]["series"][0]["values"][0][1]
+        .as_u64()
+        .unwrap_or(0)
+}

@@ -9,7 +9,7 @@ use crate::pipeline::stream;
 use cardiowatch::fixture::{self, Fixture, FixtureSpec};
 use cw_core::{PatientId, RuleKind, shard_of};
 use cw_e2e::env::required;
-use cw_e2e::influxd::OwnInflux;
+use cw_e2e::influxd::{OwnInflux, ecg_points_at};
 use cw_e2e::system::{Mode, Providers, System};
 use cw_storage::{InfluxConfig, InfluxNodeConfig};
 use serde_json::Value;
@@ -42,23 +42,6 @@ async fn install(system: &System, patient: &str, n: usize) -> Fixture {
     )
     .await
     .expect("fixture installed")
-}
-
-/// ECG points of `patient` in `database` on the node at `url`.
-async fn points_at(url: &str, database: &str, patient: &str) -> u64 {
-    let q = format!("SELECT count(\"l0\") FROM ecg WHERE patient = '{patient}'");
-    let body: Value = reqwest::Client::new()
-        .get(format!("{url}/query"))
-        .query(&[("db", database), ("q", q.as_str())])
-        .send()
-        .await
-        .expect("influxd answers")
-        .json()
-        .await
-        .expect("json");
-    body["results"][0]["series"][0]["values"][0][1]
-        .as_u64()
-        .unwrap_or(0)
 }
 
 async fn readyz(system: &System) -> (u16, Value) {
@@ -133,13 +116,13 @@ async fn patients_on_two_influx_nodes_are_stored_on_their_own_node_and_alert() {
     for (node, patient) in patients.iter().enumerate() {
         assert!(acked[node] > 0, "{patient} streamed");
         assert_eq!(
-            points_at(&urls[node], &database, patient).await,
+            ecg_points_at(&urls[node], &database, patient).await,
             acked[node],
             "node {} holds every acknowledged sample of {patient}",
             node + 1
         );
         assert_eq!(
-            points_at(&urls[1 - node], &database, patient).await,
+            ecg_points_at(&urls[1 - node], &database, patient).await,
             0,
             "node {} holds nothing of {patient}",
             2 - node

@@ -11,7 +11,7 @@
 use cw_core::time::{NANOS_PER_SEC, now_ns};
 use cw_core::{PatientId, shard_of};
 use cw_e2e::env::required;
-use cw_e2e::influxd::OwnInflux;
+use cw_e2e::influxd::{OwnInflux, ecg_points_at};
 use cw_e2e::ingest::{self, Ingest, metric, next_reply, send_frame};
 use cw_protocol::{Frame, NackCode, Reply};
 use cw_storage::{InfluxConfig, InfluxNodeConfig, SampleStore};
@@ -87,26 +87,6 @@ async fn stream(ingest: &Ingest, token: &str, t0: i64, until: Instant) -> Stream
     seen
 }
 
-/// ECG points of `patient` in `database` on the node at `url`, asked of it directly.
-async fn points_at(url: &str, database: &str, patient: &PatientId) -> u64 {
-    let q = format!(
-        "SELECT count(\"l0\") FROM ecg WHERE patient = '{}'",
-        patient.as_str()
-    );
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(format!("{url}/query"))
-        .query(&[("db", database), ("q", q.as_str())])
-        .send()
-        .await
-        .expect("influxd answers")
-        .json()
-        .await
-        .expect("json");
-    body["results"][0]["series"][0]["values"][0][1]
-        .as_u64()
-        .unwrap_or(0)
-}
-
 async fn readyz(ingest: &Ingest) -> u16 {
     let ca = std::fs::read(&ingest.ca).expect("CA");
     reqwest::Client::builder()
@@ -177,7 +157,7 @@ async fn ingest_acks_the_patients_of_a_live_influx_node_while_another_node_is_fr
         "node 2's patient heard retry_later"
     );
     assert_eq!(
-        points_at(&first, &database, &live).await,
+        ecg_points_at(&first, &database, live.as_str()).await,
         FRAMES * SAMPLES as u64,
         "acked is stored: node 1 holds every frame of its patient"
     );
@@ -213,10 +193,10 @@ async fn ingest_acks_the_patients_of_a_live_influx_node_while_another_node_is_fr
     );
     for (patient, home, other) in [(&live, &first, &second.url), (&frozen, &second.url, &first)] {
         assert_eq!(
-            points_at(home, &database, patient).await,
+            ecg_points_at(home, &database, patient.as_str()).await,
             FRAMES * SAMPLES as u64,
             "every acknowledged frame of {patient} is on its node"
         );
-        assert_eq!(points_at(other, &database, patient).await, 0);
+        assert_eq!(ecg_points_at(other, &database, patient.as_str()).await, 0);
     }
 }
